@@ -1,0 +1,66 @@
+--- `ocibuild build DIR -t TAG ...`: one directory into one image.
+local cli = require "ocibuild.cli"
+local ocibuild = require "ocibuild"
+
+local M = {}
+
+M.HELP = [[
+usage: ocibuild build DIR [-t TAG]... [options]
+
+Builds DIR into a one-layer image: DIR/.dockerignore applies as
+`docker build` applies it, then each --exclude pattern after it.
+
+options:
+  -t, --tag TAG          name the image (repeatable), as name:tag
+  --label KEY=VALUE      set a config label (repeatable)
+  --exclude PATTERN      exclude more paths, .dockerignore syntax (repeatable)
+  -o, --output FILE.tar  also write an OCI archive (skopeo/podman/docker load)
+  --dest PATH            where DIR goes in the image (default /)
+  --platform OS/ARCH     platform recorded in the image (default: this machine)
+  --compression KIND     gzip (default), zstd or none
+  --level N              compression level (gzip 1-9, default 6; zstd 1-19)
+  --jobs N               compression threads (default: online cores)
+  --mtime fixed|keep     every mtime fixed (default), or the files' own
+  --mode keep|normalize  permission bits as on disk (default), or 0644/0755
+  --store DIR            the image store
+]]
+
+local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
+  platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
+  mode = "value", store = "value", alias = { t = "tag", o = "output" } }
+
+local function integer(v, name)
+  if v == nil then return nil end
+  local n = math.tointeger(tonumber(v))
+  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v) end
+  return n
+end
+
+function M.run(argv, g)
+  local opts, rest = cli.getopt(argv, SPEC, "build")
+  if not opts then return nil, rest, 2 end
+  if #rest ~= 1 then return cli.usage_error("build needs exactly one directory", "build") end
+  local labels = {}
+  for _, kv in ipairs(opts.label or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then return cli.usage_error(("bad label %q: expected KEY=VALUE"):format(kv), "build") end
+    labels[k] = v
+  end
+  local level, err = integer(opts.level, "level")
+  if err then return cli.usage_error(err, "build") end
+  local jobs
+  jobs, err = integer(opts.jobs, "jobs")
+  if err then return cli.usage_error(err, "build") end
+  local api = ocibuild.new(nil, { store = opts.store or g.store })
+  local ok, r = pcall(api.build, {
+    context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
+    archive = opts.output, dest = opts.dest, platform = opts.platform,
+    compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
+    mode = opts.mode,
+  })
+  if not ok then return nil, r, 1 end
+  cli.print_result(r)
+  return true
+end
+
+return M

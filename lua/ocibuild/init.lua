@@ -1,0 +1,128 @@
+--- ocibuild: build OCI images from directories, from Lua.
+--
+--     local oci = require "ocibuild"
+--     local img = oci.image { platform = "linux/amd64" }
+--     img:layer { context = "site", dest = "/usr/share/site" }
+--     img:labels { ["org.opencontainers.image.source"] = "https://example.com/site" }
+--     local r = img:save { tag = "site:dev", archive = "site.tar" }
+--     print(r.digest)
+--
+-- Every function here raises on failure, with the message pointing at the
+-- caller's line (a layer that fails while saving points at its `layer`
+-- call). Relative paths resolve against the folder of the build script
+-- (`ocibuild run`), or the current directory for plain Lua programs.
+local ignore = require "ocibuild.ignore"
+local image = require "ocibuild.image"
+local path = require "ocibuild.path"
+
+local M = {}
+
+M.VERSION = "0.1.0"
+
+local function where(level)
+  local info = debug.getinfo(level + 1, "Sl")
+  if info and info.currentline and info.currentline > 0 then
+    return ("%s:%d"):format(info.short_src, info.currentline)
+  end
+end
+
+local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", msg, "\n") end
+
+--- An API bound to `base` (the folder relative paths resolve against).
+-- opts: {store=, warn=function(msg)}.
+function M.new(base, opts)
+  opts = opts or {}
+  local api = { VERSION = M.VERSION }
+  local warn = opts.warn or stderr_warn
+
+  local Image = {}
+  Image.__index = Image
+
+  --- Adds a layer: {context=, dest=, exclude=, ignorefile=, mode=, mtime=,
+  -- owner=, compression=, level=, jobs=}.
+  function Image:layer(spec)
+    local ok, err = self._img:layer(spec, where(2))
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  function Image:label(k, v)
+    local ok, err = self._img:label(k, v)
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  function Image:labels(t)
+    local ok, err = self._img:set_labels(t)
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  function Image:config(t)
+    local ok, err = self._img:config(t)
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  --- Saves the image: {tag= (string or list), archive=}. Returns
+  -- {image_id=, digest=, size=, path=, tags=, archive=}.
+  function Image:save(o)
+    if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
+    o = o or {}
+    local r, err, _, layer_where = self._img:save { tag = o.tag, archive = o.archive, warn = warn }
+    if not r then
+      if layer_where then error(layer_where .. ": " .. err, 0) end
+      error(err, 2)
+    end
+    return r
+  end
+
+  --- A new image: {platform="os/arch[/variant]", store=, created=}.
+  function api.image(o)
+    if o ~= nil and type(o) ~= "table" then error("image needs a table", 2) end
+    o = o or {}
+    local img, err = image.new { platform = o.platform, store = o.store or opts.store,
+      base = base, created = o.created }
+    if not img then error(err, 2) end
+    return setmetatable({ _img = img }, Image)
+  end
+
+  --- Reads a .dockerignore file into a list of patterns usable as a
+  -- layer's `exclude` (it then replaces the context's own .dockerignore).
+  function api.ignorefile(p)
+    if type(p) ~= "string" then error("ignorefile needs a path", 2) end
+    local file = path.abs(p, base)
+    local list, err = ignore.read(file)
+    if not list then error(err, 2) end
+    local t = { file = file, entries = list }
+    for i, e in ipairs(list) do t[i] = e.pattern end
+    return t
+  end
+
+  --- Builds one directory into an image in one call: {context=, tag=,
+  -- exclusions=, labels=, store=, archive=, dest=, platform=, config=}.
+  -- Returns {image_id=, digest=, size=, path=}.
+  function api.build(o)
+    if type(o) ~= "table" then error("build needs a table", 2) end
+    local img, err = image.new { platform = o.platform, store = o.store or opts.store, base = base }
+    if not img then error(err, 2) end
+    local ok
+    ok, err = img:layer({ context = o.context, dest = o.dest, exclude = o.exclusions,
+      compression = o.compression, level = o.level, jobs = o.jobs, mode = o.mode,
+      mtime = o.mtime, owner = o.owner }, where(2))
+    if ok and o.labels then ok, err = img:set_labels(o.labels) end
+    if ok and o.config then ok, err = img:config(o.config) end
+    if not ok then error(err, 2) end
+    local r
+    r, err = img:save { tag = o.tag, archive = o.archive, warn = warn }
+    if not r then error(err, 2) end
+    return r
+  end
+
+  return api
+end
+
+local default = M.new(nil)
+for k, v in pairs(default) do M[k] = v end
+
+return M

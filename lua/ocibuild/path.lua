@@ -1,0 +1,59 @@
+--- Path helpers for the Lua side: joining, making absolute, splitting.
+-- Paths are plain byte strings with '/' separators (Linux only).
+local M = {}
+
+--- Joins a and b; b wins when absolute.
+function M.join(a, b)
+  if b:sub(1, 1) == "/" or a == "" then return b end
+  if a:sub(-1) == "/" then return a .. b end
+  return a .. "/" .. b
+end
+
+--- The folder part of p ("." when there is none).
+function M.dirname(p)
+  local d = p:match("^(.*)/[^/]*$")
+  if d == nil then return "." end
+  if d == "" then return "/" end
+  return d
+end
+
+--- The last component of p.
+function M.basename(p)
+  return p:match("([^/]*)/*$")
+end
+
+local cwd_cache
+--- The current directory.
+function M.cwd()
+  if not cwd_cache then cwd_cache = assert(require("ocibuild.core").cwd()) end
+  return cwd_cache
+end
+
+--- p made absolute against base (default: the current directory), with
+-- "." and ".." components and repeated slashes removed lexically.
+function M.abs(p, base)
+  local full = M.join(base or M.cwd(), p)
+  local parts = {}
+  for comp in full:gmatch("[^/]+") do
+    if comp == ".." then
+      parts[#parts] = nil
+    elseif comp ~= "." then
+      parts[#parts + 1] = comp
+    end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
+--- Cleans a destination path inside an image: "/usr/share/site/" ->
+-- "usr/share/site/", "/" -> "". Returns nil and a reason for "..".
+function M.dest_prefix(dest)
+  local parts = {}
+  for comp in dest:gmatch("[^/]+") do
+    if comp == ".." then return nil, "destination must not contain '..'" end
+    if comp ~= "." then parts[#parts + 1] = comp end
+  end
+  if #parts == 0 then return "" end
+  return table.concat(parts, "/") .. "/"
+end
+
+return M
