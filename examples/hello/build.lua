@@ -1,0 +1,20 @@
+-- Builds the static site in ./site into an image, as a build script
+-- committed next to it would. Run: ocibuild run examples/hello/build.lua
+-- Values given as name=value on the command line arrive in `args`.
+local oci = require "ocibuild"
+
+local img = oci.image {}
+img:layer {
+  context = "site",            -- relative to this file's folder
+  dest = "/usr/share/site",    -- site/.dockerignore applies, as with docker build
+}
+img:labels {
+  ["org.opencontainers.image.title"] = "hello",
+  ["org.opencontainers.image.source"] = args.source or "https://example.com/hello",
+}
+img:config { cmd = { "/bin/httpd", "-f", "-h", "/usr/share/site" }, ports = { "80/tcp" } }
+
+return img:save {
+  tag = args.tag or "hello:latest",
+  archive = args.archive or "../../build/hello.tar",
+}

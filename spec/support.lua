@@ -1,0 +1,135 @@
+--- Shared test support: temp folders, files, running the CLI and other
+-- programs, reading tars and gzip back with independent tools.
+local M = {}
+
+M.build = os.getenv("OCIBUILD_BUILD_DIR") or "build"
+if M.build:sub(1, 1) ~= "/" then M.build = (os.getenv("PWD") or ".") .. "/" .. M.build end
+M.bin = M.build .. "/ocibuild"
+M.root = os.getenv("PWD") or "."
+
+--- Quotes s for /bin/sh.
+function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- Runs a shell command; returns exit code, stdout, stderr.
+function M.sh(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local ok, how, code = os.execute(("(%s) >%s 2>%s"):format(cmd, out, err))
+  local function slurp(p)
+    local f = assert(io.open(p, "rb"))
+    local s = f:read("a")
+    f:close()
+    os.remove(p)
+    return s
+  end
+  local o, e = slurp(out), slurp(err)
+  if how == "signal" then code = 128 + code end
+  return ok and 0 or code, o, e
+end
+
+--- Runs a shell command that must succeed; returns its stdout.
+function M.must(cmd)
+  local code, o, e = M.sh(cmd)
+  if code ~= 0 then error(("command failed (%d): %s\n%s%s"):format(code, cmd, o, e), 2) end
+  return o
+end
+
+--- Runs ocibuild with the words given (quoted); returns code, out, err.
+function M.ocibuild(...)
+  local words = {}
+  for _, w in ipairs { ... } do words[#words + 1] = M.q(w) end
+  return M.sh(M.q(M.bin) .. " " .. table.concat(words, " "))
+end
+
+--- A fresh temp folder, removed by `finally` when given.
+function M.tmpdir(finally)
+  local d = M.must("mktemp -d /tmp/ocibuild-spec.XXXXXX"):gsub("%s+$", "")
+  if finally then finally(function() M.sh("chmod -R u+rwx " .. M.q(d) .. "; rm -rf " .. M.q(d)) end) end
+  return d
+end
+
+--- Writes data to path, creating parent folders.
+function M.write(path, data, mode)
+  M.must("mkdir -p " .. M.q(path:match("^(.*)/[^/]*$") or "."))
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+  if mode then M.must(("chmod %o %s"):format(mode, M.q(path))) end
+end
+
+function M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Lists a tar file (optionally gzip/zstd compressed) with Python's tarfile,
+-- an independent reader: a list of {name=, type=, mode=, uid=, gid=,
+-- uname=, gname=, mtime=, size=, linkname=, sha256=, pax={...}}.
+function M.tar_entries(path)
+  local py = [[
+import json, sys, tarfile, hashlib
+out = []
+with tarfile.open(sys.argv[1], "r:*") as t:
+    for m in t:
+        e = {"name": m.name, "type": m.type.decode(), "mode": m.mode, "uid": m.uid,
+             "gid": m.gid, "uname": m.uname, "gname": m.gname, "mtime": m.mtime,
+             "size": m.size, "linkname": m.linkname, "pax": m.pax_headers}
+        if m.isfile():
+            e["sha256"] = hashlib.sha256(t.extractfile(m).read()).hexdigest()
+        out.append(e)
+print(json.dumps(out))
+]]
+  local json = require "cjson"
+  local out = M.must("python3 -c " .. M.q(py) .. " " .. M.q(path))
+  return json.decode(out)
+end
+
+--- sha256 hex of a file, by coreutils.
+function M.sha256_file(path)
+  return (M.must("sha256sum " .. M.q(path)):match("^(%x+)"))
+end
+
+--- Decompresses a gzip file with Python's zlib (independent of ocibuild)
+-- into path .. ".tar"; returns that path.
+function M.gunzip(path, dest)
+  dest = dest or (path .. ".tar")
+  M.must(("python3 -c 'import gzip,sys; open(sys.argv[2],\"wb\").write(gzip.open(sys.argv[1]).read())' %s %s")
+    :format(M.q(path), M.q(dest)))
+  return dest
+end
+
+--- Decodes a JSON file or string.
+function M.json(s) return require("cjson").decode(s) end
+
+--- The manifest, config and layer paths of the image tagged ref in store.
+function M.image(store, ref)
+  local index = M.json(M.read(store .. "/index.json"))
+  for _, d in ipairs(index.manifests) do
+    if d.annotations and d.annotations["org.opencontainers.image.ref.name"] == ref then
+      local function blob(digest) return store .. "/blobs/sha256/" .. digest:sub(8) end
+      local m = M.json(M.read(blob(d.digest)))
+      local layers = {}
+      for i, l in ipairs(m.layers) do layers[i] = blob(l.digest) end
+      return { desc = d, manifest = m, config = M.json(M.read(blob(m.config.digest))), layers = layers,
+        blob = blob }
+    end
+  end
+  error("no image " .. ref .. " in " .. store, 2)
+end
+
+--- Lists files under dir recursively (find), sorted: {path = type}.
+function M.tree(dir)
+  local out = M.must("cd " .. M.q(dir) .. " && find . -mindepth 1 -printf '%P\\t%y\\n' | LC_ALL=C sort")
+  local t = {}
+  for p, ty in out:gmatch("([^\t\n]+)\t(%a)\n") do t[p] = ty end
+  return t
+end
+
+return M
