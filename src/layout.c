@@ -82,9 +82,11 @@ typedef struct {
   int fd;
 } LLock;
 
-/* core.lock(path) -> lock | nil, msg, code; blocks until the lock is free. */
+/* core.lock(path [, shared]) -> lock | nil, msg, code; blocks until the
+ * lock is free. Shared locks exclude only exclusive ones. */
 static int l_lock(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  int how = lua_toboolean(L, 2) ? LOCK_SH : LOCK_EX;
   LLock *lk = lua_newuserdatauv(L, sizeof *lk, 0);
   ocb_err err;
   lk->fd = -1;
@@ -93,7 +95,7 @@ static int l_lock(lua_State *L) {
     ocb_errno(&err, errno, path);
     return ocb_pushfail(L, &err);
   }
-  while (flock(lk->fd, LOCK_EX) < 0) {
+  while (flock(lk->fd, how) < 0) {
     if (errno == EINTR) continue;
     ocb_errno(&err, errno, path);
     close(lk->fd);

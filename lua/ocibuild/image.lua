@@ -240,6 +240,8 @@ function M:save(opts)
   local st
   st, err, code = store_mod.open(dir)
   if not st then return nil, err, code end
+  local hold <close>, herr, hcode = st:use()
+  if not hold then return nil, herr, hcode end
 
   local layer_descs, built = {}, {}
   local total = 0

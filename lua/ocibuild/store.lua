@@ -173,6 +173,77 @@ function M:tag(desc, refs)
   return true
 end
 
+--- Holds the store against `gc` while a build writes blobs that nothing
+-- references yet. Returns a lock to close when the build is done.
+function M:use()
+  return core.lock(self.dir .. "/.ocibuild-gc.lock", true)
+end
+
+local MANIFEST_TYPES = {
+  ["application/vnd.oci.image.manifest.v1+json"] = "manifest",
+  ["application/vnd.docker.distribution.manifest.v2+json"] = "manifest",
+  ["application/vnd.oci.image.index.v1+json"] = "index",
+  ["application/vnd.docker.distribution.manifest.list.v2+json"] = "index",
+}
+
+-- Adds to `live` every blob reachable from descriptor d.
+local function mark(self, d, live)
+  if live[d.digest] then return true end
+  live[d.digest] = true
+  local kind = MANIFEST_TYPES[d.mediaType]
+  if not kind then return true end
+  local text = self:get_blob(d.digest)
+  if not text then return true end -- a missing blob is allowed in a layout
+  local doc = json.decode(text, d.digest)
+  if type(doc) ~= "table" then return nil, ("%s: manifest %s is not JSON"):format(self.dir, d.digest) end
+  local children = kind == "index" and (doc.manifests or {}) or { doc.config, table.unpack(doc.layers or {}) }
+  for _, c in ipairs(children) do
+    if type(c) == "table" and type(c.digest) == "string" then
+      local ok, err = mark(self, c, live)
+      if not ok then return nil, err end
+    end
+  end
+  return true
+end
+
+--- Removes blobs no tag reaches and temp files nobody writes. Waits for
+-- builds in progress. Returns {blobs=, bytes=, temps=}.
+function M:gc()
+  local hold, err, code = core.lock(self.dir .. "/.ocibuild-gc.lock")
+  if not hold then return nil, err, code end
+  local lock <close> = hold
+  local index_lock <close>, err2, code2 = core.lock(self.dir .. "/.ocibuild.lock")
+  if not index_lock then return nil, err2, code2 end
+  local list
+  list, err, code = self:read_index()
+  if not list then return nil, err, code end
+  local live = {}
+  for _, d in ipairs(list) do
+    local ok
+    ok, err = mark(self, d, live)
+    if not ok then return nil, err end
+  end
+  local names
+  names, err, code = core.list_dir(self.dir .. "/blobs/sha256")
+  if not names then return nil, err, code end
+  local stats = { blobs = 0, bytes = 0 }
+  for _, name in ipairs(names) do
+    local digest = "sha256:" .. name
+    if not live[digest] then
+      local p = self.dir .. "/blobs/sha256/" .. name
+      local st = core.stat(p)
+      local ok
+      ok, err, code = core.unlink(p)
+      if not ok then return nil, err, code end
+      stats.blobs = stats.blobs + 1
+      stats.bytes = stats.bytes + (st and st.size or 0)
+    end
+  end
+  stats.temps, err, code = core.gc_temps(self.tmp)
+  if not stats.temps then return nil, err, code end
+  return stats
+end
+
 --- The manifest descriptor a reference (parsed) points at, or nil, msg.
 function M:resolve(r)
   local list, err, code = self:read_index()

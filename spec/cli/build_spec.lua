@@ -1,0 +1,155 @@
+local T = require "support"
+
+-- A context with every kind of entry the issue names.
+local function rich_context(dir)
+  T.write(dir .. "/index.html", "<h1>hi</h1>\n", 420)
+  T.write(dir .. "/empty.txt", "", 420)
+  T.write(dir .. "/bin/run.sh", "#!/bin/sh\necho run\n", 493)
+  T.write(dir .. "/café/日本語.txt", "unicode\n", 420)
+  T.write(dir .. "/" .. ("long-directory-name/"):rep(6) .. ("f"):rep(120), "deep\n", 420)
+  T.must(("cd %s && mkdir -p emptydir && ln -s index.html link && ln -s /nowhere dangling && ln index.html hard && head -c 20000000 /dev/urandom > big.bin && chmod 644 big.bin")
+    :format(T.q(dir)))
+end
+
+local function build(ctx, store, ...)
+  local code, out, err = T.ocibuild("--store", store, "build", ctx, ...)
+  assert.equal(0, code, err)
+  return {
+    digest = out:match("digest:%s+(sha256:%x+)"),
+    image_id = out:match("image id:%s+(sha256:%x+)"),
+    size = tonumber(out:match("size:%s+(%d+)")),
+    out = out, err = err,
+  }
+end
+
+describe("ocibuild build", function()
+  it("builds an empty directory into a valid one-layer image", function()
+    local d = T.tmpdir(finally)
+    T.must("mkdir " .. T.q(d .. "/ctx"))
+    local r = build(d .. "/ctx", d .. "/s", "-t", "empty:1")
+    local img = T.image(d .. "/s", "empty:1")
+    assert.equal(r.digest, img.desc.digest)
+    assert.equal(1, #img.layers)
+    local tar = T.gunzip(img.layers[1], d .. "/layer.tar")
+    assert.same({}, T.tar_entries(tar))
+    assert.equal("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+      img.config.rootfs.diff_ids[1])
+  end)
+
+  it("prints the tag, the manifest digest and the total size of the blobs", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/a", "a")
+    local r = build(d .. "/ctx", d .. "/s", "-t", "example.com/team/app:v1")
+    assert.truthy(r.out:find("tag:%s+example.com/team/app:v1"))
+    local img = T.image(d .. "/s", "example.com/team/app:v1")
+    local total = img.desc.size + img.manifest.config.size
+    for _, l in ipairs(img.manifest.layers) do total = total + l.size end
+    assert.equal(total, r.size)
+    assert.equal(img.manifest.config.digest, r.image_id)
+  end)
+
+  it("round-trips a tree with symlinks, hardlinks, empty dirs, long and non-ASCII paths, 0-byte and 20 MB files", function()
+    local d = T.tmpdir(finally)
+    rich_context(d .. "/ctx")
+    build(d .. "/ctx", d .. "/s", "-t", "rich:1")
+    local img = T.image(d .. "/s", "rich:1")
+    local tar = T.gunzip(img.layers[1], d .. "/layer.tar")
+    assert.equal("sha256:" .. T.sha256_file(tar), img.config.rootfs.diff_ids[1])
+    assert.equal("sha256:" .. T.sha256_file(img.layers[1]), img.manifest.layers[1].digest)
+    local got = {}
+    for _, e in ipairs(T.tar_entries(tar)) do got[e.name] = e end
+    local want = T.tree(d .. "/ctx")
+    for p, ty in pairs(want) do
+      local e = got[p]
+      assert.is_not_nil(e, p)
+      if ty == "f" and e.type == "0" then -- hardlink entries carry no data
+        assert.equal(T.sha256_file(d .. "/ctx/" .. p), e.sha256, p)
+      end
+    end
+    local n = 0
+    for _ in pairs(got) do n = n + 1 end
+    local m = 0
+    for _ in pairs(want) do m = m + 1 end
+    assert.equal(m, n)
+    -- "hard" sorts before "index.html": it carries the data, the other links to it
+    assert.equal("0", got.hard.type)
+    assert.equal("1", got["index.html"].type)
+    assert.equal("hard", got["index.html"].linkname)
+    assert.equal("2", got.link.type)
+    assert.equal("/nowhere", got.dangling.linkname)
+    assert.equal("5", got.emptydir.type)
+    assert.equal(0, got["empty.txt"].size)
+    assert.equal(20000000, got["big.bin"].size)
+    assert.equal(493, got["bin/run.sh"].mode)
+  end)
+
+  it("gives the same digest in two processes, whatever the mtimes and creation order", function()
+    local d = T.tmpdir(finally)
+    rich_context(d .. "/a")
+    T.must(("cp -a %s %s && touch -d '2011-01-01' %s/index.html && cd %s && mv café tmp && mv tmp café")
+      :format(T.q(d .. "/a"), T.q(d .. "/b"), T.q(d .. "/b"), T.q(d .. "/b")))
+    local r1 = build(d .. "/a", d .. "/s1", "-t", "x:1")
+    local r2 = build(d .. "/b", d .. "/s2", "-t", "x:1")
+    assert.equal(r1.digest, r2.digest)
+    assert.equal(r1.image_id, r2.image_id)
+  end)
+
+  it("takes created and every mtime from SOURCE_DATE_EPOCH", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/f", "f")
+    local code, _, err = T.sh(("SOURCE_DATE_EPOCH=1700000000 %s --store %s build %s -t sde:1")
+      :format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/ctx")))
+    assert.equal(0, code, err)
+    local img = T.image(d .. "/s", "sde:1")
+    assert.equal("2023-11-14T22:13:20Z", img.config.created)
+    local tar = T.gunzip(img.layers[1], d .. "/l.tar")
+    assert.equal(1700000000, T.tar_entries(tar)[1].mtime)
+  end)
+
+  it("records labels, platform and destination, and moves a tag to the new image", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/f", "one")
+    local r1 = build(d .. "/ctx", d .. "/s", "-t", "lab:1", "--label", "org.opencontainers.image.source=https://example.com/x",
+      "--label", "empty=", "--platform", "linux/arm64", "--dest", "/srv/app")
+    local img = T.image(d .. "/s", "lab:1")
+    assert.same({ ["org.opencontainers.image.source"] = "https://example.com/x", empty = "" }, img.config.config.Labels)
+    assert.equal("arm64", img.config.architecture)
+    assert.equal("linux", img.config.os)
+    local names = {}
+    for _, e in ipairs(T.tar_entries(T.gunzip(img.layers[1], d .. "/l.tar"))) do names[#names + 1] = e.name end
+    assert.same({ "srv", "srv/app", "srv/app/f" }, names)
+    T.write(d .. "/ctx/f", "two")
+    local r2 = build(d .. "/ctx", d .. "/s", "-t", "lab:1")
+    assert.are_not.equal(r1.digest, r2.digest)
+    assert.equal(r2.digest, T.image(d .. "/s", "lab:1").desc.digest)
+    local index = T.json(T.read(d .. "/s/index.json"))
+    assert.equal(1, #index.manifests)
+  end)
+
+  it("applies .dockerignore and --exclude patterns after it", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/.dockerignore", "secret.txt\nlogs\n")
+    T.write(d .. "/ctx/secret.txt", "s")
+    T.write(d .. "/ctx/logs/a.log", "l")
+    T.write(d .. "/ctx/keep.txt", "k")
+    T.write(d .. "/ctx/drop.tmp", "t")
+    build(d .. "/ctx", d .. "/s", "-t", "ex:1", "--exclude", "drop.tmp")
+    local names = {}
+    for _, e in ipairs(T.tar_entries(T.gunzip(T.image(d .. "/s", "ex:1").layers[1], d .. "/l.tar"))) do
+      names[#names + 1] = e.name
+    end
+    assert.same({ ".dockerignore", "keep.txt" }, names)
+  end)
+
+  it("leaves the store and the output out when they sit inside the context", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/a", "a")
+    build(d .. "/ctx", d .. "/ctx/store", "-t", "self:1", "-o", d .. "/ctx/out.tar")
+    build(d .. "/ctx", d .. "/ctx/store", "-t", "self:2", "-o", d .. "/ctx/out.tar")
+    local names = {}
+    for _, e in ipairs(T.tar_entries(T.gunzip(T.image(d .. "/ctx/store", "self:2").layers[1], d .. "/l.tar"))) do
+      names[#names + 1] = e.name
+    end
+    assert.same({ "a" }, names)
+  end)
+end)

@@ -1,0 +1,86 @@
+local core = require "ocibuild.core"
+local T = require "support"
+
+local function store(finally)
+  local s = T.tmpdir(finally)
+  assert(core.layout_init(s))
+  return s
+end
+
+describe("ocibuild.core", function()
+  describe("blob_writer()", function()
+    it("publishes bytes under their digest, only when closed", function()
+      local s = store(finally)
+      local w = assert(core.blob_writer(s))
+      w:write("hello ")
+      w:write("world")
+      assert.equal("", T.must("ls -A " .. T.q(s .. "/blobs/sha256")))
+      local digest, size = assert(w:close())
+      assert.equal("sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9", digest)
+      assert.equal(11, size)
+      assert.equal("hello world", T.read(s .. "/blobs/sha256/" .. digest:sub(8)))
+      assert.equal("", T.must("ls -A " .. T.q(s .. "/.ocibuild-tmp")))
+    end)
+
+    it("keeps its temp file out of blobs/ and removes it when dropped", function()
+      local s = store(finally)
+      do
+        local w <close> = assert(core.blob_writer(s))
+        w:write("partial")
+        assert.equal(1, #T.must("ls -A " .. T.q(s .. "/.ocibuild-tmp")):gsub("[^\n]", ""))
+      end
+      assert.equal("", T.must("ls -A " .. T.q(s .. "/.ocibuild-tmp")))
+      assert.equal("", T.must("ls -A " .. T.q(s .. "/blobs/sha256")))
+    end)
+
+    it("leaves a blob that is already there untouched", function()
+      local s = store(finally)
+      local w = assert(core.blob_writer(s))
+      w:write("same")
+      local d = assert(w:close())
+      local p = s .. "/blobs/sha256/" .. d:sub(8)
+      local ino = T.must("stat -c %i " .. T.q(p))
+      w = assert(core.blob_writer(s))
+      w:write("same")
+      assert.equal(d, (w:close()))
+      assert.equal(ino, T.must("stat -c %i " .. T.q(p)))
+    end)
+
+    it("fails with nil, msg, code when the store cannot take it", function()
+      local d = T.tmpdir(finally)
+      local ok, msg, code = core.blob_writer(d .. "/nostore")
+      assert.same({ nil, "ENOENT: No such file or directory: " .. d .. "/nostore/.ocibuild-tmp", "ENOENT" },
+        { ok, msg, code })
+    end)
+  end)
+
+  describe("blob_read() and blob_verify()", function()
+    it("return verified bytes and catch a corrupted blob", function()
+      local s = store(finally)
+      local w = assert(core.blob_writer(s))
+      w:write("content")
+      local d, size = assert(w:close())
+      assert.equal("content", core.blob_read(s, d))
+      assert.is_true(core.blob_verify(s, d, size))
+      local p = s .. "/blobs/sha256/" .. d:sub(8)
+      T.must("printf 'CONTENT' > " .. T.q(p))
+      local ok, msg, code = core.blob_read(s, d)
+      assert.is_nil(ok)
+      assert.equal("BADDIGEST", code)
+      assert.truthy(msg:find("BADDIGEST: expected " .. d .. " got sha256:", 1, true))
+      assert.equal(" from " .. p, msg:sub(-#p - 6))
+      ok, msg, code = core.blob_verify(s, d, 99)
+      assert.same({ nil, "BADSIZE: expected 99 bytes, found 7: " .. p, "BADSIZE" }, { ok, msg, code })
+    end)
+
+    it("refuse digests that are not sha256:<64 lower-case hex> before touching the disk", function()
+      local s = store(finally)
+      for _, bad in ipairs { "sha256:../../../etc/passwd", "sha256:" .. ("A"):rep(64), "sha512:" .. ("a"):rep(64), "" } do
+        local ok, msg, code = core.blob_read(s, bad)
+        assert.is_nil(ok)
+        assert.equal("BADDIGEST", code)
+        assert.matches("not a sha256 digest", msg)
+      end
+    end)
+  end)
+end)

@@ -1,0 +1,59 @@
+local json = require "ocibuild.json"
+
+describe("ocibuild.json", function()
+  describe("encode()", function()
+    it("sorts keys bytewise and writes no white space", function()
+      assert.equal('{"B":1,"a":2,"aa":3,"b":{"x":[1,2],"y":true}}',
+        json.encode { b = { y = true, x = { 1, 2 } }, aa = 3, a = 2, B = 1 })
+    end)
+
+    it("escapes only quote, backslash and control characters", function()
+      assert.equal('"a/b \\"q\\" \\\\ \\n\\t\\r\\b\\f \\u0001\\u001f \127 é 日本"',
+        json.encode("a/b \"q\" \\ \n\t\r\b\f \1\31 \127 é 日本"))
+    end)
+
+    it("writes integers as integers and refuses floats", function()
+      assert.equal("[0,-5,9007199254740993]", json.encode { 0, -5, 9007199254740993 })
+      assert.has_error(function() json.encode { 1.5 } end, "json: only integers can be encoded, got 1.5")
+      assert.has_error(function() json.encode { 2.0 } end)
+    end)
+
+    it("keeps [] and {} apart through marks, and refuses to guess", function()
+      assert.equal('{"a":[],"o":{}}', json.encode { a = json.array(), o = json.object() })
+      assert.has_error(function() json.encode { x = {} } end,
+        "json: empty table must be marked with json.array or json.object")
+    end)
+
+    it("refuses invalid UTF-8 and non-string keys", function()
+      assert.has_error(function() json.encode("\255") end)
+      assert.has_error(function() json.encode { [true] = 1 } end)
+    end)
+
+    it("pins the digest of a known document", function()
+      local core = require "ocibuild.core"
+      local doc = json.encode {
+        schemaVersion = 2, mediaType = "application/vnd.oci.image.manifest.v1+json",
+        config = { mediaType = "application/vnd.oci.image.config.v1+json", size = 2,
+          digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" },
+        layers = json.array(),
+      }
+      assert.equal('{"config":{"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","mediaType":"application/vnd.oci.image.config.v1+json","size":2},"layers":[],"mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}', doc)
+      assert.equal("sha256:1a532c454699d73464c8a86e03915be89b826ed24cd326a0442f0a310fd496af",
+        (core.sha256():update(doc):digest()))
+    end)
+  end)
+
+  describe("decode()", function()
+    it("gives integers back as integers and marks arrays and objects", function()
+      local v = json.decode('{"size":7023,"list":[1,2],"obj":{"k":"v"}}')
+      assert.equal("integer", math.type(v.size))
+      assert.equal('{"list":[1,2],"obj":{"k":"v"},"size":7023}', json.encode(v))
+    end)
+
+    it("returns nil and a message naming the input on bad JSON", function()
+      local v, err = json.decode("{", "index.json")
+      assert.is_nil(v)
+      assert.matches("^index%.json: invalid JSON", err)
+    end)
+  end)
+end)

@@ -1,0 +1,62 @@
+local ref = require "ocibuild.ref"
+
+local H64 = ("a"):rep(64)
+
+describe("ocibuild.ref", function()
+  describe("parse()", function()
+    it("normalizes as Docker does", function()
+      local cases = {
+        { "ubuntu", "docker.io/library/ubuntu:latest", "ubuntu:latest" },
+        { "index.docker.io/ubuntu", "docker.io/library/ubuntu:latest", "ubuntu:latest" },
+        { "docker.io/library/ubuntu:22.04", "docker.io/library/ubuntu:22.04", "ubuntu:22.04" },
+        { "myhost/app", "docker.io/myhost/app:latest", "myhost/app:latest" },
+        { "localhost/app:1", "localhost/app:1", "localhost/app:1" },
+        { "localhost:5000/app:1", "localhost:5000/app:1", "localhost:5000/app:1" },
+        { "Registry.Example.com:5000/team/app:v1", "Registry.Example.com:5000/team/app:v1",
+          "Registry.Example.com:5000/team/app:v1" },
+        { "gitea.cnoe.localtest.me:8443/giteaadmin/site:dev",
+          "gitea.cnoe.localtest.me:8443/giteaadmin/site:dev", "gitea.cnoe.localtest.me:8443/giteaadmin/site:dev" },
+        { "site:V1", "docker.io/library/site:V1", "site:V1" },
+        { "a--b/c__d/e.f_g-h", "docker.io/a--b/c__d/e.f_g-h:latest", "a--b/c__d/e.f_g-h:latest" },
+        { "app:1@sha256:" .. H64, "docker.io/library/app:1@sha256:" .. H64, "app:1@sha256:" .. H64 },
+        { "app:" .. ("t"):rep(128), "docker.io/library/app:" .. ("t"):rep(128), "app:" .. ("t"):rep(128) },
+      }
+      for _, c in ipairs(cases) do
+        local r, err = ref.parse(c[1])
+        assert.is_nil(err, c[1])
+        assert.equal(c[2], r.normalized, c[1])
+        assert.equal(c[3], r.familiar, c[1])
+      end
+    end)
+
+    it("splits domain, path and tag", function()
+      local r = assert(ref.parse("localhost:5000/team/app:v2"))
+      assert.same({ "localhost:5000", "team/app", "v2" }, { r.domain, r.path, r.tag })
+    end)
+
+    it("rejects what the grammar rejects, quoting the rule", function()
+      local cases = {
+        { "registry.example.com/Team/app", "must be lowercase" },
+        { "Ubuntu", "must be lowercase" },
+        { "app:-bad", "tag must match" },
+        { "app:.bad", "tag must match" },
+        { "app:" .. ("t"):rep(129), "tag must match" },
+        { "a___b", "bad repository name component" },
+        { "a-/b", "bad repository name component" },
+        { "my_host:5000/app", "bad registry host" },
+        { "app@sha256:" .. ("A"):rep(64), "invalid checksum digest format" },
+        { H64, "64-character hexadecimal" },
+        { "", "empty reference" },
+        { "app:", "tag must match" },
+        { "/app", "bad repository name component" },
+        { ("a"):rep(256), "longer than 255" },
+      }
+      for _, c in ipairs(cases) do
+        local r, err = ref.parse(c[1])
+        assert.is_nil(r, c[1])
+        assert.truthy(err:find(c[2], 1, true), err)
+        assert.truthy(err:find("invalid reference", 1, true), err)
+      end
+    end)
+  end)
+end)
