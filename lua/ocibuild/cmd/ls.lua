@@ -1,0 +1,66 @@
+--- `ocibuild ls DIR [--why]`: what a directory puts into a layer and,
+-- with --why, every path left out with the pattern (file and line) that
+-- left it out: the "why is my file missing?" question.
+local cli = require "ocibuild.cli"
+local core = require "ocibuild.core"
+local ignore = require "ocibuild.ignore"
+local path = require "ocibuild.path"
+
+local M = {}
+
+M.HELP = [[
+usage: ocibuild ls DIR [--why] [--exclude PATTERN]... [--ignorefile FILE]
+
+Lists, in layer order, the paths of DIR that `ocibuild build DIR` puts into
+the layer (directories end in /). DIR/.dockerignore applies as docker build
+applies it, then each --exclude pattern.
+
+  --why      also list what is left out, each line starting with "-" and
+             naming the deciding pattern and where it comes from; kept paths
+             then start with "+"
+]]
+
+local function describe(explain, why)
+  local info = why and explain and explain(why)
+  if not info then return "excluded" end
+  local from = info.file and (info.line and ("%s:%d"):format(info.file, info.line) or info.file)
+    or "--exclude"
+  return ("excluded by %q (%s)"):format(info.pattern, from)
+end
+
+function M.run(argv, _)
+  local opts, rest = cli.getopt(argv, { why = "flag", exclude = "list", ignorefile = "value" }, "ls")
+  if not opts then return nil, rest, 2 end
+  if #rest ~= 1 then return cli.usage_error("ls needs exactly one directory", "ls") end
+  local dir = path.abs(rest[1])
+  local st, err, code = core.stat(dir)
+  if not st then return nil, ("context %s: %s"):format(dir, err), code end
+  if st.type ~= "dir" then return nil, ("context %s is not a directory"):format(dir), "ENOTDIR" end
+  local list
+  list, err, code = ignore.read(opts.ignorefile and path.abs(opts.ignorefile) or (dir .. "/.dockerignore"))
+  if not list then return nil, err, code end
+  local matcher, explain = ignore.compile(list, opts.exclude or {})
+  if not matcher then return nil, explain, 1 end
+  local w
+  w, err, code = core.walk(dir, matcher, opts.why)
+  if not w then return nil, err, code end
+  local out = io.stdout
+  while true do
+    local p, info, c = w:next()
+    if not p then
+      if info then return nil, info, c end
+      break
+    end
+    local name = info.type == "dir" and (p .. "/") or p
+    if info.excluded then
+      out:write("- ", name, "  ", describe(explain, info.why), "\n")
+    elseif info.type == "socket" then
+      if opts.why then out:write("- ", name, "  socket: left out, as docker build does\n") end
+    else
+      out:write(opts.why and "+ " or "", name, "\n")
+    end
+  end
+  return true
+end
+
+return M
