@@ -21,9 +21,11 @@ int luaopen_ocibuild_core(lua_State *L);
 
 /* The folder holding the Lua side: $OCIBUILD_LUA_DIR, else the source tree
  * when this binary sits in the build folder it was configured for, else the
- * installed copy. */
+ * installed copy found from the binary's own place (PREFIX/bin/ocibuild ->
+ * PREFIX/share/lua/5.4), so that any install prefix works. */
 static const char *lua_dir(void) {
-  static char exe[PATH_MAX];
+  static char dir[PATH_MAX + 64];
+  char exe[PATH_MAX];
   const char *env = getenv("OCIBUILD_LUA_DIR");
   ssize_t n;
   if (env && *env) return env;
@@ -31,9 +33,13 @@ static const char *lua_dir(void) {
   if (n > 0) {
     char *slash;
     exe[n] = '\0';
-    slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
+    if ((slash = strrchr(exe, '/'))) *slash = '\0';
     if (strcmp(exe, OCB_BUILD_DIR) == 0) return OCB_SOURCE_LUA_DIR;
+    if ((slash = strrchr(exe, '/'))) {
+      *slash = '\0';
+      snprintf(dir, sizeof dir, "%s/%s", exe, OCB_LUA_INSTALL_REL);
+      return dir;
+    }
   }
   return OCB_INSTALL_LUA_DIR;
 }
