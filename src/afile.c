@@ -70,16 +70,16 @@ int ocb_fsync_parent(const char *path, ocb_err *err) {
 }
 
 static int finish(ocb_afile *f, const char *dst, int exclusive, ocb_err *err) {
-  if (fsync(f->fd) < 0) {
-    ocb_errno(err, errno, f->tmp);
-    ocb_afile_abort(f);
-    return -1;
-  }
   if (exclusive && access(dst, F_OK) == 0) {
     /* A blob already there has the same bytes (its name is their digest):
      * it is left alone. Two writers racing here rename identical bytes. */
     ocb_afile_abort(f);
     return 0;
+  }
+  if (fsync(f->fd) < 0) {
+    ocb_errno(err, errno, f->tmp);
+    ocb_afile_abort(f);
+    return -1;
   }
   if (rename(f->tmp, dst) < 0) {
     ocb_errno(err, errno, dst);

@@ -133,7 +133,9 @@ end
 function M:write_index(list)
   for _, d in ipairs(list) do mark_descriptor(d) end
   local doc = { schemaVersion = 2, mediaType = INDEX_TYPE, manifests = json.array(list) }
-  return core.replace_file(self.dir .. "/index.json", json.encode(doc), self.tmp)
+  local text = json.encode(doc)
+  if read_file(self.dir .. "/index.json") == text then return true end -- nothing moved
+  return core.replace_file(self.dir .. "/index.json", text, self.tmp)
 end
 
 --- Points each reference in refs (parsed, see ocibuild.ref) at the manifest
