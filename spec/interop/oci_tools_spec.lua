@@ -5,50 +5,7 @@
 -- one from `ocibuild run` of a build script with a destination prefix.
 local T = require "support"
 local cjson = require "cjson"
-
--- A JSON snapshot of the tree under dir, by Python (independent of
--- ocibuild): {relpath = {type=, mode=, size=, sha256=, target=, ino=}}.
-local SNAPSHOT = [[
-import hashlib, json, os, stat, sys
-root = sys.argv[1]
-out = {}
-for dirpath, dirs, files in os.walk(root):
-    for n in dirs + files:
-        p = os.path.join(dirpath, n)
-        st = os.lstat(p)
-        m = st.st_mode
-        e = {"mode": stat.S_IMODE(m), "ino": st.st_ino}
-        if stat.S_ISDIR(m):
-            e["type"] = "dir"
-        elif stat.S_ISREG(m):
-            e["type"], e["size"] = "file", st.st_size
-            h = hashlib.sha256()
-            with open(p, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            e["sha256"] = h.hexdigest()
-        elif stat.S_ISLNK(m):
-            e["type"], e["target"] = "symlink", os.readlink(p)
-        elif stat.S_ISFIFO(m):
-            e["type"] = "fifo"
-        elif stat.S_ISSOCK(m):
-            e["type"] = "socket"
-        else:
-            e["type"] = "other"
-        out[os.path.relpath(p, root)] = e
-print(json.dumps(out))
-]]
-
-local function snapshot(dir)
-  return cjson.decode(T.must("python3 -c " .. T.q(SNAPSHOT) .. " " .. T.q(dir)))
-end
-
-local function keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return list
-end
+local tree = require "interop.tree"
 
 -- Bytewise order (Lua's `<` on strings follows the C locale's collation).
 local function byte_less(a, b)
@@ -78,58 +35,6 @@ end
 local IS_ROOT = T.must("id -u"):match("^0%s") ~= nil
 local UMOCI = IS_ROOT and "umoci unpack" or "umoci unpack --rootless"
 
--- The source tree of the `build` image: every kind of entry a layer holds.
-local LONG_DIR = ("forty-characters-in-this-directory-name/"):rep(7) -- 280 bytes
-local LONG_NAME = ("n"):rep(150) .. ".txt"                        -- one name > 100 bytes
-local function make_tree(ctx)
-  T.write(ctx .. "/a.txt", "hello\n")
-  T.write(ctx .. "/run.sh", "#!/bin/sh\necho hi\n", tonumber("755", 8))
-  T.write(ctx .. "/private.key", "k\n", tonumber("600", 8))
-  T.write(ctx .. "/readonly.txt", "r\n", tonumber("444", 8))
-  T.write(ctx .. "/zero", "")
-  T.write(ctx .. "/café.txt", "crème\n")
-  T.write(ctx .. "/日本/語.txt", "日本語\n")
-  T.write(ctx .. "/" .. LONG_DIR .. "deep.txt", "deep\n")
-  T.write(ctx .. "/" .. LONG_NAME, "long\n")
-  T.write(ctx .. "/hard1", "linked\n")
-  T.write(ctx .. "/secret.txt", "password\n")
-  T.write(ctx .. "/logs/today.log", "log\n")
-  T.write(ctx .. "/sub/keep.txt", "keep\n")
-  T.write(ctx .. "/.dockerignore", "# left out of the image\nsecret.txt\nlogs/\n")
-  T.must(("cd %s && mkdir empty && mkdir -m 700 private && mkdir -m 750 group && ln hard1 hard2"
-    .. " && ln -s a.txt links-rel && ln -s ../a.txt sub/up && ln -s /etc/passwd links-abs"
-    .. " && ln -s nowhere links-dangling && ln -s loop2 loop1 && ln -s loop1 loop2 && mkfifo -m 640 fifo")
-    :format(T.q(ctx)))
-  T.must(("python3 -c 'import random, sys; open(sys.argv[1], \"wb\").write(random.Random(7).randbytes(20 << 20))' %s")
-    :format(T.q(ctx .. "/big.bin")))
-  T.must(("python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' %s")
-    :format(T.q(ctx .. "/sock")))
-end
-
-local EXCLUDED = { ["secret.txt"] = true, logs = true, ["logs/today.log"] = true, sock = true }
-
--- Asserts that the tree at root equals the snapshot src minus the excluded
--- paths: names, types, permission bits, sizes, contents, symlink targets.
-local function assert_same_tree(src, root)
-  local want = {}
-  for p, e in pairs(src) do
-    if not EXCLUDED[p] then want[p] = e end
-  end
-  local got = snapshot(root)
-  assert.same(keys(want), keys(got))
-  for p, w in pairs(want) do
-    local g = got[p]
-    assert.equal(w.type, g.type, p)
-    if w.type ~= "symlink" then assert.equal(w.mode, g.mode, p) end
-    if w.type == "file" then
-      assert.equal(w.size, g.size, p)
-      assert.equal(w.sha256, g.sha256, p)
-    end
-    if w.type == "symlink" then assert.equal(w.target, g.target, p) end
-  end
-  return got
-end
-
 describe("ocibuild.interop", function()
   local tmp, store, src
   local cli = {}  -- the `ocibuild build` image: {tag=, digest=, image_id=, archive=}
@@ -139,8 +44,8 @@ describe("ocibuild.interop", function()
     tmp = T.tmpdir()
     store = tmp .. "/store"
     local ctx = tmp .. "/ctx"
-    make_tree(ctx)
-    src = snapshot(ctx)
+    tree.make(ctx)
+    src = tree.snapshot(ctx)
 
     cli.tag, cli.archive = "site:dev", tmp .. "/site.tar"
     local code, out, err = T.ocibuild("build", ctx, "-t", cli.tag, "--label", "org.opencontainers.image.title=site",
@@ -193,9 +98,10 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
     end)
 
     it("accepts each OCI archive once unpacked to a directory", function()
-      for _, img in ipairs { cli, web } do
-        local d = T.tmpdir(finally)
-        T.must(("tar -xf %s -C %s"):format(T.q(img.archive), T.q(d)))
+      local top = T.tmpdir(finally) -- one per test: busted keeps the last `finally` only
+      for n, img in ipairs { cli, web } do
+        local d = top .. "/" .. n
+        T.must(("mkdir %s && tar -xf %s -C %s"):format(T.q(d), T.q(img.archive), T.q(d)))
         local code, out, err = T.sh("oci-image-tool validate --type image " .. T.q(d))
         assert.equal(0, code, out .. err)
         assert.matches("Validation succeeded", out .. err)
@@ -273,7 +179,7 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
       assert.equal(0, code, out .. err)
       -- and the copy unpacks to the same tree
       T.must(("%s --image %s %s"):format(UMOCI, T.q(d .. "/copy:copied"), T.q(d .. "/bundle")))
-      assert_same_tree(src, d .. "/bundle/rootfs")
+      tree.assert_same(src, d .. "/bundle/rootfs")
     end)
 
     it("copies from the store to a dir: destination, blobs verified by name", function()
@@ -293,7 +199,7 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
       local d = T.tmpdir(finally)
       local code, out, err = T.sh(("%s --image %s %s"):format(UMOCI, T.q(store .. ":" .. cli.tag), T.q(d .. "/bundle")))
       assert.equal(0, code, out .. err)
-      local got = assert_same_tree(src, d .. "/bundle/rootfs")
+      local got = tree.assert_same(src, d .. "/bundle/rootfs")
       -- the excluded ones are really absent, the hardlink pair is one inode
       assert.is_nil(got["secret.txt"])
       assert.is_nil(got.logs)
@@ -302,8 +208,8 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
       assert.equal(20 * 1024 * 1024, got["big.bin"].size)
       assert.equal("/etc/passwd", got["links-abs"].target)
       assert.equal("loop2", got.loop1.target)
-      assert.is_true(#(LONG_DIR .. "deep.txt") > 255)
-      assert.equal("file", got[LONG_DIR .. "deep.txt"].type)
+      assert.is_true(#(tree.LONG_DIR .. "deep.txt") > 255)
+      assert.equal("file", got[tree.LONG_DIR .. "deep.txt"].type)
       assert.equal("fifo", got.fifo.type)
       assert.equal("dir", got.empty.type)
     end)
@@ -313,9 +219,9 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
       -- umoci takes the tag after the first colon: here it holds two more
       local code, out, err = T.sh(("%s --image %s %s"):format(UMOCI, T.q(store .. ":" .. web.tag), T.q(d .. "/b")))
       assert.equal(0, code, out .. err)
-      local got = snapshot(d .. "/b/rootfs")
+      local got = tree.snapshot(d .. "/b/rootfs")
       assert.same({ "usr", "usr/share", "usr/share/site", "usr/share/site/css", "usr/share/site/css/main.css",
-        "usr/share/site/index.html" }, keys(got))
+        "usr/share/site/index.html" }, tree.keys(got))
       assert.equal(tonumber("755", 8), got.usr.mode)
       assert.equal(T.sha256_file(tmp .. "/web/site/index.html"), got["usr/share/site/index.html"].sha256)
       -- the runtime config carries the image's config
