@@ -180,8 +180,11 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, const char *what
     left -= n;
   }
   if (left == 0) {
+    /* One more byte tells a file that grew; a failing read is an error,
+     * not an end of file. */
     ssize_t n;
     while ((n = read(fd, t->buf, 1)) < 0 && errno == EINTR) {}
+    if (n < 0) return ocb_errno(err, errno, what);
     if (n > 0) left = -1;
   }
   if (left != 0 || fstat(fd, &after) < 0 || after.st_size != st->st_size ||

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@ typedef struct frame {
 
 struct ocb_walk {
   const ocb_matcher *m;
+  char *root; /* as given: errors name root/path */
   int flags;
   frame *fr;
   size_t depth, cap;
@@ -156,6 +158,10 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
   }
   w->m = m;
   w->flags = flags;
+  if (!(w->root = strdup(root))) {
+    ocb_errno(err, ENOMEM, root);
+    goto fail;
+  }
   w->ssize = m ? ocb_matcher_state_size(m) : 0;
   if (w->ssize && !(w->scratch = malloc(w->ssize))) {
     ocb_errno(err, ENOMEM, root);
@@ -205,7 +211,17 @@ void ocb_walk_close(ocb_walk *w) {
   free(w->path);
   free(w->apath);
   free(w->scratch);
+  free(w->root);
   free(w);
+}
+
+/* The current entry's name for messages: root/path, escaped. */
+static const char *entry_name(const ocb_walk *w, size_t pathlen, char *buf, size_t len) {
+  char q[1024];
+  size_t n = strlen(w->root);
+  ocb_quote(q, sizeof q, w->path, pathlen);
+  snprintf(buf, len, "%s%s%s", w->root, n && w->root[n - 1] == '/' ? "" : "/", q);
+  return buf;
 }
 
 /* Reports the shallowest ancestor not yet reported; 0 when there is none. */
@@ -289,11 +305,11 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     if (grow(&w->path, &w->pathcap, pathlen + 1) < 0) return ocb_errno(err, ENOMEM, name);
     if (top->pathlen) w->path[top->pathlen] = '/';
     memcpy(w->path + namestart, name, namelen + 1);
-    ocb_quote(what, sizeof what, w->path, pathlen);
 
     if (fstatat(top->fd, name, &w->st, AT_SYMLINK_NOFOLLOW) < 0) {
-      if (errno == ENOENT) continue; /* removed since the directory was read */
-      return ocb_errno(err, errno, what);
+      int en = errno;
+      if (en == ENOENT) continue; /* removed since the directory was read */
+      return ocb_errno(err, en, entry_name(w, pathlen, what, sizeof what));
     }
     if (w->nskip && skipped(w, &w->st)) continue;
     if (w->m) {
@@ -307,11 +323,13 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     if (S_ISDIR(w->st.st_mode) && (!excluded || ocb_matcher_descend(w->m, w->path, pathlen))) {
       int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) {
-        if (excluded && (errno == EACCES || errno == EPERM)) goto report_excluded;
-        if (errno == ENOENT) continue;
-        return ocb_errno(err, errno, what);
+        int en = errno;
+        if (excluded && (en == EACCES || en == EPERM)) goto report_excluded;
+        if (en == ENOENT) continue;
+        return ocb_errno(err, en, entry_name(w, pathlen, what, sizeof what));
       }
-      if (push(w, fd, pathlen, w->scratch, &w->st, !excluded, what, err) < 0) {
+      if (push(w, fd, pathlen, w->scratch, &w->st, !excluded,
+               entry_name(w, pathlen, what, sizeof what), err) < 0) {
         if (excluded && (!strcmp(err->code, "EACCES") || !strcmp(err->code, "EPERM")))
           goto report_excluded;
         return -1;

@@ -43,7 +43,14 @@ function M.run(file, args, opts)
   if not chunk then return nil, err end
   local ok, result = pcall(chunk)
   if not ok then
-    if type(result) ~= "string" then result = ("%s: error: %s"):format(file, tostring(result)) end
+    local src = debug.getinfo(chunk, "S").short_src
+    if type(result) ~= "string" then
+      result = ("%s: error: %s"):format(file, tostring(result))
+    elseif result:sub(1, #src + 1) ~= src .. ":" then
+      -- Raised through a tail call (`return img:save {...}`), the error
+      -- lost the script's line: it still names the script.
+      result = ("%s: %s"):format(src, result)
+    end
     return nil, result
   end
   return result == nil and true or result
