@@ -3,6 +3,7 @@
 -- from Debian's Go packages, driven by spec/diff/dockerignore-ref). The bar
 -- is zero differences; a Docker error must be an error for ocibuild too.
 local cases = require "diff.cases"
+local ignore = require "ocibuild.ignore"
 local R = require "diff.dockerref"
 local T = require "support"
 
@@ -13,6 +14,25 @@ local function need_ref()
 end
 
 describe("dockerignore against Docker's code", function()
+  describe("filepath.Clean and strings.TrimSpace", function()
+    it("give what Go gives", function()
+      local bin = need_ref()
+      if not bin then return end
+      local list = R.clean_inputs(7, 3000)
+      local want, diffs = R.go_clean(bin, list), {}
+      for i, s in ipairs(list) do
+        local c, t = ignore.clean(s), ignore.trim_space(s)
+        if c ~= want[i][1] then
+          diffs[#diffs + 1] = ("Clean(%s) = %s, Go: %s"):format(R.show(s), R.show(c), R.show(want[i][1]))
+        end
+        if t ~= want[i][2] then
+          diffs[#diffs + 1] = ("TrimSpace(%s) = %s, Go: %s"):format(R.show(s), R.show(t), R.show(want[i][2]))
+        end
+      end
+      assert(#diffs == 0, R.report(diffs))
+    end)
+  end)
+
   describe("hand-written cases", function()
     it("read, rejected and matched as Docker does", function()
       local bin = need_ref()

@@ -165,6 +165,39 @@ function M.compare(list, answers)
   return diffs, n
 end
 
+-- Strings for Clean and TrimSpace: path pieces and white space of all kinds.
+local CLEAN_PIECES = { "a", "b", "é", ".", "..", "/", "/", "//", "...", ".a", "a.", " ", "\t",
+  "\194\160", "\227\128\128", "\226\128\139", "\194\133", "\255", "\226\128", "\r", "\n",
+  "\v", "!", "\239\187\191", "\226\128\128", "\225\154\128", "\226\128\168", "x y" }
+
+function M.clean_inputs(seed, n)
+  math.randomseed(seed)
+  local list = { "", ".", "/", "..", "//", "./", "../", "/..", "a/..", "a/../..", "/a/../.." }
+  for _ = 1, n do
+    local parts = {}
+    for _ = 1, math.random(0, 8) do parts[#parts + 1] = CLEAN_PIECES[math.random(#CLEAN_PIECES)] end
+    list[#list + 1] = table.concat(parts)
+  end
+  return list
+end
+
+-- Go's filepath.Clean and strings.TrimSpace of each string: {clean, trim}.
+function M.go_clean(bin, list)
+  local req = {}
+  for i, s in ipairs(list) do req[i] = hex(s) end
+  local inf = os.tmpname()
+  local f = assert(io.open(inf, "wb"))
+  f:write(table.concat(req, "\n"), "\n")
+  f:close()
+  local code, out, err = T.sh(T.q(bin) .. " clean < " .. T.q(inf))
+  os.remove(inf)
+  assert(code == 0, "dockerignore-ref failed: " .. err)
+  local res = {}
+  for c, t in out:gmatch("(%x*) (%x*)\n") do res[#res + 1] = { unhex(c), unhex(t) } end
+  assert(#res == #list, "helper answered " .. #res .. " of " .. #list)
+  return res
+end
+
 function M.report(diffs)
   local head = {}
   for i = 1, math.min(#diffs, 30) do head[i] = diffs[i] end

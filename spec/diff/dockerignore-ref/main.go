@@ -16,6 +16,10 @@
 //	    MatchesOrParentMatches; MatchesUsingParentResults chained over the
 //	    path's components from the top; and the same with the zero MatchInfo.
 //
+//	dockerignore-ref clean < lines
+//	    For each line "<hex string>": "<hex filepath.Clean> <hex
+//	    strings.TrimSpace>" of that string.
+//
 //	dockerignore-ref walk ROOT IGNOREFILE
 //	    Walks ROOT as BuildKit's context transfer does and prints one line
 //	    per entry that ends up in the context: "<type> <hex path>", type
@@ -321,14 +325,27 @@ func walk(root, ignore string) {
 	}
 }
 
+func clean() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 1<<28)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for in.Scan() {
+		s := unhex(in.Text())
+		fmt.Fprintf(out, "%s %s\n", hx(filepath.Clean(s)), hx(strings.TrimSpace(s)))
+	}
+}
+
 func main() {
 	switch {
+	case len(os.Args) == 2 && os.Args[1] == "clean":
+		clean()
 	case len(os.Args) == 2 && os.Args[1] == "batch":
 		batch()
 	case len(os.Args) == 4 && os.Args[1] == "walk":
 		walk(os.Args[2], os.Args[3])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: dockerignore-ref batch | walk ROOT IGNOREFILE")
+		fmt.Fprintln(os.Stderr, "usage: dockerignore-ref batch | clean | walk ROOT IGNOREFILE")
 		os.Exit(2)
 	}
 }
