@@ -40,10 +40,22 @@ function M.ocibuild(...)
   return M.sh(M.q(M.bin) .. " " .. table.concat(words, " "))
 end
 
---- A fresh temp folder, removed by `finally` when given.
+local made = {}
+
+-- Removes every temp folder made so far.
+local function cleanup()
+  for i = #made, 1, -1 do
+    M.sh("chmod -R u+rwx " .. M.q(made[i]) .. " 2>/dev/null; rm -rf " .. M.q(made[i]))
+    made[i] = nil
+  end
+end
+
+--- A fresh temp folder, removed by `finally` when given. (busted keeps only
+-- the last `finally` of a test, so each call registers the removal of all.)
 function M.tmpdir(finally)
   local d = M.must("mktemp -d /tmp/ocibuild-spec.XXXXXX"):gsub("%s+$", "")
-  if finally then finally(function() M.sh("chmod -R u+rwx " .. M.q(d) .. "; rm -rf " .. M.q(d)) end) end
+  made[#made + 1] = d
+  if finally then finally(cleanup) end
   return d
 end
 
