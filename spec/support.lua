@@ -42,7 +42,7 @@ end
 
 local made = {}
 
--- Removes every temp folder made so far.
+-- Removes every temp folder made for the test so far.
 local function cleanup()
   for i = #made, 1, -1 do
     M.sh("chmod -R u+rwx " .. M.q(made[i]) .. " 2>/dev/null; rm -rf " .. M.q(made[i]))
@@ -54,8 +54,10 @@ end
 -- the last `finally` of a test, so each call registers the removal of all.)
 function M.tmpdir(finally)
   local d = M.must("mktemp -d /tmp/ocibuild-spec.XXXXXX"):gsub("%s+$", "")
-  made[#made + 1] = d
-  if finally then finally(cleanup) end
+  if finally then
+    made[#made + 1] = d
+    finally(cleanup)
+  end
   return d
 end
 
