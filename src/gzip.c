@@ -1,184 +1,184 @@
 /*
- * gzip.c: the layer compressor behind ocb_comp: gzip with a fixed header
- * (MTIME 0, no name, OS 3) written by us, deflate from zlib, CRC-32 and
- * ISIZE trailer. `none` passes bytes through. Lua: core.gzip(level) ->
- * stream with :write(data) -> compressed bytes so far, :close() -> rest.
+ * gzip.c: the gzip engine and the compressors' Lua binding. Each 1 MiB
+ * block is deflated on its own by libdeflate; the scanner (dscan.c) finds
+ * the final block's header and end, so the piece can end on an empty
+ * stored block (a sync flush) instead; pieces then join into one member
+ * with our header (MTIME 0, no name, XFL as zlib sets it, OS 3) and a
+ * combined CRC-32. Lua: core.compressor(level, kind, threads) -> stream.
  */
-#include <errno.h>
+#include <libdeflate.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <zstd.h>
 
-#include "ocb.h"
+#include "comp.h"
 
-#define OUTBUF (256 * 1024)
+#define GZ_BLOCK (1u << 20)
 
-struct ocb_comp {
-  int kind;
-  ocb_out_fn out;
-  void *ud;
-  z_stream z;
-  int zinit;
-  uLong crc;
-  uint64_t isize;
-  unsigned char *buf;
-};
+typedef struct {
+  struct libdeflate_compressor *z;
+  ocb_dscan *scan;
+} gz_worker;
 
-ocb_comp *ocb_comp_new(int kind, int level, int threads, ocb_out_fn out, void *ud, ocb_err *err) {
-  ocb_comp *c = calloc(1, sizeof *c);
-  static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-  (void)threads;
-  if (!c) {
-    ocb_errno(err, ENOMEM, "compressor");
-    return NULL;
-  }
-  c->kind = kind, c->out = out, c->ud = ud;
-  if (kind == OCB_COMP_NONE) return c;
-  if (kind != OCB_COMP_GZIP) {
-    ocb_errf(err, "EINVAL", "unknown compression %d", kind);
-    free(c);
-    return NULL;
-  }
-  if (!(c->buf = malloc(OUTBUF)) ||
-      deflateInit2(&c->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    ocb_errno(err, ENOMEM, "compressor");
-    ocb_comp_free(c);
-    return NULL;
-  }
-  c->zinit = 1;
-  c->crc = crc32(0, Z_NULL, 0);
-  if (out(ud, header, sizeof header, err) < 0) {
-    ocb_comp_free(c);
-    return NULL;
-  }
-  return c;
+static void gz_wfree(void *w) {
+  gz_worker *g = w;
+  if (!g) return;
+  libdeflate_free_compressor(g->z);
+  ocb_dscan_free(g->scan);
+  free(g);
 }
 
-static int pump(ocb_comp *c, int flush, ocb_err *err) {
-  do {
-    int r;
-    c->z.next_out = c->buf;
-    c->z.avail_out = OUTBUF;
-    r = deflate(&c->z, flush);
-    if (r == Z_STREAM_ERROR) return ocb_errf(err, "EIO", "deflate failed");
-    if (OUTBUF - c->z.avail_out && c->out(c->ud, c->buf, OUTBUF - c->z.avail_out, err) < 0)
-      return -1;
-  } while (c->z.avail_out == 0);
-  return 0;
+static void *gz_wnew(int level) {
+  gz_worker *g = calloc(1, sizeof *g);
+  if (g && (g->z = libdeflate_alloc_compressor(level)) && (g->scan = ocb_dscan_new())) return g;
+  gz_wfree(g);
+  return NULL;
 }
 
-int ocb_comp_write(ocb_comp *c, const void *buf, size_t len, ocb_err *err) {
-  if (c->kind == OCB_COMP_NONE) return len ? c->out(c->ud, buf, len, err) : 0;
-  c->crc = crc32_z(c->crc, buf, len);
-  c->isize += len;
-  c->z.next_in = (Bytef *)(uintptr_t)buf;
-  c->z.avail_in = (uInt)len;
-  return pump(c, Z_NO_FLUSH, err);
+/* The piece can outgrow the deflate stream by the sync flush's 5 bytes. */
+static size_t gz_bound(size_t n) {
+  return libdeflate_deflate_compress_bound(NULL, n) + 5;
 }
 
-int ocb_comp_finish(ocb_comp *c, ocb_err *err) {
-  unsigned char t[8];
+static size_t gz_block(void *w, const unsigned char *in, size_t n, unsigned char *out, size_t cap,
+                       uint32_t *crc) {
+  gz_worker *g = w;
+  uint64_t hdr, end;
+  size_t m = libdeflate_deflate_compress(g->z, in, n, out, cap - 5), len, last;
+  if (m == 0 || ocb_dscan_run(g->scan, out, m, &hdr, &end) < 0) return 0;
+  /* Not the final block after all: clear BFINAL, and after its end-of-block
+   * code put what a zlib sync flush puts there, an empty stored block (3
+   * header bits, zero bits up to a byte boundary, 00 00 ff ff). */
+  out[hdr >> 3] &= (unsigned char)~(1u << (hdr & 7));
+  last = (size_t)(end >> 3);
+  len = (size_t)((end + 3 + 7) >> 3);
+  out[last] &= (unsigned char)((1u << (end & 7)) - 1);
+  if (len > last + 1) memset(out + last + 1, 0, len - last - 1);
+  memcpy(out + len, "\0\0\377\377", 4);
+  *crc = (uint32_t)libdeflate_crc32(0, in, n);
+  return len + 4;
+}
+
+static size_t gz_header(unsigned char *out, int level) {
+  static const unsigned char h[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+  memcpy(out, h, sizeof h);
+  /* XFL: 2 for the slowest level, 4 for the fastest, as zlib writes it. */
+  out[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
+  return sizeof h;
+}
+
+/* A final empty block with fixed codes (as zlib ends a flushed stream),
+ * then CRC-32 and ISIZE, little-endian. */
+static size_t gz_trailer(unsigned char *out, uint32_t crc, uint64_t isize) {
   int i;
-  if (c->kind == OCB_COMP_NONE) return 0;
-  c->z.next_in = NULL;
-  c->z.avail_in = 0;
-  if (pump(c, Z_FINISH, err) < 0) return -1;
+  out[0] = 3, out[1] = 0;
   for (i = 0; i < 4; i++) {
-    t[i] = (unsigned char)(c->crc >> (8 * i));
-    t[4 + i] = (unsigned char)(c->isize >> (8 * i));
+    out[2 + i] = (unsigned char)(crc >> (8 * i));
+    out[6 + i] = (unsigned char)(isize >> (8 * i));
   }
-  return c->out(c->ud, t, sizeof t, err);
+  return 10;
 }
 
-void ocb_comp_free(ocb_comp *c) {
-  if (!c) return;
-  if (c->zinit) deflateEnd(&c->z);
-  free(c->buf);
-  free(c);
+const ocb_engine ocb_engine_gzip = {"gzip",   GZ_BLOCK, 0,         gz_wnew,   gz_wfree,
+                                    gz_bound, gz_block, gz_header, gz_trailer};
+
+void ocb_engine_key(int kind, int level, char *out, size_t len) {
+  const ocb_engine *e = ocb_engine_of(kind);
+  if (kind == OCB_COMP_GZIP)
+    snprintf(out, len, "gzip-%d-libdeflate%s-b%zuk-f1", level, LIBDEFLATE_VERSION_STRING,
+             e->block >> 10);
+  else if (kind == OCB_COMP_ZSTD)
+    snprintf(out, len, "zstd-%d-zstd%s-b%zuk-f1", level, ZSTD_versionString(), e->block >> 10);
+  else
+    snprintf(out, len, "none-b%zuk", e->block >> 10);
 }
 
-/* Lua: a compressor whose output collects in a luaL_Buffer-free string list. */
-#define GZ_T "ocibuild.Gzip"
+/* ---- Lua: a compressor whose output comes back from each call ---- */
+
+#define COMP_T "ocibuild.Compressor"
 
 typedef struct {
   ocb_comp *c;
   lua_State *L;
   int n; /* pieces pushed during one call */
-} LGzip;
+} LComp;
 
 static int collect(void *ud, const void *buf, size_t len, ocb_err *err) {
-  LGzip *g = ud;
+  LComp *g = ud;
   (void)err;
   lua_pushlstring(g->L, buf, len);
-  g->n++;
-  if (g->n >= 16) {
+  if (++g->n >= 16) {
     lua_concat(g->L, g->n);
     g->n = 1;
   }
   return 0;
 }
 
-static int l_gzip(lua_State *L) {
+static int kind_of(const char *name) {
+  return !strcmp(name, "gzip")   ? OCB_COMP_GZIP
+         : !strcmp(name, "zstd") ? OCB_COMP_ZSTD
+         : !strcmp(name, "none") ? OCB_COMP_NONE
+                                 : -1;
+}
+
+static int check_level(lua_State *L, int kind, lua_Integer level, int arg) {
+  int max = kind == OCB_COMP_ZSTD ? 19 : 9;
+  luaL_argcheck(L, kind == OCB_COMP_NONE || (level >= 1 && level <= max), arg,
+                "level out of range");
+  return (int)level;
+}
+
+/* core.compressor([level=6 [, kind="gzip" [, threads=1]]]) -> stream
+ * with :write(data) -> output so far, :close() -> the rest. */
+static int l_compressor(lua_State *L) {
   lua_Integer level = luaL_optinteger(L, 1, 6);
-  const char *kind = luaL_optstring(L, 2, "gzip");
+  int k = kind_of(luaL_optstring(L, 2, "gzip"));
   lua_Integer threads = luaL_optinteger(L, 3, 1);
-  int k = !strcmp(kind, "gzip")   ? OCB_COMP_GZIP
-          : !strcmp(kind, "zstd") ? OCB_COMP_ZSTD
-          : !strcmp(kind, "none") ? OCB_COMP_NONE
-                                  : -1;
-  LGzip *g;
+  LComp *g;
   ocb_err err;
-  int top;
   luaL_argcheck(L, k >= 0, 2, "expected 'gzip', 'zstd' or 'none'");
-  luaL_argcheck(L, level >= 1 && level <= 19, 1, "level out of range");
+  check_level(L, k, level, 1);
   luaL_argcheck(L, threads >= 1 && threads <= 256, 3, "threads out of range");
-  g = lua_newuserdatauv(L, sizeof *g, 1);
-  g->c = NULL;
-  luaL_setmetatable(L, GZ_T);
-  g->L = L, g->n = 0;
-  top = lua_gettop(L);
-  g->c = ocb_comp_new(k, (int)level, (int)threads, collect, g, &err);
-  if (!g->c) return ocb_pushfail(L, &err);
-  /* Output made at creation (the header) waits for the first write. */
-  lua_concat(L, g->n);
-  lua_setiuservalue(L, top, 1);
-  lua_settop(L, top);
+  g = lua_newuserdatauv(L, sizeof *g, 0);
+  g->c = NULL, g->L = L, g->n = 0;
+  luaL_setmetatable(L, COMP_T);
+  if (!(g->c = ocb_comp_new(k, (int)level, (int)threads, collect, g, &err)))
+    return ocb_pushfail(L, &err);
   return 1;
 }
 
-static LGzip *check_gzip(lua_State *L) {
-  LGzip *g = luaL_checkudata(L, 1, GZ_T);
+/* core.compression_key(kind, level) -> what output bytes depend on */
+static int l_compression_key(lua_State *L) {
+  int k = kind_of(luaL_checkstring(L, 1));
+  char key[128];
+  luaL_argcheck(L, k >= 0, 1, "expected 'gzip', 'zstd' or 'none'");
+  ocb_engine_key(k, check_level(L, k, luaL_checkinteger(L, 2), 2), key, sizeof key);
+  lua_pushstring(L, key);
+  return 1;
+}
+
+static LComp *check_comp(lua_State *L) {
+  LComp *g = luaL_checkudata(L, 1, COMP_T);
   luaL_argcheck(L, g->c != NULL, 1, "compressor closed");
+  g->L = L, g->n = 0;
   return g;
 }
 
-/* Pushes the output held back since creation, if any, as the first piece. */
-static void start(lua_State *L, LGzip *g) {
-  g->L = L;
-  lua_getiuservalue(L, 1, 1);
-  g->n = 1;
-  lua_pushnil(L);
-  lua_setiuservalue(L, 1, 1);
-  if (lua_isnil(L, -1)) lua_pop(L, 1), g->n = 0;
-}
-
-static int g_write(lua_State *L) {
-  LGzip *g = check_gzip(L);
+static int c_write(lua_State *L) {
+  LComp *g = check_comp(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
   ocb_err err;
-  start(L, g);
   if (ocb_comp_write(g->c, s, len, &err) < 0) return ocb_pushfail(L, &err);
   lua_concat(L, g->n);
   return 1;
 }
 
-static int g_close(lua_State *L) {
-  LGzip *g = check_gzip(L);
+static int c_close(lua_State *L) {
+  LComp *g = check_comp(L);
   ocb_err err;
-  int r;
-  start(L, g);
-  r = ocb_comp_finish(g->c, &err);
+  int r = ocb_comp_finish(g->c, &err);
   ocb_comp_free(g->c);
   g->c = NULL;
   if (r < 0) return ocb_pushfail(L, &err);
@@ -186,16 +186,17 @@ static int g_close(lua_State *L) {
   return 1;
 }
 
-static int g_gc(lua_State *L) {
-  LGzip *g = luaL_checkudata(L, 1, GZ_T);
+static int c_gc(lua_State *L) {
+  LComp *g = luaL_checkudata(L, 1, COMP_T);
   ocb_comp_free(g->c);
   g->c = NULL;
   return 0;
 }
 
 void ocb_open_gzip(lua_State *L) {
-  static const luaL_Reg methods[] = {{"close", g_close}, {"write", g_write}, {NULL, NULL}};
-  ocb_createmeta(L, GZ_T, methods, g_gc);
-  lua_pushcfunction(L, l_gzip);
-  lua_setfield(L, -2, "compressor");
+  static const luaL_Reg methods[] = {{"close", c_close}, {"write", c_write}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"compression_key", l_compression_key}, {"compressor", l_compressor}, {NULL, NULL}};
+  ocb_createmeta(L, COMP_T, methods, c_gc);
+  luaL_setfuncs(L, funcs, 0);
 }

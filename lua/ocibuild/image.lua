@@ -9,6 +9,7 @@ local ignore = require "ocibuild.ignore"
 local oci = require "ocibuild.oci"
 local path = require "ocibuild.path"
 local ref = require "ocibuild.ref"
+local reuse = require "ocibuild.reuse"
 local store_mod = require "ocibuild.store"
 
 local M = {}
@@ -209,7 +210,7 @@ local function build_layer(self, st, l, jobs)
   local r, err, code = core.layer(l.context, l.matcher, st.dir, l.prefix, l.context,
     self.sde or 0, l.mtime == "keep", l.mtime == "keep" and self.sde ~= nil,
     l.keep_owner or false, l.uid, l.gid, l.mode == "normalize", l.compression, l.level,
-    l.jobs or jobs, { st.dir, self.archive_path })
+    l.jobs or jobs, { st.dir, self.archive_path }, reuse.dir(st.dir, l.compression, l.level))
   if not r then return nil, err, code end
   return r
 end
