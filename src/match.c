@@ -745,16 +745,28 @@ typedef struct inst {
   int x, y;  /* I_CLASS: first range, count; I_SPLIT: targets; I_JMP: x */
 } inst;
 
+#define NTAIL 4
+
+typedef struct onechar { /* an item that reads exactly one rune */
+  int op;                /* N_LIT, N_CLASS or N_ANY */
+  int32_t r;
+  int lo, nr;
+} onechar;
+
 typedef struct prog {
   inst *code;
   int n;
   int32_t *rg;
-  int anchored;   /* starts with ^: runs from the start only */
-  int start;      /* pc after the literal prefix */
-  int32_t prev;   /* last rune of that prefix, -1 when none */
-  char *pre, *suf; /* bytes every match starts / ends with */
-  size_t npre, nsuf;
-  int literal;    /* the expression is ^pre$: a plain compare */
+  int anchored;     /* starts with ^: runs from the start only */
+  int start;        /* pc after the literal prefix */
+  int32_t prev;     /* last rune of that prefix, -1 when none */
+  int literal;      /* the expression is ^pre$: a plain compare */
+  char *pre, *suf;  /* bytes every match starts / ends with */
+  char *mid;        /* bytes every match holds between those */
+  size_t npre, nsuf, nmid;
+  onechar tail[NTAIL]; /* what the last runes before the suffix must be */
+  int ntail;
+  struct bitnfa *bits; /* the faster run, when the program allows it */
 } prog;
 
 static void prog_free(prog *g) {
@@ -763,6 +775,8 @@ static void prog_free(prog *g) {
   free(g->rg);
   free(g->pre);
   free(g->suf);
+  free(g->mid);
+  free(g->bits);
   free(g);
 }
 
@@ -829,51 +843,73 @@ static int emit_list(prog *g, const rxp *x, int i, int cap) {
   return 0;
 }
 
-/* The literal runes from node i on, stopping at anything else: their count. */
-static int lit_run(const rxp *x, int i, sbuf *b, int32_t *last) {
-  int k = 0;
-  for (; i >= 0 && x->nd[i].op == N_LIT; i = x->nd[i].next, k++) {
-    int32_t r = x->nd[i].r;
-    if (r == RUNE_ERROR || r > MAX_RUNE || (r >= 0xd800 && r <= 0xdfff)) break;
-    sb_rune(b, r);
-    *last = r;
-  }
-  return k;
-}
-
 static int safe_lit(const node *n) {
   return n->op == N_LIT && n->r != RUNE_ERROR && n->r <= MAX_RUNE && !(n->r >= 0xd800 && n->r <= 0xdfff);
 }
 
-/* Prefilters, for an expression that is one sequence starting with ^: the
- * literal prefix after ^ (which the run then skips) and the literal suffix
- * before a final $. */
+/* The bytes of the literals seq[a, b) into *out. */
+static int lits(const rxp *x, const int *seq, int a, int b, char **out, size_t *n) {
+  sbuf sb = {0};
+  for (; a < b; a++) sb_rune(&sb, x->nd[seq[a]].r);
+  if (sb.oom) return -1;
+  *out = sb.p, *n = sb.n;
+  return 0;
+}
+
+/* The longest run of literals in seq[a, b): its start (length in *len). */
+static int longest_run(const rxp *x, const int *seq, int a, int b, int *len) {
+  int best = a, i, run = 0;
+  *len = 0;
+  for (i = a; i < b; i++) {
+    run = safe_lit(&x->nd[seq[i]]) ? run + 1 : 0;
+    if (run > *len) *len = run, best = i - run + 1;
+  }
+  return best;
+}
+
+/* Items reading one rune each, right before seq[b], as far back as a. */
+static void tail_items(prog *g, const rxp *x, const int *seq, int a, int b) {
+  for (g->ntail = 0; b > a && g->ntail < NTAIL; b--) {
+    const node *n = &x->nd[seq[b - 1]];
+    onechar *t = &g->tail[g->ntail];
+    if (n->op != N_LIT && n->op != N_CLASS && n->op != N_ANY) break;
+    t->op = n->op, t->r = n->r, t->lo = n->lo, t->nr = n->nr;
+    g->ntail++;
+  }
+}
+
+/* Prefilters, for an expression that is one sequence starting with ^ (so
+ * always, but for a top-level '|'): the literal prefix after ^ (which the
+ * run then skips), the literal suffix before a final $, the items before
+ * that suffix, and the longest literal in between. Each is a necessary
+ * condition of a match. */
 static int prog_filters(prog *g, const rxp *x) {
-  int i = x->top, k, j, nodes = 0, tail = 0;
-  int32_t ignored;
-  sbuf pre = {0}, suf = {0};
+  int i = x->top, n = 0, k = 0, j, end, mid, len, *seq;
   g->prev = -1;
   if (i < 0 || x->nd[i].op != N_EMPTY || x->nd[i].r != E_BEGIN) return 0;
   g->anchored = 1;
-  k = lit_run(x, x->nd[i].next, &pre, &g->prev);
+  for (j = x->nd[i].next; j >= 0; j = x->nd[j].next) n++;
+  if (!(seq = malloc((size_t)(n ? n : 1) * sizeof *seq))) return -1;
+  for (n = 0, j = x->nd[i].next; j >= 0; j = x->nd[j].next) seq[n++] = j;
+  while (k < n && safe_lit(&x->nd[seq[k]])) g->prev = x->nd[seq[k++]].r;
   g->start = k ? 1 + k : 0; /* ^ and each literal are one instruction */
-  for (i = x->nd[i].next; k > 0; k--) i = x->nd[i].next;
-  for (j = i; j >= 0; j = x->nd[j].next, nodes++) {
-    if (x->nd[j].op == N_EMPTY && x->nd[j].r == E_END && x->nd[j].next < 0) break;
-    tail = safe_lit(&x->nd[j]) ? tail + 1 : 0;
+  end = j = n;
+  if (n > k && x->nd[seq[n - 1]].op == N_EMPTY && x->nd[seq[n - 1]].r == E_END) {
+    for (end = j = n - 1; j > k && safe_lit(&x->nd[seq[j - 1]]); j--) {}
+    g->literal = k == end;
+    tail_items(g, x, seq, k, j);
   }
-  if (j >= 0) { /* a final $: the last `tail` literals end every match */
-    for (k = nodes - tail; k > 0; k--) i = x->nd[i].next;
-    lit_run(x, i, &suf, &ignored);
-    g->literal = nodes == tail;
-  }
-  if (pre.oom || suf.oom) {
-    free(pre.p), free(suf.p);
+  mid = longest_run(x, seq, k, j, &len);
+  if (lits(x, seq, 0, k, &g->pre, &g->npre) < 0 || lits(x, seq, j, end, &g->suf, &g->nsuf) < 0 ||
+      lits(x, seq, mid, mid + len, &g->mid, &g->nmid) < 0) {
+    free(seq);
     return -1;
   }
-  g->pre = pre.p, g->npre = pre.n, g->suf = suf.p, g->nsuf = suf.n;
+  free(seq);
   return 0;
 }
+
+static int bits_new(prog *g);
 
 /* Compiles Docker's regular expression s[0, n); NULL with *why on failure. */
 static prog *prog_new(const char *s, size_t n, const char **why) {
@@ -894,6 +930,7 @@ static prog *prog_new(const char *s, size_t n, const char **why) {
   emit_inst(g, I_MATCH, 0, 0, 0, MAX_INST);
   if (prog_filters(g, &x) < 0) goto fail;
   g->rg = x.rg, x.rg = NULL;
+  if (bits_new(g) < 0) goto fail;
   free(x.nd);
   return g;
 fail:
@@ -905,6 +942,12 @@ fail:
 
 /* ---------- running a program ---------- */
 
+/* memcmp(a, b, n) == 0 for the short strings of patterns, without a call. */
+static int same(const char *a, const char *b, size_t n) {
+  for (; n && *a == *b; n--) a++, b++;
+  return n == 0;
+}
+
 static int is_word(int32_t r) {
   return (r >= '0' && r <= '9') || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z') || r == '_';
 }
@@ -915,9 +958,9 @@ static int context(int32_t a, int32_t b) {
   return f | (is_word(a) != is_word(b) ? E_WORD : E_NOTWORD);
 }
 
-static int in_class(const prog *g, const inst *in, int32_t c) {
-  const int32_t *r = g->rg + in->x;
-  int lo = 0, hi = in->y;
+/* Is c in the sorted ranges r[0, 2n)? */
+static int ranges_hold(const int32_t *r, int n, int32_t c) {
+  int lo = 0, hi = n;
   while (lo < hi) {
     int mid = (lo + hi) / 2;
     if (c < r[2 * mid]) hi = mid;
@@ -925,6 +968,10 @@ static int in_class(const prog *g, const inst *in, int32_t c) {
     else return 1;
   }
   return 0;
+}
+
+static int in_class(const prog *g, const inst *in, int32_t c) {
+  return ranges_hold(g->rg + in->x, in->y, c);
 }
 
 typedef struct threads {
@@ -988,11 +1035,157 @@ static int run(const prog *g, const unsigned char *s, size_t n) {
   return 0;
 }
 
+/* ---------- the same run on a 64-bit word ---------- */
+
+/* For an anchored program with at most 64 reading instructions and no word
+ * boundaries, the set of threads is a word, and what each thread leads to
+ * after reading is computed once. */
+typedef struct bitnfa {
+  uint64_t succ[64];   /* reading instructions reached after reading with one */
+  uint64_t ascii[128]; /* reading instructions that take each ASCII character */
+  uint64_t done;       /* after these, a match is reached */
+  uint64_t done_end;   /* after these, a match is reached at the end of the text */
+  uint64_t init;       /* active at the start */
+  int init_done, init_done_end;
+  int pc[64], k;
+} bitnfa;
+
+/* The reading instructions reached from pc without reading, given which of
+ * ^ and $ hold; *match when the match instruction is reached. */
+static uint64_t closure(const prog *g, const int *bitof, int pc, int begin, int end, int *match,
+                        unsigned char *seen, int *stk) {
+  uint64_t out = 0;
+  int sp = 0;
+  memset(seen, 0, (size_t)g->n);
+  *match = 0;
+  stk[sp++] = pc;
+  while (sp) {
+    const inst *in = &g->code[pc = stk[--sp]];
+    if (seen[pc]) continue;
+    seen[pc] = 1;
+    switch (in->op) {
+    case I_MATCH: *match = 1; break;
+    case I_JMP: stk[sp++] = in->x; break;
+    case I_SPLIT: stk[sp++] = in->y, stk[sp++] = in->x; break;
+    case I_EMPTY:
+      if ((in->r == E_BEGIN && begin) || (in->r == E_END && end)) stk[sp++] = pc + 1;
+      break;
+    default: out |= UINT64_C(1) << bitof[pc];
+    }
+  }
+  return out;
+}
+
+static int takes(const prog *g, const inst *in, int32_t c) {
+  if (in->op == I_RUNE) return c == in->r;
+  if (in->op == I_ANY) return c != '\n';
+  return in_class(g, in, c);
+}
+
+/* Builds g->bits when the program qualifies (0), or leaves it NULL. */
+static int bits_new(prog *g) {
+  bitnfa *b;
+  int *bitof, *stk, pc, j, m;
+  unsigned char *seen;
+  if (!g->anchored) return 0;
+  for (pc = 0, j = 0; pc < g->n; pc++) {
+    const inst *in = &g->code[pc];
+    if (in->op == I_EMPTY && in->r != E_BEGIN && in->r != E_END) return 0;
+    j += in->op == I_RUNE || in->op == I_CLASS || in->op == I_ANY;
+  }
+  if (j > 64) return 0;
+  b = calloc(1, sizeof *b), bitof = malloc((size_t)g->n * sizeof *bitof);
+  stk = malloc((size_t)(2 * g->n + 2) * sizeof *stk), seen = malloc((size_t)g->n);
+  if (!b || !bitof || !stk || !seen) {
+    free(b), free(bitof), free(stk), free(seen);
+    return -1;
+  }
+  for (pc = 0; pc < g->n; pc++) {
+    int op = g->code[pc].op;
+    if (op == I_RUNE || op == I_CLASS || op == I_ANY) bitof[pc] = b->k, b->pc[b->k++] = pc;
+  }
+  for (j = 0; j < b->k; j++) {
+    int32_t c;
+    b->succ[j] = closure(g, bitof, b->pc[j] + 1, 0, 0, &m, seen, stk);
+    if (m) b->done |= UINT64_C(1) << j;
+    closure(g, bitof, b->pc[j] + 1, 0, 1, &m, seen, stk);
+    if (m) b->done_end |= UINT64_C(1) << j;
+    for (c = 0; c < 128; c++)
+      if (takes(g, &g->code[b->pc[j]], c)) b->ascii[c] |= UINT64_C(1) << j;
+  }
+  b->init = closure(g, bitof, g->start, g->npre == 0, 0, &b->init_done, seen, stk);
+  closure(g, bitof, g->start, g->npre == 0, 1, &b->init_done_end, seen, stk);
+  free(bitof), free(stk), free(seen);
+  g->bits = b;
+  return 0;
+}
+
+static int lowest_bit(uint64_t v) {
+#if defined(__GNUC__)
+  return __builtin_ctzll(v);
+#else
+  int k = 0;
+  while (!(v & 1)) v >>= 1, k++;
+  return k;
+#endif
+}
+
+/* run() for a program with g->bits. */
+static int run_bits(const prog *g, const unsigned char *s, size_t n) {
+  const bitnfa *b = g->bits;
+  size_t i = g->npre, w = 1;
+  uint64_t st = b->init;
+  if (b->init_done) return 1;
+  if (i == n) return b->init_done_end;
+  while (st) {
+    int32_t c = s[i] < 0x80 ? s[i] : dec(s + i, n - i, &w);
+    uint64_t t, took;
+    if (c < 0x80) {
+      t = st & b->ascii[c], w = 1;
+    } else {
+      for (t = 0, took = st; took; took &= took - 1) {
+        int j = lowest_bit(took);
+        if (takes(g, &g->code[b->pc[j]], c)) t |= UINT64_C(1) << j;
+      }
+    }
+    if (t & b->done) return 1;
+    if ((i += w) == n) return (t & b->done_end) != 0;
+    for (st = 0, took = t; took; took &= took - 1) st |= b->succ[lowest_bit(took)];
+  }
+  return 0;
+}
+
+/* Does hay[0, n) hold needle[0, m)? (Short strings: no setup to pay.) */
+static int holds(const char *hay, size_t n, const char *needle, size_t m) {
+  size_t i;
+  for (i = 0; i + m <= n; i++)
+    if (hay[i] == needle[0] && same(hay + i, needle, m)) return 1;
+  return 0;
+}
+
+/* Do the ASCII characters before s[end] fit the tail items? (Any other
+ * byte ends the check: only a full decode could tell which rune it is in.) */
+static int tail_fits(const prog *g, const unsigned char *s, size_t end) {
+  int k;
+  for (k = 0; k < g->ntail; k++, end--) {
+    const onechar *t = &g->tail[k];
+    int32_t c;
+    if (end <= g->npre) return 0; /* each item needs a rune after the prefix */
+    if ((c = s[end - 1]) >= 0x80) return 1;
+    if (t->op == N_LIT ? c != t->r : t->op == N_ANY ? c == '\n' : !ranges_hold(g->rg + t->lo, t->nr, c))
+      return 0;
+  }
+  return 1;
+}
+
 static int prog_match(const prog *g, const char *s, size_t n) {
-  if (n < g->npre + g->nsuf || memcmp(s, g->pre, g->npre) != 0) return 0;
-  if (g->nsuf && memcmp(s + n - g->nsuf, g->suf, g->nsuf) != 0) return 0;
+  const unsigned char *u = (const unsigned char *)s;
+  if (n < g->npre + g->nsuf || !same(s, g->pre, g->npre)) return 0;
+  if (!same(s + n - g->nsuf, g->suf, g->nsuf)) return 0;
   if (g->literal) return n == g->npre + g->nsuf;
-  return run(g, (const unsigned char *)s, n);
+  if (g->ntail && !tail_fits(g, u, n - g->nsuf)) return 0;
+  if (g->nmid && !holds(s + g->npre, n - g->npre - g->nsuf, g->mid, g->nmid)) return 0;
+  return g->bits ? run_bits(g, u, n) : run(g, u, n);
 }
 
 /* ---------- patterns ---------- */
@@ -1007,6 +1200,7 @@ typedef struct pat {
   size_t trimlen; /* length without a trailing slash-star-star, then slash-star */
   int trimmeta;   /* that much holds a pattern character */
   prog *re;
+  uint64_t ends[4]; /* bytes a matching string can end with */
 } pat;
 
 struct ocb_matcher {
@@ -1088,6 +1282,8 @@ static void pat_trim(pat *p) {
     if (p->str[i] && strchr("*[]?^\\", p->str[i])) p->trimmeta = 1;
 }
 
+static void pat_ends(pat *p);
+
 /* Fills p from a trimmed, non-empty pattern. Returns 0, -1 with the reason
  * in msg, or -2 when out of memory. */
 static int pat_init(pat *p, const char *s, size_t n, char *msg, size_t msglen) {
@@ -1115,45 +1311,104 @@ static int pat_init(pat *p, const char *s, size_t n, char *msg, size_t msglen) {
   }
   free(re.p);
   pat_trim(p);
+  pat_ends(p);
   return 0;
 }
 
+static void ends_add(pat *p, unsigned c) {
+  p->ends[c >> 6] |= UINT64_C(1) << (c & 63);
+}
+
+static void ends_all(pat *p, unsigned from) {
+  unsigned c;
+  for (c = from; c < 256; c++) ends_add(p, c);
+}
+
+/* What a regular expression's match ends with: its literal suffix, else the
+ * last item before $ (a non-ASCII rune ends with a byte >= 0x80). */
+static void ends_regex(pat *p) {
+  const prog *g = p->re;
+  const onechar *t = &g->tail[0];
+  unsigned c;
+  if (g->nsuf) return ends_add(p, (unsigned char)g->suf[g->nsuf - 1]);
+  if (g->literal && g->npre) return ends_add(p, (unsigned char)g->pre[g->npre - 1]);
+  if (!g->ntail || t->op == N_ANY) return ends_all(p, 0);
+  ends_all(p, 0x80);
+  for (c = 0; c < 0x80; c++)
+    if (t->op == N_LIT ? (int32_t)c == t->r : ranges_hold(g->rg + t->lo, t->nr, (int32_t)c))
+      ends_add(p, c);
+}
+
+/* Fills p->ends; a non-empty string must end with one of them to match. */
+static void pat_ends(pat *p) {
+  switch (p->type) {
+  case T_EXACT: ends_add(p, (unsigned char)p->str[p->len - 1]); break;
+  case T_SUFFIX:
+    if (p->len > 2) ends_add(p, (unsigned char)p->str[p->len - 1]);
+    else ends_all(p, 0);
+    break;
+  case T_PREFIX: ends_all(p, 0); break;
+  default: ends_regex(p);
+  }
+}
+
 static int pat_match(const pat *p, const char *s, size_t n) {
+  unsigned c = n ? (unsigned char)s[n - 1] : 0;
   const char *suf = p->str + 2;
   size_t sn = p->len - 2;
+  if (n && !(p->ends[c >> 6] >> (c & 63) & 1)) return 0; /* the cheapest refusal */
   switch (p->type) {
-  case T_EXACT: return n == p->len && !memcmp(s, p->str, n);
-  case T_PREFIX: return n >= sn && !memcmp(s, p->str, sn);
+  case T_EXACT: return n == p->len && same(s, p->str, n);
+  case T_PREFIX: return n >= sn && same(s, p->str, sn);
   case T_SUFFIX:
-    if (n >= sn && !memcmp(s + n - sn, suf, sn)) return 1;
-    return sn > 0 && suf[0] == '/' && n == sn - 1 && !memcmp(s, suf + 1, n);
+    if (n >= sn && same(s + n - sn, suf, sn)) return 1;
+    return sn > 0 && suf[0] == '/' && n == sn - 1 && same(s, suf + 1, n);
   default: return prog_match(p->re, s, n);
   }
 }
 
-/* Does p match one of the directories of dir (a Dir() result): each prefix
- * that ends before a '/', and dir itself? */
-static int pat_match_dirs(const pat *p, const char *dir, size_t dn) {
-  const char *q = dir, *e = dir + dn;
-  if (p->type == T_EXACT) {
-    return dn >= p->len && (dn == p->len || dir[p->len] == '/') && !memcmp(dir, p->str, p->len);
-  }
-  if (p->type == T_PREFIX) return pat_match(p, dir, dn);
-  while ((q = memchr(q, '/', (size_t)(e - q)))) {
-    if (pat_match(p, dir, (size_t)(q - dir))) return 1;
-    q++;
-  }
-  return pat_match(p, dir, dn);
-}
-
 /* Go's filepath.Dir(path) for the parent checks. */
+#define MAX_CUTS 64
+
 typedef struct pdir {
   const char *p;
   size_t n;
-  int none; /* Dir is ".": no parents to check */
+  int none;  /* Dir is ".": no parents to check */
+  int ncut;  /* lengths of the directories to check, or -1: too many */
+  size_t cut[MAX_CUTS];
   char *heap;
   char buf[512];
 } pdir;
+
+/* The directories of d: each prefix of d->p that ends before a '/', and
+ * d->p itself. */
+static void pdir_cuts(pdir *d) {
+  size_t k;
+  d->ncut = 0;
+  for (k = 0; k <= d->n; k++) {
+    if (k < d->n && d->p[k] != '/') continue;
+    if (d->ncut == MAX_CUTS) {
+      d->ncut = -1;
+      return;
+    }
+    d->cut[d->ncut++] = k;
+  }
+}
+
+/* Does p match one of the directories of d? */
+static int pat_match_dirs(const pat *p, const pdir *d) {
+  const char *q, *e = d->p + d->n;
+  int k;
+  if (p->type == T_EXACT)
+    return d->n >= p->len && (d->n == p->len || d->p[p->len] == '/') && same(d->p, p->str, p->len);
+  if (p->type == T_PREFIX) return pat_match(p, d->p, d->n);
+  for (k = 0; k < d->ncut; k++)
+    if (pat_match(p, d->p, d->cut[k])) return 1;
+  if (d->ncut >= 0) return 0;
+  for (q = d->p; (q = memchr(q, '/', (size_t)(e - q))); q++)
+    if (pat_match(p, d->p, (size_t)(q - d->p))) return 1;
+  return pat_match(p, d->p, d->n);
+}
 
 /* 1 when s[0, n) is a relative path filepath.Clean leaves as it is. */
 static int is_clean(const char *s, size_t n) {
@@ -1178,18 +1433,16 @@ static void pdir_init(pdir *d, const char *s, size_t n) {
     d->p = s, d->n = 0, d->none = 1;
     return;
   }
-  if (is_clean(s, i - 1)) {
-    d->p = s, d->n = i - 1;
-    return;
+  d->p = s, d->n = i - 1;
+  if (!is_clean(s, i - 1)) {
+    out = i + 2 <= sizeof d->buf ? d->buf : (d->heap = malloc(i + 2));
+    if (out) { /* without memory for an unclean path's parent, check it as written */
+      d->n = clean_path(s, i, out);
+      d->p = out;
+      d->none = d->n == 1 && out[0] == '.';
+    }
   }
-  out = i + 2 <= sizeof d->buf ? d->buf : (d->heap = malloc(i + 2));
-  if (!out) { /* no memory for an unclean path's parent: check it as written */
-    d->p = s, d->n = i - 1;
-    return;
-  }
-  d->n = clean_path(s, i, out);
-  d->p = out;
-  d->none = d->n == 1 && out[0] == '.';
+  pdir_cuts(d);
 }
 
 static void pdir_free(pdir *d) {
@@ -1240,11 +1493,15 @@ ocb_matcher *ocb_matcher_new(const char *const *pats, const size_t *lens, size_t
   return m;
 }
 
+/* The state of a directory: Docker's parentMatched bits, then one bit per
+ * pattern that matches the directory or one of its ancestors (which makes
+ * the per-path answer of a file one match per pattern). */
 size_t ocb_matcher_state_size(const ocb_matcher *m) {
   return (m->n + 7) / 8;
 }
 
 #define BIT(st, i) ((st)[(i) >> 3] & (1u << ((i) & 7)))
+#define SET(st, i) ((st)[(i) >> 3] |= (unsigned char)(1u << ((i) & 7)))
 
 int ocb_matcher_walk(const ocb_matcher *m, const char *path, size_t len,
                      const unsigned char *parent, unsigned char *out, int *why) {
@@ -1259,13 +1516,13 @@ int ocb_matcher_walk(const ocb_matcher *m, const char *path, size_t len,
     if (!hit) {
       if (p->excl != matched) continue;
       hit = pat_match(p, path, len);
-      if (!hit && !parent) { /* no parent results: look at the parents */
+      if (!hit && !parent) {
         if (!have_dir) pdir_init(&d, path, len), have_dir = 1;
-        hit = !d.none && pat_match_dirs(p, d.p, d.n);
+        hit = !d.none && pat_match_dirs(p, &d);
       }
     }
     if (hit) {
-      out[i >> 3] |= (unsigned char)(1u << (i & 7));
+      SET(out, i);
       matched = !p->excl, *why = (int)p->idx;
     }
   }
@@ -1282,7 +1539,7 @@ int ocb_matcher_path(const ocb_matcher *m, const char *path, size_t len, int *wh
   for (i = 0; i < m->n; i++) {
     const pat *p = &m->p[i];
     if (p->excl != matched) continue;
-    if (pat_match(p, path, len) || (!d.none && pat_match_dirs(p, d.p, d.n)))
+    if (pat_match(p, path, len) || (!d.none && pat_match_dirs(p, &d)))
       matched = !p->excl, *why = (int)p->idx;
   }
   pdir_free(&d);
@@ -1395,7 +1652,8 @@ static int m_gc(lua_State *L) {
 
 void ocb_open_match(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"descend", m_descend}, {"matches", m_matches}, {"walk", m_walk}, {NULL, NULL}};
+      {"descend", m_descend}, {"matches", m_matches}, {"walk", m_walk},
+      {NULL, NULL}};
   ocb_createmeta(L, MATCHER_T, methods, m_gc);
   lua_pushcfunction(L, l_matcher);
   lua_setfield(L, -2, "matcher");
