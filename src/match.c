@@ -924,10 +924,14 @@ static prog *prog_new(const char *s, size_t n, const char **why) {
   }
   if (!(g->code = malloc(MAX_INST * sizeof *g->code))) goto fail;
   if (emit_list(g, &x, x.top, MAX_INST - 1) < 0) {
-    *why = "unsupported: pattern too long for a regular expression";
+    *why = "unsupported: its regular expression needs more than 2048 steps";
     goto fail;
   }
   emit_inst(g, I_MATCH, 0, 0, 0, MAX_INST);
+  {
+    inst *c = realloc(g->code, (size_t)g->n * sizeof *c); /* give back the unused steps */
+    if (c) g->code = c;
+  }
   if (prog_filters(g, &x) < 0) goto fail;
   g->rg = x.rg, x.rg = NULL;
   if (bits_new(g) < 0) goto fail;
@@ -1330,13 +1334,15 @@ static void ends_regex(pat *p) {
   const prog *g = p->re;
   const onechar *t = &g->tail[0];
   unsigned c;
-  if (g->nsuf) return ends_add(p, (unsigned char)g->suf[g->nsuf - 1]);
-  if (g->literal && g->npre) return ends_add(p, (unsigned char)g->pre[g->npre - 1]);
-  if (!g->ntail || t->op == N_ANY) return ends_all(p, 0);
-  ends_all(p, 0x80);
-  for (c = 0; c < 0x80; c++)
-    if (t->op == N_LIT ? (int32_t)c == t->r : ranges_hold(g->rg + t->lo, t->nr, (int32_t)c))
-      ends_add(p, c);
+  if (g->nsuf) ends_add(p, (unsigned char)g->suf[g->nsuf - 1]);
+  else if (g->literal && g->npre) ends_add(p, (unsigned char)g->pre[g->npre - 1]);
+  else if (!g->ntail || t->op == N_ANY) ends_all(p, 0);
+  else {
+    ends_all(p, 0x80);
+    for (c = 0; c < 0x80; c++)
+      if (t->op == N_LIT ? (int32_t)c == t->r : ranges_hold(g->rg + t->lo, t->nr, (int32_t)c))
+        ends_add(p, c);
+  }
 }
 
 /* Fills p->ends; a non-empty string must end with one of them to match. */
@@ -1493,9 +1499,7 @@ ocb_matcher *ocb_matcher_new(const char *const *pats, const size_t *lens, size_t
   return m;
 }
 
-/* The state of a directory: Docker's parentMatched bits, then one bit per
- * pattern that matches the directory or one of its ancestors (which makes
- * the per-path answer of a file one match per pattern). */
+/* The state of a directory: Docker's parentMatched, a bit per pattern. */
 size_t ocb_matcher_state_size(const ocb_matcher *m) {
   return (m->n + 7) / 8;
 }
@@ -1639,6 +1643,7 @@ static int m_descend(lua_State *L) {
   ocb_matcher *m = ocb_check_matcher(L, 1);
   size_t len;
   const char *dir = luaL_checklstring(L, 2, &len);
+  luaL_argcheck(L, m != NULL, 1, "matcher expected");
   lua_pushboolean(L, ocb_matcher_descend(m, dir, len));
   return 1;
 }
@@ -1652,8 +1657,7 @@ static int m_gc(lua_State *L) {
 
 void ocb_open_match(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"descend", m_descend}, {"matches", m_matches}, {"walk", m_walk},
-      {NULL, NULL}};
+      {"descend", m_descend}, {"matches", m_matches}, {"walk", m_walk}, {NULL, NULL}};
   ocb_createmeta(L, MATCHER_T, methods, m_gc);
   lua_pushcfunction(L, l_matcher);
   lua_setfield(L, -2, "matcher");
