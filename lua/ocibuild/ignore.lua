@@ -33,7 +33,8 @@ local function space_at(s, i, from_end)
   return nil
 end
 
---- Go's strings.TrimSpace (Unicode white space, invalid bytes kept).
+--- Go's strings.TrimSpace (Unicode white space, invalid bytes kept). Never
+-- fails.
 function M.trim_space(s)
   local a, b = 1, #s
   while a <= b do
@@ -50,7 +51,7 @@ function M.trim_space(s)
 end
 
 --- Go's filepath.Clean on Unix: the shortest equivalent path, by lexical
--- processing only ("" becomes ".").
+-- processing only ("" becomes "."). Never fails.
 function M.clean(p)
   local rooted = p:sub(1, 1) == "/"
   local out, fixed = {}, 0 -- fixed: leading ".." elements that cannot go
@@ -72,7 +73,8 @@ end
 
 --- One pattern as ReadAll makes it from a line (comments aside): white space
 -- trimmed, '!' kept apart, the rest cleaned and made relative. Returns the
--- pattern, or nil when nothing is left.
+-- pattern, or nil when nothing is left; never fails (a bad pattern is the
+-- matcher's to reject).
 function M.clean_pattern(line)
   local p = M.trim_space(line)
   if p == "" then return nil end
