@@ -42,6 +42,7 @@ struct ocb_walk {
   struct stat st; /* lstat of the current entry */
   int pending;    /* an entry waits for its ancestors to be reported */
   int pending_why;
+  int pending_drop;    /* the pending entry itself is left out (see below) */
   size_t ssize;        /* matcher state size */
   struct stat skip[4]; /* (dev, ino) left out of the walk */
   int nskip;
@@ -272,6 +273,13 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
       if (r) return r;
       /* The pending entry sits in the frame below any directory pushed for it. */
       w->pending = 0;
+      if (w->pending_drop) {
+        w->pending_drop = 0;
+        if (!(w->flags & OCB_WALK_EXCLUDED)) continue;
+        fill(w, e, w->fr[w->depth - 1].pathlen ? w->fr[w->depth - 1].pathlen + 1 : 0, 1,
+             w->pending_why);
+        return 1;
+      }
       {
         size_t d = w->depth;
         if (S_ISDIR(w->st.st_mode) && d > 1 && w->fr[d - 1].pathlen == strlen(w->path)) {
@@ -315,9 +323,12 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     if (w->m) {
       excluded = ocb_matcher_walk(w->m, w->path, pathlen, top->state, w->scratch, &why);
       /* BuildKit opens a kept file by its own path and finds it absent when the
-       * per-path answer excludes it: the file carries no data. Leave it out. */
-      if (!excluded && S_ISREG(w->st.st_mode))
-        excluded = ocb_matcher_path(w->m, w->path, pathlen, &why);
+       * per-path answer excludes it: the file carries no data. Leave it out,
+       * but its ancestors were sent when the walk kept it: send them. */
+      if (!excluded && S_ISREG(w->st.st_mode) && ocb_matcher_path(w->m, w->path, pathlen, &why)) {
+        w->pending = 1, w->pending_drop = 1, w->pending_why = why;
+        continue;
+      }
     }
     pfd = top->fd; /* top moves when a frame is pushed */
     if (S_ISDIR(w->st.st_mode) && (!excluded || ocb_matcher_descend(w->m, w->path, pathlen))) {
