@@ -204,7 +204,7 @@ static int parse_record(ocb_comp *c, char *text, const unsigned char pd0[32]) {
   }
   if (memcmp(o->pd[0], pd0, 32) != 0) return -1;
   o->n = n;
-  snprintf(c->old_blob, sizeof c->old_blob, "%s", blob);
+  memcpy(c->old_blob, blob, sizeof c->old_blob); /* 71 characters and a NUL */
   c->old_size = bsize;
   return 0;
 }

@@ -90,10 +90,13 @@ static void seek(bits *b, uint64_t pos) {
   b->cnt -= (unsigned)(pos & 7);
 }
 
+/* The low len bits of code, reversed (deflate's codes go MSB first). */
 static unsigned reverse(unsigned code, unsigned len) {
-  unsigned r = 0;
-  while (len--) r = (r << 1) | (code & 1), code >>= 1;
-  return r;
+  code = ((code & 0x5555u) << 1) | ((code >> 1) & 0x5555u);
+  code = ((code & 0x3333u) << 2) | ((code >> 2) & 0x3333u);
+  code = ((code & 0x0f0fu) << 4) | ((code >> 4) & 0x0f0fu);
+  code = ((code & 0x00ffu) << 8) | ((code >> 8) & 0x00ffu);
+  return code >> (16 - len);
 }
 
 /*
@@ -115,7 +118,8 @@ static int build(uint16_t *table, unsigned *tbits, const unsigned char *lens, un
   }
   count[0] = 0;
   for (l = 1; l <= MAXBITS; l++) next[l] = code = (code + count[l - 1]) << 1;
-  for (s = 0; s < (1u << max); s++) table[s] = bad;
+  if (left > 0)
+    for (s = 0; s < (1u << max); s++) table[s] = bad;
   for (s = 0; s < n; s++) {
     unsigned len = lens[s], r, step;
     uint16_t e;

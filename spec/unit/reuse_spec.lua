@@ -157,7 +157,7 @@ describe("ocibuild.reuse", function()
       local image = require "ocibuild.image"
       local function save()
         local img = assert(image.new { store = store, base = dir })
-        assert(img:layer { context = "ctx" })
+        assert(img:layer { context = "ctx", level = 6 })
         return assert(img:save { tag = "reuse:test" })
       end
       local a = save()

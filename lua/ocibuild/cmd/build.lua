@@ -18,7 +18,7 @@ options:
   --dest PATH            where DIR goes in the image (default /)
   --platform OS/ARCH     platform recorded in the image (default: this machine)
   --compression KIND     gzip (default), zstd or none
-  --level N              compression level (gzip 1-9, default 6; zstd 1-19)
+  --level N              compression level (gzip 1-9, default 5; zstd 1-19, default 3)
   --jobs N               compression threads (default: online cores)
   --mtime fixed|keep     every mtime fixed (default), or the files' own
   --mode keep|normalize  permission bits as on disk (default), or 0644/0755
