@@ -19,9 +19,8 @@
 
 #include "comp.h"
 
-/* Memory the ring's buffers may take; with at least MIN_SLOTS slots. */
+/* Memory the ring's buffers may take (see ocb_comp_new). */
 #define RING_BUDGET (32u << 20)
-#define MIN_SLOTS 3
 #define RECORD_MAX (64u << 20)
 #define COPY_CHUNK (256u << 10)
 
@@ -379,9 +378,11 @@ ocb_comp *ocb_comp_new(int kind, int level, int threads, ocb_out_fn out, void *u
   pthread_cond_init(&c->done, NULL);
   per = eng->block + (eng->passthrough ? 0 : eng->bound(eng->block));
   max = RING_BUDGET / per;
+  /* Two blocks per worker within the budget, never less than one each
+   * plus the one being filled and the one being written. */
   c->nslots = 2 * (size_t)threads + 2;
   if (c->nslots > max) c->nslots = max;
-  if (c->nslots < MIN_SLOTS) c->nslots = MIN_SLOTS;
+  if (c->nslots < (size_t)threads + 2) c->nslots = (size_t)threads + 2;
   if (!(c->ring = calloc(c->nslots, sizeof *c->ring)) ||
       !(c->threads = calloc((size_t)threads, sizeof *c->threads))) {
     ocb_errno(err, ENOMEM, "compressor");

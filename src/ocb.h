@@ -145,9 +145,10 @@ int ocb_digest_valid(const char *s, size_t len);
 typedef int (*ocb_out_fn)(void *ud, const void *buf, size_t len, ocb_err *err);
 
 /*
- * Compressors (gzip.c, zstd.c): bytes in, compressed bytes out through the
- * callback, in order. Output depends only on the input and the settings,
- * never on the thread count.
+ * Compressors (comp.c, engines in gzip.c and zstd.c): bytes in, compressed
+ * bytes out through the callback, in order, on the thread that calls write
+ * and finish; `threads` workers compress blocks in between. Output depends
+ * only on the input and the settings, never on the thread count.
  */
 enum { OCB_COMP_NONE = 0, OCB_COMP_GZIP = 1, OCB_COMP_ZSTD = 2 };
 typedef struct ocb_comp ocb_comp;

@@ -69,12 +69,17 @@ function core.walk(root, matcher, with_excluded) end
 ---@field size integer bytes of the blob
 ---@field tar_size integer bytes of the tar
 ---@field entries integer tar entries from the context
----@field warnings string[] sockets left out
+---@field blocks integer compression blocks of the tar
+---@field reused integer blocks taken from an earlier build instead of compressed
+---@field whole boolean the earlier build's blob is the result (nothing written)
+---@field warnings string[] sockets left out, a record that could not be saved
 
----Builds one layer blob into the store, in one pass.
+---Builds one layer blob into the store, in one pass. With reuse_dir (a
+---folder of block records, see ocibuild.reuse) unchanged blocks of an
+---earlier build are copied instead of compressed.
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
 function core.layer(root, matcher, store, prefix, display, mtime, keep_mtime, clamp, keep_owner,
-                    uid, gid, normalize_mode, compression, level, jobs, skip_paths) end
+                    uid, gid, normalize_mode, compression, level, jobs, skip_paths, reuse_dir) end
 
 ---@class ocibuild.Hasher
 local Hasher = {}
@@ -98,6 +103,11 @@ function Compressor:close() end
 ---@param threads integer?
 ---@return ocibuild.Compressor|ocibuild.fail, string?, string?
 function core.compressor(level, kind, threads) end
+---What output bytes depend on besides the input ("gzip-5-libdeflate1.14-b1024k-f2").
+---@param kind "gzip"|"zstd"|"none"
+---@param level integer
+---@return string
+function core.compression_key(kind, level) end
 
 ---@class ocibuild.BlobWriter
 local BlobWriter = {}
