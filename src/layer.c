@@ -192,7 +192,9 @@ static int l_layer(lua_State *L) {
   level = (int)luaL_checkinteger(L, 14);
   jobs = (int)luaL_checkinteger(L, 15);
   luaL_argcheck(L, jobs >= 1 && jobs <= 256, 15, "jobs out of range");
-  luaL_argcheck(L, kind == OCB_COMP_NONE || (level >= 1 && level <= 19), 14, "level out of range");
+  luaL_argcheck(L,
+                kind == OCB_COMP_NONE || (level >= 1 && level <= (kind == OCB_COMP_ZSTD ? 19 : 9)),
+                14, "level out of range");
   memset(&o, 0, sizeof o);
   lua_newtable(L); /* warnings */
   warnings = lua_gettop(L);
