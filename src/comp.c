@@ -1,10 +1,8 @@
 /*
- * comp.c: ocb_comp, the threaded compression pipeline. The caller's bytes
- * are cut into fixed-size blocks held in a bounded ring; worker threads
- * hash them in order (when tracked) and compress them in any order; the
- * caller writes the pieces out in order. Output depends only on the input,
- * the engine, the level and the block size, never on threads or timing.
- * Tracked pipelines also reuse the pieces of an earlier build (comp.h).
+ * comp.c: ocb_comp, the compression pipeline: input cut into fixed blocks
+ * in a bounded ring, hashed in order and compressed in any order by worker
+ * threads, written out in order by the caller, so output never depends on
+ * threads or timing; pieces of an earlier build stand in for unchanged blocks.
  */
 #include <errno.h>
 #include <fcntl.h>

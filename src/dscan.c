@@ -1,9 +1,8 @@
 /*
- * dscan.c: a deflate (RFC 1951) block-structure scanner. It reads a raw
- * deflate stream the way an inflater would, but only far enough to know
- * how many bits each symbol takes, and reports the bit offsets of the
- * final block's header and of the end of its end-of-block code. The gzip
- * engine uses them to turn independently compressed blocks into one member.
+ * dscan.c: a deflate (RFC 1951) block-structure scanner: it reads a raw
+ * deflate stream only far enough to know how many bits each symbol takes,
+ * and reports the bit offsets of the final block's header and of the end
+ * of its end-of-block code, which the gzip engine needs to join pieces.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,8 @@
 /*
- * gzip.c: the gzip engine and the compressors' Lua binding. Each 1 MiB
- * block is deflated on its own by libdeflate; the scanner (dscan.c) finds
- * the final block's header and end, so the piece can end on an empty
- * stored block (a sync flush) instead; pieces then join into one member
- * with our header (MTIME 0, no name, XFL as zlib sets it, OS 3) and a
- * combined CRC-32. Lua: core.compressor(level, kind, threads) -> stream.
+ * gzip.c: the gzip engine (each 1 MiB block deflated alone by libdeflate,
+ * its final block turned into a sync flush with dscan.c's help, so pieces
+ * join into one member under our header: MTIME 0, no name, zlib's XFL,
+ * OS 3) and the compressors' Lua binding, core.compressor.
  */
 #include <libdeflate.h>
 #include <stdio.h>

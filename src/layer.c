@@ -1,11 +1,8 @@
 /*
- * layer.c: the fused layer path. One pass, memory bounded whatever the
- * tree: walk -> tar -> compression pipeline (SHA-256 of the tar, the
- * diff_id, and the blocks on worker threads) -> SHA-256 (digest) -> temp
- * file -> blobs/sha256/<hex>. With a record folder, blocks that match the
- * earlier build are not compressed again (comp.h). No file bytes reach Lua;
- * Lua gets the descriptors back, and the warnings to print.
- * Lua: core.layer(root, matcher, store, opts...) -> result | nil, msg, code
+ * layer.c: the fused layer path, one pass in bounded memory: walk -> tar ->
+ * pipeline (diff_id and blocks on worker threads, unchanged blocks of the
+ * earlier build reused) -> SHA-256 -> blobs/sha256/<hex>. No file bytes reach
+ * Lua. Lua: core.layer(root, matcher, store, opts...) -> result | nil, msg, code
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,9 +1,8 @@
 /*
- * zstd.c: the zstd engine. Each 4 MiB block becomes one zstd frame (with
- * its content size and checksum), compressed by libzstd on the worker's
- * own single-threaded context; a layer is the frames back to back, which
- * every zstd decoder reads as one stream (RFC 8878 section 3), and that
- * zstd:chunked layers already use.
+ * zstd.c: the zstd engine. Each 4 MiB block becomes one zstd frame, with
+ * content size and checksum, from the worker's own libzstd context; frames
+ * back to back are one stream to every zstd decoder (RFC 8878 section 3),
+ * as zstd:chunked layers already rely on.
  */
 #include <stdlib.h>
 #include <string.h>
