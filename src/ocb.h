@@ -110,7 +110,9 @@ void ocb_walk_close(ocb_walk *w);
  */
 typedef struct ocb_afile {
   int fd;
-  char *tmp; /* path of the temp file while open */
+  char *tmp;        /* path of the temp file while open */
+  uint64_t written; /* bytes written so far */
+  uint64_t started; /* bytes whose writeback has been started */
 } ocb_afile;
 /* Creates a temp file in tmpdir named "<prefix>XXXXXX". */
 int ocb_afile_open(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err *err);

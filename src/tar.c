@@ -164,32 +164,38 @@ int ocb_tar_add_dir(ocb_tar *t, const char *name, unsigned mode, int64_t mtime, 
   return write_header(t, name, err);
 }
 
+/* 1 when fd no longer is the file st described when it was listed or opened. */
+static int changed(int fd, const struct stat *st) {
+  struct stat now;
+  return fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino ||
+         now.st_dev != st->st_dev || now.st_size != st->st_size ||
+         now.st_mtim.tv_sec != st->st_mtim.tv_sec || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||
+         now.st_ctim.tv_sec != st->st_ctim.tv_sec || now.st_ctim.tv_nsec != st->st_ctim.tv_nsec;
+}
+
 /* Reads exactly st_size bytes of fd into the archive, failing when the file
- * is found to have changed (size, length read, mtime or ctime). */
+ * is found to have changed: fewer bytes, more bytes (the last read asks for
+ * one more than is left, so growth costs no extra call), or another
+ * identity, size, mtime or ctime at the end than st records. */
 static int copy_body(ocb_tar *t, int fd, const struct stat *st, const char *what, ocb_err *err) {
   int64_t left = st->st_size;
-  struct stat after;
-  while (left > 0) {
-    ssize_t n = read(fd, t->buf, left < READ_CHUNK ? (size_t)left : READ_CHUNK);
+  for (;;) {
+    size_t want = left < READ_CHUNK ? (size_t)left + 1 : READ_CHUNK;
+    ssize_t n = read(fd, t->buf, want);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      return ocb_errno(err, errno, what);
+      int e = errno;
+      if (e == EINTR) continue;
+      if (changed(fd, st)) break; /* swapped for a FIFO or a directory */
+      return ocb_errno(err, e, what);
     }
-    if (n == 0) break;
+    if (n == 0 || n > left) {
+      if (n > left) left = -1; /* it grew */
+      break;
+    }
     if (archive_write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
     left -= n;
   }
-  if (left == 0) {
-    /* One more byte tells a file that grew; a failing read is an error,
-     * not an end of file. */
-    ssize_t n;
-    while ((n = read(fd, t->buf, 1)) < 0 && errno == EINTR) {}
-    if (n < 0) return ocb_errno(err, errno, what);
-    if (n > 0) left = -1;
-  }
-  if (left != 0 || fstat(fd, &after) < 0 || after.st_size != st->st_size ||
-      after.st_mtim.tv_sec != st->st_mtim.tv_sec || after.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||
-      after.st_ctim.tv_sec != st->st_ctim.tv_sec || after.st_ctim.tv_nsec != st->st_ctim.tv_nsec)
+  if (left != 0 || changed(fd, st))
     return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what);
   return 0;
 }
@@ -251,7 +257,6 @@ static int add_symlink(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err
 }
 
 static int add_file(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err *err) {
-  struct stat st;
   int fd, r, fail;
   if (e->st->st_nlink > 1) {
     const char *first = link_seen(t, e->st->st_dev, e->st->st_ino, t->name, err, &fail);
@@ -270,17 +275,12 @@ static int add_file(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err *e
       return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what);
     return ocb_errno(err, errno, what);
   }
-  if (fstat(fd, &st) < 0) {
-    r = ocb_errno(err, errno, what);
-  } else if (!S_ISREG(st.st_mode) || st.st_ino != e->st->st_ino || st.st_dev != e->st->st_dev ||
-             st.st_size != e->st->st_size) {
-    r = ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what);
-  } else {
-    archive_entry_set_filetype(t->e, AE_IFREG);
-    archive_entry_set_size(t->e, st.st_size);
-    r = write_header(t, what, err);
-    if (r == 0) r = copy_body(t, fd, &st, what, err);
-  }
+  /* The header takes the size the walk saw; copy_body then checks that fd is
+   * that same file, unchanged, once its bytes are read. */
+  archive_entry_set_filetype(t->e, AE_IFREG);
+  archive_entry_set_size(t->e, e->st->st_size);
+  r = write_header(t, what, err);
+  if (r == 0) r = copy_body(t, fd, e->st, what, err);
   close(fd);
   return r;
 }

@@ -208,8 +208,9 @@ local function mark(self, d, live)
   return true
 end
 
---- Removes blobs no tag reaches and temp files nobody writes. Waits for
--- builds in progress. Returns {blobs=, bytes=, temps=}.
+--- Removes blobs no tag reaches, temp files nobody writes and the reuse
+-- records of removed blobs. Waits for builds in progress. Returns
+-- {blobs=, bytes=, temps=, records=}.
 function M:gc()
   local hold, err, code = core.lock(self.dir .. "/.ocibuild-gc.lock")
   if not hold then return nil, err, code end
@@ -243,6 +244,8 @@ function M:gc()
   end
   stats.temps, err, code = core.gc_temps(self.tmp)
   if not stats.temps then return nil, err, code end
+  stats.records, err, code = require("ocibuild.reuse").prune(self.dir)
+  if not stats.records then return nil, err, code end
   return stats
 end
 
