@@ -39,6 +39,25 @@ struct ocb_tar {
   size_t nlinks, linkcap;
 };
 
+/* How a message names the entry at fault: built only when one is written,
+ * since quoting every path of a big tree costs more than it is worth. */
+typedef struct what_t {
+  const char *fixed;   /* a name given as is, or NULL */
+  const char *display; /* else: the context root as messages show it */
+  const ocb_entry *e;  /* and the walked entry */
+  char buf[1200];
+} what_t;
+
+static const char *W(what_t *w) {
+  char q[1024];
+  if (w->fixed) return w->fixed;
+  if (!w->buf[0]) {
+    ocb_quote(q, sizeof q, w->e->path, w->e->pathlen);
+    snprintf(w->buf, sizeof w->buf, "%s/%s", w->display, q);
+  }
+  return w->buf;
+}
+
 static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t len) {
   ocb_tar *t = ud;
   if (t->out(t->ud, buf, len, &t->cb_err) < 0) {
@@ -50,12 +69,12 @@ static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t 
 }
 
 /* Turns a libarchive failure into err (the callback's own error first). */
-static int arch_fail(ocb_tar *t, const char *what, ocb_err *err) {
+static int arch_fail(ocb_tar *t, what_t *what, ocb_err *err) {
   if (t->cb_failed) {
     *err = t->cb_err;
     return -1;
   }
-  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", archive_error_string(t->a), what);
+  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", archive_error_string(t->a), W(what));
 }
 
 ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err) {
@@ -71,7 +90,8 @@ ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err) {
   if (archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
       archive_write_open2(t->a, t, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
-    arch_fail(t, "tar", err);
+    what_t w = {"tar", NULL, NULL, ""};
+    arch_fail(t, &w, err);
     ocb_tar_free(t);
     return NULL;
   }
@@ -91,7 +111,8 @@ void ocb_tar_free(ocb_tar *t) {
 }
 
 int ocb_tar_finish(ocb_tar *t, ocb_err *err) {
-  if (archive_write_close(t->a) != ARCHIVE_OK) return arch_fail(t, "end of archive", err);
+  what_t w = {"end of archive", NULL, NULL, ""};
+  if (archive_write_close(t->a) != ARCHIVE_OK) return arch_fail(t, &w, err);
   return 0;
 }
 
@@ -145,7 +166,7 @@ static int set_name(ocb_tar *t, const char *prefix, const char *path, size_t len
   return 0;
 }
 
-static int write_header(ocb_tar *t, const char *what, ocb_err *err) {
+static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
   int r = archive_write_header(t->a, t->e);
   /* A warning here means a name could not be written as UTF-8. */
   if (r != ARCHIVE_OK) return arch_fail(t, what, err);
@@ -161,7 +182,10 @@ int ocb_tar_add_dir(ocb_tar *t, const char *name, unsigned mode, int64_t mtime, 
   archive_entry_set_mtime(t->e, mtime, 0);
   archive_entry_set_uid(t->e, uid);
   archive_entry_set_gid(t->e, gid);
-  return write_header(t, name, err);
+  {
+    what_t w = {name, NULL, NULL, ""};
+    return write_header(t, &w, err);
+  }
 }
 
 /* 1 when fd no longer is the file st described when it was listed or opened. */
@@ -177,7 +201,7 @@ static int changed(int fd, const struct stat *st) {
  * is found to have changed: fewer bytes, more bytes (the last read asks for
  * one more than is left, so growth costs no extra call), or another
  * identity, size, mtime or ctime at the end than st records. */
-static int copy_body(ocb_tar *t, int fd, const struct stat *st, const char *what, ocb_err *err) {
+static int copy_body(ocb_tar *t, int fd, const struct stat *st, what_t *what, ocb_err *err) {
   int64_t left = st->st_size;
   for (;;) {
     size_t want = left < READ_CHUNK ? (size_t)left + 1 : READ_CHUNK;
@@ -186,7 +210,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, const char *what
       int e = errno;
       if (e == EINTR) continue;
       if (changed(fd, st)) break; /* swapped for a FIFO or a directory */
-      return ocb_errno(err, e, what);
+      return ocb_errno(err, e, W(what));
     }
     if (n == 0 || n > left) {
       if (n > left) left = -1; /* it grew */
@@ -196,7 +220,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, const char *what
     left -= n;
   }
   if (left != 0 || changed(fd, st))
-    return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what);
+    return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", W(what));
   return 0;
 }
 
@@ -215,15 +239,15 @@ static int64_t mtime_of(const ocb_tar_policy *p, const struct stat *st) {
 
 /* Checks the name, then fills the parts of the header common to all types. */
 static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
-                       const struct stat *st, const char *what, ocb_err *err) {
+                       const struct stat *st, what_t *what, ocb_err *err) {
   if (!ocb_utf8_valid(e->path, e->pathlen))
-    return ocb_errf(err, "BADNAME", "BADNAME: file name is not valid UTF-8: %s", what);
+    return ocb_errf(err, "BADNAME", "BADNAME: file name is not valid UTF-8: %s", W(what));
   if (strncmp(e->name, ".wh.", 4) == 0)
     return ocb_errf(err, "WHITEOUT",
-                    "WHITEOUT: name starts with .wh. and would be read as a whiteout: %s", what);
+                    "WHITEOUT: name starts with .wh. and would be read as a whiteout: %s", W(what));
   if (set_name(t, p->prefix, e->path, e->pathlen, S_ISDIR(st->st_mode), err) < 0) return -1;
   if (strlen(t->name) > 4095)
-    return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s", what);
+    return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s", W(what));
   archive_entry_clear(t->e);
   archive_entry_copy_pathname(t->e, t->name);
   archive_entry_set_perm(t->e, perm_of(p, st->st_mode));
@@ -233,19 +257,19 @@ static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
   return 0;
 }
 
-static int add_symlink(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err *err) {
+static int add_symlink(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) {
   size_t cap = (size_t)e->st->st_size + 2;
   char *target = malloc(cap);
   ssize_t n;
   int r = 0;
-  if (!target) return ocb_errno(err, ENOMEM, what);
+  if (!target) return ocb_errno(err, ENOMEM, W(what));
   n = readlinkat(e->dirfd, e->name, target, cap);
   if (n < 0)
-    r = ocb_errno(err, errno, what);
+    r = ocb_errno(err, errno, W(what));
   else if ((size_t)n >= cap - 1)
-    r = ocb_errf(err, "CHANGED", "CHANGED: symlink changed as we read it: %s", what);
+    r = ocb_errf(err, "CHANGED", "CHANGED: symlink changed as we read it: %s", W(what));
   else if (!ocb_utf8_valid(target, (size_t)n))
-    r = ocb_errf(err, "BADNAME", "BADNAME: symlink target is not valid UTF-8: %s", what);
+    r = ocb_errf(err, "BADNAME", "BADNAME: symlink target is not valid UTF-8: %s", W(what));
   if (r == 0) {
     target[n] = '\0';
     archive_entry_set_filetype(t->e, AE_IFLNK);
@@ -256,7 +280,7 @@ static int add_symlink(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err
   return r;
 }
 
-static int add_file(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err *err) {
+static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) {
   int fd, r, fail;
   if (e->st->st_nlink > 1) {
     const char *first = link_seen(t, e->st->st_dev, e->st->st_ino, t->name, err, &fail);
@@ -272,8 +296,8 @@ static int add_file(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err *e
   fd = openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ELOOP)
-      return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what);
-    return ocb_errno(err, errno, what);
+      return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", W(what));
+    return ocb_errno(err, errno, W(what));
   }
   /* The header takes the size the walk saw; copy_body then checks that fd is
    * that same file, unchanged, once its bytes are read. */
@@ -286,13 +310,13 @@ static int add_file(ocb_tar *t, const ocb_entry *e, const char *what, ocb_err *e
 }
 
 int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
-  char q[1024], what[1200];
+  what_t w;
+  what_t *what = &w;
   mode_t m = e->st->st_mode;
-  ocb_quote(q, sizeof q, e->path, e->pathlen);
-  snprintf(what, sizeof what, "%s/%s", p->display, q);
+  w.fixed = NULL, w.display = p->display, w.e = e, w.buf[0] = '\0';
   if (S_ISSOCK(m)) return 1;
   if (S_ISCHR(m) || S_ISBLK(m))
-    return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s", what);
+    return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s", W(what));
   if (begin_entry(t, p, e, e->st, what, err) < 0) return -1;
   if (S_ISDIR(m)) {
     archive_entry_set_filetype(t->e, AE_IFDIR);
@@ -304,7 +328,7 @@ int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, 
     return write_header(t, what, err);
   }
   if (S_ISREG(m)) return add_file(t, e, what, err);
-  return ocb_errf(err, "BADTYPE", "BADTYPE: unsupported file type: %s", what);
+  return ocb_errf(err, "BADTYPE", "BADTYPE: unsupported file type: %s", W(what));
 }
 
 /*
@@ -383,10 +407,11 @@ static int add_source(ocb_tar *t, const char *src, ocb_err *err) {
   else if (!S_ISREG(st.st_mode))
     r = ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", src);
   else {
+    what_t w = {src, NULL, NULL, ""};
     archive_entry_set_filetype(t->e, AE_IFREG);
     archive_entry_set_size(t->e, st.st_size);
-    r = write_header(t, src, err);
-    if (r == 0) r = copy_body(t, fd, &st, src, err);
+    r = write_header(t, &w, err);
+    if (r == 0) r = copy_body(t, fd, &st, &w, err);
   }
   close(fd);
   return r;
@@ -402,6 +427,7 @@ static int tw_add(lua_State *L) {
   size_t alen = 0;
   const char *arg = kind == 0 || kind == 5 ? NULL : luaL_checklstring(L, 8, &alen);
   ocb_tar *t = lt->t;
+  what_t w = {name, NULL, NULL, ""};
   ocb_err err;
   int r = 0;
   luaL_argcheck(L, *name && *name != '/', 3, "relative name expected");
@@ -414,30 +440,30 @@ static int tw_add(lua_State *L) {
   switch (kind) {
   case 0:
     archive_entry_set_filetype(t->e, AE_IFDIR);
-    r = write_header(t, name, &err);
+    r = write_header(t, &w, &err);
     break;
   case 1:
     archive_entry_set_filetype(t->e, AE_IFREG);
     archive_entry_set_size(t->e, (la_int64_t)alen);
-    r = write_header(t, name, &err);
+    r = write_header(t, &w, &err);
     if (r == 0 && alen && archive_write_data(t->a, arg, alen) != (la_ssize_t)alen)
-      r = arch_fail(t, name, &err);
+      r = arch_fail(t, &w, &err);
     break;
   case 2: r = add_source(t, arg, &err); break;
   case 3:
     archive_entry_set_filetype(t->e, AE_IFLNK);
     archive_entry_copy_symlink(t->e, arg);
-    r = write_header(t, name, &err);
+    r = write_header(t, &w, &err);
     break;
   case 4:
     archive_entry_set_filetype(t->e, AE_IFREG);
     archive_entry_copy_hardlink(t->e, arg);
     archive_entry_set_size(t->e, 0);
-    r = write_header(t, name, &err);
+    r = write_header(t, &w, &err);
     break;
   default:
     archive_entry_set_filetype(t->e, AE_IFIFO);
-    r = write_header(t, name, &err);
+    r = write_header(t, &w, &err);
     break;
   }
   if (r < 0) return ocb_pushfail(L, &err);
