@@ -9,8 +9,6 @@ local store_mod = require "ocibuild.store"
 
 local M = {}
 
-local INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
-
 --- Writes the image whose manifest descriptor is mdesc, tagged refs (parsed
 -- references), from store st to the file dest. Returns true or nil, msg.
 function M.write(st, mdesc, refs, dest, mtime)
@@ -36,19 +34,9 @@ function M.write(st, mdesc, refs, dest, mtime)
   table.sort(blobs)
 
   local entries = {}
-  for _, r in ipairs(refs) do
-    local d = {}
-    for k, v in pairs(mdesc) do d[k] = v end
-    d.annotations = { [store_mod.REF_NAME] = r.familiar, [store_mod.CONTAINERD_NAME] = r.normalized }
-    entries[#entries + 1] = d
-  end
+  for _, r in ipairs(refs) do entries[#entries + 1] = store_mod.tagged(mdesc, r) end
   if #entries == 0 then entries[1] = mdesc end
-  for _, d in ipairs(entries) do
-    json.object(d)
-    if d.annotations then json.object(d.annotations) end
-    if d.platform then json.object(d.platform) end
-  end
-  local index = json.encode { schemaVersion = 2, mediaType = INDEX_TYPE, manifests = json.array(entries) }
+  local index = store_mod.encode_index(entries)
   local repo_tags = json.array {}
   for _, r in ipairs(refs) do repo_tags[#repo_tags + 1] = r.familiar end
   local docker = json.encode(json.array { json.object {
@@ -72,7 +60,7 @@ function M.write(st, mdesc, refs, dest, mtime)
     end
     add_entry("data", "index.json", 420, index)
     add_entry("data", "manifest.json", 420, docker)
-    add_entry("data", "oci-layout", 420, '{"imageLayoutVersion":"1.0.0"}')
+    add_entry("data", "oci-layout", 420, store_mod.LAYOUT)
   end)
   if not ok then -- leaving the scope drops the temp file
     if type(e) == "table" then return nil, e[1], e[2] end

@@ -17,7 +17,7 @@ local INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 local REF_NAME = "org.opencontainers.image.ref.name"
 local CONTAINERD_NAME = "io.containerd.image.name"
 
-M.REF_NAME, M.CONTAINERD_NAME = REF_NAME, CONTAINERD_NAME
+M.REF_NAME, M.CONTAINERD_NAME, M.LAYOUT = REF_NAME, CONTAINERD_NAME, LAYOUT
 
 --- The store folder to use: `explicit`, else $OCIBUILD_STORE, else
 -- ${XDG_DATA_HOME:-$HOME/.local/share}/ocibuild/store.
@@ -130,10 +130,23 @@ local function mark_descriptor(d)
   return d
 end
 
-function M:write_index(list)
+--- The canonical bytes of an image index listing the descriptors in list.
+function M.encode_index(list)
   for _, d in ipairs(list) do mark_descriptor(d) end
-  local doc = { schemaVersion = 2, mediaType = INDEX_TYPE, manifests = json.array(list) }
-  local text = json.encode(doc)
+  return json.encode { schemaVersion = 2, mediaType = INDEX_TYPE, manifests = json.array(list) }
+end
+
+--- A copy of the manifest descriptor desc naming the reference r (parsed):
+-- ref.name holds the familiar form, io.containerd.image.name the full one.
+function M.tagged(desc, r)
+  local d = {}
+  for k, v in pairs(desc) do d[k] = v end
+  d.annotations = { [REF_NAME] = r.familiar, [CONTAINERD_NAME] = r.normalized }
+  return d
+end
+
+function M:write_index(list)
+  local text = M.encode_index(list)
   if read_file(self.dir .. "/index.json") == text then return true end -- nothing moved
   return core.replace_file(self.dir .. "/index.json", text, self.tmp)
 end
@@ -156,12 +169,7 @@ function M:tag(desc, refs)
     local name = d.annotations and d.annotations[CONTAINERD_NAME]
     if not (name and taken[name]) then kept[#kept + 1] = d end
   end
-  for _, r in ipairs(refs) do
-    local d = {}
-    for k, v in pairs(desc) do d[k] = v end
-    d.annotations = { [REF_NAME] = r.familiar, [CONTAINERD_NAME] = r.normalized }
-    kept[#kept + 1] = d
-  end
+  for _, r in ipairs(refs) do kept[#kept + 1] = M.tagged(desc, r) end
   table.sort(kept, function(a, b)
     local na = a.annotations and a.annotations[CONTAINERD_NAME] or ""
     local nb = b.annotations and b.annotations[CONTAINERD_NAME] or ""
