@@ -138,6 +138,27 @@ function M.image(store, ref)
   error("no image " .. ref .. " in " .. store, 2)
 end
 
+--- Builds the directory ctx into a layer of the store at dir (created when
+-- missing) through core.layer_job, the way ocibuild does. opts: the tar
+-- policy's fields (prefix, display, mtime, keep_mtime, clamp, owner,
+-- mode), the codec's (kind, default "none"; level; jobs), matcher, reuse
+-- (default false), skip, on_event. Returns the job's result and the blob's
+-- path, or nil, msg, code.
+function M.layer(ctx, dir, opts)
+  local core = require "ocibuild.core"
+  opts = opts or {}
+  local st = assert(core.store(dir, { create = true }))
+  local policy = core.tar_policy { prefix = opts.prefix, display = opts.display or ctx,
+    mtime = opts.mtime, keep_mtime = opts.keep_mtime, clamp = opts.clamp, owner = opts.owner,
+    mode = opts.mode }
+  local codec = core.codec { kind = opts.kind or "none", level = opts.level, threads = opts.jobs }
+  local job = core.layer_job { root = ctx, matcher = opts.matcher, store = st, policy = policy,
+    codec = codec, reuse = opts.reuse or false, skip = opts.skip }
+  local r, err, code = job:run(opts.on_event)
+  if not r then return nil, err, code end
+  return r, dir .. "/blobs/sha256/" .. r.digest:sub(8)
+end
+
 --- Lists files under dir recursively (find), sorted: {path = type}.
 function M.tree(dir)
   local out = M.must("cd " .. M.q(dir) .. " && find . -mindepth 1 -printf '%P\\t%y\\n' | LC_ALL=C sort")

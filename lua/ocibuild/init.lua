@@ -11,9 +11,12 @@
 -- caller's line (a layer that fails while saving points at its `layer`
 -- call). Relative paths resolve against the folder of the build script
 -- (`ocibuild run`), or the current directory for plain Lua programs.
-local ignore = require "ocibuild.ignore"
-local image = require "ocibuild.image"
+local check = require "ocibuild.build.check"
+local ignore = require "ocibuild.build.ignore"
+local image = require "ocibuild.build.image"
+local layer = require "ocibuild.build.layer"
 local path = require "ocibuild.path"
+local save = require "ocibuild.build.save"
 
 local M = {}
 
@@ -29,47 +32,51 @@ end
 local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", msg, "\n") end
 
 --- An API bound to `base` (the folder relative paths resolve against).
--- opts: {store=, warn=function(msg)}.
+-- opts: {store=, warn=function(msg), on_event=function(ev)}.
 function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
-  local warn = opts.warn or stderr_warn
+  local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event }
 
   local Image = {}
   Image.__index = Image
 
   --- Adds a layer: {context=, dest=, exclude=, ignorefile=, mode=, mtime=,
-  -- owner=, compression=, level=, jobs=}.
+  -- owner=, compression=, level=, jobs=}. Raises on a bad option.
   function Image:layer(spec)
     local ok, err = self._img:layer(spec, where(2))
     if not ok then error(err, 2) end
     return self
   end
 
+  --- Sets one label. Raises unless both are strings.
   function Image:label(k, v)
     local ok, err = self._img:label(k, v)
     if not ok then error(err, 2) end
     return self
   end
 
+  --- Sets labels from a table of strings. Raises on another value.
   function Image:labels(t)
     local ok, err = self._img:set_labels(t)
     if not ok then error(err, 2) end
     return self
   end
 
+  --- Sets config fields: entrypoint, cmd, env, workdir, user, ports,
+  -- volumes, stopsignal. Raises on an unknown field or a bad value.
   function Image:config(t)
     local ok, err = self._img:config(t)
     if not ok then error(err, 2) end
     return self
   end
 
-  --- Saves the image: {tag= (string or list), archive=}. Returns
-  -- {image_id=, digest=, size=, path=, tags=, archive=}.
+  --- Builds and saves the image: {tag= (string or list), archive=}.
+  -- Returns {image_id=, digest=, size=, path=, tags=, archive=}. Raises
+  -- on failure; a layer's failure points at its `layer` call.
   function Image:save(o)
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
-    o = o or {}
-    local r, err, _, layer_where = self._img:save { tag = o.tag, archive = o.archive, warn = warn }
+    local r, err, _, layer_where = save.save(self._img, o or {}, ctx)
     if not r then
       if layer_where then error(layer_where .. ": " .. err, 0) end
       error(err, 2)
@@ -78,17 +85,17 @@ function M.new(base, opts)
   end
 
   --- A new image: {platform="os/arch[/variant]", store=, created=}.
+  -- Raises on an unknown option or a bad value.
   function api.image(o)
     if o ~= nil and type(o) ~= "table" then error("image needs a table", 2) end
-    o = o or {}
-    local img, err = image.new { platform = o.platform, store = o.store or opts.store,
-      base = base, created = o.created }
+    local img, err = image.new(o, base)
     if not img then error(err, 2) end
     return setmetatable({ _img = img }, Image)
   end
 
   --- Reads a .dockerignore file into a list of patterns usable as a
   -- layer's `exclude` (it then replaces the context's own .dockerignore).
+  -- Raises when the file cannot be read or holds a bad pattern.
   function api.ignorefile(p)
     if type(p) ~= "string" then error("ignorefile needs a path", 2) end
     local file = path.abs(p, base)
@@ -99,22 +106,29 @@ function M.new(base, opts)
     return t
   end
 
+  local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",
+    "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner" }
+
   --- Builds one directory into an image in one call: {context=, tag=,
-  -- exclusions=, labels=, store=, archive=, dest=, platform=, config=}.
-  -- Returns {image_id=, digest=, size=, path=}.
+  -- exclusions=, labels=, config=, store=, archive=, dest=, platform=, and
+  -- the layer options}. Returns what `save` returns. Raises on failure.
   function api.build(o)
     if type(o) ~= "table" then error("build needs a table", 2) end
-    local img, err = image.new { platform = o.platform, store = o.store or opts.store, base = base }
+    local ok, err = check.keys(o, BUILD_OPTIONS, "build")
+    if not ok then error(err, 2) end
+    local img
+    img, err = image.new({ platform = o.platform, store = o.store }, base)
     if not img then error(err, 2) end
-    local ok
-    ok, err = img:layer({ context = o.context, dest = o.dest, exclude = o.exclusions,
-      compression = o.compression, level = o.level, jobs = o.jobs, mode = o.mode,
-      mtime = o.mtime, owner = o.owner }, where(2))
+    local spec = { context = o.context, exclude = o.exclusions }
+    for _, k in ipairs(layer.OPTIONS) do
+      if o[k] ~= nil and spec[k] == nil then spec[k] = o[k] end
+    end
+    ok, err = img:layer(spec, where(2))
     if ok and o.labels then ok, err = img:set_labels(o.labels) end
     if ok and o.config then ok, err = img:config(o.config) end
     if not ok then error(err, 2) end
     local r
-    r, err = img:save { tag = o.tag, archive = o.archive, warn = warn }
+    r, err = save.save(img, { tag = o.tag, archive = o.archive }, ctx)
     if not r then error(err, 2) end
     return r
   end

@@ -17,11 +17,6 @@ function M.dirname(p)
   return d
 end
 
---- The last component of p.
-function M.basename(p)
-  return p:match("([^/]*)/*$")
-end
-
 local cwd_cache
 --- The current directory.
 function M.cwd()
@@ -42,18 +37,6 @@ function M.abs(p, base)
     end
   end
   return "/" .. table.concat(parts, "/")
-end
-
---- Cleans a destination path inside an image: "/usr/share/site/" ->
--- "usr/share/site/", "/" -> "". Returns nil and a reason for "..".
-function M.dest_prefix(dest)
-  local parts = {}
-  for comp in dest:gmatch("[^/]+") do
-    if comp == ".." then return nil, "destination must not contain '..'" end
-    if comp ~= "." then parts[#parts + 1] = comp end
-  end
-  if #parts == 0 then return "" end
-  return table.concat(parts, "/") .. "/"
 end
 
 return M

@@ -39,3 +39,94 @@ describe("ocibuild gc", function()
     assert.equal(second.desc.digest, T.image(s, "g:1").desc.digest)
   end)
 end)
+
+-- The whole store as "path sha256" lines: what must not change.
+local function fingerprint(s)
+  return T.must("cd " .. T.q(s) .. " && find . -path ./.ocibuild-tmp -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
+end
+
+describe("ocibuild gc on a store it cannot fully read", function()
+  local function setup(finally)
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    T.write(d .. "/ctx/f", "one")
+    assert.equal(0, (T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "keep:1")))
+    T.write(d .. "/ctx/f", "two")
+    assert.equal(0, (T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "other:1")))
+    return d, s, T.image(s, "keep:1")
+  end
+
+  local function refuses(s, pattern)
+    local before = fingerprint(s)
+    local code, out, err = T.ocibuild("--store", s, "gc")
+    assert.equal(1, code, out .. err)
+    assert.equal("", out)
+    assert.matches("^ocibuild: nothing removed: " .. pattern, err)
+    assert.equal(1, select(2, err:gsub("\n", "")))
+    assert.equal(before, fingerprint(s))
+  end
+
+  it("deletes nothing when a tagged manifest is damaged, missing, a symlink or a directory", function()
+    local _, s, img = setup(finally)
+    local m = img.blob(img.desc.digest)
+    local good = T.read(m)
+    T.write(m, good:gsub("sha256", "sha257", 1))
+    refuses(s, "index%.json manifests%[1%]: cannot read manifest " .. img.desc.digest .. ": BADDIGEST")
+    T.must("rm " .. T.q(m))
+    refuses(s, "index%.json manifests%[1%]: cannot read manifest " .. img.desc.digest .. ": ENOENT")
+    T.must("ln -s /etc/hostname " .. T.q(m))
+    refuses(s, "index%.json manifests%[1%]: cannot read manifest .*: ELOOP")
+    T.must("rm " .. T.q(m) .. " && mkdir " .. T.q(m))
+    refuses(s, "index%.json manifests%[1%]: cannot read manifest .*: BADTYPE")
+    T.must("rmdir " .. T.q(m))
+    T.write(m, good)
+    assert.equal(0, (T.ocibuild("--store", s, "gc")))
+  end)
+
+  it("deletes nothing when the manifest is unreadable for the user running it", function()
+    if T.must("id -u"):match("%d+") ~= "0" then return pending("needs root to run gc as another user") end
+    local d, s, img = setup(finally)
+    T.must("chmod 755 " .. T.q(d) .. " && chown -R 65534:65534 " .. T.q(s) .. " && chmod 000 " .. T.q(img.blob(img.desc.digest)))
+    local before = fingerprint(s)
+    local code, _, err = T.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s --store %s gc")
+      :format(T.q(T.bin), T.q(s)))
+    assert.equal(1, code)
+    assert.matches("^ocibuild: nothing removed: .*EACCES: Permission denied", err)
+    assert.equal(before, fingerprint(s))
+  end)
+
+  it("deletes nothing when index.json is not a strict image index", function()
+    local _, s = setup(finally)
+    local good = T.read(s .. "/index.json")
+    for _, case in ipairs {
+      { good:gsub('"manifests":', '"manifests":[],"manifests":', 1), "duplicate key \"manifests\"" },
+      { '{"schemaVersion":2,"manifests":{}}', "manifests must be an array" },
+      { '{"schemaVersion":2}', "manifests must be an array" },
+      { '{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:' .. ("0"):rep(64) .. '","size":-1}]}',
+        "size must be an integer" },
+      { "garbage", "invalid JSON" },
+    } do
+      T.write(s .. "/index.json", case[1])
+      refuses(s, ".*" .. case[2]:gsub("%p", "%%%0"))
+    end
+  end)
+
+  it("follows nested indexes and keeps what they reach", function()
+    local d, s, img = setup(finally)
+    -- an index (as another tool would write) whose only child is keep:1's manifest
+    local child = ('{"digest":"%s","mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d}')
+      :format(img.desc.digest, img.desc.size)
+    local nested = '{"manifests":[' .. child .. '],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}'
+    T.write(d .. "/nested.json", nested)
+    local digest = "sha256:" .. T.sha256_file(d .. "/nested.json")
+    T.must(("cp %s %s"):format(T.q(d .. "/nested.json"), T.q(s .. "/blobs/sha256/" .. digest:sub(8))))
+    T.write(s .. "/index.json", ('{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"nested:1"},"digest":"%s","mediaType":"application/vnd.oci.image.index.v1+json","size":%d}],"schemaVersion":2}')
+      :format(digest, #nested))
+    local code, out, err = T.ocibuild("--store", s, "gc")
+    assert.equal(0, code, err)
+    assert.matches("^removed 3 blobs", out)
+    for _, b in ipairs { img.desc.digest, img.manifest.config.digest, img.manifest.layers[1].digest, digest } do
+      assert.is_true(T.exists(img.blob(b)), b)
+    end
+  end)
+end)

@@ -42,7 +42,7 @@ end
 
 -- Compresses data in writes of `step` bytes.
 local function compress(data, level, kind, threads, step)
-  local c <close> = assert(core.compressor(level, kind, threads))
+  local c <close> = assert(core.codec { kind = kind, level = level, threads = threads }:compressor())
   local out = {}
   step = step or 65536
   for i = 1, #data, step do out[#out + 1] = assert(c:write(data:sub(i, i + step - 1))) end
@@ -138,18 +138,22 @@ describe("ocibuild.core", function()
     end)
 
     it("names the settings output bytes depend on", function()
-      assert.matches("^gzip%-6%-libdeflate[%d.]+%-b1024k%-f%d+$", core.compression_key("gzip", 6))
-      assert.matches("^zstd%-3%-zstd[%d.]+%-b4096k%-f%d+$", core.compression_key("zstd", 3))
-      assert.not_equal(core.compression_key("gzip", 5), core.compression_key("gzip", 6))
+      local function key(kind, level) return core.codec { kind = kind, level = level }:key() end
+      assert.matches("^gzip%-6%-libdeflate[%d.]+%-b1024k%-f%d+$", key("gzip", 6))
+      assert.matches("^zstd%-3%-zstd[%d.]+%-b4096k%-f%d+$", key("zstd", 3))
+      assert.not_equal(key("gzip", 5), key("gzip", 6))
+      assert.equal(key("gzip", 6), core.codec { kind = "gzip", level = 6, threads = 8 }:key())
     end)
 
     it("raises on a bad kind, level or thread count, and once closed", function()
-      assert.has_error(function() core.compressor(6, "bzip2") end)
-      assert.has_error(function() core.compressor(0, "gzip") end)
-      assert.has_error(function() core.compressor(10, "gzip") end)
-      assert.has_error(function() core.compressor(20, "zstd") end)
-      assert.has_error(function() core.compressor(6, "gzip", 0) end)
-      local c = core.compressor(6, "gzip", 1)
+      assert.has_error(function() core.codec { kind = "bzip2" } end,
+        "option kind: expected 'gzip', 'zstd' or 'none', got 'bzip2'")
+      assert.has_error(function() core.codec { level = 0 } end, "EINVAL: gzip level must be from 1 to 9, got 0")
+      assert.has_error(function() core.codec { level = 10 } end)
+      assert.has_error(function() core.codec { kind = "zstd", level = 20 } end)
+      assert.has_error(function() core.codec { threads = 0 } end)
+      assert.has_error(function() core.codec { levle = 5 } end, "unknown option levle")
+      local c = core.codec { level = 6 }:compressor()
       c:close()
       assert.has_error(function() c:write("x") end)
       assert.has_error(function() c:close() end)

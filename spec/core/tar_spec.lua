@@ -1,17 +1,10 @@
 local core = require "ocibuild.core"
 local T = require "support"
 
--- Builds ctx into an uncompressed layer; returns the core.layer result and
--- the path of the tar blob.
+-- Builds ctx into an uncompressed layer in a new store; returns the job's
+-- result and the path of the tar blob.
 local function layer(ctx, opts)
-  opts = opts or {}
-  local store = T.tmpdir(finally)
-  assert(core.layout_init(store))
-  local r, err, code = core.layer(ctx, nil, store, opts.prefix or "", ctx, opts.mtime or 0,
-    opts.keep_mtime or false, opts.clamp or false, opts.keep_owner or false, opts.uid or 0,
-    opts.gid or 0, opts.normalize or false, "none", 1, 1, {})
-  if not r then return nil, err, code end
-  return r, store .. "/blobs/sha256/" .. r.digest:sub(8)
+  return T.layer(ctx, T.tmpdir(finally), opts)
 end
 
 local function by_name(entries)
@@ -95,7 +88,7 @@ describe("ocibuild.core", function()
     it("puts the destination's parent directories first", function()
       local ctx = T.tmpdir(finally)
       T.write(ctx .. "/index.html", "<p>")
-      local _, blob = assert(layer(ctx, { prefix = "usr/share/site/", uid = 101, gid = 102 }))
+      local _, blob = assert(layer(ctx, { prefix = "usr/share/site/", owner = "101:102" }))
       local entries = T.tar_entries(blob)
       local names = {}
       for i, x in ipairs(entries) do names[i] = x.name end
@@ -123,7 +116,7 @@ describe("ocibuild.core", function()
       T.write(ctx .. "/exe", "#!", 488) -- 0750
       T.write(ctx .. "/doc", "d", 384)  -- 0600
       T.must("chmod 700 " .. T.q(ctx .. "/") .. " && mkdir -m 0700 " .. T.q(ctx .. "/d"))
-      local _, blob = assert(layer(ctx, { normalize = true }))
+      local _, blob = assert(layer(ctx, { mode = "normalize" }))
       local e = by_name(T.tar_entries(blob))
       assert.equal(493, e.exe.mode)
       assert.equal(420, e.doc.mode)
@@ -148,8 +141,13 @@ describe("ocibuild.core", function()
       T.write(ctx .. "/keep", "k")
       T.must(("python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' %s")
         :format(T.q(ctx .. "/sock")))
-      local r, blob = assert(layer(ctx))
-      assert.same({ "skipping socket " .. ctx .. "/sock" }, r.warnings)
+      local events = {}
+      local r, blob = assert(layer(ctx, { on_event = function(ev) events[#events + 1] = ev end }))
+      local warnings = {}
+      for _, ev in ipairs(events) do
+        if ev.type == "warning" then warnings[#warnings + 1] = ev.message end
+      end
+      assert.same({ "skipping socket " .. ctx .. "/sock" }, warnings)
       assert.equal(1, r.entries)
       assert.equal("keep", T.tar_entries(blob)[1].name)
     end)
@@ -159,11 +157,15 @@ describe("ocibuild.core", function()
     it("writes an archive atomically that an independent reader reads back", function()
       local d = T.tmpdir(finally)
       T.write(d .. "/src", ("abc"):rep(1000))
+      local st = assert(core.store(d .. "/s", { create = true }))
+      local bw = assert(st:blob_writer())
+      bw:write(T.read(d .. "/src"))
+      local bd, bsize = assert(bw:close())
       local w = assert(core.tar_writer(d .. "/out.tar"))
-      assert(w:add("dir", "blobs/", 493, 0, 0, 0))
-      assert(w:add("data", "blobs/a", 420, 5, 0, 0, "hello"))
-      assert(w:add("file", "blobs/b", 420, 5, 0, 0, d .. "/src"))
-      assert(w:add("symlink", "l", 511, 5, 0, 0, "blobs/a"))
+      assert(w:add { kind = "dir", name = "blobs/", mode = 493 })
+      assert(w:add { kind = "data", name = "blobs/a", mode = 420, mtime = 5, data = "hello" })
+      assert(w:add_blob(st, bd, bsize, { name = "blobs/b", mode = 420, mtime = 5 }))
+      assert(w:add { kind = "symlink", name = "l", mode = 511, mtime = 5, target = "blobs/a" })
       assert.is_false(T.exists(d .. "/out.tar")) -- nothing visible before close
       local size, digest = assert(w:close())
       assert.equal(T.sha256_file(d .. "/out.tar"), digest:sub(8))
@@ -172,14 +174,14 @@ describe("ocibuild.core", function()
       assert.equal(5, e["blobs/a"].size)
       assert.equal(3000, e["blobs/b"].size)
       assert.equal("blobs/a", e.l.linkname)
-      assert.equal("", T.must("ls -A " .. T.q(d) .. " | grep -v -e '^src$' -e '^out.tar$' || true"))
+      assert.equal("", T.must("ls -A " .. T.q(d) .. " | grep -v -e '^src$' -e '^out.tar$' -e '^s$' || true"))
     end)
 
     it("leaves nothing behind when dropped before close", function()
       local d = T.tmpdir(finally)
       do
         local w <close> = assert(core.tar_writer(d .. "/out.tar"))
-        assert(w:add("data", "x", 420, 0, 0, 0, "x"))
+        assert(w:add { kind = "data", name = "x", data = "x" })
       end
       assert.equal("", T.must("ls -A " .. T.q(d)))
     end)

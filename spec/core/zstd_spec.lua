@@ -28,7 +28,7 @@ local function data_of(n)
 end
 
 local function compress(data, level, threads, step)
-  local c <close> = assert(core.compressor(level, "zstd", threads))
+  local c <close> = assert(core.codec { kind = "zstd", level = level, threads = threads }:compressor())
   local out = {}
   step = step or 65536
   for i = 1, #data, step do out[#out + 1] = assert(c:write(data:sub(i, i + step - 1))) end
@@ -86,10 +86,7 @@ describe("ocibuild.core", function()
       local ctx, store = dir .. "/ctx", dir .. "/store"
       T.write(ctx .. "/a.txt", data_of(5 * MiB))
       T.write(ctx .. "/sub/b.bin", data_of(100))
-      assert(core.layout_init(store))
-      local r = assert(core.layer(ctx, nil, store, "", "ctx", 0, false, false, false, 0, 0, false,
-        "zstd", 3, 2, {}))
-      local blob = store .. "/blobs/sha256/" .. r.digest:sub(8)
+      local r, blob = assert(T.layer(ctx, store, { kind = "zstd", level = 3, jobs = 2 }))
       T.must("zstd -q -d -c " .. T.q(blob) .. " > " .. T.q(dir .. "/layer.tar"))
       assert.equal(r.diff_id, "sha256:" .. T.sha256_file(dir .. "/layer.tar"))
       local names = {}

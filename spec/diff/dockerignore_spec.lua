@@ -3,7 +3,7 @@
 -- from Debian's Go packages, driven by spec/diff/dockerignore-ref). The bar
 -- is zero differences; a Docker error must be an error for ocibuild too.
 local cases = require "diff.cases"
-local ignore = require "ocibuild.ignore"
+local ignore = require "ocibuild.build.ignore"
 local R = require "diff.dockerref"
 local T = require "support"
 

@@ -2,7 +2,7 @@
 -- Go helper (spec/diff/dockerignore-ref, Docker's own code), computes
 -- ocibuild's answers to the same questions, and lists the differences.
 local core = require "ocibuild.core"
-local ignore = require "ocibuild.ignore"
+local ignore = require "ocibuild.build.ignore"
 local T = require "support"
 
 local M = {}

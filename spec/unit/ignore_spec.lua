@@ -1,7 +1,7 @@
 -- The .dockerignore reader (ocibuild.ignore): lines as BuildKit's ReadAll
 -- reads them, Go's filepath.Clean and strings.TrimSpace, reading files, and
 -- compiling with extra patterns and explanations.
-local ignore = require "ocibuild.ignore"
+local ignore = require "ocibuild.build.ignore"
 local T = require "support"
 
 local function patterns(text)

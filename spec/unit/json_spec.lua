@@ -1,4 +1,4 @@
-local json = require "ocibuild.json"
+local json = require "ocibuild.oci.json"
 
 describe("ocibuild.json", function()
   describe("encode()", function()

@@ -1,4 +1,4 @@
-local ref = require "ocibuild.ref"
+local ref = require "ocibuild.oci.ref"
 
 local H64 = ("a"):rep(64)
 

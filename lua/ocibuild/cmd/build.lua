@@ -1,6 +1,7 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image.
-local cli = require "ocibuild.cli"
+local getopt = require "ocibuild.cli.getopt"
 local ocibuild = require "ocibuild"
+local output = require "ocibuild.cli.output"
 
 local M = {}
 
@@ -22,44 +23,38 @@ options:
   --jobs N               compression threads (default: online cores)
   --mtime fixed|keep     every mtime fixed (default), or the files' own
   --mode keep|normalize  permission bits as on disk (default), or 0644/0755
+  --owner UID:GID|keep   owner of every entry (default 0:0), or the files' own
   --store DIR            the image store
 ]]
 
 local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
   platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
-  mode = "value", store = "value", alias = { t = "tag", o = "output" } }
-
-local function integer(v, name)
-  if v == nil then return nil end
-  local n = math.tointeger(tonumber(v))
-  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v) end
-  return n
-end
+  mode = "value", owner = "value", alias = { t = "tag", o = "output" } }
 
 function M.run(argv, g)
-  local opts, rest = cli.getopt(argv, SPEC, "build")
+  local opts, rest = getopt.parse(argv, SPEC, "build")
   if not opts then return nil, rest, 2 end
-  if #rest ~= 1 then return cli.usage_error("build needs exactly one directory", "build") end
+  if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
   local labels = {}
   for _, kv in ipairs(opts.label or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return cli.usage_error(("bad label %q: expected KEY=VALUE"):format(kv), "build") end
+    if not k then return getopt.usage_error(("bad label %q: expected KEY=VALUE"):format(kv), "build") end
     labels[k] = v
   end
-  local level, err = integer(opts.level, "level")
-  if err then return cli.usage_error(err, "build") end
+  local level, err = getopt.integer(opts.level, "level")
+  if err then return getopt.usage_error(err, "build") end
   local jobs
-  jobs, err = integer(opts.jobs, "jobs")
-  if err then return cli.usage_error(err, "build") end
-  local api = ocibuild.new(nil, { store = opts.store or g.store })
+  jobs, err = getopt.integer(opts.jobs, "jobs")
+  if err then return getopt.usage_error(err, "build") end
+  local api = ocibuild.new(nil, { store = g.store })
   local ok, r = pcall(api.build, {
     context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
     archive = opts.output, dest = opts.dest, platform = opts.platform,
     compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-    mode = opts.mode,
+    mode = opts.mode, owner = opts.owner,
   })
   if not ok then return nil, r, 1 end
-  cli.print_result(r)
+  output.result(r)
   return true
 end
 

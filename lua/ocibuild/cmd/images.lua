@@ -1,5 +1,7 @@
 --- `ocibuild images`: the tagged images of the store.
-local cli = require "ocibuild.cli"
+local getopt = require "ocibuild.cli.getopt"
+local index = require "ocibuild.store.index"
+local platform = require "ocibuild.oci.platform"
 local store = require "ocibuild.store"
 
 local M = {}
@@ -11,22 +13,20 @@ Lists the tagged images in the store: name, manifest digest, platform.
 ]]
 
 function M.run(argv, g)
-  local opts, rest = cli.getopt(argv, { store = "value" }, "images")
+  local opts, rest = getopt.parse(argv, {}, "images")
   if not opts then return nil, rest, 2 end
-  if #rest > 0 then return cli.usage_error("images takes no operands", "images") end
-  local dir, err, code = store.default_dir(opts.store or g.store)
-  if not dir then return nil, err, code end
-  local st
-  st, err, code = store.open(dir)
-  if not st then return nil, err, code end
-  local list
-  list, err, code = st:read_index()
-  if not list then return nil, err, code end
-  for _, d in ipairs(list) do
+  if #rest > 0 then return getopt.usage_error("images takes no operands", "images") end
+  local dir, source = store.default_dir(g.store)
+  if not dir then return nil, source, 1 end
+  local st, err = store.open(dir, { source = source })
+  if not st then return nil, err, 1 end
+  local idx
+  idx, err = st:read_index()
+  if not idx then return nil, err, 1 end
+  for _, d in ipairs(idx.manifests) do
     local a = d.annotations or {}
-    local p = d.platform or {}
-    local plat = p.os and (p.os .. "/" .. (p.architecture or "?") .. (p.variant and ("/" .. p.variant) or "")) or "-"
-    io.stdout:write(("%-40s %s %s\n"):format(a[store.REF_NAME] or "<none>", d.digest, plat))
+    local plat = d.platform and platform.format(d.platform) or "-"
+    io.stdout:write(("%-40s %s %s\n"):format(a[index.REF_NAME] or "<none>", d.digest, plat))
   end
   return true
 end

@@ -1,9 +1,9 @@
 --- `ocibuild ls DIR [--why]`: what a directory puts into a layer and,
 -- with --why, every path left out with the pattern (file and line) that
 -- left it out: the "why is my file missing?" question.
-local cli = require "ocibuild.cli"
 local core = require "ocibuild.core"
-local ignore = require "ocibuild.ignore"
+local getopt = require "ocibuild.cli.getopt"
+local ignore = require "ocibuild.build.ignore"
 local path = require "ocibuild.path"
 
 local M = {}
@@ -29,26 +29,30 @@ local function describe(explain, why)
 end
 
 function M.run(argv, _)
-  local opts, rest = cli.getopt(argv, { why = "flag", exclude = "list", ignorefile = "value" }, "ls")
+  local opts, rest = getopt.parse(argv, { why = "flag", exclude = "list", ignorefile = "value" }, "ls")
   if not opts then return nil, rest, 2 end
-  if #rest ~= 1 then return cli.usage_error("ls needs exactly one directory", "ls") end
+  if #rest ~= 1 then return getopt.usage_error("ls needs exactly one directory", "ls") end
   local dir = path.abs(rest[1])
-  local st, err, code = core.stat(dir)
-  if not st then return nil, ("context %s: %s"):format(dir, err), code end
-  if st.type ~= "dir" then return nil, ("context %s is not a directory"):format(dir), "ENOTDIR" end
+  local st, err = core.stat(dir)
+  if not st then return nil, ("context %s: %s"):format(dir, err), 1 end
+  if st.type ~= "dir" then return nil, ("context %s is not a directory"):format(dir), 1 end
   local list
-  list, err, code = ignore.read(opts.ignorefile and path.abs(opts.ignorefile) or (dir .. "/.dockerignore"))
-  if not list then return nil, err, code end
+  if opts.ignorefile then
+    list, err = ignore.read(path.abs(opts.ignorefile))
+  else
+    list, err = ignore.read(dir .. "/.dockerignore", dir)
+  end
+  if not list then return nil, err, 1 end
   local matcher, explain = ignore.compile(list, opts.exclude or {})
   if not matcher then return nil, explain, 1 end
   local w
-  w, err, code = core.walk(dir, matcher, opts.why)
-  if not w then return nil, err, code end
+  w, err = core.walk(dir, matcher, { excluded = opts.why or false })
+  if not w then return nil, err, 1 end
   local out = io.stdout
   while true do
-    local p, info, c = w:next()
+    local p, info = w:next()
     if not p then
-      if info then return nil, info, c end
+      if info then return nil, info, 1 end
       break
     end
     local name = info.type == "dir" and (p .. "/") or p

@@ -1,5 +1,6 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script.
-local cli = require "ocibuild.cli"
+local getopt = require "ocibuild.cli.getopt"
+local output = require "ocibuild.cli.output"
 local script = require "ocibuild.script"
 
 local M = {}
@@ -15,18 +16,18 @@ FILE:LINE: message and exits 1.
 ]]
 
 function M.run(argv, g)
-  local opts, rest = cli.getopt(argv, { store = "value" }, "run")
+  local opts, rest = getopt.parse(argv, {}, "run")
   if not opts then return nil, rest, 2 end
-  if #rest == 0 then return cli.usage_error("run needs a build script", "run") end
+  if #rest == 0 then return getopt.usage_error("run needs a build script", "run") end
   local args, err = script.parse_args(table.move(rest, 2, #rest, 1, {}))
-  if not args then return cli.usage_error(err, "run") end
+  if not args then return getopt.usage_error(err, "run") end
   local result
-  result, err = script.run(rest[1], args, { store = opts.store or g.store })
+  result, err = script.run(rest[1], args, { store = g.store })
   if not result then
     io.stderr:write(err, "\n")
     return nil, nil, 1
   end
-  if type(result) == "table" and result.digest then cli.print_result(result) end
+  if type(result) == "table" and result.digest then output.result(result) end
   return true
 end
 

@@ -1,0 +1,70 @@
+--- Checking the tables build scripts pass: unknown keys are errors that
+-- name the key and the call, with a suggestion when a known key is close
+-- (`layer: unknown option "dset" (did you mean "dest"?)`), because a typo
+-- silently ignored builds a wrong image with success.
+local M = {}
+
+-- Edit distance between a and b (insertions, deletions, substitutions,
+-- and swaps of neighbours), for suggestions.
+local function distance(a, b)
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
+      end
+    end
+  end
+  return d[#a][#b]
+end
+
+--- The known key closest to k, when it is close enough to be a typo.
+function M.suggest(k, known)
+  local best, bestd
+  for _, name in ipairs(known) do
+    local dd = distance(k:lower(), name:lower())
+    if dd <= math.max(1, #name // 3) and (not bestd or dd < bestd) then best, bestd = name, dd end
+  end
+  return best
+end
+
+--- t when every key of t is in known (a list), else nil and
+-- `<what>: unknown option "k" (did you mean "x"?)`.
+function M.keys(t, known, what)
+  local set = {}
+  for _, k in ipairs(known) do set[k] = true end
+  local bad = {}
+  for k in pairs(t) do
+    if not set[k] then bad[#bad + 1] = tostring(k) end
+  end
+  if #bad == 0 then return t end
+  table.sort(bad)
+  local s = M.suggest(bad[1], known)
+  return nil, ("%s: unknown option %q%s"):format(what, bad[1], s and (" (did you mean %q?)"):format(s) or "")
+end
+
+--- v when it is a list of strings, else nil, msg naming what.
+function M.strings(v, what)
+  if type(v) ~= "table" then return nil, ("%s must be a list of strings"):format(what) end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  if n ~= #v then return nil, ("%s must be a list of strings"):format(what) end
+  for i, x in ipairs(v) do
+    if type(x) ~= "string" then return nil, ("%s[%d] must be a string"):format(what, i) end
+  end
+  return v
+end
+
+--- Quotes a value for a message: one line, control bytes escaped.
+function M.show(v)
+  if type(v) ~= "string" then return tostring(v) end
+  return (("%q"):format(v):gsub("\\\n", "\\n"):gsub("[%c\127]", function(c)
+    return ("\\x%02x"):format(c:byte())
+  end))
+end
+
+return M

@@ -1,0 +1,59 @@
+--- Command-line option parsing: long options (`--name value`,
+-- `--name=value`), short aliases, flags, repeatable lists, `--` ending
+-- options. Returns opts, operands, or nil, msg, 2 (a usage error).
+local M = {}
+
+--- A usage failure: message and exit code 2.
+function M.usage_error(msg, cmd)
+  return nil, ("%s (see 'ocibuild %s--help')"):format(msg, cmd and (cmd .. " ") or ""), 2
+end
+
+--- Splits argv into options and operands following `spec`:
+-- spec[name] = "flag" | "value" | "list"; short aliases in spec.alias.
+function M.parse(argv, spec, cmd)
+  local opts, rest = {}, {}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then
+      for j = i + 1, #argv do rest[#rest + 1] = argv[j] end
+      break
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      local name, inline = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:match("^%-%-(.+)$") or (spec.alias and spec.alias[a:sub(2)]) or a
+      local kind = spec[name]
+      if not kind or name == "alias" then return M.usage_error(("unknown option %q"):format(a), cmd) end
+      if kind == "flag" then
+        if inline then return M.usage_error(("option --%s takes no value"):format(name), cmd) end
+        opts[name] = true
+      else
+        local v = inline
+        if not v then
+          i = i + 1
+          v = argv[i]
+          if v == nil then return M.usage_error(("option %s needs a value"):format(a), cmd) end
+        end
+        if kind == "list" then
+          opts[name] = opts[name] or {}
+          table.insert(opts[name], v)
+        else
+          opts[name] = v
+        end
+      end
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, rest
+end
+
+--- An integer option value, or nil (absent), or nil, msg for a bad one.
+function M.integer(v, name)
+  if v == nil then return nil end
+  local n = math.tointeger(tonumber(v))
+  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v) end
+  return n
+end
+
+return M

@@ -1,0 +1,107 @@
+--- The command line: global options, then one subcommand module
+-- (ocibuild.cmd.<name>) whose run(argv, g) returns true, or nil, message,
+-- exit code. Failures print "ocibuild: <message>" and exit non-zero: 2 for
+-- a usage mistake, 1 for anything else (a command never exits 0 after an
+-- error, whatever it returned as a code).
+local getopt = require "ocibuild.cli.getopt"
+
+local M = {}
+
+M.COMMANDS = {
+  { "run", "run a build script: ocibuild run FILE [name=value ...]" },
+  { "build", "build a directory: ocibuild build DIR -t TAG [options]" },
+  { "ls", "list what a directory puts into a layer, and why files are left out" },
+  { "images", "list the images in the store" },
+  { "gc", "remove unused blobs and abandoned temp files from the store" },
+}
+
+local USAGE = [[
+usage: ocibuild [--store DIR] COMMAND [ARGS...]
+
+Build OCI images from directories, without a daemon.
+
+commands:
+%s
+options:
+  --store DIR   the image store (default $OCIBUILD_STORE, else
+                ${XDG_DATA_HOME:-$HOME/.local/share}/ocibuild/store);
+                accepted before or after the command
+  --help        this text; `ocibuild COMMAND --help` for a command
+  --version     the version
+]]
+
+local function usage()
+  local lines = {}
+  for _, c in ipairs(M.COMMANDS) do lines[#lines + 1] = ("  %-8s %s"):format(c[1], c[2]) end
+  return USAGE:format(table.concat(lines, "\n"))
+end
+
+local function known(name)
+  for _, c in ipairs(M.COMMANDS) do
+    if c[1] == name then return true end
+  end
+end
+
+local function fail(msg, code)
+  io.stderr:write("ocibuild: ", msg, "\n")
+  return code
+end
+
+-- Takes --store out of argv (anywhere before "--"): the global options
+-- every command shares. Returns g, the rest, or nil, msg.
+local function globals(argv)
+  local g, rest, i = {}, {}, 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then
+      table.move(argv, i, #argv, #rest + 1, rest)
+      break
+    elseif a == "--store" then
+      if argv[i + 1] == nil then return nil, "option --store needs a value" end
+      g.store = argv[i + 1]
+      i = i + 1
+    elseif a:match("^%-%-store=") then
+      g.store = a:sub(9)
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  return g, rest
+end
+
+--- Runs the command line argv (a list). Returns the exit status.
+function M.main(argv)
+  local g, rest = globals(argv)
+  if not g then return fail(rest .. " (see 'ocibuild --help')", 2) end
+  local a = rest[1]
+  if a == "--help" or a == "-h" then
+    io.stdout:write(usage())
+    return 0
+  elseif a == "--version" then
+    io.stdout:write("ocibuild ", require("ocibuild").VERSION, "\n")
+    return 0
+  elseif a == nil then
+    io.stderr:write(usage())
+    return 2
+  elseif a:sub(1, 1) == "-" then
+    return fail(("unknown option %q (see 'ocibuild --help')"):format(a), 2)
+  elseif not known(a) then
+    return fail(("unknown command %q (see 'ocibuild --help')"):format(a), 2)
+  end
+  local args = table.move(rest, 2, #rest, 1, {})
+  local cmd = require("ocibuild.cmd." .. a)
+  for _, w in ipairs(args) do
+    if w == "--help" or w == "-h" then
+      io.stdout:write(cmd.HELP)
+      return 0
+    end
+    if w == "--" then break end
+  end
+  local ok, err, code = cmd.run(args, g)
+  if ok then return 0 end
+  if err then io.stderr:write("ocibuild: ", tostring(err), "\n") end
+  return math.type(code) == "integer" and code > 0 and code or 1
+end
+
+return M

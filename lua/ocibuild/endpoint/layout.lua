@@ -1,0 +1,47 @@
+--- An OCI image layout as a copy endpoint: the store itself, or any
+-- layout folder (`oci:DIR`). Blobs come from another layout through the
+-- core, verified as they are copied; manifests are put as the exact bytes
+-- read from the source, checked against their digest.
+local M = {}
+M.__index = M
+
+--- The endpoint of the opened store st (see ocibuild.store).
+function M.new(st)
+  return setmetatable({ store = st }, M)
+end
+
+function M:get_json(desc)
+  local text, err, code = self.store:get_json(desc.digest)
+  if not text then return nil, err, code end
+  if #text ~= desc.size then
+    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #text, desc.size), "BADSIZE"
+  end
+  return text
+end
+
+function M:has_blob(desc)
+  return self.store:has_blob(desc.digest)
+end
+
+function M:put_blob(desc, src)
+  if not src.store then
+    return nil, ("cannot copy %s from this source"):format(desc.digest), "ENOTSUP"
+  end
+  return self.store.core:copy_blob(src.store.core, desc.digest, desc.size)
+end
+
+function M:put_manifest(desc, text)
+  local digest, size = self.store:put_blob(text)
+  if not digest then return nil, size end
+  if digest ~= desc.digest then
+    return nil, ("manifest bytes hash to %s, not %s"):format(digest, desc.digest), "BADDIGEST"
+  end
+  return true
+end
+
+--- Names desc with the parsed references refs.
+function M:tag(desc, refs)
+  return self.store:tag(desc, refs)
+end
+
+return M

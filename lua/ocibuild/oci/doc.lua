@@ -1,0 +1,224 @@
+--- OCI documents: descriptors, image config, image manifest, image index:
+-- made as tables shaped for the canonical encoder (arrays and objects
+-- marked; `M.encode` gives the bytes that get hashed), and read back
+-- strictly: what is not the right type, size or form is an error naming
+-- the document and the field, never something to guess about.
+local digest = require "ocibuild.oci.digest"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+
+local M = {}
+
+M.encode = json.encode
+
+-- Blobs over this are refused as descriptors claim them (a sanity bound,
+-- not a policy: 1 TiB).
+local MAX_BLOB = 1 << 40
+-- JSON documents ocibuild reads whole.
+M.MAX_JSON = 4 << 20
+
+--- RFC 3339 UTC time for epoch seconds.
+function M.rfc3339(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+end
+
+--- A descriptor (extra: more fields, such as platform or annotations).
+function M.descriptor(media_type, dgst, size, extra)
+  local d = json.object { mediaType = media_type, digest = dgst, size = size }
+  for k, v in pairs(extra or {}) do d[k] = v end
+  return d
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+--- The image config document.
+-- spec: {platform=, created= (epoch seconds), labels=, env= (map or list),
+-- entrypoint=, cmd=, workdir=, user=, ports=, volumes=, stopsignal=,
+-- layers = { {diff_id=, created_by=}, ... }}
+function M.config(spec)
+  local c = json.object {}
+  if spec.labels and next(spec.labels) then c.Labels = json.object(spec.labels) end
+  if spec.env then
+    local env = json.array {}
+    if #spec.env > 0 then
+      for _, e in ipairs(spec.env) do env[#env + 1] = e end
+    else
+      for _, k in ipairs(sorted_keys(spec.env)) do env[#env + 1] = k .. "=" .. spec.env[k] end
+    end
+    if #env > 0 then c.Env = env end
+  end
+  if spec.entrypoint then c.Entrypoint = json.array(spec.entrypoint) end
+  if spec.cmd then c.Cmd = json.array(spec.cmd) end
+  if spec.workdir then c.WorkingDir = spec.workdir end
+  if spec.user then c.User = spec.user end
+  if spec.stopsignal then c.StopSignal = spec.stopsignal end
+  if spec.ports and #spec.ports > 0 then
+    c.ExposedPorts = json.object {}
+    for _, p in ipairs(spec.ports) do c.ExposedPorts[p] = json.object {} end
+  end
+  if spec.volumes and #spec.volumes > 0 then
+    c.Volumes = json.object {}
+    for _, v in ipairs(spec.volumes) do c.Volumes[v] = json.object {} end
+  end
+  local created = M.rfc3339(spec.created)
+  local diff_ids, history = json.array {}, json.array {}
+  for i, l in ipairs(spec.layers) do
+    diff_ids[i] = l.diff_id
+    history[i] = json.object { created = created, created_by = l.created_by }
+  end
+  local p = spec.platform
+  return json.object {
+    architecture = p.architecture,
+    os = p.os,
+    variant = p.variant,
+    created = created,
+    config = c,
+    rootfs = json.object { type = "layers", diff_ids = diff_ids },
+    history = history,
+  }
+end
+
+--- The image manifest document.
+function M.manifest(config_desc, layer_descs, annotations)
+  local m = json.object {
+    schemaVersion = 2,
+    mediaType = media.MANIFEST,
+    config = config_desc,
+    layers = json.array(layer_descs),
+  }
+  if annotations and next(annotations) then m.annotations = json.object(annotations) end
+  return m
+end
+
+--- An image index document listing descriptors; `extra` holds other
+-- top-level fields to keep (what other tools wrote into an index.json).
+function M.index(descs, extra)
+  local idx = json.object {}
+  for k, v in pairs(extra or {}) do idx[k] = v end
+  idx.schemaVersion = 2
+  idx.mediaType = media.INDEX
+  idx.manifests = json.array(descs)
+  return idx
+end
+
+-- ---- reading ----
+
+local function bad(where, fmt, ...)
+  return nil, where .. ": " .. fmt:format(...), "BADDOC"
+end
+
+local function strings_object(t)
+  if not json.is_object(t) then return false end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or type(v) ~= "string" then return false end
+  end
+  return true
+end
+
+--- Checks a descriptor read from a document. Returns d, or nil, msg,
+-- "BADDOC" | "BADDIGEST".
+function M.check_descriptor(d, where)
+  if not json.is_object(d) then return bad(where, "descriptor is not an object") end
+  if type(d.mediaType) ~= "string" or d.mediaType == "" then return bad(where, "mediaType must be a string") end
+  local ok, err, code = digest.check(d.digest, where)
+  if not ok then return nil, err, code end
+  if math.type(d.size) ~= "integer" or d.size < 0 or d.size > MAX_BLOB then
+    return bad(where, "size must be an integer from 0 to %d, got %s", MAX_BLOB, tostring(d.size))
+  end
+  if d.annotations ~= nil and not strings_object(d.annotations) then
+    return bad(where, "annotations must be an object of strings")
+  end
+  if d.platform ~= nil and (not json.is_object(d.platform) or type(d.platform.os) ~= "string"
+      or type(d.platform.architecture) ~= "string") then
+    return bad(where, "platform must be an object with os and architecture")
+  end
+  if d.urls ~= nil and not json.is_array(d.urls) then return bad(where, "urls must be an array") end
+  return d
+end
+
+local function decode(text, where)
+  if #text > M.MAX_JSON then return bad(where, "larger than %d bytes", M.MAX_JSON) end
+  local v, err = json.decode(text, where)
+  if v == nil then return nil, err, "BADDOC" end
+  if not json.is_object(v) then return bad(where, "not a JSON object") end
+  return v
+end
+
+--- Reads an image index (or index.json). Returns the document with every
+-- descriptor checked, or nil, msg, code.
+function M.read_index(text, where)
+  local idx, err, code = decode(text, where)
+  if not idx then return nil, err, code end
+  if idx.schemaVersion ~= 2 then return bad(where, "schemaVersion must be 2") end
+  if idx.mediaType ~= nil and media.kind(idx.mediaType) ~= "index" then
+    return bad(where, "mediaType %q is not an image index", tostring(idx.mediaType))
+  end
+  if not json.is_array(idx.manifests) then return bad(where, "manifests must be an array") end
+  for i, d in ipairs(idx.manifests) do
+    local ok
+    ok, err, code = M.check_descriptor(d, ("%s: manifests[%d]"):format(where, i))
+    if not ok then return nil, err, code end
+  end
+  return idx
+end
+
+--- Reads an image manifest. Returns it, or nil, msg, code.
+function M.read_manifest(text, where)
+  local m, err, code = decode(text, where)
+  if not m then return nil, err, code end
+  if m.schemaVersion ~= 2 then return bad(where, "schemaVersion must be 2") end
+  if m.mediaType ~= nil and media.kind(m.mediaType) ~= "manifest" then
+    return bad(where, "mediaType %q is not an image manifest", tostring(m.mediaType))
+  end
+  local ok
+  ok, err, code = M.check_descriptor(m.config, where .. ": config")
+  if not ok then return nil, err, code end
+  if not json.is_array(m.layers) then return bad(where, "layers must be an array") end
+  for i, d in ipairs(m.layers) do
+    ok, err, code = M.check_descriptor(d, ("%s: layers[%d]"):format(where, i))
+    if not ok then return nil, err, code end
+  end
+  if m.annotations ~= nil and not strings_object(m.annotations) then
+    return bad(where, "annotations must be an object of strings")
+  end
+  return m
+end
+
+--- Reads a manifest or an index by its media type. Returns the document
+-- and its kind ("manifest" or "index"), or nil, msg, code.
+function M.read_any(text, media_type, where)
+  local kind = media.kind(media_type)
+  if kind == "index" then
+    local d, err, code = M.read_index(text, where)
+    return d, err or kind, code
+  elseif kind == "manifest" then
+    local d, err, code = M.read_manifest(text, where)
+    return d, err or kind, code
+  end
+  return bad(where, "media type %q is neither an image manifest nor an index", tostring(media_type))
+end
+
+--- Reads an image config. Returns it, or nil, msg, code.
+function M.read_config(text, where)
+  local c, err, code = decode(text, where)
+  if not c then return nil, err, code end
+  if type(c.architecture) ~= "string" or type(c.os) ~= "string" then
+    return bad(where, "architecture and os must be strings")
+  end
+  if c.config ~= nil and not json.is_object(c.config) then return bad(where, "config must be an object") end
+  if not json.is_object(c.rootfs) or c.rootfs.type ~= "layers" or not json.is_array(c.rootfs.diff_ids) then
+    return bad(where, "rootfs must be {type: \"layers\", diff_ids: [...]}")
+  end
+  for i, d in ipairs(c.rootfs.diff_ids) do
+    local ok, err2 = digest.check(d, ("%s: rootfs.diff_ids[%d]"):format(where, i))
+    if not ok then return nil, err2, "BADDOC" end
+  end
+  return c
+end
+
+return M

@@ -1,0 +1,52 @@
+--- Platforms: os/architecture[/variant], as container runtimes name them.
+local core = require "ocibuild.core"
+
+local M = {}
+
+-- uname -m -> GOARCH (and variant).
+local MACHINES = {
+  x86_64 = { "amd64" }, amd64 = { "amd64" }, aarch64 = { "arm64" }, arm64 = { "arm64" },
+  armv7l = { "arm", "v7" }, armv6l = { "arm", "v6" }, i686 = { "386" }, i386 = { "386" },
+  ppc64le = { "ppc64le" }, s390x = { "s390x" }, riscv64 = { "riscv64" },
+  mips64 = { "mips64" }, loongarch64 = { "loong64" },
+}
+
+local host
+--- The platform of this machine: {os=, architecture=, variant=}. Never fails.
+function M.host()
+  if not host then
+    local machine = core.machine()
+    local m = MACHINES[machine] or { machine }
+    host = { os = "linux", architecture = m[1], variant = m[2] }
+  end
+  return { os = host.os, architecture = host.architecture, variant = host.variant }
+end
+
+--- Parses "os/arch[/variant]", normalised as containerd does (arm64/v8
+-- and amd64/v1 lose their variant, arm gets v7). Returns a platform, or
+-- nil, msg, "BADPLATFORM".
+function M.parse(s)
+  local os_, arch, variant = tostring(s):match("^([%w_]+)/([%w_]+)/?([%w_]*)$")
+  if not os_ then
+    return nil, ("bad platform %q: expected os/arch[/variant], as linux/amd64"):format(tostring(s)), "BADPLATFORM"
+  end
+  if arch == "arm64" and (variant == "v8" or variant == "8") then variant = "" end
+  if arch == "amd64" and variant == "v1" then variant = "" end
+  if arch == "arm" and variant == "" then variant = "v7" end
+  return { os = os_, architecture = arch, variant = variant ~= "" and variant or nil }
+end
+
+--- "os/arch[/variant]". Never fails.
+function M.format(p)
+  return ("%s/%s%s"):format(p.os or "?", p.architecture or "?", p.variant and ("/" .. p.variant) or "")
+end
+
+--- true when the platform p (from a descriptor or config) is `want`;
+-- a want without a variant matches any variant.
+function M.matches(p, want)
+  if type(p) ~= "table" or p.os ~= want.os or p.architecture ~= want.architecture then return false end
+  local norm = M.parse(M.format(p))
+  return not want.variant or (norm and norm.variant == want.variant)
+end
+
+return M

@@ -1,0 +1,179 @@
+--- The local store: one OCI image layout shared by every image built.
+-- Blobs are shared between images; index.json holds one descriptor per tag
+-- (see ocibuild.store.index for how entries name references) and whatever
+-- else other tools put there, kept. index.json is only ever replaced whole,
+-- atomically, under the store's index lock, after being read strictly:
+-- a store operation that cannot read what it needs stops and says why.
+-- Functions return nil, msg, code on failure.
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local path = require "ocibuild.path"
+
+local M = {}
+M.__index = M
+
+M.LAYOUT = '{"imageLayoutVersion":"1.0.0"}'
+
+--- The store folder to use and where that came from: `explicit`
+-- ("--store"), else $OCIBUILD_STORE, else
+-- ${XDG_DATA_HOME:-$HOME/.local/share}/ocibuild/store ("default").
+-- Returns dir, source, or nil, msg, code.
+function M.default_dir(explicit)
+  if explicit and explicit ~= "" then return explicit, "--store" end
+  local env = os.getenv("OCIBUILD_STORE")
+  if env and env ~= "" then return env, "OCIBUILD_STORE" end
+  local data = os.getenv("XDG_DATA_HOME")
+  if not data or data == "" then
+    local home = os.getenv("HOME")
+    if not home or home == "" then
+      return nil, "cannot place the store: set HOME, XDG_DATA_HOME or OCIBUILD_STORE", "ENOENT"
+    end
+    data = home .. "/.local/share"
+  end
+  return data .. "/ocibuild/store", "default"
+end
+
+local function setup(self)
+  local c = self.core
+  if not core.stat(self.dir .. "/oci-layout") then
+    local ok, err, code = c:replace("oci-layout", M.LAYOUT)
+    if not ok then return nil, err, code end
+  end
+  if not core.stat(self.dir .. "/index.json") then
+    local lock <close>, err, code = c:lock("index")
+    if not lock then return nil, err, code end
+    if not core.stat(self.dir .. "/index.json") then
+      local ok
+      ok, err, code = self:write_index(doc.index({}))
+      if not ok then return nil, err, code end
+    end
+  end
+  return self
+end
+
+--- Opens the layout at dir. opts: {create=true} makes it when missing
+-- (builds, imports, pulls); without, a missing store is an error naming
+-- the path (read-only commands never create one). Returns the store.
+function M.open(dir, opts)
+  opts = opts or {}
+  dir = path.abs(dir)
+  local c, err, code = core.store(dir, { create = opts.create or false })
+  if not c then
+    if code == "ENOENT" and not opts.create then
+      return nil, ("no store at %s%s"):format(dir, opts.source and (" (from " .. opts.source .. ")") or ""), code
+    end
+    return nil, ("store %s is not usable: %s"):format(dir, err), code
+  end
+  local self = setmetatable({ dir = dir, core = c }, M)
+  if opts.create then return setup(self) end
+  if not core.stat(dir .. "/index.json") then
+    return nil, ("%s is not an image store: it has no index.json"):format(dir), "ENOENT"
+  end
+  return self
+end
+
+--- Writes bytes as a blob. Returns digest, size.
+function M:put_blob(data)
+  local w <close>, err, code = self.core:blob_writer()
+  if not w then return nil, err, code end
+  local ok
+  ok, err, code = w:write(data)
+  if not ok then return nil, err, code end -- leaving the scope drops the temp file
+  return w:close()
+end
+
+--- Reads a blob whole, verified against its digest (max: bytes allowed).
+function M:get_blob(digest, max)
+  return self.core:blob_read(digest, max)
+end
+
+--- Reads a JSON blob (manifest, index, config), verified and at most
+-- doc.MAX_JSON bytes.
+function M:get_json(digest)
+  return self.core:blob_read(digest, doc.MAX_JSON)
+end
+
+--- Path of a blob (the digest is validated first).
+function M:blob_path(digest)
+  return self.core:blob_path(digest)
+end
+
+--- Checks a blob's size and digest.
+function M:verify_blob(digest, size)
+  return self.core:blob_verify(digest, size)
+end
+
+--- true when the store holds a file for the blob (not verified).
+function M:has_blob(digest)
+  local p = self.core:blob_path(digest)
+  return p ~= nil and core.stat(p) ~= nil
+end
+
+--- index.json, read strictly. Returns the index document (its
+-- `manifests` list, and every other field as found).
+function M:read_index()
+  local text, err, code = self.core:read("index.json", doc.MAX_JSON)
+  if not text then return nil, err, code end
+  return doc.read_index(text, self.dir .. "/index.json")
+end
+
+--- Replaces index.json with the index document idx (callers hold the
+-- index lock). Writes nothing when the bytes would not change.
+function M:write_index(idx)
+  idx.manifests = json.array(idx.manifests or {})
+  local text = doc.encode(doc.index(idx.manifests, idx))
+  if self.core:read("index.json", doc.MAX_JSON) == text then return true end
+  return self.core:replace("index.json", text)
+end
+
+--- Reads index.json under the index lock, lets fn change the document
+-- (fn(idx) returns true, or nil, msg, code to change nothing) and writes
+-- it back. Returns what fn returned.
+function M:update_index(fn)
+  local lock <close>, err, code = self.core:lock("index")
+  if not lock then return nil, err, code end
+  local idx
+  idx, err, code = self:read_index()
+  if not idx then return nil, err, code end
+  local ok
+  ok, err, code = fn(idx)
+  if not ok then return nil, err, code end
+  local wrote
+  wrote, err, code = self:write_index(idx)
+  if not wrote then return nil, err, code end
+  return ok, err, code
+end
+
+--- Points each reference in refs (parsed, see ocibuild.oci.ref) at the
+-- manifest descriptor desc; a tag that names another image moves, whoever
+-- wrote it.
+function M:tag(desc, refs)
+  return self:update_index(function(idx)
+    idx.manifests = index.set_tags(idx.manifests, desc, refs)
+    return true
+  end)
+end
+
+--- Holds the store against `prune` while a build writes blobs that
+-- nothing references yet. Returns a lock to close when done.
+function M:use()
+  return self.core:lock("prune", true)
+end
+
+--- The manifest descriptor a reference (parsed) points at.
+function M:resolve(r)
+  local idx, err, code = self:read_index()
+  if not idx then return nil, err, code end
+  local d = index.find(idx.manifests, r)
+  if d then return d end
+  return nil, ("no image %s in store %s"):format(r.familiar, self.dir), "ENOENT"
+end
+
+--- Removes what no tag reaches: see ocibuild.store.prune.
+function M:prune(opts)
+  return require("ocibuild.store.prune").run(self, opts)
+end
+
+return M

@@ -1,0 +1,231 @@
+local core = require "ocibuild.core"
+local T = require "support"
+
+local MiB = 1024 * 1024
+
+-- A tree of `n` files of ~700 KB of distinct text each: a tar of several
+-- 1 MiB blocks, so that a change in the last file leaves the first blocks
+-- as they were.
+local function tree(dir, n, tag)
+  for f = 1, n do
+    local lines = {}
+    for i = 1, 28000 do
+      lines[i] = ("%s file %d line %d: %d\n"):format(tag or "v1", f, i, (i * 7919 + f) % 100003)
+    end
+    T.write(("%s/f%02d.txt"):format(dir, f), table.concat(lines))
+  end
+end
+
+-- The record folder of a store for a codec.
+local function rdir_of(store, kind, level)
+  return store .. "/.ocibuild/reuse/" .. core.codec { kind = kind, level = level }:key()
+end
+
+local function layer(ctx, store, opts)
+  opts = opts or {}
+  return assert(T.layer(ctx, store, { kind = opts.kind or "gzip", level = opts.level or 6,
+    jobs = opts.jobs or 2, reuse = opts.reuse ~= false }))
+end
+
+local function ls(dir) return T.must("ls -A " .. T.q(dir)) end
+
+describe("ocibuild.core reuse records", function()
+  describe("layer builds", function()
+    it("compress on a miss and take the earlier blob whole when nothing changed", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 5)
+      local cold = layer(ctx, store)
+      assert.is_false(cold.whole)
+      assert.equal(0, cold.reused)
+      assert.is_true(cold.blocks >= 3)
+      assert.equal(1, #ls(rdir_of(store, "gzip", 6)):gsub("[^\n]", ""))
+      local blobs = ls(store .. "/blobs/sha256")
+
+      local again = layer(ctx, store)
+      assert.is_true(again.whole)
+      assert.equal(cold.blocks, again.reused)
+      for _, k in ipairs { "digest", "size", "diff_id", "tar_size", "entries" } do
+        assert.equal(cold[k], again[k], k)
+      end
+      assert.equal(blobs, ls(store .. "/blobs/sha256"))
+      assert.equal("", ls(store .. "/.ocibuild-tmp"))
+    end)
+
+    it("copy the unchanged leading blocks and give the bytes of a cold build", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store, fresh = dir .. "/ctx", dir .. "/store", dir .. "/fresh"
+      for _, jobs in ipairs { 1, 8 } do
+        tree(ctx, 5)
+        layer(ctx, store)
+        T.write(ctx .. "/f05.txt", "the last file changed\n")
+        local warm = layer(ctx, store, { jobs = jobs })
+        local cold = layer(ctx, fresh .. jobs, { jobs = 3 })
+        assert.is_false(warm.whole)
+        assert.is_true(warm.reused >= 2 and warm.reused < warm.blocks)
+        assert.equal(cold.digest, warm.digest)
+        assert.equal(cold.diff_id, warm.diff_id)
+      end
+      -- gunzip and a tar reader take the patched blob back
+      local r = layer(ctx, store)
+      local tarfile = T.gunzip(store .. "/blobs/sha256/" .. r.digest:sub(8), dir .. "/layer.tar")
+      assert.equal(r.diff_id, "sha256:" .. T.sha256_file(tarfile))
+      assert.equal(5, #T.tar_entries(tarfile))
+    end)
+
+    it("compress everything when the first block changed", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 4)
+      layer(ctx, store)
+      T.write(ctx .. "/f01.txt", "first file changed\n")
+      local r = layer(ctx, store)
+      assert.equal(0, r.reused)
+      assert.equal(layer(ctx, dir .. "/fresh").digest, r.digest)
+    end)
+
+    it("do not mix settings: another level or kind is a miss", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 3)
+      layer(ctx, store)
+      assert.equal(0, layer(ctx, store, { level = 5 }).reused)
+      local z1 = layer(ctx, store, { kind = "zstd", level = 3 })
+      local z2 = layer(ctx, store, { kind = "zstd", level = 3 })
+      assert.equal(0, z1.reused)
+      assert.is_true(z2.whole)
+      assert.equal(z1.digest, z2.digest)
+      local n1 = layer(ctx, store, { kind = "none" })
+      local n2 = layer(ctx, store, { kind = "none" })
+      assert.is_true(n2.whole)
+      assert.equal(n1.diff_id, n1.digest)
+      assert.equal(n1.digest, n2.digest)
+    end)
+
+    it("ignore a record whose blob is gone, or that is damaged", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 3)
+      local cold = layer(ctx, store)
+      local blob = store .. "/blobs/sha256/" .. cold.digest:sub(8)
+      os.remove(blob)
+      local r = layer(ctx, store)
+      assert.equal(0, r.reused)
+      assert.equal(cold.digest, r.digest)
+      assert.equal(cold.digest, "sha256:" .. T.sha256_file(blob))
+
+      local rdir = rdir_of(store, "gzip", 6)
+      local rec = rdir .. "/" .. ls(rdir):match("^(%S+)")
+      local text = T.read(rec)
+      for _, bad in ipairs {
+        text:gsub("blocks (%d+)", function(n) return "blocks " .. (n + 1) end),
+        text:sub(1, #text - 30),
+        text:gsub("\n(%x%x)", "\nzz", 1),
+        text:gsub("key gzip%-6", "key gzip-5"),
+        "",
+      } do
+        T.write(rec, bad)
+        local again = layer(ctx, store)
+        assert.is_false(again.whole)
+        assert.equal(cold.digest, again.digest)
+      end
+    end)
+
+    it("never reuse a blob changed since it was recorded, even with its mtime restored", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 4)
+      local cold = layer(ctx, store)
+      local blob = store .. "/blobs/sha256/" .. cold.digest:sub(8)
+      -- one byte flipped in the middle, size and mtime as they were
+      T.must(("cp -p %s %s/ref && printf 'X' | dd of=%s bs=1 seek=%d conv=notrunc status=none && touch -r %s/ref %s")
+        :format(T.q(blob), T.q(dir), T.q(blob), cold.size // 2, T.q(dir), T.q(blob)))
+      local again = layer(ctx, store)
+      assert.is_false(again.whole)
+      assert.equal(0, again.reused)
+      assert.equal(cold.digest, again.digest)
+      -- the damaged file was replaced by good bytes
+      assert.equal(cold.digest, "sha256:" .. T.sha256_file(blob))
+      T.must("gzip -t " .. T.q(blob))
+    end)
+
+    it("check the pieces they copy, drop the record of a damaged blob and build whole next", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 5)
+      local cold = layer(ctx, store)
+      local blob = store .. "/blobs/sha256/" .. cold.digest:sub(8)
+      local rdir = rdir_of(store, "gzip", 6)
+      local rec = rdir .. "/" .. ls(rdir):match("^(%S+)")
+      -- Damage the start of the blob, then forge the record's file identity so
+      -- that only the checksums of the copied pieces can tell.
+      T.must(("printf 'XXXX' | dd of=%s bs=1 seek=100 conv=notrunc status=none"):format(T.q(blob)))
+      local ident = T.must("stat -c '%s %i %Y %y %Z %z' " .. T.q(blob))
+      local size, ino = ident:match("^(%d+) (%d+)")
+      local function ns(sec, human) return sec .. (human:match("%.(%d+)") or "000000000") end
+      local msec, mh, csec, ch = ident:match("^%d+ %d+ (%d+) (%S+ %S+) %S+ (%d+) (%S+ %S+)")
+      local text = T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(d)
+        return ("\nblob %s %s %s %s %s\n"):format(d, size, ino, ns(msec, mh), ns(csec, ch))
+      end)
+      T.write(rec, text)
+      T.write(ctx .. "/f05.txt", "the last file changed\n")
+      local r, msg, code = T.layer(ctx, store, { kind = "gzip", level = 6, jobs = 2, reuse = true })
+      assert.is_nil(r)
+      assert.equal("CORRUPT", code)
+      assert.equal(("CORRUPT: blob %s in the store changed since it was written; its reuse record is dropped, build again")
+        :format(cold.digest), msg)
+      assert.is_false(T.exists(rec))
+      assert.equal("", ls(store .. "/.ocibuild-tmp"))
+      local next_build = layer(ctx, store)
+      assert.equal(0, next_build.reused)
+      assert.equal(layer(ctx, dir .. "/fresh").digest, next_build.digest)
+    end)
+
+    it("neither read nor write records without a record folder", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 2)
+      layer(ctx, store, { reuse = false })
+      local r = layer(ctx, store, { reuse = false })
+      assert.equal(0, r.reused)
+      assert.is_false(T.exists(store .. "/.ocibuild"))
+    end)
+
+    it("are wired into image saves", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 2)
+      local image = require "ocibuild.build.image"
+      local save_mod = require "ocibuild.build.save"
+      local function save()
+        local img = assert(image.new({ store = store }, dir))
+        assert(img:layer { context = "ctx", level = 6 })
+        return assert(save_mod.save(img, { tag = "reuse:test" }, {}))
+      end
+      local a = save()
+      assert.equal(1, #ls(rdir_of(store, "gzip", 6)):gsub("[^\n]", ""))
+      assert.equal(a.digest, save().digest)
+    end)
+  end)
+
+  describe("store:prune_reuse()", function()
+    it("removes the records whose blob is gone and keeps the others", function()
+      local dir = T.tmpdir(finally)
+      local store = dir .. "/store"
+      tree(dir .. "/a", 1, "a")
+      tree(dir .. "/b", 1, "b")
+      local a = layer(dir .. "/a", store)
+      layer(dir .. "/b", store)
+      local rdir = rdir_of(store, "gzip", 6)
+      local st = assert(core.store(store))
+      assert.equal(2, #ls(rdir):gsub("[^\n]", ""))
+      assert.equal(0, st:prune_reuse())
+      os.remove(store .. "/blobs/sha256/" .. a.digest:sub(8))
+      assert.equal(1, st:prune_reuse())
+      assert.equal(1, #ls(rdir):gsub("[^\n]", ""))
+      assert.equal(1, st:prune_reuse(true))
+      assert.is_false(T.exists(rdir))
+      assert.equal(0, assert(core.store(dir .. "/nothing", { create = true })):prune_reuse())
+    end)
+  end)
+end)

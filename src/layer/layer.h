@@ -1,0 +1,128 @@
+/*
+ * layer.h: a layer from a directory: the walk (sorted, lstat, exclusions as
+ * BuildKit applies them), the tar stream (libarchive's restricted pax with
+ * ocibuild's header policy) and the layer job that chains walk -> tar ->
+ * codec pipeline -> blob in one pass and bounded memory.
+ */
+#ifndef OCB_LAYER_H
+#define OCB_LAYER_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "comp/comp.h"
+#include "match/match.h"
+#include "ocb.h"
+#include "store/store.h"
+
+/*
+ * Walk (walk.c): depth first, each directory's entries in byte order, lstat
+ * metadata, symlinks never followed, exclusions applied as BuildKit's
+ * context transfer applies them. Excluded subtrees are not read unless an
+ * exception could match below them.
+ */
+typedef struct ocb_walk ocb_walk;
+typedef struct ocb_entry {
+  const char *path; /* relative to the root, no leading or trailing '/' */
+  size_t pathlen;
+  const char *name; /* last component of path */
+  int dirfd;        /* descriptor of the directory holding it, for openat */
+  struct stat *st;  /* lstat of the entry */
+  int excluded;     /* only with OCB_WALK_EXCLUDED: 1 for an excluded path */
+  int why;          /* deciding pattern index, or -1 */
+} ocb_entry;
+enum {
+  OCB_WALK_EXCLUDED = 1, /* also report excluded paths (for `ocibuild ls`) */
+};
+#define OCB_WALK_MAXSKIP 8
+/* The matcher must outlive the walk; m may be NULL. */
+ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_err *err);
+/* Leave out the file or directory (dev, ino), whatever the patterns say:
+ * the store or an output inside the context must not be read into it.
+ * -1 when OCB_WALK_MAXSKIP are set already. */
+int ocb_walk_skip(ocb_walk *w, dev_t dev, ino_t ino);
+/* 1: *e filled (valid until the next call); 0: the end; -1: err filled. */
+int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err);
+void ocb_walk_close(ocb_walk *w);
+
+/*
+ * Tar (tar.c): libarchive's restricted pax format with a fixed header
+ * policy, written through an ocb_out_fn, no padding after the two zero
+ * blocks that end it.
+ */
+typedef struct ocb_tar ocb_tar;
+typedef struct ocb_tar_policy {
+  const char *prefix;  /* joined before every name: "" or "usr/share/site/" */
+  const char *display; /* how messages name the context root */
+  int64_t mtime;       /* every entry's mtime, or the clamp with keep_mtime */
+  int keep_mtime;      /* entries keep their own mtime (whole seconds, >= 0) */
+  int clamp;           /* with keep_mtime: mtimes above `mtime` become `mtime` */
+  int keep_owner;      /* numeric uid/gid from disk, else uid/gid below */
+  uint32_t uid, gid;
+  int normalize_mode; /* dirs 0755; files 0755 if any x bit, else 0644 */
+} ocb_tar_policy;
+ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err);
+/* Adds one walked entry. Returns 0 when written, 1 when skipped (a socket:
+ * the caller warns), -1 on failure. */
+int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err);
+
+/* An entry not backed by a walked file: archives, generated files, the
+ * directories of a destination. */
+enum { OCB_TAR_DIR, OCB_TAR_DATA, OCB_TAR_FILE, OCB_TAR_SYMLINK, OCB_TAR_HARDLINK, OCB_TAR_FIFO };
+typedef struct ocb_tar_item {
+  int kind;
+  const char *name; /* relative, clean; directories end in '/' */
+  unsigned mode;
+  int64_t mtime;
+  uint32_t uid, gid;
+  const char *data; /* DATA: the body (len bytes); SYMLINK, HARDLINK: the target */
+  size_t len;
+  int fd;            /* FILE: an open regular file, read to its end */
+  ocb_sha256 *hash;  /* DATA, FILE: also fed the body, when not NULL */
+} ocb_tar_item;
+int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err);
+int ocb_tar_finish(ocb_tar *t, ocb_err *err);
+void ocb_tar_free(ocb_tar *t);
+
+/*
+ * The layer job (job.c): walk -> tar -> codec pipeline (diff_id, blocks
+ * on worker threads, unchanged blocks of an earlier build reused) ->
+ * SHA-256 -> blobs/sha256/<hex>. No file bytes leave C.
+ */
+typedef struct ocb_layer_spec {
+  const char *root;
+  const ocb_matcher *matcher; /* NULL: everything */
+  const ocb_store *store;
+  const ocb_tar_policy *policy;
+  const ocb_codec *codec;
+  int reuse;                  /* look up and write reuse records */
+  const struct stat *skip;    /* (dev, ino) left out of the walk */
+  int nskip;
+} ocb_layer_spec;
+
+typedef struct ocb_layer_stats {
+  uint64_t entries;   /* tar entries written */
+  uint64_t tar_bytes; /* uncompressed */
+  uint64_t out_bytes; /* compressed, written */
+} ocb_layer_stats;
+
+/* Calls the job makes on the caller's thread; returning -1 stops the job
+ * with err (the callback's own failure). */
+typedef struct ocb_layer_hooks {
+  int (*progress)(void *ud, const ocb_layer_stats *s, ocb_err *err); /* bounded rate */
+  int (*warn)(void *ud, const char *msg, ocb_err *err);
+  void *ud;
+  unsigned interval_ms; /* least time between progress calls */
+} ocb_layer_hooks;
+
+typedef struct ocb_layer_result {
+  char digest[OCB_DIGEST_BUF];
+  uint64_t size; /* of the blob */
+  ocb_layer_stats stats;
+  ocb_comp_result comp; /* diff_id, blocks, reuse */
+} ocb_layer_result;
+
+int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks,
+                    ocb_layer_result *res, ocb_err *err);
+
+#endif

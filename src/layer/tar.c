@@ -1,0 +1,365 @@
+/*
+ * tar.c: layer tar streams through libarchive's restricted pax writer with
+ * ocibuild's header policy: names relative and clean, directories ending
+ * in '/', whole-second mtimes from the policy, numeric owners with empty
+ * names, no atime/ctime/xattrs, hardlinks within the walked set, no block
+ * padding. File bodies are read with the byte count checked, so a file
+ * that changes while it is read fails the build instead of being padded.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layer.h"
+
+#define READ_CHUNK (256 * 1024)
+
+typedef struct link_slot {
+  dev_t dev;
+  ino_t ino;
+  char *name; /* NULL: empty slot */
+} link_slot;
+
+struct ocb_tar {
+  struct archive *a;
+  struct archive_entry *e;
+  ocb_out_fn out;
+  void *ud;
+  ocb_err cb_err; /* the failure of out, if any */
+  int cb_failed;
+  char *buf;
+  char *name; /* scratch for prefix + path */
+  size_t namecap;
+  link_slot *links; /* first name of each multiply-linked inode */
+  size_t nlinks, linkcap;
+};
+
+/* How a message names the entry at fault: built only when one is written,
+ * since quoting every path of a big tree costs more than it is worth. */
+typedef struct what_t {
+  const char *fixed;   /* a name given as is, or NULL */
+  const char *display; /* else: the context root as messages show it */
+  const ocb_entry *e;  /* and the walked entry */
+  char buf[1200];
+} what_t;
+
+static const char *what_name(what_t *w) {
+  char q[1024];
+  if (w->fixed) return w->fixed;
+  if (!w->buf[0]) {
+    ocb_quote(q, sizeof q, w->e->path, w->e->pathlen);
+    snprintf(w->buf, sizeof w->buf, "%s/%s", w->display, q);
+  }
+  return w->buf;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t len) {
+  ocb_tar *t = ud;
+  if (t->out(t->ud, buf, len, &t->cb_err) < 0) {
+    t->cb_failed = 1;
+    archive_set_error(a, EIO, "%s", t->cb_err.msg);
+    return -1;
+  }
+  return (la_ssize_t)len;
+}
+
+/* Turns a libarchive failure into err (the callback's own error first). */
+static int arch_fail(ocb_tar *t, what_t *what, ocb_err *err) {
+  if (t->cb_failed) {
+    *err = t->cb_err;
+    return -1;
+  }
+  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", archive_error_string(t->a), what_name(what));
+}
+
+ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err) {
+  ocb_tar *t = calloc(1, sizeof *t);
+  if (!t || !(t->buf = malloc(READ_CHUNK)) || !(t->a = archive_write_new()) ||
+      !(t->e = archive_entry_new())) {
+    ocb_tar_free(t);
+    ocb_errno(err, ENOMEM, "tar");
+    return NULL;
+  }
+  t->out = out, t->ud = ud;
+  /* Unblocked output: the stream ends right after the two zero blocks. */
+  if (archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
+      archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
+      archive_write_open2(t->a, t, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
+    what_t w = {"tar", NULL, NULL, ""};
+    arch_fail(t, &w, err);
+    ocb_tar_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void ocb_tar_free(ocb_tar *t) {
+  size_t i;
+  if (!t) return;
+  if (t->a) archive_write_free(t->a);
+  if (t->e) archive_entry_free(t->e);
+  for (i = 0; i < t->linkcap; i++) free(t->links[i].name);
+  free(t->links);
+  free(t->buf);
+  free(t->name);
+  free(t);
+}
+
+int ocb_tar_finish(ocb_tar *t, ocb_err *err) {
+  what_t w = {"end of archive", NULL, NULL, ""};
+  if (archive_write_close(t->a) != ARCHIVE_OK) return arch_fail(t, &w, err);
+  return 0;
+}
+
+/* The first name recorded for (dev, ino), or NULL after recording name. */
+static const char *link_seen(ocb_tar *t, dev_t dev, ino_t ino, const char *name, ocb_err *err,
+                             int *fail) {
+  size_t i, h;
+  *fail = 0;
+  if (t->nlinks * 2 >= t->linkcap) {
+    size_t cap = t->linkcap ? t->linkcap * 2 : 64;
+    link_slot *n = calloc(cap, sizeof *n);
+    if (!n) {
+      *fail = ocb_errno(err, ENOMEM, name);
+      return NULL;
+    }
+    for (i = 0; i < t->linkcap; i++) {
+      if (!t->links[i].name) continue;
+      h = ((size_t)t->links[i].ino * 0x9e3779b97f4a7c15u ^ (size_t)t->links[i].dev) & (cap - 1);
+      while (n[h].name) h = (h + 1) & (cap - 1);
+      n[h] = t->links[i];
+    }
+    free(t->links);
+    t->links = n, t->linkcap = cap;
+  }
+  h = ((size_t)ino * 0x9e3779b97f4a7c15u ^ (size_t)dev) & (t->linkcap - 1);
+  while (t->links[h].name) {
+    if (t->links[h].dev == dev && t->links[h].ino == ino) return t->links[h].name;
+    h = (h + 1) & (t->linkcap - 1);
+  }
+  if (!(t->links[h].name = strdup(name))) {
+    *fail = ocb_errno(err, ENOMEM, name);
+    return NULL;
+  }
+  t->links[h].dev = dev, t->links[h].ino = ino;
+  t->nlinks++;
+  return NULL;
+}
+
+static int set_name(ocb_tar *t, const char *prefix, const char *path, size_t len, int dir,
+                    ocb_err *err) {
+  size_t plen = strlen(prefix), need = plen + len + 2;
+  if (need > t->namecap) {
+    char *n = realloc(t->name, need);
+    if (!n) return ocb_errno(err, ENOMEM, path);
+    t->name = n, t->namecap = need;
+  }
+  memcpy(t->name, prefix, plen);
+  memcpy(t->name + plen, path, len);
+  if (dir) t->name[plen + len++] = '/';
+  t->name[plen + len] = '\0';
+  return 0;
+}
+
+static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
+  int r = archive_write_header(t->a, t->e);
+  /* A warning here means a name could not be written as UTF-8. */
+  if (r != ARCHIVE_OK) return arch_fail(t, what, err);
+  return 0;
+}
+
+/* 1 when fd no longer is the file st described when it was listed or opened. */
+static int changed(int fd, const struct stat *st) {
+  struct stat now;
+  return fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino ||
+         now.st_dev != st->st_dev || now.st_size != st->st_size ||
+         now.st_mtim.tv_sec != st->st_mtim.tv_sec || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||
+         now.st_ctim.tv_sec != st->st_ctim.tv_sec || now.st_ctim.tv_nsec != st->st_ctim.tv_nsec;
+}
+
+/* Reads exactly st_size bytes of fd into the archive, failing when the file
+ * is found to have changed: fewer bytes, more bytes (the last read asks for
+ * one more than is left, so growth costs no extra call), or another
+ * identity, size, mtime or ctime at the end than st records. */
+static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash, what_t *what,
+                     ocb_err *err) {
+  int64_t left = st->st_size;
+  for (;;) {
+    size_t want = left < READ_CHUNK ? (size_t)left + 1 : READ_CHUNK;
+    ssize_t n = read(fd, t->buf, want);
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (changed(fd, st)) break; /* swapped for a FIFO or a directory */
+      return ocb_errno(err, e, what_name(what));
+    }
+    if (n == 0 || n > left) {
+      if (n > left) left = -1; /* it grew */
+      break;
+    }
+    if (archive_write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
+    if (hash) ocb_sha256_update(hash, t->buf, (size_t)n);
+    left -= n;
+  }
+  if (left != 0 || changed(fd, st))
+    return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));
+  return 0;
+}
+
+static unsigned perm_of(const ocb_tar_policy *p, mode_t m) {
+  if (!p->normalize_mode || S_ISLNK(m)) return m & 07777;
+  if (S_ISDIR(m)) return 0755;
+  return (m & 0111) ? 0755 : 0644;
+}
+
+static int64_t mtime_of(const ocb_tar_policy *p, const struct stat *st) {
+  int64_t m;
+  if (!p->keep_mtime) return p->mtime;
+  m = st->st_mtim.tv_sec < 0 ? 0 : (int64_t)st->st_mtim.tv_sec;
+  return p->clamp && m > p->mtime ? p->mtime : m;
+}
+
+/* Checks the name, then fills the parts of the header common to all types. */
+static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
+                       const struct stat *st, what_t *what, ocb_err *err) {
+  if (!ocb_utf8_valid(e->path, e->pathlen))
+    return ocb_errf(err, "BADNAME", "BADNAME: file name is not valid UTF-8: %s", what_name(what));
+  if (strncmp(e->name, ".wh.", 4) == 0)
+    return ocb_errf(err, "WHITEOUT",
+                    "WHITEOUT: name starts with .wh. and would be read as a whiteout: %s", what_name(what));
+  if (set_name(t, p->prefix, e->path, e->pathlen, S_ISDIR(st->st_mode), err) < 0) return -1;
+  if (strlen(t->name) > 4095)
+    return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s", what_name(what));
+  archive_entry_clear(t->e);
+  archive_entry_copy_pathname(t->e, t->name);
+  archive_entry_set_perm(t->e, perm_of(p, st->st_mode));
+  archive_entry_set_mtime(t->e, mtime_of(p, st), 0);
+  archive_entry_set_uid(t->e, p->keep_owner ? st->st_uid : p->uid);
+  archive_entry_set_gid(t->e, p->keep_owner ? st->st_gid : p->gid);
+  return 0;
+}
+
+static int add_symlink(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) {
+  size_t cap = (size_t)e->st->st_size + 2;
+  char *target = malloc(cap);
+  ssize_t n;
+  int r = 0;
+  if (!target) return ocb_errno(err, ENOMEM, what_name(what));
+  n = readlinkat(e->dirfd, e->name, target, cap);
+  if (n < 0)
+    r = ocb_errno(err, errno, what_name(what));
+  else if ((size_t)n >= cap - 1)
+    r = ocb_errf(err, "CHANGED", "CHANGED: symlink changed as we read it: %s", what_name(what));
+  else if (!ocb_utf8_valid(target, (size_t)n))
+    r = ocb_errf(err, "BADNAME", "BADNAME: symlink target is not valid UTF-8: %s", what_name(what));
+  if (r == 0) {
+    target[n] = '\0';
+    archive_entry_set_filetype(t->e, AE_IFLNK);
+    archive_entry_copy_symlink(t->e, target);
+    r = write_header(t, what, err);
+  }
+  free(target);
+  return r;
+}
+
+static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) {
+  int fd, r, fail;
+  if (e->st->st_nlink > 1) {
+    const char *first = link_seen(t, e->st->st_dev, e->st->st_ino, t->name, err, &fail);
+    if (fail) return -1;
+    if (first) {
+      archive_entry_set_filetype(t->e, AE_IFREG);
+      archive_entry_copy_hardlink(t->e, first);
+      archive_entry_set_size(t->e, 0);
+      return write_header(t, what, err);
+    }
+  }
+  /* O_NONBLOCK: a file swapped for a FIFO must not hang the build. */
+  fd = openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP)
+      return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));
+    return ocb_errno(err, errno, what_name(what));
+  }
+  /* The header takes the size the walk saw; copy_body then checks that fd is
+   * that same file, unchanged, once its bytes are read. */
+  archive_entry_set_filetype(t->e, AE_IFREG);
+  archive_entry_set_size(t->e, e->st->st_size);
+  r = write_header(t, what, err);
+  if (r == 0) r = copy_body(t, fd, e->st, NULL, what, err);
+  close(fd);
+  return r;
+}
+
+int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
+  what_t w;
+  what_t *what = &w;
+  mode_t m = e->st->st_mode;
+  w.fixed = NULL, w.display = p->display, w.e = e, w.buf[0] = '\0';
+  if (S_ISSOCK(m)) return 1;
+  if (S_ISCHR(m) || S_ISBLK(m))
+    return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s", what_name(what));
+  if (begin_entry(t, p, e, e->st, what, err) < 0) return -1;
+  if (S_ISDIR(m)) {
+    archive_entry_set_filetype(t->e, AE_IFDIR);
+    return write_header(t, what, err);
+  }
+  if (S_ISLNK(m)) return add_symlink(t, e, what, err);
+  if (S_ISFIFO(m)) {
+    archive_entry_set_filetype(t->e, AE_IFIFO);
+    return write_header(t, what, err);
+  }
+  if (S_ISREG(m)) return add_file(t, e, what, err);
+  return ocb_errf(err, "BADTYPE", "BADTYPE: unsupported file type: %s", what_name(what));
+}
+
+/* The body of an item: its bytes, or its open file's. */
+static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *err) {
+  struct stat st;
+  if (it->kind == OCB_TAR_DATA) {
+    archive_entry_set_size(t->e, (la_int64_t)it->len);
+    if (write_header(t, what, err) < 0) return -1;
+    if (it->len && archive_write_data(t->a, it->data, it->len) != (la_ssize_t)it->len)
+      return arch_fail(t, what, err);
+    if (it->hash) ocb_sha256_update(it->hash, it->data, it->len);
+    return 0;
+  }
+  if (fstat(it->fd, &st) < 0) return ocb_errno(err, errno, what_name(what));
+  if (!S_ISREG(st.st_mode))
+    return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what_name(what));
+  archive_entry_set_size(t->e, st.st_size);
+  if (write_header(t, what, err) < 0) return -1;
+  return copy_body(t, it->fd, &st, it->hash, what, err);
+}
+
+int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
+  what_t w = {it->name, NULL, NULL, ""};
+  archive_entry_clear(t->e);
+  archive_entry_copy_pathname(t->e, it->name);
+  archive_entry_set_perm(t->e, it->mode & 07777);
+  archive_entry_set_mtime(t->e, it->mtime, 0);
+  archive_entry_set_uid(t->e, it->uid);
+  archive_entry_set_gid(t->e, it->gid);
+  switch (it->kind) {
+  case OCB_TAR_DIR: archive_entry_set_filetype(t->e, AE_IFDIR); break;
+  case OCB_TAR_FIFO: archive_entry_set_filetype(t->e, AE_IFIFO); break;
+  case OCB_TAR_SYMLINK:
+    archive_entry_set_filetype(t->e, AE_IFLNK);
+    archive_entry_copy_symlink(t->e, it->data);
+    break;
+  case OCB_TAR_HARDLINK:
+    archive_entry_set_filetype(t->e, AE_IFREG);
+    archive_entry_copy_hardlink(t->e, it->data);
+    archive_entry_set_size(t->e, 0);
+    break;
+  case OCB_TAR_DATA:
+  case OCB_TAR_FILE: archive_entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, &w, err);
+  default: return ocb_errf(err, "EINVAL", "EINVAL: unknown tar item kind %d", it->kind);
+  }
+  return write_header(t, &w, err);
+}

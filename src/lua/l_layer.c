@@ -1,0 +1,158 @@
+/*
+ * l_layer.c: core.layer_job{root=, matcher=, store=, policy=, codec=,
+ * reuse=, skip={paths}} -> job, everything checked once; job:run([on_event])
+ * -> {diff_id=, digest=, size=, tar_size=, entries=, blocks=, reused=,
+ * whole=} | nil, msg, code. on_event(ev) is called on this thread, at most
+ * ten times a second with {type="progress", entries=, bytes=, out=}, and
+ * with {type="warning", message=}; an error it raises stops the job, which
+ * removes what it had written, and is raised again from run.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lcore.h"
+
+enum { UV_MATCHER = 1, UV_STORE, UV_POLICY, UV_CODEC, UV_ROOT, NUV = UV_ROOT };
+
+typedef struct {
+  ocb_layer_spec spec;
+  struct stat skip[OCB_WALK_MAXSKIP];
+} LJob;
+
+static void check_skip(lua_State *L, LJob *j) {
+  lua_Integer i, n;
+  if (lua_getfield(L, 1, "skip") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = luaL_len(L, -1);
+  for (i = 1; i <= n; i++) {
+    struct stat st;
+    if (lua_geti(L, -1, i) != LUA_TSTRING) luaL_error(L, "option skip: list of paths expected");
+    if (stat(lua_tostring(L, -1), &st) == 0) {
+      if (j->spec.nskip == OCB_WALK_MAXSKIP)
+        luaL_error(L, "option skip: more than %d paths", OCB_WALK_MAXSKIP);
+      j->skip[j->spec.nskip++] = st;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+int ocb_l_layer_job(lua_State *L) {
+  static const char *const keys[] = {"root",  "matcher", "store", "policy",
+                                     "codec", "reuse",   "skip",  NULL};
+  LJob *j;
+  ocb_opt_known(L, 1, keys);
+  j = lua_newuserdatauv(L, sizeof *j, NUV);
+  memset(j, 0, sizeof *j);
+  luaL_setmetatable(L, OCB_JOB_T);
+  lua_getfield(L, 1, "root");
+  j->spec.root = luaL_checkstring(L, -1);
+  lua_setiuservalue(L, -2, UV_ROOT);
+  lua_getfield(L, 1, "matcher");
+  j->spec.matcher = ocb_tomatcher(L, -1);
+  lua_setiuservalue(L, -2, UV_MATCHER);
+  lua_getfield(L, 1, "store");
+  j->spec.store = ocb_checkstore(L, -1);
+  lua_setiuservalue(L, -2, UV_STORE);
+  lua_getfield(L, 1, "policy");
+  j->spec.policy = ocb_checkpolicy(L, -1);
+  lua_setiuservalue(L, -2, UV_POLICY);
+  lua_getfield(L, 1, "codec");
+  j->spec.codec = ocb_checkcodec(L, -1);
+  lua_setiuservalue(L, -2, UV_CODEC);
+  j->spec.reuse = ocb_opt_bool(L, 1, "reuse", 1);
+  check_skip(L, j);
+  j->spec.skip = j->skip;
+  return 1;
+}
+
+typedef struct {
+  lua_State *L;
+  int fn;     /* stack index of on_event, 0 for none */
+  int failed; /* on_event raised: its error is on the stack */
+} Hooks;
+
+static void set_int(lua_State *L, const char *k, uint64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+/* Called protected: (on_event, stats) or (on_event, nil, message). */
+static int call_event(lua_State *L) {
+  const ocb_layer_stats *s = lua_touserdata(L, 2);
+  lua_settop(L, 3);
+  lua_pushvalue(L, 1);
+  lua_createtable(L, 0, 4);
+  if (s) {
+    lua_pushliteral(L, "progress");
+    lua_setfield(L, -2, "type");
+    set_int(L, "entries", s->entries);
+    set_int(L, "bytes", s->tar_bytes);
+    set_int(L, "out", s->out_bytes);
+  } else {
+    lua_pushliteral(L, "warning");
+    lua_setfield(L, -2, "type");
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "message");
+  }
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+static int event(Hooks *h, const ocb_layer_stats *s, const char *msg, ocb_err *err) {
+  lua_State *L = h->L;
+  lua_pushcfunction(L, call_event);
+  lua_pushvalue(L, h->fn);
+  lua_pushlightuserdata(L, (void *)s);
+  lua_pushstring(L, msg);
+  if (lua_pcall(L, 3, 0, 0) == LUA_OK) return 0;
+  h->failed = 1;
+  return ocb_errf(err, "ECANCELED", "ECANCELED: stopped by the event callback");
+}
+
+static int on_progress(void *ud, const ocb_layer_stats *s, ocb_err *err) {
+  return event(ud, s, NULL, err);
+}
+
+static int on_warn(void *ud, const char *msg, ocb_err *err) {
+  Hooks *h = ud;
+  if (!h->fn) return 0;
+  return event(h, NULL, msg, err);
+}
+
+int ocb_l_job_run(lua_State *L) {
+  LJob *j = luaL_checkudata(L, 1, OCB_JOB_T);
+  ocb_layer_hooks hooks;
+  ocb_layer_result r;
+  Hooks h;
+  ocb_err err;
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_checkstack(L, 8, "layer job");
+  h.L = L, h.fn = lua_isnoneornil(L, 2) ? 0 : 2, h.failed = 0;
+  hooks.progress = h.fn ? on_progress : NULL;
+  hooks.warn = on_warn;
+  hooks.ud = &h;
+  hooks.interval_ms = 100;
+  lua_settop(L, 2);
+  if (ocb_layer_build(&j->spec, &hooks, &r, &err) < 0) {
+    if (h.failed) return lua_error(L); /* on_event's own error, left on the stack */
+    return ocb_pushfail(L, &err);
+  }
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, r.comp.diff_id);
+  lua_setfield(L, -2, "diff_id");
+  lua_pushstring(L, r.digest);
+  lua_setfield(L, -2, "digest");
+  set_int(L, "size", r.size);
+  set_int(L, "tar_size", r.stats.tar_bytes);
+  set_int(L, "entries", r.stats.entries);
+  set_int(L, "blocks", r.comp.blocks);
+  set_int(L, "reused", r.comp.reused);
+  lua_pushboolean(L, r.comp.whole);
+  lua_setfield(L, -2, "whole");
+  return 1;
+}

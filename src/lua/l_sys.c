@@ -1,0 +1,234 @@
+/*
+ * l_sys.c: small facts about the machine and the file system that the Lua
+ * side needs for its decisions, and the few file operations it makes:
+ * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink,
+ * core.replace_file (atomic), core.lock (flock on a lock file).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/utsname.h>
+
+#include "lcore.h"
+
+const char *ocb_type_name(mode_t m) {
+  if (S_ISREG(m)) return "file";
+  if (S_ISDIR(m)) return "dir";
+  if (S_ISLNK(m)) return "symlink";
+  if (S_ISFIFO(m)) return "fifo";
+  if (S_ISSOCK(m)) return "socket";
+  if (S_ISCHR(m)) return "chardev";
+  if (S_ISBLK(m)) return "blockdev";
+  return "unknown";
+}
+
+/* core.stat(path [, nofollow]) -> {type=, size=, mode=, dev=, ino=, uid=,
+ * gid=, mtime=} | nil, msg, code. Symlinks are followed (as for a context
+ * root or a store given by path) unless nofollow. */
+int ocb_l_stat(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  ocb_err err;
+  if ((lua_toboolean(L, 2) ? lstat(path, &st) : stat(path, &st)) < 0)
+    return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, ocb_type_name(st.st_mode));
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, st.st_mode & 07777);
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, (lua_Integer)st.st_dev);
+  lua_setfield(L, -2, "dev");
+  lua_pushinteger(L, (lua_Integer)st.st_ino);
+  lua_setfield(L, -2, "ino");
+  lua_pushinteger(L, (lua_Integer)st.st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, (lua_Integer)st.st_gid);
+  lua_setfield(L, -2, "gid");
+  lua_pushinteger(L, (lua_Integer)st.st_mtime);
+  lua_setfield(L, -2, "mtime");
+  return 1;
+}
+
+/* core.cwd() -> the current directory | nil, msg, code */
+int ocb_l_cwd(lua_State *L) {
+  char buf[4096];
+  ocb_err err;
+  if (!getcwd(buf, sizeof buf)) {
+    ocb_errno(&err, errno, ".");
+    return ocb_pushfail(L, &err);
+  }
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+int ocb_l_dir_gc(lua_State *L) {
+  DIR **d = luaL_checkudata(L, 1, OCB_DIR_T);
+  if (*d) closedir(*d);
+  *d = NULL;
+  return 0;
+}
+
+/* core.list_dir(path) -> {names...} (unsorted, no . or ..) | nil, msg, code */
+int ocb_l_list_dir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR **d = lua_newuserdatauv(L, sizeof *d, 0); /* closes the DIR if a push raises */
+  struct dirent *de;
+  lua_Integer n = 0;
+  ocb_err err;
+  *d = NULL;
+  luaL_setmetatable(L, OCB_DIR_T);
+  lua_newtable(L);
+  if (!(*d = opendir(path))) {
+    ocb_errno(&err, errno, path);
+    return ocb_pushfail(L, &err);
+  }
+  for (;;) {
+    errno = 0;
+    if (!(de = readdir(*d))) break;
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    lua_pushstring(L, de->d_name);
+    lua_rawseti(L, -2, ++n);
+  }
+  if (errno) {
+    ocb_errno(&err, errno, path);
+    return ocb_pushfail(L, &err);
+  }
+  closedir(*d);
+  *d = NULL;
+  return 1;
+}
+
+/* core.unlink(path) -> true | nil, msg, code */
+int ocb_l_unlink(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  ocb_err err;
+  if (unlink(path) < 0) {
+    ocb_errno(&err, errno, path);
+    return ocb_pushfail(L, &err);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.ncpu() -> number of online cores (at least 1) */
+int ocb_l_ncpu(lua_State *L) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  lua_pushinteger(L, n > 0 ? n : 1);
+  return 1;
+}
+
+/* core.realpath(path) -> the absolute path with every symlink resolved
+ * | nil, msg, code */
+int ocb_l_realpath(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char *r = realpath(path, NULL);
+  ocb_err err;
+  if (!r) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
+  lua_pushstring(L, r);
+  free(r);
+  return 1;
+}
+
+/* core.machine() -> uname's machine ("x86_64", "aarch64", ...) */
+int ocb_l_machine(lua_State *L) {
+  struct utsname u;
+  lua_pushstring(L, uname(&u) == 0 ? u.machine : "unknown");
+  return 1;
+}
+
+/* core.replace_file(path, data) -> true | nil, msg, code: a temp file
+ * beside path, fsync'ed, renamed over path. */
+int ocb_l_replace_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  ocb_afile f;
+  ocb_err err;
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  if (ocb_afile_open(&f, dir, ".ocibuild-tmp-", &err) < 0) return ocb_pushfail(L, &err);
+  if (ocb_afile_write(&f, data, len, &err) < 0) {
+    ocb_afile_abort(&f);
+    return ocb_pushfail(L, &err);
+  }
+  if (ocb_afile_commit(&f, path, &err) < 0) return ocb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.lock(path [, shared]) -> lock | nil, msg, code; blocks until the
+ * flock on path (created when missing) is granted; lock:close() frees it. */
+int ocb_l_lock(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int how = lua_toboolean(L, 2) ? LOCK_SH : LOCK_EX;
+  int *fd = lua_newuserdatauv(L, sizeof *fd, 0);
+  ocb_err err;
+  *fd = -1;
+  luaL_setmetatable(L, OCB_FD_T);
+  if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+    ocb_errno(&err, errno, path);
+    return ocb_pushfail(L, &err);
+  }
+  while (flock(*fd, how) < 0) {
+    int e = errno;
+    if (e == EINTR) continue;
+    ocb_errno(&err, e, path);
+    close(*fd);
+    *fd = -1;
+    return ocb_pushfail(L, &err);
+  }
+  return 1;
+}
+
+/* core.read_file(path [, {max=, nofollow=}]) -> bytes | nil, msg, code:
+ * a regular file, whole, refused past max bytes (default 16 MiB); with
+ * nofollow, a symlink at path is ELOOP. */
+int ocb_l_read_file(lua_State *L) {
+  static const char *const keys[] = {"max", "nofollow", NULL};
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer max = 16 << 20, total = 0;
+  int nofollow = 0, *fd;
+  struct stat st;
+  luaL_Buffer b;
+  ocb_err err;
+  if (!lua_isnoneornil(L, 2)) {
+    ocb_opt_known(L, 2, keys);
+    max = ocb_opt_int(L, 2, "max", max, 0, LUA_MAXINTEGER);
+    nofollow = ocb_opt_bool(L, 2, "nofollow", 0);
+  }
+  fd = lua_newuserdatauv(L, sizeof *fd, 0); /* closes the file if a push raises */
+  luaL_setmetatable(L, OCB_FD_T);
+  *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
+  if (*fd < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
+  if (fstat(*fd, &st) < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
+  if (S_ISDIR(st.st_mode)) return ocb_pushfail(L, (ocb_errno(&err, EISDIR, path), &err));
+  if (!S_ISREG(st.st_mode))
+    return ocb_pushfail(L, (ocb_errf(&err, "BADTYPE", "BADTYPE: not a regular file: %s", path), &err));
+  luaL_buffinit(L, &b);
+  for (;;) {
+    char *p = luaL_prepbuffer(&b);
+    ssize_t n = read(*fd, p, LUAL_BUFFERSIZE);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
+    if (n == 0) break;
+    if ((total += n) > max)
+      return ocb_pushfail(
+          L, (ocb_errf(&err, "TOOBIG", "TOOBIG: more than %lld bytes: %s", (long long)max, path), &err));
+    luaL_addsize(&b, (size_t)n);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}

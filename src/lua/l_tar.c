@@ -1,0 +1,219 @@
+/*
+ * l_tar.c: core.tar_policy{...} -> policy, the header policy of a layer,
+ * checked once; core.tar_writer(path) -> writer, for archives assembled
+ * from Lua (OCI and docker archives). The tar goes to a flock'ed temp file
+ * beside path and replaces path on close; dropped before close, it leaves
+ * nothing. writer:add{kind=, name=, mode=, mtime=, uid=, gid=, data=,
+ * target=}; writer:add_blob(store, digest, size, name, mtime): a blob
+ * copied and verified against its digest on the way;
+ * writer:close() -> size, digest of the tar.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lcore.h"
+
+/* The policy and the strings it points to, kept in the userdata's user
+ * value (a table holding prefix and display). */
+int ocb_l_tar_policy(lua_State *L) {
+  static const char *const keys[] = {"prefix", "display", "mtime", "keep_mtime", "clamp",
+                                     "owner",  "mode",    NULL};
+  static const char *const modes[] = {"keep", "normalize", NULL};
+  ocb_tar_policy *p;
+  const char *owner, *mode;
+  unsigned long long uid = 0, gid = 0;
+  int used = 0, m;
+  ocb_opt_known(L, 1, keys);
+  p = lua_newuserdatauv(L, sizeof *p, 1);
+  memset(p, 0, sizeof *p);
+  lua_pushvalue(L, 1); /* keeps prefix and display alive */
+  lua_setiuservalue(L, -2, 1);
+  p->prefix = ocb_opt_str(L, 1, "prefix", "");
+  p->display = ocb_opt_str(L, 1, "display", ".");
+  p->mtime = ocb_opt_int(L, 1, "mtime", 0, 0, (lua_Integer)253402300799);
+  p->keep_mtime = ocb_opt_bool(L, 1, "keep_mtime", 0);
+  p->clamp = ocb_opt_bool(L, 1, "clamp", 0);
+  owner = ocb_opt_str(L, 1, "owner", "0:0");
+  mode = ocb_opt_str(L, 1, "mode", "keep");
+  for (m = 0; modes[m] && strcmp(modes[m], mode); m++) continue;
+  if (!modes[m]) return luaL_error(L, "option mode: 'keep' or 'normalize' expected");
+  p->normalize_mode = m == 1;
+  if (strcmp(owner, "keep") == 0)
+    p->keep_owner = 1;
+  else if (sscanf(owner, "%llu:%llu%n", &uid, &gid, &used) != 2 || owner[used] ||
+           uid > 0xfffffffeull || gid > 0xfffffffeull)
+    return luaL_error(L, "option owner: 'keep' or 'UID:GID' (each below 4294967295) expected");
+  p->uid = (uint32_t)uid, p->gid = (uint32_t)gid;
+  luaL_setmetatable(L, OCB_POLICY_T);
+  return 1;
+}
+
+const ocb_tar_policy *ocb_checkpolicy(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, OCB_POLICY_T);
+}
+
+typedef struct {
+  ocb_tar *t;
+  ocb_afile f;
+  ocb_sha256 *h;
+  uint64_t size;
+  char *dst;
+} LTar;
+
+static int tarw_out(void *ud, const void *buf, size_t len, ocb_err *err) {
+  LTar *lt = ud;
+  ocb_sha256_update(lt->h, buf, len);
+  lt->size += len;
+  return ocb_afile_write(&lt->f, buf, len, err);
+}
+
+static void tarw_release(LTar *lt) {
+  ocb_tar_free(lt->t);
+  lt->t = NULL;
+  ocb_afile_abort(&lt->f);
+  ocb_sha256_free(lt->h);
+  lt->h = NULL;
+  free(lt->dst);
+  lt->dst = NULL;
+}
+
+int ocb_l_tar_writer(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  const char *slash = strrchr(path, '/');
+  LTar *lt = lua_newuserdatauv(L, sizeof *lt, 0);
+  char dir[4096];
+  ocb_err err;
+  memset(lt, 0, sizeof *lt);
+  lt->f.fd = -1;
+  luaL_setmetatable(L, OCB_TARW_T);
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  if (!(lt->dst = strdup(path)) || !(lt->h = ocb_sha256_new())) {
+    ocb_errno(&err, ENOMEM, path);
+    tarw_release(lt);
+    return ocb_pushfail(L, &err);
+  }
+  if (ocb_afile_open(&lt->f, dir, ".ocibuild-tmp-", &err) < 0 ||
+      !(lt->t = ocb_tar_new(tarw_out, lt, &err))) {
+    tarw_release(lt);
+    return ocb_pushfail(L, &err);
+  }
+  return 1;
+}
+
+static LTar *check_tarw(lua_State *L) {
+  LTar *lt = luaL_checkudata(L, 1, OCB_TARW_T);
+  luaL_argcheck(L, lt->t != NULL, 1, "tar writer closed");
+  return lt;
+}
+
+/* The fields every item has, from the table at idx. */
+static void item_head(lua_State *L, int idx, ocb_tar_item *it) {
+  memset(it, 0, sizeof *it);
+  it->fd = -1;
+  it->name = ocb_opt_str(L, idx, "name", NULL);
+  luaL_argcheck(L, it->name && *it->name && *it->name != '/', idx, "relative name expected");
+  it->mode = (unsigned)ocb_opt_int(L, idx, "mode", 0644, 0, 07777);
+  it->mtime = ocb_opt_int(L, idx, "mtime", 0, 0, (lua_Integer)253402300799);
+  it->uid = (uint32_t)ocb_opt_int(L, idx, "uid", 0, 0, 0xfffffffe);
+  it->gid = (uint32_t)ocb_opt_int(L, idx, "gid", 0, 0, 0xfffffffe);
+}
+
+int ocb_l_tarw_add(lua_State *L) {
+  static const char *const keys[] = {"kind", "name", "mode", "mtime", "uid",
+                                     "gid",  "data", "target", NULL};
+  static const char *const kinds[] = {"dir", "data", "file", "symlink", "hardlink", "fifo", NULL};
+  LTar *lt = check_tarw(L);
+  ocb_tar_item it;
+  ocb_err err;
+  const char *kind;
+  int k;
+  ocb_opt_known(L, 2, keys);
+  item_head(L, 2, &it);
+  kind = ocb_opt_str(L, 2, "kind", "");
+  for (k = 0; kinds[k] && strcmp(kinds[k], kind); k++) continue;
+  luaL_argcheck(L, kinds[k] && k != OCB_TAR_FILE, 2, "kind: dir, data, symlink, hardlink or fifo");
+  it.kind = k;
+  if (k == OCB_TAR_DATA) {
+    lua_getfield(L, 2, "data");
+    it.data = luaL_checklstring(L, -1, &it.len); /* kept alive by the table */
+    lua_pop(L, 1);
+  } else if (k == OCB_TAR_SYMLINK || k == OCB_TAR_HARDLINK) {
+    it.data = ocb_opt_str(L, 2, "target", NULL);
+    luaL_argcheck(L, it.data != NULL, 2, "target expected");
+  }
+  if (ocb_tar_add_item(lt->t, &it, &err) < 0) return ocb_pushfail(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* writer:add_blob(store, digest, size, {name=, mode=, mtime=, uid=, gid=}) */
+int ocb_l_tarw_add_blob(lua_State *L) {
+  static const char *const keys[] = {"name", "mode", "mtime", "uid", "gid", NULL};
+  LTar *lt = check_tarw(L);
+  ocb_store *s = ocb_checkstore(L, 2);
+  size_t dlen;
+  const char *digest = luaL_checklstring(L, 3, &dlen);
+  lua_Integer size = luaL_checkinteger(L, 4);
+  char got[OCB_DIGEST_BUF];
+  struct stat st;
+  ocb_tar_item it;
+  ocb_err err;
+  int r;
+  ocb_opt_known(L, 5, keys);
+  item_head(L, 5, &it);
+  it.kind = OCB_TAR_FILE;
+  if ((it.fd = ocb_blob_open(s, digest, dlen, &err)) < 0) return ocb_pushfail(L, &err);
+  r = fstat(it.fd, &st) < 0 ? ocb_errno(&err, errno, digest)
+      : st.st_size != size
+          ? ocb_errf(&err, "BADSIZE", "BADSIZE: blob %s in store %s has %lld bytes, not %lld",
+                     digest, s->dir, (long long)st.st_size, (long long)size)
+          : 0;
+  if (r < 0) {
+    close(it.fd);
+    return ocb_pushfail(L, &err);
+  }
+  if (!(it.hash = ocb_sha256_new())) {
+    close(it.fd);
+    return luaL_error(L, "cannot create a SHA-256 context");
+  }
+  r = ocb_tar_add_item(lt->t, &it, &err);
+  close(it.fd);
+  ocb_sha256_final(it.hash, got);
+  ocb_sha256_free(it.hash);
+  if (r < 0) return ocb_pushfail(L, &err);
+  /* The header went out with the file's size: a wrong one or other bytes
+   * fail the archive, which is then never published. */
+  if (strcmp(got, digest) != 0) {
+    ocb_errf(&err, "BADDIGEST", "BADDIGEST: blob %s in store %s holds %s instead", digest, s->dir,
+             got);
+    return ocb_pushfail(L, &err);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+int ocb_l_tarw_close(lua_State *L) {
+  LTar *lt = check_tarw(L);
+  char digest[OCB_DIGEST_BUF];
+  ocb_err err;
+  if (ocb_tar_finish(lt->t, &err) < 0 || ocb_afile_commit(&lt->f, lt->dst, &err) < 0) {
+    tarw_release(lt);
+    return ocb_pushfail(L, &err);
+  }
+  ocb_sha256_final(lt->h, digest);
+  lua_pushinteger(L, (lua_Integer)lt->size);
+  lua_pushstring(L, digest);
+  tarw_release(lt);
+  return 2;
+}
+
+int ocb_l_tarw_gc(lua_State *L) {
+  tarw_release(luaL_checkudata(L, 1, OCB_TARW_T));
+  return 0;
+}
