@@ -85,6 +85,34 @@ int ocb_tar_finish(ocb_tar *t, ocb_err *err);
 void ocb_tar_free(ocb_tar *t);
 
 /*
+ * Tar reader (untar.c): tar streams, plain, gzip or zstd (detected), read
+ * entry by entry; names as stored (the caller checks them); the raw input
+ * hashed as it is read.
+ */
+typedef struct ocb_untar ocb_untar;
+typedef struct ocb_untar_entry {
+  const char *name;       /* valid until the next call */
+  const char *link;       /* symlink target or hardlink name, or NULL */
+  int hardlink;           /* link names another entry of the archive */
+  int type;               /* OCB_TAR_*, -1 for devices and sockets */
+  unsigned filetype;      /* the S_IF* bits as stored */
+  unsigned mode;          /* permission bits */
+  int64_t uid, gid, mtime, size;
+  unsigned devmajor, devminor;
+} ocb_untar_entry;
+/* Takes fd over (closed by ocb_untar_close, or here on failure); what
+ * names the input in messages. */
+ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err);
+/* 1: *e filled; 0: the end; -1: err filled. */
+int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err);
+/* Streams the current entry's body to out (NULL: skip it). */
+int ocb_untar_data(ocb_untar *u, ocb_out_fn out, void *ud, ocb_err *err);
+/* After the end: the digest and size of the whole raw input (what is
+ * left after the archive's end is read and counted too). */
+int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err);
+void ocb_untar_close(ocb_untar *u);
+
+/*
  * The layer job (job.c): walk -> tar -> codec pipeline (diff_id, blocks
  * on worker threads, unchanged blocks of an earlier build reused) ->
  * SHA-256 -> blobs/sha256/<hex>. No file bytes leave C.

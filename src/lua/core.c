@@ -103,6 +103,10 @@ static void types(lua_State *L) {
                                    {"remove_blob", ocb_l_store_remove_blob},
                                    {"replace", ocb_l_store_replace},
                                    {NULL, NULL}};
+  static const luaL_Reg tarr[] = {{"close", ocb_l_tarr_gc},      {"finish", ocb_l_tarr_finish},
+                                  {"next", ocb_l_tarr_next},      {"read", ocb_l_tarr_read},
+                                  {"sha256", ocb_l_tarr_sha256},  {"to_blob", ocb_l_tarr_to_blob},
+                                  {NULL, NULL}};
   static const luaL_Reg tarw[] = {{"add", ocb_l_tarw_add},
                                   {"add_blob", ocb_l_tarw_add_blob},
                                   {"close", ocb_l_tarw_close},
@@ -119,6 +123,7 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_POLICY_T, none, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_SHA256_T, sha256, ocb_l_sha256_gc);
   ocb_createmeta(L, OCB_STORE_T, store, ocb_l_store_gc);
+  ocb_createmeta(L, OCB_TARR_T, tarr, ocb_l_tarr_gc);
   ocb_createmeta(L, OCB_TARW_T, tarw, ocb_l_tarw_gc);
   ocb_createmeta(L, OCB_WALKER_T, walker, ocb_l_walker_gc);
 }
@@ -147,6 +152,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"stat", ocb_l_stat},
                                    {"store", ocb_l_store},
                                    {"tar_policy", ocb_l_tar_policy},
+                                   {"tar_reader", ocb_l_tar_reader},
                                    {"tar_writer", ocb_l_tar_writer},
                                    {"unlink", ocb_l_unlink},
                                    {"walk", ocb_l_walk},

@@ -312,7 +312,7 @@ int ocb_l_store_copy_blob(lua_State *L) {
   luaL_setmetatable(L, OCB_BLOBW_T);
   if ((*fd = ocb_blob_open(from, digest, dlen, &err)) < 0 || ocb_blobw_open(b, s, &err) < 0 ||
       ocb_blob_verify_fd(*fd, digest, size, digest, ocb_blobw_write, b, &err) < 0 ||
-      ocb_blobw_commit(b, got, &n, &err) < 0) {
+      ocb_blobw_commit(b, digest, got, &n, &err) < 0) {
     ocb_blobw_abort(b); /* now, not whenever the collector runs */
     return ocb_pushfail(L, &err);
   }
@@ -354,7 +354,7 @@ int ocb_l_blobw_close(lua_State *L) {
   char digest[OCB_DIGEST_BUF];
   uint64_t size;
   ocb_err err;
-  if (ocb_blobw_commit(b, digest, &size, &err) < 0) return ocb_pushfail(L, &err);
+  if (ocb_blobw_commit(b, NULL, digest, &size, &err) < 0) return ocb_pushfail(L, &err);
   lua_pushstring(L, digest);
   lua_pushinteger(L, (lua_Integer)size);
   return 2;

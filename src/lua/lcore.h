@@ -25,6 +25,7 @@
 #define OCB_SHA256_T "ocibuild.Sha256"
 #define OCB_STORE_T "ocibuild.Store"
 #define OCB_BLOBW_T "ocibuild.BlobWriter"
+#define OCB_TARR_T "ocibuild.TarReader"
 #define OCB_TARW_T "ocibuild.TarWriter"
 #define OCB_WALKER_T "ocibuild.Walker"
 
@@ -106,6 +107,13 @@ int ocb_l_unlink(lua_State *L);
 
 int ocb_l_tar_policy(lua_State *L); /* l_tar.c */
 int ocb_l_tar_writer(lua_State *L);
+int ocb_l_tar_reader(lua_State *L); /* l_untar.c */
+int ocb_l_tarr_finish(lua_State *L);
+int ocb_l_tarr_gc(lua_State *L);
+int ocb_l_tarr_next(lua_State *L);
+int ocb_l_tarr_read(lua_State *L);
+int ocb_l_tarr_sha256(lua_State *L);
+int ocb_l_tarr_to_blob(lua_State *L);
 int ocb_l_tarw_add(lua_State *L);
 int ocb_l_tarw_add_blob(lua_State *L);
 int ocb_l_tarw_close(lua_State *L);

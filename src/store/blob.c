@@ -49,12 +49,19 @@ static int intact(const char *path, const char *digest, uint64_t size) {
   return ok;
 }
 
-int ocb_blobw_commit(ocb_blobw *b, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err) {
+int ocb_blobw_commit(ocb_blobw *b, const char *want, char digest[OCB_DIGEST_BUF], uint64_t *size,
+                     ocb_err *err) {
   size_t n = strlen(b->blobs) + 80;
   char *dst = malloc(n);
   int r = 0;
   ocb_sha256_final(b->h, digest);
   *size = b->size;
+  if (want && strcmp(want, digest) != 0) {
+    /* Checked before publishing: a blob never appears under a wrong name. */
+    free(dst);
+    ocb_blobw_abort(b);
+    return ocb_errf(err, "BADDIGEST", "BADDIGEST: expected %s, got %s", want, digest);
+  }
   if (!dst) {
     ocb_blobw_abort(b);
     return ocb_errno(err, ENOMEM, b->blobs);

@@ -50,8 +50,10 @@ typedef struct ocb_blobw {
 } ocb_blobw;
 int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err);
 int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an ocb_out_fn */
-/* Publishes the blob; digest gets "sha256:<hex>". */
-int ocb_blobw_commit(ocb_blobw *b, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err);
+/* Publishes the blob; digest gets "sha256:<hex>". With want, bytes that
+ * are not that digest fail with BADDIGEST and are never published. */
+int ocb_blobw_commit(ocb_blobw *b, const char *want, char digest[OCB_DIGEST_BUF], uint64_t *size,
+                     ocb_err *err);
 void ocb_blobw_abort(ocb_blobw *b);
 /* Opens the blob for reading (O_NOFOLLOW, a regular file), -1 with err. */
 int ocb_blob_open(const ocb_store *s, const char *digest, size_t len, ocb_err *err);

@@ -1,0 +1,93 @@
+local core = require "ocibuild.core"
+local T = require "support"
+
+local function entries(r)
+  local list = {}
+  while true do
+    local e, err = r:next()
+    if not e then
+      assert.is_nil(err)
+      break
+    end
+    list[#list + 1] = e
+  end
+  return list
+end
+
+describe("ocibuild.core", function()
+  describe("tar_reader()", function()
+    for _, kind in ipairs { "gzip", "zstd", "none" } do
+      it("reads back a " .. kind .. " layer ocibuild wrote, and the digest of what it read", function()
+        local d = T.tmpdir(finally)
+        T.write(d .. "/ctx/a.txt", "alpha\n")
+        T.write(d .. "/ctx/sub/b.bin", ("b"):rep(100000))
+        T.must("ln -s a.txt " .. T.q(d .. "/ctx/link"))
+        local r = assert(T.layer(d .. "/ctx", d .. "/s", { kind = kind, level = kind == "zstd" and 3 or 5 }))
+        local st = assert(core.store(d .. "/s"))
+        local rd = assert(core.tar_reader(st, r.digest))
+        local e = assert(rd:next())
+        assert.same({ name = "a.txt", type = "file", mode = 420, uid = 0, gid = 0, mtime = 0, size = 6 }, e)
+        assert.equal("alpha\n", rd:read())
+        e = assert(rd:next())
+        assert.same({ name = "link", type = "symlink", mode = 511, uid = 0, gid = 0, mtime = 0, size = 0,
+          target = "a.txt" }, e)
+        assert.equal("sub/", assert(rd:next()).name)
+        assert.equal("sub/b.bin", assert(rd:next()).name)
+        assert.equal("sha256:" .. T.sha256_file(d .. "/ctx/sub/b.bin"), rd:sha256())
+        assert.is_nil(rd:next())
+        assert.same({ r.digest, r.size }, { rd:finish() })
+      end)
+    end
+
+    it("copies an entry into a store as a blob, refusing one that is not the digest it should be", function()
+      local d = T.tmpdir(finally)
+      T.write(d .. "/in/x", "blob body")
+      T.must(("cd %s && tar --format=pax -cf ../in.tar x"):format(T.q(d .. "/in")))
+      local st = assert(core.store(d .. "/s", { create = true }))
+      local good = "sha256:" .. T.sha256_file(d .. "/in/x")
+      local rd = assert(core.tar_reader(d .. "/in.tar"))
+      assert(rd:next())
+      assert.same({ good, 9 }, { rd:to_blob(st, good, 9) })
+      assert.equal("blob body", st:blob_read(good))
+      rd = assert(core.tar_reader(d .. "/in.tar"))
+      assert(rd:next())
+      local wrong = "sha256:" .. ("0"):rep(64)
+      local ok, msg, code = rd:to_blob(st, wrong)
+      assert.is_nil(ok)
+      assert.equal("BADDIGEST", code)
+      assert.equal(("BADDIGEST: expected %s, got %s"):format(wrong, good), msg)
+      assert.is_false(T.exists(d .. "/s/blobs/sha256/" .. ("0"):rep(64)))
+      assert.equal("", T.must("ls -A " .. T.q(d .. "/s/.ocibuild-tmp")))
+      rd = assert(core.tar_reader(d .. "/in.tar"))
+      assert(rd:next())
+      assert.equal("TOOBIG", select(3, rd:read(4)))
+    end)
+
+    it("returns names as stored, for the caller to judge", function()
+      local d = T.tmpdir(finally)
+      T.must(("python3 -c 'import tarfile,io,sys\nt=tarfile.open(sys.argv[1],\"w\")\n" ..
+        "i=tarfile.TarInfo(\"../../escape\"); i.size=2; t.addfile(i, io.BytesIO(b\"hi\"))\n" ..
+        "i=tarfile.TarInfo(\"/abs\"); i.type=tarfile.SYMTYPE; i.linkname=\"/etc/passwd\"; t.addfile(i)\n" ..
+        "i=tarfile.TarInfo(\"dev\"); i.type=tarfile.CHRTYPE; i.devmajor=1; i.devminor=3; t.addfile(i)\n" ..
+        "t.close()' %s"):format(T.q(d .. "/evil.tar")))
+      local list = entries(assert(core.tar_reader(d .. "/evil.tar")))
+      assert.equal("../../escape", list[1].name)
+      assert.equal("/abs", list[2].name)
+      assert.equal("/etc/passwd", list[2].target)
+      assert.equal("chardev", list[3].type)
+      assert.equal(1, list[3].devmajor)
+    end)
+
+    it("fails with nil, msg, code on what is not a tar", function()
+      local d = T.tmpdir(finally)
+      T.write(d .. "/junk", ("not a tar at all "):rep(100))
+      local rd, msg, code = core.tar_reader(d .. "/junk")
+      if rd then rd, msg, code = rd:next() end
+      assert.is_nil(rd)
+      assert.equal("ARCHIVE", code)
+      assert.equal("ARCHIVE: Unrecognized archive format: " .. d .. "/junk", msg)
+      assert.same({ nil, "ENOENT: No such file or directory: " .. d .. "/none", "ENOENT" },
+        { core.tar_reader(d .. "/none") })
+    end)
+  end)
+end)
