@@ -7,11 +7,14 @@
 -- unreadable or changed while read, a full disk, a bad pattern, a digest
 -- that does not match) is returned, never raised:
 --     nil, "<CODE>: <reason>: <what>", "<CODE>"
--- with CODE an errno name ("ENOENT", "EACCES", ...) or one of ocibuild's
--- own: CHANGED (a file changed as it was read), BADNAME (a name that is not
--- UTF-8), WHITEOUT (a name starting with .wh.), DEVICE, BADDIGEST, BADSIZE,
--- BADPATTERN, ARCHIVE (libarchive). Misuse (a wrong argument type, a closed
--- object) raises. Resources are userdata with `close()` (safe twice) and
+-- with CODE the errno's own name ("ENOENT", "EACCES", "EOVERFLOW", ...)
+-- or one of ocibuild's: CHANGED (a file changed as it was read), BADNAME
+-- (a name that is not UTF-8), WHITEOUT (a name starting with .wh.), DEVICE,
+-- BADTYPE, BADDIGEST, BADSIZE, TOOBIG, CORRUPT (a store blob changed since
+-- it was written), BADPATTERN, ARCHIVE (libarchive), ECANCELED (an event
+-- callback stopped a job). Misuse (a wrong argument type, an unknown
+-- option, a closed object) raises. Options travel as tables whose unknown
+-- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had
 -- started to write.
 local core = {}
@@ -59,27 +62,62 @@ function Walker:close() end
 ---Walks root depth first in byte order, with exclusions as BuildKit applies them.
 ---@param root string
 ---@param matcher ocibuild.Matcher?
----@param with_excluded boolean? also report excluded paths
+---@param opts {excluded: boolean?, skip: string[]?}? excluded: also report excluded paths; skip: paths left out
 ---@return ocibuild.Walker|ocibuild.fail, string?, string?
-function core.walk(root, matcher, with_excluded) end
+function core.walk(root, matcher, opts) end
+
+---@class ocibuild.TarPolicy
+---The header policy of a layer, checked once. owner "UID:GID" (ids up to
+---4294967294) or "keep"; mode "keep" or "normalize"; mtime whole seconds.
+---@param t {prefix: string?, display: string?, mtime: integer?, keep_mtime: boolean?, clamp: boolean?, owner: string?, mode: string?}
+---@return ocibuild.TarPolicy
+function core.tar_policy(t) end
+
+---@class ocibuild.Codec
+local Codec = {}
+---What output bytes depend on besides the input ("gzip-5-libdeflate1.14-b1024k-f2").
+---@return string
+function Codec:key() end
+---A stream for small data and specs (layers go through core.layer_job).
+---@return ocibuild.Compressor|ocibuild.fail, string?, string?
+function Codec:compressor() end
+---A codec, checked once (raises on a bad kind, level or thread count).
+---@param t {kind: "gzip"|"zstd"|"none"|nil, level: integer?, threads: integer?}
+---@return ocibuild.Codec
+function core.codec(t) end
+
+---@class ocibuild.Compressor
+local Compressor = {}
+---@return string|ocibuild.fail compressed bytes produced so far
+function Compressor:write(data) end
+---@return string|ocibuild.fail the rest
+function Compressor:close() end
 
 ---@class ocibuild.LayerResult
 ---@field diff_id string sha256 of the tar
 ---@field digest string sha256 of the blob
 ---@field size integer bytes of the blob
 ---@field tar_size integer bytes of the tar
----@field entries integer tar entries from the context
+---@field entries integer tar entries (destination folders included)
 ---@field blocks integer compression blocks of the tar
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
----@field warnings string[] sockets left out, a record that could not be saved
 
----Builds one layer blob into the store, in one pass. With reuse_dir (a
----folder of block records, see ocibuild.reuse) unchanged blocks of an
----earlier build are copied instead of compressed.
+---@class ocibuild.LayerJob
+local LayerJob = {}
+---Runs the job. on_event(ev) is called on this thread: {type="progress",
+---entries=, bytes=, out=} at most 10 times a second, {type="warning",
+---message=}. An error raised by on_event stops the job (what it wrote is
+---removed) and is raised again here.
+---@param on_event fun(ev: table)?
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
-function core.layer(root, matcher, store, prefix, display, mtime, keep_mtime, clamp, keep_owner,
-                    uid, gid, normalize_mode, compression, level, jobs, skip_paths, reuse_dir) end
+function LayerJob:run(on_event) end
+---One layer: walk root (with matcher) -> tar (policy) -> codec -> a blob of
+---store. reuse (default true) looks up and writes reuse records; skip lists
+---paths the walk leaves out (the store, an output file).
+---@param t {root: string, matcher: ocibuild.Matcher?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, skip: string[]?}
+---@return ocibuild.LayerJob
+function core.layer_job(t) end
 
 ---@class ocibuild.Hasher
 local Hasher = {}
@@ -92,22 +130,48 @@ function Hasher:digest() end
 ---@return ocibuild.Hasher
 function core.sha256() end
 
----@class ocibuild.Compressor
-local Compressor = {}
----@return string|ocibuild.fail compressed bytes produced so far
-function Compressor:write(data) end
----@return string|ocibuild.fail the rest
-function Compressor:close() end
----@param level integer?
----@param kind "gzip"|"zstd"|"none"|nil
----@param threads integer?
----@return ocibuild.Compressor|ocibuild.fail, string?, string?
-function core.compressor(level, kind, threads) end
----What output bytes depend on besides the input ("gzip-5-libdeflate1.14-b1024k-f2").
----@param kind "gzip"|"zstd"|"none"
----@param level integer
----@return string
-function core.compression_key(kind, level) end
+---@class ocibuild.Store
+---An OCI image layout; the only object that knows its paths.
+local Store = {}
+---@param name "index.json"|"oci-layout"
+---@param max integer? bytes allowed (default 4 MiB)
+---@return string|ocibuild.fail, string?, string?
+function Store:read(name, max) end
+---Replaces index.json or oci-layout atomically (temp file, fsync, rename).
+---@return true|ocibuild.fail, string?, string?
+function Store:replace(name, data) end
+---Blocks for the index lock, or the prune lock (shared: builds; exclusive: prune).
+---@param which "index"|"prune"
+---@param shared boolean?
+---@return ocibuild.Fd|ocibuild.fail, string?, string?
+function Store:lock(which, shared) end
+---@return ocibuild.BlobWriter|ocibuild.fail, string?, string?
+function Store:blob_writer() end
+---@return string|ocibuild.fail bytes, verified against the digest (BADDIGEST names both)
+function Store:blob_read(digest, max) end
+---@return true|ocibuild.fail size (BADSIZE) then bytes (BADDIGEST) checked
+function Store:blob_verify(digest, size) end
+---@return string|ocibuild.fail the path, after checking the digest's form (BADDIGEST)
+function Store:blob_path(digest) end
+---Copies a blob of another store in, verified on the way.
+---@param from ocibuild.Store
+---@return true|ocibuild.fail, string?, string?
+function Store:copy_blob(from, digest, size) end
+---@return table<string, integer>|ocibuild.fail digests present, with sizes
+---@return string[]? names in blobs/sha256 that are not digests
+function Store:blobs() end
+---@return true|ocibuild.fail
+function Store:remove_blob(digest) end
+---Removes temp files nobody holds.
+---@return integer|ocibuild.fail removed
+function Store:gc_temps() end
+---Removes reuse records of blobs that are gone (all: every record).
+---@return integer|ocibuild.fail removed
+function Store:prune_reuse(all) end
+---Opens a layout; with create, makes its folders (not its files).
+---@param opts {create: boolean?}?
+---@return ocibuild.Store|ocibuild.fail, string?, string?
+function core.store(dir, opts) end
 
 ---@class ocibuild.BlobWriter
 local BlobWriter = {}
@@ -115,43 +179,70 @@ function BlobWriter:write(data) end
 ---@return string|ocibuild.fail digest
 ---@return integer|string size_or_msg
 function BlobWriter:close() end
----@return ocibuild.BlobWriter|ocibuild.fail, string?, string?
-function core.blob_writer(store) end
----@return string|ocibuild.fail bytes, verified against the digest
-function core.blob_read(store, digest, maxsize) end
----@return true|ocibuild.fail
-function core.blob_verify(store, digest, size) end
 
 ---@class ocibuild.TarWriter
 local TarWriter = {}
----@param kind "dir"|"data"|"file"|"symlink"|"hardlink"|"fifo"
-function TarWriter:add(kind, name, mode, mtime, uid, gid, arg) end
+---@param item {kind: "dir"|"data"|"symlink"|"hardlink"|"fifo", name: string, mode: integer?, mtime: integer?, uid: integer?, gid: integer?, data: string?, target: string?}
+function TarWriter:add(item) end
+---A store blob as a file entry, verified against digest and size as it is copied.
+---@param attrs {name: string, mode: integer?, mtime: integer?, uid: integer?, gid: integer?}
+function TarWriter:add_blob(store, digest, size, attrs) end
 ---@return integer|ocibuild.fail size
 ---@return string digest
 function TarWriter:close() end
-function TarWriter:abort() end
+---A tar written to a temp file beside path, renamed over path on close.
 ---@return ocibuild.TarWriter|ocibuild.fail, string?, string?
 function core.tar_writer(path) end
 
----@return true|ocibuild.fail
-function core.layout_init(store) end
----@return true|ocibuild.fail
-function core.replace_file(path, data, tmpdir) end
----@class ocibuild.Lock
-local Lock = {}
-function Lock:close() end
----@param shared boolean?
----@return ocibuild.Lock|ocibuild.fail, string?, string?
-function core.lock(path, shared) end
----@return integer|ocibuild.fail removed
-function core.gc_temps(tmpdir) end
+---@class ocibuild.TarEntry
+---@field name string as stored (unchecked)
+---@field type "file"|"dir"|"symlink"|"hardlink"|"fifo"|"chardev"|"blockdev"|"socket"
+---@field mode integer
+---@field uid integer
+---@field gid integer
+---@field mtime integer
+---@field size integer
+---@field target string? symlink target or hardlink name
 
----@return {type: "dir"|"file"|"other", size: integer, mode: integer, dev: integer, ino: integer}|ocibuild.fail
-function core.stat(path) end
+---@class ocibuild.TarReader
+local TarReader = {}
+---@return ocibuild.TarEntry|ocibuild.fail|nil entry, nil at the end
+function TarReader:next() end
+---@return string|ocibuild.fail the current entry's body (TOOBIG past max, default 4 MiB)
+function TarReader:read(max) end
+---@return string|ocibuild.fail digest of the current entry's body
+function TarReader:sha256() end
+---@return string|ocibuild.fail digest, size: the body as a blob of store (checked when given)
+function TarReader:to_blob(store, digest, size) end
+---@return string|ocibuild.fail digest, size of the whole raw input read
+function TarReader:finish() end
+---A tar (plain, gzip or zstd): a path, "-" for standard input, or a store and a digest.
+---@return ocibuild.TarReader|ocibuild.fail, string?, string?
+function core.tar_reader(path_or_store, digest) end
+
+---@class ocibuild.Fd
+---An open descriptor held by Lua (a lock; close() releases it).
+local Fd = {}
+function Fd:close() end
+
+---@return true|ocibuild.fail
+function core.replace_file(path, data) end
+---@param shared boolean?
+---@return ocibuild.Fd|ocibuild.fail, string?, string?
+function core.lock(path, shared) end
+---@param opts {max: integer?, nofollow: boolean?}?
+---@return string|ocibuild.fail the file's bytes (regular files only; EISDIR, BADTYPE, TOOBIG)
+function core.read_file(path, opts) end
+---@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer}|ocibuild.fail
+function core.stat(path, nofollow) end
+---@return string|ocibuild.fail
+function core.realpath(path) end
 ---@return string|ocibuild.fail
 function core.cwd() end
 ---@return integer
 function core.ncpu() end
+---@return string uname's machine
+function core.machine() end
 ---@return string[]|ocibuild.fail
 function core.list_dir(path) end
 ---@return true|ocibuild.fail
