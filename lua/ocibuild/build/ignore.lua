@@ -166,7 +166,8 @@ function M.compile(list, extra)
   local m, err, code, bad = core.matcher(pats)
   if not m then
     local e = from[bad]
-    return nil, (e and e.line and where(e.file, e.line) or "") .. err, code
+    local at = e and (e.line and where(e.file, e.line) or ("exclude[%d]: "):format(e.index)) or ""
+    return nil, at .. err, code
   end
   return m, function(why) return from[why] end
 end
