@@ -18,9 +18,14 @@ function M.dirname(p)
 end
 
 local cwd_cache
---- The current directory.
+--- The current directory. Raises when it cannot be known (it was
+-- removed): no relative path means anything then.
 function M.cwd()
-  if not cwd_cache then cwd_cache = assert(require("ocibuild.core").cwd()) end
+  if not cwd_cache then
+    local dir, err = require("ocibuild.core").cwd()
+    if not dir then error("cannot resolve relative paths: " .. err, 0) end
+    cwd_cache = dir
+  end
   return cwd_cache
 end
 
