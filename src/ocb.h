@@ -53,6 +53,17 @@ void ocb_sha256_update(ocb_sha256 *h, const void *buf, size_t len);
 /* Writes "sha256:<64 hex>" into out; the hasher cannot be updated after. */
 void ocb_sha256_final(ocb_sha256 *h, char out[OCB_DIGEST_BUF]);
 void ocb_sha256_free(ocb_sha256 *h);
+/* The raw digest of what was hashed so far; the hasher goes on. */
+void ocb_sha256_peek(const ocb_sha256 *h, unsigned char out[32]);
+/* The state after a multiple of 64 bytes, to resume from later. */
+typedef struct ocb_sha256_state {
+  uint32_t h[8];
+  uint64_t bytes;
+} ocb_sha256_state;
+/* -1 when the bytes hashed are not a multiple of 64. */
+int ocb_sha256_save(const ocb_sha256 *h, ocb_sha256_state *st);
+/* A hasher that goes on from st, as if its bytes had been hashed again. */
+ocb_sha256 *ocb_sha256_resume(const ocb_sha256_state *st);
 
 /*
  * Atomic files (afile.c): a temp file, flock'ed while it is written so that

@@ -71,7 +71,8 @@ function M.new(base, opts)
     return self
   end
 
-  --- Builds and saves the image: {tag= (string or list), archive=}.
+  --- Builds and saves the image: {tag= (string or list), archive=, cache=
+  -- (false: from scratch, reading no earlier build's records)}.
   -- Returns {image_id=, digest=, size=, path=, tags=, archive=}. Raises
   -- on failure; a layer's failure points at its `layer` call.
   function Image:save(o)
@@ -107,7 +108,7 @@ function M.new(base, opts)
   end
 
   local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",
-    "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner" }
+    "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner", "cache" }
 
   --- Builds one directory into an image in one call: {context=, tag=,
   -- exclusions=, labels=, config=, store=, archive=, dest=, platform=, and
@@ -128,7 +129,7 @@ function M.new(base, opts)
     if ok and o.config then ok, err = img:config(o.config) end
     if not ok then error(err, 2) end
     local r
-    r, err = save.save(img, { tag = o.tag, archive = o.archive }, ctx)
+    r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache }, ctx)
     if not r then error(err, 2) end
     return r
   end

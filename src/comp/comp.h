@@ -38,6 +38,7 @@ void ocb_codec_key(const ocb_codec *c, char *out, size_t len);
  * pieces are checked as they are read back). */
 typedef struct ocb_blocks {
   unsigned char (*pd)[32];
+  ocb_sha256_state *st; /* the hash state after the block (zero after a short one) */
   uint64_t *end;
   uint32_t *crc, *ocrc;
   uint64_t n;
@@ -62,6 +63,14 @@ typedef struct ocb_comp ocb_comp;
 ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err *err);
 /* Before the first write: hash the input; with find, reuse earlier output. */
 int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, ocb_err *err);
+/* After track, before the first write: the input goes on from the end of
+ * block k of prior (0 < k <= its blocks): the first k blocks are prior's
+ * (their pieces copied, checked, when output starts; the hash resumes from
+ * their state), and the bytes written are the input from k * block size
+ * on. Takes prior over. */
+int ocb_comp_resume(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err);
+/* Input bytes per block of the codec's engine. */
+size_t ocb_comp_block_size(const ocb_comp *c);
 int ocb_comp_write(ocb_comp *c, const void *buf, size_t len, ocb_err *err);
 int ocb_comp_finish(ocb_comp *c, ocb_err *err);
 void ocb_comp_free(ocb_comp *c);

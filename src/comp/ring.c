@@ -6,7 +6,6 @@
  * blocks (where earlier outputs are found is the caller's business).
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +58,7 @@ struct ocb_comp {
 
   /* Tracking (hashing worker until finish). */
   int track;
-  EVP_MD_CTX *ih, *tmp;
+  ocb_sha256 *ih;
   unsigned char last_pd[32];
   ocb_prior_fn find;
   void *find_ud;
@@ -80,6 +79,7 @@ void ocb_blocks_free(ocb_blocks *b) {
   free(b->end);
   free(b->crc);
   free(b->ocrc);
+  free(b->st);
   memset(b, 0, sizeof *b);
 }
 
@@ -96,22 +96,33 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t size) {
   return 0;
 }
 
-/* Ordered: the input hash, this block's prefix digest, the reuse decision. */
+/* Room for block k in this input's per-block digests and hash states. */
+static int grow_hashed(ocb_comp *c, uint64_t k, ocb_err *err) {
+  void *p = c->now.pd, *q = c->now.st;
+  uint64_t cap = c->pd_cap;
+  if (grow(&p, &cap, k + 1, 32) < 0) return ocb_errno(err, ENOMEM, "block digests");
+  c->now.pd = p;
+  if (grow(&q, &c->pd_cap, k + 1, sizeof *c->now.st) < 0) return ocb_errno(err, ENOMEM, "block digests");
+  c->now.st = q;
+  return 0;
+}
+
+/* Ordered: the input hash, this block's prefix digest and hash state, the
+ * reuse decision. */
 static int hash_block(ocb_comp *c, slot *s, ocb_err *err) {
   unsigned char pd[32];
   uint64_t k = s->seq;
-  void *p = c->now.pd;
-  if (EVP_DigestUpdate(c->ih, s->in, s->in_len) != 1 || EVP_MD_CTX_copy_ex(c->tmp, c->ih) != 1 ||
-      EVP_DigestFinal_ex(c->tmp, pd, NULL) != 1)
-    return ocb_errf(err, "EIO", "EIO: SHA-256 failed");
+  ocb_sha256_update(c->ih, s->in, s->in_len);
+  ocb_sha256_peek(c->ih, pd);
   if (k == 0 && c->find) c->matching = c->find(c->find_ud, pd, &c->old) == 1;
   if (c->matching && k < c->old.b.n && memcmp(pd, c->old.b.pd[k], 32) == 0)
     s->reused = 1;
   else
     c->matching = 0;
-  if (grow(&p, &c->pd_cap, k + 1, 32) < 0) return ocb_errno(err, ENOMEM, "block digests");
-  c->now.pd = p;
+  if (grow_hashed(c, k, err) < 0) return -1;
   memcpy(c->now.pd[k], pd, 32);
+  /* A short last block leaves no state to resume from: it stays zero. */
+  if (ocb_sha256_save(c->ih, &c->now.st[k]) < 0) memset(&c->now.st[k], 0, sizeof c->now.st[k]);
   memcpy(c->last_pd, pd, 32);
   return 0;
 }
@@ -197,8 +208,7 @@ void ocb_comp_free(ocb_comp *c) {
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->work);
   pthread_cond_destroy(&c->done);
-  EVP_MD_CTX_free(c->ih);
-  EVP_MD_CTX_free(c->tmp);
+  ocb_sha256_free(c->ih);
   ocb_blocks_free(&c->now);
   ocb_blocks_free(&c->old.b);
   if (c->old.fd >= 0) close(c->old.fd);
@@ -249,12 +259,51 @@ ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err
 
 int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, ocb_err *err) {
   if (c->submitted || c->cur) return ocb_errf(err, "EINVAL", "EINVAL: track before writing");
-  if (!(c->ih = EVP_MD_CTX_new()) || !(c->tmp = EVP_MD_CTX_new()) ||
-      EVP_DigestInit_ex(c->ih, EVP_sha256(), NULL) != 1)
-    return ocb_errf(err, "EIO", "EIO: cannot create a SHA-256 context");
+  if (!(c->ih = ocb_sha256_new())) return ocb_errno(err, ENOMEM, "SHA-256 context");
   c->find = find, c->find_ud = ud;
   pthread_mutex_lock(&c->mu);
   c->track = 1;
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+/* Copies block i of `from` into slot i of `to` (both with room). */
+static void copy_block(ocb_blocks *to, const ocb_blocks *from, uint64_t i) {
+  memcpy(to->pd[i], from->pd[i], 32);
+  to->st[i] = from->st[i];
+  to->end[i] = from->end[i];
+  to->crc[i] = from->crc[i];
+  to->ocrc[i] = from->ocrc[i];
+}
+
+int ocb_comp_resume(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err) {
+  const ocb_blocks *b = &prior->b;
+  uint64_t i, bs = c->eng->block;
+  void *e = NULL, *r = NULL, *o = NULL;
+  uint64_t cap = 0, cap2 = 0;
+  if (!c->track || c->submitted || c->cur || k == 0 || k > b->n ||
+      b->st[k - 1].bytes != k * bs)
+    return ocb_errf(err, "EINVAL", "EINVAL: cannot resume at block %llu", (unsigned long long)k);
+  ocb_sha256_free(c->ih);
+  if (!(c->ih = ocb_sha256_resume(&b->st[k - 1]))) return ocb_errno(err, ENOMEM, "SHA-256 context");
+  if (grow_hashed(c, k - 1, err) < 0) return -1;
+  if (grow(&e, &cap, k, 8) < 0 || grow(&o, &cap2, k, 4) < 0 || grow(&r, &c->end_cap, k, 4) < 0) {
+    free(e), free(o), free(r);
+    return ocb_errno(err, ENOMEM, "block offsets");
+  }
+  c->now.end = e, c->now.crc = r, c->now.ocrc = o;
+  for (i = 0; i < k; i++) {
+    copy_block(&c->now, b, i);
+    c->crc = (uint32_t)crc32_combine(c->crc, b->crc[i], (z_off_t)bs);
+  }
+  memcpy(c->last_pd, b->pd[k - 1], 32);
+  c->isize = k * bs;
+  c->nreused = k;
+  c->old = *prior; /* taken over: its blob supplies the first k pieces */
+  memset(prior, 0, sizeof *prior);
+  prior->fd = -1;
+  pthread_mutex_lock(&c->mu);
+  c->submitted = c->hashed = c->written = k;
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
@@ -447,6 +496,10 @@ void ocb_comp_result_get(const ocb_comp *c, ocb_comp_result *r) {
 
 const ocb_blocks *ocb_comp_blocks(const ocb_comp *c) {
   return &c->now;
+}
+
+size_t ocb_comp_block_size(const ocb_comp *c) {
+  return c->eng->block;
 }
 
 const ocb_codec *ocb_comp_codec(const ocb_comp *c) {

@@ -65,6 +65,11 @@ ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err);
 /* Adds one walked entry. Returns 0 when written, 1 when skipped (a socket:
  * the caller warns), -1 on failure. */
 int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err);
+/* Records path (a regular file with more than one link) as written
+ * earlier in the stream: a later name for (dev, ino) becomes a hardlink to
+ * it, as if it had been added here (rebuilds skip unchanged entries). */
+int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, size_t len, dev_t dev,
+                      ino_t ino, ocb_err *err);
 
 /* An entry not backed by a walked file: archives, generated files, the
  * directories of a destination. */
@@ -113,6 +118,37 @@ int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, 
 void ocb_untar_close(ocb_untar *u);
 
 /*
+ * Skipping unchanged entries (skip.c), for the layer job: walked entries
+ * are compared in order with a layer state; see skip.c.
+ */
+typedef struct ocb_skip ocb_skip;
+typedef struct ocb_skip_hooks {
+  /* An entry matched: its state entry (same offset in the new tar). */
+  int (*keep)(void *ud, const ocb_lstate_entry *e, ocb_err *err);
+  /* A matched entry whose bytes all lie before the resume point. */
+  int (*leave)(void *ud, const char *path, size_t len, const struct stat *st, ocb_err *err);
+  void *ud;
+} ocb_skip_hooks;
+/* NULL when there is no usable state for id (reuse: the codec's records). */
+ocb_skip *ocb_skip_open(const ocb_store *s, const char *id, const ocb_reuse *reuse, uint64_t bs);
+/* 1: e is unchanged (nothing to write); 0: the first change (see point);
+ * -1: err. */
+int ocb_skip_entry(ocb_skip *k, const ocb_entry *e, const ocb_skip_hooks *h, ocb_err *err);
+/* At the end of the walk: 1 when nothing changed at all, else 0 (a change
+ * at the end: entries gone or added), -1: err. */
+int ocb_skip_finish(ocb_skip *k, const ocb_skip_hooks *h, ocb_err *err);
+/* The tar offset of the first change. */
+uint64_t ocb_skip_point(const ocb_skip *k);
+const ocb_lstate_head *ocb_skip_head(const ocb_skip *k);
+/* The last build's blocks and blob, to resume from (take it over). */
+ocb_prior *ocb_skip_prior(ocb_skip *k);
+/* Held entry i (those overlapping the block of the change): 1 and its
+ * path, stat and tar offset, or 0 past the last. */
+size_t ocb_skip_held(const ocb_skip *k, const char **path, size_t *len, const struct stat **st,
+                     uint64_t *off, size_t i);
+void ocb_skip_free(ocb_skip *k);
+
+/*
  * The layer job (job.c): walk -> tar -> codec pipeline (diff_id, blocks
  * on worker threads, unchanged blocks of an earlier build reused) ->
  * SHA-256 -> blobs/sha256/<hex>. No file bytes leave C.
@@ -123,14 +159,15 @@ typedef struct ocb_layer_spec {
   const ocb_store *store;
   const ocb_tar_policy *policy;
   const ocb_codec *codec;
-  int reuse;                  /* look up and write reuse records */
+  int reuse;                  /* look up and write reuse records, and use the layer state */
+  const char *state;          /* the layer state's id (written; read with reuse), or NULL */
   const struct stat *skip;    /* (dev, ino) left out of the walk */
   int nskip;
 } ocb_layer_spec;
 
 typedef struct ocb_layer_stats {
   uint64_t entries;   /* tar entries written */
-  uint64_t tar_bytes; /* uncompressed */
+  uint64_t tar_bytes; /* uncompressed, made by this build */
   uint64_t out_bytes; /* compressed, written */
 } ocb_layer_stats;
 
@@ -145,8 +182,9 @@ typedef struct ocb_layer_hooks {
 
 typedef struct ocb_layer_result {
   char digest[OCB_DIGEST_BUF];
-  uint64_t size; /* of the blob */
-  ocb_layer_stats stats;
+  uint64_t size;     /* of the blob */
+  uint64_t tar_size; /* of the layer's tar */
+  ocb_layer_stats stats; /* tar_bytes: the tar bytes this build made */
   ocb_comp_result comp; /* diff_id, blocks, reuse */
 } ocb_layer_result;
 

@@ -166,6 +166,14 @@ static int set_name(ocb_tar *t, const char *prefix, const char *path, size_t len
   return 0;
 }
 
+int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, size_t len, dev_t dev,
+                      ino_t ino, ocb_err *err) {
+  int fail;
+  if (set_name(t, p->prefix, path, len, 0, err) < 0) return -1;
+  link_seen(t, dev, ino, t->name, err, &fail);
+  return fail ? -1 : 0;
+}
+
 static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
   int r = archive_write_header(t->a, t->e);
   /* A warning here means a name could not be written as UTF-8. */

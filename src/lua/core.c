@@ -155,6 +155,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"tar_reader", ocb_l_tar_reader},
                                    {"tar_writer", ocb_l_tar_writer},
                                    {"unlink", ocb_l_unlink},
+                                   {"versions", ocb_l_versions},
                                    {"walk", ocb_l_walk},
                                    {NULL, NULL}};
   /* libarchive converts names from LC_CTYPE to UTF-8: pin it so that valid

@@ -1,8 +1,9 @@
 /*
  * l_layer.c: core.layer_job{root=, matcher=, store=, policy=, codec=,
  * reuse=, skip={paths}} -> job, everything checked once; job:run([on_event])
- * -> {diff_id=, digest=, size=, tar_size=, entries=, blocks=, reused=,
- * whole=} | nil, msg, code. on_event(ev) is called on this thread, at most
+ * -> {diff_id=, digest=, size=, tar_size=, made=, entries=, blocks=,
+ * reused=, whole=} | nil, msg, code; made counts the tar bytes this build
+ * produced (less than tar_size when a rebuild skipped unchanged entries). on_event(ev) is called on this thread, at most
  * ten times a second with {type="progress", entries=, bytes=, out=}, and
  * with {type="warning", message=}; an error it raises stops the job, which
  * removes what it had written, and is raised again from run.
@@ -13,7 +14,19 @@
 
 #include "lcore.h"
 
-enum { UV_MATCHER = 1, UV_STORE, UV_POLICY, UV_CODEC, UV_ROOT, NUV = UV_ROOT };
+enum { UV_MATCHER = 1, UV_STORE, UV_POLICY, UV_CODEC, UV_ROOT, UV_STATE, NUV = UV_STATE };
+
+/* A layer state id becomes a file name in the store: letters, digits,
+ * '-', '_' and '.', not first, at most 128. */
+static int state_id_ok(const char *s) {
+  size_t i, n = strlen(s);
+  if (n == 0 || n > 128 || s[0] == '.') return 0;
+  for (i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+      return 0;
+  return 1;
+}
 
 typedef struct {
   ocb_layer_spec spec;
@@ -42,8 +55,8 @@ static void check_skip(lua_State *L, LJob *j) {
 }
 
 int ocb_l_layer_job(lua_State *L) {
-  static const char *const keys[] = {"root",  "matcher", "store", "policy",
-                                     "codec", "reuse",   "skip",  NULL};
+  static const char *const keys[] = {"root",  "matcher", "store", "policy", "codec",
+                                     "reuse", "state",   "skip",  NULL};
   LJob *j;
   ocb_opt_known(L, 1, keys);
   j = lua_newuserdatauv(L, sizeof *j, NUV);
@@ -65,6 +78,12 @@ int ocb_l_layer_job(lua_State *L) {
   j->spec.codec = ocb_checkcodec(L, -1);
   lua_setiuservalue(L, -2, UV_CODEC);
   j->spec.reuse = ocb_opt_bool(L, 1, "reuse", 1);
+  if ((j->spec.state = ocb_opt_str(L, 1, "state", NULL))) {
+    luaL_argcheck(L, state_id_ok(j->spec.state), 1, "option state: a name of letters, digits, '-', '_', '.'");
+    lua_getfield(L, 1, "state");
+    j->spec.state = lua_tostring(L, -1);
+    lua_setiuservalue(L, -2, UV_STATE);
+  }
   check_skip(L, j);
   j->spec.skip = j->skip;
   return 1;
@@ -148,7 +167,8 @@ int ocb_l_job_run(lua_State *L) {
   lua_pushstring(L, r.digest);
   lua_setfield(L, -2, "digest");
   set_int(L, "size", r.size);
-  set_int(L, "tar_size", r.stats.tar_bytes);
+  set_int(L, "tar_size", r.tar_size);
+  set_int(L, "made", r.stats.tar_bytes);
   set_int(L, "entries", r.stats.entries);
   set_int(L, "blocks", r.comp.blocks);
   set_int(L, "reused", r.comp.reused);

@@ -4,17 +4,19 @@
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink,
  * core.replace_file (atomic), core.lock (flock on a lock file).
  */
+#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "lcore.h"
 
@@ -135,6 +137,19 @@ int ocb_l_realpath(lua_State *L) {
   if (!r) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
   lua_pushstring(L, r);
   free(r);
+  return 1;
+}
+
+/* core.versions() -> {libarchive=, zlib=, openssl=}: what output bytes
+ * may depend on besides ocibuild's own code. */
+int ocb_l_versions(lua_State *L) {
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, archive_version_string());
+  lua_setfield(L, -2, "libarchive");
+  lua_pushstring(L, zlibVersion());
+  lua_setfield(L, -2, "zlib");
+  lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
+  lua_setfield(L, -2, "openssl");
   return 1;
 }
 

@@ -104,6 +104,7 @@ int ocb_l_realpath(lua_State *L);
 int ocb_l_replace_file(lua_State *L);
 int ocb_l_stat(lua_State *L);
 int ocb_l_unlink(lua_State *L);
+int ocb_l_versions(lua_State *L);
 
 int ocb_l_tar_policy(lua_State *L); /* l_tar.c */
 int ocb_l_tar_writer(lua_State *L);

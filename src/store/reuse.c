@@ -3,7 +3,8 @@
  * per layer build, named by the SHA-256 of its first block. A record says
  * which blob the build wrote, that blob's file identity when it was
  * recorded, and per block the prefix digest of the input, the end of its
- * piece, and CRC-32s of the block's input and of the blob up to there.
+ * piece, CRC-32s of the block's input and of the blob up to there, and the
+ * SHA-256 state after the block (to resume the diff_id from).
  * Records are a cache: a missing, foreign or odd one means no reuse.
  */
 #include <dirent.h>
@@ -18,7 +19,7 @@
 #include "store.h"
 
 #define RECORD_MAX (64u << 20)
-#define MAGIC "ocibuild-reuse 2\n"
+#define MAGIC "ocibuild-reuse 3\n"
 
 static void hex32(const unsigned char *d, char *out) {
   static const char x[] = "0123456789abcdef";
@@ -82,6 +83,31 @@ static void ident_of(const struct stat *st, ident *id) {
               (unsigned long long)st->st_ctim.tv_nsec;
 }
 
+/* A hash state as 64 hex digits (the eight words), a space, its byte count. */
+static int state_parse(const char *p, ocb_sha256_state *st, char **end) {
+  int i, j;
+  for (i = 0; i < 8; i++) {
+    uint32_t w = 0;
+    for (j = 0; j < 8; j++) {
+      char c = p[8 * i + j];
+      int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (v < 0) return -1;
+      w = (w << 4) | (uint32_t)v;
+    }
+    st->h[i] = w;
+  }
+  if (p[64] != ' ' || p[65] < '0' || p[65] > '9') return -1;
+  st->bytes = strtoull(p + 65, end, 10);
+  return 0;
+}
+
+static int state_print(char *out, size_t cap, const ocb_sha256_state *st) {
+  return snprintf(out, cap, "%08lx%08lx%08lx%08lx%08lx%08lx%08lx%08lx %llu", (unsigned long)st->h[0],
+                  (unsigned long)st->h[1], (unsigned long)st->h[2], (unsigned long)st->h[3],
+                  (unsigned long)st->h[4], (unsigned long)st->h[5], (unsigned long)st->h[6],
+                  (unsigned long)st->h[7], (unsigned long long)st->bytes);
+}
+
 /* Parses one block line into slot i of b; 0, or -1. */
 static int parse_block(char **pp, ocb_blocks *b, uint64_t i, unsigned long long *prev,
                        unsigned long long bsize) {
@@ -94,7 +120,7 @@ static int parse_block(char **pp, ocb_blocks *b, uint64_t i, unsigned long long 
   crc = strtoul(q + 1, &q, 16);
   if (*q != ' ' || crc > 0xffffffffUL) return -1;
   ocrc = strtoul(q + 1, &q, 16);
-  if (q != nl || ocrc > 0xffffffffUL) return -1;
+  if (*q != ' ' || ocrc > 0xffffffffUL || state_parse(q + 1, &b->st[i], &q) < 0 || q != nl) return -1;
   b->end[i] = *prev = end;
   b->crc[i] = (uint32_t)crc;
   b->ocrc[i] = (uint32_t)ocrc;
@@ -118,7 +144,7 @@ static int parse_record(const ocb_reuse *r, char *text, const unsigned char pd0[
     return -1;
   p += used + 1;
   if (!(b->pd = malloc(n * 32)) || !(b->end = malloc(n * 8)) || !(b->crc = malloc(n * 4)) ||
-      !(b->ocrc = malloc(n * 4)))
+      !(b->ocrc = malloc(n * 4)) || !(b->st = malloc(n * sizeof *b->st)))
     return -1;
   for (i = 0; i < n; i++)
     if (parse_block(&p, b, i, &prev, id->size) < 0) return -1;
@@ -184,7 +210,7 @@ static char *record_text(const ocb_reuse *r, const ocb_comp *c, const char *dige
   const ocb_blocks *b = ocb_comp_blocks(c);
   ocb_comp_result res;
   ident id;
-  size_t cap = 512 + b->n * 100;
+  size_t cap = 512 + b->n * 256;
   char *text = malloc(cap), hex[65];
   uint64_t k;
   if (!text) return NULL;
@@ -196,9 +222,11 @@ static char *record_text(const ocb_reuse *r, const ocb_comp *c, const char *dige
                           (unsigned long long)res.isize, (unsigned long long)b->n);
   for (k = 0; k < b->n; k++) {
     hex32(b->pd[k], hex);
-    *len += (size_t)snprintf(text + *len, cap - *len, "%s %llu %08lx %08lx\n", hex,
+    *len += (size_t)snprintf(text + *len, cap - *len, "%s %llu %08lx %08lx ", hex,
                              (unsigned long long)b->end[k], (unsigned long)b->crc[k],
                              (unsigned long)b->ocrc[k]);
+    *len += (size_t)state_print(text + *len, cap - *len, &b->st[k]);
+    text[(*len)++] = '\n';
   }
   return text;
 }

@@ -24,7 +24,16 @@ int ocb_store_open(ocb_store *s, const char *dir, int create, ocb_err *err);
 void ocb_store_close(ocb_store *s);
 
 /* The file names a store holds at its top, by role. */
-enum { OCB_F_INDEX, OCB_F_LAYOUT, OCB_F_LOCK, OCB_F_GCLOCK, OCB_F_TMP, OCB_F_REUSE, OCB_F_BLOBS };
+enum {
+  OCB_F_INDEX,
+  OCB_F_LAYOUT,
+  OCB_F_LOCK,
+  OCB_F_GCLOCK,
+  OCB_F_TMP,
+  OCB_F_REUSE,
+  OCB_F_LAYERS,
+  OCB_F_BLOBS
+};
 /* dir/<name of role> into out (malloc'ed), NULL when out of memory. */
 char *ocb_store_path(const ocb_store *s, int role);
 /* dir/blobs/sha256/<hex>, after checking the digest's form (BADDIGEST). */
@@ -82,5 +91,43 @@ int ocb_reuse_write(const ocb_reuse *r, const ocb_comp *c, const char *digest, u
 int ocb_reuse_forget(const ocb_reuse *r, const unsigned char pd0[32]);
 /* Removes records whose blob is gone (all: every record). */
 int ocb_reuse_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err);
+
+/*
+ * Layer states (lstate.c): what the last build of a layer saw and made,
+ * keyed by an id that names everything else its bytes depend on (the
+ * caller's: context, policy, exclusions, codec, version). A state is a
+ * cache: missing, foreign or damaged, it is ignored.
+ */
+typedef struct ocb_lstate_head {
+  char key[128];                /* the codec key (reuse records are kept per key) */
+  char blob[OCB_DIGEST_BUF];    /* the layer's blob */
+  uint64_t blob_size;
+  char diff_id[OCB_DIGEST_BUF]; /* and its tar */
+  uint64_t tar_size;
+  unsigned char pd0[32]; /* names the reuse record of its blocks */
+  uint64_t since;        /* file times at or after this (ns) were read too late to trust */
+  uint64_t end;          /* tar offset of the end-of-archive blocks */
+  uint64_t n;            /* entries */
+} ocb_lstate_head;
+typedef struct ocb_lstate_entry {
+  const char *path; /* relative to the context, as the walk gives it */
+  size_t pathlen;
+  uint64_t off; /* tar offset of its first header byte */
+  uint64_t dev, ino, size, mtime, ctime; /* times in ns */
+  uint32_t mode, uid, gid, nlink;
+} ocb_lstate_entry;
+typedef struct ocb_lstate_reader ocb_lstate_reader;
+typedef struct ocb_lstate_writer ocb_lstate_writer;
+/* NULL when there is no usable state (its CRC and summary are checked). */
+ocb_lstate_reader *ocb_lstate_open(const ocb_store *s, const char *id, ocb_lstate_head *h);
+/* 1: *e filled (its path valid until the next call); 0: the end; -1: damaged. */
+int ocb_lstate_next(ocb_lstate_reader *r, ocb_lstate_entry *e);
+void ocb_lstate_close(ocb_lstate_reader *r);
+ocb_lstate_writer *ocb_lstate_create(const ocb_store *s, const char *id, ocb_err *err);
+int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err);
+/* Publishes the state (atomically) with h as its summary, and frees w. */
+int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *err);
+void ocb_lstate_abort(ocb_lstate_writer *w);
+int ocb_lstate_forget(const ocb_store *s, const char *id);
 
 #endif

@@ -152,7 +152,8 @@ end
 -- .dockerignore line is (but never taken for comments) and, coming last,
 -- win. Returns the core matcher and explain(why), which maps a matcher's
 -- 1-based `why` to {pattern=, line=, file=} (line and file are nil for an
--- extra pattern, which has index= instead). Fails with nil, "FILE:LINE: bad
+-- extra pattern, which has index= instead), and the list of patterns as
+-- compiled. Fails with nil, "FILE:LINE: bad
 -- pattern 'P': reason", "BADPATTERN" for a pattern docker build rejects.
 function M.compile(list, extra)
   local pats, from = {}, {}
@@ -169,7 +170,7 @@ function M.compile(list, extra)
     local at = e and (e.line and where(e.file, e.line) or ("exclude[%d]: "):format(e.index)) or ""
     return nil, at .. err, code
   end
-  return m, function(why) return from[why] end
+  return m, function(why) return from[why] end, pats
 end
 
 return M

@@ -80,14 +80,14 @@ function M:config(t)
 end
 
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, on_event=, warn=}. Returns {desc=
+-- caller). ctx: {jobs=, skip={paths}, cache=, on_event=, warn=}. Returns {desc=
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}}; on a layer's failure the third and
 -- fourth results are the code and the layer's `where`.
 function M:build(st, ctx)
   local layer_descs, history, results = {}, {}, {}
   local total = 0
-  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, reuse = ctx.reuse,
+  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache,
     on_event = ctx.on_event }
   for i, l in ipairs(self.layers) do
     local r, err, code = layer.run(l, st, lctx)

@@ -120,10 +120,10 @@ function M.spec(spec, base, where)
     return nil, ("jobs must be an integer from 1 to 256, got %s"):format(check.show(spec.jobs))
   end
   l.jobs = spec.jobs
-  local m
-  m, err, code = patterns(context, spec, base)
-  if not m then return nil, err, code end
-  l.matcher = m
+  local m, pats
+  m, err, pats = patterns(context, spec, base)
+  if not m then return nil, err, pats end
+  l.matcher, l.patterns = m, pats
   return l
 end
 
@@ -139,13 +139,35 @@ function M.objects(l, ctx)
   return policy, codec
 end
 
+-- Bumped whenever a layer's bytes come to depend on something new.
+local STATE_FORMAT = 1
+
+--- The name of a layer's state in the store (what its last build saw, so a
+-- rebuild reads only what changed): a digest of everything the layer's
+-- bytes depend on besides the files themselves, so that another context,
+-- destination, exclusion list, header policy, codec or library version
+-- never uses a state it does not match.
+function M.state_id(l, ctx, codec)
+  local v = core.versions()
+  local json = require "ocibuild.oci.json"
+  local desc = json.encode {
+    format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix,
+    mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
+    patterns = json.array(l.patterns or {}), codec = codec:key(),
+    libarchive = v.libarchive, ocibuild = require("ocibuild").VERSION,
+  }
+  return (core.sha256():update(desc):digest():sub(8))
+end
+
 --- Builds layer l into the store st. ctx: {sde=, jobs=, skip={paths the
--- walk leaves out}, on_event=}. Returns the job's result: {diff_id=,
+-- walk leaves out}, cache= (false: read no reuse record or layer state,
+-- build everything), on_event=}. Returns the job's result: {diff_id=,
 -- digest=, size=, tar_size=, entries=, blocks=, reused=, whole=}.
 function M.run(l, st, ctx)
   local policy, codec = M.objects(l, ctx)
   local job = core.layer_job { root = l.context, matcher = l.matcher, store = st.core,
-    policy = policy, codec = codec, reuse = ctx.reuse ~= false, skip = ctx.skip }
+    policy = policy, codec = codec, reuse = ctx.cache ~= false, skip = ctx.skip,
+    state = M.state_id(l, ctx, codec) }
   return job:run(ctx.on_event)
 end
 

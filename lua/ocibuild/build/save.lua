@@ -15,7 +15,7 @@ local store_mod = require "ocibuild.store"
 
 local M = {}
 
-M.OPTIONS = { "tag", "archive" }
+M.OPTIONS = { "tag", "archive", "cache" }
 
 --- Parses tags (a string or a list). Returns a list of parsed references.
 function M.refs(tags)
@@ -31,7 +31,8 @@ function M.refs(tags)
   return refs
 end
 
---- Builds img (ocibuild.build.image) and saves it. opts: {tag=, archive=};
+--- Builds img (ocibuild.build.image) and saves it. opts: {tag=, archive=,
+-- cache= (false: build every layer from scratch)};
 -- ctx: {store= (a folder, else the default), warn=function(msg),
 -- on_event=}. Returns {image_id=, digest=, size=, path=, tags=,
 -- manifest=, archive=, layers=}.
@@ -43,6 +44,7 @@ function M.save(img, opts, ctx)
   refs, err, code = M.refs(opts.tag)
   if not refs then return nil, err, code end
   if opts.archive ~= nil and type(opts.archive) ~= "string" then return nil, "archive must be a file path" end
+  if opts.cache ~= nil and type(opts.cache) ~= "boolean" then return nil, "cache must be true or false" end
   local archive_path = opts.archive and path.abs(opts.archive, img.base)
   local out
   if archive_path then
@@ -62,7 +64,7 @@ function M.save(img, opts, ctx)
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
   local built, where
-  built, err, code, where = img:build(st, { jobs = jobs, skip = { st.dir, archive_path },
+  built, err, code, where = img:build(st, { jobs = jobs, skip = { st.dir, archive_path }, cache = opts.cache,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   if not built then return nil, err, code, where end
   if #refs > 0 then

@@ -24,12 +24,15 @@ options:
   --mtime fixed|keep     every mtime fixed (default), or the files' own
   --mode keep|normalize  permission bits as on disk (default), or 0644/0755
   --owner UID:GID|keep   owner of every entry (default 0:0), or the files' own
+  --no-cache             read every file and compress everything again (by
+                         default a rebuild reads only the files whose stat
+                         changed and reuses what the last build made)
   --store DIR            the image store
 ]]
 
 local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
   platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
-  mode = "value", owner = "value", alias = { t = "tag", o = "output" } }
+  mode = "value", owner = "value", ["no-cache"] = "flag", alias = { t = "tag", o = "output" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
@@ -51,7 +54,7 @@ function M.run(argv, g)
     context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
     archive = opts.output, dest = opts.dest, platform = opts.platform,
     compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-    mode = opts.mode, owner = opts.owner,
+    mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"],
   })
   if not ok then return nil, r, 1 end
   output.result(r)
