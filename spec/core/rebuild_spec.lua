@@ -169,3 +169,21 @@ describe("ocibuild rebuilds", function()
     assert.is_true(other.layers[1].made > 0)
   end)
 end)
+
+describe("ocibuild prune and layer states", function()
+  it("drops the states of layers that are gone, and all of them with --all", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/a/f", "a")
+    T.write(d .. "/b/f", "b")
+    local api = oci.new(nil, { warn = function() end })
+    api.build { context = d .. "/a", store = d .. "/s", tag = "a:1" }
+    api.build { context = d .. "/b", store = d .. "/s", tag = "a:1" } -- a's layer is now unreachable
+    local st = assert(require("ocibuild.store").open(d .. "/s"))
+    local function states() return select(2, T.must("ls " .. T.q(d .. "/s/.ocibuild/layers")):gsub("\n", "")) end
+    assert.equal(2, states())
+    assert(st:prune())
+    assert.equal(1, states())
+    assert(st:prune { all = true })
+    assert.equal(0, states())
+  end)
+end)

@@ -280,12 +280,15 @@ int ocb_l_store_gc_temps(lua_State *L) {
   return 1;
 }
 
-/* store:prune_reuse([all]) -> removed count | nil, msg, code */
+/* store:prune_reuse([all]) -> removed count | nil, msg, code: reuse
+ * records and layer states whose blob is gone (all: every one). */
 int ocb_l_store_prune_reuse(lua_State *L) {
   ocb_store *s = ocb_checkstore(L, 1);
   uint64_t n;
   ocb_err err;
-  if (ocb_reuse_prune(s, lua_toboolean(L, 2), &n, &err) < 0) return ocb_pushfail(L, &err);
+  if (ocb_reuse_prune(s, lua_toboolean(L, 2), &n, &err) < 0 ||
+      ocb_lstate_prune(s, lua_toboolean(L, 2), &n, &err) < 0)
+    return ocb_pushfail(L, &err);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }

@@ -129,5 +129,7 @@ int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err
 int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *err);
 void ocb_lstate_abort(ocb_lstate_writer *w);
 int ocb_lstate_forget(const ocb_store *s, const char *id);
+/* Removes states whose blob is gone (all: every state); adds to *removed. */
+int ocb_lstate_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err);
 
 #endif
