@@ -35,8 +35,8 @@ struct ocb_skip {
   ocb_lstate_entry next;   /* the state's next entry, not yet matched */
   int has_next;            /* 1: next is filled; 0: the state is done */
   uint64_t bs;             /* block size */
-  held *win;               /* entries overlapping the block being skipped */
-  size_t nwin, capwin;
+  held *win;               /* entries overlapping the block being skipped: */
+  size_t first, nwin, capwin; /* win[first, nwin) */
   uint64_t matched;        /* entries matched so far */
   uint64_t point;          /* the change's tar offset, once found */
 };
@@ -52,7 +52,7 @@ void ocb_skip_free(ocb_skip *k) {
   ocb_lstate_close(k->r);
   ocb_blocks_free(&k->prior.b);
   if (k->prior.fd >= 0) close(k->prior.fd);
-  for (i = 0; i < k->nwin; i++) drop_held(&k->win[i]);
+  for (i = k->first; i < k->nwin; i++) drop_held(&k->win[i]);
   free(k->win);
   free(k);
 }
@@ -101,14 +101,12 @@ static int same(const ocb_skip *k, const ocb_entry *e) {
  * `upto`: their bytes are all in blocks the earlier blob supplies. */
 static int trim(ocb_skip *k, uint64_t upto, const ocb_skip_hooks *h, ocb_err *err) {
   uint64_t b = upto / k->bs * k->bs;
-  size_t i = 0, j;
-  while (i < k->nwin && k->win[i].end <= b) {
-    if (h->leave && h->leave(h->ud, k->win[i].path, k->win[i].pathlen, &k->win[i].st, err) < 0)
-      return -1;
-    drop_held(&k->win[i++]);
+  while (k->first < k->nwin && k->win[k->first].end <= b) {
+    held *w = &k->win[k->first];
+    if (h->leave && h->leave(h->ud, w->path, w->pathlen, &w->st, err) < 0) return -1;
+    drop_held(w);
+    k->first++;
   }
-  for (j = 0; i < k->nwin; i++, j++) k->win[j] = k->win[i];
-  k->nwin = j;
   return 0;
 }
 
@@ -118,6 +116,12 @@ int ocb_skip_entry(ocb_skip *k, const ocb_entry *e, const ocb_skip_hooks *h, ocb
   if (!same(k, e)) {
     k->point = k->has_next ? k->next.off : k->head.end;
     return trim(k, k->point, h, err) < 0 ? -1 : 0;
+  }
+  if (k->first > 0 && k->first == k->nwin) k->first = k->nwin = 0;
+  if (k->nwin == k->capwin && k->first > k->capwin / 2) {
+    /* Most of the array was let go of: move the rest to its start. */
+    memmove(k->win, k->win + k->first, (k->nwin - k->first) * sizeof *k->win);
+    k->nwin -= k->first, k->first = 0;
   }
   if (k->nwin == k->capwin) {
     size_t cap = k->capwin ? 2 * k->capwin : 64;
@@ -165,7 +169,8 @@ ocb_prior *ocb_skip_prior(ocb_skip *k) {
 
 size_t ocb_skip_held(const ocb_skip *k, const char **path, size_t *len, const struct stat **st,
                      uint64_t *off, size_t i) {
-  if (i >= k->nwin) return 0;
-  *path = k->win[i].path, *len = k->win[i].pathlen, *st = &k->win[i].st, *off = k->win[i].off;
+  const held *w = &k->win[k->first + i];
+  if (k->first + i >= k->nwin) return 0;
+  *path = w->path, *len = w->pathlen, *st = &w->st, *off = w->off;
   return 1;
 }
