@@ -98,6 +98,7 @@ function Compressor:close() end
 ---@field digest string sha256 of the blob
 ---@field size integer bytes of the blob
 ---@field tar_size integer bytes of the tar
+---@field made integer tar bytes this build produced (0 when nothing changed since the layer state)
 ---@field entries integer tar entries (destination folders included)
 ---@field blocks integer compression blocks of the tar
 ---@field reused integer blocks taken from an earlier build instead of compressed
@@ -113,9 +114,11 @@ local LayerJob = {}
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
 function LayerJob:run(on_event) end
 ---One layer: walk root (with matcher) -> tar (policy) -> codec -> a blob of
----store. reuse (default true) looks up and writes reuse records; skip lists
----paths the walk leaves out (the store, an output file).
----@param t {root: string, matcher: ocibuild.Matcher?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, skip: string[]?}
+---store. reuse (default true) looks up and writes reuse records and reads
+---the layer state; state names the layer state (what this build saw, so the
+---next reads only entries whose stat changed; the id must name everything
+---else the bytes depend on); skip lists paths the walk leaves out.
+---@param t {root: string, matcher: ocibuild.Matcher?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?}
 ---@return ocibuild.LayerJob
 function core.layer_job(t) end
 
@@ -165,7 +168,7 @@ function Store:remove_blob(digest) end
 ---Removes temp files nobody holds.
 ---@return integer|ocibuild.fail removed
 function Store:gc_temps() end
----Removes reuse records of blobs that are gone (all: every record).
+---Removes reuse records and layer states of blobs that are gone (all: every one).
 ---@return integer|ocibuild.fail removed
 function Store:prune_reuse(all) end
 ---Opens a layout; with create, makes its folders (not its files).
@@ -243,6 +246,8 @@ function core.cwd() end
 function core.ncpu() end
 ---@return string uname's machine
 function core.machine() end
+---@return {libarchive: string, zlib: string, openssl: string}
+function core.versions() end
 ---@return string[]|ocibuild.fail
 function core.list_dir(path) end
 ---@return true|ocibuild.fail
