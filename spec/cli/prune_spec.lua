@@ -23,7 +23,7 @@ describe("ocibuild gc", function()
 
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 3 blobs %(%d+ bytes%) and 1 temp files\n$", out)
+    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes%), 1 temp file %(1 bytes%) and 1 reuse record\n$", out)
     local left = {}
     for _, b in ipairs(blobs(s)) do left["sha256:" .. b] = true end
     assert.is_true(left[second.desc.digest])
@@ -124,7 +124,7 @@ describe("ocibuild gc on a store it cannot fully read", function()
       :format(digest, #nested))
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 3 blobs", out)
+    assert.matches("^removed 0 untagged images, 3 blobs", out)
     for _, b in ipairs { img.desc.digest, img.manifest.config.digest, img.manifest.layers[1].digest, digest } do
       assert.is_true(T.exists(img.blob(b)), b)
     end
