@@ -41,7 +41,7 @@ end
 -- parsed as kind ("manifest", "index", "config").
 local function read_doc(st, d, kind, where)
   local text, err, code = st:get_json(d.digest)
-  if not text then return nil, ("%s: %s"):format(where, err), code end
+  if not text then return nil, ("%s: %s %s: %s"):format(where, kind, d.digest, err), code end
   if #text ~= d.size then
     return nil, ("%s: %s has %d bytes, its descriptor says %d"):format(where, d.digest, #text, d.size), "BADSIZE"
   end
@@ -156,12 +156,11 @@ function M.resolve(st, idx, s)
     local g = by_id(st, groups, dg:sub(8), s)
     if g then return { desc = g.desc, group = g, by = "id" } end
   end
-  if digest_mod.valid(s) then
-    return by_digest(s, "digest") or not_found(st, s)
-  end
-  local r = ref.parse(s)
-  if r and r.digest then
-    return by_digest(r.digest, "digest") or not_found(st, s)
+  local r = not digest_mod.valid(s) and ref.parse(s)
+  if digest_mod.valid(s) or (r and r.digest) then
+    local t = by_digest(r and r.digest or s, "digest")
+    if t then return t end
+    return not_found(st, s)
   end
   if r then
     local d = index.find(idx.manifests, r)
