@@ -151,8 +151,7 @@ function M.new(base, opts)
   -- all=}, fsck(). Only import creates a store that does not exist.
   function api.store(dir)
     if dir ~= nil and type(dir) ~= "string" then error("store needs a folder path", 2) end
-    local abs = dir and path.abs(dir, base) or ctx.store
-    return setmetatable({ _h = manage.handle(abs, base) }, Store)
+    return setmetatable({ _h = manage.handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
   end
 
   return api

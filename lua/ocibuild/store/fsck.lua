@@ -82,10 +82,12 @@ end
 -- blobs=, bytes= (every blob present), unreferenced=,
 -- unreferenced_bytes=, temps= (temp files nobody holds)}; the store's
 -- own failures to be read are problems too, never a nil return, except
--- when the store cannot be locked.
+-- when the store cannot be locked for a reason other than permissions.
 function M.run(st)
+  -- held against prune (so that nothing vanishes mid-check), unless the
+  -- store is not ours to lock: checking it still reads it safely
   local hold <close>, err, code = st:use()
-  if not hold then return nil, err, code end
+  if not hold and code ~= "EACCES" and code ~= "EROFS" then return nil, err, code end
   local report = { problems = {}, images = 0, blobs = 0, bytes = 0, unreferenced = 0, unreferenced_bytes = 0,
     temps = 0 }
   local problems = report.problems

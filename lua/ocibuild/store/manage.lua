@@ -16,15 +16,16 @@ local M = {}
 
 M.METHODS = { "images", "tag", "rm", "inspect", "export", "import", "prune", "fsck" }
 
---- A handle on the store at dir (absolute, or nil: $OCIBUILD_STORE or
--- the default); relative paths given to its functions resolve against
--- base.
-function M.handle(dir, base)
-  return { dir = dir, base = base }
+--- A handle on the store at dir (absolute; nil: `fallback`, the --store
+-- of the command line, else $OCIBUILD_STORE, else the default); relative
+-- paths given to its functions resolve against base.
+function M.handle(dir, base, fallback)
+  return { dir = dir, base = base, fallback = fallback }
 end
 
 local function open(h, create)
-  return store.locate(h.dir, { create = create })
+  if h.dir then return store.open(h.dir, { create = create }) end
+  return store.locate(h.fallback, { create = create })
 end
 
 local function opts_of(o, known, what)
