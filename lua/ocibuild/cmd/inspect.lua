@@ -1,6 +1,6 @@
 --- `ocibuild inspect NAME|DIGEST`: an image of the store as JSON.
 local getopt = require "ocibuild.cli.getopt"
-local images = require "ocibuild.store.images"
+local inspect = require "ocibuild.store.inspect"
 local show = require "ocibuild.cli.show"
 local store = require "ocibuild.store"
 
@@ -37,7 +37,7 @@ function M.run(argv, g)
   local st, err = store.locate(g.store)
   if not st then return nil, err, 1 end
   local v
-  v, err = images.inspect(st, rest[1], { what = what, platform = opts.platform })
+  v, err = inspect.run(st, rest[1], { what = what, platform = opts.platform })
   if not v then return nil, err, 1 end
   io.stdout:write(type(v) == "string" and v or show.json(v))
   return true

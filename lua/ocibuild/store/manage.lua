@@ -9,6 +9,7 @@ local export = require "ocibuild.export"
 local fsck = require "ocibuild.store.fsck"
 local images = require "ocibuild.store.images"
 local import = require "ocibuild.import"
+local inspect = require "ocibuild.store.inspect"
 local path = require "ocibuild.path"
 local store = require "ocibuild.store"
 
@@ -85,7 +86,7 @@ function M.rm(h, names, o)
 end
 
 --- An image as a table (or exact bytes with what="raw"/"config_raw"),
--- opts {what=, platform=}: see ocibuild.store.images.inspect.
+-- opts {what=, platform=}: see ocibuild.store.inspect.
 function M.inspect(h, src, o)
   if type(src) ~= "string" then return nil, "inspect needs an image name, digest or ID" end
   local opts, err = opts_of(o, { "what", "platform" }, "inspect")
@@ -97,7 +98,7 @@ function M.inspect(h, src, o)
   local st, code
   st, err, code = open(h)
   if not st then return nil, err, code end
-  return images.inspect(st, src, { what = what, platform = opts.platform })
+  return inspect.run(st, src, { what = what, platform = opts.platform })
 end
 
 --- Writes the images srcs (a string or a list) into an OCI archive at
