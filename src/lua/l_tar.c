@@ -185,8 +185,9 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   if ((it.fd = ocb_blob_open(s, digest, dlen, &err)) < 0) return ocb_pushfail(L, &err);
   r = fstat(it.fd, &st) < 0 ? ocb_errno(&err, errno, digest)
       : st.st_size != size
-          ? ocb_errf(&err, "BADSIZE", "BADSIZE: blob %s in store %s has %lld bytes, not %lld",
-                     digest, s->dir, (long long)st.st_size, (long long)size)
+          ? ocb_errf(&err, "BADSIZE",
+                     "BADSIZE: blob %s: expected %lld bytes, found %lld: %s/blobs/sha256/%s", digest,
+                     (long long)size, (long long)st.st_size, s->dir, digest + 7)
           : 0;
   if (r < 0) {
     close(it.fd);
@@ -204,8 +205,8 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   /* The header went out with the file's size: a wrong one or other bytes
    * fail the archive, which is then never published. */
   if (strcmp(got, digest) != 0) {
-    ocb_errf(&err, "BADDIGEST", "BADDIGEST: blob %s in store %s holds %s instead", digest, s->dir,
-             got);
+    ocb_errf(&err, "BADDIGEST", "BADDIGEST: blob %s: expected %s, got %s: %s/blobs/sha256/%s",
+             digest, digest, got, s->dir, digest + 7);
     return ocb_pushfail(L, &err);
   }
   lua_settop(L, 1);
