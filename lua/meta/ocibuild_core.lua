@@ -165,9 +165,11 @@ function Store:copy_blob(from, digest, size) end
 function Store:blobs() end
 ---@return true|ocibuild.fail
 function Store:remove_blob(digest) end
----Removes temp files nobody holds.
+---Removes temp files nobody holds (dry: only counts them).
+---@param dry boolean?
 ---@return integer|ocibuild.fail removed
-function Store:gc_temps() end
+---@return integer|string bytes_or_msg their sizes
+function Store:gc_temps(dry) end
 ---Removes reuse records and layer states of blobs that are gone (all: every one).
 ---@return integer|ocibuild.fail removed
 function Store:prune_reuse(all) end
@@ -193,7 +195,8 @@ function TarWriter:add_blob(store, digest, size, attrs) end
 ---@return integer|ocibuild.fail size
 ---@return string digest
 function TarWriter:close() end
----A tar written to a temp file beside path, renamed over path on close.
+---A tar written to a temp file beside path, renamed over path on close;
+---"-" writes straight to standard output (a failure leaves it cut short).
 ---@return ocibuild.TarWriter|ocibuild.fail, string?, string?
 function core.tar_writer(path) end
 

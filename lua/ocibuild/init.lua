@@ -15,6 +15,7 @@ local check = require "ocibuild.build.check"
 local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
 local layer = require "ocibuild.build.layer"
+local manage = require "ocibuild.store.manage"
 local path = require "ocibuild.path"
 local save = require "ocibuild.build.save"
 
@@ -132,6 +133,26 @@ function M.new(base, opts)
     r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache }, ctx)
     if not r then error(err, 2) end
     return r
+  end
+
+  local Store = {}
+  Store.__index = Store
+  for _, name in ipairs(manage.METHODS) do
+    Store[name] = function(self, ...)
+      local r, err = manage[name](self._h, ...)
+      if r == nil then error(err, 2) end
+      return r
+    end
+  end
+
+  --- The image store at dir (default: the one builds use). Methods, each
+  -- raising on failure: images{repo=}, tag(src, name...), rm(names,
+  -- {force=}), inspect(src, {what=, platform=}), export(srcs, file,
+  -- {mtime=}), import(file_or_dir, {tags=, select=}), prune{dry_run=,
+  -- all=}, fsck(). Only import creates a store that does not exist.
+  function api.store(dir)
+    if dir ~= nil and type(dir) ~= "string" then error("store needs a folder path", 2) end
+    return setmetatable({ _h = manage.handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
   end
 
   return api

@@ -4,7 +4,7 @@
  * data) for "index.json" and "oci-layout"; store:lock("index"|"prune"
  * [, shared]); blobs: blob_writer(), blob_read(digest [, max]),
  * blob_verify(digest [, size]), blob_path(digest), blobs() (the digests
- * present), remove_blob(digest); gc_temps(); prune_reuse([all]).
+ * present), remove_blob(digest); gc_temps([dry]); prune_reuse([all]).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -270,14 +270,16 @@ int ocb_l_store_remove_blob(lua_State *L) {
   return 1;
 }
 
-/* store:gc_temps() -> removed count | nil, msg, code */
+/* store:gc_temps([dry]) -> removed count, bytes | nil, msg, code */
 int ocb_l_store_gc_temps(lua_State *L) {
   ocb_store *s = ocb_checkstore(L, 1);
-  uint64_t n;
+  uint64_t n, bytes;
   ocb_err err;
-  if (ocb_store_gc_temps(s, &n, &err) < 0) return ocb_pushfail(L, &err);
+  if (ocb_store_gc_temps(s, lua_toboolean(L, 2), &n, &bytes, &err) < 0)
+    return ocb_pushfail(L, &err);
   lua_pushinteger(L, (lua_Integer)n);
-  return 1;
+  lua_pushinteger(L, (lua_Integer)bytes);
+  return 2;
 }
 
 /* store:prune_reuse([all]) -> removed count | nil, msg, code: reuse

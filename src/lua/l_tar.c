@@ -3,7 +3,8 @@
  * checked once; core.tar_writer(path) -> writer, for archives assembled
  * from Lua (OCI and docker archives). The tar goes to a flock'ed temp file
  * beside path and replaces path on close; dropped before close, it leaves
- * nothing. writer:add{kind=, name=, mode=, mtime=, uid=, gid=, data=,
+ * nothing ("-": straight to standard output, which a failure leaves cut
+ * short). writer:add{kind=, name=, mode=, mtime=, uid=, gid=, data=,
  * target=}; writer:add_blob(store, digest, size, name, mtime): a blob
  * copied and verified against its digest on the way;
  * writer:close() -> size, digest of the tar.
@@ -61,12 +62,24 @@ typedef struct {
   ocb_sha256 *h;
   uint64_t size;
   char *dst;
+  int stdout_; /* writing to standard output, not to f */
 } LTar;
+
+static int write_all(int fd, const char *p, size_t len, ocb_err *err) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ocb_errno(err, errno, "standard output");
+    p += n, len -= (size_t)n;
+  }
+  return 0;
+}
 
 static int tarw_out(void *ud, const void *buf, size_t len, ocb_err *err) {
   LTar *lt = ud;
   ocb_sha256_update(lt->h, buf, len);
   lt->size += len;
+  if (lt->stdout_) return write_all(STDOUT_FILENO, buf, len, err);
   return ocb_afile_write(&lt->f, buf, len, err);
 }
 
@@ -98,7 +111,8 @@ int ocb_l_tar_writer(lua_State *L) {
     tarw_release(lt);
     return ocb_pushfail(L, &err);
   }
-  if (ocb_afile_open(&lt->f, dir, ".ocibuild-tmp-", &err) < 0 ||
+  lt->stdout_ = strcmp(path, "-") == 0;
+  if ((!lt->stdout_ && ocb_afile_open(&lt->f, dir, ".ocibuild-tmp-", &err) < 0) ||
       !(lt->t = ocb_tar_new(tarw_out, lt, &err))) {
     tarw_release(lt);
     return ocb_pushfail(L, &err);
@@ -171,8 +185,9 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   if ((it.fd = ocb_blob_open(s, digest, dlen, &err)) < 0) return ocb_pushfail(L, &err);
   r = fstat(it.fd, &st) < 0 ? ocb_errno(&err, errno, digest)
       : st.st_size != size
-          ? ocb_errf(&err, "BADSIZE", "BADSIZE: blob %s in store %s has %lld bytes, not %lld",
-                     digest, s->dir, (long long)st.st_size, (long long)size)
+          ? ocb_errf(&err, "BADSIZE",
+                     "BADSIZE: blob %s: expected %lld bytes, found %lld: %s/blobs/sha256/%s", digest,
+                     (long long)size, (long long)st.st_size, s->dir, digest + 7)
           : 0;
   if (r < 0) {
     close(it.fd);
@@ -190,8 +205,8 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   /* The header went out with the file's size: a wrong one or other bytes
    * fail the archive, which is then never published. */
   if (strcmp(got, digest) != 0) {
-    ocb_errf(&err, "BADDIGEST", "BADDIGEST: blob %s in store %s holds %s instead", digest, s->dir,
-             got);
+    ocb_errf(&err, "BADDIGEST", "BADDIGEST: blob %s: expected %s, got %s: %s/blobs/sha256/%s",
+             digest, digest, got, s->dir, digest + 7);
     return ocb_pushfail(L, &err);
   }
   lua_settop(L, 1);
@@ -202,7 +217,8 @@ int ocb_l_tarw_close(lua_State *L) {
   LTar *lt = check_tarw(L);
   char digest[OCB_DIGEST_BUF];
   ocb_err err;
-  if (ocb_tar_finish(lt->t, &err) < 0 || ocb_afile_commit(&lt->f, lt->dst, &err) < 0) {
+  if (ocb_tar_finish(lt->t, &err) < 0 ||
+      (!lt->stdout_ && ocb_afile_commit(&lt->f, lt->dst, &err) < 0)) {
     tarw_release(lt);
     return ocb_pushfail(L, &err);
   }

@@ -44,8 +44,10 @@ int ocb_store_replace(const ocb_store *s, int role, const void *data, size_t len
 /* Takes the index lock or the prune lock (shared: many builds, one prune).
  * Returns the locked descriptor (close it to unlock), or -1. Blocks. */
 int ocb_store_lock(const ocb_store *s, int role, int shared, ocb_err *err);
-/* Removes the temp files nobody holds; *removed counts them. */
-int ocb_store_gc_temps(const ocb_store *s, uint64_t *removed, ocb_err *err);
+/* Removes the temp files nobody holds (dry: only counts them); *removed
+ * counts them, *bytes sums their sizes. */
+int ocb_store_gc_temps(const ocb_store *s, int dry, uint64_t *removed, uint64_t *bytes,
+                       ocb_err *err);
 
 /*
  * Blobs (blob.c): a writer hashes what it is given while writing it to a

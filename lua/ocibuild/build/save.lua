@@ -67,10 +67,9 @@ function M.save(img, opts, ctx)
   built, err, code, where = img:build(st, { jobs = jobs, skip = { st.dir, archive_path }, cache = opts.cache,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   if not built then return nil, err, code, where end
-  if #refs > 0 then
-    ok, err, code = st:tag(built.desc, refs)
-    if not ok then return nil, err, code end
-  end
+  -- No tag: the image is listed untagged (`<none>`) until prune.
+  ok, err, code = st:tag(built.desc, refs)
+  if not ok then return nil, err, code end
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
     path = st.dir, tags = refs, manifest = built.desc, layers = built.layers }
   if out then

@@ -12,7 +12,14 @@ M.COMMANDS = {
   { "build", "build a directory: ocibuild build DIR -t TAG [options]" },
   { "ls", "list what a directory puts into a layer, and why files are left out" },
   { "images", "list the images in the store" },
-  { "gc", "remove unused blobs and abandoned temp files from the store" },
+  { "tag", "give an image of the store more names" },
+  { "rm", "remove names (and unnamed images) from the store" },
+  { "inspect", "show an image of the store as JSON" },
+  { "export", "write images of the store into an OCI archive (or stdout)" },
+  { "import", "import an OCI archive, docker archive or OCI layout" },
+  { "prune", "remove untagged images, unused blobs and abandoned temp files" },
+  { "gc", "the same as prune" },
+  { "fsck", "check the whole store and say what is wrong" },
 }
 
 local USAGE = [[

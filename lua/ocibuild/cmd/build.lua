@@ -12,7 +12,10 @@ Builds DIR into a one-layer image: DIR/.dockerignore applies as
 `docker build` applies it, then each --exclude pattern after it.
 
 options:
-  -t, --tag TAG          name the image (repeatable), as name:tag
+  -t, --tag TAG          name the image (repeatable), as name:tag; without
+                         -t the image is kept untagged, listed as <none>
+                         by `ocibuild images` (tag it by ID with
+                         `ocibuild tag`) until `ocibuild prune` removes it
   --label KEY=VALUE      set a config label (repeatable)
   --exclude PATTERN      exclude more paths, .dockerignore syntax (repeatable)
   -o, --output FILE.tar  also write an OCI archive (skopeo/podman/docker load)

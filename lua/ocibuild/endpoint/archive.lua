@@ -1,10 +1,18 @@
 --- An OCI archive as a copy target: a tar of an image layout which
 -- skopeo, podman, umoci and both Docker image stores load. Besides
 -- oci-layout, index.json and the blobs it carries Docker's manifest.json
--- (the graphdriver store needs it). Blobs are gathered while an image is
--- copied in, then written at `commit`, sorted, owned by 0:0 with a fixed
--- mtime, each copied from the store and verified against its digest on
--- the way; the file appears whole (temp file + rename) or not at all.
+-- (the graphdriver store needs it). Each image is one index.json entry,
+-- however many names it has: skopeo (`oci-archive:FILE` with no name) and
+-- podman load only an index.json of one entry as OCI, keeping digests. The
+-- entry carries the image's first name (ref.name in the familiar form,
+-- io.containerd.image.name in the full one: what podman and containerd
+-- apply); manifest.json's RepoTags carry every name (what Docker's
+-- graphdriver store applies, and what `ocibuild import` reads back).
+-- Blobs are gathered while an image is copied in, then written at
+-- `commit`, sorted, owned by 0:0 with a fixed mtime, each copied from the
+-- store and verified against its digest on the way; the file appears
+-- whole (temp file + rename) or not at all; "-" streams to standard
+-- output instead.
 local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
@@ -16,13 +24,16 @@ local store_mod = require "ocibuild.store"
 local M = {}
 M.__index = M
 
---- A new archive at dest (absolute; checked with ocibuild.endpoint.output).
--- opts: {mtime= (of every entry)}.
+--- A new archive at dest (absolute; checked with ocibuild.endpoint.output),
+-- or "-" for standard output. opts: {mtime= (of every entry)}.
 function M.new(dest, opts)
-  local ok, err, code = output.check(dest)
-  if not ok then return nil, err, code end
-  return setmetatable({ dest = dest, mtime = (opts or {}).mtime or 0, blobs = {}, order = {},
-    images = {}, entries = {} }, M)
+  if dest ~= "-" then
+    local ok, err, code = output.check(dest)
+    if not ok then return nil, err, code end
+  end
+  return setmetatable({ dest = dest, shown = dest == "-" and "standard output" or dest,
+    mtime = (opts or {}).mtime or 0, blobs = {}, order = {}, images = {}, entries = {},
+    by_digest = {} }, M)
 end
 
 function M:has_blob(desc)
@@ -50,13 +61,21 @@ function M:put_manifest(desc, text, src)
   return true
 end
 
---- Names desc in the archive's index.json (and Docker's manifest.json)
--- with the parsed references refs (none: the image is listed unnamed).
+--- Lists desc in the archive, adding the parsed references refs to its
+-- names (none: listed unnamed). Images keep the order they were first
+-- tagged in; names the order they were given in.
 function M:tag(desc, refs)
-  if #refs == 0 then
-    self.entries[#self.entries + 1] = { desc = desc, refs = {} }
-  else
-    self.entries[#self.entries + 1] = { desc = desc, refs = refs }
+  local e = self.by_digest[desc.digest]
+  if not e then
+    e = { desc = desc, refs = {}, seen = {} }
+    self.by_digest[desc.digest] = e
+    self.entries[#self.entries + 1] = e
+  end
+  for _, r in ipairs(refs) do
+    if not e.seen[r.normalized] then
+      e.seen[r.normalized] = true
+      e.refs[#e.refs + 1] = r
+    end
   end
   return true
 end
@@ -80,19 +99,18 @@ end
 local function index_json(self)
   local descs = {}
   for _, e in ipairs(self.entries) do
-    if #e.refs == 0 then descs[#descs + 1] = e.desc end
-    for _, r in ipairs(e.refs) do descs[#descs + 1] = index.tagged(e.desc, r) end
+    descs[#descs + 1] = e.refs[1] and index.tagged(e.desc, e.refs[1]) or index.untagged(e.desc)
   end
   return doc.encode(doc.index(descs))
 end
 
---- Writes the archive. Returns true.
+--- Writes the archive. Returns {size=, digest=} of the tar.
 function M:commit()
   local digests = {}
   for d in pairs(self.blobs) do digests[#digests + 1] = d end
   table.sort(digests)
   local w <close>, err, code = core.tar_writer(self.dest)
-  if not w then return nil, ("cannot write %s: %s"):format(self.dest, err), code end
+  if not w then return nil, ("cannot write %s: %s"):format(self.shown, err), code end
   local mt = self.mtime
   local function dir(name) return w:add { kind = "dir", name = name, mode = 493, mtime = mt } end
   local function data(name, bytes)
@@ -110,11 +128,11 @@ function M:commit()
   if ok then ok, err, code = data("index.json", index_json(self)) end
   if ok then ok, err, code = data("manifest.json", docker_manifest(self)) end
   if ok then ok, err, code = data("oci-layout", store_mod.LAYOUT) end
-  if not ok then return nil, ("cannot write %s: %s"):format(self.dest, err), code end
-  local size
-  size, err, code = w:close()
-  if not size then return nil, ("cannot write %s: %s"):format(self.dest, err), code end
-  return true
+  if not ok then return nil, ("cannot write %s: %s"):format(self.shown, err), code end
+  local size, digest
+  size, digest, code = w:close()
+  if not size then return nil, ("cannot write %s: %s"):format(self.shown, digest), code end
+  return { size = size, digest = digest }
 end
 
 return M

@@ -1,7 +1,9 @@
 --- index.json entries: which references an entry names, and the rules
 -- for moving a tag onto another image. Entries written by other tools
 -- (skopeo writes only `org.opencontainers.image.ref.name`, in whatever form
--- it was given) are matched in both the familiar and the full form.
+-- it was given) are matched in both the familiar and the full form. An
+-- entry with neither annotation is an untagged image (`<none>`): a build
+-- without a tag, an unnamed import; prune removes those.
 local doc = require "ocibuild.oci.doc"
 local ref = require "ocibuild.oci.ref"
 
@@ -38,6 +40,27 @@ function M.tagged(desc, r)
   return d
 end
 
+--- true when the entry carries a name annotation (parsable or not).
+function M.named(d)
+  local a = d.annotations
+  return a ~= nil and (a[M.REF_NAME] ~= nil or a[M.CONTAINERD_NAME] ~= nil)
+end
+
+--- A copy of the descriptor desc without name annotations.
+function M.untagged(desc)
+  local d = doc.descriptor(desc.mediaType, desc.digest, desc.size)
+  for k, v in pairs(desc) do
+    if k ~= "annotations" then d[k] = v end
+  end
+  for k, v in pairs(desc.annotations or {}) do
+    if k ~= M.REF_NAME and k ~= M.CONTAINERD_NAME then
+      d.annotations = d.annotations or {}
+      d.annotations[k] = v
+    end
+  end
+  return d
+end
+
 local function sort_key(d)
   return M.name_of(d) or ""
 end
@@ -55,16 +78,23 @@ end
 
 --- Moves each reference in refs (parsed) onto desc in list (the
 -- manifests of an index): entries naming one of them, in either form,
--- are replaced. Returns the new list.
+-- are replaced, and an untagged entry of desc goes. With no refs, desc
+-- gets an untagged entry unless some entry already lists it. Returns the
+-- new list.
 function M.set_tags(list, desc, refs)
   local taken = {}
   for _, r in ipairs(refs) do taken[r.normalized] = true end
-  local kept = {}
+  local kept, listed = {}, false
   for _, d in ipairs(list) do
     local name = M.name_of(d)
-    if not (name and taken[name]) then kept[#kept + 1] = d end
+    local unnamed_self = #refs > 0 and d.digest == desc.digest and not M.named(d)
+    if not (name and taken[name]) and not unnamed_self then
+      kept[#kept + 1] = d
+      if d.digest == desc.digest then listed = true end
+    end
   end
   for _, r in ipairs(refs) do kept[#kept + 1] = M.tagged(desc, r) end
+  if #refs == 0 and not listed then kept[#kept + 1] = M.untagged(desc) end
   return M.sort(kept)
 end
 

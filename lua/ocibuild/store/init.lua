@@ -53,25 +53,40 @@ local function setup(self)
   return self
 end
 
+local SOURCES = { ["--store"] = "given with --store", OCIBUILD_STORE = "from $OCIBUILD_STORE",
+  default = "the default store" }
+
 --- Opens the layout at dir. opts: {create=true} makes it when missing
 -- (builds, imports, pulls); without, a missing store is an error naming
--- the path (read-only commands never create one). Returns the store.
+-- the path and, with opts.source (from M.default_dir), where the path
+-- came from: read-only commands never create a store. Returns the store.
 function M.open(dir, opts)
   opts = opts or {}
   dir = path.abs(dir)
+  local from = opts.source and (" (%s)"):format(SOURCES[opts.source] or opts.source) or ""
   local c, err, code = core.store(dir, { create = opts.create or false })
   if not c then
     if code == "ENOENT" and not opts.create then
-      return nil, ("no store at %s%s"):format(dir, opts.source and (" (from " .. opts.source .. ")") or ""), code
+      return nil, ("no store at %s%s"):format(dir, from), code
     end
     return nil, ("store %s is not usable: %s"):format(dir, err), code
   end
   local self = setmetatable({ dir = dir, core = c }, M)
   if opts.create then return setup(self) end
   if not core.stat(dir .. "/index.json") then
-    return nil, ("%s is not an image store: it has no index.json"):format(dir), "ENOENT"
+    return nil, ("%s%s is not an image store: it has no index.json"):format(dir, from), "ENOENT"
   end
   return self
+end
+
+--- Opens the store the command line names: `explicit` (--store), else
+-- $OCIBUILD_STORE, else the default (see M.default_dir); opts as M.open.
+function M.locate(explicit, opts)
+  local dir, source = M.default_dir(explicit)
+  if not dir then return nil, source, "ENOENT" end
+  local o = { source = source }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return M.open(dir, o)
 end
 
 --- Writes bytes as a blob. Returns digest, size.
@@ -148,7 +163,8 @@ end
 
 --- Points each reference in refs (parsed, see ocibuild.oci.ref) at the
 -- manifest descriptor desc; a tag that names another image moves, whoever
--- wrote it.
+-- wrote it. With no refs, desc is listed untagged (`<none>`) unless an
+-- entry already lists it.
 function M:tag(desc, refs)
   return self:update_index(function(idx)
     idx.manifests = index.set_tags(idx.manifests, desc, refs)

@@ -1,9 +1,11 @@
---- Pruning a store: blobs no index entry reaches, temp files nobody
--- writes, reuse records of blobs that are gone. Everything reachable is
--- found first, under both locks (no build is writing, no tag moves); if
--- any manifest or index on the way cannot be read or understood, nothing
--- at all is removed and the error says which and why.
+--- Pruning a store: untagged images (index.json entries with no name),
+-- then blobs no remaining entry reaches, temp files nobody writes, reuse
+-- records of blobs that are gone. Everything reachable is found first,
+-- under both locks (no build is writing, no tag moves); if any manifest
+-- or index on the way cannot be read or understood, nothing at all is
+-- removed (index.json included) and the error says which and why.
 local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
 local media = require "ocibuild.oci.media"
 
 local M = {}
@@ -30,8 +32,10 @@ local function mark(st, d, live, where)
   return true
 end
 
---- Prunes the store st. opts: {dry_run=, all= (also every reuse record)}.
--- Returns {blobs=, bytes=, temps=, records=, removed={digest...}}.
+--- Prunes the store st. opts: {dry_run= (change nothing, say what would
+-- go), all= (also every reuse record)}. Returns {images= (untagged
+-- entries dropped), blobs=, bytes=, temps=, temp_bytes=, records=,
+-- removed={digest...}, untagged={descriptor...}, sizes={digest=size}}.
 function M.run(st, opts)
   opts = opts or {}
   local hold <close>, err, code = st.core:lock("prune")
@@ -41,11 +45,17 @@ function M.run(st, opts)
   local idx
   idx, err, code = st:read_index()
   if not idx then return nil, ("nothing removed: %s"):format(err), code end
+  local kept, untagged, listed = {}, {}, {}
+  for _, d in ipairs(idx.manifests) do
+    if index.named(d) then kept[#kept + 1] = d else untagged[#untagged + 1] = d end
+  end
   local live = {}
   for i, d in ipairs(idx.manifests) do
-    local ok
-    ok, err, code = mark(st, d, live, ("index.json manifests[%d]"):format(i))
-    if not ok then return nil, ("nothing removed: %s"):format(err), code end
+    if index.named(d) then
+      local ok
+      ok, err, code = mark(st, d, live, ("index.json manifests[%d]"):format(i))
+      if not ok then return nil, ("nothing removed: %s"):format(err), code end
+    end
   end
   local present
   present, err, code = st.core:blobs()
@@ -55,7 +65,21 @@ function M.run(st, opts)
     if not live[digest] then dead[#dead + 1] = digest end
   end
   table.sort(dead)
-  local stats = { blobs = 0, bytes = 0, temps = 0, records = 0, removed = dead }
+  local stats = { images = 0, blobs = 0, bytes = 0, temps = 0, temp_bytes = 0, records = 0,
+    removed = dead, untagged = {}, sizes = present }
+  for _, d in ipairs(untagged) do
+    if not listed[d.digest] then
+      listed[d.digest] = true
+      stats.untagged[#stats.untagged + 1] = d
+    end
+  end
+  stats.images = #stats.untagged
+  if not opts.dry_run and #untagged > 0 then
+    idx.manifests = kept
+    local ok
+    ok, err, code = st:write_index(idx)
+    if not ok then return nil, err, code end
+  end
   for _, digest in ipairs(dead) do
     if not opts.dry_run then
       local ok
@@ -65,9 +89,10 @@ function M.run(st, opts)
     stats.blobs = stats.blobs + 1
     stats.bytes = stats.bytes + present[digest]
   end
+  local temps, temp_bytes, tcode = st.core:gc_temps(opts.dry_run or false)
+  if not temps then return nil, temp_bytes, tcode end
+  stats.temps, stats.temp_bytes = temps, temp_bytes
   if opts.dry_run then return stats end
-  stats.temps, err, code = st.core:gc_temps()
-  if not stats.temps then return nil, err, code end
   stats.records, err, code = st.core:prune_reuse(opts.all or false)
   if not stats.records then return nil, err, code end
   return stats

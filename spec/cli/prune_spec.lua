@@ -23,7 +23,7 @@ describe("ocibuild gc", function()
 
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 3 blobs %(%d+ bytes%) and 1 temp files\n$", out)
+    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes%), 1 temp file %(1 bytes%) and 1 reuse record\n$", out)
     local left = {}
     for _, b in ipairs(blobs(s)) do left["sha256:" .. b] = true end
     assert.is_true(left[second.desc.digest])
@@ -124,9 +124,63 @@ describe("ocibuild gc on a store it cannot fully read", function()
       :format(digest, #nested))
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 3 blobs", out)
+    assert.matches("^removed 0 untagged images, 3 blobs", out)
     for _, b in ipairs { img.desc.digest, img.manifest.config.digest, img.manifest.layers[1].digest, digest } do
       assert.is_true(T.exists(img.blob(b)), b)
     end
+  end)
+end)
+
+describe("ocibuild prune", function()
+  local fx = require "cli.storefx"
+
+  it("removes untagged images and what only they reach; --dry-run says so and changes nothing", function()
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    local keep = fx.build(s, d .. "/k", "keep", "keep:1")
+    local gone = fx.build(s, d .. "/g", "gone")
+    local entries = fx.entries(s)
+    assert.equal(2, #entries)
+    assert.is_nil(entries[1].annotations)
+    local img = T.image(s, "keep:1")
+    local before = fingerprint(s)
+    T.write(s .. "/.ocibuild-tmp/blob-left", "12345")
+    local out = fx.ok(s, "prune", "--dry-run")
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal("would remove image " .. gone .. " (untagged)", lines[1])
+    assert.equal(5, #lines) -- the image, its manifest, config and layer, the total
+    assert.matches("^would remove 1 untagged image, %d blobs %(%d+ bytes%) and 1 temp file %(5 bytes%)$", lines[#lines])
+    assert.equal(before, fingerprint(s))
+    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes%), 1 temp file %(5 bytes%) and 1 reuse record\n$",
+      fx.ok(s, "prune"))
+    assert.equal(1, #fx.entries(s))
+    assert.equal(keep, fx.entries(s)[1].digest)
+    local left = {}
+    for _, b in ipairs(fx.blobs(s)) do left["sha256:" .. b] = true end
+    assert.same({ [keep] = true, [img.manifest.config.digest] = true, [img.manifest.layers[1].digest] = true }, left)
+    fx.valid(s)
+  end)
+
+  it("--all drops every reuse record; --verify removes nothing from a damaged store", function()
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    fx.build(s, d .. "/k", "keep", "keep:1")
+    fx.build(s, d .. "/g", "gone")
+    assert.matches("and 1 reuse record\n$", fx.ok(s, "prune")) -- the untagged image's
+    assert.equal("1", T.must("find " .. T.q(s .. "/.ocibuild/reuse") .. " -type f | wc -l"):match("%d+"))
+    assert.matches("and 1 reuse record\n$", fx.ok(s, "prune", "--all"))
+    assert.equal("0", T.must("find " .. T.q(s .. "/.ocibuild/reuse") .. " -type f | wc -l"):match("%d+"))
+    fx.build(s, d .. "/g", "gone again")
+    local layer = T.image(s, "keep:1").manifest.layers[1].digest
+    local p = s .. "/blobs/sha256/" .. layer:sub(8)
+    T.must(("printf 'XX' | dd of=%s bs=1 seek=20 conv=notrunc status=none"):format(T.q(p)))
+    local before = fingerprint(s)
+    local code, out, err = fx.run(s, "prune", "--verify")
+    assert.equal(1, code)
+    assert.matches("^index%.json manifests%[%d%] %(keep:1%): layer " .. layer .. ": BADDIGEST: expected " .. layer
+      .. ", got sha256:%x+: " .. p:gsub("%p", "%%%0") .. "\n$", out)
+    assert.equal(("ocibuild: nothing removed: 1 problem found in %s\n"):format(s), err)
+    assert.equal(before, fingerprint(s))
   end)
 end)

@@ -1,0 +1,41 @@
+--- `ocibuild fsck`: checks a whole store and says what is wrong.
+local fsck = require "ocibuild.store.fsck"
+local getopt = require "ocibuild.cli.getopt"
+local store = require "ocibuild.store"
+
+local M = {}
+
+M.HELP = [[
+usage: ocibuild fsck
+
+Checks the whole store without changing it: oci-layout, index.json
+(read strictly), every blob each image reaches (present, its size, its
+bytes against its digest), every manifest, index and config (parsed
+strictly), and every other blob's bytes. Prints one line per problem,
+naming the image, the blob's path and what is wrong (a corrupt blob with
+its expected and actual digest), then a summary; exits 1 when anything
+is wrong. The store is never created.
+]]
+
+local function plural(n, what) return ("%d %s%s"):format(n, what, n == 1 and "" or "s") end
+
+function M.run(argv, g)
+  local opts, rest = getopt.parse(argv, {}, "fsck")
+  if not opts then return nil, rest, 2 end
+  if #rest > 0 then return getopt.usage_error("fsck takes no operands", "fsck") end
+  local st, err = store.locate(g.store)
+  if not st then return nil, err, 1 end
+  local r
+  r, err = fsck.run(st)
+  if not r then return nil, err, 1 end
+  for _, p in ipairs(r.problems) do io.stdout:write(p, "\n") end
+  io.stdout:write(("checked %s and %s (%d bytes); %s (%d bytes) no image reaches, %s\n"):format(
+    plural(r.images, "image"), plural(r.blobs, "blob"), r.bytes, plural(r.unreferenced, "blob"),
+    r.unreferenced_bytes, plural(r.temps, "abandoned temp file")))
+  if #r.problems > 0 then
+    return nil, ("%s in %s"):format(plural(#r.problems, "problem"), st.dir), 1
+  end
+  return true
+end
+
+return M

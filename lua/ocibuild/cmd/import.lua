@@ -1,0 +1,48 @@
+--- `ocibuild import FILE.tar|DIR|- [-t TAG]`: images into the store.
+local getopt = require "ocibuild.cli.getopt"
+local import = require "ocibuild.import"
+local path = require "ocibuild.path"
+local store = require "ocibuild.store"
+
+local M = {}
+
+M.HELP = [[
+usage: ocibuild import FILE.tar|DIR|- [-t TAG]...
+
+Imports images into the store (created when missing) from an OCI archive
+(plain, gzip or zstd; what `ocibuild export`, `skopeo copy ...
+oci-archive:` and `docker save` write), a docker archive (`docker save`'s
+manifest.json, with `<id>/layer.tar` or `blobs/sha256/` layers), an OCI
+layout folder, or standard input (-). Every blob is checked against its
+digest as it is copied. Images keep the names the archive gives them
+(index.json annotations and manifest.json RepoTags); an image without one
+is listed as <none> until `ocibuild prune`.
+
+  -t, --tag TAG   name the image TAG instead (repeatable; the archive
+                  must then hold one image)
+
+An archive is refused when an entry name is absolute or holds '..', a
+link points out of the archive, an entry is a device, FIFO or socket or
+appears twice, or a JSON file exceeds 4 MiB. Nothing is ever written
+outside the store; a failed import leaves only what `ocibuild prune`
+removes.
+]]
+
+function M.run(argv, g)
+  local opts, rest = getopt.parse(argv, { tag = "list", alias = { t = "tag" } }, "import")
+  if not opts then return nil, rest, 2 end
+  if #rest ~= 1 then return getopt.usage_error("import needs exactly one archive, folder or -", "import") end
+  local st, err = store.locate(g.store, { create = true })
+  if not st then return nil, err, 1 end
+  local src = rest[1] == "-" and "-" or path.abs(rest[1])
+  local r
+  r, err = import.any(src, st, { tags = opts.tag,
+    on_event = function(ev) if ev.type == "warning" then io.stderr:write("ocibuild: warning: ", ev.message, "\n") end end })
+  if not r then return nil, err, 1 end
+  for _, im in ipairs(r.images) do
+    io.stdout:write(("imported: %s %s\n"):format(im.descriptor.digest, #im.tags > 0 and table.concat(im.tags, " ") or "<none>"))
+  end
+  return true
+end
+
+return M

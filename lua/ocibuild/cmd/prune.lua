@@ -1,0 +1,63 @@
+--- `ocibuild prune`: removes what no name reaches from the store.
+local fsck = require "ocibuild.store.fsck"
+local getopt = require "ocibuild.cli.getopt"
+local store = require "ocibuild.store"
+
+local M = {}
+
+M.HELP = [[
+usage: ocibuild prune [--dry-run] [--all] [--verify]
+
+Removes from the store the images without a name (<none>), then the blobs
+no named image reaches, the temp files of builds and imports that were
+killed, and reuse records of blobs that are gone. Waits for builds and
+imports in progress. If any image's manifest cannot be read, nothing is
+removed.
+
+  --dry-run   remove nothing; list what would go, with sizes
+  --all       also drop every reuse record (the next build of each layer
+              compresses everything again)
+  --verify    check the whole store first (as `ocibuild fsck`) and remove
+              nothing when a problem is found
+]]
+
+M.SPEC = { ["dry-run"] = "flag", all = "flag", verify = "flag" }
+
+local function plural(n, what) return ("%d %s%s"):format(n, what, n == 1 and "" or "s") end
+
+--- Runs prune for the command `name` (prune, or its alias gc).
+function M.main(argv, g, name)
+  local opts, rest = getopt.parse(argv, M.SPEC, name)
+  if not opts then return nil, rest, 2 end
+  if #rest > 0 then return getopt.usage_error(name .. " takes no operands", name) end
+  local st, err = store.locate(g.store)
+  if not st then return nil, err, 1 end
+  if opts.verify then
+    local report
+    report, err = fsck.run(st)
+    if not report then return nil, err, 1 end
+    if #report.problems > 0 then
+      for _, p in ipairs(report.problems) do io.stdout:write(p, "\n") end
+      return nil, ("nothing removed: %s found in %s"):format(plural(#report.problems, "problem"), st.dir), 1
+    end
+  end
+  local stats
+  stats, err = st:prune { dry_run = opts["dry-run"], all = opts.all }
+  if not stats then return nil, err, 1 end
+  local out = io.stdout
+  if opts["dry-run"] then
+    for _, d in ipairs(stats.untagged) do out:write(("would remove image %s (untagged)\n"):format(d.digest)) end
+    for _, d in ipairs(stats.removed) do out:write(("would remove blob %s (%d bytes)\n"):format(d, stats.sizes[d])) end
+    out:write(("would remove %s, %s (%d bytes) and %s (%d bytes)\n"):format(plural(stats.images, "untagged image"),
+      plural(stats.blobs, "blob"), stats.bytes, plural(stats.temps, "temp file"), stats.temp_bytes))
+    return true
+  end
+  out:write(("removed %s, %s (%d bytes), %s (%d bytes) and %s\n"):format(plural(stats.images, "untagged image"),
+    plural(stats.blobs, "blob"), stats.bytes, plural(stats.temps, "temp file"), stats.temp_bytes,
+    plural(stats.records, "reuse record")))
+  return true
+end
+
+function M.run(argv, g) return M.main(argv, g, "prune") end
+
+return M
