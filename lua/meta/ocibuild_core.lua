@@ -171,7 +171,8 @@ function Store:remove_blob(digest) end
 ---@return integer|string bytes_or_msg their sizes
 function Store:gc_temps(dry) end
 ---Removes reuse records and layer states of blobs that are gone (all: every one).
----@return integer|ocibuild.fail removed
+---@return integer|ocibuild.fail records removed
+---@return integer|string states_or_msg layer states removed
 function Store:prune_reuse(all) end
 ---Opens a layout; with create, makes its folders (not its files).
 ---@param opts {create: boolean?}?

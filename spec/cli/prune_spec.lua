@@ -23,7 +23,7 @@ describe("ocibuild gc", function()
 
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes%), 1 temp file %(1 bytes%) and 1 reuse record\n$", out)
+    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes%), 1 temp file %(1 bytes%), 1 reuse record and 0 layer states\n$", out)
     local left = {}
     for _, b in ipairs(blobs(s)) do left["sha256:" .. b] = true end
     assert.is_true(left[second.desc.digest])
@@ -152,7 +152,7 @@ describe("ocibuild prune", function()
     assert.equal(5, #lines) -- the image, its manifest, config and layer, the total
     assert.matches("^would remove 1 untagged image, %d blobs %(%d+ bytes%) and 1 temp file %(5 bytes%)$", lines[#lines])
     assert.equal(before, fingerprint(s))
-    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes%), 1 temp file %(5 bytes%) and 1 reuse record\n$",
+    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes%), 1 temp file %(5 bytes%), 1 reuse record and 1 layer state\n$",
       fx.ok(s, "prune"))
     assert.equal(1, #fx.entries(s))
     assert.equal(keep, fx.entries(s)[1].digest)
@@ -167,9 +167,9 @@ describe("ocibuild prune", function()
     local s = d .. "/s"
     fx.build(s, d .. "/k", "keep", "keep:1")
     fx.build(s, d .. "/g", "gone")
-    assert.matches("and 1 reuse record\n$", fx.ok(s, "prune")) -- the untagged image's
+    assert.matches(", 1 reuse record and 1 layer state\n$", fx.ok(s, "prune")) -- the untagged image's
     assert.equal("1", T.must("find " .. T.q(s .. "/.ocibuild/reuse") .. " -type f | wc -l"):match("%d+"))
-    assert.matches("and 1 reuse record\n$", fx.ok(s, "prune", "--all"))
+    assert.matches(", 1 reuse record and 1 layer state\n$", fx.ok(s, "prune", "--all"))
     assert.equal("0", T.must("find " .. T.q(s .. "/.ocibuild/reuse") .. " -type f | wc -l"):match("%d+"))
     fx.build(s, d .. "/g", "gone again")
     local layer = T.image(s, "keep:1").manifest.layers[1].digest

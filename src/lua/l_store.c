@@ -282,17 +282,18 @@ int ocb_l_store_gc_temps(lua_State *L) {
   return 2;
 }
 
-/* store:prune_reuse([all]) -> removed count | nil, msg, code: reuse
- * records and layer states whose blob is gone (all: every one). */
+/* store:prune_reuse([all]) -> records, states | nil, msg, code: the reuse
+ * records and layer states whose blob is gone (all: every one) removed. */
 int ocb_l_store_prune_reuse(lua_State *L) {
   ocb_store *s = ocb_checkstore(L, 1);
-  uint64_t n;
+  uint64_t records, states = 0;
   ocb_err err;
-  if (ocb_reuse_prune(s, lua_toboolean(L, 2), &n, &err) < 0 ||
-      ocb_lstate_prune(s, lua_toboolean(L, 2), &n, &err) < 0)
+  if (ocb_reuse_prune(s, lua_toboolean(L, 2), &records, &err) < 0 ||
+      ocb_lstate_prune(s, lua_toboolean(L, 2), &states, &err) < 0)
     return ocb_pushfail(L, &err);
-  lua_pushinteger(L, (lua_Integer)n);
-  return 1;
+  lua_pushinteger(L, (lua_Integer)records);
+  lua_pushinteger(L, (lua_Integer)states);
+  return 2;
 }
 
 /* store:copy_blob(from, digest, size) -> true | nil, msg, code: the blob

@@ -10,7 +10,7 @@ usage: ocibuild prune [--dry-run] [--all] [--verify]
 
 Removes from the store the images without a name (<none>), then the blobs
 no named image reaches, the temp files of builds and imports that were
-killed, and reuse records of blobs that are gone. Waits for builds and
+killed, and the reuse records and layer states of blobs that are gone. Waits for builds and
 imports in progress. If any image's manifest cannot be read, nothing is
 removed.
 
@@ -52,9 +52,10 @@ function M.main(argv, g, name)
       plural(stats.blobs, "blob"), stats.bytes, plural(stats.temps, "temp file"), stats.temp_bytes))
     return true
   end
-  out:write(("removed %s, %s (%d bytes), %s (%d bytes) and %s\n"):format(plural(stats.images, "untagged image"),
-    plural(stats.blobs, "blob"), stats.bytes, plural(stats.temps, "temp file"), stats.temp_bytes,
-    plural(stats.records, "reuse record")))
+  out:write(("removed %s, %s (%d bytes), %s (%d bytes), %s and %s\n"):format(
+    plural(stats.images, "untagged image"), plural(stats.blobs, "blob"), stats.bytes,
+    plural(stats.temps, "temp file"), stats.temp_bytes, plural(stats.records, "reuse record"),
+    plural(stats.states, "layer state")))
   return true
 end
 

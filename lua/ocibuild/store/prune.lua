@@ -34,7 +34,7 @@ end
 
 --- Prunes the store st. opts: {dry_run= (change nothing, say what would
 -- go), all= (also every reuse record)}. Returns {images= (untagged
--- entries dropped), blobs=, bytes=, temps=, temp_bytes=, records=,
+-- entries dropped), blobs=, bytes=, temps=, temp_bytes=, records=, states=,
 -- removed={digest...}, untagged={descriptor...}, sizes={digest=size}}.
 function M.run(st, opts)
   opts = opts or {}
@@ -93,8 +93,9 @@ function M.run(st, opts)
   if not temps then return nil, temp_bytes, tcode end
   stats.temps, stats.temp_bytes = temps, temp_bytes
   if opts.dry_run then return stats end
-  stats.records, err, code = st.core:prune_reuse(opts.all or false)
-  if not stats.records then return nil, err, code end
+  local records, states, rcode = st.core:prune_reuse(opts.all or false)
+  if not records then return nil, states, rcode end
+  stats.records, stats.states = records, states
   return stats
 end
 
