@@ -5,9 +5,11 @@
  * warnings go to the caller's hooks, on the caller's thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "layer.h"
 
@@ -68,6 +70,25 @@ static int add_prefix(job *j, ocb_err *err) {
   return 0;
 }
 
+/* The caller's items instead: generated files, whiteouts, the folders of
+ * the destination the image does not have yet. A FILE item without a
+ * descriptor is opened here, following links, and closed once written. */
+static int add_items(job *j, ocb_err *err) {
+  size_t i;
+  for (i = 0; i < j->spec->nitems; i++) {
+    ocb_tar_item it = j->spec->items[i];
+    int r;
+    if (it.kind == OCB_TAR_FILE && it.fd < 0 &&
+        (it.fd = open(it.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+      return ocb_errno(err, errno, it.path);
+    r = ocb_tar_add_item(j->tar, &it, err);
+    if (it.fd != j->spec->items[i].fd) close(it.fd);
+    if (r < 0) return -1;
+    j->stats.entries++;
+  }
+  return 0;
+}
+
 static int warn(job *j, const char *msg, ocb_err *err) {
   if (!j->hooks || !j->hooks->warn) return 0;
   return j->hooks->warn(j->hooks->ud, msg, err);
@@ -78,7 +99,8 @@ static int fill(job *j, ocb_err *err) {
   const ocb_tar_policy *pol = j->spec->policy;
   ocb_entry e;
   int r;
-  if (add_prefix(j, err) < 0) return -1;
+  if ((j->spec->items ? add_items(j, err) : add_prefix(j, err)) < 0) return -1;
+  if (!j->walk) return 0;
   while ((r = ocb_walk_next(j->walk, &e, err)) > 0) {
     int a = ocb_tar_add_walked(j->tar, pol, &e, err);
     if (a < 0) return -1;
@@ -123,8 +145,8 @@ static int publish(job *j, ocb_layer_result *res, ocb_err *err) {
 static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i;
-  if (!(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
-  for (i = 0; i < s->nskip; i++) ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
+  if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
+  for (i = 0; j->walk && i < s->nskip; i++) ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
   if (ocb_blobw_open(&j->blob, s->store, err) < 0 ||
       !(j->comp = ocb_comp_new(s->codec, ocb_blobw_write, &j->blob, err)))
     return -1;

@@ -7,12 +7,13 @@ local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
 local path = require "ocibuild.path"
+local rules = require "ocibuild.build.rules"
 
 local M = {}
 
 --- The options a layer takes, for checks, `--help` and the CLI.
 M.OPTIONS = { "context", "dest", "exclude", "ignorefile", "mode", "mtime", "owner",
-  "compression", "level", "jobs" }
+  "compression", "level", "jobs", "rules", "replace" }
 
 -- gzip level 5: as small as `gzip -6` (0.5% smaller on a tar of /usr, 0.3%
 -- larger on the bench's mixed tree) for 10-20% less CPU than level 6;
@@ -120,6 +121,14 @@ function M.spec(spec, base, where)
     return nil, ("jobs must be an integer from 1 to 256, got %s"):format(check.show(spec.jobs))
   end
   l.jobs = spec.jobs
+  if spec.rules ~= nil then
+    l.rules, err = rules.check(spec.rules, "layer")
+    if not l.rules then return nil, err end
+  end
+  if spec.replace ~= nil and type(spec.replace) ~= "boolean" then
+    return nil, ("replace must be true or false, got %s"):format(check.show(spec.replace))
+  end
+  l.replace = spec.replace or false
   local m
   m, err, code = patterns(context, spec, base)
   if not m then return nil, err, code end
@@ -130,22 +139,35 @@ end
 --- The core objects for a layer record l. ctx: {sde= (SOURCE_DATE_EPOCH or
 -- nil), jobs=}.
 function M.objects(l, ctx)
-  local policy = core.tar_policy {
+  local policy, err, code = core.tar_policy {
     prefix = l.prefix, display = l.context, mtime = ctx.sde or 0,
     keep_mtime = l.mtime == "keep", clamp = l.mtime == "keep" and ctx.sde ~= nil,
-    owner = l.owner, mode = l.mode,
+    owner = l.owner, mode = l.mode, rules = l.rules,
   }
+  if not policy then return nil, err, code end
   local codec = core.codec { kind = l.compression, level = l.level, threads = l.jobs or ctx.jobs }
   return policy, codec
 end
 
+--- A layer record for generated entries only (files, whiteouts), with
+-- the default compression. where: the script line that made it.
+function M.generated(where)
+  return { generated = true, prefix = "", context = "(generated)", mode = "keep", mtime = "fixed",
+    owner = "0:0", compression = "gzip", level = M.GZIP_LEVEL, where = where }
+end
+
 --- Builds layer l into the store st. ctx: {sde=, jobs=, skip={paths the
--- walk leaves out}, on_event=}. Returns the job's result: {diff_id=,
--- digest=, size=, tar_size=, entries=, blocks=, reused=, whole=}.
-function M.run(l, st, ctx)
-  local policy, codec = M.objects(l, ctx)
-  local job = core.layer_job { root = l.context, matcher = l.matcher, store = st.core,
-    policy = policy, codec = codec, reuse = ctx.reuse ~= false, skip = ctx.skip }
+-- walk leaves out}, on_event=}; items: the entries written before the
+-- walk (ocibuild.build.plan), or nil for every folder of the destination.
+-- A record without a context writes only its items. Returns the job's
+-- result: {diff_id=, digest=, size=, tar_size=, entries=, blocks=,
+-- reused=, whole=}.
+function M.run(l, st, ctx, items)
+  local policy, codec, code = M.objects(l, ctx)
+  if not policy then return nil, codec, code end
+  local job = core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
+    store = st.core, policy = policy, codec = codec, reuse = ctx.reuse ~= false,
+    skip = not l.generated and ctx.skip or nil, items = items }
   return job:run(ctx.on_event)
 end
 
