@@ -79,9 +79,8 @@ end
 
 -- Schemes whose code lives elsewhere: until it is wired in, a clear error.
 local function not_yet(scheme, what)
-  return function(rest)
-    return nil, ("base %s%s: %s are not supported in this build yet (scheme %q)")
-      :format(scheme == "registry" and "" or scheme .. ":", rest, what, scheme), "ENOTSUP"
+  return function()
+    return nil, ("%s are not supported in this build yet (scheme %q)"):format(what, scheme), "ENOTSUP"
   end
 end
 
@@ -197,13 +196,17 @@ function M.resolve(s, st, opts)
     local r, why = ref.parse(rest)
     if not r then return nil, ("base %s: %s"):format(show(s), why), "BADREF" end
     local got, err, code = M.SCHEMES.registry(rest, st, opts)
-    if not got then return nil, err, code end
+    if not got then return nil, code == "ENOTSUP" and ("base %s: %s"):format(s, err) or err, code end
     got.name = got.name or r.normalized
     return got
   end
   for _, scheme in ipairs { "oci-archive", "oci" } do
     rest = s:sub(1, #scheme + 1) == scheme .. ":" and s:sub(#scheme + 2) or nil
-    if rest then return M.SCHEMES[scheme](rest, st, opts) end
+    if rest then
+      local got, err, code = M.SCHEMES[scheme](rest, st, opts)
+      if not got then return nil, code == "ENOTSUP" and ("base %s: %s"):format(s, err) or err, code end
+      return got
+    end
   end
   return from_store(s, st, opts)
 end
