@@ -70,7 +70,8 @@ function M.command(s, flag)
   if s == nil then return nil end
   if s == "" then return {} end
   if s:match("^%s*%[") then
-    local v = json.decode(s, "--" .. flag)
+    local v, err = json.decode(s, "--" .. flag)
+    if v == nil then return nil, err end
     local ok = json.is_array(v)
     for _, x in ipairs(ok and v or {}) do ok = ok and type(x) == "string" end
     if not ok then
