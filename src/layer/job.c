@@ -146,7 +146,8 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i;
   if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
-  for (i = 0; j->walk && i < s->nskip; i++) ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
+  for (i = 0; j->walk && i < s->nskip; i++)
+    ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
   if (ocb_blobw_open(&j->blob, s->store, err) < 0 ||
       !(j->comp = ocb_comp_new(s->codec, ocb_blobw_write, &j->blob, err)))
     return -1;

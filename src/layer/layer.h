@@ -68,7 +68,7 @@ typedef struct ocb_tar_policy {
   int clamp;           /* with keep_mtime: mtimes above `mtime` become `mtime` */
   int keep_owner;      /* numeric uid/gid from disk, else uid/gid below */
   uint32_t uid, gid;
-  int normalize_mode; /* dirs 0755; files 0755 if any x bit, else 0644 */
+  int normalize_mode;         /* dirs 0755; files 0755 if any x bit, else 0644 */
   const ocb_tar_rules *rules; /* NULL: none; applied after the above */
 } ocb_tar_policy;
 ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err);
@@ -87,9 +87,9 @@ typedef struct ocb_tar_item {
   uint32_t uid, gid;
   const char *data; /* DATA: the body (len bytes); SYMLINK, HARDLINK: the target */
   size_t len;
-  int fd;            /* FILE: an open regular file, read to its end */
-  const char *path;  /* FILE with fd < 0: the file the layer job opens */
-  ocb_sha256 *hash;  /* DATA, FILE: also fed the body, when not NULL */
+  int fd;           /* FILE: an open regular file, read to its end */
+  const char *path; /* FILE with fd < 0: the file the layer job opens */
+  ocb_sha256 *hash; /* DATA, FILE: also fed the body, when not NULL */
 } ocb_tar_item;
 int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err);
 int ocb_tar_finish(ocb_tar *t, ocb_err *err);

@@ -66,7 +66,8 @@ static void check_rules(lua_State *L, lua_Integer n) {
       lua_pop(L, 1);
       if (lua_type(L, -1) == LUA_TSTRING)
         for (; *k && strcmp(*k, lua_tostring(L, -1)); k++) continue;
-      if (!(lua_type(L, -1) == LUA_TSTRING && *k) && !(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 1))
+      if (!(lua_type(L, -1) == LUA_TSTRING && *k) &&
+          !(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 1))
         luaL_error(L, "option rules[%I]: unknown key %s", i, luaL_tolstring(L, -1, NULL));
     }
     if (lua_geti(L, -1, 1) != LUA_TSTRING) luaL_error(L, "option rules[%I]: pattern expected", i);
@@ -236,8 +237,8 @@ static void item_head(lua_State *L, int idx, ocb_tar_item *it) {
 }
 
 void ocb_check_item(lua_State *L, int idx, ocb_tar_item *it, int files) {
-  static const char *const keys[] = {"kind", "name", "mode", "mtime", "uid",
-                                     "gid",  "data", "target", "path", NULL};
+  static const char *const keys[] = {"kind", "name", "mode",   "mtime", "uid",
+                                     "gid",  "data", "target", "path",  NULL};
   static const char *const kinds[] = {"dir", "data", "file", "symlink", "hardlink", "fifo", NULL};
   const char *kind;
   int k;

@@ -65,6 +65,10 @@ int ocb_l_noop_gc(lua_State *L);
 int ocb_l_layer_job(lua_State *L); /* l_layer.c */
 int ocb_l_job_run(lua_State *L);
 
+int ocb_l_store_note_read(lua_State *L); /* l_note.c */
+int ocb_l_store_note_write(lua_State *L);
+int ocb_l_store_prune_notes(lua_State *L);
+
 int ocb_l_matcher(lua_State *L); /* l_match.c */
 int ocb_l_matcher_descend(lua_State *L);
 int ocb_l_matcher_gc(lua_State *L);

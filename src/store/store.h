@@ -24,7 +24,16 @@ int ocb_store_open(ocb_store *s, const char *dir, int create, ocb_err *err);
 void ocb_store_close(ocb_store *s);
 
 /* The file names a store holds at its top, by role. */
-enum { OCB_F_INDEX, OCB_F_LAYOUT, OCB_F_LOCK, OCB_F_GCLOCK, OCB_F_TMP, OCB_F_REUSE, OCB_F_BLOBS };
+enum {
+  OCB_F_INDEX,
+  OCB_F_LAYOUT,
+  OCB_F_LOCK,
+  OCB_F_GCLOCK,
+  OCB_F_TMP,
+  OCB_F_REUSE,
+  OCB_F_BLOBS,
+  OCB_F_NOTES
+};
 /* dir/<name of role> into out (malloc'ed), NULL when out of memory. */
 char *ocb_store_path(const ocb_store *s, int role);
 /* dir/blobs/sha256/<hex>, after checking the digest's form (BADDIGEST). */
@@ -82,5 +91,17 @@ int ocb_reuse_write(const ocb_reuse *r, const ocb_comp *c, const char *digest, u
 int ocb_reuse_forget(const ocb_reuse *r, const unsigned char pd0[32]);
 /* Removes records whose blob is gone (all: every record). */
 int ocb_reuse_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err);
+
+/*
+ * Notes (note.c): what was learnt from a blob at some cost (a base layer's
+ * entries), by kind (a lower-case word) and digest; a cache.
+ */
+/* The note, open for reading, or -1 (ENOENT when there is none). */
+int ocb_note_open(const ocb_store *s, const char *kind, const char *digest, ocb_err *err);
+/* Writes the note whole (temp file, rename), replacing an older one. */
+int ocb_note_write(const ocb_store *s, const char *kind, const char *digest, const void *data,
+                   size_t len, ocb_err *err);
+/* Removes the notes whose blob is gone. */
+int ocb_note_prune(const ocb_store *s, uint64_t *removed, ocb_err *err);
 
 #endif

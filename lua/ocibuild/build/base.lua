@@ -174,19 +174,51 @@ local function read_layer(st, l, what)
   return list
 end
 
+-- A layer's entries as a note of the store: a header, then per entry its
+-- type letter, path, NUL, symlink target, NUL.
+local NOTE = "entries"
+local HEAD = "ocibuild-entries 1 %s %d\n"
+
+local function encode(l, list)
+  local out = { HEAD:format(l.digest, #list) }
+  for i, e in ipairs(list) do out[i + 1] = e.t .. e.p .. "\0" .. (e.target or "") .. "\0" end
+  return table.concat(out)
+end
+
+-- The entries a note of st holds for layer l, or nil (none, or not ours).
+local function noted(st, l)
+  local data = st.core:note_read(NOTE, l.digest)
+  if not data then return nil end
+  local dg, n = data:match("^ocibuild%-entries 1 (%S+) (%d+)\n")
+  if dg ~= l.digest then return nil end
+  local list = {}
+  for t, p, target in data:gmatch("([dflo])([^%z]*)%z([^%z]*)%z", #data:match("^[^\n]*\n") + 1) do
+    list[#list + 1] = { p = p, t = t, target = t == "l" and target or nil }
+  end
+  if #list ~= tonumber(n) then return nil end
+  return list
+end
+
 --- Verifies every layer blob of base b in st not verified yet (size,
 -- then digest); with `entries`, also returns the entries of each layer
--- (a list per layer), read from the same bytes or known from this process.
+-- (a list per layer): known from this process, noted in the store by an
+-- earlier build, or read from the blob (verified from the same bytes)
+-- and noted for the next build.
 function M.verify(b, st, entries)
   local out = {}
   for i, l in ipairs(b.layers) do
     local what = ("base image %s: layer %d (%s)"):format(b.from, i, l.digest)
     if entries and not read_cache[l.digest] then
+      read_cache[l.digest] = noted(st, l)
+    end
+    if entries and not read_cache[l.digest] then
       local list, err, code = read_layer(st, l, what)
       if not list then return nil, err, code end
       read_cache[l.digest] = list
       b.verified[l.digest] = true
-    elseif not b.verified[l.digest] then
+      st.core:note_write(NOTE, l.digest, encode(l, list)) -- a cache: a failure costs a read next time
+    end
+    if not b.verified[l.digest] then
       local ok, err, code = st:verify_blob(l.digest, l.size)
       if not ok then return nil, ("%s: %s"):format(what, err), code end
       b.verified[l.digest] = true

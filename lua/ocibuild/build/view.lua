@@ -66,7 +66,9 @@ function M:put(comps, t, target, seq)
 end
 
 --- Adds one base layer's entries ({p=, t=, target=}, names clean): its
--- whiteouts first, since they hide only what is below the layer.
+-- whiteouts first, since they hide only what is below the layer. Folders
+-- are found through a cache of the folders of this layer (a tar lists a
+-- folder's entries together), dropped when an entry replaces a folder.
 function M:add_base_layer(list)
   for _, e in ipairs(list) do
     local comps = M.split(e.p)
@@ -78,8 +80,29 @@ function M:add_base_layer(list)
       end
     end
   end
+  local dirs = {}
   for _, e in ipairs(list) do
-    if not e.p:match("[^/]*$"):find("^%.wh%.") then self:put(M.split(e.p), e.t, e.target, 0) end
+    local p = e.p
+    local cut = p:match("^.*()/")
+    local name = cut and p:sub(cut + 1) or p
+    if name:sub(1, 4) ~= ".wh." then
+      local dir = cut and p:sub(1, cut - 1) or ""
+      local n = dirs[dir]
+      if not n then
+        n = dir == "" and self.root or self:put(M.split(dir), "d", nil, 0)
+        dirs[dir] = n
+      end
+      local old = n.kids[name]
+      if e.t == "d" then
+        if not old or old.t ~= "d" then
+          if old then dirs = {} end
+          n.kids[name] = { t = "d", seq = 0, kids = {} }
+        end
+      else
+        if old and old.t == "d" then dirs = {} end
+        n.kids[name] = { t = e.t, seq = 0, target = e.target }
+      end
+    end
   end
 end
 

@@ -1,6 +1,6 @@
 --- Pruning a store: blobs no index entry reaches, temp files nobody
--- writes, reuse records of blobs that are gone. Everything reachable is
--- found first, under both locks (no build is writing, no tag moves); if
+-- writes, reuse records and notes of blobs that are gone. Everything
+-- reachable is found first, under both locks (no build is writing, no tag moves); if
 -- any manifest or index on the way cannot be read or understood, nothing
 -- at all is removed and the error says which and why.
 local doc = require "ocibuild.oci.doc"
@@ -31,7 +31,7 @@ local function mark(st, d, live, where)
 end
 
 --- Prunes the store st. opts: {dry_run=, all= (also every reuse record)}.
--- Returns {blobs=, bytes=, temps=, records=, removed={digest...}}.
+-- Returns {blobs=, bytes=, temps=, records=, notes=, removed={digest...}}.
 function M.run(st, opts)
   opts = opts or {}
   local hold <close>, err, code = st.core:lock("prune")
@@ -70,6 +70,8 @@ function M.run(st, opts)
   if not stats.temps then return nil, err, code end
   stats.records, err, code = st.core:prune_reuse(opts.all or false)
   if not stats.records then return nil, err, code end
+  stats.notes, err, code = st.core:prune_notes()
+  if not stats.notes then return nil, err, code end
   return stats
 end
 
