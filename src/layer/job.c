@@ -1,7 +1,8 @@
 /*
  * job.c: the layer job, one pass in bounded memory: walk -> tar -> codec
  * pipeline (diff_id and blocks on worker threads, unchanged blocks of the
- * earlier build reused) -> SHA-256 -> blobs/sha256/<hex>. Progress and
+ * earlier build reused) -> SHA-256 -> blobs/sha256/<hex>. The caller's
+ * items (or the prefix's folders) come before the walk. Progress and
  * warnings go to the caller's hooks, on the caller's thread.
  */
 #include <errno.h>

@@ -3,7 +3,8 @@
  * ocibuild's header policy: names relative and clean, directories ending
  * in '/', whole-second mtimes from the policy, numeric owners with empty
  * names, no atime/ctime/xattrs, hardlinks within the walked set, no block
- * padding. File bodies are read with the byte count checked, so a file
+ * padding; modes, owners and mtimes overridden per path by the policy's
+ * rules. File bodies are read with the byte count checked, so a file
  * that changes while it is read fails the build instead of being padded.
  */
 #include <archive.h>

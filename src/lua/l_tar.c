@@ -1,6 +1,8 @@
 /*
  * l_tar.c: core.tar_policy{...} -> policy, the header policy of a layer,
- * checked once; core.tar_writer(path) -> writer, for archives assembled
+ * checked once, its per-path rules compiled into one matcher per attribute
+ * (nil, msg, "BADPATTERN", rule index on a bad pattern);
+ * core.tar_writer(path) -> writer, for archives assembled
  * from Lua (OCI and docker archives). The tar goes to a flock'ed temp file
  * beside path and replaces path on close; dropped before close, it leaves
  * nothing. writer:add{kind=, name=, mode=, mtime=, uid=, gid=, data=,
