@@ -200,6 +200,7 @@ function M.read_config(text, where)
   if type(c.architecture) ~= "string" or type(c.os) ~= "string" then
     return bad(where, "architecture and os must be strings")
   end
+  if c.config == json.null then c.config = nil end
   if c.config ~= nil and not json.is_object(c.config) then return bad(where, "config must be an object") end
   if not json.is_object(c.rootfs) or c.rootfs.type ~= "layers" or not json.is_array(c.rootfs.diff_ids) then
     return bad(where, "rootfs must be {type: \"layers\", diff_ids: [...]}")
