@@ -69,8 +69,15 @@ function core.walk(root, matcher, opts) end
 ---@class ocibuild.TarPolicy
 ---The header policy of a layer, checked once. owner "UID:GID" (ids up to
 ---4294967294) or "keep"; mode "keep" or "normalize"; mtime whole seconds.
----@param t {prefix: string?, display: string?, mtime: integer?, keep_mtime: boolean?, clamp: boolean?, owner: string?, mode: string?}
----@return ocibuild.TarPolicy
+---rules: per-path overrides, each {pattern, mode=, dir_mode=, owner=,
+---mtime=} (mode for non-folders, dir_mode for folders, symlinks keep
+---theirs); a pattern is a .dockerignore line (parents match too) and for
+---each attribute the last matching rule wins, decided in C per file.
+---@param t {prefix: string?, display: string?, mtime: integer?, keep_mtime: boolean?, clamp: boolean?, owner: string?, mode: string?, rules: table[]?}
+---@return ocibuild.TarPolicy|ocibuild.fail
+---@return string? msg
+---@return string? code "BADPATTERN"
+---@return integer? index the bad rule's position
 function core.tar_policy(t) end
 
 ---@class ocibuild.Codec
@@ -117,8 +124,12 @@ function LayerJob:run(on_event) end
 ---store. reuse (default true) looks up and writes reuse records and reads
 ---the layer state; state names the layer state (what this build saw, so the
 ---next reads only entries whose stat changed; the id must name everything
----else the bytes depend on); skip lists paths the walk leaves out.
----@param t {root: string, matcher: ocibuild.Matcher?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?}
+---else the bytes depend on); skip lists paths the walk leaves out (the
+---store, an output file). items: entries written first, in order, instead
+---of the folders of the policy's prefix (TarWriter:add's tables, plus kind
+---"file" with path = a file opened, links followed, when written); without
+---root, only the items.
+---@param t {root: string?, matcher: ocibuild.Matcher?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?, items: table[]?}
 ---@return ocibuild.LayerJob
 function core.layer_job(t) end
 
@@ -165,6 +176,17 @@ function Store:copy_blob(from, digest, size) end
 function Store:blobs() end
 ---@return true|ocibuild.fail
 function Store:remove_blob(digest) end
+---A note: what was learnt from the blob digest at some cost (kind
+---"entries": a base layer's entries); ENOENT when there is none.
+---@param kind string a lower-case word
+---@return string|ocibuild.fail, string?, string?
+function Store:note_read(kind, digest, max) end
+---Writes a note whole (temp file, rename).
+---@return true|ocibuild.fail, string?, string?
+function Store:note_write(kind, digest, data) end
+---Removes the notes whose blob is gone.
+---@return integer|ocibuild.fail removed
+function Store:prune_notes() end
 ---Removes temp files nobody holds (dry: only counts them).
 ---@param dry boolean?
 ---@return integer|ocibuild.fail removed

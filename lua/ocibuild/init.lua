@@ -14,6 +14,7 @@
 local check = require "ocibuild.build.check"
 local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
+local index = require "ocibuild.build.index"
 local layer = require "ocibuild.build.layer"
 local manage = require "ocibuild.store.manage"
 local path = require "ocibuild.path"
@@ -43,9 +44,36 @@ function M.new(base, opts)
   Image.__index = Image
 
   --- Adds a layer: {context=, dest=, exclude=, ignorefile=, mode=, mtime=,
-  -- owner=, compression=, level=, jobs=}. Raises on a bad option.
+  -- owner=, rules=, replace=, compression=, level=, jobs=}. Raises on a
+  -- bad option.
   function Image:layer(spec)
     local ok, err = self._img:layer(spec, where(2))
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  --- Adds one file: {path=, content= | source=, mode=, owner=}; files and
+  -- removals called one after the other make one layer. Raises on a bad
+  -- option or a missing source.
+  function Image:file(spec)
+    local ok, err = self._img:file(spec, where(2))
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  --- Removes paths of the image below: { "/etc/motd", "/usr/share/doc/**" }
+  -- (whiteouts). Raises on a bad path or pattern.
+  function Image:remove(list)
+    local ok, err = self._img:remove(list, where(2))
+    if not ok then error(err, 2) end
+    return self
+  end
+
+  --- Sets manifest annotations: full keys, or short names for the
+  -- org.opencontainers.image.* ones (source, revision, version, title,
+  -- created = true for the build time, ...). Raises on a bad one.
+  function Image:annotations(t)
+    local ok, err = self._img:annotate(t)
     if not ok then error(err, 2) end
     return self
   end
@@ -65,7 +93,7 @@ function M.new(base, opts)
   end
 
   --- Sets config fields: entrypoint, cmd, env, workdir, user, ports,
-  -- volumes, stopsignal. Raises on an unknown field or a bad value.
+  -- volumes, stop_signal, labels. Raises on an unknown field or a bad value.
   function Image:config(t)
     local ok, err = self._img:config(t)
     if not ok then error(err, 2) end
@@ -86,13 +114,37 @@ function M.new(base, opts)
     return r
   end
 
-  --- A new image: {platform="os/arch[/variant]", store=, created=}.
-  -- Raises on an unknown option or a bad value.
+  --- A new image: {from=, platform="os/arch[/variant]", store=, created=,
+  -- annotations=}. Raises on an unknown option or a bad value; a base
+  -- that cannot be used fails `save`, pointing at this call.
   function api.image(o)
     if o ~= nil and type(o) ~= "table" then error("image needs a table", 2) end
-    local img, err = image.new(o, base)
+    local img, err = image.new(o, base, where(2))
     if not img then error(err, 2) end
     return setmetatable({ _img = img }, Image)
+  end
+
+  local Index = {}
+  Index.__index = Index
+
+  --- Builds every image and saves the index: {tag=, archive=}. Returns
+  -- what Image:save returns, with `images` (each image's result).
+  function Index:save(o)
+    if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
+    local r, err, _, at = save.save(self._idx, o or {}, ctx)
+    if not r then
+      if at then error(at .. ": " .. err, 0) end
+      error(err, 2)
+    end
+    return r
+  end
+
+  --- A multi-platform image: { img_amd64, img_arm64, annotations= }.
+  -- Raises on something that is not an image or an unknown option.
+  function api.index(list)
+    local idx, err = index.new(list)
+    if not idx then error(err, 2) end
+    return setmetatable({ _idx = idx }, Index)
   end
 
   --- Reads a .dockerignore file into a list of patterns usable as a
@@ -109,17 +161,20 @@ function M.new(base, opts)
   end
 
   local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",
-    "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner", "cache" }
+    "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner", "from",
+    "annotations", "rules", "replace", "cache" }
 
   --- Builds one directory into an image in one call: {context=, tag=,
-  -- exclusions=, labels=, config=, store=, archive=, dest=, platform=, and
-  -- the layer options}. Returns what `save` returns. Raises on failure.
+  -- from=, exclusions=, labels=, config=, annotations=, store=, archive=,
+  -- dest=, platform=, and the layer options}. Returns what `save`
+  -- returns. Raises on failure.
   function api.build(o)
     if type(o) ~= "table" then error("build needs a table", 2) end
     local ok, err = check.keys(o, BUILD_OPTIONS, "build")
     if not ok then error(err, 2) end
     local img
-    img, err = image.new({ platform = o.platform, store = o.store }, base)
+    img, err = image.new({ platform = o.platform, store = o.store, from = o.from,
+      annotations = o.annotations }, base)
     if not img then error(err, 2) end
     local spec = { context = o.context, exclude = o.exclusions }
     for _, k in ipairs(layer.OPTIONS) do

@@ -1,7 +1,8 @@
 /*
  * job.c: the layer job, one pass in bounded memory: walk -> tar -> codec
  * pipeline (diff_id and blocks on worker threads, unchanged blocks of the
- * earlier build reused) -> SHA-256 -> blobs/sha256/<hex>. With a layer
+ * earlier build reused) -> SHA-256 -> blobs/sha256/<hex>. The caller's
+ * items (or the prefix's folders) come before the walk. With a layer
  * state, unchanged entries are not read at all (skip.c) and the stream
  * resumes at the last block boundary before the first change. Progress and
  * warnings go to the caller's hooks, on the caller's thread.
@@ -89,11 +90,35 @@ static int add_prefix(job *j, ocb_err *err) {
   return 0;
 }
 
-/* How many directory entries the destination prefix makes. */
-static uint64_t prefix_dirs(const ocb_tar_policy *p) {
+/* The caller's items instead: generated files, whiteouts, the folders of
+ * the destination the image does not have yet. A FILE item without a
+ * descriptor is opened here, following links, and closed once written. */
+static int add_items(job *j, ocb_err *err) {
+  size_t i;
+  for (i = 0; i < j->spec->nitems; i++) {
+    ocb_tar_item it = j->spec->items[i];
+    int r;
+    if (it.kind == OCB_TAR_FILE && it.fd < 0 &&
+        (it.fd = open(it.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+      return ocb_errno(err, errno, it.path);
+    r = ocb_tar_add_item(j->tar, &it, err);
+    if (it.fd != j->spec->items[i].fd) close(it.fd);
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+/* What comes before the walk: the items, or the prefix's folders. */
+static int add_head(job *j, ocb_err *err) {
+  return j->spec->items ? add_items(j, err) : add_prefix(j, err);
+}
+
+/* How many entries add_head makes. */
+static uint64_t head_entries(const ocb_layer_spec *s) {
   uint64_t n = 0;
   const char *c;
-  for (c = p->prefix; *c; c++) n += *c == '/';
+  if (s->items) return s->nitems;
+  for (c = s->policy->prefix; *c; c++) n += *c == '/';
   return n;
 }
 
@@ -174,7 +199,7 @@ static int start_output(job *j, ocb_err *err) {
   uint64_t off;
   int r = 0;
   if (k == 0) {
-    if (add_prefix(j, err) < 0) return -1;
+    if (add_head(j, err) < 0) return -1;
   } else {
     if (ocb_comp_resume(j->comp, ocb_skip_prior(j->skip), k, err) < 0) return -1;
     j->drop = k * bs;
@@ -204,7 +229,8 @@ static int fill(job *j, ocb_err *err) {
   const ocb_skip_hooks hooks = {keep_cb, leave_cb, j};
   ocb_entry e;
   int r;
-  if (!j->skip && add_prefix(j, err) < 0) return -1;
+  if (!j->skip && add_head(j, err) < 0) return -1;
+  if (!j->walk) return 0;
   while ((r = ocb_walk_next(j->walk, &e, err)) > 0) {
     if (S_ISSOCK(e.st->st_mode)) {
       char q[1024], msg[1200];
@@ -311,20 +337,21 @@ static uint64_t fs_now(const job *j) {
 static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i, r;
-  if (!(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
-  for (i = 0; i < s->nskip; i++) ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
+  if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
+  for (i = 0; j->walk && i < s->nskip; i++)
+    ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
   if (ocb_blobw_open(&j->blob, s->store, err) < 0 ||
       !(j->comp = ocb_comp_new(s->codec, ocb_blobw_write, &j->blob, err)))
     return -1;
   j->since = fs_now(j);
-  j->stats.entries = prefix_dirs(s->policy);
+  j->stats.entries = head_entries(s);
   j->reuse.store = s->store;
   ocb_codec_key(s->codec, j->reuse.key, sizeof j->reuse.key);
-  if (s->state && s->reuse)
+  if (s->state && s->reuse && j->walk)
     j->skip = ocb_skip_open(s->store, s->state, &j->reuse, ocb_comp_block_size(j->comp));
   if (j->skip && (j->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return ocb_errno(err, errno, s->root);
-  if (s->state && !(j->state = ocb_lstate_create(s->store, s->state, err)) &&
+  if (s->state && j->walk && !(j->state = ocb_lstate_create(s->store, s->state, err)) &&
       warn(j, "cannot record the layer's state for rebuilds", err) < 0)
     return -1;
   if (ocb_comp_track(j->comp, s->reuse && !j->skip ? ocb_reuse_find : NULL, &j->reuse, err) < 0 ||

@@ -51,6 +51,15 @@ void ocb_walk_close(ocb_walk *w);
  * blocks that end it.
  */
 typedef struct ocb_tar ocb_tar;
+/* Per-path rules: for each attribute, a matcher over the patterns of the
+ * rules that set it, the last rule first, so the pattern that decides (the
+ * first match, the matcher's `why`) is the last matching rule; val[why] is
+ * its value: permission bits, (uid << 32 | gid), or an mtime. */
+enum { OCB_RULE_MODE, OCB_RULE_DIR_MODE, OCB_RULE_OWNER, OCB_RULE_MTIME, OCB_RULE_N };
+typedef struct ocb_tar_rules {
+  const ocb_matcher *m[OCB_RULE_N]; /* NULL: no rule sets the attribute */
+  const uint64_t *val[OCB_RULE_N];
+} ocb_tar_rules;
 typedef struct ocb_tar_policy {
   const char *prefix;  /* joined before every name: "" or "usr/share/site/" */
   const char *display; /* how messages name the context root */
@@ -59,7 +68,8 @@ typedef struct ocb_tar_policy {
   int clamp;           /* with keep_mtime: mtimes above `mtime` become `mtime` */
   int keep_owner;      /* numeric uid/gid from disk, else uid/gid below */
   uint32_t uid, gid;
-  int normalize_mode; /* dirs 0755; files 0755 if any x bit, else 0644 */
+  int normalize_mode;         /* dirs 0755; files 0755 if any x bit, else 0644 */
+  const ocb_tar_rules *rules; /* NULL: none; applied after the above */
 } ocb_tar_policy;
 ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err);
 /* Adds one walked entry. Returns 0 when written, 1 when skipped (a socket:
@@ -82,8 +92,9 @@ typedef struct ocb_tar_item {
   uint32_t uid, gid;
   const char *data; /* DATA: the body (len bytes); SYMLINK, HARDLINK: the target */
   size_t len;
-  int fd;            /* FILE: an open regular file, read to its end */
-  ocb_sha256 *hash;  /* DATA, FILE: also fed the body, when not NULL */
+  int fd;           /* FILE: an open regular file, read to its end */
+  const char *path; /* FILE with fd < 0: the file the layer job opens */
+  ocb_sha256 *hash; /* DATA, FILE: also fed the body, when not NULL */
 } ocb_tar_item;
 int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err);
 int ocb_tar_finish(ocb_tar *t, ocb_err *err);
@@ -154,7 +165,7 @@ void ocb_skip_free(ocb_skip *k);
  * SHA-256 -> blobs/sha256/<hex>. No file bytes leave C.
  */
 typedef struct ocb_layer_spec {
-  const char *root;
+  const char *root;           /* NULL: nothing walked, only the items */
   const ocb_matcher *matcher; /* NULL: everything */
   const ocb_store *store;
   const ocb_tar_policy *policy;
@@ -163,6 +174,8 @@ typedef struct ocb_layer_spec {
   const char *state;          /* the layer state's id (written; read with reuse), or NULL */
   const struct stat *skip;    /* (dev, ino) left out of the walk */
   int nskip;
+  const ocb_tar_item *items; /* written first, in order; NULL: the prefix's folders */
+  size_t nitems;
 } ocb_layer_spec;
 
 typedef struct ocb_layer_stats {

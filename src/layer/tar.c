@@ -3,7 +3,8 @@
  * ocibuild's header policy: names relative and clean, directories ending
  * in '/', whole-second mtimes from the policy, numeric owners with empty
  * names, no atime/ctime/xattrs, hardlinks within the walked set, no block
- * padding. File bodies are read with the byte count checked, so a file
+ * padding; modes, owners and mtimes overridden per path by the policy's
+ * rules. File bodies are read with the byte count checked, so a file
  * that changes while it is read fails the build instead of being padded.
  */
 #include <archive.h>
@@ -232,6 +233,27 @@ static int64_t mtime_of(const ocb_tar_policy *p, const struct stat *st) {
   return p->clamp && m > p->mtime ? p->mtime : m;
 }
 
+/* The value the last matching rule gives attr for e, if one does. */
+static int rule(const ocb_tar_policy *p, int attr, const ocb_entry *e, uint64_t *v) {
+  int why;
+  const ocb_matcher *m = p->rules ? p->rules->m[attr] : NULL;
+  if (!m || !ocb_matcher_path(m, e->path, e->pathlen, &why) || why < 0) return 0;
+  *v = p->rules->val[attr][why];
+  return 1;
+}
+
+/* Mode, owner and mtime from the rules, over what the policy gave. */
+static void apply_rules(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, mode_t m) {
+  uint64_t v;
+  int attr = S_ISDIR(m) ? OCB_RULE_DIR_MODE : S_ISLNK(m) ? -1 : OCB_RULE_MODE;
+  if (attr >= 0 && rule(p, attr, e, &v)) archive_entry_set_perm(t->e, (mode_t)v);
+  if (rule(p, OCB_RULE_OWNER, e, &v)) {
+    archive_entry_set_uid(t->e, (la_int64_t)(v >> 32));
+    archive_entry_set_gid(t->e, (la_int64_t)(v & 0xffffffffu));
+  }
+  if (rule(p, OCB_RULE_MTIME, e, &v)) archive_entry_set_mtime(t->e, (time_t)v, 0);
+}
+
 /* Checks the name, then fills the parts of the header common to all types. */
 static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
                        const struct stat *st, what_t *what, ocb_err *err) {
@@ -249,6 +271,7 @@ static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
   archive_entry_set_mtime(t->e, mtime_of(p, st), 0);
   archive_entry_set_uid(t->e, p->keep_owner ? st->st_uid : p->uid);
   archive_entry_set_gid(t->e, p->keep_owner ? st->st_gid : p->gid);
+  if (p->rules) apply_rules(t, p, e, st->st_mode);
   return 0;
 }
 
@@ -346,7 +369,7 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
 }
 
 int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
-  what_t w = {it->name, NULL, NULL, ""};
+  what_t w = {it->path ? it->path : it->name, NULL, NULL, ""};
   archive_entry_clear(t->e);
   archive_entry_copy_pathname(t->e, it->name);
   archive_entry_set_perm(t->e, it->mode & 07777);

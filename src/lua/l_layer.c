@@ -1,9 +1,12 @@
 /*
  * l_layer.c: core.layer_job{root=, matcher=, store=, policy=, codec=,
- * reuse=, skip={paths}} -> job, everything checked once; job:run([on_event])
- * -> {diff_id=, digest=, size=, tar_size=, made=, entries=, blocks=,
- * reused=, whole=} | nil, msg, code; made counts the tar bytes this build
- * produced (less than tar_size when a rebuild skipped unchanged entries). on_event(ev) is called on this thread, at most
+ * reuse=, state=, skip={paths}, items={...}} -> job, everything checked
+ * once (items: entries written before the walk, in order, instead of the
+ * prefix's folders; without root, only they are written; state: the layer
+ * state's id, see job.c); job:run([on_event]) -> {diff_id=, digest=, size=,
+ * tar_size=, made=, entries=, blocks=, reused=, whole=} | nil, msg, code;
+ * made counts the tar bytes this build produced (less than tar_size when a
+ * rebuild skipped unchanged entries). on_event(ev) is called on this thread, at most
  * ten times a second with {type="progress", entries=, bytes=, out=}, and
  * with {type="warning", message=}; an error it raises stops the job, which
  * removes what it had written, and is raised again from run.
@@ -14,7 +17,7 @@
 
 #include "lcore.h"
 
-enum { UV_MATCHER = 1, UV_STORE, UV_POLICY, UV_CODEC, UV_ROOT, UV_STATE, NUV = UV_STATE };
+enum { UV_MATCHER = 1, UV_STORE, UV_POLICY, UV_CODEC, UV_ROOT, UV_ITEMS, UV_STATE, NUV = UV_STATE };
 
 /* A layer state id becomes a file name in the store: letters, digits,
  * '-', '_' and '.', not first, at most 128. */
@@ -54,17 +57,48 @@ static void check_skip(lua_State *L, LJob *j) {
   lua_pop(L, 1);
 }
 
+/* items = {{kind=, name=, ...}, ...}: an array of ocb_tar_item kept as the
+ * job's user value, its strings anchored in the array's own user value. */
+static void check_items(lua_State *L, LJob *j) {
+  static const char *const strs[] = {"name", "data", "target", "path", NULL};
+  lua_Integer i, n;
+  ocb_tar_item *items;
+  int k, nanchor = 0;
+  if (lua_getfield(L, 1, "items") == LUA_TNIL) return;
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = luaL_len(L, -1);
+  items = lua_newuserdatauv(L, (size_t)n * sizeof *items + 1, 1);
+  lua_newtable(L);
+  for (i = 1; i <= n; i++) {
+    if (lua_geti(L, -3, i) != LUA_TTABLE) luaL_error(L, "option items: list of tables expected");
+    ocb_check_item(L, lua_gettop(L), &items[i - 1], 1);
+    for (k = 0; strs[k]; k++) {
+      if (lua_getfield(L, -1, strs[k]) == LUA_TSTRING)
+        lua_rawseti(L, -3, ++nanchor);
+      else
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_setiuservalue(L, -2, 1);
+  j->spec.items = items, j->spec.nitems = (size_t)n;
+  lua_setiuservalue(L, -3, UV_ITEMS);
+}
+
 int ocb_l_layer_job(lua_State *L) {
   static const char *const keys[] = {"root",  "matcher", "store", "policy", "codec",
-                                     "reuse", "state",   "skip",  NULL};
+                                     "reuse", "state",   "skip",  "items", NULL};
   LJob *j;
   ocb_opt_known(L, 1, keys);
   j = lua_newuserdatauv(L, sizeof *j, NUV);
   memset(j, 0, sizeof *j);
   luaL_setmetatable(L, OCB_JOB_T);
   lua_getfield(L, 1, "root");
-  j->spec.root = luaL_checkstring(L, -1);
+  j->spec.root = luaL_optstring(L, -1, NULL);
   lua_setiuservalue(L, -2, UV_ROOT);
+  check_items(L, j);
+  lua_pop(L, 1);
+  luaL_argcheck(L, j->spec.root || j->spec.items, 1, "root or items expected");
   lua_getfield(L, 1, "matcher");
   j->spec.matcher = ocb_tomatcher(L, -1);
   lua_setiuservalue(L, -2, UV_MATCHER);

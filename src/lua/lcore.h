@@ -50,6 +50,8 @@ ocb_matcher *ocb_tomatcher(lua_State *L, int idx); /* NULL for nil */
 ocb_store *ocb_checkstore(lua_State *L, int idx);
 const ocb_codec *ocb_checkcodec(lua_State *L, int idx);
 const ocb_tar_policy *ocb_checkpolicy(lua_State *L, int idx);
+/* A tar item table at idx (l_tar.c); files: "file" items (a path) allowed. */
+void ocb_check_item(lua_State *L, int idx, ocb_tar_item *it, int files);
 
 /* Lua-callable functions, by binding file. */
 int ocb_l_codec(lua_State *L); /* l_comp.c */
@@ -62,6 +64,10 @@ int ocb_l_noop_gc(lua_State *L);
 
 int ocb_l_layer_job(lua_State *L); /* l_layer.c */
 int ocb_l_job_run(lua_State *L);
+
+int ocb_l_store_note_read(lua_State *L); /* l_note.c */
+int ocb_l_store_note_write(lua_State *L);
+int ocb_l_store_prune_notes(lua_State *L);
 
 int ocb_l_matcher(lua_State *L); /* l_match.c */
 int ocb_l_matcher_descend(lua_State *L);

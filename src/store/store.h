@@ -32,7 +32,8 @@ enum {
   OCB_F_TMP,
   OCB_F_REUSE,
   OCB_F_LAYERS,
-  OCB_F_BLOBS
+  OCB_F_BLOBS,
+  OCB_F_NOTES
 };
 /* dir/<name of role> into out (malloc'ed), NULL when out of memory. */
 char *ocb_store_path(const ocb_store *s, int role);
@@ -133,5 +134,17 @@ void ocb_lstate_abort(ocb_lstate_writer *w);
 int ocb_lstate_forget(const ocb_store *s, const char *id);
 /* Removes states whose blob is gone (all: every state); adds to *removed. */
 int ocb_lstate_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err);
+
+/*
+ * Notes (note.c): what was learnt from a blob at some cost (a base layer's
+ * entries), by kind (a lower-case word) and digest; a cache.
+ */
+/* The note, open for reading, or -1 (ENOENT when there is none). */
+int ocb_note_open(const ocb_store *s, const char *kind, const char *digest, ocb_err *err);
+/* Writes the note whole (temp file, rename), replacing an older one. */
+int ocb_note_write(const ocb_store *s, const char *kind, const char *digest, const void *data,
+                   size_t len, ocb_err *err);
+/* Removes the notes whose blob is gone. */
+int ocb_note_prune(const ocb_store *s, uint64_t *removed, ocb_err *err);
 
 #endif

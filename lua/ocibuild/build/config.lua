@@ -1,16 +1,26 @@
---- The image config a script sets: entrypoint, cmd, env, workdir, user,
--- ports, volumes, stopsignal, and labels, each checked when it is set so a
--- mistake points at the script's line. Returns nil, msg on a bad value.
+--- The image config a script sets (entrypoint, cmd, env, workdir, user,
+-- ports, volumes, stop_signal, labels) and the manifest annotations, each
+-- checked when it is set so a mistake points at the script's line; then
+-- merged over the base image's config the way Docker does: env per key
+-- (later wins, so the base's PATH survives unless set), ports, volumes and
+-- labels added, setting the entrypoint clears an inherited cmd unless a
+-- cmd is given, everything else replaced when set. Returns nil, msg on a
+-- bad value.
 local check = require "ocibuild.build.check"
+local json = require "ocibuild.oci.json"
 
 local M = {}
 
-local KINDS = { entrypoint = "list", cmd = "list", env = "env", workdir = "string",
-  user = "string", ports = "ports", volumes = "list", stopsignal = "string" }
+local KINDS = { entrypoint = "list", cmd = "list", env = "env", workdir = "abs", user = "string",
+  ports = "ports", volumes = "abs-list", stop_signal = "string", stopsignal = "string", labels = "labels" }
 
 M.FIELDS = {}
 for k in pairs(KINDS) do M.FIELDS[#M.FIELDS + 1] = k end
 table.sort(M.FIELDS)
+
+--- The annotation keys with a short name: org.opencontainers.image.<name>.
+M.SHORT = { "authors", "created", "description", "documentation", "licenses", "revision", "source",
+  "title", "url", "vendor", "version" }
 
 local PROTOCOLS = { tcp = true, udp = true, sctp = true }
 
@@ -25,45 +35,102 @@ function M.port(p)
   return ("%d/%s"):format(num, proto ~= "" and proto or "tcp")
 end
 
-local function check_env(v)
-  if type(v) ~= "table" then return nil, "config.env must be a table" end
+--- A new, empty set of settings.
+function M.new()
+  return { env = { order = {}, values = {} }, ports = {}, volumes = {} }
+end
+
+local function set_env(env, k, v)
+  if env.values[k] == nil then env.order[#env.order + 1] = k end
+  env.values[k] = v
+end
+
+-- Env as a map {KEY = "v"} or a list {"KEY=v"} (or both: the list first,
+-- then the keys in order), merged per key into env.
+local function add_env(env, v)
+  if type(v) ~= "table" then return nil, "config.env must be a table of KEY = \"value\" or a list of \"KEY=value\"" end
+  local keys = {}
   for k, e in pairs(v) do
     if math.type(k) == "integer" then
       if type(e) ~= "string" or not e:find("=", 1, true) or e:sub(1, 1) == "=" then
         return nil, ("config.env[%d] must be a KEY=VALUE string, got %s"):format(k, check.show(e))
       end
     elseif type(k) ~= "string" or k == "" or k:find("=", 1, true) or type(e) ~= "string" then
-      return nil, "config.env keys and values must be strings, keys non-empty and without '='"
+      return nil, ("config.env: keys and values must be strings, keys non-empty and without '=', got %s = %s")
+        :format(check.show(k), check.show(e))
+    else
+      keys[#keys + 1] = k
     end
   end
-  return v
+  for _, e in ipairs(v) do
+    local k, val = e:match("^([^=]+)=(.*)$")
+    set_env(env, k, val)
+  end
+  table.sort(keys)
+  for _, k in ipairs(keys) do set_env(env, k, v[k]) end
+  return env
 end
 
---- Checks the fields of t and copies them into cfg. Returns cfg.
-function M.set(cfg, t)
+local function list_of(v, name, kind)
+  local ok, err = check.strings(v, "config." .. name)
+  if not ok then
+    if type(v) == "string" and (name == "entrypoint" or name == "cmd") then
+      err = err .. (' (for a shell command write { "/bin/sh", "-c", %s })'):format(check.show(v))
+    end
+    return nil, err
+  end
+  if kind == "abs-list" then
+    for i, x in ipairs(v) do
+      if x:sub(1, 1) ~= "/" then
+        return nil, ("config.%s[%d] must be an absolute path, got %s"):format(name, i, check.show(x))
+      end
+    end
+  end
+  local copy = {}
+  for i, x in ipairs(v) do copy[i] = x end
+  return copy
+end
+
+--- Checks the fields of t and merges them into cfg (from M.new), labels
+-- into labels. Returns cfg.
+function M.set(cfg, t, labels)
   if type(t) ~= "table" then return nil, "config needs a table" end
   local ok, err = check.keys(t, M.FIELDS, "config")
   if not ok then return nil, err end
-  for k, v in pairs(t) do
-    local kind = KINDS[k]
-    if kind == "string" and type(v) ~= "string" then
-      return nil, ("config.%s must be a string"):format(k)
-    elseif kind == "list" or kind == "ports" then
-      ok, err = check.strings(v, "config." .. k)
-      if not ok then return nil, err end
-    elseif kind == "env" then
-      ok, err = check_env(v)
-      if not ok then return nil, err end
-    end
-    if kind == "ports" then
-      local norm = {}
-      for i, p in ipairs(v) do
-        norm[i], err = M.port(p)
-        if not norm[i] then return nil, "config.ports: " .. err end
+  if t.stop_signal ~= nil and t.stopsignal ~= nil then
+    return nil, "config: give stop_signal or stopsignal (the same field), not both"
+  end
+  for _, k in ipairs(M.FIELDS) do
+    local v, kind = t[k], KINDS[k]
+    if v ~= nil then
+      if kind == "string" or kind == "abs" then
+        if type(v) ~= "string" or v == "" then return nil, ("config.%s must be a non-empty string"):format(k) end
+        if kind == "abs" and v:sub(1, 1) ~= "/" then
+          return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v))
+        end
+        cfg[k == "stopsignal" and "stop_signal" or k] = v
+      elseif kind == "list" then
+        cfg[k], err = list_of(v, k, kind)
+        if not cfg[k] then return nil, err end
+      elseif kind == "abs-list" or kind == "ports" then
+        local l
+        l, err = list_of(v, k, kind)
+        if not l then return nil, err end
+        for _, x in ipairs(l) do
+          if kind == "ports" then
+            x, err = M.port(x)
+            if not x then return nil, "config.ports: " .. err end
+          end
+          table.insert(cfg[k], x)
+        end
+      elseif kind == "env" then
+        ok, err = add_env(cfg.env, v)
+        if not ok then return nil, err end
+      elseif kind == "labels" then
+        ok, err = M.set_labels(labels, v)
+        if not ok then return nil, err end
       end
-      v = norm
     end
-    cfg[k] = v
   end
   return cfg
 end
@@ -74,6 +141,118 @@ function M.label(labels, k, v)
   if k == "" then return nil, "label key must not be empty" end
   labels[k] = v
   return labels
+end
+
+--- Sets labels from a table of strings.
+function M.set_labels(labels, t)
+  if type(t) ~= "table" then return nil, "labels needs a table of strings" end
+  for k, v in pairs(t) do
+    local ok, err = M.label(labels, k, v)
+    if not ok then return nil, err end
+  end
+  return labels
+end
+
+--- Checks annotations and merges them into into: full keys as they are,
+-- short ones (M.SHORT) as org.opencontainers.image.<name>; `created =
+-- true` means the image's creation time. Returns into.
+function M.annotations(into, t)
+  if type(t) ~= "table" then return nil, "annotations needs a table of strings" end
+  local short = {}
+  for _, s in ipairs(M.SHORT) do short[s] = true end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or k == "" then return nil, "annotations: keys must be non-empty strings" end
+    local key = k
+    if not k:find(".", 1, true) then
+      if not short[k] then
+        local s = check.suggest(k, M.SHORT)
+        return nil, ("annotations: unknown short name %q%s; use a full key such as \"com.example.%s\", or one of %s")
+          :format(k, s and (" (did you mean %q?)"):format(s) or "", k, table.concat(M.SHORT, ", "))
+      end
+      key = "org.opencontainers.image." .. k
+    end
+    if v == true and key == "org.opencontainers.image.created" then
+      into[key] = true
+    elseif type(v) ~= "string" then
+      return nil, ("annotations: %s must be a string%s"):format(check.show(k),
+        key == "org.opencontainers.image.created" and " or true (the image's creation time)" or "")
+    else
+      into[key] = v
+    end
+  end
+  return into
+end
+
+-- Checks a base config field's type; nil, msg when it is not `kind`.
+local function base_field(c, k, kind)
+  local v = c[k]
+  if v == nil or v == json.null then
+    c[k] = nil
+    return true
+  end
+  local ok = kind == "string" and type(v) == "string"
+    or kind == "strings" and json.is_array(v) and check.strings(v, k) ~= nil
+    or kind == "object" and json.is_object(v)
+  if not ok then return nil, ("the base image's config.%s is not a %s"):format(k, kind) end
+  return true
+end
+
+local function union(base_obj, list)
+  local o = json.object {}
+  for k in pairs(base_obj or {}) do o[k] = json.object {} end
+  for _, k in ipairs(list) do o[k] = json.object {} end
+  return next(o) and o or nil
+end
+
+--- The `config` object of an image config: the base's (a decoded object,
+-- or nil) with cfg and labels merged over it. Returns it, or nil, msg.
+function M.merge(base, cfg, labels)
+  local c = json.object {}
+  for k, v in pairs(base or {}) do
+    if v ~= json.null then c[k] = v end
+  end
+  for k, kind in pairs { Env = "strings", Entrypoint = "strings", Cmd = "strings", WorkingDir = "string",
+    User = "string", StopSignal = "string", ExposedPorts = "object", Volumes = "object", Labels = "object" } do
+    local ok, err = base_field(c, k, kind)
+    if not ok then return nil, err end
+  end
+  local order, entry = {}, {}
+  for _, e in ipairs(c.Env or {}) do
+    local k = e:match("^([^=]+)=") or e
+    if not entry[k] then order[#order + 1] = k end
+    entry[k] = e
+  end
+  for _, k in ipairs(cfg.env.order) do
+    if not entry[k] then order[#order + 1] = k end
+    entry[k] = k .. "=" .. cfg.env.values[k]
+  end
+  c.Env = nil
+  if #order > 0 then
+    c.Env = json.array {}
+    for i, k in ipairs(order) do c.Env[i] = entry[k] end
+  end
+  if cfg.entrypoint then
+    c.Entrypoint = json.array(table.move(cfg.entrypoint, 1, #cfg.entrypoint, 1, {}))
+    if not cfg.cmd then c.Cmd = nil end
+    c.ArgsEscaped = nil
+  end
+  if cfg.cmd then
+    c.Cmd = json.array(table.move(cfg.cmd, 1, #cfg.cmd, 1, {}))
+    c.ArgsEscaped = nil
+  end
+  c.WorkingDir = cfg.workdir or c.WorkingDir
+  c.User = cfg.user or c.User
+  c.StopSignal = cfg.stop_signal or c.StopSignal
+  c.ExposedPorts = union(c.ExposedPorts, cfg.ports)
+  c.Volumes = union(c.Volumes, cfg.volumes)
+  local l = {}
+  for k, v in pairs(c.Labels or {}) do
+    if type(v) ~= "string" then return nil, ("the base image's label %s is not a string"):format(check.show(k)) end
+    l[k] = v
+  end
+  for k, v in pairs(labels) do l[k] = v end
+  c.Labels = next(l) and json.object(l) or nil
+  return c
 end
 
 return M

@@ -1,29 +1,42 @@
---- Images as build scripts describe them: layers from directories,
--- labels, config; then `build` writes the layers, the config and the
--- manifest into a store and returns the manifest's descriptor. Tagging,
--- pushing and exporting are the caller's (ocibuild.build.save).
+--- Images as build scripts describe them: a base (or none), layers from
+-- directories, files and removals, labels, config, annotations; then
+-- `build` loads the base, plans every layer on what the image holds
+-- (ocibuild.build.plan: every conflict is found before a layer is
+-- written), writes the layers, the config and the manifest into a store
+-- and returns the manifest's descriptor. Tagging, pushing and exporting
+-- are the caller's (ocibuild.build.save).
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
+local base_mod = require "ocibuild.build.base"
 local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
+local files = require "ocibuild.build.files"
+local json = require "ocibuild.oci.json"
 local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
+local plan = require "ocibuild.build.plan"
 local platform = require "ocibuild.oci.platform"
+local view = require "ocibuild.build.view"
 
 local M = {}
 M.__index = M
 
-M.OPTIONS = { "platform", "store", "created" }
+M.OPTIONS = { "platform", "store", "created", "from", "annotations" }
 
---- A new image. opts: {platform=, store=, created= (epoch seconds)};
--- base: the folder relative paths resolve against.
-function M.new(opts, base)
+M.BASE_NAME = "org.opencontainers.image.base.name"
+M.BASE_DIGEST = "org.opencontainers.image.base.digest"
+
+--- A new image. opts: {platform=, store=, created= (epoch seconds),
+-- from= (a base reference, see ocibuild.source), annotations=};
+-- base: the folder relative paths resolve against; where: the script's
+-- line, for errors about the base.
+function M.new(opts, base, where)
   opts = opts or {}
   local ok, err = check.keys(opts, M.OPTIONS, "image")
   if not ok then return nil, err end
-  local p = platform.host()
+  local p
   if opts.platform ~= nil then
     p, err = platform.parse(opts.platform)
     if not p then return nil, err end
@@ -35,23 +48,66 @@ function M.new(opts, base)
     return nil, ("created must be an integer of seconds from 0 to %d"):format(env.MAX_TIME)
   end
   if opts.store ~= nil and type(opts.store) ~= "string" then return nil, "store must be a path" end
-  return setmetatable({
+  if opts.from ~= nil and (type(opts.from) ~= "string" or opts.from == "") then
+    return nil, ("from must be an image reference, got %s"):format(check.show(opts.from))
+  end
+  local img = setmetatable({
     base = base or path.cwd(),
     platform = p,
+    from = opts.from,
+    where = where,
     created = opts.created or sde or 0,
     sde = sde,
     store_dir = opts.store,
-    layers = {},
+    steps = {},
     labels = {},
-    cfg = {},
+    annotations = {},
+    cfg = config.new(),
   }, M)
+  if opts.annotations ~= nil then
+    ok, err = config.annotations(img.annotations, opts.annotations)
+    if not ok then return nil, err end
+  end
+  return img
 end
 
---- Adds a layer (see ocibuild.build.layer for the spec).
+--- Adds a layer from a directory (see ocibuild.build.layer for the spec).
 function M:layer(spec, where)
   local l, err, code = layer.spec(spec, self.base, where)
   if not l then return nil, err, code end
-  self.layers[#self.layers + 1] = l
+  self.steps[#self.steps + 1] = { kind = "context", l = l, where = where }
+  return self
+end
+
+-- The layer of files and removals that calls go to: the last step when it
+-- is one, else a new one.
+local function generated(self, where)
+  local s = self.steps[#self.steps]
+  if not s or s.kind ~= "generated" then
+    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer.generated(where) }
+    self.steps[#self.steps + 1] = s
+  end
+  return s
+end
+
+--- Adds a single file (see ocibuild.build.files).
+function M:file(spec, where)
+  local f, err, code = files.file(spec, self.base)
+  if not f then return nil, err, code end
+  f.where = where
+  table.insert(generated(self, where).files, f)
+  return self
+end
+
+--- Removes paths of the base (see ocibuild.build.files).
+function M:remove(list, where)
+  local rs, err = files.remove(list)
+  if not rs then return nil, err end
+  local s = generated(self, where)
+  for _, r in ipairs(rs) do
+    r.where = where
+    s.removes[#s.removes + 1] = r
+  end
   return self
 end
 
@@ -64,54 +120,101 @@ end
 
 --- Sets several labels from a table.
 function M:set_labels(t)
-  if type(t) ~= "table" then return nil, "labels needs a table of strings" end
-  for k, v in pairs(t) do
-    local ok, err = config.label(self.labels, k, v)
-    if not ok then return nil, err end
-  end
+  local ok, err = config.set_labels(self.labels, t)
+  if not ok then return nil, err end
   return self
 end
 
 --- Sets config fields (see ocibuild.build.config).
 function M:config(t)
-  local ok, err = config.set(self.cfg, t)
+  local ok, err = config.set(self.cfg, t, self.labels)
   if not ok then return nil, err end
   return self
+end
+
+--- Sets manifest annotations (see ocibuild.build.config.annotations).
+function M:annotate(t)
+  local ok, err = config.annotations(self.annotations, t)
+  if not ok then return nil, err end
+  return self
+end
+
+-- The manifest's annotations: the base's name and digest, then the script's.
+function M:manifest_annotations(b)
+  local a = {}
+  if b then
+    a[M.BASE_NAME] = b.name
+    a[M.BASE_DIGEST] = b.digest
+  end
+  for k, v in pairs(self.annotations) do
+    a[k] = v == true and doc.rfc3339(self.created) or v
+  end
+  return a
+end
+
+-- The base (loaded and verified) and the view of what it holds, when a
+-- layer needs it. Returns base (or false), view.
+local function load_base(self, st, ctx)
+  local v = view.new()
+  if not self.from then return false, v end
+  local b, err, code = base_mod.load(self.from, st, { platform = self.platform, host = platform.host(),
+    on_event = ctx.on_event })
+  if not b then return nil, err, code end
+  local need = false
+  for _, s in ipairs(self.steps) do need = need or plan.needs_view(s) end
+  local lists
+  lists, err, code = base_mod.verify(b, st, need)
+  if not lists then return nil, err, code end
+  for _, list in ipairs(need and lists or {}) do v:add_base_layer(list) end
+  return b, v
 end
 
 --- Builds the image into the store st (held with st:use() by the
 -- caller). ctx: {jobs=, skip={paths}, cache=, on_event=, warn=}. Returns {desc=
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
--- every blob), layers={job results}}; on a layer's failure the third and
--- fourth results are the code and the layer's `where`.
+-- every blob), layers={job results}, platform=}; on failure the third and
+-- fourth results are the code and the `where` of the call at fault.
 function M:build(st, ctx)
+  local b, v, code = load_base(self, st, ctx)
+  if not b and b ~= false then return nil, v, code, self.where end
+  local plans, err, where
+  plans, err, code, where = plan.plan(self.steps, v, { sde = self.sde, warn = ctx.warn })
+  if not plans then return nil, err, code, where end
+  local p = self.platform or (b and b.platform) or platform.host()
+  local cc
+  cc, err = config.merge(b and b.config.config, self.cfg, self.labels)
+  if not cc then return nil, ("base image %s: %s"):format(self.from, err), "BADDOC", self.where end
   local layer_descs, history, results = {}, {}, {}
   local total = 0
+  for _, l in ipairs(b and b.layers or {}) do
+    layer_descs[#layer_descs + 1] = base_mod.layer_desc(l)
+    total = total + l.size
+  end
   local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache,
     on_event = ctx.on_event }
-  for i, l in ipairs(self.layers) do
-    local r, err, code = layer.run(l, st, lctx)
-    if not r then return nil, err, code, l.where end
+  for i, s in ipairs(self.steps) do
+    local r
+    r, err, code = layer.run(s.l, st, lctx, plans[i].items)
+    if not r then return nil, err, code, s.where end
     results[i] = r
-    history[i] = { diff_id = r.diff_id, created_by = "ocibuild layer " .. l.dest }
-    layer_descs[i] = doc.descriptor(media.LAYER[l.compression], r.digest, r.size)
+    history[i] = { diff_id = r.diff_id, created_by = plans[i].created_by }
+    layer_descs[#layer_descs + 1] = doc.descriptor(media.LAYER[s.l.compression], r.digest, r.size)
     total = total + r.size
   end
-  local c = self.cfg
-  local cdoc = doc.config {
-    platform = self.platform, created = self.created, labels = self.labels,
-    env = c.env, entrypoint = c.entrypoint, cmd = c.cmd, workdir = c.workdir, user = c.user,
-    ports = c.ports, volumes = c.volumes, stopsignal = c.stopsignal, layers = history,
-  }
-  local cdigest, csize = st:put_blob(doc.encode(cdoc))
+  local ok, text = pcall(doc.encode, doc.config {
+    platform = p, created = self.created, config = cc, base = b and b.config, layers = history,
+  })
+  if not ok then return nil, ("base image %s: its config cannot be written back: %s"):format(self.from, text),
+    "BADDOC", self.where end
+  local cdigest, csize = st:put_blob(text)
   if not cdigest then return nil, csize end
-  local mdoc = doc.manifest(doc.descriptor(media.CONFIG, cdigest, csize), layer_descs)
+  local mdoc = doc.manifest(doc.descriptor(media.CONFIG, cdigest, csize), json.array(layer_descs),
+    self:manifest_annotations(b))
   local mdigest, msize = st:put_blob(doc.encode(mdoc))
   if not mdigest then return nil, msize end
-  local p = self.platform
   local desc = doc.descriptor(media.MANIFEST, mdigest, msize, {
-    platform = { os = p.os, architecture = p.architecture, variant = p.variant } })
-  return { desc = desc, image_id = cdigest, size = total + csize + msize, layers = results }
+    platform = json.object { os = p.os, architecture = p.architecture, variant = p.variant } })
+  return { desc = desc, image_id = cdigest, size = total + csize + msize, layers = results, platform = p }
 end
 
 return M

@@ -7,12 +7,13 @@ local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
 local path = require "ocibuild.path"
+local rules = require "ocibuild.build.rules"
 
 local M = {}
 
 --- The options a layer takes, for checks, `--help` and the CLI.
 M.OPTIONS = { "context", "dest", "exclude", "ignorefile", "mode", "mtime", "owner",
-  "compression", "level", "jobs" }
+  "compression", "level", "jobs", "rules", "replace" }
 
 -- gzip level 5: as small as `gzip -6` (0.5% smaller on a tar of /usr, 0.3%
 -- larger on the bench's mixed tree) for 10-20% less CPU than level 6;
@@ -120,6 +121,14 @@ function M.spec(spec, base, where)
     return nil, ("jobs must be an integer from 1 to 256, got %s"):format(check.show(spec.jobs))
   end
   l.jobs = spec.jobs
+  if spec.rules ~= nil then
+    l.rules, err = rules.check(spec.rules, "layer")
+    if not l.rules then return nil, err end
+  end
+  if spec.replace ~= nil and type(spec.replace) ~= "boolean" then
+    return nil, ("replace must be true or false, got %s"):format(check.show(spec.replace))
+  end
+  l.replace = spec.replace or false
   local m, pats
   m, err, pats = patterns(context, spec, base)
   if not m then return nil, err, pats end
@@ -130,30 +139,54 @@ end
 --- The core objects for a layer record l. ctx: {sde= (SOURCE_DATE_EPOCH or
 -- nil), jobs=}.
 function M.objects(l, ctx)
-  local policy = core.tar_policy {
+  local policy, err, code = core.tar_policy {
     prefix = l.prefix, display = l.context, mtime = ctx.sde or 0,
     keep_mtime = l.mtime == "keep", clamp = l.mtime == "keep" and ctx.sde ~= nil,
-    owner = l.owner, mode = l.mode,
+    owner = l.owner, mode = l.mode, rules = l.rules,
   }
+  if not policy then return nil, err, code end
   local codec = core.codec { kind = l.compression, level = l.level, threads = l.jobs or ctx.jobs }
   return policy, codec
 end
 
+--- A layer record for generated entries only (files, whiteouts), with
+-- the default compression. where: the script line that made it.
+function M.generated(where)
+  return { generated = true, prefix = "", context = "(generated)", mode = "keep", mtime = "fixed",
+    owner = "0:0", compression = "gzip", level = M.GZIP_LEVEL, where = where }
+end
+
 -- Bumped whenever a layer's bytes come to depend on something new.
-local STATE_FORMAT = 1
+local STATE_FORMAT = 2
+
+-- A plain copy of v for the state's description (marks for the encoder).
+local function plain(v)
+  if type(v) ~= "table" then return v end
+  local json = require "ocibuild.oci.json"
+  local t = {}
+  for k, x in pairs(v) do t[k] = plain(x) end
+  if next(t) == nil then return json.object() end
+  return t
+end
 
 --- The name of a layer's state in the store (what its last build saw, so a
 -- rebuild reads only what changed): a digest of everything the layer's
 -- bytes depend on besides the files themselves, so that another context,
--- destination, exclusion list, header policy, codec or library version
--- never uses a state it does not match.
-function M.state_id(l, ctx, codec)
+-- destination, exclusion list, header policy, rules, generated entries,
+-- codec or library version never uses a state it does not match. nil when
+-- the layer has no context, or takes a file's bytes from outside it.
+function M.state_id(l, ctx, codec, items)
+  if l.generated then return nil end
+  for _, it in ipairs(items or {}) do
+    if it.path then return nil end
+  end
   local v = core.versions()
   local json = require "ocibuild.oci.json"
   local desc = json.encode {
     format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
-    patterns = json.array(l.patterns or {}), codec = codec:key(),
+    patterns = json.array(l.patterns or {}), rules = json.array(plain(l.rules or {})),
+    items = json.array(plain(items or {})), codec = codec:key(),
     libarchive = v.libarchive, ocibuild = require("ocibuild").VERSION,
   }
   return (core.sha256():update(desc):digest():sub(8))
@@ -161,13 +194,18 @@ end
 
 --- Builds layer l into the store st. ctx: {sde=, jobs=, skip={paths the
 -- walk leaves out}, cache= (false: read no reuse record or layer state,
--- build everything), on_event=}. Returns the job's result: {diff_id=,
--- digest=, size=, tar_size=, entries=, blocks=, reused=, whole=}.
-function M.run(l, st, ctx)
-  local policy, codec = M.objects(l, ctx)
-  local job = core.layer_job { root = l.context, matcher = l.matcher, store = st.core,
-    policy = policy, codec = codec, reuse = ctx.cache ~= false, skip = ctx.skip,
-    state = M.state_id(l, ctx, codec) }
+-- build everything), on_event=}; items: the entries written before the
+-- walk (ocibuild.build.plan), or nil for every folder of the destination.
+-- A record without a context writes only its items. Returns the job's
+-- result: {diff_id=, digest=, size=, tar_size=, made=, entries=, blocks=,
+-- reused=, whole=}.
+function M.run(l, st, ctx, items)
+  local policy, codec, code = M.objects(l, ctx)
+  if not policy then return nil, codec, code end
+  local job = core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
+    store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
+    skip = not l.generated and ctx.skip or nil, items = items,
+    state = M.state_id(l, ctx, codec, items) }
   return job:run(ctx.on_event)
 end
 

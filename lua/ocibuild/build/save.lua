@@ -31,8 +31,8 @@ function M.refs(tags)
   return refs
 end
 
---- Builds img (ocibuild.build.image) and saves it. opts: {tag=, archive=,
--- cache= (false: build every layer from scratch)};
+--- Builds img (ocibuild.build.image or ocibuild.build.index) and saves
+-- it. opts: {tag=, archive=, cache= (false: build every layer from scratch)};
 -- ctx: {store= (a folder, else the default), warn=function(msg),
 -- on_event=}. Returns {image_id=, digest=, size=, path=, tags=,
 -- manifest=, archive=, layers=}.
@@ -71,7 +71,7 @@ function M.save(img, opts, ctx)
   ok, err, code = st:tag(built.desc, refs)
   if not ok then return nil, err, code end
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
-    path = st.dir, tags = refs, manifest = built.desc, layers = built.layers }
+    path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images }
   if out then
     ok, err, code = copy.copy(layout.new(st), built.desc, out)
     if ok then ok, err, code = out:tag(built.desc, refs) end

@@ -17,7 +17,7 @@ function M.result(r, out)
   out = out or io.stdout
   for _, t in ipairs(r.tags or {}) do out:write("tag:      ", t.familiar, "\n") end
   out:write("digest:   ", r.digest, "\n")
-  out:write("image id: ", r.image_id, "\n")
+  if r.image_id then out:write("image id: ", r.image_id, "\n") end
   out:write(("size:     %d (%s)\n"):format(r.size, M.human(r.size)))
   out:write("store:    ", r.path, "\n")
   if r.archive then out:write("archive:  ", r.archive, "\n") end

@@ -1,5 +1,7 @@
---- `ocibuild build DIR -t TAG ...`: one directory into one image.
+--- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
+-- base image or none, with the config set from flags.
 local getopt = require "ocibuild.cli.getopt"
+local json = require "ocibuild.oci.json"
 local ocibuild = require "ocibuild"
 local output = require "ocibuild.cli.output"
 
@@ -8,19 +10,37 @@ local M = {}
 M.HELP = [[
 usage: ocibuild build DIR [-t TAG]... [options]
 
-Builds DIR into a one-layer image: DIR/.dockerignore applies as
-`docker build` applies it, then each --exclude pattern after it.
+Builds DIR into an image: one layer, on the base image --from names (or
+on nothing). DIR/.dockerignore applies as `docker build` applies it, then
+each --exclude pattern after it.
 
 options:
   -t, --tag TAG          name the image (repeatable), as name:tag; without
                          -t the image is kept untagged, listed as <none>
                          by `ocibuild images` (tag it by ID with
                          `ocibuild tag`) until `ocibuild prune` removes it
+  --from REF             the base image: a tag, digest or ID prefix in the
+                         store, oci:DIR[:TAG], oci-archive:FILE[:TAG], or a
+                         registry reference
+  --platform OS/ARCH     the platform (picked from a multi-platform base;
+                         default: the base's, else this machine)
+  --dest PATH            where DIR goes in the image (default /)
   --label KEY=VALUE      set a config label (repeatable)
+  --env KEY=VALUE        set an environment variable (repeatable; the
+                         base's others are kept)
+  --entrypoint CMD       the entrypoint: a JSON list ('["/bin/app","-v"]'),
+                         or a string run by /bin/sh -c; '' for none
+  --cmd CMD              the default arguments, the same way
+  --workdir PATH         the working directory
+  --user USER            the user (name, UID or UID:GID)
+  --expose PORT          a port, as 80 or 53/udp (repeatable)
+  --volume PATH          a volume (repeatable)
+  --stop-signal SIGNAL   the signal that stops the container
+  --annotation KEY=VALUE a manifest annotation (repeatable); short keys
+                         (source, revision, version, title, created, ...)
+                         mean org.opencontainers.image.KEY
   --exclude PATTERN      exclude more paths, .dockerignore syntax (repeatable)
   -o, --output FILE.tar  also write an OCI archive (skopeo/podman/docker load)
-  --dest PATH            where DIR goes in the image (default /)
-  --platform OS/ARCH     platform recorded in the image (default: this machine)
   --compression KIND     gzip (default), zstd or none
   --level N              compression level (gzip 1-9, default 5; zstd 1-19, default 3)
   --jobs N               compression threads (default: online cores)
@@ -35,27 +55,70 @@ options:
 
 local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
   platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
-  mode = "value", owner = "value", ["no-cache"] = "flag", alias = { t = "tag", o = "output" } }
+  mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
+  workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
+  ["stop-signal"] = "value", ["no-cache"] = "flag", alias = { t = "tag", o = "output" } }
+
+-- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
+local function pairs_of(list, flag)
+  local t = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv) end
+    t[k] = v
+  end
+  return t
+end
+
+--- A command for --entrypoint or --cmd: a JSON list of strings, a string
+-- for /bin/sh -c, or '' for none. Returns the list, or nil, msg.
+function M.command(s, flag)
+  if s == nil then return nil end
+  if s == "" then return {} end
+  if s:match("^%s*%[") then
+    local v, err = json.decode(s, "--" .. flag)
+    if v == nil then return nil, err end
+    local ok = json.is_array(v)
+    for _, x in ipairs(ok and v or {}) do ok = ok and type(x) == "string" end
+    if not ok then
+      return nil, ("--%s %q: a JSON list must hold only strings, as [\"/bin/app\", \"-v\"]"):format(flag, s)
+    end
+    return table.move(v, 1, #v, 1, {})
+  end
+  return { "/bin/sh", "-c", s }
+end
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
   if not opts then return nil, rest, 2 end
   if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
-  local labels = {}
-  for _, kv in ipairs(opts.label or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return getopt.usage_error(("bad label %q: expected KEY=VALUE"):format(kv), "build") end
-    labels[k] = v
-  end
-  local level, err = getopt.integer(opts.level, "level")
+  local labels, err = pairs_of(opts.label, "label")
+  if not labels then return getopt.usage_error(err, "build") end
+  local envs
+  envs, err = pairs_of(opts.env, "env")
+  if not envs then return getopt.usage_error(err, "build") end
+  local annotations
+  annotations, err = pairs_of(opts.annotation, "annotation")
+  if not annotations then return getopt.usage_error(err, "build") end
+  local level
+  level, err = getopt.integer(opts.level, "level")
   if err then return getopt.usage_error(err, "build") end
   local jobs
   jobs, err = getopt.integer(opts.jobs, "jobs")
   if err then return getopt.usage_error(err, "build") end
+  local entrypoint, cmd
+  entrypoint, err = M.command(opts.entrypoint, "entrypoint")
+  if err then return getopt.usage_error(err, "build") end
+  cmd, err = M.command(opts.cmd, "cmd")
+  if err then return getopt.usage_error(err, "build") end
+  local config = { env = next(envs) and envs or nil, entrypoint = entrypoint, cmd = cmd,
+    workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
+    stop_signal = opts["stop-signal"] }
   local api = ocibuild.new(nil, { store = g.store })
   local ok, r = pcall(api.build, {
     context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
-    archive = opts.output, dest = opts.dest, platform = opts.platform,
+    archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,
+    config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
     compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
     mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"],
   })

@@ -29,58 +29,48 @@ function M.descriptor(media_type, dgst, size, extra)
   return d
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
-
 --- The image config document.
--- spec: {platform=, created= (epoch seconds), labels=, env= (map or list),
--- entrypoint=, cmd=, workdir=, user=, ports=, volumes=, stopsignal=,
--- layers = { {diff_id=, created_by=}, ... }}
+-- spec: {platform=, created= (epoch seconds), config= (the `config`
+-- object, see ocibuild.build.config.merge), base= (the base image's
+-- config, decoded, or nil), layers = { {diff_id=, created_by=}, ... }}.
+-- With a base, its diff_ids and history come first, kept as they are
+-- (padded when its history has fewer layer entries than layers), and its
+-- author and os.version/os.features are kept.
 function M.config(spec)
-  local c = json.object {}
-  if spec.labels and next(spec.labels) then c.Labels = json.object(spec.labels) end
-  if spec.env then
-    local env = json.array {}
-    if #spec.env > 0 then
-      for _, e in ipairs(spec.env) do env[#env + 1] = e end
-    else
-      for _, k in ipairs(sorted_keys(spec.env)) do env[#env + 1] = k .. "=" .. spec.env[k] end
-    end
-    if #env > 0 then c.Env = env end
-  end
-  if spec.entrypoint then c.Entrypoint = json.array(spec.entrypoint) end
-  if spec.cmd then c.Cmd = json.array(spec.cmd) end
-  if spec.workdir then c.WorkingDir = spec.workdir end
-  if spec.user then c.User = spec.user end
-  if spec.stopsignal then c.StopSignal = spec.stopsignal end
-  if spec.ports and #spec.ports > 0 then
-    c.ExposedPorts = json.object {}
-    for _, p in ipairs(spec.ports) do c.ExposedPorts[p] = json.object {} end
-  end
-  if spec.volumes and #spec.volumes > 0 then
-    c.Volumes = json.object {}
-    for _, v in ipairs(spec.volumes) do c.Volumes[v] = json.object {} end
-  end
   local created = M.rfc3339(spec.created)
   local diff_ids, history = json.array {}, json.array {}
-  for i, l in ipairs(spec.layers) do
-    diff_ids[i] = l.diff_id
-    history[i] = json.object { created = created, created_by = l.created_by }
+  local b = spec.base
+  if b then
+    local filled = 0
+    for _, h in ipairs(json.is_array(b.history) and b.history or {}) do
+      history[#history + 1] = h
+      if not (json.is_object(h) and h.empty_layer == true) then filled = filled + 1 end
+    end
+    for i, d in ipairs(b.rootfs.diff_ids) do
+      diff_ids[i] = d
+      if i > filled then history[#history + 1] = json.object { comment = "a layer of the base image" } end
+    end
+  end
+  for _, l in ipairs(spec.layers) do
+    diff_ids[#diff_ids + 1] = l.diff_id
+    history[#history + 1] = json.object { created = created, created_by = l.created_by }
   end
   local p = spec.platform
-  return json.object {
+  local c = json.object {
     architecture = p.architecture,
     os = p.os,
     variant = p.variant,
     created = created,
-    config = c,
+    config = spec.config,
     rootfs = json.object { type = "layers", diff_ids = diff_ids },
     history = history,
   }
+  if b and b.os == p.os and b.architecture == p.architecture then
+    for _, k in ipairs { "author", "os.version", "os.features" } do
+      if b[k] ~= nil and b[k] ~= json.null then c[k] = b[k] end
+    end
+  end
+  return c
 end
 
 --- The image manifest document.
@@ -210,6 +200,7 @@ function M.read_config(text, where)
   if type(c.architecture) ~= "string" or type(c.os) ~= "string" then
     return bad(where, "architecture and os must be strings")
   end
+  if c.config == json.null then c.config = nil end
   if c.config ~= nil and not json.is_object(c.config) then return bad(where, "config must be an object") end
   if not json.is_object(c.rootfs) or c.rootfs.type ~= "layers" or not json.is_array(c.rootfs.diff_ids) then
     return bad(where, "rootfs must be {type: \"layers\", diff_ids: [...]}")

@@ -1,9 +1,10 @@
 --- Pruning a store: untagged images (index.json entries with no name),
 -- then blobs no remaining entry reaches, temp files nobody writes, reuse
--- records of blobs that are gone. Everything reachable is found first,
--- under both locks (no build is writing, no tag moves); if any manifest
--- or index on the way cannot be read or understood, nothing at all is
--- removed (index.json included) and the error says which and why.
+-- records, layer states and notes of blobs that are gone. Everything
+-- reachable is found first, under both locks (no build is writing, no tag
+-- moves); if any manifest or index on the way cannot be read or
+-- understood, nothing at all is removed (index.json included) and the
+-- error says which and why.
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
 local media = require "ocibuild.oci.media"
@@ -33,9 +34,10 @@ local function mark(st, d, live, where)
 end
 
 --- Prunes the store st. opts: {dry_run= (change nothing, say what would
--- go), all= (also every reuse record)}. Returns {images= (untagged
--- entries dropped), blobs=, bytes=, temps=, temp_bytes=, records=, states=,
--- removed={digest...}, untagged={descriptor...}, sizes={digest=size}}.
+-- go), all= (also every reuse record and layer state)}. Returns {images=
+-- (untagged entries dropped), blobs=, bytes=, temps=, temp_bytes=,
+-- records=, states=, notes=, removed={digest...}, untagged={descriptor...},
+-- sizes={digest=size}}.
 function M.run(st, opts)
   opts = opts or {}
   local hold <close>, err, code = st.core:lock("prune")
@@ -96,6 +98,8 @@ function M.run(st, opts)
   local records, states, rcode = st.core:prune_reuse(opts.all or false)
   if not records then return nil, states, rcode end
   stats.records, stats.states = records, states
+  stats.notes, err, code = st.core:prune_notes()
+  if not stats.notes then return nil, err, code end
   return stats
 end
 

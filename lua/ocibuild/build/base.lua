@@ -1,0 +1,241 @@
+--- The base image of a build: resolved (ocibuild.source), the manifest for
+-- the wanted platform chosen from an index, copied into the store with
+-- every blob verified on the way, its config read strictly, and every
+-- layer blob already in the store verified (size, then SHA-256) before
+-- anything is built on it. The layers themselves are reused byte for
+-- byte; their entries are read only when a build needs to know what the
+-- base holds (ocibuild.build.view), each layer once per process.
+-- Functions return nil, msg, code on failure.
+local copy = require "ocibuild.copy"
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local layout = require "ocibuild.endpoint.layout"
+local media = require "ocibuild.oci.media"
+local platform = require "ocibuild.oci.platform"
+local source = require "ocibuild.source"
+
+local M = {}
+
+-- Entries of layers read in this process, by layer digest.
+local read_cache = {}
+
+local function platforms_of(list)
+  local seen, out = {}, {}
+  for _, d in ipairs(list) do
+    local p = d.platform and platform.format(d.platform)
+    if p and not seen[p] then
+      seen[p] = true
+      out[#out + 1] = p
+    end
+  end
+  return out
+end
+
+-- The manifest of the index idx for the platform want.
+local function choose(idx, want, what)
+  for _, d in ipairs(idx.manifests) do
+    local k = media.kind(d.mediaType)
+    if (k == "manifest" or k == "index") and d.platform and platform.matches(d.platform, want) then
+      return d
+    end
+  end
+  local have = platforms_of(idx.manifests)
+  return nil, ("base image %s has no image for %s; it has %s"):format(what, platform.format(want),
+    #have > 0 and table.concat(have, ", ") or "no platforms listed"), "ENOPLATFORM"
+end
+
+-- The manifest descriptor of the image `got.desc` names for want, reading
+-- indexes from the endpoint (nested ones too).
+local function manifest_for(got, want, what)
+  local d = got.desc
+  for _ = 1, 4 do
+    if media.kind(d.mediaType) ~= "index" then return d end
+    local text, err, code = got.endpoint:get_json(d)
+    if not text then return nil, ("base image %s: %s"):format(what, err), code end
+    local idx
+    idx, err, code = doc.read_index(text, ("base image %s: index %s"):format(what, d.digest))
+    if not idx then return nil, err, code end
+    d, err, code = choose(idx, want, what)
+    if not d then return nil, err, code end
+  end
+  return nil, ("base image %s: indexes nested too deep"):format(what), "BADDOC"
+end
+
+local function read_json(st, d, what)
+  local text, err, code = st:get_json(d.digest)
+  if not text then return nil, ("base image %s: %s"):format(what, err), code end
+  if #text ~= d.size then
+    return nil, ("base image %s: %s has %d bytes, but its descriptor says %d"):format(what, d.digest, #text,
+      d.size), "BADSIZE"
+  end
+  return text
+end
+
+--- Loads the base `from` into the store st (opened, held with use()).
+-- opts: {platform= (parsed; explicit), host= (parsed: the default),
+-- on_event=}. Returns {name=, digest= (what the reference resolved to),
+-- desc= (the manifest), manifest=, config= (decoded), platform=,
+-- layers= (descriptors), verified= {digest=true}}.
+function M.load(from, st, opts)
+  local got, err, code = source.resolve(from, st, { platform = opts.platform or opts.host,
+    on_event = opts.on_event })
+  if not got then return nil, err, code end
+  local want = opts.platform or opts.host
+  local d
+  d, err, code = manifest_for(got, want, from)
+  if not d then return nil, err, code end
+  if media.kind(d.mediaType) ~= "manifest" then
+    return nil, ("base image %s: %s is a %s, not an image manifest"):format(from, d.digest, d.mediaType), "BADDOC"
+  end
+  local verified = {}
+  if got.endpoint.store ~= st then
+    local function on_event(ev)
+      if ev.type == "blob" and ev.action == "copied" then verified[ev.digest] = true end
+      if opts.on_event then opts.on_event(ev) end
+    end
+    local ok
+    ok, err, code = copy.copy(got.endpoint, d, layout.new(st), { on_event = on_event })
+    if not ok then return nil, ("base image %s: %s"):format(from, err), code end
+  end
+  local text
+  text, err, code = read_json(st, d, from)
+  if not text then return nil, err, code end
+  local m
+  m, err, code = doc.read_manifest(text, ("base image %s: manifest %s"):format(from, d.digest))
+  if not m then return nil, err, code end
+  text, err, code = read_json(st, m.config, from)
+  if not text then return nil, err, code end
+  local c
+  c, err, code = doc.read_config(text, ("base image %s: config %s"):format(from, m.config.digest))
+  if not c then return nil, err, code end
+  if #c.rootfs.diff_ids ~= #m.layers then
+    return nil, ("base image %s: its config lists %d diff_ids for %d layers"):format(from, #c.rootfs.diff_ids,
+      #m.layers), "BADDOC"
+  end
+  for i, l in ipairs(m.layers) do
+    if media.kind(l.mediaType) ~= "layer" then
+      return nil, ("base image %s: layers[%d] has media type %q, not a layer"):format(from, i, l.mediaType), "BADDOC"
+    end
+  end
+  local p = { os = c.os, architecture = c.architecture, variant = type(c.variant) == "string" and c.variant or nil }
+  if opts.platform and not platform.matches(p, opts.platform) then
+    return nil, ("base image %s is %s, not %s"):format(from, platform.format(p), platform.format(opts.platform)),
+      "ENOPLATFORM"
+  end
+  return { name = got.name, digest = got.desc.digest, desc = d, manifest = m, config = c, platform = p,
+    layers = m.layers, verified = verified, from = from }
+end
+
+-- A tar entry name as a clean relative path ("./usr/bin/" -> "usr/bin"),
+-- or nil for the root and for names that climb out of it.
+local function clean(name)
+  local parts = {}
+  for comp in name:gmatch("[^/]+") do
+    if comp == ".." then return nil end
+    if comp ~= "." then parts[#parts + 1] = comp end
+  end
+  if #parts == 0 then return nil end
+  return table.concat(parts, "/")
+end
+
+local TYPES = { dir = "d", file = "f", hardlink = "f", symlink = "l" }
+
+-- Reads the entries of one layer of st, verifying the blob's size and
+-- digest from the same bytes. Returns {{p=, t=, target=}, ...}.
+local function read_layer(st, l, what)
+  local r, err, code = core.tar_reader(st.core, l.digest)
+  if not r then return nil, ("%s: %s"):format(what, err), code end
+  local list = {}
+  while true do
+    local e
+    e, err, code = r:next()
+    if not e then
+      if err then
+        r:close()
+        return nil, ("%s: %s"):format(what, err), code
+      end
+      break
+    end
+    local p = clean(e.name)
+    if p then
+      local t = TYPES[e.type] or "o"
+      list[#list + 1] = { p = p, t = t, target = t == "l" and e.target or nil }
+    end
+  end
+  local dg, size = r:finish()
+  r:close()
+  if not dg then return nil, ("%s: %s"):format(what, size), code end
+  if size ~= l.size then
+    return nil, ("%s: BADSIZE: expected %d bytes, read %d"):format(what, l.size, size), "BADSIZE"
+  end
+  if dg ~= l.digest then
+    return nil, ("%s: BADDIGEST: expected %s, got %s"):format(what, l.digest, dg), "BADDIGEST"
+  end
+  return list
+end
+
+-- A layer's entries as a note of the store: a header, then per entry its
+-- type letter, path, NUL, symlink target, NUL.
+local NOTE = "entries"
+local HEAD = "ocibuild-entries 1 %s %d\n"
+
+local function encode(l, list)
+  local out = { HEAD:format(l.digest, #list) }
+  for i, e in ipairs(list) do out[i + 1] = e.t .. e.p .. "\0" .. (e.target or "") .. "\0" end
+  return table.concat(out)
+end
+
+-- The entries a note of st holds for layer l, or nil (none, or not ours).
+local function noted(st, l)
+  local data = st.core:note_read(NOTE, l.digest)
+  if not data then return nil end
+  local dg, n = data:match("^ocibuild%-entries 1 (%S+) (%d+)\n")
+  if dg ~= l.digest then return nil end
+  local list = {}
+  for t, p, target in data:gmatch("([dflo])([^%z]*)%z([^%z]*)%z", #data:match("^[^\n]*\n") + 1) do
+    list[#list + 1] = { p = p, t = t, target = t == "l" and target or nil }
+  end
+  if #list ~= tonumber(n) then return nil end
+  return list
+end
+
+--- Verifies every layer blob of base b in st not verified yet (size,
+-- then digest); with `entries`, also returns the entries of each layer
+-- (a list per layer): known from this process, noted in the store by an
+-- earlier build, or read from the blob (verified from the same bytes)
+-- and noted for the next build.
+function M.verify(b, st, entries)
+  local out = {}
+  for i, l in ipairs(b.layers) do
+    local what = ("base image %s: layer %d (%s)"):format(b.from, i, l.digest)
+    if entries and not read_cache[l.digest] then
+      read_cache[l.digest] = noted(st, l)
+    end
+    if entries and not read_cache[l.digest] then
+      local list, err, code = read_layer(st, l, what)
+      if not list then return nil, err, code end
+      read_cache[l.digest] = list
+      b.verified[l.digest] = true
+      st.core:note_write(NOTE, l.digest, encode(l, list)) -- a cache: a failure costs a read next time
+    end
+    if not b.verified[l.digest] then
+      local ok, err, code = st:verify_blob(l.digest, l.size)
+      if not ok then return nil, ("%s: %s"):format(what, err), code end
+      b.verified[l.digest] = true
+    end
+    out[i] = read_cache[l.digest]
+  end
+  return out
+end
+
+--- The layer descriptor to write in a manifest built on the base: the
+-- same blob; Docker's gzip layer type becomes OCI's (the bytes are one).
+function M.layer_desc(l)
+  local d = doc.descriptor(l.mediaType == media.DOCKER_LAYER and media.LAYER.gzip or l.mediaType, l.digest, l.size)
+  for k, v in pairs(l) do
+    if k ~= "mediaType" and k ~= "digest" and k ~= "size" then d[k] = v end
+  end
+  return d
+end
+
+return M

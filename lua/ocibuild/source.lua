@@ -1,0 +1,214 @@
+--- Where a base image comes from: the one place that turns a reference
+-- (`FROM` text) into an endpoint holding it and the descriptor of its
+-- manifest or index. One function per scheme:
+--   oci:DIR[:TAG]           an OCI image layout folder
+--   oci-archive:FILE[:TAG]  an OCI archive (tar of a layout)
+--   docker://REF            a registry, always pulled
+--   anything else           the store (a tag, a digest, a unique ID prefix),
+--                           else the registry, pulled into the store
+-- A scheme function is fn(rest, st, opts) -> {endpoint=, desc=, name=} | nil,
+-- msg, code, with `st` the opened store (ocibuild.store) the image is built
+-- in and opts {platform= (wanted, parsed), on_event=}. The caller copies
+-- the chosen manifest from the endpoint into the store (ocibuild.copy),
+-- verifying every blob. Functions return nil, msg, code on failure.
+local digest = require "ocibuild.oci.digest"
+local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local layout = require "ocibuild.endpoint.layout"
+local media = require "ocibuild.oci.media"
+local ref = require "ocibuild.oci.ref"
+local store_mod = require "ocibuild.store"
+
+local M = {}
+
+-- The shortest image ID prefix looked up in the store.
+local MIN_PREFIX = 4
+
+local function show(s) return ("%q"):format(s):gsub("\\\n", "\\n") end
+
+-- The name an index entry gives its image, as a full reference, or nil.
+local function entry_name(d)
+  local a = d.annotations or {}
+  local n = a[index.CONTAINERD_NAME] or a[index.REF_NAME]
+  if n and (n:find("/", 1, true) or n:find(":", 1, true)) then
+    local r = ref.parse(n)
+    if r then return r.normalized end
+  end
+end
+
+-- The entry of an index.json whose ref.name (or containerd name) is tag,
+-- as written or normalized; nil, msg when none, or when tag is nil and
+-- the layout holds more than one image.
+local function pick_entry(idx, tag, where)
+  local list = idx.manifests
+  if tag == nil then
+    if #list == 1 then return list[1] end
+    local names = {}
+    for _, d in ipairs(list) do
+      names[#names + 1] = (d.annotations or {})[index.REF_NAME] or d.digest
+    end
+    if #list == 0 then return nil, ("%s holds no image"):format(where), "ENOENT" end
+    return nil, ("%s holds %d images: name one as %s:TAG (%s)"):format(where, #list, where,
+      table.concat(names, ", ")), "EAMBIGUOUS"
+  end
+  for _, d in ipairs(list) do
+    if (d.annotations or {})[index.REF_NAME] == tag then return d end
+  end
+  local r = ref.parse(tag)
+  local d = r and index.find(list, r)
+  if d then return d end
+  return nil, ("%s has no image named %s"):format(where, show(tag)), "ENOENT"
+end
+
+-- oci:DIR[:TAG]. The folder is read as any layout, never created.
+local function from_layout(rest)
+  local dir, tag = rest:match("^([^:]*):(.*)$")
+  dir = dir or rest
+  if dir == "" then return nil, "oci: needs a folder, as oci:DIR[:TAG]", "BADREF" end
+  local other, err, code = store_mod.open(dir)
+  if not other then return nil, ("base oci:%s: %s"):format(rest, err), code end
+  local idx
+  idx, err, code = other:read_index()
+  if not idx then return nil, err, code end
+  local d
+  d, err, code = pick_entry(idx, tag ~= "" and tag or nil, "oci:" .. dir)
+  if not d then return nil, err, code end
+  return { endpoint = layout.new(other), desc = d, name = entry_name(d) }
+end
+
+-- Schemes whose code lives elsewhere: until it is wired in, a clear error.
+local function not_yet(scheme, what)
+  return function()
+    return nil, ("%s are not supported in this build yet (scheme %q)"):format(what, scheme), "ENOTSUP"
+  end
+end
+
+--- Scheme functions, by name. "registry" is given the reference text
+-- (without docker://) and must leave the image in the store.
+M.SCHEMES = {
+  oci = from_layout,
+  -- wired at merge: import the archive into st, return the store's endpoint
+  ["oci-archive"] = not_yet("oci-archive", "OCI archives as bases"),
+  -- wired at merge: {endpoint = layout.new(st), desc = require("ocibuild.registry").pull(rest, st, opts)}
+  registry = not_yet("registry", "images from registries"),
+}
+
+-- Tagged manifests of the store whose manifest digest or image ID (config
+-- digest) starts with hex.
+local function by_prefix(st, list, hex)
+  local found, seen = {}, {}
+  for _, d in ipairs(list) do
+    if not seen[d.digest] then
+      seen[d.digest] = true
+      local hit = d.digest:sub(8, 7 + #hex) == hex
+      if not hit and media.kind(d.mediaType) == "manifest" then
+        local text = st:get_json(d.digest)
+        local m = text and doc.read_manifest(text, d.digest)
+        hit = m ~= nil and m.config.digest:sub(8, 7 + #hex) == hex
+      end
+      if hit then found[#found + 1] = d end
+    end
+  end
+  return found
+end
+
+-- A blob of the store as a base: its media type read from the document.
+local function by_digest(st, list, dgst)
+  for _, d in ipairs(list) do
+    if d.digest == dgst then return d end
+  end
+  for _, d in ipairs(list) do
+    if media.kind(d.mediaType) == "manifest" then
+      local text = st:get_json(d.digest)
+      local m = text and doc.read_manifest(text, d.digest)
+      if m and m.config.digest == dgst then return d end
+    end
+  end
+  if not st:has_blob(dgst) then return nil end
+  local text, err, code = st:get_json(dgst)
+  if not text then return nil, err, code end
+  local v = json.decode(text, dgst)
+  local mt = type(v) == "table" and v.mediaType
+  if mt == nil and type(v) == "table" then
+    mt = v.manifests and media.INDEX or v.config and media.MANIFEST
+  end
+  if not media.kind(mt) or (media.kind(mt) ~= "manifest" and media.kind(mt) ~= "index") then
+    return nil, ("blob %s of the store is neither an image manifest nor an index"):format(dgst), "BADDOC"
+  end
+  return doc.descriptor(mt, dgst, #text)
+end
+
+-- A reference without a scheme: the store first, then the registry.
+local function from_store(s, st, opts)
+  local idx, err, code = st:read_index()
+  if not idx then return nil, err, code end
+  local here = layout.new(st)
+  if digest.valid(s) then
+    local d
+    d, err, code = by_digest(st, idx.manifests, s)
+    if d then return { endpoint = here, desc = d, name = entry_name(d) } end
+    if err then return nil, err, code end
+    return nil, ("base image %s is not in the store %s"):format(s, st.dir), "ENOENT"
+  end
+  local r = ref.parse(s)
+  if r then
+    local d = index.find(idx.manifests, r)
+    if not d and r.digest then d = by_digest(st, idx.manifests, r.digest) end
+    if d then return { endpoint = here, desc = d, name = r.normalized } end
+  end
+  if s:match("^%x+$") and #s >= MIN_PREFIX and #s <= 64 then
+    local found = by_prefix(st, idx.manifests, s)
+    if #found == 1 then return { endpoint = here, desc = found[1], name = entry_name(found[1]) } end
+    if #found > 1 then
+      local ds = {}
+      for i, d in ipairs(found) do ds[i] = digest.short(d.digest) end
+      return nil, ("base image ID %s is ambiguous in the store %s: %s"):format(s, st.dir,
+        table.concat(ds, ", ")), "EAMBIGUOUS"
+    end
+  end
+  if not r then
+    local _, why = ref.parse(s)
+    return nil, ("base image %s is not in the store %s, and is not a reference to pull: %s")
+      :format(show(s), st.dir, why), "BADREF"
+  end
+  local got
+  got, err, code = M.SCHEMES.registry(s, st, opts)
+  if not got then
+    if code == "ENOTSUP" then
+      return nil, ("base image %s is not in the store %s, and pulling images from registries is not supported in this build yet (scheme \"registry\")")
+        :format(r.familiar, st.dir), "ENOENT"
+    end
+    return nil, err, code
+  end
+  got.name = got.name or r.normalized
+  return got
+end
+
+--- Resolves the base reference s against the store st (opened).
+-- opts: {platform=, on_event=}. Returns {endpoint=, desc= (manifest or
+-- index), name= (for org.opencontainers.image.base.name, or nil)}.
+function M.resolve(s, st, opts)
+  if type(s) ~= "string" or s == "" then return nil, "from must be a non-empty string", "BADREF" end
+  opts = opts or {}
+  local rest = s:match("^docker://(.*)$")
+  if rest then
+    local r, why = ref.parse(rest)
+    if not r then return nil, ("base %s: %s"):format(show(s), why), "BADREF" end
+    local got, err, code = M.SCHEMES.registry(rest, st, opts)
+    if not got then return nil, code == "ENOTSUP" and ("base %s: %s"):format(s, err) or err, code end
+    got.name = got.name or r.normalized
+    return got
+  end
+  for _, scheme in ipairs { "oci-archive", "oci" } do
+    rest = s:sub(1, #scheme + 1) == scheme .. ":" and s:sub(#scheme + 2) or nil
+    if rest then
+      local got, err, code = M.SCHEMES[scheme](rest, st, opts)
+      if not got then return nil, code == "ENOTSUP" and ("base %s: %s"):format(s, err) or err, code end
+      return got
+    end
+  end
+  return from_store(s, st, opts)
+end
+
+return M

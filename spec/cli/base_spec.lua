@@ -1,0 +1,131 @@
+-- `ocibuild build --from REF` and the config flags: a base named by tag,
+-- digest, image ID prefix or OCI layout (oci:DIR[:TAG]); the config merged
+-- the way Docker merges it; every flag of the config; bad references
+-- failing with one line and nothing written.
+local T = require "support"
+
+local function printed(out, field)
+  return out:match(field .. ":%s+(%S+)")
+end
+
+-- A store with a base image "base:1": /etc/os-release, PATH and HOME set,
+-- a cmd, a label, a port.
+local function fixture(finally)
+  local d = T.tmpdir(finally)
+  T.write(d .. "/root/etc/os-release", "ID=test\n", 420)
+  T.write(d .. "/base.lua", [[
+local oci = require "ocibuild"
+local img = oci.image { platform = "linux/amd64" }
+img:layer { context = "root" }
+img:config { env = { PATH = "/usr/bin:/bin", HOME = "/root" }, cmd = { "/bin/sh" }, ports = { "22" },
+  labels = { tier = "base" } }
+return img:save { tag = "base:1" }
+]])
+  T.write(d .. "/ctx/app.txt", "app\n", 420)
+  local code, out, err = T.ocibuild("--store", d .. "/s", "run", d .. "/base.lua")
+  assert(code == 0, out .. err)
+  return d, printed(out, "digest"), printed(out, "image id")
+end
+
+local function build(d, ...)
+  local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", ...)
+  assert.equal(0, code, out .. err)
+  return out
+end
+
+local function blobs(d)
+  return T.must("ls " .. T.q(d .. "/s/blobs/sha256") .. " | sort")
+end
+
+describe("ocibuild build --from", function()
+  it("builds on a base named by tag, digest, image ID prefix or OCI layout: the same image", function()
+    local d, digest, id = fixture(finally)
+    T.must(("skopeo copy -q oci:%s:base:1 oci:%s:v1"):format(T.q(d .. "/s"), T.q(d .. "/layout")))
+    local digests = {}
+    for i, from in ipairs { "base:1", digest, id:sub(8, 19), digest:sub(8, 15), "docker.io/library/base:1",
+      "base@" .. digest, "oci:" .. d .. "/layout:v1", "oci:" .. d .. "/layout" } do
+      digests[i] = printed(build(d, "--from", from, "--dest", "/opt"), "digest")
+    end
+    for i = 2, 5 do assert.equal(digests[1], digests[i]) end
+    assert.are_not.equal(digests[1], digests[6]) -- base.name holds the digest given
+    assert.equal(digests[7], digests[8]) -- a layout's ref.name "v1" is not a full name: no base.name
+    local img = T.image(d .. "/s", "base:1")
+    local out = build(d, "--from", "oci:" .. d .. "/layout:v1", "-t", "app:1")
+    local app = T.image(d .. "/s", "app:1")
+    assert.same(img.manifest.layers[1], app.manifest.layers[1])
+    assert.equal(digest, app.manifest.annotations["org.opencontainers.image.base.digest"])
+    assert.is_nil(app.manifest.annotations["org.opencontainers.image.base.name"])
+    assert.truthy(out:find(app.desc.digest, 1, true))
+  end)
+
+  it("merges the config: env per key, Docker's entrypoint/cmd rule, ports and labels added", function()
+    local d = fixture(finally)
+    build(d, "--from", "base:1", "-t", "a:1", "--env", "HOME=/app", "--env", "MODE=x", "--entrypoint", '["/bin/app","-v"]',
+      "--label", "team=web", "--expose", "8080/tcp")
+    local c = T.image(d .. "/s", "a:1").config
+    assert.same({ "HOME=/app", "PATH=/usr/bin:/bin", "MODE=x" }, c.config.Env)
+    assert.same({ "/bin/app", "-v" }, c.config.Entrypoint)
+    assert.is_nil(c.config.Cmd)
+    assert.same({ ["22/tcp"] = {}, ["8080/tcp"] = {} }, c.config.ExposedPorts)
+    assert.same({ tier = "base", team = "web" }, c.config.Labels)
+    assert.equal(2, #c.history)
+    build(d, "--from", "base:1", "-t", "b:1", "--cmd", "echo hi", "--entrypoint", "", "--workdir", "/srv",
+      "--user", "app", "--volume", "/data", "--stop-signal", "SIGINT")
+    c = T.image(d .. "/s", "b:1").config
+    assert.same({ "/bin/sh", "-c", "echo hi" }, c.config.Cmd)
+    assert.same({}, c.config.Entrypoint)
+    assert.same({ "/srv", "app", "SIGINT" }, { c.config.WorkingDir, c.config.User, c.config.StopSignal })
+    assert.same({ ["/data"] = {} }, c.config.Volumes)
+    build(d, "--from", "base:1", "-t", "c:1")
+    assert.same({ "/bin/sh" }, T.image(d .. "/s", "c:1").config.config.Cmd)
+  end)
+
+  it("sets manifest annotations, short keys meaning org.opencontainers.image.*, and several tags", function()
+    local d = fixture(finally)
+    build(d, "-t", "x:1", "-t", "x:latest", "--annotation", "revision=abc", "--annotation", "com.example.k=v",
+      "--annotation", "created=2024-01-01T00:00:00Z")
+    local img = T.image(d .. "/s", "x:1")
+    assert.same({ ["org.opencontainers.image.revision"] = "abc", ["com.example.k"] = "v",
+      ["org.opencontainers.image.created"] = "2024-01-01T00:00:00Z" }, img.manifest.annotations)
+    assert.equal(img.desc.digest, T.image(d .. "/s", "x:latest").desc.digest)
+  end)
+
+  local bad = {
+    { { "--from", "nope:1" }, "ocibuild: base image nope:1 is not in the store %s/s, and pulling images from registries is not supported in this build yet (scheme \"registry\")\n" },
+    { { "--from", "Bad:1" }, "ocibuild: base image \"Bad:1\" is not in the store %s/s, and is not a reference to pull: invalid reference \"Bad:1\": repository name \"library/Bad\" must be lowercase (try \"bad:1\")\n" },
+    { { "--from", "oci:%s/none" }, "ocibuild: base oci:%s/none: no store at %s/none\n" },
+    { { "--from", "oci:%s/s:nope" }, "ocibuild: oci:%s/s has no image named \"nope\"\n" },
+    { { "--from", "oci:%s/s" }, "ocibuild: oci:%s/s holds 2 images: name one as oci:%s/s:TAG (base:1, two:1)\n" },
+    { { "--from", "base:1", "--platform", "linux/arm64" }, "ocibuild: base image base:1 is linux/amd64, not linux/arm64\n" },
+    { { "--from", "base:1", "--dest", "/etc/os-release" }, "ocibuild: dest /etc/os-release/: /etc/os-release is a file in the base image\n" },
+  }
+  for _, c in ipairs(bad) do
+    it(("fails with one line and writes nothing: %s"):format(table.concat(c[1], " ")), function()
+      local d = fixture(finally)
+      T.must(("%s --store %s build %s -t two:1"):format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/ctx")))
+      local before = { blobs(d), T.read(d .. "/s/index.json") }
+      local args = {}
+      for i, a in ipairs(c[1]) do args[i] = a:gsub("%%s", d) end
+      local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "app:1", table.unpack(args))
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.equal(c[2]:gsub("%%s", d), err)
+      assert.same(before, { blobs(d), T.read(d .. "/s/index.json") })
+    end)
+  end
+
+  it("refuses a bad --entrypoint, --env or --annotation with usage errors", function()
+    local d = fixture(finally)
+    for _, c in ipairs {
+      { { "--entrypoint", '["/bin/app", 1]' }, 'ocibuild: --entrypoint "[\\"/bin/app\\", 1]": a JSON list must hold only strings, as ["/bin/app", "-v"] (see \'ocibuild build --help\')\n' },
+      { { "--cmd", "[" }, "ocibuild: --cmd: invalid JSON at byte 2: unexpected end (see 'ocibuild build --help')\n" },
+      { { "--env", "PATH" }, 'ocibuild: bad --env "PATH": expected KEY=VALUE (see \'ocibuild build --help\')\n' },
+      { { "--annotation", "x" }, 'ocibuild: bad --annotation "x": expected KEY=VALUE (see \'ocibuild build --help\')\n' },
+    } do
+      local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", table.unpack(c[1]))
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.equal(c[2], err)
+    end
+  end)
+end)
