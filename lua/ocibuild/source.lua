@@ -8,7 +8,8 @@
 --                           else the registry, pulled into the store
 -- A scheme function is fn(rest, st, opts) -> {endpoint=, desc=, name=} | nil,
 -- msg, code, with `st` the opened store (ocibuild.store) the image is built
--- in and opts {platform= (wanted, parsed), on_event=}. The caller copies
+-- in and opts {platform= (wanted, parsed), dir= (the folder relative paths
+-- resolve against; default the current one), on_event=}. The caller copies
 -- the chosen manifest from the endpoint into the store (ocibuild.copy),
 -- verifying every blob. Functions return nil, msg, code on failure.
 local digest = require "ocibuild.oci.digest"
@@ -17,6 +18,7 @@ local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
+local path = require "ocibuild.path"
 local ref = require "ocibuild.oci.ref"
 local store_mod = require "ocibuild.store"
 
@@ -62,11 +64,11 @@ local function pick_entry(idx, tag, where)
 end
 
 -- oci:DIR[:TAG]. The folder is read as any layout, never created.
-local function from_layout(rest)
+local function from_layout(rest, _, opts)
   local dir, tag = rest:match("^([^:]*):(.*)$")
   dir = dir or rest
   if dir == "" then return nil, "oci: needs a folder, as oci:DIR[:TAG]", "BADREF" end
-  local other, err, code = store_mod.open(dir)
+  local other, err, code = store_mod.open(path.abs(dir, opts.dir))
   if not other then return nil, ("base oci:%s: %s"):format(rest, err), code end
   local idx
   idx, err, code = other:read_index()
@@ -77,21 +79,39 @@ local function from_layout(rest)
   return { endpoint = layout.new(other), desc = d, name = entry_name(d) }
 end
 
--- Schemes whose code lives elsewhere: until it is wired in, a clear error.
-local function not_yet(scheme, what)
-  return function()
-    return nil, ("%s are not supported in this build yet (scheme %q)"):format(what, scheme), "ENOTSUP"
+-- oci-archive:FILE[:TAG]. The archive's image is imported into the store
+-- (every blob verified as it streams by), without naming it there: the
+-- caller holds the store against prune until the build names its result.
+local function from_archive(rest, st, opts)
+  local file, tag = rest:match("^([^:]*):(.*)$")
+  file = file or rest
+  if file == "" then return nil, "oci-archive: needs a file, as oci-archive:FILE[:TAG]", "BADREF" end
+  local got, err, code = require("ocibuild.import").archive(path.abs(file, opts.dir), st,
+    { select = tag ~= "" and tag or nil, index = false, on_event = opts.on_event })
+  if not got then return nil, ("base oci-archive:%s: %s"):format(rest, err), code end
+  if #got.images ~= 1 then
+    local names = {}
+    for _, im in ipairs(got.images) do names[#names + 1] = im.tags[1] or im.descriptor.digest end
+    return nil, ("oci-archive:%s holds %d images: name one as oci-archive:%s:TAG (%s)"):format(file,
+      #got.images, file, table.concat(names, ", ")), "EAMBIGUOUS"
   end
+  local im = got.images[1]
+  return { endpoint = layout.new(st), desc = im.descriptor, name = im.names[1] }
+end
+
+-- A registry reference: pulled into the store, every blob verified.
+local function from_registry(rest, st, opts)
+  local d, err, code = require("ocibuild.registry").pull(rest, st, opts)
+  if not d then return nil, err, code end
+  return { endpoint = layout.new(st), desc = d }
 end
 
 --- Scheme functions, by name. "registry" is given the reference text
 -- (without docker://) and must leave the image in the store.
 M.SCHEMES = {
   oci = from_layout,
-  -- wired at merge: import the archive into st, return the store's endpoint
-  ["oci-archive"] = not_yet("oci-archive", "OCI archives as bases"),
-  -- wired at merge: {endpoint = layout.new(st), desc = require("ocibuild.registry").pull(rest, st, opts)}
-  registry = not_yet("registry", "images from registries"),
+  ["oci-archive"] = from_archive,
+  registry = from_registry,
 }
 
 -- Tagged manifests of the store whose manifest digest or image ID (config

@@ -82,7 +82,7 @@ describe("ocibuild (the public API)", function()
       assert.equal(img, img:layer { context = d .. "/ctx", dest = "/srv/./app/", mode = "normalize",
         mtime = "keep", owner = "1000:1000", compression = "zstd", level = 19, jobs = 1,
         exclude = { "*.tmp" }, ignorefile = false })
-      local l = img._img.layers[1]
+      local l = img._img.steps[1].l
       assert.same({ "srv/app/", "/srv/app/", "normalize", "keep", "1000:1000", "zstd", 19, 1 },
         { l.prefix, l.dest, l.mode, l.mtime, l.owner, l.compression, l.level, l.jobs })
     end)
@@ -98,12 +98,12 @@ describe("ocibuild (the public API)", function()
         { function() img:labels { k = true } end, "label keys and values must be strings" },
         { function() img:config "x" end, "config needs a table" },
         { function() img:config { entrypont = {} } end, 'config: unknown option "entrypont" (did you mean "entrypoint"?)' },
-        { function() img:config { workdir = 1 } end, "config.workdir must be a string" },
+        { function() img:config { workdir = 1 } end, "config.workdir must be a non-empty string" },
         { function() img:config { entrypoint = "/bin/sh" } end, "config.entrypoint must be a list of strings" },
         { function() img:config { cmd = { "a", 2 } } end, "config.cmd[2] must be a string" },
-        { function() img:config { env = "A=1" } end, "config.env must be a table" },
+        { function() img:config { env = "A=1" } end, 'config.env must be a table of KEY = "value" or a list of "KEY=value"' },
         { function() img:config { env = { "NOEQUALS" } } end, 'config.env[1] must be a KEY=VALUE string, got "NOEQUALS"' },
-        { function() img:config { env = { ["A=B"] = "c" } } end, "config.env keys and values must be strings, keys non-empty and without '='" },
+        { function() img:config { env = { ["A=B"] = "c" } } end, "config.env: keys and values must be strings, keys non-empty and without '=', got \"A=B\" = \"c\"" },
         { function() img:config { ports = { "0" } } end, 'config.ports: bad port "0" (expected 1-65535, optionally /tcp, /udp or /sctp)' },
         { function() img:config { ports = { "65536" } } end, 'config.ports: bad port "65536"' },
         { function() img:config { ports = { "80/foo" } } end, 'config.ports: bad port "80/foo"' },

@@ -171,15 +171,27 @@ describe("ocibuild", function()
       assert.equal("base image base:1 is linux/amd64, not linux/arm64", fails(img.save, img, { tag = "app:1" }))
     end)
 
-    it("names the schemes that are not wired in yet", function()
-      local _, oci = with_base(finally)
-      for _, c in ipairs {
-        { "oci-archive:/x.tar", 'base oci-archive:/x.tar: OCI archives as bases are not supported in this build yet (scheme "oci-archive")' },
-        { "docker://busybox", 'base docker://busybox: images from registries are not supported in this build yet (scheme "registry")' },
-      } do
-        local img = oci.image { from = c[1] }
-        assert.equal(c[2], fails(img.save, img, {}))
+    it("builds on an OCI archive, taking the image its name selects", function()
+      local d, oci = with_base(finally)
+      local code, _, err = T.ocibuild("--store", d .. "/s", "export", "base:1", "-o", d .. "/base.tar")
+      assert.equal(0, code, err)
+      local other = ocibuild.new(d, { store = d .. "/other", warn = function() end })
+      for _, from in ipairs { "oci-archive:base.tar", "oci-archive:" .. d .. "/base.tar:base:1" } do
+        local img = other.image { from = from }
+        img:layer { context = "ctx", dest = "/app" }
+        local r = img:save { tag = "app:1" }
+        local got = T.image(d .. "/other", "app:1")
+        assert.equal(r.digest, got.desc.digest)
+        assert.equal(T.image(d .. "/s", "base:1").manifest.layers[1].digest, got.manifest.layers[1].digest)
+        assert.equal(T.image(d .. "/s", "base:1").desc.digest,
+          got.manifest.annotations["org.opencontainers.image.base.digest"])
       end
+      local img = other.image { from = "oci-archive:base.tar:nope:2" }
+      assert.equal(("base oci-archive:base.tar:nope:2: no image \"nope:2\" in %s/base.tar"):format(d),
+        fails(img.save, img, {}))
+      img = other.image { from = "oci-archive:/x.tar" }
+      assert.equal("base oci-archive:/x.tar: cannot import /x.tar: ENOENT: No such file or directory: /x.tar",
+        fails(img.save, img, {}))
     end)
 
     it("fails on a corrupt base layer, naming it with both digests, writing nothing", function()
@@ -194,7 +206,7 @@ describe("ocibuild", function()
       local before = blobs(d .. "/s")
       local img = oci.image { from = "base:1" }
       img:layer { context = "ctx", dest = "/app" }
-      assert.equal(("base image base:1: layer 1 (%s): BADDIGEST: expected %s, got %s"):format(good, good, bad),
+      assert.equal(("base image base:1: layer 1 (%s): BADDIGEST: expected %s, got %s: %s"):format(good, good, bad, layer),
         fails(img.save, img, { tag = "app:1" }))
       assert.equal(before, blobs(d .. "/s"))
       -- without a destination the layer is not read, only verified

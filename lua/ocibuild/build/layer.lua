@@ -159,14 +159,18 @@ end
 -- Bumped whenever a layer's bytes come to depend on something new.
 local STATE_FORMAT = 2
 
--- A plain copy of v for the state's description (marks for the encoder).
-local function plain(v)
-  if type(v) ~= "table" then return v end
-  local json = require "ocibuild.oci.json"
-  local t = {}
-  for k, x in pairs(v) do t[k] = plain(x) end
-  if next(t) == nil then return json.object() end
-  return t
+-- A canonical text for v (any mix of keys), for the state's description.
+local function canon(v)
+  if type(v) ~= "table" then return ("%s:%s"):format(type(v), tostring(v)) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(x, y)
+    if type(x) ~= type(y) then return type(x) < type(y) end
+    return x < y
+  end)
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = ("%q=%s"):format(tostring(k), canon(v[k])) end
+  return "{" .. table.concat(parts, ",") .. "}"
 end
 
 --- The name of a layer's state in the store (what its last build saw, so a
@@ -181,12 +185,10 @@ function M.state_id(l, ctx, codec, items)
     if it.path then return nil end
   end
   local v = core.versions()
-  local json = require "ocibuild.oci.json"
-  local desc = json.encode {
+  local desc = canon {
     format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
-    patterns = json.array(l.patterns or {}), rules = json.array(plain(l.rules or {})),
-    items = json.array(plain(items or {})), codec = codec:key(),
+    patterns = l.patterns or {}, rules = l.rules or {}, items = items or {}, codec = codec:key(),
     libarchive = v.libarchive, ocibuild = require("ocibuild").VERSION,
   }
   return (core.sha256():update(desc):digest():sub(8))
