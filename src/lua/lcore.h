@@ -20,6 +20,8 @@
 #define OCB_DIR_T "ocibuild.Dir"
 #define OCB_JOB_T "ocibuild.LayerJob"
 #define OCB_FD_T "ocibuild.Fd" /* an open descriptor: a held lock, a file being read */
+#define OCB_HREQ_T "ocibuild.HttpRequest"
+#define OCB_HTTP_T "ocibuild.Http"
 #define OCB_MATCHER_T "ocibuild.Matcher"
 #define OCB_POLICY_T "ocibuild.TarPolicy"
 #define OCB_SHA256_T "ocibuild.Sha256"
@@ -60,6 +62,15 @@ int ocb_l_compressor_gc(lua_State *L);
 int ocb_l_compressor_write(lua_State *L);
 int ocb_l_noop_gc(lua_State *L);
 
+int ocb_l_http(lua_State *L); /* l_http.c */
+int ocb_l_http_gc(lua_State *L);
+int ocb_l_http_now(lua_State *L);
+int ocb_l_http_start(lua_State *L);
+int ocb_l_http_wait(lua_State *L);
+int ocb_l_hreq_gc(lua_State *L);
+int ocb_l_hreq_info(lua_State *L);
+int ocb_l_hreq_result(lua_State *L);
+
 int ocb_l_layer_job(lua_State *L); /* l_layer.c */
 int ocb_l_job_run(lua_State *L);
 
@@ -98,6 +109,7 @@ int ocb_l_dir_gc(lua_State *L);
 int ocb_l_list_dir(lua_State *L);
 int ocb_l_lock(lua_State *L);
 int ocb_l_machine(lua_State *L);
+int ocb_l_mkdirs(lua_State *L);
 int ocb_l_ncpu(lua_State *L);
 int ocb_l_read_file(lua_State *L);
 int ocb_l_realpath(lua_State *L);

@@ -12,6 +12,10 @@ M.COMMANDS = {
   { "build", "build a directory: ocibuild build DIR -t TAG [options]" },
   { "ls", "list what a directory puts into a layer, and why files are left out" },
   { "images", "list the images in the store" },
+  { "push", "push an image to a registry: ocibuild push SRC [DEST]" },
+  { "pull", "pull an image from a registry into the store: ocibuild pull REF" },
+  { "login", "check and store credentials for a registry: ocibuild login HOST" },
+  { "logout", "forget the credentials stored for a registry" },
   { "gc", "remove unused blobs and abandoned temp files from the store" },
 }
 

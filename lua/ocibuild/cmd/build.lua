@@ -2,6 +2,7 @@
 local getopt = require "ocibuild.cli.getopt"
 local ocibuild = require "ocibuild"
 local output = require "ocibuild.cli.output"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 
@@ -24,12 +25,15 @@ options:
   --mtime fixed|keep     every mtime fixed (default), or the files' own
   --mode keep|normalize  permission bits as on disk (default), or 0644/0755
   --owner UID:GID|keep   owner of every entry (default 0:0), or the files' own
+  --push                 push the image to each tag's registry (every tag must
+                         name one: HOST/NAME:TAG), as `ocibuild push` does
+  --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]]
+]] .. "\n" .. reg_cli.HELP
 
-local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
+local SPEC = reg_cli.spec { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
   platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
-  mode = "value", owner = "value", alias = { t = "tag", o = "output" } }
+  mode = "value", owner = "value", push = "flag", ["chunk-size"] = "value", alias = { t = "tag", o = "output" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
@@ -43,15 +47,20 @@ function M.run(argv, g)
   end
   local level, err = getopt.integer(opts.level, "level")
   if err then return getopt.usage_error(err, "build") end
-  local jobs
+  local jobs, code
   jobs, err = getopt.integer(opts.jobs, "jobs")
   if err then return getopt.usage_error(err, "build") end
-  local api = ocibuild.new(nil, { store = g.store })
+  local reg
+  reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
+    ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
+    insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
+  if not reg then return nil, err, code end
+  local api = ocibuild.new(nil, { store = g.store, registry = reg, on_event = reg_cli.printer(io.stderr) })
   local ok, r = pcall(api.build, {
     context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
     archive = opts.output, dest = opts.dest, platform = opts.platform,
     compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-    mode = opts.mode, owner = opts.owner,
+    mode = opts.mode, owner = opts.owner, push = opts.push or nil,
   })
   if not ok then return nil, r, 1 end
   output.result(r)

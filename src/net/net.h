@@ -1,0 +1,81 @@
+/*
+ * net.h: what the client (client.c) and its requests (request.c) share:
+ * both structures, the growable buffer responses are kept in, and the
+ * hand-over of a finished transfer from the multi handle to the request.
+ * Private to src/net/: everyone else goes through http.h.
+ */
+#ifndef OCB_NET_H
+#define OCB_NET_H
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+typedef struct ocb_buf {
+  char *p;
+  size_t len, cap;
+} ocb_buf;
+/* Appends, refusing to grow past max: 0, or -1 (out of memory or max). */
+int ocb_buf_add(ocb_buf *b, const void *data, size_t len, size_t max);
+void ocb_buf_free(ocb_buf *b);
+
+#define OCB_HTTP_IDLE 8
+
+struct ocb_http {
+  CURLM *multi;
+  CURLSH *share;
+  char *ca_file, *ca_pem, *user_agent;
+  size_t ca_pem_len;
+  int insecure;
+  long connect_timeout, low_speed_time, low_speed_limit;
+  CURL *idle[OCB_HTTP_IDLE]; /* easy handles kept for the next requests */
+  int nidle;
+  ocb_hreq *active;          /* in flight (doubly linked) */
+  ocb_hreq *done, *done_tail; /* finished, not yet taken (singly linked) */
+};
+
+enum { OCB_HREQ_RUNNING, OCB_HREQ_DONE, OCB_HREQ_TAKEN };
+
+struct ocb_hreq {
+  ocb_http *c; /* NULL once the client is gone */
+  CURL *easy;
+  int state;
+  ocb_hreq *prev, *next;
+  struct curl_slist *out_headers;
+  char *url;
+  /* the body going out */
+  char *mem;
+  int fd;
+  uint64_t off, size, pos;
+  ocb_sha256 *h;
+  int hash_ok;
+  /* what comes back */
+  ocb_buf headers, body;
+  size_t max;
+  const ocb_store *into;
+  char want[OCB_DIGEST_BUF];
+  ocb_blobw blob;
+  int blob_open, decided, to_blob, certinfo;
+  uint64_t sent, received;
+  /* the outcome */
+  int failed;
+  ocb_err err;
+  long status;
+  char digest[OCB_DIGEST_BUF], sent_digest[OCB_DIGEST_BUF];
+  uint64_t blob_size;
+  char *eff_url, *certs;
+  char ip[64];
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* request.c: sets up r's easy handle from the spec and the client's options. */
+int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err);
+/* request.c: records the outcome of a transfer that ended with rc. */
+void ocb_hreq_finish(ocb_hreq *r, CURLcode rc);
+/* client.c: an easy handle (reused or new), and giving one back. */
+CURL *ocb_http_easy(ocb_http *c);
+void ocb_http_release(ocb_http *c, CURL *e);
+/* client.c: takes r out of the client's lists, cancelling it when in flight. */
+void ocb_http_detach(ocb_http *c, ocb_hreq *r);
+
+#endif
