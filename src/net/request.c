@@ -152,7 +152,12 @@ static void set_tls(ocb_hreq *r, const ocb_hreq_spec *s) {
     b.data = c->ca_pem, b.len = c->ca_pem_len, b.flags = CURL_BLOB_NOCOPY;
     curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
   }
-  if (s->certinfo) curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+  if (s->certinfo) {
+    /* certificates come with a handshake: a reused connection has none */
+    curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
 }
 
 int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {

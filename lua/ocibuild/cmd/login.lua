@@ -15,7 +15,7 @@ $DOCKER_CONFIG/config.json (~/.docker/config.json), mode 0600, in the format
 docker, podman, skopeo and crane read; in the credential helper that file
 names for HOST, if any. For idpbuilder:
 
-  idpbuilder get secrets -p gitea -o json | jq -r '.[0].password' |
+  idpbuilder get secrets -p gitea -o json | jq -r '.[0].data.password' |
     ocibuild login gitea.cnoe.localtest.me:8443 -u giteaAdmin --password-stdin
 ]] .. "\n" .. reg_cli.HELP
 

@@ -27,10 +27,20 @@ local sources = require "ocibuild.registry.sources"
 
 local M = {}
 
+-- A reference, checked before any traffic. Docker reads a first
+-- component with capitals as a registry host ("GiteaAdmin/site"); nobody
+-- names a registry so, and it is the capitals that are wrong.
 local function parse(reference)
-  if type(reference) == "table" then return reference end
-  local r, err = ref_mod.parse(reference)
-  if not r then return nil, err, "BADREF" end
+  local r, err = reference, nil
+  if type(reference) ~= "table" then
+    r, err = ref_mod.parse(reference)
+    if not r then return nil, err, "BADREF" end
+  end
+  if r.domain:find("%u") and not r.domain:find("[.:]") then
+    local path = r.domain .. "/" .. r.path
+    return nil, ("invalid reference %q: repository name %q must be lowercase (try %q)"):format(r.familiar, path,
+      (r.familiar:gsub("^[^@:]*", string.lower))), "BADREF"
+  end
   return r
 end
 
