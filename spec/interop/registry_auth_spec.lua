@@ -78,6 +78,9 @@ describe("registry credentials and trust", function()
         "--creds", "giteaAdmin:" .. PASSWORD, "--insecure")
       assert.equal(0, code, out .. err)
       assert.matches("exists ", out)
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--plain-http")
+      assert.same({ 1, "", ("ocibuild: %s speaks HTTPS, not plain HTTP: drop --plain-http\n"):format(reg.host) },
+        { code, out, err })
       no_secret(seen)
     end)
 
@@ -222,6 +225,30 @@ describe("registry credentials and trust", function()
       assert.same({ 1, ("ocibuild: no push access to %s/giteaadmin/anon without credentials: run 'ocibuild login %s' "
         .. "(or pass --creds or --authfile)\n"):format(reg.host, reg.host) }, { code, err })
       assert.is_string(out)
+      no_secret(seen)
+    end)
+
+    it("login asks the token endpoint; what it stores pushes", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/login", base .. "/login/store"
+      build(d, store, "site:v1")
+      local file = d .. "/auth.json"
+      local n0 = #reg.token_requests()
+      local code, out, err = run({ HOME = d }, PASSWORD, "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
+        "--ca-file", reg.ca, "--authfile", file)
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      local tok = reg.token_requests()[n0 + 1]
+      assert.same({ "giteaAdmin", 200, {} }, { tok.user, tok.status, tok.scopes })
+      code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/login:v1",
+        "--ca-file", reg.ca, "--authfile", file)
+      assert.equal(0, code, out .. err)
+      code, _, err = run({ HOME = d }, "nope", "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
+        "--ca-file", reg.ca, "--authfile", d .. "/other.json")
+      assert.equal(1, code)
+      assert.matches("the token endpoint " .. reg.url:gsub("%p", "%%%0") .. "/v2/token refused the credentials", err)
+      assert.is_false(T.exists(d .. "/other.json"))
       no_secret(seen)
     end)
 

@@ -36,9 +36,9 @@ static LReq *check_req(lua_State *L) {
 }
 
 int ocb_l_http(lua_State *L) {
-  static const char *const keys[] = {"ca_file",        "ca_pem",          "insecure",
-                                     "connect_timeout", "low_speed_time", "low_speed_limit",
-                                     "user_agent",      NULL};
+  static const char *const keys[] = {
+      "ca_file",        "ca_pem",          "insecure",   "connect_timeout",
+      "low_speed_time", "low_speed_limit", "user_agent", NULL};
   ocb_http_opts o;
   LClient *lc;
   ocb_err err;
@@ -104,10 +104,12 @@ static const char **read_headers(lua_State *L, size_t *n) {
   return h;
 }
 
-/* blob = {store=, digest=, offset=, length=, size=}: opens the store blob
- * as the body; size, when given, is what the whole file must hold. */
+/* blob = {store=, digest=, offset=, length=, size=, hasher=}: opens the
+ * store blob as the body; size, when given, is what the whole file must
+ * hold; hasher (core.sha256(), kept alive as the request's uservalue 2)
+ * takes the file's bytes as they go out (see http.h). */
 static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
-  static const char *const keys[] = {"store", "digest", "offset", "length", "size", NULL};
+  static const char *const keys[] = {"store", "digest", "offset", "length", "size", "hasher", NULL};
   const ocb_store *st;
   const char *digest;
   lua_Integer off, len, want;
@@ -126,6 +128,13 @@ static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
   off = ocb_opt_int(L, t, "offset", 0, 0, LUA_MAXINTEGER);
   len = ocb_opt_int(L, t, "length", -1, -1, LUA_MAXINTEGER);
   want = ocb_opt_int(L, t, "size", -1, -1, LUA_MAXINTEGER);
+  if (lua_getfield(L, t, "hasher") != LUA_TNIL) {
+    ocb_lhash *lh = ocb_checkhasher(L, -1);
+    s->file_hash = &lh->h, s->file_pos = &lh->size;
+    lua_setiuservalue(L, 3, 2);
+  } else {
+    lua_pop(L, 1);
+  }
   if ((s->body_fd = ocb_blob_open(st, digest, dlen, err)) < 0) {
     lua_settop(L, t - 1);
     return -1;
@@ -141,8 +150,8 @@ static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
       s->body_off = (uint64_t)off, s->body_size = (uint64_t)len;
       rc = 0;
     } else {
-      ocb_errf(err, "BADSIZE", "BADSIZE: blob %s has %lld bytes, fewer than %lld asked for",
-               digest, (long long)sb.st_size, (long long)(off + len));
+      ocb_errf(err, "BADSIZE", "BADSIZE: blob %s has %lld bytes, fewer than %lld asked for", digest,
+               (long long)sb.st_size, (long long)(off + len));
     }
   }
   if (rc < 0) {
@@ -169,8 +178,9 @@ static void read_into(lua_State *L, ocb_hreq_spec *s, int q) {
 }
 
 int ocb_l_http_start(lua_State *L) {
-  static const char *const keys[] = {"method", "url",    "headers", "body",    "blob",     "hash", "into",
-                                     "max",    "follow", "timeout", "insecure", "certinfo", NULL};
+  static const char *const keys[] = {"method",   "url",      "headers", "body",   "blob",
+                                     "hash",     "into",     "max",     "follow", "timeout",
+                                     "insecure", "certinfo", NULL};
   LClient *lc = check_client(L);
   ocb_hreq_spec s;
   LReq *q;
@@ -179,11 +189,12 @@ int ocb_l_http_start(lua_State *L) {
   s.body_fd = -1;
   ocb_opt_known(L, 2, keys);
   lua_settop(L, 2);
-  q = lua_newuserdatauv(L, sizeof *q, 1); /* 3 */
+  q = lua_newuserdatauv(L, sizeof *q, 2); /* 3 */
   q->r = NULL;
   luaL_setmetatable(L, OCB_HREQ_T);
   s.method = ocb_opt_str(L, 2, "method", "GET");
-  if (!(s.url = ocb_opt_str(L, 2, "url", NULL))) return luaL_error(L, "option url: string expected");
+  if (!(s.url = ocb_opt_str(L, 2, "url", NULL)))
+    return luaL_error(L, "option url: string expected");
   if (lua_getfield(L, 2, "body") != LUA_TNIL) s.body = luaL_checklstring(L, -1, &s.body_len);
   lua_pop(L, 1); /* the spec keeps it alive */
   if (s.body && lua_getfield(L, 2, "blob") != LUA_TNIL)

@@ -47,11 +47,18 @@ int ocb_opt_bool(lua_State *L, int idx, const char *k, int def);
 /* "file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev". */
 const char *ocb_type_name(mode_t m);
 
+/* A hasher (core.sha256()): the bytes it has seen so far. */
+typedef struct ocb_lhash {
+  ocb_sha256 *h;
+  uint64_t size;
+} ocb_lhash;
+
 /* Userdata one binding takes from another. */
 ocb_matcher *ocb_tomatcher(lua_State *L, int idx); /* NULL for nil */
 ocb_store *ocb_checkstore(lua_State *L, int idx);
 const ocb_codec *ocb_checkcodec(lua_State *L, int idx);
 const ocb_tar_policy *ocb_checkpolicy(lua_State *L, int idx);
+ocb_lhash *ocb_checkhasher(lua_State *L, int idx);
 
 /* Lua-callable functions, by binding file. */
 int ocb_l_codec(lua_State *L); /* l_comp.c */

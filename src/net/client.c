@@ -100,8 +100,10 @@ void ocb_http_release(ocb_http *c, CURL *e) {
 }
 
 static void unlink_active(ocb_http *c, ocb_hreq *r) {
-  if (r->prev) r->prev->next = r->next;
-  else c->active = r->next;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    c->active = r->next;
   if (r->next) r->next->prev = r->prev;
   r->prev = r->next = NULL;
 }
@@ -114,8 +116,10 @@ static void retire(ocb_http *c, ocb_hreq *r, CURLcode rc) {
   r->easy = NULL;
   unlink_active(c, r);
   r->state = OCB_HREQ_DONE;
-  if (c->done_tail) c->done_tail->next = r;
-  else c->done = r;
+  if (c->done_tail)
+    c->done_tail->next = r;
+  else
+    c->done = r;
   c->done_tail = r;
 }
 

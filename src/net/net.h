@@ -30,7 +30,7 @@ struct ocb_http {
   long connect_timeout, low_speed_time, low_speed_limit;
   CURL *idle[OCB_HTTP_IDLE]; /* easy handles kept for the next requests */
   int nidle;
-  ocb_hreq *active;          /* in flight (doubly linked) */
+  ocb_hreq *active;           /* in flight (doubly linked) */
   ocb_hreq *done, *done_tail; /* finished, not yet taken (singly linked) */
 };
 
@@ -49,6 +49,8 @@ struct ocb_hreq {
   uint64_t off, size, pos;
   ocb_sha256 *h;
   int hash_ok;
+  ocb_sha256 *const *fh; /* the file's hasher (not owned), at *fpos */
+  uint64_t *fpos;
   /* what comes back */
   ocb_buf headers, body;
   size_t max;

@@ -27,8 +27,10 @@ static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
     while (got < 0 && errno == EINTR);
     if (got <= 0) {
       r->failed = 1;
-      if (got < 0) ocb_errno(&r->err, errno, "request body");
-      else ocb_errf(&r->err, "CHANGED", "CHANGED: the file being sent got shorter");
+      if (got < 0)
+        ocb_errno(&r->err, errno, "request body");
+      else
+        ocb_errf(&r->err, "CHANGED", "CHANGED: the file being sent got shorter");
       return CURL_READFUNC_ABORT;
     }
   } else {
@@ -36,6 +38,13 @@ static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
     got = (ssize_t)want;
   }
   if (r->h && r->hash_ok) ocb_sha256_update(r->h, buf, (size_t)got);
+  if (r->fh && *r->fh) {
+    uint64_t at = r->off + r->pos, end = at + (uint64_t)got;
+    if (at <= *r->fpos && *r->fpos < end) {
+      ocb_sha256_update(*r->fh, buf + (*r->fpos - at), (size_t)(end - *r->fpos));
+      *r->fpos = end;
+    }
+  }
   r->pos += (uint64_t)got;
   r->sent = r->pos;
   return (size_t)got;
@@ -177,6 +186,7 @@ int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
   } else if (s->body_fd >= 0) {
     r->size = s->body_size;
   }
+  if (s->body_fd >= 0 && s->file_hash && s->file_pos) r->fh = s->file_hash, r->fpos = s->file_pos;
   if (s->hash_body) {
     if (!(r->h = ocb_sha256_new())) return ocb_errno(err, ENOMEM, s->url);
     r->hash_ok = 1;
@@ -238,31 +248,25 @@ static void fail_curl(ocb_hreq *r, CURLcode rc) {
     if (oserr) {
       const char *name = ocb_errno_name((int)oserr, ename);
       ocb_errf(&r->err, name, "%s: %s: %s", name, strerror((int)oserr), url);
-    } else ocb_errf(&r->err, "ECONNREFUSED", "ECONNREFUSED: %s: %s", why, url);
+    } else
+      ocb_errf(&r->err, "ECONNREFUSED", "ECONNREFUSED: %s: %s", why, url);
     break;
   case CURLE_OPERATION_TIMEDOUT:
     ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: %s: %s", why, url);
     break;
-  case CURLE_PEER_FAILED_VERIFICATION:
-    ocb_errf(&r->err, "X509", "X509: %s: %s", why, url);
-    break;
+  case CURLE_PEER_FAILED_VERIFICATION: ocb_errf(&r->err, "X509", "X509: %s: %s", why, url); break;
   case CURLE_SSL_CONNECT_ERROR:
     ocb_errf(&r->err, tls_unspoken(why) ? "NOTLS" : "TLS", "%s: %s: %s",
              tls_unspoken(why) ? "NOTLS" : "TLS", why, url);
     break;
-  case CURLE_SSL_CACERT_BADFILE:
-    ocb_errf(&r->err, "CAFILE", "CAFILE: %s: %s", why, url);
-    break;
+  case CURLE_SSL_CACERT_BADFILE: ocb_errf(&r->err, "CAFILE", "CAFILE: %s: %s", why, url); break;
   case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
   case CURLE_GOT_NOTHING:
   case CURLE_PARTIAL_FILE:
   case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM:
-    ocb_errf(&r->err, "ECONNRESET", "ECONNRESET: %s: %s", why, url);
-    break;
-  default:
-    ocb_errf(&r->err, "HTTP", "HTTP: %s: %s", why, url);
+  case CURLE_HTTP2_STREAM: ocb_errf(&r->err, "ECONNRESET", "ECONNRESET: %s: %s", why, url); break;
+  default: ocb_errf(&r->err, "HTTP", "HTTP: %s: %s", why, url);
   }
   r->failed = 1;
 }
@@ -298,8 +302,8 @@ void ocb_hreq_finish(ocb_hreq *r, CURLcode rc) {
   if (!r->failed && rc != CURLE_OK) fail_curl(r, rc);
   if (!r->failed && r->into && r->status >= 200 && r->status < 300) {
     if (!r->blob_open && ocb_blobw_open(&r->blob, r->into, &r->err) == 0) r->blob_open = 1;
-    if (!r->blob_open ||
-        ocb_blobw_commit(&r->blob, r->want[0] ? r->want : NULL, r->digest, &r->blob_size, &r->err) < 0)
+    if (!r->blob_open || ocb_blobw_commit(&r->blob, r->want[0] ? r->want : NULL, r->digest,
+                                          &r->blob_size, &r->err) < 0)
       r->failed = 1;
     r->blob_open = 0; /* commit closed it, in both outcomes */
   }

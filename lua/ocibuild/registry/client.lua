@@ -280,6 +280,9 @@ function Client:ping_once()
     local target = scheme .. "://" .. self.api .. "/v2/"
     local res, err, code, info = self:send_retry({ url = target, timeout = 60, max = 64 << 10 }, true)
     if res then
+      if scheme == "http" and res.status == 400 and res.body:find("HTTPS server", 1, true) then
+        return nil, ("%s speaks HTTPS, not plain HTTP: drop --plain-http"):format(self.domain), "NOTLS"
+      end
       if res.status ~= 200 and res.status ~= 401 then return errors.not_registry(self, target, res.status) end
       local ok
       ok, err, code = self:learn(res)

@@ -103,6 +103,11 @@ local function too_large(self, n)
     .. "the proxy in front of it (nginx: client_max_body_size)"):format(self.host, human(n)), "HTTP413"
 end
 
+local function damaged(desc, got)
+  return nil, ("store blob %s is damaged: its bytes hash to %s (remove it from the store and build or pull "
+    .. "the image again)"):format(desc.digest, got), "CORRUPT"
+end
+
 local function done_put(self, desc, res, what)
   if res.status == 201 or res.status == 204 or res.status == 200 then
     local got = res.headers["docker-content-digest"]
@@ -111,10 +116,7 @@ local function done_put(self, desc, res, what)
     end
     return true
   end
-  if res.status == 400 and res.sent_digest and res.sent_digest ~= desc.digest then
-    return nil, ("store blob %s is damaged: its bytes hash to %s (remove it from the store and build or pull "
-      .. "the image again)"):format(desc.digest, res.sent_digest), "CORRUPT"
-  end
+  if res.status == 400 and res.sent_digest and res.sent_digest ~= desc.digest then return damaged(desc, res.sent_digest) end
   return errors.status(self.host, res, "uploading " .. what)
 end
 
@@ -134,14 +136,16 @@ local function upload_status(self, loc)
 end
 
 -- Ordered PATCH chunks from offset 0 of an upload at loc, then the PUT.
+-- The blob is hashed as its chunks go out, and checked before the PUT.
 local function chunked(self, desc, st, loc, chunk)
   local size, offset, incidents = desc.size, 0, 0
   local what = self.name .. "@" .. desc.digest
+  local hasher = core.sha256()
   while offset < size do
     local n = math.min(chunk, size - offset)
     local res, err, code = self:req { method = "PATCH", url = loc, retry = false,
       headers = { OCTETS, ("Content-Range: %d-%d"):format(offset, offset + n - 1) },
-      blob = { store = st.core, digest = desc.digest, offset = offset, length = n, size = size },
+      blob = { store = st.core, digest = desc.digest, offset = offset, length = n, size = size, hasher = hasher },
       progress = { stage = "upload", digest = desc.digest, size = size, base = offset } }
     if res and res.status == 202 then
       loc = url.resolve(res.url, res.headers.location or "") or loc
@@ -168,6 +172,15 @@ local function chunked(self, desc, st, loc, chunk)
       return errors.status(self.host, res, "uploading " .. what)
     end
   end
+  local got, hashed = hasher:digest()
+  if hashed ~= size then
+    -- a resume went past what had been hashed: the file itself is checked
+    local ok, err, code = st:verify_blob(desc.digest, size)
+    if not ok then return nil, err, code end
+  elseif got ~= desc.digest then
+    self:req { method = "DELETE", url = loc, timeout = 60, retry = false }
+    return damaged(desc, got)
+  end
   local res, err, code = self:req { method = "PUT", url = url.with_query(loc, "digest", desc.digest),
     headers = { OCTETS }, body = "", timeout = 600 }
   if not res then return nil, err, code end
@@ -185,13 +198,7 @@ function Repo:upload(desc, st, loc)
       if not loc then return nil, min_chunk, code end
     end
     local chunk = math.max(math.min(c.chunk_size, c.body_limit or math.huge), min_chunk or 0, M.MIN_CHUNK)
-    if desc.size > chunk then
-      -- the bytes go out in several requests: checked whole first
-      local ok
-      ok, err, code = st:verify_blob(desc.digest, desc.size)
-      if not ok then return nil, err, code end
-      return chunked(self, desc, st, loc, chunk)
-    end
+    if desc.size > chunk then return chunked(self, desc, st, loc, chunk) end
     local res
     res, err, code = self:req { method = "PUT", url = url.with_query(loc, "digest", desc.digest), retry = false,
       headers = { OCTETS }, blob = { store = st.core, digest = desc.digest, size = desc.size }, hash = true,
@@ -200,9 +207,6 @@ function Repo:upload(desc, st, loc)
       -- rejected before the body was read: the same upload takes chunks
       local smaller = shrink(self, desc.size)
       if not smaller then return too_large(self, desc.size) end
-      local ok
-      ok, err, code = st:verify_blob(desc.digest, desc.size)
-      if not ok then return nil, err, code end
       return chunked(self, desc, st, loc, smaller)
     end
     local again = attempt < 3 and ((not res and (code == "ECONNRESET" or code == "ETIMEDOUT"))
