@@ -251,6 +251,42 @@ describe("ocibuild push and pull", function()
     assert.equal(good.desc.digest, sha256(remote_manifest(reg, "team/bad:v1")))
   end)
 
+  it("build --push, and build scripts: save { push = }, oci.pull, oci.push", function()
+    if not reg then return pending(why) end
+    local d, store = base .. "/script", base .. "/script/store"
+    T.write(d .. "/ctx/site/index.html", "<h1>hi</h1>\n")
+    local code, out, err = ocb(store, "build", d .. "/ctx/site", "-t", reg.host .. "/team/built:v1",
+      "-t", reg.host .. "/team/built:v2", "--push")
+    assert.equal(0, code, out .. err)
+    local digest = out:match("digest:%s+(sha256:%x+)")
+    assert.truthy(out:find("pushed:   " .. reg.host .. "/team/built@" .. digest .. "\n", 1, true), out)
+    assert.equal(digest, sha256(remote_manifest(reg, "team/built:v2")))
+    assert.matches("uploaded ", err)
+
+    T.write(d .. "/ctx/build.lua", ([[
+local oci = require "ocibuild"
+local base = oci.pull(%q)
+print("pulled " .. base.reference)
+local img = oci.image {}
+img:layer { context = "site", dest = "/srv" }
+local r = img:save { tag = "scripted:v1", push = %q }
+print("pushed " .. r.pushed[1].reference)
+print("copied " .. oci.push("scripted:v1", %q).reference)
+return r
+]]):format(reg.host .. "/team/built:v1", reg.host .. "/team/scripted:v1", reg.host .. "/team/copied:v1"))
+    code, out, err = ocb(store, "run", d .. "/ctx/build.lua")
+    assert.equal(0, code, out .. err)
+    local pushed = out:match("pushed (%S+)")
+    assert.equal("pulled " .. reg.host .. "/team/built@" .. digest, out:match("pulled %S+"))
+    assert.equal(pushed:gsub("scripted", "copied"), out:match("copied (%S+)"))
+    assert.equal(pushed:match("sha256:%x+"), sha256(remote_manifest(reg, "team/scripted:v1")))
+
+    T.write(d .. "/ctx/bad.lua", 'local oci = require "ocibuild"\nlocal r = oci.image {}:save { tag = "plain:v1", push = true }\nreturn r\n')
+    code, out, err = ocb(store, "run", d .. "/ctx/bad.lua")
+    assert.same({ 1, "", d .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
+      .. 'push = "HOST/NAME:TAG")\n' }, { code, out, err })
+  end)
+
   it("says what is wrong in one line, before any traffic when the reference is", function()
     if not reg then return pending(why) end
     local d, store = base .. "/err", base .. "/err/store"

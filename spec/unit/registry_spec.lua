@@ -40,6 +40,8 @@ describe("ocibuild.registry", function()
       assert.equal("http://h/u?_state=a%3D&digest=sha256%3Aab", url.with_query("http://h/u?_state=a%3D", "digest", "sha256:ab"))
       assert.equal("http://h/u?digest=x", url.with_query("http://h/u", "digest", "x"))
       assert.equal("http://h/u", url.show("http://h/u?_state=secret"))
+      assert.equal("reg.example", url.host("HTTPS://Reg.Example:443/v2/"))
+      assert.equal("reg.example:5000", url.host("https://reg.example:5000/v2/"))
     end)
   end)
 
@@ -185,12 +187,13 @@ esac
   end)
 
   describe("trust.options()", function()
-    it("takes --insecure, then --ca-file, then certs.d, then SSL_CERT_FILE", function()
+    it("takes --insecure, then --ca-file, then certs.d (each with the system's CAs), then SSL_CERT_FILE", function()
       local d = T.tmpdir(finally)
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/ca.crt", "PEM-A\n")
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/more.crt", "PEM-B\n")
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/client.cert", "not a CA\n")
       T.write(d .. "/ca.pem", "x")
+      T.write(d .. "/sys.pem", "SYS\n")
       local code, out, err = lua_with_env({ HOME = d, SSL_CERT_FILE = d .. "/sys.pem" }, ([[
         local t = require "ocibuild.registry.trust"
         local o, why = t.options("reg.example:5000", {})
@@ -198,7 +201,7 @@ esac
         o, why = t.options("other.example", {})
         io.write(o.ca_file:gsub("^.*/", ""), " ", why:gsub(" .*", ""), "\n")
         o, why = t.options("reg.example:5000", { ca_file = %q })
-        io.write(o.ca_file:gsub("^.*/", ""), " ", why:gsub(" .*", ""), "\n")
+        io.write(("%%q"):format(o.ca_pem), " ", why:gsub("^%%S+ %%S+", ""), "\n")
         o, why = t.options("reg.example:5000", { insecure = true, ca_file = "x" })
         io.write(tostring(o.insecure), " ", why, "\n")
         io.write(select(2, t.options("a", { ca_file = "/nonexistent.pem" })), "\n")
@@ -206,8 +209,8 @@ esac
       assert.equal(0, code, err)
       local dir = d .. "/.config/containers/certs.d/reg.example:5000/"
       assert.equal(table.concat({
-        '"PEM-A\\\n\\\nPEM-B\\\n"', dir .. "ca.crt, " .. dir .. "more.crt",
-        "sys.pem SSL_CERT_FILE", "ca.pem --ca-file", "true --insecure",
+        '"SYS\\\n\\\nPEM-A\\\n\\\nPEM-B\\\n"', dir .. "ca.crt, " .. dir .. "more.crt and the system's CAs",
+        "sys.pem SSL_CERT_FILE", '"SYS\\\n\\\nx"  and the system\'s CAs', "true --insecure",
         "--ca-file: ENOENT: No such file or directory: /nonexistent.pem" }, "\n") .. "\n", out)
       assert.same({ "/etc/containers/certs.d", os.getenv("HOME") .. "/.config/containers/certs.d", "/etc/docker/certs.d" },
         trust.dirs())

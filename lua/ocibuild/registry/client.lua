@@ -402,13 +402,17 @@ function Client:request(spec)
   local ok, err, code = self:ping()
   if not ok then return nil, err, code end
   local target = spec.url or (self.base .. spec.path)
+  -- credentials go to the registry's own host only (a Location may name another)
+  local own = url.host(target) == url.host(self.base)
   local rounds = 0
   while true do
     local headers = {}
     for i, h in ipairs(spec.headers or {}) do headers[i] = h end
-    local hdr, used
-    hdr, used, code = self:authorization(spec.scopes or {}, spec.repo)
-    if hdr == nil then return nil, used, code end
+    local hdr, used = false, nil
+    if own then
+      hdr, used, code = self:authorization(spec.scopes or {}, spec.repo)
+      if hdr == nil then return nil, used, code end
+    end
     if hdr then headers[#headers + 1] = hdr end
     local res
     res, err, code = self:send_retry({

@@ -1,9 +1,10 @@
 --- Which certificates a registry's TLS is checked against: --insecure
 -- (none), else --ca-file, else the `*.crt` files of certs.d/HOST[:PORT]
 -- under /etc/containers/certs.d, ~/.config/containers/certs.d and
--- /etc/docker/certs.d (the first folder that has some), else
--- $SSL_CERT_FILE, else the system store. Returns the HTTP client's TLS
--- options and a phrase naming where the trust came from, for messages.
+-- /etc/docker/certs.d (the first folder that has some), each in addition
+-- to the system's CAs; else $SSL_CERT_FILE, else the system store.
+-- Returns the HTTP client's TLS options and a phrase naming where the
+-- trust came from, for messages.
 local core = require "ocibuild.core"
 
 local M = {}
@@ -42,26 +43,50 @@ function M.certs_d(domain)
   return {}
 end
 
+-- The system's CA bundle as PEM text: $SSL_CERT_FILE, else the first
+-- bundle found where distributions keep it ("" when none is).
+local BUNDLES = { "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem" }
+local function system_pem()
+  local env = os.getenv("SSL_CERT_FILE")
+  for _, f in ipairs(env and env ~= "" and { env } or BUNDLES) do
+    local text = core.read_file(f, { max = 16 << 20 })
+    if text then return text end
+  end
+  return ""
+end
+
+-- PEM text of files, after the system's (the extra CAs are trusted as
+-- well as the system's, as podman and docker do with certs.d; a token
+-- endpoint elsewhere, on a public certificate, keeps working).
+local function with_system(files)
+  local pem = { system_pem() }
+  for _, f in ipairs(files) do
+    local text, err, code = core.read_file(f, { max = 1 << 20 })
+    if not text then return nil, ("cannot read CA file %s: %s"):format(f, err), code end
+    pem[#pem + 1] = text
+  end
+  return table.concat(pem, "\n")
+end
+
 --- TLS options for domain. opts: {insecure=, ca_file=}. Returns
--- {insecure=} | {ca_file=} | {ca_pem=} | {}, the phrase naming the
--- source, or nil, msg, code when a CA file cannot be read.
+-- {insecure=} | {ca_pem=} | {}, the phrase naming the source, or nil,
+-- msg, code when a CA file cannot be read.
 function M.options(domain, opts)
   opts = opts or {}
   if opts.insecure then return { insecure = true }, "--insecure" end
+  local files, why = nil, nil
   if opts.ca_file then
     local st, err, code = core.stat(opts.ca_file)
     if not st then return nil, ("--ca-file: %s"):format(err), code end
-    return { ca_file = opts.ca_file }, "--ca-file " .. opts.ca_file
+    files, why = { opts.ca_file }, "--ca-file " .. opts.ca_file
+  else
+    files = M.certs_d(domain)
+    why = table.concat(files, ", ")
   end
-  local files = M.certs_d(domain)
   if #files > 0 then
-    local pem = {}
-    for _, f in ipairs(files) do
-      local text, err, code = core.read_file(f, { max = 1 << 20 })
-      if not text then return nil, ("cannot read CA file %s: %s"):format(f, err), code end
-      pem[#pem + 1] = text
-    end
-    return { ca_pem = table.concat(pem, "\n") }, table.concat(files, ", ")
+    local pem, err, code = with_system(files)
+    if not pem then return nil, err, code end
+    return { ca_pem = pem }, why .. " and the system's CAs"
   end
   local env = os.getenv("SSL_CERT_FILE")
   if env and env ~= "" then return { ca_file = env }, "SSL_CERT_FILE " .. env end

@@ -17,6 +17,19 @@ function M.split(u)
   return scheme:lower(), authority, rest == "" and "/" or rest
 end
 
+--- host[:port] of an absolute URL, lower case, without the scheme's
+-- default port (for telling whether two URLs name the same host), or nil.
+function M.host(u)
+  local scheme, authority = M.split(u)
+  if not scheme then return nil end
+  authority = authority:gsub("^.*@", ""):lower()
+  local port = authority:match(":(%d+)$")
+  if (scheme == "https" and port == "443") or (scheme == "http" and port == "80") then
+    authority = authority:sub(1, -#port - 2)
+  end
+  return authority
+end
+
 --- "scheme://authority" of an absolute URL, or nil.
 function M.origin(u)
   local scheme, authority = M.split(u)
