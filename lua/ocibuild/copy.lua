@@ -33,8 +33,13 @@ end
 local function copy_blobs(src, list, dst, on_event)
   local runner = (dst.parallel and dst) or (src.parallel and src)
   if runner and #list > 1 then
+    -- the first blob (an image's config) first, then the largest: the
+    -- biggest transfer is the longest path, so it must not start last
+    local order = table.move(list, 2, #list, 1, {})
+    table.sort(order, function(a, b) return a.size > b.size end)
+    table.insert(order, 1, list[1])
     local tasks = {}
-    for i, d in ipairs(list) do
+    for i, d in ipairs(order) do
       tasks[i] = function() return copy_blob(src, d, dst, on_event) end
     end
     return runner:parallel(tasks)
