@@ -5,19 +5,12 @@
  * hands finished requests back in the order they finish.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "net.h"
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-static void global_init(void) {
-  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 double ocb_http_now(void) {
   struct timespec ts;
@@ -61,10 +54,8 @@ static char *dup_or_null(const char *s, size_t len, int *oom) {
 int ocb_http_new(ocb_http **out, const ocb_http_opts *o, ocb_err *err) {
   ocb_http *c;
   int oom = 0;
-  pthread_once(&once, global_init);
   *out = NULL;
-  if (global_rc != CURLE_OK)
-    return ocb_errf(err, "HTTP", "HTTP: libcurl: %s", curl_easy_strerror(global_rc));
+  if (ocb_curl_load(err) < 0) return -1;
   if (!(c = calloc(1, sizeof *c))) return ocb_errno(err, ENOMEM, "http client");
   c->ca_file = dup_or_null(o->ca_file, o->ca_file ? strlen(o->ca_file) : 0, &oom);
   c->ca_pem = dup_or_null(o->ca_pem, o->ca_pem_len, &oom);
@@ -74,10 +65,10 @@ int ocb_http_new(ocb_http **out, const ocb_http_opts *o, ocb_err *err) {
   c->connect_timeout = o->connect_timeout;
   c->low_speed_time = o->low_speed_time;
   c->low_speed_limit = o->low_speed_limit;
-  if (!oom && (c->multi = curl_multi_init()) && (c->share = curl_share_init())) {
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 16L);
+  if (!oom && (c->multi = ocb_curl->multi_init()) && (c->share = ocb_curl->share_init())) {
+    ocb_curl->share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    ocb_curl->share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    ocb_curl->multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 16L);
     *out = c;
     return 0;
   }
@@ -87,15 +78,15 @@ int ocb_http_new(ocb_http **out, const ocb_http_opts *o, ocb_err *err) {
 
 CURL *ocb_http_easy(ocb_http *c) {
   if (c->nidle > 0) return c->idle[--c->nidle];
-  return curl_easy_init();
+  return ocb_curl->easy_init();
 }
 
 void ocb_http_release(ocb_http *c, CURL *e) {
   if (c && c->nidle < OCB_HTTP_IDLE) {
-    curl_easy_reset(e);
+    ocb_curl->easy_reset(e);
     c->idle[c->nidle++] = e;
   } else {
-    curl_easy_cleanup(e);
+    ocb_curl->easy_cleanup(e);
   }
 }
 
@@ -110,7 +101,7 @@ static void unlink_active(ocb_http *c, ocb_hreq *r) {
 
 /* Moves a request whose transfer ended from the active list to the done list. */
 static void retire(ocb_http *c, ocb_hreq *r, CURLcode rc) {
-  curl_multi_remove_handle(c->multi, r->easy);
+  ocb_curl->multi_remove_handle(c->multi, r->easy);
   ocb_hreq_finish(r, rc);
   ocb_http_release(c, r->easy);
   r->easy = NULL;
@@ -146,9 +137,9 @@ int ocb_hreq_start(ocb_http *c, const ocb_hreq_spec *s, ocb_hreq **out, ocb_err 
     ocb_hreq_free(r);
     return -1;
   }
-  curl_easy_setopt(r->easy, CURLOPT_SHARE, c->share);
-  if ((mc = curl_multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
-    ocb_errf(err, "HTTP", "HTTP: %s: %s", curl_multi_strerror(mc), r->url);
+  ocb_curl->easy_setopt(r->easy, CURLOPT_SHARE, c->share);
+  if ((mc = ocb_curl->multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
+    ocb_errf(err, "HTTP", "HTTP: %s: %s", ocb_curl->multi_strerror(mc), r->url);
     r->c = NULL;
     ocb_http_release(c, r->easy);
     r->easy = NULL;
@@ -166,10 +157,10 @@ int ocb_hreq_start(ocb_http *c, const ocb_hreq_spec *s, ocb_hreq **out, ocb_err 
 static void collect(ocb_http *c) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(c->multi, &left))) {
+  while ((m = ocb_curl->multi_info_read(c->multi, &left))) {
     ocb_hreq *r = NULL;
     if (m->msg != CURLMSG_DONE) continue;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    ocb_curl->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     if (r) retire(c, r, m->data.result);
   }
 }
@@ -179,14 +170,14 @@ int ocb_http_wait(ocb_http *c, double seconds, ocb_err *err) {
   for (;;) {
     int running;
     double left;
-    CURLMcode mc = curl_multi_perform(c->multi, &running);
-    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", curl_multi_strerror(mc));
+    CURLMcode mc = ocb_curl->multi_perform(c->multi, &running);
+    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", ocb_curl->multi_strerror(mc));
     collect(c);
     if (c->done) return 0;
     left = deadline - ocb_http_now();
     if (left <= 0) return 0;
-    mc = curl_multi_poll(c->multi, NULL, 0, (int)(left * 1000) + 1, NULL);
-    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", curl_multi_strerror(mc));
+    mc = ocb_curl->multi_poll(c->multi, NULL, 0, (int)(left * 1000) + 1, NULL);
+    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", ocb_curl->multi_strerror(mc));
   }
 }
 
@@ -202,7 +193,7 @@ ocb_hreq *ocb_http_done(ocb_http *c) {
 
 void ocb_http_detach(ocb_http *c, ocb_hreq *r) {
   if (r->state == OCB_HREQ_RUNNING) {
-    curl_multi_remove_handle(c->multi, r->easy);
+    ocb_curl->multi_remove_handle(c->multi, r->easy);
     ocb_http_release(c, r->easy);
     r->easy = NULL;
     unlink_active(c, r);
@@ -228,9 +219,9 @@ void ocb_http_free(ocb_http *c) {
     ocb_hreq_finish(r, CURLE_ABORTED_BY_CALLBACK);
   }
   while (c->done) ocb_http_detach(c, c->done);
-  for (i = 0; i < c->nidle; i++) curl_easy_cleanup(c->idle[i]);
-  if (c->multi) curl_multi_cleanup(c->multi);
-  if (c->share) curl_share_cleanup(c->share);
+  for (i = 0; i < c->nidle; i++) ocb_curl->easy_cleanup(c->idle[i]);
+  if (c->multi) ocb_curl->multi_cleanup(c->multi);
+  if (c->share) ocb_curl->share_cleanup(c->share);
   free(c->ca_file);
   free(c->ca_pem);
   free(c->user_agent);

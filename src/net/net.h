@@ -11,6 +11,35 @@
 
 #include "http.h"
 
+/* The libcurl functions used, loaded by ocb_curl_load (curl.c). */
+typedef struct ocb_curl_api {
+  int loaded;
+  CURLcode (*global_init)(long flags);
+  CURL *(*easy_init)(void);
+  void (*easy_reset)(CURL *e);
+  void (*easy_cleanup)(CURL *e);
+  CURLcode (*easy_setopt)(CURL *e, CURLoption opt, ...);
+  CURLcode (*easy_getinfo)(CURL *e, CURLINFO info, ...);
+  const char *(*easy_strerror)(CURLcode rc);
+  CURLM *(*multi_init)(void);
+  CURLMcode (*multi_setopt)(CURLM *m, CURLMoption opt, ...);
+  CURLMcode (*multi_add_handle)(CURLM *m, CURL *e);
+  CURLMcode (*multi_remove_handle)(CURLM *m, CURL *e);
+  CURLMcode (*multi_perform)(CURLM *m, int *running);
+  CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd fds[], unsigned n, int ms, int *ret);
+  CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+  CURLMcode (*multi_cleanup)(CURLM *m);
+  const char *(*multi_strerror)(CURLMcode rc);
+  CURLSH *(*share_init)(void);
+  CURLSHcode (*share_setopt)(CURLSH *s, CURLSHoption opt, ...);
+  CURLSHcode (*share_cleanup)(CURLSH *s);
+  struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+  void (*slist_free_all)(struct curl_slist *l);
+} ocb_curl_api;
+extern const ocb_curl_api *ocb_curl;
+/* Loads libcurl and runs its global init, once per process. */
+int ocb_curl_load(ocb_err *err);
+
 typedef struct ocb_buf {
   char *p;
   size_t len, cap;

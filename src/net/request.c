@@ -87,7 +87,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   size_t len = sz * n;
   if (!r->decided) {
     long code = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    ocb_curl->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
     r->decided = 1;
     r->to_blob = r->into && code >= 200 && code < 300;
     if (r->to_blob && !r->blob_open) {
@@ -115,7 +115,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
 static int set_headers(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
   size_t i;
   for (i = 0; i < s->nheaders; i++) {
-    struct curl_slist *l = curl_slist_append(r->out_headers, s->headers[i]);
+    struct curl_slist *l = ocb_curl->slist_append(r->out_headers, s->headers[i]);
     if (!l) return ocb_errno(err, ENOMEM, s->url);
     r->out_headers = l;
   }
@@ -127,45 +127,45 @@ static void set_method(ocb_hreq *r, const ocb_hreq_spec *s) {
   int has_body = s->body || s->body_fd >= 0;
   curl_off_t len = (curl_off_t)r->size;
   if (strcmp(s->method, "HEAD") == 0) {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (strcmp(s->method, "GET") == 0 && !has_body) {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (strcmp(s->method, "POST") == 0) {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, len);
+    ocb_curl->easy_setopt(e, CURLOPT_POST, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, len);
   } else if (!has_body && strcmp(s->method, "DELETE") == 0) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
+    ocb_curl->easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
   } else {
     /* PUT and PATCH always carry a Content-Length (0 when empty), never a
      * chunked body: proxies reject those half-way through. */
-    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, len);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
+    ocb_curl->easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_INFILESIZE_LARGE, len);
+    ocb_curl->easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
   }
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-  curl_easy_setopt(e, CURLOPT_READDATA, r);
-  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-  curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
+  ocb_curl->easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+  ocb_curl->easy_setopt(e, CURLOPT_READDATA, r);
+  ocb_curl->easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+  ocb_curl->easy_setopt(e, CURLOPT_SEEKDATA, r);
 }
 
 static void set_tls(ocb_hreq *r, const ocb_hreq_spec *s) {
   ocb_http *c = r->c;
   CURL *e = r->easy;
   if (c->insecure || s->insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    ocb_curl->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    ocb_curl->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   } else if (c->ca_file) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    ocb_curl->easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
   } else if (c->ca_pem) {
     struct curl_blob b;
     b.data = c->ca_pem, b.len = c->ca_pem_len, b.flags = CURL_BLOB_NOCOPY;
-    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+    ocb_curl->easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
   }
   if (s->certinfo) {
     /* certificates come with a handshake: a reused connection has none */
-    curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_CERTINFO, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   }
 }
 
@@ -192,31 +192,32 @@ int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
     r->hash_ok = 1;
   }
   if (set_headers(r, s, err) < 0) return -1;
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
-  curl_easy_setopt(e, CURLOPT_URL, s->url);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->out_headers);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
-  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
+  ocb_curl->easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  ocb_curl->easy_setopt(e, CURLOPT_URL, s->url);
+  ocb_curl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  ocb_curl->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  ocb_curl->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  ocb_curl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  ocb_curl->easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  ocb_curl->easy_setopt(e, CURLOPT_HTTPHEADER, r->out_headers);
+  ocb_curl->easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  ocb_curl->easy_setopt(e, CURLOPT_HEADERDATA, r);
+  ocb_curl->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  ocb_curl->easy_setopt(e, CURLOPT_WRITEDATA, r);
+  ocb_curl->easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
+  ocb_curl->easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
   if (s->follow) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    ocb_curl->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
   }
-  if (c->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-  if (c->connect_timeout > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
+  if (c->user_agent) ocb_curl->easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+  if (c->connect_timeout > 0) ocb_curl->easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
   if (c->low_speed_time > 0) {
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->low_speed_time);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, c->low_speed_limit > 0 ? c->low_speed_limit : 1L);
+    ocb_curl->easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->low_speed_time);
+    ocb_curl->easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                          c->low_speed_limit > 0 ? c->low_speed_limit : 1L);
   }
-  if (s->timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT, s->timeout);
+  if (s->timeout > 0) ocb_curl->easy_setopt(e, CURLOPT_TIMEOUT, s->timeout);
   set_tls(r, s);
   set_method(r, s);
   return 0;
@@ -235,10 +236,10 @@ static int tls_unspoken(const char *msg) {
 
 static void fail_curl(ocb_hreq *r, CURLcode rc) {
   char url[512], ename[16];
-  const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+  const char *why = r->errbuf[0] ? r->errbuf : ocb_curl->easy_strerror(rc);
   long oserr = 0;
   short_url(r, url, sizeof url);
-  if (r->easy) curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
+  if (r->easy) ocb_curl->easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
@@ -276,7 +277,7 @@ static void keep_certs(ocb_hreq *r) {
   struct curl_certinfo *ci = NULL;
   ocb_buf b = {0};
   int i;
-  if (curl_easy_getinfo(r->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci) return;
+  if (ocb_curl->easy_getinfo(r->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci) return;
   for (i = 0; i < ci->num_of_certs; i++) {
     struct curl_slist *l;
     for (l = ci->certinfo[i]; l; l = l->next)
@@ -291,11 +292,11 @@ static void keep_certs(ocb_hreq *r) {
 void ocb_hreq_finish(ocb_hreq *r, CURLcode rc) {
   char *s = NULL;
   if (r->easy) {
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-    if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s)
+    ocb_curl->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    if (ocb_curl->easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s)
       r->eff_url = strdup(s);
     s = NULL;
-    if (curl_easy_getinfo(r->easy, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s)
+    if (ocb_curl->easy_getinfo(r->easy, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s)
       snprintf(r->ip, sizeof r->ip, "%s", s);
     if (r->certinfo) keep_certs(r);
   }
@@ -345,11 +346,11 @@ void ocb_hreq_progress(const ocb_hreq *r, uint64_t *sent, uint64_t *received) {
 void ocb_hreq_free(ocb_hreq *r) {
   if (!r) return;
   if (r->c) ocb_http_detach(r->c, r);
-  if (r->easy) curl_easy_cleanup(r->easy);
+  if (r->easy) ocb_curl->easy_cleanup(r->easy);
   if (r->blob_open) ocb_blobw_abort(&r->blob);
   if (r->fd >= 0) close(r->fd);
   ocb_sha256_free(r->h);
-  curl_slist_free_all(r->out_headers);
+  ocb_curl->slist_free_all(r->out_headers);
   ocb_buf_free(&r->headers);
   ocb_buf_free(&r->body);
   free(r->mem);

@@ -13,7 +13,6 @@ local events = require "ocibuild.events"
 local layout = require "ocibuild.endpoint.layout"
 local path = require "ocibuild.path"
 local ref = require "ocibuild.oci.ref"
-local registry = require "ocibuild.registry"
 local store_mod = require "ocibuild.store"
 
 local M = {}
@@ -45,7 +44,7 @@ function M.push_targets(push, tags)
     if type(tags) == "string" then tags = { tags } end
     if type(tags) ~= "table" or #tags == 0 then return nil, "push = true needs a tag to push to", "BADREF" end
     for _, t in ipairs(tags) do
-      if not registry.names_registry(t) then
+      if not require("ocibuild.registry").names_registry(t) then
         return nil, ("push = true: tag %q names no registry (use HOST/NAME:TAG, or push = \"HOST/NAME:TAG\")"):format(t), "BADREF"
       end
       list[#list + 1] = t
@@ -139,8 +138,9 @@ function M.save(img, opts, ctx)
   end
   result.pushed = {}
   for _, r in ipairs(targets) do
+    -- the registry client loads only for builds that push
     local p
-    p, err, code = registry.push(st, built.desc, r, reg_opts)
+    p, err, code = require("ocibuild.registry").push(st, built.desc, r, reg_opts)
     if not p then return nil, err, code end
     result.pushed[#result.pushed + 1] = p
   end

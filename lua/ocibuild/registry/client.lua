@@ -1,17 +1,16 @@
 --- One registry host as the client sees it: the HTTP connections (TLS
--- checked as ocibuild.registry.trust says), the scheme (HTTPS first; plain
--- HTTP only with --plain-http, or for a loopback address that does not
--- speak TLS at all), the auth the registry asked for at /v2/, and a small
--- scheduler: tasks (Lua functions) run as coroutines, up to `jobs` at once,
--- each request yielding until its transfer ends, so that several blobs
--- move side by side while the bytes stay in C. Requests are retried with
--- backoff on 429, 5xx, resets and timeouts, a bounded number of times.
--- Functions return nil, msg, code on failure (see ocibuild.registry.errors).
+-- checked as ocibuild.registry.trust says) and their scheduler
+-- (ocibuild.registry.sched), the scheme (HTTPS first; plain HTTP only with
+-- --plain-http, or for a loopback address that does not speak TLS at all),
+-- the auth the registry asked for at /v2/ (Basic, or Bearer tokens cached
+-- per scope). Requests are retried with backoff on 429, 5xx, resets and
+-- timeouts, a bounded number of times. Functions return nil, msg, code on
+-- failure (see ocibuild.registry.errors).
 local auth = require "ocibuild.registry.auth"
 local core = require "ocibuild.core"
 local creds_mod = require "ocibuild.registry.creds"
 local errors = require "ocibuild.registry.errors"
-local events = require "ocibuild.events"
+local sched = require "ocibuild.registry.sched"
 local trust = require "ocibuild.registry.trust"
 local url = require "ocibuild.registry.url"
 
@@ -22,7 +21,6 @@ Client.__index = Client
 M.RETRIES = 4     -- retries after the first attempt
 M.BACKOFF = 0.5   -- seconds before the first retry, doubled each time
 M.MAX_WAIT = 30   -- seconds: a longer Retry-After is cut to this
-M.TICK = 0.1      -- progress events at most this often (seconds)
 M.VERSION = "0.1.0"
 
 local RETRY_CODES = { ECONNRESET = true, ETIMEDOUT = true, EPIPE = true }
@@ -45,8 +43,8 @@ function M.new(domain, opts)
   if not http then return nil, err, code end
   return setmetatable({
     domain = domain, api = domain == "docker.io" and "registry-1.docker.io" or domain, opts = opts,
-    http = http, trust = source, tokens = auth.cache(), jobs = opts.jobs or 4, on_event = opts.on_event,
-    chunk_size = opts.chunk_size or (64 << 20), tasks = {}, pending = {}, sleepers = {}, last_tick = 0,
+    http = http, sched = sched.new(http, { jobs = opts.jobs, on_event = opts.on_event }), trust = source,
+    tokens = auth.cache(), on_event = opts.on_event, chunk_size = opts.chunk_size or (64 << 20),
   }, Client)
 end
 
@@ -58,137 +56,12 @@ function Client:now()
   return self.http:now()
 end
 
--- ---- the scheduler ----
-
-function Client:resume(co, ...)
-  local ok, a, b, c = coroutine.resume(co, ...)
-  local on_end = self.tasks[co]
-  if on_end and coroutine.status(co) == "dead" then on_end(co, ok, a, b, c) end
-end
-
--- Waits up to `timeout` for transfers, resumes the tasks whose request
--- ended or whose sleep is over, and reports progress at most every TICK.
-function Client:pump(timeout)
-  local now = self.http:now()
-  for _, t in pairs(self.sleepers) do timeout = math.max(0, math.min(timeout, t - now)) end
-  local done = assert(self.http:wait(timeout))
-  for _, req in ipairs(done) do
-    local e = self.pending[req]
-    if e then
-      e.done = true
-      if e.co then self:resume(e.co) end
-    end
-  end
-  now = self.http:now()
-  local wake = {}
-  for co, t in pairs(self.sleepers) do
-    if t <= now then wake[#wake + 1] = co end
-  end
-  for _, co in ipairs(wake) do
-    self.sleepers[co] = nil
-    self:resume(co)
-  end
-  if self.on_event and now - self.last_tick >= M.TICK then
-    self.last_tick = now
-    for req, e in pairs(self.pending) do
-      local p = e.progress
-      if p and not e.done then
-        local i = req:info()
-        events.emit(self.on_event, { type = "progress", stage = p.stage, digest = p.digest, size = p.size,
-          bytes = (p.base or 0) + (p.stage == "download" and i.received or i.sent) })
-      end
-    end
-  end
-end
-
--- Stops a task: its requests are cancelled, its to-be-closed variables closed.
-function Client:cancel(co)
-  for req, e in pairs(self.pending) do
-    if e.co == co then
-      self.pending[req] = nil
-      req:close()
-    end
-  end
-  self.sleepers[co] = nil
-  self.tasks[co] = nil
-  coroutine.close(co)
-end
-
---- Runs the functions of fns side by side, at most `jobs` at a time;
--- each returns true or nil, msg, code. The first failure stops the
--- others (their transfers cancelled, their temp files removed) and is
--- returned; an error raised by one (an on_event callback stopping the
--- work) is raised again here after the others are stopped.
-function Client:run(fns)
-  local next_i, live, failure, raised = 1, 0, nil, nil
-  local mine = {}
-  local function on_end(co, ok, r1, msg, code)
-    self.tasks[co] = nil
-    mine[co] = nil
-    live = live - 1
-    if not ok then
-      raised = raised or { r1 }
-      coroutine.close(co)
-    elseif not r1 and not failure then
-      failure = { msg, code }
-    end
-  end
-  local ok, err = pcall(function()
-    while true do
-      while not failure and not raised and live < self.jobs and next_i <= #fns do
-        local co = coroutine.create(fns[next_i])
-        next_i = next_i + 1
-        self.tasks[co], mine[co] = on_end, true
-        live = live + 1
-        self:resume(co)
-      end
-      if live == 0 or failure or raised then break end
-      self:pump(M.TICK)
-    end
-  end)
-  if not ok then raised = raised or { err } end
-  for co in pairs(mine) do self:cancel(co) end
-  if raised then error(raised[1], 0) end
-  if failure then return nil, failure[1], failure[2] end
-  return true
-end
-
---- Waits s seconds (inside a task, the others go on meanwhile).
-function Client:sleep(s)
-  local co = coroutine.running()
-  local until_ = self.http:now() + s
-  if self.tasks[co] then
-    self.sleepers[co] = until_
-    coroutine.yield()
-    return
-  end
-  while self.http:now() < until_ do self:pump(math.min(M.TICK, until_ - self.http:now())) end
-end
-
---- One HTTP exchange (see core.http's start for spec). progress:
--- {stage=, digest=, size=, base=} for progress events. Returns the
--- result (with .info), or nil, msg, code, info.
-function Client:send(spec, progress)
-  local req, err, code = self.http:start(spec)
-  if not req then return nil, err, code end
-  local co = coroutine.running()
-  local e = { progress = progress }
-  self.pending[req] = e
-  if self.tasks[co] then
-    e.co = co
-    repeat coroutine.yield() until e.done
-  else
-    while not e.done do self:pump(M.TICK) end
-  end
-  self.pending[req] = nil
-  local res
-  res, err, code = req:result()
-  local info = req:info()
-  req:close()
-  if not res then return nil, err, code, info end
-  res.info = info
-  return res
-end
+--- See ocibuild.registry.sched: run(fns), send(spec, progress), sleep(s),
+-- alone(key, fn).
+function Client:run(fns) return self.sched:run(fns) end
+function Client:send(spec, progress) return self.sched:send(spec, progress) end
+function Client:sleep(s) return self.sched:sleep(s) end
+function Client:alone(key, fn) return self.sched:alone(key, fn) end
 
 local function backoff(n) return M.BACKOFF * 2 ^ (n - 1) end
 
@@ -248,21 +121,6 @@ function Client:learn(res)
       tostring(res.headers["www-authenticate"])), "HTTP401"
   end
   return true
-end
-
--- Runs fn alone: a task that finds another one inside waits for it to
--- finish, then reports false (so that it looks again at what it left).
-function Client:alone(key, fn)
-  self.busy = self.busy or {}
-  if self.busy[key] then
-    while self.busy[key] do self:sleep(0.005) end
-    return false
-  end
-  self.busy[key] = true
-  local ok, a, b, c = pcall(fn)
-  self.busy[key] = nil
-  if not ok then error(a, 0) end
-  return true, a, b, c
 end
 
 --- GET /v2/ once: picks the scheme and learns the auth challenge.
