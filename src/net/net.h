@@ -81,7 +81,7 @@ struct ocb_hreq {
   ocb_sha256 *const *fh; /* the file's hasher (not owned), at *fpos */
   uint64_t *fpos;
   /* what comes back */
-  ocb_buf headers, body;
+  ocb_buf headers, body, wbuf;
   size_t max;
   const ocb_store *into;
   char want[OCB_DIGEST_BUF];

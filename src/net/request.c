@@ -14,6 +14,9 @@
 #include "net.h"
 
 #define MAX_HEADERS (64u << 10)
+/* curl hands an answer over 16 KiB at a time: blob bytes are gathered
+ * into writes of this size (a sixty-fourth of the system calls). */
+#define BLOB_BUF (1u << 20)
 
 static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
   ocb_hreq *r = ud;
@@ -82,6 +85,26 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   return len;
 }
 
+static int flush_blob(ocb_hreq *r) {
+  if (r->wbuf.len && ocb_blobw_write(&r->blob, r->wbuf.p, r->wbuf.len, &r->err) < 0) {
+    r->failed = 1;
+    return -1;
+  }
+  r->wbuf.len = 0;
+  return 0;
+}
+
+static int add_blob(ocb_hreq *r, const char *p, size_t len) {
+  if (r->wbuf.len + len > BLOB_BUF && flush_blob(r) < 0) return -1;
+  if (len >= BLOB_BUF) {
+    if (ocb_blobw_write(&r->blob, p, len, &r->err) < 0) r->failed = 1;
+  } else if (ocb_buf_add(&r->wbuf, p, len, BLOB_BUF) < 0) {
+    ocb_errno(&r->err, ENOMEM, r->url);
+    r->failed = 1;
+  }
+  return r->failed ? -1 : 0;
+}
+
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   ocb_hreq *r = ud;
   size_t len = sz * n;
@@ -99,10 +122,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     }
   }
   if (r->to_blob) {
-    if (ocb_blobw_write(&r->blob, p, len, &r->err) < 0) {
-      r->failed = 1;
-      return 0;
-    }
+    if (add_blob(r, p, len) < 0) return 0;
   } else if (ocb_buf_add(&r->body, p, len, r->max) < 0) {
     r->failed = 1;
     ocb_errf(&r->err, "TOOBIG", "TOOBIG: response body over %zu bytes: %s", r->max, r->url);
@@ -303,10 +323,14 @@ void ocb_hreq_finish(ocb_hreq *r, CURLcode rc) {
   if (!r->failed && rc != CURLE_OK) fail_curl(r, rc);
   if (!r->failed && r->into && r->status >= 200 && r->status < 300) {
     if (!r->blob_open && ocb_blobw_open(&r->blob, r->into, &r->err) == 0) r->blob_open = 1;
-    if (!r->blob_open || ocb_blobw_commit(&r->blob, r->want[0] ? r->want : NULL, r->digest,
-                                          &r->blob_size, &r->err) < 0)
+    if (r->blob_open && flush_blob(r) == 0) {
+      r->blob_open = 0; /* the commit closes it, whatever the outcome */
+      if (ocb_blobw_commit(&r->blob, r->want[0] ? r->want : NULL, r->digest, &r->blob_size,
+                           &r->err) < 0)
+        r->failed = 1;
+    } else {
       r->failed = 1;
-    r->blob_open = 0; /* commit closed it, in both outcomes */
+    }
   }
   if (r->h && r->hash_ok && r->pos == r->size && !r->failed) ocb_sha256_final(r->h, r->sent_digest);
   ocb_sha256_free(r->h);
@@ -353,6 +377,7 @@ void ocb_hreq_free(ocb_hreq *r) {
   ocb_curl->slist_free_all(r->out_headers);
   ocb_buf_free(&r->headers);
   ocb_buf_free(&r->body);
+  ocb_buf_free(&r->wbuf);
   free(r->mem);
   free(r->url);
   free(r->eff_url);
