@@ -286,7 +286,10 @@ local Http = {}
 ---Answers: kept in memory up to `max` (default 1 MiB; TOOBIG past it),
 ---or with `into`, a 2xx body becomes a blob of that store, published only
 ---when it is `digest` (BADDIGEST otherwise, nothing left behind).
----@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?}?, hash: boolean?, into: {store: ocibuild.Store, digest: string?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
+---`blob.hasher` (a core.sha256()) takes the blob's bytes as they go out,
+---once each, so that consecutive ranges sent by consecutive requests (an
+---upload in chunks, resumed or not) hash the whole blob.
+---@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?, hasher: ocibuild.Hasher?}?, hash: boolean?, into: {store: ocibuild.Store, digest: string?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
 ---@return ocibuild.HttpRequest|ocibuild.fail, string?, string?
 function Http:start(spec) end
 ---Drives the transfers until one ends or `seconds` (default 0.1) pass.

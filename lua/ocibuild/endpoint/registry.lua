@@ -36,9 +36,9 @@ end
 function M:get_json(desc)
   local body = self.docs[desc.digest]
   if not body then
-    local got, err, code = self.repo:get_manifest(desc.digest)
-    if not got then return nil, err, code end
-    body = err
+    local got, text, code = self.repo:get_manifest(desc.digest)
+    if not got then return nil, text, code end
+    body = text
     self.docs[desc.digest] = body
   end
   if #body ~= desc.size then
