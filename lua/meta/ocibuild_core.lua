@@ -12,7 +12,11 @@
 -- (a name that is not UTF-8), WHITEOUT (a name starting with .wh.), DEVICE,
 -- BADTYPE, BADDIGEST, BADSIZE, TOOBIG, CORRUPT (a store blob changed since
 -- it was written), BADPATTERN, ARCHIVE (libarchive), ECANCELED (an event
--- callback stopped a job). Misuse (a wrong argument type, an unknown
+-- callback stopped a job); HTTP transfers add UNKNOWNHOST, X509 (a
+-- certificate not trusted), NOTLS (TLS asked, the server spoke something
+-- else), TLS, CAFILE, HTTP (any other libcurl failure), and the errno names
+-- of the connection (ECONNREFUSED, ETIMEDOUT, ECONNRESET for a connection
+-- that broke or answered nothing). Misuse (a wrong argument type, an unknown
 -- option, a closed object) raises. Options travel as tables whose unknown
 -- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had
@@ -254,8 +258,13 @@ function core.tar_reader(path_or_store, digest) end
 local Fd = {}
 function Fd:close() end
 
+---@param mode integer? permission bits set before the file appears (0600 for credentials)
 ---@return true|ocibuild.fail
-function core.replace_file(path, data) end
+function core.replace_file(path, data, mode) end
+---Makes path and its missing parents (existing folders are fine).
+---@param mode integer? default 0755
+---@return true|ocibuild.fail
+function core.mkdirs(path, mode) end
 ---@param shared boolean?
 ---@return ocibuild.Fd|ocibuild.fail, string?, string?
 function core.lock(path, shared) end
@@ -278,5 +287,54 @@ function core.versions() end
 function core.list_dir(path) end
 ---@return true|ocibuild.fail
 function core.unlink(path) end
+
+---@class ocibuild.HttpResult
+---@field status integer
+---@field headers table<string, string> names in lower case; repeated ones joined with ", "
+---@field body string the answer (empty when it went into a blob)
+---@field digest string? `into`: the blob published
+---@field size integer? `into`: its size
+---@field sent_digest string? `hash`: SHA-256 of the body, when it went out whole exactly once
+---@field url string the effective URL (after redirects)
+
+---@class ocibuild.HttpRequest
+local HttpRequest = {}
+---The outcome of a finished request (raises while it runs).
+---@return ocibuild.HttpResult|ocibuild.fail, string?, string?
+function HttpRequest:result() end
+---@return {done: boolean, sent: integer, received: integer, ip: string?, certs: string?}
+---ip: the peer's address once done ("" when none was reached); certs:
+---"Subject:"/"Issuer:" lines of the presented chain (with `certinfo`).
+function HttpRequest:info() end
+---Cancels the request when it still runs (what it wrote is removed).
+function HttpRequest:close() end
+
+---@class ocibuild.Http
+local Http = {}
+---Starts a request; it runs while `wait` is called. Bodies: `body` (a
+---string) or `blob` (a range of a store blob, opened and size-checked
+---now: ENOENT, BADSIZE); PUT and PATCH always carry a Content-Length.
+---Answers: kept in memory up to `max` (default 1 MiB; TOOBIG past it),
+---or with `into`, a 2xx body becomes a blob of that store, published only
+---when it is `digest` (BADDIGEST otherwise, nothing left behind).
+---`blob.hasher` (a core.sha256()) takes the blob's bytes as they go out,
+---once each, so that consecutive ranges sent by consecutive requests (an
+---upload in chunks, resumed or not) hash the whole blob.
+---@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?, hasher: ocibuild.Hasher?}?, hash: boolean?, into: {store: ocibuild.Store, digest: string?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
+---@return ocibuild.HttpRequest|ocibuild.fail, string?, string?
+function Http:start(spec) end
+---Drives the transfers until one ends or `seconds` (default 0.1) pass.
+---@return ocibuild.HttpRequest[] the requests that ended meanwhile
+function Http:wait(seconds) end
+---@return number monotonic seconds
+function Http:now() end
+---Cancels what is in flight.
+function Http:close() end
+---An HTTP client (libcurl, HTTP/1.1, connections reused): TLS verified
+---against the system's CAs, or ca_file / ca_pem (PEM text), or not at all
+---(insecure). Options are checked once (raises on an unknown one).
+---@param opts {ca_file: string?, ca_pem: string?, insecure: boolean?, connect_timeout: integer?, low_speed_time: integer?, low_speed_limit: integer?, user_agent: string?}?
+---@return ocibuild.Http|ocibuild.fail, string?, string?
+function core.http(opts) end
 
 return core

@@ -4,8 +4,11 @@
 -- its descriptor), copies the blobs the target lacks, children before
 -- parents, and leaves naming the result (tags) to the caller, last.
 -- Endpoints implement: get_json(desc) -> bytes; has_blob(desc) -> bool;
--- put_blob(desc, src) -> true; put_manifest(desc, bytes, src) -> true.
--- Functions return nil, msg, code on failure.
+-- put_blob(desc, src) -> true [, action]; put_manifest(desc, bytes, src)
+-- -> true. An endpoint with parallel(tasks) (a registry) runs the blob
+-- copies of one manifest as tasks side by side through it; each blob's
+-- event is emitted when its copy ends. Functions return nil, msg, code on
+-- failure.
 local doc = require "ocibuild.oci.doc"
 local events = require "ocibuild.events"
 local media = require "ocibuild.oci.media"
@@ -13,13 +16,38 @@ local media = require "ocibuild.oci.media"
 local M = {}
 
 local function copy_blob(src, d, dst, on_event)
-  if dst:has_blob(d) then
+  local have, err, code = dst:has_blob(d)
+  if have == nil and err then return nil, err, code end
+  if have then
     events.emit(on_event, { type = "blob", digest = d.digest, size = d.size, action = "exists" })
     return true
   end
-  local ok, err, code = dst:put_blob(d, src)
-  if not ok then return nil, err, code end
-  events.emit(on_event, { type = "blob", digest = d.digest, size = d.size, action = "copied" })
+  local ok, action
+  ok, action, code = dst:put_blob(d, src)
+  if not ok then return nil, action, code end
+  events.emit(on_event, { type = "blob", digest = d.digest, size = d.size, action = action or "copied" })
+  return true
+end
+
+-- The blobs of one manifest (or the non-manifest children of an index).
+local function copy_blobs(src, list, dst, on_event)
+  local runner = (dst.parallel and dst) or (src.parallel and src)
+  if runner and #list > 1 then
+    -- the first blob (an image's config) first, then the largest: the
+    -- biggest transfer is the longest path, so it must not start last
+    local order = table.move(list, 2, #list, 1, {})
+    table.sort(order, function(a, b) return a.size > b.size end)
+    table.insert(order, 1, list[1])
+    local tasks = {}
+    for i, d in ipairs(order) do
+      tasks[i] = function() return copy_blob(src, d, dst, on_event) end
+    end
+    return runner:parallel(tasks)
+  end
+  for _, d in ipairs(list) do
+    local ok, err, code = copy_blob(src, d, dst, on_event)
+    if not ok then return nil, err, code end
+  end
   return true
 end
 
@@ -36,24 +64,23 @@ function M.copy(src, desc, dst, opts)
   local m
   m, err, code = doc.read_any(text, desc.mediaType, ("%s %s"):format(kind, desc.digest))
   if not m then return nil, err, code end
+  local ok
   if kind == "index" then
+    local blobs = {}
     for _, child in ipairs(m.manifests) do
       local k = media.kind(child.mediaType)
-      local ok
       if k == "manifest" or k == "index" then
         ok, err, code = M.copy(src, child, dst, opts)
+        if not ok then return nil, err, code end
       else
-        ok, err, code = copy_blob(src, child, dst, opts.on_event)
+        blobs[#blobs + 1] = child
       end
-      if not ok then return nil, err, code end
     end
+    ok, err, code = copy_blobs(src, blobs, dst, opts.on_event)
   else
-    for _, d in ipairs { m.config, table.unpack(m.layers) } do
-      local ok
-      ok, err, code = copy_blob(src, d, dst, opts.on_event)
-      if not ok then return nil, err, code end
-    end
+    ok, err, code = copy_blobs(src, { m.config, table.unpack(m.layers) }, dst, opts.on_event)
   end
+  if not ok then return nil, err, code end
   return dst:put_manifest(desc, text, src)
 end
 

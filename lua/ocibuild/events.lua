@@ -4,7 +4,13 @@
 --   {type="progress", stage="layer", entries=, bytes=, out=}   at most 10/s
 --   {type="warning", message=}
 --   {type="layer", index=, digest=, size=, diff_id=, reused=, whole=}
---   {type="blob", digest=, size=, action="exists"|"copied"}
+--   {type="blob", digest=, size=, action=}   when a blob's copy ends; action:
+--       "exists" (the target had it), "copied" (between layouts),
+--       "mounted" (from another repository of the same registry),
+--       "uploaded" (to a registry), "downloaded" (from a registry)
+--   {type="progress", stage="upload"|"download", digest=, size=, bytes=}
+--       bytes of a blob moved so far, for each transfer under way, at
+--       most 10 times a second
 -- A callback that raises stops the operation; what it had written is
 -- removed and the error is raised again to the caller.
 local M = {}

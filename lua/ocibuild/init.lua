@@ -19,6 +19,11 @@ local layer = require "ocibuild.build.layer"
 local manage = require "ocibuild.store.manage"
 local path = require "ocibuild.path"
 local save = require "ocibuild.build.save"
+local store_mod = require "ocibuild.store"
+
+-- The registry client is loaded when a script first pushes or pulls: a
+-- build that does neither starts faster without it.
+local function registry() return require "ocibuild.registry" end
 
 local M = {}
 
@@ -34,11 +39,13 @@ end
 local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", msg, "\n") end
 
 --- An API bound to `base` (the folder relative paths resolve against).
--- opts: {store=, warn=function(msg), on_event=function(ev)}.
+-- opts: {store=, warn=function(msg), on_event=function(ev), registry=
+-- (default registry options: creds, authfile, ca_file, insecure, ...)}.
 function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
-  local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event }
+  local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event,
+    registry = opts.registry }
 
   local Image = {}
   Image.__index = Image
@@ -101,8 +108,10 @@ function M.new(base, opts)
   end
 
   --- Builds and saves the image: {tag= (string or list), archive=, cache=
-  -- (false: from scratch, reading no earlier build's records)}.
-  -- Returns {image_id=, digest=, size=, path=, tags=, archive=}. Raises
+  -- (false: from scratch, reading no earlier build's records), push=
+  -- (true: to each tag, which must name its registry; or a reference or a
+  -- list of them), registry= (options, see oci.push)}. Returns
+  -- {image_id=, digest=, size=, path=, tags=, archive=, pushed=}. Raises
   -- on failure; a layer's failure points at its `layer` call.
   function Image:save(o)
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
@@ -162,7 +171,7 @@ function M.new(base, opts)
 
   local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",
     "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner", "from",
-    "annotations", "rules", "replace", "cache" }
+    "annotations", "rules", "replace", "cache", "push", "registry" }
 
   --- Builds one directory into an image in one call: {context=, tag=,
   -- from=, exclusions=, labels=, config=, annotations=, store=, archive=,
@@ -185,7 +194,8 @@ function M.new(base, opts)
     if ok and o.config then ok, err = img:config(o.config) end
     if not ok then error(err, 2) end
     local r
-    r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache }, ctx)
+    r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache, push = o.push,
+      registry = o.registry }, ctx)
     if not r then error(err, 2) end
     return r
   end
@@ -208,6 +218,86 @@ function M.new(base, opts)
   function api.store(dir)
     if dir ~= nil and type(dir) ~= "string" then error("store needs a folder path", 2) end
     return setmetatable({ _h = manage.handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
+
+  local REGISTRY_KEYS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size",
+    "on_event", "store" }
+
+  -- The registry options of o over the API's defaults, and the store.
+  local function registry_args(o, what, extra)
+    if o ~= nil and type(o) ~= "table" then return nil, what .. " options must be a table" end
+    o = o or {}
+    local known = { table.unpack(REGISTRY_KEYS) }
+    for _, k in ipairs(extra or {}) do known[#known + 1] = k end
+    local ok, err = check.keys(o, known, what)
+    if not ok then return nil, err end
+    local r = {}
+    for k, v in pairs(ctx.registry or {}) do r[k] = v end
+    for k, v in pairs(o) do r[k] = v end
+    r.on_event = r.on_event or ctx.on_event
+    local dir = o.store and path.abs(o.store, base) or ctx.store
+    local source
+    dir, source = store_mod.default_dir(dir)
+    if not dir then return nil, source end
+    r.store = nil
+    return r, dir, source
+  end
+
+  --- Pushes an image of the store to a registry. src: a tag or
+  -- NAME@DIGEST in the store, or what `save` returned; dest: a reference
+  -- (default: src, when it names its registry). opts: {creds= ("USER:PASS"
+  -- or {username=, password=}), authfile=, ca_file=, insecure=,
+  -- plain_http=, jobs=, chunk_size=, store=, on_event=}. Returns
+  -- {reference= ("HOST/NAME@sha256:..."), digest=, name=}. Raises on failure.
+  function api.push(src, dest, opts)
+    local o, dir, source = registry_args(opts, "push")
+    if not o then error(dir, 2) end
+    local st, err
+    if type(src) == "table" and src.manifest and src.path then
+      dir, source = src.path, nil
+    elseif type(src) ~= "string" then
+      error("push needs a reference of the store, or what save returned", 2)
+    end
+    if dest == nil then
+      local first = type(src) == "table" and src.tags and src.tags[1]
+      dest = type(src) == "string" and src or (first and first.familiar)
+      if not registry().names_registry(dest) then
+        error(("push: %s names no registry: give a destination"):format(dest or "the image"), 2)
+      end
+    end
+    local r
+    r, err = require("ocibuild.oci.ref").parse(dest)
+    if not r then error(err, 2) end
+    st, err = store_mod.open(dir, { source = source })
+    if not st then error(err, 2) end
+    local desc = type(src) == "table" and src.manifest
+    if not desc then
+      desc, err = registry().local_image(st, src)
+      if not desc then error(err, 2) end
+    end
+    local res
+    res, err = registry().push(st, desc, r, o)
+    if not res then error(err, 2) end
+    return { reference = res.reference, digest = res.digest, name = res.name }
+  end
+
+  --- Pulls an image from a registry into the store and tags it there.
+  -- opts: the options of push, and platform= ("os/arch[/variant]", default
+  -- this machine's). Returns {reference=, digest=, mediaType=, size=,
+  -- path= (the store)}. Raises on failure.
+  function api.pull(reference, opts)
+    if type(reference) ~= "string" then error("pull needs a reference", 2) end
+    local o, dir, source = registry_args(opts, "pull", { "platform" })
+    if not o then error(dir, 2) end
+    local r, err = require("ocibuild.oci.ref").parse(reference)
+    if not r then error(err, 2) end
+    local st
+    st, err = store_mod.open(dir, { create = true, source = source })
+    if not st then error(err, 2) end
+    local desc
+    desc, err = registry().pull(r, st, o)
+    if not desc then error(err, 2) end
+    return { reference = r.name .. "@" .. desc.digest, digest = desc.digest, mediaType = desc.mediaType,
+      size = desc.size, path = st.dir }
   end
 
   return api

@@ -80,6 +80,15 @@ static void types(lua_State *L) {
       {"compressor", ocb_l_codec_compressor}, {"key", ocb_l_codec_key}, {NULL, NULL}};
   static const luaL_Reg compressor[] = {
       {"close", ocb_l_compressor_close}, {"write", ocb_l_compressor_write}, {NULL, NULL}};
+  static const luaL_Reg hreq[] = {{"close", ocb_l_hreq_gc},
+                                  {"info", ocb_l_hreq_info},
+                                  {"result", ocb_l_hreq_result},
+                                  {NULL, NULL}};
+  static const luaL_Reg http[] = {{"close", ocb_l_http_gc},
+                                  {"now", ocb_l_http_now},
+                                  {"start", ocb_l_http_start},
+                                  {"wait", ocb_l_http_wait},
+                                  {NULL, NULL}};
   static const luaL_Reg job[] = {{"run", ocb_l_job_run}, {NULL, NULL}};
   static const luaL_Reg lock[] = {{"close", ocb_l_fd_close}, {NULL, NULL}};
   static const luaL_Reg matcher[] = {{"descend", ocb_l_matcher_descend},
@@ -120,6 +129,8 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_CODEC_T, codec, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_COMPRESSOR_T, compressor, ocb_l_compressor_gc);
   ocb_createmeta(L, OCB_DIR_T, none, ocb_l_dir_gc);
+  ocb_createmeta(L, OCB_HREQ_T, hreq, ocb_l_hreq_gc);
+  ocb_createmeta(L, OCB_HTTP_T, http, ocb_l_http_gc);
   ocb_createmeta(L, OCB_JOB_T, job, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_FD_T, lock, ocb_l_fd_close);
   ocb_createmeta(L, OCB_MATCHER_T, matcher, ocb_l_matcher_gc);
@@ -142,11 +153,13 @@ OCB_EXPORT int luaopen_ocibuild_core(lua_State *L);
 int luaopen_ocibuild_core(lua_State *L) {
   static const luaL_Reg funcs[] = {{"codec", ocb_l_codec},
                                    {"cwd", ocb_l_cwd},
+                                   {"http", ocb_l_http},
                                    {"layer_job", ocb_l_layer_job},
                                    {"list_dir", ocb_l_list_dir},
                                    {"lock", ocb_l_lock},
                                    {"machine", ocb_l_machine},
                                    {"matcher", ocb_l_matcher},
+                                   {"mkdirs", ocb_l_mkdirs},
                                    {"ncpu", ocb_l_ncpu},
                                    {"read_file", ocb_l_read_file},
                                    {"realpath", ocb_l_realpath},

@@ -4,15 +4,16 @@
  */
 #include "lcore.h"
 
-typedef struct {
-  ocb_sha256 *h;
-  lua_Integer size;
-} LHash;
+typedef ocb_lhash LHash;
+
+ocb_lhash *ocb_checkhasher(lua_State *L, int idx) {
+  LHash *lh = luaL_checkudata(L, idx, OCB_SHA256_T);
+  luaL_argcheck(L, lh->h != NULL, idx, "hasher already finished");
+  return lh;
+}
 
 static LHash *check_hash(lua_State *L) {
-  LHash *lh = luaL_checkudata(L, 1, OCB_SHA256_T);
-  luaL_argcheck(L, lh->h != NULL, 1, "hasher already finished");
-  return lh;
+  return ocb_checkhasher(L, 1);
 }
 
 int ocb_l_sha256(lua_State *L) {
@@ -29,7 +30,7 @@ int ocb_l_sha256_update(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
   ocb_sha256_update(lh->h, s, len);
-  lh->size += (lua_Integer)len;
+  lh->size += len;
   lua_settop(L, 1);
   return 1;
 }
@@ -41,7 +42,7 @@ int ocb_l_sha256_digest(lua_State *L) {
   ocb_sha256_free(lh->h);
   lh->h = NULL;
   lua_pushstring(L, out);
-  lua_pushinteger(L, lh->size);
+  lua_pushinteger(L, (lua_Integer)lh->size);
   return 2;
 }
 

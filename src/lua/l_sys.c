@@ -1,7 +1,7 @@
 /*
  * l_sys.c: small facts about the machine and the file system that the Lua
  * side needs for its decisions, and the few file operations it makes:
- * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink,
+ * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink, core.mkdirs,
  * core.replace_file (atomic), core.lock (flock on a lock file).
  */
 #include <archive.h>
@@ -160,26 +160,46 @@ int ocb_l_machine(lua_State *L) {
   return 1;
 }
 
-/* core.replace_file(path, data) -> true | nil, msg, code: a temp file
- * beside path, fsync'ed, renamed over path. */
+/* core.replace_file(path, data [, mode]) -> true | nil, msg, code: a temp
+ * file beside path, fsync'ed, renamed over path; mode (such as 0600 for
+ * credentials) is set before the file appears. */
 int ocb_l_replace_file(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
+  lua_Integer mode = luaL_optinteger(L, 3, -1);
   const char *slash = strrchr(path, '/');
   char dir[4096];
   ocb_afile f;
   ocb_err err;
+  luaL_argcheck(L, mode >= -1 && mode <= 07777, 3, "mode out of range");
   if (!slash)
     snprintf(dir, sizeof dir, ".");
   else
     snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
   if (ocb_afile_open(&f, dir, ".ocibuild-tmp-", &err) < 0) return ocb_pushfail(L, &err);
+  if (mode >= 0 && fchmod(f.fd, (mode_t)mode) < 0) {
+    ocb_errno(&err, errno, path);
+    ocb_afile_abort(&f);
+    return ocb_pushfail(L, &err);
+  }
   if (ocb_afile_write(&f, data, len, &err) < 0) {
     ocb_afile_abort(&f);
     return ocb_pushfail(L, &err);
   }
   if (ocb_afile_commit(&f, path, &err) < 0) return ocb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.mkdirs(path [, mode=0755]) -> true | nil, msg, code: path and its
+ * missing parents (existing folders are fine). */
+int ocb_l_mkdirs(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer mode = luaL_optinteger(L, 2, 0755);
+  ocb_err err;
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 2, "mode out of range");
+  if (ocb_mkdirs(path, (mode_t)mode, &err) < 0) return ocb_pushfail(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -20,6 +20,8 @@
 #define OCB_DIR_T "ocibuild.Dir"
 #define OCB_JOB_T "ocibuild.LayerJob"
 #define OCB_FD_T "ocibuild.Fd" /* an open descriptor: a held lock, a file being read */
+#define OCB_HREQ_T "ocibuild.HttpRequest"
+#define OCB_HTTP_T "ocibuild.Http"
 #define OCB_MATCHER_T "ocibuild.Matcher"
 #define OCB_POLICY_T "ocibuild.TarPolicy"
 #define OCB_SHA256_T "ocibuild.Sha256"
@@ -45,6 +47,12 @@ int ocb_opt_bool(lua_State *L, int idx, const char *k, int def);
 /* "file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev". */
 const char *ocb_type_name(mode_t m);
 
+/* A hasher (core.sha256()): the bytes it has seen so far. */
+typedef struct ocb_lhash {
+  ocb_sha256 *h;
+  uint64_t size;
+} ocb_lhash;
+
 /* Userdata one binding takes from another. */
 ocb_matcher *ocb_tomatcher(lua_State *L, int idx); /* NULL for nil */
 ocb_store *ocb_checkstore(lua_State *L, int idx);
@@ -52,6 +60,7 @@ const ocb_codec *ocb_checkcodec(lua_State *L, int idx);
 const ocb_tar_policy *ocb_checkpolicy(lua_State *L, int idx);
 /* A tar item table at idx (l_tar.c); files: "file" items (a path) allowed. */
 void ocb_check_item(lua_State *L, int idx, ocb_tar_item *it, int files);
+ocb_lhash *ocb_checkhasher(lua_State *L, int idx);
 
 /* Lua-callable functions, by binding file. */
 int ocb_l_codec(lua_State *L); /* l_comp.c */
@@ -61,6 +70,15 @@ int ocb_l_compressor_close(lua_State *L);
 int ocb_l_compressor_gc(lua_State *L);
 int ocb_l_compressor_write(lua_State *L);
 int ocb_l_noop_gc(lua_State *L);
+
+int ocb_l_http(lua_State *L); /* l_http.c */
+int ocb_l_http_gc(lua_State *L);
+int ocb_l_http_now(lua_State *L);
+int ocb_l_http_start(lua_State *L);
+int ocb_l_http_wait(lua_State *L);
+int ocb_l_hreq_gc(lua_State *L);
+int ocb_l_hreq_info(lua_State *L);
+int ocb_l_hreq_result(lua_State *L);
 
 int ocb_l_layer_job(lua_State *L); /* l_layer.c */
 int ocb_l_job_run(lua_State *L);
@@ -104,6 +122,7 @@ int ocb_l_dir_gc(lua_State *L);
 int ocb_l_list_dir(lua_State *L);
 int ocb_l_lock(lua_State *L);
 int ocb_l_machine(lua_State *L);
+int ocb_l_mkdirs(lua_State *L);
 int ocb_l_ncpu(lua_State *L);
 int ocb_l_read_file(lua_State *L);
 int ocb_l_realpath(lua_State *L);

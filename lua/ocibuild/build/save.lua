@@ -1,7 +1,9 @@
---- Saving an image: the tags are checked first (before any work), the
--- store is opened (created when missing) and held against prune while the
--- layers, config and manifest are written, then the tags move, and with
--- `archive` the image is also copied into an OCI archive.
+--- Saving an image: the tags (and push targets) are checked first (before
+-- any work), the store is opened (created when missing) and held against
+-- prune while the layers, config and manifest are written, then the tags
+-- move, with `archive` the image is also copied into an OCI archive, and
+-- with `push` it goes to registries: `push = true` sends it to each tag
+-- (which must all name their registry), `push = "REF"` (or a list) there.
 -- Returns nil, msg, code (and the failing layer's `where`) on failure.
 local archive = require "ocibuild.endpoint.archive"
 local check = require "ocibuild.build.check"
@@ -15,7 +17,10 @@ local store_mod = require "ocibuild.store"
 
 local M = {}
 
-M.OPTIONS = { "tag", "archive", "cache" }
+M.OPTIONS = { "tag", "archive", "cache", "push", "registry" }
+
+-- The registry options save's `registry` table may hold.
+local REGISTRY_OPTIONS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size" }
 
 --- Parses tags (a string or a list). Returns a list of parsed references.
 function M.refs(tags)
@@ -31,11 +36,58 @@ function M.refs(tags)
   return refs
 end
 
+--- Where `push` sends the image: a list of parsed references, or nil, msg.
+function M.push_targets(push, tags)
+  if push == nil or push == false then return {} end
+  local list = {}
+  if push == true then
+    if type(tags) == "string" then tags = { tags } end
+    if type(tags) ~= "table" or #tags == 0 then return nil, "push = true needs a tag to push to", "BADREF" end
+    for _, t in ipairs(tags) do
+      if not require("ocibuild.registry").names_registry(t) then
+        return nil, ("push = true: tag %q names no registry (use HOST/NAME:TAG, or push = \"HOST/NAME:TAG\")"):format(t), "BADREF"
+      end
+      list[#list + 1] = t
+    end
+  elseif type(push) == "string" then
+    list[1] = push
+  elseif type(push) == "table" then
+    for i, t in ipairs(push) do
+      if type(t) ~= "string" then return nil, ("push[%d] must be a reference string"):format(i), "BADREF" end
+      list[#list + 1] = t
+    end
+  else
+    return nil, "push must be true, a reference, or a list of references", "BADREF"
+  end
+  local refs = {}
+  for _, t in ipairs(list) do
+    local r, err = ref.parse(t)
+    if not r then return nil, "push: " .. err, "BADREF" end
+    refs[#refs + 1] = r
+  end
+  return refs
+end
+
+-- The registry options: ctx.registry (the command line's), then save's own.
+local function registry_options(opts, ctx)
+  local o = {}
+  for k, v in pairs(ctx.registry or {}) do o[k] = v end
+  if opts.registry ~= nil then
+    if type(opts.registry) ~= "table" then return nil, "registry must be a table" end
+    local ok, err = check.keys(opts.registry, REGISTRY_OPTIONS, "save: registry")
+    if not ok then return nil, err end
+    for k, v in pairs(opts.registry) do o[k] = v end
+  end
+  o.on_event = ctx.on_event
+  return o
+end
+
 --- Builds img (ocibuild.build.image or ocibuild.build.index) and saves
--- it. opts: {tag=, archive=, cache= (false: build every layer from scratch)};
--- ctx: {store= (a folder, else the default), warn=function(msg),
--- on_event=}. Returns {image_id=, digest=, size=, path=, tags=,
--- manifest=, archive=, layers=}.
+-- it. opts: {tag=, archive=, cache= (false: build every layer from
+-- scratch), push=, registry= (see ocibuild.registry's options)}; ctx: {store= (a
+-- folder, else the default), warn=function(msg), on_event=, registry=}.
+-- Returns {image_id=, digest=, size=, path=, tags=, manifest=, archive=,
+-- layers=, pushed= (list of {reference=, digest=, name=})}.
 function M.save(img, opts, ctx)
   opts = opts or {}
   local ok, err, code = check.keys(opts, M.OPTIONS, "save")
@@ -45,6 +97,12 @@ function M.save(img, opts, ctx)
   if not refs then return nil, err, code end
   if opts.archive ~= nil and type(opts.archive) ~= "string" then return nil, "archive must be a file path" end
   if opts.cache ~= nil and type(opts.cache) ~= "boolean" then return nil, "cache must be true or false" end
+  local targets
+  targets, err, code = M.push_targets(opts.push, opts.tag)
+  if not targets then return nil, err, code end
+  local reg_opts
+  reg_opts, err = registry_options(opts, ctx)
+  if not reg_opts then return nil, err end
   local archive_path = opts.archive and path.abs(opts.archive, img.base)
   local out
   if archive_path then
@@ -78,6 +136,14 @@ function M.save(img, opts, ctx)
     if ok then ok, err, code = out:commit() end
     if not ok then return nil, err, code end
     result.archive = archive_path
+  end
+  result.pushed = {}
+  for _, r in ipairs(targets) do
+    -- the registry client loads only for builds that push
+    local p
+    p, err, code = require("ocibuild.registry").push(st, built.desc, r, reg_opts)
+    if not p then return nil, err, code end
+    result.pushed[#result.pushed + 1] = p
   end
   return result
 end

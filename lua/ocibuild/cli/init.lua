@@ -18,8 +18,12 @@ M.COMMANDS = {
   { "export", "write images of the store into an OCI archive (or stdout)" },
   { "import", "import an OCI archive, docker archive or OCI layout" },
   { "prune", "remove untagged images, unused blobs and abandoned temp files" },
-  { "gc", "the same as prune" },
   { "fsck", "check the whole store and say what is wrong" },
+  { "push", "push an image to a registry: ocibuild push SRC [DEST]" },
+  { "pull", "pull an image from a registry into the store: ocibuild pull REF" },
+  { "login", "check and store credentials for a registry: ocibuild login HOST" },
+  { "logout", "forget the credentials stored for a registry" },
+  { "gc", "the same as prune" },
 }
 
 local USAGE = [[

@@ -21,6 +21,7 @@ function M.result(r, out)
   out:write(("size:     %d (%s)\n"):format(r.size, M.human(r.size)))
   out:write("store:    ", r.path, "\n")
   if r.archive then out:write("archive:  ", r.archive, "\n") end
+  for _, p in ipairs(r.pushed or {}) do out:write("pushed:   ", p.reference, "\n") end
 end
 
 return M

@@ -4,6 +4,7 @@ local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
 local ocibuild = require "ocibuild"
 local output = require "ocibuild.cli.output"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 
@@ -50,14 +51,17 @@ options:
   --no-cache             read every file and compress everything again (by
                          default a rebuild reads only the files whose stat
                          changed and reuses what the last build made)
+  --push                 push the image to each tag's registry (every tag must
+                         name one: HOST/NAME:TAG), as `ocibuild push` does
+  --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]]
+]] .. "\n" .. reg_cli.HELP
 
-local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
+local SPEC = reg_cli.spec { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
   platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
   mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
-  ["stop-signal"] = "value", ["no-cache"] = "flag", alias = { t = "tag", o = "output" } }
+  ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value", alias = { t = "tag", o = "output" } }
 
 -- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
 local function pairs_of(list, flag)
@@ -103,7 +107,7 @@ function M.run(argv, g)
   local level
   level, err = getopt.integer(opts.level, "level")
   if err then return getopt.usage_error(err, "build") end
-  local jobs
+  local jobs, code
   jobs, err = getopt.integer(opts.jobs, "jobs")
   if err then return getopt.usage_error(err, "build") end
   local entrypoint, cmd
@@ -114,13 +118,18 @@ function M.run(argv, g)
   local config = { env = next(envs) and envs or nil, entrypoint = entrypoint, cmd = cmd,
     workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
     stop_signal = opts["stop-signal"] }
-  local api = ocibuild.new(nil, { store = g.store })
+  local reg
+  reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
+    ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
+    insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
+  if not reg then return nil, err, code end
+  local api = ocibuild.new(nil, { store = g.store, registry = reg, on_event = reg_cli.printer(io.stderr) })
   local ok, r = pcall(api.build, {
     context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
     archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,
     config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
     compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-    mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"],
+    mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"], push = opts.push or nil,
   })
   if not ok then return nil, r, 1 end
   output.result(r)

@@ -1,6 +1,7 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script.
 local getopt = require "ocibuild.cli.getopt"
 local output = require "ocibuild.cli.output"
+local reg_cli = require "ocibuild.cli.registry"
 local script = require "ocibuild.script"
 
 local M = {}
@@ -12,17 +13,20 @@ Runs the build script FILE. Each name=value pair arrives in the table
 `args`; relative paths in the script resolve against FILE's folder.
 When the script returns the result of img:save{...} (or oci.build{...}),
 its tag, digest and size are printed. An error in the script prints
-FILE:LINE: message and exits 1.
-]]
+FILE:LINE: message and exits 1. The registry options below apply to what
+the script pushes (save { push = ... }) and pulls.
+]] .. "\n" .. reg_cli.HELP
 
 function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, {}, "run")
+  local opts, rest = getopt.parse(argv, reg_cli.spec { ["chunk-size"] = "value" }, "run")
   if not opts then return nil, rest, 2 end
+  local reg, rerr, rcode = reg_cli.options(opts, "run")
+  if not reg then return nil, rerr, rcode end
   if #rest == 0 then return getopt.usage_error("run needs a build script", "run") end
   local args, err = script.parse_args(table.move(rest, 2, #rest, 1, {}))
   if not args then return getopt.usage_error(err, "run") end
   local result
-  result, err = script.run(rest[1], args, { store = g.store })
+  result, err = script.run(rest[1], args, { store = g.store, registry = reg, on_event = reg_cli.printer(io.stderr) })
   if not result then
     io.stderr:write(err, "\n")
     return nil, nil, 1

@@ -1,7 +1,9 @@
 --- An OCI image layout as a copy endpoint: the store itself, or any
 -- layout folder (`oci:DIR`). Blobs come from another layout through the
--- core, verified as they are copied; manifests are put as the exact bytes
--- read from the source, checked against their digest.
+-- core, verified as they are copied, or from a source that can fetch
+-- them into a store (a registry: downloaded and verified on the way);
+-- manifests are put as the exact bytes read from the source, checked
+-- against their digest.
 local M = {}
 M.__index = M
 
@@ -24,6 +26,7 @@ function M:has_blob(desc)
 end
 
 function M:put_blob(desc, src)
+  if src.fetch_blob then return src:fetch_blob(desc, self.store.core) end
   if not src.store then
     return nil, ("cannot copy %s from this source"):format(desc.digest), "ENOTSUP"
   end

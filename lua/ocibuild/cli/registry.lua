@@ -1,0 +1,105 @@
+--- The registry flags push, pull, login, build and run share, their help
+-- text, turning them into ocibuild.registry options, and what the CLI
+-- prints while images move (one line per blob, warnings on stderr).
+local getopt = require "ocibuild.cli.getopt"
+local output = require "ocibuild.cli.output"
+
+local M = {}
+
+M.SPEC = { creds = "value", username = "value", ["password-stdin"] = "flag", authfile = "value",
+  ["ca-file"] = "value", insecure = "flag", ["plain-http"] = "flag" }
+
+M.HELP = [[
+registry options:
+  --creds USER:PASSWORD  credentials for the registry; without them, the
+                         first of --authfile FILE, $REGISTRY_AUTH_FILE,
+                         $XDG_RUNTIME_DIR/containers/auth.json and
+                         $DOCKER_CONFIG/config.json (~/.docker/config.json,
+                         with its credential helpers) that knows the host
+  -u, --username USER    with --password-stdin: the password is read from
+  --password-stdin       standard input (so it is in no process list)
+  --authfile FILE        a credentials file (docker config.json or
+                         containers auth.json format)
+  --ca-file FILE         trust the CA certificates in FILE (PEM) for the
+                         registry's TLS; else certs.d/HOST:PORT/*.crt under
+                         /etc/containers, ~/.config/containers, /etc/docker;
+                         else $SSL_CERT_FILE, else the system's CAs
+  --insecure             do not verify the registry's TLS certificate
+  --plain-http           speak plain HTTP (HTTPS is always tried first, and
+                         a loopback host that does not speak TLS at all is
+                         reached over HTTP without this flag)
+]]
+
+--- Adds the registry flags (and extra) to a getopt spec; returns it.
+function M.spec(extra)
+  local s = { alias = {} }
+  for k, v in pairs(M.SPEC) do s[k] = v end
+  for k, v in pairs(extra or {}) do
+    if k == "alias" then
+      for a, n in pairs(v) do s.alias[a] = n end
+    else
+      s[k] = v
+    end
+  end
+  s.alias.u = "username"
+  return s
+end
+
+--- A size: bytes, or with k, m, g (powers of 1024; "64M", "1MiB").
+function M.size(v, name)
+  if v == nil then return nil end
+  local n, unit = tostring(v):match("^(%d+)%s*([kKmMgG]?)i?[bB]?$")
+  local mult = { [""] = 1, k = 1 << 10, m = 1 << 20, g = 1 << 30 }
+  n = n and math.tointeger(tonumber(n))
+  if not n or not mult[unit:lower()] then return nil, ("--%s needs a size such as 64M, got %q"):format(name, v) end
+  return n * mult[unit:lower()]
+end
+
+--- The ocibuild.registry options from parsed flags (reads the password
+-- from stdin for --password-stdin). Returns them, or nil, msg, 2.
+function M.options(opts, cmd)
+  local o = { authfile = opts.authfile, ca_file = opts["ca-file"], insecure = opts.insecure or nil,
+    plain_http = opts["plain-http"] or nil }
+  if opts.creds and (opts.username or opts["password-stdin"]) then
+    return getopt.usage_error("--creds and --username/--password-stdin exclude each other", cmd)
+  end
+  if opts.creds then
+    local user, pass = opts.creds:match("^([^:]+):(.*)$")
+    if not user then return getopt.usage_error("--creds needs USER:PASSWORD", cmd) end
+    o.creds = { username = user, password = pass, source = "--creds" }
+  elseif opts["password-stdin"] then
+    if not opts.username then return getopt.usage_error("--password-stdin needs --username USER", cmd) end
+    local pass = io.stdin:read("a") or ""
+    pass = pass:gsub("\r?\n$", "")
+    o.creds = { username = opts.username, password = pass, source = "--password-stdin" }
+  elseif opts.username then
+    return getopt.usage_error("--username needs --password-stdin (a password is never an argument)", cmd)
+  end
+  if opts.jobs then
+    local n, err = getopt.integer(opts.jobs, "jobs")
+    if not n or n < 1 or n > 64 then return getopt.usage_error(err or "--jobs must be from 1 to 64", cmd) end
+    o.jobs = n
+  end
+  if opts["chunk-size"] then
+    local n, err = M.size(opts["chunk-size"], "chunk-size")
+    if not n or n < (1 << 20) then return getopt.usage_error(err or "--chunk-size must be at least 1M", cmd) end
+    o.chunk_size = n
+  end
+  return o
+end
+
+--- An on_event callback printing a line per blob ("uploaded  sha256:...
+-- 1.2 MiB") on out and warnings on stderr.
+function M.printer(out)
+  out = out or io.stdout
+  return function(ev)
+    if ev.type == "blob" then
+      out:write(("%-10s %s %s\n"):format(ev.action, ev.digest, output.human(ev.size)))
+      out:flush()
+    elseif ev.type == "warning" then
+      io.stderr:write("ocibuild: warning: ", ev.message, "\n")
+    end
+  end
+end
+
+return M

@@ -1,0 +1,296 @@
+--- One registry host as the client sees it: the HTTP connections (TLS
+-- checked as ocibuild.registry.trust says) and their scheduler
+-- (ocibuild.registry.sched), the scheme (HTTPS first; plain HTTP only with
+-- --plain-http, or for a loopback address that does not speak TLS at all),
+-- the auth the registry asked for at /v2/ (Basic, or Bearer tokens cached
+-- per scope). Requests are retried with backoff on 429, 5xx, resets and
+-- timeouts, a bounded number of times. Functions return nil, msg, code on
+-- failure (see ocibuild.registry.errors).
+local auth = require "ocibuild.registry.auth"
+local core = require "ocibuild.core"
+local creds_mod = require "ocibuild.registry.creds"
+local errors = require "ocibuild.registry.errors"
+local sched = require "ocibuild.registry.sched"
+local trust = require "ocibuild.registry.trust"
+local url = require "ocibuild.registry.url"
+
+local M = {}
+local Client = {}
+Client.__index = Client
+
+M.RETRIES = 4     -- retries after the first attempt
+M.BACKOFF = 0.5   -- seconds before the first retry, doubled each time
+M.MAX_WAIT = 30   -- seconds: a longer Retry-After is cut to this
+M.VERSION = "0.1.0"
+
+local RETRY_CODES = { ECONNRESET = true, ETIMEDOUT = true, EPIPE = true }
+
+local function loopback(ip)
+  return type(ip) == "string" and (ip:match("^127%.") ~= nil or ip == "::1" or ip:match("^::ffff:127%.") ~= nil)
+end
+
+--- A client for registry `domain` ("host[:port]"; docker.io means Docker
+-- Hub's API host). opts: {creds=, authfile=, ca_file=, insecure=,
+-- plain_http=, jobs= (default 4), chunk_size=, repo= (the repository
+-- path, for credentials filed per namespace), on_event=}.
+function M.new(domain, opts)
+  opts = opts or {}
+  local tls, source, code = trust.options(domain, opts)
+  if not tls then return nil, source, code end
+  tls.user_agent = "ocibuild/" .. M.VERSION
+  local http, err
+  http, err, code = core.http(tls)
+  if not http then return nil, err, code end
+  return setmetatable({
+    domain = domain, api = domain == "docker.io" and "registry-1.docker.io" or domain, opts = opts,
+    http = http, sched = sched.new(http, { jobs = opts.jobs, on_event = opts.on_event }), trust = source,
+    tokens = auth.cache(), on_event = opts.on_event, chunk_size = opts.chunk_size or (64 << 20),
+  }, Client)
+end
+
+function Client:close()
+  self.http:close()
+end
+
+function Client:now()
+  return self.http:now()
+end
+
+--- See ocibuild.registry.sched: run(fns), send(spec, progress), sleep(s),
+-- alone(key, fn).
+function Client:run(fns) return self.sched:run(fns) end
+function Client:send(spec, progress) return self.sched:send(spec, progress) end
+function Client:sleep(s) return self.sched:sleep(s) end
+function Client:alone(key, fn) return self.sched:alone(key, fn) end
+
+local function backoff(n) return M.BACKOFF * 2 ^ (n - 1) end
+
+local function retry_after(res)
+  local s = tonumber(res.headers["retry-after"] or "")
+  return s and math.min(math.max(s, 0), M.MAX_WAIT)
+end
+
+--- send, again after a pause on 429, 5xx, resets and timeouts (when retry).
+function Client:send_retry(spec, retry, progress)
+  local tries = 0
+  while true do
+    local res, err, code, info = self:send(spec, progress)
+    local again = retry and tries < M.RETRIES and
+      ((not res and RETRY_CODES[code]) or (res and (res.status == 429 or res.status >= 500)))
+    if not again then return res, err, code, info end
+    tries = tries + 1
+    self:sleep(res and retry_after(res) or backoff(tries))
+  end
+end
+
+-- ---- trust, scheme, auth ----
+
+-- The issuer of the top certificate the server presents (asked again
+-- without verification, only to name it in the message).
+function Client:x509(target, err)
+  local res, _, _, info = self:send { url = target, insecure = true, certinfo = true, timeout = 30, max = 64 << 10 }
+  local certs = (res and res.info or info or {}).certs or ""
+  local issuer
+  for line in certs:gmatch("[^\n]+") do issuer = line:match("^Issuer:%s*(.*)$") or issuer end
+  return errors.x509(self, err, issuer)
+end
+
+local function fail_send(self, err, code, target)
+  if code == "X509" then return self:x509(target, err) end
+  return errors.network(self, err, code, target)
+end
+
+-- What a /v2/ answer says about auth.
+function Client:learn(res)
+  if res.status ~= 401 then
+    self.challenge = false
+    return true
+  end
+  local list = auth.challenges(res.headers["www-authenticate"])
+  local bearer = auth.find(list, "bearer")
+  if bearer then
+    local realm = bearer.params.realm
+    if not realm or not url.split(realm) or not realm:match("^https?://") then
+      return nil, ("%s asks for a token from an unusable realm %q"):format(self.domain, tostring(realm)), "HTTP401"
+    end
+    self.challenge = { scheme = "bearer", realm = realm, service = bearer.params.service }
+  elseif auth.find(list, "basic") then
+    self.challenge = { scheme = "basic" }
+  else
+    return nil, ("%s asks for an authentication ocibuild does not know: %s"):format(self.domain,
+      tostring(res.headers["www-authenticate"])), "HTTP401"
+  end
+  return true
+end
+
+--- GET /v2/ once: picks the scheme and learns the auth challenge.
+function Client:ping()
+  while not self.base do
+    local ran, ok, err, code = self:alone("ping", function() return self:ping_once() end)
+    if ran then return ok, err, code end
+  end
+  return true
+end
+
+function Client:ping_once()
+  local schemes = self.opts.plain_http and { "http" } or { "https", "http" }
+  for _, scheme in ipairs(schemes) do
+    local target = scheme .. "://" .. self.api .. "/v2/"
+    local res, err, code, info = self:send_retry({ url = target, timeout = 60, max = 64 << 10 }, true)
+    if res then
+      if scheme == "http" and res.status == 400 and res.body:find("HTTPS server", 1, true) then
+        return nil, ("%s speaks HTTPS, not plain HTTP: drop --plain-http"):format(self.domain), "NOTLS"
+      end
+      if res.status ~= 200 and res.status ~= 401 then return errors.not_registry(self, target, res.status) end
+      local ok
+      ok, err, code = self:learn(res)
+      if not ok then return nil, err, code end
+      self.base = scheme .. "://" .. self.api
+      return true
+    end
+    -- a loopback address answering TLS with plain HTTP (not a bad certificate)
+    if not (code == "NOTLS" and scheme == "https" and info and loopback(info.ip)) then
+      return fail_send(self, err, code, target)
+    end
+  end
+end
+
+--- The credentials to use (looked up once, when a challenge asks):
+-- creds, false for none, or nil, msg, code.
+function Client:credentials()
+  if self.creds == nil then
+    local cr, err, code = creds_mod.lookup(self.domain, self.opts.repo, self.opts)
+    if cr == nil then return nil, err, code end
+    self.creds = cr
+  end
+  return self.creds
+end
+
+--- A token for the scope set `scopes` from the Bearer realm.
+function Client:fetch_token(scopes, repo)
+  local ch = self.challenge
+  local cr, err, code = self:credentials()
+  if cr == nil then return nil, err, code end
+  local now = self.http:now()
+  if cr and cr.token then
+    local t = { realm = ch.realm, service = ch.service, scopes = scopes, token = cr.token, expires = math.huge }
+    self.tokens:put(t)
+    return t
+  end
+  local user = cr and cr.username
+  local target = auth.token_url(ch.realm, ch.service, scopes, user)
+  local res
+  res, err, code = self:send_retry({ url = target, headers = user and { auth.basic_header(cr) } or nil,
+    timeout = 60, max = 1 << 20 }, true)
+  if not res then return fail_send(self, err, code, ch.realm) end
+  if res.status == 401 or res.status == 403 then
+    if user then return errors.auth_failed(self, ch.realm) end
+    return errors.auth_required(self, repo or "it")
+  end
+  if res.status ~= 200 then return errors.status(self.domain, res, "token request to " .. url.show(ch.realm)) end
+  local tok, ttl = auth.read_token(res.body)
+  if not tok then return nil, ("%s: %s"):format(url.show(ch.realm), ttl), "HTTP" .. res.status end
+  local t = { realm = ch.realm, service = ch.service, scopes = scopes, token = tok,
+    expires = now + math.max(ttl - 10, ttl / 2) }
+  self.tokens:put(t)
+  return t
+end
+
+-- The Authorization header for a request needing `scopes`: header, and
+-- what was used ("basic" or the token), or nil (none), or nil, msg, code.
+function Client:authorization(scopes, repo)
+  local ch = self.challenge
+  if not ch then return false end
+  if ch.scheme == "basic" then
+    local cr, err, code = self:credentials()
+    if cr == nil then return nil, err, code end
+    if cr and cr.username then return auth.basic_header(cr), "basic" end
+    if cr and cr.token then return "Authorization: Bearer " .. cr.token, "basic" end
+    return false
+  end
+  if next(scopes) == nil then return false end
+  local t
+  repeat
+    t = self.tokens:get(ch.realm, ch.service, scopes, self.http:now())
+    if t then break end
+    -- one token request at a time: tasks that need the same token wait
+    local ran, got, err, code = self:alone("token", function() return self:fetch_token(scopes, repo) end)
+    if ran and not got then return nil, err, code end
+    t = got
+  until t
+  return "Authorization: Bearer " .. t.token, t
+end
+
+-- A 401: true to try again with what was learnt, or nil, msg, code.
+function Client:on_401(res, spec, used)
+  local list = auth.challenges(res.headers["www-authenticate"])
+  local bearer = auth.find(list, "bearer")
+  if bearer and bearer.params.realm then
+    self.challenge = { scheme = "bearer", realm = bearer.params.realm, service = bearer.params.service }
+    local want = auth.union(spec.scopes or {}, auth.scopes { bearer.params.scope })
+    if type(used) == "table" then
+      self.tokens:drop(used)
+      -- asked for all of it and was granted less: that is the answer
+      if bearer.params.error == "insufficient_scope" and auth.covers(used.scopes, want) then
+        return errors.denied(self, spec.repo or "?", spec.action)
+      end
+    end
+    local t, err, code = self:fetch_token(want, spec.repo)
+    if not t then return nil, err, code end
+    return true
+  end
+  if auth.find(list, "basic") then
+    self.challenge = { scheme = "basic" }
+    local cr, err, code = self:credentials()
+    if cr == nil then return nil, err, code end
+    if not cr then return errors.auth_required(self, spec.repo or "it") end
+    if used == "basic" then return errors.auth_failed(self) end
+    return true
+  end
+  return errors.status(self.domain, res, ("%s %s"):format(spec.method or "GET", url.show(spec.url or spec.path)))
+end
+
+--- A request to the registry API, authenticated as the registry asks.
+-- spec: what core.http's start takes, with `path` (under the base URL)
+-- or `url`, plus scopes (a scope set), repo and action (for messages),
+-- retry (default true: retry on 429, 5xx, resets, timeouts) and progress.
+-- Returns the result whatever its status, except 401 and 403, which
+-- become failures; nil, msg, code when the exchange itself failed.
+function Client:request(spec)
+  local ok, err, code = self:ping()
+  if not ok then return nil, err, code end
+  local target = spec.url or (self.base .. spec.path)
+  -- credentials go to the registry's own host only (a Location may name another)
+  local own = url.host(target) == url.host(self.base)
+  local rounds = 0
+  while true do
+    local headers = {}
+    for i, h in ipairs(spec.headers or {}) do headers[i] = h end
+    local hdr, used = false, nil
+    if own then
+      hdr, used, code = self:authorization(spec.scopes or {}, spec.repo)
+      if hdr == nil then return nil, used, code end
+    end
+    if hdr then headers[#headers + 1] = hdr end
+    local res
+    res, err, code = self:send_retry({
+      method = spec.method, url = target, headers = headers, body = spec.body, blob = spec.blob,
+      hash = spec.hash, into = spec.into, max = spec.max or (1 << 20), follow = spec.follow,
+      timeout = spec.timeout }, spec.retry ~= false, spec.progress)
+    if not res then return fail_send(self, err, code, target) end
+    if res.status == 401 and rounds < 3 then
+      rounds = rounds + 1
+      ok, err, code = self:on_401(res, spec, used)
+      if not ok then return nil, err, code end
+    elseif res.status == 401 then
+      if self.creds then return errors.auth_failed(self, self.challenge and self.challenge.realm) end
+      return errors.auth_required(self, spec.repo or "it")
+    elseif res.status == 403 then
+      return errors.denied(self, spec.repo or "?", spec.action)
+    else
+      return res
+    end
+  end
+end
+
+return M

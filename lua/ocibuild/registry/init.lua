@@ -1,0 +1,242 @@
+--- Moving images between the store and registries, and registry logins.
+--
+--     local registry = require "ocibuild.registry"
+--     local desc, err = registry.pull("gitea.cnoe.localtest.me:8443/giteaadmin/nginx:1", st)
+--     local r, err = registry.push(st, desc, "127.0.0.1:5000/team/app:v1")
+--
+-- Options every function takes (all optional): creds ("USER:PASSWORD" or
+-- {username=, password=}), authfile, ca_file, insecure, plain_http, jobs
+-- (transfers at once, default 4), chunk_size (bytes, default 64 MiB),
+-- on_event (see ocibuild.events: blob and progress events, warnings).
+-- References are checked before any network traffic (a repository with
+-- capitals is an error naming the lower-case form). A failure leaves the
+-- store's tags and the registry's tags as they were. Functions return
+-- nil, msg, code on failure (see ocibuild.registry.errors for the codes).
+local client_mod = require "ocibuild.registry.client"
+local copy = require "ocibuild.copy"
+local creds = require "ocibuild.registry.creds"
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
+local layout = require "ocibuild.endpoint.layout"
+local media = require "ocibuild.oci.media"
+local platform = require "ocibuild.oci.platform"
+local ref_mod = require "ocibuild.oci.ref"
+local registry_ep = require "ocibuild.endpoint.registry"
+local repo_mod = require "ocibuild.registry.repo"
+local sources = require "ocibuild.registry.sources"
+
+local M = {}
+
+-- A reference, checked before any traffic. Docker reads a first
+-- component with capitals as a registry host ("GiteaAdmin/site"); nobody
+-- names a registry so, and it is the capitals that are wrong.
+local function parse(reference)
+  local r, err = reference, nil
+  if type(reference) ~= "table" then
+    r, err = ref_mod.parse(reference)
+    if not r then return nil, err, "BADREF" end
+  end
+  if r.domain:find("%u") and not r.domain:find("[.:]") then
+    local path = r.domain .. "/" .. r.path
+    return nil, ("invalid reference %q: repository name %q must be lowercase (try %q)"):format(r.familiar, path,
+      (r.familiar:gsub("^[^@:]*", string.lower))), "BADREF"
+  end
+  return r
+end
+
+-- A client for r's registry, which answered its /v2/ already.
+local function client_for(r, opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.repo = r.path
+  local c, err, code = client_mod.new(r.domain, o)
+  if not c then return nil, err, code end
+  local ok
+  ok, err, code = c:ping()
+  if not ok then
+    c:close()
+    return nil, err, code
+  end
+  return c
+end
+
+-- The child of an index for platform `want` (exact variant first).
+local function pick(index_text, desc, want)
+  local idx, err, code = doc.read_index(index_text, "index " .. desc.digest)
+  if not idx then return nil, err, code end
+  local found, seen = nil, {}
+  for _, d in ipairs(idx.manifests) do
+    if media.kind(d.mediaType) == "manifest" and d.platform then
+      seen[#seen + 1] = platform.format(d.platform)
+      if platform.matches(d.platform, want) and (not found or (want.variant and d.platform.variant == want.variant)) then
+        found = found or d
+      end
+    end
+  end
+  if found then return found end
+  return nil, ("%s has no image for %s (it has: %s); pass another platform"):format(desc.digest,
+    platform.format(want), #seen > 0 and table.concat(seen, ", ") or "none"), "NOPLATFORM"
+end
+
+--- Pulls `reference` (a tag or digest; a string or a parsed reference)
+-- into st (an opened ocibuild.store). An index resolves to the image for
+-- opts.platform ("os/arch[/variant]" or a table; default: this machine),
+-- unless opts.all keeps the whole index. Every blob is downloaded
+-- (those present skipped) and verified before the reference is tagged in
+-- the store (opts.tag=false: not tagged). Returns the descriptor of what
+-- was stored (a manifest, or the index with opts.all), or nil, msg, code.
+function M.pull(reference, st, opts)
+  opts = opts or {}
+  local r, err, code = parse(reference)
+  if not r then return nil, err, code end
+  local want = opts.platform or platform.host()
+  if type(want) == "string" then
+    want, err, code = platform.parse(want)
+    if not want then return nil, err, code end
+  end
+  local c
+  c, err, code = client_for(r, opts)
+  if not c then return nil, err, code end
+  local hold <close>, herr, hcode = st:use()
+  if not hold then
+    c:close()
+    return nil, herr, hcode
+  end
+  local src = sources.load(st)
+  local ep = registry_ep.new(repo_mod.new(c, r.path, "pull"), { sources = src })
+  local desc
+  desc, err, code = ep:resolve(r.digest or r.tag)
+  if desc and media.kind(desc.mediaType) == "index" and not opts.all then
+    desc, err, code = pick(ep.docs[desc.digest], desc, want)
+  end
+  local ok = desc ~= nil
+  if ok then ok, err, code = copy.copy(ep, desc, layout.new(st), { on_event = opts.on_event }) end
+  src:save()
+  c:close()
+  if not ok then return nil, err, code end
+  if opts.tag ~= false then
+    ok, err, code = st:tag(desc, { r })
+    if not ok then return nil, err, code end
+  end
+  return desc
+end
+
+--- true when the reference text s names its registry itself (its first
+-- component has a dot or a colon, or is localhost), so that a push of it
+-- never goes to Docker Hub unasked. Never fails.
+function M.names_registry(s)
+  local first = type(s) == "string" and s:match("^([^/]+)/")
+  return first ~= nil and first ~= false and (first:find("[.:]") ~= nil or first == "localhost")
+end
+
+-- A copy target that has everything (see push).
+local THERE = {
+  has_blob = function() return true end,
+  put_manifest = function() return true end,
+}
+
+--- The descriptor of the image `reference` names in st: a tag, or
+-- NAME@DIGEST (then the store's blob, tagged or not). Returns the
+-- descriptor and the parsed reference, or nil, msg, code.
+function M.local_image(st, reference)
+  local r, err, code = parse(reference)
+  if not r then return nil, err, code end
+  local desc = st:resolve(r)
+  if desc then return desc, r end
+  if r.digest and st:has_blob(r.digest) then
+    local text
+    text, err, code = st:get_json(r.digest)
+    if not text then return nil, err, code end
+    local t = json.decode(text)
+    local mt = type(t) == "table" and t.mediaType
+    if media.kind(mt) == "manifest" or media.kind(mt) == "index" then
+      return doc.descriptor(mt, r.digest, #text), r
+    end
+    return nil, ("%s in store %s is not an image manifest or index"):format(r.digest, st.dir), "BADDOC"
+  end
+  return st:resolve(r)
+end
+
+--- Pushes the manifest or index desc of st to `reference` (by its tag,
+-- "latest" when none; a digest in the reference must be desc's). Blobs
+-- the registry has are skipped, blobs another repository of the same
+-- registry has (per the store's records) are mounted, the rest uploaded;
+-- the tag moves last. Returns {digest=, name= (host/path), ref=, reference=
+-- ("host/path@sha256:...")}, or nil, msg, code.
+function M.push(st, desc, reference, opts)
+  opts = opts or {}
+  local r, err, code = parse(reference)
+  if not r then return nil, err, code end
+  if r.digest and r.digest ~= desc.digest then
+    return nil, ("cannot push %s as %s: the reference names another digest"):format(desc.digest, r.familiar), "BADREF"
+  end
+  local c
+  c, err, code = client_for(r, opts)
+  if not c then return nil, err, code end
+  local hold <close>, herr, hcode = st:use()
+  if not hold then
+    c:close()
+    return nil, herr, hcode
+  end
+  local src = sources.load(st)
+  local repo = repo_mod.new(c, r.path, "push")
+  local ep = registry_ep.new(repo, { tag = r.tag, root = desc.digest, sources = src })
+  -- The tag names this image already: the registry holds every blob it
+  -- references (it checked them when the manifest was put), so one HEAD
+  -- is all there is to do; each blob is reported as there.
+  local have
+  have, err, code = repo:head_manifest(r.tag or desc.digest)
+  local ok = have ~= nil
+  if ok then
+    ok, err, code = copy.copy(layout.new(st), desc, have == desc.digest and THERE or ep, { on_event = opts.on_event })
+  end
+  src:save()
+  c:close()
+  if not ok then return nil, err, code end
+  return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
+end
+
+--- Checks creds ({username=, password=}) against registry `host`: the
+-- registry (Basic) or its token endpoint (Bearer) must accept them.
+-- Returns true, or nil, msg, code.
+function M.check_login(host, cr, opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.creds = cr
+  local c, err, code = client_mod.new(host, o)
+  if not c then return nil, err, code end
+  local ok
+  ok, err, code = c:ping()
+  if ok and c.challenge then
+    c.creds = { username = cr.username, password = cr.password, source = "the login" }
+    if c.challenge.scheme == "bearer" then
+      local t
+      t, err, code = c:fetch_token({})
+      ok = t ~= nil
+    else
+      local res
+      res, err, code = c:request { method = "GET", path = "/v2/", max = 64 << 10 }
+      ok = res ~= nil and res.status == 200
+      if res and not ok then ok, err, code = nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP" .. res.status end
+    end
+  end
+  c:close()
+  if not ok then return nil, err, code end
+  return true
+end
+
+--- Logs in: checks creds, then stores them (opts.authfile, else the
+-- docker config). Returns the file written.
+function M.login(host, cr, opts)
+  local ok, err, code = M.check_login(host, cr, opts)
+  if not ok then return nil, err, code end
+  return creds.store(host, cr, opts)
+end
+
+--- Logs out: forgets host's credentials. Returns the file and whether
+-- there was anything to forget.
+function M.logout(host, opts)
+  return creds.erase(host, opts)
+end
+
+return M

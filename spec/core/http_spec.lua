@@ -1,0 +1,190 @@
+-- core.http against real servers (docker-registry on loopback, plain and
+-- TLS): bodies from store blobs, answers into store blobs published only
+-- under the right digest, requests side by side, and failures as codes.
+local core = require "ocibuild.core"
+local R = require "support.registry"
+local T = require "support"
+
+local ZERO = "sha256:" .. ("0"):rep(64)
+
+-- Waits for req (the only one in flight, or among those of list).
+local function finish(c, req)
+  while not req:info().done do c:wait(1) end
+  return req:result()
+end
+
+local function run(c, spec)
+  local req, err, code = c:start(spec)
+  if not req then return nil, err, code end
+  return finish(c, req)
+end
+
+local function store(finally)
+  local d = T.tmpdir(finally)
+  return assert(core.store(d, { create = true })), d
+end
+
+local function put(s, data)
+  local w = assert(s:blob_writer())
+  w:write(data)
+  return assert(w:close())
+end
+
+local function temps(dir) return T.must("ls -A " .. T.q(dir .. "/.ocibuild-tmp")) end
+
+describe("ocibuild.core", function()
+  describe("http()", function()
+    local reg, tls
+
+    setup(function()
+      if R.available {} then reg = R.start {} end
+      if R.available { tls = true } then tls = R.start { tls = true } end
+    end)
+
+    teardown(function()
+      if reg then reg.stop() end
+      if tls then tls.stop() end
+    end)
+
+    it("answers status, headers by lower-case name, and the body", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local c = assert(core.http {})
+      local res = assert(run(c, { url = reg.url .. "/v2/" }))
+      assert.equal(200, res.status)
+      assert.equal("{}", res.body)
+      assert.equal("registry/2.0", res.headers["docker-distribution-api-version"])
+      assert.equal(reg.url .. "/v2/", res.url)
+      res = assert(run(c, { method = "HEAD", url = reg.url .. "/v2/no/such/blobs/" .. ZERO }))
+      assert.equal(404, res.status)
+      assert.equal("", res.body)
+      c:close()
+      c:close()
+    end)
+
+    it("sends a store blob and hashes what it sent; fetches one into a store, verified", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local src = store(finally)
+      local dst, ddir = store(finally)
+      local data = ("0123456789abcdef"):rep(200000) -- 3.2 MB: curl asks for 100-continue
+      local digest, size = put(src, data)
+      local c = assert(core.http {})
+      local res = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/blob/blobs/uploads/" }))
+      assert.equal(202, res.status)
+      local loc = res.headers.location
+      res = assert(run(c, { method = "PUT", url = loc .. "&digest=" .. digest, hash = true,
+        headers = { "Content-Type: application/octet-stream" }, blob = { store = src, digest = digest, size = size } }))
+      assert.equal(201, res.status)
+      assert.equal(digest, res.sent_digest)
+      assert.equal(digest, res.headers["docker-content-digest"])
+
+      res = assert(run(c, { url = reg.url .. "/v2/core/blob/blobs/" .. digest, into = { store = dst, digest = digest } }))
+      assert.same({ 200, digest, size, "" }, { res.status, res.digest, res.size, res.body })
+      assert.equal(data, T.read(ddir .. "/blobs/sha256/" .. digest:sub(8)))
+      assert.equal("", temps(ddir))
+
+      -- a byte range of a blob
+      res = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/blob/blobs/uploads/" }))
+      local part = data:sub(11, 20)
+      local pdigest = core.sha256():update(part):digest()
+      res = assert(run(c, { method = "PUT", url = res.headers.location .. "&digest=" .. pdigest, hash = true,
+        blob = { store = src, digest = digest, offset = 10, length = 10 } }))
+      assert.same({ 201, pdigest }, { res.status, res.sent_digest })
+    end)
+
+    it("never publishes an answer that is not the digest asked for", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local src = store(finally)
+      local dst, ddir = store(finally)
+      local digest, size = put(src, "some bytes")
+      local c = assert(core.http {})
+      local res = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/bad/blobs/uploads/" }))
+      assert(run(c, { method = "PUT", url = res.headers.location .. "&digest=" .. digest,
+        blob = { store = src, digest = digest, size = size } }))
+      assert.same({ nil, ("BADDIGEST: expected %s, got %s"):format(ZERO, digest), "BADDIGEST" },
+        { run(c, { url = reg.url .. "/v2/core/bad/blobs/" .. digest, into = { store = dst, digest = ZERO } }) })
+      assert.is_false(T.exists(ddir .. "/blobs/sha256/" .. ZERO:sub(8)))
+      assert.is_false(T.exists(ddir .. "/blobs/sha256/" .. digest:sub(8)))
+      assert.equal("", temps(ddir))
+      -- a non-2xx answer stays in memory, and no blob is made
+      res = assert(run(c, { url = reg.url .. "/v2/core/bad/blobs/" .. ZERO, into = { store = dst, digest = ZERO } }))
+      assert.equal(404, res.status)
+      assert.matches("BLOB_UNKNOWN", res.body)
+      assert.is_nil(res.digest)
+      assert.equal("", temps(ddir))
+    end)
+
+    it("caps bodies kept in memory, and checks the size of a blob sent", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local src = store(finally)
+      local digest = put(src, "twelve bytes")
+      local c = assert(core.http {})
+      local msg = ("TOOBIG: response body over 1 bytes: %s/v2/"):format(reg.url)
+      assert.same({ nil, msg, "TOOBIG" }, { run(c, { url = reg.url .. "/v2/", max = 1 }) })
+      assert.same({ nil, ("BADSIZE: blob %s has 12 bytes, its descriptor says 13"):format(digest), "BADSIZE" },
+        { c:start { method = "PUT", url = reg.url .. "/x", blob = { store = src, digest = digest, size = 13 } } })
+      local r, err, code = c:start { method = "PUT", url = reg.url .. "/x", blob = { store = src, digest = ZERO } }
+      assert.is_nil(r)
+      assert.equal("ENOENT", code)
+      assert.matches(ZERO:sub(8), err, 1, true)
+    end)
+
+    it("runs requests side by side and hands each back when it ends", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local c = assert(core.http {})
+      local reqs = {}
+      for i = 1, 4 do reqs[i] = assert(c:start { url = reg.url .. "/v2/side/" .. i .. "/tags/list" }) end
+      local seen, n = {}, 0
+      while n < 4 do
+        for _, r in ipairs(c:wait(1)) do
+          seen[r] = true
+          n = n + 1
+        end
+      end
+      for i = 1, 4 do
+        assert.is_true(seen[reqs[i]])
+        assert.equal(404, reqs[i]:result().status)
+      end
+      assert.same({}, c:wait(0))
+      assert.is_number(c:now())
+    end)
+
+    it("fails with codes a client can act on", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local c = assert(core.http { connect_timeout = 5 })
+      assert.same({ nil, "ECONNREFUSED: Connection refused: http://127.0.0.1:1/v2/", "ECONNREFUSED" },
+        { run(c, { url = "http://127.0.0.1:1/v2/?secret=x" }) })
+      local r = assert(c:start { url = "https://" .. reg.host .. "/v2/" })
+      local res, err, code = finish(c, r)
+      assert.is_nil(res)
+      assert.equal("NOTLS", code)
+      assert.matches("^NOTLS: .*wrong version number: https://" .. reg.host:gsub("%.", "%%.") .. "/v2/$", err)
+      assert.equal("127.0.0.1", r:info().ip)
+      assert.has_error(function() c:start { url = reg.url, metod = "GET" } end, "unknown option metod")
+      assert.has_error(function() c:start { url = reg.url, headers = { "A: b\r\nC: d" } } end,
+        "option headers: no line breaks allowed")
+      assert.has_error(function() core.http { insecure = "yes" } end, "option insecure: boolean expected, got string")
+    end)
+
+    it("checks TLS against the system, a CA file or PEM text; names what the server presents", function()
+      if not tls then return pending("openssl or docker-registry is not installed") end
+      local c = assert(core.http {})
+      local res, err, code = run(c, { url = tls.url .. "/v2/" })
+      assert.is_nil(res)
+      assert.equal("X509", code)
+      assert.matches("^X509: SSL certificate problem", err)
+      res = assert(run(c, { url = tls.url .. "/v2/", insecure = true, certinfo = true }))
+      assert.equal(200, res.status)
+      local r = assert(c:start { url = tls.url .. "/v2/", insecure = true, certinfo = true })
+      finish(c, r)
+      assert.matches("Issuer:%s*CN%s*=%s*ocibuild spec CA", r:info().certs)
+      c:close()
+
+      c = assert(core.http { ca_file = tls.ca })
+      assert.equal(200, assert(run(c, { url = tls.url .. "/v2/" })).status)
+      c = assert(core.http { ca_pem = T.read(tls.ca) })
+      assert.equal(200, assert(run(c, { url = tls.url .. "/v2/" })).status)
+      c = assert(core.http { insecure = true })
+      assert.equal(200, assert(run(c, { url = tls.url .. "/v2/" })).status)
+    end)
+  end)
+end)

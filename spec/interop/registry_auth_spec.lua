@@ -1,0 +1,284 @@
+-- Credentials and trust against real registries: docker-registry over TLS
+-- with htpasswd Basic auth, and behind nginx with a Gitea-shaped token
+-- server. Untrusted certificates, wrong passwords, missing access,
+-- credentials from files other tools write, login/logout, and no secret
+-- in anything printed.
+local R = require "support.registry"
+local T = require "support"
+
+local PASSWORD = "developer"
+
+local function have(cmd) return T.sh("command -v " .. T.q(cmd)) == 0 end
+
+-- Runs ocibuild with env (a table) and words; stdin from `input` when
+-- given. Returns code, out, err; every output is kept in `seen`.
+local function runner(seen)
+  return function(env, input, ...)
+    local words = { "env -u SSL_CERT_FILE -u REGISTRY_AUTH_FILE -u XDG_RUNTIME_DIR -u DOCKER_CONFIG" }
+    for k, v in pairs(env or {}) do words[#words + 1] = T.q(k .. "=" .. v) end
+    words[#words + 1] = T.q(T.bin)
+    for _, w in ipairs { ... } do words[#words + 1] = T.q(w) end
+    local cmd = table.concat(words, " ")
+    if input then cmd = ("printf '%%s\\n' %s | %s"):format(T.q(input), cmd) end
+    local code, out, err = T.sh(cmd)
+    seen[#seen + 1] = out .. err
+    return code, out, err
+  end
+end
+
+local function no_secret(seen)
+  for _, s in ipairs(seen) do assert.falsy(s:find(PASSWORD, 1, true), s) end
+end
+
+local function build(dir, store, tag)
+  T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
+  local code, out, err = T.ocibuild("--store", store, "build", dir .. "/ctx", "-t", tag)
+  assert(code == 0, out .. err)
+  return T.image(store, tag)
+end
+
+describe("registry credentials and trust", function()
+  describe("TLS with Basic auth", function()
+    local reg, why, base
+
+    setup(function()
+      local ok
+      ok, why = R.available { tls = true, auth = "basic" }
+      if ok then reg = R.start { tls = true, auth = "basic" } end
+      base = T.tmpdir()
+    end)
+
+    teardown(function()
+      if reg then reg.stop() end
+      if base then T.sh("rm -rf " .. T.q(base)) end
+    end)
+
+    it("an untrusted certificate names its issuer and the three fixes, which each work", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/x509", base .. "/x509/store"
+      build(d, store, "app:v1")
+      local dest = reg.host .. "/giteaadmin/app:v1"
+      local env = { HOME = d }
+      local code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.equal(1, code, out)
+      local ca = T.must("openssl x509 -noout -subject -nameopt oneline -in " .. T.q(reg.ca)):match("subject=(.-)%s*$")
+      assert.equal(("ocibuild: %s's certificate is not trusted (issued by %q) (checked against the system's CA store: "
+        .. "SSL certificate problem: unable to get local issuer certificate): pass --ca-file FILE, or put the CA into "
+        .. "/etc/containers/certs.d/%s/ca.crt, or use --insecure\n"):format(reg.host, ca, reg.host), err)
+
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:" .. PASSWORD,
+        "--ca-file", reg.ca)
+      assert.equal(0, code, out .. err)
+      T.write(d .. "/.config/containers/certs.d/" .. reg.host .. "/ca.crt", T.read(reg.ca))
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.equal(0, code, out .. err)
+      code, out, err = run({ HOME = d .. "/elsewhere" }, nil, "--store", store, "push", "app:v1", dest,
+        "--creds", "giteaAdmin:" .. PASSWORD, "--insecure")
+      assert.equal(0, code, out .. err)
+      assert.matches("exists ", out)
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--plain-http")
+      assert.same({ 1, "", ("ocibuild: %s speaks HTTPS, not plain HTTP: drop --plain-http\n"):format(reg.host) },
+        { code, out, err })
+      no_secret(seen)
+    end)
+
+    it("a wrong password or none: one line naming user, host and the fix", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/pw", base .. "/pw/store"
+      build(d, store, "app:v1")
+      local dest = reg.host .. "/giteaadmin/app:v1"
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "app:v1", dest, "--ca-file", reg.ca,
+        "--creds", "giteaAdmin:not-" .. PASSWORD .. "-x")
+      assert.same({ 1, "", ('ocibuild: authentication failed for "giteaAdmin" at %s (credentials from --creds): '
+        .. "check them, or run 'ocibuild login %s' (or pass --creds or --authfile)\n"):format(reg.host, reg.host) },
+        { code, out, err })
+      code, out, err = run({ HOME = d }, nil, "--store", store, "push", "app:v1", dest, "--ca-file", reg.ca)
+      assert.same({ 1, "", ("ocibuild: %s wants credentials for giteaadmin/app and none were found: run 'ocibuild "
+        .. "login %s' (or pass --creds or --authfile)\n"):format(reg.host, reg.host) }, { code, out, err })
+      no_secret(seen)
+    end)
+
+    it("takes credentials from a docker config.json, and a password from stdin", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/cfg", base .. "/cfg/store"
+      build(d, store, "app:v1")
+      local b64 = T.must("printf %s " .. T.q("giteaAdmin:" .. PASSWORD) .. " | base64 -w0")
+      T.write(d .. "/docker/config.json", ('{"auths":{"https://%s":{"auth":"%s"}}}'):format(reg.host, b64))
+      local code, out, err = run({ HOME = d, DOCKER_CONFIG = d .. "/docker" }, nil, "--store", store, "push",
+        "app:v1", reg.host .. "/giteaadmin/cfg:v1", "--ca-file", reg.ca)
+      assert.equal(0, code, out .. err)
+      code, out, err = run({ HOME = d }, PASSWORD, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/stdin:v1",
+        "--ca-file", reg.ca, "-u", "giteaAdmin", "--password-stdin")
+      assert.equal(0, code, out .. err)
+      code, out, err = run({ HOME = d }, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/stdin:v1",
+        "-u", "giteaAdmin")
+      assert.same({ 2, "", "ocibuild: --username needs --password-stdin (a password is never an argument) "
+        .. "(see 'ocibuild push --help')\n" }, { code, out, err })
+      no_secret(seen)
+    end)
+
+    it("login checks and stores credentials skopeo reads; logout forgets them", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/login", base .. "/login/store"
+      build(d, store, "app:v1")
+      local env = { HOME = d, DOCKER_CONFIG = d .. "/docker" }
+      local file = d .. "/docker/config.json"
+      local code, out, err = run(env, "wrong", "login", reg.host, "-u", "giteaAdmin", "--password-stdin", "--ca-file", reg.ca)
+      assert.equal(1, code, out)
+      assert.matches("authentication failed for \"giteaAdmin\" at " .. reg.host:gsub("%.", "%%."), err)
+      assert.is_false(T.exists(file))
+
+      code, out, err = run(env, PASSWORD, "login", "https://" .. reg.host .. "/", "-u", "giteaAdmin", "--password-stdin",
+        "--ca-file", reg.ca)
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      assert.equal("600", T.must("stat -c %a " .. T.q(file)):match("%d+"))
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1", "--ca-file", reg.ca)
+      assert.equal(0, code, out .. err)
+      if have("skopeo") then
+        local scode, sout, serr = T.sh(("skopeo inspect --authfile %s --cert-dir %s %s"):format(T.q(file),
+          T.q(reg.cert_dir), T.q("docker://" .. reg.host .. "/giteaadmin/login:v1")))
+        assert.equal(0, scode, sout .. serr)
+      end
+
+      code, out = run(env, nil, "logout", reg.host)
+      assert.same({ 0, ("logged out of %s (%s)\n"):format(reg.host, file) }, { code, out })
+      assert.is_nil(T.json(T.read(file)).auths[reg.host])
+      code, out = run(env, nil, "logout", reg.host)
+      assert.same({ 0, ("not logged in to %s (%s)\n"):format(reg.host, file) }, { code, out })
+      code, _, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1", "--ca-file", reg.ca)
+      assert.equal(1, code)
+      assert.matches("none were found", err)
+      no_secret(seen)
+    end)
+  end)
+
+  describe("tokens from a Gitea-shaped endpoint behind nginx", function()
+    local reg, why, base
+
+    setup(function()
+      local ok
+      ok, why = R.available { tls = true, auth = "token" }
+      if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-" .. PASSWORD } } end
+      base = T.tmpdir()
+    end)
+
+    teardown(function()
+      if reg then reg.stop() end
+      if base then T.sh("rm -rf " .. T.q(base)) end
+    end)
+
+    it("pushes as the owner with one token; mounts ask for both repositories; anyone may pull", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/own", base .. "/own/store"
+      local img = build(d, store, "site:v1")
+      local n0 = #reg.token_requests()
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/site:v1",
+        "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.equal(0, code, out .. err)
+      local toks = table.move(reg.token_requests(), n0 + 1, #reg.token_requests(), 1, {})
+      assert.equal(1, #toks, reg.log("token"))
+      assert.same({ "giteaAdmin", "container_registry", { "repository:giteaadmin/site:pull,push" } },
+        { toks[1].user, toks[1].service, toks[1].scopes })
+      assert.matches("account=giteaAdmin", toks[1].query)
+
+      n0 = #reg.token_requests()
+      code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/copy:v1",
+        "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.equal(0, code, out .. err)
+      assert.equal(2, select(2, out:gsub("mounted ", "")))
+      local scopes = {}
+      for i = n0 + 1, #reg.token_requests() do
+        scopes[#scopes + 1] = table.concat(reg.token_requests()[i].scopes, " ")
+      end
+      assert.same({ "repository:giteaadmin/copy:pull,push",
+        "repository:giteaadmin/copy:pull,push repository:giteaadmin/site:pull" }, scopes)
+
+      code, out, err = run({ HOME = d }, nil, "--store", d .. "/pulled", "pull", reg.host .. "/giteaadmin/site:v1",
+        "--ca-file", reg.ca)
+      assert.equal(0, code, out .. err)
+      assert.equal(img.desc.digest, T.image(d .. "/pulled", reg.host .. "/giteaadmin/site:v1").desc.digest)
+      no_secret(seen)
+    end)
+
+    it("outside the user's namespace, or without credentials: no push access, said so", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/deny", base .. "/deny/store"
+      build(d, store, "site:v1")
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/other/site:v1",
+        "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.same({ 1, ('ocibuild: no push access to %s/other/site as "giteaAdmin" (Gitea: the owner must be your user '
+        .. "or an organisation you belong to)\n"):format(reg.host) }, { code, err })
+      code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/anon:v1",
+        "--ca-file", reg.ca)
+      assert.same({ 1, ("ocibuild: no push access to %s/giteaadmin/anon without credentials: run 'ocibuild login %s' "
+        .. "(or pass --creds or --authfile)\n"):format(reg.host, reg.host) }, { code, err })
+      assert.is_string(out)
+      no_secret(seen)
+    end)
+
+    it("login asks the token endpoint; what it stores pushes", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/login", base .. "/login/store"
+      build(d, store, "site:v1")
+      local file = d .. "/auth.json"
+      local n0 = #reg.token_requests()
+      local code, out, err = run({ HOME = d }, PASSWORD, "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
+        "--ca-file", reg.ca, "--authfile", file)
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      local tok = reg.token_requests()[n0 + 1]
+      assert.same({ "giteaAdmin", 200, {} }, { tok.user, tok.status, tok.scopes })
+      code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/login:v1",
+        "--ca-file", reg.ca, "--authfile", file)
+      assert.equal(0, code, out .. err)
+      code, _, err = run({ HOME = d }, "nope", "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
+        "--ca-file", reg.ca, "--authfile", d .. "/other.json")
+      assert.equal(1, code)
+      assert.matches("the token endpoint " .. reg.url:gsub("%p", "%%%0") .. "/v2/token refused the credentials", err)
+      assert.is_false(T.exists(d .. "/other.json"))
+      no_secret(seen)
+    end)
+
+    it("a wrong password: the token endpoint's refusal, named", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/wrong", base .. "/wrong/store"
+      build(d, store, "site:v1")
+      local code, out, err = run({ HOME = d }, "x" .. PASSWORD, "--store", store, "push", "site:v1",
+        reg.host .. "/giteaadmin/site:v2", "--ca-file", reg.ca, "-u", "giteaAdmin", "--password-stdin")
+      assert.same({ 1, "", ('ocibuild: authentication failed for "giteaAdmin" at %s (the token endpoint %s/v2/token '
+        .. "refused the credentials) (credentials from --password-stdin): check them, or run 'ocibuild login %s' (or "
+        .. "pass --creds or --authfile)\n"):format(reg.host, reg.url, reg.host) }, { code, out, err })
+      no_secret(seen)
+    end)
+
+    it("an owner with capitals is refused before any traffic, with the lower-case name", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d, store = base .. "/upper", base .. "/upper/store"
+      build(d, store, "site:v1")
+      local r0, t0 = #reg.requests(), #reg.token_requests()
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/GiteaAdmin/site:v1",
+        "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
+        .. 'must be lowercase (try "%s/giteaadmin/site:v1")\n'):format(reg.host, reg.host) }, { code, out, err })
+      assert.same({ r0, t0 }, { #reg.requests(), #reg.token_requests() })
+      no_secret(seen)
+    end)
+  end)
+end)

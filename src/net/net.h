@@ -1,0 +1,112 @@
+/*
+ * net.h: what the client (client.c) and its requests (request.c) share:
+ * both structures, the growable buffer responses are kept in, and the
+ * hand-over of a finished transfer from the multi handle to the request.
+ * Private to src/net/: everyone else goes through http.h.
+ */
+#ifndef OCB_NET_H
+#define OCB_NET_H
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+/* The libcurl functions used, loaded by ocb_curl_load (curl.c). */
+typedef struct ocb_curl_api {
+  int loaded;
+  CURLcode (*global_init)(long flags);
+  CURL *(*easy_init)(void);
+  void (*easy_reset)(CURL *e);
+  void (*easy_cleanup)(CURL *e);
+  CURLcode (*easy_setopt)(CURL *e, CURLoption opt, ...);
+  CURLcode (*easy_getinfo)(CURL *e, CURLINFO info, ...);
+  const char *(*easy_strerror)(CURLcode rc);
+  CURLM *(*multi_init)(void);
+  CURLMcode (*multi_setopt)(CURLM *m, CURLMoption opt, ...);
+  CURLMcode (*multi_add_handle)(CURLM *m, CURL *e);
+  CURLMcode (*multi_remove_handle)(CURLM *m, CURL *e);
+  CURLMcode (*multi_perform)(CURLM *m, int *running);
+  CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd fds[], unsigned n, int ms, int *ret);
+  CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+  CURLMcode (*multi_cleanup)(CURLM *m);
+  const char *(*multi_strerror)(CURLMcode rc);
+  CURLSH *(*share_init)(void);
+  CURLSHcode (*share_setopt)(CURLSH *s, CURLSHoption opt, ...);
+  CURLSHcode (*share_cleanup)(CURLSH *s);
+  struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+  void (*slist_free_all)(struct curl_slist *l);
+} ocb_curl_api;
+extern const ocb_curl_api *ocb_curl;
+/* Loads libcurl and runs its global init, once per process. */
+int ocb_curl_load(ocb_err *err);
+
+typedef struct ocb_buf {
+  char *p;
+  size_t len, cap;
+} ocb_buf;
+/* Appends, refusing to grow past max: 0, or -1 (out of memory or max). */
+int ocb_buf_add(ocb_buf *b, const void *data, size_t len, size_t max);
+void ocb_buf_free(ocb_buf *b);
+
+#define OCB_HTTP_IDLE 8
+
+struct ocb_http {
+  CURLM *multi;
+  CURLSH *share;
+  char *ca_file, *ca_pem, *user_agent;
+  size_t ca_pem_len;
+  int insecure;
+  long connect_timeout, low_speed_time, low_speed_limit;
+  CURL *idle[OCB_HTTP_IDLE]; /* easy handles kept for the next requests */
+  int nidle;
+  ocb_hreq *active;           /* in flight (doubly linked) */
+  ocb_hreq *done, *done_tail; /* finished, not yet taken (singly linked) */
+};
+
+enum { OCB_HREQ_RUNNING, OCB_HREQ_DONE, OCB_HREQ_TAKEN };
+
+struct ocb_hreq {
+  ocb_http *c; /* NULL once the client is gone */
+  CURL *easy;
+  int state;
+  ocb_hreq *prev, *next;
+  struct curl_slist *out_headers;
+  char *url;
+  /* the body going out */
+  char *mem;
+  int fd;
+  uint64_t off, size, pos;
+  ocb_sha256 *h;
+  int hash_ok;
+  ocb_sha256 *const *fh; /* the file's hasher (not owned), at *fpos */
+  uint64_t *fpos;
+  /* what comes back */
+  ocb_buf headers, body, wbuf;
+  size_t max;
+  const ocb_store *into;
+  char want[OCB_DIGEST_BUF];
+  ocb_blobw blob;
+  int blob_open, decided, to_blob, certinfo;
+  uint64_t sent, received;
+  /* the outcome */
+  int failed;
+  ocb_err err;
+  long status;
+  char digest[OCB_DIGEST_BUF], sent_digest[OCB_DIGEST_BUF];
+  uint64_t blob_size;
+  char *eff_url, *certs;
+  char ip[64];
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* request.c: sets up r's easy handle from the spec and the client's options. */
+int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err);
+/* request.c: records the outcome of a transfer that ended with rc. */
+void ocb_hreq_finish(ocb_hreq *r, CURLcode rc);
+/* client.c: an easy handle (reused or new), and giving one back. */
+CURL *ocb_http_easy(ocb_http *c);
+void ocb_http_release(ocb_http *c, CURL *e);
+/* client.c: takes r out of the client's lists, cancelling it when in flight. */
+void ocb_http_detach(ocb_http *c, ocb_hreq *r);
+
+#endif
