@@ -218,6 +218,7 @@ function M.new(base, opts)
   function api.store(dir)
     if dir ~= nil and type(dir) ~= "string" then error("store needs a folder path", 2) end
     return setmetatable({ _h = manage.handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
+  end
 
   local REGISTRY_KEYS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size",
     "on_event", "store" }
