@@ -9,7 +9,8 @@
 -- A scheme function is fn(rest, st, opts) -> {endpoint=, desc=, name=} | nil,
 -- msg, code, with `st` the opened store (ocibuild.store) the image is built
 -- in and opts {platform= (wanted, parsed), dir= (the folder relative paths
--- resolve against; default the current one), on_event=}. The caller copies
+-- resolve against; default the current one), registry= (the registry
+-- client's options), on_event=}. The caller copies
 -- the chosen manifest from the endpoint into the store (ocibuild.copy),
 -- verifying every blob. Functions return nil, msg, code on failure.
 local digest = require "ocibuild.oci.digest"
@@ -99,9 +100,13 @@ local function from_archive(rest, st, opts)
   return { endpoint = layout.new(st), desc = im.descriptor, name = im.names[1] }
 end
 
--- A registry reference: pulled into the store, every blob verified.
+-- A registry reference: pulled into the store, every blob verified, with
+-- the registry options the build was given (credentials, trust).
 local function from_registry(rest, st, opts)
-  local d, err, code = require("ocibuild.registry").pull(rest, st, opts)
+  local o = {}
+  for k, v in pairs(opts.registry or {}) do o[k] = v end
+  o.platform, o.on_event = opts.platform, opts.on_event
+  local d, err, code = require("ocibuild.registry").pull(rest, st, o)
   if not d then return nil, err, code end
   return { endpoint = layout.new(st), desc = d }
 end
@@ -195,11 +200,8 @@ local function from_store(s, st, opts)
   local got
   got, err, code = M.SCHEMES.registry(s, st, opts)
   if not got then
-    if code == "ENOTSUP" then
-      return nil, ("base image %s is not in the store %s, and pulling images from registries is not supported in this build yet (scheme \"registry\")")
-        :format(r.familiar, st.dir), "ENOENT"
-    end
-    return nil, err, code
+    return nil, ("base image %s is not in the store %s, and pulling it failed: %s"):format(r.familiar,
+      st.dir, err), code
   end
   got.name = got.name or r.normalized
   return got
@@ -216,7 +218,7 @@ function M.resolve(s, st, opts)
     local r, why = ref.parse(rest)
     if not r then return nil, ("base %s: %s"):format(show(s), why), "BADREF" end
     local got, err, code = M.SCHEMES.registry(rest, st, opts)
-    if not got then return nil, code == "ENOTSUP" and ("base %s: %s"):format(s, err) or err, code end
+    if not got then return nil, ("base %s: %s"):format(s, err), code end
     got.name = got.name or r.normalized
     return got
   end
@@ -224,7 +226,7 @@ function M.resolve(s, st, opts)
     rest = s:sub(1, #scheme + 1) == scheme .. ":" and s:sub(#scheme + 2) or nil
     if rest then
       local got, err, code = M.SCHEMES[scheme](rest, st, opts)
-      if not got then return nil, code == "ENOTSUP" and ("base %s: %s"):format(s, err) or err, code end
+      if not got then return nil, err, code end
       return got
     end
   end

@@ -91,7 +91,7 @@ describe("ocibuild build --from", function()
   end)
 
   local bad = {
-    { { "--from", "nope:1" }, "ocibuild: base image nope:1 is not in the store %s/s, and pulling images from registries is not supported in this build yet (scheme \"registry\")\n" },
+    { { "--from", "127.0.0.1:9/nope:1" }, "ocibuild: base image 127.0.0.1:9/nope:1 is not in the store %s/s, and pulling it failed: cannot connect to 127.0.0.1:9: connection refused at https://127.0.0.1:9/v2/ (is the registry running there?)\n" },
     { { "--from", "Bad:1" }, "ocibuild: base image \"Bad:1\" is not in the store %s/s, and is not a reference to pull: invalid reference \"Bad:1\": repository name \"library/Bad\" must be lowercase (try \"bad:1\")\n" },
     { { "--from", "oci:%s/none" }, "ocibuild: base oci:%s/none: no store at %s/none\n" },
     { { "--from", "oci:%s/s:nope" }, "ocibuild: oci:%s/s has no image named \"nope\"\n" },

@@ -113,6 +113,25 @@ describe("ocibuild push and pull", function()
     end
   end)
 
+  it("builds on a base it pulls from the registry, every blob verified, the base named on the manifest", function()
+    if not reg then return pending(why) end
+    local d, store = base .. "/from", base .. "/from/store"
+    local img = build(d, store, reg.host .. "/team/base:1", 30000)
+    local code, out, err = ocb(store, "push", reg.host .. "/team/base:1")
+    assert.equal(0, code, out .. err)
+    T.write(d .. "/app/app.txt", "the app\n")
+    local fresh = d .. "/fresh"
+    code, out, err = ocb(fresh, "build", d .. "/app", "-t", "app:1", "--dest", "/srv",
+      "--from", reg.host .. "/team/base:1")
+    assert.equal(0, code, out .. err)
+    local app = T.image(fresh, "app:1")
+    assert.equal(2, #app.manifest.layers)
+    assert.equal(img.manifest.layers[1].digest, app.manifest.layers[1].digest)
+    assert.equal(img.desc.digest, app.manifest.annotations["org.opencontainers.image.base.digest"])
+    assert.equal(reg.host .. "/team/base:1", app.manifest.annotations["org.opencontainers.image.base.name"])
+    T.must("oci-image-tool validate --type image " .. T.q(fresh))
+  end)
+
   it("mounts the blobs a second repository of the same registry needs", function()
     if not reg then return pending(why) end
     local d, store = base .. "/mount", base .. "/mount/store"

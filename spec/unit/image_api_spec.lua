@@ -155,12 +155,12 @@ describe("ocibuild", function()
     it("fails on a base that does not exist, at the image's line, writing nothing", function()
       local d, oci = with_base(finally)
       local before = blobs(d .. "/s")
-      local img = oci.image { from = "nope:1" }
+      local img = oci.image { from = "127.0.0.1:9/nope:1" }
       img:layer { context = "ctx" }
       local ok, err = pcall(img.save, img, { tag = "app:1" })
       assert.is_false(ok)
       assert.matches("^" .. esc(SRC) .. ":%d+: ", err)
-      assert.equal(("base image nope:1 is not in the store %s/s, and pulling images from registries is not supported in this build yet (scheme \"registry\")")
+      assert.equal(("base image 127.0.0.1:9/nope:1 is not in the store %s/s, and pulling it failed: cannot connect to 127.0.0.1:9: connection refused at https://127.0.0.1:9/v2/ (is the registry running there?)")
         :format(d), (err:gsub("^[^:]+:%d+: ", "")))
       assert.equal(before, blobs(d .. "/s"))
     end)

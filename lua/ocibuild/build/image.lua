@@ -158,8 +158,7 @@ local function load_base(self, st, ctx)
   local v = view.new()
   if not self.from then return false, v end
   local b, err, code = base_mod.load(self.from, st, { platform = self.platform, host = platform.host(),
-    dir = self.base,
-    on_event = ctx.on_event })
+    dir = self.base, registry = ctx.registry, on_event = ctx.on_event })
   if not b then return nil, err, code end
   local need = false
   for _, s in ipairs(self.steps) do need = need or plan.needs_view(s) end

@@ -123,6 +123,7 @@ function M.save(img, opts, ctx)
   if not hold then return nil, herr, hcode end
   local built, where
   built, err, code, where = img:build(st, { jobs = jobs, skip = { st.dir, archive_path }, cache = opts.cache,
+    registry = reg_opts,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   if not built then return nil, err, code, where end
   -- No tag: the image is listed untagged (`<none>`) until prune.
