@@ -2,7 +2,8 @@
  * l_sys.c: small facts about the machine and the file system that the Lua
  * side needs for its decisions, and the few file operations it makes:
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink,
- * core.replace_file (atomic), core.lock (flock on a lock file).
+ * core.replace_file (atomic), core.lock (flock on a lock file), and for
+ * progress output core.clock (monotonic) and core.terminal (tty width).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +14,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/utsname.h>
 
 #include "lcore.h"
@@ -135,6 +138,27 @@ int ocb_l_realpath(lua_State *L) {
   if (!r) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
   lua_pushstring(L, r);
   free(r);
+  return 1;
+}
+
+/* core.clock() -> seconds (a float) on the monotonic clock, for rates */
+int ocb_l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.terminal(fd) -> its width in columns (0 when unknown) when fd is a
+ * terminal, else false */
+int ocb_l_terminal(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  struct winsize ws;
+  if (!isatty(fd)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushinteger(L, ioctl(fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0);
   return 1;
 }
 
