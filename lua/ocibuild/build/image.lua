@@ -7,6 +7,7 @@ local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
+local events = require "ocibuild.events"
 local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
@@ -80,18 +81,26 @@ function M:config(t)
 end
 
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, on_event=, warn=}. Returns {desc=
+-- caller). ctx: {jobs=, skip={paths}, on_event=}: each layer is a stage
+-- (start, progress, end events; see ocibuild.events). Returns {desc=
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}}; on a layer's failure the third and
 -- fourth results are the code and the layer's `where`.
 function M:build(st, ctx)
   local layer_descs, history, results = {}, {}, {}
   local total = 0
-  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, reuse = ctx.reuse,
-    on_event = ctx.on_event }
+  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, reuse = ctx.reuse }
+  local n = #self.layers
   for i, l in ipairs(self.layers) do
+    local id = ("layer %d/%d"):format(i, n)
+    events.emit(ctx.on_event, { type = "start", stage = "layer", id = id, index = i, count = n,
+      context = l.context, dest = l.dest })
+    lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
     local r, err, code = layer.run(l, st, lctx)
     if not r then return nil, err, code, l.where end
+    events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,
+      diff_id = r.diff_id, size = r.size, bytes = r.tar_size, entries = r.entries, reused = r.reused,
+      whole = r.whole })
     results[i] = r
     history[i] = { diff_id = r.diff_id, created_by = "ocibuild layer " .. l.dest }
     layer_descs[i] = doc.descriptor(media.LAYER[l.compression], r.digest, r.size)

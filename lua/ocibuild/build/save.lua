@@ -31,8 +31,40 @@ function M.refs(tags)
   return refs
 end
 
---- Builds img (ocibuild.build.image) and saves it. opts: {tag=, archive=};
--- ctx: {store= (a folder, else the default), warn=function(msg),
+--- The paths a build's walk leaves out: the store and the archive, when
+-- they sit inside a context. `ocibuild ls` passes the same list, so that
+-- it lists exactly what a build puts in.
+function M.skip(store_dir, archive_path)
+  local list = {}
+  for _, p in ipairs { store_dir or false, archive_path or false } do
+    if p then list[#list + 1] = p end
+  end
+  return list
+end
+
+--- Writes the image desc of the store st into the OCI archive `out` (an
+-- ocibuild.endpoint.archive), naming it with refs: an `archive` stage.
+function M.write_archive(st, desc, refs, out, on_event)
+  local id = out.dest
+  events.emit(on_event, { type = "start", stage = "archive", id = id, path = out.dest })
+  local ok, err, code = copy.copy(layout.new(st), desc, out,
+    { on_event = events.tagged(on_event, { stage = "archive", id = id }) })
+  if ok then ok, err, code = out:tag(desc, refs) end
+  if ok then ok, err, code = out:commit() end
+  if not ok then return nil, err, code end
+  events.emit(on_event, { type = "end", stage = "archive", id = id, path = out.dest })
+  return true
+end
+
+local function familiar(refs)
+  local t = {}
+  for i, r in ipairs(refs) do t[i] = r.familiar end
+  return t
+end
+
+--- Builds img (ocibuild.build.image) and saves it: an `image` stage,
+-- holding a stage per layer and one for the archive. opts: {tag=,
+-- archive=}; ctx: {store= (a folder, else the default), warn=function(msg),
 -- on_event=}. Returns {image_id=, digest=, size=, path=, tags=,
 -- manifest=, archive=, layers=}.
 function M.save(img, opts, ctx)
@@ -61,8 +93,11 @@ function M.save(img, opts, ctx)
   if not st then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
+  local tags = familiar(refs)
+  local id = tags[1] or "image"
+  events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
   local built, where
-  built, err, code, where = img:build(st, { jobs = jobs, skip = { st.dir, archive_path },
+  built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   if not built then return nil, err, code, where end
   if #refs > 0 then
@@ -72,12 +107,12 @@ function M.save(img, opts, ctx)
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
     path = st.dir, tags = refs, manifest = built.desc, layers = built.layers }
   if out then
-    ok, err, code = copy.copy(layout.new(st), built.desc, out)
-    if ok then ok, err, code = out:tag(built.desc, refs) end
-    if ok then ok, err, code = out:commit() end
+    ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event)
     if not ok then return nil, err, code end
     result.archive = archive_path
   end
+  events.emit(ctx.on_event, { type = "end", stage = "image", id = id, digest = result.digest,
+    image_id = result.image_id, size = result.size, tags = tags, store = st.dir, path = result.archive })
   return result
 end
 
