@@ -1,7 +1,10 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image.
+local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local ocibuild = require "ocibuild"
-local output = require "ocibuild.cli.output"
+local path = require "ocibuild.path"
+local progress = require "ocibuild.cli.progress"
+local results = require "ocibuild.cli.results"
 
 local M = {}
 
@@ -9,7 +12,10 @@ M.HELP = [[
 usage: ocibuild build DIR [-t TAG]... [options]
 
 Builds DIR into a one-layer image: DIR/.dockerignore applies as
-`docker build` applies it, then each --exclude pattern after it.
+`docker build` applies it, then each --exclude pattern after it. The
+store and the -o archive are left out when they sit inside DIR. A
+Dockerfile in DIR is not read (it is a file like any other): for a
+build script, see `ocibuild init`.
 
 options:
   -t, --tag TAG          name the image (repeatable), as name:tag
@@ -25,11 +31,23 @@ options:
   --mode keep|normalize  permission bits as on disk (default), or 0644/0755
   --owner UID:GID|keep   owner of every entry (default 0:0), or the files' own
   --store DIR            the image store
-]]
+]] .. results.HELP .. progress.HELP
 
-local SPEC = { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
-  platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
-  mode = "value", owner = "value", alias = { t = "tag", o = "output" } }
+local SPEC = results.options { tag = "list", label = "list", exclude = "list", output = "value",
+  dest = "value", platform = "value", compression = "value", level = "value", jobs = "value",
+  mtime = "value", mode = "value", owner = "value", progress = "value", alias = { t = "tag", o = "output" } }
+
+-- ocibuild does not read Dockerfiles: say so once when DIR has one.
+local function dockerfile_warning(dir, warn)
+  for _, name in ipairs { "Dockerfile", "Containerfile" } do
+    local f = path.join(dir, name)
+    if core.stat(f) then
+      warn(("%s: ocibuild does not read Dockerfiles; %s is built as plain files (for a build script, see 'ocibuild init')")
+        :format(f, dir))
+      return
+    end
+  end
+end
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
@@ -46,16 +64,22 @@ function M.run(argv, g)
   local jobs
   jobs, err = getopt.integer(opts.jobs, "jobs")
   if err then return getopt.usage_error(err, "build") end
-  local api = ocibuild.new(nil, { store = g.store })
-  local ok, r = pcall(api.build, {
-    context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
-    archive = opts.output, dest = opts.dest, platform = opts.platform,
-    compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-    mode = opts.mode, owner = opts.owner,
-  })
-  if not ok then return nil, r, 1 end
-  output.result(r)
-  return true
+  local targets
+  targets, err = results.targets(opts)
+  if not targets then return nil, err, 1 end
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
+    dockerfile_warning(rest[1], rep.warn)
+    local api = ocibuild.new(nil, { store = g.store, warn = rep.warn, on_event = rep.on_event })
+    local ok, r = pcall(api.build, {
+      context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
+      archive = opts.output, dest = opts.dest, platform = opts.platform,
+      compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
+      mode = opts.mode, owner = opts.owner,
+    })
+    rep.finish()
+    if not ok then return nil, r, 1 end
+    return results.report(r, targets, opts.quiet)
+  end)
 end
 
 return M
