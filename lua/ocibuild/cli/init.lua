@@ -13,6 +13,8 @@ M.COMMANDS = {
   { "ls", "list what a directory puts into a layer, and why files are left out" },
   { "images", "list the images in the store" },
   { "gc", "remove unused blobs and abandoned temp files from the store" },
+  { "diff", "explain why two images differ: config, layers, files" },
+  { "init", "write a commented build.lua for a kind of project" },
 }
 
 local USAGE = [[
