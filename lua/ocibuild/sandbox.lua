@@ -19,12 +19,12 @@ local BASE = { "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "
 -- The largest file a script may read whole (a module, dofile).
 local MAX_SOURCE = 16 << 20
 
+local function refused(what) return ("%s is not available in build scripts (%s)"):format(what, M.HINT) end
+
 --- A function that raises "`name` is not available in build scripts" at
 -- its caller's line.
 function M.forbidden(name)
-  return function()
-    error(("%s is not available in build scripts (%s)"):format(name, M.HINT), 2)
-  end
+  return function() error(refused(name), 2) end
 end
 
 local function copy(t)
@@ -106,15 +106,15 @@ function M.env(o)
     return load(chunk, name, "t", env)
   end
   env.loadfile = function(p, mode, ...)
-    if p == nil then M.forbidden("loadfile without a file name")() end
-    if mode ~= nil and mode ~= "t" then M.forbidden("loadfile with mode " .. tostring(mode))() end
+    if p == nil then error(refused("loadfile without a file name"), 2) end
+    if mode ~= nil and mode ~= "t" then error(refused("loadfile with mode " .. tostring(mode)), 2) end
     local text, file = read_source(allow, base, p)
     if not text then error(file, 2) end
     if o.on_chunk then o.on_chunk(chunkname(p)) end
     return load(text, chunkname(p), "t", select("#", ...) > 0 and (...) or env)
   end
   env.dofile = function(p)
-    if p == nil then M.forbidden("dofile without a file name")() end
+    if p == nil then error(refused("dofile without a file name"), 2) end
     local text, file = read_source(allow, base, p)
     if not text then error(file, 2) end
     if o.on_chunk then o.on_chunk(chunkname(p)) end
@@ -142,13 +142,13 @@ function M.env(o)
       return io.open(file, mode or "r")
     end,
     lines = function(p, ...)
-      if p == nil then M.forbidden("io.lines without a file name")() end
+      if p == nil then error(refused("io.lines without a file name"), 2) end
       local file, err = checked(allow, base, p, "file")
       if not file then error(err, 2) end
       return io.lines(file, ...)
     end,
     close = function(f)
-      if f == nil then M.forbidden("io.close without a file")() end
+      if f == nil then error(refused("io.close without a file"), 2) end
       return f:close()
     end,
   }
