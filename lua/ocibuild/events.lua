@@ -5,6 +5,7 @@
 -- prints them, and the README documents them from the same list.
 -- A callback that raises stops the operation; what it had written is
 -- removed and the error is raised again to the caller.
+-- @module ocibuild.events
 local M = {}
 
 --- Every event type with its fields: "string", "integer", "boolean",

@@ -285,12 +285,7 @@ function M.new(base, opts)
   return api
 end
 
---- The image behind an Image object (for ocibuild's own specs).
--- @param img an object made by `image`
--- @treturn table the ocibuild.build.image record
-function M.internal(img) return inner[img] end
-
-local function run(file, args, opts, unsafe)
+local function run_script(file, args, opts, unsafe)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.unsafe = unsafe
@@ -299,13 +294,22 @@ local function run(file, args, opts, unsafe)
   return r.value
 end
 
---- Runs a build script in the sandbox: `ocibuild run` without `--unsafe`.
+--- The image behind an Image object (for ocibuild's own specs).
+-- @param img an object made by `image`
+-- @treturn table the ocibuild.build.image record
+function M.internal(img)
+  return inner[img]
+end
+
+--- Runs a build script in the sandbox, as `ocibuild run` does.
 -- @tparam string file the script
 -- @tparam[opt] table args its `args` table
 -- @tparam[opt] table opts `store`, `warn`, `on_event` (as for `new`)
 -- @return the script's first result
 -- @raise the script's error, as FILE:LINE: message
-function M.run(file, args, opts) return run(file, args, opts, false) end
+function M.run(file, args, opts)
+  return run_script(file, args, opts, false)
+end
 
 --- Runs a build script with all of Lua's libraries: for scripts you wrote.
 -- @tparam string file the script
@@ -313,7 +317,9 @@ function M.run(file, args, opts) return run(file, args, opts, false) end
 -- @tparam[opt] table opts as for `run`
 -- @return the script's first result
 -- @raise the script's error, as FILE:LINE: message
-function M.run_unsafe(file, args, opts) return run(file, args, opts, true) end
+function M.run_unsafe(file, args, opts)
+  return run_script(file, args, opts, true)
+end
 
 local default = M.new(nil)
 for k, v in pairs(default) do M[k] = v end
