@@ -62,12 +62,13 @@ end
 local function run_tracked(chunk, sources)
   local last
   local getinfo = debug.getinfo
+  local old = table.pack(debug.gethook())
   debug.sethook(function(_, line)
     local shown = sources[getinfo(2, "S").source]
     if shown then last = shown .. ":" .. line end
   end, "l")
   local ok, result = pcall(chunk)
-  debug.sethook()
+  if type(old[1]) == "function" then debug.sethook(table.unpack(old, 1, 3)) else debug.sethook() end
   return ok, result, last
 end
 

@@ -108,7 +108,7 @@ describe("ocibuild build and run output", function()
         "--level", "9", "--jobs", "1")
       assert.equal(0, code, err)
       -- the image's line, then the layer's under it
-      assert.truthy(err:find("p:1  [%d.]+s\27%[K\nlayer 1/1 " .. d:gsub("%p", "%%%0") .. "/ctx %-> /  %d+ files"), err)
+      assert.truthy(err:find("image p:1  [%d.]+s\27%[K\nlayer 1/1 " .. d:gsub("%p", "%%%0") .. "/ctx %-> /  %d+ files"), err)
       assert.equal("\27[J", err:sub(-3))
       assert.matches("^tag:", out)
     end)

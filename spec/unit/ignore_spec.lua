@@ -126,10 +126,10 @@ describe("ocibuild.ignore", function()
     it("names the file and line of a bad pattern", function()
       assert.same(table.pack(nil, "f:3: bad pattern '[a': syntax error in pattern: unterminated "
         .. "character class", "BADPATTERN"), table.pack(ignore.compile(assert(ignore.parse("a\n\n[a", "f")))))
-      assert.same(table.pack(nil, "bad pattern 'x\\\\': syntax error in pattern: trailing backslash",
+      assert.same(table.pack(nil, "exclude[1]: bad pattern 'x\\\\': syntax error in pattern: trailing backslash",
         "BADPATTERN"), table.pack(ignore.compile({}, { "x\\" })))
-      assert.same(table.pack(nil, "bad pattern '!': illegal exclusion pattern: \"!\"", "BADPATTERN"),
-        table.pack(ignore.compile({}, { "!" })))
+      assert.same(table.pack(nil, "exclude[2]: bad pattern '!': illegal exclusion pattern: \"!\"", "BADPATTERN"),
+        table.pack(ignore.compile({}, { "a", "!" })))
     end)
   end)
 end)
