@@ -104,11 +104,11 @@ describe("ocibuild build and run output", function()
       T.must(("mkdir -p %s && cd %s && python3 -c \"import random; r = random.Random(1); "
         .. "open('big.txt', 'w').write(' '.join(str(r.randrange(10**6)) for _ in range(2 * 10**6)))\"")
         :format(T.q(d .. "/ctx"), T.q(d .. "/ctx")))
-      local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "p:1", "--progress=tty",
-        "--level", "9", "--jobs", "1")
+      local code, out, err = T.sh(("COLUMNS=200 %s --store %s build %s -t p:1 --progress=tty --level 9 --jobs 1")
+        :format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/ctx")))
       assert.equal(0, code, err)
       -- the image's line, then the layer's under it
-      assert.truthy(err:find("image p:1  [%d.]+s\27%[K\nlayer 1/1 " .. d:gsub("%p", "%%%0") .. "/ctx %-> /  %d+ files"), err)
+      assert.truthy(err:find("image p:1  [%d.]+s\27%[K\nlayer 1/1  %d+ files  .-  " .. d:gsub("%p", "%%%0") .. "/ctx %-> /\27%[K"), err)
       assert.equal("\27[J", err:sub(-3))
       assert.matches("^tag:", out)
     end)

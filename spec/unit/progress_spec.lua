@@ -55,7 +55,7 @@ describe("ocibuild.cli.tty", function()
     live:event(LAYER, 0)
     assert.equal("", out:text()) -- younger than a redraw interval: not drawn
     live:event({ type = "progress", stage = "layer", id = "layer 1/1", entries = 12, bytes = 4 << 20, out = 1 << 20 }, 1)
-    assert.equal("layer 1/1 /src/site -> /usr/share/site/  12 files  4.0 MiB -> 1.0 MiB  4.0 MiB/s  1.0s\27[K",
+    assert.equal("layer 1/1  12 files  4.0 MiB -> 1.0 MiB  4.0 MiB/s  1.0s  /src/site -> /usr/share/site/\27[K",
       out:text())
     live:event({ type = "end", stage = "layer", id = "layer 1/1" }, 1.2)
     assert.equal("\r\27[J", out.parts[#out.parts])
@@ -117,7 +117,7 @@ describe("ocibuild.cli.tty", function()
     local text = out:text()
     assert.equal("\r\27[J", text:sub(1, 4))
     assert.truthy(text:find("ocibuild: warning: skipping socket /a/s\n", 1, true))
-    assert.truthy(text:find("layer 1/1 /a?b?[2J -> /", 1, true))
+    assert.truthy(text:find("/a?b?[2J -> /", 1, true))
   end)
 end)
 

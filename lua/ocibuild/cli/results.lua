@@ -34,7 +34,8 @@ end
 -- {iidfile=, metadata=}, or nil and why.
 function M.targets(opts)
   local t = {}
-  for key, opt in pairs { iidfile = "iidfile", metadata = "metadata-file" } do
+  for _, o in ipairs { { "iidfile", "iidfile" }, { "metadata", "metadata-file" } } do
+    local key, opt = o[1], o[2]
     if opts[opt] then
       local p, err = outfile.check(path.abs(opts[opt]))
       if not p then return nil, ("--%s: %s"):format(opt, err) end

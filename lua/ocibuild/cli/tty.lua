@@ -29,11 +29,7 @@ end
 local function text(l, now)
   local took = now - l.t0
   local parts = { l.id }
-  if l.stage == "layer" and l.context then
-    parts[1] = ("%s %s -> %s"):format(l.id, l.context, l.dest or "/")
-  elseif l.stage and l.id:sub(1, #l.stage) ~= l.stage then
-    parts[1] = l.stage .. " " .. l.id
-  end
+  if l.stage and l.id:sub(1, #l.stage) ~= l.stage then parts[1] = l.stage .. " " .. l.id end
   if l.entries then parts[#parts + 1] = ("%d files"):format(l.entries) end
   if l.bytes then
     local b = output.human(l.bytes)
@@ -51,6 +47,8 @@ local function text(l, now)
     end
   end
   parts[#parts + 1] = ("%.1fs"):format(took)
+  -- last, so that a narrow terminal cuts the path rather than the figures
+  if l.context then parts[#parts + 1] = ("%s -> %s"):format(l.context, l.dest or "/") end
   return table.concat(parts, "  ")
 end
 

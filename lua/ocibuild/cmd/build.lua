@@ -64,10 +64,9 @@ function M.run(argv, g)
   local jobs
   jobs, err = getopt.integer(opts.jobs, "jobs")
   if err then return getopt.usage_error(err, "build") end
-  local targets
-  targets, err = results.targets(opts)
-  if not targets then return nil, err, 1 end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
+    local targets, terr = results.targets(opts)
+    if not targets then return nil, terr, 1 end
     dockerfile_warning(rest[1], rep.warn)
     local api = ocibuild.new(nil, { store = g.store, warn = rep.warn, on_event = rep.on_event })
     local ok, r = pcall(api.build, {

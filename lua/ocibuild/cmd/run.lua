@@ -56,18 +56,18 @@ function M.run(argv, g)
   if #rest == 0 then return getopt.usage_error("run needs a build script", "run") end
   local args, err = script.parse_args(table.move(rest, 2, #rest, 1, {}))
   if not args then return getopt.usage_error(err, "run") end
-  local targets
-  targets, err = results.targets(opts)
-  if not targets then return nil, err, 1 end
-  local dest = opts.output and path.abs(opts.output)
-  if dest then
-    local ok
-    ok, err = archive.new(dest)
-    if not ok then return nil, "--output: " .. err, 1 end
-  end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
-    local r, code
-    r, err, code = script.run(rest[1], args, { store = g.store, warn = rep.warn, on_event = rep.on_event,
+    local targets
+    targets, err = results.targets(opts)
+    if not targets then return nil, err, 1 end
+    local dest = opts.output and path.abs(opts.output)
+    if dest then
+      local ok
+      ok, err = archive.new(dest)
+      if not ok then return nil, "--output: " .. err, 1 end
+    end
+    local r
+    r, err = script.run(rest[1], args, { store = g.store, warn = rep.warn, on_event = rep.on_event,
       unsafe = opts.unsafe })
     if not r then return nil, err, 1 end
     local img = r.image
@@ -79,7 +79,7 @@ function M.run(argv, g)
       return true
     end
     if dest then
-      local ok
+      local ok, code
       ok, err, code = write_archive(img, dest, rep.on_event)
       if not ok then return nil, err, code end
       img.archive = dest
