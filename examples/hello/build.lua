@@ -1,6 +1,8 @@
 -- Builds the static site in ./site into an image, as a build script
 -- committed next to it would. Run: ocibuild run examples/hello/build.lua
--- Values given as name=value on the command line arrive in `args`.
+-- Values given as name=value on the command line arrive in `args`; an
+-- OCI archive is written with `-o hello.tar` (or archive=NAME, a file in
+-- this folder: build scripts write only beside themselves).
 local oci = require "ocibuild"
 
 local img = oci.image {}
@@ -16,5 +18,5 @@ img:config { cmd = { "/bin/httpd", "-f", "-h", "/usr/share/site" }, ports = { "8
 
 return img:save {
   tag = args.tag or "hello:latest",
-  archive = args.archive or "../../build/hello.tar",
+  archive = args.archive,
 }

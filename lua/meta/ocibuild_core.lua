@@ -279,6 +279,13 @@ function core.realpath(path) end
 function core.cwd() end
 ---@return integer
 function core.ncpu() end
+---Seconds on the monotonic clock (for rates and redraw intervals).
+---@return number
+function core.clock() end
+---The width of the terminal on fd, 0 when unknown; false when fd is not a terminal.
+---@param fd integer
+---@return integer|false
+function core.terminal(fd) end
 ---@return string uname's machine
 function core.machine() end
 ---@return {libarchive: string, zlib: string, openssl: string}

@@ -374,7 +374,7 @@ describe("ocibuild.cli", function()
       seed(fx)
       local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal x = = 1\n', fx.dir .. "/build.lua:2:",
         "near '='")
-      assert.matches("^" .. (fx.dir .. "/build.lua:2: "):gsub("%p", "%%%0"), err)
+      assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:2: "):gsub("%p", "%%%0"), err)
     end)
 
     it("reports a runtime error as FILE:LINE: message", function()
@@ -382,7 +382,7 @@ describe("ocibuild.cli", function()
       seed(fx)
       local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nlocal t = nil\nprint(t.x)\n',
         fx.dir .. "/build.lua:4:", "attempt to index a nil value")
-      assert.matches("^" .. (fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
+      assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
     end)
 
     it("points an API error at the script's line", function()
@@ -400,11 +400,15 @@ describe("ocibuild.cli", function()
         .. 'return img:save { tag = args.tag }\n', fx.dir .. "/build.lua:3:", fx.dir .. "/site/.wh.x", "whiteout")
     end)
 
-    it("names the script and the tag when save gets a bad tag", function()
+    it("names the script, the line and the tag when save gets a bad tag, even through a tail call", function()
       local fx = fixture(finally)
       seed(fx)
-      script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
-        .. 'return img:save { tag = "Bad:tag" }\n', fx.dir .. "/build.lua:", '"Bad:tag"', "lowercase")
+      local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
+        .. 'return img:save { tag = "Bad:tag" }\n', '"Bad:tag"', "lowercase")
+      assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
+      err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
+        .. 'local r = img:save {\n  tag = "Bad:tag",\n}\nreturn r\n', '"Bad:tag"', "lowercase")
+      assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
     end)
 
     it("fails on a script that does not exist, naming it", function()
@@ -413,7 +417,7 @@ describe("ocibuild.cli", function()
       local before = state(fx)
       local code, out, err = run(fx, nil, "run", fx.dir .. "/missing.lua", "--store", fx.store)
       assert.equal(1, code, out .. err)
-      assert_one_line(err, fx.dir .. "/missing.lua", "No such file")
+      assert.equal(("ocibuild: %s/missing.lua: cannot read the build script: No such file or directory\n"):format(fx.dir), err)
       assert_unchanged(fx, before)
     end)
   end)

@@ -37,13 +37,13 @@ return img:save { tag = args.tag, archive = "out/site.tar" }
     assert.equal(o1:match("digest:%s+(sha256:%x+)"), o2:match("digest:%s+(sha256:%x+)"))
   end)
 
-  it("reports a script's syntax error as FILE:LINE: message, exit 1", function()
+  it("reports a script's syntax error as ocibuild: FILE:LINE: message, exit 1", function()
     local d = T.tmpdir(finally)
     T.write(d .. "/bad.lua", "local x = \nlocal oci = require 'ocibuild'\nthis is not lua\n")
     local code, out, err = T.sh(("cd %s && %s --store s run bad.lua"):format(T.q(d), T.q(T.bin)))
     assert.equal(1, code)
     assert.equal("", out)
-    assert.matches("^bad%.lua:%d+: [^\n]+\n$", err)
+    assert.matches("^ocibuild: bad%.lua:%d+: [^\n]+\n$", err)
     assert.is_false(T.exists(d .. "/s"))
   end)
 
@@ -52,7 +52,7 @@ return img:save { tag = args.tag, archive = "out/site.tar" }
     T.write(d .. "/b.lua", "local oci = require 'ocibuild'\nlocal img = oci.image()\nimg:layer { context = 'nope' }\n")
     local code, _, err = T.sh(("cd %s && %s --store s run b.lua"):format(T.q(d), T.q(T.bin)))
     assert.equal(1, code)
-    assert.equal(("b.lua:3: context %s/nope does not exist\n"):format(d), err)
+    assert.equal(("ocibuild: b.lua:3: context %s/nope does not exist\n"):format(d), err)
   end)
 
   it("refuses args that are not name=value (exit 2)", function()

@@ -82,7 +82,7 @@ describe("ocibuild (the public API)", function()
       assert.equal(img, img:layer { context = d .. "/ctx", dest = "/srv/./app/", mode = "normalize",
         mtime = "keep", owner = "1000:1000", compression = "zstd", level = 19, jobs = 1,
         exclude = { "*.tmp" }, ignorefile = false })
-      local l = img._img.steps[1].l
+      local l = require("ocibuild").internal(img).steps[1].l
       assert.same({ "srv/app/", "/srv/app/", "normalize", "keep", "1000:1000", "zstd", 19, 1 },
         { l.prefix, l.dest, l.mode, l.mtime, l.owner, l.compression, l.level, l.jobs })
     end)
@@ -118,7 +118,7 @@ describe("ocibuild (the public API)", function()
     it("normalizes ports as Docker does", function()
       local img = oci.image()
       img:config { ports = { "80", "53/udp" } }
-      assert.same({ "80/tcp", "53/udp" }, img._img.cfg.ports)
+      assert.same({ "80/tcp", "53/udp" }, require("ocibuild").internal(img).cfg.ports)
     end)
   end)
 

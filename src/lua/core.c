@@ -151,7 +151,8 @@ static void types(lua_State *L) {
 OCB_EXPORT int luaopen_ocibuild_core(lua_State *L);
 
 int luaopen_ocibuild_core(lua_State *L) {
-  static const luaL_Reg funcs[] = {{"codec", ocb_l_codec},
+  static const luaL_Reg funcs[] = {{"clock", ocb_l_clock},
+                                   {"codec", ocb_l_codec},
                                    {"cwd", ocb_l_cwd},
                                    {"http", ocb_l_http},
                                    {"layer_job", ocb_l_layer_job},
@@ -170,6 +171,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"tar_policy", ocb_l_tar_policy},
                                    {"tar_reader", ocb_l_tar_reader},
                                    {"tar_writer", ocb_l_tar_writer},
+                                   {"terminal", ocb_l_terminal},
                                    {"unlink", ocb_l_unlink},
                                    {"versions", ocb_l_versions},
                                    {"walk", ocb_l_walk},

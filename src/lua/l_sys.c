@@ -2,7 +2,8 @@
  * l_sys.c: small facts about the machine and the file system that the Lua
  * side needs for its decisions, and the few file operations it makes:
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink, core.mkdirs,
- * core.replace_file (atomic), core.lock (flock on a lock file).
+ * core.replace_file (atomic), core.lock (flock on a lock file), and for
+ * progress output core.clock (monotonic) and core.terminal (tty width).
  */
 #include <archive.h>
 #include <dirent.h>
@@ -13,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -150,6 +153,27 @@ int ocb_l_versions(lua_State *L) {
   lua_setfield(L, -2, "zlib");
   lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
   lua_setfield(L, -2, "openssl");
+  return 1;
+}
+
+/* core.clock() -> seconds (a float) on the monotonic clock, for rates */
+int ocb_l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.terminal(fd) -> its width in columns (0 when unknown) when fd is a
+ * terminal, else false */
+int ocb_l_terminal(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  struct winsize ws;
+  if (!isatty(fd)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushinteger(L, ioctl(fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0);
   return 1;
 }
 

@@ -117,7 +117,8 @@ int ocb_l_blobw_gc(lua_State *L);
 int ocb_l_blobw_write(lua_State *L);
 int ocb_l_fd_close(lua_State *L);
 
-int ocb_l_cwd(lua_State *L); /* l_sys.c */
+int ocb_l_clock(lua_State *L); /* l_sys.c */
+int ocb_l_cwd(lua_State *L);
 int ocb_l_dir_gc(lua_State *L);
 int ocb_l_list_dir(lua_State *L);
 int ocb_l_lock(lua_State *L);
@@ -128,6 +129,7 @@ int ocb_l_read_file(lua_State *L);
 int ocb_l_realpath(lua_State *L);
 int ocb_l_replace_file(lua_State *L);
 int ocb_l_stat(lua_State *L);
+int ocb_l_terminal(lua_State *L);
 int ocb_l_unlink(lua_State *L);
 int ocb_l_versions(lua_State *L);
 

@@ -11,6 +11,7 @@ local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
+local events = require "ocibuild.events"
 local files = require "ocibuild.build.files"
 local json = require "ocibuild.oci.json"
 local layer = require "ocibuild.build.layer"
@@ -170,7 +171,9 @@ local function load_base(self, st, ctx)
 end
 
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, cache=, on_event=, warn=}. Returns {desc=
+-- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=}:
+-- each layer is a stage (start, progress, end events; see ocibuild.events).
+-- Returns {desc=
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
@@ -190,12 +193,19 @@ function M:build(st, ctx)
     layer_descs[#layer_descs + 1] = base_mod.layer_desc(l)
     total = total + l.size
   end
-  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache,
-    on_event = ctx.on_event }
+  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache }
+  local n = #self.steps
   for i, s in ipairs(self.steps) do
+    local id = ("layer %d/%d"):format(i, n)
+    events.emit(ctx.on_event, { type = "start", stage = "layer", id = id, index = i, count = n,
+      context = not s.l.generated and s.l.context or nil, dest = s.l.dest })
+    lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
     local r
     r, err, code = layer.run(s.l, st, lctx, plans[i].items)
     if not r then return nil, err, code, s.where end
+    events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,
+      diff_id = r.diff_id, size = r.size, bytes = r.tar_size, entries = r.entries, reused = r.reused,
+      whole = r.whole })
     results[i] = r
     history[i] = { diff_id = r.diff_id, created_by = plans[i].created_by }
     layer_descs[#layer_descs + 1] = doc.descriptor(media.LAYER[s.l.compression], r.digest, r.size)

@@ -30,11 +30,12 @@ function M.new(list)
   end
   if #list == 0 then return nil, "index needs at least one image" end
   local self = setmetatable({ images = {}, annotations = {} }, M)
+  local image = require "ocibuild.build.image"
   for i, img in ipairs(list) do
-    if type(img) ~= "table" or getmetatable(img) == nil or not img._img then
+    if getmetatable(img) ~= image then
       return nil, ("index[%d] is not an image made with oci.image"):format(i)
     end
-    self.images[i] = img._img
+    self.images[i] = img
   end
   local first = self.images[1]
   for i, img in ipairs(self.images) do

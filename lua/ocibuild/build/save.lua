@@ -83,11 +83,44 @@ local function registry_options(opts, ctx)
 end
 
 --- Builds img (ocibuild.build.image or ocibuild.build.index) and saves
--- it. opts: {tag=, archive=, cache= (false: build every layer from
+-- it: an `image` stage, holding a stage per layer, one for the archive and
+-- one per push. opts: {tag=, archive=, cache= (false: build every layer from
 -- scratch), push=, registry= (see ocibuild.registry's options)}; ctx: {store= (a
 -- folder, else the default), warn=function(msg), on_event=, registry=}.
 -- Returns {image_id=, digest=, size=, path=, tags=, manifest=, archive=,
 -- layers=, pushed= (list of {reference=, digest=, name=})}.
+
+--- The paths a build's walk leaves out: the store and the archive, when
+-- they sit inside a context. `ocibuild ls` passes the same list, so that
+-- it lists exactly what a build puts in.
+function M.skip(store_dir, archive_path)
+  local list = {}
+  for _, p in ipairs { store_dir or false, archive_path or false } do
+    if p then list[#list + 1] = p end
+  end
+  return list
+end
+
+--- Writes the image desc of the store st into the OCI archive `out` (an
+-- ocibuild.endpoint.archive), naming it with refs: an `archive` stage.
+function M.write_archive(st, desc, refs, out, on_event)
+  local id = out.dest
+  events.emit(on_event, { type = "start", stage = "archive", id = id, path = out.dest })
+  local ok, err, code = copy.copy(layout.new(st), desc, out,
+    { on_event = events.tagged(on_event, { stage = "archive", id = id }) })
+  if ok then ok, err, code = out:tag(desc, refs) end
+  if ok then ok, err, code = out:commit() end
+  if not ok then return nil, err, code end
+  events.emit(on_event, { type = "end", stage = "archive", id = id, path = out.dest })
+  return true
+end
+
+local function familiar(refs)
+  local t = {}
+  for i, r in ipairs(refs) do t[i] = r.familiar end
+  return t
+end
+
 function M.save(img, opts, ctx)
   opts = opts or {}
   local ok, err, code = check.keys(opts, M.OPTIONS, "save")
@@ -121,9 +154,12 @@ function M.save(img, opts, ctx)
   if not st then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
+  local tags = familiar(refs)
+  local id = tags[1] or "image"
+  events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
   local built, where
-  built, err, code, where = img:build(st, { jobs = jobs, skip = { st.dir, archive_path }, cache = opts.cache,
-    registry = reg_opts,
+  built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
+    cache = opts.cache, registry = reg_opts,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   if not built then return nil, err, code, where end
   -- No tag: the image is listed untagged (`<none>`) until prune.
@@ -132,9 +168,7 @@ function M.save(img, opts, ctx)
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
     path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images }
   if out then
-    ok, err, code = copy.copy(layout.new(st), built.desc, out)
-    if ok then ok, err, code = out:tag(built.desc, refs) end
-    if ok then ok, err, code = out:commit() end
+    ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event)
     if not ok then return nil, err, code end
     result.archive = archive_path
   end
@@ -142,10 +176,15 @@ function M.save(img, opts, ctx)
   for _, r in ipairs(targets) do
     -- the registry client loads only for builds that push
     local p
+    events.emit(ctx.on_event, { type = "start", stage = "push", id = r.familiar, ref = r.normalized })
     p, err, code = require("ocibuild.registry").push(st, built.desc, r, reg_opts)
     if not p then return nil, err, code end
+    events.emit(ctx.on_event, { type = "end", stage = "push", id = r.familiar, ref = p.reference,
+      digest = p.digest })
     result.pushed[#result.pushed + 1] = p
   end
+  events.emit(ctx.on_event, { type = "end", stage = "image", id = id, digest = result.digest,
+    image_id = result.image_id, size = result.size, tags = tags, store = st.dir, path = result.archive })
   return result
 end
 

@@ -23,6 +23,8 @@ M.COMMANDS = {
   { "pull", "pull an image from a registry into the store: ocibuild pull REF" },
   { "login", "check and store credentials for a registry: ocibuild login HOST" },
   { "logout", "forget the credentials stored for a registry" },
+  { "diff", "explain why two images differ: config, layers, files" },
+  { "init", "write a commented build.lua for a kind of project" },
   { "gc", "the same as prune" },
 }
 

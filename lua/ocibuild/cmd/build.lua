@@ -1,10 +1,13 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
 -- base image or none, with the config set from flags.
+local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
 local ocibuild = require "ocibuild"
-local output = require "ocibuild.cli.output"
+local path = require "ocibuild.path"
+local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
+local results = require "ocibuild.cli.results"
 
 local M = {}
 
@@ -13,7 +16,9 @@ usage: ocibuild build DIR [-t TAG]... [options]
 
 Builds DIR into an image: one layer, on the base image --from names (or
 on nothing). DIR/.dockerignore applies as `docker build` applies it, then
-each --exclude pattern after it.
+each --exclude pattern after it. The store and the -o archive are left
+out when they sit inside DIR. A Dockerfile in DIR is not read (it is a
+file like any other): for a build script, see `ocibuild init`.
 
 options:
   -t, --tag TAG          name the image (repeatable), as name:tag; without
@@ -55,13 +60,14 @@ options:
                          name one: HOST/NAME:TAG), as `ocibuild push` does
   --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]] .. "\n" .. reg_cli.HELP
+]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { tag = "list", label = "list", exclude = "list", output = "value", dest = "value",
-  platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
+local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
+  output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
   mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
-  ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value", alias = { t = "tag", o = "output" } }
+  ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
+  progress = "value", alias = { t = "tag", o = "output" } })
 
 -- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
 local function pairs_of(list, flag)
@@ -90,6 +96,18 @@ function M.command(s, flag)
     return table.move(v, 1, #v, 1, {})
   end
   return { "/bin/sh", "-c", s }
+end
+
+-- ocibuild does not read Dockerfiles: say so once when DIR has one.
+local function dockerfile_warning(dir, warn)
+  for _, name in ipairs { "Dockerfile", "Containerfile" } do
+    local f = path.join(dir, name)
+    if core.stat(f) then
+      warn(("%s: ocibuild does not read Dockerfiles; %s is built as plain files (for a build script, see 'ocibuild init')")
+        :format(f, dir))
+      return
+    end
+  end
 end
 
 function M.run(argv, g)
@@ -123,17 +141,22 @@ function M.run(argv, g)
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
     insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
   if not reg then return nil, err, code end
-  local api = ocibuild.new(nil, { store = g.store, registry = reg, on_event = reg_cli.printer(io.stderr) })
-  local ok, r = pcall(api.build, {
-    context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
-    archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,
-    config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
-    compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-    mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"], push = opts.push or nil,
-  })
-  if not ok then return nil, r, 1 end
-  output.result(r)
-  return true
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
+    local targets, terr = results.targets(opts)
+    if not targets then return nil, terr, 1 end
+    dockerfile_warning(rest[1], rep.warn)
+    local api = ocibuild.new(nil, { store = g.store, registry = reg, warn = rep.warn, on_event = rep.on_event })
+    local ok, r = pcall(api.build, {
+      context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
+      archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,
+      config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
+      compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
+      mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"], push = opts.push or nil,
+    })
+    rep.finish()
+    if not ok then return nil, r, 1 end
+    return results.report(r, targets, opts.quiet)
+  end)
 end
 
 return M

@@ -5,19 +5,25 @@ local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local ignore = require "ocibuild.build.ignore"
 local path = require "ocibuild.path"
+local save = require "ocibuild.build.save"
+local store = require "ocibuild.store"
 
 local M = {}
 
 M.HELP = [[
-usage: ocibuild ls DIR [--why] [--exclude PATTERN]... [--ignorefile FILE]
+usage: ocibuild ls DIR [--why] [--exclude PATTERN]... [--ignorefile FILE] [-o FILE.tar]
 
 Lists, in layer order, the paths of DIR that `ocibuild build DIR` puts into
 the layer (directories end in /). DIR/.dockerignore applies as docker build
-applies it, then each --exclude pattern.
+applies it, then each --exclude pattern. Like build, it leaves out the
+store (--store, $OCIBUILD_STORE or the default) and the archive -o names
+when they sit inside DIR.
 
   --why      also list what is left out, each line starting with "-" and
              naming the deciding pattern and where it comes from; kept paths
              then start with "+"
+  -o, --output FILE.tar  the archive a build would write (left out as build leaves it out)
+  --store DIR            the image store (left out as build leaves it out)
 ]]
 
 local function describe(explain, why)
@@ -28,8 +34,9 @@ local function describe(explain, why)
   return ("excluded by %q (%s)"):format(info.pattern, from)
 end
 
-function M.run(argv, _)
-  local opts, rest = getopt.parse(argv, { why = "flag", exclude = "list", ignorefile = "value" }, "ls")
+function M.run(argv, g)
+  local opts, rest = getopt.parse(argv, { why = "flag", exclude = "list", ignorefile = "value", output = "value",
+    alias = { o = "output" } }, "ls")
   if not opts then return nil, rest, 2 end
   if #rest ~= 1 then return getopt.usage_error("ls needs exactly one directory", "ls") end
   local dir = path.abs(rest[1])
@@ -46,7 +53,9 @@ function M.run(argv, _)
   local matcher, explain = ignore.compile(list, opts.exclude or {})
   if not matcher then return nil, explain, 1 end
   local w
-  w, err = core.walk(dir, matcher, { excluded = opts.why or false })
+  local store_dir = store.default_dir(g.store)
+  local skip = save.skip(store_dir and path.abs(store_dir), opts.output and path.abs(opts.output))
+  w, err = core.walk(dir, matcher, { excluded = opts.why or false, skip = skip })
   if not w then return nil, err, 1 end
   local out = io.stdout
   while true do

@@ -3,7 +3,7 @@
 -- task yields until its transfer ends, so several transfers go on side by
 -- side while their bytes stay in C; outside a task, a request simply
 -- waits. Progress of the transfers under way is reported at most every
--- TICK seconds as {type="progress", stage=, digest=, size=, bytes=}.
+-- TICK seconds as {type="progress", stage="push"|"pull", id=digest, total=, bytes=}.
 local events = require "ocibuild.events"
 
 local M = {}
@@ -53,8 +53,8 @@ function Sched:pump(timeout)
       local p = e.progress
       if p and not e.done then
         local i = req:info()
-        events.emit(self.on_event, { type = "progress", stage = p.stage, digest = p.digest, size = p.size,
-          bytes = (p.base or 0) + (p.stage == "download" and i.received or i.sent) })
+        events.emit(self.on_event, { type = "progress", stage = p.stage == "download" and "pull" or "push",
+          id = p.digest, total = p.size, bytes = (p.base or 0) + (p.stage == "download" and i.received or i.sent) })
       end
     end
   end
