@@ -209,6 +209,14 @@ return img:save { tag = "fine:1" }
         { 'oci.build { context = "/etc" }', outside(p, "context", "/etc") },
         { 'oci.build { context = "site", store = "/tmp/x" }', outside(p, "store", "/tmp/x") },
         { 'oci.build { context = "site", archive = "/tmp/x.tar" }', outside(p, "archive", "/tmp/x.tar") },
+        { 'img:file { path = "/x", source = "../outside/secret.txt" }',
+          outside(p, "file source", p.outside .. "/secret.txt") },
+        { 'img:file { path = "/x", source = "out-link/secret.txt" }',
+          outside(p, "file source", p.proj .. "/out-link/secret.txt") },
+        { 'oci.image { from = "oci:../outside" }', outside(p, "base image", p.outside) },
+        { 'oci.image { from = "oci-archive:/tmp/x.tar:a:1" }', outside(p, "base image", "/tmp/x.tar") },
+        { 'oci.build { context = "site", from = "oci:/etc" }', outside(p, "base image", "/etc") },
+        { 'oci.index { img }:save { archive = "../outside/i.tar" }', outside(p, "archive", p.outside .. "/i.tar") },
       }
       for _, c in ipairs(cases) do
         fails(p, "local img = oci.image {}\n" .. c[1] .. "\n", 2, c[2])
@@ -274,15 +282,25 @@ print(#bad == 0 and "plain" or table.concat(bad, " "))
     -- A new function or method must check its path options (init.lua's
     -- `allow`) and get a case above before it is added here.
     it("are exactly the ones the sandbox was checked against", function()
-      local api = require("ocibuild").new(nil, {})
+      local api = require("ocibuild").new(nil, { allow = function(p) return p end })
       local names = {}
       for k in pairs(api) do names[#names + 1] = k end
       table.sort(names)
-      assert.same({ "VERSION", "build", "ignorefile", "image" }, names)
+      assert.same({ "VERSION", "build", "ignorefile", "image", "index" }, names)
       local methods = {}
       for k in pairs(debug.getmetatable(api.image()).__index) do methods[#methods + 1] = k end
       table.sort(methods)
-      assert.same({ "__index", "__metatable", "config", "label", "labels", "layer", "save" }, methods)
+      assert.same({ "__index", "__metatable", "annotations", "config", "file", "label", "labels", "layer",
+        "remove", "save" }, methods)
+      methods = {}
+      for k in pairs(debug.getmetatable(api.index { api.image() }).__index) do methods[#methods + 1] = k end
+      table.sort(methods)
+      assert.same({ "__index", "__metatable", "save" }, methods)
+      -- managing the store and moving images are for programs, not build scripts
+      local full = require("ocibuild").new(nil, {})
+      assert.is_function(full.store)
+      assert.is_function(full.push)
+      assert.is_function(full.pull)
     end)
   end)
 

@@ -275,12 +275,12 @@ describe("ocibuild push and pull", function()
     local d, store = base .. "/script", base .. "/script/store"
     T.write(d .. "/ctx/site/index.html", "<h1>hi</h1>\n")
     local code, out, err = ocb(store, "build", d .. "/ctx/site", "-t", reg.host .. "/team/built:v1",
-      "-t", reg.host .. "/team/built:v2", "--push")
+      "-t", reg.host .. "/team/built:v2", "--push", "--progress=plain")
     assert.equal(0, code, out .. err)
     local digest = out:match("digest:%s+(sha256:%x+)")
     assert.truthy(out:find("pushed:   " .. reg.host .. "/team/built@" .. digest .. "\n", 1, true), out)
     assert.equal(digest, sha256(remote_manifest(reg, "team/built:v2")))
-    assert.matches("uploaded ", err)
+    assert.truthy(err:find("push " .. reg.host .. "/team/built:v1", 1, true), err)
 
     T.write(d .. "/ctx/build.lua", ([[
 local oci = require "ocibuild"
@@ -293,7 +293,11 @@ print("pushed " .. r.pushed[1].reference)
 print("copied " .. oci.push("scripted:v1", %q).reference)
 return r
 ]]):format(reg.host .. "/team/built:v1", reg.host .. "/team/scripted:v1", reg.host .. "/team/copied:v1"))
+    -- oci.pull and oci.push are for programs and unsandboxed scripts
     code, out, err = ocb(store, "run", d .. "/ctx/build.lua")
+    assert.equal(1, code)
+    assert.equal(d .. "/ctx/build.lua:2: attempt to call a nil value (field 'pull')", err:match("^ocibuild: (.-)\n"))
+    code, out, err = ocb(store, "run", "--unsafe", d .. "/ctx/build.lua")
     assert.equal(0, code, out .. err)
     local pushed = out:match("pushed (%S+)")
     assert.equal("pulled " .. reg.host .. "/team/built@" .. digest, out:match("pulled %S+"))
@@ -302,7 +306,7 @@ return r
 
     T.write(d .. "/ctx/bad.lua", 'local oci = require "ocibuild"\nlocal r = oci.image {}:save { tag = "plain:v1", push = true }\nreturn r\n')
     code, out, err = ocb(store, "run", d .. "/ctx/bad.lua")
-    assert.same({ 1, "", d .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
+    assert.same({ 1, "", "ocibuild: " .. d .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
       .. 'push = "HOST/NAME:TAG")\n' }, { code, out, err })
   end)
 

@@ -40,19 +40,24 @@ describe("documentation", function()
       for k in pairs(debug.getmetatable(oci.image()).__index) do
         if k:sub(1, 2) ~= "__" then public[#public + 1] = "Image:" .. k end
       end
+      local index_methods = debug.getmetatable(oci.index { oci.image() }).__index
+      for k in pairs(index_methods) do
+        if k:sub(1, 2) ~= "__" then public[#public + 1] = "Index:" .. k end
+      end
       table.sort(public)
       local items = docs.ocibuild
       for _, name in ipairs(public) do
         local item = items[name]
         assert.is_table(item, "not documented: " .. name)
         assert.truthy(item.summary and #item.summary > 10, "no summary: " .. name)
-        if RAISES[name] or name:match("^Image:") then
+        if RAISES[name] or name:match("^Image:") or name:match("^Index:") then
           assert.is_string(item.raise, "does not say how it fails (@raise): " .. name)
         end
       end
       -- and documents nothing that is not there
       for _, name in ipairs(sorted_keys(items)) do
         local ok = oci[name] ~= nil or (name:match("^Image:") and debug.getmetatable(oci.image()).__index[name:sub(7)])
+          or (name:match("^Index:") and index_methods[name:sub(7)])
         assert.truthy(ok, "documented but absent: " .. name)
       end
     end)
@@ -124,7 +129,8 @@ describe("documentation", function()
       assert.equal("FILE.tar", opt("build", "--output").arg)
       assert.same({ "DIR" }, byname.build.operands)
       assert.same({ "FILE" }, byname.run.operands)
-      assert.same({}, byname.images.operands)
+      assert.same({ "REPO" }, byname.images.operands)
+      assert.same({}, byname.fsck.operands)
     end)
 
     it("is valid roff, as man renders it", function()
@@ -151,7 +157,7 @@ describe("documentation", function()
         return T.must(("cd %s && bash -c 'source c.bash; COMP_WORDS=(%s); COMP_CWORD=%d; _ocibuild; printf \"%%s\\n\" \"${COMPREPLY[@]}\"'")
           :format(T.q(d), table.concat(quoted, " "):gsub("'", "'\\''"), #words - 1))
       end
-      assert.equal("images\ninit\n", complete("ocibuild i"))
+      assert.equal("images\ninspect\nimport\ninit\n", complete("ocibuild i"))
       assert.equal("--progress\n", complete("ocibuild build --prog"))
       assert.equal("json\n", complete("ocibuild build --progress j"))
       assert.equal("go-binary\n", complete("ocibuild --store s init --template go"))

@@ -187,7 +187,7 @@ describe("ocibuild", function()
           got.manifest.annotations["org.opencontainers.image.base.digest"])
       end
       local img = other.image { from = "oci-archive:base.tar:nope:2" }
-      assert.equal(("base oci-archive:base.tar:nope:2: no image \"nope:2\" in %s/base.tar"):format(d),
+      assert.equal(("base oci-archive:%s/base.tar:nope:2: no image \"nope:2\" in %s/base.tar"):format(d, d),
         fails(img.save, img, {}))
       img = other.image { from = "oci-archive:/x.tar" }
       assert.equal("base oci-archive:/x.tar: cannot import /x.tar: ENOENT: No such file or directory: /x.tar",

@@ -69,7 +69,10 @@ function M.metadata(r)
     ["ocibuild.archive"] = r.archive,
   }
   if #names > 0 then doc["image.name"] = table.concat(names, ",") end
-  if r.pushed then doc["ocibuild.pushed"] = strings(type(r.pushed) == "string" and { r.pushed } or r.pushed) end
+  -- What was pushed: each reference as HOST/NAME@sha256:... .
+  local pushed = {}
+  for _, p in ipairs(r.pushed or {}) do pushed[#pushed + 1] = type(p) == "table" and p.reference or p end
+  if #pushed > 0 then doc["ocibuild.pushed"] = strings(pushed) end
   return doc
 end
 
