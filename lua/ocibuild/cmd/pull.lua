@@ -1,5 +1,7 @@
 --- `ocibuild pull REF`: an image from a registry into the store.
+local events = require "ocibuild.events"
 local getopt = require "ocibuild.cli.getopt"
+local progress = require "ocibuild.cli.progress"
 local ref = require "ocibuild.oci.ref"
 local registry = require "ocibuild.registry"
 local reg_cli = require "ocibuild.cli.registry"
@@ -22,9 +24,9 @@ options:
                          image (default: this machine's)
   --jobs N               blobs transferred at once (default 4)
   --store DIR            the image store (created when missing)
-]] .. "\n" .. reg_cli.HELP
+]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", platform = "value" }
+local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value" }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "pull")
@@ -41,12 +43,21 @@ function M.run(argv, g)
   local st
   st, err = store.open(dir, { create = true, source = source })
   if not st then return nil, err, 1 end
-  o.on_event = reg_cli.printer()
-  local desc
-  desc, err = registry.pull(r, st, o)
-  if not desc then return nil, err, 1 end
-  io.stdout:write(r.name, "@", desc.digest, "\n")
-  return true
+  return progress.run(opts.progress, "pull", function(rep)
+    local print_blob = reg_cli.printer()
+    o.on_event = function(ev)
+      if ev.type == "blob" then print_blob(ev) end
+      if ev.type == "warning" then rep.warn(ev.message) else events.emit(rep.on_event, ev) end
+    end
+    events.emit(rep.on_event, { type = "start", stage = "pull", id = rest[1], ref = r.normalized })
+    local desc, perr = registry.pull(r, st, o)
+    if not desc then return nil, perr, 1 end
+    events.emit(rep.on_event, { type = "end", stage = "pull", id = rest[1], ref = r.name .. "@" .. desc.digest,
+      digest = desc.digest, store = st.dir })
+    rep.finish()
+    io.stdout:write(r.name, "@", desc.digest, "\n")
+    return true
+  end)
 end
 
 return M

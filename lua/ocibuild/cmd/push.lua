@@ -1,5 +1,7 @@
 --- `ocibuild push SRC [DEST]`: an image of the store to a registry.
+local events = require "ocibuild.events"
 local getopt = require "ocibuild.cli.getopt"
+local progress = require "ocibuild.cli.progress"
 local registry = require "ocibuild.registry"
 local reg_cli = require "ocibuild.cli.registry"
 local store = require "ocibuild.store"
@@ -22,9 +24,9 @@ options:
   --jobs N               blobs transferred at once (default 4)
   --chunk-size SIZE      upload blobs larger than SIZE in chunks (default 64M)
   --store DIR            the image store
-]] .. "\n" .. reg_cli.HELP
+]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value" }
+local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value" }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "push")
@@ -51,12 +53,20 @@ function M.run(argv, g)
   local desc
   desc, err = registry.local_image(st, src)
   if not desc then return nil, err, 1 end
-  o.on_event = reg_cli.printer()
-  local r
-  r, err = registry.push(st, desc, dest, o)
-  if not r then return nil, err, 1 end
-  io.stdout:write(r.reference, "\n")
-  return true
+  return progress.run(opts.progress, "push", function(rep)
+    local print_blob = reg_cli.printer()
+    o.on_event = function(ev)
+      if ev.type == "blob" then print_blob(ev) end
+      if ev.type == "warning" then rep.warn(ev.message) else events.emit(rep.on_event, ev) end
+    end
+    events.emit(rep.on_event, { type = "start", stage = "push", id = dest, ref = dest })
+    local r, perr = registry.push(st, desc, dest, o)
+    if not r then return nil, perr, 1 end
+    events.emit(rep.on_event, { type = "end", stage = "push", id = dest, ref = r.reference, digest = r.digest })
+    rep.finish()
+    io.stdout:write(r.reference, "\n")
+    return true
+  end)
 end
 
 return M
