@@ -5,6 +5,7 @@
  */
 #include <locale.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lcore.h"
 
@@ -71,6 +72,25 @@ int ocb_opt_bool(lua_State *L, int idx, const char *k, int def) {
     luaL_error(L, "option %s: boolean expected, got %s", k, lua_typename(L, t));
   lua_pop(L, 1);
   return v;
+}
+
+int ocb_opt_skip(lua_State *L, int idx, struct stat *out) {
+  lua_Integer i, n;
+  int got = 0;
+  if (lua_getfield(L, idx, "skip") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = luaL_len(L, -1);
+  for (i = 1; i <= n; i++) {
+    if (lua_geti(L, -1, i) != LUA_TSTRING) luaL_error(L, "option skip: list of paths expected");
+    if (stat(lua_tostring(L, -1), &out[got]) == 0 && ++got == OCB_WALK_MAXSKIP && i < n)
+      luaL_error(L, "option skip: more than %d paths", OCB_WALK_MAXSKIP);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return got;
 }
 
 static void types(lua_State *L) {

@@ -36,27 +36,6 @@ typedef struct {
   struct stat skip[OCB_WALK_MAXSKIP];
 } LJob;
 
-static void check_skip(lua_State *L, LJob *j) {
-  lua_Integer i, n;
-  if (lua_getfield(L, 1, "skip") == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  luaL_checktype(L, -1, LUA_TTABLE);
-  n = luaL_len(L, -1);
-  for (i = 1; i <= n; i++) {
-    struct stat st;
-    if (lua_geti(L, -1, i) != LUA_TSTRING) luaL_error(L, "option skip: list of paths expected");
-    if (stat(lua_tostring(L, -1), &st) == 0) {
-      if (j->spec.nskip == OCB_WALK_MAXSKIP)
-        luaL_error(L, "option skip: more than %d paths", OCB_WALK_MAXSKIP);
-      j->skip[j->spec.nskip++] = st;
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-}
-
 /* items = {{kind=, name=, ...}, ...}: an array of ocb_tar_item kept as the
  * job's user value, its strings anchored in the array's own user value. */
 static void check_items(lua_State *L, LJob *j) {
@@ -118,7 +97,7 @@ int ocb_l_layer_job(lua_State *L) {
     j->spec.state = lua_tostring(L, -1);
     lua_setiuservalue(L, -2, UV_STATE);
   }
-  check_skip(L, j);
+  j->spec.nskip = ocb_opt_skip(L, 1, j->skip);
   j->spec.skip = j->skip;
   return 1;
 }

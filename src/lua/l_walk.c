@@ -11,25 +11,6 @@ typedef struct {
   ocb_walk *w;
 } LWalk;
 
-/* Leaves out of w each path in the list at idx that exists. */
-static void skip_paths(lua_State *L, int idx, ocb_walk *w) {
-  lua_Integer i, n;
-  if (lua_getfield(L, idx, "skip") == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  luaL_checktype(L, -1, LUA_TTABLE);
-  n = luaL_len(L, -1);
-  for (i = 1; i <= n; i++) {
-    struct stat st;
-    if (lua_geti(L, -1, i) != LUA_TSTRING) luaL_error(L, "option skip: list of paths expected");
-    if (stat(lua_tostring(L, -1), &st) == 0 && ocb_walk_skip(w, st.st_dev, st.st_ino) < 0)
-      luaL_error(L, "option skip: more than %d paths", OCB_WALK_MAXSKIP);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-}
-
 int ocb_l_walk(lua_State *L) {
   static const char *const keys[] = {"excluded", "skip", NULL};
   const char *root = luaL_checkstring(L, 1);
@@ -47,7 +28,11 @@ int ocb_l_walk(lua_State *L) {
   lua_pushvalue(L, 2); /* keep the matcher alive while walking */
   lua_setiuservalue(L, -2, 1);
   if (!(lw->w = ocb_walk_open(root, m, flags, &err))) return ocb_pushfail(L, &err);
-  if (!lua_isnoneornil(L, 3)) skip_paths(L, 3, lw->w);
+  if (!lua_isnoneornil(L, 3)) {
+    struct stat skip[OCB_WALK_MAXSKIP];
+    int i, n = ocb_opt_skip(L, 3, skip);
+    for (i = 0; i < n; i++) ocb_walk_skip(lw->w, skip[i].st_dev, skip[i].st_ino);
+  }
   return 1;
 }
 

@@ -43,6 +43,9 @@ lua_Integer ocb_opt_int(lua_State *L, int idx, const char *k, lua_Integer def, l
                         lua_Integer hi);
 const char *ocb_opt_str(lua_State *L, int idx, const char *k, const char *def);
 int ocb_opt_bool(lua_State *L, int idx, const char *k, int def);
+/* The paths of the list option "skip" that exist, stat'ed into out (room
+ * for OCB_WALK_MAXSKIP; more raise). Returns how many. */
+int ocb_opt_skip(lua_State *L, int idx, struct stat *out);
 
 /* "file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev". */
 const char *ocb_type_name(mode_t m);

@@ -7,7 +7,6 @@
  * varints, streamed both ways; a trailer holds the summary and a CRC of
  * the entries, checked in full before anything in a state is trusted.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libdeflate.h>
@@ -297,45 +296,32 @@ int ocb_lstate_forget(const ocb_store *s, const char *id) {
   return rc;
 }
 
-/* 1 when the state at path names a blob the store no longer holds (or
- * cannot be read at all). */
-static int stale(const ocb_store *s, int dirfd, const char *name) {
+typedef struct prune_ctx {
+  const ocb_store *s;
+  int all;
+} prune_ctx;
+
+/* A state: removed with all, or when it names a blob the store no longer
+ * holds (or cannot be read at all). */
+static int prune_state(void *ud, int dirfd, const char *name, ocb_err *err) {
+  prune_ctx *p = ud;
   ocb_lstate_head h;
   uint64_t bytes;
   struct stat st;
-  ocb_err err;
-  char *p;
-  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), gone = 1;
-  if (fd < 0) return 1;
+  char *blob;
+  int fd, gone = 1;
+  if (p->all) return 1;
+  if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) return 1;
   memset(&h, 0, sizeof h);
-  if (check_file(fd, &h, &bytes) == 0 && (p = ocb_store_blob_path(s, h.blob, strlen(h.blob), &err))) {
-    gone = lstat(p, &st) < 0;
-    free(p);
+  if (check_file(fd, &h, &bytes) == 0 && (blob = ocb_store_blob_path(p->s, h.blob, strlen(h.blob), err))) {
+    gone = lstat(blob, &st) < 0;
+    free(blob);
   }
   close(fd);
   return gone;
 }
 
 int ocb_lstate_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err) {
-  char *root = ocb_store_path(s, OCB_F_LAYERS);
-  struct dirent *de;
-  DIR *d;
-  int rc = 0;
-  if (!root) return ocb_errno(err, ENOMEM, s->dir);
-  if (!(d = opendir(root))) {
-    if (errno != ENOENT) rc = ocb_errno(err, errno, root);
-    free(root);
-    return rc;
-  }
-  for (;;) {
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.') continue;
-    if ((all || stale(s, dirfd(d), de->d_name)) && unlinkat(dirfd(d), de->d_name, 0) == 0)
-      ++*removed;
-  }
-  if (errno) rc = ocb_errno(err, errno, root);
-  closedir(d);
-  free(root);
-  return rc;
+  prune_ctx p = {s, all};
+  return ocb_store_sweep(s, OCB_F_LAYERS, prune_state, &p, removed, err);
 }

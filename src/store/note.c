@@ -5,7 +5,6 @@
  * all; a cache: a missing or odd note only means the work is done again.
  * A note whose blob is gone is removed with the store's other leftovers.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,62 +85,37 @@ out:
   return r;
 }
 
-/* Removes the notes of one kind folder whose blob is gone. */
-static int prune_kind(const ocb_store *s, const char *dir, uint64_t *removed, ocb_err *err) {
-  DIR *d = opendir(dir);
-  struct dirent *de;
-  int rc = 0;
-  if (!d) return errno == ENOENT ? 0 : ocb_errno(err, errno, dir);
-  for (;;) {
-    char digest[OCB_DIGEST_BUF], *blob = NULL;
-    struct stat st;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.') continue;
-    if (strlen(de->d_name) == 64) {
-      memcpy(digest, "sha256:", 7);
-      memcpy(digest + 7, de->d_name, 65);
-      blob = ocb_store_blob_path(s, digest, OCB_DIGEST_LEN, err);
-    }
-    /* A name that is no digest is no note of ours either: removed too. */
-    if ((!blob || stat(blob, &st) < 0) && unlinkat(dirfd(d), de->d_name, 0) == 0) ++*removed;
-    free(blob);
-  }
-  if (errno) rc = ocb_errno(err, errno, dir);
-  closedir(d);
-  return rc;
+/* A note: removed when its blob is gone; a name that is no digest is no
+ * note of ours either: removed too. */
+static int prune_note(void *ud, int dirfd, const char *name, ocb_err *err) {
+  const ocb_store *s = ud;
+  char digest[OCB_DIGEST_BUF], *blob;
+  struct stat st;
+  int gone;
+  (void)dirfd;
+  if (strlen(name) != 64) return 1;
+  memcpy(digest, "sha256:", 7);
+  memcpy(digest + 7, name, 65);
+  if (!(blob = ocb_store_blob_path(s, digest, OCB_DIGEST_LEN, err))) return 1;
+  gone = stat(blob, &st) < 0;
+  free(blob);
+  return gone;
+}
+
+typedef struct kind_ctx {
+  const ocb_store *s;
+  uint64_t *removed;
+} kind_ctx;
+
+/* A kind folder: its notes swept. */
+static int prune_kind(void *ud, int dirfd, const char *name, ocb_err *err) {
+  kind_ctx *k = ud;
+  if (!kind_valid(name)) return 0;
+  return ocb_sweep(dirfd, name, prune_note, (void *)k->s, k->removed, err) < 0 ? -1 : 0;
 }
 
 int ocb_note_prune(const ocb_store *s, uint64_t *removed, ocb_err *err) {
-  char *root = ocb_store_path(s, OCB_F_NOTES);
-  DIR *d;
-  struct dirent *de;
-  int rc = 0;
+  kind_ctx k = {s, removed};
   *removed = 0;
-  if (!root) return ocb_errno(err, ENOMEM, s->dir);
-  if (!(d = opendir(root))) {
-    if (errno != ENOENT) rc = ocb_errno(err, errno, root);
-    free(root);
-    return rc;
-  }
-  for (;;) {
-    char *p;
-    size_t n;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.' || !kind_valid(de->d_name)) continue;
-    n = strlen(root) + strlen(de->d_name) + 2;
-    if (!(p = malloc(n))) {
-      rc = ocb_errno(err, ENOMEM, root);
-      break;
-    }
-    snprintf(p, n, "%s/%s", root, de->d_name);
-    rc = prune_kind(s, p, removed, err);
-    free(p);
-    if (rc < 0) break;
-  }
-  if (rc == 0 && errno) rc = ocb_errno(err, errno, root);
-  closedir(d);
-  free(root);
-  return rc;
+  return ocb_store_sweep(s, OCB_F_NOTES, prune_kind, &k, removed, err);
 }

@@ -266,10 +266,11 @@ done:
   return rc;
 }
 
-/* 1 when the record at path names a blob the store no longer holds. */
-static int stale(const ocb_store *s, const char *path) {
+/* 1 when the record `name` (of the folder open on dirfd) names a blob the
+ * store no longer holds, or cannot be read. */
+static int stale(const ocb_store *s, int dirfd, const char *name) {
   char head[1024], blob[80], *bp, *p;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), gone = 1;
+  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), gone = 1;
   ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof head - 1);
   ocb_err err;
   struct stat st;
@@ -292,64 +293,29 @@ int ocb_reuse_forget(const ocb_reuse *r, const unsigned char pd0[32]) {
   return rc;
 }
 
-/* Removes the stale records of one key folder (all: every record). */
-static int prune_dir(const ocb_store *s, const char *dir, int all, uint64_t *removed,
-                     ocb_err *err) {
-  DIR *d = opendir(dir);
-  struct dirent *de;
-  int rc = 0;
-  if (!d) return errno == ENOENT ? 0 : ocb_errno(err, errno, dir);
-  for (;;) {
-    size_t n;
-    char *p;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.') continue;
-    n = strlen(dir) + strlen(de->d_name) + 2;
-    if (!(p = malloc(n))) {
-      rc = ocb_errno(err, ENOMEM, dir);
-      break;
-    }
-    snprintf(p, n, "%s/%s", dir, de->d_name);
-    if ((all || stale(s, p)) && unlink(p) == 0) ++*removed;
-    free(p);
-  }
-  if (rc == 0 && errno) rc = ocb_errno(err, errno, dir);
-  closedir(d);
-  if (all && rc == 0) rmdir(dir);
-  return rc;
+typedef struct prune_ctx {
+  const ocb_store *s;
+  int all;
+  uint64_t *removed;
+} prune_ctx;
+
+/* A record: removed when stale (or with all). */
+static int prune_record(void *ud, int dirfd, const char *name, ocb_err *err) {
+  prune_ctx *p = ud;
+  (void)err;
+  return p->all || stale(p->s, dirfd, name);
+}
+
+/* A key folder: its records swept, the folder itself removed with all. */
+static int prune_key(void *ud, int dirfd, const char *name, ocb_err *err) {
+  prune_ctx *p = ud;
+  if (ocb_sweep(dirfd, name, prune_record, p, p->removed, err) < 0) return -1;
+  if (p->all) unlinkat(dirfd, name, AT_REMOVEDIR);
+  return 0;
 }
 
 int ocb_reuse_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err) {
-  char *root = ocb_store_path(s, OCB_F_REUSE);
-  DIR *d;
-  struct dirent *de;
-  int rc = 0;
+  prune_ctx p = {s, all, removed};
   *removed = 0;
-  if (!root) return ocb_errno(err, ENOMEM, s->dir);
-  if (!(d = opendir(root))) {
-    if (errno != ENOENT) rc = ocb_errno(err, errno, root);
-    free(root);
-    return rc;
-  }
-  for (;;) {
-    size_t n;
-    char *p;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.') continue;
-    n = strlen(root) + strlen(de->d_name) + 2;
-    if (!(p = malloc(n))) {
-      rc = ocb_errno(err, ENOMEM, root);
-      break;
-    }
-    snprintf(p, n, "%s/%s", root, de->d_name);
-    rc = prune_dir(s, p, all, removed, err);
-    free(p);
-    if (rc < 0) break;
-  }
-  if (rc == 0 && errno) rc = ocb_errno(err, errno, root);
-  closedir(d);
-  free(root);
-  return rc;
+  return ocb_store_sweep(s, OCB_F_REUSE, prune_key, &p, removed, err);
 }

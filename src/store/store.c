@@ -152,3 +152,40 @@ int ocb_store_gc_temps(const ocb_store *s, int dry, uint64_t *removed, uint64_t 
   free(dir);
   return rc;
 }
+
+int ocb_sweep(int at, const char *dir, ocb_sweep_fn fn, void *ud, uint64_t *removed, ocb_err *err) {
+  int fd = openat(at, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct dirent *de;
+  DIR *d;
+  int rc = 0;
+  if (fd < 0) return errno == ENOENT ? 0 : ocb_errno(err, errno, dir);
+  if (!(d = fdopendir(fd))) {
+    rc = ocb_errno(err, errno, dir);
+    close(fd);
+    return rc;
+  }
+  for (;;) {
+    int r;
+    errno = 0;
+    if (!(de = readdir(d))) break;
+    if (de->d_name[0] == '.') continue;
+    if ((r = fn(ud, dirfd(d), de->d_name, err)) < 0) {
+      rc = -1;
+      break;
+    }
+    if (r == 1 && unlinkat(dirfd(d), de->d_name, 0) == 0) ++*removed;
+  }
+  if (rc == 0 && errno) rc = ocb_errno(err, errno, dir);
+  closedir(d);
+  return rc;
+}
+
+int ocb_store_sweep(const ocb_store *s, int role, ocb_sweep_fn fn, void *ud, uint64_t *removed,
+                    ocb_err *err) {
+  char *dir = ocb_store_path(s, role);
+  int rc;
+  if (!dir) return ocb_errno(err, ENOMEM, s->dir);
+  rc = ocb_sweep(AT_FDCWD, dir, fn, ud, removed, err);
+  free(dir);
+  return rc;
+}

@@ -45,6 +45,15 @@ int ocb_store_replace(const ocb_store *s, int role, const void *data, size_t len
 /* Takes the index lock or the prune lock (shared: many builds, one prune).
  * Returns the locked descriptor (close it to unlock), or -1. Blocks. */
 int ocb_store_lock(const ocb_store *s, int role, int shared, ocb_err *err);
+/* Calls fn(ud, dirfd, name, err) on each entry of the folder `dir` (of
+ * the folder open on at, or AT_FDCWD) whose name does not start with '.':
+ * fn returns 1 to have the entry removed (counted in *removed), 0 to keep
+ * it, -1 to stop with err. A missing folder has no entries; a symlink is
+ * not followed. ocb_store_sweep sweeps a folder of the store by role. */
+typedef int (*ocb_sweep_fn)(void *ud, int dirfd, const char *name, ocb_err *err);
+int ocb_sweep(int at, const char *dir, ocb_sweep_fn fn, void *ud, uint64_t *removed, ocb_err *err);
+int ocb_store_sweep(const ocb_store *s, int role, ocb_sweep_fn fn, void *ud, uint64_t *removed,
+                    ocb_err *err);
 /* Removes the temp files nobody holds (dry: only counts them); *removed
  * counts them, *bytes sums their sizes. */
 int ocb_store_gc_temps(const ocb_store *s, int dry, uint64_t *removed, uint64_t *bytes,
