@@ -17,7 +17,8 @@ typedef struct ocb_err {
   char msg[1280]; /* "ENOENT: No such file or directory: site/x" */
 } ocb_err;
 
-/* Fill err from an errno value: "<ENAME>: <strerror>: <what>". Returns -1. */
+/* Fill err from an errno value: "<ENAME>: <strerror>: <what>", what quoted
+ * (ocb_quote). Returns -1. */
 int ocb_errno(ocb_err *err, int errnum, const char *what);
 /* Fill err with a code and a printf-style message. Returns -1. */
 int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...)
@@ -27,9 +28,14 @@ int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...)
     ;
 /* The errno's own name ("ENOENT", "EOVERFLOW", ...), "E<number>" if unknown. */
 const char *ocb_errno_name(int errnum, char buf[16]);
-/* Quote a path for a message: control bytes and invalid UTF-8 escaped as
- * \xNN, the whole truncated (with "...") to fit out. */
+/* Like ocb_errno, for a name quoted already (ocb_quote). */
+int ocb_errno_q(ocb_err *err, int errnum, const char *quoted);
+/* Quote a name for a message, on one line: control bytes, DEL and invalid
+ * UTF-8 as \xNN, '\' doubled. What does not fit in out keeps its start and
+ * its end (where a path names its file) around "...". */
 void ocb_quote(char *out, size_t outlen, const char *s, size_t len);
+/* ocb_quote of dir + "/" + rel. */
+void ocb_quote_path(char *out, size_t outlen, const char *dir, const char *rel, size_t rellen);
 /* 1 when s[0..len) is valid UTF-8 without NUL bytes. */
 int ocb_utf8_valid(const char *s, size_t len);
 

@@ -2,6 +2,7 @@
 -- environment: the standard libraries it needs, `args` (the name=value
 -- pairs of the command line), and `require "ocibuild"` bound to the
 -- script's folder, so relative paths work from any working directory.
+local core = require "ocibuild.core"
 local ocibuild = require "ocibuild"
 local path = require "ocibuild.path"
 
@@ -25,10 +26,8 @@ end
 --- Runs the script `file` with `args`. opts: {store=, warn=}. Returns the
 -- script's first result, or nil and "FILE:LINE: message".
 function M.run(file, args, opts)
-  local f, err = io.open(file, "rb")
-  if not f then return nil, ("cannot read build script: %s"):format(err) end
-  local text = f:read("a")
-  f:close()
+  local text, err = core.read_file(file)
+  if not text then return nil, ("cannot read build script: %s"):format(err) end
   local base = path.dirname(path.abs(file))
   local api = ocibuild.new(base, opts)
   local env = { args = args, oci = api }

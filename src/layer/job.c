@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "layer.h"
@@ -19,6 +20,7 @@ typedef struct job {
   ocb_comp *comp;
   ocb_blobw blob;
   ocb_reuse reuse;
+  ocb_notes *notes;
   ocb_layer_stats stats;
   uint64_t next_tick; /* monotonic ms of the next progress call */
 } job;
@@ -73,6 +75,10 @@ static int warn(job *j, const char *msg, ocb_err *err) {
   return j->hooks->warn(j->hooks->ud, msg, err);
 }
 
+static int warn_cb(void *ud, const char *msg, ocb_err *err) {
+  return warn(ud, msg, err);
+}
+
 /* Walks and tars everything into the pipeline. */
 static int fill(job *j, ocb_err *err) {
   const ocb_tar_policy *pol = j->spec->policy;
@@ -83,12 +89,13 @@ static int fill(job *j, ocb_err *err) {
     int a = ocb_tar_add_walked(j->tar, pol, &e, err);
     if (a < 0) return -1;
     if (a == 1) {
-      char q[1024], msg[1200];
-      ocb_quote(q, sizeof q, e.path, e.pathlen);
-      snprintf(msg, sizeof msg, "skipping socket %s/%s", pol->display, q);
+      char q[1100], msg[1200];
+      ocb_quote_path(q, sizeof q, pol->display, e.path, e.pathlen);
+      snprintf(msg, sizeof msg, "skipping socket %s", q);
       if (warn(j, msg, err) < 0) return -1;
       continue;
     }
+    if (j->notes && ocb_notes_entry(j->notes, pol, &e, warn_cb, j, err) < 0) return -1;
     j->stats.entries++;
   }
   return r;
@@ -124,6 +131,11 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i;
   if (!(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
+  if (j->hooks && j->hooks->warn) {
+    struct stat st;
+    if (stat(s->root, &st) < 0) return ocb_errno(err, errno, s->root);
+    if (!(j->notes = ocb_notes_new(st.st_dev))) return ocb_errno(err, ENOMEM, s->root);
+  }
   for (i = 0; i < s->nskip; i++) ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
   if (ocb_blobw_open(&j->blob, s->store, err) < 0 ||
       !(j->comp = ocb_comp_new(s->codec, ocb_blobw_write, &j->blob, err)))
@@ -148,6 +160,7 @@ int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks,
   j.blob.f.fd = -1;
   r = run(&j, res, err);
   ocb_walk_close(j.walk);
+  ocb_notes_free(j.notes);
   ocb_tar_free(j.tar);
   ocb_comp_free(j.comp);
   ocb_blobw_abort(&j.blob);

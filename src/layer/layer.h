@@ -113,6 +113,19 @@ int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, 
 void ocb_untar_close(ocb_untar *u);
 
 /*
+ * Notes (notes.c): warnings about what a layer holds that is allowed but
+ * surprising: names that differ only in case within a directory, mount
+ * points crossed, setuid/setgid bits kept. Fed every written entry, in
+ * walk order.
+ */
+typedef struct ocb_notes ocb_notes;
+typedef int (*ocb_notes_warn)(void *ud, const char *msg, ocb_err *err);
+ocb_notes *ocb_notes_new(dev_t root_dev);
+int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e,
+                    ocb_notes_warn warn, void *ud, ocb_err *err);
+void ocb_notes_free(ocb_notes *n);
+
+/*
  * The layer job (job.c): walk -> tar -> codec pipeline (diff_id, blocks
  * on worker threads, unchanged blocks of an earlier build reused) ->
  * SHA-256 -> blobs/sha256/<hex>. No file bytes leave C.

@@ -1,4 +1,5 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script.
+local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 local output = require "ocibuild.cli.output"
 local script = require "ocibuild.script"
@@ -24,7 +25,7 @@ function M.run(argv, g)
   local result
   result, err = script.run(rest[1], args, { store = g.store })
   if not result then
-    io.stderr:write(err, "\n")
+    io.stderr:write(check.line(err), "\n")
     return nil, nil, 1
   end
   if type(result) == "table" and result.digest then output.result(result) end
