@@ -70,9 +70,20 @@ typedef struct ocb_afile {
   char *tmp;        /* path of the temp file while open */
   uint64_t written; /* bytes written so far */
   uint64_t started; /* bytes whose writeback has been started */
+  void *reg;        /* its entry in the process's temp file registry */
 } ocb_afile;
-/* Creates a temp file in tmpdir named "<prefix>XXXXXX". */
+/* Creates a temp file in tmpdir named "<prefix>XXXXXX", after removing the
+ * abandoned temps of that prefix there (see ocb_afile_sweep). */
 int ocb_afile_open(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err *err);
+/* Removes the temp files "<prefix>*" in dir whose writer is gone (their
+ * flock is free); *removed counts them. Skips the sweep when a temp is
+ * being created there at that moment. */
+int ocb_afile_sweep(const char *dir, const char *prefix, uint64_t *removed, ocb_err *err);
+/* Handlers for SIGHUP, SIGINT, SIGTERM, SIGPIPE and SIGXFSZ that remove the
+ * process's temp files, then let the signal do what it would have done.
+ * A signal ignored is left ignored; with only_default, a signal that
+ * already has a handler (a host program's) is left to it. */
+void ocb_signals_install(int only_default);
 int ocb_afile_write(ocb_afile *f, const void *buf, size_t len, ocb_err *err);
 /* fsync, rename to dst (replacing it), fsync dst's directory. */
 int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err);

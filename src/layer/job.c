@@ -118,6 +118,7 @@ static int publish(job *j, ocb_layer_result *res, ocb_err *err) {
     return 0;
   }
   if (ocb_blobw_commit(&j->blob, NULL, res->digest, &res->size, err) < 0) return -1;
+  res->created = j->blob.created;
   if (j->spec->reuse && ocb_reuse_write(&j->reuse, j->comp, res->digest, res->size, err) < 0) {
     /* The record only speeds up the next build: say so, go on. */
     char msg[1400];

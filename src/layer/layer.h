@@ -159,6 +159,7 @@ typedef struct ocb_layer_hooks {
 typedef struct ocb_layer_result {
   char digest[OCB_DIGEST_BUF];
   uint64_t size; /* of the blob */
+  int created;   /* the blob was not in the store before */
   ocb_layer_stats stats;
   ocb_comp_result comp; /* diff_id, blocks, reuse */
 } ocb_layer_result;

@@ -4,7 +4,6 @@
  * separate, stable lock files (never index.json, whose inode a rename
  * swaps), and removal of temp files nobody holds any more.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -119,29 +118,10 @@ int ocb_store_lock(const ocb_store *s, int role, int shared, ocb_err *err) {
 
 int ocb_store_gc_temps(const ocb_store *s, uint64_t *removed, ocb_err *err) {
   char *dir = ocb_store_path(s, OCB_F_TMP);
-  DIR *d;
-  struct dirent *de;
-  int rc = 0;
+  int rc;
   *removed = 0;
   if (!dir) return ocb_errno(err, ENOMEM, s->dir);
-  if (!(d = opendir(dir))) {
-    if (errno != ENOENT) rc = ocb_errno(err, errno, dir);
-    free(dir);
-    return rc;
-  }
-  for (;;) {
-    int fd;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.') continue;
-    fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) continue;
-    /* A writer holds its temp file's flock until it publishes or drops it. */
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dirfd(d), de->d_name, 0) == 0) ++*removed;
-    close(fd);
-  }
-  if (errno) rc = ocb_errno(err, errno, dir);
-  closedir(d);
+  rc = ocb_afile_sweep(dir, "", removed, err);
   free(dir);
   return rc;
 }

@@ -47,6 +47,7 @@ typedef struct ocb_blobw {
   ocb_sha256 *h;
   uint64_t size;
   char *blobs; /* the store's blobs/sha256 folder */
+  int created; /* after commit: the blob was not in the store before */
 } ocb_blobw;
 int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err);
 int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an ocb_out_fn */

@@ -7,6 +7,7 @@ local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
+local events = require "ocibuild.events"
 local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
@@ -79,8 +80,26 @@ function M:config(t)
   return self
 end
 
+-- Sizes past which some registries refuse a document (E40): a config
+-- over 1 MiB, a manifest over 4 MiB (the distribution spec's guidance).
+M.MAX_CONFIG = 1 << 20
+M.MAX_MANIFEST = 4 << 20
+
+--- Warns through on_event about a config or manifest (sizes in bytes)
+-- that registries may refuse. Never fails.
+function M.check_sizes(config_size, manifest_size, on_event)
+  local function warn(what, n, max)
+    events.emit(on_event, { type = "warning", message = ("the image %s has %d bytes, more than %d MiB: "
+      .. "registries may refuse it"):format(what, n, max >> 20) })
+  end
+  if config_size > M.MAX_CONFIG then warn("config", config_size, M.MAX_CONFIG) end
+  if manifest_size > M.MAX_MANIFEST then warn("manifest", manifest_size, M.MAX_MANIFEST) end
+end
+
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, on_event=, warn=}. Returns {desc=
+-- caller). ctx: {jobs=, skip={paths}, on_event=, warn=, created={} (gets
+-- the digest of each blob that was not in the store before, so that a
+-- failure can take them back)}. Returns {desc=
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}}; on a layer's failure the third and
 -- fourth results are the code and the layer's `where`.
@@ -92,6 +111,7 @@ function M:build(st, ctx)
   for i, l in ipairs(self.layers) do
     local r, err, code = layer.run(l, st, lctx)
     if not r then return nil, err, code, l.where end
+    if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
     results[i] = r
     history[i] = { diff_id = r.diff_id, created_by = "ocibuild layer " .. l.dest }
     layer_descs[i] = doc.descriptor(media.LAYER[l.compression], r.digest, r.size)
@@ -103,11 +123,16 @@ function M:build(st, ctx)
     env = c.env, entrypoint = c.entrypoint, cmd = c.cmd, workdir = c.workdir, user = c.user,
     ports = c.ports, volumes = c.volumes, stopsignal = c.stopsignal, layers = history,
   }
-  local cdigest, csize = st:put_blob(doc.encode(cdoc))
-  if not cdigest then return nil, csize end
+  local ctext = doc.encode(cdoc)
+  local cdigest, csize, cnew = st:put_blob(ctext)
+  if not cdigest then return nil, csize, cnew end
+  if cnew and ctx.created then ctx.created[#ctx.created + 1] = cdigest end
   local mdoc = doc.manifest(doc.descriptor(media.CONFIG, cdigest, csize), layer_descs)
-  local mdigest, msize = st:put_blob(doc.encode(mdoc))
-  if not mdigest then return nil, msize end
+  local mtext = doc.encode(mdoc)
+  local mdigest, msize, mnew = st:put_blob(mtext)
+  if not mdigest then return nil, msize, mnew end
+  if mnew and ctx.created then ctx.created[#ctx.created + 1] = mdigest end
+  M.check_sizes(#ctext, #mtext, ctx.on_event)
   local p = self.platform
   local desc = doc.descriptor(media.MANIFEST, mdigest, msize, {
     platform = { os = p.os, architecture = p.architecture, variant = p.variant } })

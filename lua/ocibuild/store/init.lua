@@ -74,7 +74,8 @@ function M.open(dir, opts)
   return self
 end
 
---- Writes bytes as a blob. Returns digest, size.
+--- Writes bytes as a blob. Returns digest, size, and true when the blob
+-- was not in the store before.
 function M:put_blob(data)
   local w <close>, err, code = self.core:blob_writer()
   if not w then return nil, err, code end
