@@ -88,6 +88,17 @@ describe("ocibuild refuses", function()
 end)
 
 describe("ocibuild messages", function()
+  it("quote a context or store path with a newline on one line", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/plain", "")
+    local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/no\nsuch", "-t", "x:1")
+    assert.equal(1, code, out .. err)
+    assert.equal(("ocibuild: context %s/no\\x0asuch does not exist\n"):format(d), err)
+    code, out, err = T.ocibuild("--store", d .. "/plain/s\x01", "build", d, "-t", "x:1")
+    assert.equal(1, code, out .. err)
+    assert.equal(("ocibuild: store %s/plain/s\\x01 is not usable: ENOTDIR: Not a directory: %s/plain\n"):format(d, d), err)
+  end)
+
   it("quote a name with a newline or control bytes on one line", function()
     if not IS_ROOT then return pending("needs root to make a file unreadable to another user") end
     local d = T.tmpdir(finally)
