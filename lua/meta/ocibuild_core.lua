@@ -16,7 +16,17 @@
 -- option, a closed object) raises. Options travel as tables whose unknown
 -- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had
--- started to write.
+-- started to write. Messages are one line: names in them are quoted
+-- (control bytes and invalid UTF-8 as \xNN; a name too long keeps its
+-- start and end around "...").
+--
+-- Temp files. Every file being written (a blob, index.json, an archive
+-- beside its path) is a flock'ed temp file until it is published. Loading
+-- the module installs handlers for SIGHUP, SIGINT, SIGTERM, SIGPIPE and
+-- SIGXFSZ that remove the process's temp files before the signal takes
+-- effect (only for signals left at their default: a host's own handler,
+-- lua.c's for SIGINT, stays); a new temp file first removes the abandoned
+-- ones of its kind in its folder (their flock is free).
 local core = {}
 
 ---@alias ocibuild.fail nil
@@ -102,6 +112,7 @@ function Compressor:close() end
 ---@field blocks integer compression blocks of the tar
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
+---@field created boolean the blob was not in the store before this job
 
 ---@class ocibuild.LayerJob
 local LayerJob = {}

@@ -58,5 +58,15 @@ describe("ocibuild.ref", function()
         assert.truthy(err:find("invalid reference", 1, true), err)
       end
     end)
+
+    -- found by fuzz/ref.lua: %q breaks a line after a backslash
+    it("quotes a reference holding a newline on one line", function()
+      for _, s in ipairs { "\0\0\0\0\n\0\0\0", "a\nb", "Host.io/A\nB:1", "x/a\n/b" } do
+        local r, err = ref.parse(s)
+        assert.is_nil(r)
+        assert.is_nil(err:find("\n", 1, true), err)
+        assert.truthy(err:find("\\n", 1, true), err)
+      end
+    end)
   end)
 end)

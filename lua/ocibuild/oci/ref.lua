@@ -63,7 +63,12 @@ local function digest_check(d)
   end
 end
 
-local function fail(s, why) return nil, ("invalid reference %q: %s"):format(s, why) end
+-- s quoted for a message, on one line (%q breaks lines after a backslash).
+local function show(s)
+  return (("%q"):format(s):gsub("\\\n", "\\n"))
+end
+
+local function fail(s, why) return nil, ("invalid reference %s: %s"):format(show(s), why) end
 
 --- Parses a reference. Returns `{domain=, path=, tag=, digest=, name=,
 -- normalized=, familiar=}`, or nil and a message quoting the rule broken.
@@ -86,9 +91,9 @@ function M.parse(s)
   end
   local remote = remainder:match("^[^:]*")
   if remote:lower() ~= remote then
-    return fail(s, ("repository name %q must be lowercase (try %q)"):format(remote, s:lower()))
+    return fail(s, ("repository name %s must be lowercase (try %s)"):format(show(remote), show(s:lower())))
   end
-  if not domain_ok(domain) then return fail(s, ("bad registry host %q"):format(domain)) end
+  if not domain_ok(domain) then return fail(s, ("bad registry host %s"):format(show(domain))) end
   local rest, digest = remainder:match("^([^@]*)@(.*)$")
   rest = rest or remainder
   if digest then
@@ -103,7 +108,7 @@ function M.parse(s)
   if path == "" then return fail(s, "repository name is empty") end
   for comp in (path .. "/"):gmatch("(.-)/") do
     if not path_component_ok(comp) then
-      return fail(s, ("bad repository name component %q (lowercase letters and digits, separated by '.', '_', '__' or '-')"):format(comp))
+      return fail(s, ("bad repository name component %s (lowercase letters and digits, separated by '.', '_', '__' or '-')"):format(show(comp)))
     end
   end
   if #path > MAX_PATH then return fail(s, "repository name longer than 255 characters") end
