@@ -118,7 +118,9 @@ function Compressor:close() end
 local LayerJob = {}
 ---Runs the job. on_event(ev) is called on this thread: {type="progress",
 ---entries=, bytes=, out=} at most 10 times a second, {type="warning",
----message=}. An error raised by on_event stops the job (what it wrote is
+---message=} (a socket skipped; names in one folder differing only in case; a mount
+---point crossed; a file keeping a setuid/setgid bit; at most 10 of each kind). An
+---error raised by on_event stops the job (what it wrote is
 ---removed) and is raised again here.
 ---@param on_event fun(ev: table)?
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
@@ -189,6 +191,7 @@ local BlobWriter = {}
 function BlobWriter:write(data) end
 ---@return string|ocibuild.fail digest
 ---@return integer|string size_or_msg
+---@return boolean|string? created_or_code true when the blob was not in the store before
 function BlobWriter:close() end
 
 ---@class ocibuild.TarWriter
@@ -235,6 +238,9 @@ function core.tar_reader(path_or_store, digest) end
 ---An open descriptor held by Lua (a lock; close() releases it).
 local Fd = {}
 function Fd:close() end
+---Makes a shared lock exclusive if nobody else holds it, at once.
+---@return boolean granted (false: the lock may be released)
+function Fd:try_exclusive() end
 
 ---@return true|ocibuild.fail
 function core.replace_file(path, data) end
