@@ -36,10 +36,14 @@ static void setup(void) {
   want_data = getenv("OCB_FAULT_DATA");
   if ((e = getenv("OCB_FAULT_AFTER"))) after = atoll(e);
   if ((e = getenv("OCB_FAULT_ERRNO"))) {
-    if (!strcmp(e, "ENOSPC")) err_no = ENOSPC;
-    else if (!strcmp(e, "EROFS")) err_no = EROFS;
-    else if (!strcmp(e, "EDQUOT")) err_no = EDQUOT;
-    else if (!strcmp(e, "EACCES")) err_no = EACCES;
+    if (!strcmp(e, "ENOSPC"))
+      err_no = ENOSPC;
+    else if (!strcmp(e, "EROFS"))
+      err_no = EROFS;
+    else if (!strcmp(e, "EDQUOT"))
+      err_no = EDQUOT;
+    else if (!strcmp(e, "EACCES"))
+      err_no = EACCES;
   }
 }
 
@@ -92,7 +96,7 @@ static int count_call(void) {
 #define REAL(name, type) ((type)dlsym(RTLD_NEXT, name))
 
 ssize_t write(int fd, const void *buf, size_t len) {
-  ssize_t (*real)(int, const void *, size_t) = REAL("write", ssize_t (*)(int, const void *, size_t));
+  ssize_t (*real)(int, const void *, size_t) = REAL("write", ssize_t(*)(int, const void *, size_t));
   if (is("write") && fd > 2 && fd_matches(fd) && data_matches(buf, len)) {
     long long n = allowance(len);
     if (n < 0) return errno = err_no, -1;
@@ -102,7 +106,7 @@ ssize_t write(int fd, const void *buf, size_t len) {
 }
 
 ssize_t read(int fd, void *buf, size_t len) {
-  ssize_t (*real)(int, void *, size_t) = REAL("read", ssize_t (*)(int, void *, size_t));
+  ssize_t (*real)(int, void *, size_t) = REAL("read", ssize_t(*)(int, void *, size_t));
   if (is("read") && fd > 2 && fd_matches(fd)) {
     long long n = allowance(len);
     if (n < 0) return errno = err_no, -1;

@@ -61,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int why;
     pos += len + 1;
     /* paths as the walk makes them: relative, clean, no NUL */
-    if (len == 0 || p[0] == '/' || p[len - 1] == '/' || memchr(p, '\0', len) || memmem(p, len, "//", 2))
+    if (len == 0 || p[0] == '/' || p[len - 1] == '/' || memchr(p, '\0', len) ||
+        memmem(p, len, "//", 2))
       continue;
     ocb_matcher_descend(m, p, len);
     if (ocb_matcher_path(m, p, len, &why) != walk_answer(m, p, len) && !excepts) {

@@ -76,8 +76,10 @@ static void reg_remove(ocb_afile *f) {
   sigset_t old;
   if (!r) return;
   reg_lock(&old);
-  if (r->prev) r->prev->next = r->next;
-  else reg_head = r->next;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    reg_head = r->next;
   if (r->next) r->next->prev = r->prev;
   reg_unlock(&old);
   free(r);
@@ -140,7 +142,8 @@ int ocb_afile_sweep(const char *dir, const char *prefix, uint64_t *removed, ocb_
     errno = 0;
     if (!(de = readdir(d))) break;
     if (de->d_name[0] == '.' && !plen) continue;
-    if (strncmp(de->d_name, prefix, plen) != 0 || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+    if (strncmp(de->d_name, prefix, plen) != 0 || !strcmp(de->d_name, ".") ||
+        !strcmp(de->d_name, ".."))
       continue;
     fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) continue;

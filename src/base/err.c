@@ -113,7 +113,8 @@ static void quote(char *out, size_t outlen, const char *s, size_t len, int bs) {
   tail = outlen - 4 - head - 1;
   head = put_units(out, &o, head, p, 0, len, bs); /* now: where the head ends in s */
   memcpy(out + o, "...", 3), o += 3;
-  for (i = 0, cum = 0; i < len && (i < head || total - cum > tail); i += k) cum += unit(p, i, len, &k, bs);
+  for (i = 0, cum = 0; i < len && (i < head || total - cum > tail); i += k)
+    cum += unit(p, i, len, &k, bs);
   put_units(out, &o, outlen - 1, p, i, len, bs);
   out[o] = '\0';
 }

@@ -139,8 +139,8 @@ static int note(ocb_notes *n, int kind, const char *msg, ocb_notes_warn warn, vo
   return warn(ud, msg, err);
 }
 
-int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e,
-                    ocb_notes_warn warn, void *ud, ocb_err *err) {
+int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e, ocb_notes_warn warn,
+                    void *ud, ocb_err *err) {
   const char *slash = memrchr(e->path, '/', e->pathlen), *other;
   size_t parent = slash ? (size_t)(slash - e->path) : (size_t)-1;
   char q[600], msg[1400];
@@ -172,7 +172,9 @@ int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e,
   if (S_ISREG(m) && !p->normalize_mode && (m & (S_ISUID | S_ISGID))) {
     ocb_quote_path(q, sizeof q, p->display, e->path, e->pathlen);
     snprintf(msg, sizeof msg, "%s keeps its %s bit%s (mode %04o)", q,
-             (m & S_ISUID) && (m & S_ISGID) ? "setuid and setgid" : (m & S_ISUID) ? "setuid" : "setgid",
+             (m & S_ISUID) && (m & S_ISGID) ? "setuid and setgid"
+             : (m & S_ISUID)                ? "setuid"
+                                            : "setgid",
              (m & S_ISUID) && (m & S_ISGID) ? "s" : "", (unsigned)(m & 07777));
     if (note(n, K_SETID, msg, warn, ud, err) < 0) return -1;
   }
