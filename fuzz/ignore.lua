@@ -1,6 +1,7 @@
 -- Fuzz check for ocibuild.build.ignore: a .dockerignore text is read
--- without raising; each pattern read is cleaned already (cleaning it again
--- changes nothing) and compiles or is refused with BADPATTERN; without
+-- without raising, into patterns of one line each (not always clean:
+-- Docker's reader leaves "\r/x" from "/\r/x", and its matcher trims again)
+-- that compile or are refused with BADPATTERN; without
 -- exceptions, the matcher's per-path and walk answers agree on paths made
 -- from the input.
 local core = require "ocibuild.core"
@@ -13,7 +14,7 @@ return function(s)
     return
   end
   for _, e in ipairs(list) do
-    assert(ignore.clean_pattern(e.pattern) == e.pattern, "pattern not clean: " .. e.pattern)
+    assert(not e.pattern:find("\n", 1, true) and e.pattern ~= "", "bad pattern read")
   end
   local m, why, code2 = ignore.compile(list, {})
   if not m then

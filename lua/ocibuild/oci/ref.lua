@@ -118,7 +118,13 @@ function M.parse(s)
   r.normalized = name .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
   local fam = name
   if domain == DEFAULT_DOMAIN then
-    fam = path:sub(1, #OFFICIAL) == OFFICIAL and path:sub(#OFFICIAL + 1) or path
+    -- as Docker's FamiliarName: "library/" goes only when nothing nested
+    -- follows; and docker.io stays when the first component would read as
+    -- a registry (docker.io/a.b/c), so that the familiar form parses back
+    local rest = path:sub(#OFFICIAL + 1)
+    fam = (path:sub(1, #OFFICIAL) == OFFICIAL and not rest:find("/", 1, true)) and rest or path
+    local first = fam:match("^[^/]*")
+    if fam:find("/", 1, true) and (first:find("[.:]") or first == "localhost") then fam = name end
   end
   r.familiar = fam .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
   return r
