@@ -10,8 +10,15 @@ M.root = os.getenv("PWD") or "."
 --- Quotes s for /bin/sh.
 function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
+-- Under a Sanitize build, programs the specs start do not get the ASan
+-- runtime the spec process was given; ocibuild (built with it) checks
+-- leaks, and the fault shim may come before ASan's runtime.
+M.SANITIZE = os.getenv("OCIBUILD_SANITIZE")
+local PRELUDE = M.SANITIZE and "unset LD_PRELOAD; export ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0; " or ""
+
 --- Runs a shell command; returns exit code, stdout, stderr.
 function M.sh(cmd)
+  cmd = PRELUDE .. cmd
   local out, err = os.tmpname(), os.tmpname()
   local ok, how, code = os.execute(("(%s) >%s 2>%s"):format(cmd, out, err))
   local function slurp(p)

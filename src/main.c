@@ -18,6 +18,7 @@
 #include "ocb_config.h"
 
 int luaopen_ocibuild_core(lua_State *L);
+void ocb_signals_install(int only_default);
 
 /* The folder holding the Lua side: $OCIBUILD_LUA_DIR, else the source tree
  * when this binary sits in the build folder it was configured for, else the
@@ -94,6 +95,8 @@ int main(int argc, char **argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  /* Killed by SIGINT or SIGTERM, ocibuild removes its temp files first. */
+  ocb_signals_install(0);
   lua_pushcfunction(L, traceback);
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);

@@ -17,7 +17,8 @@ typedef struct ocb_err {
   char msg[1280]; /* "ENOENT: No such file or directory: site/x" */
 } ocb_err;
 
-/* Fill err from an errno value: "<ENAME>: <strerror>: <what>". Returns -1. */
+/* Fill err from an errno value: "<ENAME>: <strerror>: <what>", what quoted
+ * (ocb_quote). Returns -1. */
 int ocb_errno(ocb_err *err, int errnum, const char *what);
 /* Fill err with a code and a printf-style message. Returns -1. */
 int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...)
@@ -27,9 +28,14 @@ int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...)
     ;
 /* The errno's own name ("ENOENT", "EOVERFLOW", ...), "E<number>" if unknown. */
 const char *ocb_errno_name(int errnum, char buf[16]);
-/* Quote a path for a message: control bytes and invalid UTF-8 escaped as
- * \xNN, the whole truncated (with "...") to fit out. */
+/* Like ocb_errno, for a name quoted already (ocb_quote). */
+int ocb_errno_q(ocb_err *err, int errnum, const char *quoted);
+/* Quote a name for a message, on one line: control bytes, DEL and invalid
+ * UTF-8 as \xNN, '\' doubled. What does not fit in out keeps its start and
+ * its end (where a path names its file) around "...". */
 void ocb_quote(char *out, size_t outlen, const char *s, size_t len);
+/* ocb_quote of dir + "/" + rel. */
+void ocb_quote_path(char *out, size_t outlen, const char *dir, const char *rel, size_t rellen);
 /* 1 when s[0..len) is valid UTF-8 without NUL bytes. */
 int ocb_utf8_valid(const char *s, size_t len);
 
@@ -75,9 +81,25 @@ typedef struct ocb_afile {
   char *tmp;        /* path of the temp file while open */
   uint64_t written; /* bytes written so far */
   uint64_t started; /* bytes whose writeback has been started */
+  void *reg;        /* its entry in the process's temp file registry */
 } ocb_afile;
-/* Creates a temp file in tmpdir named "<prefix>XXXXXX". */
+/* Creates a temp file in tmpdir named "<prefix>XXXXXX", after removing the
+ * abandoned temps of that prefix there (see ocb_afile_sweep). */
 int ocb_afile_open(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err *err);
+/* What a sweep found: with dry set, it only counts. */
+typedef struct ocb_swept {
+  int dry;
+  uint64_t files, bytes;
+} ocb_swept;
+/* Removes the temp files "<prefix>*" in dir whose writer is gone (their
+ * flock is free); out (may be NULL) counts them. Skips the sweep when a
+ * temp is being created there at that moment. */
+int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err *err);
+/* Handlers for SIGHUP, SIGINT, SIGTERM, SIGPIPE and SIGXFSZ that remove the
+ * process's temp files, then let the signal do what it would have done.
+ * A signal ignored is left ignored; with only_default, a signal that
+ * already has a handler (a host program's) is left to it. */
+void ocb_signals_install(int only_default);
 int ocb_afile_write(ocb_afile *f, const void *buf, size_t len, ocb_err *err);
 /* fsync, rename to dst (replacing it), fsync dst's directory. */
 int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err);

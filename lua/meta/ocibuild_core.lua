@@ -20,7 +20,17 @@
 -- option, a closed object) raises. Options travel as tables whose unknown
 -- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had
--- started to write.
+-- started to write. Messages are one line: names in them are quoted
+-- (control bytes and invalid UTF-8 as \xNN; a name too long keeps its
+-- start and end around "...").
+--
+-- Temp files. Every file being written (a blob, index.json, an archive
+-- beside its path) is a flock'ed temp file until it is published. Loading
+-- the module installs handlers for SIGHUP, SIGINT, SIGTERM, SIGPIPE and
+-- SIGXFSZ that remove the process's temp files before the signal takes
+-- effect (only for signals left at their default: a host's own handler,
+-- lua.c's for SIGINT, stays); a new temp file first removes the abandoned
+-- ones of its kind in its folder (their flock is free).
 local core = {}
 
 ---@alias ocibuild.fail nil
@@ -114,12 +124,15 @@ function Compressor:close() end
 ---@field blocks integer compression blocks of the tar
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
+---@field created boolean the blob was not in the store before this job
 
 ---@class ocibuild.LayerJob
 local LayerJob = {}
 ---Runs the job. on_event(ev) is called on this thread: {type="progress",
 ---entries=, bytes=, out=} at most 10 times a second, {type="warning",
----message=}. An error raised by on_event stops the job (what it wrote is
+---message=} (a socket skipped; names in one folder differing only in case; a mount
+---point crossed; a file keeping a setuid/setgid bit; at most 10 of each kind). An
+---error raised by on_event stops the job (what it wrote is
 ---removed) and is raised again here.
 ---@param on_event fun(ev: table)?
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
@@ -210,6 +223,7 @@ local BlobWriter = {}
 function BlobWriter:write(data) end
 ---@return string|ocibuild.fail digest
 ---@return integer|string size_or_msg
+---@return boolean|string? created_or_code true when the blob was not in the store before
 function BlobWriter:close() end
 
 ---@class ocibuild.TarWriter
@@ -257,6 +271,9 @@ function core.tar_reader(path_or_store, digest) end
 ---An open descriptor held by Lua (a lock; close() releases it).
 local Fd = {}
 function Fd:close() end
+---Makes a shared lock exclusive if nobody else holds it, at once.
+---@return boolean granted (false: the lock may be released)
+function Fd:try_exclusive() end
 
 ---@param mode integer? permission bits set before the file appears (0600 for credentials)
 ---@return true|ocibuild.fail

@@ -50,6 +50,22 @@ describe("ocibuild.json", function()
       assert.equal('{"list":[1,2],"obj":{"k":"v"},"size":7023}', json.encode(v))
     end)
 
+    it("reads escapes and surrogate pairs, and refuses what RFC 8259 refuses", function()
+      assert.equal('a"\\/\b\f\n\r\té😀', json.decode('"a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00"'))
+      for _, c in ipairs {
+        { '"\\ud83d"', "lone surrogate" }, { '"\\ude00"', "lone surrogate" }, { '"\\u12"', "bad \\u escape" },
+        { '"\\x"', "bad escape" }, { '"a\nb"', "control character" }, { '"\255"', "not valid UTF-8" },
+        { '{"a":1,"a":2}', "duplicate key" }, { "[1,]", "unexpected character" }, { "01", "bad number" },
+        { "1 2", "trailing bytes" }, { ("["):rep(70) .. ("]"):rep(70), "nesting deeper than 64" },
+        { "99999999999999999999", "integer out of range" }, { '{"a" 1}', "expected ':'" },
+      } do
+        local v, err, code = json.decode(c[1], "t")
+        assert.is_nil(v, c[1])
+        assert.equal("BADJSON", code)
+        assert.truthy(err:find(c[2], 1, true), err)
+      end
+    end)
+
     it("returns nil and a message naming the input on bad JSON", function()
       local v, err = json.decode("{", "index.json")
       assert.is_nil(v)

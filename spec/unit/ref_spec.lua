@@ -58,5 +58,33 @@ describe("ocibuild.ref", function()
         assert.truthy(err:find("invalid reference", 1, true), err)
       end
     end)
+
+    -- found by fuzz/ref.lua: the familiar form must parse back to the same
+    -- reference (docker.io/library/a/b is not docker.io/a/b; docker.io/a.b/c
+    -- would read as the registry a.b)
+    it("gives a familiar form that parses back to the same reference", function()
+      for _, c in ipairs {
+        { "docker.io/library/a/b:1", "library/a/b:1" },
+        { "docker.io/a.b/c:1", "docker.io/a.b/c:1" },
+        { "docker.io/library/a.b/c", "library/a.b/c:latest" },
+        { "docker.io/localhost/c", "docker.io/localhost/c:latest" },
+        { "docker.io/library/ubuntu", "ubuntu:latest" },
+        { "docker.io/team/app", "team/app:latest" },
+      } do
+        local r = assert(ref.parse(c[1]))
+        assert.equal(c[2], r.familiar)
+        assert.equal(r.normalized, assert(ref.parse(r.familiar)).normalized)
+      end
+    end)
+
+    -- found by fuzz/ref.lua: %q breaks a line after a backslash
+    it("quotes a reference holding a newline on one line", function()
+      for _, s in ipairs { "\0\0\0\0\n\0\0\0", "a\nb", "Host.io/A\nB:1", "x/a\n/b" } do
+        local r, err = ref.parse(s)
+        assert.is_nil(r)
+        assert.is_nil(err:find("\n", 1, true), err)
+        assert.truthy(err:find("\\n", 1, true), err)
+      end
+    end)
   end)
 end)

@@ -1,12 +1,17 @@
 /*
  * afile.c: files that appear whole or not at all. A temp file is created
- * in a given folder and flock'ed while it is written (so `gc` can tell an
- * abandoned temp from one in use), then published by fsync, rename and an
- * fsync of the folder, or removed; and folders made with their parents.
+ * in a given folder and flock'ed while it is written (so a later sweep can
+ * tell an abandoned temp from one in use), then published by fsync, rename
+ * and an fsync of the folder, or removed; every temp file the process has
+ * open is also known to a signal handler that removes them on SIGINT,
+ * SIGTERM and the like; and folders made with their parents.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +21,148 @@
 
 #include "ocb.h"
 
-int ocb_afile_open(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err *err) {
+/*
+ * The registry of this process's temp files. This is global state, against
+ * the rule, because nothing else can work: a signal handler gets no
+ * context, and the temps of every open writer (in whatever Lua state or
+ * thread) must be removed when the process is told to stop. It holds only
+ * paths; the handler only reads it and calls unlink(), which is
+ * async-signal-safe. Changes happen with the handled signals blocked in the
+ * changing thread and `busy` set, which a handler running on another
+ * thread waits out.
+ */
+typedef struct reg {
+  char *path;
+  struct reg *prev, *next;
+} reg;
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static reg *reg_head;
+static volatile sig_atomic_t reg_busy;
+static const int SIGNALS[] = {SIGHUP, SIGINT, SIGTERM, SIGPIPE, SIGXFSZ};
+#define NSIGNALS (sizeof SIGNALS / sizeof *SIGNALS)
+
+static void reg_lock(sigset_t *old) {
+  sigset_t set;
+  size_t i;
+  sigemptyset(&set);
+  for (i = 0; i < NSIGNALS; i++) sigaddset(&set, SIGNALS[i]);
+  pthread_sigmask(SIG_BLOCK, &set, old);
+  pthread_mutex_lock(&reg_mu);
+  __atomic_store_n(&reg_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+static void reg_unlock(sigset_t *old) {
+  __atomic_store_n(&reg_busy, 0, __ATOMIC_SEQ_CST);
+  pthread_mutex_unlock(&reg_mu);
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static void reg_add(ocb_afile *f) {
+  reg *r = malloc(sizeof *r);
+  sigset_t old;
+  f->reg = r;
+  if (!r) return; /* not removed on a signal: a later sweep finds it */
+  r->path = f->tmp, r->prev = NULL;
+  reg_lock(&old);
+  r->next = reg_head;
+  if (reg_head) reg_head->prev = r;
+  reg_head = r;
+  reg_unlock(&old);
+}
+
+static void reg_remove(ocb_afile *f) {
+  reg *r = f->reg;
+  sigset_t old;
+  if (!r) return;
+  reg_lock(&old);
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    reg_head = r->next;
+  if (r->next) r->next->prev = r->prev;
+  reg_unlock(&old);
+  free(r);
+  f->reg = NULL;
+}
+
+static void on_signal(int sig) {
+  const reg *r;
+  int e = errno;
+  while (__atomic_load_n(&reg_busy, __ATOMIC_SEQ_CST)) continue;
+  for (r = __atomic_load_n(&reg_head, __ATOMIC_SEQ_CST); r; r = r->next) unlink(r->path);
+  signal(sig, SIG_DFL);
+  errno = e;
+  raise(sig);
+}
+
+void ocb_signals_install(int only_default) {
+  size_t i;
+  for (i = 0; i < NSIGNALS; i++) {
+    struct sigaction sa, old;
+    if (sigaction(SIGNALS[i], NULL, &old) < 0 || old.sa_handler == SIG_IGN ||
+        old.sa_handler == on_signal || (only_default && old.sa_handler != SIG_DFL))
+      continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGNALS[i], &sa, NULL);
+  }
+}
+
+/* Takes the folder's lock: shared while a temp is created and locked,
+ * exclusive (and only if free at once) while a sweep looks for abandoned
+ * temps, so that a sweep never takes a temp that is not locked yet for an
+ * abandoned one. Returns the folder's descriptor, or -1. */
+static int dir_lock(const char *dir, int exclusive) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  while (flock(fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_SH) < 0) {
+    if (errno == EINTR) continue;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err *err) {
+  size_t plen = strlen(prefix);
+  struct dirent *de;
+  DIR *d;
+  int lock = dir_lock(dir, 1), rc = 0;
+  if (out) out->files = out->bytes = 0;
+  if (lock < 0) return errno == ENOENT || errno == EWOULDBLOCK ? 0 : ocb_errno(err, errno, dir);
+  if (!(d = fdopendir(lock))) {
+    rc = ocb_errno(err, errno, dir);
+    close(lock);
+    return rc;
+  }
+  for (;;) {
+    struct stat st;
+    int fd;
+    errno = 0;
+    if (!(de = readdir(d))) break;
+    if (de->d_name[0] == '.' && !plen) continue;
+    if (strncmp(de->d_name, prefix, plen) != 0 || !strcmp(de->d_name, ".") ||
+        !strcmp(de->d_name, ".."))
+      continue;
+    fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) continue;
+    /* A writer holds its temp file's flock until it publishes or drops it. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+        ((out && out->dry) || unlinkat(dirfd(d), de->d_name, 0) == 0) && out) {
+      out->files++;
+      out->bytes += (uint64_t)st.st_size;
+    }
+    close(fd);
+  }
+  if (errno) rc = ocb_errno(err, errno, dir);
+  closedir(d); /* closes lock too, which frees the folder's flock */
+  return rc;
+}
+
+/* Creates and locks the temp file. */
+static int create(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err *err) {
   size_t n = strlen(tmpdir) + strlen(prefix) + 8;
   f->fd = -1;
   f->written = f->started = 0;
@@ -44,6 +190,18 @@ int ocb_afile_open(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err
     return ocb_errno(err, e, tmpdir);
   }
   return 0;
+}
+
+int ocb_afile_open(ocb_afile *f, const char *tmpdir, const char *prefix, ocb_err *err) {
+  int lock, r;
+  f->fd = -1, f->tmp = NULL, f->reg = NULL;
+  /* Abandoned temps of killed processes go first (best effort). */
+  (void)ocb_afile_sweep(tmpdir, prefix, NULL, err);
+  lock = dir_lock(tmpdir, 0);
+  r = create(f, tmpdir, prefix, err);
+  if (lock >= 0) close(lock);
+  if (r == 0) reg_add(f);
+  return r;
 }
 
 /* Writeback starts every WRITEBACK bytes, so that the final fsync of a big
@@ -92,6 +250,7 @@ int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err) {
     ocb_afile_abort(f);
     return -1;
   }
+  reg_remove(f);
   free(f->tmp);
   f->tmp = NULL;
   close(f->fd);
@@ -102,6 +261,7 @@ int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err) {
 void ocb_afile_abort(ocb_afile *f) {
   if (f->tmp) {
     unlink(f->tmp);
+    reg_remove(f);
     free(f->tmp);
     f->tmp = NULL;
   }

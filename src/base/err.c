@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ocb.h"
@@ -19,18 +20,15 @@ const char *ocb_errno_name(int errnum, char buf[16]) {
 }
 
 int ocb_errno(ocb_err *err, int errnum, const char *what) {
-  char buf[16];
-  snprintf(err->code, sizeof err->code, "%s", ocb_errno_name(errnum, buf));
-  snprintf(err->msg, sizeof err->msg, "%s: %s: %s", err->code, strerror(errnum), what);
-  return -1;
+  char q[sizeof err->msg];
+  ocb_quote(q, sizeof err->msg - 120, what, strlen(what));
+  return ocb_errno_q(err, errnum, q);
 }
 
-int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...) {
-  va_list ap;
-  snprintf(err->code, sizeof err->code, "%s", code);
-  va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-  va_end(ap);
+int ocb_errno_q(ocb_err *err, int errnum, const char *quoted) {
+  char buf[16];
+  snprintf(err->code, sizeof err->code, "%s", ocb_errno_name(errnum, buf));
+  snprintf(err->msg, sizeof err->msg, "%s: %s: %s", err->code, strerror(errnum), quoted);
   return -1;
 }
 
@@ -70,22 +68,87 @@ int ocb_utf8_valid(const char *s, size_t len) {
   return 1;
 }
 
-void ocb_quote(char *out, size_t outlen, const char *s, size_t len) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0, o = 0;
-  if (outlen == 0) return;
-  while (i < len) {
-    size_t k = utf8_seq(p + i, len - i);
-    if (k > 1 || (k == 1 && p[i] >= 0x20 && p[i] != 0x7f && p[i] != '\\')) {
-      if (o + k + 4 >= outlen) break;
-      memcpy(out + o, p + i, k);
-      o += k, i += k;
-    } else {
-      if (o + 5 >= outlen) break;
-      o += (size_t)snprintf(out + o, outlen - o, p[i] == '\\' ? "\\\\" : "\\x%02x", p[i]);
-      i++;
-    }
+/* Bytes the unit at p[i] takes once quoted, and its length in *k; bs: a
+ * backslash is doubled. */
+static size_t unit(const unsigned char *p, size_t i, size_t len, size_t *k, int bs) {
+  *k = utf8_seq(p + i, len - i);
+  if (*k > 1 || (*k == 1 && p[i] >= 0x20 && p[i] != 0x7f && (p[i] != '\\' || !bs))) return *k;
+  *k = 1;
+  return p[i] == '\\' ? 2 : 4;
+}
+
+/* Quotes units of s[from..to) into out at *o while they fit below lim. */
+static size_t put_units(char *out, size_t *o, size_t lim, const unsigned char *p, size_t from,
+                        size_t to, int bs) {
+  size_t i = from, k, w;
+  while (i < to && *o + (w = unit(p, i, to, &k, bs)) <= lim) {
+    if (w == k)
+      memcpy(out + *o, p + i, k);
+    else if (w == 2)
+      memcpy(out + *o, "\\\\", 2);
+    else
+      snprintf(out + *o, 5, "\\x%02x", p[i]);
+    *o += w, i += k;
   }
-  if (i < len && o + 4 < outlen) memcpy(out + o, "...", 3), o += 3;
+  return i;
+}
+
+static void quote(char *out, size_t outlen, const char *s, size_t len, int bs) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i, k, o = 0, total = 0, head, tail, cum;
+  if (outlen == 0) return;
+  for (i = 0; i < len; i += k) total += unit(p, i, len, &k, bs);
+  if (total < outlen) {
+    put_units(out, &o, outlen - 1, p, 0, len, bs);
+    out[o] = '\0';
+    return;
+  }
+  /* Too long: the start and the end (where a path names its file), with
+   * "..." marking the cut, never a silent truncation. */
+  if (outlen < 16) {
+    out[0] = '\0';
+    return;
+  }
+  head = (outlen - 4) / 4;
+  tail = outlen - 4 - head - 1;
+  head = put_units(out, &o, head, p, 0, len, bs); /* now: where the head ends in s */
+  memcpy(out + o, "...", 3), o += 3;
+  for (i = 0, cum = 0; i < len && (i < head || total - cum > tail); i += k)
+    cum += unit(p, i, len, &k, bs);
+  put_units(out, &o, outlen - 1, p, i, len, bs);
   out[o] = '\0';
+}
+
+void ocb_quote(char *out, size_t outlen, const char *s, size_t len) {
+  quote(out, outlen, s, len, 1);
+}
+
+void ocb_quote_path(char *out, size_t outlen, const char *dir, const char *rel, size_t rellen) {
+  size_t dlen = strlen(dir), n = dlen + rellen + 2;
+  char *joined = malloc(n);
+  if (!joined) {
+    ocb_quote(out, outlen, rel, rellen);
+    return;
+  }
+  memcpy(joined, dir, dlen);
+  n = dlen;
+  if (dlen && dir[dlen - 1] != '/' && rellen) joined[n++] = '/';
+  memcpy(joined + n, rel, rellen);
+  ocb_quote(out, outlen, joined, n + rellen);
+  free(joined);
+}
+
+int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...) {
+  char raw[4 * sizeof err->msg];
+  va_list ap;
+  int n;
+  snprintf(err->code, sizeof err->code, "%s", code);
+  va_start(ap, fmt);
+  n = vsnprintf(raw, sizeof raw, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof raw) n = sizeof raw - 1;
+  /* One line whatever a value held: parts quoted already pass unchanged. */
+  quote(err->msg, sizeof err->msg, raw, (size_t)n, 0);
+  return -1;
 }

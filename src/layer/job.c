@@ -12,6 +12,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ typedef struct job {
   ocb_reuse reuse;
   ocb_skip *skip;           /* while unchanged entries are skipped */
   ocb_lstate_writer *state; /* the new layer state, or NULL */
+  ocb_notes *notes;          /* surprising but allowed entries, to warn about */
   ocb_layer_stats stats;
   uint64_t pos;       /* tar offset of the next byte the tar writer makes */
   uint64_t drop;      /* bytes before this offset are the earlier blob's */
@@ -126,6 +128,11 @@ static int warn(job *j, const char *msg, ocb_err *err) {
   if (!j->hooks || !j->hooks->warn) return 0;
   return j->hooks->warn(j->hooks->ud, msg, err);
 }
+
+static int warn_cb(void *ud, const char *msg, ocb_err *err) {
+  return warn(ud, msg, err);
+}
+
 
 static uint64_t ns(const struct timespec *t) {
   return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
@@ -228,24 +235,22 @@ static int fill(job *j, ocb_err *err) {
   const ocb_tar_policy *pol = j->spec->policy;
   const ocb_skip_hooks hooks = {keep_cb, leave_cb, j};
   ocb_entry e;
-  int r;
+  int r, s;
   if (!j->skip && add_head(j, err) < 0) return -1;
   if (!j->walk) return 0;
   while ((r = ocb_walk_next(j->walk, &e, err)) > 0) {
     if (S_ISSOCK(e.st->st_mode)) {
-      char q[1024], msg[1200];
-      ocb_quote(q, sizeof q, e.path, e.pathlen);
-      snprintf(msg, sizeof msg, "skipping socket %s/%s", pol->display, q);
+      char q[1100], msg[1200];
+      ocb_quote_path(q, sizeof q, pol->display, e.path, e.pathlen);
+      snprintf(msg, sizeof msg, "skipping socket %s", q);
       if (warn(j, msg, err) < 0) return -1;
       continue;
     }
-    if (j->skip) {
-      int s = ocb_skip_entry(j->skip, &e, &hooks, err);
-      if (s < 0) return -1;
-      if (s == 1) continue;
-      if (start_output(j, err) < 0) return -1;
-    }
-    if (add(j, &e, err) < 0) return -1;
+    s = j->skip ? ocb_skip_entry(j->skip, &e, &hooks, err) : 0;
+    if (s < 0) return -1;
+    if (s == 0 && ((j->skip && start_output(j, err) < 0) || add(j, &e, err) < 0)) return -1;
+    /* after the entry went in (or was kept): a failing build warns of nothing */
+    if (j->notes && ocb_notes_entry(j->notes, pol, &e, warn_cb, j, err) < 0) return -1;
   }
   if (r < 0) return -1;
   if (j->skip) {
@@ -315,6 +320,7 @@ static int publish(job *j, ocb_layer_result *res, ocb_err *err) {
     res->size = res->comp.blob_size;
   } else {
     if (ocb_blobw_commit(&j->blob, NULL, res->digest, &res->size, err) < 0) return -1;
+    res->created = j->blob.created;
     if (j->spec->reuse && ocb_reuse_write(&j->reuse, j->comp, res->digest, res->size, err) < 0) {
       /* The record only speeds up the next build: say so, go on. */
       char msg[1400];
@@ -338,6 +344,11 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i, r;
   if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
+  if (j->walk && j->hooks && j->hooks->warn) {
+    struct stat st;
+    if (stat(s->root, &st) < 0) return ocb_errno(err, errno, s->root);
+    if (!(j->notes = ocb_notes_new(st.st_dev))) return ocb_errno(err, ENOMEM, s->root);
+  }
   for (i = 0; j->walk && i < s->nskip; i++)
     ocb_walk_skip(j->walk, s->skip[i].st_dev, s->skip[i].st_ino);
   if (ocb_blobw_open(&j->blob, s->store, err) < 0 ||
@@ -354,7 +365,9 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   if (s->state && j->walk && !(j->state = ocb_lstate_create(s->store, s->state, err)) &&
       warn(j, "cannot record the layer's state for rebuilds", err) < 0)
     return -1;
-  if (ocb_comp_track(j->comp, s->reuse && !j->skip ? ocb_reuse_find : NULL, &j->reuse, err) < 0 ||
+  /* The codec's records are looked up at the first block: with a state, only
+   * when its first block changed (a resume starts past it). */
+  if (ocb_comp_track(j->comp, s->reuse ? ocb_reuse_find : NULL, &j->reuse, err) < 0 ||
       !(j->tar = ocb_tar_new(tar_out, j, err)) || (r = fill(j, err)) < 0)
     return -1;
   if (r == 1)
@@ -378,6 +391,7 @@ int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks,
   j.rootfd = -1;
   r = run(&j, res, err);
   ocb_walk_close(j.walk);
+  ocb_notes_free(j.notes);
   ocb_tar_free(j.tar);
   ocb_comp_free(j.comp);
   ocb_blobw_abort(&j.blob);

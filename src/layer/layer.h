@@ -160,6 +160,19 @@ size_t ocb_skip_held(const ocb_skip *k, const char **path, size_t *len, const st
 void ocb_skip_free(ocb_skip *k);
 
 /*
+ * Notes (notes.c): warnings about what a layer holds that is allowed but
+ * surprising: names that differ only in case within a directory, mount
+ * points crossed, setuid/setgid bits kept. Fed every entry of the layer (written or
+ * unchanged since the last build), in walk order.
+ */
+typedef struct ocb_notes ocb_notes;
+typedef int (*ocb_notes_warn)(void *ud, const char *msg, ocb_err *err);
+ocb_notes *ocb_notes_new(dev_t root_dev);
+int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e,
+                    ocb_notes_warn warn, void *ud, ocb_err *err);
+void ocb_notes_free(ocb_notes *n);
+
+/*
  * The layer job (job.c): walk -> tar -> codec pipeline (diff_id, blocks
  * on worker threads, unchanged blocks of an earlier build reused) ->
  * SHA-256 -> blobs/sha256/<hex>. No file bytes leave C.
@@ -196,6 +209,7 @@ typedef struct ocb_layer_hooks {
 typedef struct ocb_layer_result {
   char digest[OCB_DIGEST_BUF];
   uint64_t size;     /* of the blob */
+  int created;       /* the blob was not in the store before */
   uint64_t tar_size; /* of the layer's tar */
   ocb_layer_stats stats; /* tar_bytes: the tar bytes this build made */
   ocb_comp_result comp; /* diff_id, blocks, reuse */

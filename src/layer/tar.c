@@ -46,15 +46,15 @@ typedef struct what_t {
   const char *fixed;   /* a name given as is, or NULL */
   const char *display; /* else: the context root as messages show it */
   const ocb_entry *e;  /* and the walked entry */
-  char buf[1200];
+  char buf[1100];
 } what_t;
 
 static const char *what_name(what_t *w) {
-  char q[1024];
-  if (w->fixed) return w->fixed;
   if (!w->buf[0]) {
-    ocb_quote(q, sizeof q, w->e->path, w->e->pathlen);
-    snprintf(w->buf, sizeof w->buf, "%s/%s", w->display, q);
+    if (w->fixed)
+      ocb_quote(w->buf, sizeof w->buf, w->fixed, strlen(w->fixed));
+    else
+      ocb_quote_path(w->buf, sizeof w->buf, w->display, w->e->path, w->e->pathlen);
   }
   return w->buf;
 }
@@ -205,7 +205,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash
       int e = errno;
       if (e == EINTR) continue;
       if (changed(fd, st)) break; /* swapped for a FIFO or a directory */
-      return ocb_errno(err, e, what_name(what));
+      return ocb_errno_q(err, e, what_name(what));
     }
     if (n == 0 || n > left) {
       if (n > left) left = -1; /* it grew */
@@ -283,7 +283,7 @@ static int add_symlink(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *er
   if (!target) return ocb_errno(err, ENOMEM, what_name(what));
   n = readlinkat(e->dirfd, e->name, target, cap);
   if (n < 0)
-    r = ocb_errno(err, errno, what_name(what));
+    r = ocb_errno_q(err, errno, what_name(what));
   else if ((size_t)n >= cap - 1)
     r = ocb_errf(err, "CHANGED", "CHANGED: symlink changed as we read it: %s", what_name(what));
   else if (!ocb_utf8_valid(target, (size_t)n))
@@ -315,7 +315,10 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
   if (fd < 0) {
     if (errno == ELOOP)
       return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));
-    return ocb_errno(err, errno, what_name(what));
+    if (errno == ENOENT)
+      return ocb_errf(err, "CHANGED", "CHANGED: file removed while the context was read: %s",
+                      what_name(what));
+    return ocb_errno_q(err, errno, what_name(what));
   }
   /* The header takes the size the walk saw; copy_body then checks that fd is
    * that same file, unchanged, once its bytes are read. */
@@ -360,7 +363,7 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
     if (it->hash) ocb_sha256_update(it->hash, it->data, it->len);
     return 0;
   }
-  if (fstat(it->fd, &st) < 0) return ocb_errno(err, errno, what_name(what));
+  if (fstat(it->fd, &st) < 0) return ocb_errno_q(err, errno, what_name(what));
   if (!S_ISREG(st.st_mode))
     return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what_name(what));
   archive_entry_set_size(t->e, st.st_size);

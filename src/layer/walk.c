@@ -84,7 +84,7 @@ static int read_names(frame *f, int fd, const char *what, ocb_err *err) {
   if (dfd < 0 || !(d = fdopendir(dfd))) {
     int e = errno;
     if (dfd >= 0) close(dfd);
-    return ocb_errno(err, e, what);
+    return ocb_errno_q(err, e, what);
   }
   for (;;) {
     size_t len;
@@ -106,7 +106,7 @@ static int read_names(frame *f, int fd, const char *what, ocb_err *err) {
   if (errno) {
     int e = errno;
     closedir(d);
-    return ocb_errno(err, e, what);
+    return ocb_errno_q(err, e, what);
   }
   closedir(d);
   sort_base = f->names;
@@ -114,7 +114,7 @@ static int read_names(frame *f, int fd, const char *what, ocb_err *err) {
   return 0;
 nomem:
   closedir(d);
-  return ocb_errno(err, ENOMEM, what);
+  return ocb_errno_q(err, ENOMEM, what);
 }
 
 static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
@@ -125,7 +125,7 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
     frame *nf = realloc(w->fr, c * sizeof *nf);
     if (!nf) {
       close(fd);
-      return ocb_errno(err, ENOMEM, what);
+      return ocb_errno_q(err, ENOMEM, what);
     }
     w->fr = nf, w->cap = c;
   }
@@ -138,7 +138,7 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
   if (state && w->ssize) {
     if (!(f->state = malloc(w->ssize))) {
       close(fd);
-      return ocb_errno(err, ENOMEM, what);
+      return ocb_errno_q(err, ENOMEM, what);
     }
     memcpy(f->state, state, w->ssize);
   }
@@ -153,6 +153,7 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
 ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_err *err) {
   ocb_walk *w = calloc(1, sizeof *w);
   struct stat st;
+  char q[1000];
   int fd;
   if (!w) {
     ocb_errno(err, ENOMEM, root);
@@ -170,21 +171,22 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
     goto fail;
   }
   /* The root itself may be a symlink: it is resolved once, here. */
+  ocb_quote(q, sizeof q, root, strlen(root));
   fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     if (e == ENOTDIR)
-      ocb_errf(err, "ENOTDIR", "ENOTDIR: context is not a directory: %s", root);
+      ocb_errf(err, "ENOTDIR", "ENOTDIR: context is not a directory: %s", q);
     else
-      ocb_errno(err, e, root);
+      ocb_errno_q(err, e, q);
     goto fail;
   }
   if (fstat(fd, &st) < 0) {
-    ocb_errno(err, errno, root);
+    ocb_errno_q(err, errno, q);
     close(fd);
     goto fail;
   }
-  if (grow(&w->path, &w->pathcap, 256) < 0 || push(w, fd, 0, NULL, &st, 1, root, err) < 0)
+  if (grow(&w->path, &w->pathcap, 256) < 0 || push(w, fd, 0, NULL, &st, 1, q, err) < 0)
     goto fail;
   return w;
 fail:
@@ -219,10 +221,7 @@ void ocb_walk_close(ocb_walk *w) {
 
 /* The current entry's name for messages: root/path, escaped. */
 static const char *entry_name(const ocb_walk *w, size_t pathlen, char *buf, size_t len) {
-  char q[1024];
-  size_t n = strlen(w->root);
-  ocb_quote(q, sizeof q, w->path, pathlen);
-  snprintf(buf, len, "%s%s%s", w->root, n && w->root[n - 1] == '/' ? "" : "/", q);
+  ocb_quote_path(buf, len, w->root, w->path, pathlen);
   return buf;
 }
 
@@ -259,6 +258,17 @@ static void fill(ocb_walk *w, ocb_entry *e, size_t namestart, int excluded, int 
   e->st = &w->st;
   e->excluded = excluded;
   e->why = why;
+}
+
+/* An entry listed in its directory but gone when looked at: left out when
+ * the patterns exclude it anyway, else the context changed under the
+ * build, which is an error as a file changing while read is (1: go on). */
+static int vanished(ocb_walk *w, const frame *top, size_t pathlen, ocb_err *err) {
+  char what[1200];
+  int why;
+  if (w->m && ocb_matcher_walk(w->m, w->path, pathlen, top->state, w->scratch, &why)) return 1;
+  return ocb_errf(err, "CHANGED", "CHANGED: file removed while the context was read: %s",
+                  entry_name(w, pathlen, what, sizeof what));
 }
 
 int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
@@ -317,8 +327,9 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
 
     if (fstatat(top->fd, name, &w->st, AT_SYMLINK_NOFOLLOW) < 0) {
       int en = errno;
-      if (en == ENOENT) continue; /* removed since the directory was read */
-      return ocb_errno(err, en, entry_name(w, pathlen, what, sizeof what));
+      if (en == ENOENT && vanished(w, top, pathlen, err) > 0) continue;
+      if (en == ENOENT) return -1;
+      return ocb_errno_q(err, en, entry_name(w, pathlen, what, sizeof what));
     }
     if (w->nskip && skipped(w, &w->st)) continue;
     if (w->m) {
@@ -337,8 +348,9 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
       if (fd < 0) {
         int en = errno;
         if (excluded && (en == EACCES || en == EPERM)) goto report_excluded;
-        if (en == ENOENT) continue;
-        return ocb_errno(err, en, entry_name(w, pathlen, what, sizeof what));
+        if (en == ENOENT && (excluded || vanished(w, top, pathlen, err) > 0)) continue;
+        if (en == ENOENT) return -1;
+        return ocb_errno_q(err, en, entry_name(w, pathlen, what, sizeof what));
       }
       if (push(w, fd, pathlen, w->scratch, &w->st, !excluded,
                entry_name(w, pathlen, what, sizeof what), err) < 0) {

@@ -110,7 +110,8 @@ static void types(lua_State *L) {
                                   {"wait", ocb_l_http_wait},
                                   {NULL, NULL}};
   static const luaL_Reg job[] = {{"run", ocb_l_job_run}, {NULL, NULL}};
-  static const luaL_Reg lock[] = {{"close", ocb_l_fd_close}, {NULL, NULL}};
+  static const luaL_Reg lock[] = {
+      {"close", ocb_l_fd_close}, {"try_exclusive", ocb_l_fd_try_exclusive}, {NULL, NULL}};
   static const luaL_Reg matcher[] = {{"descend", ocb_l_matcher_descend},
                                      {"matches", ocb_l_matcher_matches},
                                      {"walk", ocb_l_matcher_walk},
@@ -199,6 +200,9 @@ int luaopen_ocibuild_core(lua_State *L) {
   /* libarchive converts names from LC_CTYPE to UTF-8: pin it so that valid
    * UTF-8 names are written as such whatever the user's locale is. */
   if (!setlocale(LC_CTYPE, "C.UTF-8")) return luaL_error(L, "cannot set locale C.UTF-8");
+  /* Temp files go with the process on SIGINT, SIGTERM...; a host program's
+   * own handlers (lua.c's for SIGINT) are left in place. */
+  ocb_signals_install(1);
   types(L);
   luaL_newlib(L, funcs);
   return 1;

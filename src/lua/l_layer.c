@@ -187,5 +187,7 @@ int ocb_l_job_run(lua_State *L) {
   set_int(L, "reused", r.comp.reused);
   lua_pushboolean(L, r.comp.whole);
   lua_setfield(L, -2, "whole");
+  lua_pushboolean(L, r.created);
+  lua_setfield(L, -2, "created");
   return 1;
 }

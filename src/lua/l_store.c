@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,15 @@ int ocb_l_store_lock(lua_State *L) {
   *fd = -1;
   luaL_setmetatable(L, OCB_FD_T);
   if ((*fd = ocb_store_lock(s, role, shared, &err)) < 0) return ocb_pushfail(L, &err);
+  return 1;
+}
+
+/* lock:try_exclusive() -> true | false: makes a shared flock exclusive
+ * when nobody else holds it; false leaves the lock released or shared. */
+int ocb_l_fd_try_exclusive(lua_State *L) {
+  int *fd = luaL_checkudata(L, 1, OCB_FD_T);
+  luaL_argcheck(L, *fd >= 0, 1, "lock closed");
+  lua_pushboolean(L, flock(*fd, LOCK_EX | LOCK_NB) == 0);
   return 1;
 }
 
@@ -363,7 +373,8 @@ int ocb_l_blobw_close(lua_State *L) {
   if (ocb_blobw_commit(b, NULL, digest, &size, &err) < 0) return ocb_pushfail(L, &err);
   lua_pushstring(L, digest);
   lua_pushinteger(L, (lua_Integer)size);
-  return 2;
+  lua_pushboolean(L, b->created);
+  return 3;
 }
 
 int ocb_l_blobw_gc(lua_State *L) {

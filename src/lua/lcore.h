@@ -119,6 +119,7 @@ int ocb_l_blobw_close(lua_State *L);
 int ocb_l_blobw_gc(lua_State *L);
 int ocb_l_blobw_write(lua_State *L);
 int ocb_l_fd_close(lua_State *L);
+int ocb_l_fd_try_exclusive(lua_State *L);
 
 int ocb_l_clock(lua_State *L); /* l_sys.c */
 int ocb_l_cwd(lua_State *L);

@@ -70,7 +70,12 @@ int ocb_blobw_commit(ocb_blobw *b, const char *want, char digest[OCB_DIGEST_BUF]
   /* A blob already there is kept when its bytes are right (two writers
    * racing publish the same bytes), and replaced when they are not: a
    * damaged blob never stands in for a good one. */
-  if (!intact(dst, digest, b->size)) r = ocb_afile_commit(&b->f, dst, err);
+  if (!intact(dst, digest, b->size)) {
+    struct stat st;
+    int absent = lstat(dst, &st) < 0 && errno == ENOENT;
+    r = ocb_afile_commit(&b->f, dst, err);
+    b->created = r == 0 && absent;
+  }
   free(dst);
   ocb_blobw_abort(b);
   return r;

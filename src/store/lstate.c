@@ -126,8 +126,8 @@ int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *e
   char t[MAX_TRAILER], pd[65];
   int n, m;
   static const char x[] = "0123456789abcdef";
-  int i;
-  if (flush(w, err) < 0) return -1;
+  int i, r = -1;
+  if (flush(w, err) < 0) goto done;
   for (i = 0; i < 32; i++) pd[2 * i] = x[h->pd0[i] >> 4], pd[2 * i + 1] = x[h->pd0[i] & 15];
   pd[64] = '\0';
   n = snprintf(t, sizeof t,
@@ -137,13 +137,16 @@ int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *e
                (unsigned long long)h->tar_size, pd, (unsigned long long)h->since,
                (unsigned long long)h->end, (unsigned long long)w->n, (unsigned long long)w->bytes,
                (unsigned long)w->crc);
-  if (n < 0 || (size_t)n + 16 >= sizeof t) return ocb_errf(err, "EINVAL", "EINVAL: state trailer");
+  if (n < 0 || (size_t)n + 16 >= sizeof t) {
+    ocb_errf(err, "EINVAL", "EINVAL: state trailer");
+    goto done;
+  }
   m = snprintf(t + n, sizeof t - (size_t)n, "%08d\n", n);
-  if (ocb_afile_write(&w->f, t, (size_t)(n + m), err) < 0 ||
-      ocb_afile_commit(&w->f, w->dst, err) < 0)
-    return -1;
-  ocb_lstate_abort(w);
-  return 0;
+  if (ocb_afile_write(&w->f, t, (size_t)(n + m), err) == 0 && ocb_afile_commit(&w->f, w->dst, err) == 0)
+    r = 0;
+done:
+  ocb_lstate_abort(w); /* drops the temp file when the state was not published */
+  return r;
 }
 
 void ocb_lstate_abort(ocb_lstate_writer *w) {

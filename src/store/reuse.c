@@ -259,6 +259,7 @@ int ocb_reuse_write(const ocb_reuse *r, const ocb_comp *c, const char *digest, u
   }
   rc = ocb_afile_commit(&f, path, err);
 done:
+  if (rc < 0 && dir) rmdir(dir); /* the folder this made, if it is empty */
   free(dir);
   free(tmpdir);
   free(text);

@@ -121,34 +121,11 @@ int ocb_store_lock(const ocb_store *s, int role, int shared, ocb_err *err) {
 int ocb_store_gc_temps(const ocb_store *s, int dry, uint64_t *removed, uint64_t *bytes,
                        ocb_err *err) {
   char *dir = ocb_store_path(s, OCB_F_TMP);
-  DIR *d;
-  struct dirent *de;
-  int rc = 0;
-  *removed = 0, *bytes = 0;
+  ocb_swept out = {dry, 0, 0};
+  int rc;
   if (!dir) return ocb_errno(err, ENOMEM, s->dir);
-  if (!(d = opendir(dir))) {
-    if (errno != ENOENT) rc = ocb_errno(err, errno, dir);
-    free(dir);
-    return rc;
-  }
-  for (;;) {
-    struct stat st;
-    int fd;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.') continue;
-    fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) continue;
-    /* A writer holds its temp file's flock until it publishes or drops it. */
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-        (dry || unlinkat(dirfd(d), de->d_name, 0) == 0)) {
-      ++*removed;
-      *bytes += (uint64_t)st.st_size;
-    }
-    close(fd);
-  }
-  if (errno) rc = ocb_errno(err, errno, dir);
-  closedir(d);
+  rc = ocb_afile_sweep(dir, "", &out, err);
+  *removed = out.files, *bytes = out.bytes;
   free(dir);
   return rc;
 }

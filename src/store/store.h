@@ -68,6 +68,7 @@ typedef struct ocb_blobw {
   ocb_sha256 *h;
   uint64_t size;
   char *blobs; /* the store's blobs/sha256 folder */
+  int created; /* after commit: the blob was not in the store before */
 } ocb_blobw;
 int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err);
 int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an ocb_out_fn */
@@ -137,7 +138,8 @@ int ocb_lstate_next(ocb_lstate_reader *r, ocb_lstate_entry *e);
 void ocb_lstate_close(ocb_lstate_reader *r);
 ocb_lstate_writer *ocb_lstate_create(const ocb_store *s, const char *id, ocb_err *err);
 int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err);
-/* Publishes the state (atomically) with h as its summary, and frees w. */
+/* Publishes the state (atomically) with h as its summary; frees w, and
+ * on failure drops its temp file. */
 int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *err);
 void ocb_lstate_abort(ocb_lstate_writer *w);
 int ocb_lstate_forget(const ocb_store *s, const char *id);

@@ -67,4 +67,25 @@ function M.show(v)
   end))
 end
 
+--- A message made safe to print as one line: control bytes, DEL and
+-- bytes that are not UTF-8 become \xNN (what was quoted already stays).
+-- Never fails.
+function M.line(s)
+  s = tostring(s)
+  local out, i = {}, 1
+  while i <= #s do
+    local ok, n = pcall(utf8.codepoint, s, i)
+    local len = ok and #utf8.char(n) or 0
+    if ok and n >= 32 and n ~= 127 and not (n >= 0x80 and n < 0xa0) then
+      out[#out + 1] = s:sub(i, i + len - 1)
+      i = i + len
+    else
+      local b = s:byte(i)
+      out[#out + 1] = ("\\x%02x"):format(b)
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
 return M

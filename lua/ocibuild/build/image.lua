@@ -170,10 +170,27 @@ local function load_base(self, st, ctx)
   return b, v
 end
 
+-- Sizes past which some registries refuse a document (E40): a config
+-- over 1 MiB, a manifest over 4 MiB (the distribution spec's guidance).
+M.MAX_CONFIG = 1 << 20
+M.MAX_MANIFEST = 4 << 20
+
+--- Warns through on_event about a config or manifest (sizes in bytes)
+-- that registries may refuse. Never fails.
+function M.check_sizes(config_size, manifest_size, on_event)
+  local function warn(what, n, max)
+    events.emit(on_event, { type = "warning", message = ("the image %s has %d bytes, more than %d MiB: "
+      .. "registries may refuse it"):format(what, n, max >> 20) })
+  end
+  if config_size > M.MAX_CONFIG then warn("config", config_size, M.MAX_CONFIG) end
+  if manifest_size > M.MAX_MANIFEST then warn("manifest", manifest_size, M.MAX_MANIFEST) end
+end
+
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=}:
--- each layer is a stage (start, progress, end events; see ocibuild.events).
--- Returns {desc=
+-- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=,
+-- created={} (gets the digest of each blob that was not in the store
+-- before, so that a failure can take them back)}: each layer is a stage
+-- (start, progress, end events; see ocibuild.events). Returns {desc=
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
@@ -203,6 +220,7 @@ function M:build(st, ctx)
     local r
     r, err, code = layer.run(s.l, st, lctx, plans[i].items)
     if not r then return nil, err, code, s.where end
+    if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
     events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,
       diff_id = r.diff_id, size = r.size, bytes = r.tar_size, entries = r.entries, reused = r.reused,
       whole = r.whole })
@@ -211,17 +229,21 @@ function M:build(st, ctx)
     layer_descs[#layer_descs + 1] = doc.descriptor(media.LAYER[s.l.compression], r.digest, r.size)
     total = total + r.size
   end
-  local ok, text = pcall(doc.encode, doc.config {
+  local ok, ctext = pcall(doc.encode, doc.config {
     platform = p, created = self.created, config = cc, base = b and b.config, layers = history,
   })
-  if not ok then return nil, ("base image %s: its config cannot be written back: %s"):format(self.from, text),
+  if not ok then return nil, ("base image %s: its config cannot be written back: %s"):format(self.from, ctext),
     "BADDOC", self.where end
-  local cdigest, csize = st:put_blob(text)
-  if not cdigest then return nil, csize end
+  local cdigest, csize, cnew = st:put_blob(ctext)
+  if not cdigest then return nil, csize, cnew end
+  if cnew and ctx.created then ctx.created[#ctx.created + 1] = cdigest end
   local mdoc = doc.manifest(doc.descriptor(media.CONFIG, cdigest, csize), json.array(layer_descs),
     self:manifest_annotations(b))
-  local mdigest, msize = st:put_blob(doc.encode(mdoc))
-  if not mdigest then return nil, msize end
+  local mtext = doc.encode(mdoc)
+  local mdigest, msize, mnew = st:put_blob(mtext)
+  if not mdigest then return nil, msize, mnew end
+  if mnew and ctx.created then ctx.created[#ctx.created + 1] = mdigest end
+  M.check_sizes(#ctext, #mtext, ctx.on_event)
   local desc = doc.descriptor(media.MANIFEST, mdigest, msize, {
     platform = json.object { os = p.os, architecture = p.architecture, variant = p.variant } })
   return { desc = desc, image_id = cdigest, size = total + csize + msize, layers = results, platform = p }

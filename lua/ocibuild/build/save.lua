@@ -11,7 +11,9 @@ local copy = require "ocibuild.copy"
 local env = require "ocibuild.build.env"
 local events = require "ocibuild.events"
 local layout = require "ocibuild.endpoint.layout"
+local output = require "ocibuild.endpoint.output"
 local path = require "ocibuild.path"
+local prune = require "ocibuild.store.prune"
 local ref = require "ocibuild.oci.ref"
 local store_mod = require "ocibuild.store"
 
@@ -152,19 +154,31 @@ function M.save(img, opts, ctx)
   local st
   st, err, code = store_mod.open(dir, { create = true, source = source })
   if not st then return nil, err, code end
+  if archive_path then
+    -- again, now that the store exists: an output is never inside it
+    ok, err, code = output.check(archive_path)
+    if not ok then return nil, err, code end
+  end
+  -- index.json must be readable before any work, since tags go there last
+  ok, err, code = st:read_index()
+  if not ok then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
   local tags = familiar(refs)
   local id = tags[1] or "image"
   events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
+  local created = {}
   local built, where
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = reg_opts,
+    cache = opts.cache, registry = reg_opts, created = created,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
-  if not built then return nil, err, code, where end
   -- No tag: the image is listed untagged (`<none>`) until prune.
-  ok, err, code = st:tag(built.desc, refs)
-  if not ok then return nil, err, code end
+  if built then ok, err, code = st:tag(built.desc, refs) end
+  if not built or not ok then
+    -- a failed save leaves the store as it was
+    prune.rollback(st, hold, created)
+    return nil, err, code, where
+  end
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
     path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images }
   if out then

@@ -3,6 +3,7 @@
 -- exit code. Failures print "ocibuild: <message>" and exit non-zero: 2 for
 -- a usage mistake, 1 for anything else (a command never exits 0 after an
 -- error, whatever it returned as a code).
+local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 
 local M = {}
@@ -56,7 +57,7 @@ local function known(name)
 end
 
 local function fail(msg, code)
-  io.stderr:write("ocibuild: ", msg, "\n")
+  io.stderr:write("ocibuild: ", check.line(msg), "\n")
   return code
 end
 
@@ -113,7 +114,7 @@ function M.main(argv)
   end
   local ok, err, code = cmd.run(args, g)
   if ok then return 0 end
-  if err then io.stderr:write("ocibuild: ", tostring(err), "\n") end
+  if err then io.stderr:write("ocibuild: ", check.line(err), "\n") end
   return math.type(code) == "integer" and code > 0 and code or 1
 end
 

@@ -129,6 +129,11 @@ function M:commit()
   if ok then ok, err, code = data("manifest.json", docker_manifest(self)) end
   if ok then ok, err, code = data("oci-layout", store_mod.LAYOUT) end
   if not ok then return nil, ("cannot write %s: %s"):format(self.shown, err), code end
+  -- what the path is may have changed since new(): look again before replacing it
+  if self.dest ~= "-" then
+    ok, err, code = output.check(self.dest)
+    if not ok then return nil, err, code end
+  end
   local size, digest
   size, digest, code = w:close()
   if not size then return nil, ("cannot write %s: %s"):format(self.shown, digest), code end

@@ -63,7 +63,12 @@ local function digest_check(d)
   end
 end
 
-local function fail(s, why) return nil, ("invalid reference %q: %s"):format(s, why) end
+-- s quoted for a message, on one line (%q breaks lines after a backslash).
+local function show(s)
+  return (("%q"):format(s):gsub("\\\n", "\\n"))
+end
+
+local function fail(s, why) return nil, ("invalid reference %s: %s"):format(show(s), why) end
 
 --- Parses a reference. Returns `{domain=, path=, tag=, digest=, name=,
 -- normalized=, familiar=}`, or nil and a message quoting the rule broken.
@@ -86,9 +91,9 @@ function M.parse(s)
   end
   local remote = remainder:match("^[^:]*")
   if remote:lower() ~= remote then
-    return fail(s, ("repository name %q must be lowercase (try %q)"):format(remote, s:lower()))
+    return fail(s, ("repository name %s must be lowercase (try %s)"):format(show(remote), show(s:lower())))
   end
-  if not domain_ok(domain) then return fail(s, ("bad registry host %q"):format(domain)) end
+  if not domain_ok(domain) then return fail(s, ("bad registry host %s"):format(show(domain))) end
   local rest, digest = remainder:match("^([^@]*)@(.*)$")
   rest = rest or remainder
   if digest then
@@ -103,7 +108,7 @@ function M.parse(s)
   if path == "" then return fail(s, "repository name is empty") end
   for comp in (path .. "/"):gmatch("(.-)/") do
     if not path_component_ok(comp) then
-      return fail(s, ("bad repository name component %q (lowercase letters and digits, separated by '.', '_', '__' or '-')"):format(comp))
+      return fail(s, ("bad repository name component %s (lowercase letters and digits, separated by '.', '_', '__' or '-')"):format(show(comp)))
     end
   end
   if #path > MAX_PATH then return fail(s, "repository name longer than 255 characters") end
@@ -113,7 +118,13 @@ function M.parse(s)
   r.normalized = name .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
   local fam = name
   if domain == DEFAULT_DOMAIN then
-    fam = path:sub(1, #OFFICIAL) == OFFICIAL and path:sub(#OFFICIAL + 1) or path
+    -- as Docker's FamiliarName: "library/" goes only when nothing nested
+    -- follows; and docker.io stays when the first component would read as
+    -- a registry (docker.io/a.b/c), so that the familiar form parses back
+    local rest = path:sub(#OFFICIAL + 1)
+    fam = (path:sub(1, #OFFICIAL) == OFFICIAL and not rest:find("/", 1, true)) and rest or path
+    local first = fam:match("^[^/]*")
+    if fam:find("/", 1, true) and (first:find("[.:]") or first == "localhost") then fam = name end
   end
   r.familiar = fam .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
   return r

@@ -89,7 +89,8 @@ function M.locate(explicit, opts)
   return M.open(dir, o)
 end
 
---- Writes bytes as a blob. Returns digest, size.
+--- Writes bytes as a blob. Returns digest, size, and true when the blob
+-- was not in the store before.
 function M:put_blob(data)
   local w <close>, err, code = self.core:blob_writer()
   if not w then return nil, err, code end

@@ -33,6 +33,30 @@ local function mark(st, d, live, where)
   return true
 end
 
+--- Takes back the blobs a failed build added (digests, in the list
+-- `created`), so that the store is as it was: only when nobody else uses
+-- the store (hold, the build's shared prune lock, becomes exclusive at
+-- once, else `gc` removes them later) and only blobs no index entry
+-- reaches. Then drops the reuse records of blobs that are gone. Returns
+-- the number of blobs removed; never fails (what it cannot do, gc does).
+function M.rollback(st, hold, created)
+  if #created == 0 or not hold:try_exclusive() then return 0 end
+  local index_lock <close> = st.core:lock("index")
+  if not index_lock then return 0 end
+  local idx = st:read_index()
+  if not idx then return 0 end
+  local live = {}
+  for i, d in ipairs(idx.manifests) do
+    if not mark(st, d, live, ("index.json manifests[%d]"):format(i)) then return 0 end
+  end
+  local n = 0
+  for _, digest in ipairs(created) do
+    if not live[digest] and st.core:remove_blob(digest) then n = n + 1 end
+  end
+  st.core:prune_reuse(false)
+  return n
+end
+
 --- Prunes the store st. opts: {dry_run= (change nothing, say what would
 -- go), all= (also every reuse record and layer state)}. Returns {images=
 -- (untagged entries dropped), blobs=, bytes=, temps=, temp_bytes=,

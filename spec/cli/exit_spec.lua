@@ -1,0 +1,80 @@
+-- Every command, given a bad input, exits non-zero with one line on
+-- stderr that starts "ocibuild: " and holds no traceback (issue 8 #1: `ls`,
+-- `gc` and `images` used to print their error and exit 0).
+local T = require "support"
+
+local function one_line(err)
+  assert.matches("^ocibuild: [^\n]+\n$", err)
+  assert.is_nil(err:find("traceback", 1, true), err)
+end
+
+-- A temp folder with a context, a store holding one image, a store whose
+-- index.json is garbage, and a context whose .dockerignore is a lone "!".
+local function fixture(finally)
+  local d = T.tmpdir(finally)
+  T.write(d .. "/ctx/a.txt", "a\n")
+  T.write(d .. "/bang/a.txt", "a\n")
+  T.write(d .. "/bang/.dockerignore", "!\n")
+  assert.equal(0, (T.ocibuild("--store", d .. "/store", "build", d .. "/ctx", "-t", "a:1")))
+  T.must(("cp -r %s %s"):format(T.q(d .. "/store"), T.q(d .. "/garbage")))
+  T.write(d .. "/garbage/index.json", "{garbage")
+  T.must("mkdir " .. T.q(d .. "/dir"))
+  return d
+end
+
+describe("ocibuild exit status", function()
+  it("is 1 with one line for each command given a bad input", function()
+    local d = fixture(finally)
+    local cases = {
+      { { "ls", "/nonexistent" }, "/nonexistent" },
+      { { "ls", d .. "/ctx/a.txt" }, "not a directory" },
+      { { "ls", d .. "/bang" }, "illegal exclusion pattern" },
+      { { "--store", "/etc/passwd", "gc" }, "/etc/passwd" },
+      { { "--store", "/etc/passwd", "images" }, "/etc/passwd" },
+      { { "--store", d .. "/nostore", "images" }, "no store at" },
+      { { "--store", d .. "/nostore", "gc" }, "no store at" },
+      { { "--store", d .. "/garbage", "images" }, "invalid JSON" },
+      { { "--store", d .. "/garbage", "gc" }, "nothing removed" },
+      { { "--store", d .. "/garbage", "build", d .. "/ctx", "-t", "b:1" }, "invalid JSON" },
+      { { "--store", d .. "/store", "build", d .. "/bang", "-t", "b:1" }, "illegal exclusion pattern" },
+      { { "--store", d .. "/store", "build", "/nonexistent", "-t", "b:1" }, "does not exist" },
+    }
+    for _, c in ipairs(cases) do
+      local code, out, err = T.ocibuild(table.unpack(c[1]))
+      local what = table.concat(c[1], " ")
+      assert.equal(1, code, what .. ": " .. out .. err)
+      assert.equal("", out, what)
+      one_line(err)
+      assert.is_truthy(err:find(c[2], 1, true), what .. ": " .. err)
+    end
+  end)
+
+  it("is 1 for `run` on a folder, a missing script and a failing one, with no traceback", function()
+    local d = fixture(finally)
+    T.write(d .. "/fails.lua", 'error("stop here")\n')
+    for _, c in ipairs {
+      { d .. "/dir", d .. "/dir: cannot read the build script: Is a directory" },
+      { d .. "/missing.lua", d .. "/missing.lua: cannot read the build script: No such file or directory" },
+      { d .. "/fails.lua", d .. "/fails.lua:1: stop here" },
+    } do
+      local code, out, err = T.ocibuild("--store", d .. "/store", "run", c[1])
+      assert.equal(1, code, out .. err)
+      assert.equal("", out)
+      assert.matches("^[^\n]+\n$", err)
+      assert.is_nil(err:find("traceback", 1, true), err)
+      assert.is_truthy(err:find(c[2], 1, true), err)
+    end
+  end)
+
+  it("is 2 for usage mistakes of every command", function()
+    local d = fixture(finally)
+    for _, argv in ipairs {
+      { "ls" }, { "ls", "a", "b" }, { "images", "a", "b" }, { "gc", "x" }, { "build" }, { "run" },
+      { "images", "--bogus" }, { "gc", "--bogus" }, { "ls", d, "--bogus" },
+    } do
+      local code, out, err = T.ocibuild("--store", d .. "/store", table.unpack(argv))
+      assert.equal(2, code, table.concat(argv, " ") .. ": " .. out .. err)
+      one_line(err)
+    end
+  end)
+end)

@@ -1,0 +1,33 @@
+local check = require "ocibuild.build.check"
+
+describe("ocibuild.build.check", function()
+  describe("keys()", function()
+    it("names an unknown key and the known one it was probably meant to be", function()
+      local known = { "context", "dest", "exclude", "mode" }
+      assert.same({ nil, 'layer: unknown option "dset" (did you mean "dest"?)' },
+        { check.keys({ context = "x", dset = "/" }, known, "layer") })
+      assert.same({ nil, 'layer: unknown option "contxet" (did you mean "context"?)' },
+        { check.keys({ contxet = "x" }, known, "layer") })
+      assert.same({ nil, 'layer: unknown option "zzzzzz"' }, { check.keys({ zzzzzz = 1 }, known, "layer") })
+      local t = { dest = "/" }
+      assert.equal(t, check.keys(t, known, "layer"))
+    end)
+  end)
+
+  describe("strings()", function()
+    it("takes a list of strings and names what else it got", function()
+      assert.same({ "a" }, check.strings({ "a" }, "exclude"))
+      assert.same({ nil, "exclude must be a list of strings" }, { check.strings("a", "exclude") })
+      assert.same({ nil, "exclude must be a list of strings" }, { check.strings({ "a", x = 1 }, "exclude") })
+      assert.same({ nil, "exclude[2] must be a string" }, { check.strings({ "a", 2 }, "exclude") })
+    end)
+  end)
+
+  describe("show() and line()", function()
+    it("keep a value with newlines or control bytes on one line", function()
+      assert.equal([["a\nb\27"]], check.show("a\nb\27"))
+      assert.equal("12", check.show(12))
+      assert.equal("a\\x0ab\\x1b[0m \\xff é", check.line("a\nb\27[0m \255 é"))
+    end)
+  end)
+end)
