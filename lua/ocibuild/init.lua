@@ -54,7 +54,7 @@ local function hook_off()
   return setmetatable({}, { __close = function() debug.sethook(h, m, c) end })
 end
 
-local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", msg, "\n") end
+local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", check.line(msg), "\n") end
 
 -- A copy of v in which every table is a plain one, read with `next`: no
 -- metamethod of the caller's runs while the copy is made or used.

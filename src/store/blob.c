@@ -97,9 +97,12 @@ int ocb_blob_open(const ocb_store *s, const char *digest, size_t len, ocb_err *e
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     ocb_errno(err, errno, path);
-  } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    if (!S_ISREG(st.st_mode)) ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", path);
-    else ocb_errno(err, errno, path);
+  } else if (fstat(fd, &st) < 0) {
+    ocb_errno(err, errno, path);
+    close(fd);
+    fd = -1;
+  } else if (!S_ISREG(st.st_mode)) {
+    ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", path);
     close(fd);
     fd = -1;
   }

@@ -4,7 +4,6 @@
 -- a usage mistake, 1 for anything else (a command never exits 0 after an
 -- error, whatever it returned as a code).
 local check = require "ocibuild.build.check"
-local getopt = require "ocibuild.cli.getopt"
 
 local M = {}
 

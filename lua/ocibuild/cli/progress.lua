@@ -5,6 +5,7 @@
 -- (tty when standard error is a terminal, else nothing). Warnings are
 -- printed in every mode (as events in json mode). A command plugs in with
 -- `progress.run(opts.progress, "push", function(rep) ... end)`.
+local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
@@ -85,7 +86,7 @@ function M.new(mode, opts)
   local t0 = core.clock()
   local started = {}
 
-  function rep.warn(msg) out:write("ocibuild: warning: ", msg, "\n") end
+  function rep.warn(msg) out:write("ocibuild: warning: ", check.line(msg), "\n") end
   function rep.finish() end
   --- The message for the CLI to print, or nil when it was reported here.
   function rep.fail(msg) return msg end
@@ -93,7 +94,7 @@ function M.new(mode, opts)
   if mode == "tty" then
     local live = tty.new(out, { columns = term and term > 0 and term or tonumber(os.getenv("COLUMNS")) or 80 })
     rep.on_event = function(ev) live:event(ev, core.clock()) end
-    rep.warn = function(msg) live:print("ocibuild: warning: " .. msg) end
+    rep.warn = function(msg) live:print("ocibuild: warning: " .. check.line(msg)) end
     rep.finish = function() live:clear() end
   elseif mode == "plain" then
     rep.on_event = function(ev)

@@ -1,6 +1,7 @@
 --- The registry flags push, pull, login, build and run share, their help
 -- text, turning them into ocibuild.registry options, and what the CLI
 -- prints while images move (one line per blob, warnings on stderr).
+local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 local output = require "ocibuild.cli.output"
 
@@ -97,7 +98,7 @@ function M.printer(out)
       out:write(("%-10s %s %s\n"):format(ev.action, ev.digest, output.human(ev.size)))
       out:flush()
     elseif ev.type == "warning" then
-      io.stderr:write("ocibuild: warning: ", ev.message, "\n")
+      io.stderr:write("ocibuild: warning: ", check.line(ev.message), "\n")
     end
   end
 end

@@ -1,4 +1,5 @@
 --- `ocibuild import FILE.tar|DIR|- [-t TAG]`: images into the store.
+local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 local import = require "ocibuild.import"
 local path = require "ocibuild.path"
@@ -37,7 +38,7 @@ function M.run(argv, g)
   local src = rest[1] == "-" and "-" or path.abs(rest[1])
   local r
   r, err = import.any(src, st, { tags = opts.tag,
-    on_event = function(ev) if ev.type == "warning" then io.stderr:write("ocibuild: warning: ", ev.message, "\n") end end })
+    on_event = function(ev) if ev.type == "warning" then io.stderr:write("ocibuild: warning: ", check.line(ev.message), "\n") end end })
   if not r then return nil, err, 1 end
   for _, im in ipairs(r.images) do
     io.stdout:write(("imported: %s %s\n"):format(im.descriptor.digest, #im.tags > 0 and table.concat(im.tags, " ") or "<none>"))
