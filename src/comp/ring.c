@@ -102,7 +102,8 @@ static int grow_hashed(ocb_comp *c, uint64_t k, ocb_err *err) {
   uint64_t cap = c->pd_cap;
   if (grow(&p, &cap, k + 1, 32) < 0) return ocb_errno(err, ENOMEM, "block digests");
   c->now.pd = p;
-  if (grow(&q, &c->pd_cap, k + 1, sizeof *c->now.st) < 0) return ocb_errno(err, ENOMEM, "block digests");
+  if (grow(&q, &c->pd_cap, k + 1, sizeof *c->now.st) < 0)
+    return ocb_errno(err, ENOMEM, "block digests");
   c->now.st = q;
   return 0;
 }
@@ -281,8 +282,7 @@ int ocb_comp_resume(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err) {
   uint64_t i, bs = c->eng->block;
   void *e = NULL, *r = NULL, *o = NULL;
   uint64_t cap = 0, cap2 = 0;
-  if (!c->track || c->submitted || c->cur || k == 0 || k > b->n ||
-      b->st[k - 1].bytes != k * bs)
+  if (!c->track || c->submitted || c->cur || k == 0 || k > b->n || b->st[k - 1].bytes != k * bs)
     return ocb_errf(err, "EINVAL", "EINVAL: cannot resume at block %llu", (unsigned long long)k);
   ocb_sha256_free(c->ih);
   if (!(c->ih = ocb_sha256_resume(&b->st[k - 1]))) return ocb_errno(err, ENOMEM, "SHA-256 context");

@@ -29,11 +29,11 @@ typedef struct job {
   ocb_reuse reuse;
   ocb_skip *skip;           /* while unchanged entries are skipped */
   ocb_lstate_writer *state; /* the new layer state, or NULL */
-  ocb_notes *notes;          /* surprising but allowed entries, to warn about */
+  ocb_notes *notes;         /* surprising but allowed entries, to warn about */
   ocb_layer_stats stats;
-  uint64_t pos;       /* tar offset of the next byte the tar writer makes */
-  uint64_t drop;      /* bytes before this offset are the earlier blob's */
-  uint64_t since;     /* when this build began, in the file system's time (ns) */
+  uint64_t pos;   /* tar offset of the next byte the tar writer makes */
+  uint64_t drop;  /* bytes before this offset are the earlier blob's */
+  uint64_t since; /* when this build began, in the file system's time (ns) */
   int rootfd;
   uint64_t next_tick; /* monotonic ms of the next progress call */
 } job;
@@ -132,7 +132,6 @@ static int warn(job *j, const char *msg, ocb_err *err) {
 static int warn_cb(void *ud, const char *msg, ocb_err *err) {
   return warn(ud, msg, err);
 }
-
 
 static uint64_t ns(const struct timespec *t) {
   return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
@@ -380,8 +379,8 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   return 0;
 }
 
-int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks,
-                    ocb_layer_result *res, ocb_err *err) {
+int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,
+                    ocb_err *err) {
   job j;
   int r;
   memset(&j, 0, sizeof j);

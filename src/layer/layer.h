@@ -107,12 +107,12 @@ void ocb_tar_free(ocb_tar *t);
  */
 typedef struct ocb_untar ocb_untar;
 typedef struct ocb_untar_entry {
-  const char *name;       /* valid until the next call */
-  const char *link;       /* symlink target or hardlink name, or NULL */
-  int hardlink;           /* link names another entry of the archive */
-  int type;               /* OCB_TAR_*, -1 for devices and sockets */
-  unsigned filetype;      /* the S_IF* bits as stored */
-  unsigned mode;          /* permission bits */
+  const char *name;  /* valid until the next call */
+  const char *link;  /* symlink target or hardlink name, or NULL */
+  int hardlink;      /* link names another entry of the archive */
+  int type;          /* OCB_TAR_*, -1 for devices and sockets */
+  unsigned filetype; /* the S_IF* bits as stored */
+  unsigned mode;     /* permission bits */
   int64_t uid, gid, mtime, size;
   unsigned devmajor, devminor;
 } ocb_untar_entry;
@@ -168,8 +168,8 @@ void ocb_skip_free(ocb_skip *k);
 typedef struct ocb_notes ocb_notes;
 typedef int (*ocb_notes_warn)(void *ud, const char *msg, ocb_err *err);
 ocb_notes *ocb_notes_new(dev_t root_dev);
-int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e,
-                    ocb_notes_warn warn, void *ud, ocb_err *err);
+int ocb_notes_entry(ocb_notes *n, const ocb_tar_policy *p, const ocb_entry *e, ocb_notes_warn warn,
+                    void *ud, ocb_err *err);
 void ocb_notes_free(ocb_notes *n);
 
 /*
@@ -183,9 +183,9 @@ typedef struct ocb_layer_spec {
   const ocb_store *store;
   const ocb_tar_policy *policy;
   const ocb_codec *codec;
-  int reuse;                  /* look up and write reuse records, and use the layer state */
-  const char *state;          /* the layer state's id (written; read with reuse), or NULL */
-  const struct stat *skip;    /* (dev, ino) left out of the walk */
+  int reuse;               /* look up and write reuse records, and use the layer state */
+  const char *state;       /* the layer state's id (written; read with reuse), or NULL */
+  const struct stat *skip; /* (dev, ino) left out of the walk */
   int nskip;
   const ocb_tar_item *items; /* written first, in order; NULL: the prefix's folders */
   size_t nitems;
@@ -208,14 +208,14 @@ typedef struct ocb_layer_hooks {
 
 typedef struct ocb_layer_result {
   char digest[OCB_DIGEST_BUF];
-  uint64_t size;     /* of the blob */
-  int created;       /* the blob was not in the store before */
-  uint64_t tar_size; /* of the layer's tar */
+  uint64_t size;         /* of the blob */
+  int created;           /* the blob was not in the store before */
+  uint64_t tar_size;     /* of the layer's tar */
   ocb_layer_stats stats; /* tar_bytes: the tar bytes this build made */
-  ocb_comp_result comp; /* diff_id, blocks, reuse */
+  ocb_comp_result comp;  /* diff_id, blocks, reuse */
 } ocb_layer_result;
 
-int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks,
-                    ocb_layer_result *res, ocb_err *err);
+int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,
+                    ocb_err *err);
 
 #endif

@@ -31,14 +31,14 @@ typedef struct held {
 struct ocb_skip {
   ocb_lstate_reader *r;
   ocb_lstate_head head;
-  ocb_prior prior;         /* the last build's blocks and blob */
-  ocb_lstate_entry next;   /* the state's next entry, not yet matched */
-  int has_next;            /* 1: next is filled; 0: the state is done */
-  uint64_t bs;             /* block size */
-  held *win;               /* entries overlapping the block being skipped: */
+  ocb_prior prior;            /* the last build's blocks and blob */
+  ocb_lstate_entry next;      /* the state's next entry, not yet matched */
+  int has_next;               /* 1: next is filled; 0: the state is done */
+  uint64_t bs;                /* block size */
+  held *win;                  /* entries overlapping the block being skipped: */
   size_t first, nwin, capwin; /* win[first, nwin) */
-  uint64_t matched;        /* entries matched so far */
-  uint64_t point;          /* the change's tar offset, once found */
+  uint64_t matched;           /* entries matched so far */
+  uint64_t point;             /* the change's tar offset, once found */
 };
 
 static void drop_held(held *h) {

@@ -261,10 +261,12 @@ static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
     return ocb_errf(err, "BADNAME", "BADNAME: file name is not valid UTF-8: %s", what_name(what));
   if (strncmp(e->name, ".wh.", 4) == 0)
     return ocb_errf(err, "WHITEOUT",
-                    "WHITEOUT: name starts with .wh. and would be read as a whiteout: %s", what_name(what));
+                    "WHITEOUT: name starts with .wh. and would be read as a whiteout: %s",
+                    what_name(what));
   if (set_name(t, p->prefix, e->path, e->pathlen, S_ISDIR(st->st_mode), err) < 0) return -1;
   if (strlen(t->name) > 4095)
-    return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s", what_name(what));
+    return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s",
+                    what_name(what));
   archive_entry_clear(t->e);
   archive_entry_copy_pathname(t->e, t->name);
   archive_entry_set_perm(t->e, perm_of(p, st->st_mode));
@@ -337,7 +339,8 @@ int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, 
   w.fixed = NULL, w.display = p->display, w.e = e, w.buf[0] = '\0';
   if (S_ISSOCK(m)) return 1;
   if (S_ISCHR(m) || S_ISBLK(m))
-    return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s", what_name(what));
+    return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s",
+                    what_name(what));
   if (begin_entry(t, p, e, e->st, what, err) < 0) return -1;
   if (S_ISDIR(m)) {
     archive_entry_set_filetype(t->e, AE_IFDIR);

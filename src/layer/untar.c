@@ -24,8 +24,8 @@ struct ocb_untar {
   char *buf;  /* input, as the read callback hands it to libarchive */
   char *data; /* entry bodies, out of libarchive */
   ocb_sha256 *h;
-  uint64_t raw;     /* input bytes read */
-  int read_failed;  /* the read callback's own failure, in rerr */
+  uint64_t raw;    /* input bytes read */
+  int read_failed; /* the read callback's own failure, in rerr */
   ocb_err rerr;
 };
 
@@ -56,9 +56,8 @@ static int fail(ocb_untar *u, ocb_err *err) {
 
 ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err) {
   ocb_untar *u = calloc(1, sizeof *u);
-  if (!u || !(u->what = strdup(what)) || !(u->buf = malloc(CHUNK)) ||
-      !(u->data = malloc(CHUNK)) || !(u->h = ocb_sha256_new()) ||
-      !(u->a = archive_read_new())) {
+  if (!u || !(u->what = strdup(what)) || !(u->buf = malloc(CHUNK)) || !(u->data = malloc(CHUNK)) ||
+      !(u->h = ocb_sha256_new()) || !(u->a = archive_read_new())) {
     ocb_errno(err, ENOMEM, what);
     if (u) u->fd = -1;
     ocb_untar_close(u);

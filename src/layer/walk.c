@@ -43,8 +43,8 @@ struct ocb_walk {
   struct stat st; /* lstat of the current entry */
   int pending;    /* an entry waits for its ancestors to be reported */
   int pending_why;
-  int pending_drop;    /* the pending entry itself is left out (see below) */
-  size_t ssize;        /* matcher state size */
+  int pending_drop;                   /* the pending entry itself is left out (see below) */
+  size_t ssize;                       /* matcher state size */
   struct stat skip[OCB_WALK_MAXSKIP]; /* (dev, ino) left out of the walk */
   int nskip;
   unsigned char *scratch;
@@ -186,8 +186,7 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
     close(fd);
     goto fail;
   }
-  if (grow(&w->path, &w->pathcap, 256) < 0 || push(w, fd, 0, NULL, &st, 1, q, err) < 0)
-    goto fail;
+  if (grow(&w->path, &w->pathcap, 256) < 0 || push(w, fd, 0, NULL, &st, 1, q, err) < 0) goto fail;
   return w;
 fail:
   ocb_walk_close(w);

@@ -136,9 +136,12 @@ static void types(lua_State *L) {
                                    {"remove_blob", ocb_l_store_remove_blob},
                                    {"replace", ocb_l_store_replace},
                                    {NULL, NULL}};
-  static const luaL_Reg tarr[] = {{"close", ocb_l_tarr_gc},      {"finish", ocb_l_tarr_finish},
-                                  {"next", ocb_l_tarr_next},      {"read", ocb_l_tarr_read},
-                                  {"sha256", ocb_l_tarr_sha256},  {"to_blob", ocb_l_tarr_to_blob},
+  static const luaL_Reg tarr[] = {{"close", ocb_l_tarr_gc},
+                                  {"finish", ocb_l_tarr_finish},
+                                  {"next", ocb_l_tarr_next},
+                                  {"read", ocb_l_tarr_read},
+                                  {"sha256", ocb_l_tarr_sha256},
+                                  {"to_blob", ocb_l_tarr_to_blob},
                                   {NULL, NULL}};
   static const luaL_Reg tarw[] = {{"add", ocb_l_tarw_add},
                                   {"add_blob", ocb_l_tarw_add_blob},

@@ -66,7 +66,7 @@ static void check_items(lua_State *L, LJob *j) {
 
 int ocb_l_layer_job(lua_State *L) {
   static const char *const keys[] = {"root",  "matcher", "store", "policy", "codec",
-                                     "reuse", "state",   "skip",  "items", NULL};
+                                     "reuse", "state",   "skip",  "items",  NULL};
   LJob *j;
   ocb_opt_known(L, 1, keys);
   j = lua_newuserdatauv(L, sizeof *j, NUV);
@@ -92,7 +92,8 @@ int ocb_l_layer_job(lua_State *L) {
   lua_setiuservalue(L, -2, UV_CODEC);
   j->spec.reuse = ocb_opt_bool(L, 1, "reuse", 1);
   if ((j->spec.state = ocb_opt_str(L, 1, "state", NULL))) {
-    luaL_argcheck(L, state_id_ok(j->spec.state), 1, "option state: a name of letters, digits, '-', '_', '.'");
+    luaL_argcheck(L, state_id_ok(j->spec.state), 1,
+                  "option state: a name of letters, digits, '-', '_', '.'");
     lua_getfield(L, 1, "state");
     j->spec.state = lua_tostring(L, -1);
     lua_setiuservalue(L, -2, UV_STATE);

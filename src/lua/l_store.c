@@ -58,7 +58,8 @@ static int push_file(lua_State *L, int fd, const char *what, lua_Integer max, oc
   struct stat st;
   lua_Integer total = 0;
   if (fstat(fd, &st) < 0) return ocb_errno(err, errno, what);
-  if (!S_ISREG(st.st_mode)) return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what);
+  if (!S_ISREG(st.st_mode))
+    return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what);
   if (st.st_size > max)
     return ocb_errf(err, "TOOBIG", "TOOBIG: %s has %lld bytes, more than the %lld allowed", what,
                     (long long)st.st_size, (long long)max);
@@ -169,8 +170,8 @@ static int collect(void *ud, const void *buf, size_t len, ocb_err *err) {
 
 /* Opens a blob and checks it (size when given, then all its bytes);
  * with a buffer, keeps them. */
-static int check_blob(lua_State *L, ocb_store *s, int with_bytes, lua_Integer size,
-                      lua_Integer max, ocb_err *err) {
+static int check_blob(lua_State *L, ocb_store *s, int with_bytes, lua_Integer size, lua_Integer max,
+                      ocb_err *err) {
   size_t dlen;
   const char *digest = luaL_checklstring(L, 2, &dlen);
   char *path = ocb_store_blob_path(s, digest, dlen, err);

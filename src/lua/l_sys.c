@@ -275,7 +275,8 @@ int ocb_l_read_file(lua_State *L) {
   if (fstat(*fd, &st) < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
   if (S_ISDIR(st.st_mode)) return ocb_pushfail(L, (ocb_errno(&err, EISDIR, path), &err));
   if (!S_ISREG(st.st_mode))
-    return ocb_pushfail(L, (ocb_errf(&err, "BADTYPE", "BADTYPE: not a regular file: %s", path), &err));
+    return ocb_pushfail(L,
+                        (ocb_errf(&err, "BADTYPE", "BADTYPE: not a regular file: %s", path), &err));
   luaL_buffinit(L, &b);
   for (;;) {
     char *p = luaL_prepbuffer(&b);
@@ -285,7 +286,8 @@ int ocb_l_read_file(lua_State *L) {
     if (n == 0) break;
     if ((total += n) > max)
       return ocb_pushfail(
-          L, (ocb_errf(&err, "TOOBIG", "TOOBIG: more than %lld bytes: %s", (long long)max, path), &err));
+          L, (ocb_errf(&err, "TOOBIG", "TOOBIG: more than %lld bytes: %s", (long long)max, path),
+              &err));
     luaL_addsize(&b, (size_t)n);
   }
   luaL_pushresult(&b);

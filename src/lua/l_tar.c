@@ -30,8 +30,8 @@ static const char *const RULE_KEYS[] = {"mode", "dir_mode", "owner", "mtime", NU
 static uint64_t parse_owner(lua_State *L, const char *owner, const char *what) {
   unsigned long long uid = 0, gid = 0;
   int used = 0;
-  if (sscanf(owner, "%llu:%llu%n", &uid, &gid, &used) != 2 || owner[used] ||
-      uid > 0xfffffffeull || gid > 0xfffffffeull)
+  if (sscanf(owner, "%llu:%llu%n", &uid, &gid, &used) != 2 || owner[used] || uid > 0xfffffffeull ||
+      gid > 0xfffffffeull)
     luaL_error(L, "%s: 'UID:GID' (each below 4294967295) expected", what);
   return (uint64_t)uid << 32 | gid;
 }
@@ -309,8 +309,8 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   r = fstat(it.fd, &st) < 0 ? ocb_errno(&err, errno, digest)
       : st.st_size != size
           ? ocb_errf(&err, "BADSIZE",
-                     "BADSIZE: blob %s: expected %lld bytes, found %lld: %s/blobs/sha256/%s", digest,
-                     (long long)size, (long long)st.st_size, s->dir, digest + 7)
+                     "BADSIZE: blob %s: expected %lld bytes, found %lld: %s/blobs/sha256/%s",
+                     digest, (long long)size, (long long)st.st_size, s->dir, digest + 7)
           : 0;
   if (r < 0) {
     close(it.fd);

@@ -142,7 +142,8 @@ int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *e
     goto done;
   }
   m = snprintf(t + n, sizeof t - (size_t)n, "%08d\n", n);
-  if (ocb_afile_write(&w->f, t, (size_t)(n + m), err) == 0 && ocb_afile_commit(&w->f, w->dst, err) == 0)
+  if (ocb_afile_write(&w->f, t, (size_t)(n + m), err) == 0 &&
+      ocb_afile_commit(&w->f, w->dst, err) == 0)
     r = 0;
 done:
   ocb_lstate_abort(w); /* drops the temp file when the state was not published */
@@ -316,7 +317,8 @@ static int prune_state(void *ud, int dirfd, const char *name, ocb_err *err) {
   if (p->all) return 1;
   if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) return 1;
   memset(&h, 0, sizeof h);
-  if (check_file(fd, &h, &bytes) == 0 && (blob = ocb_store_blob_path(p->s, h.blob, strlen(h.blob), err))) {
+  if (check_file(fd, &h, &bytes) == 0 &&
+      (blob = ocb_store_blob_path(p->s, h.blob, strlen(h.blob), err))) {
     gone = lstat(blob, &st) < 0;
     free(blob);
   }

@@ -102,10 +102,10 @@ static int state_parse(const char *p, ocb_sha256_state *st, char **end) {
 }
 
 static int state_print(char *out, size_t cap, const ocb_sha256_state *st) {
-  return snprintf(out, cap, "%08lx%08lx%08lx%08lx%08lx%08lx%08lx%08lx %llu", (unsigned long)st->h[0],
-                  (unsigned long)st->h[1], (unsigned long)st->h[2], (unsigned long)st->h[3],
-                  (unsigned long)st->h[4], (unsigned long)st->h[5], (unsigned long)st->h[6],
-                  (unsigned long)st->h[7], (unsigned long long)st->bytes);
+  return snprintf(out, cap, "%08lx%08lx%08lx%08lx%08lx%08lx%08lx%08lx %llu",
+                  (unsigned long)st->h[0], (unsigned long)st->h[1], (unsigned long)st->h[2],
+                  (unsigned long)st->h[3], (unsigned long)st->h[4], (unsigned long)st->h[5],
+                  (unsigned long)st->h[6], (unsigned long)st->h[7], (unsigned long long)st->bytes);
 }
 
 /* Parses one block line into slot i of b; 0, or -1. */
@@ -120,7 +120,8 @@ static int parse_block(char **pp, ocb_blocks *b, uint64_t i, unsigned long long 
   crc = strtoul(q + 1, &q, 16);
   if (*q != ' ' || crc > 0xffffffffUL) return -1;
   ocrc = strtoul(q + 1, &q, 16);
-  if (*q != ' ' || ocrc > 0xffffffffUL || state_parse(q + 1, &b->st[i], &q) < 0 || q != nl) return -1;
+  if (*q != ' ' || ocrc > 0xffffffffUL || state_parse(q + 1, &b->st[i], &q) < 0 || q != nl)
+    return -1;
   b->end[i] = *prev = end;
   b->crc[i] = (uint32_t)crc;
   b->ocrc[i] = (uint32_t)ocrc;
@@ -137,8 +138,8 @@ static int parse_record(const ocb_reuse *r, char *text, const unsigned char pd0[
   ocb_blocks *b = &prior->b;
   if (strncmp(p, MAGIC, sizeof MAGIC - 1) != 0) return -1;
   p += sizeof MAGIC - 1;
-  if (sscanf(p, "key %127s\nblob %79s %llu %llu %llu %llu\ninput %*s %*s\nblocks %llu%n", key,
-             blob, &id->size, &id->ino, &id->mtime, &id->ctime, &n, &used) != 7 ||
+  if (sscanf(p, "key %127s\nblob %79s %llu %llu %llu %llu\ninput %*s %*s\nblocks %llu%n", key, blob,
+             &id->size, &id->ino, &id->mtime, &id->ctime, &n, &used) != 7 ||
       used == 0 || p[used] != '\n' || strcmp(key, r->key) != 0 ||
       !ocb_digest_valid(blob, strlen(blob)) || n == 0 || n > RECORD_MAX / 80)
     return -1;

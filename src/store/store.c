@@ -17,10 +17,10 @@
 #include "store.h"
 
 static const char *const NAMES[] = {
-    [OCB_F_INDEX] = "index.json",         [OCB_F_LAYOUT] = "oci-layout",
-    [OCB_F_LOCK] = ".ocibuild.lock",      [OCB_F_GCLOCK] = ".ocibuild-gc.lock",
-    [OCB_F_TMP] = ".ocibuild-tmp",        [OCB_F_REUSE] = ".ocibuild/reuse",
-    [OCB_F_LAYERS] = ".ocibuild/layers",  [OCB_F_BLOBS] = "blobs/sha256",
+    [OCB_F_INDEX] = "index.json",        [OCB_F_LAYOUT] = "oci-layout",
+    [OCB_F_LOCK] = ".ocibuild.lock",     [OCB_F_GCLOCK] = ".ocibuild-gc.lock",
+    [OCB_F_TMP] = ".ocibuild-tmp",       [OCB_F_REUSE] = ".ocibuild/reuse",
+    [OCB_F_LAYERS] = ".ocibuild/layers", [OCB_F_BLOBS] = "blobs/sha256",
     [OCB_F_NOTES] = ".ocibuild/notes",
 };
 

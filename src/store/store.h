@@ -112,8 +112,8 @@ int ocb_reuse_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err
  * cache: missing, foreign or damaged, it is ignored.
  */
 typedef struct ocb_lstate_head {
-  char key[128];                /* the codec key (reuse records are kept per key) */
-  char blob[OCB_DIGEST_BUF];    /* the layer's blob */
+  char key[128];             /* the codec key (reuse records are kept per key) */
+  char blob[OCB_DIGEST_BUF]; /* the layer's blob */
   uint64_t blob_size;
   char diff_id[OCB_DIGEST_BUF]; /* and its tar */
   uint64_t tar_size;
@@ -125,7 +125,7 @@ typedef struct ocb_lstate_head {
 typedef struct ocb_lstate_entry {
   const char *path; /* relative to the context, as the walk gives it */
   size_t pathlen;
-  uint64_t off; /* tar offset of its first header byte */
+  uint64_t off;                          /* tar offset of its first header byte */
   uint64_t dev, ino, size, mtime, ctime; /* times in ns */
   uint32_t mode, uid, gid, nlink;
 } ocb_lstate_entry;
