@@ -61,16 +61,6 @@ local function manifest_for(got, want, what)
   return nil, ("base image %s: indexes nested too deep"):format(what), "BADDOC"
 end
 
-local function read_json(st, d, what)
-  local text, err, code = st:get_json(d.digest)
-  if not text then return nil, ("base image %s: %s"):format(what, err), code end
-  if #text ~= d.size then
-    return nil, ("base image %s: %s has %d bytes, but its descriptor says %d"):format(what, d.digest, #text,
-      d.size), "BADSIZE"
-  end
-  return text
-end
-
 --- Loads the base `from` into the store st (opened, held with use()).
 -- opts: {platform= (parsed; explicit), host= (parsed: the default), dir=
 -- (the folder relative oci: and oci-archive: paths resolve against),
@@ -98,16 +88,10 @@ function M.load(from, st, opts)
     ok, err, code = copy.copy(got.endpoint, d, layout.new(st), { on_event = on_event })
     if not ok then return nil, ("base image %s: %s"):format(from, err), code end
   end
-  local text
-  text, err, code = read_json(st, d, from)
-  if not text then return nil, err, code end
-  local m
-  m, err, code = doc.read_manifest(text, ("base image %s: manifest %s"):format(from, d.digest))
+  local m, c
+  m, err, code = st:read_doc(d, "manifest", "base image " .. from)
   if not m then return nil, err, code end
-  text, err, code = read_json(st, m.config, from)
-  if not text then return nil, err, code end
-  local c
-  c, err, code = doc.read_config(text, ("base image %s: config %s"):format(from, m.config.digest))
+  c, err, code = st:read_doc(m.config, "config", "base image " .. from)
   if not c then return nil, err, code end
   if #c.rootfs.diff_ids ~= #m.layers then
     return nil, ("base image %s: its config lists %d diff_ids for %d layers"):format(from, #c.rootfs.diff_ids,

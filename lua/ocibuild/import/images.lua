@@ -35,16 +35,9 @@ local function complete(st, d, where, found, depth)
   if not st:has_blob(d.digest) then
     return nil, ("%s: %s %s is not in the archive"):format(where, kind, d.digest), "ENOENT"
   end
-  local text, err, code = st:get_json(d.digest)
-  if not text then return nil, ("%s: %s"):format(where, err), code end
-  if #text ~= d.size then
-    return nil, ("%s: %s %s has %d bytes, its descriptor says %d"):format(where, kind, d.digest, #text, d.size), "BADSIZE"
-  end
-  local what = ("%s: %s %s"):format(where, kind, d.digest)
-  if kind == "config" then return doc.read_config(text, what) end
-  local m
-  m, err, code = doc.read_any(text, d.mediaType, what)
+  local m, err, code = st:read_doc(d, kind, where)
   if not m then return nil, err, code end
+  if kind == "config" then return true end
   if kind == "index" then
     if depth > 8 then return nil, ("%s: indexes nested too deep"):format(where), "BADDOC" end
     for _, child in ipairs(m.manifests) do

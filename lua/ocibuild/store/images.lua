@@ -5,7 +5,6 @@
 -- and `rm` do with them (`inspect`: ocibuild.store.inspect). A SRC is a name, a digest
 -- (`sha256:<64 hex>`, `name@sha256:...`) or a unique prefix of an image ID.
 -- Functions return nil, msg, code on failure.
-local doc = require "ocibuild.oci.doc"
 local digest_mod = require "ocibuild.oci.digest"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
@@ -37,22 +36,6 @@ function M.group(idx)
   return list, by
 end
 
--- A JSON blob of st, verified, checked against its descriptor's size and
--- parsed as kind ("manifest", "index", "config").
-local function read_doc(st, d, kind, where)
-  local text, err, code = st:get_json(d.digest)
-  if not text then return nil, ("%s: %s %s: %s"):format(where, kind, d.digest, err), code end
-  if #text ~= d.size then
-    return nil, ("%s: %s has %d bytes, its descriptor says %d"):format(where, d.digest, #text, d.size), "BADSIZE"
-  end
-  local what = ("%s: %s %s"):format(where, kind, d.digest)
-  if kind == "config" then return doc.read_config(text, what) end
-  local m
-  m, err, code = doc.read_any(text, d.mediaType, what)
-  if not m then return nil, err, code end
-  return m
-end
-
 --- What the image desc is made of: {kind=, id=, platforms={"os/arch"...},
 -- size= (bytes of its distinct blobs), created= (newest config time,
 -- RFC 3339), manifests={ {desc=, manifest=, config=} ... } (one per image
@@ -72,7 +55,7 @@ function M.info(st, desc, where)
     add(d)
     if kind ~= "manifest" and kind ~= "index" then return true end
     if depth > 4 then return nil, ("%s: indexes nested too deep"):format(where), "BADDOC" end
-    local m, err, code = read_doc(st, d, kind, where)
+    local m, err, code = st:read_doc(d, kind, where)
     if not m then return nil, err, code end
     if kind == "index" then
       for _, child in ipairs(m.manifests) do
@@ -88,7 +71,7 @@ function M.info(st, desc, where)
     local p = d.platform
     if media.kind(m.config.mediaType) == "config" then
       local c
-      c, err, code = read_doc(st, m.config, "config", where)
+      c, err, code = st:read_doc(m.config, "config", where)
       if not c then return nil, err, code end
       entry.config = c
       p = p or c

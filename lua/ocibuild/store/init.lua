@@ -111,6 +111,21 @@ function M:get_json(digest)
   return self.core:blob_read(digest, doc.MAX_JSON)
 end
 
+--- Reads the document the descriptor d names, `kind` "config",
+-- "manifest" or "index": its size checked against d.size, then parsed
+-- strictly (a manifest or an index by d.mediaType). Messages start with
+-- "WHERE: KIND DIGEST". Returns the document, or nil, msg, code.
+function M:read_doc(d, kind, where)
+  local what = ("%s: %s %s"):format(where, kind, d.digest)
+  local text, err, code = self:get_json(d.digest)
+  if not text then return nil, ("%s: %s"):format(what, err), code end
+  if #text ~= d.size then
+    return nil, ("%s has %d bytes, its descriptor says %d"):format(what, #text, d.size), "BADSIZE"
+  end
+  if kind == "config" then return doc.read_config(text, what) end
+  return doc.read_any(text, d.mediaType, what)
+end
+
 --- Path of a blob (the digest is validated first).
 function M:blob_path(digest)
   return self.core:blob_path(digest)
