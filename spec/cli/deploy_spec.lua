@@ -154,7 +154,8 @@ describe("deploy/", function()
         return t
       end
       assert.same({ "IMAGE", "CONTEXT", "EXTRA_ARGS", "BUILDER_IMAGE" }, names(s.params))
-      assert.same({ "source", "dockerconfig" }, names(s.workspaces))
+      assert.same({ "source", "dockerconfig", "sslcertdir" }, names(s.workspaces))
+      assert.equal("/etc/containers/certs.d", s.workspaces[3].mountPath)
       assert.same({ "IMAGE_DIGEST", "IMAGE_URL" }, names(s.results))
       assert_volumes(s.volumes)
       assert.is_nil(s.sidecars)
