@@ -20,6 +20,8 @@ local function missing()
   if not ok then return why end
 end
 
+local VERSION = T.must(T.q(T.bin) .. " --version"):match("^ocibuild (%S+)\n$")
+
 local function config_of(layout)
   local index = T.json(T.read(layout .. "/index.json"))
   local function blob(d) return layout .. "/blobs/sha256/" .. d:sub(8) end
@@ -105,7 +107,7 @@ describe("ocibuild's own image", function()
     img = { archive = archive, layout = d .. "/layout" }
     img.desc, img.manifest, img.config, img.blob = config_of(img.layout)
     local rootless = T.must("id -u") ~= "0\n" and "--rootless " or ""
-    T.must(("umoci unpack %s--image %s %s/bundle"):format(rootless, T.q(img.layout .. ":" .. "ocibuild:0.1.0"),
+    T.must(("umoci unpack %s--image %s %s/bundle"):format(rootless, T.q(img.layout .. ":ocibuild:" .. VERSION),
       T.q(d)))
     img.rootfs = d .. "/bundle/rootfs"
     -- the mount points of /proc and /dev, which a container runtime makes
@@ -120,7 +122,7 @@ describe("ocibuild's own image", function()
 
   it("is ocibuild:VERSION for this machine, user 65532 with HOME and TMPDIR one folder, the same bytes twice",
     function()
-      assert.equal("ocibuild:0.1.0", img.desc.annotations["org.opencontainers.image.ref.name"])
+      assert.equal("ocibuild:" .. VERSION, img.desc.annotations["org.opencontainers.image.ref.name"])
       local host = require("ocibuild.oci.platform").host()
       assert.same({ os = "linux", architecture = host.architecture, variant = host.variant }, img.desc.platform)
       local c = img.config.config
