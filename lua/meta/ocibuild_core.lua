@@ -9,7 +9,8 @@
 --     nil, "<CODE>: <reason>: <what>", "<CODE>"
 -- with CODE the errno's own name ("ENOENT", "EACCES", "EOVERFLOW", ...)
 -- or one of ocibuild's: CHANGED (a file changed as it was read), BADNAME
--- (a name that is not UTF-8), WHITEOUT (a name starting with .wh.), DEVICE,
+-- (a name that is not UTF-8), LOCALE (a name that is not ASCII where no
+-- UTF-8 locale is installed), WHITEOUT (a name starting with .wh.), DEVICE,
 -- BADTYPE, BADDIGEST, BADSIZE, TOOBIG, CORRUPT (a store blob changed since
 -- it was written), BADPATTERN, ARCHIVE (libarchive), ECANCELED (an event
 -- callback stopped a job); HTTP transfers add UNKNOWNHOST, X509 (a

@@ -46,6 +46,16 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err);
 void ocb_walk_close(ocb_walk *w);
 
 /*
+ * Names (names.c): libarchive converts tar names through LC_CTYPE, so it
+ * must be UTF-8 for names that are not ASCII.
+ */
+/* Sets LC_CTYPE to C.UTF-8, else to the environment's UTF-8 locale, else
+ * to "C" (no locale files): never fails. */
+void ocb_names_locale(void);
+/* 1 when LC_CTYPE is UTF-8: any UTF-8 name can be written and read. */
+int ocb_names_utf8(void);
+
+/*
  * Tar (tar.c): libarchive's restricted pax format with a fixed header
  * policy, written through an ocb_out_fn, no padding after the two zero
  * blocks that end it.

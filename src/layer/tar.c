@@ -178,6 +178,11 @@ int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, siz
 static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
   int r = archive_write_header(t->a, t->e);
   /* A warning here means a name could not be written as UTF-8. */
+  if (r == ARCHIVE_WARN && !t->cb_failed && !ocb_names_utf8())
+    return ocb_errf(err, "LOCALE",
+                    "LOCALE: a name that is not ASCII needs a UTF-8 locale (C.UTF-8), "
+                    "which this system lacks: %s",
+                    what_name(what));
   if (r != ARCHIVE_OK) return arch_fail(t, what, err);
   return 0;
 }

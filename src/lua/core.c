@@ -3,7 +3,6 @@
  * module, with every registration table (functions and each type's
  * methods, alphabetical), and the helpers every binding shares.
  */
-#include <locale.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -200,9 +199,10 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"versions", ocb_l_versions},
                                    {"walk", ocb_l_walk},
                                    {NULL, NULL}};
-  /* libarchive converts names from LC_CTYPE to UTF-8: pin it so that valid
-   * UTF-8 names are written as such whatever the user's locale is. */
-  if (!setlocale(LC_CTYPE, "C.UTF-8")) return luaL_error(L, "cannot set locale C.UTF-8");
+  /* libarchive converts names from LC_CTYPE to UTF-8: pinned to UTF-8 so
+   * that names are written as they are whatever the user's locale; without
+   * locale files, ASCII names still are (names.c). */
+  ocb_names_locale();
   /* Temp files go with the process on SIGINT, SIGTERM...; a host program's
    * own handlers (lua.c's for SIGINT) are left in place. */
   ocb_signals_install(1);
