@@ -50,12 +50,14 @@ int ocb_secret_read(const char *prompt, char *buf, size_t cap, size_t *len, ocb_
   quiet = old;
   quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
   quiet.c_lflag |= ICANON;
-  if (put(fd, prompt) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
+  /* Echo off first: once the prompt shows, what is typed is not shown. */
+  if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
     e = errno;
     close(fd);
     return ocb_errno(err, e, "/dev/tty");
   }
-  rc = line(fd, buf, cap, len);
+  rc = put(fd, prompt);
+  if (rc == 0) rc = line(fd, buf, cap, len);
   e = errno;
   tcsetattr(fd, TCSAFLUSH, &old);
   put(fd, "\n");
