@@ -257,8 +257,12 @@ function core.tar_writer(path) end
 local TarReader = {}
 ---@return ocibuild.TarEntry|ocibuild.fail|nil entry, nil at the end
 function TarReader:next() end
----@return string|ocibuild.fail the current entry's body (TOOBIG past max, default 4 MiB)
-function TarReader:read(max) end
+---The current entry's body (TOOBIG past max, default 4 MiB); with prefix,
+---its first max bytes, and true when there was more.
+---@param max integer?
+---@param prefix boolean?
+---@return string|ocibuild.fail, boolean|string|nil
+function TarReader:read(max, prefix) end
 ---@return string|ocibuild.fail digest of the current entry's body
 function TarReader:sha256() end
 ---@return string|ocibuild.fail digest, size: the body as a blob of store (checked when given)
@@ -287,7 +291,8 @@ function core.mkdirs(path, mode) end
 ---@param shared boolean?
 ---@return ocibuild.Fd|ocibuild.fail, string?, string?
 function core.lock(path, shared) end
----@param opts {max: integer?, nofollow: boolean?}?
+---With prefix, the first max bytes and whether the file has more.
+---@param opts {max: integer?, nofollow: boolean?, prefix: boolean?}?
 ---@return string|ocibuild.fail the file's bytes (regular files only; EISDIR, BADTYPE, TOOBIG)
 function core.read_file(path, opts) end
 ---@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer}|ocibuild.fail
