@@ -330,3 +330,44 @@ describe("ocibuild sign and verify with a registry", function()
     assert.truthy(serr:find(sig_tag(want[2]), 1, true) and serr:find("sigstore disabled", 1, true), serr)
   end)
 end)
+
+describe("ocibuild sign and verify with Gitea-shaped tokens over TLS", function()
+  local reg, why, base
+
+  setup(function()
+    local ok
+    ok, why = R.available { tls = true, auth = "token" }
+    if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = "sign-pass", other = "other-pass" } } end
+    base = T.tmpdir()
+  end)
+
+  teardown(function()
+    if reg then reg.stop() end
+    if base then T.sh("rm -rf " .. T.q(base)) end
+  end)
+
+  it("signs with push access to the repository, verifies with read access, and needs push access to sign", function()
+    if not reg then return pending(why) end
+    local store = base .. "/store"
+    T.write(base .. "/ctx/a.txt", "a\n")
+    local ref = reg.host .. "/giteaadmin/app:v1"
+    local function run(...)
+      return T.sh(("env -u SSL_CERT_FILE -u REGISTRY_AUTH_FILE -u XDG_RUNTIME_DIR -u DOCKER_CONFIG "
+        .. "OCIBUILD_KEY_PASSWORD= %s --store %s %s </dev/null"):format(T.q(T.bin), T.q(store), quote_all(...)))
+    end
+    assert.equal(0, (run("keygen", "--output-key-prefix", base .. "/k")))
+    assert.equal(0, (run("build", base .. "/ctx", "-t", ref)))
+    local code, out, err = run("push", ref, "--creds", "giteaAdmin:sign-pass", "--ca-file", reg.ca)
+    assert.equal(0, code, out .. err)
+    local digest = out:match("@(sha256:%x+)\n$")
+    code, out, err = run("sign", "--key", base .. "/k.key", ref, "--creds", "other:other-pass", "--ca-file", reg.ca)
+    assert.same({ 1, "", ('ocibuild: no push access to %s/giteaadmin/app as "other" (Gitea: the owner must be your '
+      .. "user or an organisation you belong to)\n"):format(reg.host) }, { code, out, err })
+    code, out, err = run("sign", "--key", base .. "/k.key", ref, "--creds", "giteaAdmin:sign-pass", "--ca-file", reg.ca)
+    assert.same({ 0, "signed: " .. reg.host .. "/giteaadmin/app@" .. digest .. "\n" }, { code, out }, err)
+    code, out, err = run("verify", "--key", base .. "/k.pub", ref, "--creds", "other:other-pass", "--ca-file", reg.ca)
+    assert.equal(0, code, out .. err)
+    assert.truthy(out:find("critical.image.docker-manifest-digest: " .. digest, 1, true), out)
+    assert.is_nil((out .. err):find("pass", 1, true))
+  end)
+end)

@@ -100,7 +100,8 @@ local function has_ours(self, digest, plan)
   return now ~= false and plan.kept(now.manifest)
 end
 
--- One attempt: true (done), false (the tag moved: again), or nil, msg, code.
+-- One attempt: true (done), false (the tag moved, or the registry refused
+-- the manifest for now: again, with why), or nil, msg, code.
 local function attempt(self, digest, build)
   local cur, err, code = read_sigs(self, digest)
   if cur == nil then return nil, err, code end
@@ -115,6 +116,10 @@ local function attempt(self, digest, build)
   if now == nil then return nil, err, code end
   if now ~= (cur and cur.desc.digest or false) then return false end
   ok, err, code = self.repo:put_manifest(tag, plan.text, plan.desc.mediaType, plan.desc.digest)
+  -- A registry may refuse a manifest while another signer uploads the
+  -- same payload blob (the payloads of one image are the same bytes):
+  -- distribution reads the blob's half-written link as a bad digest.
+  if not ok and (code == "HTTP400" or code == "HTTP404") then return false, err, code end
   if not ok then return nil, err, code end
   -- Another signer that read the tag before this PUT may still PUT after
   -- it: look again once such a HEAD-to-PUT gap has surely passed.
@@ -130,13 +135,16 @@ end
 -- plan {blobs={ {desc=, bytes=} }, text=, desc=, kept=fn(manifest)} or
 -- nil when nothing is to be done. Returns "signed" or "present".
 function Place:append(digest, build)
+  local last, last_code
   for i = 1, M.ATTEMPTS do
     local ok, how, code = attempt(self, digest, build)
     if ok then return how end
     if ok == nil then return nil, how, code end
+    last, last_code = how, code
     -- another signer wrote meanwhile: wait a little, a different time each
     self.repo.client:sleep(0.05 * i + math.random() * 0.1)
   end
+  if last then return nil, last, last_code end
   return nil, ("the signatures of %s kept changing while they were written (%d attempts): sign again"):format(
     self:where(digest), M.ATTEMPTS), "CHANGED"
 end
