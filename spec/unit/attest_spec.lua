@@ -242,6 +242,7 @@ print(len(refs), b['metadata']['timestamp'])
 
   describe("git", function()
     it("reads the commit and the origin of a checkout as git does, without credentials", function()
+      if T.sh("command -v git") ~= 0 then return pending("git is not installed") end
       local repo = d .. "/repo"
       T.must(("git init -q %s && cd %s && git config user.email a@b && git config user.name n && mkdir -p sub/dir"
         .. " && echo 1 > sub/dir/f && git add . && git commit -qm one"
