@@ -290,6 +290,25 @@ open(d + '/broken.jar', 'wb').write(b'PK\x03\x04 not really a zip')]=]), T.q(dir
     end)
   end)
 
+  describe("hostile files", function()
+    it("give no packages and raise nothing: a ZIP64 field longer than its entry, an ELF cut after the magic", function()
+      local zip = require "ocibuild.attest.detect.zip"
+      local golang = require "ocibuild.attest.detect.golang"
+      local name, extra = "a", string.pack("<I2I2", 1, 24) .. "xx"
+      local cd = "PK\1\2" .. ("\0"):rep(16) .. string.pack("<I4I4I2I2I2", 0xFFFFFFFF, 0xFFFFFFFF, #name, #extra, 0)
+        .. ("\0"):rep(8) .. string.pack("<I4", 0) .. name .. extra
+      local eocd = "PK\5\6" .. string.pack("<I2I2I2I2I4I4I2", 0, 0, 1, 1, #cd, 0, 0)
+      local entries = assert(zip.entries(cd .. eocd))
+      assert.equal(0xFFFFFFFF, entries[1].size)
+      assert.same({ nil, "a: damaged local header" }, { zip.read(cd .. eocd, entries[1], 100) })
+      -- a writable segment at 0x80, where the build information's magic starts and the file ends
+      local elf = "\127ELF\2\1" .. ("\0"):rep(26) .. string.pack("<I8", 0x40) .. ("\0"):rep(14)
+        .. string.pack("<I2I2", 56, 1) .. ("\0"):rep(6) .. string.pack("<I4I4I8", 1, 6, 0x80) .. ("\0"):rep(48)
+      elf = elf .. ("\0"):rep(0x80 - #elf) .. "\255 Go buildinf:"
+      assert.same({}, golang.parse("x", elf, { cut = false }))
+    end)
+  end)
+
   describe("apk", function()
     it("reads Alpine's installed database", function()
       T.write(d .. "/alpine/lib/apk/db/installed", "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nS:383152\nL:MIT\no:musl\n"

@@ -38,7 +38,7 @@ local function starts(data, x)
   local shoff, shentsize, shnum, shstrndx = g(w, is64 and 0x29 or 0x21), g("I2", is64 and 0x3B or 0x2F),
     g("I2", is64 and 0x3D or 0x31), g("I2", is64 and 0x3F or 0x33)
   local out = {}
-  if shoff and shoff > 0 and shnum and shstrndx and shstrndx < shnum then
+  if shoff and shoff > 0 and shentsize and shnum and shstrndx and shstrndx < shnum then
     local function sh(i, field) -- field: 0 name, 4 offset
       local base = shoff + i * shentsize + 1
       if field == 0 then return g("I4", base) end
@@ -53,7 +53,7 @@ local function starts(data, x)
     end
   end
   local phoff, phentsize, phnum = g(w, is64 and 0x21 or 0x1D), g("I2", is64 and 0x37 or 0x2B), g("I2", is64 and 0x39 or 0x2D)
-  for i = 0, (phoff and phnum or 0) - 1 do
+  for i = 0, (phoff and phentsize and phnum or 0) - 1 do
     local base = phoff + i * phentsize + 1
     local ptype, flags = g("I4", base), g("I4", base + (is64 and 4 or 24))
     if ptype == 1 and flags and flags & 2 ~= 0 then
@@ -77,7 +77,7 @@ end
 
 -- The Go version and module information at the header found at i.
 local function strings_at(data, i)
-  if data:byte(i + 15) & 2 == 0 then return nil end -- pre-1.18: pointers, not read
+  if i + 31 > #data or data:byte(i + 15) & 2 == 0 then return nil end -- pre-1.18: pointers, not read
   local p = i + 32
   local vlen, q = uvarint(data, p)
   if not vlen or q + vlen - 1 > #data then return nil end
@@ -93,7 +93,7 @@ local function find(data)
   local x = elf(data)
   if not x then return nil end
   for _, off in ipairs(starts(data, x)) do
-    local from = off + 1
+    local from = off >= 0 and off < #data and off + 1 or #data + 1
     local i = from
     while i and i <= from + SEARCH do
       i = data:find(MAGIC, i, true)

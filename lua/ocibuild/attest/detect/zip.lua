@@ -45,7 +45,7 @@ local function zip64(extra, e)
     if id == 1 then
       local j = i + 4
       for _, k in ipairs { "size", "csize", "offset" } do
-        if e[k] == 0xFFFFFFFF and j + 7 <= i + 3 + n then
+        if e[k] == 0xFFFFFFFF and j + 7 <= i + 3 + n and j + 7 <= #extra then
           e[k] = string.unpack("<I8", extra, j)
           j = j + 8
         end
