@@ -17,7 +17,9 @@
 -- certificate not trusted), NOTLS (TLS asked, the server spoke something
 -- else), TLS, CAFILE, HTTP (any other libcurl failure), and the errno names
 -- of the connection (ECONNREFUSED, ETIMEDOUT, ECONNRESET for a connection
--- that broke or answered nothing). Misuse (a wrong argument type, an unknown
+-- that broke or answered nothing); keys add BADPEM, BADKEY, NEEDPASS (an
+-- encrypted key and no passphrase), BADPASS, KEYTYPE (not ECDSA P-256),
+-- NOTSUP (cosign's own key format), and base64 BADBASE64. Misuse (a wrong argument type, an unknown
 -- option, a closed object) raises. Options travel as tables whose unknown
 -- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had
@@ -256,8 +258,12 @@ function core.tar_writer(path) end
 local TarReader = {}
 ---@return ocibuild.TarEntry|ocibuild.fail|nil entry, nil at the end
 function TarReader:next() end
----@return string|ocibuild.fail the current entry's body (TOOBIG past max, default 4 MiB)
-function TarReader:read(max) end
+---The current entry's body (TOOBIG past max, default 4 MiB); with prefix,
+---its first max bytes, and true when there was more.
+---@param max integer?
+---@param prefix boolean?
+---@return string|ocibuild.fail, boolean|string|nil
+function TarReader:read(max, prefix) end
 ---@return string|ocibuild.fail digest of the current entry's body
 function TarReader:sha256() end
 ---@return string|ocibuild.fail digest, size: the body as a blob of store (checked when given)
@@ -286,7 +292,8 @@ function core.mkdirs(path, mode) end
 ---@param shared boolean?
 ---@return ocibuild.Fd|ocibuild.fail, string?, string?
 function core.lock(path, shared) end
----@param opts {max: integer?, nofollow: boolean?}?
+---With prefix, the first max bytes and whether the file has more.
+---@param opts {max: integer?, nofollow: boolean?, prefix: boolean?}?
 ---@return string|ocibuild.fail the file's bytes (regular files only; EISDIR, BADTYPE, TOOBIG)
 function core.read_file(path, opts) end
 ---@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer}|ocibuild.fail
@@ -361,5 +368,54 @@ function Http:close() end
 ---@param opts {ca_file: string?, ca_pem: string?, insecure: boolean?, connect_timeout: integer?, low_speed_time: integer?, low_speed_limit: integer?, user_agent: string?}?
 ---@return ocibuild.Http|ocibuild.fail, string?, string?
 function core.http(opts) end
+
+---@class ocibuild.Key
+---An ECDSA P-256 key (the private one, or only the public half).
+local Key = {}
+---"sha256:<hex>" of the DER SubjectPublicKeyInfo: what names the key.
+---@return string|ocibuild.fail
+function Key:id() end
+---@return boolean private the private half is there
+function Key:private() end
+---PKCS#8 PEM; encrypted (PBES2: scrypt N=16384 r=8 p=1, AES-256-CBC) with a
+---password. Raises for a public key.
+---@param password string?
+---@return string|ocibuild.fail
+function Key:private_pem(password) end
+---SubjectPublicKeyInfo PEM ("PUBLIC KEY").
+---@return string|ocibuild.fail
+function Key:public_pem() end
+---SHA-256/ECDSA over data; the signature ASN.1 DER. Raises for a public key.
+---@return string|ocibuild.fail
+function Key:sign(data) end
+---@return boolean valid sig (DER) is this key's signature over data
+function Key:verify(data, sig) end
+---A new ECDSA P-256 key.
+---@return ocibuild.Key|ocibuild.fail, string?, string?
+function core.key_generate() end
+---Reads a key from PEM text: PRIVATE KEY, ENCRYPTED PRIVATE KEY, EC
+---PRIVATE KEY (encrypted or not), or with public, PUBLIC KEY. name names
+---the file in messages.
+---@param opts {name: string?, password: string?, public: boolean?}?
+---@return ocibuild.Key|ocibuild.fail, string?, string? code BADPEM, BADKEY, NEEDPASS, BADPASS, KEYTYPE, NOTSUP
+function core.key_load(pem, opts) end
+---Standard alphabet, padded.
+---@return string
+function core.base64_encode(s) end
+---Either alphabet, padding optional, nothing else allowed.
+---@return string|ocibuild.fail, string?, string? code BADBASE64
+function core.base64_decode(s) end
+---Writes data as path, whole or not at all, with mode (default 0600) set
+---before it appears; an existing path (even a dangling symlink) is EEXIST
+---unless replace.
+---@param opts {mode: integer?, replace: boolean?}?
+---@return true|ocibuild.fail, string?, string?
+function core.write_key_file(path, data, opts) end
+---Shows prompt on the controlling terminal and reads a line without echo.
+---@return string|ocibuild.fail, string?, string? code ENOTTY without a terminal
+function core.read_secret(prompt) end
+---Raw deflate data (a zip entry's body) expanded, at most max bytes.
+---@return string|ocibuild.fail, string?, string? code TOOBIG, CORRUPT
+function core.inflate(data, max) end
 
 return core

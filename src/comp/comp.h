@@ -91,4 +91,9 @@ void ocb_comp_result_get(const ocb_comp *c, ocb_comp_result *r);
 const ocb_blocks *ocb_comp_blocks(const ocb_comp *c);
 const ocb_codec *ocb_comp_codec(const ocb_comp *c);
 
+/* inflate.c: raw deflate data (a zip entry's body) expanded into out, at
+ * most max bytes (TOOBIG past it; CORRUPT for damaged or cut data). */
+int ocb_inflate_raw(const void *in, size_t len, uint64_t max, ocb_out_fn out, void *ud,
+                    ocb_err *err);
+
 #endif

@@ -109,6 +109,13 @@ static void types(lua_State *L) {
                                   {"wait", ocb_l_http_wait},
                                   {NULL, NULL}};
   static const luaL_Reg job[] = {{"run", ocb_l_job_run}, {NULL, NULL}};
+  static const luaL_Reg key[] = {{"id", ocb_l_key_id},
+                                 {"private", ocb_l_key_private},
+                                 {"private_pem", ocb_l_key_private_pem},
+                                 {"public_pem", ocb_l_key_public_pem},
+                                 {"sign", ocb_l_key_sign},
+                                 {"verify", ocb_l_key_verify},
+                                 {NULL, NULL}};
   static const luaL_Reg lock[] = {
       {"close", ocb_l_fd_close}, {"try_exclusive", ocb_l_fd_try_exclusive}, {NULL, NULL}};
   static const luaL_Reg matcher[] = {{"descend", ocb_l_matcher_descend},
@@ -155,6 +162,7 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_HREQ_T, hreq, ocb_l_hreq_gc);
   ocb_createmeta(L, OCB_HTTP_T, http, ocb_l_http_gc);
   ocb_createmeta(L, OCB_JOB_T, job, ocb_l_noop_gc);
+  ocb_createmeta(L, OCB_KEY_T, key, ocb_l_key_gc);
   ocb_createmeta(L, OCB_FD_T, lock, ocb_l_fd_close);
   ocb_createmeta(L, OCB_MATCHER_T, matcher, ocb_l_matcher_gc);
   ocb_createmeta(L, OCB_POLICY_T, none, ocb_l_noop_gc);
@@ -174,10 +182,15 @@ static void types(lua_State *L) {
 OCB_EXPORT int luaopen_ocibuild_core(lua_State *L);
 
 int luaopen_ocibuild_core(lua_State *L) {
-  static const luaL_Reg funcs[] = {{"clock", ocb_l_clock},
+  static const luaL_Reg funcs[] = {{"base64_decode", ocb_l_base64_decode},
+                                   {"base64_encode", ocb_l_base64_encode},
+                                   {"clock", ocb_l_clock},
                                    {"codec", ocb_l_codec},
                                    {"cwd", ocb_l_cwd},
                                    {"http", ocb_l_http},
+                                   {"inflate", ocb_l_inflate},
+                                   {"key_generate", ocb_l_key_generate},
+                                   {"key_load", ocb_l_key_load},
                                    {"layer_job", ocb_l_layer_job},
                                    {"list_dir", ocb_l_list_dir},
                                    {"lock", ocb_l_lock},
@@ -186,6 +199,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"mkdirs", ocb_l_mkdirs},
                                    {"ncpu", ocb_l_ncpu},
                                    {"read_file", ocb_l_read_file},
+                                   {"read_secret", ocb_l_read_secret},
                                    {"realpath", ocb_l_realpath},
                                    {"replace_file", ocb_l_replace_file},
                                    {"sha256", ocb_l_sha256},
@@ -198,6 +212,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"unlink", ocb_l_unlink},
                                    {"versions", ocb_l_versions},
                                    {"walk", ocb_l_walk},
+                                   {"write_key_file", ocb_l_write_key_file},
                                    {NULL, NULL}};
   /* libarchive converts names from LC_CTYPE to UTF-8: pinned to UTF-8 so
    * that names are written as they are whatever the user's locale; without

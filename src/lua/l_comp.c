@@ -2,7 +2,8 @@
  * l_comp.c: core.codec{kind=, level=, threads=} -> codec, checked once;
  * codec:key() -> what its output depends on; codec:compressor() -> a
  * stream whose :write(data) returns the output so far and :close() the
- * rest (for specs and small data; layers go through core.layer_job).
+ * rest (for specs and small data; layers go through core.layer_job);
+ * core.inflate(data, max) -> raw deflate data expanded (zip entries).
  */
 #include <string.h>
 
@@ -103,4 +104,39 @@ int ocb_l_compressor_gc(lua_State *L) {
   ocb_comp_free(g->c);
   g->c = NULL;
   return 0;
+}
+
+typedef struct {
+  char *p;
+  size_t n, cap;
+} Into;
+
+static int into(void *ud, const void *buf, size_t len, ocb_err *err) {
+  Into *t = ud;
+  if (t->p) {
+    if (len > t->cap - t->n) return ocb_errf(err, "CORRUPT", "CORRUPT: deflate data changed");
+    memcpy(t->p + t->n, buf, len);
+  }
+  t->n += len;
+  return 0;
+}
+
+/* core.inflate(data, max) -> the raw deflate data expanded (a zip entry)
+ * | nil, msg, code (TOOBIG past max bytes, CORRUPT). Twice: once to size
+ * the result, once into it, so that no zlib state is held while Lua may
+ * raise. */
+int ocb_l_inflate(lua_State *L) {
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  lua_Integer max = luaL_checkinteger(L, 2);
+  Into t = {NULL, 0, 0};
+  luaL_Buffer b;
+  ocb_err err;
+  luaL_argcheck(L, max >= 0, 2, "max must not be negative");
+  if (ocb_inflate_raw(data, len, (uint64_t)max, into, &t, &err) < 0) return ocb_pushfail(L, &err);
+  t.cap = t.n, t.n = 0;
+  t.p = luaL_buffinitsize(L, &b, t.cap);
+  if (ocb_inflate_raw(data, len, (uint64_t)max, into, &t, &err) < 0) return ocb_pushfail(L, &err);
+  luaL_pushresultsize(&b, t.n);
+  return 1;
 }

@@ -252,14 +252,15 @@ int ocb_l_lock(lua_State *L) {
   return 1;
 }
 
-/* core.read_file(path [, {max=, nofollow=}]) -> bytes | nil, msg, code:
- * a regular file, whole, refused past max bytes (default 16 MiB); with
- * nofollow, a symlink at path is ELOOP. */
+/* core.read_file(path [, {max=, nofollow=, prefix=}]) -> bytes | nil,
+ * msg, code: a regular file, whole, refused past max bytes (default 16
+ * MiB), or with prefix, its first max bytes and whether there was
+ * more; with nofollow, a symlink at path is ELOOP. */
 int ocb_l_read_file(lua_State *L) {
-  static const char *const keys[] = {"max", "nofollow", NULL};
+  static const char *const keys[] = {"max", "nofollow", "prefix", NULL};
   const char *path = luaL_checkstring(L, 1);
   lua_Integer max = 16 << 20, total = 0;
-  int nofollow = 0, *fd;
+  int nofollow = 0, prefix = 0, *fd;
   struct stat st;
   luaL_Buffer b;
   ocb_err err;
@@ -267,6 +268,7 @@ int ocb_l_read_file(lua_State *L) {
     ocb_opt_known(L, 2, keys);
     max = ocb_opt_int(L, 2, "max", max, 0, LUA_MAXINTEGER);
     nofollow = ocb_opt_bool(L, 2, "nofollow", 0);
+    prefix = ocb_opt_bool(L, 2, "prefix", 0);
   }
   fd = lua_newuserdatauv(L, sizeof *fd, 0); /* closes the file if a push raises */
   luaL_setmetatable(L, OCB_FD_T);
@@ -280,10 +282,19 @@ int ocb_l_read_file(lua_State *L) {
   luaL_buffinit(L, &b);
   for (;;) {
     char *p = luaL_prepbuffer(&b);
-    ssize_t n = read(*fd, p, LUAL_BUFFERSIZE);
+    /* with prefix, one byte past max says whether there is more */
+    size_t want = prefix && max - total < (lua_Integer)LUAL_BUFFERSIZE ? (size_t)(max - total) + 1
+                                                                       : LUAL_BUFFERSIZE;
+    ssize_t n = read(*fd, p, want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
     if (n == 0) break;
+    if (prefix && total + n > max) {
+      luaL_addsize(&b, (size_t)(max - total));
+      luaL_pushresult(&b);
+      lua_pushboolean(L, 1);
+      return 2;
+    }
     if ((total += n) > max)
       return ocb_pushfail(
           L, (ocb_errf(&err, "TOOBIG", "TOOBIG: more than %lld bytes: %s", (long long)max, path),
@@ -291,5 +302,7 @@ int ocb_l_read_file(lua_State *L) {
     luaL_addsize(&b, (size_t)n);
   }
   luaL_pushresult(&b);
-  return 1;
+  if (!prefix) return 1;
+  lua_pushboolean(L, 0);
+  return 2;
 }

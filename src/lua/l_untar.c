@@ -2,8 +2,9 @@
  * l_untar.c: core.tar_reader(path | "-" | store, digest) -> reader over a
  * tar (plain, gzip or zstd); reader:next() -> entry | nil at the end |
  * nil, msg, code, with entry {name=, type=, mode=, uid=, gid=, mtime=,
- * size=, target=, devmajor=, devminor=}; reader:read([max]) -> the current
- * entry's body; reader:sha256() -> digest of the body; reader:to_blob(store
+ * size=, target=, devmajor=, devminor=}; reader:read([max [, prefix]])
+ * -> the current entry's body (with prefix, its first max bytes, and true
+ * when there was more); reader:sha256() -> digest of the body; reader:to_blob(store
  * [, digest, size]) -> digest, size: the body as a store blob, checked
  * against digest and size when given; reader:finish() -> digest, size of
  * the whole raw input. Names are returned as stored: callers check them.
@@ -98,10 +99,15 @@ int ocb_l_tarr_next(lua_State *L) {
 typedef struct {
   luaL_Buffer *b;
   lua_Integer left;
+  int prefix, cut; /* keep the first bytes only; and some were left out */
 } Capped;
 
 static int add_capped(void *ud, const void *buf, size_t len, ocb_err *err) {
   Capped *c = ud;
+  if ((lua_Integer)len > c->left && c->prefix) {
+    c->cut = 1;
+    len = (size_t)c->left;
+  }
   if ((lua_Integer)len > c->left)
     return ocb_errf(err, "TOOBIG", "TOOBIG: entry larger than allowed");
   c->left -= (lua_Integer)len;
@@ -109,18 +115,22 @@ static int add_capped(void *ud, const void *buf, size_t len, ocb_err *err) {
   return 0;
 }
 
-/* reader:read([max = 4 MiB]) -> body | nil, msg, code */
+/* reader:read([max = 4 MiB [, prefix]]) -> body [, cut] | nil, msg, code */
 int ocb_l_tarr_read(lua_State *L) {
   LUntar *r = check_reader(L);
   luaL_Buffer b;
   Capped c;
   ocb_err err;
   c.left = luaL_optinteger(L, 2, 4 << 20);
+  c.prefix = lua_toboolean(L, 3), c.cut = 0;
   c.b = &b;
+  luaL_argcheck(L, c.left >= 0, 2, "max must not be negative");
   luaL_buffinit(L, &b);
   if (ocb_untar_data(r->u, add_capped, &c, &err) < 0) return ocb_pushfail(L, &err);
   luaL_pushresult(&b);
-  return 1;
+  if (!c.prefix) return 1;
+  lua_pushboolean(L, c.cut);
+  return 2;
 }
 
 static int hash_out(void *ud, const void *buf, size_t len, ocb_err *err) {

@@ -19,6 +19,7 @@
 #define OCB_COMPRESSOR_T "ocibuild.Compressor"
 #define OCB_DIR_T "ocibuild.Dir"
 #define OCB_JOB_T "ocibuild.LayerJob"
+#define OCB_KEY_T "ocibuild.Key"
 #define OCB_FD_T "ocibuild.Fd" /* an open descriptor: a held lock, a file being read */
 #define OCB_HREQ_T "ocibuild.HttpRequest"
 #define OCB_HTTP_T "ocibuild.Http"
@@ -72,6 +73,7 @@ int ocb_l_codec_key(lua_State *L);
 int ocb_l_compressor_close(lua_State *L);
 int ocb_l_compressor_gc(lua_State *L);
 int ocb_l_compressor_write(lua_State *L);
+int ocb_l_inflate(lua_State *L);
 int ocb_l_noop_gc(lua_State *L);
 
 int ocb_l_http(lua_State *L); /* l_http.c */
@@ -95,6 +97,20 @@ int ocb_l_matcher_descend(lua_State *L);
 int ocb_l_matcher_gc(lua_State *L);
 int ocb_l_matcher_matches(lua_State *L);
 int ocb_l_matcher_walk(lua_State *L);
+
+int ocb_l_base64_decode(lua_State *L); /* l_sign.c */
+int ocb_l_base64_encode(lua_State *L);
+int ocb_l_key_gc(lua_State *L);
+int ocb_l_key_generate(lua_State *L);
+int ocb_l_key_id(lua_State *L);
+int ocb_l_key_load(lua_State *L);
+int ocb_l_key_private(lua_State *L);
+int ocb_l_key_private_pem(lua_State *L);
+int ocb_l_key_public_pem(lua_State *L);
+int ocb_l_key_sign(lua_State *L);
+int ocb_l_key_verify(lua_State *L);
+int ocb_l_read_secret(lua_State *L);
+int ocb_l_write_key_file(lua_State *L);
 
 int ocb_l_sha256(lua_State *L); /* l_sha256.c */
 int ocb_l_sha256_digest(lua_State *L);

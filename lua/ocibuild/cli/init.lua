@@ -25,6 +25,9 @@ M.COMMANDS = {
   { "logout", "forget the credentials stored for a registry" },
   { "diff", "explain why two images differ: config, layers, files" },
   { "init", "write a commented build.lua for a kind of project" },
+  { "keygen", "write an ECDSA P-256 key pair for signing images" },
+  { "sign", "sign an image as cosign does: ocibuild sign --key KEY REF" },
+  { "verify", "check an image's signatures: ocibuild verify --key PUB REF" },
   { "gc", "the same as prune" },
 }
 

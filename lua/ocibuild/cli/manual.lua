@@ -58,6 +58,7 @@ local ENVIRONMENT = {
   { "XDG_DATA_HOME, HOME", "the default store is ${XDG_DATA_HOME:-$HOME/.local/share}/ocibuild/store" },
   { "SOURCE_DATE_EPOCH", "every mtime in a layer and the config's created time (default 0: 1970-01-01)" },
   { "OCIBUILD_JOBS", "compression threads (default: the online cores)" },
+  { "OCIBUILD_KEY_PASSWORD", "the passphrase of a signing key (keygen, sign); empty: none" },
   { "COLUMNS, TERM", "the width of progress lines; TERM=dumb turns live lines off" },
 }
 

@@ -78,6 +78,19 @@ local function pick(index_text, desc, want)
     platform.format(want), #seen > 0 and table.concat(seen, ", ") or "none"), "NOPLATFORM"
 end
 
+--- The repository `reference` names (checked as for pull and push),
+-- through a client that reached the registry already, for action "push"
+-- or "pull" (see ocibuild.registry.repo). Returns the repo and the
+-- parsed reference, or nil, msg, code; close repo.client when done.
+function M.repository(reference, opts, action)
+  local r, err, code = parse(reference)
+  if not r then return nil, err, code end
+  local c
+  c, err, code = client_for(r, opts)
+  if not c then return nil, err, code end
+  return repo_mod.new(c, r.path, action), r
+end
+
 --- Pulls `reference` (a tag or digest; a string or a parsed reference)
 -- into st (an opened ocibuild.store). An index resolves to the image for
 -- opts.platform ("os/arch[/variant]" or a table; default: this machine),

@@ -239,6 +239,36 @@ function Repo:download(desc, core_store)
   return true
 end
 
+--- GETs a small blob (a signature's payload, a config) into memory: at
+-- most max bytes, checked against the descriptor's size and digest.
+function Repo:get_blob_bytes(desc, max)
+  local what = self.name .. "@" .. desc.digest
+  if desc.size > max then
+    return nil, ("%s: %d bytes, more than the %d read into memory"):format(what, desc.size, max), "TOOBIG"
+  end
+  local res, err, code = self:req { method = "GET", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest,
+    follow = true, max = max, timeout = 120 }
+  if not res then return nil, err, code end
+  if res.status ~= 200 then return errors.status(self.host, res, "reading " .. what) end
+  local got = core.sha256():update(res.body):digest()
+  if got ~= desc.digest or #res.body ~= desc.size then
+    return nil, ("%s sent other bytes for %s (%d bytes hashing to %s)"):format(self.host, what, #res.body, got), "BADDIGEST"
+  end
+  return res.body
+end
+
+--- Uploads a small blob held in memory (bytes, described by desc) in
+-- one POST and one PUT.
+function Repo:put_blob_bytes(desc, bytes)
+  local loc, min_chunk, code = self:start_upload()
+  if not loc then return nil, min_chunk, code end
+  local res, err
+  res, err, code = self:req { method = "PUT", url = url.with_query(loc, "digest", desc.digest),
+    headers = { OCTETS }, body = bytes, timeout = 120 }
+  if not res then return nil, err, code end
+  return done_put(self, desc, res, self.name .. "@" .. desc.digest)
+end
+
 -- ---- manifests ----
 
 --- GET a manifest or index by tag or digest. Returns its descriptor

@@ -1,0 +1,33 @@
+-- Fuzz check for what signatures and SBOMs read from images (hostile
+-- bytes all): base64, PEM keys, signature payloads, zip archives (JARs),
+-- ELF files (Go build information), package databases and metadata,
+-- raw deflate. Nothing raises; base64 decodes back to what encodes it;
+-- zip entries stay within the archive.
+local core = require "ocibuild.core"
+local simplesign = require "ocibuild.attest.simplesign"
+local zip = require "ocibuild.attest.detect.zip"
+
+local detectors = {}
+for _, n in ipairs { "os", "dpkg", "apk", "python", "node", "golang", "maven" } do
+  detectors[#detectors + 1] = require("ocibuild.attest.detect." .. n)
+end
+
+return function(s)
+  local raw = core.base64_decode(s)
+  if raw then assert(core.base64_decode(core.base64_encode(raw)) == raw, "base64 does not round-trip") end
+  core.key_load(s, { name = "fuzz" })
+  core.key_load(s, { name = "fuzz", public = true })
+  core.key_load(s, { name = "fuzz", password = "pw" })
+  simplesign.read_payload(s)
+  core.inflate(s, 1 << 20)
+  local entries = zip.entries(s)
+  for i, e in ipairs(entries or {}) do
+    if i > 16 then break end
+    local body = zip.read(s, e, 1 << 20)
+    assert(body == nil or #body <= 1 << 20, "zip entry past its bound")
+  end
+  local ctx = {}
+  for _, d in ipairs(detectors) do
+    d.parse("fuzz", s, { cut = false, ctx = ctx, info = { mode = 493, size = #s, type = "file" } })
+  end
+end

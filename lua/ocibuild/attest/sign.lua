@@ -1,0 +1,102 @@
+--- Signing an image where it lives (see ocibuild.attest.place): one
+-- cosign simple-signing signature for its manifest digest, appended to
+-- the signature manifest beside it (the others kept), and with recursive,
+-- one for each image of an index too (policy checks run per platform
+-- image). Signing again with the same key and claims finds the signature
+-- there and adds nothing. Functions return nil, msg, code on failure.
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local simplesign = require "ocibuild.attest.simplesign"
+
+local M = {}
+
+-- BuildKit's attestation manifests are no images to run: not signed.
+local REF_TYPE = "vnd.docker.reference.type"
+
+-- The digests to sign: desc's, and with recursive, its children's.
+local function targets(place, desc, recursive, out, depth)
+  out[#out + 1] = desc
+  if not recursive or media.kind(desc.mediaType) ~= "index" then return out end
+  if depth > 4 then return nil, ("%s: indexes nested too deep"):format(desc.digest), "BADDOC" end
+  local text, err, code = place:get_json(desc)
+  if not text then return nil, err, code end
+  local idx
+  idx, err, code = doc.read_index(text, "index " .. desc.digest)
+  if not idx then return nil, err, code end
+  for _, d in ipairs(idx.manifests) do
+    local kind = media.kind(d.mediaType)
+    if (kind == "manifest" or kind == "index") and (d.annotations or {})[REF_TYPE] ~= "attestation-manifest" then
+      local ok
+      ok, err, code = targets(place, d, true, out, depth + 1)
+      if not ok then return nil, err, code end
+    end
+  end
+  return out
+end
+
+-- true when one of layers is this payload signed by key already.
+local function present(layers, payload_digest, payload, key)
+  for _, l in ipairs(layers) do
+    local sig = l.mediaType == simplesign.MEDIA_TYPE and l.digest == payload_digest
+      and core.base64_decode((l.annotations or {})[simplesign.ANNOTATION] or "")
+    if sig and key:verify(payload, sig) then return true end
+  end
+  return false
+end
+
+-- The plan (see place.append) adding the signature layer `mine`.
+local function planner(key, payload, mine)
+  return function(m)
+    local layers = json.array {}
+    for i, l in ipairs(m and m.layers or {}) do layers[i] = l end
+    if present(layers, mine.digest, payload, key) then return nil end
+    layers[#layers + 1] = mine
+    local text, config = simplesign.manifest(layers)
+    local cdesc = doc.descriptor(media.CONFIG, core.sha256():update(config):digest(), #config)
+    return {
+      blobs = { { desc = mine, bytes = payload }, { desc = cdesc, bytes = config } },
+      text = text,
+      desc = doc.descriptor(media.MANIFEST, core.sha256():update(text):digest(), #text),
+      kept = function(now)
+        for _, l in ipairs(now.layers) do
+          if simplesign.same(l, mine) or present({ l }, mine.digest, payload, key) then return true end
+        end
+        return false
+      end,
+    }
+  end
+end
+
+--- Signs the image of place with key (a private core key). opts:
+-- {identity= (the repository the signature names, default the place's),
+-- recursive=, creator= (optional.creator, e.g. "ocibuild 0.1.0"),
+-- on_signed=fn(result) (called after each)}. Returns the list of results
+-- {digest=, where=, identity=, action= ("signed" | "present")}.
+function M.run(place, key, opts)
+  opts = opts or {}
+  local identity = opts.identity or place.identity
+  if not identity then
+    return nil, ("%s does not say which repository it belongs to: give --identity HOST/PATH"):format(place.name),
+      "EINVAL"
+  end
+  place.identity = identity
+  local list, err, code = targets(place, place.desc, opts.recursive, {}, 0)
+  if not list then return nil, err, code end
+  local out = {}
+  for _, d in ipairs(list) do
+    local payload = simplesign.payload(identity, d.digest, opts.creator and { creator = opts.creator })
+    local sig
+    sig, err, code = key:sign(payload)
+    if not sig then return nil, err, code end
+    local how
+    how, err, code = place:append(d.digest, planner(key, payload, simplesign.layer(payload, sig)))
+    if not how then return nil, err, code end
+    out[#out + 1] = { digest = d.digest, where = place:where(d.digest), identity = identity, action = how }
+    if opts.on_signed then opts.on_signed(out[#out]) end
+  end
+  return out
+end
+
+return M
