@@ -71,11 +71,12 @@ local function checker(st, found)
   }
 end
 
---- A list of images {desc=, refs={parsed}, raw={ref.name values}} and
--- add(desc, r, raw), which keeps the first descriptor of each digest.
+--- A list of images {desc=, refs={parsed}, raw={ref.name values}, bad=
+-- (why a name given to it is not a reference)} and add(desc, r, raw, bad),
+-- which keeps the first descriptor of each digest.
 function M.list()
   local list, by = {}, {}
-  local function add(desc, r, raw)
+  local function add(desc, r, raw, bad)
     local im = by[desc.digest]
     if not im then
       im = { desc = desc, refs = {}, raw = {}, seen = {} }
@@ -87,8 +88,25 @@ function M.list()
       im.refs[#im.refs + 1] = r
     end
     if raw then im.raw[#im.raw + 1] = raw end
+    im.bad = im.bad or bad
   end
   return list, add
+end
+
+--- Adds the index.json entry d (found at `where`) to a list of M.list,
+-- named by its annotations. A name that is not a reference is never
+-- dropped quietly: it becomes the image's `bad`, which the import refuses
+-- unless the image is named otherwise.
+function M.add_entry(add, d, where)
+  local _, r = index.name_of(d)
+  local a = d.annotations or {}
+  local bad
+  for _, k in ipairs { index.REF_NAME, index.CONTAINERD_NAME } do
+    local parsed, why = true, nil
+    if a[k] then parsed, why = ref.parse(a[k]) end
+    if not parsed and not bad then bad = ("%s: %s: %s"):format(where, k, why) end
+  end
+  add(index.untagged(d), r, a[index.REF_NAME], bad)
 end
 
 -- manifest.json, read strictly: a list of {Config=, RepoTags=, Layers=}.
@@ -212,8 +230,7 @@ function M.oci(st, t, src, on_event)
       local ok
       ok, err, code = check:run(d, where)
       if not ok then return nil, err, code end
-      local _, r = index.name_of(d)
-      add(index.untagged(d), r, d.annotations and d.annotations[index.REF_NAME])
+      M.add_entry(add, d, where)
     else
       events.emit(on_event, { type = "warning", message = ("%s: left out: media type %s is not an image"):format(where,
         show(d.mediaType)) })
