@@ -77,4 +77,20 @@ describe("a build over 4 MiB of config or manifest", function()
     assert.is_nil(fx.ok(s, "images"):find("over"))
     fx.valid(s)
   end)
+
+  it("names the part that crossed the limit, for an index too (doc.fits)", function()
+    local doc = require "ocibuild.oci.doc"
+    local media = require "ocibuild.oci.media"
+    local d = doc.descriptor(media.MANIFEST, ("sha256:%064x"):format(1), 1000)
+    local list = {}
+    for i = 1, 40000 do list[i] = d end
+    local idx = doc.index(list)
+    local text = doc.encode(idx)
+    assert.same({ nil, ("the image index would have %d bytes, more than the 4194304 (4 MiB) that ocibuild and "
+      .. "registries read: manifests (40000 entries) holds %d of them"):format(#text, #doc.encode(idx.manifests)), "TOOBIG" },
+      { doc.fits("index", idx, text) })
+    idx = doc.index({ d })
+    text = doc.encode(idx)
+    assert.is_true(doc.fits("index", idx, text))
+  end)
 end)
