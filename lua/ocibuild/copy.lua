@@ -12,6 +12,7 @@
 local doc = require "ocibuild.oci.doc"
 local events = require "ocibuild.events"
 local media = require "ocibuild.oci.media"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 
@@ -52,36 +53,34 @@ local function copy_blobs(src, list, dst, on_event)
 end
 
 --- Copies the manifest or index desc (and everything it reaches) from src
--- to dst. opts: {on_event=}. Returns true.
+-- to dst, through the one bounded walk (ocibuild.oci.walk): each
+-- document and blob once. opts: {on_event=}. Returns true.
 function M.copy(src, desc, dst, opts)
   opts = opts or {}
   local kind = media.kind(desc.mediaType)
   if kind ~= "manifest" and kind ~= "index" then
     return nil, ("%s is a %s, not an image manifest or index"):format(desc.digest, desc.mediaType), "BADDOC"
   end
-  local text, err, code = src:get_json(desc)
-  if not text then return nil, err, code end
-  local m
-  m, err, code = doc.read_any(text, desc.mediaType, ("%s %s"):format(kind, desc.digest))
-  if not m then return nil, err, code end
-  local ok
-  if kind == "index" then
-    local blobs = {}
-    for _, child in ipairs(m.manifests) do
-      local k = media.kind(child.mediaType)
-      if k == "manifest" or k == "index" then
-        ok, err, code = M.copy(src, child, dst, opts)
-        if not ok then return nil, err, code end
-      else
-        blobs[#blobs + 1] = child
-      end
-    end
-    ok, err, code = copy_blobs(src, blobs, dst, opts.on_event)
-  else
-    ok, err, code = copy_blobs(src, { m.config, table.unpack(m.layers) }, dst, opts.on_event)
-  end
-  if not ok then return nil, err, code end
-  return dst:put_manifest(desc, text, src)
+  local texts = {}
+  local w = walk.new {
+    read = function(d, role)
+      local text, err, code = src:get_json(d)
+      if not text then return nil, err, code end
+      texts[d.digest] = text
+      return doc.read_any(text, d.mediaType, ("%s %s"):format(role, d.digest))
+    end,
+    blobs = function(list)
+      local descs = {}
+      for i, c in ipairs(list) do descs[i] = c.desc end
+      return copy_blobs(src, descs, dst, opts.on_event)
+    end,
+    done = function(d)
+      local text = texts[d.digest]
+      texts[d.digest] = nil
+      return dst:put_manifest(d, text, src)
+    end,
+  }
+  return w:run(desc, ("%s %s"):format(kind, desc.digest))
 end
 
 return M

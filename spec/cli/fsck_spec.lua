@@ -53,12 +53,14 @@ describe("ocibuild fsck", function()
     local l = lines(out)
     assert.same({
       ('%s/oci-layout: imageLayoutVersion is not "1.0.0" (umoci, containerd and oci-image-tool need it)'):format(s),
-      ("index.json manifests[1] (a:1): layer %s: BADDIGEST: expected %s, got %s: %s"):format(layer, layer, got, lp),
-      ("index.json manifests[2] (b:1): config %s: ENOENT: No such file or directory: %s/blobs/sha256/%s"):format(cfg, s, cfg:sub(8)),
+      ("layer %s: BADDIGEST: expected %s, got %s: %s"):format(layer, layer, got, lp),
+      "  breaks a:1 (index.json manifests[1]); repair: ocibuild rm a:1",
+      ("config %s: ENOENT: No such file or directory: %s/blobs/sha256/%s"):format(cfg, s, cfg:sub(8)),
+      "  breaks b:1 (index.json manifests[2]); repair: ocibuild rm b:1",
       ("unreferenced blob %s: BADDIGEST: expected %s, got sha256:%s: %s"):format(c, c, T.must("printf garbage | sha256sum"):match("%x+"), cp),
       ("%s/blobs/sha256/tmp-x: not named by a sha256 digest (umoci gc stops on it)"):format(s),
-    }, { table.unpack(l, 1, 5) })
-    assert.matches("^checked 2 images and %d blobs", l[6])
+    }, { table.unpack(l, 1, 7) })
+    assert.matches("^checked 2 images and %d blobs", l[8])
     assert.equal(before, fingerprint(s))
     assert.same({ a, b }, { fx.entries(s)[1].digest, fx.entries(s)[2].digest })
   end)

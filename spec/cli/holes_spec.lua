@@ -194,12 +194,12 @@ describe("ocibuild warnings", function()
     assert.matches("^ocibuild: warning: the image config has 11%d%d%d%d%d bytes, more than 1 MiB: registries may refuse it\n$", err)
   end)
 
-  it("say when the manifest is over 4 MiB", function()
+  it("say when the config is over 1 MiB, and only then", function()
     local image = require "ocibuild.build.image"
     local got = {}
-    image.check_sizes(1 << 20, 4 << 20, function(ev) got[#got + 1] = ev end)
+    image.check_size(1 << 20, function(ev) got[#got + 1] = ev end)
     assert.same({}, got)
-    image.check_sizes(100, (4 << 20) + 1, function(ev) got[#got + 1] = ev end)
-    assert.same({ { type = "warning", message = "the image manifest has 4194305 bytes, more than 4 MiB: registries may refuse it" } }, got)
+    image.check_size((1 << 20) + 1, function(ev) got[#got + 1] = ev end)
+    assert.same({ { type = "warning", message = "the image config has 1048577 bytes, more than 1 MiB: registries may refuse it" } }, got)
   end)
 end)

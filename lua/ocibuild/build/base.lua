@@ -68,8 +68,17 @@ end
 -- desc= (the manifest), manifest=, config= (decoded), platform=,
 -- layers= (descriptors), verified= {digest=true}}.
 function M.load(from, st, opts)
+  -- every blob the store reports on the way was verified: copied,
+  -- downloaded, or there with the right bytes (ocibuild.endpoint.layout)
+  local verified = {}
+  local function on_event(ev)
+    if ev.type == "blob" and (ev.action == "copied" or ev.action == "downloaded" or ev.action == "exists") then
+      verified[ev.digest] = true
+    end
+    if opts.on_event then opts.on_event(ev) end
+  end
   local got, err, code = source.resolve(from, st, { platform = opts.platform or opts.host,
-    dir = opts.dir, registry = opts.registry, on_event = opts.on_event })
+    dir = opts.dir, registry = opts.registry, on_event = on_event })
   if not got then return nil, err, code end
   local want = opts.platform or opts.host
   local d
@@ -78,12 +87,7 @@ function M.load(from, st, opts)
   if media.kind(d.mediaType) ~= "manifest" then
     return nil, ("base image %s: %s is a %s, not an image manifest"):format(from, d.digest, d.mediaType), "BADDOC"
   end
-  local verified = {}
   if got.endpoint.store ~= st then
-    local function on_event(ev)
-      if ev.type == "blob" and ev.action == "copied" then verified[ev.digest] = true end
-      if opts.on_event then opts.on_event(ev) end
-    end
     local ok
     ok, err, code = copy.copy(got.endpoint, d, layout.new(st), { on_event = on_event })
     if not ok then return nil, ("base image %s: %s"):format(from, err), code end

@@ -170,20 +170,17 @@ local function load_base(self, st, ctx)
   return b, v
 end
 
--- Sizes past which some registries refuse a document (E40): a config
--- over 1 MiB, a manifest over 4 MiB (the distribution spec's guidance).
+-- The size past which some registries refuse a config (E40): 1 MiB.
+-- (Documents over 4 MiB are never written: see doc.fits.)
 M.MAX_CONFIG = 1 << 20
-M.MAX_MANIFEST = 4 << 20
 
---- Warns through on_event about a config or manifest (sizes in bytes)
--- that registries may refuse. Never fails.
-function M.check_sizes(config_size, manifest_size, on_event)
-  local function warn(what, n, max)
-    events.emit(on_event, { type = "warning", message = ("the image %s has %d bytes, more than %d MiB: "
-      .. "registries may refuse it"):format(what, n, max >> 20) })
+--- Warns through on_event about a config (its size in bytes) that
+-- registries may refuse. Never fails.
+function M.check_size(config_size, on_event)
+  if config_size > M.MAX_CONFIG then
+    events.emit(on_event, { type = "warning", message = ("the image config has %d bytes, more than %d MiB: "
+      .. "registries may refuse it"):format(config_size, M.MAX_CONFIG >> 20) })
   end
-  if config_size > M.MAX_CONFIG then warn("config", config_size, M.MAX_CONFIG) end
-  if manifest_size > M.MAX_MANIFEST then warn("manifest", manifest_size, M.MAX_MANIFEST) end
 end
 
 --- Builds the image into the store st (held with st:use() by the
@@ -229,21 +226,26 @@ function M:build(st, ctx)
     layer_descs[#layer_descs + 1] = doc.descriptor(media.LAYER[s.l.compression], r.digest, r.size)
     total = total + r.size
   end
-  local ok, ctext = pcall(doc.encode, doc.config {
-    platform = p, created = self.created, config = cc, base = b and b.config, layers = history,
-  })
+  local cdoc = doc.config { platform = p, created = self.created, config = cc, base = b and b.config,
+    layers = history }
+  local ok, ctext = pcall(doc.encode, cdoc)
   if not ok then return nil, ("base image %s: its config cannot be written back: %s"):format(self.from, ctext),
     "BADDOC", self.where end
+  -- what its own reader (and a registry) would refuse is never stored
+  ok, err, code = doc.fits("config", cdoc, ctext)
+  if not ok then return nil, err, code, self.where end
   local cdigest, csize, cnew = st:put_blob(ctext)
   if not cdigest then return nil, csize, cnew end
   if cnew and ctx.created then ctx.created[#ctx.created + 1] = cdigest end
   local mdoc = doc.manifest(doc.descriptor(media.CONFIG, cdigest, csize), json.array(layer_descs),
     self:manifest_annotations(b))
   local mtext = doc.encode(mdoc)
+  ok, err, code = doc.fits("manifest", mdoc, mtext)
+  if not ok then return nil, err, code, self.where end
   local mdigest, msize, mnew = st:put_blob(mtext)
   if not mdigest then return nil, msize, mnew end
   if mnew and ctx.created then ctx.created[#ctx.created + 1] = mdigest end
-  M.check_sizes(#ctext, #mtext, ctx.on_event)
+  M.check_size(#ctext, ctx.on_event)
   local desc = doc.descriptor(media.MANIFEST, mdigest, msize, {
     platform = json.object { os = p.os, architecture = p.architecture, variant = p.variant } })
   return { desc = desc, image_id = cdigest, size = total + csize + msize, layers = results, platform = p }

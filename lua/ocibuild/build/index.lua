@@ -82,7 +82,10 @@ function M:build(st, ctx)
   for k, v in pairs(self.annotations) do a[k] = v == true and doc.rfc3339(self.created) or v end
   local idx = doc.index(descs)
   if next(a) then idx.annotations = json.object(a) end
-  local digest, size, new = st:put_blob(doc.encode(idx))
+  local text = doc.encode(idx)
+  local ok, err, code = doc.fits("index", idx, text)
+  if not ok then return nil, err, code end
+  local digest, size, new = st:put_blob(text)
   if not digest then return nil, size, new end
   if new and ctx.created then ctx.created[#ctx.created + 1] = digest end
   return { desc = doc.descriptor(media.INDEX, digest, size), size = total + size, images = results, layers = {} }

@@ -17,16 +17,19 @@ manifest.json, with `<id>/layer.tar` or `blobs/sha256/` layers), an OCI
 layout folder, or standard input (-). Every blob is checked against its
 digest as it is copied. Images keep the names the archive gives them
 (index.json annotations and manifest.json RepoTags); an image without one
-is listed as <none> until `ocibuild prune`.
+is listed as <none> until `ocibuild prune`. A name that is not a valid
+reference is refused, never dropped: name the image with --tag.
 
   -t, --tag TAG   name the image TAG instead (repeatable; the archive
                   must then hold one image)
 
-An archive is refused when an entry name is absolute or holds '..', a
-link points out of the archive, an entry is a device, FIFO or socket or
-appears twice, or a JSON file exceeds 4 MiB. Nothing is ever written
-outside the store; a failed import leaves only what `ocibuild prune`
-removes.
+An archive is refused at the first entry no OCI or docker archive holds,
+or whose name is absolute or holds '..', a link pointing out of the
+archive, a device, FIFO or socket, a second oci-layout, index.json or
+manifest.json, or a JSON file over 4 MiB; and when indexes nest more than
+8 deep or an image has more than 100,000 descriptors. Nothing is ever
+written outside the store; a failed import leaves only what `ocibuild
+prune` removes.
 ]]
 
 function M.run(argv, g)

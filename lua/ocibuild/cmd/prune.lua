@@ -37,7 +37,7 @@ function M.main(argv, g, name)
     report, err = fsck.run(st)
     if not report then return nil, err, 1 end
     if #report.problems > 0 then
-      for _, p in ipairs(report.problems) do io.stdout:write(p, "\n") end
+      for _, l in ipairs(fsck.lines(report)) do io.stdout:write(l, "\n") end
       return nil, ("nothing removed: %s found in %s"):format(plural(#report.problems, "problem"), st.dir), 1
     end
   end

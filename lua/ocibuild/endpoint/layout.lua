@@ -2,8 +2,8 @@
 -- layout folder (`oci:DIR`). Blobs come from another layout through the
 -- core, verified as they are copied, or from a source that can fetch
 -- them into a store (a registry: downloaded and verified on the way);
--- manifests are put as the exact bytes read from the source, checked
--- against their digest.
+-- blobs it has are verified before they are skipped; manifests are put as
+-- the exact bytes read from the source, checked against their digest.
 local M = {}
 M.__index = M
 
@@ -21,8 +21,10 @@ function M:get_json(desc)
   return text
 end
 
+-- A blob counts as there only when its bytes are right: a damaged one is
+-- copied again, which replaces it (what makes `pull` a repair).
 function M:has_blob(desc)
-  return self.store:has_blob(desc.digest)
+  return self.store:verify_blob(desc.digest, desc.size) ~= nil
 end
 
 function M:put_blob(desc, src)

@@ -13,59 +13,70 @@ local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
 local ref = require "ocibuild.oci.ref"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 
 local function show(s) return (("%q"):format(s):gsub("\\\n", "\\n")) end
 
--- Checks that everything desc reaches is in st (JSON verified and parsed,
--- other blobs present with the right size). Records image manifests in
--- `found` (digest -> {config=, layers={digests}}).
-local function complete(st, d, where, found, depth)
-  local kind = media.kind(d.mediaType)
-  if kind ~= "manifest" and kind ~= "index" and kind ~= "config" then
-    local p = st:blob_path(d.digest)
-    local s = p and core.stat(p, true)
-    if not s then return nil, ("%s: blob %s is not in the archive"):format(where, d.digest), "ENOENT" end
-    if s.size ~= d.size then
-      return nil, ("%s: blob %s has %d bytes, its descriptor says %d"):format(where, d.digest, s.size, d.size), "BADSIZE"
-    end
-    return true
+-- Checks that the blob d is in st with the size d gives.
+local function sized(st, d, where)
+  local p = st:blob_path(d.digest)
+  local s = p and core.stat(p, true)
+  if not s then return nil, ("%s: blob %s is not in the archive"):format(where, d.digest), "ENOENT" end
+  if s.size ~= d.size then
+    return nil, ("%s: blob %s has %d bytes, its descriptor says %d"):format(where, d.digest, s.size, d.size), "BADSIZE"
   end
-  if not st:has_blob(d.digest) then
-    return nil, ("%s: %s %s is not in the archive"):format(where, kind, d.digest), "ENOENT"
-  end
-  local m, err, code = st:read_doc(d, kind, where)
-  if not m then return nil, err, code end
-  if kind == "config" then return true end
-  if kind == "index" then
-    if depth > 8 then return nil, ("%s: indexes nested too deep"):format(where), "BADDOC" end
-    for _, child in ipairs(m.manifests) do
-      local ok
-      ok, err, code = complete(st, child, where, found, depth + 1)
-      if not ok then return nil, err, code end
-    end
-    return true
-  end
-  local layers = {}
-  for i, l in ipairs(m.layers) do
-    layers[i] = l.digest
-    local ok
-    ok, err, code = complete(st, l, where, found, depth + 1)
-    if not ok then return nil, err, code end
-  end
-  local ok
-  ok, err, code = complete(st, m.config, where, found, depth + 1)
-  if not ok then return nil, err, code end
-  found[d.digest] = { config = m.config.digest, layers = table.concat(layers, ",") }
   return true
 end
 
---- A list of images {desc=, refs={parsed}, raw={ref.name values}} and
--- add(desc, r, raw), which keeps the first descriptor of each digest.
+-- A walker checking that everything an entry reaches is in st (JSON
+-- verified and parsed, other blobs present with the right size), one walk
+-- for the whole archive. Records image manifests in `found` (digest ->
+-- {config=, layers= (digests, joined)}).
+local function checker(st, found)
+  local function present(d, role, where)
+    if not st:has_blob(d.digest) then
+      return nil, ("%s: %s %s is not in the archive"):format(where, role, d.digest), "ENOENT"
+    end
+    return true
+  end
+  return walk.new {
+    read = function(d, role, where)
+      local ok, err, code = present(d, role, where)
+      if not ok then return nil, err, code end
+      return st:read_doc(d, role, where)
+    end,
+    blobs = function(list, where)
+      for _, c in ipairs(list) do
+        local ok, err, code
+        if c.role == "config" then
+          ok, err, code = present(c.desc, "config", where)
+          if ok then ok, err, code = st:read_doc(c.desc, "config", where) end
+        else
+          ok, err, code = sized(st, c.desc, where)
+        end
+        if not ok then return nil, err, code end
+      end
+      return true
+    end,
+    done = function(d, role, m)
+      if role == "manifest" then
+        local layers = {}
+        for i, l in ipairs(m.layers) do layers[i] = l.digest end
+        found[d.digest] = { config = m.config.digest, layers = table.concat(layers, ",") }
+      end
+      return true
+    end,
+  }
+end
+
+--- A list of images {desc=, refs={parsed}, raw={ref.name values}, bad=
+-- (why a name given to it is not a reference)} and add(desc, r, raw, bad),
+-- which keeps the first descriptor of each digest.
 function M.list()
   local list, by = {}, {}
-  local function add(desc, r, raw)
+  local function add(desc, r, raw, bad)
     local im = by[desc.digest]
     if not im then
       im = { desc = desc, refs = {}, raw = {}, seen = {} }
@@ -77,8 +88,25 @@ function M.list()
       im.refs[#im.refs + 1] = r
     end
     if raw then im.raw[#im.raw + 1] = raw end
+    im.bad = im.bad or bad
   end
   return list, add
+end
+
+--- Adds the index.json entry d (found at `where`) to a list of M.list,
+-- named by its annotations. A name that is not a reference is never
+-- dropped quietly: it becomes the image's `bad`, which the import refuses
+-- unless the image is named otherwise.
+function M.add_entry(add, d, where)
+  local _, r = index.name_of(d)
+  local a = d.annotations or {}
+  local bad
+  for _, k in ipairs { index.REF_NAME, index.CONTAINERD_NAME } do
+    local parsed, why = true, nil
+    if a[k] then parsed, why = ref.parse(a[k]) end
+    if not parsed and not bad then bad = ("%s: %s: %s"):format(where, k, why) end
+  end
+  add(index.untagged(d), r, a[index.REF_NAME], bad)
 end
 
 -- manifest.json, read strictly: a list of {Config=, RepoTags=, Layers=}.
@@ -194,15 +222,15 @@ function M.oci(st, t, src, on_event)
   if not idx then return nil, err, code end
   local images, add = M.list()
   local found = {}
+  local check = checker(st, found)
   for i, d in ipairs(idx.manifests) do
     local kind = media.kind(d.mediaType)
     local where = ("%s: index.json manifests[%d]"):format(src, i)
     if kind == "manifest" or kind == "index" then
       local ok
-      ok, err, code = complete(st, d, where, found, 0)
+      ok, err, code = check:run(d, where)
       if not ok then return nil, err, code end
-      local _, r = index.name_of(d)
-      add(index.untagged(d), r, d.annotations and d.annotations[index.REF_NAME])
+      M.add_entry(add, d, where)
     else
       events.emit(on_event, { type = "warning", message = ("%s: left out: media type %s is not an image"):format(where,
         show(d.mediaType)) })

@@ -49,6 +49,12 @@ local function finish(st, images, src, opts)
     images[1].refs = opts.tags
   end
   if #images == 0 then return nil, ("%s holds no image"):format(src), "ENOENT" end
+  if opts.index ~= false and not opts.tags and not opts.select then
+    -- listed without its name, the image would be <none>, and gone at the next prune
+    for _, im in ipairs(images) do
+      if im.bad then return nil, im.bad .. "; give the image a name with --tag", "BADREF" end
+    end
+  end
   if opts.index ~= false then
     local ok, err, code = st:update_index(function(idx)
       for _, im in ipairs(images) do idx.manifests = index.set_tags(idx.manifests, im.desc, im.refs) end
@@ -137,14 +143,13 @@ function M.layout(dir, st, opts)
   idx, err, code = from:read_index()
   if not idx then return nil, err, code end
   local images, add = found.list()
-  for _, d in ipairs(idx.manifests) do
+  for i, d in ipairs(idx.manifests) do
     local kind = media.kind(d.mediaType)
     if kind == "manifest" or kind == "index" then
       local ok
       ok, err, code = copy.copy(layout.new(from), d, layout.new(st), { on_event = o.on_event })
       if not ok then return nil, ("%s: %s"):format(from.dir, err), code end
-      local _, r = index.name_of(d)
-      add(index.untagged(d), r, d.annotations and d.annotations[index.REF_NAME])
+      found.add_entry(add, d, ("%s: index.json manifests[%d]"):format(from.dir, i))
     end
   end
   return finish(st, images, from.dir, o)

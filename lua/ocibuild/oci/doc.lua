@@ -96,6 +96,42 @@ function M.index(descs, extra)
   return idx
 end
 
+-- The path to the part of t holding most of its `size` bytes (more than
+-- half at each step), and that part's size.
+local function largest(t, size)
+  local path, v = {}, t
+  while type(v) == "table" do
+    local bk, bv, bs = nil, nil, 0
+    for k, c in pairs(v) do
+      local ok, text = pcall(json.encode, c)
+      if ok and #text > bs then bk, bv, bs = k, c, #text end
+    end
+    if bk == nil or bs * 2 <= size then break end
+    if math.type(bk) == "integer" then
+      path[#path + 1] = ("[%d]"):format(bk)
+    elseif bk:match("^[%a_][%w_]*$") then
+      path[#path + 1] = "." .. bk
+    else
+      path[#path + 1] = ("[%q]"):format(bk)
+    end
+    v, size = bv, bs
+  end
+  local where = table.concat(path):gsub("^%.", "")
+  if type(v) == "table" and json.is_array(v) then where = ("%s (%d entries)"):format(where, #v) end
+  return where, size
+end
+
+--- Checks that the document t of `kind` ("config", "manifest", "index"),
+-- encoded as text, is one readers take (M.MAX_JSON bytes at most).
+-- Returns true, or nil, msg (naming the part that crossed the limit),
+-- "TOOBIG".
+function M.fits(kind, t, text)
+  if #text <= M.MAX_JSON then return true end
+  local where, size = largest(t, #text)
+  return nil, ("the image %s would have %d bytes, more than the %d (4 MiB) that ocibuild and registries read%s")
+    :format(kind, #text, M.MAX_JSON, where ~= "" and (": %s holds %d of them"):format(where, size) or ""), "TOOBIG"
+end
+
 -- ---- reading ----
 
 local function bad(where, fmt, ...)

@@ -124,6 +124,8 @@ function M.pull(reference, st, opts)
   end
   local ok = desc ~= nil
   if ok then ok, err, code = copy.copy(ep, desc, layout.new(st), { on_event = opts.on_event }) end
+  -- where the image came from, for `fsck` to name the repair
+  if ok then src:note(desc.digest, r.domain, r.path) end
   src:save()
   c:close()
   if not ok then return nil, err, code end
@@ -203,6 +205,7 @@ function M.push(st, desc, reference, opts)
   if ok then
     ok, err, code = copy.copy(layout.new(st), desc, have == desc.digest and THERE or ep, { on_event = opts.on_event })
   end
+  if ok then src:note(desc.digest, r.domain, r.path) end
   src:save()
   c:close()
   if not ok then return nil, err, code end

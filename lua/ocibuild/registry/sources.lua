@@ -1,7 +1,8 @@
 --- Where the store's blobs came from or went to: per blob, the registry
 -- repositories ("host/path") it was pulled from or pushed to, newest
 -- first, so that a push to another repository of the same registry can
--- mount it instead of uploading it. Kept in STORE/.ocibuild/sources.json,
+-- mount it instead of uploading it; an image's manifest too, so that
+-- `fsck` can tell which damaged images a pull repairs. Kept in STORE/.ocibuild/sources.json,
 -- merged and replaced atomically under the store's index lock. It is a
 -- cache: a file that is missing, unreadable or odd means no mounts, and a
 -- failure to write it costs only speed, so neither is ever an error.

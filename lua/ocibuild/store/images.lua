@@ -11,6 +11,7 @@ local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
 local ref = require "ocibuild.oci.ref"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 
@@ -40,51 +41,33 @@ end
 -- size= (bytes of its distinct blobs), created= (newest config time,
 -- RFC 3339), manifests={ {desc=, manifest=, config=} ... } (one per image
 -- manifest, an index's children included)}. Every JSON blob on the way
--- is verified; layers are not read.
+-- is verified; layers are not read. The walk is ocibuild.oci.walk's.
 function M.info(st, desc, where)
   where = where or desc.digest
-  local seen, info = {}, { kind = media.kind(desc.mediaType), platforms = {}, size = 0, manifests = {} }
-  local function add(d)
-    if not seen[d.digest] then
-      seen[d.digest] = true
-      info.size = info.size + d.size
-    end
-  end
-  local function visit(d, depth)
-    local kind = media.kind(d.mediaType)
-    add(d)
-    if kind ~= "manifest" and kind ~= "index" then return true end
-    if depth > 4 then return nil, ("%s: indexes nested too deep"):format(where), "BADDOC" end
-    local m, err, code = st:read_doc(d, kind, where)
-    if not m then return nil, err, code end
-    if kind == "index" then
-      for _, child in ipairs(m.manifests) do
-        local ok
-        ok, err, code = visit(child, depth + 1)
-        if not ok then return nil, err, code end
+  local info = { kind = media.kind(desc.mediaType), platforms = {}, size = 0, manifests = {} }
+  local w = walk.new {
+    read = function(d, role) return st:read_doc(d, role, where) end,
+    done = function(d, role, m)
+      if role ~= "manifest" then return true end
+      local entry = { desc = d, manifest = m }
+      local p = d.platform
+      if walk.role(m.config, "config") == "config" then
+        local c, err, code = st:read_doc(m.config, "config", where)
+        if not c then return nil, err, code end
+        entry.config = c
+        p = p or c
+        if type(c.created) == "string" and (not info.created or c.created > info.created) then
+          info.created = c.created
+        end
       end
+      if p then info.platforms[#info.platforms + 1] = platform.format(p) end
+      info.manifests[#info.manifests + 1] = entry
       return true
-    end
-    add(m.config)
-    for _, l in ipairs(m.layers) do add(l) end
-    local entry = { desc = d, manifest = m }
-    local p = d.platform
-    if media.kind(m.config.mediaType) == "config" then
-      local c
-      c, err, code = st:read_doc(m.config, "config", where)
-      if not c then return nil, err, code end
-      entry.config = c
-      p = p or c
-      if type(c.created) == "string" and (not info.created or c.created > info.created) then
-        info.created = c.created
-      end
-    end
-    if p then info.platforms[#info.platforms + 1] = platform.format(p) end
-    info.manifests[#info.manifests + 1] = entry
-    return true
-  end
-  local ok, err, code = visit(desc, 0)
+    end,
+  }
+  local ok, err, code = w:run(desc, where)
   if not ok then return nil, err, code end
+  for _, size in pairs(w.reached) do info.size = info.size + size end
   if info.kind == "manifest" then info.id = info.manifests[1].manifest.config.digest else info.id = desc.digest end
   return info
 end

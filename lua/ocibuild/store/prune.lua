@@ -7,30 +7,20 @@
 -- error says which and why.
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
-local media = require "ocibuild.oci.media"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 
--- Adds to `live` every blob reachable from descriptor d.
-local function mark(st, d, live, where)
-  if live[d.digest] then return true end
-  live[d.digest] = true
-  local kind = media.kind(d.mediaType)
-  if kind ~= "manifest" and kind ~= "index" then return true end
-  local text, err, code = st:get_json(d.digest)
-  if not text then
-    return nil, ("%s: cannot read %s %s: %s"):format(where, kind, d.digest, err), code
-  end
-  local m
-  m, err, code = doc.read_any(text, d.mediaType, ("%s: %s %s"):format(where, kind, d.digest))
-  if not m then return nil, err, code end
-  local children = kind == "index" and m.manifests or { m.config, table.unpack(m.layers) }
-  for _, c in ipairs(children) do
-    local ok
-    ok, err, code = mark(st, c, live, where)
-    if not ok then return nil, err, code end
-  end
-  return true
+-- A walker marking what the entries it runs from reach (see
+-- ocibuild.oci.walk): its `reached` is what must stay.
+local function marker(st)
+  return walk.new { read = function(d, role, where)
+    local text, err, code = st:get_json(d.digest)
+    if not text then
+      return nil, ("%s: cannot read %s %s: %s"):format(where, role, d.digest, err), code
+    end
+    return doc.read_any(text, d.mediaType, ("%s: %s %s"):format(where, role, d.digest))
+  end }
 end
 
 --- Takes back the blobs a failed build added (digests, in the list
@@ -45,13 +35,13 @@ function M.rollback(st, hold, created)
   if not index_lock then return 0 end
   local idx = st:read_index()
   if not idx then return 0 end
-  local live = {}
+  local mark = marker(st)
   for i, d in ipairs(idx.manifests) do
-    if not mark(st, d, live, ("index.json manifests[%d]"):format(i)) then return 0 end
+    if not mark:run(d, ("index.json manifests[%d]"):format(i)) then return 0 end
   end
   local n = 0
   for _, digest in ipairs(created) do
-    if not live[digest] and st.core:remove_blob(digest) then n = n + 1 end
+    if not mark.reached[digest] and st.core:remove_blob(digest) then n = n + 1 end
   end
   st.core:prune_reuse(false)
   return n
@@ -75,11 +65,11 @@ function M.run(st, opts)
   for _, d in ipairs(idx.manifests) do
     if index.named(d) then kept[#kept + 1] = d else untagged[#untagged + 1] = d end
   end
-  local live = {}
+  local mark = marker(st)
   for i, d in ipairs(idx.manifests) do
     if index.named(d) then
       local ok
-      ok, err, code = mark(st, d, live, ("index.json manifests[%d]"):format(i))
+      ok, err, code = mark:run(d, ("index.json manifests[%d]"):format(i))
       if not ok then return nil, ("nothing removed: %s"):format(err), code end
     end
   end
@@ -88,7 +78,7 @@ function M.run(st, opts)
   if not present then return nil, err, code end
   local dead = {}
   for digest in pairs(present) do
-    if not live[digest] then dead[#dead + 1] = digest end
+    if not mark.reached[digest] then dead[#dead + 1] = digest end
   end
   table.sort(dead)
   local stats = { images = 0, blobs = 0, bytes = 0, temps = 0, temp_bytes = 0, records = 0,
