@@ -192,6 +192,8 @@ esac
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/ca.crt", "PEM-A\n")
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/more.crt", "PEM-B\n")
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/client.cert", "not a CA\n")
+      T.write(d .. "/.config/containers/certs.d/reg.example:5000/client.key", "its key\n")
+      T.write(d .. "/.config/containers/certs.d/half.example/me.cert", "a certificate without its key\n")
       T.write(d .. "/ca.pem", "x")
       T.write(d .. "/sys.pem", "SYS\n")
       local code, out, err = lua_with_env({ HOME = d, SSL_CERT_FILE = d .. "/sys.pem" }, ([[
@@ -205,13 +207,18 @@ esac
         o, why = t.options("reg.example:5000", { insecure = true, ca_file = "x" })
         io.write(tostring(o.insecure), " ", why, "\n")
         io.write(select(2, t.options("a", { ca_file = "/nonexistent.pem" })), "\n")
+        o = t.options("reg.example:5000", { insecure = true })
+        io.write(o.cert_file:gsub("^.*/", ""), " ", o.key_file:gsub("^.*/", ""), "\n")
+        io.write(table.concat({ select(2, t.options("half.example", {})) }, " "), "\n")
       ]]):format(d .. "/ca.pem"))
       assert.equal(0, code, err)
       local dir = d .. "/.config/containers/certs.d/reg.example:5000/"
       assert.equal(table.concat({
         '"SYS\\\n\\\nPEM-A\\\n\\\nPEM-B\\\n"', dir .. "ca.crt, " .. dir .. "more.crt and the system's CAs",
         "sys.pem SSL_CERT_FILE", '"SYS\\\n\\\nx"  and the system\'s CAs', "true --insecure",
-        "--ca-file: ENOENT: No such file or directory: /nonexistent.pem" }, "\n") .. "\n", out)
+        "--ca-file: ENOENT: No such file or directory: /nonexistent.pem", "client.cert client.key",
+        d .. "/.config/containers/certs.d/half.example/me.cert has no me.key beside it: a client certificate needs "
+          .. "both (PEM) CLIENTCERT" }, "\n") .. "\n", out)
       assert.same({ "/etc/containers/certs.d", os.getenv("HOME") .. "/.config/containers/certs.d", "/etc/docker/certs.d" },
         trust.dirs())
     end)

@@ -63,6 +63,7 @@ function M.new(domain, opts)
   return setmetatable({
     domain = domain, api = domain == "docker.io" and "registry-1.docker.io" or domain, opts = opts,
     http = http, sched = sched.new(http, { jobs = opts.jobs, on_event = opts.on_event }), trust = source,
+    client_cert = tls.cert_file,
     tokens = auth.cache(), on_event = opts.on_event, chunk_size = opts.chunk_size or (64 << 20),
   }, Client)
 end
