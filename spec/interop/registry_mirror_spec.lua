@@ -66,6 +66,7 @@ describe("registries.conf", function()
     local before = gets(main, "/v2/team/app/manifests/1")
     code, out, err = ocb(conf, "--store", base .. "/b", "pull", main.host .. "/team/app:1")
     assert.same({ 0, "" }, { code, err })
+    assert.equal(main.host .. "/team/app@" .. two .. "\n", out:match("[^\n]*\n$"))
     assert.equal(two, T.image(base .. "/b", main.host .. "/team/app:1").desc.digest)
     assert.equal(before, gets(main, "/v2/team/app/manifests/1"))
 
@@ -88,8 +89,8 @@ describe("registries.conf", function()
     assert.equal(one, T.image(base .. "/pre/into", "images.example/team/app:1").desc.digest)
 
     -- TLS with a CA nobody passed: refused, unless registries.conf calls it insecure
-    code, _, err = ocb("", "--store", base .. "/pre/store", "push", "pre:1", tls.host .. "/team/app:1")
-    assert.equal(1, code)
+    code, out, err = ocb("", "--store", base .. "/pre/store", "push", "pre:1", tls.host .. "/team/app:1")
+    assert.same({ 1, "" }, { code, out })
     assert.matches("certificate is not trusted", err)
     conf = ('[[registry]]\nlocation = "%s"\ninsecure = true\n'):format(tls.host)
     code, out, err = ocb(conf, "--store", base .. "/pre/store", "push", "pre:1", tls.host .. "/team/app:1")
