@@ -168,8 +168,11 @@ end
 -- Ordered PATCH chunks from offset of an upload at loc, then the PUT. The
 -- blob is verified as its chunks go out; the registry's status says where
 -- to go on after a chunk failed (416, Gitea's answer to a chunk out of
--- order, is one of those).
-local function chunked(self, desc, st, loc, chunk, offset)
+-- order, is one of those). Gitea's status counts the bytes received where
+-- the protocol gives the last one's offset ("0-N" for N bytes, not N+1):
+-- a chunk resumed from a status and refused 416 goes again one byte
+-- earlier (alt) before the status is asked again.
+local function chunked(self, desc, st, loc, chunk, offset, alt)
   local size, what = desc.size, self.name .. "@" .. desc.digest
   local hasher = core.sha256()
   local policy = self.client:retrier("PATCH " .. loc)
@@ -182,7 +185,7 @@ local function chunked(self, desc, st, loc, chunk, offset)
       progress = { stage = "upload", digest = desc.digest, size = size, base = offset } }
     if res and res.status == 202 then
       loc = url.resolve(res.url, res.headers.location or "") or loc
-      offset = offset + n
+      offset, alt = offset + n, nil
       policy = self.client:retrier("PATCH " .. loc)
     elseif res and res.status == 413 then
       chunk = shrink(self, n)
@@ -191,11 +194,14 @@ local function chunked(self, desc, st, loc, chunk, offset)
       return damaged(self, desc, err)
     elseif not policy:again(res, err, code, res ~= nil and res.status == 416) then
       return give_up(self, policy, res, err, code, what)
+    elseif res and res.status == 416 and alt then
+      offset, alt = alt, nil
     else
       local pos
       pos, loc, code = resume(self, loc)
       if not pos then return nil, loc, code end
       offset = math.min(pos, size)
+      alt = pos > 0 and offset - 1 or nil
     end
   end
   local _, hashed = hasher:digest()
@@ -243,7 +249,10 @@ function Repo:upload(desc, st, loc)
     local pos
     pos, loc, code = resume(self, loc)
     if not pos then return nil, loc, code end
-    if pos > 0 then return chunked(self, desc, st, loc, chunk, math.min(pos, desc.size)) end
+    if pos > 0 then
+      pos = math.min(pos, desc.size)
+      return chunked(self, desc, st, loc, chunk, pos, pos - 1)
+    end
   end
 end
 

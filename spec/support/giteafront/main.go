@@ -9,6 +9,12 @@
 //     whose Content-Type is neither application/vnd.docker.* nor
 //     application/vnd.oci.* is 400, and an index whose entries are not all
 //     image manifests is 400 MANIFEST_INVALID;
+//   - the status of an upload (GET) counts the bytes received in its Range
+//     ("0-N" for N bytes) where the protocol, and docker-registry, give
+//     the offset of the last one ("0-(N-1)");
+//   - an upload's URL stays good whatever happened to it (docker-registry
+//     carries the upload's state in a _state parameter that goes stale
+//     when a transfer breaks: the latest one is put back here);
 //   - two PUTs of a manifest by the same reference at once: the one that
 //     comes second waits for the first and answers 500 "package version
 //     already exists", storing nothing (the first holds the reference for
@@ -46,10 +52,11 @@ type front struct {
 	limit int64
 	hold  time.Duration
 
-	mu    sync.Mutex
-	refs  map[string]*sync.Mutex // repo:reference -> held while a PUT runs
-	knobs map[string]bool
-	logf  *os.File
+	mu     sync.Mutex
+	refs   map[string]*sync.Mutex // repo:reference -> held while a PUT runs
+	knobs  map[string]bool
+	states map[string]string // upload path -> the registry's latest _state
+	logf   *os.File
 }
 
 func main() {
@@ -64,7 +71,11 @@ func main() {
 		log.Fatalf("bad -upstream %q", *upstream)
 	}
 	f := &front{up: up, proxy: httputil.NewSingleHostReverseProxy(up), limit: *limit, hold: *hold,
-		refs: map[string]*sync.Mutex{}, knobs: map[string]bool{}, logf: os.Stderr}
+		refs: map[string]*sync.Mutex{}, knobs: map[string]bool{}, states: map[string]string{}, logf: os.Stderr}
+	f.proxy.ModifyResponse = func(res *http.Response) error {
+		f.remember(res.Header.Get("Location"))
+		return giteaRange(res)
+	}
 	if *logPath != "" {
 		if f.logf, err = os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 			log.Fatal(err)
@@ -106,8 +117,27 @@ func (f *front) knob(name string) bool {
 	return on
 }
 
+// Keeps the _state of an upload's Location.
+func (f *front) remember(loc string) {
+	u, err := url.Parse(loc)
+	if err != nil || !strings.Contains(u.Path, "/blobs/uploads/") || u.Query().Get("_state") == "" {
+		return
+	}
+	f.mu.Lock()
+	f.states[u.Path] = u.Query().Get("_state")
+	f.mu.Unlock()
+}
+
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	f.mu.Lock()
+	st, known := f.states[p]
+	f.mu.Unlock()
+	if known {
+		q := r.URL.Query()
+		q.Set("_state", st)
+		r.URL.RawQuery = q.Encode()
+	}
 	switch {
 	case strings.HasPrefix(p, "/_front/") && r.Method == http.MethodPost:
 		f.mu.Lock()
@@ -195,6 +225,7 @@ func (f *front) breakPatch(w http.ResponseWriter, r *http.Request) {
 	req.ContentLength = int64(n)
 	req.Host = r.Host
 	if res, err := http.DefaultClient.Do(req); err == nil {
+		f.remember(res.Header.Get("Location"))
 		res.Body.Close()
 	}
 	f.note(r, 0, fmt.Sprintf("broken after %d bytes", n))
@@ -206,6 +237,20 @@ func (f *front) breakPatch(w http.ResponseWriter, r *http.Request) {
 			c.Close()
 		}
 	}
+}
+
+// An upload's status as Gitea words it: the bytes received, not the
+// offset of the last one ("0-0" stays: docker-registry says so for none).
+func giteaRange(res *http.Response) error {
+	if res.Request.Method != http.MethodGet || res.StatusCode != 204 ||
+		!strings.Contains(res.Request.URL.Path, "/blobs/uploads/") {
+		return nil
+	}
+	var a, b int64
+	if _, err := fmt.Sscanf(res.Header.Get("Range"), "%d-%d", &a, &b); err == nil && b > 0 {
+		res.Header.Set("Range", fmt.Sprintf("0-%d", b+1))
+	}
+	return nil
 }
 
 func startOf(r *http.Request) int64 {
