@@ -15,7 +15,9 @@
 -- it was written), BADPATTERN, ARCHIVE (libarchive), ECANCELED (an event
 -- callback stopped a job); HTTP transfers add UNKNOWNHOST, X509 (a
 -- certificate not trusted), NOTLS (TLS asked, the server spoke something
--- else), TLS, CAFILE, HTTP (any other libcurl failure), and the errno names
+-- else), TLS, CAFILE, CLIENTCERT (the client certificate or key unusable),
+-- HTTP (any other libcurl failure), CORRUPT (a store blob being sent is not
+-- its digest), TOOBIG (an answer past its expected size), and the errno names
 -- of the connection (ECONNREFUSED, ETIMEDOUT, ECONNRESET for a connection
 -- that broke or answered nothing); keys add BADPEM, BADKEY, NEEDPASS (an
 -- encrypted key and no passphrase), BADPASS, KEYTYPE (not ECDSA P-256),
@@ -326,7 +328,6 @@ function core.unlink(path) end
 ---@field body string the answer (empty when it went into a blob)
 ---@field digest string? `into`: the blob published
 ---@field size integer? `into`: its size
----@field sent_digest string? `hash`: SHA-256 of the body, when it went out whole exactly once
 ---@field url string the effective URL (after redirects)
 
 ---@class ocibuild.HttpRequest
@@ -346,13 +347,17 @@ local Http = {}
 ---Starts a request; it runs while `wait` is called. Bodies: `body` (a
 ---string) or `blob` (a range of a store blob, opened and size-checked
 ---now: ENOENT, BADSIZE); PUT and PATCH always carry a Content-Length.
+---A blob is verified as it goes: its bytes are hashed in file order, and
+---before its last byte leaves they must be its digest, else the transfer
+---stops there (CORRUPT). `blob.hasher` (a core.sha256()) carries that
+---hash across requests: consecutive ranges sent by consecutive requests
+---(an upload in chunks, resumed or not) hash the whole blob, bytes of it
+---this process never sent being read from the file.
 ---Answers: kept in memory up to `max` (default 1 MiB; TOOBIG past it),
----or with `into`, a 2xx body becomes a blob of that store, published only
----when it is `digest` (BADDIGEST otherwise, nothing left behind).
----`blob.hasher` (a core.sha256()) takes the blob's bytes as they go out,
----once each, so that consecutive ranges sent by consecutive requests (an
----upload in chunks, resumed or not) hash the whole blob.
----@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?, hasher: ocibuild.Hasher?}?, hash: boolean?, into: {store: ocibuild.Store, digest: string?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
+---or with `into`, a 2xx body becomes a blob of that store, cut off past
+---`size` bytes (TOOBIG) and published only when it is `digest`
+---(BADDIGEST otherwise, nothing left behind).
+---@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?, hasher: ocibuild.Hasher?}?, into: {store: ocibuild.Store, digest: string?, size: integer?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
 ---@return ocibuild.HttpRequest|ocibuild.fail, string?, string?
 function Http:start(spec) end
 ---Drives the transfers until one ends or `seconds` (default 0.1) pass.
@@ -364,8 +369,11 @@ function Http:now() end
 function Http:close() end
 ---An HTTP client (libcurl, HTTP/1.1, connections reused): TLS verified
 ---against the system's CAs, or ca_file / ca_pem (PEM text), or not at all
----(insecure). Options are checked once (raises on an unknown one).
----@param opts {ca_file: string?, ca_pem: string?, insecure: boolean?, connect_timeout: integer?, low_speed_time: integer?, low_speed_limit: integer?, user_agent: string?}?
+---(insecure); cert_file and key_file (PEM) are presented when the server
+---asks for a client certificate. A transfer slower than low_speed_limit
+---bytes/s for low_speed_time seconds fails (ETIMEDOUT). Options are
+---checked once (raises on an unknown one).
+---@param opts {ca_file: string?, ca_pem: string?, insecure: boolean?, cert_file: string?, key_file: string?, connect_timeout: integer?, low_speed_time: integer?, low_speed_limit: integer?, user_agent: string?}?
 ---@return ocibuild.Http|ocibuild.fail, string?, string?
 function core.http(opts) end
 

@@ -453,7 +453,7 @@ function M.new(base, opts)
   end
 
   local REGISTRY_KEYS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size",
-    "on_event", "store" }
+    "timeout", "min_speed", "speed_time", "retries", "on_event", "store" }
 
   -- The registry options of o over the API's defaults, and the store.
   local function registry_args(o, what, extra)

@@ -61,7 +61,7 @@ describe("ocibuild.core", function()
       c:close()
     end)
 
-    it("sends a store blob and hashes what it sent; fetches one into a store, verified", function()
+    it("sends a store blob, verified as it goes; fetches one into a store, verified", function()
       if not reg then return pending("docker-registry is not installed") end
       local src = store(finally)
       local dst, ddir = store(finally)
@@ -71,10 +71,9 @@ describe("ocibuild.core", function()
       local res = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/blob/blobs/uploads/" }))
       assert.equal(202, res.status)
       local loc = res.headers.location
-      res = assert(run(c, { method = "PUT", url = loc .. "&digest=" .. digest, hash = true,
+      res = assert(run(c, { method = "PUT", url = loc .. "&digest=" .. digest,
         headers = { "Content-Type: application/octet-stream" }, blob = { store = src, digest = digest, size = size } }))
       assert.equal(201, res.status)
-      assert.equal(digest, res.sent_digest)
       assert.equal(digest, res.headers["docker-content-digest"])
 
       res = assert(run(c, { url = reg.url .. "/v2/core/blob/blobs/" .. digest, into = { store = dst, digest = digest } }))
@@ -82,13 +81,57 @@ describe("ocibuild.core", function()
       assert.equal(data, T.read(ddir .. "/blobs/sha256/" .. digest:sub(8)))
       assert.equal("", temps(ddir))
 
-      -- a byte range of a blob
+      -- a byte range of a blob (not its end: nothing to check)
       res = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/blob/blobs/uploads/" }))
       local part = data:sub(11, 20)
       local pdigest = core.sha256():update(part):digest()
-      res = assert(run(c, { method = "PUT", url = res.headers.location .. "&digest=" .. pdigest, hash = true,
+      res = assert(run(c, { method = "PUT", url = res.headers.location .. "&digest=" .. pdigest,
         blob = { store = src, digest = digest, offset = 10, length = 10 } }))
-      assert.same({ 201, pdigest }, { res.status, res.sent_digest })
+      assert.equal(201, res.status)
+    end)
+
+    it("stops a damaged store blob before its last byte, whole or in ranges", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local src, sdir = store(finally)
+      local data = ("0123456789abcdef"):rep(100000)
+      local digest, size = put(src, data)
+      local file = sdir .. "/blobs/sha256/" .. digest:sub(8)
+      local bad = data:sub(1, 999) .. "X" .. data:sub(1001)
+      T.must("chmod u+w " .. T.q(file))
+      T.write(file, bad)
+      local got = core.sha256():update(bad):digest()
+      local why = ("CORRUPT: store blob %s is damaged: its bytes hash to %s"):format(digest, got)
+      local c = assert(core.http {})
+      local loc = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/dmg/blobs/uploads/" })).headers.location
+      local req = assert(c:start { method = "PUT", url = loc .. "&digest=" .. digest, blob = { store = src, digest = digest } })
+      assert.same({ nil, why, "CORRUPT" }, { finish(c, req) })
+      -- the last bytes never left
+      assert.is_true(req:info().sent < size)
+
+      -- consecutive ranges through one hasher: the range that ends the blob
+      -- stops, the ones before go
+      loc = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/dmg/blobs/uploads/" })).headers.location
+      local hasher = core.sha256()
+      local half = size // 2
+      local res = assert(run(c, { method = "PATCH", url = loc, headers = { ("Content-Range: 0-%d"):format(half - 1) },
+        blob = { store = src, digest = digest, offset = 0, length = half, hasher = hasher } }))
+      assert.equal(202, res.status)
+      assert.same({ nil, why, "CORRUPT" }, { run(c, { method = "PATCH", url = res.headers.location,
+        headers = { ("Content-Range: %d-%d"):format(half, size - 1) },
+        blob = { store = src, digest = digest, offset = half, hasher = hasher } }) })
+      -- a range starting past bytes never sent reads them from the file
+      assert.same({ nil, why, "CORRUPT" }, { run(c, { method = "PUT", url = reg.url .. "/x",
+        blob = { store = src, digest = digest, offset = size - 10, hasher = core.sha256() } }) })
+      -- an empty blob whose file is not empty, and the reverse
+      local empty = core.sha256():digest()
+      T.write(sdir .. "/blobs/sha256/" .. empty:sub(8), "")
+      assert.equal(201, assert(run(c, { method = "PUT", url = assert(run(c, { method = "POST",
+        url = reg.url .. "/v2/core/dmg/blobs/uploads/" })).headers.location .. "&digest=" .. empty,
+        blob = { store = src, digest = empty } })).status)
+      local one = core.sha256():update("1"):digest()
+      T.write(sdir .. "/blobs/sha256/" .. one:sub(8), "")
+      assert.same({ nil, ("CORRUPT: store blob %s is damaged: its bytes hash to %s"):format(one, empty), "CORRUPT" },
+        { c:start { method = "PUT", url = reg.url .. "/x", blob = { store = src, digest = one } } })
     end)
 
     it("never publishes an answer that is not the digest asked for", function()
@@ -113,9 +156,10 @@ describe("ocibuild.core", function()
       assert.equal("", temps(ddir))
     end)
 
-    it("caps bodies kept in memory, and checks the size of a blob sent", function()
+    it("caps bodies kept in memory and blobs fetched; checks the size of a blob sent", function()
       if not reg then return pending("docker-registry is not installed") end
       local src = store(finally)
+      local dst, ddir = store(finally)
       local digest = put(src, "twelve bytes")
       local c = assert(core.http {})
       local msg = ("TOOBIG: response body over 1 bytes: %s/v2/"):format(reg.url)
@@ -126,6 +170,16 @@ describe("ocibuild.core", function()
       assert.is_nil(r)
       assert.equal("ENOENT", code)
       assert.matches(ZERO:sub(8), err, 1, true)
+
+      local loc = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/cap/blobs/uploads/" })).headers.location
+      assert.equal(201, assert(run(c, { method = "PUT", url = loc .. "&digest=" .. digest,
+        blob = { store = src, digest = digest } })).status)
+      local url = reg.url .. "/v2/core/cap/blobs/" .. digest
+      assert.same({ nil, "TOOBIG: the answer goes on past the 11 bytes expected: " .. url, "TOOBIG" },
+        { run(c, { url = url .. "?x=1", into = { store = dst, digest = digest, size = 11 } }) })
+      assert.equal("", temps(ddir))
+      assert.same({ 200, 12 }, { assert(run(c, { url = url, into = { store = dst, digest = digest, size = 12 } })).status,
+        T.exists(ddir .. "/blobs/sha256/" .. digest:sub(8)) and 12 })
     end)
 
     it("runs requests side by side and hands each back when it ends", function()

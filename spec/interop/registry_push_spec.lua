@@ -259,8 +259,9 @@ describe("ocibuild push and pull", function()
     local bytes = T.read(layer)
     T.must("chmod u+w " .. T.q(layer))
     T.write(layer, bytes:sub(1, 100) .. string.char((bytes:byte(101) + 1) % 256) .. bytes:sub(102))
-    local want = ("ocibuild: store blob %s is damaged: its bytes hash to %s (remove it from the store and build "
-      .. "or pull the image again)\n"):format(img.manifest.layers[1].digest, "sha256:" .. T.sha256_file(layer))
+    local want = ("ocibuild: store blob %s is damaged: its bytes hash to %s (the upload to %s stopped before its end; "
+      .. "run 'ocibuild fsck' to see the images it breaks, then pull or build them again)\n")
+      :format(img.manifest.layers[1].digest, "sha256:" .. T.sha256_file(layer), reg.host)
     -- sent whole, then in chunks: either way it is caught, and nothing is tagged
     local code, out, err = ocb(store, "push", "bad:v1", reg.host .. "/team/bad:v1")
     assert.same({ 1, want }, { code, err })

@@ -1,13 +1,15 @@
 --- Real registries for the specs: docker-registry (distribution 2.8) on
 -- loopback, optionally over TLS with a CA made here, with htpasswd Basic
--- auth or Bearer tokens from our Gitea-shaped token server, and optionally
--- behind nginx (the ingress, with a body limit). Every server is a child
--- started by pid and stopped by pid; nothing of the system's config is used.
+-- auth or Bearer tokens from our Gitea-shaped token server, optionally
+-- behind nginx (the ingress, with a body limit, asking for client
+-- certificates) and behind our Gitea-shaped front (spec/support/giteafront);
+-- and a lax registry that trusts everything and misbehaves on request
+-- (spec/support/laxregistry). Every server is a child started by pid and
+-- stopped by pid; nothing of the system's config is used.
 local T = require "support"
 
 local M = {}
 
-local TOKEN_SRC = T.root .. "/spec/support/tokenserver"
 local SERVICE = "container_registry"
 local ISSUER = "ocibuild-spec-token-issuer"
 local TRIES = 3 -- whole starts, when a chosen port was taken meanwhile
@@ -30,28 +32,29 @@ function M.available(opts)
   local need = { "docker-registry", "curl" }
   if opts.tls or opts.auth == "token" then need[#need + 1] = "openssl" end
   if opts.auth == "basic" then need[#need + 1] = "htpasswd" end
-  if opts.auth == "token" then need[#need + 1] = "go" end
+  if opts.auth == "token" or opts.gitea then need[#need + 1] = "go" end
   for _, cmd in ipairs(need) do
     if not have(cmd) then return false, cmd .. " is not installed (scripts/setup installs it)" end
   end
-  if (opts.auth == "token" or opts.body_limit) and not nginx_bin() then
+  if (opts.auth == "token" or opts.body_limit or opts.gitea or opts.client_certs) and not nginx_bin() then
     return false, "nginx is not installed (scripts/setup installs nginx-light)"
   end
   return true
 end
 
--- Builds the token server once per process (GOPATH mode, offline), as
--- spec/diff/dockerref.lua builds its helper; renamed into place so that
--- two spec files building at once never run a half-written binary.
-local token_bin
-local function build_token_server()
-  if token_bin then return token_bin end
-  local out = T.build .. "/tokenserver"
+-- Builds a Go program of spec/support once per process (GOPATH mode,
+-- offline), as spec/diff/dockerref.lua builds its helper; renamed into
+-- place so that two spec files building at once never run a half-written
+-- binary.
+local built = {}
+local function go_build(name)
+  if built[name] then return built[name] end
+  local out = T.build .. "/" .. name
   local tmp = out .. "." .. os.tmpname():match("[^/]+$")
   T.must(("cd %s && env GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=%s "
     .. "go build -o %s . && mv -f %s %s")
-    :format(T.q(TOKEN_SRC), T.q(T.build .. "/go-cache"), T.q(tmp), T.q(tmp), T.q(out)))
-  token_bin = out
+    :format(T.q(T.root .. "/spec/support/" .. name), T.q(T.build .. "/go-cache"), T.q(tmp), T.q(tmp), T.q(out)))
+  built[name] = out
   return out
 end
 
@@ -142,12 +145,18 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 ]]
 
 -- A CA, a server certificate (EC P-256, fast to make) for 127.0.0.1,
 -- localhost and hostname, and when rsa is asked an RSA key with a
 -- certificate from the same CA that signs tokens.
-local function make_certs(dir, hostname, rsa)
+local function make_certs(dir, hostname, rsa, client)
   local san = "IP:127.0.0.1,DNS:localhost" .. (hostname and (",DNS:" .. hostname) or "")
   T.write(dir .. "/openssl.cnf", OPENSSL_CNF:format(san))
   local cnf = T.q(dir .. "/openssl.cnf")
@@ -168,6 +177,17 @@ local function make_certs(dir, hostname, rsa)
       :format(cnf, p("token.key"), T.q("/CN=" .. ISSUER), p("token.csr"))
     cmds[#cmds + 1] = ("openssl x509 -req -in %s -CA %s -CAkey %s -set_serial 3 -days 2 -extfile %s "
       .. "-extensions token_ext -out %s"):format(p("token.csr"), p("ca.crt"), p("ca.key"), cnf, p("token.crt"))
+  end
+  if client then
+    -- a client certificate from the same CA, and one from a CA nobody trusts
+    cmds[#cmds + 1] = ec .. p("client.key")
+    cmds[#cmds + 1] = ("openssl req -new -config %s -key %s -subj /CN=ocibuild-spec-client -out %s")
+      :format(cnf, p("client.key"), p("client.csr"))
+    cmds[#cmds + 1] = ("openssl x509 -req -in %s -CA %s -CAkey %s -set_serial 4 -days 2 -extfile %s "
+      .. "-extensions client_ext -out %s"):format(p("client.csr"), p("ca.crt"), p("ca.key"), cnf, p("client.cert"))
+    cmds[#cmds + 1] = ec .. p("stranger.key")
+    cmds[#cmds + 1] = ("openssl req -x509 -new -config %s -extensions client_ext -key %s -subj /CN=stranger "
+      .. "-days 2 -out %s"):format(cnf, p("stranger.key"), p("stranger.cert"))
   end
   T.must(table.concat(cmds, " 2>&1 && ") .. " 2>&1")
   T.must(("mkdir -p %s && cp %s %s"):format(p("certs"), p("ca.crt"), p("certs/ca.crt")))
@@ -242,6 +262,10 @@ local function nginx_config(h, o)
     add(("    ssl_certificate %s/server.crt;"):format(d))
     add(("    ssl_certificate_key %s/server.key;"):format(d))
   end
+  if o.client_certs then
+    add(("    ssl_client_certificate %s/ca.crt;"):format(d))
+    add("    ssl_verify_client on;")
+  end
   add("    client_max_body_size " .. (o.body_limit or "0") .. ";")
   add("    chunked_transfer_encoding on;")
   add("    proxy_http_version 1.1;")
@@ -256,7 +280,7 @@ local function nginx_config(h, o)
   if o.auth == "token" then
     add(("    location = /v2/token { proxy_pass http://127.0.0.1:%d; }"):format(o.token_port))
   end
-  add(("    location / { proxy_pass http://127.0.0.1:%d; }"):format(o.reg_port))
+  add(("    location / { proxy_pass http://127.0.0.1:%d; }"):format(o.gitea and o.front_port or o.reg_port))
   add("  }")
   add("}")
   return table.concat(lines, "\n") .. "\n"
@@ -268,8 +292,10 @@ local LOGS = {
   ["nginx-error"] = "nginx-error.log",
   ["token-server"] = "token.out",
   token = "token.log",
+  front = "front.log",
+  lax = "lax.log",
 }
-local LOG_ORDER = { "registry", "token", "token-server", "nginx", "nginx-error" }
+local LOG_ORDER = { "registry", "token", "token-server", "front", "lax", "nginx", "nginx-error" }
 
 -- Waits until a log file stops growing (servers write the access line
 -- just after the response, so a client may be a little ahead).
@@ -366,7 +392,15 @@ local function since_start(h, which) return log(h, which):sub(h.marks[which] + 1
 
 local function requests(h)
   local list = {}
-  if h.front == "nginx" then
+  if h.front == "lax" then
+    local cjson = require "cjson"
+    for line in since_start(h, "lax"):gmatch("[^\n]+") do
+      local e = cjson.decode(line)
+      e.line = line
+      e.path = e.path .. (e.query ~= "" and ("?" .. e.query) or "")
+      list[#list + 1] = e
+    end
+  elseif h.front == "nginx" then
     for line in since_start(h, "nginx"):gmatch("[^\n]+") do
       local m, p, s = line:match("^(%u+) (%S+) (%d+) ")
       if m then
@@ -407,8 +441,9 @@ end
 local function attempt(h, o)
   local taken = {}
   o.reg_port = free_port(taken)
-  o.nginx = o.auth == "token" or o.body_limit ~= nil
+  o.nginx = o.auth == "token" or o.body_limit ~= nil or o.gitea or o.client_certs
   if o.nginx then o.nginx_port = free_port(taken) end
+  if o.gitea then o.front_port = free_port(taken) end
   if o.auth == "token" then o.token_port = free_port(taken) end
   local scheme = o.tls and "https" or "http"
   local front = o.nginx and o.nginx_port or o.reg_port
@@ -433,6 +468,14 @@ local function attempt(h, o)
   local pid = spawn(h, "registry", "docker-registry serve " .. T.q(h.dir .. "/registry.yml"), h.dir .. "/registry.log")
   wait_ready(h, "docker-registry", pid, reg_url, h.dir .. "/registry.log")
 
+  if o.gitea then
+    h.front_url = "http://127.0.0.1:" .. o.front_port
+    local fpid = spawn(h, "front", ("%s -addr 127.0.0.1:%d -upstream http://127.0.0.1:%d -log %s -manifest-limit %d")
+      :format(T.q(o.front_bin), o.front_port, o.reg_port, T.q(h.dir .. "/front.log"), o.manifest_limit or (10 << 20)),
+      h.dir .. "/front.out")
+    wait_ready(h, "gitea front", fpid, ("http://127.0.0.1:%d/v2/"):format(o.front_port), h.dir .. "/front.out")
+  end
+
   if o.nginx then
     T.must("mkdir -p " .. T.q(h.dir .. "/nginx"))
     T.write(h.dir .. "/nginx.conf", nginx_config(h, o))
@@ -450,6 +493,7 @@ local function check_opts(o)
   assert(o.body_limit == nil or tostring(o.body_limit):match("^%d+[kKmMgG]?$"),
     "registry.start: body_limit must be an nginx size such as 1m")
   assert(o.hostname == nil or o.hostname:match("^[%w.-]+$"), "registry.start: bad hostname")
+  assert(not o.client_certs or o.tls, "registry.start: client_certs needs tls")
   for u, pw in pairs(o.users or {}) do
     assert(type(u) == "string" and u:match("^[%w._-]+$") and type(pw) == "string" and not pw:find("[\n:]"),
       "registry.start: users maps names to passwords")
@@ -459,9 +503,15 @@ end
 --- Starts a registry; returns its handle. opts: tls (bool), auth (nil,
 -- "basic", "token"), users ({name = password}; default giteaAdmin =
 -- "developer"), body_limit (nginx size, puts nginx in front), hostname
--- (added to the certificate), relative_urls (bool: http.relativeurls).
--- Token mode always puts nginx in front. Raises, with the servers' logs,
--- when a server does not come up; stops whatever it started first.
+-- (added to the certificate), relative_urls (bool: http.relativeurls),
+-- gitea (bool: our Gitea-shaped front between nginx and the registry;
+-- manifest_limit, its largest manifest; the handle's front_url reaches it
+-- past nginx, for its /_front/ knobs), client_certs (bool, with tls:
+-- nginx asks for a client certificate of the CA; the handle's
+-- client_cert/client_key are one, stranger_cert/stranger_key one of
+-- another CA). Token mode always puts nginx in front. Raises, with the
+-- servers' logs, when a server does not come up; stops whatever it
+-- started first.
 --
 -- The handle: host ("127.0.0.1:PORT", nginx's when in front), url, ca and
 -- cert_dir (tls: the CA PEM, and a folder holding only ca.crt for skopeo's
@@ -474,8 +524,9 @@ function M.start(opts)
   check_opts(o)
   local ok, why = M.available(o)
   if not ok then error("registry.start: " .. why, 2) end
-  if o.auth == "token" then o.token_bin = build_token_server() end
-  if o.auth == "token" or o.body_limit then o.nginx_bin = nginx_bin() end
+  if o.auth == "token" then o.token_bin = go_build("tokenserver") end
+  if o.gitea then o.front_bin = go_build("giteafront") end
+  if o.auth == "token" or o.body_limit or o.gitea or o.client_certs then o.nginx_bin = nginx_bin() end
 
   local users = {}
   for u, pw in pairs(o.users or { giteaAdmin = "developer" }) do users[u] = pw end
@@ -484,10 +535,14 @@ function M.start(opts)
     local h = new_handle(users)
     h.dir = T.must("mktemp -d /tmp/ocibuild-reg.XXXXXX"):gsub("%s+$", "")
     local done, err = pcall(function()
-      if o.tls or o.auth == "token" then make_certs(h.dir, o.hostname, o.auth == "token") end
+      if o.tls or o.auth == "token" then make_certs(h.dir, o.hostname, o.auth == "token", o.client_certs) end
       if o.tls then
         h.ca = h.dir .. "/ca.crt"
         h.cert_dir = h.dir .. "/certs"
+      end
+      if o.client_certs then
+        h.client_cert, h.client_key = h.dir .. "/client.cert", h.dir .. "/client.key"
+        h.stranger_cert, h.stranger_key = h.dir .. "/stranger.cert", h.dir .. "/stranger.key"
       end
       if o.auth == "basic" then
         local lines = {}
@@ -513,6 +568,40 @@ function M.start(opts)
     if err ~= "EADDRINUSE" then error(err, 2) end
   end
   error("registry.start: ports kept being taken: " .. tostring(last), 2)
+end
+
+--- Starts the lax registry (spec/support/laxregistry: blobs stored under
+-- the digest the client names, never checked; behaviours picked by the
+-- repository's first component). Returns a handle as start's: host, url,
+-- requests() (decoded log lines: method, path with query, range, status,
+-- note, bytes), log(), stop().
+function M.lax()
+  for _, cmd in ipairs { "go", "curl" } do
+    if not have(cmd) then error("registry.lax: " .. cmd .. " is not installed (scripts/setup installs it)", 2) end
+  end
+  local bin = go_build("laxregistry")
+  local last
+  for _ = 1, TRIES do
+    local h = new_handle({})
+    h.dir = T.must("mktemp -d /tmp/ocibuild-lax.XXXXXX"):gsub("%s+$", "")
+    local done, err = pcall(function()
+      local port = free_port({})
+      h.host = "127.0.0.1:" .. port
+      h.url = "http://" .. h.host
+      local pid = spawn(h, "lax", ("%s -addr %s -log %s"):format(T.q(bin), h.host, T.q(h.dir .. "/lax.log")),
+        h.dir .. "/lax.out")
+      wait_ready(h, "lax registry", pid, h.url .. "/v2/", h.dir .. "/lax.out")
+    end)
+    if done then
+      h.front = "lax"
+      h.marks = { lax = #settled(h.dir .. "/lax.log") }
+      return h
+    end
+    stop(h)
+    last = err
+    if err ~= "EADDRINUSE" then error(err, 2) end
+  end
+  error("registry.lax: ports kept being taken: " .. tostring(last), 2)
 end
 
 return M

@@ -4,7 +4,9 @@
 local auth = require "ocibuild.registry.auth"
 local base64 = require "ocibuild.registry.base64"
 local creds = require "ocibuild.registry.creds"
+local client = require "ocibuild.registry.client"
 local errors = require "ocibuild.registry.errors"
+local retry = require "ocibuild.registry.retry"
 local T = require "support"
 local trust = require "ocibuild.registry.trust"
 local url = require "ocibuild.registry.url"
@@ -94,6 +96,45 @@ describe("ocibuild.registry", function()
       { errors.registry_error('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}') })
     assert.is_nil(errors.registry_error("<html><title>413</title></html>"))
     assert.equal("Connection refused", errors.reason("ECONNREFUSED: Connection refused: http://h:1/v2/"))
+    assert.equal("reset (after 2 retries)", errors.reason("ECONNRESET: reset: http://h:1/v2/x?y=1 (after 2 retries)"))
+  end)
+
+  describe("retry", function()
+    it("retries 408, 429 and 5xx but 501 and 505, resets and timeouts, nothing else", function()
+      local got = {}
+      for _, s in ipairs { 200, 400, 404, 408, 416, 429, 500, 501, 502, 503, 504, 505 } do
+        if retry.retryable({ status = s }) then got[#got + 1] = s end
+      end
+      assert.same({ 408, 429, 500, 502, 503, 504 }, got)
+      for code, want in pairs { ECONNRESET = true, ETIMEDOUT = true, EPIPE = true, ECONNREFUSED = false,
+        CORRUPT = false, X509 = false } do
+        assert.equal(want, retry.retryable(nil, code), code)
+      end
+    end)
+
+    it("reads Retry-After as seconds or as an HTTP date", function()
+      assert.equal(7, retry.after(" 7 "))
+      assert.equal(0, retry.after("0"))
+      -- 1994-11-06 08:49:37 UTC is 784111777 s after the epoch
+      assert.equal(60, retry.after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 60))
+      assert.equal(0, retry.after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 5))
+      assert.equal(86400 * 366 + 3600, retry.after("Fri, 01 Mar 2024 01:00:00 GMT", 1677628800))
+      for _, bad in ipairs { "", "soon", "-1", "1.5", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT" } do
+        assert.is_nil(retry.after(bad), bad)
+      end
+    end)
+
+    it("refuses limits that are not numbers of the right kind", function()
+      for opts, msg in pairs {
+        [{ timeout = 0 }] = "registry option timeout must be a number from 1",
+        [{ timeout = "60" }] = "registry option timeout must be a number from 1",
+        [{ min_speed = 1.5 }] = "registry option min_speed must be an integer from 0",
+        [{ speed_time = 0 }] = "registry option speed_time must be an integer from 1",
+        [{ retries = -1 }] = "registry option retries must be an integer from 0",
+      } do
+        assert.same({ nil, msg, "EINVAL" }, { client.new("reg.example", opts) })
+      end
+    end)
   end)
 
   describe("creds", function()
@@ -192,6 +233,8 @@ esac
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/ca.crt", "PEM-A\n")
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/more.crt", "PEM-B\n")
       T.write(d .. "/.config/containers/certs.d/reg.example:5000/client.cert", "not a CA\n")
+      T.write(d .. "/.config/containers/certs.d/reg.example:5000/client.key", "its key\n")
+      T.write(d .. "/.config/containers/certs.d/half.example/me.cert", "a certificate without its key\n")
       T.write(d .. "/ca.pem", "x")
       T.write(d .. "/sys.pem", "SYS\n")
       local code, out, err = lua_with_env({ HOME = d, SSL_CERT_FILE = d .. "/sys.pem" }, ([[
@@ -205,13 +248,18 @@ esac
         o, why = t.options("reg.example:5000", { insecure = true, ca_file = "x" })
         io.write(tostring(o.insecure), " ", why, "\n")
         io.write(select(2, t.options("a", { ca_file = "/nonexistent.pem" })), "\n")
+        o = t.options("reg.example:5000", { insecure = true })
+        io.write(o.cert_file:gsub("^.*/", ""), " ", o.key_file:gsub("^.*/", ""), "\n")
+        io.write(table.concat({ select(2, t.options("half.example", {})) }, " "), "\n")
       ]]):format(d .. "/ca.pem"))
       assert.equal(0, code, err)
       local dir = d .. "/.config/containers/certs.d/reg.example:5000/"
       assert.equal(table.concat({
         '"SYS\\\n\\\nPEM-A\\\n\\\nPEM-B\\\n"', dir .. "ca.crt, " .. dir .. "more.crt and the system's CAs",
         "sys.pem SSL_CERT_FILE", '"SYS\\\n\\\nx"  and the system\'s CAs', "true --insecure",
-        "--ca-file: ENOENT: No such file or directory: /nonexistent.pem" }, "\n") .. "\n", out)
+        "--ca-file: ENOENT: No such file or directory: /nonexistent.pem", "client.cert client.key",
+        d .. "/.config/containers/certs.d/half.example/me.cert has no me.key beside it: a client certificate needs "
+          .. "both (PEM) CLIENTCERT" }, "\n") .. "\n", out)
       assert.same({ "/etc/containers/certs.d", os.getenv("HOME") .. "/.config/containers/certs.d", "/etc/docker/certs.d" },
         trust.dirs())
     end)

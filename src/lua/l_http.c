@@ -1,11 +1,11 @@
 /*
- * l_http.c: core.http{ca_file=, ca_pem=, insecure=, connect_timeout=,
- * low_speed_time=, low_speed_limit=, user_agent=} -> client.
- * client:start{method=, url=, headers=, body=, blob=, hash=, into=, max=,
+ * l_http.c: core.http{ca_file=, ca_pem=, insecure=, cert_file=, key_file=,
+ * connect_timeout=, low_speed_time=, low_speed_limit=, user_agent=} ->
+ * client. client:start{method=, url=, headers=, body=, blob=, into=, max=,
  * follow=, timeout=, insecure=, certinfo=} -> request; client:wait(seconds)
  * -> the requests that finished meanwhile; client:now(); request:result()
- * -> {status=, headers=, body=, digest=, size=, sent_digest=, url=} | nil,
- * msg, code; request:info() -> {done=, sent=, received=, ip=, certs=}.
+ * -> {status=, headers=, body=, digest=, size=, url=} | nil, msg, code;
+ * request:info() -> {done=, sent=, received=, ip=, certs=}.
  */
 #include <errno.h>
 #include <string.h>
@@ -37,8 +37,8 @@ static LReq *check_req(lua_State *L) {
 
 int ocb_l_http(lua_State *L) {
   static const char *const keys[] = {
-      "ca_file",        "ca_pem",          "insecure",   "connect_timeout",
-      "low_speed_time", "low_speed_limit", "user_agent", NULL};
+      "ca_file",         "ca_pem",         "insecure",        "cert_file",  "key_file",
+      "connect_timeout", "low_speed_time", "low_speed_limit", "user_agent", NULL};
   ocb_http_opts o;
   LClient *lc;
   ocb_err err;
@@ -49,6 +49,9 @@ int ocb_l_http(lua_State *L) {
     o.ca_pem = ocb_opt_str(L, 1, "ca_pem", NULL);
     if (o.ca_pem) o.ca_pem_len = strlen(o.ca_pem);
     o.insecure = ocb_opt_bool(L, 1, "insecure", 0);
+    o.cert_file = ocb_opt_str(L, 1, "cert_file", NULL);
+    o.key_file = ocb_opt_str(L, 1, "key_file", NULL);
+    luaL_argcheck(L, !o.cert_file == !o.key_file, 1, "cert_file and key_file go together");
     o.connect_timeout = (long)ocb_opt_int(L, 1, "connect_timeout", 30, 0, 3600);
     o.low_speed_time = (long)ocb_opt_int(L, 1, "low_speed_time", 60, 0, 3600);
     o.low_speed_limit = (long)ocb_opt_int(L, 1, "low_speed_limit", 1, 0, 1 << 30);
@@ -105,9 +108,10 @@ static const char **read_headers(lua_State *L, size_t *n) {
 }
 
 /* blob = {store=, digest=, offset=, length=, size=, hasher=}: opens the
- * store blob as the body; size, when given, is what the whole file must
- * hold; hasher (core.sha256(), kept alive as the request's uservalue 2)
- * takes the file's bytes as they go out (see http.h). */
+ * store blob as the body, verified as it goes (see http.h); size, when
+ * given, is what the whole file must hold; hasher (core.sha256(), kept
+ * alive as the request's uservalue 2) takes the file's bytes as they go
+ * out, across the requests that send ranges of it. */
 static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
   static const char *const keys[] = {"store", "digest", "offset", "length", "size", "hasher", NULL};
   const ocb_store *st;
@@ -148,6 +152,7 @@ static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
     if (len < 0) len = sb.st_size > off ? sb.st_size - off : 0;
     if (off + len <= sb.st_size) {
       s->body_off = (uint64_t)off, s->body_size = (uint64_t)len;
+      s->blob_digest = digest, s->blob_size = (uint64_t)sb.st_size;
       rc = 0;
     } else {
       ocb_errf(err, "BADSIZE", "BADSIZE: blob %s has %lld bytes, fewer than %lld asked for", digest,
@@ -162,10 +167,10 @@ static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
   return rc;
 }
 
-/* into = {store=, digest=}: the store stays alive as uservalue of the
- * request at index q. */
+/* into = {store=, digest=, size=}: the store stays alive as uservalue of
+ * the request at index q. */
 static void read_into(lua_State *L, ocb_hreq_spec *s, int q) {
-  static const char *const keys[] = {"store", "digest", NULL};
+  static const char *const keys[] = {"store", "digest", "size", NULL};
   int t = lua_gettop(L) + 1;
   if (lua_getfield(L, 2, "into") != LUA_TNIL) {
     ocb_opt_known(L, t, keys);
@@ -173,14 +178,14 @@ static void read_into(lua_State *L, ocb_hreq_spec *s, int q) {
     s->into = ocb_checkstore(L, -1);
     lua_setiuservalue(L, q, 1);
     s->want = ocb_opt_str(L, t, "digest", NULL);
+    s->want_size = (int64_t)ocb_opt_int(L, t, "size", -1, -1, LUA_MAXINTEGER);
   }
   lua_settop(L, t - 1);
 }
 
 int ocb_l_http_start(lua_State *L) {
-  static const char *const keys[] = {"method",   "url",      "headers", "body",   "blob",
-                                     "hash",     "into",     "max",     "follow", "timeout",
-                                     "insecure", "certinfo", NULL};
+  static const char *const keys[] = {"method", "url",    "headers", "body",     "blob",     "into",
+                                     "max",    "follow", "timeout", "insecure", "certinfo", NULL};
   LClient *lc = check_client(L);
   ocb_hreq_spec s;
   LReq *q;
@@ -200,7 +205,6 @@ int ocb_l_http_start(lua_State *L) {
   if (s.body && lua_getfield(L, 2, "blob") != LUA_TNIL)
     return luaL_error(L, "options body and blob: one body only");
   lua_settop(L, 3);
-  s.hash_body = ocb_opt_bool(L, 2, "hash", 0);
   s.max = (size_t)ocb_opt_int(L, 2, "max", 1 << 20, 0, 1 << 30);
   s.follow = ocb_opt_bool(L, 2, "follow", 0);
   s.timeout = (long)ocb_opt_int(L, 2, "timeout", 0, 0, 86400);
@@ -299,10 +303,6 @@ int ocb_l_hreq_result(lua_State *L) {
     lua_setfield(L, -2, "digest");
     lua_pushinteger(L, (lua_Integer)res.size);
     lua_setfield(L, -2, "size");
-  }
-  if (res.sent_digest[0]) {
-    lua_pushstring(L, res.sent_digest);
-    lua_setfield(L, -2, "sent_digest");
   }
   lua_pushstring(L, res.url);
   lua_setfield(L, -2, "url");

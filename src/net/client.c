@@ -61,6 +61,8 @@ int ocb_http_new(ocb_http **out, const ocb_http_opts *o, ocb_err *err) {
   c->ca_pem = dup_or_null(o->ca_pem, o->ca_pem_len, &oom);
   c->ca_pem_len = o->ca_pem_len;
   c->user_agent = dup_or_null(o->user_agent, o->user_agent ? strlen(o->user_agent) : 0, &oom);
+  c->cert_file = dup_or_null(o->cert_file, o->cert_file ? strlen(o->cert_file) : 0, &oom);
+  c->key_file = dup_or_null(o->key_file, o->key_file ? strlen(o->key_file) : 0, &oom);
   c->insecure = o->insecure;
   c->connect_timeout = o->connect_timeout;
   c->low_speed_time = o->low_speed_time;
@@ -225,5 +227,7 @@ void ocb_http_free(ocb_http *c) {
   free(c->ca_file);
   free(c->ca_pem);
   free(c->user_agent);
+  free(c->cert_file);
+  free(c->key_file);
   free(c);
 }

@@ -2,9 +2,11 @@
  * http.h: HTTP over libcurl for the registry client. A client holds the
  * connections (one curl multi handle, reused easy handles, shared TLS
  * sessions); requests run side by side and finish through ocb_http_wait.
- * Bodies go out from memory or from a byte range of a file, and come back
- * into memory (capped) or, for a 2xx answer, into a store blob that is
- * hashed as it arrives and published only when it is the expected digest.
+ * Bodies go out from memory or from a byte range of a store blob, which is
+ * verified as it goes (its last byte leaves only when the blob's bytes are
+ * its digest), and come back into memory (capped) or, for a 2xx answer,
+ * into a store blob that is hashed as it arrives, cut off past its expected
+ * size and published only when it is the expected digest.
  */
 #ifndef OCB_HTTP_H
 #define OCB_HTTP_H
@@ -18,9 +20,11 @@ typedef struct ocb_http_opts {
   const char *ca_file; /* PEM bundle trusted instead of the system's (NULL: system) */
   const char *ca_pem;  /* PEM text trusted instead (certs.d files joined), or NULL */
   size_t ca_pem_len;
-  int insecure;         /* no verification of the peer's certificate or name */
-  long connect_timeout; /* seconds */
-  long low_speed_time;  /* seconds under low_speed_limit bytes/s abort a transfer */
+  int insecure;          /* no verification of the peer's certificate or name */
+  const char *cert_file; /* PEM client certificate presented when asked, or NULL */
+  const char *key_file;  /* ... and its key */
+  long connect_timeout;  /* seconds */
+  long low_speed_time;   /* seconds under low_speed_limit bytes/s abort a transfer */
   long low_speed_limit;
   const char *user_agent;
 } ocb_http_opts;
@@ -41,19 +45,25 @@ typedef struct ocb_hreq_spec {
   size_t nheaders;
   const void *body; /* a body in memory (copied), or NULL */
   size_t body_len;
-  int body_fd; /* or a range of this file (taken: closed by the request), or -1 */
+  int body_fd; /* or a range of this store blob (taken: closed by the request), or -1 */
   uint64_t body_off, body_size;
-  int hash_body; /* SHA-256 of the body as it is sent */
-  /* A hasher of the whole file the body is a range of, at *file_pos bytes:
-   * the body's bytes from there on are added as they go out (once, however
-   * often curl or a resumed upload sends them), so that consecutive ranges
-   * sent by consecutive requests hash the file. Through a pointer: a hasher
-   * finished meanwhile (NULL) takes nothing more. */
+  /* The blob the range belongs to: its name and size. Its bytes are hashed
+   * in file order as they go out (once, however often curl or a resumed
+   * upload sends them; bytes before the range that this process never sent
+   * are read from the file), through `file_hash` at *file_pos when given
+   * (a hasher shared by the requests that send consecutive ranges), else a
+   * hasher of the request's own when the range ends the blob. When the
+   * blob's last byte is about to go, the hash must be blob_digest: else
+   * the transfer stops there (CORRUPT), before the registry has it all.
+   * Through a pointer: a hasher finished meanwhile (NULL) takes nothing. */
+  const char *blob_digest;
+  uint64_t blob_size;
   ocb_sha256 *const *file_hash;
   uint64_t *file_pos;
   size_t max;            /* response body kept in memory up to this (TOOBIG past it) */
   const ocb_store *into; /* a 2xx body becomes a blob of this store ... */
   const char *want;      /* ... that must be this digest (BADDIGEST otherwise) */
+  int64_t want_size;     /* ... and is cut off past this many bytes (TOOBIG), -1: any */
   int follow;            /* follow redirects (Authorization stays with the first host) */
   long timeout;          /* whole-request seconds, 0: none */
   int insecure;          /* this request only: no verification */
@@ -80,9 +90,8 @@ typedef struct ocb_hres {
   size_t body_len;
   char digest[OCB_DIGEST_BUF]; /* into: the published blob */
   uint64_t size;
-  char sent_digest[OCB_DIGEST_BUF]; /* hash_body: "" unless the whole body went out once */
-  const char *url;                  /* effective URL (after redirects) */
-  const char *ip;                   /* the peer's address, "" when none was reached */
+  const char *url;   /* effective URL (after redirects) */
+  const char *ip;    /* the peer's address, "" when none was reached */
   const char *certs; /* certinfo: "Subject:...\nIssuer:...\n" per certificate, or NULL */
 } ocb_hres;
 

@@ -53,7 +53,7 @@ void ocb_buf_free(ocb_buf *b);
 struct ocb_http {
   CURLM *multi;
   CURLSH *share;
-  char *ca_file, *ca_pem, *user_agent;
+  char *ca_file, *ca_pem, *user_agent, *cert_file, *key_file;
   size_t ca_pem_len;
   int insecure;
   long connect_timeout, low_speed_time, low_speed_limit;
@@ -72,33 +72,44 @@ struct ocb_hreq {
   ocb_hreq *prev, *next;
   struct curl_slist *out_headers;
   char *url;
-  /* the body going out */
+  /* the body going out: from memory, or a range of a store blob checked
+   * as it goes (see http.h) */
   char *mem;
   int fd;
   uint64_t off, size, pos;
-  ocb_sha256 *h;
-  int hash_ok;
-  ocb_sha256 *const *fh; /* the file's hasher (not owned), at *fpos */
+  ocb_sha256 *const *fh; /* the blob's hasher, at *fpos: shared, or own_h */
   uint64_t *fpos;
+  ocb_sha256 *own_h;
+  uint64_t own_pos;
+  char src_digest[OCB_DIGEST_BUF];
+  uint64_t src_size;
   /* what comes back */
   ocb_buf headers, body, wbuf;
   size_t max;
   const ocb_store *into;
   char want[OCB_DIGEST_BUF];
+  int64_t want_size;
+  uint64_t blob_got;
   ocb_blobw blob;
   int blob_open, decided, to_blob, certinfo;
   uint64_t sent, received;
+  long timeout;
   /* the outcome */
   int failed;
   ocb_err err;
   long status;
-  char digest[OCB_DIGEST_BUF], sent_digest[OCB_DIGEST_BUF];
+  char digest[OCB_DIGEST_BUF];
   uint64_t blob_size;
   char *eff_url, *certs;
   char ip[64];
   char errbuf[CURL_ERROR_SIZE];
 };
 
+/* body.c: the body of the spec (a blob's file is taken), the read and
+ * seek callbacks on r's easy handle, and freeing what it holds. */
+int ocb_hreq_body_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err);
+void ocb_hreq_body_opts(ocb_hreq *r);
+void ocb_hreq_body_free(ocb_hreq *r);
 /* request.c: sets up r's easy handle from the spec and the client's options. */
 int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err);
 /* request.c: records the outcome of a transfer that ended with rc. */

@@ -1,9 +1,9 @@
 /*
- * request.c: one HTTP request on a client's easy handle: the body read
- * from memory or a file range (hashed as it goes, rewound when curl must
- * send it again), the answer's headers and body kept, or a 2xx body hashed
- * into a store blob published only under the digest it must have, and
- * curl's failures turned into error codes the registry client can act on.
+ * request.c: one HTTP request on a client's easy handle: the body (see
+ * body.c), the answer's headers and body kept, or a 2xx body hashed into
+ * a store blob, cut off past the size it must have and published only
+ * under the digest it must have, and curl's failures turned into error
+ * codes the registry client can act on.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,56 +17,6 @@
 /* curl hands an answer over 16 KiB at a time: blob bytes are gathered
  * into writes of this size (a sixty-fourth of the system calls). */
 #define BLOB_BUF (1u << 20)
-
-static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
-  ocb_hreq *r = ud;
-  uint64_t left = r->size - r->pos;
-  size_t want = sz * n;
-  ssize_t got;
-  if (want > left) want = (size_t)left;
-  if (want == 0) return 0;
-  if (r->fd >= 0) {
-    do got = pread(r->fd, buf, want, (off_t)(r->off + r->pos));
-    while (got < 0 && errno == EINTR);
-    if (got <= 0) {
-      r->failed = 1;
-      if (got < 0)
-        ocb_errno(&r->err, errno, "request body");
-      else
-        ocb_errf(&r->err, "CHANGED", "CHANGED: the file being sent got shorter");
-      return CURL_READFUNC_ABORT;
-    }
-  } else {
-    memcpy(buf, r->mem + r->pos, want);
-    got = (ssize_t)want;
-  }
-  if (r->h && r->hash_ok) ocb_sha256_update(r->h, buf, (size_t)got);
-  if (r->fh && *r->fh) {
-    uint64_t at = r->off + r->pos, end = at + (uint64_t)got;
-    if (at <= *r->fpos && *r->fpos < end) {
-      ocb_sha256_update(*r->fh, buf + (*r->fpos - at), (size_t)(end - *r->fpos));
-      *r->fpos = end;
-    }
-  }
-  r->pos += (uint64_t)got;
-  r->sent = r->pos;
-  return (size_t)got;
-}
-
-/* curl rewinds a body it must send again (a reused connection that had
- * died, a redirect); the hash then starts over, or is given up. */
-static int on_seek(void *ud, curl_off_t offset, int origin) {
-  ocb_hreq *r = ud;
-  if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > r->size) return CURL_SEEKFUNC_FAIL;
-  r->pos = (uint64_t)offset;
-  r->sent = r->pos;
-  if (r->h) {
-    ocb_sha256_free(r->h);
-    r->h = offset == 0 ? ocb_sha256_new() : NULL;
-    r->hash_ok = r->h != NULL;
-  }
-  return CURL_SEEKFUNC_OK;
-}
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   ocb_hreq *r = ud;
@@ -122,6 +72,15 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     }
   }
   if (r->to_blob) {
+    if (r->want_size >= 0 && r->blob_got + len > (uint64_t)r->want_size) {
+      char url[512];
+      ocb_quote(url, sizeof url, r->url, strcspn(r->url, "?#"));
+      r->failed = 1;
+      ocb_errf(&r->err, "TOOBIG", "TOOBIG: the answer goes on past the %lld bytes expected: %s",
+               (long long)r->want_size, url);
+      return 0;
+    }
+    r->blob_got += len;
     if (add_blob(r, p, len) < 0) return 0;
   } else if (ocb_buf_add(&r->body, p, len, r->max) < 0) {
     r->failed = 1;
@@ -162,10 +121,7 @@ static void set_method(ocb_hreq *r, const ocb_hreq_spec *s) {
     ocb_curl->easy_setopt(e, CURLOPT_INFILESIZE_LARGE, len);
     ocb_curl->easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
   }
-  ocb_curl->easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-  ocb_curl->easy_setopt(e, CURLOPT_READDATA, r);
-  ocb_curl->easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-  ocb_curl->easy_setopt(e, CURLOPT_SEEKDATA, r);
+  ocb_hreq_body_opts(r);
 }
 
 static void set_tls(ocb_hreq *r, const ocb_hreq_spec *s) {
@@ -181,6 +137,12 @@ static void set_tls(ocb_hreq *r, const ocb_hreq_spec *s) {
     b.data = c->ca_pem, b.len = c->ca_pem_len, b.flags = CURL_BLOB_NOCOPY;
     ocb_curl->easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
   }
+  if (c->cert_file && c->key_file) {
+    ocb_curl->easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
+    ocb_curl->easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    ocb_curl->easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
+    ocb_curl->easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+  }
   if (s->certinfo) {
     /* certificates come with a handshake: a reused connection has none */
     ocb_curl->easy_setopt(e, CURLOPT_CERTINFO, 1L);
@@ -192,25 +154,15 @@ static void set_tls(ocb_hreq *r, const ocb_hreq_spec *s) {
 int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
   ocb_http *c = r->c;
   CURL *e = r->easy;
-  r->fd = s->body_fd;
-  r->off = s->body_off;
+  r->fd = s->body_fd; /* taken: closed with the request whatever happens */
   r->max = s->max;
   r->into = s->into;
+  r->want_size = s->into ? s->want_size : -1;
   r->certinfo = s->certinfo;
+  r->timeout = s->timeout;
   if (s->want) snprintf(r->want, sizeof r->want, "%s", s->want);
   if (!(r->url = strdup(s->url))) return ocb_errno(err, ENOMEM, s->url);
-  if (s->body) {
-    if (!(r->mem = malloc(s->body_len ? s->body_len : 1))) return ocb_errno(err, ENOMEM, s->url);
-    memcpy(r->mem, s->body, s->body_len);
-    r->size = s->body_len;
-  } else if (s->body_fd >= 0) {
-    r->size = s->body_size;
-  }
-  if (s->body_fd >= 0 && s->file_hash && s->file_pos) r->fh = s->file_hash, r->fpos = s->file_pos;
-  if (s->hash_body) {
-    if (!(r->h = ocb_sha256_new())) return ocb_errno(err, ENOMEM, s->url);
-    r->hash_ok = 1;
-  }
+  if (ocb_hreq_body_setup(r, s, err) < 0) return -1;
   if (set_headers(r, s, err) < 0) return -1;
   ocb_curl->easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   ocb_curl->easy_setopt(e, CURLOPT_URL, s->url);
@@ -254,6 +206,23 @@ static int tls_unspoken(const char *msg) {
          strstr(msg, "unknown protocol") || strstr(msg, "record layer failure");
 }
 
+/* A timeout says which limit it hit: the speed, the connection or the
+ * whole request's deadline. */
+static void timed_out(ocb_hreq *r, const char *why, const char *url) {
+  const ocb_http *c = r->c;
+  if (c && strstr(why, "too slow"))
+    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: slower than %ld bytes/s for %ld s: %s",
+             c->low_speed_limit, c->low_speed_time, url);
+  else if (c && (strstr(why, "onnection timed out") || strstr(why, "esolving timed out")))
+    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: no connection within %ld s: %s", c->connect_timeout,
+             url);
+  else if (r->timeout > 0)
+    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: no complete answer within %ld s: %s", r->timeout,
+             url);
+  else
+    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: %s: %s", why, url);
+}
+
 static void fail_curl(ocb_hreq *r, CURLcode rc) {
   char url[512], ename[16];
   const char *why = r->errbuf[0] ? r->errbuf : ocb_curl->easy_strerror(rc);
@@ -272,8 +241,9 @@ static void fail_curl(ocb_hreq *r, CURLcode rc) {
     } else
       ocb_errf(&r->err, "ECONNREFUSED", "ECONNREFUSED: %s: %s", why, url);
     break;
-  case CURLE_OPERATION_TIMEDOUT:
-    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: %s: %s", why, url);
+  case CURLE_OPERATION_TIMEDOUT: timed_out(r, why, url); break;
+  case CURLE_SSL_CERTPROBLEM:
+    ocb_errf(&r->err, "CLIENTCERT", "CLIENTCERT: %s: %s", why, url);
     break;
   case CURLE_PEER_FAILED_VERIFICATION: ocb_errf(&r->err, "X509", "X509: %s: %s", why, url); break;
   case CURLE_SSL_CONNECT_ERROR:
@@ -332,13 +302,9 @@ void ocb_hreq_finish(ocb_hreq *r, CURLcode rc) {
       r->failed = 1;
     }
   }
-  if (r->h && r->hash_ok && r->pos == r->size && !r->failed) ocb_sha256_final(r->h, r->sent_digest);
-  ocb_sha256_free(r->h);
-  r->h = NULL;
   if (r->blob_open) ocb_blobw_abort(&r->blob);
   r->blob_open = 0;
-  if (r->fd >= 0) close(r->fd);
-  r->fd = -1;
+  ocb_hreq_body_free(r);
 }
 
 int ocb_hreq_finished(const ocb_hreq *r) {
@@ -356,7 +322,6 @@ void ocb_hreq_result(ocb_hreq *r, ocb_hres *res) {
   res->body_len = r->body.len;
   memcpy(res->digest, r->digest, sizeof r->digest);
   res->size = r->blob_size;
-  memcpy(res->sent_digest, r->sent_digest, sizeof r->sent_digest);
   res->url = r->eff_url ? r->eff_url : r->url;
   res->ip = r->ip;
   res->certs = r->certs;
@@ -372,13 +337,11 @@ void ocb_hreq_free(ocb_hreq *r) {
   if (r->c) ocb_http_detach(r->c, r);
   if (r->easy) ocb_curl->easy_cleanup(r->easy);
   if (r->blob_open) ocb_blobw_abort(&r->blob);
-  if (r->fd >= 0) close(r->fd);
-  ocb_sha256_free(r->h);
+  ocb_hreq_body_free(r);
   ocb_curl->slist_free_all(r->out_headers);
   ocb_buf_free(&r->headers);
   ocb_buf_free(&r->body);
   ocb_buf_free(&r->wbuf);
-  free(r->mem);
   free(r->url);
   free(r->eff_url);
   free(r->certs);

@@ -22,7 +22,8 @@ local M = {}
 M.OPTIONS = { "tag", "archive", "cache", "push", "registry" }
 
 -- The registry options save's `registry` table may hold.
-local REGISTRY_OPTIONS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size" }
+local REGISTRY_OPTIONS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size", "timeout",
+  "min_speed", "speed_time", "retries" }
 
 --- Parses tags (a string or a list). Returns a list of parsed references.
 function M.refs(tags)

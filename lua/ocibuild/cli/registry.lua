@@ -8,7 +8,8 @@ local output = require "ocibuild.cli.output"
 local M = {}
 
 M.SPEC = { creds = "value", username = "value", ["password-stdin"] = "flag", authfile = "value",
-  ["ca-file"] = "value", insecure = "flag", ["plain-http"] = "flag" }
+  ["ca-file"] = "value", insecure = "flag", ["plain-http"] = "flag", timeout = "value", ["min-speed"] = "value",
+  retry = "value" }
 
 M.HELP = [[
 registry options:
@@ -29,6 +30,18 @@ registry options:
   --plain-http           speak plain HTTP (HTTPS is always tried first, and
                          a loopback host that does not speak TLS at all is
                          reached over HTTP without this flag)
+  --timeout SECONDS      give up on a registry request (its retries
+                         included) after SECONDS (default 3600)
+  --min-speed RATE[/SECONDS]  give up on a transfer slower than RATE bytes
+                         a second (1k, 2M) for SECONDS (default 1k/60)
+  --retry N              try a request that failed for a passing reason
+                         (HTTP 408, 429, 5xx, a reset or timed-out
+                         connection) up to N more times (default 4)
+Client certificates come from certs.d/HOST:PORT/*.cert with the matching
+*.key; mirrors, blocked and insecure registries from containers'
+registries.conf ($CONTAINERS_REGISTRIES_CONF, else
+~/.config/containers/registries.conf, else /etc/containers/registries.conf,
+with the registries.conf.d/*.conf beside them).
 ]]
 
 --- Adds the registry flags (and extra) to a getopt spec; returns it.
@@ -56,6 +69,30 @@ function M.size(v, name)
   return n * mult[unit:lower()]
 end
 
+-- --timeout, --min-speed, --retry into o: true, or nil, msg, 2.
+function M.limits(opts, o, cmd)
+  if opts.timeout then
+    local n = tonumber(opts.timeout)
+    if not n or n < 1 or n > 1e6 then return getopt.usage_error("--timeout needs seconds from 1, got " .. opts.timeout, cmd) end
+    o.timeout = n
+  end
+  if opts["min-speed"] then
+    local rate, secs = opts["min-speed"]:match("^([^/]+)/?(%d*)$")
+    local n = rate and M.size(rate, "min-speed")
+    secs = secs ~= "" and math.tointeger(tonumber(secs)) or nil
+    if not n or (secs and secs < 1) then
+      return getopt.usage_error(("--min-speed needs RATE[/SECONDS] such as 1k/60, got %q"):format(opts["min-speed"]), cmd)
+    end
+    o.min_speed, o.speed_time = n, secs
+  end
+  if opts.retry then
+    local n = math.tointeger(tonumber(opts.retry))
+    if not n or n < 0 or n > 100 then return getopt.usage_error("--retry needs a count from 0 to 100", cmd) end
+    o.retries = n
+  end
+  return true
+end
+
 --- The ocibuild.registry options from parsed flags (reads the password
 -- from stdin for --password-stdin). Returns them, or nil, msg, 2.
 function M.options(opts, cmd)
@@ -81,6 +118,8 @@ function M.options(opts, cmd)
     if not n or n < 1 or n > 64 then return getopt.usage_error(err or "--jobs must be from 1 to 64", cmd) end
     o.jobs = n
   end
+  local ok, lerr, lcode = M.limits(opts, o, cmd)
+  if not ok then return nil, lerr, lcode end
   if opts["chunk-size"] then
     local n, err = M.size(opts["chunk-size"], "chunk-size")
     if not n or n < (1 << 20) then return getopt.usage_error(err or "--chunk-size must be at least 1M", cmd) end

@@ -139,7 +139,8 @@ function M.run(argv, g)
   local reg
   reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
-    insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
+    insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"],
+    timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
   if not reg then return nil, err, code end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)

@@ -1,15 +1,17 @@
 --- One registry host as the client sees it: the HTTP connections (TLS
 -- checked as ocibuild.registry.trust says) and their scheduler
 -- (ocibuild.registry.sched), the scheme (HTTPS first; plain HTTP only with
--- --plain-http, or for a loopback address that does not speak TLS at all),
--- the auth the registry asked for at /v2/ (Basic, or Bearer tokens cached
--- per scope). Requests are retried with backoff on 429, 5xx, resets and
--- timeouts, a bounded number of times. Functions return nil, msg, code on
+-- --plain-http, for a registry registries.conf calls insecure, or for a
+-- loopback address that does not speak TLS at all), the auth the registry
+-- asked for at /v2/ (Basic, or Bearer tokens cached per scope), and the
+-- limits of a request (a deadline, a lowest speed). Requests are retried
+-- as ocibuild.registry.retry says. Functions return nil, msg, code on
 -- failure (see ocibuild.registry.errors).
 local auth = require "ocibuild.registry.auth"
 local core = require "ocibuild.core"
 local creds_mod = require "ocibuild.registry.creds"
 local errors = require "ocibuild.registry.errors"
+local retry = require "ocibuild.registry.retry"
 local sched = require "ocibuild.registry.sched"
 local trust = require "ocibuild.registry.trust"
 local url = require "ocibuild.registry.url"
@@ -18,32 +20,50 @@ local M = {}
 local Client = {}
 Client.__index = Client
 
-M.RETRIES = 4     -- retries after the first attempt
-M.BACKOFF = 0.5   -- seconds before the first retry, doubled each time
-M.MAX_WAIT = 30   -- seconds: a longer Retry-After is cut to this
 M.VERSION = "0.1.0"
-
-local RETRY_CODES = { ECONNRESET = true, ETIMEDOUT = true, EPIPE = true }
+M.MIN_SPEED = 1024 -- bytes/s: a transfer slower than this ...
+M.SPEED_TIME = 60  -- ... for this many seconds is given up
+M.SHORT = 300      -- seconds: the longest an API call without a blob may take
 
 local function loopback(ip)
   return type(ip) == "string" and (ip:match("^127%.") ~= nil or ip == "::1" or ip:match("^::ffff:127%.") ~= nil)
 end
 
+-- The options that limit requests, checked: nil, or a message.
+local function check_limits(o)
+  local function num(k, lo, int)
+    local v = o[k]
+    if v == nil then return nil end
+    if type(v) ~= "number" or v ~= v or v < lo or v > 1e9 or (int and math.type(v) ~= "integer") then
+      return ("registry option %s must be %s from %d"):format(k, int and "an integer" or "a number", lo)
+    end
+  end
+  return num("timeout", 1) or num("min_speed", 0, true) or num("speed_time", 1, true) or num("retries", 0, true)
+end
+
 --- A client for registry `domain` ("host[:port]"; docker.io means Docker
 -- Hub's API host). opts: {creds=, authfile=, ca_file=, insecure=,
--- plain_http=, jobs= (default 4), chunk_size=, repo= (the repository
--- path, for credentials filed per namespace), on_event=}.
+-- plain_http=, allow_http= (HTTPS first, then HTTP), jobs= (default 4),
+-- chunk_size=, timeout= (seconds a request may take, retries included),
+-- min_speed= (bytes/s) and speed_time= (seconds: slower for that long is
+-- given up), retries=, repo= (the repository path, for credentials filed
+-- per namespace), on_event=}.
 function M.new(domain, opts)
   opts = opts or {}
+  local bad = check_limits(opts)
+  if bad then return nil, bad, "EINVAL" end
   local tls, source, code = trust.options(domain, opts)
   if not tls then return nil, source, code end
   tls.user_agent = "ocibuild/" .. M.VERSION
+  tls.low_speed_limit = opts.min_speed or M.MIN_SPEED
+  tls.low_speed_time = opts.speed_time or M.SPEED_TIME
   local http, err
   http, err, code = core.http(tls)
   if not http then return nil, err, code end
   return setmetatable({
     domain = domain, api = domain == "docker.io" and "registry-1.docker.io" or domain, opts = opts,
     http = http, sched = sched.new(http, { jobs = opts.jobs, on_event = opts.on_event }), trust = source,
+    client_cert = tls.cert_file,
     tokens = auth.cache(), on_event = opts.on_event, chunk_size = opts.chunk_size or (64 << 20),
   }, Client)
 end
@@ -63,23 +83,32 @@ function Client:send(spec, progress) return self.sched:send(spec, progress) end
 function Client:sleep(s) return self.sched:sleep(s) end
 function Client:alone(key, fn) return self.sched:alone(key, fn) end
 
-local function backoff(n) return M.BACKOFF * 2 ^ (n - 1) end
-
-local function retry_after(res)
-  local s = tonumber(res.headers["retry-after"] or "")
-  return s and math.min(math.max(s, 0), M.MAX_WAIT)
+--- A retry policy for one request (see ocibuild.registry.retry).
+function Client:retrier(what, opts)
+  return retry.new(self, what, opts)
 end
 
---- send, again after a pause on 429, 5xx, resets and timeouts (when retry).
-function Client:send_retry(spec, retry, progress)
-  local tries = 0
+-- A request's deadline: the time its policy leaves, and no more than
+-- SHORT for one without a blob.
+local function deadline(policy, spec)
+  local left = policy:left()
+  if spec.blob or spec.into then return left end
+  return math.min(left, spec.timeout or M.SHORT)
+end
+
+--- send, again as the retry policy says (when retry).
+function Client:send_retry(spec, retry_, progress)
+  local policy = self:retrier((spec.method or "GET") .. " " .. spec.url)
   while true do
-    local res, err, code, info = self:send(spec, progress)
-    local again = retry and tries < M.RETRIES and
-      ((not res and RETRY_CODES[code]) or (res and (res.status == 429 or res.status >= 500)))
-    if not again then return res, err, code, info end
-    tries = tries + 1
-    self:sleep(res and retry_after(res) or backoff(tries))
+    local s = {}
+    for k, v in pairs(spec) do s[k] = v end
+    s.timeout = deadline(policy, spec)
+    local res, err, code, info = self:send(s, progress)
+    if not (retry_ and policy:again(res, err, code)) then
+      if not res and err then err = policy:say(err) end
+      if res then res.retried = policy.stop end
+      return res, err, code, info
+    end
   end
 end
 
@@ -95,8 +124,15 @@ function Client:x509(target, err)
   return errors.x509(self, err, issuer)
 end
 
+-- What the transfer's own checks found stays as it is, for the caller to word.
+local OWN = { CORRUPT = true, TOOBIG = true, BADDIGEST = true, CHANGED = true, BADSIZE = true }
+
 local function fail_send(self, err, code, target)
+  if OWN[code] then return nil, err, code end
   if code == "X509" then return self:x509(target, err) end
+  -- a TLS server that refuses the handshake without a client certificate
+  local alert = tostring(err):match("alert (%a[%a ]*certificate[%a ]*)") or tostring(err):match("alert (unknown ca)")
+  if alert then return errors.client_cert(self, alert) end
   return errors.network(self, err, code, target)
 end
 
@@ -141,6 +177,10 @@ function Client:ping_once()
       if scheme == "http" and res.status == 400 and res.body:find("HTTPS server", 1, true) then
         return nil, ("%s speaks HTTPS, not plain HTTP: drop --plain-http"):format(self.domain), "NOTLS"
       end
+      -- nginx's answers to a missing or refused client certificate
+      if scheme == "https" and res.status == 400 and res.body:find("SSL certificate", 1, true) then
+        return errors.client_cert(self, res.body:match("<title>%s*%d*%s*(.-)%s*</title>"))
+      end
       if res.status ~= 200 and res.status ~= 401 then return errors.not_registry(self, target, res.status) end
       local ok
       ok, err, code = self:learn(res)
@@ -148,10 +188,11 @@ function Client:ping_once()
       self.base = scheme .. "://" .. self.api
       return true
     end
-    -- a loopback address answering TLS with plain HTTP (not a bad certificate)
-    if not (code == "NOTLS" and scheme == "https" and info and loopback(info.ip)) then
-      return fail_send(self, err, code, target)
-    end
+    -- a loopback address answering TLS with plain HTTP (not a bad
+    -- certificate), or a registry allowed to speak plain HTTP
+    local fallback = scheme == "https" and #schemes > 1 and code ~= "X509" and code ~= "CLIENTCERT" and
+      (self.opts.allow_http or (code == "NOTLS" and info and loopback(info.ip)))
+    if not fallback then return fail_send(self, err, code, target) end
   end
 end
 
@@ -253,7 +294,8 @@ end
 --- A request to the registry API, authenticated as the registry asks.
 -- spec: what core.http's start takes, with `path` (under the base URL)
 -- or `url`, plus scopes (a scope set), repo and action (for messages),
--- retry (default true: retry on 429, 5xx, resets, timeouts) and progress.
+-- retry (default true: as ocibuild.registry.retry says; false for a
+-- request its caller retries itself) and progress.
 -- Returns the result whatever its status, except 401 and 403, which
 -- become failures; nil, msg, code when the exchange itself failed.
 function Client:request(spec)
@@ -275,7 +317,7 @@ function Client:request(spec)
     local res
     res, err, code = self:send_retry({
       method = spec.method, url = target, headers = headers, body = spec.body, blob = spec.blob,
-      hash = spec.hash, into = spec.into, max = spec.max or (1 << 20), follow = spec.follow,
+      into = spec.into, max = spec.max or (1 << 20), follow = spec.follow,
       timeout = spec.timeout }, spec.retry ~= false, spec.progress)
     if not res then return fail_send(self, err, code, target) end
     if res.status == 401 and rounds < 3 then

@@ -1,8 +1,8 @@
 --- What registry failures say: one line naming the host, the repository,
 -- the user when there is one, and the fix. Codes: HTTP401 (credentials
 -- missing or refused), HTTP403 (no access), HTTP<status> (another
--- answer), X509, NOTLS, NOTREGISTRY, and the network's errno names
--- (ECONNREFUSED, ETIMEDOUT, ECONNRESET, UNKNOWNHOST). Never a secret:
+-- answer), X509, NOTLS, CLIENTCERT, NOTREGISTRY, and the network's errno
+-- names (ECONNREFUSED, ETIMEDOUT, ECONNRESET, UNKNOWNHOST). Never a secret:
 -- credentials and tokens are not in anything these functions see.
 local check = require "ocibuild.build.check"
 local json = require "ocibuild.oci.json"
@@ -23,9 +23,12 @@ function M.registry_error(body)
   return check.show(s):sub(2, -2), e.code
 end
 
---- The reason part of a core failure ("CODE: reason: url" -> "reason").
+--- The reason part of a core failure ("CODE: reason: url" -> "reason";
+-- what follows the URL, such as how retries ended, is kept).
 function M.reason(msg)
-  local r = tostring(msg):gsub("^%u[%u%d]*: ", ""):gsub(": %a[%w+.-]*://%S*$", "")
+  local r = tostring(msg):gsub("^%u[%u%d]*: ", "")
+  local head, tail = r:match("^(.-): %a[%w+.-]*://%S*(.*)$")
+  if head then r = head .. tail end
   return r
 end
 
@@ -37,8 +40,8 @@ function M.status(host, res, what)
     local first = (res.body or ""):match("<title>%s*(.-)%s*</title>") or (res.body or ""):match("^[^\n]*") or ""
     detail = first ~= "" and check.show(first:sub(1, 120)):sub(2, -2) or nil
   end
-  return nil, ("%s: %s answered HTTP %d%s"):format(what, host, res.status, detail and (" (" .. detail .. ")") or ""),
-    "HTTP" .. res.status
+  return nil, ("%s: %s answered HTTP %d%s%s"):format(what, host, res.status, detail and (" (" .. detail .. ")") or "",
+    res.retried and (" (" .. res.retried .. ")") or ""), "HTTP" .. res.status
 end
 
 --- Credentials refused (by the registry, or by its token endpoint realm).
@@ -85,7 +88,8 @@ function M.network(c, msg, code, target)
   elseif code == "UNKNOWNHOST" then
     return nil, ("unknown host %s: the name does not resolve (%s)"):format(c.domain, M.reason(msg)), code
   elseif code == "ETIMEDOUT" then
-    return nil, ("%s did not answer in time (%s): %s"):format(c.domain, where, M.reason(msg)), code
+    return nil, ("%s was too slow (%s): %s; the limits are --timeout and --min-speed"):format(c.domain, where,
+      M.reason(msg)), code
   elseif code == "ECONNRESET" then
     return nil, ("the connection to %s broke (%s): %s"):format(c.domain, where, M.reason(msg)), code
   elseif code == "NOTLS" then
@@ -94,6 +98,15 @@ function M.network(c, msg, code, target)
     return nil, ("cannot use the CA certificates of %s for %s: %s"):format(c.trust, c.domain, M.reason(msg)), code
   end
   return nil, ("%s: %s"):format(c.domain, msg), code
+end
+
+--- A client certificate missing or refused (detail: what the server said).
+function M.client_cert(c, detail)
+  local have = c.client_cert
+  return nil, ("%s wants a TLS client certificate%s%s: put client.cert and client.key (PEM) into "
+    .. "/etc/containers/certs.d/%s/ or ~/.config/containers/certs.d/%s/"):format(c.domain,
+      have and (" and refused " .. have) or " and none was found",
+      detail and (" (" .. check.show(detail):sub(2, -2) .. ")") or "", c.domain, c.domain), "CLIENTCERT"
 end
 
 --- A host whose /v2/ is not the registry API.

@@ -8,14 +8,19 @@
 -- {username=, password=}), authfile, ca_file, insecure, plain_http, jobs
 -- (transfers at once, default 4), chunk_size (bytes, default 64 MiB),
 -- on_event (see ocibuild.events: blob and progress events, warnings).
+-- timeout, min_speed, speed_time, retries (see ocibuild.registry.client).
 -- References are checked before any network traffic (a repository with
--- capitals is an error naming the lower-case form). A failure leaves the
--- store's tags and the registry's tags as they were. Functions return
--- nil, msg, code on failure (see ocibuild.registry.errors for the codes).
+-- capitals is an error naming the lower-case form), and resolved through
+-- containers' registries.conf (ocibuild.registry.conf: mirrors first for a
+-- pull, prefixes rewritten, insecure and blocked registries). A failure
+-- leaves the store's tags and the registry's tags as they were. Functions
+-- return nil, msg, code on failure (see ocibuild.registry.errors).
 local client_mod = require "ocibuild.registry.client"
+local conf = require "ocibuild.registry.conf"
 local copy = require "ocibuild.copy"
 local creds = require "ocibuild.registry.creds"
 local doc = require "ocibuild.oci.doc"
+local events = require "ocibuild.events"
 local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
@@ -44,11 +49,20 @@ local function parse(reference)
   return r
 end
 
--- A client for r's registry, which answered its /v2/ already.
-local function client_for(r, opts)
+-- Where r is reached for action: registries.conf's endpoints, or nil, msg, code.
+local function endpoints(r, action)
+  local cfg, err, code = conf.load()
+  if not cfg then return nil, err, code end
+  return conf.endpoints(cfg, r, action)
+end
+
+-- A client for r's registry, which answered its /v2/ already (insecure:
+-- registries.conf says so: TLS unchecked, plain HTTP allowed).
+local function client_for(r, opts, insecure)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.repo = r.path
+  if insecure then o.insecure, o.allow_http = true, true end
   local c, err, code = client_mod.new(r.domain, o)
   if not c then return nil, err, code end
   local ok
@@ -85,14 +99,38 @@ end
 function M.repository(reference, opts, action)
   local r, err, code = parse(reference)
   if not r then return nil, err, code end
+  local eps
+  eps, err, code = endpoints(r, action)
+  if not eps then return nil, err, code end
+  r = eps[1].ref
   local c
-  c, err, code = client_for(r, opts)
+  c, err, code = client_for(r, opts, eps[1].insecure)
   if not c then return nil, err, code end
   return repo_mod.new(c, r.path, action), r
 end
 
+-- Pulls r from one endpoint into st: the descriptor stored, or nil, msg, code.
+local function pull_from(ep, st, src, opts, want)
+  local r = ep.ref
+  local c, err, code = client_for(r, opts, ep.insecure)
+  if not c then return nil, err, code end
+  local ep_ = registry_ep.new(repo_mod.new(c, r.path, "pull"), { sources = src })
+  local desc
+  desc, err, code = ep_:resolve(r.digest or r.tag)
+  if desc and media.kind(desc.mediaType) == "index" and not opts.all then
+    desc, err, code = pick(ep_.docs[desc.digest], desc, want)
+  end
+  local ok = desc ~= nil
+  if ok then ok, err, code = copy.copy(ep_, desc, layout.new(st), { on_event = opts.on_event }) end
+  c:close()
+  if not ok then return nil, err, code end
+  return desc
+end
+
 --- Pulls `reference` (a tag or digest; a string or a parsed reference)
--- into st (an opened ocibuild.store). An index resolves to the image for
+-- into st (an opened ocibuild.store), from registries.conf's mirrors first
+-- (a mirror that fails is said in a warning, and the next one tried),
+-- then from its registry. An index resolves to the image for
 -- opts.platform ("os/arch[/variant]" or a table; default: this machine),
 -- unless opts.all keeps the whole index. Every blob is downloaded
 -- (those present skipped) and verified before the reference is tagged in
@@ -107,29 +145,27 @@ function M.pull(reference, st, opts)
     want, err, code = platform.parse(want)
     if not want then return nil, err, code end
   end
-  local c
-  c, err, code = client_for(r, opts)
-  if not c then return nil, err, code end
+  local eps
+  eps, err, code = endpoints(r, "pull")
+  if not eps then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
-  if not hold then
-    c:close()
-    return nil, herr, hcode
-  end
+  if not hold then return nil, herr, hcode end
   local src = sources.load(st)
-  local ep = registry_ep.new(repo_mod.new(c, r.path, "pull"), { sources = src })
   local desc
-  desc, err, code = ep:resolve(r.digest or r.tag)
-  if desc and media.kind(desc.mediaType) == "index" and not opts.all then
-    desc, err, code = pick(ep.docs[desc.digest], desc, want)
+  for i, ep in ipairs(eps) do
+    desc, err, code = pull_from(ep, st, src, opts, want)
+    if desc then break end
+    if i < #eps then
+      events.emit(opts.on_event, { type = "warning", message = ("mirror %s of %s failed, trying %s: %s"):format(
+        ep.ref.domain, r.domain, eps[i + 1].ref.domain, err) })
+    end
   end
-  local ok = desc ~= nil
-  if ok then ok, err, code = copy.copy(ep, desc, layout.new(st), { on_event = opts.on_event }) end
   -- where the image came from, for `fsck` to name the repair
-  if ok then src:note(desc.digest, r.domain, r.path) end
+  if desc then src:note(desc.digest, r.domain, r.path) end
   src:save()
-  c:close()
-  if not ok then return nil, err, code end
+  if not desc then return nil, err, code end
   if opts.tag ~= false then
+    local ok
     ok, err, code = st:tag(desc, { r })
     if not ok then return nil, err, code end
   end
@@ -185,8 +221,12 @@ function M.push(st, desc, reference, opts)
   if r.digest and r.digest ~= desc.digest then
     return nil, ("cannot push %s as %s: the reference names another digest"):format(desc.digest, r.familiar), "BADREF"
   end
+  local eps
+  eps, err, code = endpoints(r, "push")
+  if not eps then return nil, err, code end
+  r = eps[1].ref
   local c
-  c, err, code = client_for(r, opts)
+  c, err, code = client_for(r, opts, eps[1].insecure)
   if not c then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
   if not hold then

@@ -2,10 +2,14 @@
 -- blobs checked with HEAD, mounted from another repository, uploaded
 -- (POST, then one PUT, or ordered PATCH chunks with Content-Range and
 -- Content-Length and a final PUT above the chunk size or after a 413,
--- halving down to 1 MiB; a broken chunk resumes from the upload's Range),
--- downloaded into the store verified; manifests read, checked and written.
--- Every Location is resolved against the request it answers, and the
--- latest one is always used. Functions return nil, msg, code on failure.
+-- halving down to 1 MiB), every byte verified as it goes (a damaged store
+-- blob stops before its end); after a failed transfer the upload's status
+-- says where to go on (a chunk is never sent again blind); downloaded into
+-- the store, cut off past their size and verified; manifests read, checked
+-- and written (a 5xx whose manifest is there anyway, as Gitea answers two
+-- runners putting the same one, is success). Every Location is resolved
+-- against the request it answers, and the latest one is always used.
+-- Functions return nil, msg, code on failure.
 local auth = require "ocibuild.registry.auth"
 local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
@@ -103,9 +107,12 @@ local function too_large(self, n)
     .. "the proxy in front of it (nginx: client_max_body_size)"):format(self.host, human(n)), "HTTP413"
 end
 
-local function damaged(desc, got)
-  return nil, ("store blob %s is damaged: its bytes hash to %s (remove it from the store and build or pull "
-    .. "the image again)"):format(desc.digest, got), "CORRUPT"
+-- The transfer stopped a store blob whose bytes are not its digest.
+local function damaged(self, desc, err)
+  local got = tostring(err):match("hash to (sha256:%x+)") or "other bytes"
+  return nil, ("store blob %s is damaged: its bytes hash to %s (the upload to %s stopped before its end; run "
+    .. "'ocibuild fsck' to see the images it breaks, then pull or build them again)"):format(desc.digest, got,
+      self.host), "CORRUPT"
 end
 
 local function done_put(self, desc, res, what)
@@ -116,14 +123,15 @@ local function done_put(self, desc, res, what)
     end
     return true
   end
-  if res.status == 400 and res.sent_digest and res.sent_digest ~= desc.digest then return damaged(desc, res.sent_digest) end
+  -- a PUT sent again after its answer was lost finds the upload closed
+  if res.status == 404 and res.retried == nil and self:has_blob(desc) == true then return true end
   return errors.status(self.host, res, "uploading " .. what)
 end
 
 -- Where the registry's upload stands (GET <location>): offset, location,
 -- or false when the upload is gone.
 local function upload_status(self, loc)
-  local res, err, code = self:req { method = "GET", url = loc, timeout = 120 }
+  local res, err, code = self:req { method = "GET", url = loc }
   if not res then return nil, err, code end
   if res.status == 404 then return false end
   if res.status ~= 204 and res.status ~= 202 and res.status ~= 200 then
@@ -135,12 +143,40 @@ local function upload_status(self, loc)
   return offset, url.resolve(res.url, res.headers.location or "") or loc
 end
 
--- Ordered PATCH chunks from offset 0 of an upload at loc, then the PUT.
--- The blob is hashed as its chunks go out, and checked before the PUT.
-local function chunked(self, desc, st, loc, chunk)
-  local size, offset, incidents = desc.size, 0, 0
-  local what = self.name .. "@" .. desc.digest
+-- After a failed transfer to an upload at loc, and a retry granted:
+-- where to go on (offset, location), starting a new upload when the
+-- registry forgot this one.
+local function resume(self, loc)
+  local offset, new_loc, code = upload_status(self, loc)
+  if offset == nil then return nil, new_loc, code end
+  if offset == false then
+    local fresh, err
+    fresh, err, code = self:start_upload()
+    if not fresh then return nil, err, code end
+    return 0, fresh
+  end
+  return offset, new_loc
+end
+
+-- A failure the policy would not retry (or no longer): its message.
+local function give_up(self, policy, res, err, code, what)
+  if not res then return nil, policy:say(err), code end
+  res.retried = policy.stop
+  return errors.status(self.host, res, "uploading " .. what)
+end
+
+-- Ordered PATCH chunks from offset of an upload at loc, then the PUT. The
+-- blob is verified as its chunks go out; the registry's status says where
+-- to go on after a chunk failed (416, Gitea's answer to a chunk out of
+-- order, is one of those). Gitea's status counts the bytes received where
+-- the protocol gives the last one's offset ("0-N" for N bytes, not N+1):
+-- a chunk resumed from a status and refused 416 goes again one byte
+-- earlier (alt) before the status is asked again.
+local function chunked(self, desc, st, loc, chunk, offset, alt)
+  local size, what = desc.size, self.name .. "@" .. desc.digest
   local hasher = core.sha256()
+  local policy = self.client:retrier("PATCH " .. loc)
+  offset = offset or 0
   while offset < size do
     local n = math.min(chunk, size - offset)
     local res, err, code = self:req { method = "PATCH", url = loc, retry = false,
@@ -149,37 +185,30 @@ local function chunked(self, desc, st, loc, chunk)
       progress = { stage = "upload", digest = desc.digest, size = size, base = offset } }
     if res and res.status == 202 then
       loc = url.resolve(res.url, res.headers.location or "") or loc
-      offset = offset + n
+      offset, alt = offset + n, nil
+      policy = self.client:retrier("PATCH " .. loc)
     elseif res and res.status == 413 then
       chunk = shrink(self, n)
       if not chunk then return too_large(self, n) end
-    elseif incidents < 4 and ((not res and (code == "ECONNRESET" or code == "ETIMEDOUT"))
-        or (res and (res.status >= 500 or res.status == 416 or res.status == 429))) then
-      incidents = incidents + 1
-      self.client:sleep(0.5 * 2 ^ (incidents - 1))
-      local at_, new_loc = upload_status(self, loc)
-      if at_ == nil then return nil, new_loc, code end
-      if at_ == false then
-        loc, err, code = self:start_upload()
-        if not loc then return nil, err, code end
-        offset = 0
-      else
-        offset, loc = math.min(at_, size), new_loc
-      end
-    elseif not res then
-      return nil, err, code
+    elseif code == "CORRUPT" then
+      return damaged(self, desc, err)
+    elseif not policy:again(res, err, code, res ~= nil and res.status == 416) then
+      return give_up(self, policy, res, err, code, what)
+    elseif res and res.status == 416 and alt then
+      offset, alt = alt, nil
     else
-      return errors.status(self.host, res, "uploading " .. what)
+      local pos
+      pos, loc, code = resume(self, loc)
+      if not pos then return nil, loc, code end
+      offset = math.min(pos, size)
+      alt = pos > 0 and offset - 1 or nil
     end
   end
-  local got, hashed = hasher:digest()
+  local _, hashed = hasher:digest()
   if hashed ~= size then
-    -- a resume went past what had been hashed: the file itself is checked
+    -- the registry had the last bytes already (an answer lost): the file is checked
     local ok, err, code = st:verify_blob(desc.digest, size)
     if not ok then return nil, err, code end
-  elseif got ~= desc.digest then
-    self:req { method = "DELETE", url = loc, timeout = 60, retry = false }
-    return damaged(desc, got)
   end
   local res, err, code = self:req { method = "PUT", url = url.with_query(loc, "digest", desc.digest),
     headers = { OCTETS }, body = "", timeout = 600 }
@@ -191,34 +220,40 @@ end
 -- upload session (loc, when a mount opened one) or a new one.
 function Repo:upload(desc, st, loc)
   local c, what = self.client, self.name .. "@" .. desc.digest
-  local err, code, min_chunk
-  for attempt = 1, 3 do
-    if not loc then
-      loc, min_chunk, code = self:start_upload()
-      if not loc then return nil, min_chunk, code end
-    end
-    local chunk = math.max(math.min(c.chunk_size, c.body_limit or math.huge), min_chunk or 0, M.MIN_CHUNK)
-    if desc.size > chunk then return chunked(self, desc, st, loc, chunk) end
+  local min_chunk, err, code
+  if not loc then
+    loc, min_chunk, code = self:start_upload()
+    if not loc then return nil, min_chunk, code end
+  end
+  local chunk = math.max(math.min(c.chunk_size, c.body_limit or math.huge), min_chunk or 0, M.MIN_CHUNK)
+  if desc.size > chunk then return chunked(self, desc, st, loc, chunk) end
+  local policy = c:retrier("PUT " .. loc)
+  while true do
     local res
     res, err, code = self:req { method = "PUT", url = url.with_query(loc, "digest", desc.digest), retry = false,
-      headers = { OCTETS }, blob = { store = st.core, digest = desc.digest, size = desc.size }, hash = true,
-      timeout = 0, progress = { stage = "upload", digest = desc.digest, size = desc.size, base = 0 } }
+      headers = { OCTETS }, blob = { store = st.core, digest = desc.digest, size = desc.size },
+      progress = { stage = "upload", digest = desc.digest, size = desc.size, base = 0 } }
     if res and res.status == 413 then
-      -- rejected before the body was read: the same upload takes chunks
+      -- refused before the body was read: the same upload takes chunks
       local smaller = shrink(self, desc.size)
       if not smaller then return too_large(self, desc.size) end
       return chunked(self, desc, st, loc, smaller)
     end
-    local again = attempt < 3 and ((not res and (code == "ECONNRESET" or code == "ETIMEDOUT"))
-      or (res and (res.status >= 500 or res.status == 429)))
-    if not again then
-      if not res then return nil, err, code end
+    if code == "CORRUPT" then return damaged(self, desc, err) end
+    if not policy:again(res, err, code) then
+      if not res then return nil, policy:say(err), code end
+      res.retried = policy.stop
       return done_put(self, desc, res, what)
     end
-    c:sleep(0.5 * 2 ^ (attempt - 1))
-    loc = nil
+    -- part of the body may have arrived: go on from where the upload stands
+    local pos
+    pos, loc, code = resume(self, loc)
+    if not pos then return nil, loc, code end
+    if pos > 0 then
+      pos = math.min(pos, desc.size)
+      return chunked(self, desc, st, loc, chunk, pos, pos - 1)
+    end
   end
-  return nil, err, code
 end
 
 --- Downloads the blob desc into the core store (published only when its
@@ -226,10 +261,13 @@ end
 function Repo:download(desc, core_store)
   local what = self.name .. "@" .. desc.digest
   local res, err, code = self:req { method = "GET", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest,
-    into = { store = core_store, digest = desc.digest }, follow = true, max = 64 << 10,
+    into = { store = core_store, digest = desc.digest, size = desc.size }, follow = true, max = 64 << 10,
     progress = { stage = "download", digest = desc.digest, size = desc.size } }
   if not res then
     if code == "BADDIGEST" then return nil, ("%s sent other bytes for %s: %s"):format(self.host, what, errors.reason(err)), code end
+    if code == "TOOBIG" then
+      return nil, ("%s sent more than the %d bytes of %s (stopped there)"):format(self.host, desc.size, what), code
+    end
     return nil, err, code
   end
   if res.status ~= 200 then return errors.status(self.host, res, "pulling " .. what) end
@@ -312,19 +350,49 @@ function Repo:head_manifest(reference)
   return errors.status(self.host, res, "HEAD " .. at(self, reference))
 end
 
---- PUT a manifest or index (bytes, of media type mt and digest) by tag or digest.
+-- A manifest the registry refused: why, said as plainly as it can be.
+local function refused(self, res, where, body, mt)
+  if res.status == 413 then
+    return nil, ("%s refuses the manifest of %s: at %s it is over the registry's size limit (HTTP 413; Gitea takes "
+      .. "at most 10 MiB)"):format(self.host, where, human(#body)), "HTTP413"
+  end
+  if res.status == 400 and media.kind(mt) == "index" then
+    local idx = json.decode(body)
+    for i, d in ipairs(type(idx) == "table" and type(idx.manifests) == "table" and idx.manifests or {}) do
+      if type(d) == "table" and media.kind(d.mediaType) ~= "manifest" then
+        return nil, ("%s refuses the index of %s: its entry %d (%s) is not an image manifest, and this registry "
+          .. "takes only image manifests in an index (as Gitea does)"):format(self.host, where, i,
+            tostring(d.mediaType)), "HTTP400"
+      end
+    end
+  end
+  return errors.status(self.host, res, "pushing the manifest of " .. where)
+end
+
+--- PUT a manifest or index (bytes, of media type mt and digest) by tag or
+-- digest. A 5xx answer while the reference names this very manifest is
+-- success: another runner put the same one at the same time (Gitea then
+-- answers one of them 500 "package version already exists").
 function Repo:put_manifest(reference, body, mt, digest)
-  local res, err, code = self:req { method = "PUT", path = "/v2/" .. self.path .. "/manifests/" .. reference,
-    headers = { "Content-Type: " .. mt }, body = body, timeout = 300 }
-  if not res then return nil, err, code end
-  if res.status ~= 201 and res.status ~= 200 and res.status ~= 202 then
-    return errors.status(self.host, res, "pushing the manifest of " .. at(self, reference))
+  local where = at(self, reference)
+  local policy = self.client:retrier("PUT " .. where)
+  while true do
+    local res, err, code = self:req { method = "PUT", path = "/v2/" .. self.path .. "/manifests/" .. reference,
+      headers = { "Content-Type: " .. mt }, body = body, timeout = 300, retry = false }
+    if res and (res.status == 201 or res.status == 200 or res.status == 202) then
+      local got = res.headers["docker-content-digest"]
+      if got and got ~= digest then
+        return nil, ("%s stored the manifest of %s as %s, not %s"):format(self.host, where, got, digest), "BADDIGEST"
+      end
+      return true
+    end
+    if res and res.status >= 500 and self:head_manifest(reference) == digest then return true end
+    if not policy:again(res, err, code) then
+      if not res then return nil, policy:say(err), code end
+      res.retried = policy.stop
+      return refused(self, res, where, body, mt)
+    end
   end
-  local got = res.headers["docker-content-digest"]
-  if got and got ~= digest then
-    return nil, ("%s stored the manifest of %s as %s, not %s"):format(self.host, at(self, reference), got, digest), "BADDIGEST"
-  end
-  return true
 end
 
 return M
