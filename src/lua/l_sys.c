@@ -2,6 +2,7 @@
  * l_sys.c: small facts about the machine and the file system that the Lua
  * side needs for its decisions, and the few file operations it makes:
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink, core.mkdirs,
+ * core.mkdtemp and core.rmdir (the temp folder of a build's extracted files),
  * core.replace_file (atomic), core.lock (flock on a lock file), and for
  * progress output core.clock (monotonic) and core.terminal (tty width).
  */
@@ -120,6 +121,31 @@ int ocb_l_unlink(lua_State *L) {
     ocb_errno(&err, errno, path);
     return ocb_pushfail(L, &err);
   }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.mkdtemp(prefix) -> a new private folder prefix..XXXXXX (mkdtemp)
+ * | nil, msg, code */
+int ocb_l_mkdtemp(lua_State *L) {
+  size_t n;
+  const char *prefix = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *tmpl;
+  ocb_err err;
+  tmpl = luaL_buffinitsize(L, &b, n + 7);
+  memcpy(tmpl, prefix, n);
+  memcpy(tmpl + n, "XXXXXX", 7);
+  if (!mkdtemp(tmpl)) return ocb_pushfail(L, (ocb_errno(&err, errno, prefix), &err));
+  luaL_pushresultsize(&b, n + 6);
+  return 1;
+}
+
+/* core.rmdir(path) -> true | nil, msg, code (an empty folder only) */
+int ocb_l_rmdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  ocb_err err;
+  if (rmdir(path) < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
   lua_pushboolean(L, 1);
   return 1;
 }
