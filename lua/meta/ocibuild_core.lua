@@ -300,7 +300,7 @@ function core.lock(path, shared) end
 ---@param opts {max: integer?, nofollow: boolean?}?
 ---@return string|ocibuild.fail the file's bytes (regular files only; EISDIR, BADTYPE, TOOBIG)
 function core.read_file(path, opts) end
----@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer}|ocibuild.fail
+---@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer, nlink: integer, target: string?}|ocibuild.fail target: a symlink's, with nofollow
 function core.stat(path, nofollow) end
 ---@return string|ocibuild.fail
 function core.realpath(path) end

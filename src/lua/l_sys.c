@@ -36,8 +36,9 @@ const char *ocb_type_name(mode_t m) {
 }
 
 /* core.stat(path [, nofollow]) -> {type=, size=, mode=, dev=, ino=, uid=,
- * gid=, mtime=} | nil, msg, code. Symlinks are followed (as for a context
- * root or a store given by path) unless nofollow. */
+ * gid=, mtime=, nlink=, target= (a symlink's, with nofollow)} | nil, msg,
+ * code. Symlinks are followed (as for a context root or a store given by
+ * path) unless nofollow. */
 int ocb_l_stat(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
@@ -61,6 +62,16 @@ int ocb_l_stat(lua_State *L) {
   lua_setfield(L, -2, "gid");
   lua_pushinteger(L, (lua_Integer)st.st_mtime);
   lua_setfield(L, -2, "mtime");
+  lua_pushinteger(L, (lua_Integer)st.st_nlink);
+  lua_setfield(L, -2, "nlink");
+  if (S_ISLNK(st.st_mode)) {
+    char buf[4096];
+    ssize_t n = readlink(path, buf, sizeof buf);
+    if (n >= 0) {
+      lua_pushlstring(L, buf, (size_t)n);
+      lua_setfield(L, -2, "target");
+    }
+  }
   return 1;
 }
 
