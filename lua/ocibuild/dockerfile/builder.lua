@@ -49,7 +49,7 @@ local function triggers_of(list, o, from)
         :format(t, stages_mod.RUN_HINT), "USAGE")
     end
     if ins.kind == "onbuild" or ins.kind == "from" or ins.kind == "maintainer" then
-      return at(o, from, ("%s isn't allowed as an ONBUILD trigger"):format(ins.name:upper()))
+      return at(o, from, ("%s isn't allowed as an ONBUILD trigger"):format(ins.cmd_name:upper()))
     end
     ins.line = from.line
     out[#out + 1] = ins

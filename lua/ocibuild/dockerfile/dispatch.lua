@@ -412,7 +412,7 @@ end
 --- Dispatches the instruction c on the stage state d.
 function M.dispatch(d, c)
   local fn = D[c.kind]
-  if not fn then return nil, ("%s cannot be used here"):format(c.name) end
+  if not fn then return nil, ("%s cannot be used here"):format(c.cmd_name) end
   d.where = ("%s:%d"):format(d.file, c.line)
   return fn(d, c)
 end

@@ -359,7 +359,7 @@ function M.instruction(node)
     if type(r) == "table" then return nil, r.msg end
     error(r, 0)
   end
-  r.kind, r.line, r.end_line, r.code, r.name = kind, node.line, node.end_line, text.trim(node.original), node.cmd
+  r.kind, r.line, r.end_line, r.code, r.cmd_name = kind, node.line, node.end_line, text.trim(node.original), node.cmd
   return r
 end
 
