@@ -140,9 +140,11 @@ function Out:put(comps, it, t, extra)
   it.mtime = self.mt
   if self.items[name] == nil then self.order[#self.order + 1] = name end
   self.items[name] = it
-  local node = self.v:put(comps, t, it.target, self.k)
-  node.src, node.data = extra and extra.src, it.data
-  if t ~= "d" then node.kids = nil end
+  for _, v in ipairs { self.v, self.main } do
+    local node = v:put(comps, t, it.target, self.k)
+    node.src, node.data = extra and extra.src, it.data
+    if t ~= "d" then node.kids = nil end
+  end
 end
 
 -- MkdirAll: the folders of comps the image lacks, 0755 (or the octal
@@ -460,8 +462,9 @@ end
 -- comment=}.
 function M.plan(v, s, k, ctx)
   local c = s.copy
-  if c.link then v = view_mod.new() end
-  local o = new_out(v, k, c, ctx)
+  -- a linked copy is planned on nothing; the image then has it on top
+  local o = new_out(c.link and view_mod.new() or v, k, c, ctx)
+  if c.link then o.main = v end
   local ok, err = pcall(function()
     owner_of(o)
     local fs = ctx.fs
