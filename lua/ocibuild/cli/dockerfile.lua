@@ -84,11 +84,15 @@ function M.run(opts, context, g, reg, file, display)
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
-    local r, serr, scode = save.save(rec, { tag = opts.tag, archive = opts.output and path.abs(opts.output),
+    local r, serr, scode, where = save.save(rec, { tag = opts.tag, archive = opts.output and path.abs(opts.output),
       cache = not opts["no-cache"], push = opts.push or nil }, { store = g.store, warn = rep.warn,
       on_event = rep.on_event, registry = reg })
     rep.finish()
-    if not r then return nil, serr, exit_code(scode) end
+    if not r then
+      -- a failure of a Dockerfile's instruction names its line
+      if where and serr:sub(1, #where + 2) ~= where .. ": " then serr = where .. ": " .. serr end
+      return nil, serr, exit_code(scode)
+    end
     return results.report(r, targets, opts.quiet)
   end)
 end

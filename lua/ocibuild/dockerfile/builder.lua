@@ -85,7 +85,7 @@ local function base_of(s, store, ctx, o, want)
   if not ref then return at(o, s.from, err, "USAGE") end
   local b, code
   b, err, code = image.load_base(ref, store, ctx, want, o.dir)
-  if not b then return nil, ("%s:%d: %s"):format(o.file, s.from.line, err), code, ("%s:%d"):format(o.file, s.from.line) end
+  if not b then return at(o, s.from, err, code) end
   local c = b.config.config or {}
   local base = { from = ref, config = c, env = { order = {}, values = {} }, workdir = type(c.WorkingDir) == "string"
     and c.WorkingDir or "", user = type(c.User) == "string" and c.User or "", annotation = { name = b.name,
@@ -107,7 +107,8 @@ local function run_stage(s, base, o, plan)
   img.where = ("%s:%d"):format(o.file, s.from.line)
   img.base_annotation = base.annotation
   local d = { img = img, cfg = config.new(), labels = {}, env = base.env, workdir = base.workdir, user = base.user,
-    shell = base.shell, args = {}, onbuild = {}, o = o, lex = plan.lex, file = o.file, global = plan.global }
+    shell = base.shell, args = {}, onbuild = {}, o = o, lex = plan.lex, file = o.file, global = plan.global,
+    from_stages = s.from_stages }
   config.set(d.cfg, { onbuild = {} }, d.labels)
   if base.scratch or not base.env.values.PATH then
     dispatch.set_env(d.env, "PATH", d.env.values.PATH or M.DEFAULT_PATH)

@@ -388,8 +388,9 @@ local function copy(d, c, add)
   end
   msg[#msg + 1] = dest
   spec.created_by = table.concat(msg, " ") .. " # buildkit"
-  if c.from_stage then
-    spec.from = c.from_stage.result.desc.digest
+  local from_stage = d.from_stages[c]
+  if from_stage then
+    spec.from = from_stage.result.desc.digest
   elseif (c.from or "") ~= "" then
     spec.from = c.from
     local allowed

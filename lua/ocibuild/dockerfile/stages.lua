@@ -10,6 +10,7 @@
 -- stage, ADD of a URL without a checksum, unknown targets, bad names.
 -- Failures: nil, "FILE:LINE: msg", code ("USAGE" for what the Dockerfile
 -- asks that ocibuild refuses).
+local fetch = require "ocibuild.build.fetch"
 local platform = require "ocibuild.oci.platform"
 local shell = require "ocibuild.dockerfile.shell"
 local text = require "ocibuild.dockerfile.text"
@@ -68,7 +69,7 @@ function M.plan(df, o)
     local base, err = lex:word(f.base, global)
     if not base then return at(file, f, err) end
     if base == "" then return at(file, f, ("base name (%s) should not be blank"):format(f.base)) end
-    local st = { index = i - 1, name = f.name, from = f, cmds = s.cmds, base = base, deps = {}, images = {} }
+    local st = { index = i - 1, name = f.name, from = f, cmds = s.cmds, base = base, deps = {}, from_stages = {} }
     if f.platform ~= "" then
       local p
       p, err = lex:word(f.platform, global)
@@ -81,7 +82,7 @@ function M.plan(df, o)
     stages[i] = st
     if f.name ~= "" then by_name[f.name] = st end
   end
-  local target = last
+  local target = stages[#stages]
   if o.target and o.target ~= "" then
     local t = by_name[o.target:lower()]
     if not t then
@@ -93,8 +94,6 @@ function M.plan(df, o)
         #names > 0 and table.concat(names, ", ") or "none named"), "USAGE"
     end
     target = t
-  else
-    target = stages[#stages]
   end
   for _, st in ipairs(stages) do
     for _, c in ipairs(st.cmds) do
@@ -116,7 +115,7 @@ function M.plan(df, o)
             return at(file, c, ("cannot copy from stage %q, it needs to be defined before current stage %q")
               :format(c.from, st.name ~= "" and st.name or ("stage-" .. st.index)))
           end
-          c.from_stage = dep
+          st.from_stages[c] = dep
           st.deps[#st.deps + 1] = dep
         end
       end
@@ -146,12 +145,17 @@ function M.check(st, file)
     if c.kind == "run" then
       return at(file, c, ("RUN is not supported: %s"):format(M.RUN_HINT), "USAGE")
     end
-    if c.kind == "add" then
+    if c.kind == "add" or c.kind == "copy" then
       for _, s in ipairs(c.srcs) do
+        if is_url(s) and c.kind == "copy" then return at(file, c, "source can't be a URL for COPY", "USAGE") end
         if is_url(s) and c.checksum == "" then
           return at(file, c, ("ADD %s needs --checksum=sha256:...: ocibuild builds reproducibly and fetches "
             .. "nothing it cannot verify"):format(s), "USAGE")
         end
+      end
+      if (c.checksum or "") ~= "" and not c.checksum:find("$", 1, true) then
+        local ok, err = fetch.check(c.checksum)
+        if not ok then return at(file, c, err, "USAGE") end
       end
     end
   end
