@@ -22,8 +22,8 @@ local view_mod = require "ocibuild.build.view"
 
 local M = {}
 
-M.OPTIONS = { "sources", "contents", "urls", "dest", "context", "ignore", "from", "chown", "chmod", "parents",
-  "exclude", "link", "unpack", "created_by", "comment" }
+M.OPTIONS = { "sources", "contents", "urls", "dest", "context", "ignore", "from", "platform", "chown", "chmod",
+  "parents", "exclude", "link", "unpack", "created_by", "comment" }
 
 local GLOB = "[*?[]"
 
@@ -62,6 +62,11 @@ function M.spec(spec, where)
   local c = { where = where, sources = spec.sources or {}, contents = spec.contents or {}, urls = spec.urls or {},
     parents = spec.parents or false, link = spec.link or false, unpack = spec.unpack or false,
     created_by = spec.created_by, comment = spec.comment, context = spec.context, from = spec.from }
+  if spec.platform ~= nil then
+    local p, perr = require("ocibuild.oci.platform").parse(spec.platform)
+    if not p then return nil, "copy: " .. perr end
+    c.platform = p
+  end
   ok, err = check.strings(c.sources, "copy: sources")
   if not ok then return nil, err end
   if type(spec.dest) ~= "string" or spec.dest:sub(1, 1) ~= "/" then

@@ -214,7 +214,7 @@ end
 local function load_base(self, st, ctx, steps)
   local v = view.new()
   if not self.from then return false, v end
-  local b, err, code = M.load_base(self.from, st, ctx, self.platform, self.base)
+  local b, err, code = M.load_base(self.from, st, ctx, self.base_platform or self.platform, self.base)
   if not b then return nil, err, code end
   local need = false
   for _, s in ipairs(steps) do need = need or plan.needs_view(s) end
@@ -277,9 +277,10 @@ local function source_fs(self, s, st, ctx)
   if c.context then return srcfs.host(c.context, c.matcher, ctx.skip) end
   if not c.from then return nil end
   ctx.fss = ctx.fss or {}
-  local key = c.from .. "|" .. platform.format(self.platform or platform.host())
+  local want = c.platform or self.platform or platform.host()
+  local key = c.from .. "|" .. platform.format(want)
   if ctx.fss[key] then return ctx.fss[key] end
-  local b, err, code = M.load_base(c.from, st, ctx, self.platform or platform.host(), self.base)
+  local b, err, code = M.load_base(c.from, st, ctx, want, self.base)
   if not b then return nil, err, code end
   local ok
   ok, err, code = base_mod.verify(b, st, false)

@@ -75,7 +75,8 @@ local function base_of(s, store, ctx, o, want)
       end
     end
     return { from = p.result.desc.digest, config = p.config, env = clone_env(p.final.env), workdir = p.final.workdir,
-      user = p.final.user, shell = p.final.shell, triggers = t, annotation = p.annotation }
+      user = p.final.user, shell = p.final.shell, triggers = t, annotation = p.annotation,
+      platform = p.result.platform }
   end
   if s.base == "scratch" then
     return { scratch = true, env = { order = {}, values = {} }, workdir = "/", user = "", shell = {}, triggers = {},
@@ -102,7 +103,8 @@ end
 
 -- Dispatches stage s (its base already loaded) into a new image record.
 local function run_stage(s, base, o, plan)
-  local p = s.platform or o.explicit
+  -- a stage on a stage has its platform (as in BuildKit)
+  local p = base.platform or s.platform or o.explicit
   local img = assert(image.new({ from = base.from, platform = p and platform.format(p) or nil }, o.dir))
   img.where = ("%s:%d"):format(o.file, s.from.line)
   img.base_annotation = base.annotation
@@ -157,6 +159,9 @@ function M.prepare(img, st, ctx, o, plan)
       if not sub then return nil, serr, code, where end
       if s == plan.target then
         img.from, img.base_annotation, img.author = sub.from, sub.base_annotation, sub.author
+        -- the target platform names the image, whatever the stage's base
+        -- was built for (BuildKit's finalizeResultImage)
+        img.base_platform = sub.platform
         img.platform = img.platform or sub.platform
         img.df_steps, img.config_base = sub.steps, s.config
         return true

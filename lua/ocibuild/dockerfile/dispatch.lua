@@ -390,7 +390,8 @@ local function copy(d, c, add)
   spec.created_by = table.concat(msg, " ") .. " # buildkit"
   local from_stage = d.from_stages[c]
   if from_stage then
-    spec.from = from_stage.result.desc.digest
+    spec.from, spec.platform = from_stage.result.desc.digest, require("ocibuild.oci.platform").format(
+      from_stage.result.platform)
   elseif (c.from or "") ~= "" then
     spec.from = c.from
     local allowed
