@@ -18,14 +18,14 @@ local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
 local perm = require "ocibuild.build.perm"
+local srcfs = require "ocibuild.build.srcfs"
+local unpack = require "ocibuild.build.unpack"
 local view_mod = require "ocibuild.build.view"
 
 local M = {}
 
 M.OPTIONS = { "sources", "contents", "urls", "dest", "context", "ignore", "from", "platform", "chown", "chmod",
   "parents", "exclude", "link", "unpack", "created_by", "comment" }
-
-local GLOB = "[*?[]"
 
 local function split(p)
   local t = {}
@@ -38,21 +38,6 @@ local function split(p)
 end
 
 local function join(comps) return table.concat(comps, "/") end
-
--- Go's containsWildcards: *, ? or [ not escaped by a backslash.
-local function wildcards(s)
-  local i = 1
-  while i <= #s do
-    local c = s:sub(i, i)
-    if c == "\\" then
-      i = i + 1
-    elseif c:match(GLOB) then
-      return true
-    end
-    i = i + 1
-  end
-  return false
-end
 
 --- Checks a copy spec. Returns the record plan() takes.
 function M.spec(spec, where)
@@ -247,87 +232,6 @@ function Out:tree(fs, real, comps, include)
   if not ok then self:fail(err, code) end
 end
 
--- A source that is a regular file of the context and an archive (ADD).
-local function archive(path)
-  local r = core.tar_reader(path, { any = true })
-  if not r then return false end
-  local e = r:next()
-  r:close()
-  return e ~= nil
-end
-
--- ADD of a local archive: its entries below dest, parents it lacks made
--- 0755 and owned by root, its own owners kept unless chown.
-function Out:unpack(path, dest_comps)
-  self:mkdir_all(dest_comps)
-  local _, base = self:lookup(dest_comps, true)
-  local r, err, code = core.tar_reader(path, { any = true })
-  if not r then self:fail(err, code) end
-  local made = {}
-  while true do
-    local e
-    e, err, code = r:next()
-    if not e then
-      if err then
-        r:close()
-        self:fail(("%s: %s"):format(path, err), code)
-      end
-      break
-    end
-    local depth = 0
-    for x in e.name:gmatch("[^/]+") do
-      if x == ".." then depth = depth - 1 elseif x ~= "." then depth = depth + 1 end
-      if depth < 0 then
-        r:close()
-        self:fail(("%s: entry %s climbs out of the destination"):format(path, check.show(e.name)), "BADTAR")
-      end
-    end
-    local rel = split(e.name)
-    if #rel > 0 then
-      local comps = table.move(base, 1, #base, 1, {})
-      for _, x in ipairs(rel) do comps[#comps + 1] = x end
-      for i = #base + 1, #comps - 1 do
-        local sub = table.move(comps, 1, i, 1, {})
-        if not self:lookup(sub, false) then
-          self:put(sub, { kind = "dir", mode = 493, uid = 0, gid = 0 }, "d")
-        end
-      end
-      local x = { t = e.type == "dir" and "d" or e.type == "symlink" and "l" or (e.type == "file" or
-        e.type == "hardlink") and "f" or "o", mode = e.mode, uid = e.uid, gid = e.gid, target = e.target,
-        kind = e.type }
-      if e.type == "hardlink" then
-        local src = made[join(split(e.target or ""))]
-        if not src then
-          r:close()
-          self:fail(("%s: hardlink %s to %s, which the archive does not hold before it"):format(path,
-            check.show(e.name), check.show(e.target or "")), "BADTAR")
-        end
-        x.path = src
-      elseif x.t == "f" then
-        local p = self.ctx.tmp:path()
-        local ok
-        ok, err, code = r:to_file(p)
-        if not ok then
-          r:close()
-          self:fail(err, code)
-        end
-        self.ctx.tmp:add(p)
-        x.path = p
-        made[join(rel)] = p
-      end
-      local uid, gid = self.uid, self.gid
-      if uid then x.uid, x.gid = uid, gid end
-      local saved = self.uid
-      self.uid = nil
-      local keep = self.c.chmod
-      self.c.chmod = nil
-      self:entry(comps, x)
-      self.c.chmod, self.uid = keep, saved
-    end
-  end
-  r:close()
-end
-
 -- BuildKit's ensureDstPath: the destination folder, or the one holding
 -- the destination's name.
 function Out:ensure_dest()
@@ -341,8 +245,8 @@ end
 function Out:copy_one(fs, s, real, e)
   local dest = self.c.dest.comps
   local dinfo, dpath = self:lookup(dest, true)
-  if self.c.unpack and fs and fs.kind == "context" and e.t == "f" and archive(e.path) then
-    return self:unpack(e.path, dest)
+  if self.c.unpack and fs and fs.kind == "context" and e.t == "f" and unpack.is_archive(e.path) then
+    return unpack.unpack(self, e.path, dest)
   end
   if e.t ~= "d" and dinfo and dinfo.t == "d" then
     dpath = table.move(dpath, 1, #dpath, 1, {})
@@ -362,46 +266,6 @@ function Out:copy_one(fs, s, real, e)
     if #dpath == 0 then self:fail("cannot copy a file onto /", "EISDIR") end
     self:entry(dpath, e, fs)
   end
-end
-
--- filepath.Match of a whole relative path against a pattern (no "**").
-local function glob_match(pattern, s)
-  local m = core.matcher { pattern }
-  return m ~= nil and m:matches(s) and #split(pattern) == #split(s)
-end
-
--- The paths of fs that the source s (comps, may hold wildcards) names:
--- BuildKit's ResolveWildcards (a matched folder is not entered).
-local function matches(fs, s)
-  local lit, rest = {}, nil
-  for i, c in ipairs(s) do
-    if wildcards(c) then
-      rest = table.move(s, i, #s, 1, {})
-      break
-    end
-    lit[#lit + 1] = c
-  end
-  if not rest then return { s }, false end
-  local base = fs:resolve(lit) or lit
-  local pattern = join(rest)
-  local out = {}
-  local function visit(dir, prefix)
-    for _, name in ipairs(fs:list(dir)) do
-      local rel = prefix == "" and name or prefix .. "/" .. name
-      local full = table.move(dir, 1, #dir, 1, {})
-      full[#full + 1] = name
-      if glob_match(pattern, rel) then
-        local m = table.move(lit, 1, #lit, 1, {})
-        for x in rel:gmatch("[^/]+") do m[#m + 1] = x end
-        out[#out + 1] = m
-      else
-        local info = fs:lstat(full)
-        if info and info.t == "d" and #split(rel) < #rest then visit(full, rel) end
-      end
-    end
-  end
-  if fs:lstat(base) then visit(base, "") end
-  return out, true
 end
 
 -- Owner ids from chown, read against the image (or none for link).
@@ -486,7 +350,7 @@ function M.plan(v, s, k, ctx)
         o.include = inc
         local rreal = fs:resolve(root)
         local re = rreal and fs:lstat(rreal)
-        if not wildcards(src) then
+        if not srcfs.wildcards(src) then
           local full = table.move(root, 1, #root, 1, {})
           table.move(scomps, 1, #scomps, #full + 1, full)
           local real = fs:resolve(full)
@@ -496,7 +360,7 @@ function M.plan(v, s, k, ctx)
         o:ensure_dest()
         o:copy_one(fs, root, rreal, re)
       else
-        local list, wild = matches(fs, scomps)
+        local list, wild = srcfs.matches(fs, scomps)
         if #list > 0 then
           for _, m in ipairs(list) do
             local real, rerr = fs:resolve(m)

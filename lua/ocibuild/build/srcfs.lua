@@ -324,4 +324,70 @@ function Image:extract(tmp)
   return true
 end
 
+-- ---- sources with wildcards ----
+
+local GLOB = "[*?[]"
+
+local function split(p)
+  local out = {}
+  for c in p:gmatch("[^/]+") do out[#out + 1] = c end
+  return out
+end
+
+--- Go's containsWildcards: *, ? or [ not escaped by a backslash.
+function M.wildcards(s)
+  local i = 1
+  while i <= #s do
+    local c = s:sub(i, i)
+    if c == "\\" then
+      i = i + 1
+    elseif c:match(GLOB) then
+      return true
+    end
+    i = i + 1
+  end
+  return false
+end
+
+-- filepath.Match of a whole relative path against a pattern (no "**").
+local function glob_match(pattern, s)
+  local m = core.matcher { pattern }
+  return m ~= nil and m:matches(s) and #split(pattern) == #split(s)
+end
+
+--- The paths of fs that the source s (comps, may hold wildcards) names,
+-- and whether s had wildcards: BuildKit's ResolveWildcards (a matched
+-- folder is not entered).
+function M.matches(fs, s)
+  local lit, rest = {}, nil
+  for i, c in ipairs(s) do
+    if M.wildcards(c) then
+      rest = table.move(s, i, #s, 1, {})
+      break
+    end
+    lit[#lit + 1] = c
+  end
+  if not rest then return { s }, false end
+  local base = fs:resolve(lit) or lit
+  local pattern = join(rest)
+  local out = {}
+  local function visit(dir, prefix)
+    for _, name in ipairs(fs:list(dir)) do
+      local rel = prefix == "" and name or prefix .. "/" .. name
+      local full = table.move(dir, 1, #dir, 1, {})
+      full[#full + 1] = name
+      if glob_match(pattern, rel) then
+        local m = table.move(lit, 1, #lit, 1, {})
+        for x in rel:gmatch("[^/]+") do m[#m + 1] = x end
+        out[#out + 1] = m
+      else
+        local info = fs:lstat(full)
+        if info and info.t == "d" and #split(rel) < #rest then visit(full, rel) end
+      end
+    end
+  end
+  if fs:lstat(base) then visit(base, "") end
+  return out, true
+end
+
 return M

@@ -13,9 +13,9 @@
 -- line = (first line, 1-based), end_line = (last line)}. dump(node) is
 -- BuildKit's Node.Dump (the form of its parser test files).
 -- Failures: nil, "FILE:LINE: message", "BADDOCKERFILE".
+local forms = require "ocibuild.dockerfile.forms"
 local shell = require "ocibuild.dockerfile.shell"
 local text = require "ocibuild.dockerfile.text"
-local json = require "ocibuild.oci.json"
 
 local M = {}
 
@@ -30,28 +30,6 @@ local DIRECTIVES = { syntax = true, escape = true, check = true }
 
 -- Instructions that may carry heredocs (and ONBUILD, holding one).
 local HEREDOC = { add = true, copy = true, run = true }
-
--- [\t\v\f\r ]+ as BuildKit splits on it.
-local WS = "[\t\v\f\r ]+"
-
-local function split2(s)
-  local a, b = s:find(WS)
-  if not a then return { s } end
-  return { s:sub(1, a - 1), s:sub(b + 1) }
-end
-
-local function split_ws(s)
-  local out, pos = {}, 1
-  while true do
-    local a, b = s:find(WS, pos)
-    if not a then
-      out[#out + 1] = s:sub(pos)
-      return out
-    end
-    out[#out + 1] = s:sub(pos, a - 1)
-    pos = b + 1
-  end
-end
 
 -- ---- the escape character and directives ----
 
@@ -120,158 +98,33 @@ local function trim_continuation(d, line)
   return line, true
 end
 
--- ---- argument forms ----
-
--- Space-separated words, quotes and escapes kept (parseWords).
-local function parse_words(rest, esc)
-  local words, cs = {}, text.chars(rest)
-  local phase, quote, blank_ok, buf = "spaces", nil, false, {}
-  local i = 1
-  local n = #cs
-  while i <= n + 1 do
-    local ch = cs[i]
-    local at_end = i == n + 1
-    local skip = false
-    if phase == "spaces" then
-      if at_end then break end
-      if text.is_space(ch) then
-        skip = true
-      else
-        phase = "word"
-      end
-    end
-    if not skip then
-      if (phase == "word" or phase == "quote") and at_end then
-        if blank_ok or #buf > 0 then words[#words + 1] = table.concat(buf) end
-        break
-      end
-      if phase == "word" then
-        if text.is_space(ch) then
-          phase = "spaces"
-          if blank_ok or #buf > 0 then words[#words + 1] = table.concat(buf) end
-          buf, blank_ok = {}, false
-        else
-          if ch == "'" or ch == '"' then
-            quote, blank_ok, phase = ch, true, "quote"
-          end
-          if ch == esc then
-            if i + 1 == n + 1 then
-              ch = nil -- an escape at the end of the line is dropped
-            else
-              buf[#buf + 1] = ch
-              i = i + 1
-              ch = cs[i]
-            end
-          end
-          if ch then buf[#buf + 1] = ch end
-        end
-      elseif phase == "quote" then
-        if ch == quote then phase = "word" end
-        if ch == esc and quote ~= "'" then
-          if i + 1 == n + 1 then
-            phase, ch = "word", nil
-          else
-            i = i + 1
-            buf[#buf + 1] = ch
-            ch = cs[i]
-          end
-        end
-        if ch then buf[#buf + 1] = ch end
-      end
-    end
-    i = i + 1
-  end
-  return words
-end
-
-local function kv(key, value, sep, out)
-  out[#out + 1], out[#out + 2], out[#out + 3] = key, value, sep
-end
-
--- ENV and LABEL: KEY VALUE (old form) or KEY=VALUE ... (parseNameVal).
-local function parse_name_val(rest, what, d)
-  local words = parse_words(rest, d.escape)
-  if #words == 0 then return {} end
-  local out = {}
-  if not words[1]:find("=", 1, true) then
-    local parts = split2(rest)
-    if #parts < 2 then return nil, ("%s must have two arguments"):format(what) end
-    kv(parts[1], parts[2], "", out)
-    return out
-  end
-  for _, w in ipairs(words) do
-    local k, v = w:match("^([^=]*)=(.*)$")
-    if not k then
-      return nil, ("Syntax error - can't find = in %s. Must be of the form: name=value"):format(text.quote(w))
-    end
-    kv(k, v, "=", out)
-  end
-  return out
-end
-
-local function parse_json(rest)
-  rest = text.trim_left(rest)
-  if rest:sub(1, 1) ~= "[" then return nil end
-  local ok, v = pcall(json.decode, rest, "JSON form")
-  if not ok or v == nil or not json.is_array(v) then return nil end
-  local out = {}
-  for i, x in ipairs(v) do
-    if type(x) ~= "string" then
-      return nil, "when using JSON array syntax, arrays must be comprised of strings only"
-    end
-    out[i] = x
-  end
-  return out
-end
-
-local function maybe_json(rest)
-  if rest == "" then return {} end
-  local list, err = parse_json(rest)
-  if list then return list, true end
-  if err then return nil, err end
-  return { rest }
-end
-
-local function maybe_json_list(rest)
-  local list, err = parse_json(rest)
-  if list then return list, true end
-  if err then return nil, err end
-  if rest == "" then return {} end
-  return split_ws(rest)
-end
-
--- unicode.IsSpace of a byte taken as a rune, as BuildKit tests bytes.
-local function byte_space(ch)
-  return ch:match("^[\t\n\v\f\r ]$") ~= nil or ch == "\133" or ch == "\160"
-end
-
 local PARSERS
 local node_from_line
 
 PARSERS = {
-  add = function(rest) return maybe_json_list(rest) end,
-  copy = function(rest) return maybe_json_list(rest) end,
-  volume = function(rest) return maybe_json_list(rest) end,
-  cmd = function(rest) return maybe_json(rest) end,
-  entrypoint = function(rest) return maybe_json(rest) end,
-  run = function(rest) return maybe_json(rest) end,
-  shell = function(rest) return maybe_json(rest) end,
-  arg = function(rest, d) return parse_words(rest, d.escape) end,
-  env = function(rest, d) return parse_name_val(rest, "ENV", d) end,
-  label = function(rest, d) return parse_name_val(rest, "LABEL", d) end,
-  expose = function(rest) return rest == "" and {} or split_ws(rest) end,
-  from = function(rest) return rest == "" and {} or split_ws(rest) end,
+  add = function(rest) return forms.maybe_json_list(rest) end,
+  copy = function(rest) return forms.maybe_json_list(rest) end,
+  volume = function(rest) return forms.maybe_json_list(rest) end,
+  cmd = function(rest) return forms.maybe_json(rest) end,
+  entrypoint = function(rest) return forms.maybe_json(rest) end,
+  run = function(rest) return forms.maybe_json(rest) end,
+  shell = function(rest) return forms.maybe_json(rest) end,
+  arg = function(rest, d) return forms.parse_words(rest, d.escape) end,
+  env = function(rest, d) return forms.parse_name_val(rest, "ENV", d) end,
+  label = function(rest, d) return forms.parse_name_val(rest, "LABEL", d) end,
+  expose = function(rest) return rest == "" and {} or forms.split_ws(rest) end,
+  from = function(rest) return rest == "" and {} or forms.split_ws(rest) end,
   maintainer = function(rest) return rest == "" and {} or { rest } end,
   stopsignal = function(rest) return rest == "" and {} or { rest } end,
   user = function(rest) return rest == "" and {} or { rest } end,
   workdir = function(rest) return rest == "" and {} or { rest } end,
   healthcheck = function(rest)
     local sep = 1
-    while sep <= #rest and not byte_space(rest:sub(sep, sep)) do sep = sep + 1 end
+    while sep <= #rest and not forms.byte_space(rest:sub(sep, sep)) do sep = sep + 1 end
     local nx = sep
-    while nx <= #rest and byte_space(rest:sub(nx, nx)) do nx = nx + 1 end
+    while nx <= #rest and forms.byte_space(rest:sub(nx, nx)) do nx = nx + 1 end
     if sep == 1 then return {} end
-    local cmd, isjson = maybe_json(rest:sub(nx))
+    local cmd, isjson = forms.maybe_json(rest:sub(nx))
     if not cmd then return nil, isjson end
     table.insert(cmd, 1, rest:sub(1, sep - 1))
     return cmd, isjson
@@ -284,81 +137,11 @@ PARSERS = {
   end,
 }
 
--- Flags at the start of the arguments (extractBuilderFlags): the words
--- starting with "--", and the rest of the line.
-local function builder_flags(line, d)
-  local words, buf = {}, {}
-  local phase, quote, blank_ok = "spaces", nil, false
-  local n, pos = #line, 1
-  while pos <= n + 1 do
-    local ch = line:sub(pos, pos)
-    local at_end = pos == n + 1
-    local skip = false
-    if phase == "spaces" then
-      if at_end then break end
-      if byte_space(ch) then
-        skip = true
-      else
-        if ch ~= "-" or pos + 1 == n + 1 or line:sub(pos + 1, pos + 1) ~= "-" then
-          return line:sub(pos), words
-        end
-        phase = "word"
-      end
-    end
-    if not skip then
-      if (phase == "word" or phase == "quote") and at_end then
-        local word = table.concat(buf)
-        if word ~= "--" and (blank_ok or #word > 0) then words[#words + 1] = word end
-        break
-      end
-      if phase == "word" then
-        if byte_space(ch) then
-          local word = table.concat(buf)
-          phase = "spaces"
-          if word == "--" then return line:sub(pos), words end
-          if blank_ok or #word > 0 then words[#words + 1] = word end
-          buf, blank_ok = {}, false
-        elseif ch == "'" or ch == '"' then
-          quote, blank_ok, phase = ch, true, "quote"
-        else
-          local add = true
-          if ch == d.escape then
-            if pos + 1 == n + 1 then
-              add = false
-            else
-              pos = pos + 1
-              ch = line:sub(pos, pos)
-            end
-          end
-          if add then buf[#buf + 1] = ch end
-        end
-      elseif phase == "quote" then
-        if ch == quote then
-          phase = "word"
-        else
-          local add = true
-          if ch == d.escape then
-            if pos + 1 == n + 1 then
-              phase, add = "word", false
-            else
-              pos = pos + 1
-              ch = line:sub(pos, pos)
-            end
-          end
-          if add then buf[#buf + 1] = ch end
-        end
-      end
-    end
-    pos = pos + 1
-  end
-  return "", words
-end
-
 --- One instruction line into a node (without its heredocs and lines).
 function node_from_line(line, d)
-  local parts = split2(text.trim(line))
+  local parts = forms.split2(text.trim(line))
   local cmd, flags, rest = parts[1], {}, ""
-  if #parts == 2 then rest, flags = builder_flags(parts[2], d) end
+  if #parts == 2 then rest, flags = forms.builder_flags(parts[2], d) end
   rest = text.trim(rest)
   local fn = PARSERS[cmd:lower()]
   local args, isjson = { "" }, false -- an unknown instruction keeps one empty word

@@ -4,7 +4,7 @@
 -- ${v#p} ${v##p} ${v%p} ${v%%p} ${v/p/r} ${v//p/r}, and the split into
 -- words after expansion. Patterns take * and ? (never a newline) and
 -- escaped characters, matched as Go's regexp matches the pattern BuildKit
--- makes of them (leftmost, lazy or greedy stars in order).
+-- makes of them (ocibuild.dockerfile.pattern).
 --   local lex = shell.new("\\")        -- or "`"; options below
 --   lex:word("${A:-x}/b", { A = "1" }) --> "1/b"
 --   lex:words("a \"b c\"", {})         --> { "a", "b c" }
@@ -12,6 +12,7 @@
 -- raw_escapes (keep escape characters), skip_unset (leave unset
 -- variables as written), skip_quotes (quotes are plain characters).
 -- Functions return nil, msg on a syntax error.
+local pattern = require "ocibuild.dockerfile.pattern"
 local text = require "ocibuild.dockerfile.text"
 
 local M = {}
@@ -159,139 +160,6 @@ function Word:heredoc()
   return table.concat(out)
 end
 
--- ---- patterns: * and ? with escapes, compiled to tokens ----
-
--- Tokens of a pattern: {any=true} (?), {star=true}, or a character.
-local function compile(pattern)
-  local toks, cs, i = {}, text.chars(pattern), 1
-  while i <= #cs do
-    local c = cs[i]
-    if c == "*" then
-      toks[#toks + 1] = { star = true }
-    elseif c == "?" then
-      toks[#toks + 1] = { any = true }
-    elseif c == "\\" then
-      local nx = cs[i + 1]
-      -- the escape of } and / inside ${} is not part of the pattern
-      if nx ~= "}" and nx ~= "/" then
-        if nx ~= "*" and nx ~= "?" and nx ~= "\\" then return nil, ("invalid escape '\\%s'"):format(nx or "") end
-        toks[#toks + 1] = { ch = nx }
-        i = i + 1
-      end
-    else
-      toks[#toks + 1] = { ch = c }
-    end
-    i = i + 1
-  end
-  return toks
-end
-
--- The end (exclusive) of a match of toks[t..] at chars[i..], trying
--- alternatives in the order a backtracking regexp engine does (a lazy
--- star the shortest first, a greedy one the longest), or nil.
-local function match_at(toks, t, chars, i, greedy)
-  local tok = toks[t]
-  if not tok then return i end
-  if tok.star then
-    local max = i
-    while chars[max] and chars[max] ~= "\n" do max = max + 1 end
-    local from, to, step = i, max, 1
-    if greedy then from, to, step = max, i, -1 end
-    for j = from, to, step do
-      local e = match_at(toks, t + 1, chars, j, greedy)
-      if e then return e end
-    end
-    return nil
-  end
-  local c = chars[i]
-  if c == nil then return nil end
-  if tok.any then
-    if c == "\n" then return nil end
-  elseif tok.ch ~= c then
-    return nil
-  end
-  return match_at(toks, t + 1, chars, i + 1, greedy)
-end
-
-local function trim_prefix(pattern, value, greedy)
-  local toks, err = compile(pattern)
-  if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err) end
-  local chars = text.chars(value)
-  local e = match_at(toks, 1, chars, 1, greedy)
-  if e then return table.concat(chars, "", e) end
-  return value
-end
-
--- The pattern reversed, an escape staying before what it escapes.
-local function reverse_pattern(pattern)
-  local cs, out = text.chars(pattern), {}
-  local n = #cs
-  local i = 1
-  while i <= n do
-    local idx = n - i + 1
-    if cs[i] == "\\" and i ~= n then
-      out[idx - 1], out[idx] = cs[i], cs[i + 1]
-      i = i + 2
-    else
-      out[idx] = cs[i]
-      i = i + 1
-    end
-  end
-  return table.concat(out)
-end
-
-local function reverse(s)
-  local cs, out = text.chars(s), {}
-  for i = #cs, 1, -1 do out[#out + 1] = cs[i] end
-  return table.concat(out)
-end
-
-local function trim_suffix(pattern, value, greedy)
-  local r, err = trim_prefix(reverse_pattern(pattern), reverse(value), greedy)
-  if not r then return nil, err end
-  return reverse(r)
-end
-
--- The first match of toks at or after chars[pos]: start, end (exclusive).
-local function find(toks, chars, pos)
-  for st = pos, #chars + 1 do
-    local e = match_at(toks, 1, chars, st, true)
-    if e then return st, e end
-  end
-end
-
--- ${v/p/r} and ${v//p/r}: the leftmost match, greedy; with all, every
--- match as Go's ReplaceAllString finds them (an empty match right after
--- another one is not replaced).
-local function replace(pattern, value, repl, all)
-  local toks, err = compile(pattern)
-  if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err) end
-  local chars = text.chars(value)
-  if not all then
-    local s, e = find(toks, chars, 1)
-    if not s then return value end
-    return table.concat(chars, "", 1, s - 1) .. repl .. table.concat(chars, "", e)
-  end
-  local out, last, pos = {}, 1, 1
-  while pos <= #chars + 1 do
-    local s, e = find(toks, chars, pos)
-    if not s then break end
-    out[#out + 1] = table.concat(chars, "", last, s - 1)
-    if e > last or s == 1 then out[#out + 1] = repl end
-    last = e
-    local width = pos <= #chars and 1 or 0
-    if pos + width > e then
-      pos = pos + width
-    elseif pos + 1 > e then
-      pos = pos + 1
-    else
-      pos = e
-    end
-  end
-  out[#out + 1] = table.concat(chars, "", last)
-  return table.concat(out)
-end
-
 -- ---- ${...} ----
 
 function Word:modifier(name, ch, chs, null_unset)
@@ -318,8 +186,8 @@ function Word:modifier(name, ch, chs, null_unset)
   elseif ch == "#" or ch == "%" then
     local greedy = false
     if word:sub(1, 1) == ch then greedy, word = true, word:sub(2) end
-    if ch == "%" then return trim_suffix(word, value, greedy) end
-    return trim_prefix(word, value, greedy)
+    if ch == "%" then return pattern.trim_suffix(word, value, greedy) end
+    return pattern.trim_prefix(word, value, greedy)
   end
   return nil, ("unsupported modifier (%s) in substitution"):format(chs)
 end
@@ -328,8 +196,8 @@ function Word:substitute(name)
   local s = self.s
   local all = s:peek() == "/"
   if all then s:next() end
-  local pattern, _, err = self:stop_on("/", true)
-  if not pattern then
+  local pat, _, err = self:stop_on("/", true)
+  if not pat then
     if s:peek() == nil then return nil, "syntax error: missing '/' in ${}" end
     return nil, err
   end
@@ -340,8 +208,8 @@ function Word:substitute(name)
     return nil, err
   end
   local value, set = self:get(name)
-  if self.lex.skip_unset and not set then return ("${%s/%s/%s}"):format(name, pattern, repl) end
-  return replace(pattern, value, repl, all)
+  if self.lex.skip_unset and not set then return ("${%s/%s/%s}"):format(name, pat, repl) end
+  return pattern.replace(pat, value, repl, all)
 end
 
 function Word:dollar()
