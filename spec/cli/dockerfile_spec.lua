@@ -38,6 +38,8 @@ describe("ocibuild build with a Dockerfile", function()
         { "FROM scratch AS a\nONBUILD RUN make\nFROM a\nCOPY a.txt /\n",
           'Dockerfile:3: stage "a" has the trigger ONBUILD RUN make (line 2)' },
         { "FROM scratch\nCMD [\"a\", 1]\n", "Dockerfile:2: when using JSON array syntax" },
+        { "FROM scratch\nADD https://github.com/moby/buildkit.git /src\n",
+          "Dockerfile:2: ADD https://github.com/moby/buildkit.git: git sources are not supported" },
       } do
         df(d .. "/ctx", c[1])
         local code, out, err = T.ocibuild("--store", d .. "/store", "build", "-f", d .. "/ctx/Dockerfile", d .. "/ctx")

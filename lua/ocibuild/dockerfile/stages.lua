@@ -147,6 +147,10 @@ function M.check(st, file)
     end
     if c.kind == "add" or c.kind == "copy" then
       for _, s in ipairs(c.srcs) do
+        if s:match("^git@") or s:match("^git://") or (is_url(s) and (s:match("%.git$") or s:match("%.git#"))) then
+          return at(file, c, ("%s %s: git sources are not supported: clone the repository beforehand and COPY it")
+            :format(c.kind:upper(), s), "USAGE")
+        end
         if is_url(s) and c.kind == "copy" then return at(file, c, "source can't be a URL for COPY", "USAGE") end
         if is_url(s) and c.checksum == "" then
           return at(file, c, ("ADD %s needs --checksum=sha256:...: ocibuild builds reproducibly and fetches "
