@@ -81,7 +81,7 @@ function Walker:close() end
 ---Walks root depth first in byte order, with exclusions as BuildKit applies them.
 ---@param root string
 ---@param matcher ocibuild.Matcher?
----@param opts {excluded: boolean?, skip: string[]?}? excluded: also report excluded paths; skip: paths left out
+---@param opts {excluded: boolean?, skip: string[]?, match_base: string?}? excluded: also report excluded paths; skip: paths left out; match_base: root's path in the tree the patterns are written for (every path is matched as match_base/path)
 ---@return ocibuild.Walker|ocibuild.fail, string?, string?
 function core.walk(root, matcher, opts) end
 
@@ -151,7 +151,8 @@ function LayerJob:run(on_event) end
 ---of the folders of the policy's prefix (TarWriter:add's tables, plus kind
 ---"file" with path = a file opened, links followed, when written); without
 ---root, only the items.
----@param t {root: string?, matcher: ocibuild.Matcher?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?, items: table[]?}
+---match_base: root's path as the matcher sees it (see core.walk).
+---@param t {root: string?, matcher: ocibuild.Matcher?, match_base: string?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?, items: table[]?}
 ---@return ocibuild.LayerJob
 function core.layer_job(t) end
 
@@ -272,9 +273,14 @@ function TarReader:sha256() end
 function TarReader:to_blob(store, digest, size) end
 ---@return string|ocibuild.fail digest, size of the whole raw input read
 function TarReader:finish() end
+---The current entry's body as a new file (0600, O_EXCL; removed when the write fails).
+---@return integer|ocibuild.fail size
+function TarReader:to_file(path) end
 ---A tar (plain, gzip or zstd): a path, "-" for standard input, or a store and a digest.
+---With a path, {any = true} also reads bzip2 and xz (the archives ADD unpacks).
+---@param digest_or_opts string|{any: boolean?}?
 ---@return ocibuild.TarReader|ocibuild.fail, string?, string?
-function core.tar_reader(path_or_store, digest) end
+function core.tar_reader(path_or_store, digest_or_opts) end
 
 ---@class ocibuild.Fd
 ---An open descriptor held by Lua (a lock; close() releases it).
@@ -291,6 +297,12 @@ function core.replace_file(path, data, mode) end
 ---@param mode integer? default 0755
 ---@return true|ocibuild.fail
 function core.mkdirs(path, mode) end
+---A new private folder named prefix .. six random characters (mkdtemp).
+---@return string|ocibuild.fail
+function core.mkdtemp(prefix) end
+---Removes an empty folder.
+---@return true|ocibuild.fail
+function core.rmdir(path) end
 ---@param shared boolean?
 ---@return ocibuild.Fd|ocibuild.fail, string?, string?
 function core.lock(path, shared) end
@@ -298,7 +310,7 @@ function core.lock(path, shared) end
 ---@param opts {max: integer?, nofollow: boolean?, prefix: boolean?}?
 ---@return string|ocibuild.fail the file's bytes (regular files only; EISDIR, BADTYPE, TOOBIG)
 function core.read_file(path, opts) end
----@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer}|ocibuild.fail
+---@return {type: string, size: integer, mode: integer, dev: integer, ino: integer, uid: integer, gid: integer, mtime: integer, nlink: integer, target: string?}|ocibuild.fail target: a symlink's, with nofollow
 function core.stat(path, nofollow) end
 ---@return string|ocibuild.fail
 function core.realpath(path) end

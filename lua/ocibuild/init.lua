@@ -20,6 +20,7 @@
 -- @module ocibuild
 local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
+local dockerfile = require "ocibuild.dockerfile"
 local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
 local index = require "ocibuild.build.index"
@@ -362,6 +363,79 @@ function M.new(base, opts)
     if not idx then error(err, 2) end
     local self = setmetatable({}, Index)
     inner_idx[self] = idx
+    return self
+  end
+
+  local DOCKERFILE_OPTIONS = { "file", "context", "args", "target", "platform" }
+
+  --- The image a Dockerfile describes, built as BuildKit builds it but
+  -- without running anything (RUN is refused). The result is an image
+  -- (or, for several platforms, an index) a script can go on changing
+  -- before `save`; the Dockerfile's stages are built when it is saved.
+  -- @function dockerfile
+  -- @tparam table o `context` (default: the script's folder), `file`
+  -- (default: context/Dockerfile, else context/Containerfile), `args`
+  -- (ARG values), `target` (a stage), `platform` ("os/arch", a list, or
+  -- "p1,p2")
+  -- @return an image (one platform) or an index
+  -- @raise on a Dockerfile that cannot be built (FILE:LINE: why), a path
+  -- outside the sandbox, a bad option
+  function api.dockerfile(o)
+    local _ <close> = hook_off()
+    if type(o) ~= "table" then error("dockerfile needs a table, like { context = \".\" }", 2) end
+    o = plain(o)
+    local ok, err = check.keys(o, DOCKERFILE_OPTIONS, "dockerfile")
+    if not ok then error(err, 2) end
+    if o.context ~= nil and type(o.context) ~= "string" then error("dockerfile: context must be a folder", 2) end
+    local context
+    context, err = host_path(o.context or ".", "context")
+    if not context then error(err, 2) end
+    local st = core.stat(context)
+    if not st or st.type ~= "dir" then error(("dockerfile: context %s is not a folder"):format(context), 2) end
+    local file, display
+    if o.file ~= nil then
+      if type(o.file) ~= "string" then error("dockerfile: file must be a path", 2) end
+      file, err = host_path(o.file, "Dockerfile")
+      display = o.file
+    else
+      file, display = dockerfile.find(context)
+      if not file then error(("dockerfile: %s holds no Dockerfile or Containerfile"):format(context), 2) end
+      file, err = allow(file, "Dockerfile")
+    end
+    if not file then error(err, 2) end
+    for _, ig in ipairs { file .. ".dockerignore", context .. "/.dockerignore" } do
+      if core.stat(ig) then
+        ok, err = allow(ig, "ignore file")
+        if not ok then error(err, 2) end
+        break
+      end
+    end
+    if o.args ~= nil then
+      if type(o.args) ~= "table" then error("dockerfile: args must be a table of strings", 2) end
+      for k, v in pairs(o.args) do
+        if type(k) ~= "string" or type(v) ~= "string" then error("dockerfile: args must be a table of strings", 2) end
+      end
+    end
+    local plats = o.platform
+    if type(plats) == "string" then
+      local list = {}
+      for p in plats:gmatch("[^,]+") do list[#list + 1] = p end
+      plats = list
+    elseif plats ~= nil and not check.strings(plats, "platform") then
+      error("dockerfile: platform must be \"os/arch\", a list of them or \"p1,p2\"", 2)
+    end
+    if o.target ~= nil and type(o.target) ~= "string" then error("dockerfile: target must be a stage name", 2) end
+    local rec
+    rec, err = dockerfile.load { file = file, display = display, context = context, args = o.args,
+      target = o.target, platforms = plats }
+    if not rec then error(err, 2) end
+    if rec.images then
+      local self = setmetatable({}, Index)
+      inner_idx[self] = rec
+      return self
+    end
+    local self = setmetatable({}, Image)
+    inner[self] = rec
     return self
   end
 

@@ -20,6 +20,7 @@ local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
+local platform = require "ocibuild.oci.platform"
 local ref = require "ocibuild.oci.ref"
 local store_mod = require "ocibuild.store"
 
@@ -179,6 +180,12 @@ local function from_store(s, st, opts)
   local r = ref.parse(s)
   if r then
     local d = index.find(idx.manifests, r)
+    -- a tag pulled for another platform of a multi-platform image is
+    -- pulled again for this one
+    if d and d.platform and opts.platform and not platform.matches(d.platform, opts.platform) and not r.digest
+        and require("ocibuild.registry").names_registry(s) then
+      d = nil
+    end
     if not d and r.digest then d = by_digest(st, idx.manifests, r.digest) end
     if d then return { endpoint = here, desc = d, name = r.normalized } end
   end

@@ -1,7 +1,8 @@
 -- What build and run tell people and programs: --progress in each mode
 -- (events checked against the schema), -q, --iidfile, --metadata-file,
 -- run -o; and the consistency rules: ls lists what build puts in, a
--- Dockerfile gets one warning.
+-- folder with a Dockerfile builds the Dockerfile with a one-line notice
+-- (--as-layer builds the folder, without one).
 local T = require "support"
 local events = require "ocibuild.events"
 local json = require "ocibuild.oci.json"
@@ -252,15 +253,25 @@ return r
       assert.equal("index.html\nout.tar\nsub/\nsub/a.txt\n", listed)
     end)
 
-    it("a folder with a Dockerfile builds as plain files, with one warning", function()
+    it("a folder with a Dockerfile builds the Dockerfile with a notice; --as-layer builds the folder", function()
       local d = T.tmpdir(finally)
       local ctx = context(d)
-      T.write(ctx .. "/Dockerfile", "FROM scratch\nCOPY . /\n")
+      T.write(ctx .. "/Dockerfile", "FROM scratch\nCOPY index.html /\n")
       local code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", "df:1")
       assert.equal(0, code, err)
-      assert.equal(("ocibuild: warning: %s/Dockerfile: ocibuild does not read Dockerfiles; %s is built as plain "
-        .. "files (for a build script, see 'ocibuild init')\n"):format(ctx, ctx), err)
+      assert.equal(("ocibuild: building %s/Dockerfile (--as-layer builds %s as one layer)\n"):format(ctx, ctx), err)
       assert.matches("^tag:%s+df:1\n", out)
+      local names = {}
+      for _, e in ipairs(T.tar_entries(T.image(d .. "/s", "df:1").layers[1])) do names[#names + 1] = e.name end
+      assert.same({ "index.html" }, names)
+      code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "--as-layer", "-t", "df:2")
+      assert.equal(0, code, err)
+      assert.equal("", err)
+      assert.matches("^tag:%s+df:2\n", out)
+      names = {}
+      for _, e in ipairs(T.tar_entries(T.image(d .. "/s", "df:2").layers[1])) do names[#names + 1] = e.name end
+      assert.is_true(#names > 2)
+      assert.equal("Dockerfile", names[1])
     end)
   end)
 end)

@@ -217,6 +217,10 @@ return img:save { tag = "fine:1" }
         { 'oci.image { from = "oci-archive:/tmp/x.tar:a:1" }', outside(p, "base image", "/tmp/x.tar") },
         { 'oci.build { context = "site", from = "oci:/etc" }', outside(p, "base image", "/etc") },
         { 'oci.index { img }:save { archive = "../outside/i.tar" }', outside(p, "archive", p.outside .. "/i.tar") },
+        { 'oci.dockerfile { context = "/etc" }', outside(p, "context", "/etc") },
+        { 'oci.dockerfile { context = "out-link" }', outside(p, "context", p.proj .. "/out-link") },
+        { 'oci.dockerfile { context = "ok", file = "../outside/secret.txt" }',
+          outside(p, "Dockerfile", p.outside .. "/secret.txt") },
       }
       for _, c in ipairs(cases) do
         fails(p, "local img = oci.image {}\n" .. c[1] .. "\n", 2, c[2])
@@ -227,6 +231,24 @@ return img:save { tag = "fine:1" }
         outside(p, "ignore file", p.proj .. "/site/.dockerignore"))
       assert.same({ ["lib.lua"] = "f", ["secret.txt"] = "f" }, T.tree(p.outside))
       assert.is_false(T.exists(p.store))
+    end)
+
+    it("reads a Dockerfile's context only: its ignore file, and oci: references in FROM and COPY --from", function()
+      local p = project(finally)
+      T.write(p.proj .. "/ctx/a.txt", "a\n")
+      T.must(("ln -s %s %s"):format(T.q(p.outside .. "/secret.txt"), T.q(p.proj .. "/ctx/.dockerignore")))
+      T.write(p.proj .. "/ctx/Dockerfile", "FROM scratch\nCOPY a.txt /\n")
+      fails(p, 'local img = oci.dockerfile { context = "ctx" }\n', 1,
+        outside(p, "ignore file", p.proj .. "/ctx/.dockerignore"))
+      os.remove(p.proj .. "/ctx/.dockerignore")
+      for _, text in ipairs { "FROM oci:../../outside\n", "FROM scratch\nCOPY --from=oci-archive:/tmp/x.tar / /\n" } do
+        T.write(p.proj .. "/ctx/Dockerfile", text)
+        local code, out, err = run(p, 'return oci.dockerfile { context = "ctx" }:save { tag = "x:1" }\n')
+        assert.equal(1, code, out)
+        assert.matches("outside the build context " .. (p.proj .. "/ctx"):gsub("%p", "%%%0")
+          .. ": a Dockerfile reads only its context", err)
+      end
+      assert.same({ ["lib.lua"] = "f", ["secret.txt"] = "f" }, T.tree(p.outside))
     end)
 
     it("shows the checks one value and the work another: never (option tables are copied raw)", function()
@@ -286,7 +308,7 @@ print(#bad == 0 and "plain" or table.concat(bad, " "))
       local names = {}
       for k in pairs(api) do names[#names + 1] = k end
       table.sort(names)
-      assert.same({ "VERSION", "build", "ignorefile", "image", "index" }, names)
+      assert.same({ "VERSION", "build", "dockerfile", "ignorefile", "image", "index" }, names)
       local methods = {}
       for k in pairs(debug.getmetatable(api.image()).__index) do methods[#methods + 1] = k end
       table.sort(methods)

@@ -78,5 +78,25 @@ describe("ocibuild.core", function()
       assert.equal(301, #list)
       assert.equal(rel .. "leaf", list[#list])
     end)
+
+    it("walks a sub-folder as the matcher sees it in its tree (match_base)", function()
+      local d = T.tmpdir(finally)
+      for _, p in ipairs { "src/a/x.go", "src/a/y.txt", "src/b/z.go", "src/top.txt", "other/q" } do
+        T.write(d .. "/" .. p, p)
+      end
+      -- patterns written for the whole tree: "src/a" excluded but one
+      -- file of it, every .txt; a sub-folder walk sees the same answers
+      local m = assert(core.matcher { "src/a", "!src/a/x.go", "**/*.txt", "b" })
+      local list = assert(walk(d .. "/src", m, { match_base = "src" }))
+      assert.same({ "a", "a/x.go", "b", "b/z.go" }, list)
+      -- without the base, the same patterns read the folder as the top
+      list = assert(walk(d .. "/src", m))
+      assert.same({ "a", "a/x.go" }, list)
+      -- a deeper base carries its parents' results down
+      list = assert(walk(d .. "/src/a", m, { match_base = "src/a" }))
+      assert.same({ "x.go" }, list)
+      local _, msg = walk(d .. "/src/none", m, { match_base = "src/none" })
+      assert.equal("ENOENT: No such file or directory: " .. d .. "/src/none", msg)
+    end)
   end)
 end)

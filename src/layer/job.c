@@ -342,7 +342,8 @@ static uint64_t fs_now(const job *j) {
 static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i, r;
-  if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
+  if (s->root && !(j->walk = ocb_walk_open_sub(s->root, s->match_base, s->matcher, 0, err)))
+    return -1;
   if (j->walk && j->hooks && j->hooks->warn) {
     struct stat st;
     if (stat(s->root, &st) < 0) return ocb_errno(err, errno, s->root);

@@ -37,6 +37,13 @@ enum {
 #define OCB_WALK_MAXSKIP 8
 /* The matcher must outlive the walk; m may be NULL. */
 ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_err *err);
+/* A walk of root that the matcher sees as the folder `base` (relative,
+ * clean, no trailing '/') of the tree its patterns are written for: every
+ * path is matched as base/path, with base's own results as the parent's
+ * (BuildKit's COPY of a context's sub-folder). Paths are reported
+ * relative to root. */
+ocb_walk *ocb_walk_open_sub(const char *root, const char *base, const ocb_matcher *m, int flags,
+                            ocb_err *err);
 /* Leave out the file or directory (dev, ino), whatever the patterns say:
  * the store or an output inside the context must not be read into it.
  * -1 when OCB_WALK_MAXSKIP are set already. */
@@ -129,6 +136,8 @@ typedef struct ocb_untar_entry {
 /* Takes fd over (closed by ocb_untar_close, or here on failure); what
  * names the input in messages. */
 ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err);
+/* The same, also reading bzip2 and xz (the archives ADD unpacks). */
+ocb_untar *ocb_untar_open_any(int fd, const char *what, ocb_err *err);
 /* 1: *e filled; 0: the end; -1: err filled. */
 int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err);
 /* Streams the current entry's body to out (NULL: skip it). */
@@ -189,6 +198,7 @@ void ocb_notes_free(ocb_notes *n);
  */
 typedef struct ocb_layer_spec {
   const char *root;           /* NULL: nothing walked, only the items */
+  const char *match_base;     /* NULL, or root's path as the matcher sees it (ocb_walk_open_sub) */
   const ocb_matcher *matcher; /* NULL: everything */
   const ocb_store *store;
   const ocb_tar_policy *policy;

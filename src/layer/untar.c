@@ -54,7 +54,7 @@ static int fail(ocb_untar *u, ocb_err *err) {
   return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", archive_error_string(u->a), u->what);
 }
 
-ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err) {
+static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
   ocb_untar *u = calloc(1, sizeof *u);
   if (!u || !(u->what = strdup(what)) || !(u->buf = malloc(CHUNK)) || !(u->data = malloc(CHUNK)) ||
       !(u->h = ocb_sha256_new()) || !(u->a = archive_read_new())) {
@@ -68,12 +68,24 @@ ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err) {
   archive_read_support_format_tar(u->a);
   archive_read_support_filter_gzip(u->a);
   archive_read_support_filter_zstd(u->a);
+  if (more) {
+    archive_read_support_filter_bzip2(u->a);
+    archive_read_support_filter_xz(u->a);
+  }
   if (archive_read_open(u->a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
     fail(u, err);
     ocb_untar_close(u);
     return NULL;
   }
   return u;
+}
+
+ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err) {
+  return untar_open(fd, what, 0, err);
+}
+
+ocb_untar *ocb_untar_open_any(int fd, const char *what, ocb_err *err) {
+  return untar_open(fd, what, 1, err);
 }
 
 void ocb_untar_close(ocb_untar *u) {

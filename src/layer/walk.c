@@ -48,6 +48,7 @@ struct ocb_walk {
   struct stat skip[OCB_WALK_MAXSKIP]; /* (dev, ino) left out of the walk */
   int nskip;
   unsigned char *scratch;
+  size_t plen; /* bytes of the matcher's base (and its '/') before every path */
 };
 
 static int grow(char **buf, size_t *cap, size_t need) {
@@ -193,6 +194,40 @@ fail:
   return NULL;
 }
 
+/* base (and '/') into w->path, and the matcher's state of base, its
+ * components matched one by one from the top, into the root frame. */
+static int set_base(ocb_walk *w, const char *base, ocb_err *err) {
+  frame *root = &w->fr[0];
+  size_t n = strlen(base), i;
+  int why, have = 0;
+  if (grow(&w->path, &w->pathcap, n + 2) < 0) return ocb_errno(err, ENOMEM, base);
+  memcpy(w->path, base, n);
+  w->path[n] = '/';
+  w->path[n + 1] = '\0';
+  w->plen = n + 1;
+  root->pathlen = n;
+  if (!w->m || !w->ssize) return 0;
+  if (!(root->state = malloc(w->ssize))) return ocb_errno(err, ENOMEM, base);
+  for (i = 1; i <= n; i++) {
+    if (i < n && base[i] != '/') continue;
+    ocb_matcher_walk(w->m, base, i, have ? root->state : NULL, w->scratch, &why);
+    memcpy(root->state, w->scratch, w->ssize);
+    have = 1;
+  }
+  return 0;
+}
+
+ocb_walk *ocb_walk_open_sub(const char *root, const char *base, const ocb_matcher *m, int flags,
+                            ocb_err *err) {
+  ocb_walk *w = ocb_walk_open(root, m, flags, err);
+  if (!w || !base || !*base) return w;
+  if (set_base(w, base, err) < 0) {
+    ocb_walk_close(w);
+    return NULL;
+  }
+  return w;
+}
+
 int ocb_walk_skip(ocb_walk *w, dev_t dev, ino_t ino) {
   if (w->nskip == (int)(sizeof w->skip / sizeof *w->skip)) return -1;
   w->skip[w->nskip].st_dev = dev;
@@ -220,7 +255,7 @@ void ocb_walk_close(ocb_walk *w) {
 
 /* The current entry's name for messages: root/path, escaped. */
 static const char *entry_name(const ocb_walk *w, size_t pathlen, char *buf, size_t len) {
-  ocb_quote_path(buf, len, w->root, w->path, pathlen);
+  ocb_quote_path(buf, len, w->root, w->path + w->plen, pathlen - w->plen);
   return buf;
 }
 
@@ -236,8 +271,8 @@ static int emit_ancestor(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     memcpy(w->apath, w->path, f->pathlen);
     w->apath[f->pathlen] = '\0';
     start = w->fr[k - 1].pathlen ? w->fr[k - 1].pathlen + 1 : 0;
-    e->path = w->apath;
-    e->pathlen = f->pathlen;
+    e->path = w->apath + w->plen;
+    e->pathlen = f->pathlen - w->plen;
     e->name = w->apath + start;
     e->dirfd = w->fr[k - 1].fd;
     e->st = &f->st;
@@ -250,8 +285,8 @@ static int emit_ancestor(ocb_walk *w, ocb_entry *e, ocb_err *err) {
 
 static void fill(ocb_walk *w, ocb_entry *e, size_t namestart, int excluded, int why) {
   frame *parent = &w->fr[w->depth - 1];
-  e->path = w->path;
-  e->pathlen = strlen(w->path);
+  e->path = w->path + w->plen;
+  e->pathlen = strlen(w->path) - w->plen;
   e->name = w->path + namestart;
   e->dirfd = parent->fd;
   e->st = &w->st;
@@ -295,8 +330,8 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
         if (S_ISDIR(w->st.st_mode) && d > 1 && w->fr[d - 1].pathlen == strlen(w->path)) {
           /* It is a directory already pushed: report it from its parent. */
           frame *parent = &w->fr[d - 2];
-          e->path = w->path;
-          e->pathlen = w->fr[d - 1].pathlen;
+          e->path = w->path + w->plen;
+          e->pathlen = w->fr[d - 1].pathlen - w->plen;
           e->name = w->path + (parent->pathlen ? parent->pathlen + 1 : 0);
           e->dirfd = parent->fd;
           e->st = &w->st;
@@ -369,8 +404,8 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     continue;
   report_excluded:
     if (w->flags & OCB_WALK_EXCLUDED) {
-      e->path = w->path;
-      e->pathlen = pathlen;
+      e->path = w->path + w->plen;
+      e->pathlen = pathlen - w->plen;
       e->name = w->path + namestart;
       e->dirfd = pfd;
       e->st = &w->st;

@@ -17,7 +17,17 @@
 
 #include "lcore.h"
 
-enum { UV_MATCHER = 1, UV_STORE, UV_POLICY, UV_CODEC, UV_ROOT, UV_ITEMS, UV_STATE, NUV = UV_STATE };
+enum {
+  UV_MATCHER = 1,
+  UV_STORE,
+  UV_POLICY,
+  UV_CODEC,
+  UV_ROOT,
+  UV_ITEMS,
+  UV_STATE,
+  UV_BASE,
+  NUV = UV_BASE
+};
 
 /* A layer state id becomes a file name in the store: letters, digits,
  * '-', '_' and '.', not first, at most 128. */
@@ -65,8 +75,8 @@ static void check_items(lua_State *L, LJob *j) {
 }
 
 int ocb_l_layer_job(lua_State *L) {
-  static const char *const keys[] = {"root",  "matcher", "store", "policy", "codec",
-                                     "reuse", "state",   "skip",  "items",  NULL};
+  static const char *const keys[] = {"root",  "matcher", "store", "policy",     "codec", "reuse",
+                                     "state", "skip",    "items", "match_base", NULL};
   LJob *j;
   ocb_opt_known(L, 1, keys);
   j = lua_newuserdatauv(L, sizeof *j, NUV);
@@ -78,6 +88,9 @@ int ocb_l_layer_job(lua_State *L) {
   check_items(L, j);
   lua_pop(L, 1);
   luaL_argcheck(L, j->spec.root || j->spec.items, 1, "root or items expected");
+  lua_getfield(L, 1, "match_base");
+  j->spec.match_base = luaL_optstring(L, -1, NULL);
+  lua_setiuservalue(L, -2, UV_BASE);
   lua_getfield(L, 1, "matcher");
   j->spec.matcher = ocb_tomatcher(L, -1);
   lua_setiuservalue(L, -2, UV_MATCHER);

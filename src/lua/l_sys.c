@@ -2,6 +2,7 @@
  * l_sys.c: small facts about the machine and the file system that the Lua
  * side needs for its decisions, and the few file operations it makes:
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink, core.mkdirs,
+ * core.mkdtemp and core.rmdir (the temp folder of a build's extracted files),
  * core.replace_file (atomic), core.lock (flock on a lock file), and for
  * progress output core.clock (monotonic) and core.terminal (tty width).
  */
@@ -35,8 +36,9 @@ const char *ocb_type_name(mode_t m) {
 }
 
 /* core.stat(path [, nofollow]) -> {type=, size=, mode=, dev=, ino=, uid=,
- * gid=, mtime=} | nil, msg, code. Symlinks are followed (as for a context
- * root or a store given by path) unless nofollow. */
+ * gid=, mtime=, nlink=, target= (a symlink's, with nofollow)} | nil, msg,
+ * code. Symlinks are followed (as for a context root or a store given by
+ * path) unless nofollow. */
 int ocb_l_stat(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
@@ -60,6 +62,16 @@ int ocb_l_stat(lua_State *L) {
   lua_setfield(L, -2, "gid");
   lua_pushinteger(L, (lua_Integer)st.st_mtime);
   lua_setfield(L, -2, "mtime");
+  lua_pushinteger(L, (lua_Integer)st.st_nlink);
+  lua_setfield(L, -2, "nlink");
+  if (S_ISLNK(st.st_mode)) {
+    char buf[4096];
+    ssize_t n = readlink(path, buf, sizeof buf);
+    if (n >= 0) {
+      lua_pushlstring(L, buf, (size_t)n);
+      lua_setfield(L, -2, "target");
+    }
+  }
   return 1;
 }
 
@@ -120,6 +132,31 @@ int ocb_l_unlink(lua_State *L) {
     ocb_errno(&err, errno, path);
     return ocb_pushfail(L, &err);
   }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.mkdtemp(prefix) -> a new private folder prefix..XXXXXX (mkdtemp)
+ * | nil, msg, code */
+int ocb_l_mkdtemp(lua_State *L) {
+  size_t n;
+  const char *prefix = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *tmpl;
+  ocb_err err;
+  tmpl = luaL_buffinitsize(L, &b, n + 7);
+  memcpy(tmpl, prefix, n);
+  memcpy(tmpl + n, "XXXXXX", 7);
+  if (!mkdtemp(tmpl)) return ocb_pushfail(L, (ocb_errno(&err, errno, prefix), &err));
+  luaL_pushresultsize(&b, n + 6);
+  return 1;
+}
+
+/* core.rmdir(path) -> true | nil, msg, code (an empty folder only) */
+int ocb_l_rmdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  ocb_err err;
+  if (rmdir(path) < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -1,12 +1,15 @@
 /*
  * l_untar.c: core.tar_reader(path | "-" | store, digest) -> reader over a
- * tar (plain, gzip or zstd); reader:next() -> entry | nil at the end |
+ * tar (plain, gzip or zstd; core.tar_reader(path, {any = true}) also reads
+ * bzip2 and xz); reader:next() -> entry | nil at the end |
  * nil, msg, code, with entry {name=, type=, mode=, uid=, gid=, mtime=,
  * size=, target=, devmajor=, devminor=}; reader:read([max [, prefix]])
  * -> the current entry's body (with prefix, its first max bytes, and true
  * when there was more); reader:sha256() -> digest of the body; reader:to_blob(store
  * [, digest, size]) -> digest, size: the body as a store blob, checked
- * against digest and size when given; reader:finish() -> digest, size of
+ * against digest and size when given; reader:to_file(path) -> size: the
+ * body as a new file (0600, never over an existing one; removed when the
+ * write fails); reader:finish() -> digest, size of
  * the whole raw input. Names are returned as stored: callers check them.
  */
 #include <errno.h>
@@ -31,7 +34,12 @@ int ocb_l_tar_reader(lua_State *L) {
   LUntar *r;
   ocb_err err;
   const char *what;
-  int fd;
+  int fd, any = 0;
+  if (lua_type(L, 1) == LUA_TSTRING && lua_istable(L, 2)) {
+    static const char *const keys[] = {"any", NULL};
+    ocb_opt_known(L, 2, keys);
+    any = ocb_opt_bool(L, 2, "any", 0);
+  }
   if (lua_type(L, 1) == LUA_TSTRING) {
     const char *path = lua_tostring(L, 1);
     what = strcmp(path, "-") == 0 ? "standard input" : path;
@@ -49,7 +57,8 @@ int ocb_l_tar_reader(lua_State *L) {
   r = lua_newuserdatauv(L, sizeof *r, 0);
   r->u = NULL, r->done = 0;
   luaL_setmetatable(L, OCB_TARR_T);
-  if (!(r->u = ocb_untar_open(fd, what, &err))) return ocb_pushfail(L, &err);
+  if (!(r->u = any ? ocb_untar_open_any(fd, what, &err) : ocb_untar_open(fd, what, &err)))
+    return ocb_pushfail(L, &err);
   return 1;
 }
 
@@ -183,6 +192,48 @@ int ocb_l_tarr_to_blob(lua_State *L) {
   lua_pushstring(L, digest);
   lua_pushinteger(L, (lua_Integer)size);
   return 2;
+}
+
+typedef struct {
+  int fd;
+  const char *path;
+  uint64_t size;
+} FileOut;
+
+static int file_out(void *ud, const void *buf, size_t len, ocb_err *err) {
+  FileOut *f = ud;
+  const char *p = buf;
+  while (len) {
+    ssize_t n = write(f->fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ocb_errno(err, errno, f->path);
+    p += n, len -= (size_t)n, f->size += (uint64_t)n;
+  }
+  return 0;
+}
+
+/* reader:to_file(path) -> size | nil, msg, code */
+int ocb_l_tarr_to_file(lua_State *L) {
+  LUntar *r = check_reader(L);
+  FileOut f;
+  ocb_err err;
+  int e;
+  f.path = luaL_checkstring(L, 2);
+  f.size = 0;
+  if ((f.fd = open(f.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+    return ocb_pushfail(L, (ocb_errno(&err, errno, f.path), &err));
+  if (ocb_untar_data(r->u, file_out, &f, &err) < 0) {
+    close(f.fd);
+    unlink(f.path);
+    return ocb_pushfail(L, &err);
+  }
+  if (close(f.fd) < 0) {
+    e = errno;
+    unlink(f.path);
+    return ocb_pushfail(L, (ocb_errno(&err, e, f.path), &err));
+  }
+  lua_pushinteger(L, (lua_Integer)f.size);
+  return 1;
 }
 
 /* reader:finish() -> digest, size of the whole input | nil, msg, code */

@@ -1,6 +1,8 @@
 /*
- * l_walk.c: core.walk(root [, matcher [, {excluded=, skip={paths}}]]) ->
- * walker; walker:next() -> path, info | nil at the end | nil, msg, code.
+ * l_walk.c: core.walk(root [, matcher [, {excluded=, skip={paths},
+ * match_base=}]]) -> walker; walker:next() -> path, info | nil at the end
+ * | nil, msg, code. match_base: root's path as the matcher sees it (see
+ * ocb_walk_open_sub).
  */
 #include <errno.h>
 #include <unistd.h>
@@ -12,22 +14,24 @@ typedef struct {
 } LWalk;
 
 int ocb_l_walk(lua_State *L) {
-  static const char *const keys[] = {"excluded", "skip", NULL};
+  static const char *const keys[] = {"excluded", "skip", "match_base", NULL};
   const char *root = luaL_checkstring(L, 1);
   ocb_matcher *m = ocb_tomatcher(L, 2);
+  const char *base = NULL;
   int flags = 0;
   LWalk *lw;
   ocb_err err;
   if (!lua_isnoneornil(L, 3)) {
     ocb_opt_known(L, 3, keys);
     flags = ocb_opt_bool(L, 3, "excluded", 0) ? OCB_WALK_EXCLUDED : 0;
+    base = ocb_opt_str(L, 3, "match_base", NULL);
   }
   lw = lua_newuserdatauv(L, sizeof *lw, 1);
   lw->w = NULL;
   luaL_setmetatable(L, OCB_WALKER_T);
   lua_pushvalue(L, 2); /* keep the matcher alive while walking */
   lua_setiuservalue(L, -2, 1);
-  if (!(lw->w = ocb_walk_open(root, m, flags, &err))) return ocb_pushfail(L, &err);
+  if (!(lw->w = ocb_walk_open_sub(root, base, m, flags, &err))) return ocb_pushfail(L, &err);
   if (!lua_isnoneornil(L, 3)) {
     struct stat skip[OCB_WALK_MAXSKIP];
     int i, n = ocb_opt_skip(L, 3, skip);

@@ -1,5 +1,7 @@
 --- The image config a script sets (entrypoint, cmd, env, workdir, user,
--- ports, volumes, stop_signal, labels) and the manifest annotations, each
+-- ports, volumes, stop_signal, labels, and Docker's healthcheck, onbuild,
+-- shell, args_escaped; default_env: variables set only when the base has
+-- none of that name) and the manifest annotations, each
 -- checked when it is set so a mistake points at the script's line; then
 -- merged over the base image's config the way Docker does: env per key
 -- (later wins, so the base's PATH survives unless set), ports, volumes and
@@ -12,7 +14,9 @@ local json = require "ocibuild.oci.json"
 local M = {}
 
 local KINDS = { entrypoint = "list", cmd = "list", env = "env", workdir = "abs", user = "string",
-  ports = "ports", volumes = "abs-list", stop_signal = "string", stopsignal = "string", labels = "labels" }
+  ports = "ports", volumes = "abs-list", stop_signal = "string", stopsignal = "string", labels = "labels",
+  healthcheck = "healthcheck", onbuild = "list", shell = "list", args_escaped = "boolean",
+  default_env = "env" }
 
 M.FIELDS = {}
 for k in pairs(KINDS) do M.FIELDS[#M.FIELDS + 1] = k end
@@ -37,7 +41,35 @@ end
 
 --- A new, empty set of settings.
 function M.new()
-  return { env = { order = {}, values = {} }, ports = {}, volumes = {} }
+  return { env = { order = {}, values = {} }, default_env = { order = {}, values = {} }, ports = {}, volumes = {} }
+end
+
+local DURATIONS = { interval = "Interval", timeout = "Timeout", start_period = "StartPeriod",
+  start_interval = "StartInterval" }
+
+-- A healthcheck: {test = {"CMD", ...} | {"CMD-SHELL", "..."} | {"NONE"},
+-- interval=, timeout=, start_period=, start_interval= (nanoseconds),
+-- retries=}. Returns the config's Healthcheck object, or nil, msg.
+local function healthcheck(h)
+  if type(h) ~= "table" then return nil, "config.healthcheck must be a table with test = {...}" end
+  local ok, err = check.keys(h, { "test", "interval", "timeout", "start_period", "start_interval", "retries" },
+    "config.healthcheck")
+  if not ok then return nil, err end
+  ok, err = check.strings(h.test or false, "config.healthcheck.test")
+  if not ok or #h.test == 0 then return nil, err or "config.healthcheck.test must not be empty" end
+  local o = json.object { Test = json.array(table.move(h.test, 1, #h.test, 1, {})) }
+  for k, key in pairs(DURATIONS) do
+    local v = h[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
+      return nil, ("config.healthcheck.%s must be nanoseconds (an integer)"):format(k)
+    end
+    if v and v > 0 then o[key] = v end
+  end
+  if h.retries ~= nil and (math.type(h.retries) ~= "integer" or h.retries < 0) then
+    return nil, "config.healthcheck.retries must be a non-negative integer"
+  end
+  if h.retries and h.retries > 0 then o.Retries = h.retries end
+  return o
 end
 
 local function set_env(env, k, v)
@@ -102,8 +134,16 @@ function M.set(cfg, t, labels)
   end
   for _, k in ipairs(M.FIELDS) do
     local v, kind = t[k], KINDS[k]
-    if v ~= nil then
-      if kind == "string" or kind == "abs" then
+    if v == false and (k == "entrypoint" or k == "cmd") then
+      cfg[k] = false -- none: the field is left out
+    elseif v ~= nil then
+      if kind == "boolean" then
+        if type(v) ~= "boolean" then return nil, ("config.%s must be true or false"):format(k) end
+        cfg[k] = v
+      elseif kind == "healthcheck" then
+        cfg[k], err = healthcheck(v)
+        if not cfg[k] then return nil, err end
+      elseif kind == "string" or kind == "abs" then
         if type(v) ~= "string" or v == "" then return nil, ("config.%s must be a non-empty string"):format(k) end
         if kind == "abs" and v:sub(1, 1) ~= "/" then
           return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v))
@@ -124,7 +164,7 @@ function M.set(cfg, t, labels)
           table.insert(cfg[k], x)
         end
       elseif kind == "env" then
-        ok, err = add_env(cfg.env, v)
+        ok, err = add_env(cfg[k], v)
         if not ok then return nil, err end
       elseif kind == "labels" then
         ok, err = M.set_labels(labels, v)
@@ -212,7 +252,8 @@ function M.merge(base, cfg, labels)
     if v ~= json.null then c[k] = v end
   end
   for k, kind in pairs { Env = "strings", Entrypoint = "strings", Cmd = "strings", WorkingDir = "string",
-    User = "string", StopSignal = "string", ExposedPorts = "object", Volumes = "object", Labels = "object" } do
+    User = "string", StopSignal = "string", ExposedPorts = "object", Volumes = "object", Labels = "object",
+    OnBuild = "strings", Shell = "strings", Healthcheck = "object" } do
     local ok, err = base_field(c, k, kind)
     if not ok then return nil, err end
   end
@@ -221,6 +262,12 @@ function M.merge(base, cfg, labels)
     local k = e:match("^([^=]+)=") or e
     if not entry[k] then order[#order + 1] = k end
     entry[k] = e
+  end
+  for _, k in ipairs(cfg.default_env.order) do
+    if not entry[k] then
+      order[#order + 1] = k
+      entry[k] = k .. "=" .. cfg.default_env.values[k]
+    end
   end
   for _, k in ipairs(cfg.env.order) do
     if not entry[k] then order[#order + 1] = k end
@@ -231,14 +278,19 @@ function M.merge(base, cfg, labels)
     c.Env = json.array {}
     for i, k in ipairs(order) do c.Env[i] = entry[k] end
   end
-  if cfg.entrypoint then
-    c.Entrypoint = json.array(table.move(cfg.entrypoint, 1, #cfg.entrypoint, 1, {}))
-    if not cfg.cmd then c.Cmd = nil end
+  if cfg.entrypoint ~= nil then
+    c.Entrypoint = cfg.entrypoint and json.array(table.move(cfg.entrypoint, 1, #cfg.entrypoint, 1, {})) or nil
+    if cfg.cmd == nil then c.Cmd = nil end
     c.ArgsEscaped = nil
   end
-  if cfg.cmd then
-    c.Cmd = json.array(table.move(cfg.cmd, 1, #cfg.cmd, 1, {}))
+  if cfg.cmd ~= nil then
+    c.Cmd = cfg.cmd and json.array(table.move(cfg.cmd, 1, #cfg.cmd, 1, {})) or nil
     c.ArgsEscaped = nil
+  end
+  if cfg.args_escaped ~= nil then c.ArgsEscaped = cfg.args_escaped or nil end
+  if cfg.healthcheck then c.Healthcheck = cfg.healthcheck end
+  for k, key in pairs { onbuild = "OnBuild", shell = "Shell" } do
+    if cfg[k] then c[key] = #cfg[k] > 0 and json.array(table.move(cfg[k], 1, #cfg[k], 1, {})) or nil end
   end
   c.WorkingDir = cfg.workdir or c.WorkingDir
   c.User = cfg.user or c.User

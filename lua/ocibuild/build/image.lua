@@ -9,16 +9,21 @@
 local base_mod = require "ocibuild.build.base"
 local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
+local copy = require "ocibuild.build.copy"
+local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
 local events = require "ocibuild.events"
+local fetch = require "ocibuild.build.fetch"
 local files = require "ocibuild.build.files"
 local json = require "ocibuild.oci.json"
 local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
+local perm = require "ocibuild.build.perm"
 local plan = require "ocibuild.build.plan"
 local platform = require "ocibuild.oci.platform"
+local srcfs = require "ocibuild.build.srcfs"
 local view = require "ocibuild.build.view"
 
 local M = {}
@@ -112,6 +117,43 @@ function M:remove(list, where)
   return self
 end
 
+--- Adds a layer of selected sources (see ocibuild.build.copy): files of
+-- a context folder or of another image, fetched files, given contents.
+function M:copy(spec, where)
+  local c, err, code = copy.spec(spec, where)
+  if not c then return nil, err, code end
+  self.steps[#self.steps + 1] = { kind = "copy", copy = c, where = where }
+  return self
+end
+
+--- Adds a layer holding the folder spec.path and the parents the image
+-- lacks, 0755, owned by spec.user ("user[:group]", names looked up in the
+-- image; an unknown name is id 0, with a warning, as BuildKit does).
+-- spec.created_by and spec.comment: its history entry.
+function M:mkdir(spec, where)
+  if type(spec) ~= "table" or type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then
+    return nil, "mkdir needs { path = <absolute path> }"
+  end
+  local comps = view.split(spec.path)
+  for _, c in ipairs(comps) do
+    if c == ".." or c:sub(1, 4) == ".wh." then return nil, ("mkdir: bad path %s"):format(check.show(spec.path)) end
+  end
+  self.steps[#self.steps + 1] = { kind = "mkdir", path = spec.path, comps = comps, user = spec.user,
+    created_by = spec.created_by, comment = spec.comment, where = where }
+  return self
+end
+
+--- Adds a history entry of no layer ({created_by=, comment=}), after
+-- what the image has so far.
+function M:history(h)
+  if type(h) ~= "table" or (h.created_by ~= nil and type(h.created_by) ~= "string")
+      or (h.comment ~= nil and type(h.comment) ~= "string") then
+    return nil, "history needs { created_by = \"...\", comment = \"...\" }"
+  end
+  self.steps[#self.steps + 1] = { kind = "history", created_by = h.created_by, comment = h.comment }
+  return self
+end
+
 --- Sets one label.
 function M:label(k, v)
   local ok, err = config.label(self.labels, k, v)
@@ -143,6 +185,7 @@ end
 -- The manifest's annotations: the base's name and digest, then the script's.
 function M:manifest_annotations(b)
   local a = {}
+  if self.base_annotation ~= nil then b = self.base_annotation or nil end
   if b then
     a[M.BASE_NAME] = b.name
     a[M.BASE_DIGEST] = b.digest
@@ -155,18 +198,30 @@ end
 
 -- The base (loaded and verified) and the view of what it holds, when a
 -- layer needs it. Returns base (or false), view.
-local function load_base(self, st, ctx)
+--- The base from (loaded once per build: ctx.bases caches them by
+-- reference and platform). Returns base_mod.load's record.
+function M.load_base(from, st, ctx, want, dir)
+  ctx.bases = ctx.bases or {}
+  local key = from .. "|" .. (want and platform.format(want) or "")
+  if ctx.bases[key] then return ctx.bases[key] end
+  local b, err, code = base_mod.load(from, st, { platform = want, host = platform.host(), dir = dir,
+    registry = ctx.registry, on_event = ctx.on_event })
+  if not b then return nil, err, code end
+  ctx.bases[key] = b
+  return b
+end
+
+local function load_base(self, st, ctx, steps)
   local v = view.new()
   if not self.from then return false, v end
-  local b, err, code = base_mod.load(self.from, st, { platform = self.platform, host = platform.host(),
-    dir = self.base, registry = ctx.registry, on_event = ctx.on_event })
+  local b, err, code = M.load_base(self.from, st, ctx, self.base_platform or self.platform, self.base)
   if not b then return nil, err, code end
   local need = false
-  for _, s in ipairs(self.steps) do need = need or plan.needs_view(s) end
+  for _, s in ipairs(steps) do need = need or plan.needs_view(s) end
   local lists
   lists, err, code = base_mod.verify(b, st, need)
   if not lists then return nil, err, code end
-  for _, list in ipairs(need and lists or {}) do v:add_base_layer(list) end
+  for i, list in ipairs(need and lists or {}) do v:add_base_layer(list, b.layers[i].digest) end
   return b, v
 end
 
@@ -191,15 +246,119 @@ end
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
+-- A temp folder for the files a build extracts (made when first needed):
+-- path() names a new file in it, add(p) records one, clean() removes all.
+local function scratch()
+  local t = { files = {} }
+  function t:path()
+    if not self.dir then
+      local tmp = os.getenv("TMPDIR")
+      self.dir = assert(core.mkdtemp((tmp and tmp ~= "" and tmp or "/tmp") .. "/ocibuild-"))
+    end
+    self.n = (self.n or 0) + 1
+    return ("%s/%d"):format(self.dir, self.n)
+  end
+  function t:add(p) self.files[#self.files + 1] = p end
+  function t:clean()
+    for _, p in ipairs(self.files) do core.unlink(p) end
+    if self.dir then core.rmdir(self.dir) end
+    self.files, self.dir = {}, nil
+  end
+  return t
+end
+
+-- The source file system of a copy step: its context, or the image it
+-- names (loaded once per build).
+local function source_fs(self, s, st, ctx)
+  local c = s.copy
+  if c.context then return srcfs.host(c.context, c.matcher, ctx.skip) end
+  if not c.from then return nil end
+  ctx.fss = ctx.fss or {}
+  local want = c.platform or self.platform or platform.host()
+  local key = c.from .. "|" .. platform.format(want)
+  if ctx.fss[key] then return ctx.fss[key] end
+  local b, err, code = M.load_base(c.from, st, ctx, want, self.base)
+  if not b then return nil, err, code end
+  local ok
+  ok, err, code = base_mod.verify(b, st, false)
+  if not ok then return nil, err, code end
+  local fs
+  fs, err, code = srcfs.image(st, b.layers, "image " .. c.from)
+  if not fs then return nil, err, code end
+  ctx.fss[key] = fs
+  return fs
+end
+
+-- What plan() needs to plan copy and mkdir steps.
+local function plan_ctx(self, st, ctx, v, tmp)
+  local function read(comps) return v:read(comps, st) end
+  local warn = ctx.warn or function() end
+  return {
+    sde = self.sde, warn = ctx.warn,
+    copy = function(s)
+      local fs, err, code = source_fs(self, s, st, ctx)
+      if err then return nil, err, code end
+      return { mt = self.sde or 0, warn = warn, fs = fs, tmp = tmp, read = read,
+        fetch = function(url, checksum) return fetch.fetch(st, url, checksum, ctx.registry) end }
+    end,
+    owner = function(s)
+      if not s.user or s.user == "" then return 0, 0 end
+      local uid, gid = perm.owner(s.user, function(kind) return read({ "etc", kind }) end, false,
+        function(msg) warn(("%s: %s %s: %s"):format(s.where or "mkdir", "user", s.user, msg)) end)
+      return uid or 0, gid or 0
+    end,
+  }
+end
+
+-- The layer record for a copy step: a folder walked by the core, or
+-- only the planned entries.
+local function copy_layer(p)
+  local f = p.fast
+  if not f then return layer.generated() end
+  return { context = f.root, match_base = f.match_base, matcher = f.matcher, patterns = f.patterns,
+    prefix = f.prefix, dest = "/" .. f.prefix, mode = "keep", mtime = "fixed", owner = f.owner,
+    rules = f.rules and assert(require("ocibuild.build.rules").check(f.rules, "copy")), compression = "gzip",
+    level = layer.GZIP_LEVEL, display = f.display }
+end
+
+--- Builds the image into the store st (held with st:use() by the
+-- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=,
+-- created={} (gets the digest of each blob that was not in the store
+-- before, so that a failure can take them back)}: each layer is a stage
+-- (start, progress, end events; see ocibuild.events). Returns {desc=
+-- (the manifest's descriptor, with platform), image_id=, size= (bytes of
+-- every blob), layers={job results}, platform=}; on failure the third and
+-- fourth results are the code and the `where` of the call at fault.
 function M:build(st, ctx)
-  local b, v, code = load_base(self, st, ctx)
+  local tmp = scratch()
+  local r = table.pack(self:build_in(st, ctx, tmp))
+  tmp:clean()
+  return table.unpack(r, 1, r.n)
+end
+
+function M:build_in(st, ctx, tmp)
+  if self.deferred then
+    local ok, err, code, where = self:deferred(st, ctx)
+    if not ok then return nil, err, code, where end
+  end
+  local steps = self.steps
+  if self.df_steps then
+    steps = table.move(self.df_steps, 1, #self.df_steps, 1, {})
+    table.move(self.steps, 1, #self.steps, #steps + 1, steps)
+  end
+  local b, v, code = load_base(self, st, ctx, steps)
   if not b and b ~= false then return nil, v, code, self.where end
   local plans, err, where
-  plans, err, code, where = plan.plan(self.steps, v, { sde = self.sde, warn = ctx.warn })
+  plans, err, code, where = plan.plan(steps, v, plan_ctx(self, st, ctx, v, tmp))
   if not plans then return nil, err, code, where end
+  for _, fs in pairs(ctx.fss or {}) do
+    local ok
+    ok, err, code = fs:extract(tmp)
+    if not ok then return nil, err, code, self.where end
+  end
   local p = self.platform or (b and b.platform) or platform.host()
   local cc
-  cc, err = config.merge(b and b.config.config, self.cfg, self.labels)
+  cc, err = config.merge(self.config_base or (b and b.config.config), self.cfg, self.labels)
   if not cc then return nil, ("base image %s: %s"):format(self.from, err), "BADDOC", self.where end
   local layer_descs, history, results = {}, {}, {}
   local total = 0
@@ -208,26 +367,45 @@ function M:build(st, ctx)
     total = total + l.size
   end
   local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache }
-  local n = #self.steps
-  for i, s in ipairs(self.steps) do
-    local id = ("layer %d/%d"):format(i, n)
-    events.emit(ctx.on_event, { type = "start", stage = "layer", id = id, index = i, count = n,
-      context = not s.l.generated and s.l.context or nil, dest = s.l.dest })
-    lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
-    local r
-    r, err, code = layer.run(s.l, st, lctx, plans[i].items)
-    if not r then return nil, err, code, s.where end
-    if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
-    events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,
-      diff_id = r.diff_id, size = r.size, bytes = r.tar_size, entries = r.entries, reused = r.reused,
-      whole = r.whole })
-    results[i] = r
-    history[i] = { diff_id = r.diff_id, created_by = plans[i].created_by }
-    layer_descs[#layer_descs + 1] = doc.descriptor(media.LAYER[s.l.compression], r.digest, r.size)
-    total = total + r.size
+  local n = 0
+  for _, s in ipairs(steps) do
+    if s.kind ~= "history" then n = n + 1 end
+  end
+  local i = 0
+  for k, s in ipairs(steps) do
+    if s.kind == "history" then
+      history[#history + 1] = { created_by = s.created_by, comment = s.comment }
+    else
+      i = i + 1
+      local l = s.l
+      if s.kind == "copy" then
+        l = copy_layer(plans[k])
+      elseif s.kind == "mkdir" then
+        l = layer.generated(s.where)
+      end
+      for _, it in ipairs(plans[k].items) do
+        if it.want then it.path, it.want = it.want.path, nil end
+      end
+      local id = ("layer %d/%d"):format(i, n)
+      events.emit(ctx.on_event, { type = "start", stage = "layer", id = id, index = i, count = n,
+        context = not l.generated and l.context or nil, dest = l.dest })
+      lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
+      local r
+      r, err, code = layer.run(l, st, lctx, plans[k].items)
+      if not r then return nil, err, code, s.where end
+      if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
+      events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,
+        diff_id = r.diff_id, size = r.size, bytes = r.tar_size, entries = r.entries, reused = r.reused,
+        whole = r.whole })
+      results[#results + 1] = r
+      history[#history + 1] = { diff_id = r.diff_id, created_by = plans[k].created_by or s.created_by,
+        comment = plans[k].comment or s.comment }
+      layer_descs[#layer_descs + 1] = doc.descriptor(media.LAYER[l.compression], r.digest, r.size)
+      total = total + r.size
+    end
   end
   local cdoc = doc.config { platform = p, created = self.created, config = cc, base = b and b.config,
-    layers = history }
+    layers = history, author = self.author }
   local ok, ctext = pcall(doc.encode, cdoc)
   if not ok then return nil, ("base image %s: its config cannot be written back: %s"):format(self.from, ctext),
     "BADDOC", self.where end

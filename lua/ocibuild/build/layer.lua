@@ -140,7 +140,7 @@ end
 -- nil), jobs=}.
 function M.objects(l, ctx)
   local policy, err, code = core.tar_policy {
-    prefix = l.prefix, display = l.context, mtime = ctx.sde or 0,
+    prefix = l.prefix, display = l.display or l.context, mtime = ctx.sde or 0,
     keep_mtime = l.mtime == "keep", clamp = l.mtime == "keep" and ctx.sde ~= nil,
     owner = l.owner, mode = l.mode, rules = l.rules,
   }
@@ -186,7 +186,7 @@ function M.state_id(l, ctx, codec, items)
   end
   local v = core.versions()
   local desc = canon {
-    format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix,
+    format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix, base = l.match_base,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
     patterns = l.patterns or {}, rules = l.rules or {}, items = items or {}, codec = codec:key(),
     libarchive = v.libarchive, ocibuild = require("ocibuild").VERSION,
@@ -205,6 +205,7 @@ function M.run(l, st, ctx, items)
   local policy, codec, code = M.objects(l, ctx)
   if not policy then return nil, codec, code end
   local job = core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
+    match_base = not l.generated and l.match_base or nil,
     store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
     skip = not l.generated and ctx.skip or nil, items = items,
     state = M.state_id(l, ctx, codec, items) }

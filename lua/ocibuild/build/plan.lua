@@ -213,13 +213,40 @@ local function plan_generated(v, s, k, steps, mt, warn)
   return { items = sort(kept), created_by = "ocibuild " .. table.concat(parts, "; ") }
 end
 
+--- Sorts tar items by path: parents first, whiteouts before their
+-- siblings. Returns items.
+M.sort = sort
+
+-- A folder and its parents the image lacks (WORKDIR), owned by s.owner
+-- (uid, gid).
+local function plan_mkdir(v, s, k, mt)
+  local items = {}
+  for i = 1, #s.comps do
+    local sub = table.move(s.comps, 1, i, 1, {})
+    local info, resolved = v:lookup(sub, true)
+    if info == "?" then
+      return nil, ("mkdir %s: a symlink of a directory layer is in the way"):format(s.path), "ELOOP"
+    elseif info == nil then
+      items[#items + 1] = dir_item(table.concat(resolved, "/") .. "/", mt, s.uid, s.gid)
+      v:put(resolved, "d", nil, k)
+    elseif info.t ~= "d" then
+      return nil, ("mkdir %s: /%s is not a folder"):format(s.path, table.concat(resolved, "/")), "ENOTDIR"
+    end
+  end
+  return { items = items }
+end
+
 --- Whether a step needs to know what the image holds.
 function M.needs_view(s)
+  if s.kind == "copy" or s.kind == "mkdir" then return true end
+  if s.kind == "history" then return false end
   return s.kind == "generated" or s.l.prefix ~= "" or s.l.replace
 end
 
---- Plans every step of steps on the view v. ctx: {sde=, warn=}. Returns
--- a list of {items=, created_by=}, or nil, msg, code, where.
+--- Plans every step of steps on the view v. ctx: {sde=, warn=, copy=
+-- (function(s) -> the context a copy step plans with, see
+-- ocibuild.build.copy), owner= (function(s) -> uid, gid of a mkdir step)}.
+-- Returns a list of {items=, created_by=}, or nil, msg, code, where.
 function M.plan(steps, v, ctx)
   local mt = ctx.sde or 0
   local warn = ctx.warn or function() end
@@ -229,6 +256,17 @@ function M.plan(steps, v, ctx)
     if s.kind == "context" then
       p, err, code = plan_context(v, s, k, steps, mt)
       where = s.where
+    elseif s.kind == "copy" then
+      local cctx
+      cctx, err, code = ctx.copy(s)
+      if cctx then p, err, code = require("ocibuild.build.copy").plan(v, s, k, cctx) end
+      where = s.where
+    elseif s.kind == "mkdir" then
+      s.uid, s.gid = ctx.owner(s)
+      p, err, code = plan_mkdir(v, s, k, mt)
+      where = s.where
+    elseif s.kind == "history" then
+      p = { history = true }
     else
       p, err, code, where = plan_generated(v, s, k, steps, mt, warn)
     end

@@ -69,7 +69,8 @@ end
 -- whiteouts first, since they hide only what is below the layer. Folders
 -- are found through a cache of the folders of this layer (a tar lists a
 -- folder's entries together), dropped when an entry replaces a folder.
-function M:add_base_layer(list)
+-- blob: the layer's digest, kept on its files (see read).
+function M:add_base_layer(list, blob)
   for _, e in ipairs(list) do
     local comps = M.split(e.p)
     local name = table.remove(comps)
@@ -100,7 +101,7 @@ function M:add_base_layer(list)
         end
       else
         if old and old.t == "d" then dirs = {} end
-        n.kids[name] = { t = e.t, seq = 0, target = e.target }
+        n.kids[name] = { t = e.t, seq = 0, target = e.target, blob = e.t == "f" and blob or nil, name = p }
       end
     end
   end
@@ -123,7 +124,8 @@ local function step(pos, c)
     if cur.m.seq >= floor then
       local rel = cur.rel == "" and c or cur.rel .. "/" .. c
       local st = core.stat(cur.m.dir .. "/" .. rel, true)
-      if st and not (cur.m.matcher and cur.m.matcher:matches(rel)) then
+      local mrel = cur.m.base and cur.m.base .. "/" .. rel or rel
+      if st and not (cur.m.matcher and cur.m.matcher:matches(mrel)) then
         cands[#cands + 1] = { t = STAT_TYPE[st.type] or "o", seq = cur.m.seq, m = cur.m, rel = rel }
       end
     end
@@ -192,16 +194,50 @@ function M:lookup(comps, follow)
   end
 end
 
---- Mounts the directory dir (with its exclusion matcher) at comps for
--- layer seq; with opaque, what older layers have there is hidden.
-function M:mount(comps, seq, dir, matcher, opaque)
+--- Mounts the directory dir (with its exclusion matcher; base: dir's
+-- path as the matcher sees it, or nil) at comps for layer seq; with
+-- opaque, what older layers have there is hidden.
+function M:mount(comps, seq, dir, matcher, opaque, base)
   local n = self:plain(comps)
   if not n or n.t ~= "d" then n = self:put(comps, "d", nil, seq) end
   if opaque then
     n.kids, n.opq = {}, seq
   end
   n.mounts = n.mounts or {}
-  n.mounts[#n.mounts + 1] = { seq = seq, dir = dir, matcher = matcher }
+  n.mounts[#n.mounts + 1] = { seq = seq, dir = dir, matcher = matcher, base = base }
+end
+
+-- Entries of base layer blobs read for read(), by digest then name.
+local bodies = {}
+
+--- The bytes of the regular file at comps (symlinks followed), at most
+-- max bytes (default 10 MiB), or nil when there is none there. st: the
+-- store holding the base layers. Reads a base layer's file from its blob,
+-- a directory layer's from its folder, a copied file from its source.
+function M:read(comps, st, max)
+  max = max or (10 << 20)
+  local info = self:lookup(comps, true)
+  if type(info) ~= "table" or info.t ~= "f" then return nil end
+  if info.m then return core.read_file(info.m.dir .. "/" .. info.rel, { max = max }) end
+  local n = info.node
+  if n.data then return n.data end
+  if n.src then return core.read_file(n.src, { max = max }) end
+  if not (n.blob and st) then return nil end
+  bodies[n.blob] = bodies[n.blob] or {}
+  local got = bodies[n.blob][n.name]
+  if got == nil then
+    local r = core.tar_reader(st.core, n.blob)
+    if not r then return nil end
+    while true do
+      local e = r:next()
+      if not e then break end
+      local p = e.name:gsub("^%./", ""):gsub("/$", "")
+      if p == n.name and e.type == "file" then got = r:read(max) or false end
+    end
+    r:close()
+    bodies[n.blob][n.name] = got or false
+  end
+  return got or nil
 end
 
 --- Records a whiteout of layer seq at comps (resolved).

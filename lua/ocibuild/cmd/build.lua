@@ -1,24 +1,42 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
--- base image or none, with the config set from flags.
-local core = require "ocibuild.core"
+-- base image or none, with the config set from flags; or, with -f FILE
+-- or a Dockerfile in DIR, the Dockerfile's image (ocibuild.cli.dockerfile).
+local dfcli = require "ocibuild.cli.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
 local ocibuild = require "ocibuild"
-local path = require "ocibuild.path"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
 
 local M = {}
 
-M.HELP = [[
+M.HELP = [==[
 usage: ocibuild build DIR [-t TAG]... [options]
+       ocibuild build [-f FILE] [--build-arg K=V]... [--target STAGE]
+                      [--platform P[,P...]] [-t TAG]... [--push] CONTEXT
 
 Builds DIR into an image: one layer, on the base image --from names (or
 on nothing). DIR/.dockerignore applies as `docker build` applies it, then
 each --exclude pattern after it. The store and the -o archive are left
-out when they sit inside DIR. A Dockerfile in DIR is not read (it is a
-file like any other): for a build script, see `ocibuild init`.
+out when they sit inside DIR.
+
+With -f FILE, or when CONTEXT holds a Dockerfile (or Containerfile) and
+--as-layer is not given, the Dockerfile is built as BuildKit builds it,
+without running anything: RUN is refused (as is ADD of a URL without
+--checksum) before any work. CONTEXT is what COPY and ADD read, through
+FILE.dockerignore beside the Dockerfile, else CONTEXT/.dockerignore.
+
+Dockerfile options:
+  -f, --file FILE        the Dockerfile (default CONTEXT/Dockerfile, then
+                         CONTEXT/Containerfile)
+  --build-arg K=V        a value for an ARG (repeatable; K alone takes $K)
+  --target STAGE         build that stage (default: the last)
+  --platform P[,P...]    one image per platform, in an index when several
+  --as-layer             build CONTEXT as one layer even when it holds a
+                         Dockerfile (the folder options below)
+  -t, --tag, --push, --label, --annotation, -o, --no-cache, --store and
+  the output, progress and registry options as below
 
 options:
   -t, --tag TAG          name the image (repeatable), as name:tag; without
@@ -60,14 +78,15 @@ options:
                          name one: HOST/NAME:TAG), as `ocibuild push` does
   --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
   output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
   mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
-  progress = "value", alias = { t = "tag", o = "output" } })
+  progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
+  alias = { t = "tag", o = "output", f = "file" } })
 
 -- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
 local function pairs_of(list, flag)
@@ -98,22 +117,26 @@ function M.command(s, flag)
   return { "/bin/sh", "-c", s }
 end
 
--- ocibuild does not read Dockerfiles: say so once when DIR has one.
-local function dockerfile_warning(dir, warn)
-  for _, name in ipairs { "Dockerfile", "Containerfile" } do
-    local f = path.join(dir, name)
-    if core.stat(f) then
-      warn(("%s: ocibuild does not read Dockerfiles; %s is built as plain files (for a build script, see 'ocibuild init')")
-        :format(f, dir))
-      return
-    end
-  end
-end
-
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
   if not opts then return nil, rest, 2 end
   if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
+  if opts.file and opts["as-layer"] then
+    return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
+  end
+  local file, display = dfcli.choose(opts, rest[1])
+  if file then
+    if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
+      :format(display, rest[1])) end
+    local reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
+      ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
+      insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
+    if not reg then return nil, err, code end
+    return dfcli.run(opts, rest[1], g, reg, file, display)
+  end
+  for _, k in ipairs { "build-arg", "target" } do
+    if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
+  end
   local labels, err = pairs_of(opts.label, "label")
   if not labels then return getopt.usage_error(err, "build") end
   local envs
@@ -145,7 +168,6 @@ function M.run(argv, g)
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
-    dockerfile_warning(rest[1], rep.warn)
     local api = ocibuild.new(nil, { store = g.store, registry = reg, warn = rep.warn, on_event = rep.on_event })
     local ok, r = pcall(api.build, {
       context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,

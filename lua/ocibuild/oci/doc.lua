@@ -32,10 +32,12 @@ end
 --- The image config document.
 -- spec: {platform=, created= (epoch seconds), config= (the `config`
 -- object, see ocibuild.build.config.merge), base= (the base image's
--- config, decoded, or nil), layers = { {diff_id=, created_by=}, ... }}.
--- With a base, its diff_ids and history come first, kept as they are
--- (padded when its history has fewer layer entries than layers), and its
--- author and os.version/os.features are kept.
+-- config, decoded, or nil), layers = { {diff_id=, created_by=, comment=},
+-- ... } (an entry without diff_id is a history entry of no layer:
+-- empty_layer), author= (or the base's)}. With a base, its diff_ids and
+-- history come first, kept as they are (padded when its history has fewer
+-- layer entries than layers), and its author and os.version/os.features
+-- are kept.
 function M.config(spec)
   local created = M.rfc3339(spec.created)
   local diff_ids, history = json.array {}, json.array {}
@@ -52,8 +54,9 @@ function M.config(spec)
     end
   end
   for _, l in ipairs(spec.layers) do
-    diff_ids[#diff_ids + 1] = l.diff_id
-    history[#history + 1] = json.object { created = created, created_by = l.created_by }
+    if l.diff_id then diff_ids[#diff_ids + 1] = l.diff_id end
+    history[#history + 1] = json.object { created = created, created_by = l.created_by, comment = l.comment,
+      empty_layer = not l.diff_id or nil }
   end
   local p = spec.platform
   local c = json.object {
@@ -70,6 +73,7 @@ function M.config(spec)
       if b[k] ~= nil and b[k] ~= json.null then c[k] = b[k] end
     end
   end
+  c.author = spec.author or c.author
   return c
 end
 
