@@ -79,8 +79,8 @@ local inner = setmetatable({}, { __mode = "k" })
 -- @tparam[opt] string base default: the current directory
 -- @tparam[opt] table opts `store` (the default store folder), `warn`
 -- (function(msg) for warnings; default: standard error), `on_event`
--- (function(ev), see ocibuild.events), `on_save` (function(result), called
--- with each result before the caller sees it), `registry` (default
+-- (function(ev), see ocibuild.events), `on_save` (function(result, given),
+-- called with each result and the copy the caller gets), `registry` (default
 -- registry options: creds, authfile, ca_file, insecure, ...), `allow`
 -- (function(path, what) -> path | nil, msg: the sandbox's check of every
 -- host path; with it the API has no `store`, `push` or `pull`: a build
@@ -100,9 +100,12 @@ function M.new(base, opts)
     return allow(path.abs(p, base), what)
   end
 
+  -- The caller gets a plain copy of each result: no table ocibuild keeps
+  -- or made with a metatable (JSON marks) ever reaches a script.
   local function saved(r)
-    if opts.on_save then opts.on_save(r) end
-    return r
+    local given = plain(r)
+    if opts.on_save then opts.on_save(r, given) end
+    return given
   end
 
   local Image = { __metatable = "ocibuild.Image" }
@@ -381,7 +384,7 @@ function M.new(base, opts)
     if not list then error(err, 2) end
     local t = { file = file, entries = list }
     for i, e in ipairs(list) do t[i] = e.pattern end
-    return t
+    return plain(t)
   end
 
   local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",

@@ -14,7 +14,7 @@ local M = {}
 M.HINT = "use --unsafe to allow"
 
 local BASE = { "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "rawequal", "rawget",
-  "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall" }
+  "rawlen", "rawset", "select", "tonumber", "tostring", "type", "xpcall" }
 
 -- The largest file a script may read whole (a module, dofile).
 local MAX_SOURCE = 16 << 20
@@ -87,10 +87,27 @@ function M.env(o)
   env.args = o.args
   env.oci = o.api
 
-  -- Metatables of strings, files and the API's objects are ocibuild's.
+  -- A script sees only the metatables it set itself: those of strings,
+  -- files, the API's objects and whatever else ocibuild made are ocibuild's
+  -- (a protected one shows its name). It may not replace one either, nor
+  -- set a `__gc`, whose finalizer would run after the script, unbounded.
+  local own = setmetatable({}, { __mode = "k" })
   env.getmetatable = function(v)
-    if type(v) == "table" then return getmetatable(v) end
+    local mt = type(v) == "table" and debug.getmetatable(v)
+    if not mt then return nil end
+    local shown = getmetatable(v)
+    if own[mt] or type(shown) ~= "table" then return shown end
     return nil
+  end
+  env.setmetatable = function(t, mt)
+    local cur = type(t) == "table" and debug.getmetatable(t)
+    if cur and not own[cur] then error("cannot change a protected metatable", 2) end
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error(refused("a metatable with __gc"), 2)
+    end
+    setmetatable(t, mt)
+    if mt then own[mt] = true end
+    return t
   end
   local GC_OK = { collect = true, count = true, step = true, isrunning = true }
   env.collectgarbage = function(opt, ...)

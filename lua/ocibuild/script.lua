@@ -22,15 +22,6 @@ function M.parse_args(words)
   return args
 end
 
--- A copy of a save result, made before the script sees it (a script may
--- change the table it gets back; what the CLI reports is this copy).
-local function snapshot(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = snapshot(x) end
-  return setmetatable(t, getmetatable(v))
-end
-
 local function unsafe_env(api, args)
   local env = setmetatable({ args = args, oci = api }, { __index = _G })
   env._G = env
@@ -87,9 +78,11 @@ function M.run(file, args, opts)
   local base = path.dirname(path.abs(file))
   local saves, by_table = {}, setmetatable({}, { __mode = "k" })
   local aopts = { store = opts.store, registry = opts.registry, warn = opts.warn, on_event = opts.on_event,
-    on_save = function(r)
-      saves[#saves + 1] = snapshot(r)
-      by_table[r] = saves[#saves]
+    -- the script gets a copy of each result: what the CLI reports is the
+    -- original, which the script never sees
+    on_save = function(r, given)
+      saves[#saves + 1] = r
+      by_table[given] = r
     end }
   local sources = {}
   local function on_chunk(name) sources[name] = debug.getinfo(load("", name), "S").short_src end
