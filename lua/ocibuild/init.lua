@@ -44,14 +44,12 @@ local function where(level)
   end
 end
 
--- The script runner keeps the script's current line with a line hook;
--- while ocibuild's own code runs the hook is off (it would cost per line):
--- `local _ <close> = hook_off()` first in each API function.
-local function hook_off()
-  local h, m, c = debug.gethook()
-  if not h then return nil end
-  debug.sethook()
-  return setmetatable({}, { __close = function() debug.sethook(h, m, c) end })
+-- A script runs under limits (ocibuild.script: instructions, memory, and
+-- a hook keeping its current line); ocibuild's own work for it is not
+-- counted: `local _ <close> = uncharged()` first in each API function.
+local RESUME = setmetatable({}, { __close = function() core.limits_resume() end, __metatable = false })
+local function uncharged()
+  if core.limits_pause() then return RESUME end
 end
 
 local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", check.line(msg), "\n") end
@@ -145,7 +143,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on an unknown option, a bad value, a missing context
   function Image:layer(spec)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local img = img_of(self)
     local s = plain(spec)
     local ok, err = layer_paths(s)
@@ -162,7 +160,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a bad option, both or neither of content and source
   function Image:file(spec)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local img = img_of(self)
     local s = plain(spec)
     local err
@@ -182,7 +180,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a bad path or pattern
   function Image:remove(list)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):remove(plain(list), where(2))
     if not ok then error(err, 2) end
     return self
@@ -196,7 +194,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a bad key or value
   function Image:annotations(t)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):annotate(plain(t))
     if not ok then error(err, 2) end
     return self
@@ -209,7 +207,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise unless both are strings
   function Image:label(k, v)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):label(k, v)
     if not ok then error(err, 2) end
     return self
@@ -221,7 +219,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a value that is not a string
   function Image:labels(t)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):set_labels(plain(t))
     if not ok then error(err, 2) end
     return self
@@ -234,7 +232,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on an unknown field or a bad value
   function Image:config(t)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):config(plain(t))
     if not ok then error(err, 2) end
     return self
@@ -251,7 +249,7 @@ function M.new(base, opts)
   -- `tags`, `archive`, `pushed`
   -- @raise on failure; a layer's failure points at its `layer` call
   function Image:save(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local img = img_of(self)
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
     o = plain(o) or {}
@@ -305,7 +303,7 @@ function M.new(base, opts)
   -- @raise on an unknown option or a bad value; a base that cannot be used
   -- fails `save`, pointing at this call
   function api.image(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if o ~= nil and type(o) ~= "table" then error("image needs a table", 2) end
     local opts_, err = image_opts(plain(o) or {})
     local img
@@ -326,7 +324,7 @@ function M.new(base, opts)
   -- @treturn table what Image:save returns, with `images` (each image's)
   -- @raise on failure; a layer's failure points at its `layer` call
   function Index:save(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local idx = inner_idx[self]
     if not idx then error("expected an index made by oci.index (call methods with ':')", 2) end
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
@@ -349,7 +347,7 @@ function M.new(base, opts)
   -- @return an index, whose method is `save`
   -- @raise on something that is not an image, or an unknown option
   function api.index(list)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(list) ~= "table" then error("index needs a list of images, like { img_amd64, img_arm64 }", 2) end
     local l = {}
     local k, v = next(list)
@@ -375,7 +373,7 @@ function M.new(base, opts)
   -- @treturn table the patterns
   -- @raise when the file cannot be read or holds a bad pattern
   function api.ignorefile(p)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(p) ~= "string" then error("ignorefile needs a path", 2) end
     local file, err = host_path(p, "ignore file")
     if err then error(err, 2) end
@@ -399,7 +397,7 @@ function M.new(base, opts)
   -- @treturn table what `save` returns
   -- @raise on failure
   function api.build(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(o) ~= "table" then error("build needs a table", 2) end
     o = plain(o)
     local ok, err = check.keys(o, BUILD_OPTIONS, "build")
@@ -565,7 +563,9 @@ end
 --- Runs a build script in the sandbox, as `ocibuild run` does.
 -- @tparam string file the script
 -- @tparam[opt] table args its `args` table
--- @tparam[opt] table opts `store`, `warn`, `on_event` (as for `new`)
+-- @tparam[opt] table opts `store`, `warn`, `on_event` (as for `new`),
+-- `max_instructions`, `max_memory` (bytes; 0 for no limit; the defaults
+-- are those of `ocibuild run`)
 -- @return the script's first result
 -- @raise the script's error, as FILE:LINE: message
 function M.run(file, args, opts)

@@ -5,7 +5,8 @@
 -- ignore files, archives, stores, files it opens or requires) must lie in
 -- its own folder, symlinks resolved. Anything else is a function that
 -- fails with "NAME is not available in build scripts (use --unsafe to
--- allow)" at the script's line.
+-- allow)" at the script's line. The script runs under limits (see
+-- ocibuild.script) that no pcall, coroutine or finalizer gets around.
 local core = require "ocibuild.core"
 local path = require "ocibuild.path"
 
@@ -71,6 +72,17 @@ local function read_source(allow, base, p)
   return text, file
 end
 
+-- The results of a protected call, unless the script's limits (see
+-- ocibuild.script) were exceeded meanwhile: then the error goes on, so
+-- that no pcall, coroutine or load reader lets a script past its limits.
+local function unless_over(ok, ...)
+  if not ok then
+    local over = core.limits_exceeded()
+    if over then error(over, 0) end
+  end
+  return ok, ...
+end
+
 --- The environment of a sandboxed script. o: {api=, args=, base= (the
 -- script's folder), shown= (that folder as the user named it, for
 -- messages), allow= (M.policy), on_chunk=function(source) (told of each
@@ -119,8 +131,9 @@ function M.env(o)
       error(("load with mode %q is not available in build scripts: binary chunks could break out (%s)")
         :format(tostring(mode), M.HINT), 2)
     end
-    if select("#", ...) > 0 then return load(chunk, name, "t", (...)) end
-    return load(chunk, name, "t", env)
+    -- a reader function is the script's code, and load catches its errors
+    if select("#", ...) > 0 then return unless_over(load(chunk, name, "t", (...))) end
+    return unless_over(load(chunk, name, "t", env))
   end
   env.loadfile = function(p, mode, ...)
     if p == nil then error(refused("loadfile without a file name"), 2) end
@@ -142,6 +155,18 @@ function M.env(o)
 
   env.string, env.table, env.math = copy(string), copy(table), copy(math)
   env.utf8, env.coroutine = copy(utf8), copy(coroutine)
+  env.pcall = function(...) return unless_over(pcall(...)) end
+  -- After an error raised by the limits' hook, Lua runs the message
+  -- handler with hooks off: a handler that loops would then run forever.
+  env.xpcall = function(f, msgh, ...)
+    if type(msgh) ~= "function" then return xpcall(f, msgh, ...) end
+    return unless_over(xpcall(f, function(...)
+      if core.limits_exceeded() then return ... end
+      return msgh(...)
+    end, ...))
+  end
+  env.coroutine.resume = function(...) return unless_over(coroutine.resume(...)) end
+  env.coroutine.close = function(...) return unless_over(coroutine.close(...)) end
   env.string.dump = M.forbidden("string.dump")
   env.os = { getenv = os.getenv, time = os.time, date = os.date, clock = os.clock, difftime = os.difftime }
   for _, k in ipairs { "execute", "exit", "remove", "rename", "tmpname", "setlocale" } do

@@ -110,6 +110,10 @@ static void types(lua_State *L) {
                                   {"wait", ocb_l_http_wait},
                                   {NULL, NULL}};
   static const luaL_Reg job[] = {{"run", ocb_l_job_run}, {NULL, NULL}};
+  static const luaL_Reg limits[] = {{"exceeded", ocb_l_limits_exceeded},
+                                    {"run", ocb_l_limits_run},
+                                    {"where", ocb_l_limits_where},
+                                    {NULL, NULL}};
   static const luaL_Reg lock[] = {
       {"close", ocb_l_fd_close}, {"try_exclusive", ocb_l_fd_try_exclusive}, {NULL, NULL}};
   static const luaL_Reg matcher[] = {{"descend", ocb_l_matcher_descend},
@@ -156,6 +160,7 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_HREQ_T, hreq, ocb_l_hreq_gc);
   ocb_createmeta(L, OCB_HTTP_T, http, ocb_l_http_gc);
   ocb_createmeta(L, OCB_JOB_T, job, ocb_l_noop_gc);
+  ocb_createmeta(L, OCB_LIMITS_T, limits, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_FD_T, lock, ocb_l_fd_close);
   ocb_createmeta(L, OCB_MATCHER_T, matcher, ocb_l_matcher_gc);
   ocb_createmeta(L, OCB_POLICY_T, none, ocb_l_noop_gc);
@@ -180,6 +185,10 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"cwd", ocb_l_cwd},
                                    {"http", ocb_l_http},
                                    {"layer_job", ocb_l_layer_job},
+                                   {"limits", ocb_l_limits},
+                                   {"limits_exceeded", ocb_l_limits_over},
+                                   {"limits_pause", ocb_l_limits_pause},
+                                   {"limits_resume", ocb_l_limits_resume},
                                    {"list_dir", ocb_l_list_dir},
                                    {"lock", ocb_l_lock},
                                    {"machine", ocb_l_machine},

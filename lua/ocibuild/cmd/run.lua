@@ -28,15 +28,42 @@ script; every path they name must lie in the script's folder. The
 registry options below apply to what the script pushes
 (save { push = ... }) and pulls (bases from registries).
 
+A sandboxed script stops with an error when it runs more instructions
+or holds more memory than its limits allow (ocibuild's own work for it
+does not count):
+
+  --max-instructions N   default 500000000 (0: no limit)
+  --max-memory SIZE      default 512M (0: no limit)
+
 options:
-  --unsafe               run with all of Lua's libraries and no path limits:
-                         only for scripts you wrote or read
+  --unsafe               run with all of Lua's libraries, no path limits,
+                         and no limits but the --max-* given: only for
+                         scripts you wrote or read
   -o, --output FILE.tar  also write the reported image as an OCI archive
   --store DIR            the image store
 ]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec(results.options { unsafe = "flag", output = "value", progress = "value",
-  ["chunk-size"] = "value", alias = { o = "output" } })
+  ["chunk-size"] = "value", ["max-instructions"] = "value", ["max-memory"] = "value", alias = { o = "output" } })
+
+-- The script's limits from the flags: {max_instructions=, max_memory=}.
+local function limits(opts)
+  local l = {}
+  if opts["max-instructions"] then
+    local n = math.tointeger(tonumber(opts["max-instructions"]))
+    if not n or n < 0 or not opts["max-instructions"]:match("^%d+$") then
+      return getopt.usage_error(("--max-instructions needs a count such as 100000000, got %q")
+        :format(opts["max-instructions"]), "run")
+    end
+    l.max_instructions = n
+  end
+  if opts["max-memory"] then
+    local n, err = reg_cli.size(opts["max-memory"], "max-memory")
+    if not n then return getopt.usage_error(err, "run") end
+    l.max_memory = n
+  end
+  return l
+end
 
 -- Writes the image r (a save result) of the store as an OCI archive.
 local function write_archive(r, dest, on_event)
@@ -61,6 +88,8 @@ function M.run(argv, g)
   if #rest == 0 then return getopt.usage_error("run needs a build script", "run") end
   local args, err = script.parse_args(table.move(rest, 2, #rest, 1, {}))
   if not args then return getopt.usage_error(err, "run") end
+  local lim, lerr, lcode = limits(opts)
+  if not lim then return nil, lerr, lcode end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets
     targets, err = results.targets(opts)
@@ -73,7 +102,8 @@ function M.run(argv, g)
     end
     local r
     r, err = script.run(rest[1], args, { store = g.store, registry = reg, warn = rep.warn,
-      on_event = rep.on_event, unsafe = opts.unsafe })
+      on_event = rep.on_event, unsafe = opts.unsafe, max_instructions = lim.max_instructions,
+      max_memory = lim.max_memory })
     if not r then return nil, err, 1 end
     local img = r.image
     if not img then
