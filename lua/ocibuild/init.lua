@@ -82,20 +82,35 @@ local inner = setmetatable({}, { __mode = "k" })
 -- registry options: creds, authfile, ca_file, insecure, ...), `allow`
 -- (function(path, what) -> path | nil, msg: the sandbox's check of every
 -- host path; with it the API has no `store`, `push` or `pull`: a build
--- script builds and saves, it does not manage the user's store).
+-- script builds and saves, it does not manage the user's store), `policy`
+-- (what a sandboxed script may reach: registries, store images; see
+-- ocibuild.reach).
 -- @treturn table the API: `image`, `index`, `build`, `ignorefile`,
 -- `VERSION`, and unsandboxed `store`, `push`, `pull`
 function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
   local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event,
-    registry = opts.registry }
+    registry = opts.registry, policy = opts.policy }
   local allow = opts.allow or function(p) return p end
 
   -- p (relative to base) checked by the sandbox policy, made absolute.
   local function host_path(p, what)
     if type(p) ~= "string" then return p end
     return allow(path.abs(p, base), what)
+  end
+
+  -- The paths of a registry options table (a script's own credentials
+  -- file and CA), checked and made absolute in place. Returns true, or
+  -- nil and why.
+  local function registry_paths(reg)
+    if type(reg) ~= "table" then return true end
+    local err
+    for _, k in ipairs { "authfile", "ca_file" } do
+      reg[k], err = host_path(reg[k], k)
+      if err then return nil, err end
+    end
+    return true
   end
 
   -- The caller gets a plain copy of each result: no table ocibuild keeps
@@ -253,7 +268,8 @@ function M.new(base, opts)
     local img = img_of(self)
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
     o = plain(o) or {}
-    local err
+    local ok, err = registry_paths(o.registry)
+    if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
     local r, _, layer_where
@@ -329,7 +345,8 @@ function M.new(base, opts)
     if not idx then error("expected an index made by oci.index (call methods with ':')", 2) end
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
     o = plain(o) or {}
-    local err
+    local ok, err = registry_paths(o.registry)
+    if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
     local r, _, at
@@ -418,6 +435,8 @@ function M.new(base, opts)
     if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
+    ok, err = registry_paths(o.registry)
+    if not ok then error(err, 2) end
     local r
     r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache, push = o.push,
       registry = o.registry }, ctx)
@@ -564,8 +583,12 @@ end
 -- @tparam string file the script
 -- @tparam[opt] table args its `args` table
 -- @tparam[opt] table opts `store`, `warn`, `on_event` (as for `new`),
--- `max_instructions`, `max_memory` (bytes; 0 for no limit; the defaults
--- are those of `ocibuild run`)
+-- `registry` (options for the registries allowed), `allow_registry`
+-- ({"HOST[:PORT]", ...}: the registries the script may pull from and push
+-- to), `allow_image` ({REF, ...}: images of the store it may build on,
+-- besides those it saves), `env` ({"NAME" or "NAME=VALUE", ...}: what its
+-- os.getenv sees), `max_instructions`, `max_memory` (bytes; 0 for no
+-- limit; the defaults are those of `ocibuild run`)
 -- @return the script's first result
 -- @raise the script's error, as FILE:LINE: message
 function M.run(file, args, opts)

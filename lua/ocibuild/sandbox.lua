@@ -1,6 +1,7 @@
 --- The sandbox build scripts run in: a repository's build script is data
 -- its reader may not have written, so by default it gets the ocibuild
--- API, Lua's pure libraries, a read-only `io`, `os.getenv`/`time`/`date`,
+-- API, Lua's pure libraries, a read-only `io`, `os.time`/`date`, an
+-- `os.getenv` that sees only what the user passed (ocibuild.reach),
 -- and `require` of Lua files beside it, and every path it names (contexts,
 -- ignore files, archives, stores, files it opens or requires) must lie in
 -- its own folder, symlinks resolved. Anything else is a function that
@@ -86,7 +87,8 @@ end
 --- The environment of a sandboxed script. o: {api=, args=, base= (the
 -- script's folder), shown= (that folder as the user named it, for
 -- messages), allow= (M.policy), on_chunk=function(source) (told of each
--- chunk loaded from a file, for error positions)}.
+-- chunk loaded from a file, for error positions), getenv=function(name)
+-- (what os.getenv answers; default: nil for every name)}.
 function M.env(o)
   local env, allow, base = {}, o.allow, o.base
   local function chunkname(p)
@@ -168,7 +170,15 @@ function M.env(o)
   env.coroutine.resume = function(...) return unless_over(coroutine.resume(...)) end
   env.coroutine.close = function(...) return unless_over(coroutine.close(...)) end
   env.string.dump = M.forbidden("string.dump")
-  env.os = { getenv = os.getenv, time = os.time, date = os.date, clock = os.clock, difftime = os.difftime }
+  local getenv = o.getenv or function() end
+  env.os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,
+    -- only the variables the user passed (--env): the others may hold secrets
+    getenv = function(name)
+      if type(name) ~= "string" then
+        error(("bad argument #1 to 'getenv' (string expected, got %s)"):format(type(name)), 2)
+      end
+      return getenv(name)
+    end }
   for _, k in ipairs { "execute", "exit", "remove", "rename", "tmpname", "setlocale" } do
     env.os[k] = M.forbidden("os." .. k)
   end

@@ -7,6 +7,7 @@
 local core = require "ocibuild.core"
 local ocibuild = require "ocibuild"
 local path = require "ocibuild.path"
+local reach = require "ocibuild.reach"
 local sandbox = require "ocibuild.sandbox"
 
 local M = {}
@@ -94,7 +95,9 @@ local function run_limited(chunk, l, sources, file)
 end
 
 --- Runs the script `file` with `args`. opts: {store=, warn=, on_event=,
--- unsafe=, max_instructions=, max_memory= (bytes)}. Returns {value= (the
+-- registry=, unsafe=, max_instructions=, max_memory= (bytes), and what a
+-- sandboxed script may reach (ocibuild.reach): allow_registry=,
+-- allow_image=, env=}. Returns {value= (the
 -- script's first result, true for none), image= (what the CLI reports:
 -- the save result the script returned, else the last one it made), saves=
 -- (every save result, in order)}, or nil and "FILE[:LINE]: message".
@@ -102,6 +105,11 @@ function M.run(file, args, opts)
   opts = opts or {}
   local l, err = limits_of(opts)
   if not l then return nil, err end
+  local policy
+  if not opts.unsafe then
+    policy, err = reach.new(opts)
+    if not policy then return nil, err end
+  end
   local text, code
   text, err, code = core.read_file(file)
   if not text then
@@ -116,7 +124,8 @@ function M.run(file, args, opts)
     on_save = function(r, given)
       saves[#saves + 1] = r
       by_table[given] = r
-    end }
+      if policy then policy.saved(r) end
+    end, policy = policy }
   local sources = {}
   local function on_chunk(name) sources[name] = debug.getinfo(load("", name), "S").short_src end
   local env, api
@@ -130,7 +139,7 @@ function M.run(file, args, opts)
     aopts.allow = sandbox.policy(root)
     api = ocibuild.new(base, aopts)
     env = sandbox.env { api = api, args = args, base = base, shown = path.dirname(file),
-      allow = aopts.allow, on_chunk = on_chunk }
+      allow = aopts.allow, on_chunk = on_chunk, getenv = policy.getenv }
   end
   local chunk
   chunk, err = load(text, "@" .. file, "t", env)

@@ -159,7 +159,7 @@ local function load_base(self, st, ctx)
   local v = view.new()
   if not self.from then return false, v end
   local b, err, code = base_mod.load(self.from, st, { platform = self.platform, host = platform.host(),
-    dir = self.base, registry = ctx.registry, on_event = ctx.on_event })
+    dir = self.base, registry = ctx.registry, on_event = ctx.on_event, policy = ctx.policy })
   if not b then return nil, err, code end
   local need = false
   for _, s in ipairs(self.steps) do need = need or plan.needs_view(s) end
@@ -187,7 +187,7 @@ function M.check_sizes(config_size, manifest_size, on_event)
 end
 
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=,
+-- caller). ctx: {jobs=, skip={paths}, cache=, registry=, policy=, on_event=, warn=,
 -- created={} (gets the digest of each blob that was not in the store
 -- before, so that a failure can take them back)}: each layer is a stage
 -- (start, progress, end events; see ocibuild.events). Returns {desc=

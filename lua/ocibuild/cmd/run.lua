@@ -5,6 +5,7 @@ local env = require "ocibuild.build.env"
 local getopt = require "ocibuild.cli.getopt"
 local path = require "ocibuild.path"
 local progress = require "ocibuild.cli.progress"
+local reach = require "ocibuild.reach"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
 local save = require "ocibuild.build.save"
@@ -23,10 +24,21 @@ oci.build{...}; else the last one it saved) is reported: tag, digest
 and size. Any error prints `ocibuild: FILE:LINE: message` and exits 1.
 
 Scripts run in a sandbox: the ocibuild API, Lua's pure libraries, a
-read-only io, os.getenv/time/date, and require of Lua files beside the
-script; every path they name must lie in the script's folder. The
-registry options below apply to what the script pushes
-(save { push = ... }) and pulls (bases from registries).
+read-only io, os.time/date, and require of Lua files beside the script;
+every path they name must lie in the script's folder. Beyond it, a
+script reaches only what you name here; anything else is refused before
+any request, saying which flag allows it:
+
+  --allow-registry HOST[:PORT]  a registry the script may pull bases from
+                         and push to, with your credentials (repeatable;
+                         docker.io for Docker Hub)
+  --allow-image REF      an image of the store the script may build on
+                         (repeatable); it may always use what it saved
+  --env NAME[=VALUE]     a variable its os.getenv sees: VALUE, or NAME's
+                         value here (repeatable); it sees no other
+
+The registry options below apply to what the script pushes
+(save { push = ... }) and pulls (bases from allowed registries).
 
 A sandboxed script stops with an error when it runs more instructions
 or holds more memory than its limits allow (ocibuild's own work for it
@@ -44,7 +56,25 @@ options:
 ]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec(results.options { unsafe = "flag", output = "value", progress = "value",
-  ["chunk-size"] = "value", ["max-instructions"] = "value", ["max-memory"] = "value", alias = { o = "output" } })
+  ["chunk-size"] = "value", ["max-instructions"] = "value", ["max-memory"] = "value",
+  ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", alias = { o = "output" } })
+
+-- What the script may reach (see ocibuild.reach), checked as usage.
+local function reaches(opts)
+  local r = { allow_registry = opts["allow-registry"], allow_image = opts["allow-image"], env = opts.env }
+  if opts.unsafe and (r.allow_registry or r.allow_image or r.env) then
+    return getopt.usage_error("--unsafe gives a script everything: --allow-registry, --allow-image and --env "
+      .. "are for sandboxed scripts", "run")
+  end
+  for _, c in ipairs { { r.allow_registry, reach.parse_host }, { r.allow_image, reach.parse_image },
+      { r.env, reach.parse_env } } do
+    for _, v in ipairs(c[1] or {}) do
+      local ok, err = c[2](v)
+      if not ok then return getopt.usage_error(err, "run") end
+    end
+  end
+  return r
+end
 
 -- The script's limits from the flags: {max_instructions=, max_memory=}.
 local function limits(opts)
@@ -90,6 +120,9 @@ function M.run(argv, g)
   if not args then return getopt.usage_error(err, "run") end
   local lim, lerr, lcode = limits(opts)
   if not lim then return nil, lerr, lcode end
+  local allowed
+  allowed, lerr, lcode = reaches(opts)
+  if not allowed then return nil, lerr, lcode end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets
     targets, err = results.targets(opts)
@@ -103,7 +136,8 @@ function M.run(argv, g)
     local r
     r, err = script.run(rest[1], args, { store = g.store, registry = reg, warn = rep.warn,
       on_event = rep.on_event, unsafe = opts.unsafe, max_instructions = lim.max_instructions,
-      max_memory = lim.max_memory })
+      max_memory = lim.max_memory, allow_registry = allowed.allow_registry, allow_image = allowed.allow_image,
+      env = allowed.env })
     if not r then return nil, err, 1 end
     local img = r.image
     if not img then
