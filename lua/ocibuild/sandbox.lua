@@ -84,6 +84,18 @@ local function unless_over(ok, ...)
   return ok, ...
 end
 
+-- What a function of coroutine.wrap returns or raises, as Lua's own does
+-- (a failed coroutine is closed, a string error gets the caller's line),
+-- unless a limit stopped it.
+local function wrapped(co, ok, ...)
+  if ok then return ... end
+  local over = core.limits_exceeded()
+  if over then error(over, 0) end
+  local err = ...
+  coroutine.close(co)
+  error(err, 2)
+end
+
 --- The environment of a sandboxed script. o: {api=, args=, base= (the
 -- script's folder), shown= (that folder as the user named it, for
 -- messages), allow= (M.policy), on_chunk=function(source) (told of each
@@ -168,7 +180,20 @@ function M.env(o)
     end, ...))
   end
   env.coroutine.resume = function(...) return unless_over(coroutine.resume(...)) end
-  env.coroutine.close = function(...) return unless_over(coroutine.close(...)) end
+  -- Closing a coroutine that the hook stopped would run its pending
+  -- __close handlers with hooks off (Lua leaves them off in a coroutine
+  -- that died so): once a limit is reached, none runs.
+  env.coroutine.close = function(co)
+    local over = core.limits_exceeded()
+    if over then error(over, 0) end
+    return unless_over(coroutine.close(co))
+  end
+  env.coroutine.wrap = function(f)
+    local co = coroutine.create(f)
+    return function(...)
+      return wrapped(co, coroutine.resume(co, ...))
+    end
+  end
   env.string.dump = M.forbidden("string.dump")
   local getenv = o.getenv or function() end
   env.os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,

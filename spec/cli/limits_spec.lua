@@ -48,6 +48,13 @@ describe("ocibuild run (limits)", function()
         "while true do\n  pcall(function() while true do end end)\nend\n", 2 },
       { "xpcall whose handler loops", "xpcall(error, function()\n  while true do end\nend)\n", 2 },
       { "a load reader that loops", "local n = 0\nprint(load(function()\n  while true do n = n + 1 end\nend))\n", 3 },
+      -- Lua runs these with hooks off after the hook raised: they must not run
+      { "a __close handler that loops, in a coroutine.wrap the budget stopped",
+        "local f = coroutine.wrap(function()\n  local x <close> = setmetatable({}, { __close = function() while true do "
+          .. "end end })\n  while true do end\nend)\nf()\n", 3 },
+      { "a __close handler that loops, closed after the budget stopped its coroutine",
+        "local co = coroutine.create(function()\n  local x <close> = setmetatable({}, { __close = function() while "
+          .. "true do end end })\n  while true do end\nend)\npcall(coroutine.resume, co)\ncoroutine.close(co)\n", 3 },
       { "a loop in a required file",
         "local x = 1\nrequire 'lib'\n", 2, { ["lib.lua"] = "local y = 0\nwhile true do\n  y = y + 1\nend\n" } },
     }
@@ -67,6 +74,28 @@ describe("ocibuild run (limits)", function()
         assert.is_false(T.exists(p.store))
       end)
     end
+
+    it("coroutine.wrap behaves as Lua's own", function()
+      local p = project(finally)
+      local text = [[
+local f = coroutine.wrap(function(a) local b = coroutine.yield(a + 1); return b * 2 end)
+print(f(1), f(5))
+print(pcall(f))
+print(pcall(coroutine.wrap(function() error("boom") end)))
+print(select("#", pcall(coroutine.wrap(function() error({}) end))))
+local closed = false
+print((pcall(coroutine.wrap(function()
+  local x <close> = setmetatable({}, { __close = function() closed = true end })
+  error("inner")
+end))), closed)
+]]
+      local code, out, err = run(p, text)
+      assert.equal(0, code, err)
+      T.write(p.dir .. "/plain.lua", text)
+      local want = T.must(("cd %s && lua5.4 plain.lua"):format(T.q(p.dir)))
+      assert.equal(want:gsub("plain%.lua", p.proj .. "/build.lua"), out)
+      assert.matches("boom", out)
+    end)
 
     it("counts what a script does, and leaves it alone under the budget", function()
       local p = project(finally)
