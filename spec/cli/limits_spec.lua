@@ -50,8 +50,8 @@ describe("ocibuild run (limits)", function()
       { "a load reader that loops", "local n = 0\nprint(load(function()\n  while true do n = n + 1 end\nend))\n", 3 },
       -- Lua runs these with hooks off after the hook raised: they must not run
       { "a __close handler that loops, in a coroutine.wrap the budget stopped",
-        "local f = coroutine.wrap(function()\n  local x <close> = setmetatable({}, { __close = function() while true do "
-          .. "end end })\n  while true do end\nend)\nf()\n", 3 },
+        "local f = coroutine.wrap(function()\n  local x <close> = setmetatable({}, { __close = function() while "
+          .. "true do end end })\n  while true do end\nend)\nf()\n", 3 },
       { "a __close handler that loops, closed after the budget stopped its coroutine",
         "local co = coroutine.create(function()\n  local x <close> = setmetatable({}, { __close = function() while "
           .. "true do end end })\n  while true do end\nend)\npcall(coroutine.resume, co)\ncoroutine.close(co)\n", 3 },
