@@ -2,7 +2,8 @@
 -- it saves into: only what the user named on the command line. Registries
 -- (bases pulled, images pushed, with the user's credentials): those of
 -- --allow-registry HOST[:PORT]. Images of the store as bases: those the
--- script saved in this run, and those --allow-image REF names.
+-- script saved in this run, and those --allow-image REF names (a store in
+-- the script's own folder is the script's).
 -- Environment variables: those of --env NAME[=VALUE]. Anything else is
 -- refused before any request, in one line naming the flag that allows it.
 -- oci.run takes the same lists in opts: allow_registry, allow_image, env.
@@ -48,12 +49,14 @@ function M.parse_env(s)
 end
 
 --- The policy for opts {allow_registry= {HOST...}, allow_image= {REF...},
--- env= {"NAME" | "NAME=VALUE"...}}. Returns it, or nil, msg (a bad entry).
--- The policy: registry(domain, what) -> true | nil, msg; image(desc,
--- lookup) -> true when the script may use the store's image desc as a
--- base (lookup(REF) -> the store's descriptor for an --allow-image);
--- saved(result) records what the script saved; getenv(name).
-function M.new(opts)
+-- env= {"NAME" | "NAME=VALUE"...}}; mine(path): whether a path is the
+-- script's own (in its folder: a store there is the script's). Returns it,
+-- or nil, msg (a bad entry). The policy: registry(domain, what) -> true |
+-- nil, msg; image(desc, lookup, dir) -> true when the script may use the
+-- image desc of the store at dir as a base (lookup(REF) -> that store's
+-- descriptor for an --allow-image); saved(result) records what the script
+-- saved; getenv(name).
+function M.new(opts, mine)
   local hosts, images, env, saved = {}, {}, {}, {}
   for i, h in ipairs(opts.allow_registry or {}) do
     local k, err = M.parse_host(h)
@@ -78,8 +81,8 @@ function M.new(opts)
       :format(what, domain), "DENIED"
   end
 
-  function p.image(desc, lookup)
-    if saved[desc.digest] then return true end
+  function p.image(desc, lookup, dir)
+    if saved[desc.digest] or (mine and mine(dir)) then return true end
     for _, s in ipairs(images) do
       local d = lookup(s)
       if d and d.digest == desc.digest then return true end

@@ -105,11 +105,6 @@ function M.run(file, args, opts)
   opts = opts or {}
   local l, err = limits_of(opts)
   if not l then return nil, err end
-  local policy
-  if not opts.unsafe then
-    policy, err = reach.new(opts)
-    if not policy then return nil, err end
-  end
   local text, code
   text, err, code = core.read_file(file)
   if not text then
@@ -118,6 +113,7 @@ function M.run(file, args, opts)
   end
   local base = path.dirname(path.abs(file))
   local saves, by_table = {}, setmetatable({}, { __mode = "k" })
+  local policy
   local aopts = { store = opts.store, registry = opts.registry, warn = opts.warn, on_event = opts.on_event,
     -- the script gets a copy of each result: what the CLI reports is the
     -- original, which the script never sees
@@ -125,7 +121,7 @@ function M.run(file, args, opts)
       saves[#saves + 1] = r
       by_table[given] = r
       if policy then policy.saved(r) end
-    end, policy = policy }
+    end }
   local sources = {}
   local function on_chunk(name) sources[name] = debug.getinfo(load("", name), "S").short_src end
   local env, api
@@ -137,6 +133,9 @@ function M.run(file, args, opts)
     root, err, code = core.realpath(base)
     if not root then return nil, ("%s: %s"):format(file, err), code end
     aopts.allow = sandbox.policy(root)
+    policy, err = reach.new(opts, function(p) return aopts.allow(p, "store") ~= nil end)
+    if not policy then return nil, err end
+    aopts.policy = policy
     api = ocibuild.new(base, aopts)
     env = sandbox.env { api = api, args = args, base = base, shown = path.dirname(file),
       allow = aopts.allow, on_chunk = on_chunk, getenv = policy.getenv }

@@ -213,7 +213,7 @@ local function from_store(s, st, opts)
   if err then return nil, err, code end
   local r = ref.parse(s)
   local function lookup(x) return (in_store(x, st, idx) or {}).desc end
-  if got and opts.policy and not opts.policy.image(got.desc, lookup) then
+  if got and opts.policy and not opts.policy.image(got.desc, lookup, st.dir) then
     if not (r and opts.policy.registry(r.domain, s)) then return nil, opts.policy.refused_image(s) end
     got = nil
   end

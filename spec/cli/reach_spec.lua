@@ -96,6 +96,16 @@ return oci.image { from = b.digest }:save { tag = "top:3" }
       -- a later run did not save base:1
       fails(p, 'local x\nreturn oci.image { from = "base:1" }:save { tag = "top:4" }\n', 2, no_image("base:1"))
     end)
+
+    it("builds freely on the images of a store in its own folder", function()
+      local p = project(finally)
+      local code, out, err = run(p, 'return oci.image { store = "own" }:save { tag = "mine:1" }\n')
+      assert.equal(0, code, out .. err)
+      code, out, err = run(p, 'local img = oci.image { store = "own", from = "mine:1" }\n'
+        .. 'img:file { path = "/f", content = "f" }\nreturn img:save { tag = "mine:2" }\n')
+      assert.equal(0, code, out .. err)
+      assert.equal(1, #T.image(p.proj .. "/own", "mine:2").manifest.layers)
+    end)
   end)
 
   describe("registries", function()
