@@ -66,7 +66,8 @@ describe("ocibuild run (what a sandboxed script reaches)", function()
       end
       assert.is_false(has(p, "stolen:1"))
       for _, from in ipairs { "victim:1", v.desc.digest, id } do
-        local code, out, err = run(p, ("local img = oci.image { from = %q }\nimg:file { path = \"/a\", content = \"a\" }\n"
+        local code, out, err = run(p, ("local img = oci.image { from = %q }\n"
+          .. "img:file { path = \"/a\", content = \"a\" }\n"
           .. "return img:save { tag = \"allowed:1\" }\n"):format(from), "--allow-image", "victim:1")
         assert.equal(0, code, out .. err)
         assert.equal(v.manifest.layers[1].digest, T.image(p.store, "allowed:1").manifest.layers[1].digest)
