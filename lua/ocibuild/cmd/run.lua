@@ -37,15 +37,15 @@ any request, saying which flag allows it:
   --env NAME[=VALUE]     a variable its os.getenv sees: VALUE, or NAME's
                          value here (repeatable); it sees no other
 
-The registry options below apply to what the script pushes
-(save { push = ... }) and pulls (bases from allowed registries).
-
 A sandboxed script stops with an error when it runs more instructions
 or holds more memory than its limits allow (ocibuild's own work for it
 does not count):
 
   --max-instructions N   default 500000000 (0: no limit)
   --max-memory SIZE      default 512M (0: no limit)
+
+The registry options below apply to what the script pushes
+(save { push = ... }) and pulls (bases from allowed registries).
 
 options:
   --unsafe               run with all of Lua's libraries, no path limits,
