@@ -47,8 +47,6 @@ typedef struct limits {
   /* what the thread's hook was before run (nested runs) */
   lua_Hook prev_hook;
   int prev_mask, prev_count;
-  lua_Alloc prev_f;
-  void *prev_ud;
 } limits;
 
 static const char ACTIVE = 0; /* registry key: the running limits */
@@ -181,8 +179,7 @@ static void start(lua_State *L, limits *lim) {
   lim->prev_hook = lua_gethook(L);
   lim->prev_mask = lua_gethookmask(L);
   lim->prev_count = lua_gethookcount(L);
-  lim->prev_f = lua_getallocf(L, &lim->prev_ud);
-  lim->f = lim->prev_f, lim->ud = lim->prev_ud;
+  lim->f = lua_getallocf(L, &lim->ud);
   lim->left = lim->budget;
   lim->in_use = lim->collected = 0;
   lim->paused = lim->refused = 0;
@@ -196,7 +193,7 @@ static void start(lua_State *L, limits *lim) {
 
 static void stop(lua_State *L, limits *lim) {
   lua_sethook(L, lim->prev_hook, lim->prev_mask, lim->prev_count);
-  lua_setallocf(L, lim->prev_f, lim->prev_ud);
+  lua_setallocf(L, lim->f, lim->ud);
   lim->running = 0;
 }
 
