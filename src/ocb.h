@@ -30,8 +30,8 @@ int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...)
 const char *ocb_errno_name(int errnum, char buf[16]);
 /* Like ocb_errno, for a name quoted already (ocb_quote). */
 int ocb_errno_q(ocb_err *err, int errnum, const char *quoted);
-/* Quote a name for a message, on one line: control bytes, DEL and invalid
- * UTF-8 as \xNN, '\' doubled. What does not fit in out keeps its start and
+/* Quote a name for a message, on one line: control bytes, DEL, C1 controls
+ * and invalid UTF-8 as \xNN, '\' doubled. What does not fit in out keeps its start and
  * its end (where a path names its file) around "...". */
 void ocb_quote(char *out, size_t outlen, const char *s, size_t len);
 /* ocb_quote of dir + "/" + rel. */

@@ -437,5 +437,35 @@ function core.read_secret(prompt) end
 ---Raw deflate data (a zip entry's body) expanded, at most max bytes.
 ---@return string|ocibuild.fail, string?, string? code TOOBIG, CORRUPT
 function core.inflate(data, max) end
+---@class ocibuild.Limits
+local Limits = {}
+---Calls fn(...) as pcall does, under the limits: a count hook (inherited
+---by every coroutine made meanwhile) spends the instruction budget, an
+---allocator wrapping the state's own refuses growth past the memory
+---ceiling, and the hook keeps the last line run in one of `sources`.
+---Runs nest: each puts back the hook and allocator it found.
+---@return boolean ok
+---@return any ... fn's results, or the error object
+function Limits:run(fn, ...) end
+---@return "instructions"|"memory"|nil what the run went past
+function Limits:exceeded() end
+---@return string? where "FILE:LINE" (FILE as `sources` shows it) of the last line run in a source
+function Limits:where() end
+---Limits for a build script: instructions and memory (bytes) are 0 or
+---nil for none; sources maps chunk names ("@/dir/build.lua") to the
+---names messages show, and may grow while the script runs.
+---@param t {instructions: integer?, memory: integer?, sources: table<string, string>?}
+---@return ocibuild.Limits
+function core.limits(t) end
+---Pauses the running limits (nested pauses count): ocibuild's own work for
+---a script is neither counted nor refused. nil when none run.
+---@return boolean
+function core.limits_pause() end
+---Ends a pause of core.limits_pause.
+function core.limits_resume() end
+---The message of the running limits once exceeded, else nil: a sandbox's
+---pcall raises it again, so that no caught error lets a script go on.
+---@return string?
+function core.limits_exceeded() end
 
 return core

@@ -45,14 +45,12 @@ local function where(level)
   end
 end
 
--- The script runner keeps the script's current line with a line hook;
--- while ocibuild's own code runs the hook is off (it would cost per line):
--- `local _ <close> = hook_off()` first in each API function.
-local function hook_off()
-  local h, m, c = debug.gethook()
-  if not h then return nil end
-  debug.sethook()
-  return setmetatable({}, { __close = function() debug.sethook(h, m, c) end })
+-- A script runs under limits (ocibuild.script: instructions, memory, and
+-- a hook keeping its current line); ocibuild's own work for it is not
+-- counted: `local _ <close> = uncharged()` first in each API function.
+local RESUME = setmetatable({}, { __close = function() core.limits_resume() end, __metatable = false })
+local function uncharged()
+  if core.limits_pause() then return RESUME end
 end
 
 local function stderr_warn(msg) io.stderr:write("ocibuild: warning: ", check.line(msg), "\n") end
@@ -80,19 +78,21 @@ local inner = setmetatable({}, { __mode = "k" })
 -- @tparam[opt] string base default: the current directory
 -- @tparam[opt] table opts `store` (the default store folder), `warn`
 -- (function(msg) for warnings; default: standard error), `on_event`
--- (function(ev), see ocibuild.events), `on_save` (function(result), called
--- with each result before the caller sees it), `registry` (default
+-- (function(ev), see ocibuild.events), `on_save` (function(result, given),
+-- called with each result and the copy the caller gets), `registry` (default
 -- registry options: creds, authfile, ca_file, insecure, ...), `allow`
 -- (function(path, what) -> path | nil, msg: the sandbox's check of every
 -- host path; with it the API has no `store`, `push` or `pull`: a build
--- script builds and saves, it does not manage the user's store).
+-- script builds and saves, it does not manage the user's store), `policy`
+-- (what a sandboxed script may reach: registries, store images; see
+-- ocibuild.reach).
 -- @treturn table the API: `image`, `index`, `build`, `ignorefile`,
 -- `VERSION`, and unsandboxed `store`, `push`, `pull`
 function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
   local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event,
-    registry = opts.registry }
+    registry = opts.registry, policy = opts.policy }
   local allow = opts.allow or function(p) return p end
 
   -- p (relative to base) checked by the sandbox policy, made absolute.
@@ -101,9 +101,25 @@ function M.new(base, opts)
     return allow(path.abs(p, base), what)
   end
 
+  -- The paths of a registry options table (a script's own credentials
+  -- file and CA), checked and made absolute in place. Returns true, or
+  -- nil and why.
+  local function registry_paths(reg)
+    if type(reg) ~= "table" then return true end
+    local err
+    for _, k in ipairs { "authfile", "ca_file" } do
+      reg[k], err = host_path(reg[k], k)
+      if err then return nil, err end
+    end
+    return true
+  end
+
+  -- The caller gets a plain copy of each result: no table ocibuild keeps
+  -- or made with a metatable (JSON marks) ever reaches a script.
   local function saved(r)
-    if opts.on_save then opts.on_save(r) end
-    return r
+    local given = plain(r)
+    if opts.on_save then opts.on_save(r, given) end
+    return given
   end
 
   local Image = { __metatable = "ocibuild.Image" }
@@ -143,7 +159,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on an unknown option, a bad value, a missing context
   function Image:layer(spec)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local img = img_of(self)
     local s = plain(spec)
     local ok, err = layer_paths(s)
@@ -160,7 +176,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a bad option, both or neither of content and source
   function Image:file(spec)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local img = img_of(self)
     local s = plain(spec)
     local err
@@ -180,7 +196,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a bad path or pattern
   function Image:remove(list)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):remove(plain(list), where(2))
     if not ok then error(err, 2) end
     return self
@@ -194,7 +210,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a bad key or value
   function Image:annotations(t)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):annotate(plain(t))
     if not ok then error(err, 2) end
     return self
@@ -207,7 +223,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise unless both are strings
   function Image:label(k, v)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):label(k, v)
     if not ok then error(err, 2) end
     return self
@@ -219,7 +235,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on a value that is not a string
   function Image:labels(t)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):set_labels(plain(t))
     if not ok then error(err, 2) end
     return self
@@ -232,7 +248,7 @@ function M.new(base, opts)
   -- @return the image
   -- @raise on an unknown field or a bad value
   function Image:config(t)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local ok, err = img_of(self):config(plain(t))
     if not ok then error(err, 2) end
     return self
@@ -249,11 +265,12 @@ function M.new(base, opts)
   -- `tags`, `archive`, `pushed`
   -- @raise on failure; a layer's failure points at its `layer` call
   function Image:save(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local img = img_of(self)
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
     o = plain(o) or {}
-    local err
+    local ok, err = registry_paths(o.registry)
+    if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
     local r, _, layer_where
@@ -303,7 +320,7 @@ function M.new(base, opts)
   -- @raise on an unknown option or a bad value; a base that cannot be used
   -- fails `save`, pointing at this call
   function api.image(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if o ~= nil and type(o) ~= "table" then error("image needs a table", 2) end
     local opts_, err = image_opts(plain(o) or {})
     local img
@@ -324,12 +341,13 @@ function M.new(base, opts)
   -- @treturn table what Image:save returns, with `images` (each image's)
   -- @raise on failure; a layer's failure points at its `layer` call
   function Index:save(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     local idx = inner_idx[self]
     if not idx then error("expected an index made by oci.index (call methods with ':')", 2) end
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
     o = plain(o) or {}
-    local err
+    local ok, err = registry_paths(o.registry)
+    if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
     local r, _, at
@@ -347,7 +365,7 @@ function M.new(base, opts)
   -- @return an index, whose method is `save`
   -- @raise on something that is not an image, or an unknown option
   function api.index(list)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(list) ~= "table" then error("index needs a list of images, like { img_amd64, img_arm64 }", 2) end
     local l = {}
     local k, v = next(list)
@@ -446,7 +464,7 @@ function M.new(base, opts)
   -- @treturn table the patterns
   -- @raise when the file cannot be read or holds a bad pattern
   function api.ignorefile(p)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(p) ~= "string" then error("ignorefile needs a path", 2) end
     local file, err = host_path(p, "ignore file")
     if err then error(err, 2) end
@@ -455,7 +473,7 @@ function M.new(base, opts)
     if not list then error(err, 2) end
     local t = { file = file, entries = list }
     for i, e in ipairs(list) do t[i] = e.pattern end
-    return t
+    return plain(t)
   end
 
   local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",
@@ -470,7 +488,7 @@ function M.new(base, opts)
   -- @treturn table what `save` returns
   -- @raise on failure
   function api.build(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(o) ~= "table" then error("build needs a table", 2) end
     o = plain(o)
     local ok, err = check.keys(o, BUILD_OPTIONS, "build")
@@ -491,6 +509,8 @@ function M.new(base, opts)
     if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
+    ok, err = registry_paths(o.registry)
+    if not ok then error(err, 2) end
     local r
     r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache, push = o.push,
       registry = o.registry }, ctx)
@@ -636,7 +656,13 @@ end
 --- Runs a build script in the sandbox, as `ocibuild run` does.
 -- @tparam string file the script
 -- @tparam[opt] table args its `args` table
--- @tparam[opt] table opts `store`, `warn`, `on_event` (as for `new`)
+-- @tparam[opt] table opts `store`, `warn`, `on_event` (as for `new`),
+-- `registry` (options for the registries allowed), `allow_registry`
+-- ({"HOST[:PORT]", ...}: the registries the script may pull from and push
+-- to), `allow_image` ({REF, ...}: images of the store it may build on,
+-- besides those it saves), `env` ({"NAME" or "NAME=VALUE", ...}: what its
+-- os.getenv sees), `max_instructions`, `max_memory` (bytes; 0 for no
+-- limit; the defaults are those of `ocibuild run`)
 -- @return the script's first result
 -- @raise the script's error, as FILE:LINE: message
 function M.run(file, args, opts)

@@ -1,11 +1,13 @@
 --- The sandbox build scripts run in: a repository's build script is data
 -- its reader may not have written, so by default it gets the ocibuild
--- API, Lua's pure libraries, a read-only `io`, `os.getenv`/`time`/`date`,
+-- API, Lua's pure libraries, a read-only `io`, `os.time`/`date`, an
+-- `os.getenv` that sees only what the user passed (ocibuild.reach),
 -- and `require` of Lua files beside it, and every path it names (contexts,
 -- ignore files, archives, stores, files it opens or requires) must lie in
 -- its own folder, symlinks resolved. Anything else is a function that
 -- fails with "NAME is not available in build scripts (use --unsafe to
--- allow)" at the script's line.
+-- allow)" at the script's line. The script runs under limits (see
+-- ocibuild.script) that no pcall, coroutine or finalizer gets around.
 local core = require "ocibuild.core"
 local path = require "ocibuild.path"
 
@@ -14,7 +16,7 @@ local M = {}
 M.HINT = "use --unsafe to allow"
 
 local BASE = { "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "rawequal", "rawget",
-  "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall" }
+  "rawlen", "rawset", "select", "tonumber", "tostring", "type", "xpcall" }
 
 -- The largest file a script may read whole (a module, dofile).
 local MAX_SOURCE = 16 << 20
@@ -71,10 +73,34 @@ local function read_source(allow, base, p)
   return text, file
 end
 
+-- The results of a protected call, unless the script's limits (see
+-- ocibuild.script) were exceeded meanwhile: then the error goes on, so
+-- that no pcall, coroutine or load reader lets a script past its limits.
+local function unless_over(ok, ...)
+  if not ok then
+    local over = core.limits_exceeded()
+    if over then error(over, 0) end
+  end
+  return ok, ...
+end
+
+-- What a function of coroutine.wrap returns or raises, as Lua's own does
+-- (a failed coroutine is closed, a string error gets the caller's line),
+-- unless a limit stopped it.
+local function wrapped(co, ok, ...)
+  if ok then return ... end
+  local over = core.limits_exceeded()
+  if over then error(over, 0) end
+  local err = ...
+  coroutine.close(co)
+  error(err, 2)
+end
+
 --- The environment of a sandboxed script. o: {api=, args=, base= (the
 -- script's folder), shown= (that folder as the user named it, for
 -- messages), allow= (M.policy), on_chunk=function(source) (told of each
--- chunk loaded from a file, for error positions)}.
+-- chunk loaded from a file, for error positions), getenv=function(name)
+-- (what os.getenv answers; default: nil for every name)}.
 function M.env(o)
   local env, allow, base = {}, o.allow, o.base
   local function chunkname(p)
@@ -87,10 +113,27 @@ function M.env(o)
   env.args = o.args
   env.oci = o.api
 
-  -- Metatables of strings, files and the API's objects are ocibuild's.
+  -- A script sees only the metatables it set itself: those of strings,
+  -- files, the API's objects and whatever else ocibuild made are ocibuild's
+  -- (a protected one shows its name). It may not replace one either, nor
+  -- set a `__gc`, whose finalizer would run after the script, unbounded.
+  local own = setmetatable({}, { __mode = "k" })
   env.getmetatable = function(v)
-    if type(v) == "table" then return getmetatable(v) end
+    local mt = type(v) == "table" and debug.getmetatable(v)
+    if not mt then return nil end
+    local shown = getmetatable(v)
+    if own[mt] or type(shown) ~= "table" then return shown end
     return nil
+  end
+  env.setmetatable = function(t, mt)
+    local cur = type(t) == "table" and debug.getmetatable(t)
+    if cur and not own[cur] then error("cannot change a protected metatable", 2) end
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error(refused("a metatable with __gc"), 2)
+    end
+    setmetatable(t, mt)
+    if mt then own[mt] = true end
+    return t
   end
   local GC_OK = { collect = true, count = true, step = true, isrunning = true }
   env.collectgarbage = function(opt, ...)
@@ -102,8 +145,9 @@ function M.env(o)
       error(("load with mode %q is not available in build scripts: binary chunks could break out (%s)")
         :format(tostring(mode), M.HINT), 2)
     end
-    if select("#", ...) > 0 then return load(chunk, name, "t", (...)) end
-    return load(chunk, name, "t", env)
+    -- a reader function is the script's code, and load catches its errors
+    if select("#", ...) > 0 then return unless_over(load(chunk, name, "t", (...))) end
+    return unless_over(load(chunk, name, "t", env))
   end
   env.loadfile = function(p, mode, ...)
     if p == nil then error(refused("loadfile without a file name"), 2) end
@@ -125,8 +169,41 @@ function M.env(o)
 
   env.string, env.table, env.math = copy(string), copy(table), copy(math)
   env.utf8, env.coroutine = copy(utf8), copy(coroutine)
+  env.pcall = function(...) return unless_over(pcall(...)) end
+  -- After an error raised by the limits' hook, Lua runs the message
+  -- handler with hooks off: a handler that loops would then run forever.
+  env.xpcall = function(f, msgh, ...)
+    if type(msgh) ~= "function" then return xpcall(f, msgh, ...) end
+    return unless_over(xpcall(f, function(...)
+      if core.limits_exceeded() then return ... end
+      return msgh(...)
+    end, ...))
+  end
+  env.coroutine.resume = function(...) return unless_over(coroutine.resume(...)) end
+  -- Closing a coroutine that the hook stopped would run its pending
+  -- __close handlers with hooks off (Lua leaves them off in a coroutine
+  -- that died so): once a limit is reached, none runs.
+  env.coroutine.close = function(co)
+    local over = core.limits_exceeded()
+    if over then error(over, 0) end
+    return unless_over(coroutine.close(co))
+  end
+  env.coroutine.wrap = function(f)
+    local co = coroutine.create(f)
+    return function(...)
+      return wrapped(co, coroutine.resume(co, ...))
+    end
+  end
   env.string.dump = M.forbidden("string.dump")
-  env.os = { getenv = os.getenv, time = os.time, date = os.date, clock = os.clock, difftime = os.difftime }
+  local getenv = o.getenv or function() end
+  env.os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,
+    -- only the variables the user passed (--env): the others may hold secrets
+    getenv = function(name)
+      if type(name) ~= "string" then
+        error(("bad argument #1 to 'getenv' (string expected, got %s)"):format(type(name)), 2)
+      end
+      return getenv(name)
+    end }
   for _, k in ipairs { "execute", "exit", "remove", "rename", "tmpname", "setlocale" } do
     env.os[k] = M.forbidden("os." .. k)
   end

@@ -7,6 +7,7 @@
 local core = require "ocibuild.core"
 local ocibuild = require "ocibuild"
 local path = require "ocibuild.path"
+local reach = require "ocibuild.reach"
 local sandbox = require "ocibuild.sandbox"
 
 local M = {}
@@ -20,15 +21,6 @@ function M.parse_args(words)
     args[k] = v
   end
   return args
-end
-
--- A copy of a save result, made before the script sees it (a script may
--- change the table it gets back; what the CLI reports is this copy).
-local function snapshot(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = snapshot(x) end
-  return setmetatable(t, getmetatable(v))
 end
 
 local function unsafe_env(api, args)
@@ -57,39 +49,78 @@ local function message(e, sources, last, file)
   return ("%s: %s"):format(last or file, e)
 end
 
--- Runs chunk, keeping the last line run in any of the script's files
--- (sources: chunk name -> the name as messages show it).
-local function run_tracked(chunk, sources)
-  local last
-  local getinfo = debug.getinfo
-  local old = table.pack(debug.gethook())
-  debug.sethook(function(_, line)
-    local shown = sources[getinfo(2, "S").source]
-    if shown then last = shown .. ":" .. line end
-  end, "l")
-  local ok, result = pcall(chunk)
-  if type(old[1]) == "function" then debug.sethook(table.unpack(old, 1, 3)) else debug.sethook() end
-  return ok, result, last
+--- The limits of a sandboxed script, unless the caller gives others
+-- (opts.max_instructions, opts.max_memory; 0 for none): far above what a
+-- build script needs (a script spends a few million instructions and
+-- megabytes; ocibuild's own work during API calls is not counted), low
+-- enough that a loop or a memory bomb stops in seconds.
+M.MAX_INSTRUCTIONS = 500000000
+M.MAX_MEMORY = 512 << 20
+
+local function size(n)
+  if n % (1 << 30) == 0 then return ("%d GiB"):format(n >> 30) end
+  if n % (1 << 20) == 0 then return ("%d MiB"):format(n >> 20) end
+  return ("%d bytes"):format(n)
+end
+
+local OVER = {
+  instructions = function(l) return ("the build script ran more than %d instructions, its limit "
+    .. "(--max-instructions N raises it)"):format(l.instructions) end,
+  memory = function(l) return ("the build script needs more than %s of memory, its limit "
+    .. "(--max-memory SIZE raises it)"):format(size(l.memory)) end,
+}
+
+-- The limits for opts: with `unsafe`, only those given.
+local function limits_of(opts)
+  local l = { instructions = opts.max_instructions, memory = opts.max_memory }
+  if not opts.unsafe then
+    l.instructions, l.memory = l.instructions or M.MAX_INSTRUCTIONS, l.memory or M.MAX_MEMORY
+  end
+  for k, v in pairs(l) do
+    if math.type(v) ~= "integer" or v < 0 then return nil, ("max_%s must be an integer of at least 0"):format(k) end
+  end
+  return l
+end
+
+-- Runs chunk under the limits l, keeping the last line run in any of the
+-- script's files (sources: chunk name -> the name as messages show it).
+-- Returns its first result, or nil and the message.
+local function run_limited(chunk, l, sources, file)
+  local lim = core.limits { instructions = l.instructions, memory = l.memory, sources = sources }
+  local ok, result = lim:run(chunk)
+  if ok then return true, result end
+  local over = lim:exceeded()
+  if over then return nil, ("%s: %s"):format(lim:where() or file, OVER[over](l)) end
+  return nil, message(result, sources, lim:where(), file)
 end
 
 --- Runs the script `file` with `args`. opts: {store=, warn=, on_event=,
--- unsafe=}. Returns {value= (the script's first result, true for none),
--- image= (what the CLI reports: the save result the script returned, else
--- the last one it made), saves= (every save result, in order)}, or nil
--- and "FILE[:LINE]: message".
+-- registry=, unsafe=, max_instructions=, max_memory= (bytes), and what a
+-- sandboxed script may reach (ocibuild.reach): allow_registry=,
+-- allow_image=, env=}. Returns {value= (the
+-- script's first result, true for none), image= (what the CLI reports:
+-- the save result the script returned, else the last one it made), saves=
+-- (every save result, in order)}, or nil and "FILE[:LINE]: message".
 function M.run(file, args, opts)
   opts = opts or {}
-  local text, err, code = core.read_file(file)
+  local l, err = limits_of(opts)
+  if not l then return nil, err end
+  local text, code
+  text, err, code = core.read_file(file)
   if not text then
     local why = err:match("^[%u%d]+: (.*): ") or err
     return nil, ("%s: cannot read the build script: %s"):format(file, why), code
   end
   local base = path.dirname(path.abs(file))
   local saves, by_table = {}, setmetatable({}, { __mode = "k" })
+  local policy
   local aopts = { store = opts.store, registry = opts.registry, warn = opts.warn, on_event = opts.on_event,
-    on_save = function(r)
-      saves[#saves + 1] = snapshot(r)
-      by_table[r] = saves[#saves]
+    -- the script gets a copy of each result: what the CLI reports is the
+    -- original, which the script never sees
+    on_save = function(r, given)
+      saves[#saves + 1] = r
+      by_table[given] = r
+      if policy then policy.saved(r) end
     end }
   local sources = {}
   local function on_chunk(name) sources[name] = debug.getinfo(load("", name), "S").short_src end
@@ -102,16 +133,19 @@ function M.run(file, args, opts)
     root, err, code = core.realpath(base)
     if not root then return nil, ("%s: %s"):format(file, err), code end
     aopts.allow = sandbox.policy(root)
+    policy, err = reach.new(opts, function(p) return aopts.allow(p, "store") ~= nil end)
+    if not policy then return nil, err end
+    aopts.policy = policy
     api = ocibuild.new(base, aopts)
     env = sandbox.env { api = api, args = args, base = base, shown = path.dirname(file),
-      allow = aopts.allow, on_chunk = on_chunk }
+      allow = aopts.allow, on_chunk = on_chunk, getenv = policy.getenv }
   end
   local chunk
   chunk, err = load(text, "@" .. file, "t", env)
   if not chunk then return nil, err end
   on_chunk("@" .. file)
-  local ok, result, last = run_tracked(chunk, sources)
-  if not ok then return nil, message(result, sources, last, sources["@" .. file]) end
+  local ok, result = run_limited(chunk, l, sources, sources["@" .. file])
+  if not ok then return nil, result end
   return { value = result == nil and true or result, image = by_table[result] or saves[#saves],
     saves = saves }
 end

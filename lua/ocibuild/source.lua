@@ -10,7 +10,7 @@
 -- msg, code, with `st` the opened store (ocibuild.store) the image is built
 -- in and opts {platform= (wanted, parsed), dir= (the folder relative paths
 -- resolve against; default the current one), registry= (the registry
--- client's options), on_event=}. The caller copies
+-- client's options), on_event=, policy=}. The caller copies
 -- the chosen manifest from the endpoint into the store (ocibuild.copy),
 -- verifying every blob. Functions return nil, msg, code on failure.
 local digest = require "ocibuild.oci.digest"
@@ -165,17 +165,15 @@ local function by_digest(st, list, dgst)
   return doc.descriptor(mt, dgst, #text)
 end
 
--- A reference without a scheme: the store first, then the registry.
-local function from_store(s, st, opts)
-  local idx, err, code = st:read_index()
-  if not idx then return nil, err, code end
+-- The image s names in the store (a digest, a reference, an ID prefix):
+-- {endpoint=, desc=, name=}, or nil (none), or nil, msg, code. opts:
+-- as for M.resolve (its platform).
+local function in_store(s, st, idx, opts)
   local here = layout.new(st)
   if digest.valid(s) then
-    local d
-    d, err, code = by_digest(st, idx.manifests, s)
+    local d, err, code = by_digest(st, idx.manifests, s)
     if d then return { endpoint = here, desc = d, name = entry_name(d) } end
-    if err then return nil, err, code end
-    return nil, ("base image %s is not in the store %s"):format(s, st.dir), "ENOENT"
+    return nil, err, code
   end
   local r = ref.parse(s)
   if r then
@@ -199,14 +197,44 @@ local function from_store(s, st, opts)
         table.concat(ds, ", ")), "EAMBIGUOUS"
     end
   end
+  return nil
+end
+
+-- A registry reference, pulled unless the policy (a sandboxed script's,
+-- ocibuild.reach) refuses its registry.
+local function pull(s, r, st, opts)
+  if opts.policy then
+    local ok, err, code = opts.policy.registry(r.domain, "base image " .. r.familiar)
+    if not ok then return nil, err, code end
+  end
+  return M.SCHEMES.registry(s, st, opts)
+end
+
+-- A reference without a scheme: the store first, then the registry. A
+-- sandboxed script gets from the store only what its policy allows;
+-- another image there is pulled again when its registry is allowed.
+local function from_store(s, st, opts)
+  local idx, err, code = st:read_index()
+  if not idx then return nil, err, code end
+  local got
+  got, err, code = in_store(s, st, idx, opts)
+  if err then return nil, err, code end
+  local r = ref.parse(s)
+  local function lookup(x) return (in_store(x, st, idx, opts) or {}).desc end
+  if got and opts.policy and not opts.policy.image(got.desc, lookup, st.dir) then
+    if not (r and opts.policy.registry(r.domain, s)) then return nil, opts.policy.refused_image(s) end
+    got = nil
+  end
+  if got then return got end
+  if digest.valid(s) then return nil, ("base image %s is not in the store %s"):format(s, st.dir), "ENOENT" end
   if not r then
     local _, why = ref.parse(s)
     return nil, ("base image %s is not in the store %s, and is not a reference to pull: %s")
       :format(show(s), st.dir, why), "BADREF"
   end
-  local got
-  got, err, code = M.SCHEMES.registry(s, st, opts)
+  got, err, code = pull(s, r, st, opts)
   if not got then
+    if code == "DENIED" then return nil, err, code end
     return nil, ("base image %s is not in the store %s, and pulling it failed: %s"):format(r.familiar,
       st.dir, err), code
   end
@@ -215,7 +243,8 @@ local function from_store(s, st, opts)
 end
 
 --- Resolves the base reference s against the store st (opened).
--- opts: {platform=, on_event=}. Returns {endpoint=, desc= (manifest or
+-- opts: {platform=, on_event=, policy= (a sandboxed script's,
+-- ocibuild.reach)}. Returns {endpoint=, desc= (manifest or
 -- index), name= (for org.opencontainers.image.base.name, or nil)}.
 function M.resolve(s, st, opts)
   if type(s) ~= "string" or s == "" then return nil, "from must be a non-empty string", "BADREF" end
@@ -224,8 +253,8 @@ function M.resolve(s, st, opts)
   if rest then
     local r, why = ref.parse(rest)
     if not r then return nil, ("base %s: %s"):format(show(s), why), "BADREF" end
-    local got, err, code = M.SCHEMES.registry(rest, st, opts)
-    if not got then return nil, ("base %s: %s"):format(s, err), code end
+    local got, err, code = pull(rest, r, st, opts)
+    if not got then return nil, code == "DENIED" and err or ("base %s: %s"):format(s, err), code end
     got.name = got.name or r.normalized
     return got
   end

@@ -67,7 +67,7 @@ describe("ocibuild init", function()
     assert.is_false(T.exists(p .. "/.dockerignore")) -- the layer is dist/, not the project folder
     assert.equal("wrote build.lua (template static-site: a static site (HTML, CSS, images) served by nginx)\n"
       .. "next: ocibuild ls --why dist   (what goes into the image)\n"
-      .. "      ocibuild run build.lua tag=my-site:dev\n", out)
+      .. "      ocibuild run build.lua tag=my-site:dev --allow-registry docker.io\n", out)
   end)
 
   it("never replaces a build.lua, and keeps an existing .dockerignore", function()
@@ -141,7 +141,7 @@ describe("ocibuild init", function()
       local code, _, err = init(p)
       assert.equal(0, code, err)
       local out
-      code, out, err = run(p, d .. "/s", "base=spec-base/nginx:1", "tag=site:1")
+      code, out, err = run(p, d .. "/s", "base=spec-base/nginx:1", "tag=site:1", "--allow-image", "spec-base/nginx:1")
       assert.equal(0, code, out .. err)
       local names = layer_names(d, d .. "/s", "site:1")
       assert.equal(2, #names)
@@ -161,7 +161,7 @@ describe("ocibuild init", function()
       local code, _, err = init(p)
       assert.equal(0, code, err)
       local out
-      code, out, err = run(p, d .. "/s", "base=spec-base/python:1", "tag=py:1")
+      code, out, err = run(p, d .. "/s", "base=spec-base/python:1", "tag=py:1", "--allow-image", "spec-base/python:1")
       assert.equal(0, code, out .. err)
       local names, img = layer_names(d, d .. "/s", "py:1")
       assert.equal(2, #names)

@@ -300,6 +300,84 @@ print(#bad == 0 and "plain" or table.concat(bad, " "))
     end)
   end)
 
+  describe("metatables: a script reaches none of ocibuild's", function()
+    -- Every table a script gets from the API, and the metatables it can
+    -- reach from there, spied on with __index and __newindex; then a base
+    -- is pulled from a registry that answers 401, so that the user's
+    -- ~/.docker/config.json is decoded while the script's spies wait.
+    local SPY = [[
+local seen, spied, got = {}, {}, {}
+local function spy(v)
+  if type(v) ~= "table" or seen[v] then return end
+  seen[v] = true
+  local mt = getmetatable(v)
+  if type(mt) == "table" and not spied[mt] then
+    spied[mt] = true
+    spied[#spied + 1] = mt
+    mt.__newindex = function(t, k, x) got[#got + 1] = tostring(k) .. "=" .. tostring(x); rawset(t, k, x) end
+  end
+  for k, x in next, v do spy(k); spy(x) end
+end
+local img = oci.image {}
+img:layer { context = "site" }
+local r = img:save { tag = "mine:1" }
+spy(r)
+spy(oci.ignorefile("site/index.html"))
+spy(oci)
+spy(args)
+print("metatables reached: " .. #spied)
+local ok, e = pcall(function()
+  return oci.image { from = args.base }:save { tag = "other:1" }
+end)
+print("pull: " .. tostring(e))
+print("seen: " .. table.concat(got, " "))
+]]
+
+    it("a secret of ~/.docker/config.json never passes through anything the script can observe", function()
+      local R = require "support.registry"
+      local ok, why = R.available { auth = "basic" }
+      if not ok then return pending(why) end
+      local reg <close> = R.start { auth = "basic", users = { giteaAdmin = "S3CRET-pw" } }
+      local p = project(finally)
+      local home = p.dir .. "/home"
+      local auth = T.must("printf %s 'giteaAdmin:S3CRET-pw' | base64"):gsub("%s+$", "")
+      T.write(home .. "/.docker/config.json", ('{"auths":{"%s":{"auth":"%s"}}}'):format(reg.host, auth))
+      T.write(p.proj .. "/build.lua", SPY)
+      local code, out, err = T.sh(("HOME=%s %s --store %s run %s base=%s --allow-registry %s"):format(T.q(home),
+        T.q(T.bin), T.q(p.store), T.q(p.proj .. "/build.lua"), T.q(reg.host .. "/team/base:1"), T.q(reg.host)))
+      assert.equal(0, code, out .. err)
+      assert.matches("metatables reached: 0\n", out)
+      -- the registry was asked with the user's credentials: it knows no such image
+      assert.matches("pull: [^\n]*has no image [^\n]*team/base:1 %(MANIFEST_UNKNOWN", out)
+      assert.matches("seen: \n", out)
+      assert.falsy(out:find(auth, 1, true), out)
+      assert.falsy(out:find("S3CRET", 1, true), out)
+      assert.falsy(err:find("S3CRET", 1, true), err)
+    end)
+
+    it("getmetatable shows only what the script set; setmetatable replaces none of ocibuild's, and no __gc", function()
+      local p = project(finally)
+      local code, out, err = run(p, [[
+local mt = { __index = function() return 42 end }
+local t = setmetatable({}, mt)
+print(getmetatable(t) == mt, t.x, getmetatable(setmetatable({}, { __metatable = "mine" })))
+local r = oci.image {}:save {}
+print(getmetatable(r), getmetatable(r.manifest), getmetatable(oci.image {}), getmetatable(oci))
+print(pcall(setmetatable, oci.image {}, {}))
+print(pcall(setmetatable, {}, { __gc = function() while true do end end }))
+print(pcall(setmetatable, t, { __gc = true }))
+print(getmetatable(setmetatable(t, nil)))
+]])
+      assert.equal(0, code, err)
+      assert.equal("true\t42\tmine\n"
+        .. "nil\tnil\tocibuild.Image\tnil\n"
+        .. "false\tcannot change a protected metatable\n"
+        .. "false\ta metatable with __gc is not available in build scripts " .. HINT .. "\n"
+        .. "false\ta metatable with __gc is not available in build scripts " .. HINT .. "\n"
+        .. "nil\n", out:match("^(.-)digest:"))
+    end)
+  end)
+
   describe("the API tables", function()
     -- A new function or method must check its path options (init.lua's
     -- `allow`) and get a case above before it is added here.

@@ -71,7 +71,8 @@ describe("a multi-platform Dockerfile", function()
     local store = d .. "/store"
     busybox_rootfs(d .. "/rootfs")
     T.write(d .. "/base.lua", BASE)
-    local code, out, err = T.ocibuild("--store", store, "run", d .. "/base.lua", "tag=" .. reg.host .. "/base/busybox:1")
+    local code, out, err = T.ocibuild("--store", store, "run", "--allow-registry", reg.host, d .. "/base.lua",
+      "tag=" .. reg.host .. "/base/busybox:1")
     assert.equal(0, code, out .. err)
     -- the base comes from the registry: a store that does not hold it
     local store2 = d .. "/store2"

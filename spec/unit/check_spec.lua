@@ -30,4 +30,15 @@ describe("ocibuild.build.check", function()
       assert.equal("a\\x0ab\\x1b[0m \\xff é", check.line("a\nb\27[0m \255 é"))
     end)
   end)
+
+  describe("name()", function()
+    it("quotes a name as the C side does: C1 controls escaped, a backslash doubled", function()
+      local name = "n\27[31m \n \255 \194\155 \127 \\ é"
+      assert.equal("n\\x1b[31m \\x0a \\xff \\xc2\\x9b \\x7f \\\\ é", check.name(name))
+      assert.equal("plain-name.txt", check.name("plain-name.txt"))
+      assert.equal("a\\xc2\\x9b\\", check.line("a\194\155\\")) -- a message keeps its backslashes
+      local _, msg = require("ocibuild.core").stat("/nonexistent-dir/" .. name)
+      assert.equal("ENOENT: No such file or directory: /nonexistent-dir/" .. check.name(name), msg)
+    end)
+  end)
 end)

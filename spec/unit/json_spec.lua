@@ -66,6 +66,33 @@ describe("ocibuild.json", function()
       end
     end)
 
+    it("keeps its marks out of reach, and fills tables raw: a changed mark sees nothing decoded", function()
+      local a, o = json.decode("[1]"), json.decode("{}")
+      assert.equal("ocibuild.json.array", getmetatable(a))
+      assert.equal("ocibuild.json.object", getmetatable(o))
+      assert.has_error(function() setmetatable(o, {}) end, "cannot change a protected metatable")
+      -- marking again, or the other way, still works
+      assert.equal("[]", json.encode(json.array(json.object(json.array()))))
+      assert.has_error(function() json.array("s") end, "json: only a table can be marked, got a string")
+      local seen = {}
+      local function spy(_, k, v) seen[#seen + 1] = tostring(k) rawset(_, k, v) end
+      local marks = { debug.getmetatable(a), debug.getmetatable(o) }
+      for _, mt in ipairs(marks) do mt.__newindex = spy end
+      local ok, v = pcall(json.decode, '{"auths":{"h":{"auth":"c2VjcmV0"}},"l":["x"]}')
+      for _, mt in ipairs(marks) do mt.__newindex = nil end
+      assert.is_true(ok, v)
+      assert.same({}, seen)
+      assert.equal("c2VjcmV0", v.auths.h.auth)
+    end)
+
+    it("plain: no marks at all (secrets share no metatable)", function()
+      local v = json.decode('{"auths":{"h":{"auth":"x"}},"l":[1],"e":{}}', "t", { plain = true })
+      assert.is_nil(debug.getmetatable(v))
+      assert.is_nil(debug.getmetatable(v.auths.h))
+      assert.is_nil(debug.getmetatable(v.l))
+      assert.same({ auths = { h = { auth = "x" } }, l = { 1 }, e = {} }, v)
+    end)
+
     it("returns nil and a message naming the input on bad JSON", function()
       local v, err = json.decode("{", "index.json")
       assert.is_nil(v)

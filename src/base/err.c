@@ -69,9 +69,11 @@ int ocb_utf8_valid(const char *s, size_t len) {
 }
 
 /* Bytes the unit at p[i] takes once quoted, and its length in *k; bs: a
- * backslash is doubled. */
+ * backslash is doubled. A C1 control (U+0080-U+009F, which terminals may
+ * act on) is escaped byte by byte. */
 static size_t unit(const unsigned char *p, size_t i, size_t len, size_t *k, int bs) {
   *k = utf8_seq(p + i, len - i);
+  if (*k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) *k = 0;
   if (*k > 1 || (*k == 1 && p[i] >= 0x20 && p[i] != 0x7f && (p[i] != '\\' || !bs))) return *k;
   *k = 1;
   return p[i] == '\\' ? 2 : 4;

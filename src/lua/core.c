@@ -116,6 +116,10 @@ static void types(lua_State *L) {
                                  {"sign", ocb_l_key_sign},
                                  {"verify", ocb_l_key_verify},
                                  {NULL, NULL}};
+  static const luaL_Reg limits[] = {{"exceeded", ocb_l_limits_exceeded},
+                                    {"run", ocb_l_limits_run},
+                                    {"where", ocb_l_limits_where},
+                                    {NULL, NULL}};
   static const luaL_Reg lock[] = {
       {"close", ocb_l_fd_close}, {"try_exclusive", ocb_l_fd_try_exclusive}, {NULL, NULL}};
   static const luaL_Reg matcher[] = {{"descend", ocb_l_matcher_descend},
@@ -160,6 +164,7 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_HTTP_T, http, ocb_l_http_gc);
   ocb_createmeta(L, OCB_JOB_T, job, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_KEY_T, key, ocb_l_key_gc);
+  ocb_createmeta(L, OCB_LIMITS_T, limits, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_FD_T, lock, ocb_l_fd_close);
   ocb_createmeta(L, OCB_MATCHER_T, matcher, ocb_l_matcher_gc);
   ocb_createmeta(L, OCB_POLICY_T, none, ocb_l_noop_gc);
@@ -189,6 +194,10 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"key_generate", ocb_l_key_generate},
                                    {"key_load", ocb_l_key_load},
                                    {"layer_job", ocb_l_layer_job},
+                                   {"limits", ocb_l_limits},
+                                   {"limits_exceeded", ocb_l_limits_over},
+                                   {"limits_pause", ocb_l_limits_pause},
+                                   {"limits_resume", ocb_l_limits_resume},
                                    {"list_dir", ocb_l_list_dir},
                                    {"lock", ocb_l_lock},
                                    {"machine", ocb_l_machine},

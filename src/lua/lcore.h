@@ -20,6 +20,7 @@
 #define OCB_DIR_T "ocibuild.Dir"
 #define OCB_JOB_T "ocibuild.LayerJob"
 #define OCB_KEY_T "ocibuild.Key"
+#define OCB_LIMITS_T "ocibuild.Limits"
 #define OCB_FD_T "ocibuild.Fd" /* an open descriptor: a held lock, a file being read */
 #define OCB_HREQ_T "ocibuild.HttpRequest"
 #define OCB_HTTP_T "ocibuild.Http"
@@ -87,6 +88,14 @@ int ocb_l_hreq_result(lua_State *L);
 
 int ocb_l_layer_job(lua_State *L); /* l_layer.c */
 int ocb_l_job_run(lua_State *L);
+
+int ocb_l_limits(lua_State *L); /* l_limits.c */
+int ocb_l_limits_exceeded(lua_State *L);
+int ocb_l_limits_over(lua_State *L);
+int ocb_l_limits_pause(lua_State *L);
+int ocb_l_limits_resume(lua_State *L);
+int ocb_l_limits_run(lua_State *L);
+int ocb_l_limits_where(lua_State *L);
 
 int ocb_l_store_note_read(lua_State *L); /* l_note.c */
 int ocb_l_store_note_write(lua_State *L);

@@ -64,7 +64,8 @@ end
 --- Loads the base `from` into the store st (opened, held with use()).
 -- opts: {platform= (parsed; explicit), host= (parsed: the default), dir=
 -- (the folder relative oci: and oci-archive: paths resolve against),
--- registry= (the registry client's options, for a base to pull), on_event=}. Returns {name=, digest= (what the reference resolved to),
+-- registry= (the registry client's options, for a base to pull), on_event=,
+-- policy= (a sandboxed script's, see ocibuild.reach)}. Returns {name=, digest= (what the reference resolved to),
 -- desc= (the manifest), manifest=, config= (decoded), platform=,
 -- layers= (descriptors), verified= {digest=true}}.
 function M.load(from, st, opts)
@@ -78,7 +79,7 @@ function M.load(from, st, opts)
     if opts.on_event then opts.on_event(ev) end
   end
   local got, err, code = source.resolve(from, st, { platform = opts.platform or opts.host,
-    dir = opts.dir, registry = opts.registry, on_event = on_event })
+    dir = opts.dir, registry = opts.registry, on_event = on_event, policy = opts.policy })
   if not got then return nil, err, code end
   local want = opts.platform or opts.host
   local d

@@ -67,16 +67,19 @@ function M.show(v)
   end))
 end
 
---- A message made safe to print as one line: control bytes, DEL and
--- bytes that are not UTF-8 become \xNN (what was quoted already stays).
--- Never fails.
-function M.line(s)
-  s = tostring(s)
+-- s with what a terminal would act on escaped as \xNN: control bytes,
+-- DEL, C1 controls (U+0080-U+009F) and bytes that are not UTF-8; with
+-- `bs`, a backslash is doubled too.
+local function escape(s, bs)
+  if not s:find("[^\32-\126]") and not (bs and s:find("\\", 1, true)) then return s end
   local out, i = {}, 1
   while i <= #s do
     local ok, n = pcall(utf8.codepoint, s, i)
     local len = ok and #utf8.char(n) or 0
-    if ok and n >= 32 and n ~= 127 and not (n >= 0x80 and n < 0xa0) then
+    if bs and n == 92 then
+      out[#out + 1] = "\\\\"
+      i = i + 1
+    elseif ok and n >= 32 and n ~= 127 and not (n >= 0x80 and n < 0xa0) then
       out[#out + 1] = s:sub(i, i + len - 1)
       i = i + len
     else
@@ -86,6 +89,21 @@ function M.line(s)
     end
   end
   return table.concat(out)
+end
+
+--- A message made safe to print as one line: control bytes, DEL, C1
+-- controls and bytes that are not UTF-8 become \xNN (what was quoted
+-- already stays). Never fails.
+function M.line(s)
+  return escape(tostring(s), false)
+end
+
+--- A name from outside (a file of a context, an entry of a layer, a label
+-- key) made safe to print, as the C side quotes names (ocb_quote): as
+-- line(), and a backslash doubled, so that the name can be read back.
+-- Never fails.
+function M.name(s)
+  return escape(tostring(s), true)
 end
 
 return M

@@ -205,7 +205,7 @@ function M.load_base(from, st, ctx, want, dir)
   local key = from .. "|" .. (want and platform.format(want) or "")
   if ctx.bases[key] then return ctx.bases[key] end
   local b, err, code = base_mod.load(from, st, { platform = want, host = platform.host(), dir = dir,
-    registry = ctx.registry, on_event = ctx.on_event })
+    registry = ctx.registry, on_event = ctx.on_event, policy = ctx.policy })
   if not b then return nil, err, code end
   ctx.bases[key] = b
   return b
@@ -322,7 +322,7 @@ local function copy_layer(p)
 end
 
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=,
+-- caller). ctx: {jobs=, skip={paths}, cache=, registry=, policy=, on_event=, warn=,
 -- created={} (gets the digest of each blob that was not in the store
 -- before, so that a failure can take them back)}: each layer is a stage
 -- (start, progress, end events; see ocibuild.events). Returns {desc=

@@ -89,7 +89,8 @@ end
 -- it: an `image` stage, holding a stage per layer, one for the archive and
 -- one per push. opts: {tag=, archive=, cache= (false: build every layer from
 -- scratch), push=, registry= (see ocibuild.registry's options)}; ctx: {store= (a
--- folder, else the default), warn=function(msg), on_event=, registry=}.
+-- folder, else the default), warn=function(msg), on_event=, registry=,
+-- policy= (a sandboxed script's: where it may push, see ocibuild.reach)}.
 -- Returns {image_id=, digest=, size=, path=, tags=, manifest=, archive=,
 -- layers=, pushed= (list of {reference=, digest=, name=})}.
 
@@ -136,6 +137,10 @@ function M.save(img, opts, ctx)
   local targets
   targets, err, code = M.push_targets(opts.push, opts.tag)
   if not targets then return nil, err, code end
+  for _, r in ipairs(ctx.policy and targets or {}) do
+    ok, err, code = ctx.policy.registry(r.domain, "push to " .. r.familiar)
+    if not ok then return nil, err, code end
+  end
   local reg_opts
   reg_opts, err = registry_options(opts, ctx)
   if not reg_opts then return nil, err end
@@ -171,7 +176,7 @@ function M.save(img, opts, ctx)
   local created = {}
   local built, where
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = reg_opts, created = created,
+    cache = opts.cache, registry = reg_opts, policy = ctx.policy, created = created,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   -- No tag: the image is listed untagged (`<none>`) until prune.
   if built then ok, err, code = st:tag(built.desc, refs) end

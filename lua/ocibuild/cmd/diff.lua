@@ -1,4 +1,5 @@
 --- `ocibuild diff IMAGE1 IMAGE2`: why two images of the store differ.
+local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 local imagediff = require "ocibuild.imagediff"
 local media = require "ocibuild.oci.media"
@@ -17,6 +18,8 @@ entries added (+), removed (-) or changed (~: type, mode, owner, mtime,
 size, content, link target). An image is a tag or a manifest digest of
 the store (name@sha256:... or sha256:...). Exits 0 when the images are the
 same, 1 when they differ: how to find out why a build is not reproducible.
+What the images hold is printed on one line each: control bytes, DEL and
+bytes that are not UTF-8 as \xNN, a backslash in a name as \\.
 ]]
 
 -- The manifest descriptor IMAGE names in the store st.
@@ -51,31 +54,38 @@ local function resolve(st, s)
   return desc
 end
 
+-- Everything printed from the images (entry names, link targets, config
+-- keys and values, media types) may be hostile: names are quoted as errors
+-- quote them (check.name), and every line goes out through check.line.
+local function put(out, s)
+  out:write(check.line(s), "\n")
+end
+
 local function show_attr(f, v)
   if v == nil then return "(none)" end
   if f == "mode" then return ("%04o"):format(v) end
   if f == "mtime" then return os.date("!%Y-%m-%dT%H:%M:%SZ", v) end
-  if f == "target" then return ("%q"):format(v) end
+  if f == "target" then return check.show(v) end
   return tostring(v)
 end
 
 local function summary(a)
   local s = ("%s %04o %d:%d"):format(a.type, a.mode, a.uid, a.gid)
   if a.type == "file" then s = s .. " " .. output.human(a.size) end
-  if a.target then s = s .. (" -> %q"):format(a.target) end
+  if a.target then s = s .. " -> " .. check.show(a.target) end
   return s
 end
 
 local function layer_report(out, l, names)
   if not l.a or not l.b then
     local d = l.a or l.b
-    out:write(("layer %d: only in %s (%s, %s)\n"):format(l.index, l.a and names[1] or names[2], d.digest,
+    put(out, ("layer %d: only in %s (%s, %s)"):format(l.index, check.name(l.a and names[1] or names[2]), d.digest,
       output.human(d.size)))
     return
   end
-  out:write(("layer %d: %s -> %s\n"):format(l.index, l.a.digest, l.b.digest))
+  put(out, ("layer %d: %s -> %s"):format(l.index, l.a.digest, l.b.digest))
   if l.diff_a == l.diff_b then
-    out:write(("  same files (diff_id %s), compressed differently: %s %d B -> %s %d B\n"):format(l.diff_a,
+    put(out, ("  same files (diff_id %s), compressed differently: %s %d B -> %s %d B"):format(l.diff_a,
       l.a.mediaType, l.a.size, l.b.mediaType, l.b.size))
     return
   end
@@ -85,15 +95,15 @@ local function layer_report(out, l, names)
       for i, f in ipairs(e.fields) do
         parts[i] = ("%s %s -> %s"):format(f.field, show_attr(f.field, f.a), show_attr(f.field, f.b))
       end
-      out:write(("  ~ %s  %s\n"):format(e.name, table.concat(parts, ", ")))
+      put(out, ("  ~ %s  %s"):format(check.name(e.name), table.concat(parts, ", ")))
     else
-      out:write(("  %s %s  %s\n"):format(e.kind, e.name, summary(e.attrs)))
+      put(out, ("  %s %s  %s"):format(e.kind, check.name(e.name), summary(e.attrs)))
     end
   end
   if l.reordered then
-    out:write("  same entries, in another order\n")
+    put(out, "  same entries, in another order")
   elseif #l.added + #l.removed + #l.changed == 0 then
-    out:write("  same entries; the tar headers differ in what is not compared (names of owners, pax records)\n")
+    put(out, "  same entries; the tar headers differ in what is not compared (names of owners, pax records)")
   end
 end
 
@@ -114,16 +124,18 @@ function M.run(argv, g)
   r, err, code = imagediff.compare(st, da, db)
   if not r then return nil, err, code end
   local out = io.stdout
+  local na, nb = check.name(rest[1]), check.name(rest[2])
   if r.same then
-    out:write(("%s and %s are the same image (%s)\n"):format(rest[1], rest[2], da.digest))
+    put(out, ("%s and %s are the same image (%s)"):format(na, nb, da.digest))
     return true
   end
-  out:write(("--- %s %s\n+++ %s %s\n"):format(rest[1], da.digest, rest[2], db.digest))
+  put(out, ("--- %s %s"):format(na, da.digest))
+  put(out, ("+++ %s %s"):format(nb, db.digest))
   for _, it in ipairs(r.items) do
-    out:write(("%s: %s: %s -> %s\n"):format(it.section, it.field, it.a or "(none)", it.b or "(none)"))
+    put(out, ("%s: %s: %s -> %s"):format(it.section, check.name(it.field), it.a or "(none)", it.b or "(none)"))
   end
   for _, l in ipairs(r.layers) do layer_report(out, l, rest) end
-  out:write(("%d difference%s\n"):format(r.count, r.count == 1 and "" or "s"))
+  put(out, ("%d difference%s"):format(r.count, r.count == 1 and "" or "s"))
   return nil, nil, 1
 end
 

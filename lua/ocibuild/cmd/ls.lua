@@ -1,6 +1,7 @@
 --- `ocibuild ls DIR [--why]`: what a directory puts into a layer and,
 -- with --why, every path left out with the pattern (file and line) that
 -- left it out: the "why is my file missing?" question.
+local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local ignore = require "ocibuild.build.ignore"
@@ -14,7 +15,8 @@ M.HELP = [[
 usage: ocibuild ls DIR [--why] [--exclude PATTERN]... [--ignorefile FILE] [-o FILE.tar]
 
 Lists, in layer order, the paths of DIR that `ocibuild build DIR` puts into
-the layer (directories end in /). DIR/.dockerignore applies as docker build
+the layer (directories end in /). Control bytes, DEL and bytes that are not
+UTF-8 in a name are printed as \xNN, and a backslash as \\. DIR/.dockerignore applies as docker build
 applies it, then each --exclude pattern. Like build, it leaves out the
 store (--store, $OCIBUILD_STORE or the default) and the archive -o names
 when they sit inside DIR.
@@ -26,12 +28,14 @@ when they sit inside DIR.
   --store DIR            the image store (left out as build leaves it out)
 ]]
 
+-- Names come from the context (a cloned repository): each is quoted as
+-- errors quote names (check.name), on one line, whatever bytes it holds.
 local function describe(explain, why)
   local info = why and explain and explain(why)
   if not info then return "excluded" end
-  local from = info.file and (info.line and ("%s:%d"):format(info.file, info.line) or info.file)
-    or "--exclude"
-  return ("excluded by %q (%s)"):format(info.pattern, from)
+  local from = info.file and (info.line and ("%s:%d"):format(check.name(info.file), info.line)
+    or check.name(info.file)) or "--exclude"
+  return ("excluded by %s (%s)"):format(check.line(check.show(info.pattern)), from)
 end
 
 function M.run(argv, g)
@@ -64,7 +68,7 @@ function M.run(argv, g)
       if info then return nil, info, 1 end
       break
     end
-    local name = info.type == "dir" and (p .. "/") or p
+    local name = check.name(info.type == "dir" and (p .. "/") or p)
     if info.excluded then
       out:write("- ", name, "  ", describe(explain, info.why), "\n")
     elseif info.type == "socket" then

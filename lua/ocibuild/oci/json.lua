@@ -7,20 +7,33 @@
 -- The decoder (RFC 8259) refuses duplicate keys, invalid UTF-8, lone
 -- surrogates, trailing bytes and nesting deeper than 64; it gives arrays
 -- and objects their marks, integers as integers, and `null` as M.null.
+-- The marks are metatables shared by every document, so nobody else may
+-- reach them: each is protected (`__metatable`), this module tells them
+-- apart by identity, and the decoder fills tables with rawset, so even a
+-- changed mark would see nothing decoded.
 
 local M = {}
 
-local ARRAY = setmetatable({}, { __name = "ocibuild.json.array" })
-local OBJECT = setmetatable({}, { __name = "ocibuild.json.object" })
+local metatable, set_metatable = debug.getmetatable, debug.setmetatable
+
+local ARRAY = { __metatable = "ocibuild.json.array" }
+local OBJECT = { __metatable = "ocibuild.json.object" }
 
 --- JSON null.
-M.null = setmetatable({}, { __name = "ocibuild.json.null", __tostring = function() return "null" end })
+M.null = setmetatable({}, { __name = "ocibuild.json.null", __tostring = function() return "null" end,
+  __metatable = "ocibuild.json.null" })
+
+local function mark(t, mt)
+  if t == nil then return set_metatable({}, mt) end
+  if type(t) ~= "table" then error("json: only a table can be marked, got a " .. type(t), 3) end
+  return set_metatable(t, mt)
+end
 
 --- Marks t (default: a new table) as a JSON array; returns it.
-function M.array(t) return setmetatable(t or {}, ARRAY) end
+function M.array(t) return mark(t, ARRAY) end
 
 --- Marks t (default: a new table) as a JSON object; returns it.
-function M.object(t) return setmetatable(t or {}, OBJECT) end
+function M.object(t) return mark(t, OBJECT) end
 
 local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
@@ -33,7 +46,7 @@ local function encode_string(s, out)
 end
 
 local function is_array(t)
-  local mt = getmetatable(t)
+  local mt = metatable(t)
   if mt == ARRAY then return true end
   if mt == OBJECT then return false end
   local n = #t
@@ -179,7 +192,8 @@ local function decode_number(st)
 end
 
 local function decode_array(st, depth)
-  local t = M.array()
+  local t = st.plain and {} or M.array()
+  local n = 0
   st.pos = st.pos + 1
   skip_ws(st)
   if st.text:sub(st.pos, st.pos) == "]" then
@@ -187,7 +201,8 @@ local function decode_array(st, depth)
     return t
   end
   while true do
-    t[#t + 1] = decode_value(st, depth)
+    n = n + 1
+    rawset(t, n, decode_value(st, depth))
     skip_ws(st)
     local c = st.text:sub(st.pos, st.pos)
     st.pos = st.pos + 1
@@ -197,7 +212,7 @@ local function decode_array(st, depth)
 end
 
 local function decode_object(st, depth)
-  local t = M.object()
+  local t = st.plain and {} or M.object()
   st.pos = st.pos + 1
   skip_ws(st)
   if st.text:sub(st.pos, st.pos) == "}" then
@@ -209,11 +224,11 @@ local function decode_object(st, depth)
     if st.text:sub(st.pos, st.pos) ~= '"' then fail(st, "expected a key") end
     local at = st.pos
     local k = decode_string(st)
-    if t[k] ~= nil then st.pos = at; fail(st, ("duplicate key %q"):format(k)) end
+    if rawget(t, k) ~= nil then st.pos = at; fail(st, ("duplicate key %q"):format(k)) end
     skip_ws(st)
     if st.text:sub(st.pos, st.pos) ~= ":" then fail(st, "expected ':'") end
     st.pos = st.pos + 1
-    t[k] = decode_value(st, depth)
+    rawset(t, k, decode_value(st, depth))
     skip_ws(st)
     local c = st.text:sub(st.pos, st.pos)
     st.pos = st.pos + 1
@@ -246,10 +261,12 @@ function decode_value(st, depth)
 end
 
 --- Decodes text strictly. Returns the value, or nil and "<what>: invalid
--- JSON at byte N: <why>" (what defaults to "input"), "BADJSON".
-function M.decode(text, what)
+-- JSON at byte N: <why>" (what defaults to "input"), "BADJSON". With
+-- opts.plain, arrays and objects are plain tables, without marks (for
+-- secrets: credentials files, tokens), so `{}` and `[]` are one.
+function M.decode(text, what, opts)
   if type(text) ~= "string" then return nil, ("%s: no text to decode"):format(what or "input"), "BADJSON" end
-  local st = { text = text, pos = 1, what = what or "input" }
+  local st = { text = text, pos = 1, what = what or "input", plain = opts and opts.plain }
   local ok, v = pcall(function()
     local v = decode_value(st, 0)
     skip_ws(st)
@@ -266,13 +283,13 @@ end
 --- true when t is marked or shaped as a JSON object (a table that is not
 -- an array); for checking decoded documents.
 function M.is_object(t)
-  return type(t) == "table" and getmetatable(t) ~= ARRAY and t ~= M.null
-    and (getmetatable(t) == OBJECT or next(t) == nil or #t == 0)
+  return type(t) == "table" and metatable(t) ~= ARRAY and t ~= M.null
+    and (metatable(t) == OBJECT or next(t) == nil or #t == 0)
 end
 
 --- true when t is a JSON array.
 function M.is_array(t)
-  return type(t) == "table" and getmetatable(t) == ARRAY
+  return type(t) == "table" and metatable(t) == ARRAY
 end
 
 return M

@@ -192,7 +192,7 @@ end
 -- lifetime in seconds (expires_in, default 60). Returns token, seconds,
 -- or nil, msg.
 function M.read_token(body)
-  local t = json.decode(body, "token response")
+  local t = json.decode(body, "token response", { plain = true })
   if type(t) ~= "table" or not json.is_object(t) then return nil, "the token endpoint did not answer a JSON object" end
   local tok = t.token
   if type(tok) ~= "string" or tok == "" then tok = t.access_token end

@@ -44,14 +44,17 @@ function M.files(opts)
 end
 
 -- Reads a config file: the document, false when missing, or nil, msg.
-local function read_config(f)
+-- Only `login` and `logout`, which write the file back, decode it with
+-- the JSON marks (to keep `[]` and `{}` apart); a lookup decodes it plain,
+-- so no secret ever sits in a table that shares a metatable.
+local function read_config(f, marked)
   local text, err, code = core.read_file(f.path, { max = 4 << 20 })
   if not text then
     if code == "ENOENT" and not f.explicit then return false end
     return nil, ("cannot read credentials file %s: %s"):format(f.path, err), code
   end
   local doc
-  doc, err = json.decode(text, f.path)
+  doc, err = json.decode(text, f.path, { plain = not marked })
   if not doc then return nil, ("credentials file %s: %s"):format(f.path, err), "BADJSON" end
   if not json.is_object(doc) then return nil, ("credentials file %s is not a JSON object"):format(f.path), "BADJSON" end
   return doc
@@ -98,7 +101,7 @@ function M.helper_get(name, domain, where)
     if out:lower():find("not found", 1, true) then return false end
     return nil, ("credential helper %s (%s) failed: %s"):format(prog, where, check.show(out:sub(1, 200))), "HELPER"
   end
-  local t = json.decode(out, prog)
+  local t = json.decode(out, prog, { plain = true })
   if type(t) ~= "table" or type(t.Username) ~= "string" or type(t.Secret) ~= "string" then
     return nil, ("credential helper %s (%s) answered something else than credentials"):format(prog, where), "HELPER"
   end
@@ -192,7 +195,7 @@ local function target_file(opts)
 end
 
 local function load_for_update(f)
-  local doc, err, code = read_config({ path = f.path, origin = f.origin })
+  local doc, err, code = read_config({ path = f.path, origin = f.origin }, true)
   if doc == nil then return nil, err, code end
   doc = doc or json.object {}
   if doc.auths ~= nil and not json.is_object(doc.auths) then

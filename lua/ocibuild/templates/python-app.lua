@@ -9,8 +9,11 @@ M.build = [[
 -- build.lua: the Python program of this folder on the official Python image.
 --
 --   pip install --target vendor -r requirements.txt   (if it has dependencies)
---   ocibuild run build.lua tag=@NAME@:dev
+--   ocibuild run build.lua tag=@NAME@:dev --allow-registry docker.io
 --
+-- The script runs sandboxed: it pulls its base only from a registry named
+-- with --allow-registry (or builds on a base of the store named with
+-- --allow-image REF).
 -- ocibuild copies files; it runs nothing inside the image. Install the
 -- dependencies into ./vendor first, with the same Python version as the
 -- base image (packages with C extensions must match its platform too, e.g.
@@ -67,6 +70,6 @@ dist
 
 M.next = [[
 next: pip install --target vendor -r requirements.txt   (if it has dependencies)
-      ocibuild run build.lua tag=@NAME@:dev]]
+      ocibuild run build.lua tag=@NAME@:dev --allow-registry docker.io]]
 
 return M

@@ -19,10 +19,13 @@ end
 M.build = [[
 -- build.lua: the static site in @CONTEXT@/ served by nginx.
 --
---   ocibuild run build.lua tag=@NAME@:dev          build it into the local store
---   ocibuild run build.lua tag=@NAME@:dev -o @NAME@.tar   ... and write an OCI archive
+--   ocibuild run build.lua tag=@NAME@:dev --allow-registry docker.io   build it into the local store
+--   ocibuild run build.lua tag=@NAME@:dev --allow-registry docker.io -o @NAME@.tar   ... and an OCI archive
 --   podman load -i @NAME@.tar && podman run -p 8080:80 @NAME@:dev
 --
+-- The script runs sandboxed: it pulls its base only from a registry named
+-- with --allow-registry (or builds on a base of the store named with
+-- --allow-image REF).
 -- Paths here are relative to this file, whatever the working directory.
 -- Values given as name=value on the command line arrive in `args`.
 local oci = require "ocibuild"
@@ -59,6 +62,6 @@ node_modules
 
 M.next = [[
 next: ocibuild ls --why @CONTEXT@   (what goes into the image)
-      ocibuild run build.lua tag=@NAME@:dev]]
+      ocibuild run build.lua tag=@NAME@:dev --allow-registry docker.io]]
 
 return M
