@@ -399,7 +399,7 @@ function M.new(base, opts)
   -- @raise on a Dockerfile that cannot be built (FILE:LINE: why), a path
   -- outside the sandbox, a bad option
   function api.dockerfile(o)
-    local _ <close> = hook_off()
+    local _ <close> = uncharged()
     if type(o) ~= "table" then error("dockerfile needs a table, like { context = \".\" }", 2) end
     o = plain(o)
     local ok, err = check.keys(o, DOCKERFILE_OPTIONS, "dockerfile")

@@ -52,7 +52,9 @@ end
 -- env= {"NAME" | "NAME=VALUE"...}}; mine(path): whether a path is the
 -- script's own (in its folder: a store there is the script's). Returns it,
 -- or nil, msg (a bad entry). The policy: registry(domain, what) -> true |
--- nil, msg; image(desc, lookup, dir) -> true when the script may use the
+-- nil, msg; fetch(host, what) the same for a file fetched by URL;
+-- registry_options(o) -> true | nil, msg for a script's registry table;
+-- image(desc, lookup, dir) -> true when the script may use the
 -- image desc of the store at dir as a base (lookup(REF) -> that store's
 -- descriptor for an --allow-image); saved(result) records what the script
 -- saved; getenv(name).
@@ -79,6 +81,24 @@ function M.new(opts, mine)
     if hosts[key(domain)] then return true end
     return nil, ("%s: a build script reaches only the registries the user names (--allow-registry %s allows it)")
       :format(what, domain), "DENIED"
+  end
+
+  function p.fetch(host, what)
+    if hosts[key(host)] then return true end
+    return nil, ("%s: a build script fetches only from the hosts the user names (--allow-registry %s allows it)")
+      :format(what, host), "DENIED"
+  end
+
+  -- Options that would lower the transport's safety for the user's
+  -- credentials are the command line's, never a script's.
+  function p.registry_options(o)
+    for _, k in ipairs { "insecure", "plain_http" } do
+      if o[k] then
+        return nil, ("registry.%s: a build script cannot turn off TLS or its checks for the user's credentials "
+          .. "(the command line's --%s can)"):format(k, k:gsub("_", "-")), "DENIED"
+      end
+    end
+    return true
   end
 
   function p.image(desc, lookup, dir)

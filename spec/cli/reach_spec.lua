@@ -187,10 +187,33 @@ return img:save { tag = "loot:1", push = %q }
       } do
         fails(p, "local x\n" .. c[1] .. "\n", 2, outside(c[2], out_auth))
       end
+      -- nor turn off TLS or its checks for the user's credentials
+      for _, k in ipairs { "insecure", "plain_http" } do
+        fails(p, ('local x\noci.image {}:save { tag = "x:1", registry = { %s = true } }\n'):format(k), 2,
+          ("registry.%s: a build script cannot turn off TLS or its checks for the user's credentials "
+            .. "(the command line's --%s can)"):format(k, k:gsub("_", "-")))
+      end
       T.write(p.proj .. "/auth.json", '{"auths":{}}\n')
       local code, out, err = run(p, 'return oci.image {}:save { tag = "x:1", registry = { authfile = "auth.json", '
         .. 'creds = "me:mine" } }\n')
       assert.equal(0, code, out .. err)
+    end)
+  end)
+
+  describe("a Dockerfile's ADD of a URL", function()
+    it("fetches only from a host --allow-registry names, refused before any request", function()
+      local p = project(finally)
+      -- a port nothing listens on: a request would fail otherwise
+      T.write(p.proj .. "/Dockerfile", "FROM scratch\nADD --checksum=sha256:" .. ("0"):rep(64)
+        .. " http://127.0.0.1:9/f /f\n")
+      local script = 'local x\nreturn oci.dockerfile { file = "Dockerfile", context = "." }:save { tag = "u:1" }\n'
+      local code, out, err = run(p, script)
+      assert.equal(1, code, out .. err)
+      assert.truthy(err:find("ADD http://127.0.0.1:9/f: a build script fetches only from the hosts the user names "
+        .. "(--allow-registry 127.0.0.1:9 allows it)", 1, true), err)
+      code, out, err = run(p, script, "--allow-registry", "127.0.0.1:9")
+      assert.equal(1, code, out .. err)
+      assert.falsy(err:find("fetches only from", 1, true), err)
     end)
   end)
 

@@ -299,7 +299,14 @@ local function plan_ctx(self, st, ctx, v, tmp)
       local fs, err, code = source_fs(self, s, st, ctx)
       if err then return nil, err, code end
       return { mt = self.sde or 0, warn = warn, fs = fs, tmp = tmp, read = read,
-        fetch = function(url, checksum) return fetch.fetch(st, url, checksum, ctx.registry) end }
+        fetch = function(url, checksum)
+          local host = ctx.policy and url:match("^%a+://([^/?#]+)")
+          if host then
+            local ok, err, code = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
+            if not ok then return nil, err, code end
+          end
+          return fetch.fetch(st, url, checksum, ctx.registry)
+        end }
     end,
     owner = function(s)
       if not s.user or s.user == "" then return 0, 0 end

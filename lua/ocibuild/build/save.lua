@@ -77,8 +77,9 @@ local function registry_options(opts, ctx)
   for k, v in pairs(ctx.registry or {}) do o[k] = v end
   if opts.registry ~= nil then
     if type(opts.registry) ~= "table" then return nil, "registry must be a table" end
-    local ok, err = check.keys(opts.registry, REGISTRY_OPTIONS, "save: registry")
-    if not ok then return nil, err end
+    local ok, err, code = check.keys(opts.registry, REGISTRY_OPTIONS, "save: registry")
+    if ok and ctx.policy then ok, err, code = ctx.policy.registry_options(opts.registry) end
+    if not ok then return nil, err, code end
     for k, v in pairs(opts.registry) do o[k] = v end
   end
   o.on_event = ctx.on_event
@@ -142,8 +143,8 @@ function M.save(img, opts, ctx)
     if not ok then return nil, err, code end
   end
   local reg_opts
-  reg_opts, err = registry_options(opts, ctx)
-  if not reg_opts then return nil, err end
+  reg_opts, err, code = registry_options(opts, ctx)
+  if not reg_opts then return nil, err, code end
   local archive_path = opts.archive and path.abs(opts.archive, img.base)
   local out
   if archive_path then
