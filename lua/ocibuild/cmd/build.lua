@@ -32,8 +32,8 @@ options:
                          default: the base's, else this machine)
   --dest PATH            where DIR goes in the image (default /)
   --label KEY=VALUE      set a config label (repeatable)
-  --env KEY=VALUE        set an environment variable (repeatable; the
-                         base's others are kept)
+  --env KEY=VALUE        set an environment variable (repeatable; kept in
+                         the order given, after the base's others)
   --entrypoint CMD       the entrypoint: a JSON list ('["/bin/app","-v"]'),
                          or a string run by /bin/sh -c; '' for none
   --cmd CMD              the default arguments, the same way
@@ -116,9 +116,10 @@ function M.run(argv, g)
   if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
   local labels, err = pairs_of(opts.label, "label")
   if not labels then return getopt.usage_error(err, "build") end
-  local envs
-  envs, err = pairs_of(opts.env, "env")
-  if not envs then return getopt.usage_error(err, "build") end
+  -- env stays a list: the order given is the order in the config
+  local ok_env
+  ok_env, err = pairs_of(opts.env, "env")
+  if not ok_env then return getopt.usage_error(err, "build") end
   local annotations
   annotations, err = pairs_of(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
@@ -133,7 +134,7 @@ function M.run(argv, g)
   if err then return getopt.usage_error(err, "build") end
   cmd, err = M.command(opts.cmd, "cmd")
   if err then return getopt.usage_error(err, "build") end
-  local config = { env = next(envs) and envs or nil, entrypoint = entrypoint, cmd = cmd,
+  local config = { env = opts.env, entrypoint = entrypoint, cmd = cmd,
     workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
     stop_signal = opts["stop-signal"] }
   local reg
