@@ -93,6 +93,22 @@ describe("documentation", function()
     for action in pairs(events.ACTIONS) do assert.truthy(section:find("`" .. action .. "`", 1, true), action) end
   end)
 
+  it("each command's --help describes every option it parses (those that publish their SPEC)", function()
+    local checked = 0
+    for _, c in ipairs(cli.COMMANDS) do
+      local cmd = require("ocibuild.cmd." .. c[1])
+      for name in pairs(cmd.SPEC or {}) do
+        if name ~= "alias" then
+          -- a line of its own, as "  --name VALUE  what it does" (the usage line is not enough)
+          local line = "\n  [%-%w, ]*%-%-" .. name:gsub("%p", "%%%0") .. "[ \n]"
+          assert.truthy(cmd.HELP:find(line), c[1] .. " --help does not describe --" .. name)
+          checked = checked + 1
+        end
+      end
+    end
+    assert.is_true(checked >= 7, checked) -- ls and prune at least
+  end)
+
   describe("the man page and the bash completion", function()
     it("carry every command, and every option of each command's help", function()
       local man, bash = manual.man("0"), manual.bash()

@@ -1,13 +1,18 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
 -- base image or none, with the config set from flags.
+local config_mod = require "ocibuild.build.config"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
+local image = require "ocibuild.build.image"
 local json = require "ocibuild.oci.json"
+local layer = require "ocibuild.build.layer"
 local ocibuild = require "ocibuild"
 local path = require "ocibuild.path"
+local platform = require "ocibuild.oci.platform"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
+local save = require "ocibuild.build.save"
 
 local M = {}
 
@@ -98,6 +103,25 @@ function M.command(s, flag)
   return { "/bin/sh", "-c", s }
 end
 
+-- The flags' values, checked before any work by the functions the build
+-- checks them with, so that a bad value is a usage mistake (exit 2).
+-- Returns true, or nil and why.
+local function check_values(opts, v)
+  local l = { context = "/", ignorefile = false, exclude = opts.exclude, dest = opts.dest, mode = opts.mode,
+    mtime = opts.mtime, owner = opts.owner, compression = opts.compression, level = v.level, jobs = v.jobs }
+  local ok, err = layer.spec(l, "/")
+  if ok and v.config then ok, err = config_mod.set(config_mod.new(), v.config, {}) end
+  if ok then ok, err = config_mod.set_labels({}, v.labels) end
+  if ok then ok, err = config_mod.annotations({}, v.annotations) end
+  if ok then ok, err = save.refs(opts.tag) end
+  if ok then ok, err = save.push_targets(opts.push or nil, opts.tag) end
+  if ok and opts.platform then
+    ok, err = platform.parse(opts.platform)
+    if ok then ok, err = image.check_layer_os(ok) end
+  end
+  return ok ~= nil, err
+end
+
 -- ocibuild does not read Dockerfiles: say so once when DIR has one.
 local function dockerfile_warning(dir, warn)
   for _, name in ipairs { "Dockerfile", "Containerfile" } do
@@ -137,6 +161,10 @@ function M.run(argv, g)
   local config = { env = opts.env, entrypoint = entrypoint, cmd = cmd,
     workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
     stop_signal = opts["stop-signal"] }
+  local valid
+  valid, err = check_values(opts, { level = level, jobs = jobs, labels = labels, annotations = annotations,
+    config = next(config) and config or nil })
+  if not valid then return getopt.usage_error(err, "build") end
   local reg
   reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],

@@ -39,9 +39,9 @@ function M.run(argv, g)
   st, err = store.locate(g.store)
   if not st then return nil, err, 1 end
   local dest = opts.output == "-" and "-" or path.abs(opts.output)
-  local r
-  r, err = export.archive(st, rest, dest, { mtime = sde or 0 })
-  if not r then return nil, err, 1 end
+  local r, code
+  r, err, code = export.archive(st, rest, dest, { mtime = sde or 0 })
+  if not r then return getopt.fail(err, code, "export") end
   if dest ~= "-" then
     for _, im in ipairs(r.images) do
       io.stdout:write(("exported: %s %s\n"):format(im.descriptor.digest, table.concat(im.names, " ")))

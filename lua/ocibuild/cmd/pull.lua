@@ -1,6 +1,7 @@
 --- `ocibuild pull REF`: an image from a registry into the store.
 local events = require "ocibuild.events"
 local getopt = require "ocibuild.cli.getopt"
+local platform = require "ocibuild.oci.platform"
 local progress = require "ocibuild.cli.progress"
 local ref = require "ocibuild.oci.ref"
 local registry = require "ocibuild.registry"
@@ -36,7 +37,11 @@ function M.run(argv, g)
   if not o then return nil, err, code end
   local r
   r, err = ref.parse(rest[1])
-  if not r then return nil, err, 2 end
+  if not r then return getopt.usage_error(err, "pull") end
+  if opts.platform then
+    local p, perr = platform.parse(opts.platform)
+    if not p then return getopt.usage_error(perr, "pull") end
+  end
   o.platform = opts.platform
   local dir, source = store.default_dir(g.store)
   if not dir then return nil, source, 1 end

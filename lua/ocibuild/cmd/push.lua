@@ -44,15 +44,15 @@ function M.run(argv, g)
   -- both references are checked before anything else happens
   local ok
   ok, err = require("ocibuild.oci.ref").parse(dest)
-  if not ok then return nil, err, 2 end
+  if not ok then return getopt.usage_error(err, "push") end
   local dir, source = store.default_dir(g.store)
   if not dir then return nil, source, 1 end
   local st
   st, err = store.open(dir, { source = source })
   if not st then return nil, err, 1 end
   local desc
-  desc, err = registry.local_image(st, src)
-  if not desc then return nil, err, 1 end
+  desc, err, code = registry.local_image(st, src)
+  if not desc then return getopt.fail(err, code, "push") end
   return progress.run(opts.progress, "push", function(rep)
     local print_blob = reg_cli.printer()
     o.on_event = function(ev)
