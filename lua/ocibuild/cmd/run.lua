@@ -81,6 +81,9 @@ function M.run(argv, g)
       if opts.quiet or targets.iidfile or targets.metadata or dest then
         return nil, ("%s: the script saved no image to report"):format(rest[1]), 1
       end
+      -- not a failure (a script may only check things), but most likely
+      -- a forgotten img:save {...}
+      rep.warn(("%s: the script saved no image (it called no save or build)"):format(rest[1]))
       return true
     end
     if dest then
