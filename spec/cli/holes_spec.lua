@@ -19,16 +19,17 @@ local function fixture(finally)
 end
 
 -- Runs ocibuild with env (a table) and the words; asserts a one-line
--- failure with exit 1 holding each string of `want`; the store unchanged.
-local function fails(d, s, env, words, want)
+-- failure with exit `code` (default 1; 2 for a bad flag value, a usage
+-- mistake) holding each string of `want`; the store unchanged.
+local function fails(d, s, env, words, want, code)
   local before = fingerprint(s)
   local vars = {}
   for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. T.q(v) end
   local q = {}
   for i, w in ipairs(words) do q[i] = T.q(w) end
-  local code, out, err = T.sh(("cd %s && env %s %s --store %s %s"):format(T.q(d), table.concat(vars, " "),
+  local got, out, err = T.sh(("cd %s && env %s %s --store %s %s"):format(T.q(d), table.concat(vars, " "),
     T.q(T.bin), T.q(s), table.concat(q, " ")))
-  assert.equal(1, code, out .. err)
+  assert.equal(code or 1, got, out .. err)
   assert.matches("^[^\n]+\n$", err)
   for _, w in ipairs(want) do assert.is_truthy(err:find(w, 1, true), ("%q not in %q"):format(w, err)) end
   assert.equal(before, fingerprint(s))
@@ -39,7 +40,8 @@ describe("ocibuild refuses", function()
   it("owner ids above 4294967294, which would wrap to root", function()
     local d, s = fixture(finally)
     for _, owner in ipairs { "4294967296:0", "0:4294967295", "99999999999:0", "-1:0" } do
-      fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--owner", owner }, { ('"%s"'):format(owner), "4294967294" })
+      fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--owner", owner }, { ('"%s"'):format(owner), "4294967294" },
+        2)
     end
     T.write(d .. "/build.lua", 'local oci = require "ocibuild"\nlocal img = oci.image {}\n'
       .. 'img:layer { context = "ctx", owner = "4294967296:0" }\nreturn img:save { tag = "x:1" }\n')
@@ -49,7 +51,7 @@ describe("ocibuild refuses", function()
   it("destinations with a component starting with .wh.", function()
     local d, s = fixture(finally)
     for _, dest in ipairs { "/.wh.x", "/a/.wh..wh..opq", "/usr/.wh.share/x" } do
-      fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--dest", dest }, { ('"%s"'):format(dest), "whiteout" })
+      fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--dest", dest }, { ('"%s"'):format(dest), "whiteout" }, 2)
     end
   end)
 
