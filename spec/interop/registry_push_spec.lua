@@ -175,6 +175,23 @@ describe("ocibuild push and pull", function()
     assert.equal(2, select(2, out:gsub("exists ", "")))
   end)
 
+  it("a pulled image is listed with its platform, and exports to the same bytes as where it was built", function()
+    if not reg then return pending(why) end
+    local d = base .. "/same"
+    local tag = reg.host .. "/team/same:v1"
+    local img = build(d, d .. "/built", tag, 1000, { "--platform", "linux/arm64/v8" })
+    assert.equal(0, (ocb(d .. "/built", "push", tag)))
+    assert.equal(0, (ocb(d .. "/pulled", "pull", tag, "--platform", "linux/arm64")))
+    local got = T.image(d .. "/pulled", tag)
+    assert.same(img.desc, got.desc)
+    assert.same({ architecture = "arm64", os = "linux" }, got.desc.platform)
+    for _, s in ipairs { "built", "pulled" } do
+      local code, out, err = ocb(d .. "/" .. s, "export", tag, "-o", d .. "/" .. s .. ".tar")
+      assert.equal(0, code, out .. err)
+    end
+    assert.equal(T.sha256_file(d .. "/built.tar"), T.sha256_file(d .. "/pulled.tar"))
+  end)
+
   it("pushes a multi-platform index children first; pull picks the platform asked for", function()
     if not reg then return pending(why) end
     local d, store = base .. "/multi", base .. "/multi/store"
