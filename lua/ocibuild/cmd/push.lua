@@ -21,12 +21,14 @@ Prints what happened to each blob (exists, mounted, uploaded) and, last,
 DEST@sha256:...
 
 options:
+]] .. reg_cli.QUIET_HELP .. [[
   --jobs N               blobs transferred at once (default 4)
   --chunk-size SIZE      upload blobs larger than SIZE in chunks (default 64M)
   --store DIR            the image store
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value" }
+local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
+  alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "push")
@@ -53,12 +55,8 @@ function M.run(argv, g)
   local desc
   desc, err, code = registry.local_image(st, src)
   if not desc then return getopt.fail(err, code, "push") end
-  return progress.run(opts.progress, "push", function(rep)
-    local print_blob = reg_cli.printer()
-    o.on_event = function(ev)
-      if ev.type == "blob" then print_blob(ev) end
-      if ev.type == "warning" then rep.warn(ev.message) else events.emit(rep.on_event, ev) end
-    end
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "push", function(rep)
+    o.on_event = reg_cli.reporter(rep, opts.quiet)
     events.emit(rep.on_event, { type = "start", stage = "push", id = dest, ref = dest })
     local r, perr = registry.push(st, desc, dest, o)
     if not r then return nil, perr, 1 end
