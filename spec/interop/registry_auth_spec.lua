@@ -276,7 +276,8 @@ describe("registry credentials and trust", function()
       local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/GiteaAdmin/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
       assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
-        .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host, reg.host) }, { code, out, err })
+        .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host, reg.host) },
+        { code, out, err })
       assert.same({ r0, t0 }, { #reg.requests(), #reg.token_requests() })
       no_secret(seen)
     end)

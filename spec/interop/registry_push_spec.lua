@@ -407,7 +407,8 @@ return r
     local _, n0 = since(reg, 0)
     local code, out, err = ocb(store, "push", "err:v1", reg.host .. "/GiteaAdmin/site:v1")
     assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
-      .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host, reg.host) }, { code, out, err })
+      .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host, reg.host) },
+      { code, out, err })
     assert.equal(0, #since(reg, n0))
 
     code, out, err = ocb(store, "push", "err:v1")

@@ -174,7 +174,9 @@ describe("ocibuild.cli.progress", function()
   it("auto is quiet when standard error is not a terminal, tty when it is", function()
     local r = rep("auto")
     assert.equal("quiet", r.mode)
-    assert.is_nil(r.on_event)
+    -- quiet still follows layers (to say their warnings once per change), but -q listens to nothing
+    assert.is_function(r.on_event)
+    assert.is_nil(progress.new("quiet", { stream = sink(), terminal = false, quiet = true }).on_event)
     local out = sink()
     assert.equal("tty", progress.new(nil, { stream = out, terminal = 100 }).mode)
   end)
@@ -220,6 +222,38 @@ describe("ocibuild.cli.progress", function()
     local r, out = rep("json")
     r.on_event { type = "start", stage = "layer", id = "layer 1/1", context = "/a\255b" }
     assert.equal("/a\239\191\189b", require("cjson").decode(out:text()).context)
+  end)
+
+  it("holds a layer's warnings to its end: one line per kind, none when the layer is unchanged", function()
+    local function run(opts, whole, mode)
+      local out = sink()
+      local r = assert(progress.new(mode or "quiet", { stream = out, terminal = false, verbose = opts.verbose,
+        quiet = opts.quiet }))
+      r.warn("before the layer")
+      if r.on_event then r.on_event(LAYER) end
+      for i = 1, 3 do r.warn(("/c/x%d and its sibling X%d differ only in case: they collide"):format(i, i)) end
+      r.warn("more names that differ only in case are not reported")
+      r.warn("/c/su keeps its setuid bit (mode 4755)")
+      r.warn("skipping socket /c/s")
+      r.warn("skipping socket /c/t")
+      if r.on_event then r.on_event { type = "end", stage = "layer", id = "layer 1/1", whole = whole } end
+      r.finish()
+      return out:text()
+    end
+    local said = table.concat({
+      "ocibuild: warning: before the layer",
+      "ocibuild: warning: /c/x1 and its sibling X1 differ only in case: they collide (and 2+ more like it in "
+        .. "layer 1/1; -v lists them)",
+      "ocibuild: warning: /c/su keeps its setuid bit (mode 4755)",
+      "ocibuild: warning: skipping socket /c/s",
+      "ocibuild: warning: skipping socket /c/t", "" }, "\n")
+    assert.equal(said, run({}, false))
+    assert.equal(said, (run({}, false, "plain"):gsub("layer 1/1: 0 entries[^\n]*\n", "")))
+    assert.equal("ocibuild: warning: before the layer\n", run({}, true))
+    assert.equal(8, select(2, run({ verbose = true }, true):gsub("\n", "")))
+    assert.equal("", run({ quiet = true }, false))
+    -- json: every warning, as events
+    assert.equal(8, select(2, run({}, true, "json"):gsub('"type":"warning"', "")))
   end)
 
   it("run: clears the live lines and passes the command's result on", function()

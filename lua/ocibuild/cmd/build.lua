@@ -170,6 +170,9 @@ function M.run(argv, g)
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
     insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
   if not reg then return nil, err, code end
+  local say
+  say, err = results.reporting(opts)
+  if not say then return getopt.usage_error(err, "build") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
@@ -185,7 +188,7 @@ function M.run(argv, g)
     rep.finish()
     if not ok then return nil, r, 1 end
     return results.report(r, targets, opts.quiet)
-  end)
+  end, say)
 end
 
 return M

@@ -43,8 +43,8 @@ local function shell(s)
 end
 
 local function readers(out, file, images)
-  out:write(("note:     this archive holds %d images: skopeo and podman take one at a time, by its name\n"):format(#images),
-    "          (podman load would write each again, with new digests and localhost/ names):\n")
+  out:write(("note:     this archive holds %d images: skopeo and podman take one at a time, by its name\n")
+    :format(#images), "          (podman load would write each again, with new digests and localhost/ names):\n")
   for _, im in ipairs(images) do
     local name = im.names[1]
     if name then

@@ -60,7 +60,7 @@ function M.run(argv, g)
     rep.finish()
     io.stdout:write(r.name, "@", desc.digest, "\n")
     return true
-  end)
+  end, { quiet = opts.quiet })
 end
 
 return M

@@ -64,7 +64,7 @@ function M.run(argv, g)
     rep.finish()
     io.stdout:write(r.reference, "\n")
     return true
-  end)
+  end, { quiet = opts.quiet })
 end
 
 return M

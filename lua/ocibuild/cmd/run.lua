@@ -61,6 +61,9 @@ function M.run(argv, g)
   if #rest == 0 then return getopt.usage_error("run needs a build script", "run") end
   local args, err = script.parse_args(table.move(rest, 2, #rest, 1, {}))
   if not args then return getopt.usage_error(err, "run") end
+  local say
+  say, err = results.reporting(opts)
+  if not say then return getopt.usage_error(err, "run") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets
     targets, err = results.targets(opts)
@@ -94,7 +97,7 @@ function M.run(argv, g)
     end
     rep.finish()
     return results.report(img, targets, opts.quiet)
-  end)
+  end, say)
 end
 
 return M
