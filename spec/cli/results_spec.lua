@@ -237,6 +237,8 @@ return r
       assert.equal(("ocibuild: warning: %s/b.lua: the script saved no image (it called no save or build)\n")
         :format(d), err)
       assert.is_false(T.exists(d .. "/s"))
+      -- a program (--unsafe) may have effects of its own: not warned about
+      assert.same({ 0, "", "" }, { T.ocibuild("--store", d .. "/s", "run", "--unsafe", d .. "/b.lua") })
     end)
   end)
 
