@@ -304,6 +304,14 @@ function core.clock() end
 ---@param fd integer
 ---@return integer|false
 function core.terminal(fd) end
+---One line typed at the terminal fd without echo (a password prompt), the
+---newline dropped, after `prompt` is written to standard error (once echo
+---is off); the terminal's settings are restored however it ends. Fails
+---with ENOTTY when fd is not a terminal, EINTR when a signal cut it.
+---@param fd integer
+---@param prompt string?
+---@return string|ocibuild.fail
+function core.read_secret(fd, prompt) end
 ---@return string uname's machine
 function core.machine() end
 ---@return {libarchive: string, zlib: string, openssl: string}

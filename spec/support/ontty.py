@@ -6,13 +6,18 @@ The terminal is COLS columns wide (set before the command starts). What the
 command draws (standard output and standard error both go to the terminal)
 is copied, raw, to our standard output. Each --send types TEXT once the
 output so far ends with PROMPT (in order). Exits with the command's status
-(128 + N when a signal N ended it)."""
+(128 + N when a signal N ended it); a command silent for QUIET seconds is
+killed (exit 124), so that a spec never hangs on a prompt that never came."""
 import fcntl
 import os
 import pty
+import select
+import signal
 import struct
 import sys
 import termios
+
+QUIET = 120
 
 
 def main(argv):
@@ -30,6 +35,11 @@ def main(argv):
         os.execvp(cmd[0], cmd)
     seen = b""
     while True:
+        if not select.select([fd], [], [], QUIET)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            sys.stdout.buffer.write(b"\n[ontty.py: nothing for %d seconds: killed]\n" % QUIET)
+            return 124
         try:
             data = os.read(fd, 65536)
         except OSError:  # EIO: the command closed the terminal

@@ -186,6 +186,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"mkdirs", ocb_l_mkdirs},
                                    {"ncpu", ocb_l_ncpu},
                                    {"read_file", ocb_l_read_file},
+                                   {"read_secret", ocb_l_read_secret},
                                    {"realpath", ocb_l_realpath},
                                    {"replace_file", ocb_l_replace_file},
                                    {"sha256", ocb_l_sha256},

@@ -3,7 +3,8 @@
  * side needs for its decisions, and the few file operations it makes:
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink, core.mkdirs,
  * core.replace_file (atomic), core.lock (flock on a lock file), and for
- * progress output core.clock (monotonic) and core.terminal (tty width).
+ * progress output core.clock (monotonic) and core.terminal (tty width),
+ * and for prompts core.read_secret (a line typed without echo).
  */
 #include <archive.h>
 #include <dirent.h>
@@ -174,6 +175,22 @@ int ocb_l_terminal(lua_State *L) {
     return 1;
   }
   lua_pushinteger(L, ioctl(fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0);
+  return 1;
+}
+
+/* core.read_secret(fd, prompt) -> the line typed at terminal fd, not
+ * echoed, after prompt is written to standard error | nil, msg, code (fd is
+ * not a terminal: ENOTTY). The buffer is a userdata, wiped before it is
+ * left to the collector. */
+int ocb_l_read_secret(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  const char *prompt = luaL_optstring(L, 2, "");
+  char *buf = lua_newuserdatauv(L, 4096, 0);
+  size_t len = 0;
+  ocb_err err;
+  if (ocb_read_secret(fd, prompt, buf, 4096, &len, &err) < 0) return ocb_pushfail(L, &err);
+  lua_pushlstring(L, buf, len);
+  memset(buf, 0, 4096);
   return 1;
 }
 

@@ -130,6 +130,7 @@ int ocb_l_machine(lua_State *L);
 int ocb_l_mkdirs(lua_State *L);
 int ocb_l_ncpu(lua_State *L);
 int ocb_l_read_file(lua_State *L);
+int ocb_l_read_secret(lua_State *L);
 int ocb_l_realpath(lua_State *L);
 int ocb_l_replace_file(lua_State *L);
 int ocb_l_stat(lua_State *L);

@@ -208,7 +208,7 @@ function M.check_login(host, cr, opts)
   local ok
   ok, err, code = c:ping()
   if ok and c.challenge then
-    c.creds = { username = cr.username, password = cr.password, source = "the login" }
+    c.creds = { username = cr.username, password = cr.password, source = "the login", login = true }
     if c.challenge.scheme == "bearer" then
       local t
       t, err, code = c:fetch_token({})
