@@ -275,6 +275,35 @@ describe("registry credentials and trust", function()
       no_secret(seen)
     end)
 
+    it("build --push asks the registry before building; a push refused after it names the image stored", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d = base .. "/early"
+      T.write(d .. "/ctx/hello.txt", "hello\n")
+      local function build_push(store, tag, ...)
+        return run({ HOME = d }, nil, "--store", store, "build", d .. "/ctx", "-t", reg.host .. tag, "--push",
+          "--ca-file", reg.ca, ...)
+      end
+      -- wrong credentials, or none: nothing is built (the store is not even made)
+      local code, out, err = build_push(d .. "/s1", "/giteaadmin/early:v1", "--creds", "giteaAdmin:wrong")
+      assert.same({ 1, "" }, { code, out })
+      assert.matches("^ocibuild: authentication failed for \"giteaAdmin\" at .* refused the credentials", err)
+      assert.is_false(T.exists(d .. "/s1"))
+      code, out, err = build_push(d .. "/s2", "/giteaadmin/early:v1")
+      assert.same({ 1, "", ("ocibuild: %s wants credentials for giteaadmin/early and none were found: run 'ocibuild "
+        .. "login %s' (or pass --creds or --authfile)\n"):format(reg.host, reg.host) }, { code, out, err })
+      assert.is_false(T.exists(d .. "/s2"))
+      -- the token is granted, but without push (another owner's namespace): found out by the push itself
+      code, out, err = build_push(d .. "/s3", "/other/early:v1", "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.same({ 1, "" }, { code, out })
+      local img = T.image(d .. "/s3", reg.host .. "/other/early:v1")
+      assert.equal(('ocibuild: no push access to %s/other/early as "giteaAdmin" (Gitea: the owner must be your user '
+        .. "or an organisation you belong to); the image is stored as %s/other/early:v1 (%s)\n")
+        :format(reg.host, reg.host, img.desc.digest), err)
+      no_secret(seen)
+    end)
+
     it("login asks the token endpoint; what it stores pushes", function()
       if not reg then return pending(why) end
       local seen = {}

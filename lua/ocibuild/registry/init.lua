@@ -16,6 +16,7 @@ local client_mod = require "ocibuild.registry.client"
 local copy = require "ocibuild.copy"
 local creds = require "ocibuild.registry.creds"
 local doc = require "ocibuild.oci.doc"
+local errors = require "ocibuild.registry.errors"
 local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
@@ -194,6 +195,37 @@ function M.push(st, desc, reference, opts)
   c:close()
   if not ok then return nil, err, code end
   return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
+end
+
+--- Asks the registry `reference` names, before any work, whether a push
+-- there can authenticate: it answers /v2/, credentials are found when it
+-- asks for them, and a request with the push scope is accepted (a token
+-- for it granted, or the Basic credentials taken), as a login checks
+-- them. A token granted less than push is only found out by the push.
+-- Returns true, or nil, msg, code.
+function M.check_push(reference, opts)
+  local r, err, code = parse(reference)
+  if not r then return nil, err, code end
+  local c
+  c, err, code = client_for(r, opts)
+  if not c then return nil, err, code end
+  local ok = true
+  if c.challenge then
+    local cr
+    cr, err, code = c:credentials()
+    if cr == false then
+      ok, err, code = errors.auth_required(c, r.path)
+    elseif cr == nil then
+      ok = nil
+    else
+      local have
+      have, err, code = repo_mod.new(c, r.path, "push"):head_manifest(r.tag or r.digest or "latest")
+      ok = have ~= nil or nil
+    end
+  end
+  c:close()
+  if not ok then return nil, err, code end
+  return true
 end
 
 --- Checks creds ({username=, password=}) against registry `host`: the
