@@ -8,7 +8,9 @@ local IS_ROOT = T.must("id -u"):match("^0%s") ~= nil
 
 describe("scripts/demo", function()
   it("leaves ocibuild on PATH and builds, offline, a hello image that serves its site", function()
-    if not T.exists("/bin/busybox") then return pending("busybox-static is not installed (scripts/setup installs it)") end
+    if not T.exists("/bin/busybox") then
+      return pending("busybox-static is not installed (scripts/setup installs it)")
+    end
     local d = T.tmpdir(finally)
     local bin = d .. "/bin"
     local code, out, err = T.sh(("cd %s && env OCIBUILD_DEMO_SETUP=no OCIBUILD_BUILD_DIR=%s OCIBUILD_BIN_DIR=%s "

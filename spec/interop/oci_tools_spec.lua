@@ -238,8 +238,8 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
       if version < "0.5.0" then
         assert.equal(1, code, out .. err)
         assert.truthy((out .. err):find("blob is not correct mediatype", 1, true), out .. err)
-        assert.truthy(T.read(T.root .. "/README.md"):find("Debian 12's umoci (" .. version .. ") and oci-image-tool refuse "
-          .. "zstd layers (`blob is", 1, true))
+        local readme = T.read(T.root .. "/README.md")
+        assert.truthy(readme:find("Debian 12's umoci (" .. version .. ") and oci-image-tool refuse zstd layers", 1, true))
       else
         assert.equal(0, code, out .. err)
       end

@@ -99,7 +99,9 @@ describe("documentation", function()
     end)
 
     it("build a base without a network, and an image on it (the offline-base block, as written)", function()
-      if not T.exists("/bin/busybox") then return pending("busybox-static is not installed (scripts/setup installs it)") end
+      if not T.exists("/bin/busybox") then
+        return pending("busybox-static is not installed (scripts/setup installs it)")
+      end
       local block = readme:match("<!%-%- spec: offline%-base[^\n]*\n```sh\n(.-)```")
       assert.is_string(block, "README has no offline-base block")
       local d = T.tmpdir(finally)
