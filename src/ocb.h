@@ -109,4 +109,11 @@ int ocb_fsync_parent(const char *path, ocb_err *err);
 /* mkdir -p; existing directories are fine, anything else in the way is not. */
 int ocb_mkdirs(const char *path, mode_t mode, ocb_err *err);
 
+/* One line typed at the terminal fd, not echoed (secret.c), after prompt
+ * is written to standard error: into buf (at most cap - 1 bytes,
+ * NUL-terminated, the newline dropped), its length in *len. The terminal's
+ * settings are restored whatever happens; a signal that stops the read is
+ * raised again once they are. */
+int ocb_read_secret(int fd, const char *prompt, char *buf, size_t cap, size_t *len, ocb_err *err);
+
 #endif

@@ -325,6 +325,15 @@ function core.clock() end
 ---@param fd integer
 ---@return integer|false
 function core.terminal(fd) end
+---One line typed at the terminal fd (nil: the controlling terminal,
+---/dev/tty) without echo (a password prompt), the newline dropped, after
+---`prompt` is written to standard error (once echo is off); the terminal's
+---settings are restored however it ends. Fails with ENOTTY when there is
+---no terminal, EINTR when a signal cut it.
+---@param fd integer?
+---@param prompt string?
+---@return string|ocibuild.fail
+function core.read_secret(fd, prompt) end
 ---@return string uname's machine
 function core.machine() end
 ---@return {libarchive: string, zlib: string, openssl: string}
@@ -431,9 +440,6 @@ function core.base64_decode(s) end
 ---@param opts {mode: integer?, replace: boolean?}?
 ---@return true|ocibuild.fail, string?, string?
 function core.write_key_file(path, data, opts) end
----Shows prompt on the controlling terminal and reads a line without echo.
----@return string|ocibuild.fail, string?, string? code ENOTTY without a terminal
-function core.read_secret(prompt) end
 ---Raw deflate data (a zip entry's body) expanded, at most max bytes.
 ---@return string|ocibuild.fail, string?, string? code TOOBIG, CORRUPT
 function core.inflate(data, max) end

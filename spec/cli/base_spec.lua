@@ -80,6 +80,16 @@ describe("ocibuild build --from", function()
     assert.same({ "/bin/sh" }, T.image(d .. "/s", "c:1").config.config.Cmd)
   end)
 
+  it("keeps --env in the order given, after the base's, an overridden key in its place", function()
+    local d = fixture(finally)
+    build(d, "--from", "base:1", "-t", "e:1", "--env", "ZED=1", "--env", "HOME=/app", "--env", "ALPHA=$ZED",
+      "--env", "ZED=2")
+    assert.same({ "HOME=/app", "PATH=/usr/bin:/bin", "ZED=2", "ALPHA=$ZED" },
+      T.image(d .. "/s", "e:1").config.config.Env)
+    build(d, "-t", "f:1", "--env", "B=1", "--env", "A=2")
+    assert.same({ "B=1", "A=2" }, T.image(d .. "/s", "f:1").config.config.Env)
+  end)
+
   it("sets manifest annotations, short keys meaning org.opencontainers.image.*, and several tags", function()
     local d = fixture(finally)
     build(d, "-t", "x:1", "-t", "x:latest", "--annotation", "revision=abc", "--annotation", "com.example.k=v",

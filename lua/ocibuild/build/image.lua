@@ -238,6 +238,20 @@ function M.check_size(config_size, on_event)
   end
 end
 
+-- The systems whose images take the layers ocibuild writes (plain tars
+-- of a root file system): Linux, and FreeBSD, whose container runtimes
+-- read the same layers. A Windows layer is another format.
+M.LAYER_OS = { linux = true, freebsd = true }
+
+--- Checks that ocibuild may write layers for the platform p. Returns
+-- true, or nil and why (naming the platform).
+function M.check_layer_os(p)
+  if M.LAYER_OS[p.os] then return true end
+  return nil, ("platform %s: ocibuild writes Linux-style tar layers%s: build for linux or freebsd"):format(
+    platform.format(p), p.os == "windows" and " (a Windows layer keeps its files under Files/ and needs registry hives)"
+    or "")
+end
+
 --- Builds the image into the store st (held with st:use() by the
 -- caller). ctx: {jobs=, skip={paths}, cache=, registry=, on_event=, warn=,
 -- created={} (gets the digest of each blob that was not in the store
@@ -355,6 +369,11 @@ function M:build_in(st, ctx, tmp)
   end
   local b, v, code = load_base(self, st, ctx, steps)
   if not b and b ~= false then return nil, v, code, self.where end
+  local p = self.platform or (b and b.platform) or platform.host()
+  if #steps > 0 then
+    local ok, why = M.check_layer_os(p)
+    if not ok then return nil, why, "BADPLATFORM", steps[1].where or self.where end
+  end
   local plans, err, where
   plans, err, code, where = plan.plan(steps, v, plan_ctx(self, st, ctx, v, tmp))
   if not plans then return nil, err, code, where end
@@ -363,7 +382,6 @@ function M:build_in(st, ctx, tmp)
     ok, err, code = fs:extract(tmp)
     if not ok then return nil, err, code, self.where end
   end
-  local p = self.platform or (b and b.platform) or platform.host()
   local cc
   cc, err = config.merge(self.config_base or (b and b.config.config), self.cfg, self.labels)
   if not cc then return nil, ("base image %s: %s"):format(self.from, err), "BADDOC", self.where end

@@ -145,6 +145,12 @@ function M.save(img, opts, ctx)
   local reg_opts
   reg_opts, err, code = registry_options(opts, ctx)
   if not reg_opts then return nil, err, code end
+  -- each registry is asked first, so that credentials it refuses fail
+  -- before the build rather than after it
+  for _, r in ipairs(targets) do
+    ok, err, code = require("ocibuild.registry").check_push(r, reg_opts)
+    if not ok then return nil, err, code end
+  end
   local archive_path = opts.archive and path.abs(opts.archive, img.base)
   local out
   if archive_path then
@@ -199,7 +205,10 @@ function M.save(img, opts, ctx)
     local p
     events.emit(ctx.on_event, { type = "start", stage = "push", id = r.familiar, ref = r.normalized })
     p, err, code = require("ocibuild.registry").push(st, built.desc, r, reg_opts)
-    if not p then return nil, err, code end
+    if not p then
+      return nil, ("%s; the image is stored as %s (%s)"):format(err, #tags > 0 and table.concat(tags, ", ")
+        or "an untagged image", result.digest), code
+    end
     events.emit(ctx.on_event, { type = "end", stage = "push", id = r.familiar, ref = p.reference,
       digest = p.digest })
     result.pushed[#result.pushed + 1] = p

@@ -36,8 +36,8 @@ end
 
 --- Runs the build. opts: the parsed options; context: the operand; g:
 -- the global options; reg: the registry options; file, display: the
--- Dockerfile.
-function M.run(opts, context, g, reg, file, display)
+-- Dockerfile; say: how results and warnings are reported (results.reporting).
+function M.run(opts, context, g, reg, file, display, say)
   for _, k in ipairs(M.DIR_ONLY) do
     if opts[k] ~= nil then
       return getopt.usage_error(("--%s builds a folder as one layer; with a Dockerfile it has no meaning "
@@ -94,7 +94,7 @@ function M.run(opts, context, g, reg, file, display)
       return nil, serr, exit_code(scode)
     end
     return results.report(r, targets, opts.quiet)
-  end)
+  end, say)
 end
 
 return M

@@ -1,7 +1,6 @@
 --- The registry flags push, pull, login, build and run share, their help
 -- text, turning them into ocibuild.registry options, and what the CLI
 -- prints while images move (one line per blob, warnings on stderr).
-local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 local output = require "ocibuild.cli.output"
 
@@ -128,17 +127,27 @@ function M.options(opts, cmd)
   return o
 end
 
---- An on_event callback printing a line per blob ("uploaded  sha256:...
--- 1.2 MiB") on out and warnings on stderr.
-function M.printer(out)
-  out = out or io.stdout
+--- The options' lines of push's and pull's HELP text for -q.
+M.QUIET_HELP = "  -q, --quiet            print only HOST/NAME@sha256:... (no line per blob,\n"
+  .. "                         no progress, no warnings)\n"
+
+--- The on_event of push and pull, reporting to rep (ocibuild.cli.progress):
+-- a line per blob on standard output ("uploaded   sha256:... 1.2 MiB"),
+-- printed through rep so that it never lands inside the live lines;
+-- warnings to rep.warn; every other event, and blob events except in
+-- plain mode (whose own line per blob would say each twice), to the
+-- renderer. quiet: no blob lines and no warnings.
+function M.reporter(rep, quiet)
   return function(ev)
-    if ev.type == "blob" then
-      out:write(("%-10s %s %s\n"):format(ev.action, ev.digest, output.human(ev.size)))
-      out:flush()
-    elseif ev.type == "warning" then
-      io.stderr:write("ocibuild: warning: ", check.line(ev.message), "\n")
+    if ev.type == "warning" then
+      if not quiet then rep.warn(ev.message) end
+      return
     end
+    if ev.type == "blob" and not quiet then
+      rep.print(("%-10s %s %s"):format(ev.action, ev.digest, output.human(ev.size)), io.stdout)
+      if rep.mode == "plain" then return end
+    end
+    if rep.on_event then rep.on_event(ev) end
   end
 end
 

@@ -1,13 +1,18 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
 -- base image or none, with the config set from flags; or, with -f FILE
 -- or a Dockerfile in DIR, the Dockerfile's image (ocibuild.cli.dockerfile).
+local config_mod = require "ocibuild.build.config"
 local dfcli = require "ocibuild.cli.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
+local image = require "ocibuild.build.image"
 local json = require "ocibuild.oci.json"
+local layer = require "ocibuild.build.layer"
 local ocibuild = require "ocibuild"
+local platform = require "ocibuild.oci.platform"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
+local save = require "ocibuild.build.save"
 
 local M = {}
 
@@ -50,8 +55,8 @@ options:
                          default: the base's, else this machine)
   --dest PATH            where DIR goes in the image (default /)
   --label KEY=VALUE      set a config label (repeatable)
-  --env KEY=VALUE        set an environment variable (repeatable; the
-                         base's others are kept)
+  --env KEY=VALUE        set an environment variable (repeatable; kept in
+                         the order given, after the base's others)
   --entrypoint CMD       the entrypoint: a JSON list ('["/bin/app","-v"]'),
                          or a string run by /bin/sh -c; '' for none
   --cmd CMD              the default arguments, the same way
@@ -117,6 +122,25 @@ function M.command(s, flag)
   return { "/bin/sh", "-c", s }
 end
 
+-- The flags' values, checked before any work by the functions the build
+-- checks them with, so that a bad value is a usage mistake (exit 2).
+-- Returns true, or nil and why.
+local function check_values(opts, v)
+  local l = { context = "/", ignorefile = false, exclude = opts.exclude, dest = opts.dest, mode = opts.mode,
+    mtime = opts.mtime, owner = opts.owner, compression = opts.compression, level = v.level, jobs = v.jobs }
+  local ok, err = layer.spec(l, "/")
+  if ok and v.config then ok, err = config_mod.set(config_mod.new(), v.config, {}) end
+  if ok then ok, err = config_mod.set_labels({}, v.labels) end
+  if ok then ok, err = config_mod.annotations({}, v.annotations) end
+  if ok then ok, err = save.refs(opts.tag) end
+  if ok then ok, err = save.push_targets(opts.push or nil, opts.tag) end
+  if ok and opts.platform then
+    ok, err = platform.parse(opts.platform)
+    if ok then ok, err = image.check_layer_os(ok) end
+  end
+  return ok ~= nil, err
+end
+
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
   if not opts then return nil, rest, 2 end
@@ -130,18 +154,23 @@ function M.run(argv, g)
       :format(display, rest[1])) end
     local reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
       ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
-      insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
+      insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"],
+      timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
     if not reg then return nil, err, code end
-    return dfcli.run(opts, rest[1], g, reg, file, display)
+    local say
+    say, err = results.reporting(opts)
+    if not say then return getopt.usage_error(err, "build") end
+    return dfcli.run(opts, rest[1], g, reg, file, display, say)
   end
   for _, k in ipairs { "build-arg", "target" } do
     if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
   end
   local labels, err = pairs_of(opts.label, "label")
   if not labels then return getopt.usage_error(err, "build") end
-  local envs
-  envs, err = pairs_of(opts.env, "env")
-  if not envs then return getopt.usage_error(err, "build") end
+  -- env stays a list: the order given is the order in the config
+  local ok_env
+  ok_env, err = pairs_of(opts.env, "env")
+  if not ok_env then return getopt.usage_error(err, "build") end
   local annotations
   annotations, err = pairs_of(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
@@ -156,15 +185,22 @@ function M.run(argv, g)
   if err then return getopt.usage_error(err, "build") end
   cmd, err = M.command(opts.cmd, "cmd")
   if err then return getopt.usage_error(err, "build") end
-  local config = { env = next(envs) and envs or nil, entrypoint = entrypoint, cmd = cmd,
+  local config = { env = opts.env, entrypoint = entrypoint, cmd = cmd,
     workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
     stop_signal = opts["stop-signal"] }
+  local valid
+  valid, err = check_values(opts, { level = level, jobs = jobs, labels = labels, annotations = annotations,
+    config = next(config) and config or nil })
+  if not valid then return getopt.usage_error(err, "build") end
   local reg
   reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
     insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"],
     timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
   if not reg then return nil, err, code end
+  local say
+  say, err = results.reporting(opts)
+  if not say then return getopt.usage_error(err, "build") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
@@ -179,7 +215,7 @@ function M.run(argv, g)
     rep.finish()
     if not ok then return nil, r, 1 end
     return results.report(r, targets, opts.quiet)
-  end)
+  end, say)
 end
 
 return M

@@ -117,9 +117,9 @@ function M.run(argv, g)
   if not st then return nil, err, code end
   local da, db
   da, err, code = resolve(st, rest[1])
-  if not da then return nil, err, code end
+  if not da then return getopt.fail(err, code, "diff") end
   db, err, code = resolve(st, rest[2])
-  if not db then return nil, err, code end
+  if not db then return getopt.fail(err, code, "diff") end
   local r
   r, err, code = imagediff.compare(st, da, db)
   if not r then return nil, err, code end

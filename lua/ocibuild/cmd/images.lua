@@ -75,9 +75,9 @@ function M.run(argv, g)
   end
   local st, err = store.locate(g.store)
   if not st then return nil, err, 1 end
-  local list
-  list, err = images.list(st, { repo = rest[1] })
-  if not list then return nil, err, 1 end
+  local list, code
+  list, err, code = images.list(st, { repo = rest[1] })
+  if not list then return getopt.fail(err, code, "images") end
   local out = io.stdout
   if opts.quiet then
     local seen = {}

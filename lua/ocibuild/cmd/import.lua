@@ -3,6 +3,7 @@ local check = require "ocibuild.build.check"
 local getopt = require "ocibuild.cli.getopt"
 local import = require "ocibuild.import"
 local path = require "ocibuild.path"
+local ref = require "ocibuild.oci.ref"
 local store = require "ocibuild.store"
 
 local M = {}
@@ -36,6 +37,10 @@ function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { tag = "list", alias = { t = "tag" } }, "import")
   if not opts then return nil, rest, 2 end
   if #rest ~= 1 then return getopt.usage_error("import needs exactly one archive, folder or -", "import") end
+  for _, t in ipairs(opts.tag or {}) do
+    local r, rerr = ref.parse(t)
+    if not r then return getopt.usage_error(rerr, "import") end
+  end
   local st, err = store.locate(g.store, { create = true })
   if not st then return nil, err, 1 end
   local src = rest[1] == "-" and "-" or path.abs(rest[1])

@@ -36,9 +36,9 @@ function M.run(argv, g)
   if opts.raw then what = what == "config" and "config_raw" or "raw" end
   local st, err = store.locate(g.store)
   if not st then return nil, err, 1 end
-  local v
-  v, err = inspect.run(st, rest[1], { what = what, platform = opts.platform })
-  if not v then return nil, err, 1 end
+  local v, code
+  v, err, code = inspect.run(st, rest[1], { what = what, platform = opts.platform })
+  if not v then return getopt.fail(err, code, "inspect") end
   io.stdout:write(type(v) == "string" and v or show.json(v))
   return true
 end

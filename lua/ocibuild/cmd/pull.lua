@@ -1,6 +1,7 @@
 --- `ocibuild pull REF`: an image from a registry into the store.
 local events = require "ocibuild.events"
 local getopt = require "ocibuild.cli.getopt"
+local platform = require "ocibuild.oci.platform"
 local progress = require "ocibuild.cli.progress"
 local ref = require "ocibuild.oci.ref"
 local registry = require "ocibuild.registry"
@@ -20,13 +21,15 @@ only once every blob is in. Prints what happened to each blob (exists,
 downloaded) and, last, REF@sha256:...
 
 options:
+]] .. reg_cli.QUIET_HELP .. [[
   --platform OS/ARCH[/VARIANT]  the image to take from a multi-platform
                          image (default: this machine's)
   --jobs N               blobs transferred at once (default 4)
   --store DIR            the image store (created when missing)
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value" }
+local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value", quiet = "flag",
+  alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "pull")
@@ -36,19 +39,19 @@ function M.run(argv, g)
   if not o then return nil, err, code end
   local r
   r, err = ref.parse(rest[1])
-  if not r then return nil, err, 2 end
+  if not r then return getopt.usage_error(err, "pull") end
+  if opts.platform then
+    local p, perr = platform.parse(opts.platform)
+    if not p then return getopt.usage_error(perr, "pull") end
+  end
   o.platform = opts.platform
   local dir, source = store.default_dir(g.store)
   if not dir then return nil, source, 1 end
   local st
   st, err = store.open(dir, { create = true, source = source })
   if not st then return nil, err, 1 end
-  return progress.run(opts.progress, "pull", function(rep)
-    local print_blob = reg_cli.printer()
-    o.on_event = function(ev)
-      if ev.type == "blob" then print_blob(ev) end
-      if ev.type == "warning" then rep.warn(ev.message) else events.emit(rep.on_event, ev) end
-    end
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "pull", function(rep)
+    o.on_event = reg_cli.reporter(rep, opts.quiet)
     events.emit(rep.on_event, { type = "start", stage = "pull", id = rest[1], ref = r.normalized })
     local desc, perr = registry.pull(r, st, o)
     if not desc then return nil, perr, 1 end
@@ -57,7 +60,7 @@ function M.run(argv, g)
     rep.finish()
     io.stdout:write(r.name, "@", desc.digest, "\n")
     return true
-  end)
+  end, { quiet = opts.quiet })
 end
 
 return M

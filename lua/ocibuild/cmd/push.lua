@@ -21,12 +21,14 @@ Prints what happened to each blob (exists, mounted, uploaded) and, last,
 DEST@sha256:...
 
 options:
+]] .. reg_cli.QUIET_HELP .. [[
   --jobs N               blobs transferred at once (default 4)
   --chunk-size SIZE      upload blobs larger than SIZE in chunks (default 64M)
   --store DIR            the image store
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value" }
+local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
+  alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "push")
@@ -44,21 +46,17 @@ function M.run(argv, g)
   -- both references are checked before anything else happens
   local ok
   ok, err = require("ocibuild.oci.ref").parse(dest)
-  if not ok then return nil, err, 2 end
+  if not ok then return getopt.usage_error(err, "push") end
   local dir, source = store.default_dir(g.store)
   if not dir then return nil, source, 1 end
   local st
   st, err = store.open(dir, { source = source })
   if not st then return nil, err, 1 end
   local desc
-  desc, err = registry.local_image(st, src)
-  if not desc then return nil, err, 1 end
-  return progress.run(opts.progress, "push", function(rep)
-    local print_blob = reg_cli.printer()
-    o.on_event = function(ev)
-      if ev.type == "blob" then print_blob(ev) end
-      if ev.type == "warning" then rep.warn(ev.message) else events.emit(rep.on_event, ev) end
-    end
+  desc, err, code = registry.local_image(st, src)
+  if not desc then return getopt.fail(err, code, "push") end
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "push", function(rep)
+    o.on_event = reg_cli.reporter(rep, opts.quiet)
     events.emit(rep.on_event, { type = "start", stage = "push", id = dest, ref = dest })
     local r, perr = registry.push(st, desc, dest, o)
     if not r then return nil, perr, 1 end
@@ -66,7 +64,7 @@ function M.run(argv, g)
     rep.finish()
     io.stdout:write(r.reference, "\n")
     return true
-  end)
+  end, { quiet = opts.quiet })
 end
 
 return M

@@ -24,9 +24,9 @@ function M.run(argv, g)
   if #rest == 0 then return getopt.usage_error("rm needs at least one name or digest", "rm") end
   local st, err = store.locate(g.store)
   if not st then return nil, err, 1 end
-  local r
-  r, err = images.remove(st, rest, { force = opts.force })
-  if not r then return nil, err, 1 end
+  local r, code
+  r, err, code = images.remove(st, rest, { force = opts.force })
+  if not r then return getopt.fail(err, code, "rm") end
   for _, name in ipairs(r.untagged) do io.stdout:write("untagged: ", name, "\n") end
   for _, d in ipairs(r.deleted) do io.stdout:write("deleted: ", d, "\n") end
   return true

@@ -20,8 +20,8 @@ function M.run(argv, g)
   if #rest < 2 then return getopt.usage_error("tag needs an image and at least one new name", "tag") end
   local st, err = store.locate(g.store)
   if not st then return nil, err, 1 end
-  local desc, refs = images.tag(st, rest[1], table.move(rest, 2, #rest, 1, {}))
-  if not desc then return nil, refs, 1 end
+  local desc, refs, code = images.tag(st, rest[1], table.move(rest, 2, #rest, 1, {}))
+  if not desc then return getopt.fail(refs, code, "tag") end
   for _, r in ipairs(refs) do io.stdout:write("tagged: ", r.familiar, " -> ", desc.digest, "\n") end
   return true
 end
