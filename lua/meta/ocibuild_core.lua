@@ -119,9 +119,9 @@ function Compressor:close() end
 ---@field digest string sha256 of the blob
 ---@field size integer bytes of the blob
 ---@field tar_size integer bytes of the tar
----@field made integer tar bytes this build produced (0 when nothing changed since the layer state)
+---@field made integer tar bytes this build read or made (0 when nothing changed since the layer state; unchanged entries are taken from the earlier build)
 ---@field entries integer tar entries (destination folders included)
----@field blocks integer compression blocks of the tar
+---@field blocks integer compression blocks of the tar (cut where its entries say)
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
 ---@field created boolean the blob was not in the store before this job

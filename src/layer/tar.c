@@ -117,11 +117,26 @@ int ocb_tar_finish(ocb_tar *t, ocb_err *err) {
   return 0;
 }
 
+static size_t link_hash(const ocb_tar *t, dev_t dev, ino_t ino) {
+  return ((size_t)ino * 0x9e3779b97f4a7c15u ^ (size_t)dev) & (t->linkcap - 1);
+}
+
+/* The first name recorded for (dev, ino), or NULL. */
+static const char *link_find(const ocb_tar *t, dev_t dev, ino_t ino) {
+  size_t h;
+  if (!t->linkcap) return NULL;
+  for (h = link_hash(t, dev, ino); t->links[h].name; h = (h + 1) & (t->linkcap - 1))
+    if (t->links[h].dev == dev && t->links[h].ino == ino) return t->links[h].name;
+  return NULL;
+}
+
 /* The first name recorded for (dev, ino), or NULL after recording name. */
 static const char *link_seen(ocb_tar *t, dev_t dev, ino_t ino, const char *name, ocb_err *err,
                              int *fail) {
+  const char *first;
   size_t i, h;
   *fail = 0;
+  if ((first = link_find(t, dev, ino))) return first;
   if (t->nlinks * 2 >= t->linkcap) {
     size_t cap = t->linkcap ? t->linkcap * 2 : 64;
     link_slot *n = calloc(cap, sizeof *n);
@@ -138,11 +153,8 @@ static const char *link_seen(ocb_tar *t, dev_t dev, ino_t ino, const char *name,
     free(t->links);
     t->links = n, t->linkcap = cap;
   }
-  h = ((size_t)ino * 0x9e3779b97f4a7c15u ^ (size_t)dev) & (t->linkcap - 1);
-  while (t->links[h].name) {
-    if (t->links[h].dev == dev && t->links[h].ino == ino) return t->links[h].name;
-    h = (h + 1) & (t->linkcap - 1);
-  }
+  h = link_hash(t, dev, ino);
+  while (t->links[h].name) h = (h + 1) & (t->linkcap - 1);
   if (!(t->links[h].name = strdup(name))) {
     *fail = ocb_errno(err, ENOMEM, name);
     return NULL;
@@ -167,6 +179,13 @@ static int set_name(ocb_tar *t, const char *prefix, const char *path, size_t len
   return 0;
 }
 
+uint64_t ocb_tar_data_size(const ocb_tar *t, const ocb_entry *e) {
+  const struct stat *st = e->st;
+  if (!S_ISREG(st->st_mode)) return 0;
+  if (st->st_nlink > 1 && link_find(t, st->st_dev, st->st_ino)) return 0;
+  return (uint64_t)st->st_size;
+}
+
 int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, size_t len, dev_t dev,
                       ino_t ino, ocb_err *err) {
   int fail;
@@ -180,6 +199,13 @@ static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
   /* A warning here means a name could not be written as UTF-8. */
   if (r != ARCHIVE_OK) return arch_fail(t, what, err);
   return 0;
+}
+
+/* Ends the entry: its padding is written now, not with the next header,
+ * so that the caller's bytes may come between entries. */
+static int end_entry(ocb_tar *t, what_t *what, int r, ocb_err *err) {
+  if (r == 0 && archive_write_finish_entry(t->a) != ARCHIVE_OK) return arch_fail(t, what, err);
+  return r;
 }
 
 /* 1 when fd no longer is the file st described when it was listed or opened. */
@@ -332,11 +358,10 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
   return r;
 }
 
-int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
-  what_t w;
-  what_t *what = &w;
+static int add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, what_t *what,
+                      ocb_err *err) {
   mode_t m = e->st->st_mode;
-  w.fixed = NULL, w.display = p->display, w.e = e, w.buf[0] = '\0';
+  what->fixed = NULL, what->display = p->display, what->e = e, what->buf[0] = '\0';
   if (S_ISSOCK(m)) return 1;
   if (S_ISCHR(m) || S_ISBLK(m))
     return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s",
@@ -353,6 +378,12 @@ int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, 
   }
   if (S_ISREG(m)) return add_file(t, e, what, err);
   return ocb_errf(err, "BADTYPE", "BADTYPE: unsupported file type: %s", what_name(what));
+}
+
+int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
+  what_t w;
+  int r = add_walked(t, p, e, &w, err);
+  return r == 1 ? 1 : end_entry(t, &w, r, err);
 }
 
 /* The body of an item: its bytes, or its open file's. */
@@ -374,8 +405,7 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
   return copy_body(t, it->fd, &st, it->hash, what, err);
 }
 
-int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
-  what_t w = {it->path ? it->path : it->name, NULL, NULL, ""};
+static int add_item(ocb_tar *t, const ocb_tar_item *it, what_t *w, ocb_err *err) {
   archive_entry_clear(t->e);
   archive_entry_copy_pathname(t->e, it->name);
   archive_entry_set_perm(t->e, it->mode & 07777);
@@ -395,8 +425,13 @@ int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
     archive_entry_set_size(t->e, 0);
     break;
   case OCB_TAR_DATA:
-  case OCB_TAR_FILE: archive_entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, &w, err);
+  case OCB_TAR_FILE: archive_entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, w, err);
   default: return ocb_errf(err, "EINVAL", "EINVAL: unknown tar item kind %d", it->kind);
   }
-  return write_header(t, &w, err);
+  return write_header(t, w, err);
+}
+
+int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
+  what_t w = {it->path ? it->path : it->name, NULL, NULL, ""};
+  return end_entry(t, &w, add_item(t, it, &w, err), err);
 }

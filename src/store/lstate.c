@@ -18,7 +18,7 @@
 
 #include "store.h"
 
-#define MAGIC "ocibuild-layer-state 1"
+#define MAGIC "ocibuild-layer-state 2"
 #define BUF (64u << 10)
 #define MAX_PATH_BYTES 65536
 #define MAX_TRAILER 4096
@@ -123,18 +123,14 @@ int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err
 }
 
 int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *err) {
-  char t[MAX_TRAILER], pd[65];
-  int n, m;
-  static const char x[] = "0123456789abcdef";
-  int i, r = -1;
+  char t[MAX_TRAILER];
+  int n, m, r = -1;
   if (flush(w, err) < 0) goto done;
-  for (i = 0; i < 32; i++) pd[2 * i] = x[h->pd0[i] >> 4], pd[2 * i + 1] = x[h->pd0[i] & 15];
-  pd[64] = '\0';
   n = snprintf(t, sizeof t,
-               "\n" MAGIC "\nkey %s\nblob %s %llu\ndiff %s %llu\nfirst %s\nsince %llu\nend %llu\n"
+               "\n" MAGIC "\nkey %s\nblob %s %llu\ndiff %s %llu\nsince %llu\nend %llu\n"
                "entries %llu %llu %08lx\n",
                h->key, h->blob, (unsigned long long)h->blob_size, h->diff_id,
-               (unsigned long long)h->tar_size, pd, (unsigned long long)h->since,
+               (unsigned long long)h->tar_size, (unsigned long long)h->since,
                (unsigned long long)h->end, (unsigned long long)w->n, (unsigned long long)w->bytes,
                (unsigned long)w->crc);
   if (n < 0 || (size_t)n + 16 >= sizeof t) {
@@ -162,23 +158,17 @@ void ocb_lstate_abort(ocb_lstate_writer *w) {
 /* ---- reading ---- */
 
 static int parse_trailer(char *t, ocb_lstate_head *h, uint64_t *bytes, uint32_t *crc) {
-  char pd[80];
   unsigned long long bsize, tsize, since, end, n, nbytes;
   unsigned long c;
-  int used = 0, i;
+  int used = 0;
   if (sscanf(t,
-             "\n" MAGIC "\nkey %127s\nblob %79s %llu\ndiff %79s %llu\nfirst %79s\nsince %llu\n"
+             "\n" MAGIC "\nkey %127s\nblob %79s %llu\ndiff %79s %llu\nsince %llu\n"
              "end %llu\nentries %llu %llu %8lx\n%n",
-             h->key, h->blob, &bsize, h->diff_id, &tsize, pd, &since, &end, &n, &nbytes, &c,
-             &used) != 11 ||
+             h->key, h->blob, &bsize, h->diff_id, &tsize, &since, &end, &n, &nbytes, &c,
+             &used) != 10 ||
       used == 0 || !ocb_digest_valid(h->blob, strlen(h->blob)) ||
-      !ocb_digest_valid(h->diff_id, strlen(h->diff_id)) || strlen(pd) != 64 || end > tsize)
+      !ocb_digest_valid(h->diff_id, strlen(h->diff_id)) || end > tsize)
     return -1;
-  for (i = 0; i < 32; i++) {
-    unsigned v;
-    if (sscanf(pd + 2 * i, "%2x", &v) != 1) return -1;
-    h->pd0[i] = (unsigned char)v;
-  }
   h->blob_size = bsize, h->tar_size = tsize, h->since = since, h->end = end, h->n = n;
   *bytes = nbytes, *crc = (uint32_t)c;
   return 0;
