@@ -182,17 +182,32 @@ static int add_unchanged(job *j, const ocb_entry *e, uint64_t old, uint64_t len,
   return record(j, e, off, err);
 }
 
-/* An entry matched in order before the first change: only noted. */
-static int keep_cb(void *ud, const ocb_lstate_entry *e, ocb_err *err) {
-  job *j = ud;
-  j->stats.entries++;
-  return j->state ? ocb_lstate_add(j->state, e, err) : 0;
-}
-
+/* An entry matched in order before the first change: counted, and a file
+ * of several names noted for the hardlinks to it that may follow. */
 static int leave_cb(void *ud, const char *path, size_t len, const struct stat *st, ocb_err *err) {
   job *j = ud;
+  j->stats.entries++;
   if (!S_ISREG(st->st_mode) || st->st_nlink < 2) return 0;
   return ocb_tar_note_link(j->tar, j->spec->policy, path, len, st->st_dev, st->st_ino, err);
+}
+
+static int state_add(void *ud, const ocb_lstate_entry *e, ocb_err *err) {
+  return ocb_lstate_add(ud, e, err);
+}
+
+/* The new layer state (a cache: a failure is a warning), with the
+ * entries matched in order before output started. */
+static int open_state(job *j, ocb_err *err) {
+  const ocb_layer_spec *s = j->spec;
+  if (!s->state || !j->walk) return 0;
+  if (!(j->state = ocb_lstate_create(s->store, s->state, err)))
+    return warn(j, "cannot record the layer's state for rebuilds", err);
+  if (j->skip && ocb_skip_replay(j->skip, state_add, j->state, err) < 0) {
+    ocb_lstate_abort(j->state);
+    j->state = NULL;
+    return warn(j, "cannot record the layer's state for rebuilds", err);
+  }
+  return 0;
 }
 
 /* The first change was found at tar offset `point`: the stream resumes at
@@ -207,7 +222,7 @@ static int start_output(job *j, ocb_err *err) {
   if (h >= 0) k = (uint64_t)h;
   while (k > 0 && v[k - 1].st.bytes != v[k - 1].tend) k--;
   b = ocb_blocks_tstart(&prior->b, k);
-  if (ocb_comp_prior(j->comp, prior, k, err) < 0) return -1;
+  if (open_state(j, err) < 0 || ocb_comp_prior(j->comp, prior, k, err) < 0) return -1;
   if (!(j->place = ocb_place_new(j->comp, b))) return ocb_errno(err, ENOMEM, "layer");
   return point > b ? ocb_place_old(j->place, b, point - b, err) : 0;
 }
@@ -224,7 +239,7 @@ static int put(job *j, const ocb_entry *e, ocb_err *err) {
  * since the layer state (then nothing was written). */
 static int fill(job *j, ocb_err *err) {
   const ocb_tar_policy *pol = j->spec->policy;
-  const ocb_skip_hooks hooks = {keep_cb, leave_cb, j};
+  const ocb_skip_hooks hooks = {leave_cb, j};
   ocb_entry e;
   int r, s;
   if (!j->skip && add_head(j, err) < 0) return -1;
@@ -363,9 +378,7 @@ static int open_all(job *j, ocb_err *err) {
   j->reuse.store = s->store;
   ocb_codec_key(s->codec, j->reuse.key, sizeof j->reuse.key);
   if (s->state && s->reuse && j->walk) j->skip = ocb_skip_open(s->store, s->state, &j->reuse);
-  if (s->state && j->walk && !(j->state = ocb_lstate_create(s->store, s->state, err)) &&
-      warn(j, "cannot record the layer's state for rebuilds", err) < 0)
-    return -1;
+  if (!j->skip && open_state(j, err) < 0) return -1;
   /* Without a state, the codec's records are looked up by the first block. */
   if (ocb_comp_track(j->comp, s->reuse && !j->skip ? ocb_reuse_find : NULL, &j->reuse, flags, err) <
           0 ||

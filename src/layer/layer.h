@@ -138,12 +138,12 @@ void ocb_untar_close(ocb_untar *u);
  */
 typedef struct ocb_skip ocb_skip;
 typedef struct ocb_skip_hooks {
-  /* An entry matched in order: its state entry (same offset in the new tar). */
-  int (*keep)(void *ud, const ocb_lstate_entry *e, ocb_err *err);
-  /* And the walked entry itself. */
+  /* An entry matched in order (its state entry is the same in the new
+   * state, see ocb_skip_replay). */
   int (*leave)(void *ud, const char *path, size_t len, const struct stat *st, ocb_err *err);
   void *ud;
 } ocb_skip_hooks;
+typedef int (*ocb_skip_add_fn)(void *ud, const ocb_lstate_entry *e, ocb_err *err);
 /* NULL when there is no usable state for id, or no reuse record of its
  * blob. */
 ocb_skip *ocb_skip_open(const ocb_store *s, const char *id, const ocb_reuse *reuse);
@@ -156,6 +156,9 @@ int ocb_skip_match(ocb_skip *k, const ocb_entry *e, uint64_t *off, uint64_t *len
 /* At the end of the walk, before any change: 1 when nothing changed at
  * all, else 0 (a change at the end: entries gone). */
 int ocb_skip_finish(ocb_skip *k);
+/* Calls add with each state entry matched in order so far (for the new
+ * state, written only once something changed). */
+int ocb_skip_replay(const ocb_skip *k, ocb_skip_add_fn add, void *ud, ocb_err *err);
 /* The tar offset of the first change. */
 uint64_t ocb_skip_point(const ocb_skip *k);
 const ocb_lstate_head *ocb_skip_head(const ocb_skip *k);

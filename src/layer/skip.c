@@ -123,9 +123,7 @@ int ocb_skip_entry(ocb_skip *k, const ocb_entry *e, const ocb_skip_hooks *h, ocb
     return 0;
   }
   k->matched++;
-  if ((h->keep && h->keep(h->ud, n, err) < 0) ||
-      (h->leave && h->leave(h->ud, e->path, e->pathlen, e->st, err) < 0))
-    return -1;
+  if (h->leave && h->leave(h->ud, e->path, e->pathlen, e->st, err) < 0) return -1;
   return advance(k) < 0 ? damaged(err) : 1;
 }
 
@@ -145,6 +143,18 @@ int ocb_skip_finish(ocb_skip *k) {
   if (!k->has_next && k->matched == k->head.n) return 1; /* nothing changed */
   k->point = k->has_next ? k->next.off : k->head.end;
   return 0;
+}
+
+int ocb_skip_replay(const ocb_skip *k, ocb_skip_add_fn add, void *ud, ocb_err *err) {
+  ocb_lstate_reader *r = ocb_lstate_again(k->r);
+  ocb_lstate_entry e;
+  uint64_t i;
+  int rc = 0;
+  if (!r) return ocb_errno(err, ENOMEM, "layer state");
+  for (i = 0; rc == 0 && i < k->matched; i++)
+    rc = ocb_lstate_next(r, &e) == 1 ? add(ud, &e, err) : damaged(err);
+  ocb_lstate_close(r);
+  return rc;
 }
 
 uint64_t ocb_skip_point(const ocb_skip *k) {

@@ -219,8 +219,9 @@ static int changed(int fd, const struct stat *st) {
 
 /* Reads exactly st_size bytes of fd into the archive, failing when the file
  * is found to have changed: fewer bytes, more bytes (the last read asks for
- * one more than is left, so growth costs no extra call), or another
- * identity, size, mtime or ctime at the end than st records. */
+ * one more than is left: short of that, it is the end, so a small file
+ * takes one read), or another identity, size, mtime or ctime at the end
+ * than st records. */
 static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash, what_t *what,
                      ocb_err *err) {
   int64_t left = st->st_size;
@@ -240,6 +241,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash
     if (archive_write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
     if (hash) ocb_sha256_update(hash, t->buf, (size_t)n);
     left -= n;
+    if (left == 0) break; /* a short read: the end (changed() says if it moved) */
   }
   if (left != 0 || changed(fd, st))
     return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));

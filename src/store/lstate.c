@@ -25,6 +25,7 @@
 
 struct ocb_lstate_reader {
   int fd;
+  uint64_t at;   /* file offset of the next read */
   uint64_t left; /* entry bytes not read yet */
   unsigned char *buf;
   size_t pos, len;
@@ -219,16 +220,27 @@ ocb_lstate_reader *ocb_lstate_open(const ocb_store *s, const char *id, ocb_lstat
   return r;
 }
 
+ocb_lstate_reader *ocb_lstate_again(const ocb_lstate_reader *r) {
+  ocb_lstate_reader *a = calloc(1, sizeof *a);
+  if (!a || !(a->buf = malloc(BUF)) || (a->fd = dup(r->fd)) < 0) {
+    if (a) free(a->buf);
+    free(a);
+    return NULL;
+  }
+  a->left = r->at + r->left, a->n = r->n; /* the entries, from the first */
+  return a;
+}
+
 /* The next byte of the entries, or -1 at their end or on a read error. */
 static int next_byte(ocb_lstate_reader *r) {
   if (r->pos == r->len) {
     size_t want = r->left < BUF ? (size_t)r->left : BUF;
     ssize_t n;
     if (want == 0) return -1;
-    do n = read(r->fd, r->buf, want);
+    do n = pread(r->fd, r->buf, want, (off_t)r->at);
     while (n < 0 && errno == EINTR);
     if (n <= 0) return -1;
-    r->pos = 0, r->len = (size_t)n, r->left -= (uint64_t)n;
+    r->pos = 0, r->len = (size_t)n, r->left -= (uint64_t)n, r->at += (uint64_t)n;
   }
   return r->buf[r->pos++];
 }

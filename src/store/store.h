@@ -142,6 +142,8 @@ typedef struct ocb_lstate_writer ocb_lstate_writer;
 ocb_lstate_reader *ocb_lstate_open(const ocb_store *s, const char *id, ocb_lstate_head *h);
 /* 1: *e filled (its path valid until the next call); 0: the end; -1: damaged. */
 int ocb_lstate_next(ocb_lstate_reader *r, ocb_lstate_entry *e);
+/* Another reader of the same state, from its first entry; NULL on failure. */
+ocb_lstate_reader *ocb_lstate_again(const ocb_lstate_reader *r);
 void ocb_lstate_close(ocb_lstate_reader *r);
 ocb_lstate_writer *ocb_lstate_create(const ocb_store *s, const char *id, ocb_err *err);
 int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err);
