@@ -362,6 +362,7 @@ static int open_all(job *j, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i, flags = OCB_TRACK_CUTS | (s->reuse ? OCB_TRACK_IDS : 0);
   if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
+  if (j->walk) ocb_walk_threads(j->walk, s->codec->threads);
   if (j->walk && j->hooks && j->hooks->warn) {
     struct stat st;
     if (stat(s->root, &st) < 0) return ocb_errno(err, errno, s->root);
