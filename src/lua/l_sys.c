@@ -5,7 +5,6 @@
  * core.replace_file (atomic), core.lock (flock on a lock file), and for
  * progress output core.clock (monotonic) and core.terminal (tty width).
  */
-#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "layer/arch.h"
 #include "lcore.h"
 
 const char *ocb_type_name(mode_t m) {
@@ -144,10 +144,12 @@ int ocb_l_realpath(lua_State *L) {
 }
 
 /* core.versions() -> {libarchive=, zlib=, openssl=}: what output bytes
- * may depend on besides ocibuild's own code. */
+ * may depend on besides ocibuild's own code (libarchive: "" when it cannot
+ * be loaded; writing a tar then says why). */
 int ocb_l_versions(lua_State *L) {
+  ocb_err err;
   lua_createtable(L, 0, 3);
-  lua_pushstring(L, archive_version_string());
+  lua_pushstring(L, ocb_la_load(&err) == 0 ? ocb_la->version_string() : "");
   lua_setfield(L, -2, "libarchive");
   lua_pushstring(L, zlibVersion());
   lua_setfield(L, -2, "zlib");
