@@ -20,22 +20,24 @@
 -- @module ocibuild
 local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
-local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
-local index = require "ocibuild.build.index"
-local layer = require "ocibuild.build.layer"
-local manage = require "ocibuild.store.manage"
 local path = require "ocibuild.path"
 local save = require "ocibuild.build.save"
 local store_mod = require "ocibuild.store"
+local version = require "ocibuild.version"
 
--- The registry client loads only when something pushes or pulls.
+-- Modules loaded only when used: the registry client (when something pushes
+-- or pulls), indexes, ignore files, layer options and store management.
 local function registry() return require "ocibuild.registry" end
+local function index() return require "ocibuild.build.index" end
+local function ignore() return require "ocibuild.build.ignore" end
+local function layer() return require "ocibuild.build.layer" end
+local function manage() return require "ocibuild.store.manage" end
 
 local M = {}
 
 --- The version of ocibuild.
-M.VERSION = "0.1.0"
+M.VERSION = version
 
 local function where(level)
   local info = debug.getinfo(level + 1, "Sl")
@@ -358,7 +360,7 @@ function M.new(base, opts)
       end
       k, v = next(list, k)
     end
-    local idx, err = index.new(l)
+    local idx, err = index().new(l)
     if not idx then error(err, 2) end
     local self = setmetatable({}, Index)
     inner_idx[self] = idx
@@ -377,7 +379,7 @@ function M.new(base, opts)
     local file, err = host_path(p, "ignore file")
     if err then error(err, 2) end
     local list
-    list, err = ignore.read(file)
+    list, err = ignore().read(file)
     if not list then error(err, 2) end
     local t = { file = file, entries = list }
     for i, e in ipairs(list) do t[i] = e.pattern end
@@ -407,7 +409,7 @@ function M.new(base, opts)
     if io_ then img, err = image.new(io_, base) end
     if not img then error(err, 2) end
     local spec = { context = o.context, exclude = o.exclusions }
-    for _, k in ipairs(layer.OPTIONS) do
+    for _, k in ipairs(layer().OPTIONS) do
       if o[k] ~= nil and spec[k] == nil then spec[k] = o[k] end
     end
     ok, err = layer_paths(spec)
@@ -428,13 +430,17 @@ function M.new(base, opts)
   -- Below: managing the store and moving images, for programs (and
   -- unsandboxed scripts), not for build scripts.
 
+  -- A store's methods are made when first called (store management loads then).
   local Store = {}
-  Store.__index = Store
-  for _, name in ipairs(manage.METHODS) do
-    Store[name] = function(self, ...)
-      local r, err = manage[name](self._h, ...)
-      if r == nil then error(err, 2) end
-      return r
+  function Store.__index(_, name)
+    for _, m in ipairs(manage().METHODS) do
+      if m == name then
+        return function(self, ...)
+          local r, err = manage()[name](self._h, ...)
+          if r == nil then error(err, 2) end
+          return r
+        end
+      end
     end
   end
 
@@ -449,7 +455,7 @@ function M.new(base, opts)
   -- @raise on a bad argument
   function api.store(dir)
     if dir ~= nil and type(dir) ~= "string" then error("store needs a folder path", 2) end
-    return setmetatable({ _h = manage.handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
+    return setmetatable({ _h = manage().handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
   end
 
   local REGISTRY_KEYS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size",

@@ -6,20 +6,22 @@
 -- and returns the manifest's descriptor. Tagging, pushing and exporting
 -- are the caller's (ocibuild.build.save).
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
-local base_mod = require "ocibuild.build.base"
 local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
 local events = require "ocibuild.events"
-local files = require "ocibuild.build.files"
 local json = require "ocibuild.oci.json"
-local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
 local plan = require "ocibuild.build.plan"
 local platform = require "ocibuild.oci.platform"
 local view = require "ocibuild.build.view"
+
+-- Loaded only when an image has a base, files or layers.
+local function base_mod() return require "ocibuild.build.base" end
+local function files() return require "ocibuild.build.files" end
+local function layer() return require "ocibuild.build.layer" end
 
 local M = {}
 M.__index = M
@@ -74,7 +76,7 @@ end
 
 --- Adds a layer from a directory (see ocibuild.build.layer for the spec).
 function M:layer(spec, where)
-  local l, err, code = layer.spec(spec, self.base, where)
+  local l, err, code = layer().spec(spec, self.base, where)
   if not l then return nil, err, code end
   self.steps[#self.steps + 1] = { kind = "context", l = l, where = where }
   return self
@@ -85,7 +87,7 @@ end
 local function generated(self, where)
   local s = self.steps[#self.steps]
   if not s or s.kind ~= "generated" then
-    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer.generated(where) }
+    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer().generated(where) }
     self.steps[#self.steps + 1] = s
   end
   return s
@@ -93,7 +95,7 @@ end
 
 --- Adds a single file (see ocibuild.build.files).
 function M:file(spec, where)
-  local f, err, code = files.file(spec, self.base)
+  local f, err, code = files().file(spec, self.base)
   if not f then return nil, err, code end
   f.where = where
   table.insert(generated(self, where).files, f)
@@ -102,7 +104,7 @@ end
 
 --- Removes paths of the base (see ocibuild.build.files).
 function M:remove(list, where)
-  local rs, err = files.remove(list)
+  local rs, err = files().remove(list)
   if not rs then return nil, err end
   local s = generated(self, where)
   for _, r in ipairs(rs) do
@@ -158,13 +160,13 @@ end
 local function load_base(self, st, ctx)
   local v = view.new()
   if not self.from then return false, v end
-  local b, err, code = base_mod.load(self.from, st, { platform = self.platform, host = platform.host(),
+  local b, err, code = base_mod().load(self.from, st, { platform = self.platform, host = platform.host(),
     dir = self.base, registry = ctx.registry, on_event = ctx.on_event })
   if not b then return nil, err, code end
   local need = false
   for _, s in ipairs(self.steps) do need = need or plan.needs_view(s) end
   local lists
-  lists, err, code = base_mod.verify(b, st, need)
+  lists, err, code = base_mod().verify(b, st, need)
   if not lists then return nil, err, code end
   for _, list in ipairs(need and lists or {}) do v:add_base_layer(list) end
   return b, v
@@ -207,7 +209,7 @@ function M:build(st, ctx)
   local layer_descs, history, results = {}, {}, {}
   local total = 0
   for _, l in ipairs(b and b.layers or {}) do
-    layer_descs[#layer_descs + 1] = base_mod.layer_desc(l)
+    layer_descs[#layer_descs + 1] = base_mod().layer_desc(l)
     total = total + l.size
   end
   local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache }
@@ -218,7 +220,7 @@ function M:build(st, ctx)
       context = not s.l.generated and s.l.context or nil, dest = s.l.dest })
     lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
     local r
-    r, err, code = layer.run(s.l, st, lctx, plans[i].items)
+    r, err, code = layer().run(s.l, st, lctx, plans[i].items)
     if not r then return nil, err, code, s.where end
     if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
     events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,

@@ -13,6 +13,7 @@ local errors = require "ocibuild.registry.errors"
 local sched = require "ocibuild.registry.sched"
 local trust = require "ocibuild.registry.trust"
 local url = require "ocibuild.registry.url"
+local version = require "ocibuild.version"
 
 local M = {}
 local Client = {}
@@ -21,7 +22,7 @@ Client.__index = Client
 M.RETRIES = 4     -- retries after the first attempt
 M.BACKOFF = 0.5   -- seconds before the first retry, doubled each time
 M.MAX_WAIT = 30   -- seconds: a longer Retry-After is cut to this
-M.VERSION = "0.1.0"
+M.VERSION = version
 
 local RETRY_CODES = { ECONNRESET = true, ETIMEDOUT = true, EPIPE = true }
 
