@@ -4,8 +4,9 @@
  * chunks a little ahead of the walk, the deepest folder first (the one the
  * walk is in), and the walk takes the results in order, making a chunk
  * itself when no helper has started it. With nothing else to do, helpers
- * list the next few subfolders of the walk's folder (open, read, sort), so
- * that the walk finds them listed when it gets there (a subfolder the walk
+ * list the next few subfolders of the walk's folder (open, read, sort) and
+ * lstat their first entries, so that the walk finds them ready when it gets
+ * there, without waiting on a helper entry by entry (a subfolder the walk
  * leaves out after all costs one listing, never more). Memory stays flat: a
  * folder keeps the results of a window of AHEAD chunks and SUBS listings.
  */
@@ -26,14 +27,13 @@
 
 enum { C_FREE, C_TODO, C_BUSY, C_DONE };
 
-/* A subfolder listed ahead: entry idx of its parent, open on fd (-1 when
- * it could not be: the walk lists it itself, and says why). */
+/* A subfolder listed ahead: entry idx of its parent, as a folder of
+ * results not yet in the walk's stack (NULL when it could not be listed:
+ * the walk lists it itself, and says why). */
 typedef struct listing {
   size_t idx;
   int state; /* C_FREE, C_BUSY or C_DONE */
-  int fd;
-  char *names;
-  size_t *offs, n;
+  ocb_ahead_dir *ad;
 } listing;
 
 struct ocb_ahead_dir {
@@ -129,10 +129,17 @@ static ocb_ahead_dir *next_todo(ocb_ahead *a, size_t *c) {
   return NULL;
 }
 
+/* A folder's results, made by a helper and not taken by the walk: its
+ * listing too is the results'. */
+static void drop_prepared(ocb_ahead_dir *d) {
+  close(d->fd);
+  free((char *)d->names);
+  free((size_t *)d->offs);
+  free(d);
+}
+
 static void drop_listing(listing *l) {
-  if (l->state == C_DONE && l->fd >= 0) close(l->fd);
-  free(l->names);
-  free(l->offs);
+  if (l->state == C_DONE && l->ad) drop_prepared(l->ad);
   memset(l, 0, sizeof *l);
 }
 
@@ -164,15 +171,32 @@ static listing *next_listing(ocb_ahead *a, ocb_ahead_dir **dp) {
   return NULL;
 }
 
-/* Opens and lists a subfolder (on a helper, without the lock). */
+/* Opens and lists a subfolder, and lstats its first AHEAD chunks (on a
+ * helper, without the lock). */
 static void make_listing(const ocb_ahead_dir *d, listing *l) {
   int fd =
       openat(d->fd, d->names + d->offs[l->idx], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  l->fd = -1;
-  if (fd >= 0 && ocb_dir_list(fd, &l->names, &l->offs, &l->n) == 0)
-    l->fd = fd;
-  else if (fd >= 0)
+  ocb_ahead_dir *s = NULL;
+  char *names;
+  size_t *offs, n;
+  l->ad = NULL;
+  if (fd < 0) return;
+  if (ocb_dir_list(fd, &names, &offs, &n) != 0) {
     close(fd);
+    return;
+  }
+  if (n == 0 || !(s = calloc(1, sizeof *s))) {
+    free(names), free(offs);
+    close(fd);
+    return;
+  }
+  s->a = d->a, s->fd = fd, s->names = names, s->offs = offs, s->n = n;
+  s->nchunks = (n + CHUNK - 1) / CHUNK;
+  for (; s->queued < s->nchunks && s->queued < AHEAD; s->queued++) {
+    make_chunk(s, s->queued);
+    s->state[s->queued] = C_DONE;
+  }
+  l->ad = s;
 }
 
 static void *helper(void *arg) {
@@ -208,12 +232,12 @@ ocb_ahead *ocb_ahead_new(int threads) {
   ocb_ahead *a;
   int i;
   if (threads < 2) return NULL;
-  if (threads - 1 > MAX_HELPERS) threads = MAX_HELPERS + 1;
+  if (threads > MAX_HELPERS) threads = MAX_HELPERS;
   if (!(a = calloc(1, sizeof *a))) return NULL;
   pthread_mutex_init(&a->mu, NULL);
   pthread_cond_init(&a->work, NULL);
   pthread_cond_init(&a->done, NULL);
-  for (i = 0; i < threads - 1; i++) {
+  for (i = 0; i < threads; i++) {
     if (pthread_create(&a->th[i], NULL, helper, a) != 0) break;
     a->nth++;
   }
@@ -274,25 +298,31 @@ void ocb_ahead_dir_free(ocb_ahead_dir *d) {
   free(d);
 }
 
-int ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names, size_t **offs, size_t *n) {
+ocb_ahead_dir *ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names, size_t **offs,
+                              size_t *n) {
   ocb_ahead *a = d->a;
+  ocb_ahead_dir *s = NULL;
   size_t k;
-  int r = 0;
   pthread_mutex_lock(&a->mu);
   d->cur = i;
   for (k = 0; k < SUBS; k++) {
     listing *l = &d->sub[k];
     if (l->state == C_FREE || l->idx != i) continue;
     while (l->state == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
-    if (l->fd >= 0) {
-      *fd = l->fd, *names = l->names, *offs = l->offs, *n = l->n;
-      l->names = NULL, l->offs = NULL, l->fd = -1, r = 1;
-    }
+    s = l->ad, l->ad = NULL;
     drop_listing(l);
     break;
   }
+  if (s) {
+    /* Into the walk's stack, the deepest folder now. */
+    *fd = s->fd, *names = (char *)s->names, *offs = (size_t *)s->offs, *n = s->n;
+    s->below = a->top;
+    a->top = s;
+    while (s->queued < s->nchunks && s->queued < AHEAD) s->state[s->queued++ % AHEAD] = C_TODO;
+    pthread_cond_broadcast(&a->work);
+  }
   pthread_mutex_unlock(&a->mu);
-  return r;
+  return s;
 }
 
 int ocb_ahead_stat(ocb_ahead_dir *d, size_t i, struct stat *st) {

@@ -362,7 +362,6 @@ static int open_all(job *j, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
   int i, flags = OCB_TRACK_CUTS | (s->reuse ? OCB_TRACK_IDS : 0);
   if (s->root && !(j->walk = ocb_walk_open(s->root, s->matcher, 0, err))) return -1;
-  if (j->walk) ocb_walk_threads(j->walk, s->codec->threads);
   if (j->walk && j->hooks && j->hooks->warn) {
     struct stat st;
     if (stat(s->root, &st) < 0) return ocb_errno(err, errno, s->root);
@@ -379,6 +378,9 @@ static int open_all(job *j, ocb_err *err) {
   j->reuse.store = s->store;
   ocb_codec_key(s->codec, j->reuse.key, sizeof j->reuse.key);
   if (s->state && s->reuse && j->walk) j->skip = ocb_skip_open(s->store, s->state, &j->reuse);
+  /* A rebuild mostly walks: its lstat calls are made on helper threads. A
+   * cold build mostly reads and compresses: helpers would only compete. */
+  if (j->skip) ocb_walk_threads(j->walk, s->codec->threads);
   if (!j->skip && open_state(j, err) < 0) return -1;
   /* Without a state, the codec's records are looked up by the first block. */
   if (ocb_comp_track(j->comp, s->reuse && !j->skip ? ocb_reuse_find : NULL, &j->reuse, flags, err) <

@@ -41,7 +41,8 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
  * the store or an output inside the context must not be read into it.
  * -1 when OCB_WALK_MAXSKIP are set already. */
 int ocb_walk_skip(ocb_walk *w, dev_t dev, ino_t ino);
-/* Before the first entry: make the lstat calls ahead on threads - 1 helpers. */
+/* Before the first entry: with 2 threads or more, make the lstat calls
+ * ahead on that many helpers (the walk itself is mostly waiting then). */
 void ocb_walk_threads(ocb_walk *w, int threads);
 /* 1: *e filled (valid until the next call); 0: the end; -1: err filled. */
 int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err);
@@ -49,7 +50,7 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err);
 /* lstat made ahead of the walk (ahead.c): see walk.c. */
 typedef struct ocb_ahead ocb_ahead;
 typedef struct ocb_ahead_dir ocb_ahead_dir;
-/* threads - 1 helpers; NULL with fewer than 2 threads (or none started). */
+/* threads helpers; NULL with fewer than 2 threads (or none started). */
 ocb_ahead *ocb_ahead_new(int threads);
 void ocb_ahead_free(ocb_ahead *a);
 /* A folder whose n entries (names + offs[i], sorted) the walk will take in
@@ -59,10 +60,12 @@ ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const 
 void ocb_ahead_dir_free(ocb_ahead_dir *d);
 /* The lstat of entry i (asked in order): 0 with *st filled, or an errno. */
 int ocb_ahead_stat(ocb_ahead_dir *d, size_t i, struct stat *st);
-/* The walk enters entry i, a subfolder: 1 with its listing (open on *fd,
- * names + offs[k] sorted, *n of them; the caller's) when a helper made it,
- * else 0. */
-int ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names, size_t **offs, size_t *n);
+/* The walk enters entry i, a subfolder: when a helper listed it, its
+ * results (as ocb_ahead_dir_new would make them; first lstats made) and
+ * its listing (open on *fd, names + offs[k] sorted, *n of them: the
+ * caller's, to free after the results), else NULL. */
+ocb_ahead_dir *ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names, size_t **offs,
+                              size_t *n);
 /* Reads the names of the folder open on fd (not . and ..), sorted
  * bytewise, into names (NUL-separated) and offs: 0, or an errno. */
 int ocb_dir_list(int fd, char **names, size_t **offs, size_t *n);

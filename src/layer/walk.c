@@ -50,9 +50,9 @@ struct ocb_walk {
   struct stat skip[OCB_WALK_MAXSKIP]; /* (dev, ino) left out of the walk */
   int nskip;
   unsigned char *scratch;
-  ocb_ahead *ahead; /* helpers for lstat, or NULL */
-  int listed;       /* the folder being entered was listed by a helper: */
-  char *lnames;     /* its names, */
+  ocb_ahead *ahead;      /* helpers for lstat, or NULL */
+  ocb_ahead_dir *listed; /* the folder being entered, as a helper listed it: */
+  char *lnames;          /* its names, */
   size_t *loffs, ln;
 };
 
@@ -82,8 +82,8 @@ static int read_names(ocb_walk *w, frame *f, int fd, const char *what, ocb_err *
   int e;
   f->fd = fd;
   if (w->listed) {
-    f->names = w->lnames, f->offs = w->loffs, f->n = w->ln;
-    w->listed = 0;
+    f->names = w->lnames, f->offs = w->loffs, f->n = w->ln, f->ad = w->listed;
+    w->listed = NULL;
     return 0;
   }
   if ((e = ocb_dir_list(fd, &f->names, &f->offs, &f->n)) != 0) return ocb_errno_q(err, e, what);
@@ -94,18 +94,21 @@ static int read_names(ocb_walk *w, frame *f, int fd, const char *what, ocb_err *
  * helper listed it. */
 static int open_dir(ocb_walk *w, frame *top, const char *name) {
   int fd;
-  if (top->ad && ocb_ahead_take(top->ad, top->next - 1, &fd, &w->lnames, &w->loffs, &w->ln)) {
-    w->listed = 1;
+  if (top->ad &&
+      (w->listed = ocb_ahead_take(top->ad, top->next - 1, &fd, &w->lnames, &w->loffs, &w->ln)))
     return fd;
-  }
   return openat(top->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 /* Out of memory before the folder open on fd (and its listing, if a
  * helper made it) went into a frame. */
 static int push_nomem(ocb_walk *w, int fd, const char *what, ocb_err *err) {
+  if (w->listed) {
+    ocb_ahead_dir_free(w->listed);
+    free(w->lnames), free(w->loffs);
+    w->listed = NULL;
+  }
   close(fd);
-  if (w->listed) free(w->lnames), free(w->loffs), w->listed = 0;
   return ocb_errno_q(err, ENOMEM, what);
 }
 
@@ -132,7 +135,7 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
     frame_free(f);
     return -1;
   }
-  f->ad = ocb_ahead_dir_new(w->ahead, f->fd, f->names, f->offs, f->n);
+  if (!f->ad) f->ad = ocb_ahead_dir_new(w->ahead, f->fd, f->names, f->offs, f->n);
   w->depth++;
   return 0;
 }
