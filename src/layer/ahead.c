@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,15 +43,16 @@ struct ocb_ahead_dir {
   const char *names;
   const size_t *offs;
   size_t n, nchunks;
-  size_t queued;    /* chunks handed out so far: [0, queued) */
-  size_t ready;     /* a chunk the walk knows is done, + 1; 0: none */
-  int state[AHEAD]; /* C_* of the chunk in each ring slot */
+  size_t queued;        /* chunks handed out so far: [0, queued) */
+  size_t ready;         /* a chunk the walk knows is done, + 1; 0: none */
+  int state[AHEAD];     /* C_* of the chunk in each ring slot */
+  ocb_ahead_dir *below; /* the folder the walk came from (towards the root) */
+  size_t cur;           /* the entry the walk is at */
+  size_t scan;          /* entries before this were looked at for subfolders */
+  listing sub[SUBS];
+  /* Last, and not cleared when made (each is written before it is read). */
   struct stat st[AHEAD * CHUNK];
   int err[AHEAD * CHUNK]; /* errno of each lstat, 0 when it worked */
-  ocb_ahead_dir *below;   /* the folder the walk came from (towards the root) */
-  size_t cur;             /* the entry the walk is at */
-  size_t scan;            /* entries before this were looked at for subfolders */
-  listing sub[SUBS];
 };
 
 struct ocb_ahead {
@@ -129,6 +131,14 @@ static ocb_ahead_dir *next_todo(ocb_ahead *a, size_t *c) {
   return NULL;
 }
 
+/* A folder's results, empty (clearing the lstat results too would cost
+ * more than all the rest). */
+static ocb_ahead_dir *new_dir(void) {
+  ocb_ahead_dir *d = malloc(sizeof *d);
+  if (d) memset(d, 0, offsetof(ocb_ahead_dir, st));
+  return d;
+}
+
 /* A folder's results, made by a helper and not taken by the walk: its
  * listing too is the results'. */
 static void drop_prepared(ocb_ahead_dir *d) {
@@ -185,7 +195,7 @@ static void make_listing(const ocb_ahead_dir *d, listing *l) {
     close(fd);
     return;
   }
-  if (n == 0 || !(s = calloc(1, sizeof *s))) {
+  if (n == 0 || !(s = new_dir())) {
     free(names), free(offs);
     close(fd);
     return;
@@ -265,7 +275,7 @@ void ocb_ahead_free(ocb_ahead *a) {
 ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const size_t *offs,
                                  size_t n) {
   ocb_ahead_dir *d;
-  if (!a || n == 0 || !(d = calloc(1, sizeof *d))) return NULL;
+  if (!a || n == 0 || !(d = new_dir())) return NULL;
   d->a = a, d->fd = fd, d->names = names, d->offs = offs, d->n = n;
   d->nchunks = (n + CHUNK - 1) / CHUNK;
   pthread_mutex_lock(&a->mu);

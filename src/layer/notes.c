@@ -107,9 +107,12 @@ static uint64_t fold_hash(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ull;
   size_t i = 0;
   while (i < n) {
-    unsigned cp;
-    i += decode((const unsigned char *)s + i, n - i, &cp);
-    h = (h ^ (uint64_t)fold(cp)) * 1099511628211ull;
+    unsigned cp = (unsigned char)s[i];
+    if (cp < 0x80) /* ASCII, most names: no decoding */
+      i++, cp = cp - 'A' < 26u ? cp + 32 : cp;
+    else
+      i += decode((const unsigned char *)s + i, n - i, &cp), cp = fold(cp);
+    h = (h ^ (uint64_t)cp) * 1099511628211ull;
   }
   return h;
 }

@@ -30,7 +30,7 @@ struct ocb_lstate_reader {
   unsigned char *buf;
   size_t pos, len;
   char *path; /* the previous entry's path: the next one shares its start */
-  size_t pathlen;
+  size_t pathlen, pathcap;
   uint64_t count, n, last_off;
 };
 
@@ -248,6 +248,17 @@ static int next_byte(ocb_lstate_reader *r) {
 static int get_varint(ocb_lstate_reader *r, uint64_t *v) {
   int shift = 0, b;
   *v = 0;
+  if (r->len - r->pos >= 10) { /* the whole of it is buffered: no call per byte */
+    const unsigned char *p = r->buf + r->pos;
+    do {
+      if (shift > 63) return -1;
+      b = *p++;
+      *v |= (uint64_t)(b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    r->pos = (size_t)(p - r->buf);
+    return 0;
+  }
   do {
     if (shift > 63 || (b = next_byte(r)) < 0) return -1;
     *v |= (uint64_t)(b & 0x7f) << shift;
@@ -264,12 +275,20 @@ int ocb_lstate_next(ocb_lstate_reader *r, ocb_lstate_entry *e) {
   if (get_varint(r, &shared) < 0 || get_varint(r, &rest) < 0 || shared > r->pathlen ||
       rest > MAX_PATH_BYTES || shared + rest == 0)
     return -1;
-  if (!(p = realloc(r->path, shared + rest + 1))) return -1;
-  r->path = p;
-  for (i = 0; i < rest; i++) {
-    int b = next_byte(r);
-    if (b < 0) return -1;
-    p[shared + i] = (char)b;
+  if (shared + rest + 1 > r->pathcap) {
+    if (!(p = realloc(r->path, shared + rest + 65))) return -1;
+    r->path = p, r->pathcap = (size_t)(shared + rest + 65);
+  }
+  p = r->path;
+  if (r->len - r->pos >= rest) { /* buffered whole: copied at once */
+    memcpy(p + shared, r->buf + r->pos, (size_t)rest);
+    r->pos += (size_t)rest;
+  } else {
+    for (i = 0; i < rest; i++) {
+      int b = next_byte(r);
+      if (b < 0) return -1;
+      p[shared + i] = (char)b;
+    }
   }
   p[shared + rest] = '\0';
   /* Entries come in walk order, each after the one before. */
