@@ -76,7 +76,7 @@ function Walker:close() end
 ---Walks root depth first in byte order, with exclusions as BuildKit applies them.
 ---@param root string
 ---@param matcher ocibuild.Matcher?
----@param opts {excluded: boolean?, skip: string[]?}? excluded: also report excluded paths; skip: paths left out
+---@param opts {excluded: boolean?, skip: string[]?, threads: integer?}? excluded: also report excluded paths; skip: paths left out; threads: make the lstat calls ahead on that many helper threads (same results)
 ---@return ocibuild.Walker|ocibuild.fail, string?, string?
 function core.walk(root, matcher, opts) end
 
