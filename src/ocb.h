@@ -59,6 +59,8 @@ void ocb_sha256_update(ocb_sha256 *h, const void *buf, size_t len);
 /* Writes "sha256:<64 hex>" into out; the hasher cannot be updated after. */
 void ocb_sha256_final(ocb_sha256 *h, char out[OCB_DIGEST_BUF]);
 void ocb_sha256_free(ocb_sha256 *h);
+/* The raw SHA-256 of buf[0..len), at once. */
+void ocb_sha256_digest(const void *buf, size_t len, unsigned char out[32]);
 /* The raw digest of what was hashed so far; the hasher goes on. */
 void ocb_sha256_peek(const ocb_sha256 *h, unsigned char out[32]);
 /* The state after a multiple of 64 bytes, to resume from later. */
@@ -68,6 +70,9 @@ typedef struct ocb_sha256_state {
 } ocb_sha256_state;
 /* -1 when the bytes hashed are not a multiple of 64. */
 int ocb_sha256_save(const ocb_sha256 *h, ocb_sha256_state *st);
+/* The state after the last multiple of 64 bytes hashed (the rest waits in
+ * the hasher's buffer), to resume from there. */
+void ocb_sha256_save_floor(const ocb_sha256 *h, ocb_sha256_state *st);
 /* A hasher that goes on from st, as if its bytes had been hashed again. */
 ocb_sha256 *ocb_sha256_resume(const ocb_sha256_state *st);
 

@@ -81,7 +81,7 @@ function Walker:close() end
 ---Walks root depth first in byte order, with exclusions as BuildKit applies them.
 ---@param root string
 ---@param matcher ocibuild.Matcher?
----@param opts {excluded: boolean?, skip: string[]?, match_base: string?}? excluded: also report excluded paths; skip: paths left out; match_base: root's path in the tree the patterns are written for (every path is matched as match_base/path)
+---@param opts {excluded: boolean?, skip: string[]?, match_base: string?, threads: integer?}? excluded: also report excluded paths; skip: paths left out; match_base: root's path in the tree the patterns are written for (every path is matched as match_base/path); threads: make the lstat calls ahead on that many helper threads (same results)
 ---@return ocibuild.Walker|ocibuild.fail, string?, string?
 function core.walk(root, matcher, opts) end
 
@@ -124,9 +124,9 @@ function Compressor:close() end
 ---@field digest string sha256 of the blob
 ---@field size integer bytes of the blob
 ---@field tar_size integer bytes of the tar
----@field made integer tar bytes this build produced (0 when nothing changed since the layer state)
+---@field made integer tar bytes this build read or made (0 when nothing changed since the layer state; unchanged entries are taken from the earlier build)
 ---@field entries integer tar entries (destination folders included)
----@field blocks integer compression blocks of the tar
+---@field blocks integer compression blocks of the tar (cut where its entries say)
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
 ---@field created boolean the blob was not in the store before this job

@@ -29,6 +29,7 @@ local manage = require "ocibuild.store.manage"
 local path = require "ocibuild.path"
 local save = require "ocibuild.build.save"
 local store_mod = require "ocibuild.store"
+local version = require "ocibuild.version"
 
 -- The registry client loads only when something pushes or pulls.
 local function registry() return require "ocibuild.registry" end
@@ -36,7 +37,7 @@ local function registry() return require "ocibuild.registry" end
 local M = {}
 
 --- The version of ocibuild.
-M.VERSION = "0.1.0"
+M.VERSION = version
 
 local function where(level)
   local info = debug.getinfo(level + 1, "Sl")

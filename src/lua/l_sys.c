@@ -7,7 +7,6 @@
  * progress output core.clock (monotonic) and core.terminal (tty width),
  * and for prompts core.read_secret (a line typed without echo).
  */
-#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "layer/arch.h"
 #include "lcore.h"
 
 const char *ocb_type_name(mode_t m) {
@@ -182,10 +182,12 @@ int ocb_l_realpath(lua_State *L) {
 }
 
 /* core.versions() -> {libarchive=, zlib=, openssl=}: what output bytes
- * may depend on besides ocibuild's own code. */
+ * may depend on besides ocibuild's own code (libarchive: "" when it cannot
+ * be loaded; writing a tar then says why). */
 int ocb_l_versions(lua_State *L) {
+  ocb_err err;
   lua_createtable(L, 0, 3);
-  lua_pushstring(L, archive_version_string());
+  lua_pushstring(L, ocb_la_load(&err) == 0 ? ocb_la->version_string() : "");
   lua_setfield(L, -2, "libarchive");
   lua_pushstring(L, zlibVersion());
   lua_setfield(L, -2, "zlib");

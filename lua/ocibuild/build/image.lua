@@ -6,7 +6,6 @@
 -- and returns the manifest's descriptor. Tagging, pushing and exporting
 -- are the caller's (ocibuild.build.save).
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
-local base_mod = require "ocibuild.build.base"
 local check = require "ocibuild.build.check"
 local config = require "ocibuild.build.config"
 local copy = require "ocibuild.build.copy"
@@ -15,9 +14,7 @@ local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.build.env"
 local events = require "ocibuild.events"
 local fetch = require "ocibuild.build.fetch"
-local files = require "ocibuild.build.files"
 local json = require "ocibuild.oci.json"
-local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
 local perm = require "ocibuild.build.perm"
@@ -25,6 +22,11 @@ local plan = require "ocibuild.build.plan"
 local platform = require "ocibuild.oci.platform"
 local srcfs = require "ocibuild.build.srcfs"
 local view = require "ocibuild.build.view"
+
+-- Loaded only when an image has a base, files or layers.
+local function base_mod() return require "ocibuild.build.base" end
+local function files() return require "ocibuild.build.files" end
+local function layer() return require "ocibuild.build.layer" end
 
 local M = {}
 M.__index = M
@@ -79,7 +81,7 @@ end
 
 --- Adds a layer from a directory (see ocibuild.build.layer for the spec).
 function M:layer(spec, where)
-  local l, err, code = layer.spec(spec, self.base, where)
+  local l, err, code = layer().spec(spec, self.base, where)
   if not l then return nil, err, code end
   self.steps[#self.steps + 1] = { kind = "context", l = l, where = where }
   return self
@@ -90,7 +92,7 @@ end
 local function generated(self, where)
   local s = self.steps[#self.steps]
   if not s or s.kind ~= "generated" then
-    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer.generated(where) }
+    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer().generated(where) }
     self.steps[#self.steps + 1] = s
   end
   return s
@@ -98,7 +100,7 @@ end
 
 --- Adds a single file (see ocibuild.build.files).
 function M:file(spec, where)
-  local f, err, code = files.file(spec, self.base)
+  local f, err, code = files().file(spec, self.base)
   if not f then return nil, err, code end
   f.where = where
   table.insert(generated(self, where).files, f)
@@ -107,7 +109,7 @@ end
 
 --- Removes paths of the base (see ocibuild.build.files).
 function M:remove(list, where)
-  local rs, err = files.remove(list)
+  local rs, err = files().remove(list)
   if not rs then return nil, err end
   local s = generated(self, where)
   for _, r in ipairs(rs) do
@@ -199,12 +201,12 @@ end
 -- The base (loaded and verified) and the view of what it holds, when a
 -- layer needs it. Returns base (or false), view.
 --- The base from (loaded once per build: ctx.bases caches them by
--- reference and platform). Returns base_mod.load's record.
+-- reference and platform). Returns base.load's record.
 function M.load_base(from, st, ctx, want, dir)
   ctx.bases = ctx.bases or {}
   local key = from .. "|" .. (want and platform.format(want) or "")
   if ctx.bases[key] then return ctx.bases[key] end
-  local b, err, code = base_mod.load(from, st, { platform = want, host = platform.host(), dir = dir,
+  local b, err, code = base_mod().load(from, st, { platform = want, host = platform.host(), dir = dir,
     registry = ctx.registry, on_event = ctx.on_event, policy = ctx.policy })
   if not b then return nil, err, code end
   ctx.bases[key] = b
@@ -219,7 +221,7 @@ local function load_base(self, st, ctx, steps)
   local need = false
   for _, s in ipairs(steps) do need = need or plan.needs_view(s) end
   local lists
-  lists, err, code = base_mod.verify(b, st, need)
+  lists, err, code = base_mod().verify(b, st, need)
   if not lists then return nil, err, code end
   for i, list in ipairs(need and lists or {}) do v:add_base_layer(list, b.layers[i].digest) end
   return b, v
@@ -294,7 +296,7 @@ local function source_fs(self, s, st, ctx)
   local b, err, code = M.load_base(c.from, st, ctx, want, self.base)
   if not b then return nil, err, code end
   local ok
-  ok, err, code = base_mod.verify(b, st, false)
+  ok, err, code = base_mod().verify(b, st, false)
   if not ok then return nil, err, code end
   local fs
   fs, err, code = srcfs.image(st, b.layers, "image " .. c.from)
@@ -335,11 +337,11 @@ end
 -- only the planned entries.
 local function copy_layer(p)
   local f = p.fast
-  if not f then return layer.generated() end
+  if not f then return layer().generated() end
   return { context = f.root, match_base = f.match_base, matcher = f.matcher, patterns = f.patterns,
     prefix = f.prefix, dest = "/" .. f.prefix, mode = "keep", mtime = "fixed", owner = f.owner,
     rules = f.rules and assert(require("ocibuild.build.rules").check(f.rules, "copy")), compression = "gzip",
-    level = layer.GZIP_LEVEL, display = f.display }
+    level = layer().GZIP_LEVEL, display = f.display }
 end
 
 --- Builds the image into the store st (held with st:use() by the
@@ -388,7 +390,7 @@ function M:build_in(st, ctx, tmp)
   local layer_descs, history, results = {}, {}, {}
   local total = 0
   for _, l in ipairs(b and b.layers or {}) do
-    layer_descs[#layer_descs + 1] = base_mod.layer_desc(l)
+    layer_descs[#layer_descs + 1] = base_mod().layer_desc(l)
     total = total + l.size
   end
   local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache }
@@ -406,7 +408,7 @@ function M:build_in(st, ctx, tmp)
       if s.kind == "copy" then
         l = copy_layer(plans[k])
       elseif s.kind == "mkdir" then
-        l = layer.generated(s.where)
+        l = layer().generated(s.where)
       end
       for _, it in ipairs(plans[k].items) do
         if it.want then it.path, it.want = it.want.path, nil end
@@ -416,7 +418,7 @@ function M:build_in(st, ctx, tmp)
         context = not l.generated and l.context or nil, dest = l.dest })
       lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
       local r
-      r, err, code = layer.run(l, st, lctx, plans[k].items)
+      r, err, code = layer().run(l, st, lctx, plans[k].items)
       if not r then return nil, err, code, s.where end
       if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
       events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,

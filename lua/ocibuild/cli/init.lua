@@ -95,7 +95,7 @@ function M.main(argv)
     io.stdout:write(usage())
     return 0
   elseif a == "--version" then
-    io.stdout:write("ocibuild ", require("ocibuild").VERSION, "\n")
+    io.stdout:write("ocibuild ", require "ocibuild.version", "\n")
     return 0
   elseif a == nil then
     io.stderr:write(usage())

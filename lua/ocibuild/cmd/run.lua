@@ -1,6 +1,5 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script, sandboxed
 -- unless --unsafe.
-local archive = require "ocibuild.endpoint.archive"
 local env = require "ocibuild.build.env"
 local getopt = require "ocibuild.cli.getopt"
 local path = require "ocibuild.path"
@@ -106,7 +105,7 @@ local function write_archive(r, dest, on_event)
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
   local out
-  out, err, code = archive.new(dest, { mtime = sde or 0 })
+  out, err, code = require("ocibuild.endpoint.archive").new(dest, { mtime = sde or 0 })
   if not out then return nil, err, code end
   return save.write_archive(st, r.manifest, r.tags, out, on_event)
 end
@@ -134,7 +133,7 @@ function M.run(argv, g)
     local dest = opts.output and path.abs(opts.output)
     if dest then
       local ok
-      ok, err = archive.new(dest)
+      ok, err = require("ocibuild.endpoint.archive").new(dest)
       if not ok then return nil, "--output: " .. err, 1 end
     end
     local r

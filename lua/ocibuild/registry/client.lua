@@ -15,12 +15,13 @@ local retry = require "ocibuild.registry.retry"
 local sched = require "ocibuild.registry.sched"
 local trust = require "ocibuild.registry.trust"
 local url = require "ocibuild.registry.url"
+local version = require "ocibuild.version"
 
 local M = {}
 local Client = {}
 Client.__index = Client
 
-M.VERSION = "0.1.0"
+M.VERSION = version
 M.MIN_SPEED = 1024 -- bytes/s: a transfer slower than this ...
 M.SPEED_TIME = 60  -- ... for this many seconds is given up
 M.SHORT = 300      -- seconds: the longest an API call without a blob may take
