@@ -15,7 +15,7 @@ local store_mod = require "ocibuild.store"
 
 local M = {}
 
-M.OPTIONS = { "tag", "archive", "cache", "push", "registry" }
+M.OPTIONS = { "tag", "archive", "cache", "push", "registry", "sbom", "provenance", "sign" }
 
 -- The registry options save's `registry` table may hold.
 local REGISTRY_OPTIONS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size", "timeout",
@@ -142,6 +142,15 @@ function M.save(img, opts, ctx)
   local reg_opts
   reg_opts, err, code = registry_options(opts, ctx)
   if not reg_opts then return nil, err, code end
+  local attest = require "ocibuild.attest.build"
+  local aspec
+  aspec, err, code = attest.check(opts)
+  if aspec == nil then return nil, err, code end
+  if aspec and aspec.sign and #refs == 0 and #targets == 0 then
+    return nil, "sign needs a tag or a push: a signature names the image's repository", "EINVAL"
+  end
+  ok, err, code = attest.load_key(aspec)
+  if not ok then return nil, err, code end
   -- each registry is asked first, so that credentials it refuses fail
   -- before the build rather than after it
   for _, r in ipairs(targets) do
@@ -178,10 +187,18 @@ function M.save(img, opts, ctx)
   local id = tags[1] or "image"
   events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
   local created = {}
-  local built, where
+  local built, where, actx
+  local started = os.time()
+  actx, err, code = attest.context(aspec)
+  if aspec and aspec.sbom and not actx then return nil, err, code end
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = reg_opts, policy = ctx.policy, created = created,
+    cache = opts.cache, registry = reg_opts, policy = ctx.policy, created = created, attest = actx,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
+  if built and aspec then
+    built, err, code = attest.attach(st, built, aspec, { tags = refs, started = started, finished = os.time(),
+      epoch = img.sde, definition = img.definition or ctx.definition or { kind = "flags", context = img.base } },
+      created)
+  end
   -- No tag: the image is listed untagged (`<none>`) until prune.
   if built then ok, err, code = st:tag(built.desc, refs) end
   if not built or not ok then
@@ -190,7 +207,14 @@ function M.save(img, opts, ctx)
     return nil, err, code, where
   end
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
-    path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images }
+    path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images,
+    attestations = built.attestations }
+  local warn_to = events.with_warnings(ctx.warn, ctx.on_event)
+  for _, w in ipairs(built.warnings or {}) do events.emit(warn_to, { type = "warning", message = w }) end
+  if aspec and aspec.sign and #refs > 0 then
+    result.signed, err, code = attest.sign_store(st, built.desc, refs, aspec)
+    if not result.signed then return nil, err, code end
+  end
   if out then
     ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event)
     if not ok then return nil, err, code end
@@ -205,6 +229,12 @@ function M.save(img, opts, ctx)
     if not p then
       return nil, ("%s; the image is stored as %s (%s)"):format(err, #tags > 0 and table.concat(tags, ", ")
         or "an untagged image", result.digest), code
+    end
+    if aspec and aspec.sign then
+      p.signed, err, code = attest.sign_pushed(p, aspec, reg_opts)
+      if not p.signed then
+        return nil, ("%s: signing it there: %s"):format(p.reference, err), code
+      end
     end
     events.emit(ctx.on_event, { type = "end", stage = "push", id = r.familiar, ref = p.reference,
       digest = p.digest })

@@ -214,7 +214,8 @@ end
 -- the registry has are skipped, blobs another repository of the same
 -- registry has (per the store's records) are mounted, the rest uploaded;
 -- the tag moves last. Returns {digest=, name= (host/path), ref=, reference=
--- ("host/path@sha256:...")}, or nil, msg, code.
+-- ("host/path@sha256:..."), fresh= (the tag named another image, or
+-- none)}, or nil, msg, code.
 function M.push(st, desc, reference, opts)
   opts = opts or {}
   local r, err, code = parse(reference)
@@ -250,7 +251,10 @@ function M.push(st, desc, reference, opts)
   src:save()
   c:close()
   if not ok then return nil, err, code end
-  return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
+  -- fresh: the tag did not name this image before (signing it right away
+  -- need not wait for other signers, see ocibuild.attest.place.registry)
+  return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest,
+    fresh = have ~= desc.digest }
 end
 
 --- Asks the registry `reference` names, before any work, whether a push

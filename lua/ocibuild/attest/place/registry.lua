@@ -8,7 +8,12 @@
 -- the whole is done again (a bounded number of times), so that signers
 -- at once keep each other's signatures. Without conditional requests in
 -- the protocol this rests on time: a signer stalled for longer than that
--- moment between its HEAD and its PUT can still replace the tag.
+-- moment between its HEAD and its PUT can still replace the tag. The
+-- moment is not waited for when nobody else can have been signing: the
+-- signer creates the tag (none was there) for an image this process put
+-- into the registry just now (a build's or push's own, `fresh`), whose
+-- digest another signer could only know by building the same bytes at
+-- the same time.
 local registry = require "ocibuild.registry"
 local simplesign = require "ocibuild.attest.simplesign"
 
@@ -102,7 +107,7 @@ end
 
 -- One attempt: true (done), false (the tag moved, or the registry refused
 -- the manifest for now: again, with why), or nil, msg, code.
-local function attempt(self, digest, build)
+local function attempt(self, digest, build, fresh)
   local cur, err, code = read_sigs(self, digest)
   if cur == nil then return nil, err, code end
   local plan = build(cur and cur.manifest)
@@ -126,6 +131,7 @@ local function attempt(self, digest, build)
   local gap = self.repo.client:now() - t0
   ok, err, code = has_ours(self, digest, plan)
   if not ok then return ok, err, code end
+  if fresh and not cur then return true, "signed" end
   self.repo.client:sleep(math.min(M.SETTLE + 4 * gap, 2))
   ok, err, code = has_ours(self, digest, plan)
   return ok, ok and "signed" or err, code
@@ -133,11 +139,13 @@ end
 
 --- Appends to the signatures of digest: build(manifest or nil) returns a
 -- plan {blobs={ {desc=, bytes=} }, text=, desc=, kept=fn(manifest)} or
--- nil when nothing is to be done. Returns "signed" or "present".
-function Place:append(digest, build)
+-- nil when nothing is to be done. opts: {fresh= (see above)}. Returns
+-- "signed" or "present".
+function Place:append(digest, build, opts)
   local last, last_code
+  local fresh = opts and opts.fresh
   for i = 1, M.ATTEMPTS do
-    local ok, how, code = attempt(self, digest, build)
+    local ok, how, code = attempt(self, digest, build, fresh and i == 1)
     if ok then return how end
     if ok == nil then return nil, how, code end
     last, last_code = how, code
