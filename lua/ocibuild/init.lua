@@ -86,14 +86,16 @@ local inner = setmetatable({}, { __mode = "k" })
 -- host path; with it the API has no `store`, `push` or `pull`: a build
 -- script builds and saves, it does not manage the user's store), `policy`
 -- (what a sandboxed script may reach: registries, store images; see
--- ocibuild.reach).
+-- ocibuild.reach), `definition` (what provenance names as the build's
+-- definition: {kind=, path=, digest=, args=, context=}), `attest` (the
+-- sbom, provenance and sign every save takes unless it says otherwise).
 -- @treturn table the API: `image`, `index`, `build`, `ignorefile`,
 -- `VERSION`, and unsandboxed `store`, `push`, `pull`
 function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
   local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event,
-    registry = opts.registry, policy = opts.policy }
+    registry = opts.registry, policy = opts.policy, definition = opts.definition, attest = opts.attest }
   local allow = opts.allow or function(p) return p end
 
   -- p (relative to base) checked by the sandbox policy, made absolute.
@@ -113,6 +115,15 @@ function M.new(base, opts)
       if err then return nil, err end
     end
     return true
+  end
+
+  -- The signing key of save's `sign`, checked and made absolute in place.
+  -- Returns nil, or why not.
+  local function sign_path(o)
+    if type(o.sign) ~= "table" or type(o.sign.key) ~= "string" then return nil end
+    local p, err = host_path(o.sign.key, "signing key")
+    if p then o.sign.key = p end
+    return err
   end
 
   -- The caller gets a plain copy of each result: no table ocibuild keeps
@@ -261,9 +272,12 @@ function M.new(base, opts)
   -- an OCI archive there), `cache` (false: build from scratch, reading no
   -- earlier build's records), `push` (true: to each tag, which must name
   -- its registry; or a reference, or a list of them), `registry` (options,
-  -- see `push`)
+  -- see `push`), `sbom` (true, "spdx", "cyclonedx" or {format=, files=}:
+  -- an SBOM attestation), `provenance` (true: SLSA provenance), `sign`
+  -- ({key= (a private key file), attest= (sign the attestations too)}:
+  -- cosign signatures in the store and where it is pushed)
   -- @treturn table `image_id`, `digest`, `size`, `path` (the store),
-  -- `tags`, `archive`, `pushed`
+  -- `tags`, `archive`, `pushed`, `attestations`, `signed`
   -- @raise on failure; a layer's failure points at its `layer` call
   function Image:save(o)
     local _ <close> = uncharged()
@@ -273,6 +287,7 @@ function M.new(base, opts)
     local ok, err = registry_paths(o.registry)
     if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
+    if not err then err = sign_path(o) end
     if err then error(err, 2) end
     local r, _, layer_where
     r, err, _, layer_where = save.save(img, o, ctx)
@@ -350,6 +365,7 @@ function M.new(base, opts)
     local ok, err = registry_paths(o.registry)
     if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
+    if not err then err = sign_path(o) end
     if err then error(err, 2) end
     local r, _, at
     r, err, _, at = save.save(idx, o, ctx)
@@ -479,7 +495,7 @@ function M.new(base, opts)
 
   local BUILD_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest",
     "platform", "config", "compression", "level", "jobs", "mode", "mtime", "owner", "from",
-    "annotations", "rules", "replace", "cache", "push", "registry" }
+    "annotations", "rules", "replace", "cache", "push", "registry", "sbom", "provenance", "sign" }
 
   --- Builds one directory into an image in one call.
   -- @function build
@@ -505,15 +521,18 @@ function M.new(base, opts)
     end
     ok, err = layer_paths(spec)
     if ok then ok, err = img:layer(spec, where(2)) end
+    img.definition = { kind = "flags", context = spec.context }
     if ok and o.labels then ok, err = img:set_labels(o.labels) end
     if ok and o.config then ok, err = img:config(o.config) end
     if not ok then error(err, 2) end
     o.archive, err = host_path(o.archive, "archive")
     if err then error(err, 2) end
     ok, err = registry_paths(o.registry)
-    if not ok then error(err, 2) end
+    if ok then err = sign_path(o) end
+    if err then error(err, 2) end
     local r
     r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache, push = o.push,
+      sbom = o.sbom, provenance = o.provenance, sign = o.sign,
       registry = o.registry }, ctx)
     if not r then error(err, 2) end
     return saved(r)

@@ -144,7 +144,13 @@ function M.save(img, opts, ctx)
   if not reg_opts then return nil, err, code end
   local attest = require "ocibuild.attest.build"
   local aspec
-  aspec, err, code = attest.check(opts)
+  -- what the command line asks for every save (run --sbom ...), unless
+  -- the save itself says
+  local want = {}
+  for _, k in ipairs(attest.OPTIONS) do
+    if opts[k] ~= nil then want[k] = opts[k] else want[k] = (ctx.attest or {})[k] end
+  end
+  aspec, err, code = attest.check(want)
   if aspec == nil then return nil, err, code end
   if aspec and aspec.sign and #refs == 0 and #targets == 0 then
     return nil, "sign needs a tag or a push: a signature names the image's repository", "EINVAL"
@@ -196,7 +202,8 @@ function M.save(img, opts, ctx)
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   if built and aspec then
     built, err, code = attest.attach(st, built, aspec, { tags = refs, started = started, finished = os.time(),
-      epoch = img.sde, definition = img.definition or ctx.definition or { kind = "flags", context = img.base } },
+      epoch = img.sde,
+      definition = ctx.definition or img.definition or { kind = "flags", context = img.base } },
       created)
   end
   -- No tag: the image is listed untagged (`<none>`) until prune.
