@@ -85,7 +85,8 @@ function M.run(opts, context, g, reg, file, display, say)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
     local r, serr, scode, where = save.save(rec, { tag = opts.tag, archive = opts.output and path.abs(opts.output),
-      cache = not opts["no-cache"], push = opts.push or nil }, { store = g.store, warn = rep.warn,
+      cache = not opts["no-cache"], push = opts.push or nil, sbom = opts.attest.sbom,
+      provenance = opts.attest.provenance, sign = opts.attest.sign }, { store = g.store, warn = rep.warn,
       on_event = rep.on_event, registry = reg })
     rep.finish()
     if not r then

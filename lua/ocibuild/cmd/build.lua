@@ -83,15 +83,15 @@ options:
                          name one: HOST/NAME:TAG), as `ocibuild push` does
   --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]==] .. results.HELP .. progress.HELP .. "\n" .. require("ocibuild.cli.attest").HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
-  output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
+local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { tag = "list", label = "list",
+  exclude = "list", output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
   mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
-  alias = { t = "tag", o = "output", f = "file" } })
+  alias = { t = "tag", o = "output", f = "file" } }))
 
 -- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
 local function pairs_of(list, flag)
@@ -148,6 +148,9 @@ function M.run(argv, g)
   if opts.file and opts["as-layer"] then
     return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
   end
+  local attest, aerr = require("ocibuild.cli.attest").options(opts)
+  if not attest then return getopt.usage_error(aerr, "build") end
+  opts.attest = attest
   local file, display = dfcli.choose(opts, rest[1])
   if file then
     if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
@@ -211,6 +214,7 @@ function M.run(argv, g)
       config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
       compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
       mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"], push = opts.push or nil,
+      sbom = attest.sbom, provenance = attest.provenance, sign = attest.sign,
     })
     rep.finish()
     if not ok then return nil, r, 1 end

@@ -22,13 +22,16 @@ DEST@sha256:...
 
 options:
 ]] .. reg_cli.QUIET_HELP .. [[
+  --sign-key KEY         then sign it there as cosign does (the index and
+                         each platform image; see `ocibuild sign`)
+  --attest-signed        sign its attestation manifests too
   --jobs N               blobs transferred at once (default 4)
   --chunk-size SIZE      upload blobs larger than SIZE in chunks (default 64M)
   --store DIR            the image store
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
-  alias = { q = "quiet" } }
+  ["sign-key"] = "value", ["attest-signed"] = "flag", alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "push")
@@ -43,6 +46,13 @@ function M.run(argv, g)
   end
   local o, err, code = reg_cli.options(opts, "push")
   if not o then return nil, err, code end
+  if opts["attest-signed"] and not opts["sign-key"] then
+    return getopt.usage_error("--attest-signed needs --sign-key", "push")
+  end
+  local aspec = opts["sign-key"] and { sign = { key = opts["sign-key"], attest = opts["attest-signed"] or false } }
+  local attest = require "ocibuild.attest.build"
+  local loaded, kerr = attest.load_key(aspec)
+  if not loaded then return nil, kerr, 1 end
   -- both references are checked before anything else happens
   local ok
   ok, err = require("ocibuild.oci.ref").parse(dest)
@@ -60,6 +70,11 @@ function M.run(argv, g)
     events.emit(rep.on_event, { type = "start", stage = "push", id = dest, ref = dest })
     local r, perr = registry.push(st, desc, dest, o)
     if not r then return nil, perr, 1 end
+    if aspec then
+      local signed
+      signed, perr = attest.sign_pushed(r, aspec, o)
+      if not signed then return nil, ("%s: signing it there: %s"):format(r.reference, perr), 1 end
+    end
     events.emit(rep.on_event, { type = "end", stage = "push", id = dest, ref = r.reference, digest = r.digest })
     rep.finish()
     io.stdout:write(r.reference, "\n")

@@ -53,11 +53,13 @@ options:
                          scripts you wrote or read
   -o, --output FILE.tar  also write the reported image as an OCI archive
   --store DIR            the image store
-]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]] .. results.HELP .. progress.HELP .. "\n" .. require("ocibuild.cli.attest").HELP
+  .. "(for every image the script saves, unless its save says otherwise)\n\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec(results.options { unsafe = "flag", output = "value", progress = "value",
+local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { unsafe = "flag",
+  output = "value", progress = "value",
   ["chunk-size"] = "value", ["max-instructions"] = "value", ["max-memory"] = "value",
-  ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", alias = { o = "output" } })
+  ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", alias = { o = "output" } }))
 
 -- What the script may reach (see ocibuild.reach), checked as usage.
 local function reaches(opts)
@@ -126,6 +128,9 @@ function M.run(argv, g)
   local say
   say, err = results.reporting(opts)
   if not say then return getopt.usage_error(err, "run") end
+  local attest
+  attest, err = require("ocibuild.cli.attest").options(opts)
+  if not attest then return getopt.usage_error(err, "run") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets
     targets, err = results.targets(opts)
@@ -140,7 +145,7 @@ function M.run(argv, g)
     r, err = script.run(rest[1], args, { store = g.store, registry = reg, warn = rep.warn,
       on_event = rep.on_event, unsafe = opts.unsafe, max_instructions = lim.max_instructions,
       max_memory = lim.max_memory, allow_registry = allowed.allow_registry, allow_image = allowed.allow_image,
-      env = allowed.env })
+      env = allowed.env, attest = attest })
     if not r then return nil, err, 1 end
     local img = r.image
     if not img then
