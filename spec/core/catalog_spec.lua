@@ -108,8 +108,9 @@ describe("core.catalog_spec", function()
     local r, caps = assert(job(ctx, d .. "/s", { spec = spec }))
     table.sort(caps, function(a, b) return a.path < b.path end)
     assert.equal(2, #caps)
-    assert.same({ "app/node_modules/x/package.json", "prefix", ('{"name":"x","version":"1.0.0"}'):rep(2):sub(1, 31), true,
-      300 }, { caps[1].path, caps[1].kind, caps[1].data, caps[1].cut, caps[1].size })
+    local json = ('{"name":"x","version":"1.0.0"}'):rep(10)
+    assert.same({ "app/node_modules/x/package.json", "prefix", json:sub(1, 31), true, #json },
+      { caps[1].path, caps[1].kind, caps[1].data, caps[1].cut, caps[1].size })
     assert.same({ "var/lib/dpkg/status", T.read(ctx .. "/var/lib/dpkg/status"), false },
       { caps[2].path, caps[2].data, caps[2].cut })
     -- without files, only what was looked into is recorded, without digests
