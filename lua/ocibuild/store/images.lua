@@ -172,10 +172,12 @@ function M.list(st, opts)
   if not idx then return nil, err, code end
   local out, signed = {}, {}
   for _, d in ipairs(idx.manifests) do
-    local s = sigs.subject(d)
-    if s then signed[s] = (signed[s] or 0) + 1 end
+    local s, repo = sigs.subject(d)
+    if s then signed[repo .. " " .. s] = (signed[repo .. " " .. s] or 0) + 1 end
   end
   for _, g in ipairs((M.group(idx))) do
+    local repos = {}
+    for _, r in ipairs(g.refs) do repos[r.name] = true end
     local keep = not want
     if want then
       local refs = {}
@@ -189,9 +191,13 @@ function M.list(st, opts)
     if sigs.subject(g.desc) then keep = false end
     if keep then
       local info, ierr = M.info(st, g.desc, g.refs[1] and g.refs[1].familiar or g.digest)
-      local n = signed[g.digest] or 0
-      for _, e in ipairs(info and info.manifests or {}) do
-        if e.desc.digest ~= g.digest then n = n + (signed[e.desc.digest] or 0) end
+      -- the signatures of its repositories for it, and for its manifests
+      local n = 0
+      for repo in pairs(repos) do
+        n = n + (signed[repo .. " " .. g.digest] or 0)
+        for _, e in ipairs(info and info.manifests or {}) do
+          if e.desc.digest ~= g.digest then n = n + (signed[repo .. " " .. e.desc.digest] or 0) end
+        end
       end
       out[#out + 1] = { digest = g.digest, desc = g.desc, refs = g.refs, info = info, error = ierr, signatures = n }
     end
@@ -274,13 +280,15 @@ local function below(st, d)
 end
 
 --- The entries kept, without the signatures of the images that went
--- (groups not in left): those no kept image reaches (their names are
--- added to result.untagged). When a kept image cannot be read, every
--- signature stays.
+-- (groups not in left): those no kept image of their repository reaches
+-- (their names are added to result.untagged). When a kept image cannot
+-- be read, every signature stays.
 function M.drop_signatures(st, kept, groups, left, result)
   local gone = {}
   for _, g in ipairs(groups) do
-    if not left[g.digest] and not sigs.subject(g.desc) then gone[#gone + 1] = g.desc end
+    if not left[g.digest] and not sigs.subject(g.desc) then
+      for _, d in ipairs(g.entries) do gone[#gone + 1] = d end
+    end
   end
   if #gone == 0 then return kept end
   local fn = function(d) return below(st, d) end

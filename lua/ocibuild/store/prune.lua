@@ -1,5 +1,6 @@
 --- Pruning a store: untagged images (index.json entries with no name) and
--- signatures of images no longer there (ocibuild.store.sigs), then blobs
+-- signatures whose image their repository no longer has
+-- (ocibuild.store.sigs), then blobs
 -- no remaining entry reaches, temp files nobody writes, reuse
 -- records, layer states and notes of blobs that are gone. Everything
 -- reachable is found first, under both locks (no build is writing, no tag
@@ -78,7 +79,15 @@ function M.run(st, opts)
       end
     end
     if pass == 1 then
-      for _, d in ipairs(sigs.orphans(kept, mark.reached)) do orphans[d] = true end
+      -- which images of its repository reach each signature's subject
+      local by = sigs.reached(kept, function(d)
+        local one = marker(st)
+        if not one:run(d, "") then return nil end
+        local list = {}
+        for dg in pairs(one.reached) do list[#list + 1] = dg end
+        return list
+      end)
+      for _, d in ipairs(by and sigs.orphans(kept, by) or {}) do orphans[d] = true end
     end
   end
   if next(orphans) then
