@@ -75,7 +75,8 @@ function M.real_context(dir)
   local go
   if M.have("go") then
     local bin = M.go_binary(dir .. "/../go-src")
-    T.must(("mkdir -p %s && cp %s %s"):format(T.q(dir .. "/usr/local/bin"), T.q(bin), T.q(dir .. "/usr/local/bin/hello")))
+    T.must(("mkdir -p %s && cp %s %s"):format(T.q(dir .. "/usr/local/bin"), T.q(bin),
+      T.q(dir .. "/usr/local/bin/hello")))
     go = bin
   end
   return { dir = dir, go = go }
