@@ -23,13 +23,16 @@ downloaded) and, last, REF@sha256:...
 options:
 ]] .. reg_cli.QUIET_HELP .. [[
   --platform OS/ARCH[/VARIANT]  the image to take from a multi-platform
-                         image (default: this machine's)
+                         image (default: this machine's); its attestations
+                         stay behind
+  --all                  take the whole index: every platform image and
+                         the attestations attached to them
   --jobs N               blobs transferred at once (default 4)
   --store DIR            the image store (created when missing)
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value", quiet = "flag",
-  alias = { q = "quiet" } }
+  all = "flag", alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "pull")
@@ -44,7 +47,10 @@ function M.run(argv, g)
     local p, perr = platform.parse(opts.platform)
     if not p then return getopt.usage_error(perr, "pull") end
   end
-  o.platform = opts.platform
+  if opts.all and opts.platform then
+    return getopt.usage_error("--all takes every platform: give --all or --platform", "pull")
+  end
+  o.platform, o.all = opts.platform, opts.all
   local dir, source = store.default_dir(g.store)
   if not dir then return nil, source, 1 end
   local st
