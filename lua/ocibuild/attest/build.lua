@@ -171,7 +171,7 @@ function M.attach(st, built, spec, info, created)
     if spec.provenance then made[#made + 1] = provenance_statement(r, info) end
     local statements = {}
     for i, m in ipairs(made) do
-      statements[i] = { type = m.type, bytes = json.encode(intoto.statement({ subject }, m.type, m.predicate)) }
+      statements[i] = { type = m.type, bytes = intoto.encode({ subject }, m.type, json.encode(m.predicate)) }
       added = added + #statements[i].bytes
       for _, w in ipairs(m.warnings or {}) do warnings[#warnings + 1] = w end
     end

@@ -82,7 +82,10 @@ function M.build(spec)
     creationInfo = json.object { created = common.created(spec), creators = json.array { "Tool: " .. spec.tool } },
     packages = packages, relationships = rels,
   }
-  if spec.files then d.files = add_files(root, spec.files, rels) end
+  -- the namespace is derived from the document without its files (one
+  -- encoding of a small table) and the files' names and digests
+  local listed = {}
+  for i, f in ipairs(spec.files or {}) do listed[i] = f.path .. "\0" .. f.sha256 end
   local ids = {}
   for id in pairs(extracted) do ids[#ids + 1] = id end
   table.sort(ids)
@@ -92,8 +95,13 @@ function M.build(spec)
       d.hasExtractedLicensingInfos[i] = json.object { licenseId = id, extractedText = extracted[id] }
     end
   end
+  local content = json.encode(d)
+  if spec.files then
+    d.files = add_files(root, spec.files, rels)
+    content = content .. "\0" .. table.concat(listed, "\n")
+  end
   d.documentNamespace = M.NAMESPACE .. (img.name or "image"):gsub("[^%w%.%-_]+", "-") .. "-"
-    .. common.hash(json.encode(d))
+    .. common.hash(content)
   return d
 end
 
