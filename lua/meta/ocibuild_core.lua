@@ -179,12 +179,12 @@ function CatalogSpec:blob(store, digest, on_capture) end
 ---entry "T<size> <mode> <sha256|-> <sha1|->\t<path>\0<link>\0" (T: f file,
 ---h hardlink, l symlink, d dir, p fifo, o other, k kept unread by a
 ---rebuild; paths clean and relative); with files, every entry, each
----file's SHA-256 and SHA-1; without, only files looked into, kept files
----that would be, and whiteouts. Captures: the first max[why] bytes of the
+---file's SHA-256 and SHA-1; with entries, every entry; without either,
+---only files looked into, kept files that would be, and whiteouts. Captures: the first max[why] bytes of the
 ---files capture matches (why: the deciding pattern), and windows of
 ---go_window bytes from each Go build information magic at a 16-byte
 ---offset of an ELF executable.
----@param t {files: boolean?, capture: ocibuild.Matcher?, max: integer[]?, go_window: integer?}
+---@param t {files: boolean?, entries: boolean?, capture: ocibuild.Matcher?, max: integer[]?, go_window: integer?}
 ---@return ocibuild.CatalogSpec
 function core.catalog_spec(t) end
 

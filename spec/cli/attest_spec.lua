@@ -246,6 +246,28 @@ describe("ocibuild build --sbom --provenance", function()
     assert.same({ 1, "", "ocibuild: site:2 has no attestation with an SBOM (build with --sbom)\n" }, { code, out, err })
   end)
 
+  it("reads each base layer once, for the SBOM and the build's view of the base together", function()
+    local s = base .. "/once"
+    T.must(("mkdir -p %s && head -c 3000000 /dev/urandom > %s"):format(T.q(base .. "/heavy"),
+      T.q(base .. "/heavy/random.bin")))
+    T.write(base .. "/heavy/var/lib/dpkg/status", "Package: heavy\nStatus: install ok installed\nVersion: 2\n")
+    fx.ok(s, "build", base .. "/heavy", "-t", "heavy:base")
+    local layer = T.image(s, "heavy:base").manifest.layers[1]
+    -- reads of the blob fail once they ask for more than one read's worth
+    local function build(tag, budget)
+      return T.sh(("SOURCE_DATE_EPOCH=%s LD_PRELOAD=%s OCB_FAULT_OP=read OCB_FAULT_PATH=blobs/sha256/%s OCB_FAULT_AFTER=%d "
+        .. "%s --store %s build %s --from heavy:base --dest /srv -t %s --sbom </dev/null"):format(fx.EPOCH,
+        T.q(T.build .. "/lib/fault.so"), layer.digest:sub(8), budget, T.q(T.bin), T.q(s), T.q(base .. "/app"), tag))
+    end
+    local code, out, err = build("on:1", layer.size * 3 // 2)
+    assert.equal(0, code, out .. err)
+    assert.truthy(fx.ok(s, "sbom", "on:1"):find('"name":"heavy"', 1, true))
+    -- the next build reads it once too, to verify it as every build does
+    -- its base; what it holds comes from the store's notes
+    code, out, err = build("on:2", layer.size * 3 // 2)
+    assert.equal(0, code, out .. err)
+  end)
+
   it("refuses mistaken flags before any work, one line each", function()
     local s = base .. "/never"
     for _, c in ipairs {

@@ -181,7 +181,7 @@ int ocb_catalog_entry(ocb_catalog *c, const char *name, size_t len, int type, co
       return ocb_errf(err, "EINVAL", "EINVAL: no SHA-256 or SHA-1 in this OpenSSL");
     return 1;
   }
-  if (!c->spec.files && !whiteout(c)) return 0;
+  if (!c->spec.files && !c->spec.entries && !whiteout(c)) return 0;
   if (type == OCB_TAR_HARDLINK || type == OCB_TAR_SYMLINK) {
     /* a hardlink names its target as the records name paths */
     if (type == OCB_TAR_HARDLINK && link && (r = clean(&c->link, link, strlen(link), err)) < 0)
@@ -196,9 +196,9 @@ int ocb_catalog_kept(ocb_catalog *c, const char *name, size_t len, int type, uin
   int r, file = type == OCB_TAR_FILE;
   if ((r = clean(&c->path, name, len, err)) <= 0) return r;
   c->size = file ? size : 0, c->mode = mode;
-  if (file && (c->spec.files || keep_of(c) || scanned(c)))
+  if (file && (c->spec.files || c->spec.entries || keep_of(c) || scanned(c)))
     return record(c, 'k', NULL, NULL, NULL, err);
-  if (!c->spec.files && !whiteout(c)) return 0;
+  if (!c->spec.files && !c->spec.entries && !whiteout(c)) return 0;
   return record(c, letter(type), NULL, NULL, NULL, err);
 }
 

@@ -99,11 +99,13 @@ int ocb_names_utf8(void);
  *   T<size> <mode> <sha256 hex | -> <sha1 hex | ->\t<path>\0<link>\0
  * T: f file, h hardlink (link: its target), l symlink (link: its target),
  * d dir, p fifo, o other, k a file kept from an earlier build, not read.
- * Paths are clean and relative. Without files, only files looked into,
- * kept files that would be, and whiteouts (".wh.*") are recorded.
+ * Paths are clean and relative. Without files (or entries), only files
+ * looked into, kept files that would be, and whiteouts (".wh.*") are
+ * recorded.
  */
 typedef struct ocb_catalog_spec {
   int files;                  /* hash and record every entry */
+  int entries;                /* record every entry (without files: no digests) */
   const ocb_matcher *capture; /* NULL: no captures by path */
   const uint64_t *max;        /* bytes kept, per pattern of capture */
   size_t nmax;

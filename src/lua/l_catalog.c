@@ -1,6 +1,7 @@
 /*
- * l_catalog.c: core.catalog_spec{files=, capture=matcher, max={bytes per
- * pattern of capture}, go_window=} -> spec, checked once: what a layer
+ * l_catalog.c: core.catalog_spec{files=, entries=, capture=matcher,
+ * max={bytes per pattern of capture}, go_window=} -> spec, checked once:
+ * what a layer
  * job's `catalog` option records and captures (see layer/catalog.c), and
  * spec:blob(store, digest [, on_capture]) -> records, size | nil, msg,
  * code: the same, reading a layer blob of the store once (its digest
@@ -20,7 +21,7 @@ typedef struct {
 } LCatSpec;
 
 int ocb_l_catalog_spec(lua_State *L) {
-  static const char *const keys[] = {"files", "capture", "max", "go_window", NULL};
+  static const char *const keys[] = {"files", "entries", "capture", "max", "go_window", NULL};
   LCatSpec *c;
   lua_Integer i, n = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -29,6 +30,7 @@ int ocb_l_catalog_spec(lua_State *L) {
   memset(c, 0, sizeof *c);
   luaL_setmetatable(L, OCB_CATSPEC_T);
   c->spec.files = ocb_opt_bool(L, 1, "files", 0);
+  c->spec.entries = ocb_opt_bool(L, 1, "entries", 0);
   c->spec.go_window = (uint64_t)ocb_opt_int(L, 1, "go_window", 0, 0, (lua_Integer)1 << 30);
   lua_getfield(L, 1, "capture");
   c->spec.capture = ocb_tomatcher(L, -1);

@@ -91,14 +91,19 @@ function M.context(spec)
 end
 
 --- The analyses of the layers of base b (b.analyses), each from the
--- store's note or one read of its blob (which verifies it).
+-- store's note or one read of its blob (which verifies it, and gives the
+-- build its entries: the blob is read once).
 function M.base(b, st, actx)
   if b.analyses then return true end
   local list = {}
   for i, l in ipairs(b.layers) do
     local a, read, code = catalog.blob(st, l, actx.settings)
     if not a then return nil, ("base image %s: layer %d: %s"):format(b.from, i, read), code end
-    if read then b.verified[l.digest] = true end
+    if read then
+      -- what the build's view of the base needs, from the same read
+      b.verified[l.digest] = true
+      require("ocibuild.build.base").remember(st, l, catalog.entries(a.records))
+    end
     list[i] = a
   end
   b.analyses = list

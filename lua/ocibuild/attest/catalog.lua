@@ -25,9 +25,11 @@ local MAX_NOTE = 512 << 20
 
 local function hash(s) return core.sha256():update(s):digest():sub(8) end
 
---- The settings of a build's catalogs: {spec= (core.catalog_spec), key=
--- (what a note must say to be used: the detectors' patterns, files,
--- ocibuild's version), files=}. With files, every file is hashed.
+--- The settings of a build's catalogs: {spec= (core.catalog_spec, for
+-- the layer jobs), blob_spec= (the same recording every entry, for base
+-- layers read once: their entries serve the build too), key= (what a note
+-- must say to be used: the detectors' patterns, files, ocibuild's
+-- version), files=}. With files, every file is hashed.
 function M.settings(files)
   local pats, max, window = detect.capture()
   local m, err, code = core.matcher(pats)
@@ -35,8 +37,12 @@ function M.settings(files)
   local desc = { "format " .. M.FORMAT, "files " .. tostring(files and true or false), "window " .. window,
     "ocibuild " .. version }
   for i, p in ipairs(pats) do desc[#desc + 1] = p .. " " .. max[i] end
-  return { spec = core.catalog_spec { files = files and true or false, capture = m, max = max, go_window = window },
-    key = hash(table.concat(desc, "\n")):sub(1, 32), files = files and true or false }
+  local function spec(entries)
+    return core.catalog_spec { files = files and true or false, entries = entries, capture = m, max = max,
+      go_window = window }
+  end
+  return { spec = spec(false), blob_spec = spec(true), key = hash(table.concat(desc, "\n")):sub(1, 32),
+    files = files and true or false }
 end
 
 -- Strings as JSON takes them: invalid UTF-8 bytes become U+FFFD.
@@ -183,7 +189,7 @@ function M.blob(st, l, settings)
   local a = M.noted(st, l.digest, settings)
   if a then return a, false end
   local c = detect.collector()
-  local rec, size, code = settings.spec:blob(st.core, l.digest, c.add)
+  local rec, size, code = settings.blob_spec:blob(st.core, l.digest, c.add)
   if not rec then return nil, ("layer %s: %s"):format(l.digest, size), code end
   if size ~= l.size then
     return nil, ("layer %s: %d bytes, its descriptor says %d"):format(l.digest, size, l.size), "BADSIZE"
@@ -191,6 +197,19 @@ function M.blob(st, l, settings)
   for _, p in ipairs(c.packages) do p.layer = l.digest end
   return save(st, { digest = l.digest, packages = c.packages, os = c.os, warnings = c.warnings, records = rec },
     settings), true
+end
+
+local TYPES = { d = "d", f = "f", h = "f", l = "l" }
+
+--- The entries records list (a blob's, read with every entry) as a base
+-- layer's listing takes them (ocibuild.build.base): { {p=, t=, target=} }.
+function M.entries(rec)
+  local out = {}
+  M.each(rec, function(t, _, _, _, _, p, link)
+    local kind = TYPES[t] or "o"
+    out[#out + 1] = { p = p, t = kind, target = kind == "l" and link or nil }
+  end)
+  return out
 end
 
 -- What a layer removes from those below: whiteouts (".wh.NAME": NAME)
