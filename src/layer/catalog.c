@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "arch.h"
 #include "layer.h"
 
 #define MAGIC "\xff Go buildinf:"
