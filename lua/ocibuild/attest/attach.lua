@@ -89,6 +89,23 @@ function M.index(st, built, entries, created)
   return doc.descriptor(media.INDEX, dg, size)
 end
 
+--- The one image of the index desc of the store st when it holds one
+-- besides attestation manifests (a single-platform image built with
+-- attestations), else nil.
+function M.only_image(st, desc)
+  if media.kind(desc.mediaType) ~= "index" then return nil end
+  local text = st:get_json(desc.digest)
+  local idx = text and doc.read_index(text, "index " .. desc.digest)
+  local found
+  for _, d in ipairs(idx and idx.manifests or {}) do
+    if not M.is_attestation(d) then
+      if found or media.kind(d.mediaType) ~= "manifest" then return nil end
+      found = d
+    end
+  end
+  return found
+end
+
 -- ---- reading back ----
 
 --- The images of the index or manifest desc at place and their

@@ -48,6 +48,8 @@ local function resolve(st, s)
       if not desc then return nil, err, code end
     end
   end
+  -- a single-platform image with attestations: its one image
+  desc = require("ocibuild.attest.attach").only_image(st, desc) or desc
   if media.kind(desc.mediaType) ~= "manifest" then
     return nil, ("%s is an image index: name one platform's manifest by its digest"):format(s), "BADDOC"
   end
