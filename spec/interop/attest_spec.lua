@@ -100,6 +100,29 @@ describe("images signed and attested at build, in a registry", function()
       :find("verified: ", 1, true))
   end)
 
+  it("waits for other signers only where there can be some: not for the first signature of a fresh push", function()
+    if not reg then return pending(why) end
+    fx.ok(store, "build", base .. "/ctx", "-t", "plain:v1")
+    -- the .sig requests of a push --sign-key into repository `repo`
+    local function sig_requests(repo, key)
+      local n = #reg.requests()
+      fx.ok(store, "push", "plain:v1", reg.host .. "/" .. repo .. ":v1", "--sign-key", key)
+      local out = {}
+      for i, q in ipairs(reg.requests()) do
+        if i > n and q.path:find("%.sig$") then out[#out + 1] = q.method end
+      end
+      return table.concat(out, " ")
+    end
+    -- new to the registry: the signer writes the tag it creates and reads it back once
+    assert.equal("GET PUT GET", sig_requests("team/fresh", keys .. ".key"))
+    -- pushed again (the tag names it already) and signed with another key:
+    -- another signer may be at work, so the tag is checked before the
+    -- write and read again after a moment
+    fx.ok(store, "keygen", "--output-key-prefix", base .. "/second")
+    assert.equal("GET HEAD PUT GET GET", sig_requests("team/fresh", base .. "/second.key"))
+    assert.equal("GET", sig_requests("team/fresh", base .. "/second.key")) -- signed already: nothing to do
+  end)
+
   it("keeps the attestations byte for byte through push and pull, read back by skopeo", function()
     if not reg then return pending(why) end
     local ref = reg.host .. "/team/attested:v1"

@@ -220,12 +220,21 @@ function M.sign_store(st, desc, tags, spec)
 end
 
 --- Signs the image a push put at p (the push's result: {reference=,
--- fresh=}) there, as M.sign_store does. opts: the registry options.
-function M.sign_pushed(p, spec, opts)
+-- fresh=, and with the push's keep: repo=, ref=, desc=}) there, as
+-- M.sign_store does; st: the store it was pushed from. opts: the
+-- registry options.
+function M.sign_pushed(p, spec, opts, st)
   local place_mod = require "ocibuild.attest.place.registry"
   local sign = require "ocibuild.attest.sign"
-  local place, err, code = place_mod.open(p.reference, { registry = opts, write = true })
-  if not place then return nil, err, code end
+  local place, err, code
+  local text = p.repo and st and st:get_json(p.desc.digest)
+  if text then
+    place = place_mod.pushed(p.repo, p.ref, p.desc, text)
+  else
+    if p.repo then p.repo.client:close() end
+    place, err, code = place_mod.open(p.reference, { registry = opts, write = true })
+    if not place then return nil, err, code end
+  end
   local list
   list, err, code = sign.run(place, spec.sign.loaded, { recursive = true, attestations = spec.sign.attest,
     creator = "ocibuild " .. version, fresh = p.fresh })

@@ -89,18 +89,39 @@ function M.run(place, key, opts)
   place.identity = identity
   local list, err, code = targets(place, place.desc, opts.recursive, {}, 0, opts.attestations)
   if not list then return nil, err, code end
-  local out = {}
-  for _, d in ipairs(list) do
+  local plans = {}
+  for i, d in ipairs(list) do
     local payload = simplesign.payload(identity, d.digest, opts.creator and { creator = opts.creator })
     local sig
     sig, err, code = key:sign(payload)
     if not sig then return nil, err, code end
-    local how
-    how, err, code = place:append(d.digest, planner(key, payload, simplesign.layer(payload, sig)),
-      { fresh = opts.fresh })
-    if not how then return nil, err, code end
-    out[#out + 1] = { digest = d.digest, where = place:where(d.digest), identity = identity, action = how }
-    if opts.on_signed then opts.on_signed(out[#out]) end
+    plans[i] = planner(key, payload, simplesign.layer(payload, sig))
+  end
+  -- each signature manifest is a tag of its own: a registry writes them
+  -- side by side
+  local hows = {}
+  local function one(i)
+    local how, aerr, acode = place:append(list[i].digest, plans[i], { fresh = opts.fresh })
+    if not how then return nil, aerr, acode end
+    hows[i] = how
+    return true
+  end
+  local ok = true
+  if place.parallel and #list > 1 then
+    local tasks = {}
+    for i = 1, #list do tasks[i] = function() return one(i) end end
+    ok, err, code = place:parallel(tasks)
+  else
+    for i = 1, #list do
+      ok, err, code = one(i)
+      if not ok then break end
+    end
+  end
+  if not ok then return nil, err, code end
+  local out = {}
+  for i, d in ipairs(list) do
+    out[i] = { digest = d.digest, where = place:where(d.digest), identity = identity, action = hows[i] }
+    if opts.on_signed then opts.on_signed(out[i]) end
   end
   return out
 end

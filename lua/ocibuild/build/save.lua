@@ -232,13 +232,18 @@ function M.save(img, opts, ctx)
     -- the registry client loads only for builds that push
     local p
     events.emit(ctx.on_event, { type = "start", stage = "push", id = r.familiar, ref = r.normalized })
-    p, err, code = require("ocibuild.registry").push(st, built.desc, r, reg_opts)
+    local po = reg_opts
+    if aspec and aspec.sign then -- the signer goes on over the push's connection
+      po = { keep = true }
+      for k, v in pairs(reg_opts) do po[k] = v end
+    end
+    p, err, code = require("ocibuild.registry").push(st, built.desc, r, po)
     if not p then
       return nil, ("%s; the image is stored as %s (%s)"):format(err, #tags > 0 and table.concat(tags, ", ")
         or "an untagged image", result.digest), code
     end
     if aspec and aspec.sign then
-      p.signed, err, code = attest.sign_pushed(p, aspec, reg_opts)
+      p.signed, err, code = attest.sign_pushed(p, aspec, reg_opts, st)
       if not p.signed then
         return nil, ("%s: signing it there: %s"):format(p.reference, err), code
       end

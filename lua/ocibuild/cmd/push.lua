@@ -68,11 +68,12 @@ function M.run(argv, g)
   return progress.run(opts.progress or (opts.quiet and "quiet"), "push", function(rep)
     o.on_event = reg_cli.reporter(rep, opts.quiet)
     events.emit(rep.on_event, { type = "start", stage = "push", id = dest, ref = dest })
+    o.keep = aspec and true or nil
     local r, perr = registry.push(st, desc, dest, o)
     if not r then return nil, perr, 1 end
     if aspec then
       local signed
-      signed, perr = attest.sign_pushed(r, aspec, o)
+      signed, perr = attest.sign_pushed(r, aspec, o, st)
       if not signed then return nil, ("%s: signing it there: %s"):format(r.reference, perr), 1 end
     end
     events.emit(rep.on_event, { type = "end", stage = "push", id = dest, ref = r.reference, digest = r.digest })

@@ -215,7 +215,9 @@ end
 -- registry has (per the store's records) are mounted, the rest uploaded;
 -- the tag moves last. Returns {digest=, name= (host/path), ref=, reference=
 -- ("host/path@sha256:..."), fresh= (the tag named another image, or
--- none)}, or nil, msg, code.
+-- none), desc=, repo= (with opts.keep: the repository, its client left
+-- open for more requests; close repo.client when done)}, or nil, msg,
+-- code.
 function M.push(st, desc, reference, opts)
   opts = opts or {}
   local r, err, code = parse(reference)
@@ -249,12 +251,12 @@ function M.push(st, desc, reference, opts)
   end
   if ok then src:note(desc.digest, r.domain, r.path) end
   src:save()
-  c:close()
+  if not ok or not opts.keep then c:close() end
   if not ok then return nil, err, code end
   -- fresh: the tag did not name this image before (signing it right away
   -- need not wait for other signers, see ocibuild.attest.place.registry)
   return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest,
-    fresh = have ~= desc.digest }
+    fresh = have ~= desc.digest, repo = opts.keep and repo or nil, desc = desc }
 end
 
 --- Asks the registry `reference` names, before any work, whether a push
