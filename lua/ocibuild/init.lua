@@ -18,7 +18,7 @@
 -- to a check and another to the work). A function added here that takes a
 -- path must do the same; spec/cli/sandbox_spec.lua lists them all.
 -- @module ocibuild
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local dockerfile = require "ocibuild.dockerfile"
 local ignore = require "ocibuild.build.ignore"
@@ -26,7 +26,7 @@ local image = require "ocibuild.build.image"
 local index = require "ocibuild.build.index"
 local layer = require "ocibuild.build.layer"
 local manage = require "ocibuild.store.manage"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local save = require "ocibuild.build.save"
 local store_mod = require "ocibuild.store"
 
@@ -36,7 +36,7 @@ local function registry() return require "ocibuild.registry" end
 local M = {}
 
 --- The version of ocibuild.
-M.VERSION = "0.1.0"
+M.VERSION = require("ocibuild.util.version").VERSION
 
 local function where(level)
   local info = debug.getinfo(level + 1, "Sl")

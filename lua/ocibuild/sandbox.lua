@@ -9,7 +9,7 @@
 -- allow)" at the script's line. The script runs under limits (see
 -- ocibuild.script) that no pcall, coroutine or finalizer gets around.
 local core = require "ocibuild.core"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

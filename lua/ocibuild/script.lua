@@ -6,7 +6,7 @@
 -- first part is FILE:LINE, the script's line at fault.
 local core = require "ocibuild.core"
 local ocibuild = require "ocibuild"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local reach = require "ocibuild.reach"
 local sandbox = require "ocibuild.sandbox"
 

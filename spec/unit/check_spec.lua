@@ -1,6 +1,6 @@
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 
-describe("ocibuild.build.check", function()
+describe("ocibuild.util.check", function()
   describe("keys()", function()
     it("names an unknown key and the known one it was probably meant to be", function()
       local known = { "context", "dest", "exclude", "mode" }

@@ -1,6 +1,6 @@
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
-describe("ocibuild.path", function()
+describe("ocibuild.util.path", function()
   it("joins, with an absolute second part winning", function()
     assert.same({ "a/b", "a/b", "/b", "b" }, { path.join("a", "b"), path.join("a/", "b"), path.join("a", "/b"), path.join("", "b") })
   end)

@@ -14,7 +14,7 @@
 -- (ocibuild.build.view) into the layer's entries, or a folder walked by
 -- the core with its layer state (one folder of a context, the common
 -- case). Functions return nil, msg, code.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
 local perm = require "ocibuild.build.perm"

@@ -4,7 +4,7 @@
 -- of one platform are an error (found before anything is built unless a
 -- platform comes from a base).
 -- Internal: functions return nil, msg, code (and where); init.lua raises.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local json = require "ocibuild.oci.json"

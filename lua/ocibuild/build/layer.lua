@@ -3,11 +3,12 @@
 -- the compiled exclusion matcher; `run` turns it into core objects (a tar
 -- policy, a codec) and runs the core's layer job into a store.
 -- Functions return nil, msg, code on failure.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local rules = require "ocibuild.build.rules"
+local version = require "ocibuild.util.version"
 
 local M = {}
 
@@ -189,7 +190,7 @@ function M.state_id(l, ctx, codec, items)
     format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix, base = l.match_base,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
     patterns = l.patterns or {}, rules = l.rules or {}, items = items or {}, codec = codec:key(),
-    libarchive = v.libarchive, ocibuild = require("ocibuild").VERSION,
+    libarchive = v.libarchive, ocibuild = version.VERSION,
   }
   return (core.sha256():update(desc):digest():sub(8))
 end

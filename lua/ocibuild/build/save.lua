@@ -6,13 +6,13 @@
 -- (which must all name their registry), `push = "REF"` (or a list) there.
 -- Returns nil, msg, code (and the failing layer's `where`) on failure.
 local archive = require "ocibuild.endpoint.archive"
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local copy = require "ocibuild.copy"
-local env = require "ocibuild.build.env"
+local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
 local layout = require "ocibuild.endpoint.layout"
 local output = require "ocibuild.endpoint.output"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local prune = require "ocibuild.store.prune"
 local ref = require "ocibuild.oci.ref"
 local store_mod = require "ocibuild.store"

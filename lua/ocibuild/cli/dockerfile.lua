@@ -5,7 +5,7 @@
 -- others are usage errors naming --as-layer.
 local dockerfile = require "ocibuild.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local progress = require "ocibuild.cli.progress"
 local results = require "ocibuild.cli.results"
 local save = require "ocibuild.build.save"

@@ -3,7 +3,7 @@
 -- exit code. Failures print "ocibuild: <message>" and exit non-zero: 2 for
 -- a usage mistake, 1 for anything else (a command never exits 0 after an
 -- error, whatever it returned as a code).
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 
 local M = {}
 
@@ -95,7 +95,7 @@ function M.main(argv)
     io.stdout:write(usage())
     return 0
   elseif a == "--version" then
-    io.stdout:write("ocibuild ", require("ocibuild").VERSION, "\n")
+    io.stdout:write("ocibuild ", require("ocibuild.util.version").VERSION, "\n")
     return 0
   elseif a == nil then
     io.stderr:write(usage())

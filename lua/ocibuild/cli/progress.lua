@@ -5,7 +5,7 @@
 -- (tty when standard error is a terminal, else nothing). Warnings are
 -- printed in every mode (as events in json mode). A command plugs in with
 -- `progress.run(opts.progress, "push", function(rep) ... end)`.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"

@@ -1,7 +1,7 @@
 --- The registry flags push, pull, login, build and run share, their help
 -- text, turning them into ocibuild.registry options, and what the CLI
 -- prints while images move (one line per blob, warnings on stderr).
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
 local output = require "ocibuild.cli.output"
 

@@ -8,7 +8,7 @@ local core = require "ocibuild.core"
 local json = require "ocibuild.oci.json"
 local output = require "ocibuild.cli.output"
 local outfile = require "ocibuild.endpoint.output"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

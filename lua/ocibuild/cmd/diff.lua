@@ -1,5 +1,5 @@
 --- `ocibuild diff IMAGE1 IMAGE2`: why two images of the store differ.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
 local imagediff = require "ocibuild.imagediff"
 local media = require "ocibuild.oci.media"

@@ -1,9 +1,9 @@
 --- `ocibuild export NAME... -o FILE.tar|-`: images of the store into one
 -- OCI archive.
-local env = require "ocibuild.build.env"
+local env = require "ocibuild.util.env"
 local export = require "ocibuild.export"
 local getopt = require "ocibuild.cli.getopt"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local store = require "ocibuild.store"
 
 local M = {}

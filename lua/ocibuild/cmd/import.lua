@@ -1,8 +1,8 @@
 --- `ocibuild import FILE.tar|DIR|- [-t TAG]`: images into the store.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
 local import = require "ocibuild.import"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local store = require "ocibuild.store"
 
 local M = {}

@@ -4,7 +4,7 @@
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local outfile = require "ocibuild.endpoint.output"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local templates = require "ocibuild.templates"
 
 local M = {}

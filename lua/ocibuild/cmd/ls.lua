@@ -1,11 +1,11 @@
 --- `ocibuild ls DIR [--why]`: what a directory puts into a layer and,
 -- with --why, every path left out with the pattern (file and line) that
 -- left it out: the "why is my file missing?" question.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local ignore = require "ocibuild.build.ignore"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local save = require "ocibuild.build.save"
 local store = require "ocibuild.store"
 

@@ -1,9 +1,9 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script, sandboxed
 -- unless --unsafe.
 local archive = require "ocibuild.endpoint.archive"
-local env = require "ocibuild.build.env"
+local env = require "ocibuild.util.env"
 local getopt = require "ocibuild.cli.getopt"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local progress = require "ocibuild.cli.progress"
 local reach = require "ocibuild.reach"
 local reg_cli = require "ocibuild.cli.registry"

@@ -56,7 +56,7 @@ function M.run(argv, g)
   if not place then return nil, err, 1 end
   local r
   r, err = sign.run(place, key, { identity = opts.identity, recursive = opts.recursive,
-    creator = "ocibuild " .. require("ocibuild").VERSION,
+    creator = "ocibuild " .. require("ocibuild.util.version").VERSION,
     on_signed = function(s)
       io.stdout:write(s.action == "signed" and "signed: " or "already signed: ", s.where, "\n")
       io.stdout:flush()

@@ -54,7 +54,7 @@ local function references(context)
         local rest = ref:sub(#scheme + 1)
         local p, tag = rest:match("^([^:]*)(:.*)$")
         p = p or rest
-        local abs = require("ocibuild.path").abs(p, context)
+        local abs = require("ocibuild.util.path").abs(p, context)
         local real = core.realpath(abs) or abs
         if real ~= root and real:sub(1, #root + 1) ~= root .. "/" then
           return nil, ("%s names %s, outside the build context %s: a Dockerfile reads only its context")

@@ -7,7 +7,7 @@
 -- programs that get the server on stdin and answer JSON on stdout, so no
 -- secret is ever an argument. `login` and `logout` write the same files.
 local base64 = require "ocibuild.registry.base64"
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local json = require "ocibuild.oci.json"
 

@@ -9,7 +9,7 @@ local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 M.__index = M

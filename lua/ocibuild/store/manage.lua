@@ -3,14 +3,14 @@
 -- (a folder, or nil for the default one). Only `import` creates a store
 -- that does not exist. ocibuild (init.lua) wraps each in a method that
 -- raises; here they return nil, msg, code.
-local check = require "ocibuild.build.check"
-local env = require "ocibuild.build.env"
+local check = require "ocibuild.util.check"
+local env = require "ocibuild.util.env"
 local export = require "ocibuild.export"
 local fsck = require "ocibuild.store.fsck"
 local images = require "ocibuild.store.images"
 local import = require "ocibuild.import"
 local inspect = require "ocibuild.store.inspect"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local store = require "ocibuild.store"
 
 local M = {}

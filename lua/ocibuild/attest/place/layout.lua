@@ -7,7 +7,7 @@
 -- the store is held against prune meanwhile.
 local images = require "ocibuild.store.images"
 local index = require "ocibuild.store.index"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local ref = require "ocibuild.oci.ref"
 local simplesign = require "ocibuild.attest.simplesign"
 local store_mod = require "ocibuild.store"
