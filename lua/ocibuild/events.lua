@@ -26,7 +26,7 @@ M.SCHEMA = {
   blob = { digest = "string", size = "integer", action = "string", stage = "string?",
     id = "string?" },
   warning = { message = "string" },
-  error = { message = "string" },
+  error = { message = "string", code = "string" },
 }
 
 --- The stages: an image build from start to tags (image), one layer

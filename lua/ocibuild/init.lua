@@ -18,7 +18,9 @@
 -- to a check and another to the work). A function added here that takes a
 -- path must do the same; spec/cli/sandbox_spec.lua lists them all.
 -- @module ocibuild
+local build_op = require "ocibuild.ops.build"
 local check = require "ocibuild.util.check"
+local ops_context = require "ocibuild.ops.context"
 local core = require "ocibuild.core"
 local dockerfile = require "ocibuild.dockerfile"
 local ignore = require "ocibuild.build.ignore"
@@ -26,12 +28,8 @@ local image = require "ocibuild.build.image"
 local index = require "ocibuild.build.index"
 local layer = require "ocibuild.build.layer"
 local manage = require "ocibuild.store.manage"
+local ops = require "ocibuild.ops"
 local path = require "ocibuild.util.path"
-local save = require "ocibuild.build.save"
-local store_mod = require "ocibuild.store"
-
--- The registry client loads only when something pushes or pulls.
-local function registry() return require "ocibuild.registry" end
 
 local M = {}
 
@@ -91,27 +89,14 @@ local inner = setmetatable({}, { __mode = "k" })
 function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
-  local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event,
-    registry = opts.registry, policy = opts.policy }
   local allow = opts.allow or function(p) return p end
+  local ctx = ops_context.new { store = opts.store, base = base, warn = opts.warn or stderr_warn,
+    on_event = opts.on_event, registry = opts.registry, policy = opts.policy, allow = opts.allow }
 
   -- p (relative to base) checked by the sandbox policy, made absolute.
   local function host_path(p, what)
     if type(p) ~= "string" then return p end
     return allow(path.abs(p, base), what)
-  end
-
-  -- The paths of a registry options table (a script's own credentials
-  -- file and CA), checked and made absolute in place. Returns true, or
-  -- nil and why.
-  local function registry_paths(reg)
-    if type(reg) ~= "table" then return true end
-    local err
-    for _, k in ipairs { "authfile", "ca_file" } do
-      reg[k], err = host_path(reg[k], k)
-      if err then return nil, err end
-    end
-    return true
   end
 
   -- The caller gets a plain copy of each result: no table ocibuild keeps
@@ -268,13 +253,7 @@ function M.new(base, opts)
     local _ <close> = uncharged()
     local img = img_of(self)
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
-    o = plain(o) or {}
-    local ok, err = registry_paths(o.registry)
-    if not ok then error(err, 2) end
-    o.archive, err = host_path(o.archive, "archive")
-    if err then error(err, 2) end
-    local r, _, layer_where
-    r, err, _, layer_where = save.save(img, o, ctx)
+    local r, err, _, layer_where = build_op.save(ctx, img, plain(o) or {})
     if not r then
       if layer_where then error(layer_where .. ": " .. err, 0) end
       error(err, 2)
@@ -345,13 +324,7 @@ function M.new(base, opts)
     local idx = inner_idx[self]
     if not idx then error("expected an index made by oci.index (call methods with ':')", 2) end
     if o ~= nil and type(o) ~= "table" then error("save needs a table", 2) end
-    o = plain(o) or {}
-    local ok, err = registry_paths(o.registry)
-    if not ok then error(err, 2) end
-    o.archive, err = host_path(o.archive, "archive")
-    if err then error(err, 2) end
-    local r, _, at
-    r, err, _, at = save.save(idx, o, ctx)
+    local r, err, _, at = build_op.save(ctx, idx, plain(o) or {})
     if not r then
       if at then error(at .. ": " .. err, 0) end
       error(err, 2)
@@ -507,13 +480,9 @@ function M.new(base, opts)
     if ok and o.labels then ok, err = img:set_labels(o.labels) end
     if ok and o.config then ok, err = img:config(o.config) end
     if not ok then error(err, 2) end
-    o.archive, err = host_path(o.archive, "archive")
-    if err then error(err, 2) end
-    ok, err = registry_paths(o.registry)
-    if not ok then error(err, 2) end
     local r
-    r, err = save.save(img, { tag = o.tag, archive = o.archive, cache = o.cache, push = o.push,
-      registry = o.registry }, ctx)
+    r, err = build_op.save(ctx, img, { tag = o.tag, archive = o.archive, cache = o.cache, push = o.push,
+      registry = o.registry })
     if not r then error(err, 2) end
     return saved(r)
   end
@@ -546,27 +515,19 @@ function M.new(base, opts)
     return setmetatable({ _h = manage.handle(dir and path.abs(dir, base), base, ctx.store) }, Store)
   end
 
-  local REGISTRY_KEYS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size",
-    "timeout", "min_speed", "speed_time", "retries", "on_event", "store" }
-
-  -- The registry options of o over the API's defaults, and the store.
-  local function registry_args(o, what, extra)
+  -- The context of one call whose options o may name a store (relative
+  -- to base) and an on_event callback of its own; o's other keys are the
+  -- verb's args, copied.
+  local function call(o, what)
     if o ~= nil and type(o) ~= "table" then return nil, what .. " options must be a table" end
-    o = o or {}
-    local known = { table.unpack(REGISTRY_KEYS) }
-    for _, k in ipairs(extra or {}) do known[#known + 1] = k end
-    local ok, err = check.keys(o, known, what)
-    if not ok then return nil, err end
-    local r = {}
-    for k, v in pairs(ctx.registry or {}) do r[k] = v end
-    for k, v in pairs(o) do r[k] = v end
-    r.on_event = r.on_event or ctx.on_event
-    local dir = o.store and path.abs(o.store, base) or ctx.store
-    local source
-    dir, source = store_mod.default_dir(dir)
-    if not dir then return nil, source end
-    r.store = nil
-    return r, dir, source
+    local args = plain(o) or {}
+    local c = ctx
+    if args.store ~= nil or args.on_event ~= nil then
+      if args.store ~= nil and type(args.store) ~= "string" then return nil, what .. ": store must be a folder" end
+      c = ctx:with { store = args.store and path.abs(args.store, base), on_event = args.on_event }
+    end
+    args.store, args.on_event = nil, nil
+    return c, args
   end
 
   --- Pushes an image of the store to a registry.
@@ -580,35 +541,12 @@ function M.new(base, opts)
   -- @treturn table `reference` ("HOST/NAME@sha256:..."), `digest`, `name`
   -- @raise on failure
   function api.push(src, dest, opts_)
-    local o, dir, source = registry_args(opts_, "push")
-    if not o then error(dir, 2) end
-    local st, err
-    if type(src) == "table" and src.manifest and src.path then
-      dir, source = src.path, nil
-    elseif type(src) ~= "string" then
-      error("push needs a reference of the store, or what save returned", 2)
-    end
-    if dest == nil then
-      local first = type(src) == "table" and src.tags and src.tags[1]
-      dest = type(src) == "string" and src or (first and first.familiar)
-      if not registry().names_registry(dest) then
-        error(("push: %s names no registry: give a destination"):format(dest or "the image"), 2)
-      end
-    end
-    local r
-    r, err = require("ocibuild.oci.ref").parse(dest)
+    local c, args = call(opts_, "push")
+    if not c then error(args, 2) end
+    args.src, args.dest = src, dest
+    local r, err = ops.push(c, args)
     if not r then error(err, 2) end
-    st, err = store_mod.open(dir, { source = source })
-    if not st then error(err, 2) end
-    local desc = type(src) == "table" and src.manifest
-    if not desc then
-      desc, err = registry().local_image(st, src)
-      if not desc then error(err, 2) end
-    end
-    local res
-    res, err = registry().push(st, desc, r, o)
-    if not res then error(err, 2) end
-    return { reference = res.reference, digest = res.digest, name = res.name }
+    return r
   end
 
   --- Pulls an image from a registry into the store and tags it there.
@@ -619,19 +557,12 @@ function M.new(base, opts)
   -- @treturn table `reference`, `digest`, `mediaType`, `size`, `path` (the store)
   -- @raise on failure
   function api.pull(reference, opts_)
-    if type(reference) ~= "string" then error("pull needs a reference", 2) end
-    local o, dir, source = registry_args(opts_, "pull", { "platform" })
-    if not o then error(dir, 2) end
-    local r, err = require("ocibuild.oci.ref").parse(reference)
+    local c, args = call(opts_, "pull")
+    if not c then error(args, 2) end
+    args.ref = reference
+    local r, err = ops.pull(c, args)
     if not r then error(err, 2) end
-    local st
-    st, err = store_mod.open(dir, { create = true, source = source })
-    if not st then error(err, 2) end
-    local desc
-    desc, err = registry().pull(r, st, o)
-    if not desc then error(err, 2) end
-    return { reference = r.name .. "@" .. desc.digest, digest = desc.digest, mediaType = desc.mediaType,
-      size = desc.size, path = st.dir }
+    return r
   end
 
   return api

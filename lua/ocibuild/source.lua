@@ -181,7 +181,7 @@ local function in_store(s, st, idx, opts)
     -- a tag pulled for another platform of a multi-platform image is
     -- pulled again for this one
     if d and d.platform and opts.platform and not platform.matches(d.platform, opts.platform) and not r.digest
-        and require("ocibuild.registry").names_registry(s) then
+        and ref.names_registry(s) then
       d = nil
     end
     if not d and r.digest then d = by_digest(st, idx.manifests, r.digest) end

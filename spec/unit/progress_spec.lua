@@ -180,10 +180,11 @@ describe("ocibuild.cli.progress", function()
   end)
 
   it("run: clears the live lines and passes the command's result on", function()
-    assert.same({ nil, "bad --progress \"x\": expected auto, tty, plain, json, quiet (see 'ocibuild push --help')", 2 },
+    assert.same({ nil, "bad --progress \"x\": expected auto, tty, plain, json, quiet (see 'ocibuild push --help')",
+      "USAGE" },
       { progress.run("x", "push", function() end) })
     assert.same({ true }, { progress.run("quiet", "push", function() return true end) })
-    assert.same({ nil, "failed", 1 }, { progress.run("quiet", "push", function() return nil, "failed", 1 end) })
+    assert.same({ nil, "failed", "ENOENT" }, { progress.run("quiet", "push", function() return nil, "failed", "ENOENT" end) })
     local ok, err = pcall(progress.run, "quiet", "push", function() error("boom") end)
     assert.is_false(ok)
     assert.truthy(err:find("boom", 1, true) and err:find("traceback", 1, true), err)

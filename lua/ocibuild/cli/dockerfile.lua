@@ -3,26 +3,18 @@
 -- 2), then built, tagged, pushed and reported like a directory build.
 -- Only the options that mean something for a Dockerfile are taken; the
 -- others are usage errors naming --as-layer.
+local build_op = require "ocibuild.ops.build"
 local dockerfile = require "ocibuild.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
 local path = require "ocibuild.util.path"
 local progress = require "ocibuild.cli.progress"
 local results = require "ocibuild.cli.results"
-local save = require "ocibuild.build.save"
 
 local M = {}
 
 -- The options of a directory build that a Dockerfile build does not take.
 M.DIR_ONLY = { "dest", "from", "env", "entrypoint", "cmd", "workdir", "user", "expose", "volume", "stop-signal",
   "exclude", "compression", "level", "jobs", "mtime", "mode", "owner" }
-
--- What the CLI exits with: 2 for what the Dockerfile or the command line
--- asks that cannot be done, 1 for the rest.
-local USAGE_CODES = { BADDOCKERFILE = true, USAGE = true, BADPLATFORM = true }
-
-local function exit_code(code)
-  return USAGE_CODES[code] and 2 or 1
-end
 
 --- The Dockerfile to build: -f's, or CONTEXT/Dockerfile (or
 -- Containerfile) unless --as-layer. Returns path, display name, or nil
@@ -70,10 +62,10 @@ function M.run(opts, context, g, reg, file, display)
     if not k then return getopt.usage_error(("bad --annotation %q: expected KEY=VALUE"):format(kv), "build") end
     annotations[k] = v
   end
-  local ctx = path.abs(context)
-  local rec, err, code = dockerfile.load { file = file, display = display, context = ctx, args = args,
+  local dir = path.abs(context)
+  local rec, err, code = dockerfile.load { file = file, display = display, context = dir, args = args,
     target = opts.target, platforms = platforms }
-  if not rec then return nil, err, exit_code(code) end
+  if not rec then return nil, err, code end
   local images = rec.images or { rec }
   for _, img in ipairs(images) do
     local ok
@@ -84,14 +76,14 @@ function M.run(opts, context, g, reg, file, display)
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
-    local r, serr, scode, where = save.save(rec, { tag = opts.tag, archive = opts.output and path.abs(opts.output),
-      cache = not opts["no-cache"], push = opts.push or nil }, { store = g.store, warn = rep.warn,
-      on_event = rep.on_event, registry = reg })
+    local ctx = g.ctx:with { registry = reg, warn = rep.warn, on_event = rep.on_event }
+    local r, serr, scode, where = build_op.save(ctx, rec, { tag = opts.tag, archive = opts.output,
+      cache = not opts["no-cache"], push = opts.push or nil })
     rep.finish()
     if not r then
       -- a failure of a Dockerfile's instruction names its line
       if where and serr:sub(1, #where + 2) ~= where .. ": " then serr = where .. ": " .. serr end
-      return nil, serr, exit_code(scode)
+      return nil, serr, scode
     end
     return results.report(r, targets, opts.quiet)
   end)

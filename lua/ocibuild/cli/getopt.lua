@@ -1,11 +1,12 @@
 --- Command-line option parsing: long options (`--name value`,
 -- `--name=value`), short aliases, flags, repeatable lists, `--` ending
--- options. Returns opts, operands, or nil, msg, 2 (a usage error).
+-- options. Returns opts, operands, or nil, msg, "USAGE" (a usage error).
 local M = {}
 
---- A usage failure: message and exit code 2.
+--- A usage failure: nil, the message (saying where the usage is) and
+-- the code USAGE (exit 2).
 function M.usage_error(msg, cmd)
-  return nil, ("%s (see 'ocibuild %s--help')"):format(msg, cmd and (cmd .. " ") or ""), 2
+  return nil, ("%s (see 'ocibuild %s--help')"):format(msg, cmd and (cmd .. " ") or ""), "USAGE"
 end
 
 --- Splits argv into options and operands following `spec`:

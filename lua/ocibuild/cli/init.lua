@@ -1,9 +1,13 @@
 --- The command line: global options, then one subcommand module
--- (ocibuild.cmd.<name>) whose run(argv, g) returns true, or nil, message,
--- exit code. Failures print "ocibuild: <message>" and exit non-zero: 2 for
--- a usage mistake, 1 for anything else (a command never exits 0 after an
--- error, whatever it returned as a code).
+-- (ocibuild.cmd.<name>) whose run(argv, g) parses argv, calls its verb
+-- (ocibuild.ops) with g.ctx, and reports: it returns true, or nil,
+-- message, code. Failures print "ocibuild: <message>" and exit with the
+-- status M.EXIT gives the code: 2 for a usage mistake (a bad option or
+-- operand, a flag's bad value, a reference or platform typed that cannot
+-- be one), 1 for anything else; a command never exits 0 after an error.
+-- An internal bug raises: the program prints its traceback and exits 70.
 local check = require "ocibuild.util.check"
+local context = require "ocibuild.ops.context"
 
 local M = {}
 
@@ -52,10 +56,24 @@ local function usage()
   return USAGE:format(table.concat(lines, "\n"))
 end
 
+--- The exit status of each failure code (ocibuild.util.codes): the
+-- usage mistakes exit 2; every other code exits 1.
+M.EXIT = { USAGE = 2, BADVALUE = 2, BADREF = 2, BADPLATFORM = 2, BADDOCKERFILE = 2 }
+
+--- The exit status of a failure with code (a code name; an integer is
+-- taken as it is).
+function M.status(code)
+  if math.type(code) == "integer" then return code > 0 and code or 1 end
+  return M.EXIT[code] or 1
+end
+
 local function known(name)
+  local names = {}
   for _, c in ipairs(M.COMMANDS) do
     if c[1] == name then return true end
+    names[#names + 1] = c[1]
   end
+  return false, check.suggest(name, names)
 end
 
 local function fail(msg, code)
@@ -102,8 +120,11 @@ function M.main(argv)
     return 2
   elseif a:sub(1, 1) == "-" then
     return fail(("unknown option %q (see 'ocibuild --help')"):format(a), 2)
-  elseif not known(a) then
-    return fail(("unknown command %q (see 'ocibuild --help')"):format(a), 2)
+  end
+  local is, near = known(a)
+  if not is then
+    return fail(("unknown command %q%s (see 'ocibuild --help')"):format(a,
+      near and (" (did you mean %q?)"):format(near) or ""), 2)
   end
   local args = table.move(rest, 2, #rest, 1, {})
   local cmd = require("ocibuild.cmd." .. a)
@@ -114,10 +135,18 @@ function M.main(argv)
     end
     if w == "--" then break end
   end
+  g.ctx = context.new { store = g.store }
   local ok, err, code = cmd.run(args, g)
   if ok then return 0 end
-  if err then io.stderr:write("ocibuild: ", check.line(err), "\n") end
-  return math.type(code) == "integer" and code > 0 and code or 1
+  local status = M.status(code)
+  if err then
+    -- a mistake in how the command was called says where its usage is
+    if code == "USAGE" and not err:find("(see 'ocibuild ", 1, true) then
+      err = ("%s (see 'ocibuild %s --help')"):format(err, a)
+    end
+    io.stderr:write("ocibuild: ", check.line(err), "\n")
+  end
+  return status
 end
 
 return M

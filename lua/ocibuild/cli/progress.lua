@@ -88,7 +88,8 @@ function M.new(mode, opts)
 
   function rep.warn(msg) out:write("ocibuild: warning: ", check.line(msg), "\n") end
   function rep.finish() end
-  --- The message for the CLI to print, or nil when it was reported here.
+  --- The message for the CLI to print, or nil when it was reported here
+  -- (code: the failure's code).
   function rep.fail(msg) return msg end
 
   if mode == "tty" then
@@ -115,8 +116,8 @@ function M.new(mode, opts)
     end
     rep.on_event = emit
     rep.warn = function(msg) emit { type = "warning", message = msg } end
-    rep.fail = function(msg)
-      emit { type = "error", message = msg }
+    rep.fail = function(msg, code)
+      emit { type = "error", message = msg, code = code }
       return nil
     end
   end
@@ -134,7 +135,7 @@ function M.run(mode, cmd, fn)
   local ok, a, b, c = xpcall(fn, debug.traceback, rep)
   rep.finish()
   if not ok then error(a, 0) end
-  if not a and b then b = rep.fail(b) end
+  if not a and b then b = rep.fail(b, c) end
   return a, b, c
 end
 

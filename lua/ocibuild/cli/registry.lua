@@ -1,7 +1,6 @@
 --- The registry flags push, pull, login, build and run share, their help
 -- text, turning them into ocibuild.registry options, and what the CLI
 -- prints while images move (one line per blob, warnings on stderr).
-local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
 local output = require "ocibuild.cli.output"
 
@@ -128,17 +127,20 @@ function M.options(opts, cmd)
   return o
 end
 
---- An on_event callback printing a line per blob ("uploaded  sha256:...
--- 1.2 MiB") on out and warnings on stderr.
-function M.printer(out)
-  out = out or io.stdout
+--- The on_event of push and pull, reporting to rep (ocibuild.cli.progress):
+-- a line per blob on standard output ("uploaded   sha256:... 1.2 MiB"),
+-- warnings to rep.warn, and every event but warnings to the renderer.
+function M.reporter(rep)
   return function(ev)
-    if ev.type == "blob" then
-      out:write(("%-10s %s %s\n"):format(ev.action, ev.digest, output.human(ev.size)))
-      out:flush()
-    elseif ev.type == "warning" then
-      io.stderr:write("ocibuild: warning: ", check.line(ev.message), "\n")
+    if ev.type == "warning" then
+      rep.warn(ev.message)
+      return
     end
+    if ev.type == "blob" then
+      io.stdout:write(("%-10s %s %s\n"):format(ev.action, ev.digest, output.human(ev.size)))
+      io.stdout:flush()
+    end
+    if rep.on_event then rep.on_event(ev) end
   end
 end
 

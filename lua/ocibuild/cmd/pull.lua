@@ -1,11 +1,8 @@
 --- `ocibuild pull REF`: an image from a registry into the store.
-local events = require "ocibuild.events"
 local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 local progress = require "ocibuild.cli.progress"
-local ref = require "ocibuild.oci.ref"
-local registry = require "ocibuild.registry"
 local reg_cli = require "ocibuild.cli.registry"
-local store = require "ocibuild.store"
 
 local M = {}
 
@@ -30,32 +27,16 @@ local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "valu
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "pull")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("pull needs exactly one reference", "pull") end
   local o, err, code = reg_cli.options(opts, "pull")
   if not o then return nil, err, code end
-  local r
-  r, err = ref.parse(rest[1])
-  if not r then return nil, err, 2 end
-  o.platform = opts.platform
-  local dir, source = store.default_dir(g.store)
-  if not dir then return nil, source, 1 end
-  local st
-  st, err = store.open(dir, { create = true, source = source })
-  if not st then return nil, err, 1 end
   return progress.run(opts.progress, "pull", function(rep)
-    local print_blob = reg_cli.printer()
-    o.on_event = function(ev)
-      if ev.type == "blob" then print_blob(ev) end
-      if ev.type == "warning" then rep.warn(ev.message) else events.emit(rep.on_event, ev) end
-    end
-    events.emit(rep.on_event, { type = "start", stage = "pull", id = rest[1], ref = r.normalized })
-    local desc, perr = registry.pull(r, st, o)
-    if not desc then return nil, perr, 1 end
-    events.emit(rep.on_event, { type = "end", stage = "pull", id = rest[1], ref = r.name .. "@" .. desc.digest,
-      digest = desc.digest, store = st.dir })
+    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep), warn = rep.warn }
+    local r, perr, pcode = ops.pull(ctx, { ref = rest[1], platform = opts.platform })
+    if not r then return nil, perr, pcode end
     rep.finish()
-    io.stdout:write(r.name, "@", desc.digest, "\n")
+    io.stdout:write(r.reference, "\n")
     return true
   end)
 end

@@ -12,7 +12,7 @@ M.__index = M
 
 --- The endpoint of repo (ocibuild.registry.repo). opts: {tag= (the tag
 -- to PUT the image `root` by), root= (its digest), sources= (the
--- store's records, ocibuild.registry.sources)}.
+-- store's records, ocibuild.store.sources)}.
 function M.new(repo, opts)
   opts = opts or {}
   return setmetatable({ repo = repo, client = repo.client, tag = opts.tag, root = opts.root,

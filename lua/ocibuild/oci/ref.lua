@@ -130,4 +130,12 @@ function M.parse(s)
   return r
 end
 
+--- true when the reference text s names its registry itself (its first
+-- component has a dot or a colon, or is localhost), so that a push of it
+-- never goes to Docker Hub unasked. Never fails.
+function M.names_registry(s)
+  local first = type(s) == "string" and s:match("^([^/]+)/")
+  return first ~= nil and first ~= false and (first:find("[.:]") ~= nil or first == "localhost")
+end
+
 return M

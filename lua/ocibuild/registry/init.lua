@@ -28,7 +28,6 @@ local platform = require "ocibuild.oci.platform"
 local ref_mod = require "ocibuild.oci.ref"
 local registry_ep = require "ocibuild.endpoint.registry"
 local repo_mod = require "ocibuild.registry.repo"
-local sources = require "ocibuild.registry.sources"
 
 local M = {}
 
@@ -48,6 +47,10 @@ local function parse(reference)
   end
   return r
 end
+
+--- A reference (text, or parsed by ocibuild.oci.ref) checked as push and
+-- pull check it. Returns the parsed reference, or nil, msg, "BADREF".
+M.reference = parse
 
 -- Where r is reached for action: registries.conf's endpoints, or nil, msg, code.
 local function endpoints(r, action)
@@ -150,7 +153,7 @@ function M.pull(reference, st, opts)
   if not eps then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
-  local src = sources.load(st)
+  local src = st:sources()
   local desc
   for i, ep in ipairs(eps) do
     desc, err, code = pull_from(ep, st, src, opts, want)
@@ -170,14 +173,6 @@ function M.pull(reference, st, opts)
     if not ok then return nil, err, code end
   end
   return desc
-end
-
---- true when the reference text s names its registry itself (its first
--- component has a dot or a colon, or is localhost), so that a push of it
--- never goes to Docker Hub unasked. Never fails.
-function M.names_registry(s)
-  local first = type(s) == "string" and s:match("^([^/]+)/")
-  return first ~= nil and first ~= false and (first:find("[.:]") ~= nil or first == "localhost")
 end
 
 -- A copy target that has everything (see push).
@@ -233,7 +228,7 @@ function M.push(st, desc, reference, opts)
     c:close()
     return nil, herr, hcode
   end
-  local src = sources.load(st)
+  local src = st:sources()
   local repo = repo_mod.new(c, r.path, "push")
   local ep = registry_ep.new(repo, { tag = r.tag, root = desc.digest, sources = src })
   -- The tag names this image already: the registry holds every blob it

@@ -13,7 +13,6 @@ local images = require "ocibuild.store.images"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
-local sources = require "ocibuild.registry.sources"
 local walk = require "ocibuild.oci.walk"
 
 local M = {}
@@ -138,7 +137,7 @@ local function check_images(st, idx, report, problem)
     end
   end
   local document, blob = reader(st)
-  local src = sources.load(st)
+  local src = st:sources()
   local reached = {}
   for _, g in ipairs((images.group(idx))) do
     local kind = media.kind(g.desc.mediaType)

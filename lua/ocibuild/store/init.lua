@@ -203,6 +203,12 @@ function M:resolve(r)
   return nil, ("no image %s in store %s"):format(r.familiar, self.dir), "ENOENT"
 end
 
+--- The records of where the store's blobs came from and went to (see
+-- ocibuild.store.sources): read now, written back by their `save`.
+function M:sources()
+  return require("ocibuild.store.sources").load(self)
+end
+
 --- Removes what no tag reaches: see ocibuild.store.prune.
 function M:prune(opts)
   return require("ocibuild.store.prune").run(self, opts)

@@ -11,7 +11,7 @@
 -- append(digest, build) (see ocibuild.attest.place.registry) and close().
 -- Functions return nil, msg, code on failure.
 local layout = require "ocibuild.attest.place.layout"
-local registry = require "ocibuild.registry"
+local ref = require "ocibuild.oci.ref"
 local registry_place = require "ocibuild.attest.place.registry"
 
 local M = {}
@@ -29,7 +29,7 @@ function M.open(reference, opts)
     return layout.open { layout = dir, tag = tag ~= "" and tag or nil, write = opts.write }
   end
   if reference:sub(1, 9) == "docker://" then return registry_place.open(reference:sub(10), opts) end
-  if registry.names_registry(reference) and not opts["local"] then return registry_place.open(reference, opts) end
+  if ref.names_registry(reference) and not opts["local"] then return registry_place.open(reference, opts) end
   return layout.open { store = opts.store, image = reference }
 end
 

@@ -1,0 +1,83 @@
+--- push: an image of the store to a registry. Blobs the registry has are
+-- skipped, blobs another repository of the same registry has are mounted,
+-- the rest uploaded; the tag moves last (ocibuild.registry.push).
+-- Events: a `push` stage (id: the destination, familiar; ref: normalized),
+-- its progress and blob events, ended with ref = HOST/NAME@sha256:...;
+-- the same whoever pushes: the CLI, the API, a build that pushes.
+local check = require "ocibuild.util.check"
+local options = require "ocibuild.registry.options"
+local ref = require "ocibuild.oci.ref"
+local registry = require "ocibuild.registry"
+local store_mod = require "ocibuild.store"
+
+local M = {}
+
+--- args: src (an image of the store: a name, NAME@DIGEST; or what a
+-- build returned: {manifest=, path=, tags=}), dest (a registry reference;
+-- default: src, when it names its registry), and the registry options
+-- (ocibuild.registry.options).
+M.OPTIONS = { "src", "dest", table.unpack(options.KEYS) }
+
+-- The destination: dest, else src's own name when it names a registry.
+local function destination(args)
+  if args.dest ~= nil then
+    if type(args.dest) ~= "string" then return nil, "push: dest must be a reference", "BADVALUE" end
+    return args.dest
+  end
+  local src = args.src
+  local name = type(src) == "string" and src or (type(src) == "table" and src.tags and src.tags[1]
+    and src.tags[1].familiar)
+  if not ref.names_registry(name) then
+    return nil, ("%s names no registry: give DEST, as HOST/NAME:TAG"):format(name and check.show(name)
+      or "the image"), "USAGE"
+  end
+  return name
+end
+
+-- The store and the manifest descriptor of src.
+local function source(ctx, src)
+  if type(src) == "table" then
+    local st, err, code = store_mod.open(src.path)
+    if not st then return nil, err, code end
+    return st, src.manifest
+  end
+  local st, err, code = ctx:open_store()
+  if not st then return nil, err, code end
+  local desc
+  desc, err, code = registry.local_image(st, src)
+  if not desc then return nil, err, code end
+  return st, desc
+end
+
+--- Pushes. Returns {reference= ("HOST/NAME@sha256:..."), digest=, name=
+-- (HOST/NAME)}, or nil, msg, code.
+function M.run(ctx, args)
+  local ok, err = check.keys(args, M.OPTIONS, "push")
+  if not ok then return nil, err, "BADVALUE" end
+  local src = args.src
+  if type(src) ~= "string" and not (type(src) == "table" and src.manifest and src.path) then
+    return nil, "push needs an image of the store (a name or NAME@DIGEST), or what a build returned", "BADVALUE"
+  end
+  local dest, code
+  dest, err, code = destination(args)
+  if not dest then return nil, err, code end
+  local r
+  r, err, code = registry.reference(dest)
+  if not r then return nil, err, code end
+  ok, err, code = ctx:reach(r.domain, "push to " .. r.familiar)
+  if not ok then return nil, err, code end
+  local o
+  o, err, code = ctx:registry_options(args)
+  if not o then return nil, err, code end
+  local st, desc
+  st, desc, code = source(ctx, src)
+  if not st then return nil, desc, code end
+  ctx:emit { type = "start", stage = "push", id = r.familiar, ref = r.normalized }
+  local p
+  p, err, code = registry.push(st, desc, r, o)
+  if not p then return nil, err, code end
+  ctx:emit { type = "end", stage = "push", id = r.familiar, ref = p.reference, digest = p.digest }
+  return { reference = p.reference, digest = p.digest, name = p.name }
+end
+
+return M
