@@ -30,10 +30,12 @@ M.SCHEMA = {
 }
 
 --- The stages: an image build from start to tags (image), one layer
--- (layer), writing an OCI archive (archive), and registry transfers
--- (push, pull: one stage per image, with a progress line per blob whose
--- `id` is the blob's digest, ended by its `blob` event).
-M.STAGES = { image = true, layer = true, archive = true, push = true, pull = true }
+-- (layer), writing an OCI archive (archive: a build's, an export),
+-- registry transfers (push, pull: one stage per image, with a progress
+-- line per blob whose `id` is the blob's digest, ended by its `blob`
+-- event), importing an archive or a layout (import), and copying an
+-- image from one place to another (copy).
+M.STAGES = { image = true, layer = true, archive = true, push = true, pull = true, import = true, copy = true }
 
 --- What a `blob` event's action says: the target had it (exists), it
 -- was copied between local endpoints (copied), mounted from another
@@ -98,12 +100,15 @@ function M.with_warnings(warn, next_cb)
 end
 
 --- A callback that adds the fields of `extra` to each event it passes on
--- to next (nil when next is nil: no callback, no cost).
+-- to next (nil when next is nil: no callback, no cost); warnings pass
+-- as they are.
 function M.tagged(next_cb, extra)
   if not next_cb then return nil end
   return function(ev)
-    for k, v in pairs(extra) do
-      if ev[k] == nil then ev[k] = v end
+    if ev.type ~= "warning" then
+      for k, v in pairs(extra) do
+        if ev[k] == nil then ev[k] = v end
+      end
     end
     next_cb(ev)
   end

@@ -201,7 +201,7 @@ local function in_store(s, st, idx, opts)
 end
 
 -- A registry reference, pulled unless the policy (a sandboxed script's,
--- ocibuild.reach) refuses its registry.
+-- ocibuild.ops.reach) refuses its registry.
 local function pull(s, r, st, opts)
   if opts.policy then
     local ok, err, code = opts.policy.registry(r.domain, "base image " .. r.familiar)
@@ -244,7 +244,7 @@ end
 
 --- Resolves the base reference s against the store st (opened).
 -- opts: {platform=, on_event=, policy= (a sandboxed script's,
--- ocibuild.reach)}. Returns {endpoint=, desc= (manifest or
+-- ocibuild.ops.reach)}. Returns {endpoint=, desc= (manifest or
 -- index), name= (for org.opencontainers.image.base.name, or nil)}.
 function M.resolve(s, st, opts)
   if type(s) ~= "string" or s == "" then return nil, "from must be a non-empty string", "BADREF" end

@@ -122,7 +122,7 @@ return img:save { tag = args.tag }
     local code, out, err = diff(d, "a:1", "nope:1")
     assert.equal(1, code)
     assert.equal("", out)
-    assert.equal(("ocibuild: no image nope:1 in store %s/s\n"):format(d), err)
+    assert.equal(('ocibuild: no image "nope:1" in store %s/s\n'):format(d), err)
     code, _, err = T.ocibuild("--store", d .. "/s", "diff", "a:1")
     assert.equal(2, code)
     assert.equal("ocibuild: diff needs two images (see 'ocibuild diff --help')\n", err)

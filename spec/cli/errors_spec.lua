@@ -257,13 +257,14 @@ describe("ocibuild.cli", function()
         T.write(fx.ctx .. "/.wh.foo", "x\n")
         local before = state(fx)
         local code, out, err = run(fx, nil, "build", fx.ctx, "-t", tag, "--store", fx.store, "-o", fx.archive)
-        assert.equal(1, code, out .. err)
+        -- a reference typed on the command line that cannot be one: a usage mistake
+        assert.equal(2, code, out .. err)
         assert_one_line(err, "ocibuild: ", ("%q"):format(tag))
         assert.is_nil(err:find("wh.foo", 1, true))
         assert_unchanged(fx, before)
         -- nor is a store created to hold nothing
         code, out, err = run(fx, nil, "build", fx.ctx, "-t", tag, "--store", fx.dir .. "/new-store")
-        assert.equal(1, code, out .. err)
+        assert.equal(2, code, out .. err)
         assert.is_false(T.exists(fx.dir .. "/new-store"))
       end)
     end

@@ -141,8 +141,9 @@ describe("ocibuild tag", function()
     local before = T.read(s .. "/index.json")
     for _, case in ipairs {
       { { "tag", "nope:1", "x:1" }, 1, ('ocibuild: no image "nope:1" in store %s\n'):format(s) },
-      { { "tag", "a:1", "Bad:1" }, 1, 'ocibuild: invalid reference "Bad:1": repository name "library/Bad" must be lowercase (try "bad:1")\n' },
-      { { "tag", "a:1", "x@sha256:" .. ("0"):rep(64) }, 1, 'ocibuild: cannot tag with a digest reference "x@sha256:' .. ("0"):rep(64) .. '"\n' },
+      -- a new name that cannot be one is a usage mistake
+      { { "tag", "a:1", "Bad:1" }, 2, 'ocibuild: invalid reference "Bad:1": repository name "library/Bad" must be lowercase (try "bad:1")\n' },
+      { { "tag", "a:1", "x@sha256:" .. ("0"):rep(64) }, 2, 'ocibuild: cannot tag with a digest reference "x@sha256:' .. ("0"):rep(64) .. '"\n' },
       { { "tag", "a:1" }, 2, "ocibuild: tag needs an image and at least one new name (see 'ocibuild tag --help')\n" },
       { { "tag", "sha256:" .. ("0"):rep(64), "x:1" }, 1, ('ocibuild: no image "sha256:%s" in store %s\n'):format(("0"):rep(64), s) },
     } do
@@ -152,22 +153,29 @@ describe("ocibuild tag", function()
     assert.equal(before, T.read(s .. "/index.json"))
   end)
 
-  it("refuses an ID prefix two images start with, naming both", function()
+  it("refuses an ID or digest prefix several images start with, naming them", function()
     local d = T.tmpdir(finally)
     local s = d .. "/s"
-    local ids = {}
-    local i = 0
+    local built, i = {}, 0
     -- builds until two image IDs share their first hex digit
-    local first
+    local first, seen
     repeat
       i = i + 1
-      local _, id = fx.build(s, d .. "/c" .. i, "content " .. i, "c:" .. i)
-      first = ids[id:sub(8, 8)]
-      ids[id:sub(8, 8)] = ids[id:sub(8, 8)] or id
+      local dg, id = fx.build(s, d .. "/c" .. i, "content " .. i, "c:" .. i)
+      built[#built + 1] = { dg, id }
+      seen = seen or {}
+      first = seen[id:sub(8, 8)]
+      seen[id:sub(8, 8)] = seen[id:sub(8, 8)] or id
     until first
-    local code, out, err = fx.run(s, "tag", first:sub(8, 8), "x:1")
+    -- images prints IDs and digests: a prefix of either names an image
+    local hex, n = first:sub(8, 8), 0
+    for _, b in ipairs(built) do
+      if b[1]:sub(8, 8) == hex or b[2]:sub(8, 8) == hex then n = n + 1 end
+    end
+    local code, out, err = fx.run(s, "tag", hex, "x:1")
     assert.same({ 1, "" }, { code, out })
-    assert.matches('^ocibuild: "' .. first:sub(8, 8) .. '" is ambiguous: it starts the IDs of 2 images %(sha256:%x+, sha256:%x+%)\n$', err)
+    assert.matches('^ocibuild: "' .. hex .. '" is ambiguous: it starts the IDs or digests of ' .. n .. ' images %(sha256:%x+'
+      .. (", sha256:%x+"):rep(n - 1) .. '%)\n$', err)
   end)
 end)
 
@@ -255,20 +263,35 @@ describe("ocibuild inspect", function()
 end)
 
 describe("read-only commands", function()
-  it("never create a store, and say where the missing one's path came from", function()
+  it("never create a store: on a missing one they list and remove nothing, and those given an image say "
+    .. "where the missing store's path came from", function()
     local d = T.tmpdir(finally)
     local gone = d .. "/gone"
-    for _, argv in ipairs { { "images" }, { "inspect", "a:1" }, { "export", "a:1", "-o", d .. "/x.tar" },
-      { "tag", "a:1", "b:1" }, { "rm", "a:1" }, { "prune" }, { "fsck" } } do
+    local empty = {
+      images = "REPOSITORY   TAG   IMAGE ID   DIGEST   PLATFORM   SIZE   CREATED\n",
+      prune = "removed 0 untagged images, 0 blobs (0 bytes), 0 temp files (0 bytes), 0 reuse records and 0 layer states\n",
+      fsck = "checked 0 images and 0 blobs (0 bytes); 0 blobs (0 bytes) no image reaches, 0 abandoned temp files\n",
+    }
+    for _, argv in ipairs { { "images" }, { "prune" }, { "fsck" } } do
       local code, out, err = T.ocibuild("--store", gone, table.unpack(argv))
-      assert.same({ 1, "", ("ocibuild: no store at %s (given with --store)\n"):format(gone) }, { code, out, err }, argv[1])
-      code, out, err = T.sh(("OCIBUILD_STORE=%s %s %s"):format(T.q(gone), T.q(T.bin), argv[1] == "images" and "images" or "fsck"))
-      assert.same({ 1, "", ("ocibuild: no store at %s (from $OCIBUILD_STORE)\n"):format(gone) }, { code, out, err })
+      assert.same({ 0, empty[argv[1]], "" }, { code, out, err }, argv[1])
     end
-    local code, out, err = T.sh(("cd %s && env -u OCIBUILD_STORE -u XDG_DATA_HOME HOME=%s %s images"):format(T.q(d), T.q(d),
-      T.q(T.bin)))
-    assert.same({ 1, "", ("ocibuild: no store at %s/.local/share/ocibuild/store (the default store)\n"):format(d) },
+    local code, out, err = T.ocibuild("--store", gone, "prune", "--dry-run")
+    assert.same({ 0, "would remove 0 untagged images, 0 blobs (0 bytes) and 0 temp files (0 bytes)\n", "" },
       { code, out, err })
+    for _, argv in ipairs { { "inspect", "a:1" }, { "export", "a:1", "-o", d .. "/x.tar" },
+      { "tag", "a:1", "b:1" }, { "rm", "a:1" }, { "diff", "a:1", "b:1" } } do
+      code, out, err = T.ocibuild("--store", gone, table.unpack(argv))
+      assert.same({ 1, "", ('ocibuild: no image "a:1": no store at %s (given with --store)\n'):format(gone) },
+        { code, out, err }, argv[1])
+    end
+    code, out, err = T.sh(("OCIBUILD_STORE=%s %s inspect a:1"):format(T.q(gone), T.q(T.bin)))
+    assert.same({ 1, "", ('ocibuild: no image "a:1": no store at %s (from $OCIBUILD_STORE)\n'):format(gone) },
+      { code, out, err })
+    code, out, err = T.sh(("cd %s && env -u OCIBUILD_STORE -u XDG_DATA_HOME HOME=%s %s inspect a:1"):format(T.q(d),
+      T.q(d), T.q(T.bin)))
+    assert.same({ 1, "", ('ocibuild: no image "a:1": no store at %s/.local/share/ocibuild/store (the default store)\n')
+      :format(d) }, { code, out, err })
     assert.equal("", T.must("ls -A " .. T.q(d)))
   end)
 end)

@@ -125,7 +125,10 @@ print(getmetatable(""), getmetatable(f), getmetatable(img), getmetatable(print))
 print(pcall(setmetatable, img, {}))
 print(rawget(img, "_img"), next(img))
 print(package.loaded["ocibuild.core"], package.loaded.debug, package.loaded.ocibuild == oci)
-print(oci.new, oci.run, oci.run_unsafe, oci.internal)
+for _, k in ipairs { "new", "run", "run_unsafe", "internal" } do
+  local ok, e = pcall(function() return oci[k] end)
+  print(ok, (e:match("oci%.[%w_]+ is not available in build scripts")))
+end
 f:close()
 ]])
       assert.equal(0, code, err)
@@ -133,7 +136,10 @@ f:close()
         .. "false\tcannot change a protected metatable\n"
         .. "nil\tnil\n"
         .. "nil\tnil\ttrue\n"
-        .. "nil\tnil\tnil\tnil\n", out)
+        .. "false\toci.new is not available in build scripts\n"
+        .. "false\toci.run is not available in build scripts\n"
+        .. "false\toci.run_unsafe is not available in build scripts\n"
+        .. "false\toci.internal is not available in build scripts\n", out)
     end)
 
     it("changing its string library changes nothing of ocibuild's", function()
@@ -156,7 +162,7 @@ return img:save { tag = "fine:1" }
       local code, out, err = run(p, 'local u = require "lib.util"\nprint(u.twice(21), require("lib.util") == u, require("string") == string)\n')
       assert.equal(0, code, err)
       assert.equal("42\ttrue\ttrue\n", out)
-      for _, name in ipairs { "ocibuild.core", "ocibuild.script", "cjson", "debug", "lfs" } do
+      for _, name in ipairs { "ocibuild.core", "ocibuild.api.script", "cjson", "debug", "lfs" } do
         fails(p, ('local x\nrequire "%s"\n'):format(name), 2, ('module "%s" is not available in build scripts: '
           .. "only Lua files in the script's folder can be required %s"):format(name, HINT))
       end
@@ -370,7 +376,7 @@ print(getmetatable(setmetatable(t, nil)))
 ]])
       assert.equal(0, code, err)
       assert.equal("true\t42\tmine\n"
-        .. "nil\tnil\tocibuild.Image\tnil\n"
+        .. "nil\tnil\tocibuild.Image\tocibuild\n"
         .. "false\tcannot change a protected metatable\n"
         .. "false\ta metatable with __gc is not available in build scripts " .. HINT .. "\n"
         .. "false\ta metatable with __gc is not available in build scripts " .. HINT .. "\n"

@@ -297,7 +297,9 @@ return r
     -- oci.pull and oci.push are for programs and unsandboxed scripts
     code, out, err = ocb(store, "run", d .. "/ctx/build.lua")
     assert.equal(1, code)
-    assert.equal(d .. "/ctx/build.lua:2: attempt to call a nil value (field 'pull')", err:match("^ocibuild: (.-)\n"))
+    assert.equal(d .. "/ctx/build.lua:2: oci.pull is not available in build scripts: a build script builds and saves, "
+      .. "it does not manage the user's store or registries, nor run other scripts (use --unsafe to allow)",
+      err:match("^ocibuild: (.-)\n"))
     code, out, err = ocb(store, "run", "--unsafe", d .. "/ctx/build.lua")
     assert.equal(0, code, out .. err)
     local pushed = out:match("pushed (%S+)")

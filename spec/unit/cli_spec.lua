@@ -12,14 +12,16 @@ describe("ocibuild.cli.getopt", function()
     assert.same({ "dir", "-t" }, rest)
   end)
 
-  it("returns usage errors with exit code 2", function()
-    assert.same({ nil, "unknown option \"--nope\" (see 'ocibuild build --help')", 2 },
+  it("returns usage errors with the code USAGE (exit 2)", function()
+    assert.same({ nil, "unknown option \"--nope\" (see 'ocibuild build --help')", "USAGE" },
       { getopt.parse({ "--nope" }, SPEC, "build") })
-    assert.same({ nil, "option --why takes no value (see 'ocibuild build --help')", 2 },
+    assert.same({ nil, "option --why takes no value (see 'ocibuild build --help')", "USAGE" },
       { getopt.parse({ "--why=yes" }, SPEC, "build") })
-    assert.same({ nil, "option -o needs a value (see 'ocibuild build --help')", 2 },
+    assert.same({ nil, "option -o needs a value (see 'ocibuild build --help')", "USAGE" },
       { getopt.parse({ "-o" }, SPEC, "build") })
-    assert.same({ nil, "unknown option \"--alias\" (see 'ocibuild --help')", 2 }, { getopt.parse({ "--alias" }, SPEC) })
+    assert.same({ nil, "unknown option \"--alias\" (see 'ocibuild --help')", "USAGE" },
+      { getopt.parse({ "--alias" }, SPEC) })
+    assert.equal(2, cli.status("USAGE"))
     assert.same({ nil, '--level needs an integer, got "x"' }, { getopt.integer("x", "level") })
     assert.equal(5, getopt.integer("5", "level"))
   end)

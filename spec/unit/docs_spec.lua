@@ -56,7 +56,7 @@ describe("documentation", function()
       end
       -- and documents nothing that is not there
       for _, name in ipairs(sorted_keys(items)) do
-        local ok = oci[name] ~= nil or (name:match("^Image:") and debug.getmetatable(oci.image()).__index[name:sub(7)])
+        local ok = rawget(oci, name) ~= nil or (name:match("^Image:") and debug.getmetatable(oci.image()).__index[name:sub(7)])
           or (name:match("^Index:") and index_methods[name:sub(7)])
         assert.truthy(ok, "documented but absent: " .. name)
       end

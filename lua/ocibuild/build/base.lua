@@ -65,7 +65,7 @@ end
 -- opts: {platform= (parsed; explicit), host= (parsed: the default), dir=
 -- (the folder relative oci: and oci-archive: paths resolve against),
 -- registry= (the registry client's options, for a base to pull), on_event=,
--- policy= (a sandboxed script's, see ocibuild.reach)}. Returns {name=, digest= (what the reference resolved to),
+-- policy= (a sandboxed script's, see ocibuild.ops.reach)}. Returns {name=, digest= (what the reference resolved to),
 -- desc= (the manifest), manifest=, config= (decoded), platform=,
 -- layers= (descriptors), verified= {digest=true}}.
 function M.load(from, st, opts)

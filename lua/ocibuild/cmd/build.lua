@@ -4,7 +4,7 @@
 local dfcli = require "ocibuild.cli.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
-local ocibuild = require "ocibuild"
+local ops = require "ocibuild.ops"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
@@ -117,23 +117,9 @@ function M.command(s, flag)
   return { "/bin/sh", "-c", s }
 end
 
-function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, SPEC, "build")
-  if not opts then return nil, rest, 2 end
-  if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
-  if opts.file and opts["as-layer"] then
-    return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
-  end
-  local file, display = dfcli.choose(opts, rest[1])
-  if file then
-    if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
-      :format(display, rest[1])) end
-    local reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
-      ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
-      insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"] }, "build")
-    if not reg then return nil, err, code end
-    return dfcli.run(opts, rest[1], g, reg, file, display)
-  end
+-- The build verb's args for a directory build from the parsed options
+-- (ocibuild.ops.build), or nil, msg, "USAGE".
+local function directory(opts, dir)
   for _, k in ipairs { "build-arg", "target" } do
     if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
   end
@@ -145,13 +131,11 @@ function M.run(argv, g)
   local annotations
   annotations, err = pairs_of(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
-  local level
+  local level, jobs, entrypoint, cmd
   level, err = getopt.integer(opts.level, "level")
   if err then return getopt.usage_error(err, "build") end
-  local jobs, code
   jobs, err = getopt.integer(opts.jobs, "jobs")
   if err then return getopt.usage_error(err, "build") end
-  local entrypoint, cmd
   entrypoint, err = M.command(opts.entrypoint, "entrypoint")
   if err then return getopt.usage_error(err, "build") end
   cmd, err = M.command(opts.cmd, "cmd")
@@ -159,6 +143,30 @@ function M.run(argv, g)
   local config = { env = next(envs) and envs or nil, entrypoint = entrypoint, cmd = cmd,
     workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
     stop_signal = opts["stop-signal"] }
+  return { context = dir, labels = labels, exclusions = opts.exclude, dest = opts.dest, platform = opts.platform,
+    from = opts.from, config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
+    compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime, mode = opts.mode,
+    owner = opts.owner }
+end
+
+function M.run(argv, g)
+  local opts, rest = getopt.parse(argv, SPEC, "build")
+  if not opts then return nil, rest, "USAGE" end
+  if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
+  if opts.file and opts["as-layer"] then
+    return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
+  end
+  local file, display = dfcli.choose(opts, rest[1])
+  local args, err, code
+  if file then
+    if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
+      :format(display, rest[1])) end
+    args, err, code = dfcli.args(opts, rest[1], file, display)
+  else
+    args, err, code = directory(opts, rest[1])
+  end
+  if not args then return nil, err, code end
+  args.tag, args.archive, args.cache, args.push = opts.tag, opts.output, not opts["no-cache"], opts.push or nil
   local reg
   reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
@@ -166,18 +174,13 @@ function M.run(argv, g)
     timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
   if not reg then return nil, err, code end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
-    local targets, terr = results.targets(opts)
-    if not targets then return nil, terr, 1 end
-    local api = ocibuild.new(nil, { store = g.store, registry = reg, warn = rep.warn, on_event = rep.on_event })
-    local ok, r = pcall(api.build, {
-      context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
-      archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,
-      config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
-      compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-      mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"], push = opts.push or nil,
-    })
+    local targets
+    targets, err, code = results.targets(opts)
+    if not targets then return nil, err, code end
+    local r
+    r, err, code = ops.build(g.ctx:with { registry = reg, warn = rep.warn, on_event = rep.on_event }, args)
     rep.finish()
-    if not ok then return nil, r, 1 end
+    if not r then return nil, err, code end
     return results.report(r, targets, opts.quiet)
   end)
 end

@@ -1,10 +1,7 @@
 --- `ocibuild export NAME... -o FILE.tar|-`: images of the store into one
 -- OCI archive.
-local env = require "ocibuild.util.env"
-local export = require "ocibuild.export"
 local getopt = require "ocibuild.cli.getopt"
-local path = require "ocibuild.util.path"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -30,23 +27,16 @@ standard output is cut short). The store is never created.
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { output = "value", alias = { o = "output" } }, "export")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest == 0 then return getopt.usage_error("export needs at least one image", "export") end
   if not opts.output then return getopt.usage_error("export needs -o FILE.tar (or -o - for standard output)", "export") end
-  local sde, err = env.source_date_epoch()
-  if err then return nil, err, 1 end
-  local st
-  st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local dest = opts.output == "-" and "-" or path.abs(opts.output)
-  local r
-  r, err = export.archive(st, rest, dest, { mtime = sde or 0 })
-  if not r then return nil, err, 1 end
-  if dest ~= "-" then
+  local r, err, code = ops.export(g.ctx, { srcs = rest, dest = opts.output })
+  if not r then return nil, err, code end
+  if r.path ~= "-" then
     for _, im in ipairs(r.images) do
       io.stdout:write(("exported: %s %s\n"):format(im.descriptor.digest, table.concat(im.names, " ")))
     end
-    io.stdout:write(("archive:  %s (%d bytes, %s)\n"):format(dest, r.size, r.digest))
+    io.stdout:write(("archive:  %s (%d bytes, %s)\n"):format(r.path, r.size, r.digest))
   end
   return true
 end

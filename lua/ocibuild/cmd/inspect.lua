@@ -1,8 +1,7 @@
 --- `ocibuild inspect NAME|DIGEST`: an image of the store as JSON.
 local getopt = require "ocibuild.cli.getopt"
-local inspect = require "ocibuild.store.inspect"
+local ops = require "ocibuild.ops"
 local show = require "ocibuild.cli.show"
-local store = require "ocibuild.store"
 
 local M = {}
 
@@ -27,18 +26,15 @@ local SPEC = { config = "flag", manifest = "flag", raw = "flag", platform = "val
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "inspect")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("inspect needs exactly one image", "inspect") end
   if opts.config and opts.manifest then
     return getopt.usage_error("--config and --manifest exclude each other", "inspect")
   end
   local what = opts.config and "config" or (opts.manifest or opts.raw) and "manifest" or "image"
   if opts.raw then what = what == "config" and "config_raw" or "raw" end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local v
-  v, err = inspect.run(st, rest[1], { what = what, platform = opts.platform })
-  if not v then return nil, err, 1 end
+  local v, err, code = ops.inspect(g.ctx, { src = rest[1], what = what, platform = opts.platform })
+  if not v then return nil, err, code end
   io.stdout:write(type(v) == "string" and v or show.json(v))
   return true
 end

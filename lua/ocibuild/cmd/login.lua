@@ -1,7 +1,7 @@
 --- `ocibuild login HOST`: checks credentials with a registry and stores
 -- them where docker, podman, skopeo and crane find them too.
 local getopt = require "ocibuild.cli.getopt"
-local registry = require "ocibuild.registry"
+local ops = require "ocibuild.ops"
 local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
@@ -19,30 +19,17 @@ names for HOST, if any. For idpbuilder:
     ocibuild login gitea.cnoe.localtest.me:8443 -u giteaAdmin --password-stdin
 ]] .. "\n" .. reg_cli.HELP
 
---- HOST[:PORT] from what a user may type (a URL, a trailing slash).
-function M.host(s)
-  local h = s:gsub("^%a[%w+.-]*://", ""):gsub("/.*$", "")
-  if h == "" or not h:match("^[%w.%-]+$") and not h:match("^[%w.%-]+:%d+$") and not h:match("^%[[%x:]+%]:?%d*$") then
-    return nil, ("bad registry host %q"):format(s)
-  end
-  if h == "index.docker.io" or h == "registry-1.docker.io" then h = "docker.io" end
-  return h
-end
-
-function M.run(argv)
+function M.run(argv, g)
   local opts, rest = getopt.parse(argv, reg_cli.spec(), "login")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("login needs exactly one registry host", "login") end
-  local host, err = M.host(rest[1])
-  if not host then return getopt.usage_error(err, "login") end
-  local o, code
-  o, err, code = reg_cli.options(opts, "login")
+  local o, err, code = reg_cli.options(opts, "login")
   if not o then return nil, err, code end
   if not o.creds then return getopt.usage_error("login needs -u USER --password-stdin, or --creds", "login") end
-  local path
-  path, err = registry.login(host, o.creds, o)
-  if not path then return nil, err, 1 end
-  io.stdout:write(("logged in to %s as %s (credentials in %s)\n"):format(host, o.creds.username, path))
+  local r
+  r, err, code = ops.login(g.ctx:with { registry = o }, { host = rest[1] })
+  if not r then return nil, err, code end
+  io.stdout:write(("logged in to %s as %s (credentials in %s)\n"):format(r.host, r.username, r.path))
   return true
 end
 

@@ -6,6 +6,8 @@
 -- policy of ocibuild.ops.reach). A verb asks its ctx; it never builds
 -- its own store location, registry options or sinks.
 -- Functions return nil, msg, code on failure.
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
 local events = require "ocibuild.events"
 local options = require "ocibuild.registry.options"
 local path = require "ocibuild.util.path"
@@ -15,10 +17,11 @@ local M = {}
 local Ctx = {}
 Ctx.__index = Ctx
 
-local FIELDS = { "store", "base", "registry", "on_event", "warn", "allow", "policy" }
+local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", "allow", "policy" }
 
 --- A context. o: {store= (the store folder; default $OCIBUILD_STORE, else
--- the default one), base= (the folder relative paths resolve against;
+-- the default one), store_from= (where that folder was given, for
+-- messages; default "--store"), base= (the folder relative paths resolve against;
 -- default the current one), registry= (the registry options in force, see
 -- ocibuild.registry.options), on_event= (function(ev), see
 -- ocibuild.events), warn= (function(msg); default: as a warning event,
@@ -81,20 +84,26 @@ end
 function Ctx:store_dir()
   local dir, source = store_mod.default_dir(self.store)
   if not dir then return nil, source, "ENOENT" end
+  if self.store and self.store_from then source = self.store_from end
   return path.abs(dir), source
 end
 
 --- Opens the store. opts: {create= (make it when missing: builds,
 -- pulls, imports), missing= (what a read-only verb gets when there is no
--- store at all: this value instead of a failure; nothing is created)}.
+-- store at all: this value instead of a failure; nothing is created),
+-- image= (the image the verb looks for: a missing store is said as "no
+-- image IMAGE: no store at DIR")}.
 function Ctx:open_store(opts)
   opts = opts or {}
   local dir, source = self:store_dir()
   if not dir then return nil, source, "ENOENT" end
-  if opts.missing ~= nil and not opts.create and not require("ocibuild.core").stat(dir) then
-    return opts.missing
+  local absent = not opts.create and not core.stat(dir)
+  if absent and opts.missing ~= nil then return opts.missing end
+  local st, err, code = store_mod.open(dir, { create = opts.create, source = source })
+  if not st and absent and opts.image then
+    return nil, ("no image %s: %s"):format(check.show(opts.image), err), code
   end
-  return store_mod.open(dir, { create = opts.create, source = source })
+  return st, err, code
 end
 
 --- The registry options for a transfer: those in force, with the

@@ -30,7 +30,7 @@ return setmetatable(M, {
   __index = function(t, k)
     if not IS_VERB[k] then return nil end
     local mod = require("ocibuild.ops." .. k)
-    local f = function(ctx, args) return mod.run(ctx, args) end
+    local f = function(...) return mod.run(...) end
     rawset(t, k, f)
     return f
   end,

@@ -41,7 +41,7 @@ local function source(ctx, src)
     if not st then return nil, err, code end
     return st, src.manifest
   end
-  local st, err, code = ctx:open_store()
+  local st, err, code = ctx:open_store { image = src }
   if not st then return nil, err, code end
   local desc
   desc, err, code = registry.local_image(st, src)

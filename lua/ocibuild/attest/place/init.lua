@@ -16,7 +16,8 @@ local registry_place = require "ocibuild.attest.place.registry"
 
 local M = {}
 
---- The place reference names. opts: {store= (--store), local= (the
+--- The place reference names. opts: {store= (a function opening the
+-- store: ocibuild.ops.context's open_store), local= (the
 -- store even for a reference naming a registry), registry= (the registry
 -- client's options), write= (true: it will be written)}.
 function M.open(reference, opts)

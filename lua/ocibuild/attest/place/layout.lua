@@ -74,8 +74,8 @@ local function in_layout(st, tag, where)
   return nil, ("%s has no image named %s"):format(where, show(tag)), "ENOENT"
 end
 
---- The image opts.image names in the store (opts.store: its folder, as
--- --store gives it), or the image of the layout opts.layout (opts.tag:
+--- The image opts.image names in the store (opts.store: a function
+-- opening it), or the image of the layout opts.layout (opts.tag:
 -- its name there, or nil for its only image); opts.write: it will be
 -- written.
 function M.open(opts)
@@ -86,7 +86,7 @@ function M.open(opts)
     if st and opts.write then st, err, code = store_mod.open(st.dir, { create = true }) end
     if not st then return nil, ("oci:%s: %s"):format(opts.layout, err), code end
   else
-    st, err, code = store_mod.locate(opts.store)
+    st, err, code = opts.store()
     if not st then return nil, err, code end
   end
   local self = setmetatable({ kind = opts.layout and "layout" or "store", st = st,

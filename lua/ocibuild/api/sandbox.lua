@@ -1,13 +1,13 @@
 --- The sandbox build scripts run in: a repository's build script is data
 -- its reader may not have written, so by default it gets the ocibuild
 -- API, Lua's pure libraries, a read-only `io`, `os.time`/`date`, an
--- `os.getenv` that sees only what the user passed (ocibuild.reach),
+-- `os.getenv` that sees only what the user passed (ocibuild.ops.reach),
 -- and `require` of Lua files beside it, and every path it names (contexts,
 -- ignore files, archives, stores, files it opens or requires) must lie in
 -- its own folder, symlinks resolved. Anything else is a function that
 -- fails with "NAME is not available in build scripts (use --unsafe to
 -- allow)" at the script's line. The script runs under limits (see
--- ocibuild.script) that no pcall, coroutine or finalizer gets around.
+-- ocibuild.api.script) that no pcall, coroutine or finalizer gets around.
 local core = require "ocibuild.core"
 local path = require "ocibuild.util.path"
 
@@ -74,7 +74,7 @@ local function read_source(allow, base, p)
 end
 
 -- The results of a protected call, unless the script's limits (see
--- ocibuild.script) were exceeded meanwhile: then the error goes on, so
+-- ocibuild.api.script) were exceeded meanwhile: then the error goes on, so
 -- that no pcall, coroutine or load reader lets a script past its limits.
 local function unless_over(ok, ...)
   if not ok then
