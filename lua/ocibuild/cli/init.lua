@@ -135,7 +135,8 @@ function M.main(argv)
     end
     if w == "--" then break end
   end
-  g.ctx = context.new { store = g.store }
+  -- what runs a build script (for `run`) loads only when one runs
+  g.ctx = context.new { store = g.store, scripts = function(...) return require("ocibuild.api.script").run(...) end }
   local ok, err, code = cmd.run(args, g)
   if ok then return 0 end
   local status = M.status(code)

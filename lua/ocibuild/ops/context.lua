@@ -17,7 +17,7 @@ local M = {}
 local Ctx = {}
 Ctx.__index = Ctx
 
-local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", "allow", "policy" }
+local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", "allow", "policy", "scripts" }
 
 --- A context. o: {store= (the store folder; default $OCIBUILD_STORE, else
 -- the default one), store_from= (where that folder was given, for
@@ -27,7 +27,9 @@ local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", 
 -- ocibuild.events), warn= (function(msg); default: as a warning event,
 -- else nowhere), allow= (function(path, what) -> path | nil, msg: a
 -- sandboxed script's check of every host path), policy= (a sandboxed
--- script's reach, ocibuild.ops.reach)}.
+-- script's reach, ocibuild.ops.reach), scripts= (what runs a build script
+-- for the run verb: ocibuild.api.script.run, given by the tier above,
+-- since a script is calls of the API)}.
 function M.new(o)
   o = o or {}
   local self = setmetatable({}, Ctx)

@@ -1,9 +1,9 @@
---- run: a build script run (ocibuild.api.script), sandboxed unless
--- `unsafe`; the image it returns (else the last one it saved) is the
--- result, also written as an OCI archive when `output` names one. The one
--- verb that sits on the API: a script is calls of the API, each of which
--- is a verb again (its builds, pushes and archives send their own
--- events).
+--- run: a build script run, sandboxed unless `unsafe`; the image it
+-- returns (else the last one it saved) is the result, also written as an
+-- OCI archive when `output` names one. A script is calls of the API, each
+-- of which is a verb again (its builds, pushes and archives send their
+-- own events): what runs it (ocibuild.api.script.run) comes from the tier
+-- above, as the context's `scripts`, so that ops never requires the API.
 local archive = require "ocibuild.endpoint.archive"
 local check = require "ocibuild.util.check"
 local env = require "ocibuild.util.env"
@@ -46,8 +46,9 @@ function M.run(ctx, args)
     out, err, code = archive.new(dest)
     if not out then return nil, "--output: " .. err, code end
   end
+  if not ctx.scripts then return nil, "this context runs no build scripts", "ENOTSUP" end
   local r
-  r, err, code = require("ocibuild.api.script").run(a.file, a.args or {}, { store = ctx.store,
+  r, err, code = ctx.scripts(a.file, a.args or {}, { store = ctx.store,
     registry = ctx.registry, warn = ctx.warn, on_event = ctx.on_event, unsafe = a.unsafe,
     max_instructions = a.max_instructions, max_memory = a.max_memory, allow_registry = a.allow_registry,
     allow_image = a.allow_image, env = a.env })
