@@ -21,7 +21,9 @@
 -- of the connection (ECONNREFUSED, ETIMEDOUT, ECONNRESET for a connection
 -- that broke or answered nothing); keys add BADPEM, BADKEY, NEEDPASS (an
 -- encrypted key and no passphrase), BADPASS, KEYTYPE (not ECDSA P-256),
--- NOTSUP (cosign's own key format), and base64 BADBASE64. Misuse (a wrong argument type, an unknown
+-- NOTSUP (cosign's own key format), and base64 BADBASE64 (the Lua side's
+-- codes are listed with these in lua/ocibuild/util/codes.lua, the one list
+-- of every code). Misuse (a wrong argument type, an unknown
 -- option, a closed object) raises. Options travel as tables whose unknown
 -- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had

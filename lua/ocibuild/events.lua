@@ -59,26 +59,26 @@ end
 --- Checks ev against the schema. Returns true, or nil and what is wrong
 -- (an unknown type or field, a missing field, a value of the wrong type).
 function M.check(ev)
-  if type(ev) ~= "table" then return nil, "event is not a table" end
+  if type(ev) ~= "table" then return nil, "event is not a table", "BADEVENT" end
   local schema = M.SCHEMA[ev.type]
-  if not schema then return nil, ("unknown event type %s"):format(tostring(ev.type)) end
+  if not schema then return nil, ("unknown event type %s"):format(tostring(ev.type)), "BADEVENT" end
   for k, v in pairs(ev) do
     if k ~= "type" and k ~= "ms" then
       local want = schema[k]
-      if not want then return nil, ("%s event: unknown field %s"):format(ev.type, tostring(k)) end
+      if not want then return nil, ("%s event: unknown field %s"):format(ev.type, tostring(k)), "BADEVENT" end
       if not type_ok(v, want:gsub("%?$", "")) then
-        return nil, ("%s event: %s must be %s"):format(ev.type, k, want:gsub("%?$", ""))
+        return nil, ("%s event: %s must be %s"):format(ev.type, k, want:gsub("%?$", "")), "BADEVENT"
       end
     end
   end
   for k, want in pairs(schema) do
-    if want:sub(-1) ~= "?" and ev[k] == nil then return nil, ("%s event: %s is missing"):format(ev.type, k) end
+    if want:sub(-1) ~= "?" and ev[k] == nil then return nil, ("%s event: %s is missing"):format(ev.type, k), "BADEVENT" end
   end
   if ev.stage ~= nil and not M.STAGES[ev.stage] then
-    return nil, ("%s event: unknown stage %s"):format(ev.type, ev.stage)
+    return nil, ("%s event: unknown stage %s"):format(ev.type, ev.stage), "BADEVENT"
   end
   if ev.type == "blob" and not M.ACTIONS[ev.action] then
-    return nil, ("blob event: unknown action %s"):format(ev.action)
+    return nil, ("blob event: unknown action %s"):format(ev.action), "BADEVENT"
   end
   return true
 end

@@ -22,7 +22,7 @@ describe("ocibuild.cli.getopt", function()
     assert.same({ nil, "unknown option \"--alias\" (see 'ocibuild --help')", "USAGE" },
       { getopt.parse({ "--alias" }, SPEC) })
     assert.equal(2, cli.status("USAGE"))
-    assert.same({ nil, '--level needs an integer, got "x"' }, { getopt.integer("x", "level") })
+    assert.same({ nil, '--level needs an integer, got "x"', "USAGE" }, { getopt.integer("x", "level") })
     assert.equal(5, getopt.integer("5", "level"))
   end)
 end)

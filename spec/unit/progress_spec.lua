@@ -35,7 +35,7 @@ describe("ocibuild.events", function()
       { { type = "start", stage = "dance", id = "x" }, "start event: unknown stage dance" },
       { { type = "blob", digest = "d", size = 1, action = "teleported" }, "blob event: unknown action teleported" },
     } do
-      assert.same({ nil, case[2] }, { events.check(case[1]) })
+      assert.same({ nil, case[2], "BADEVENT" }, { events.check(case[1]) })
     end
   end)
 
@@ -137,7 +137,7 @@ describe("ocibuild.cli.progress", function()
   end)
 
   it("refuses a mode it does not know", function()
-    assert.same({ nil, 'bad --progress "fancy": expected auto, tty, plain, json, quiet' },
+    assert.same({ nil, 'bad --progress "fancy": expected auto, tty, plain, json, quiet', "USAGE" },
       { progress.new("fancy", { stream = sink(), terminal = false }) })
   end)
 

@@ -54,22 +54,26 @@ function M.policy(root)
     local real = resolve(p)
     if real == root or real:sub(1, #prefix) == prefix then return p end
     return nil, ("%s %s is outside the build script's folder %s: a build script reads and writes only there (%s)")
-      :format(what, p, root, M.HINT)
+      :format(what, p, root, M.HINT), "DENIED"
   end
 end
 
 -- The file p names, relative to base, when the policy allows it.
 local function checked(allow, base, p, what)
-  if type(p) ~= "string" then return nil, ("bad argument #1 (a file name expected, got %s)"):format(type(p)) end
-  return allow(path.abs(p, base), what)
+  if type(p) ~= "string" then
+    return nil, ("bad argument #1 (a file name expected, got %s)"):format(type(p)), "BADVALUE"
+  end
+  local file, err = allow(path.abs(p, base), what)
+  if not file then return nil, err, "DENIED" end
+  return file
 end
 
 local function read_source(allow, base, p)
-  local file, err = checked(allow, base, p, "file")
-  if not file then return nil, err end
+  local file, err, code = checked(allow, base, p, "file")
+  if not file then return nil, err, code end
   local text
-  text, err = core.read_file(file, { max = MAX_SOURCE })
-  if not text then return nil, err end
+  text, err, code = core.read_file(file, { max = MAX_SOURCE })
+  if not text then return nil, err, code end
   return text, file
 end
 

@@ -17,7 +17,7 @@ function M.parse_args(words)
   local args = {}
   for _, w in ipairs(words) do
     local k, v = w:match("^([%a_][%w_.-]*)=(.*)$")
-    if not k then return nil, ("bad argument %q: expected name=value"):format(w) end
+    if not k then return nil, ("bad argument %q: expected name=value"):format(w), "USAGE" end
     args[k] = v
   end
   return args
@@ -92,7 +92,7 @@ local function run_limited(chunk, l, sources, file)
   local ok, result = lim:run(chunk)
   if ok then return true, result end
   local over = lim:exceeded()
-  if over then return nil, ("%s: %s"):format(lim:where() or file, OVER[over](l)) end
+  if over then return nil, ("%s: %s"):format(lim:where() or file, OVER[over](l)), "LIMIT" end
   return nil, message(result, sources, lim:where(), file)
 end
 

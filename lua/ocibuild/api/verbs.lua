@@ -40,9 +40,11 @@ local function call(ctx, names, ...)
   for i = 2, #names do
     local name, v = names[i], (select(i - 1, ...))
     if name == "opts" then
-      if v ~= nil and type(v) ~= "table" then return nil, verb .. " options must be a table" end
+      if v ~= nil and type(v) ~= "table" then return nil, verb .. " options must be a table", "BADVALUE" end
       local o = plain(v) or {}
-      if o.store ~= nil and type(o.store) ~= "string" then return nil, verb .. ": store must be a folder" end
+      if o.store ~= nil and type(o.store) ~= "string" then
+        return nil, verb .. ": store must be a folder", "BADVALUE"
+      end
       if o.store ~= nil or o.on_event ~= nil then
         c = ctx:with { store = o.store and path.abs(o.store, ctx.base), on_event = o.on_event,
           store_from = o.store and ("given as %s's store"):format(verb) }
@@ -58,7 +60,7 @@ local function call(ctx, names, ...)
       args[name] = plain(v)
     end
   end
-  if n > #names - 1 then return nil, ("%s takes at most %d arguments"):format(verb, #names - 1) end
+  if n > #names - 1 then return nil, ("%s takes at most %d arguments"):format(verb, #names - 1), "BADVALUE" end
   return c, args
 end
 

@@ -41,7 +41,7 @@ local function choose(idx, want, what)
   end
   local have = platforms_of(idx.manifests)
   return nil, ("base image %s has no image for %s; it has %s"):format(what, platform.format(want),
-    #have > 0 and table.concat(have, ", ") or "no platforms listed"), "ENOPLATFORM"
+    #have > 0 and table.concat(have, ", ") or "no platforms listed"), "NOPLATFORM"
 end
 
 -- The manifest descriptor of the image `got.desc` names for want, reading
@@ -110,7 +110,7 @@ function M.load(from, st, opts)
   local p = { os = c.os, architecture = c.architecture, variant = type(c.variant) == "string" and c.variant or nil }
   if opts.platform and not platform.matches(p, opts.platform) then
     return nil, ("base image %s is %s, not %s"):format(from, platform.format(p), platform.format(opts.platform)),
-      "ENOPLATFORM"
+      "NOPLATFORM"
   end
   return { name = got.name, digest = got.desc.digest, desc = d, manifest = m, config = c, platform = p,
     layers = m.layers, verified = verified, from = from }

@@ -41,21 +41,21 @@ M.BASE_DIGEST = "org.opencontainers.image.base.digest"
 function M.new(opts, base, where)
   opts = opts or {}
   local ok, err = check.keys(opts, M.OPTIONS, "image")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   local p
   if opts.platform ~= nil then
     p, err = platform.parse(opts.platform)
-    if not p then return nil, err end
+    if not p then return nil, err, "BADPLATFORM" end
   end
   local sde, code
   sde, err, code = env.source_date_epoch()
   if err then return nil, err, code end
   if opts.created ~= nil and (math.type(opts.created) ~= "integer" or opts.created < 0 or opts.created > env.MAX_TIME) then
-    return nil, ("created must be an integer of seconds from 0 to %d"):format(env.MAX_TIME)
+    return nil, ("created must be an integer of seconds from 0 to %d"):format(env.MAX_TIME), "BADVALUE"
   end
-  if opts.store ~= nil and type(opts.store) ~= "string" then return nil, "store must be a path" end
+  if opts.store ~= nil and type(opts.store) ~= "string" then return nil, "store must be a path", "BADVALUE" end
   if opts.from ~= nil and (type(opts.from) ~= "string" or opts.from == "") then
-    return nil, ("from must be an image reference, got %s"):format(check.show(opts.from))
+    return nil, ("from must be an image reference, got %s"):format(check.show(opts.from)), "BADVALUE"
   end
   local img = setmetatable({
     base = base or path.cwd(),
@@ -72,7 +72,7 @@ function M.new(opts, base, where)
   }, M)
   if opts.annotations ~= nil then
     ok, err = config.annotations(img.annotations, opts.annotations)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BADVALUE" end
   end
   return img
 end
@@ -108,7 +108,7 @@ end
 --- Removes paths of the base (see ocibuild.build.files).
 function M:remove(list, where)
   local rs, err = files.remove(list)
-  if not rs then return nil, err end
+  if not rs then return nil, err, "BADVALUE" end
   local s = generated(self, where)
   for _, r in ipairs(rs) do
     r.where = where
@@ -132,11 +132,11 @@ end
 -- spec.created_by and spec.comment: its history entry.
 function M:mkdir(spec, where)
   if type(spec) ~= "table" or type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then
-    return nil, "mkdir needs { path = <absolute path> }"
+    return nil, "mkdir needs { path = <absolute path> }", "BADVALUE"
   end
   local comps = view.split(spec.path)
   for _, c in ipairs(comps) do
-    if c == ".." or c:sub(1, 4) == ".wh." then return nil, ("mkdir: bad path %s"):format(check.show(spec.path)) end
+    if c == ".." or c:sub(1, 4) == ".wh." then return nil, ("mkdir: bad path %s"):format(check.show(spec.path)), "BADVALUE" end
   end
   self.steps[#self.steps + 1] = { kind = "mkdir", path = spec.path, comps = comps, user = spec.user,
     created_by = spec.created_by, comment = spec.comment, where = where }
@@ -148,7 +148,7 @@ end
 function M:history(h)
   if type(h) ~= "table" or (h.created_by ~= nil and type(h.created_by) ~= "string")
       or (h.comment ~= nil and type(h.comment) ~= "string") then
-    return nil, "history needs { created_by = \"...\", comment = \"...\" }"
+    return nil, "history needs { created_by = \"...\", comment = \"...\" }", "BADVALUE"
   end
   self.steps[#self.steps + 1] = { kind = "history", created_by = h.created_by, comment = h.comment }
   return self
@@ -157,28 +157,28 @@ end
 --- Sets one label.
 function M:label(k, v)
   local ok, err = config.label(self.labels, k, v)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   return self
 end
 
 --- Sets several labels from a table.
 function M:set_labels(t)
   local ok, err = config.set_labels(self.labels, t)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   return self
 end
 
 --- Sets config fields (see ocibuild.build.config).
 function M:config(t)
   local ok, err = config.set(self.cfg, t, self.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   return self
 end
 
 --- Sets manifest annotations (see ocibuild.build.config.annotations).
 function M:annotate(t)
   local ok, err = config.annotations(self.annotations, t)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   return self
 end
 

@@ -29,7 +29,7 @@ local function pairs_of(list, flag)
   local t = {}
   for _, kv in ipairs(list or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv) end
+    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv), "USAGE" end
     t[k] = v
   end
   return t

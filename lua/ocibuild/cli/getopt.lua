@@ -53,8 +53,9 @@ end
 function M.integer(v, name)
   if v == nil then return nil end
   local n = math.tointeger(tonumber(v))
-  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v) end
+  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v), "USAGE" end
   return n
 end
 
 return M
+, "USAGE"

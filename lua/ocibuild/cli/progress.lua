@@ -73,7 +73,7 @@ function M.new(mode, opts)
   local known = false
   for _, m in ipairs(M.MODES) do known = known or m == mode end
   if not known then
-    return nil, ("bad --progress %q: expected %s"):format(mode, table.concat(M.MODES, ", "))
+    return nil, ("bad --progress %q: expected %s"):format(mode, table.concat(M.MODES, ", ")), "USAGE"
   end
   local out = opts.stream or io.stderr
   local term = opts.terminal
@@ -124,15 +124,23 @@ function M.new(mode, opts)
   return rep
 end
 
+-- The reporter of the run going on (the global --progress's), which a
+-- command's own run reuses.
+local active
+
 --- Runs fn(rep) with a reporter for mode and returns what fn returns (a
--- command's true | nil, msg, exit code), the live lines cleared whatever
+-- command's true | nil, msg, code), the live lines cleared whatever
 -- happens (fn calls rep.finish() itself before printing results). A bad
 -- mode is a usage error of command cmd; in json mode a failure is
--- reported as an `error` event instead of a text line.
+-- reported as an `error` event (with its code) instead of a text line.
+-- Inside another run, fn gets that run's reporter.
 function M.run(mode, cmd, fn)
+  if active then return fn(active) end
   local rep, err = M.new(mode)
   if not rep then return getopt.usage_error(err, cmd) end
+  active = rep
   local ok, a, b, c = xpcall(fn, debug.traceback, rep)
+  active = nil
   rep.finish()
   if not ok then error(a, 0) end
   if not a and b then b = rep.fail(b, c) end

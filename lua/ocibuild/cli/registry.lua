@@ -64,7 +64,9 @@ function M.size(v, name)
   local n, unit = tostring(v):match("^(%d+)%s*([kKmMgG]?)i?[bB]?$")
   local mult = { [""] = 1, k = 1 << 10, m = 1 << 20, g = 1 << 30 }
   n = n and math.tointeger(tonumber(n))
-  if not n or not mult[unit:lower()] then return nil, ("--%s needs a size such as 64M, got %q"):format(name, v) end
+  if not n or not mult[unit:lower()] then
+    return nil, ("--%s needs a size such as 64M, got %q"):format(name, v), "USAGE"
+  end
   return n * mult[unit:lower()]
 end
 

@@ -93,7 +93,7 @@ local function pairs_of(list, flag)
   local t = {}
   for _, kv in ipairs(list or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv) end
+    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv), "USAGE" end
     t[k] = v
   end
   return t
@@ -106,11 +106,11 @@ function M.command(s, flag)
   if s == "" then return {} end
   if s:match("^%s*%[") then
     local v, err = json.decode(s, "--" .. flag)
-    if v == nil then return nil, err end
+    if v == nil then return nil, err, "USAGE" end
     local ok = json.is_array(v)
     for _, x in ipairs(ok and v or {}) do ok = ok and type(x) == "string" end
     if not ok then
-      return nil, ("--%s %q: a JSON list must hold only strings, as [\"/bin/app\", \"-v\"]"):format(flag, s)
+      return nil, ("--%s %q: a JSON list must hold only strings, as [\"/bin/app\", \"-v\"]"):format(flag, s), "USAGE"
     end
     return table.move(v, 1, #v, 1, {})
   end
@@ -186,3 +186,4 @@ function M.run(argv, g)
 end
 
 return M
+, "USAGE"

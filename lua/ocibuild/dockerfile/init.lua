@@ -58,7 +58,7 @@ local function references(context)
         local real = core.realpath(abs) or abs
         if real ~= root and real:sub(1, #root + 1) ~= root .. "/" then
           return nil, ("%s names %s, outside the build context %s: a Dockerfile reads only its context")
-            :format(ref, abs, context)
+            :format(ref, abs, context), "BADDOCKERFILE"
         end
         return scheme .. abs .. (tag or "")
       end
@@ -108,7 +108,7 @@ function M.load(o)
     if not plan then return nil, err, code end
     local img
     img, err = image.new({ platform = p and platform.format(p) or nil }, o.context)
-    if not img then return nil, err end
+    if not img then return nil, err, "BADDOCKERFILE" end
     local bo = { file = display, dir = o.context, context = o.context, ignore = entries, args = o.args or {},
       explicit = p, build = host, reference = references(o.context) }
     img.where = display

@@ -36,8 +36,8 @@ function M:put_blob(desc, src)
 end
 
 function M:put_manifest(desc, text)
-  local digest, size = self.store:put_blob(text)
-  if not digest then return nil, size end
+  local digest, size, code = self.store:put_blob(text)
+  if not digest then return nil, size, code end
   if digest ~= desc.digest then
     return nil, ("manifest bytes hash to %s, not %s"):format(digest, desc.digest), "BADDIGEST"
   end

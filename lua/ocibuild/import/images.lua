@@ -191,8 +191,9 @@ function M.docker(st, t, src)
       if not mt then return nil, err, code end
       layers[j] = doc.descriptor(mt, f.digest, f.size)
     end
-    local mdigest, msize = st:put_blob(doc.encode(doc.manifest(doc.descriptor(media.CONFIG, cf.digest, cf.size), layers)))
-    if not mdigest then return nil, msize end
+    local mdigest, msize, mcode = st:put_blob(doc.encode(doc.manifest(doc.descriptor(media.CONFIG, cf.digest, cf.size),
+      layers)))
+    if not mdigest then return nil, msize, mcode end
     local refs
     refs, err, code = parse_tags(item, at)
     if not refs then return nil, err, code end

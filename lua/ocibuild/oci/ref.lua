@@ -68,7 +68,7 @@ local function show(s)
   return (("%q"):format(s):gsub("\\\n", "\\n"))
 end
 
-local function fail(s, why) return nil, ("invalid reference %s: %s"):format(show(s), why) end
+local function fail(s, why) return nil, ("invalid reference %s: %s"):format(show(s), why), "BADREF" end
 
 --- Parses a reference. Returns `{domain=, path=, tag=, digest=, name=,
 -- normalized=, familiar=}`, or nil and a message quoting the rule broken.

@@ -91,9 +91,11 @@ end
 -- false when the helper has none, or nil, msg.
 function M.helper_get(name, domain, where)
   local prog = "docker-credential-" .. name
-  if not M.server_url(domain):match("^[%w.:/%[%]-]+$") then return nil, ("bad registry host %s"):format(check.show(domain)) end
+  if not M.server_url(domain):match("^[%w.:/%[%]-]+$") then
+    return nil, ("bad registry host %s"):format(check.show(domain)), "BADREF"
+  end
   local p = io.popen(("printf '%%s' '%s' | %s get 2>&1"):format(M.server_url(domain), prog), "r")
-  if not p then return nil, ("cannot run %s (%s)"):format(prog, where) end
+  if not p then return nil, ("cannot run %s (%s)"):format(prog, where), "HELPER" end
   local out = p:read("a")
   local ok, _, status = p:close()
   if not ok then
@@ -160,7 +162,7 @@ end
 -- nil, msg.
 function M.parse(s)
   local user, pass = tostring(s):match("^([^:]+):(.*)$")
-  if not user then return nil, "credentials must be USER:PASSWORD" end
+  if not user then return nil, "credentials must be USER:PASSWORD", "BADVALUE" end
   return { username = user, password = pass, source = "--creds" }
 end
 
@@ -217,7 +219,7 @@ end
 local function helper_run(name, verb, input)
   local prog = "docker-credential-" .. name
   local p = io.popen(("%s %s >/dev/null 2>&1"):format(prog, verb), "w")
-  if not p then return nil, ("cannot run %s"):format(prog) end
+  if not p then return nil, ("cannot run %s"):format(prog), "HELPER" end
   p:write(input)
   local ok, _, status = p:close()
   if not ok then return nil, ("credential helper %s %s failed (exit %s)"):format(prog, verb, tostring(status)), "HELPER" end

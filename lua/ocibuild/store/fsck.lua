@@ -47,10 +47,10 @@ local function reader(st)
   end
   local function document(d, role)
     return judge(d, role, function(what)
-      local text, err = st:get_json(d.digest)
-      if not text then return nil, err end
+      local text, err, code = st:get_json(d.digest)
+      if not text then return nil, err, code end
       if #text ~= d.size then
-        return nil, ("%d bytes, its descriptor says %d: %s"):format(#text, d.size, st:blob_path(d.digest))
+        return nil, ("%d bytes, its descriptor says %d: %s"):format(#text, d.size, st:blob_path(d.digest)), "BADSIZE"
       end
       if role == "config" then return doc.read_config(text, what) end
       return doc.read_any(text, d.mediaType, what)
