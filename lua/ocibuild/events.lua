@@ -72,7 +72,9 @@ function M.check(ev)
     end
   end
   for k, want in pairs(schema) do
-    if want:sub(-1) ~= "?" and ev[k] == nil then return nil, ("%s event: %s is missing"):format(ev.type, k), "BADEVENT" end
+    if want:sub(-1) ~= "?" and ev[k] == nil then
+      return nil, ("%s event: %s is missing"):format(ev.type, k), "BADEVENT"
+    end
   end
   if ev.stage ~= nil and not M.STAGES[ev.stage] then
     return nil, ("%s event: unknown stage %s"):format(ev.type, ev.stage), "BADEVENT"

@@ -7,7 +7,8 @@ local function rich_context(dir)
   T.write(dir .. "/bin/run.sh", "#!/bin/sh\necho run\n", 493)
   T.write(dir .. "/café/日本語.txt", "unicode\n", 420)
   T.write(dir .. "/" .. ("long-directory-name/"):rep(6) .. ("f"):rep(120), "deep\n", 420)
-  T.must(("cd %s && mkdir -p emptydir && ln -s index.html link && ln -s /nowhere dangling && ln index.html hard && head -c 20000000 /dev/urandom > big.bin && chmod 644 big.bin")
+  T.must(("cd %s && mkdir -p emptydir && ln -s index.html link && ln -s /nowhere dangling && ln index.html hard" ..
+    " && head -c 20000000 /dev/urandom > big.bin && chmod 644 big.bin")
     :format(T.q(dir)))
 end
 
@@ -48,7 +49,8 @@ describe("ocibuild build", function()
     assert.equal(img.manifest.config.digest, r.image_id)
   end)
 
-  it("round-trips a tree with symlinks, hardlinks, empty dirs, long and non-ASCII paths, 0-byte and 20 MB files", function()
+  it("round-trips a tree with symlinks, hardlinks, empty dirs, long and non-ASCII paths, 0-byte and 20 MB files",
+    function()
     local d = T.tmpdir(finally)
     rich_context(d .. "/ctx")
     build(d .. "/ctx", d .. "/s", "-t", "rich:1")
@@ -109,7 +111,8 @@ describe("ocibuild build", function()
   it("records labels, platform and destination, and moves a tag to the new image", function()
     local d = T.tmpdir(finally)
     T.write(d .. "/ctx/f", "one")
-    local r1 = build(d .. "/ctx", d .. "/s", "-t", "lab:1", "--label", "org.opencontainers.image.source=https://example.com/x",
+    local r1 = build(d .. "/ctx", d .. "/s", "-t", "lab:1", "--label",
+      "org.opencontainers.image.source=https://example.com/x",
       "--label", "empty=", "--platform", "linux/arm64", "--dest", "/srv/app")
     local img = T.image(d .. "/s", "lab:1")
     assert.same({ ["org.opencontainers.image.source"] = "https://example.com/x", empty = "" }, img.config.config.Labels)

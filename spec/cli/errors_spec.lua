@@ -381,7 +381,8 @@ describe("ocibuild.cli", function()
     it("reports a runtime error as FILE:LINE: message", function()
       local fx = fixture(finally)
       seed(fx)
-      local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nlocal t = nil\nprint(t.x)\n',
+      local err = script_fails(fx,
+        'local oci = require "ocibuild"\nlocal img = oci.image {}\nlocal t = nil\nprint(t.x)\n',
         fx.dir .. "/build.lua:4:", "attempt to index a nil value")
       assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
     end)
@@ -404,7 +405,8 @@ describe("ocibuild.cli", function()
     it("names the script, the line and the tag when save gets a bad tag, even through a tail call", function()
       local fx = fixture(finally)
       seed(fx)
-      local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
+      local err = script_fails(fx,
+        'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
         .. 'return img:save { tag = "Bad:tag" }\n', '"Bad:tag"', "lowercase")
       assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
       err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
@@ -418,7 +420,8 @@ describe("ocibuild.cli", function()
       local before = state(fx)
       local code, out, err = run(fx, nil, "run", fx.dir .. "/missing.lua", "--store", fx.store)
       assert.equal(1, code, out .. err)
-      assert.equal(("ocibuild: %s/missing.lua: cannot read the build script: No such file or directory\n"):format(fx.dir), err)
+      assert.equal(("ocibuild: %s/missing.lua: cannot read the build script: No such file or" ..
+        " directory\n"):format(fx.dir), err)
       assert_unchanged(fx, before)
     end)
   end)

@@ -43,7 +43,8 @@ describe("ocibuild import of names that are not references (issue 18, item 7)", 
     fx.ok(d .. "/src", "export", "a:1", "-o", d .. "/a.tar")
     T.must(("mkdir %s && tar -xf %s -C %s"):format(T.q(d .. "/x"), T.q(d .. "/a.tar"), T.q(d .. "/x")))
     local index = T.read(d .. "/x/index.json")
-    local bad = index:gsub('"org.opencontainers.image.ref.name":"a:1"', '"org.opencontainers.image.ref.name":"j:1\\u0000evil"')
+    local bad = index:gsub('"org.opencontainers.image.ref.name":"a:1"',
+      '"org.opencontainers.image.ref.name":"j:1\\u0000evil"')
       :gsub('"io.containerd.image.name":"[^"]*",?', "")
     assert.are_not.equal(index, bad)
     T.write(d .. "/x/index.json", bad)

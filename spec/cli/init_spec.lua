@@ -120,7 +120,8 @@ describe("ocibuild init", function()
       local code, _, err = init(p)
       assert.equal(0, code, err)
       T.must(("cd %s && CGO_ENABLED=0 GOCACHE=%s GOPATH=%s GOPROXY=off GOFLAGS=-mod=mod "
-        .. "go build -trimpath -ldflags=-buildid= -o app ."):format(T.q(p), T.q(T.build .. "/go-cache"), T.q(d .. "/gopath")))
+        .. "go build -trimpath -ldflags=-buildid= -o app ."):format(T.q(p), T.q(T.build .. "/go-cache"), T.q(d
+        .. "/gopath")))
       local out
       code, out, err = run(p, d .. "/s")
       assert.equal(0, code, out .. err)

@@ -50,7 +50,8 @@ describe("a build over 4 MiB of config or manifest", function()
     local s = d .. "/s"
     fx.build(s, d .. "/k", "keep", "keep:1")
     T.write(d .. "/ctx/a", "a")
-    T.write(d .. "/build.lua", 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
+    T.write(d .. "/build.lua",
+      'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
       .. 'img:label("big", ("x"):rep(5000000))\nreturn img:save { tag = "big:1" }\n')
     local before = fingerprint(s)
     local code, out, err = fx.run(s, "run", d .. "/build.lua")
@@ -87,7 +88,8 @@ describe("a build over 4 MiB of config or manifest", function()
     local idx = doc.index(list)
     local text = doc.encode(idx)
     assert.same({ nil, ("the image index would have %d bytes, more than the 4194304 (4 MiB) that ocibuild and "
-      .. "registries read: manifests (40000 entries) holds %d of them"):format(#text, #doc.encode(idx.manifests)), "TOOBIG" },
+      .. "registries read: manifests (40000 entries) holds %d of them"):format(#text, #doc.encode(idx.manifests)),
+      "TOOBIG" },
       { doc.fits("index", idx, text) })
     idx = doc.index({ d })
     text = doc.encode(idx)

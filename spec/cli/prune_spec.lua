@@ -23,7 +23,8 @@ describe("ocibuild gc", function()
 
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes%), 1 temp file %(1 bytes%), 1 reuse record and 0 layer states\n$", out)
+    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes%), 1 temp file %(1 bytes%), 1 reuse record" ..
+      " and 0 layer states\n$", out)
     local left = {}
     for _, b in ipairs(blobs(s)) do left["sha256:" .. b] = true end
     assert.is_true(left[second.desc.digest])
@@ -42,7 +43,8 @@ end)
 
 -- The whole store as "path sha256" lines: what must not change.
 local function fingerprint(s)
-  return T.must("cd " .. T.q(s) .. " && find . -path ./.ocibuild-tmp -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
+  return T.must("cd " .. T.q(s)
+    .. " && find . -path ./.ocibuild-tmp -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
 end
 
 describe("ocibuild gc on a store it cannot fully read", function()
@@ -86,7 +88,8 @@ describe("ocibuild gc on a store it cannot fully read", function()
   it("deletes nothing when the manifest is unreadable for the user running it", function()
     if T.must("id -u"):match("%d+") ~= "0" then return pending("needs root to run gc as another user") end
     local d, s, img = setup(finally)
-    T.must("chmod 755 " .. T.q(d) .. " && chown -R 65534:65534 " .. T.q(s) .. " && chmod 000 " .. T.q(img.blob(img.desc.digest)))
+    T.must("chmod 755 " .. T.q(d) .. " && chown -R 65534:65534 " .. T.q(s) .. " && chmod 000 "
+      .. T.q(img.blob(img.desc.digest)))
     local before = fingerprint(s)
     local code, _, err = T.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s --store %s gc")
       :format(T.q(T.bin), T.q(s)))
@@ -116,11 +119,14 @@ describe("ocibuild gc on a store it cannot fully read", function()
     -- an index (as another tool would write) whose only child is keep:1's manifest
     local child = ('{"digest":"%s","mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d}')
       :format(img.desc.digest, img.desc.size)
-    local nested = '{"manifests":[' .. child .. '],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}'
+    local nested = '{"manifests":[' .. child
+      .. '],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}'
     T.write(d .. "/nested.json", nested)
     local digest = "sha256:" .. T.sha256_file(d .. "/nested.json")
     T.must(("cp %s %s"):format(T.q(d .. "/nested.json"), T.q(s .. "/blobs/sha256/" .. digest:sub(8))))
-    T.write(s .. "/index.json", ('{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"nested:1"},"digest":"%s","mediaType":"application/vnd.oci.image.index.v1+json","size":%d}],"schemaVersion":2}')
+    T.write(s .. "/index.json",
+      ('{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"nested:1"},"digest":"%s",'
+        .. '"mediaType":"application/vnd.oci.image.index.v1+json","size":%d}],"schemaVersion":2}')
       :format(digest, #nested))
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
@@ -152,7 +158,8 @@ describe("ocibuild prune", function()
     assert.equal(5, #lines) -- the image, its manifest, config and layer, the total
     assert.matches("^would remove 1 untagged image, %d blobs %(%d+ bytes%) and 1 temp file %(5 bytes%)$", lines[#lines])
     assert.equal(before, fingerprint(s))
-    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes%), 1 temp file %(5 bytes%), 1 reuse record and 1 layer state\n$",
+    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes%), 1 temp file %(5 bytes%), 1 reuse record" ..
+      " and 1 layer state\n$",
       fx.ok(s, "prune"))
     assert.equal(1, #fx.entries(s))
     assert.equal(keep, fx.entries(s)[1].digest)
@@ -179,7 +186,8 @@ describe("ocibuild prune", function()
     local code, out, err = fx.run(s, "prune", "--verify")
     assert.equal(1, code)
     assert.matches("^layer " .. layer .. ": BADDIGEST: expected " .. layer .. ", got sha256:%x+: "
-      .. p:gsub("%p", "%%%0") .. "\n  breaks keep:1 %(index%.json manifests%[%d%]%); repair: ocibuild rm keep:1\n$", out)
+      .. p:gsub("%p", "%%%0") .. "\n  breaks keep:1 %(index%.json manifests%[%d%]%); repair: ocibuild rm keep:1\n$",
+      out)
     assert.equal(("ocibuild: nothing removed: 1 problem found in %s\n"):format(s), err)
     assert.equal(before, fingerprint(s))
   end)

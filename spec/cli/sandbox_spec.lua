@@ -159,7 +159,8 @@ return img:save { tag = "fine:1" }
     it("requires only Lua files in its folder, never a C module or ocibuild's internals", function()
       local p = project(finally)
       T.write(p.proj .. "/lib/util.lua", "return { twice = function(x) return 2 * x end }\n")
-      local code, out, err = run(p, 'local u = require "lib.util"\nprint(u.twice(21), require("lib.util") == u, require("string") == string)\n')
+      local code, out, err = run(p,
+        'local u = require "lib.util"\nprint(u.twice(21), require("lib.util") == u, require("string") == string)\n')
       assert.equal(0, code, err)
       assert.equal("42\ttrue\ttrue\n", out)
       for _, name in ipairs { "ocibuild.core", "ocibuild.api.script", "cjson", "debug", "lfs" } do
@@ -182,7 +183,8 @@ return img:save { tag = "fine:1" }
 
     it("reads files in its folder only, read-only, symlinks resolved", function()
       local p = project(finally)
-      local code, out, err = run(p, 'print(io.open("site/index.html"):read("a"))\nfor l in io.lines("site/index.html") do print(#l) end\n')
+      local code, out, err = run(p,
+        'print(io.open("site/index.html"):read("a"))\nfor l in io.lines("site/index.html") do print(#l) end\n')
       assert.equal(0, code, err)
       assert.equal("<p>hi</p>\n\n9\n", out)
       fails(p, 'local x\nio.open("site/index.html", "w")\n', 2,
@@ -272,7 +274,8 @@ img:layer(spec)
 
     it("an error object's __tostring never runs in ocibuild", function()
       local p = project(finally)
-      local code, out, err = run(p, 'local x\nerror(setmetatable({}, { __tostring = function() return "INJECTED" end }))\n')
+      local code, out, err = run(p,
+        'local x\nerror(setmetatable({}, { __tostring = function() return "INJECTED" end }))\n')
       assert.equal(1, code)
       assert.equal("", out)
       assert.equal(("ocibuild: %s/build.lua:2: error object is a table value\n"):format(p.proj), err)

@@ -73,7 +73,9 @@ describe("ocibuild.core", function()
       local d = T.tmpdir(finally)
       -- 300 levels of 20-byte names: a 6 KB path, past PATH_MAX
       local rel = ("d234567890123456789/"):rep(300)
-      T.must(("cd %s && python3 -c 'import os; os.chdir(\".\"); [ (os.mkdir(\"d234567890123456789\"), os.chdir(\"d234567890123456789\")) for _ in range(300) ]; open(\"leaf\", \"w\").write(\"x\")'"):format(T.q(d)))
+      T.must(("cd %s && python3 -c 'import os; os.chdir(\".\"); [ (os.mkdir(\"d234567890123456789\")," ..
+        " os.chdir(\"d234567890123456789\")) for _ in range(300) ]; open(\"leaf\"," ..
+          " \"w\").write(\"x\")'"):format(T.q(d)))
       local list = assert(walk(d))
       assert.equal(301, #list)
       assert.equal(rel .. "leaf", list[#list])

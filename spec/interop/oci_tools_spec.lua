@@ -184,7 +184,8 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
 
     it("copies from the store to a dir: destination, blobs verified by name", function()
       local d = T.tmpdir(finally) .. "/dir"
-      T.must(("skopeo copy --insecure-policy -q %s %s"):format(T.q("oci:" .. store .. ":" .. web.tag), T.q("dir:" .. d)))
+      T.must(("skopeo copy --insecure-policy -q %s %s"):format(T.q("oci:" .. store .. ":" .. web.tag), T.q("dir:"
+        .. d)))
       assert.equal(web.digest, "sha256:" .. T.sha256_file(d .. "/manifest.json"))
       local m = T.json(T.read(d .. "/manifest.json"))
       assert.equal(web.image_id, m.config.digest)

@@ -61,7 +61,8 @@ describe("registry credentials and trust", function()
       build(d, store, "app:v1")
       local dest = reg.host .. "/giteaadmin/app:v1"
       local env = { HOME = d }
-      local code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:" .. PASSWORD)
+      local code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:"
+        .. PASSWORD)
       assert.equal(1, code, out)
       local ca = T.must("openssl x509 -noout -subject -nameopt oneline -in " .. T.q(reg.ca)):match("subject=(.-)%s*$")
       assert.equal(("ocibuild: %s's certificate is not trusted (issued by %q) (checked against the system's CA store: "
@@ -113,7 +114,8 @@ describe("registry credentials and trust", function()
       local code, out, err = run({ HOME = d, DOCKER_CONFIG = d .. "/docker" }, nil, "--store", store, "push",
         "app:v1", reg.host .. "/giteaadmin/cfg:v1", "--ca-file", reg.ca)
       assert.equal(0, code, out .. err)
-      code, out, err = run({ HOME = d }, PASSWORD, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/stdin:v1",
+      code, out, err = run({ HOME = d }, PASSWORD, "--store", store, "push", "app:v1", reg.host
+        .. "/giteaadmin/stdin:v1",
         "--ca-file", reg.ca, "-u", "giteaAdmin", "--password-stdin")
       assert.equal(0, code, out .. err)
       code, out, err = run({ HOME = d }, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/stdin:v1",
@@ -131,16 +133,20 @@ describe("registry credentials and trust", function()
       build(d, store, "app:v1")
       local env = { HOME = d, DOCKER_CONFIG = d .. "/docker" }
       local file = d .. "/docker/config.json"
-      local code, out, err = run(env, "wrong", "login", reg.host, "-u", "giteaAdmin", "--password-stdin", "--ca-file", reg.ca)
+      local code, out, err = run(env, "wrong", "login", reg.host, "-u", "giteaAdmin", "--password-stdin", "--ca-file",
+        reg.ca)
       assert.equal(1, code, out)
       assert.matches("authentication failed for \"giteaAdmin\" at " .. reg.host:gsub("%.", "%%."), err)
       assert.is_false(T.exists(file))
 
-      code, out, err = run(env, PASSWORD, "login", "https://" .. reg.host .. "/", "-u", "giteaAdmin", "--password-stdin",
+      code, out, err = run(env, PASSWORD, "login", "https://" .. reg.host .. "/", "-u", "giteaAdmin",
+        "--password-stdin",
         "--ca-file", reg.ca)
-      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code,
+        out, err })
       assert.equal("600", T.must("stat -c %a " .. T.q(file)):match("%d+"))
-      code, out, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1", "--ca-file", reg.ca)
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1",
+        "--ca-file", reg.ca)
       assert.equal(0, code, out .. err)
       if have("skopeo") then
         local scode, sout, serr = T.sh(("skopeo inspect --authfile %s --cert-dir %s %s"):format(T.q(file),
@@ -153,7 +159,9 @@ describe("registry credentials and trust", function()
       assert.is_nil(T.json(T.read(file)).auths[reg.host])
       code, out = run(env, nil, "logout", reg.host)
       assert.same({ 0, ("not logged in to %s (%s)\n"):format(reg.host, file) }, { code, out })
-      code, _, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1", "--ca-file", reg.ca)
+      local _
+      code, _, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1",
+        "--ca-file", reg.ca)
       assert.equal(1, code)
       assert.matches("none were found", err)
       no_secret(seen)
@@ -166,7 +174,8 @@ describe("registry credentials and trust", function()
     setup(function()
       local ok
       ok, why = R.available { tls = true, auth = "token" }
-      if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-" .. PASSWORD } } end
+      if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-"
+        .. PASSWORD } } end
       base = T.tmpdir()
     end)
 
@@ -182,7 +191,8 @@ describe("registry credentials and trust", function()
       local d, store = base .. "/own", base .. "/own/store"
       local img = build(d, store, "site:v1")
       local n0 = #reg.token_requests()
-      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/site:v1",
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host
+        .. "/giteaadmin/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
       assert.equal(0, code, out .. err)
       local toks = table.move(reg.token_requests(), n0 + 1, #reg.token_requests(), 1, {})
@@ -218,6 +228,7 @@ describe("registry credentials and trust", function()
       build(d, store, "site:v1")
       local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/other/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.equal("", out)
       assert.same({ 1, ('ocibuild: no push access to %s/other/site as "giteaAdmin" (Gitea: the owner must be your user '
         .. "or an organisation you belong to)\n"):format(reg.host) }, { code, err })
       code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/anon:v1",
@@ -238,12 +249,14 @@ describe("registry credentials and trust", function()
       local n0 = #reg.token_requests()
       local code, out, err = run({ HOME = d }, PASSWORD, "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
         "--ca-file", reg.ca, "--authfile", file)
-      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code,
+        out, err })
       local tok = reg.token_requests()[n0 + 1]
       assert.same({ "giteaAdmin", 200, {} }, { tok.user, tok.status, tok.scopes })
       code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/login:v1",
         "--ca-file", reg.ca, "--authfile", file)
       assert.equal(0, code, out .. err)
+      local _
       code, _, err = run({ HOME = d }, "nope", "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
         "--ca-file", reg.ca, "--authfile", d .. "/other.json")
       assert.equal(1, code)
@@ -273,7 +286,8 @@ describe("registry credentials and trust", function()
       local d, store = base .. "/upper", base .. "/upper/store"
       build(d, store, "site:v1")
       local r0, t0 = #reg.requests(), #reg.token_requests()
-      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/GiteaAdmin/site:v1",
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host
+        .. "/GiteaAdmin/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
       assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
         .. 'must be lowercase (try "%s/giteaadmin/site:v1")\n'):format(reg.host, reg.host) }, { code, out, err })

@@ -81,10 +81,11 @@ describe("ocibuild push and pull", function()
     local _, n0 = since(reg, 0)
     local code, out, err = ocb(store, "push", tag)
     assert.equal(0, code, out .. err)
-    local l, n1 = lines(out), nil
+    local l = lines(out)
     assert.equal(3, #l)
     assert.equal(reg.host .. "/team/app@" .. img.desc.digest, l[3])
-    assert.truthy(out:find(("uploaded   %s %d B\n"):format(img.manifest.config.digest, img.manifest.config.size), 1, true), out)
+    assert.truthy(out:find(("uploaded   %s %d B\n"):format(img.manifest.config.digest, img.manifest.config.size), 1,
+      true), out)
     assert.truthy(out:find("uploaded   " .. img.manifest.layers[1].digest .. " 195.", 1, true), out)
 
     local reqs = since(reg, n0)
@@ -101,9 +102,10 @@ describe("ocibuild push and pull", function()
     assert.equal(0, code, out .. err)
     local back = T.json(T.read(d .. "/back/index.json")).manifests[1]
     assert.equal(img.desc.digest, back.digest)
-    assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/back/blobs/sha256/" .. img.manifest.layers[1].digest:sub(8)))
+    assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/back/blobs/sha256/"
+      .. img.manifest.layers[1].digest:sub(8)))
 
-    _, n1 = since(reg, 0)
+    local _, n1 = since(reg, 0)
     code, out, err = ocb(store, "push", tag)
     assert.equal(0, code, out .. err)
     assert.equal(2, select(2, out:gsub("exists ", "")))
@@ -144,7 +146,8 @@ describe("ocibuild push and pull", function()
     assert.truthy(out:find("mounted    " .. img.manifest.layers[1].digest, 1, true), out)
     assert.truthy(out:find("mounted    " .. img.manifest.config.digest, 1, true), out)
     local reqs = since(reg, n0)
-    assert.equal(2, count(reqs, "POST", "^/v2/other/second/blobs/uploads/%?mount=sha256%%3A%x+&from=team%%2Ffirst$", 201))
+    assert.equal(2, count(reqs, "POST", "^/v2/other/second/blobs/uploads/%?mount=sha256%%3A%x+&from=team%%2Ffirst$",
+      201))
     assert.equal(0, count(reqs, "PUT", "/blobs/uploads/"))
     assert.equal(T.read(img.blob(img.desc.digest)), remote_manifest(reg, "other/second:v2"))
   end)
@@ -264,7 +267,7 @@ describe("ocibuild push and pull", function()
       :format(img.manifest.layers[1].digest, "sha256:" .. T.sha256_file(layer), reg.host)
     -- sent whole, then in chunks: either way it is caught, and nothing is tagged
     local code, out, err = ocb(store, "push", "bad:v1", reg.host .. "/team/bad:v1")
-    assert.same({ 1, want }, { code, err })
+    assert.same({ 1, "", want }, { code, out, err })
     code, out, err = ocb(store, "push", "bad:v1", reg.host .. "/team/bad:v1", "--chunk-size", "1M")
     assert.same({ 1, want }, { code, err })
     assert.is_string(out)
@@ -296,7 +299,7 @@ return r
 ]]):format(reg.host .. "/team/built:v1", reg.host .. "/team/scripted:v1", reg.host .. "/team/copied:v1"))
     -- oci.pull and oci.push are for programs and unsandboxed scripts
     code, out, err = ocb(store, "run", d .. "/ctx/build.lua")
-    assert.equal(1, code)
+    assert.same({ 1, "" }, { code, out })
     assert.equal(d .. "/ctx/build.lua:2: oci.pull is not available in build scripts: a build script builds and saves, "
       .. "it does not manage the user's store or registries, nor run other scripts (use --unsafe to allow)",
       err:match("^ocibuild: (.-)\n"))
@@ -307,9 +310,11 @@ return r
     assert.equal(pushed:gsub("scripted", "copied"), out:match("copied (%S+)"))
     assert.equal(pushed:match("sha256:%x+"), sha256(remote_manifest(reg, "team/scripted:v1")))
 
-    T.write(d .. "/ctx/bad.lua", 'local oci = require "ocibuild"\nlocal r = oci.image {}:save { tag = "plain:v1", push = true }\nreturn r\n')
+    T.write(d .. "/ctx/bad.lua",
+      'local oci = require "ocibuild"\nlocal r = oci.image {}:save { tag = "plain:v1", push = true }\nreturn r\n')
     code, out, err = ocb(store, "run", d .. "/ctx/bad.lua")
-    assert.same({ 1, "", "ocibuild: " .. d .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
+    assert.same({ 1, "", "ocibuild: " .. d
+      .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
       .. 'push = "HOST/NAME:TAG")\n' }, { code, out, err })
   end)
 
@@ -324,7 +329,8 @@ return r
     assert.equal(0, #since(reg, n0))
 
     code, out, err = ocb(store, "push", "err:v1")
-    assert.same({ 2, "", "ocibuild: \"err:v1\" names no registry: give DEST, as HOST/NAME:TAG (see 'ocibuild push --help')\n" },
+    assert.same({ 2, "",
+      "ocibuild: \"err:v1\" names no registry: give DEST, as HOST/NAME:TAG (see 'ocibuild push --help')\n" },
       { code, out, err })
     code, _, err = ocb(store, "push", "err:v1", "127.0.0.1:1/team/app:v1")
     assert.same({ 1, "ocibuild: cannot connect to 127.0.0.1:1: connection refused at https://127.0.0.1:1/v2/ "
@@ -338,7 +344,8 @@ return r
     finally(function() os.execute("kill " .. pid .. " 2>/dev/null") end)
     T.sh(("for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.05; done"):format(port))
     code, _, err = ocb(store, "push", "err:v1", ("127.0.0.1:%d/team/app:v1"):format(port))
-    assert.same({ 1, ("ocibuild: 127.0.0.1:%d is not a registry: GET http://127.0.0.1:%d/v2/ answered HTTP 404, not 200 "
+    assert.same({ 1,
+      ("ocibuild: 127.0.0.1:%d is not a registry: GET http://127.0.0.1:%d/v2/ answered HTTP 404, not 200 "
       .. "or 401\n"):format(port, port) }, { code, err })
 
     -- a manifest the registry refuses: an OCI body under a Docker media type
@@ -387,13 +394,15 @@ return r
         assert.falsy(r.line:find('te="chunked"', 1, true), r.line)
       end
       assert.equal(size - 1, ends[#ends])
-      assert.equal(1, count(reqs, "PUT", "/blobs/uploads/.*digest=" .. img.manifest.layers[1].digest:gsub(":", "%%%%3A"), 201))
+      assert.equal(1, count(reqs, "PUT", "/blobs/uploads/.*digest=" .. img.manifest.layers[1].digest:gsub(":",
+        "%%%%3A"), 201))
       assert.equal(T.read(img.blob(img.desc.digest)), remote_manifest(proxy, "team/big:v1"))
 
       -- pulled back through the proxy, the layer is the same
       code, out, err = ocb(d .. "/into", "pull", proxy.host .. "/team/big:v1")
       assert.equal(0, code, out .. err)
-      assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/into/blobs/sha256/" .. img.manifest.layers[1].digest:sub(8)))
+      assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/into/blobs/sha256/"
+        .. img.manifest.layers[1].digest:sub(8)))
 
       -- chunks under the limit from the start: no 413 at all (and without
       -- the store's records of where blobs went, no mount either)

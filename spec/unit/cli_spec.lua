@@ -7,7 +7,8 @@ describe("ocibuild.cli.getopt", function()
   local SPEC = { tag = "list", output = "value", why = "flag", alias = { t = "tag", o = "output" } }
 
   it("splits options from operands, with aliases, lists, inline values and --", function()
-    local opts, rest = getopt.parse({ "-t", "a:1", "dir", "--tag=b:2", "--why", "-o", "x.tar", "--", "-t" }, SPEC, "build")
+    local opts, rest = getopt.parse({ "-t", "a:1", "dir", "--tag=b:2", "--why", "-o", "x.tar", "--", "-t" }, SPEC,
+      "build")
     assert.same({ tag = { "a:1", "b:2" }, why = true, output = "x.tar" }, opts)
     assert.same({ "dir", "-t" }, rest)
   end)
@@ -29,7 +30,8 @@ end)
 
 describe("ocibuild.cli.output", function()
   it("shows sizes for people", function()
-    assert.same({ "512 B", "1.5 KiB", "3.0 MiB" }, { output.human(512), output.human(1536), output.human(3 * 1024 * 1024) })
+    assert.same({ "512 B", "1.5 KiB", "3.0 MiB" }, { output.human(512), output.human(1536),
+      output.human(3 * 1024 * 1024) })
   end)
 end)
 

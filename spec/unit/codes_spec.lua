@@ -22,10 +22,14 @@ describe("ocibuild.util.codes", function()
   it("every `return nil, msg` carries a code", function()
     local missing = {}
     for _, s in ipairs(all) do
+      local lines = {}
+      for l in (s.text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
       for _, f in ipairs(R.failures(s.text)) do
         local second = f.values[2]
         local inner = #second == 1 and second[1].text == "nil" -- nil, nil, msg: a function's own triple
-        if #f.values < 3 and not inner and not R.multiple(second) then
+        -- a `return nil, x` that is no failure says so on its line
+        local said = lines[f.line]:find("-- not a failure", 1, true)
+        if #f.values < 3 and not inner and not said and not R.multiple(second) then
           missing[#missing + 1] = ("%s:%d"):format(s.file, f.line)
         end
       end

@@ -80,7 +80,9 @@ end
 -- Env as a map {KEY = "v"} or a list {"KEY=v"} (or both: the list first,
 -- then the keys in order), merged per key into env.
 local function add_env(env, v)
-  if type(v) ~= "table" then return nil, "config.env must be a table of KEY = \"value\" or a list of \"KEY=value\"", "BADVALUE" end
+  if type(v) ~= "table" then
+    return nil, "config.env must be a table of KEY = \"value\" or a list of \"KEY=value\"", "BADVALUE"
+  end
   local keys = {}
   for k, e in pairs(v) do
     if math.type(k) == "integer" then
@@ -144,7 +146,9 @@ function M.set(cfg, t, labels)
         cfg[k], err = healthcheck(v)
         if not cfg[k] then return nil, err, "BADVALUE" end
       elseif kind == "string" or kind == "abs" then
-        if type(v) ~= "string" or v == "" then return nil, ("config.%s must be a non-empty string"):format(k), "BADVALUE" end
+        if type(v) ~= "string" or v == "" then
+          return nil, ("config.%s must be a non-empty string"):format(k), "BADVALUE"
+        end
         if kind == "abs" and v:sub(1, 1) ~= "/" then
           return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v)), "BADVALUE"
         end
@@ -299,7 +303,9 @@ function M.merge(base, cfg, labels)
   c.Volumes = union(c.Volumes, cfg.volumes)
   local l = {}
   for k, v in pairs(c.Labels or {}) do
-    if type(v) ~= "string" then return nil, ("the base image's label %s is not a string"):format(check.show(k)), "BADDOC" end
+    if type(v) ~= "string" then
+      return nil, ("the base image's label %s is not a string"):format(check.show(k)), "BADDOC"
+    end
     l[k] = v
   end
   for k, v in pairs(labels) do l[k] = v end

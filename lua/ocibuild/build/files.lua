@@ -36,7 +36,9 @@ end
 --- Checks a :file spec; base is the folder relative sources resolve
 -- against. Returns {comps=, path=, content=|source=, mode=, owner=}.
 function M.file(spec, base)
-  if type(spec) ~= "table" then return nil, 'file needs a table like { path = "/etc/app.conf", content = "..." }', "BADVALUE" end
+  if type(spec) ~= "table" then
+    return nil, 'file needs a table like { path = "/etc/app.conf", content = "..." }', "BADVALUE"
+  end
   local ok, err = check.keys(spec, M.FILE_OPTIONS, "file")
   if not ok then return nil, err, "BADVALUE" end
   local f = {}
@@ -51,7 +53,9 @@ function M.file(spec, base)
   end
   local mode = spec.mode
   if spec.content ~= nil then
-    if type(spec.content) ~= "string" then return nil, ("file %s: content must be a string"):format(f.path), "BADVALUE" end
+    if type(spec.content) ~= "string" then
+      return nil, ("file %s: content must be a string"):format(f.path), "BADVALUE"
+    end
     f.content = spec.content
     mode = mode or "0644"
   else
@@ -92,7 +96,8 @@ function M.remove(list)
   if type(list) ~= "table" then return nil, 'remove needs a list of paths, like { "/usr/share/doc/**" }', "BADVALUE" end
   for k in pairs(list) do
     if math.type(k) ~= "integer" or k < 1 or k > #list then
-      return nil, ("remove: unknown option %s (remove takes a list of paths)"):format(check.show(tostring(k))), "BADVALUE"
+      return nil, ("remove: unknown option %s (remove takes a list of paths)"):format(check.show(tostring(k))),
+        "BADVALUE"
     end
   end
   if #list == 0 then return nil, "remove needs at least one path", "BADVALUE" end

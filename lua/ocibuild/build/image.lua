@@ -50,7 +50,8 @@ function M.new(opts, base, where)
   local sde, code
   sde, err, code = env.source_date_epoch()
   if err then return nil, err, code end
-  if opts.created ~= nil and (math.type(opts.created) ~= "integer" or opts.created < 0 or opts.created > env.MAX_TIME) then
+  if opts.created ~= nil and (math.type(opts.created) ~= "integer" or opts.created < 0
+    or opts.created > env.MAX_TIME) then
     return nil, ("created must be an integer of seconds from 0 to %d"):format(env.MAX_TIME), "BADVALUE"
   end
   if opts.store ~= nil and type(opts.store) ~= "string" then return nil, "store must be a path", "BADVALUE" end
@@ -136,7 +137,9 @@ function M:mkdir(spec, where)
   end
   local comps = view.split(spec.path)
   for _, c in ipairs(comps) do
-    if c == ".." or c:sub(1, 4) == ".wh." then return nil, ("mkdir: bad path %s"):format(check.show(spec.path)), "BADVALUE" end
+    if c == ".." or c:sub(1, 4) == ".wh." then
+      return nil, ("mkdir: bad path %s"):format(check.show(spec.path)), "BADVALUE"
+    end
   end
   self.steps[#self.steps + 1] = { kind = "mkdir", path = spec.path, comps = comps, user = spec.user,
     created_by = spec.created_by, comment = spec.comment, where = where }
@@ -302,8 +305,8 @@ local function plan_ctx(self, st, ctx, v, tmp)
         fetch = function(url, checksum)
           local host = ctx.policy and url:match("^%a+://([^/?#]+)")
           if host then
-            local ok, err, code = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
-            if not ok then return nil, err, code end
+            local ok, why, denied = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
+            if not ok then return nil, why, denied end
           end
           return fetch.fetch(st, url, checksum, ctx.registry)
         end }

@@ -19,13 +19,16 @@ M.OPTIONS = { "annotations" }
 --- A new index of the images in list (ocibuild.build.image objects, at
 -- 1..n), with list.annotations for the index itself.
 function M.new(list)
-  if type(list) ~= "table" then return nil, "index needs a list of images, like { img_amd64, img_arm64 }", "BADVALUE" end
+  if type(list) ~= "table" then
+    return nil, "index needs a list of images, like { img_amd64, img_arm64 }", "BADVALUE"
+  end
   local known = {}
   for _, k in ipairs(M.OPTIONS) do known[k] = true end
   for k in pairs(list) do
     if not (math.type(k) == "integer" and k >= 1 and k <= #list) and not known[k] then
       local s = type(k) == "string" and check.suggest(k, M.OPTIONS)
-      return nil, ("index: unknown option %s%s"):format(check.show(tostring(k)), s and (" (did you mean %q?)"):format(s) or ""), "BADVALUE"
+      local hint = s and (" (did you mean %q?)"):format(s) or ""
+      return nil, ("index: unknown option %s%s"):format(check.show(tostring(k)), hint), "BADVALUE"
     end
   end
   if #list == 0 then return nil, "index needs at least one image", "BADVALUE" end
@@ -60,8 +63,8 @@ function M:build(st, ctx)
     if known then
       local p = platform.format(known)
       if seen[p] then
-        return nil, ("index[%d] and index[%d] are both %s: an index holds one image per platform"):format(seen[p], i, p),
-          "EEXIST", img.where
+        return nil, ("index[%d] and index[%d] are both %s: an index holds one image per platform")
+          :format(seen[p], i, p), "EEXIST", img.where
       end
       seen[p] = i
     end

@@ -89,8 +89,9 @@ end
 -- paths resolve against. Returns the layer record.
 function M.spec(spec, base, where)
   if type(spec) ~= "table" then return nil, "layer needs a table with context = <directory>", "BADVALUE" end
-  local ok, err, code = check.keys(spec, M.OPTIONS, "layer")
+  local ok, err = check.keys(spec, M.OPTIONS, "layer")
   if not ok then return nil, err, "BADVALUE" end
+  local code
   if type(spec.context) ~= "string" then return nil, "layer needs a table with context = <directory>", "BADVALUE" end
   local context = path.abs(spec.context, base)
   local st

@@ -65,7 +65,8 @@ function M.owner(spec, read, strict, warn)
     if warn then warn(why .. "; using id 0") end
     return 0
   end
-  local uid, gid = id_of(u)
+  local uid = id_of(u)
+  local gid
   if uid then
     gid = uid
   else

@@ -26,7 +26,8 @@ function M.mode(v, what)
     hint = (' (a Lua number: write "%s")'):format(digits:match("^[0-7]+$") and ("%04d"):format(v)
       or ("%04o"):format(v & 4095))
   end
-  return nil, ('%s must be an octal string from "0000" to "7777", got %s%s'):format(what, check.show(v), hint), "BADVALUE"
+  return nil, ('%s must be an octal string from "0000" to "7777", got %s%s'):format(what, check.show(v), hint),
+    "BADVALUE"
 end
 
 local function owner(v, what)
@@ -40,7 +41,8 @@ end
 
 local function mtime(v, what)
   if math.type(v) == "integer" and v >= 0 and v <= env.MAX_TIME then return v end
-  return nil, ("%s must be an integer of seconds from 0 to %d, got %s"):format(what, env.MAX_TIME, check.show(v)), "BADVALUE"
+  return nil, ("%s must be an integer of seconds from 0 to %d, got %s"):format(what, env.MAX_TIME, check.show(v)),
+    "BADVALUE"
 end
 
 local function one(r, i, call)
@@ -64,7 +66,8 @@ local function one(r, i, call)
   local p = ignore.clean_pattern(r[1])
   if not p or p == "" then return nil, ("%s: empty pattern"):format(what), "BADVALUE" end
   if p:sub(1, 1) == "!" then
-    return nil, ("%s: %s: a rule cannot be an exception ('!'); order the rules instead"):format(what, check.show(r[1])), "BADVALUE"
+    return nil, ("%s: %s: a rule cannot be an exception ('!'); order the rules instead"):format(what, check.show(r[1])),
+      "BADVALUE"
   end
   local m, err = core.matcher { p }
   if not m then return nil, ("%s: %s"):format(what, err), "BADPATTERN" end
@@ -76,7 +79,8 @@ local function one(r, i, call)
   if not err2 and r.mtime ~= nil then out.mtime, err2 = mtime(r.mtime, what .. ".mtime") end
   if err2 then return nil, err2, "BADVALUE" end
   if out.mode == nil and out.dir_mode == nil and out.owner == nil and out.mtime == nil then
-    return nil, ("%s (%s) sets nothing: give %s"):format(what, check.show(r[1]), table.concat(M.ATTRIBUTES, ", ")), "BADVALUE"
+    return nil, ("%s (%s) sets nothing: give %s"):format(what, check.show(r[1]), table.concat(M.ATTRIBUTES, ", ")),
+      "BADVALUE"
   end
   return out
 end

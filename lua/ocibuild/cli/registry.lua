@@ -74,7 +74,9 @@ end
 function M.limits(opts, o, cmd)
   if opts.timeout then
     local n = tonumber(opts.timeout)
-    if not n or n < 1 or n > 1e6 then return getopt.usage_error("--timeout needs seconds from 1, got " .. opts.timeout, cmd) end
+    if not n or n < 1 or n > 1e6 then
+      return getopt.usage_error("--timeout needs seconds from 1, got " .. opts.timeout, cmd)
+    end
     o.timeout = n
   end
   if opts["min-speed"] then
@@ -82,7 +84,8 @@ function M.limits(opts, o, cmd)
     local n = rate and M.size(rate, "min-speed")
     secs = secs ~= "" and math.tointeger(tonumber(secs)) or nil
     if not n or (secs and secs < 1) then
-      return getopt.usage_error(("--min-speed needs RATE[/SECONDS] such as 1k/60, got %q"):format(opts["min-speed"]), cmd)
+      return getopt.usage_error(("--min-speed needs RATE[/SECONDS] such as 1k/60, got %q")
+        :format(opts["min-speed"]), cmd)
     end
     o.min_speed, o.speed_time = n, secs
   end

@@ -81,7 +81,8 @@ options:
 ]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
-  output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
+  output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value",
+    mtime = "value",
   mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",

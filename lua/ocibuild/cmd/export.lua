@@ -29,7 +29,9 @@ function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { output = "value", alias = { o = "output" } }, "export")
   if not opts then return nil, rest, "USAGE" end
   if #rest == 0 then return getopt.usage_error("export needs at least one image", "export") end
-  if not opts.output then return getopt.usage_error("export needs -o FILE.tar (or -o - for standard output)", "export") end
+  if not opts.output then
+    return getopt.usage_error("export needs -o FILE.tar (or -o - for standard output)", "export")
+  end
   local r, err, code = ops.export(g.ctx, { srcs = rest, dest = opts.output })
   if not r then return nil, err, code end
   if r.path ~= "-" then

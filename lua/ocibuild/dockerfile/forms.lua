@@ -113,7 +113,8 @@ function M.parse_name_val(rest, what, d)
   for _, w in ipairs(words) do
     local k, v = w:match("^([^=]*)=(.*)$")
     if not k then
-      return nil, ("Syntax error - can't find = in %s. Must be of the form: name=value"):format(text.quote(w)), "BADDOCKERFILE"
+      return nil, ("Syntax error - can't find = in %s. Must be of the form: name=value"):format(text.quote(w)),
+        "BADDOCKERFILE"
     end
     M.kv(k, v, "=", out)
   end

@@ -119,7 +119,9 @@ function M.duration(s)
   local total = 0
   while s ~= "" do
     local num, rest = s:match("^([%d]*%.?[%d]*)(.*)$")
-    if num == "" or num == "." then return nil, ("time: invalid duration %s"):format(text.quote(orig)), "BADDOCKERFILE" end
+    if num == "" or num == "." then
+      return nil, ("time: invalid duration %s"):format(text.quote(orig)), "BADDOCKERFILE"
+    end
     local unit = rest:match("^([^%d%.]+)")
     if not unit then return nil, ("time: missing unit in duration %s"):format(text.quote(orig)), "BADDOCKERFILE" end
     local scale = UNITS[unit]
@@ -352,7 +354,8 @@ function M.instruction(node)
   local fn = P[kind]
   if not fn then
     local s = check.suggest(node.cmd:upper(), M.NAMES)
-    return nil, ("unknown instruction: %s%s"):format(node.cmd, s and (" (did you mean %s?)"):format(s:lower()) or ""), "BADDOCKERFILE"
+    return nil, ("unknown instruction: %s%s"):format(node.cmd, s and (" (did you mean %s?)"):format(s:lower()) or ""),
+      "BADDOCKERFILE"
   end
   local ok, r = pcall(fn, node)
   if not ok then

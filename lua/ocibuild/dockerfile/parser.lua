@@ -60,7 +60,9 @@ local function directive(d, line)
   if d.seen[k] then return nil, ("only one %s parser directive can be used"):format(k), "BADDOCKERFILE" end
   d.seen[k] = v
   if k == "escape" then
-    if v ~= "`" and v ~= "\\" then return nil, ("invalid escape token '%s' does not match ` or \\"):format(v), "BADDOCKERFILE" end
+    if v ~= "`" and v ~= "\\" then
+      return nil, ("invalid escape token '%s' does not match ` or \\"):format(v), "BADDOCKERFILE"
+    end
     d.escape = v
   end
   return true
@@ -81,7 +83,7 @@ local function process_line(d, raw, strip)
   if strip then line = text.trim_left(line) end
   local ok, err = directive(d, line)
   if ok == nil then return nil, nil, err end
-  if is_comment(line) then return nil, ok, "BADDOCKERFILE" end
+  if is_comment(line) then return nil, ok end -- not a failure: no text, a comment
   return line, ok
 end
 
@@ -217,7 +219,7 @@ function M.parse(src, file)
   local function scan()
     k = k + 1
     local l = lines[k]
-    if l and #trim_newline(l) >= MAX_LINE then return nil, true, "BADDOCKERFILE" end
+    if l and #trim_newline(l) >= MAX_LINE then return nil, true end -- not a failure: the caller says it
     return l
   end
   while true do

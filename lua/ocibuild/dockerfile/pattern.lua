@@ -22,7 +22,9 @@ local function compile(pattern)
       local nx = cs[i + 1]
       -- the escape of } and / inside ${} is not part of the pattern
       if nx ~= "}" and nx ~= "/" then
-        if nx ~= "*" and nx ~= "?" and nx ~= "\\" then return nil, ("invalid escape '\\%s'"):format(nx or ""), "BADDOCKERFILE" end
+        if nx ~= "*" and nx ~= "?" and nx ~= "\\" then
+          return nil, ("invalid escape '\\%s'"):format(nx or ""), "BADDOCKERFILE"
+        end
         toks[#toks + 1] = { ch = nx }
         i = i + 1
       end

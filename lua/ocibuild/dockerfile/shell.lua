@@ -108,7 +108,9 @@ function Word:single_quote()
   if self.lex.raw_quotes then out[#out + 1] = ch end
   while true do
     ch = s:next()
-    if ch == nil then return nil, "unexpected end of statement while looking for matching single-quote", "BADDOCKERFILE" end
+    if ch == nil then
+      return nil, "unexpected end of statement while looking for matching single-quote", "BADDOCKERFILE"
+    end
     if ch == "'" then
       if self.lex.raw_quotes then out[#out + 1] = ch end
       return table.concat(out)
@@ -178,7 +180,9 @@ function Word:modifier(name, ch, chs, null_unset)
   elseif ch == "+" then
     return empty and "" or word
   elseif ch == "?" then
-    if not set then return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be unset"), "BADDOCKERFILE" end
+    if not set then
+      return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be unset"), "BADDOCKERFILE"
+    end
     if null_unset and value == "" then
       return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be empty"), "BADDOCKERFILE"
     end

@@ -107,7 +107,8 @@ local function link_target(e, name, t)
   end
   target = clean(e.target or "")
   if not target or target == "" or not (t.meta[target] or M.lookup(t, target)) then
-    return nil, ("a hardlink to %s, which is not an earlier entry of the archive"):format(show(e.target or "")), "REJECT"
+    return nil, ("a hardlink to %s, which is not an earlier entry of the archive"):format(show(e.target or "")),
+      "REJECT"
   end
   return target
 end
@@ -135,8 +136,8 @@ local function remember(t, name)
   return true
 end
 
--- Reads the entry e of r into t (and st). Returns true, or nil, why
--- (the entry is refused), or nil, msg, code.
+-- Reads the entry e of r into t (and st). Returns true, or nil, why,
+-- "REJECT" (the entry is refused), or nil, msg, code.
 local function entry(r, t, e, src, on_event)
   local name, why = clean(e.name)
   if not name then return nil, why, "REJECT" end
@@ -148,9 +149,8 @@ local function entry(r, t, e, src, on_event)
     return nil, ("a %s (only files, folders and links inside the archive are read)"):format(e.type), "REJECT"
   end
   local kind = kind_of(name)
-  local ok, err = fits(e, name, kind)
-  if not ok or e.type == "dir" or kind == "skip" then return ok, err end
-  local code
+  local ok, err, code = fits(e, name, kind)
+  if not ok or e.type == "dir" or kind == "skip" then return ok, err, code end
   if target or kind == "file" then
     ok, err = remember(t, name)
     if not ok then return nil, err, "REJECT" end
@@ -170,7 +170,7 @@ local function entry(r, t, e, src, on_event)
   end
   local f
   f, err, code = body(r, t.st, e, name, kind, src)
-  if not f then return nil, err, code ~= "REJECT" and code or nil end
+  if not f then return nil, err, code end
   if kind == "file" then t.files[name] = f end
   events.emit(on_event, { type = "blob", digest = f.digest, size = f.size, action = "copied" })
   return true
@@ -190,7 +190,8 @@ function M.read(r, st, src, on_event)
     local ok
     ok, err, code = entry(r, t, e, src, on_event)
     if not ok then
-      if code then return nil, err, code end
+      -- an entry no archive holds: said with the archive and the entry
+      if code ~= "REJECT" then return nil, err, code end
       return nil, ("%s: entry %s: %s: refusing to import"):format(src, show(e.name), err), "BADARCHIVE"
     end
   end

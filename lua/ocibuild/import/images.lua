@@ -215,7 +215,8 @@ function M.oci(st, t, src, on_event)
   if not t.meta["index.json"] then return nil, ("%s: oci-layout but no index.json"):format(src), "BADARCHIVE" end
   local lay, err = json.decode(text, src .. ": oci-layout")
   if lay == nil then return nil, err, "BADDOC" end
-  if not json.is_object(lay) or type(lay.imageLayoutVersion) ~= "string" or not lay.imageLayoutVersion:match("^1%.") then
+  if not json.is_object(lay) or type(lay.imageLayoutVersion) ~= "string"
+    or not lay.imageLayoutVersion:match("^1%.") then
     return nil, ("%s: oci-layout: imageLayoutVersion 1.x expected"):format(src), "BADDOC"
   end
   local idx, code

@@ -108,7 +108,8 @@ function M.parse(s)
   if path == "" then return fail(s, "repository name is empty") end
   for comp in (path .. "/"):gmatch("(.-)/") do
     if not path_component_ok(comp) then
-      return fail(s, ("bad repository name component %s (lowercase letters and digits, separated by '.', '_', '__' or '-')"):format(show(comp)))
+      return fail(s, ("bad repository name component %s (lowercase letters and digits, separated by '.', '_', "
+        .. "'__' or '-')"):format(show(comp)))
     end
   end
   if #path > MAX_PATH then return fail(s, "repository name longer than 255 characters") end
@@ -121,10 +122,10 @@ function M.parse(s)
     -- as Docker's FamiliarName: "library/" goes only when nothing nested
     -- follows; and docker.io stays when the first component would read as
     -- a registry (docker.io/a.b/c), so that the familiar form parses back
-    local rest = path:sub(#OFFICIAL + 1)
-    fam = (path:sub(1, #OFFICIAL) == OFFICIAL and not rest:find("/", 1, true)) and rest or path
-    local first = fam:match("^[^/]*")
-    if fam:find("/", 1, true) and (first:find("[.:]") or first == "localhost") then fam = name end
+    local short = path:sub(#OFFICIAL + 1)
+    fam = (path:sub(1, #OFFICIAL) == OFFICIAL and not short:find("/", 1, true)) and short or path
+    local head = fam:match("^[^/]*")
+    if fam:find("/", 1, true) and (head:find("[.:]") or head == "localhost") then fam = name end
   end
   r.familiar = fam .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
   return r

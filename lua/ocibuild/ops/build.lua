@@ -241,7 +241,8 @@ end
 local function checked(ctx, o)
   local ok, err = check.keys(o, M.SAVE_OPTIONS, "save")
   if not ok then return nil, err, "BADVALUE" end
-  local t, code = { cache = o.cache }, nil
+  local t = { cache = o.cache }
+  local code
   t.tag, err, code = save.refs(o.tag)
   if not t.tag then return nil, err, code end
   if o.archive ~= nil and type(o.archive) ~= "string" then return nil, "archive must be a file path", "BADVALUE" end

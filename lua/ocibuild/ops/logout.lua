@@ -18,7 +18,9 @@ function M.run(ctx, args)
   local host
   host, err, code = login.host(a.host)
   if not host then return nil, err, code end
-  if a.authfile ~= nil and type(a.authfile) ~= "string" then return nil, "logout: authfile must be a file", "BADVALUE" end
+  if a.authfile ~= nil and type(a.authfile) ~= "string" then
+    return nil, "logout: authfile must be a file", "BADVALUE"
+  end
   local authfile = a.authfile or (ctx.registry or {}).authfile
   local p, found
   p, found, code = registry.logout(host, { authfile = authfile })

@@ -193,7 +193,9 @@ end
 -- or nil, msg.
 function M.read_token(body)
   local t = json.decode(body, "token response", { plain = true })
-  if type(t) ~= "table" or not json.is_object(t) then return nil, "the token endpoint did not answer a JSON object", "BADTOKEN" end
+  if type(t) ~= "table" or not json.is_object(t) then
+    return nil, "the token endpoint did not answer a JSON object", "BADTOKEN"
+  end
   local tok = t.token
   if type(tok) ~= "string" or tok == "" then tok = t.access_token end
   if type(tok) ~= "string" or tok == "" then return nil, "the token endpoint's answer holds no token", "BADTOKEN" end

@@ -80,7 +80,8 @@ local function mirror(m, where, file, reg_at)
   local loc, err = location(m.location, at)
   if not loc then return nil, err, "BADCONF" end
   if m["pull-from-mirror"] and not PULL_FROM[m["pull-from-mirror"]] then
-    return nil, ("%s: pull-from-mirror must be all, digest-only or tag-only, not %q"):format(at, m["pull-from-mirror"]), "BADCONF"
+    return nil, ("%s: pull-from-mirror must be all, digest-only or tag-only, not %q"):format(at, m["pull-from-mirror"]),
+      "BADCONF"
   end
   return { location = loc, insecure = m.insecure == true, pull_from = m["pull-from-mirror"] or "all" }
 end

@@ -34,7 +34,9 @@ function M.files(opts)
   opts = opts or {}
   local list = {}
   if opts.authfile then list[#list + 1] = { path = opts.authfile, origin = "--authfile", explicit = true } end
-  if env("REGISTRY_AUTH_FILE") then list[#list + 1] = { path = env("REGISTRY_AUTH_FILE"), origin = "REGISTRY_AUTH_FILE" } end
+  if env("REGISTRY_AUTH_FILE") then
+    list[#list + 1] = { path = env("REGISTRY_AUTH_FILE"), origin = "REGISTRY_AUTH_FILE" }
+  end
   if env("XDG_RUNTIME_DIR") then
     list[#list + 1] = { path = env("XDG_RUNTIME_DIR") .. "/containers/auth.json", origin = "XDG_RUNTIME_DIR" }
   end
@@ -108,7 +110,8 @@ function M.helper_get(name, domain, where)
     return nil, ("credential helper %s (%s) answered something else than credentials"):format(prog, where), "HELPER"
   end
   if t.Username == "<token>" then
-    return nil, ("credential helper %s (%s) holds an identity token for %s, which ocibuild cannot use: run 'ocibuild login %s'")
+    return nil, ("credential helper %s (%s) holds an identity token for %s, which ocibuild cannot use: run" ..
+      " 'ocibuild login %s'")
       :format(prog, where, domain, domain), "HELPER"
   end
   return { username = t.Username, password = t.Secret, source = prog }
@@ -123,7 +126,9 @@ local function from_entry(e, where)
   if type(e.auth) == "string" and e.auth ~= "" then
     local plain = base64.decode(e.auth)
     local user, pass = (plain or ""):match("^([^:]*):(.*)$")
-    if not user or user == "" then return nil, ("%s: `auth` is not base64 of user:password"):format(where), "BADJSON" end
+    if not user or user == "" then
+      return nil, ("%s: `auth` is not base64 of user:password"):format(where), "BADJSON"
+    end
     return { username = user, password = (pass:gsub("%z+$", "")), source = where }
   end
   if type(e.identitytoken) == "string" and e.identitytoken ~= "" then
@@ -222,7 +227,9 @@ local function helper_run(name, verb, input)
   if not p then return nil, ("cannot run %s"):format(prog), "HELPER" end
   p:write(input)
   local ok, _, status = p:close()
-  if not ok then return nil, ("credential helper %s %s failed (exit %s)"):format(prog, verb, tostring(status)), "HELPER" end
+  if not ok then
+    return nil, ("credential helper %s %s failed (exit %s)"):format(prog, verb, tostring(status)), "HELPER"
+  end
   return true
 end
 

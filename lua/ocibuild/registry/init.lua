@@ -35,8 +35,9 @@ local M = {}
 -- component with capitals as a registry host ("GiteaAdmin/site"); nobody
 -- names a registry so, and it is the capitals that are wrong.
 local function parse(reference)
-  local r, err = reference, nil
+  local r = reference
   if type(reference) ~= "table" then
+    local err
     r, err = ref_mod.parse(reference)
     if not r then return nil, err, "BADREF" end
   end
@@ -85,7 +86,8 @@ local function pick(index_text, desc, want)
   for _, d in ipairs(idx.manifests) do
     if media.kind(d.mediaType) == "manifest" and d.platform then
       seen[#seen + 1] = platform.format(d.platform)
-      if platform.matches(d.platform, want) and (not found or (want.variant and d.platform.variant == want.variant)) then
+      if platform.matches(d.platform, want) and (not found or (want.variant
+        and d.platform.variant == want.variant)) then
         found = found or d
       end
     end
@@ -268,7 +270,8 @@ function M.check_login(host, cr, opts)
       local res
       res, err, code = c:request { method = "GET", path = "/v2/", max = 64 << 10 }
       ok = res ~= nil and res.status == 200
-      if res and not ok then ok, err, code = nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP" .. res.status end
+      if res and not ok then ok, err, code = nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP"
+        .. res.status end
     end
   end
   c:close()

@@ -75,7 +75,8 @@ function M.run(st, s, opts)
     end
     if #found ~= 1 then
       return nil, ("%s is an index of %s: %s"):format(show(s), table.concat(info.platforms, ", "),
-        #found == 0 and "no image for that platform" or "pick one with --platform"), #found == 0 and "ENOENT" or "EINVAL"
+        #found == 0 and "no image for that platform" or "pick one with --platform"), #found == 0 and "ENOENT"
+          or "EINVAL"
     end
     entry, desc, refs = found[1], found[1].desc, {}
   end

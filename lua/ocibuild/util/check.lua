@@ -44,7 +44,8 @@ function M.keys(t, known, what)
   if #bad == 0 then return t end
   table.sort(bad)
   local s = M.suggest(bad[1], known)
-  return nil, ("%s: unknown option %q%s"):format(what, bad[1], s and (" (did you mean %q?)"):format(s) or ""), "BADVALUE"
+  return nil, ("%s: unknown option %q%s"):format(what, bad[1], s and (" (did you mean %q?)"):format(s) or ""),
+    "BADVALUE"
 end
 
 --- The args of a verb (ocibuild.ops): t when it is a table (nil counts

@@ -12,7 +12,8 @@ local MAX = 4 << 20
 
 function M.wants(path)
   if path:match("^node_modules/[^/]+/package%.json$") or path:match("/node_modules/[^/]+/package%.json$")
-    or path:match("^node_modules/@[^/]+/[^/]+/package%.json$") or path:match("/node_modules/@[^/]+/[^/]+/package%.json$") then
+    or path:match("^node_modules/@[^/]+/[^/]+/package%.json$")
+    or path:match("/node_modules/@[^/]+/[^/]+/package%.json$") then
     return MAX
   end
 end

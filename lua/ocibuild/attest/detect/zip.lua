@@ -28,7 +28,9 @@ local function directory(data)
     local l = e - 20
     if l < 1 or data:sub(l, l + 3) ~= "PK\6\7" then return nil, "ZIP64 sizes without a ZIP64 locator", "BADPACKAGE" end
     local z = string.unpack("<I8", data, l + 8) + 1
-    if z < 1 or z + 56 > #data or data:sub(z, z + 3) ~= "PK\6\6" then return nil, "damaged ZIP64 record", "BADPACKAGE" end
+    if z < 1 or z + 56 > #data or data:sub(z, z + 3) ~= "PK\6\6" then
+      return nil, "damaged ZIP64 record", "BADPACKAGE"
+    end
     count, size, offset = string.unpack("<I8", data, z + 32), string.unpack("<I8", data, z + 40),
       string.unpack("<I8", data, z + 48)
   end
@@ -76,7 +78,9 @@ end
 --- The bytes of entry e of data, at most max.
 function M.read(data, e, max)
   local h = e.offset + 1
-  if h + 29 > #data or data:sub(h, h + 3) ~= "PK\3\4" then return nil, e.name .. ": damaged local header", "BADPACKAGE" end
+  if h + 29 > #data or data:sub(h, h + 3) ~= "PK\3\4" then
+    return nil, e.name .. ": damaged local header", "BADPACKAGE"
+  end
   local start = h + 30 + u16(data, h + 26) + u16(data, h + 28)
   if start + e.csize - 1 > #data then return nil, e.name .. ": data past the end", "BADPACKAGE" end
   local body = data:sub(start, start + e.csize - 1)
