@@ -15,6 +15,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "embed.h"
 #include "ocb_config.h"
 
 int luaopen_ocibuild_core(lua_State *L);
@@ -69,6 +70,7 @@ static int pmain(lua_State *L) {
   lua_concat(L, 2);
   lua_setfield(L, -2, "path");
   lua_pop(L, 1);
+  ocb_embed_install(L, dir);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "ocibuild.cli");
   lua_call(L, 1, 1);

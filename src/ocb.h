@@ -59,6 +59,8 @@ void ocb_sha256_update(ocb_sha256 *h, const void *buf, size_t len);
 /* Writes "sha256:<64 hex>" into out; the hasher cannot be updated after. */
 void ocb_sha256_final(ocb_sha256 *h, char out[OCB_DIGEST_BUF]);
 void ocb_sha256_free(ocb_sha256 *h);
+/* The raw SHA-256 of buf[0..len), at once. */
+void ocb_sha256_digest(const void *buf, size_t len, unsigned char out[32]);
 /* The raw digest of what was hashed so far; the hasher goes on. */
 void ocb_sha256_peek(const ocb_sha256 *h, unsigned char out[32]);
 /* The state after a multiple of 64 bytes, to resume from later. */
@@ -68,6 +70,9 @@ typedef struct ocb_sha256_state {
 } ocb_sha256_state;
 /* -1 when the bytes hashed are not a multiple of 64. */
 int ocb_sha256_save(const ocb_sha256 *h, ocb_sha256_state *st);
+/* The state after the last multiple of 64 bytes hashed (the rest waits in
+ * the hasher's buffer), to resume from there. */
+void ocb_sha256_save_floor(const ocb_sha256 *h, ocb_sha256_state *st);
 /* A hasher that goes on from st, as if its bytes had been hashed again. */
 ocb_sha256 *ocb_sha256_resume(const ocb_sha256_state *st);
 
@@ -108,5 +113,12 @@ void ocb_afile_abort(ocb_afile *f);
 int ocb_fsync_parent(const char *path, ocb_err *err);
 /* mkdir -p; existing directories are fine, anything else in the way is not. */
 int ocb_mkdirs(const char *path, mode_t mode, ocb_err *err);
+
+/* One line typed at the terminal fd, not echoed (secret.c), after prompt
+ * is written to standard error: into buf (at most cap - 1 bytes,
+ * NUL-terminated, the newline dropped), its length in *len. The terminal's
+ * settings are restored whatever happens; a signal that stops the read is
+ * raised again once they are. */
+int ocb_read_secret(int fd, const char *prompt, char *buf, size_t cap, size_t *len, ocb_err *err);
 
 #endif

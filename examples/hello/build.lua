@@ -3,9 +3,13 @@
 -- Values given as name=value on the command line arrive in `args`; an
 -- OCI archive is written with `-o hello.tar` (or archive=NAME, a file in
 -- this folder: build scripts write only beside themselves).
+--
+-- The command below is busybox's httpd: the image runs when its base has
+-- it (base=busybox:demo, which scripts/demo builds offline). Without a
+-- base the image holds the site alone, which nothing can run.
 local oci = require "ocibuild"
 
-local img = oci.image {}
+local img = oci.image { from = args.base }
 img:layer {
   context = "site",            -- relative to this file's folder
   dest = "/usr/share/site",    -- site/.dockerignore applies, as with docker build

@@ -83,7 +83,7 @@ function Walker:close() end
 ---Walks root depth first in byte order, with exclusions as BuildKit applies them.
 ---@param root string
 ---@param matcher ocibuild.Matcher?
----@param opts {excluded: boolean?, skip: string[]?, match_base: string?}? excluded: also report excluded paths; skip: paths left out; match_base: root's path in the tree the patterns are written for (every path is matched as match_base/path)
+---@param opts {excluded: boolean?, skip: string[]?, match_base: string?, threads: integer?}? excluded: also report excluded paths; skip: paths left out; match_base: root's path in the tree the patterns are written for (every path is matched as match_base/path); threads: make the lstat calls ahead on that many helper threads (same results)
 ---@return ocibuild.Walker|ocibuild.fail, string?, string?
 function core.walk(root, matcher, opts) end
 
@@ -126,9 +126,9 @@ function Compressor:close() end
 ---@field digest string sha256 of the blob
 ---@field size integer bytes of the blob
 ---@field tar_size integer bytes of the tar
----@field made integer tar bytes this build produced (0 when nothing changed since the layer state)
+---@field made integer tar bytes this build read or made (0 when nothing changed since the layer state; unchanged entries are taken from the earlier build)
 ---@field entries integer tar entries (destination folders included)
----@field blocks integer compression blocks of the tar
+---@field blocks integer compression blocks of the tar (cut where its entries say)
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
 ---@field created boolean the blob was not in the store before this job
@@ -327,6 +327,15 @@ function core.clock() end
 ---@param fd integer
 ---@return integer|false
 function core.terminal(fd) end
+---One line typed at the terminal fd (nil: the controlling terminal,
+---/dev/tty) without echo (a password prompt), the newline dropped, after
+---`prompt` is written to standard error (once echo is off); the terminal's
+---settings are restored however it ends. Fails with ENOTTY when there is
+---no terminal, EINTR when a signal cut it.
+---@param fd integer?
+---@param prompt string?
+---@return string|ocibuild.fail
+function core.read_secret(fd, prompt) end
 ---@return string uname's machine
 function core.machine() end
 ---@return {libarchive: string, zlib: string, openssl: string}
@@ -433,9 +442,6 @@ function core.base64_decode(s) end
 ---@param opts {mode: integer?, replace: boolean?}?
 ---@return true|ocibuild.fail, string?, string?
 function core.write_key_file(path, data, opts) end
----Shows prompt on the controlling terminal and reads a line without echo.
----@return string|ocibuild.fail, string?, string? code ENOTTY without a terminal
-function core.read_secret(prompt) end
 ---Raw deflate data (a zip entry's body) expanded, at most max bytes.
 ---@return string|ocibuild.fail, string?, string? code TOOBIG, CORRUPT
 function core.inflate(data, max) end

@@ -31,7 +31,7 @@ local version = require "ocibuild.util.version"
 local M = {}
 
 --- The version of ocibuild.
-M.VERSION = version.VERSION
+M.VERSION = version
 
 local plain, where, uncharged = session.plain, session.where, session.uncharged
 

@@ -81,6 +81,16 @@ describe("ocibuild build --from", function()
     assert.same({ "/bin/sh" }, T.image(d .. "/s", "c:1").config.config.Cmd)
   end)
 
+  it("keeps --env in the order given, after the base's, an overridden key in its place", function()
+    local d = fixture(finally)
+    build(d, "--from", "base:1", "-t", "e:1", "--env", "ZED=1", "--env", "HOME=/app", "--env", "ALPHA=$ZED",
+      "--env", "ZED=2")
+    assert.same({ "HOME=/app", "PATH=/usr/bin:/bin", "ZED=2", "ALPHA=$ZED" },
+      T.image(d .. "/s", "e:1").config.config.Env)
+    build(d, "-t", "f:1", "--env", "B=1", "--env", "A=2")
+    assert.same({ "B=1", "A=2" }, T.image(d .. "/s", "f:1").config.config.Env)
+  end)
+
   it("sets manifest annotations, short keys meaning org.opencontainers.image.*, and several tags", function()
     local d = fixture(finally)
     build(d, "-t", "x:1", "-t", "x:latest", "--annotation", "revision=abc", "--annotation", "com.example.k=v",
@@ -97,7 +107,8 @@ describe("ocibuild build --from", function()
         " to 127.0.0.1:9: connection refused at https://127.0.0.1:9/v2/ (is the registry running there?)\n" },
     { { "--from", "Bad:1" },
       "ocibuild: base image \"Bad:1\" is not in the store %s/s, and is not a reference to pull: invalid" ..
-        " reference \"Bad:1\": repository name \"library/Bad\" must be lowercase (try \"bad:1\")\n" },
+        " reference \"Bad:1\": repository name \"library/Bad\" must be lowercase (try \"bad:1\") (see 'ocibuild build"
+        .. " --help')\n" },
     { { "--from", "oci:%s/none" }, "ocibuild: base oci:%s/none: no store at %s/none\n" },
     { { "--from", "oci:%s/s:nope" }, "ocibuild: oci:%s/s has no image named \"nope\"\n" },
     { { "--from", "oci:%s/s" }, "ocibuild: oci:%s/s holds 2 images: name one as oci:%s/s:TAG (base:1, two:1)\n" },

@@ -155,4 +155,44 @@ describe("ocibuild build", function()
     end
     assert.same({ "a" }, names)
   end)
+
+  it("refuses layers for an OS whose layers are not Linux-style tars, from --platform, a script or a base", function()
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    T.write(d .. "/ctx/f", "one")
+    -- a config-only image may have any platform: no layer of ours is in it
+    T.write(d .. "/win.lua", [[
+local oci = require "ocibuild"
+local img = oci.image { platform = "windows/amd64" }
+img:config { env = { A = "1" } }
+return img:save { tag = "win:base" }
+]])
+    assert.equal(0, (T.ocibuild("--store", s, "run", d .. "/win.lua")))
+    local before = T.must("ls -R " .. T.q(s))
+    local why = "ocibuild writes Linux-style tar layers (a Windows layer keeps its files under Files/ and "
+      .. "needs registry hives): build for linux or freebsd"
+    local code, out, err = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "w:1", "--platform", "windows/amd64")
+    assert.equal(2, code, out .. err)
+    assert.equal("", out)
+    -- a flag's value that cannot be used: the message names the flag
+    assert.equal(("ocibuild: --platform \"windows/amd64\": platform windows/amd64: %s (see 'ocibuild build --help')\n")
+      :format(why), err)
+    code, out, err = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "w:1", "--from", "win:base")
+    assert.equal(1, code, out .. err)
+    assert.equal(("ocibuild: platform windows/amd64: %s\n"):format(why), err)
+    T.write(d .. "/layer.lua", [[
+local oci = require "ocibuild"
+local img = oci.image { platform = "windows/amd64" }
+img:layer { context = "ctx" }
+return img:save { tag = "w:1" }
+]])
+    code, out, err = T.ocibuild("--store", s, "run", d .. "/layer.lua")
+    assert.equal(1, code, out .. err)
+    assert.equal(("ocibuild: %s/layer.lua:3: platform windows/amd64: %s\n"):format(d, why), err)
+    assert.equal(before, T.must("ls -R " .. T.q(s)))
+    -- FreeBSD's containers use the same tar layers as Linux
+    local r = build(d .. "/ctx", s, "-t", "bsd:1", "--platform", "freebsd/amd64")
+    assert.equal("freebsd", T.image(s, "bsd:1").config.os)
+    assert.truthy(r.digest)
+  end)
 end)

@@ -29,6 +29,7 @@ describe("ocibuild exit status", function()
       { { "ls", "/nonexistent" }, "/nonexistent" },
       { { "ls", d .. "/ctx/a.txt" }, "not a directory" },
       { { "ls", d .. "/bang" }, "illegal exclusion pattern" },
+      { { "ls", d .. "/ctx", "--ignorefile", d .. "/none" }, "ENOENT: No such file or directory: " .. d .. "/none" },
       { { "--store", "/etc/passwd", "gc" }, "/etc/passwd" },
       { { "--store", "/etc/passwd", "images" }, "/etc/passwd" },
       { { "--store", d .. "/nostore", "inspect", "a:1" }, "no store at" },
@@ -71,10 +72,31 @@ describe("ocibuild exit status", function()
     for _, argv in ipairs {
       { "ls" }, { "ls", "a", "b" }, { "images", "a", "b" }, { "gc", "x" }, { "build" }, { "run" },
       { "images", "--bogus" }, { "gc", "--bogus" }, { "ls", d, "--bogus" },
+      -- values that cannot be right, whatever the store or the files hold
+      { "tag", "a:1", "Bad Tag" }, { "rm", "Bad Tag" }, { "inspect", "Bad Tag" }, { "diff", "bad ref", "a:1" },
+      { "export", "bad ref", "-o", d .. "/x.tar" }, { "images", "Bad Repo" },
+      { "import", d .. "/x.tar", "-t", "Bad Tag" },
+      { "push", "a:1", "BAD REF" }, { "push", "Bad Tag", "127.0.0.1:9/x:1" }, { "pull", "BAD REF" },
+      { "pull", "127.0.0.1:9/x:1", "--platform", "bogus" }, { "login", "127.0.0.1:9", "--creds", "nocolon" },
     } do
       local code, out, err = T.ocibuild("--store", d .. "/store", table.unpack(argv))
       assert.equal(2, code, table.concat(argv, " ") .. ": " .. out .. err)
       one_line(err)
+      assert.truthy(err:find("(see 'ocibuild " .. argv[1] .. " --help')\n", 1, true), err)
     end
+    local before = T.must("ls -R " .. T.q(d .. "/store"))
+    for _, flags in ipairs {
+      { "--compression", "lz4" }, { "--level", "99" }, { "--mtime", "bogus" }, { "--mode", "bogus" },
+      { "--owner", "bogus" }, { "-t", "Bad Tag" }, { "--platform", "bogus" }, { "--platform", "windows/amd64" },
+      { "--expose", "99999" }, { "--workdir", "rel" }, { "--volume", "rel" }, { "--annotation", "bogus=1" },
+      { "--user", "" }, { "--dest", "rel" }, { "--push" }, { "--exclude", "!" }, { "--label", "=v" },
+    } do
+      local code, out, err = T.ocibuild("--store", d .. "/store", "build", d .. "/ctx", "-t", "b:1",
+        table.unpack(flags))
+      assert.equal(2, code, table.concat(flags, " ") .. ": " .. out .. err)
+      one_line(err)
+      assert.truthy(err:find("(see 'ocibuild build --help')\n", 1, true), err)
+    end
+    assert.equal(before, T.must("ls -R " .. T.q(d .. "/store")))
   end)
 end)

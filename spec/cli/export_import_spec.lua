@@ -51,7 +51,21 @@ describe("ocibuild export", function()
     function()
     local d = T.tmpdir(finally)
     local s, a, b = two_images(d)
-    fx.ok(s, "export", "b:1", a.digest, "-o", d .. "/ab.tar")
+    local out = fx.ok(s, "export", "b:1", a.digest, "-o", d .. "/ab.tar")
+    -- what each reader needs of an archive of several images (see the podman interop spec)
+    local file = d .. "/ab.tar"
+    assert.equal(table.concat({
+      "exported: " .. b.digest .. " b:1",
+      "exported: " .. a.digest .. " <none>",
+      ("archive:  %s (%s bytes, %s)"):format(file, T.must("stat -c %s " .. T.q(file)):match("%d+"),
+        "sha256:" .. T.sha256_file(file)),
+      "note:     this archive holds 2 images: skopeo and podman take one at a time, by its name",
+      "          (podman load would write each again, with new digests and localhost/ names):",
+      "            skopeo copy oci-archive:" .. file .. ":b:1 DEST",
+      "            podman pull oci-archive:" .. file .. ":b:1",
+      "          " .. a.digest .. " has no name here: skopeo and podman cannot pick it (name it, or export it alone)",
+      "          docker load and ocibuild import take every image",
+    }, "\n") .. "\n", out)
     local idx = T.json(member(d .. "/ab.tar", "index.json"))
     assert.same({ b.digest, a.digest }, { idx.manifests[1].digest, idx.manifests[2].digest })
     assert.is_nil(idx.manifests[2].annotations)

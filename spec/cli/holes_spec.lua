@@ -19,17 +19,17 @@ local function fixture(finally)
 end
 
 -- Runs ocibuild with env (a table) and the words; asserts a one-line
--- failure with exit `status` (default 1) holding each string of `want`;
--- the store unchanged.
-local function fails(d, s, env, words, want, status)
+-- failure with exit `code` (default 1; 2 for a bad flag value, a usage
+-- mistake) holding each string of `want`; the store unchanged.
+local function fails(d, s, env, words, want, code)
   local before = fingerprint(s)
   local vars = {}
   for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. T.q(v) end
   local q = {}
   for i, w in ipairs(words) do q[i] = T.q(w) end
-  local code, out, err = T.sh(("cd %s && env %s %s --store %s %s"):format(T.q(d), table.concat(vars, " "),
+  local got, out, err = T.sh(("cd %s && env %s %s --store %s %s"):format(T.q(d), table.concat(vars, " "),
     T.q(T.bin), T.q(s), table.concat(q, " ")))
-  assert.equal(status or 1, code, out .. err)
+  assert.equal(code or 1, got, out .. err)
   assert.matches("^[^\n]+\n$", err)
   for _, w in ipairs(want) do assert.is_truthy(err:find(w, 1, true), ("%q not in %q"):format(w, err)) end
   assert.equal(before, fingerprint(s))
@@ -143,7 +143,7 @@ describe("ocibuild warnings", function()
     local lines, d = build_warns(finally, function(ctx)
       for _, n in ipairs { "README", "readme", "sub/Ärger", "sub/ärger", "sub/other", "a/x", "b/X" } do T.write(ctx
         .. "/" .. n, "") end
-    end)
+    end, "-v")
     assert.same({
       ("ocibuild: warning: %s/ctx/readme and its sibling README differ only in case: they collide when the layer" ..
         " is extracted on macOS or Windows"):format(d),
@@ -155,7 +155,7 @@ describe("ocibuild warnings", function()
   it("stop naming collisions after ten", function()
     local lines = build_warns(finally, function(ctx)
       for i = 1, 15 do T.write(ctx .. "/f" .. i, "") T.write(ctx .. "/F" .. i, "") end
-    end)
+    end, "-v")
     assert.equal(11, #lines)
     assert.equal("ocibuild: warning: more names that differ only in case are not reported", lines[11])
   end)
@@ -167,7 +167,7 @@ describe("ocibuild warnings", function()
       T.write(ctx .. "/plain", "", 493)
       T.must("mkdir -p " .. T.q(ctx .. "/shared") .. " && chmod 2775 " .. T.q(ctx .. "/shared"))
     end
-    local lines, d = build_warns(finally, setup)
+    local lines, d = build_warns(finally, setup, "-v")
     assert.same({
       ("ocibuild: warning: %s/ctx/sg keeps its setgid bit (mode 2755)"):format(d),
       ("ocibuild: warning: %s/ctx/su keeps its setuid bit (mode 4755)"):format(d),
@@ -193,6 +193,44 @@ describe("ocibuild warnings", function()
     for _, e in ipairs(T.tar_entries(T.gunzip(T.image(d .. "/s", "x:1").layers[1], d
       .. "/l.tar"))) do names[e.name] = true end
     assert.is_true(names["mnt/inside"])
+  end)
+
+  it("are said once per change of a layer: a line per kind, every one with -v, none with -q", function()
+    local d = T.tmpdir(finally)
+    local ctx = d .. "/ctx"
+    for i = 1, 12 do
+      T.write(ctx .. "/inc/f" .. i, "")
+      T.write(ctx .. "/inc/F" .. i, "")
+    end
+    T.write(ctx .. "/su", "", 2541) -- 4755
+    local function build(...)
+      local code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", "x:1", ...)
+      assert.equal(0, code, out .. err)
+      return err, out
+    end
+    local summary = ("ocibuild: warning: %s/inc/f1 and its sibling F1 differ only in case: they collide when the "
+      .. "layer is extracted on macOS or Windows (and 9+ more like it in layer 1/1; -v lists them)\n"
+      .. "ocibuild: warning: %s/su keeps its setuid bit (mode 4755)\n"):format(ctx, ctx)
+    assert.equal(summary, build())
+    -- nothing changed: said already
+    assert.equal("", build())
+    assert.equal("", build("--progress=quiet"))
+    local all = build("-v")
+    assert.equal(12, select(2, all:gsub("\n", "")))
+    assert.truthy(all:find("warning: more names that differ only in case are not reported\n", 1, true), all)
+    -- a change: said again
+    T.write(ctx .. "/new", "x")
+    local warned = {}
+    for l in build("--progress=plain"):gmatch("[^\n]+\n") do
+      if l:match("^ocibuild: warning: ") then warned[#warned + 1] = l end
+    end
+    assert.equal(summary, table.concat(warned))
+    T.write(ctx .. "/new", "y")
+    local err, out = build("-q")
+    assert.equal("", err)
+    assert.matches("^sha256:%x+\n$", out)
+    local code, _, uerr = T.ocibuild("--store", d .. "/s", "build", ctx, "-q", "-v")
+    assert.same({ 2, "ocibuild: -q and -v exclude each other (see 'ocibuild build --help')\n" }, { code, uerr })
   end)
 
   it("say when the config is over 1 MiB", function()

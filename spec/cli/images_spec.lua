@@ -144,11 +144,12 @@ describe("ocibuild tag", function()
     local before = T.read(s .. "/index.json")
     for _, case in ipairs {
       { { "tag", "nope:1", "x:1" }, 1, ('ocibuild: no image "nope:1" in store %s\n'):format(s) },
-      -- a new name that cannot be one is a usage mistake
+      -- a name that cannot be one is a usage mistake
       { { "tag", "a:1", "Bad:1" }, 2,
-        'ocibuild: invalid reference "Bad:1": repository name "library/Bad" must be lowercase (try "bad:1")\n' },
+        'ocibuild: invalid reference "Bad:1": repository name "library/Bad" must be lowercase (try "bad:1") (see' ..
+          ' \'ocibuild tag --help\')\n' },
       { { "tag", "a:1", "x@sha256:" .. ("0"):rep(64) }, 2, 'ocibuild: cannot tag with a digest reference "x@sha256:'
-        .. ("0"):rep(64) .. '"\n' },
+        .. ("0"):rep(64) .. '" (see \'ocibuild tag --help\')\n' },
       { { "tag", "a:1" }, 2, "ocibuild: tag needs an image and at least one new name (see 'ocibuild tag --help')\n" },
       { { "tag", "sha256:" .. ("0"):rep(64), "x:1" }, 1,
         ('ocibuild: no image "sha256:%s" in store %s\n'):format(("0"):rep(64), s) },

@@ -119,10 +119,16 @@ describe("ocibuild init", function()
       T.write(p .. "/main.go", 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello from the image") }\n')
       local code, _, err = init(p)
       assert.equal(0, code, err)
+      -- not compiled yet: one line saying so, no empty image with entrypoint /app
+      local out
+      code, out, err = run(p, d .. "/s")
+      assert.same({ 1, "" }, { code, out })
+      assert.matches("^ocibuild: build%.lua:%d+: no ./app next to build%.lua to package: compile it first "
+        .. "%(CGO_ENABLED=0 go build %-trimpath %-ldflags=%-buildid= %-o app %.%)\n$", err)
+      assert.is_false(T.exists(d .. "/s"))
       T.must(("cd %s && CGO_ENABLED=0 GOCACHE=%s GOPATH=%s GOPROXY=off GOFLAGS=-mod=mod "
         .. "go build -trimpath -ldflags=-buildid= -o app ."):format(T.q(p), T.q(T.build .. "/go-cache"), T.q(d
         .. "/gopath")))
-      local out
       code, out, err = run(p, d .. "/s")
       assert.equal(0, code, out .. err)
       local names, img = layer_names(d, d .. "/s", "hello:dev")

@@ -239,6 +239,19 @@ return r
       assert.equal("nothing\n", out)
       assert.equal(("ocibuild: %s/b.lua: the script saved no image to report\n"):format(d), err)
     end)
+
+    it("run warns when the script saved no image, naming it, and still exits 0 (it may only check things)", function()
+      local d = T.tmpdir(finally)
+      T.write(d .. "/b.lua", "local oci = require 'ocibuild'\nlocal img = oci.image {}\n")
+      local code, out, err = T.ocibuild("--store", d .. "/s", "run", d .. "/b.lua")
+      assert.equal(0, code, err)
+      assert.equal("", out)
+      assert.equal(("ocibuild: warning: %s/b.lua: the script saved no image (it called no save or build)\n")
+        :format(d), err)
+      assert.is_false(T.exists(d .. "/s"))
+      -- a program (--unsafe) may have effects of its own: not warned about
+      assert.same({ 0, "", "" }, { T.ocibuild("--store", d .. "/s", "run", "--unsafe", d .. "/b.lua") })
+    end)
   end)
 
   describe("consistency", function()

@@ -75,7 +75,7 @@ describe("ocibuild with damaged blobs in the store", function()
     local img = T.image(s, "app:1")
     local blob = img.layers[1]
     T.must(("printf 'XXXX' | dd of=%s bs=1 seek=100 conv=notrunc status=none"):format(T.q(blob)))
-    local rec = T.must("find " .. T.q(s .. "/.ocibuild/reuse") .. " -type f"):gsub("\n$", "")
+    local rec = T.must("find " .. T.q(s .. "/.ocibuild/reuse") .. " -type f ! -name 'f-*'"):gsub("\n$", "")
     local ident = T.must("stat -c '%s %i %Y %y %Z %z' " .. T.q(blob))
     local size, ino = ident:match("^(%d+) (%d+)")
     local function ns(sec, human) return sec .. (human:match("%.(%d+)") or "000000000") end

@@ -132,6 +132,16 @@ describe("ocibuild.core", function()
       assert.equal("sha256:b93fc51ce49048084811a29a72a0e2fe06674e6fe4238153d0bec78981ba2fc1", digest(gz))
     end)
 
+    it("gives one layer whatever the threads, the records present and the history of edits", function()
+      local layers = require("core.historyfx").layers(T.tmpdir(finally), "gzip", 6)
+      for i = 2, #layers do
+        assert.equal(layers[1].digest, layers[i].digest, "build " .. i)
+        assert.equal(layers[1].diff_id, layers[i].diff_id, "build " .. i)
+      end
+      assert.is_true(layers[2].whole) -- built again unchanged: the same blob
+      assert.is_true(layers[1].reused > 0)
+    end)
+
     it("passes bytes through with 'none'", function()
       local data = mixed(MiB + 10)
       assert.equal(data, compress(data, 6, "none", 2))

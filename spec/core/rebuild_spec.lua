@@ -60,6 +60,18 @@ describe("ocibuild rebuilds", function()
     assert.equal(l1.tar_size, l3.made)
   end)
 
+  it("reuse a layer whose blob is smaller than a SHA-256 block (an empty folder) whole", function()
+    local d = T.tmpdir(finally)
+    local ctx, s = d .. "/ctx", d .. "/s"
+    T.must("mkdir -p " .. T.q(ctx))
+    local first, l1 = build(ctx, s)
+    assert.is_true(l1.size < 64)
+    local again, l2 = build(ctx, s)
+    assert.equal(first.digest, again.digest)
+    assert.is_true(l2.whole)
+    assert.equal(0, l2.made)
+  end)
+
   it("resume from the last block before the first change, reading only from there", function()
     local d = T.tmpdir(finally)
     local ctx, s = d .. "/ctx", d .. "/s"
@@ -120,6 +132,38 @@ describe("ocibuild rebuilds", function()
       assert.equal(r.digest, (build(ctx, s)).digest)
     end)
   end
+
+  -- Edits at the start, middle and end of the tar, insertions and
+  -- deletions: the blocks after each line up again with the earlier ones,
+  -- so a rebuild reads the changed file alone and compresses a block or
+  -- two, wherever the edit is.
+  local edits = {
+    { "the first file edited", function(ctx) T.must("echo more >> " .. T.q(ctx .. "/d01/f01.txt")) end },
+    { "a file edited in the middle", function(ctx) T.must("echo more >> " .. T.q(ctx .. "/d06/f20.txt")) end },
+    { "the last file edited", function(ctx) T.must("echo more >> " .. T.q(ctx .. "/d12/f40.txt")) end },
+    { "a file inserted at the start", function(ctx) T.write(ctx .. "/d01/a00.txt", "first\n") end },
+    { "a file inserted in the middle", function(ctx) T.write(ctx .. "/d06/f20b.txt", "middle\n") end },
+    { "a file inserted at the end", function(ctx) T.write(ctx .. "/zzz-last", "last\n") end },
+    { "the first file deleted", function(ctx) os.remove(ctx .. "/d01/f01.txt") end },
+    { "a file deleted in the middle", function(ctx) os.remove(ctx .. "/d06/f21.txt") end },
+    { "the last file deleted", function(ctx) os.remove(ctx .. "/link") end },
+  }
+  it("read only the changed file and make a block or two after each edit, wherever it is", function()
+    local d = T.tmpdir(finally)
+    local ctx, s = d .. "/ctx", d .. "/s"
+    tree(ctx)
+    settle()
+    local _, before = build(ctx, s)
+    assert.is_true(before.blocks >= 6)
+    for _, c in ipairs(edits) do
+      c[2](ctx)
+      local r, l = build(ctx, s)
+      assert.equal(cold(ctx, d).digest, r.digest, c[1])
+      -- the files edited within the last build's racy window are read again too
+      assert.is_true(l.made < 64 * 1024, ("%s: made %d of %d"):format(c[1], l.made, l.tar_size))
+      assert.is_true(l.blocks - l.reused <= 2, ("%s: %d of %d blocks made"):format(c[1], l.blocks - l.reused, l.blocks))
+    end
+  end)
 
   it("follow a .dockerignore edit that brings an excluded file in", function()
     local d = T.tmpdir(finally)

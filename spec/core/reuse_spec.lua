@@ -27,6 +27,10 @@ end
 
 local function ls(dir) return T.must("ls -A " .. T.q(dir)) end
 
+-- How many records a record folder holds (each with an index entry f-<hex>
+-- naming it by its first block).
+local function records(dir) return #ls(dir):gsub("f%-%x+\n", ""):gsub("[^\n]", "") end
+
 describe("ocibuild.core reuse records", function()
   describe("layer builds", function()
     it("compress on a miss and take the earlier blob whole when nothing changed", function()
@@ -37,7 +41,7 @@ describe("ocibuild.core reuse records", function()
       assert.is_false(cold.whole)
       assert.equal(0, cold.reused)
       assert.is_true(cold.blocks >= 3)
-      assert.equal(1, #ls(rdir_of(store, "gzip", 6)):gsub("[^\n]", ""))
+      assert.equal(1, records(rdir_of(store, "gzip", 6)))
       local blobs = ls(store .. "/blobs/sha256")
 
       local again = layer(ctx, store)
@@ -112,8 +116,7 @@ describe("ocibuild.core reuse records", function()
       assert.equal(cold.digest, r.digest)
       assert.equal(cold.digest, "sha256:" .. T.sha256_file(blob))
 
-      local rdir = rdir_of(store, "gzip", 6)
-      local rec = rdir .. "/" .. ls(rdir):match("^(%S+)")
+      local rec = rdir_of(store, "gzip", 6) .. "/" .. cold.digest:sub(8)
       local text = T.read(rec)
       for _, bad in ipairs {
         text:gsub("blocks (%d+)", function(n) return "blocks " .. (n + 1) end),
@@ -153,8 +156,7 @@ describe("ocibuild.core reuse records", function()
       tree(ctx, 5)
       local cold = layer(ctx, store)
       local blob = store .. "/blobs/sha256/" .. cold.digest:sub(8)
-      local rdir = rdir_of(store, "gzip", 6)
-      local rec = rdir .. "/" .. ls(rdir):match("^(%S+)")
+      local rec = rdir_of(store, "gzip", 6) .. "/" .. cold.digest:sub(8)
       -- Damage the start of the blob, then forge the record's file identity so
       -- that only the checksums of the copied pieces can tell.
       T.must(("printf 'XXXX' | dd of=%s bs=1 seek=100 conv=notrunc status=none"):format(T.q(blob)))
@@ -203,9 +205,98 @@ describe("ocibuild.core reuse records", function()
         return assert(build.save(context.new {}, img, { tag = "reuse:test" }))
       end
       local a = save()
-      assert.equal(1, #ls(rdir_of(store, "gzip", 6)):gsub("[^\n]", ""))
+      assert.equal(1, records(rdir_of(store, "gzip", 6)))
       assert.equal(a.digest, save().digest)
     end)
+  end)
+
+  describe("blocks", function()
+    -- A tree that starts with a large file (its first block never changes),
+    -- then medium files and a folder of small ones.
+    local function shifty(dir)
+      local lines = {}
+      for i = 1, 100000 do lines[i] = ("big line %d: %d\n"):format(i, (i * 7919) % 100003) end
+      T.write(dir .. "/a.big", table.concat(lines))
+      tree(dir .. "/m", 6)
+      T.must("mkdir " .. T.q(dir .. "/s"))
+      for i = 1, 300 do
+        local f = assert(io.open(("%s/s/%03d.txt"):format(dir, i), "wb"))
+        f:write(("small %d\n"):format(i):rep(i % 37 + 1))
+        f:close()
+      end
+    end
+
+    local edits = {
+      { "a file inserted early", function(ctx) T.write(ctx .. "/m/f01b.txt", "inserted\n") end },
+      { "a file deleted in the middle", function(ctx) os.remove(ctx .. "/m/f03.txt") end },
+      { "a file appended to near the end", function(ctx) T.must("echo tail >> " .. T.q(ctx .. "/s/290.txt")) end },
+      { "the large file edited in its middle", function(ctx)
+        T.must("printf ZZ | dd of=" .. T.q(ctx .. "/a.big") .. " bs=1 seek=1500000 conv=notrunc status=none")
+      end },
+    }
+    for _, e in ipairs(edits) do
+      it("are found by their input wherever they moved to, after " .. e[1], function()
+        local dir = T.tmpdir(finally)
+        local ctx, store = dir .. "/ctx", dir .. "/store"
+        shifty(ctx)
+        local before = layer(ctx, store)
+        e[2](ctx)
+        local warm = layer(ctx, store, { jobs = 3 })
+        local cold = layer(ctx, dir .. "/fresh", { jobs = 1 })
+        assert.equal(cold.digest, warm.digest)
+        assert.equal(cold.diff_id, warm.diff_id)
+        -- every block but those around the edit is taken from the earlier blob
+        local made = warm.blocks - warm.reused
+        assert.is_true(made <= 3, ("%d of %d blocks made"):format(made, warm.blocks))
+        assert.is_true(before.blocks >= 8)
+      end)
+    end
+
+    -- Checks a record against its blob with Python and the zstd tool, by
+    -- themselves: every block's tar range, piece range, input SHA-256 and
+    -- CRC-32s; every piece decompressed alone gives its block's input; every
+    -- block ends where an entry begins, at a large file's slice, or at the end.
+    local CHECK = [[
+import hashlib, subprocess, sys, tarfile, io, zlib
+rec, blob, kind = sys.argv[1:4]
+lines = open(rec).read().split("\n")
+assert lines[0] == "ocibuild-reuse 4", lines[0]
+head, n = int(lines[4].split()[1]), int(lines[5].split()[1])
+data = open(blob, "rb").read()
+def unz(b):
+    return subprocess.run(["zstd", "-dcq"], input=b, capture_output=True, check=True).stdout
+tar = zlib.decompress(data, 31) if kind == "gzip" else unz(data)
+cuts = {len(tar)}
+for m in tarfile.open(fileobj=io.BytesIO(tar)):
+    cuts.add(m.offset)
+    for k in range(1, m.size // (1 << 20) + 1):
+        cuts.add(m.offset + k * (1 << 20))
+ts, at = 0, head
+for line in lines[6:6 + n]:
+    f = line.split()
+    te, oe = int(f[1]), int(f[2])
+    piece, want = data[at:oe], tar[ts:te]
+    assert zlib.crc32(piece) == int(f[4], 16)
+    got = zlib.decompressobj(-15).decompress(piece + b"\x03\x00") if kind == "gzip" else unz(piece)
+    assert got == want, "block ending at %d" % te
+    assert hashlib.sha256(want).hexdigest() == f[0] and zlib.crc32(want) == int(f[3], 16)
+    assert te in cuts, "cut at %d" % te
+    ts, at = te, oe
+assert ts == len(tar) and lines[6 + n] == ""
+print(n)
+]]
+    for _, kind in ipairs { "gzip", "zstd" } do
+      it("are recorded by tar range, piece range and input digest, each piece usable alone (" .. kind .. ")", function()
+        local dir = T.tmpdir(finally)
+        local ctx, store = dir .. "/ctx", dir .. "/store"
+        shifty(ctx)
+        local r = layer(ctx, store, { kind = kind, level = 3 })
+        local rec = rdir_of(store, kind, 3) .. "/" .. r.digest:sub(8)
+        local n = T.must(("python3 -c %s %s %s %s"):format(T.q(CHECK), T.q(rec),
+          T.q(store .. "/blobs/sha256/" .. r.digest:sub(8)), kind))
+        assert.equal(r.blocks, tonumber(n))
+      end)
+    end
   end)
 
   describe("store:prune_reuse()", function()
@@ -218,11 +309,12 @@ describe("ocibuild.core reuse records", function()
       layer(dir .. "/b", store)
       local rdir = rdir_of(store, "gzip", 6)
       local st = assert(core.store(store))
-      assert.equal(2, #ls(rdir):gsub("[^\n]", ""))
+      assert.equal(2, records(rdir))
       assert.equal(0, st:prune_reuse())
       os.remove(store .. "/blobs/sha256/" .. a.digest:sub(8))
       assert.equal(1, st:prune_reuse())
-      assert.equal(1, #ls(rdir):gsub("[^\n]", ""))
+      assert.equal(1, records(rdir))
+      assert.equal(2, #ls(rdir):gsub("[^\n]", "")) -- and the index entry of the gone record too
       assert.equal(1, st:prune_reuse(true))
       assert.is_false(T.exists(rdir))
       assert.equal(0, assert(core.store(dir .. "/nothing", { create = true })):prune_reuse())

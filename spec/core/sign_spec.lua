@@ -220,7 +220,7 @@ print('\n'.join(base64.b64encode(bytes.fromhex(p)).decode() for p in data))]]), 
     it("fails with ENOTTY when there is no terminal", function()
       local code, out = T.sh(("setsid lua5.4 -e %s </dev/null"):format(T.q(
         "package.cpath='" .. T.build .. "/lib/?.so;'..package.cpath "
-        .. "print(select(3, require('ocibuild.core').read_secret('p: ')))")))
+        .. "print(select(3, require('ocibuild.core').read_secret(nil, 'p: ')))")))
       assert.equal(0, code)
       assert.equal("ENOTTY\n", out)
     end)

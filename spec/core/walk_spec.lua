@@ -97,8 +97,41 @@ describe("ocibuild.core", function()
       -- a deeper base carries its parents' results down
       list = assert(walk(d .. "/src/a", m, { match_base = "src/a" }))
       assert.same({ "x.go" }, list)
+      -- helper threads see the same
+      assert.same({ "a", "a/x.go", "b", "b/z.go" }, assert(walk(d .. "/src", m, { match_base = "src", threads = 3 })))
       local _, msg = walk(d .. "/src/none", m, { match_base = "src/none" })
       assert.equal("ENOENT: No such file or directory: " .. d .. "/src/none", msg)
+    end)
+
+    it("gives the same entries on helper threads, whatever the folders' sizes and exclusions", function()
+      local d = T.tmpdir(finally)
+      -- folders of 0, 1, 15, 16, 17, 600 and 1500 entries (the helpers'
+      -- chunks and window), subfolders among files, excluded ones with an
+      -- exception below, links; written with one shell call per folder
+      local dirs = { ["e"] = 0, ["one"] = 1, ["f15"] = 15, ["f16"] = 16, ["f17"] = 17, ["big"] = 600,
+        ["big/sub"] = 1500, ["x"] = 40, ["x/keep"] = 3, ["x/y"] = 20 }
+      for dir, n in pairs(dirs) do
+        T.must(("mkdir -p %s && cd %s && for i in $(seq 1 %d); do echo $i > f$i; done")
+          :format(T.q(d .. "/" .. dir), T.q(d .. "/" .. dir), n))
+      end
+      for i = 1, 30 do T.must(("mkdir -p %s/big/d%02d/inner && touch %s/big/d%02d/inner/z"):format(T.q(d), i, T.q(d),
+        i)) end
+      T.must(("cd %s && ln -s big link && ln one/f1 hard"):format(T.q(d)))
+      local m = assert(core.matcher { "x", "!x/keep", "big/d1*", "**/f7" })
+      local function listing(threads)
+        local list, info = assert(walk(d, m, { excluded = true, threads = threads }))
+        local out = {}
+        for i, p in ipairs(list) do
+          local e = info[p]
+          out[i] = ("%s %s %s %d %d %s"):format(p, e.type, tostring(e.excluded), e.ino, e.size, tostring(e.why))
+        end
+        return out
+      end
+      local want = listing(1)
+      assert.is_true(#want > 2200)
+      for _, threads in ipairs { 2, 3, 9 } do assert.same(want, listing(threads)) end
+      local kept = assert(walk(d, m, { threads = 4 }))
+      assert.same(assert(walk(d, m)), kept)
     end)
   end)
 end)

@@ -80,6 +80,16 @@ describe("ocibuild.core", function()
       end
     end)
 
+    it("gives one layer whatever the threads, the records present and the history of edits", function()
+      local layers = require("core.historyfx").layers(T.tmpdir(finally), "zstd", 3)
+      for i = 2, #layers do
+        assert.equal(layers[1].digest, layers[i].digest, "build " .. i)
+        assert.equal(layers[1].diff_id, layers[i].diff_id, "build " .. i)
+      end
+      assert.is_true(layers[2].whole) -- built again unchanged: the same blob
+      assert.is_true(layers[1].reused > 0)
+    end)
+
     it("builds a tar+zstd layer a tar reader takes back", function()
       if not have_zstd then return pending("zstd is not installed") end
       local dir = T.tmpdir(finally)

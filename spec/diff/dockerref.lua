@@ -307,7 +307,8 @@ end
 local LETTER = { file = "f", dir = "d", symlink = "l", fifo = "p", chardev = "c", blockdev = "b" }
 
 local function our_walk(root)
-  local list, err, code = ignore.read(root .. "/.dockerignore")
+  -- read as a build reads a context's own file (a missing one is empty)
+  local list, err, code = ignore.read(root .. "/.dockerignore", root)
   if not list then return nil, err, code end
   local m, explain = ignore.compile(list)
   if not m then return nil, explain, "BADPATTERN" end

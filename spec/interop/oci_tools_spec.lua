@@ -229,6 +229,23 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
       local rc = T.json(T.read(d .. "/b/config.json"))
       assert.same({ "/bin/server" }, rc.process.args)
     end)
+
+    it("refuses zstd layers in Debian 12's version, as the README warns (umoci reads them from 0.5.0)", function()
+      local d = T.tmpdir(finally)
+      T.write(d .. "/ctx/f", "z\n")
+      assert.equal(0, (T.ocibuild("build", d .. "/ctx", "-t", "z:1", "--compression", "zstd", "--store", d .. "/s")))
+      local version = T.must("umoci --version"):match("(%d+%.%d+%.%d+)")
+      local code, out, err = T.sh(("%s --image %s %s"):format(UMOCI, T.q(d .. "/s:z:1"), T.q(d .. "/b")))
+      if version < "0.5.0" then
+        assert.equal(1, code, out .. err)
+        assert.truthy((out .. err):find("blob is not correct mediatype", 1, true), out .. err)
+        local readme = T.read(T.root .. "/README.md")
+        assert.truthy(readme:find("Debian 12's umoci (" .. version .. ") and oci-image-tool refuse zstd layers", 1,
+          true))
+      else
+        assert.equal(0, code, out .. err)
+      end
+    end)
   end)
 
   describe("OCI archive", function()

@@ -87,5 +87,38 @@ return img:save { tag = "localhost:5000/team/web:v1", archive = "web.tar" }
       local mnt = T.must(podman .. " image mount localhost:5000/team/web:v1"):gsub("%s+$", "")
       assert.same({ "srv", "srv/www", "srv/www/index.html" }, tree.keys(tree.snapshot(mnt)))
     end)
+
+    it("keeps the digests of an export of several images with the commands export prints", function()
+      if not IS_ROOT then return pending("podman load runs as root here (rootless needs subuid setup)") end
+      local s, digests = tmp .. "/multi-store", {}
+      for _, name in ipairs { "one", "two" } do
+        T.write(tmp .. "/" .. name .. "/f", name .. "\n")
+        local code, out, err = T.ocibuild("--store", s, "build", tmp .. "/" .. name, "-t", "multi-" .. name .. ":1")
+        assert.equal(0, code, out .. err)
+        digests["docker.io/library/multi-" .. name .. ":1"] = printed(out, "digest")
+      end
+      local file = tmp .. "/multi.tar"
+      local code, out, err = T.ocibuild("--store", s, "export", "multi-one:1", "multi-two:1", "-o", file)
+      assert.equal(0, code, out .. err)
+      local pulls, copies = {}, {}
+      for cmd in out:gmatch("\n            (podman pull [^\n]+)") do pulls[#pulls + 1] = cmd end
+      for cmd in out:gmatch("\n            (skopeo copy [^\n]+) DEST") do copies[#copies + 1] = cmd end
+      assert.equal(2, #pulls, out)
+      assert.equal(2, #copies, out)
+      for i, cmd in ipairs(pulls) do
+        T.must(cmd:gsub("^podman", podman) .. " >/dev/null")
+        T.must(copies[i]:gsub("^skopeo", "skopeo --insecure-policy") .. " " .. T.q("oci:" .. tmp .. "/copied:" .. i))
+      end
+      for name, digest in pairs(digests) do assert.equal(digest, inspect(name).Digest) end
+      for i, name in ipairs { "multi-one:1", "multi-two:1" } do
+        assert.equal(digests["docker.io/library/" .. name],
+          T.json(T.must("skopeo inspect " .. T.q("oci:" .. tmp .. "/copied:" .. i))).Digest)
+      end
+      -- what the note warns of: podman load writes each image again, with another digest
+      local other = podman:gsub("/p/", "/p2/")
+      T.must(other .. " load -i " .. T.q(file) .. " >/dev/null 2>&1")
+      local loaded = T.json(T.must(other .. " image inspect localhost/multi-one:1"))[1]
+      assert.are_not.equal(digests["docker.io/library/multi-one:1"], loaded.Digest)
+    end)
   end)
 end)

@@ -103,6 +103,53 @@ describe("registry credentials and trust", function()
       no_secret(seen)
     end)
 
+    it("login at a terminal asks for the user and the password, which is never echoed", function()
+      if not reg then return pending(why) end
+      local d = base .. "/prompt"
+      T.must("mkdir -p " .. T.q(d))
+      -- a shell on a terminal runs login, then shows the terminal's settings (echo restored); a Ctrl-C
+      -- goes to the shell too, which goes on (its trap is not inherited)
+      local function at_terminal(sends, ...)
+        local words = {}
+        for i, w in ipairs { T.bin, ... } do words[i] = T.q(w) end
+        local argv = { "/usr/bin/python3", T.root .. "/spec/support/ontty.py", "100" }
+        for _, s in ipairs(sends) do
+          argv[#argv + 1], argv[#argv + 2], argv[#argv + 3] = "--send", s[1], s[2]
+        end
+        argv[#argv + 1], argv[#argv + 2], argv[#argv + 3] = "--", "/bin/bash", "-c"
+        argv[#argv + 1] = "trap true INT; " .. table.concat(words, " ") .. "; echo rc=$?; stty -a"
+        for i, w in ipairs(argv) do argv[i] = T.q(w) end
+        local code, raw = T.sh(("env HOME=%s %s"):format(T.q(d), table.concat(argv, " ")))
+        assert.equal(0, code, raw)
+        local rc = tonumber(raw:match("rc=(%d+)"))
+        local settings = raw:match("rc=%d+(.*)$")
+        assert.truthy(settings:find("%secho%s"), settings) -- not -echo
+        return rc, raw:match("^(.-)rc=%d+")
+      end
+      local file = d .. "/auth.json"
+      local rc, shown = at_terminal({ { "Username: ", "giteaAdmin\n" }, { "Password: ", PASSWORD .. "\n" } },
+        "login", reg.host, "--ca-file", reg.ca, "--authfile", file)
+      assert.equal(0, rc, shown)
+      assert.equal(("Username: giteaAdmin\r\nPassword: \r\nlogged in to %s as giteaAdmin (credentials in %s)\r\n")
+        :format(reg.host, file), shown)
+      assert.truthy(T.read(file):find(T.must("printf %s " .. T.q("giteaAdmin:" .. PASSWORD) .. " | base64 -w0"), 1,
+        true))
+      -- with -u, the password only; a wrong one says so, without sending you to the command you ran
+      rc, shown = at_terminal({ { "Password: ", "not-it\n" } }, "login", reg.host, "-u", "giteaAdmin",
+        "--ca-file", reg.ca, "--authfile", d .. "/other.json")
+      assert.equal(1, rc, shown)
+      assert.equal(("Password: \r\nocibuild: authentication failed for \"giteaAdmin\" at %s: the user name or the "
+        .. "password is wrong\r\n"):format(reg.host), shown)
+      assert.is_false(T.exists(d .. "/other.json"))
+      -- Ctrl-C at the prompt: gone, and the terminal echoes again (checked in at_terminal)
+      rc, shown = at_terminal({ { "Password: ", "\3" } }, "login", reg.host, "-u", "giteaAdmin", "--ca-file", reg.ca)
+      assert.equal(130, rc, shown)
+      -- not at a terminal: a usage error saying what to do
+      local code, out, err = T.sh(("%s login %s -u giteaAdmin < /dev/null"):format(T.q(T.bin), T.q(reg.host)))
+      assert.same({ 2, "", "ocibuild: login needs --password-stdin or --creds when standard input is not a "
+        .. "terminal (see 'ocibuild login --help')\n" }, { code, out, err })
+    end)
+
     it("takes credentials from a docker config.json, and a password from stdin", function()
       if not reg then return pending(why) end
       local seen = {}
@@ -239,6 +286,35 @@ describe("registry credentials and trust", function()
       no_secret(seen)
     end)
 
+    it("build --push asks the registry before building; a push refused after it names the image stored", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d = base .. "/early"
+      T.write(d .. "/ctx/hello.txt", "hello\n")
+      local function build_push(store, tag, ...)
+        return run({ HOME = d }, nil, "--store", store, "build", d .. "/ctx", "-t", reg.host .. tag, "--push",
+          "--ca-file", reg.ca, ...)
+      end
+      -- wrong credentials, or none: nothing is built (the store is not even made)
+      local code, out, err = build_push(d .. "/s1", "/giteaadmin/early:v1", "--creds", "giteaAdmin:wrong")
+      assert.same({ 1, "" }, { code, out })
+      assert.matches("^ocibuild: authentication failed for \"giteaAdmin\" at .* refused the credentials", err)
+      assert.is_false(T.exists(d .. "/s1"))
+      code, out, err = build_push(d .. "/s2", "/giteaadmin/early:v1")
+      assert.same({ 1, "", ("ocibuild: %s wants credentials for giteaadmin/early and none were found: run 'ocibuild "
+        .. "login %s' (or pass --creds or --authfile)\n"):format(reg.host, reg.host) }, { code, out, err })
+      assert.is_false(T.exists(d .. "/s2"))
+      -- the token is granted, but without push (another owner's namespace): found out by the push itself
+      code, out, err = build_push(d .. "/s3", "/other/early:v1", "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.same({ 1, "" }, { code, out })
+      local img = T.image(d .. "/s3", reg.host .. "/other/early:v1")
+      assert.equal(('ocibuild: no push access to %s/other/early as "giteaAdmin" (Gitea: the owner must be your user '
+        .. "or an organisation you belong to); the image is stored as %s/other/early:v1 (%s)\n")
+        :format(reg.host, reg.host, img.desc.digest), err)
+      no_secret(seen)
+    end)
+
     it("login asks the token endpoint; what it stores pushes", function()
       if not reg then return pending(why) end
       local seen = {}
@@ -290,7 +366,9 @@ describe("registry credentials and trust", function()
         .. "/GiteaAdmin/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
       assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
-        .. 'must be lowercase (try "%s/giteaadmin/site:v1")\n'):format(reg.host, reg.host) }, { code, out, err })
+        .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host,
+        reg.host) },
+        { code, out, err })
       assert.same({ r0, t0 }, { #reg.requests(), #reg.token_requests() })
       no_secret(seen)
     end)

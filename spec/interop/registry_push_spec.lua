@@ -178,6 +178,96 @@ describe("ocibuild push and pull", function()
     assert.equal(2, select(2, out:gsub("exists ", "")))
   end)
 
+  it("a pulled image is listed with its platform, and exports to the same bytes as where it was built", function()
+    if not reg then return pending(why) end
+    local d = base .. "/same"
+    local tag = reg.host .. "/team/same:v1"
+    local img = build(d, d .. "/built", tag, 1000, { "--platform", "linux/arm64/v8" })
+    assert.equal(0, (ocb(d .. "/built", "push", tag)))
+    assert.equal(0, (ocb(d .. "/pulled", "pull", tag, "--platform", "linux/arm64")))
+    local got = T.image(d .. "/pulled", tag)
+    assert.same(img.desc, got.desc)
+    assert.same({ architecture = "arm64", os = "linux" }, got.desc.platform)
+    for _, s in ipairs { "built", "pulled" } do
+      local code, out, err = ocb(d .. "/" .. s, "export", tag, "-o", d .. "/" .. s .. ".tar")
+      assert.equal(0, code, out .. err)
+    end
+    assert.equal(T.sha256_file(d .. "/built.tar"), T.sha256_file(d .. "/pulled.tar"))
+  end)
+
+  it("on a terminal of 80 columns: results print above the live lines, and no live line is left behind", function()
+    if not reg then return pending(why) end
+    local screen = require "support.screen"
+    local d, store = base .. "/tty", base .. "/tty/store"
+    -- through a relay at 24 MiB/s, a 16 MiB layer moves for most of a second:
+    -- its line is drawn several times, on any machine
+    T.must("mkdir -p " .. T.q(d))
+    local pid = T.must(("/usr/bin/python3 %s/spec/support/throttle.py %s %d > %s 2>&1 & echo $!"):format(
+      T.q(T.root), reg.host, 24 << 20, T.q(d .. "/relay.port"))):match("%d+")
+    finally(function() T.sh("kill " .. pid) end)
+    local port
+    for _ = 1, 100 do
+      port = T.exists(d .. "/relay.port") and T.read(d .. "/relay.port"):match("^(%d+)\n")
+      if port then break end
+      T.sh("sleep 0.1")
+    end
+    assert(port, "the relay did not start")
+    local host = "127.0.0.1:" .. port
+    local tag = host .. "/team/tty:v1"
+    local img = build(d, store, tag, 16 << 20, { "--compression", "none" })
+    local function on_tty(...)
+      local words = {}
+      for i, w in ipairs { ... } do words[i] = T.q(w) end
+      local code, raw = T.sh(("/usr/bin/python3 %s/spec/support/ontty.py 80 -- %s %s"):format(T.q(T.root),
+        T.q(T.bin), table.concat(words, " ")))
+      return code, raw, screen.render(raw, 80)
+    end
+    local blobs = { img.manifest.layers[1], img.manifest.config }
+    for _, case in ipairs {
+      { { "--store", store, "push", tag }, "uploaded  " },
+      { { "--store", d .. "/pulled", "pull", tag }, "downloaded" },
+    } do
+      local code, raw, shown = on_tty(table.unpack(case[1]))
+      assert.equal(0, code, raw)
+      -- the live lines were drawn: a blob's short digest first, then its share
+      local short = blobs[1].digest:sub(8, 19)
+      assert.truthy(raw:find(case[1][3] .. " " .. short .. "  %d+%%"), raw)
+      -- the screen holds the result lines (wrapped at 80 columns) and nothing else
+      local results = {}
+      for _, b in ipairs(blobs) do
+        results[#results + 1] = ("%s %s %s"):format(case[2], b.digest,
+          require("ocibuild.cli.output").human(math.tointeger(b.size)))
+      end
+      table.sort(results)
+      results[#results + 1] = host .. "/team/tty@" .. img.desc.digest
+      local rows = {}
+      for _, l in ipairs(results) do
+        for k = 1, #l, 80 do rows[#rows + 1] = l:sub(k, k + 79) end
+      end
+      local got = {}
+      for k = 1, #shown - 2, 2 do got[#got + 1] = { shown[k], shown[k + 1] } end -- two rows per line
+      table.sort(got, function(x, y) return x[1] < y[1] end)
+      local flat = {}
+      for _, pair in ipairs(got) do flat[#flat + 1], flat[#flat + 2] = pair[1], pair[2] end
+      for k = #shown - 1, #shown do flat[#flat + 1] = shown[k] end
+      assert.same(rows, flat)
+    end
+    -- -q: the reference alone, on a terminal too
+    local code, raw, shown = on_tty("--store", store, "push", "-q", tag)
+    assert.equal(0, code, raw)
+    assert.same({ host .. "/team/tty@" .. img.desc.digest:sub(1, 80 - #host - 10),
+      img.desc.digest:sub(80 - #host - 9) }, shown)
+    local out, err
+    code, out, err = ocb(d .. "/pulled-q", "pull", "-q", tag)
+    assert.same({ 0, host .. "/team/tty@" .. img.desc.digest .. "\n", "" }, { code, out, err })
+    -- plain: each blob once (on standard output), the stage on standard error
+    code, out, err = ocb(d .. "/pulled-plain", "pull", "--progress=plain", tag)
+    assert.equal(0, code, err)
+    assert.equal(3, #lines(out))
+    assert.is_nil(err:find("sha256:", 1, true), err)
+    assert.truthy(err:find("pull " .. tag .. ": done", 1, true), err)
+  end)
+
   it("pushes a multi-platform index children first; pull picks the platform asked for", function()
     if not reg then return pending(why) end
     local d, store = base .. "/multi", base .. "/multi/store"
@@ -325,7 +415,9 @@ return r
     local _, n0 = since(reg, 0)
     local code, out, err = ocb(store, "push", "err:v1", reg.host .. "/GiteaAdmin/site:v1")
     assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
-      .. 'must be lowercase (try "%s/giteaadmin/site:v1")\n'):format(reg.host, reg.host) }, { code, out, err })
+      .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host,
+      reg.host) },
+      { code, out, err })
     assert.equal(0, #since(reg, n0))
 
     code, out, err = ocb(store, "push", "err:v1")

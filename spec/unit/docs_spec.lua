@@ -79,6 +79,49 @@ describe("documentation", function()
     end)
   end)
 
+  describe("the README's examples", function()
+    local readme = T.read(T.root .. "/README.md")
+
+    it("list each command once in the command line summary", function()
+      local block = readme:match("\n## The command line\n\n```(\n.-)\n```")
+      assert.is_string(block)
+      for _, c in ipairs(cli.COMMANDS) do
+        local n = select(2, block:gsub("\nocibuild " .. c[1]:gsub("%p", "%%%0") .. "[ \n]", ""))
+        if c[1] ~= "gc" then assert.is_true(n <= 1, ("%s listed %d times"):format(c[1], n)) end
+      end
+    end)
+
+    it("never concatenate an args value that may be missing (ocibuild run without name=value)", function()
+      for block in readme:gmatch("```lua\n(.-)```") do
+        for line in block:gmatch("[^\n]+") do
+          assert.is_nil(line:match("args%.[%w_]+%s*%.%.") or line:match("%.%.%s*args%.[%w_]+"), line)
+        end
+      end
+    end)
+
+    it("build a base without a network, and an image on it (the offline-base block, as written)", function()
+      if not T.exists("/bin/busybox") then
+        return pending("busybox-static is not installed (scripts/setup installs it)")
+      end
+      local block = readme:match("<!%-%- spec: offline%-base[^\n]*\n```sh\n(.-)```")
+      assert.is_string(block, "README has no offline-base block")
+      local d = T.tmpdir(finally)
+      T.must(("mkdir -p %s && ln -s %s %s"):format(T.q(d .. "/bin"), T.q(T.bin), T.q(d .. "/bin/ocibuild")))
+      T.write(d .. "/site/index.html", "<h1>offline</h1>\n")
+      T.write(d .. "/run.sh", "set -eu\n" .. block)
+      local code, out, err = T.sh(("cd %s && env PATH=%s:$PATH OCIBUILD_STORE=%s sh run.sh"):format(T.q(d),
+        T.q(d .. "/bin"), T.q(d .. "/store")))
+      assert.equal(0, code, out .. err)
+      local base, site = T.image(d .. "/store", "busybox:base"), T.image(d .. "/store", "site:1")
+      assert.same(base.manifest.layers[1], site.manifest.layers[1])
+      assert.same({ "/bin/httpd", "-f", "-h", "/www" }, site.config.config.Cmd)
+      local names = {}
+      for _, e in ipairs(T.tar_entries(T.gunzip(base.layers[1], d .. "/base.tar"))) do names[e.name] = e end
+      assert.equal("busybox", names["bin/httpd"].linkname)
+      assert.is_table(names["bin/busybox"])
+    end)
+  end)
+
   it("the README documents every event type and field, and the json progress form", function()
     local readme = T.read(T.root .. "/README.md")
     local section = readme:match("\n### Progress events\n(.-)\n##")
@@ -92,6 +135,22 @@ describe("documentation", function()
     end
     for stage in pairs(events.STAGES) do assert.truthy(section:find("`" .. stage .. "`", 1, true), stage) end
     for action in pairs(events.ACTIONS) do assert.truthy(section:find("`" .. action .. "`", 1, true), action) end
+  end)
+
+  it("each command's --help describes every option it parses (those that publish their SPEC)", function()
+    local checked = 0
+    for _, c in ipairs(cli.COMMANDS) do
+      local cmd = require("ocibuild.cmd." .. c[1])
+      for name in pairs(cmd.SPEC or {}) do
+        if name ~= "alias" then
+          -- a line of its own, as "  --name VALUE  what it does" (the usage line is not enough)
+          local line = "\n  [%-%w, ]*%-%-" .. name:gsub("%p", "%%%0") .. "[ \n]"
+          assert.truthy(cmd.HELP:find(line), c[1] .. " --help does not describe --" .. name)
+          checked = checked + 1
+        end
+      end
+    end
+    assert.is_true(checked >= 7, checked) -- ls and prune at least
   end)
 
   describe("the man page and the bash completion", function()

@@ -92,9 +92,11 @@ describe("ocibuild.ignore", function()
         { pattern = "!y", line = 2, file = d .. "/.dockerignore" } }, list)
     end)
 
-    it("takes a missing file for an empty one", function()
+    it("takes a context's missing file for an empty one, but not a file named on purpose", function()
       local d = T.tmpdir(finally)
-      assert.same({}, ignore.read(d .. "/.dockerignore"))
+      assert.same({}, ignore.read(d .. "/.dockerignore", d))
+      assert.same({ nil, "ENOENT: No such file or directory: " .. d .. "/ignore", "ENOENT" },
+        { ignore.read(d .. "/ignore") })
     end)
 
     it("fails with the system's reason otherwise", function()

@@ -77,18 +77,61 @@ describe("ocibuild.cli.tty", function()
     assert.is_true(draws >= 9, draws)
   end)
 
-  it("shows share, rate and ETA when the total is known, and keeps lines to the terminal's width", function()
+  it("shows a blob's short digest, share, rate and ETA first, and keeps lines to the terminal's width", function()
+    local digest = "sha256:" .. ("0123456789abcdef"):rep(4)
     local out = sink()
-    local live = tty.new(out, { columns = 40 })
-    live:event({ type = "progress", stage = "push", id = "sha256:0123456789abcdef", bytes = 250, total = 1000 }, 0)
-    live:event({ type = "progress", stage = "push", id = "sha256:0123456789abcdef", bytes = 500, total = 1000 }, 1)
+    local live = tty.new(out, { columns = 80 })
+    live:event({ type = "progress", stage = "push", id = digest, bytes = 0, total = 300 << 20 }, 0)
+    live:event({ type = "progress", stage = "push", id = digest, bytes = 100 << 20, total = 300 << 20 }, 10)
+    assert.equal("push 0123456789ab  33%  10.0 MiB/s  ETA 20s  100.0 MiB/300.0 MiB  10.0s\27[K",
+      out:text():match("([^\r]*)$"))
+    out = sink()
+    live = tty.new(out, { columns = 40 })
+    live:event({ type = "progress", stage = "push", id = digest, bytes = 250, total = 1000 }, 0)
+    live:event({ type = "progress", stage = "push", id = digest, bytes = 500, total = 1000 }, 1)
     local line = out:text():match("([^\r]*)\27%[K$")
     assert.equal(39, utf8.len(line))
-    assert.equal("push sha256:0123456789abcdef  500 B/10…", line)
-    live = tty.new(out, { columns = 200 })
+    assert.equal("push 0123456789ab  50%  500 B/s  ETA 1…", line)
+    -- a width that changes (a resized terminal) is followed at the next redraw
+    local cols = 200
+    out = sink()
+    live = tty.new(out, { columns = 30, width = function() return cols end })
     live:event({ type = "progress", stage = "push", id = "d", bytes = 500, total = 1000 }, 0)
     live:event({ type = "progress", stage = "push", id = "d", bytes = 500, total = 1000 }, 1)
-    assert.truthy(out:text():find("push d  500 B/1000 B 50%  500 B/s  ETA 1s  1.0s\27[K", 1, true))
+    assert.truthy(out:text():find("push d  50%  500 B/s  ETA 1s  500 B/1000 B  1.0s\27[K", 1, true))
+    cols = 25
+    live:event({ type = "progress", stage = "push", id = "d", bytes = 600, total = 1000 }, 2)
+    assert.equal(24, utf8.len(out:text():match("([^\r]*)\27%[K$")))
+  end)
+
+  it("ends a blob's line with its blob event when the event names no stage (as copies send it)", function()
+    local out = sink()
+    local live = tty.new(out, { columns = 80 })
+    live:event({ type = "progress", stage = "push", id = "sha256:aa", bytes = 1, total = 2 }, 0)
+    live:event({ type = "progress", stage = "push", id = "sha256:aa", bytes = 1, total = 2 }, 0.2)
+    assert.equal(1, live.drawn)
+    live:event({ type = "blob", digest = "sha256:aa", size = 2, action = "uploaded" }, 0.4)
+    assert.equal(0, live.drawn)
+    assert.equal(0, #live.lines)
+  end)
+
+  it("prints a line of another stream above the live lines: cleared, printed, drawn again", function()
+    local err, std = sink(), sink()
+    local order = {}
+    function err:write(...) order[#order + 1] = "err"; return sink().write(self, ...) end
+    function std:write(...) order[#order + 1] = "out"; return sink().write(self, ...) end
+    local live = tty.new(err, { columns = 80 })
+    live:event({ type = "progress", stage = "push", id = "sha256:aa", bytes = 1, total = 2 }, 0)
+    live:event({ type = "progress", stage = "push", id = "sha256:bb", bytes = 1, total = 2 }, 0)
+    live:event({ type = "progress", stage = "push", id = "sha256:bb", bytes = 1, total = 2 }, 0.2)
+    assert.equal(2, live.drawn)
+    err.parts, order = {}, {}
+    live:print("uploaded   sha256:cc 1 B", std)
+    assert.same({ "err", "out", "err" }, order)
+    assert.equal("\r\27[1A\27[J", err.parts[1])
+    assert.equal("uploaded   sha256:cc 1 B\n", std:text())
+    assert.truthy(err:text():find("push sha256:bb", 1, true))
+    assert.equal(2, live.drawn)
   end)
 
   it("redraws several lines in place, and ends a blob's line with its blob event", function()
@@ -132,7 +175,9 @@ describe("ocibuild.cli.progress", function()
   it("auto is quiet when standard error is not a terminal, tty when it is", function()
     local r = rep("auto")
     assert.equal("quiet", r.mode)
-    assert.is_nil(r.on_event)
+    -- quiet still follows layers (to say their warnings once per change), but -q listens to nothing
+    assert.is_function(r.on_event)
+    assert.is_nil(progress.new("quiet", { stream = sink(), terminal = false, quiet = true }).on_event)
     local out = sink()
     assert.equal("tty", progress.new(nil, { stream = out, terminal = 100 }).mode)
   end)
@@ -179,6 +224,38 @@ describe("ocibuild.cli.progress", function()
     local r, out = rep("json")
     r.on_event { type = "start", stage = "layer", id = "layer 1/1", context = "/a\255b" }
     assert.equal("/a\239\191\189b", require("cjson").decode(out:text()).context)
+  end)
+
+  it("holds a layer's warnings to its end: one line per kind, none when the layer is unchanged", function()
+    local function run(opts, whole, mode)
+      local out = sink()
+      local r = assert(progress.new(mode or "quiet", { stream = out, terminal = false, verbose = opts.verbose,
+        quiet = opts.quiet }))
+      r.warn("before the layer")
+      if r.on_event then r.on_event(LAYER) end
+      for i = 1, 3 do r.warn(("/c/x%d and its sibling X%d differ only in case: they collide"):format(i, i)) end
+      r.warn("more names that differ only in case are not reported")
+      r.warn("/c/su keeps its setuid bit (mode 4755)")
+      r.warn("skipping socket /c/s")
+      r.warn("skipping socket /c/t")
+      if r.on_event then r.on_event { type = "end", stage = "layer", id = "layer 1/1", whole = whole } end
+      r.finish()
+      return out:text()
+    end
+    local said = table.concat({
+      "ocibuild: warning: before the layer",
+      "ocibuild: warning: /c/x1 and its sibling X1 differ only in case: they collide (and 2+ more like it in "
+        .. "layer 1/1; -v lists them)",
+      "ocibuild: warning: /c/su keeps its setuid bit (mode 4755)",
+      "ocibuild: warning: skipping socket /c/s",
+      "ocibuild: warning: skipping socket /c/t", "" }, "\n")
+    assert.equal(said, run({}, false))
+    assert.equal(said, (run({}, false, "plain"):gsub("layer 1/1: 0 entries[^\n]*\n", "")))
+    assert.equal("ocibuild: warning: before the layer\n", run({}, true))
+    assert.equal(8, select(2, run({ verbose = true }, true):gsub("\n", "")))
+    assert.equal("", run({ quiet = true }, false))
+    -- json: every warning, as events
+    assert.equal(8, select(2, run({}, true, "json"):gsub('"type":"warning"', "")))
   end)
 
   it("run: clears the live lines and passes the command's result on", function()

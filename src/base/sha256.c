@@ -38,6 +38,10 @@ void ocb_sha256_final(ocb_sha256 *h, char out[OCB_DIGEST_BUF]) {
   ocb_digest_hex(md, out);
 }
 
+void ocb_sha256_digest(const void *buf, size_t len, unsigned char out[32]) {
+  SHA256(buf, len, out);
+}
+
 void ocb_sha256_peek(const ocb_sha256 *h, unsigned char out[32]) {
   SHA256_CTX copy = h->ctx;
   SHA256_Final(out, &copy);
@@ -49,6 +53,12 @@ int ocb_sha256_save(const ocb_sha256 *h, ocb_sha256_state *st) {
   for (i = 0; i < 8; i++) st->h[i] = h->ctx.h[i];
   st->bytes = (((uint64_t)h->ctx.Nh << 32) | h->ctx.Nl) >> 3;
   return 0;
+}
+
+void ocb_sha256_save_floor(const ocb_sha256 *h, ocb_sha256_state *st) {
+  int i;
+  for (i = 0; i < 8; i++) st->h[i] = h->ctx.h[i];
+  st->bytes = ((((uint64_t)h->ctx.Nh << 32) | h->ctx.Nl) >> 3) - h->ctx.num;
 }
 
 ocb_sha256 *ocb_sha256_resume(const ocb_sha256_state *st) {

@@ -47,10 +47,15 @@ int ocb_codec_check(const ocb_codec *c, ocb_err *err) {
 void ocb_codec_key(const ocb_codec *c, char *out, size_t len) {
   const ocb_engine *e = ocb_engine_of(c->kind);
   if (c->kind == OCB_COMP_GZIP)
-    snprintf(out, len, "gzip-%d-libdeflate%s-b%zuk-f2", c->level, LIBDEFLATE_VERSION_STRING,
+    snprintf(out, len, "gzip-%d-libdeflate%s-b%zuk-f3", c->level, LIBDEFLATE_VERSION_STRING,
              e->block >> 10);
   else if (c->kind == OCB_COMP_ZSTD)
-    snprintf(out, len, "zstd-%d-zstd%s-b%zuk-f1", c->level, ZSTD_versionString(), e->block >> 10);
+    snprintf(out, len, "zstd-%d-zstd%s-b%zuk-f2", c->level, ZSTD_versionString(), e->block >> 10);
   else
-    snprintf(out, len, "none-b%zuk", e->block >> 10);
+    snprintf(out, len, "none-b%zuk-f2", e->block >> 10);
+}
+
+size_t ocb_codec_block(const ocb_codec *c) {
+  const ocb_engine *e = ocb_engine_of(c->kind);
+  return e ? e->block : 0;
 }

@@ -1,11 +1,12 @@
 /*
  * comp.h: codecs. A codec (kind, level, threads) is checked once; a
- * pipeline made from it takes bytes in, hands compressed bytes to its
- * output callback in order, on the thread that calls write and finish,
- * while worker threads compress fixed blocks in between. Output depends
- * only on the input and the codec's kind and level, never on the threads.
- * A tracked pipeline also hashes its input (the diff_id) block by block and
- * can copy the pieces of an earlier output for blocks that did not change.
+ * pipeline made from it takes bytes in, cut into blocks (at fixed sizes,
+ * or where its caller says), hands compressed bytes to its output callback
+ * in order, on the thread that calls write and finish, while worker threads
+ * compress blocks in between. Output depends only on the input, the cuts,
+ * and the codec's kind and level, never on the threads. A tracked pipeline
+ * also hashes its input (the diff_id) and each block, and takes the pieces
+ * of an earlier output for blocks it knows or finds to be the same.
  */
 #ifndef OCB_COMP_H
 #define OCB_COMP_H
@@ -29,21 +30,37 @@ const char *ocb_codec_name(int kind);
 /* 0 when the codec's fields are in range, else -1 with err saying which. */
 int ocb_codec_check(const ocb_codec *c, ocb_err *err);
 /* Names everything the output bytes depend on besides the input, as a
- * file-name-safe key: "gzip-5-libdeflate1.14-b1024k-f2". */
+ * file-name-safe key: "gzip-5-libdeflate1.14-b1024k-f3". */
 void ocb_codec_key(const ocb_codec *c, char *out, size_t len);
+/* Input bytes per block of the codec's engine (the size fixed cuts make). */
+size_t ocb_codec_block(const ocb_codec *c);
 
-/* Per block of an input: SHA-256 of the input up to the block's end, the
- * end of the block's piece in the output, the CRC-32 of the block's input,
- * and the CRC-32 of the output up to the piece's end (so that copied
- * pieces are checked as they are read back). */
+/* One block of an output: what its input was, and where its piece is. */
+typedef struct ocb_block {
+  unsigned char id[32]; /* SHA-256 of the block's input */
+  ocb_sha256_state st;  /* the input's hash state after the block (bytes 0: none) */
+  ocb_sha256_state ost; /* the output's, after the last 64 bytes before the piece's end */
+  uint64_t tend;        /* end of the block in the input */
+  uint64_t oend;        /* end of its piece in the output */
+  uint32_t crc;         /* CRC-32 of the block's input */
+  uint32_t ocrc;        /* CRC-32 of its piece */
+} ocb_block;
+
 typedef struct ocb_blocks {
-  unsigned char (*pd)[32];
-  ocb_sha256_state *st; /* the hash state after the block (zero after a short one) */
-  uint64_t *end;
-  uint32_t *crc, *ocrc;
-  uint64_t n;
+  ocb_block *v;
+  uint64_t n, cap;
+  uint64_t ohead; /* output bytes before the first piece (the stream's header) */
 } ocb_blocks;
 void ocb_blocks_free(ocb_blocks *b);
+/* Appends one block; -1 when out of memory. */
+int ocb_blocks_push(ocb_blocks *b, const ocb_block *k);
+/* Where block j starts, in the input and in the output. */
+uint64_t ocb_blocks_tstart(const ocb_blocks *b, uint64_t j);
+uint64_t ocb_blocks_ostart(const ocb_blocks *b, uint64_t j);
+/* The block starting at input offset off, or -1. */
+int64_t ocb_blocks_starting(const ocb_blocks *b, uint64_t off);
+/* The block holding input offset off, or -1 past the end. */
+int64_t ocb_blocks_holding(const ocb_blocks *b, uint64_t off);
 
 /* An earlier output that pieces may be copied from: its blocks, and its
  * blob open for reading. The pipeline owns both once it has them. */
@@ -52,31 +69,56 @@ typedef struct ocb_prior {
   int fd;
   char blob[OCB_DIGEST_BUF];
   uint64_t size;
+  uint64_t *tab; /* block ids, hashed: block + 1, or 0 */
+  uint64_t ntab;
 } ocb_prior;
+void ocb_prior_init(ocb_prior *p);
+void ocb_prior_free(ocb_prior *p);
 
-/* Called on a worker with the prefix digest of the first block: returns 1
- * with *prior filled when an earlier output starts with the same block,
+/* Called on a worker with the id of this input's first block: returns 1
+ * with *prior filled when an earlier output began with the same block,
  * else 0 (nothing to reuse; never an error: reuse is only a cache). */
-typedef int (*ocb_prior_fn)(void *ud, const unsigned char pd0[32], ocb_prior *prior);
+typedef int (*ocb_prior_fn)(void *ud, const unsigned char id0[32], ocb_prior *prior);
 
 typedef struct ocb_comp ocb_comp;
 ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err *err);
-/* Before the first write: hash the input; with find, reuse earlier output. */
-int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, ocb_err *err);
-/* After track, before the first write: the input goes on from the end of
- * block k of prior (0 < k <= its blocks): the first k blocks are prior's
- * (their pieces copied, checked, when output starts; the hash resumes from
- * their state), and the bytes written are the input from k * block size
- * on. Takes prior over. */
-int ocb_comp_resume(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err);
-/* Input bytes per block of the codec's engine. */
+
+/* Before the first write: hash the input and the output (and, with
+ * OCB_TRACK_IDS, each block, for reuse records); with find, look for an earlier output by the
+ * id of the first block;
+ * with OCB_TRACK_CUTS, blocks end only where ocb_comp_cut says (or, as a
+ * last resort, at ocb_comp_block_cap). */
+enum { OCB_TRACK_IDS = 1, OCB_TRACK_CUTS = 2 };
+int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, int flags, ocb_err *err);
+/* After track, before the first write: the earlier output to take pieces
+ * from (taken over); the input goes on from the end of its block k - 1
+ * (k = 0: from the start): the first k blocks are prior's (their pieces
+ * copied, checked, when output starts; the hash resumes from their
+ * state), and the bytes written are the input from there on. */
+int ocb_comp_prior(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err);
+/* The earlier output's blocks and blob digest, or NULL. */
+const ocb_blocks *ocb_comp_prior_blocks(const ocb_comp *c);
+const char *ocb_comp_prior_digest(const ocb_comp *c);
+/* Nominal input bytes per block, and the most a cut block may hold. */
 size_t ocb_comp_block_size(const ocb_comp *c);
+size_t ocb_comp_block_cap(const ocb_comp *c);
 int ocb_comp_write(ocb_comp *c, const void *buf, size_t len, ocb_err *err);
+/* Ends the block being written (nothing when it is empty). known >= 0:
+ * its bytes are known to be the earlier output's block `known` (checked
+ * by CRC), whose piece stands in for it. */
+int ocb_comp_cut(ocb_comp *c, int64_t known, ocb_err *err);
+/* At a cut: the next block is the earlier output's block j, whole; its
+ * input is taken from its piece, decompressed and checked. */
+int ocb_comp_reuse(ocb_comp *c, uint64_t j, ocb_err *err);
+/* The input bytes of the earlier output's block j, decompressed and checked
+ * (valid until the next call). */
+int ocb_comp_old(ocb_comp *c, uint64_t j, const unsigned char **buf, size_t *len, ocb_err *err);
 int ocb_comp_finish(ocb_comp *c, ocb_err *err);
 void ocb_comp_free(ocb_comp *c);
 
 typedef struct ocb_comp_result {
   char diff_id[OCB_DIGEST_BUF]; /* "sha256:<hex>" of the input */
+  char digest[OCB_DIGEST_BUF];  /* and of the output */
   uint64_t isize;               /* input bytes */
   uint64_t osize;               /* output bytes */
   int whole;                    /* 1: the earlier blob is the result, nothing was written */

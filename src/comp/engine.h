@@ -1,7 +1,8 @@
 /*
  * engine.h: what the codec files share beyond comp.h: the per-block
- * engines the pipeline (ring.c) drives, and the deflate block scanner that
- * lets independently deflated blocks join into one gzip member.
+ * engines the pipeline (ring.c) drives, the earlier output it takes pieces
+ * from (prior.c), and the deflate block scanner that lets independently
+ * deflated blocks join into one gzip member.
  */
 #ifndef OCB_ENGINE_H
 #define OCB_ENGINE_H
@@ -15,8 +16,9 @@
  * An engine turns one block of input into a self-contained piece of the
  * output: a piece depends only on the block's bytes and the level, so
  * blocks compress on any thread in any order, and pieces of an earlier
- * build can stand in for unchanged blocks. Worker state (one per thread)
- * comes from wnew; the stream's framing from header and trailer.
+ * build can stand in for unchanged blocks, or be decompressed alone. Worker
+ * state (one per thread) comes from wnew and dnew; the stream's framing
+ * from header and trailer.
  */
 typedef struct ocb_engine {
   const char *name;         /* "gzip", "zstd", "none" */
@@ -32,7 +34,15 @@ typedef struct ocb_engine {
   /* Bytes before the first piece and after the last (<= 32 each). */
   size_t (*header)(unsigned char *out, int level);
   size_t (*trailer)(unsigned char *out, uint32_t crc, uint64_t isize);
+  void *(*dnew)(void); /* NULL on failure */
+  void (*dfree)(void *d);
+  /* Decompresses the piece in[0..n) (which has 8 bytes of room after it)
+   * into exactly want bytes at out; 0, or -1 when it is not that. */
+  int (*unblock)(void *d, unsigned char *in, size_t n, unsigned char *out, size_t want);
 } ocb_engine;
+
+/* Room a piece buffer needs past the engine's bound (see unblock). */
+#define OCB_PIECE_SLACK 8
 
 extern const ocb_engine ocb_engine_gzip;
 extern const ocb_engine ocb_engine_zstd;
@@ -40,6 +50,32 @@ extern const ocb_engine ocb_engine_none;
 
 /* The engine for an OCB_COMP_* kind, NULL for another number. */
 const ocb_engine *ocb_engine_of(int kind);
+
+/*
+ * The earlier output (prior.c), as the pipeline reads it: pieces read
+ * back and checked against the CRC-32 recorded when they were written,
+ * decompressed and checked again; blocks found by the digest of their input.
+ */
+/* Hashes prior's block ids for ocb_prior_lookup; -1 when out of memory. */
+int ocb_prior_index(ocb_prior *p);
+/* The block of prior whose input is id and len bytes long, or -1. */
+int64_t ocb_prior_lookup(const ocb_prior *p, const unsigned char id[32], size_t len);
+/* Reads block j's piece into buf (cap bytes) and checks it: its length in
+ * *len, or -1 with err (CORRUPT when the blob changed). */
+int ocb_prior_piece(const ocb_prior *p, uint64_t j, unsigned char *buf, size_t cap, size_t *len,
+                    ocb_err *err);
+/* Block j's input into out (cap bytes), through its piece (read into
+ * piece, pcap bytes), decompressed by d and checked; its length in *len. */
+int ocb_prior_input(const ocb_prior *p, const ocb_engine *e, void *d, uint64_t j,
+                    unsigned char *piece, size_t pcap, unsigned char *out, size_t cap, size_t *len,
+                    ocb_err *err);
+/* Hands the earlier output up to the end of block k - 1 to out (its
+ * header checked against the engine's, each piece against its CRC),
+ * through buf (cap bytes). */
+int ocb_prior_prefix(const ocb_prior *p, const ocb_engine *e, int level, uint64_t k,
+                     unsigned char *buf, size_t cap, ocb_out_fn out, void *ud, ocb_err *err);
+/* The message of a blob found changed since it was written. */
+int ocb_prior_corrupt(const ocb_prior *p, ocb_err *err);
 
 /*
  * Deflate block scanner (dscan.c): walks a complete raw deflate stream

@@ -1,8 +1,9 @@
 /*
- * gzip.c: the gzip engine: each 1 MiB block deflated alone by libdeflate,
- * its final block turned into a sync flush with dscan.c's help, so pieces
- * join into one member under our header: MTIME 0, no name, zlib's XFL,
- * OS 3.
+ * gzip.c: the gzip engine: each block (1 MiB, or where the caller cuts)
+ * deflated alone by libdeflate, its final block turned into a sync flush
+ * with dscan.c's help, so pieces join into one member under our header:
+ * MTIME 0, no name, zlib's XFL, OS 3. A piece inflates alone once a final
+ * empty block follows it.
  */
 #include <libdeflate.h>
 #include <stdlib.h>
@@ -116,5 +117,23 @@ static size_t gz_trailer(unsigned char *out, uint32_t crc, uint64_t isize) {
   return 10;
 }
 
-const ocb_engine ocb_engine_gzip = {"gzip",   GZ_BLOCK, 0,         gz_wnew,   gz_wfree,
-                                    gz_bound, gz_block, gz_header, gz_trailer};
+static void *gz_dnew(void) {
+  return libdeflate_alloc_decompressor();
+}
+
+static void gz_dfree(void *d) {
+  libdeflate_free_decompressor(d);
+}
+
+static int gz_unblock(void *d, unsigned char *in, size_t n, unsigned char *out, size_t want) {
+  size_t got_in, got_out;
+  in[n] = 3, in[n + 1] = 0; /* the final empty block gz_trailer writes */
+  return libdeflate_deflate_decompress_ex(d, in, n + 2, out, want, &got_in, &got_out) ==
+                     LIBDEFLATE_SUCCESS &&
+                 got_in == n + 2 && got_out == want
+             ? 0
+             : -1;
+}
+
+const ocb_engine ocb_engine_gzip = {"gzip",   GZ_BLOCK,  0,          gz_wnew, gz_wfree, gz_bound,
+                                    gz_block, gz_header, gz_trailer, gz_dnew, gz_dfree, gz_unblock};

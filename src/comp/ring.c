@@ -1,16 +1,15 @@
 /*
- * ring.c: ocb_comp, the compression pipeline: input cut into fixed blocks
- * in a bounded ring, hashed in order and compressed in any order by worker
- * threads, written out in order by the caller, so output never depends on
- * threads or timing; pieces of an earlier output stand in for unchanged
- * blocks (where earlier outputs are found is the caller's business).
+ * ring.c: ocb_comp, the compression pipeline: input cut into blocks in a
+ * bounded ring (at fixed sizes, or where the caller cuts), hashed in order
+ * and compressed in any order by worker threads, written out in order by
+ * the caller, so output never depends on threads or timing. Pieces of an
+ * earlier output (prior.c) stand in for blocks known or found to be the
+ * same; where earlier outputs are found is the caller's business.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <libdeflate.h>
 #include <zlib.h>
 
@@ -18,17 +17,25 @@
 
 /* Memory the ring's buffers may take (see ocb_comp_new). */
 #define RING_BUDGET (32u << 20)
-#define COPY_CHUNK (256u << 10)
+/* Room in a block past the nominal size, for the caller's cuts. */
+#define CUT_ROOM (64u << 10)
 
-enum { S_FREE, S_FILLED, S_READY, S_BUSY, S_DONE };
+/* A block's input is written by the caller (FRESH), written and known to
+ * be a block of the earlier output (KNOWN), or taken from that block's
+ * piece (OLD). Its two tasks, compressing (prep) and hashing in order
+ * (hash), are each TODO, BUSY or DONE. */
+enum { K_FRESH, K_KNOWN, K_OLD };
+enum { W_TODO, W_BUSY, W_DONE };
 
 typedef struct slot {
   unsigned char *in, *out;
   size_t in_len, out_len;
   uint64_t seq;
-  uint32_t crc;
-  int state;
-  int reused; /* the piece comes from the earlier build */
+  int kind, prep, hash;
+  int64_t from; /* the earlier output's block whose piece is this one's, or -1 */
+  unsigned char id[32];
+  ocb_sha256_state st;
+  uint32_t crc, ocrc;
 } slot;
 
 struct ocb_comp {
@@ -36,6 +43,7 @@ struct ocb_comp {
   ocb_codec codec;
   ocb_out_fn out;
   void *ud;
+  size_t bs, cap, pcap; /* nominal block, most a block holds, piece buffer */
 
   pthread_mutex_t mu;
   pthread_cond_t work, done;
@@ -47,25 +55,29 @@ struct ocb_comp {
   slot *cur;          /* being filled by the caller */
   uint64_t submitted; /* blocks handed to the workers */
   uint64_t hashed;    /* blocks hashed, in order */
-  int hashing;        /* a worker is hashing block `hashed` */
   uint64_t written;   /* blocks written out, in order */
+  int hashing;
 
   /* Output side (caller thread). */
   int started;
-  uint32_t crc;  /* of the input */
-  uint32_t ocrc; /* of the output */
+  uint32_t crc; /* of the input */
   uint64_t isize, osize, nreused;
+  unsigned char *copy;         /* pieces copied from the earlier output */
+  unsigned char *oin, *opiece; /* ocb_comp_old's block */
+  void *dec;                   /* and its decompressor */
+  int64_t oj;                  /* the block in oin, or -1 */
+  size_t olen;
 
-  /* Tracking (hashing worker until finish). */
-  int track;
-  ocb_sha256 *ih;
-  unsigned char last_pd[32];
+  /* Tracking. */
+  int track, flags;
+  ocb_sha256 *ih, *oh; /* the input's hash, the output's */
+  uint64_t oskip;      /* output bytes the output's hash resumed after */
   ocb_prior_fn find;
   void *find_ud;
-  ocb_blocks now; /* this input; pd by the hasher, end/crc by the caller */
-  uint64_t pd_cap, end_cap;
-  ocb_prior old; /* the earlier output */
-  int matching;  /* every block so far matched `old` */
+  int ready;      /* the earlier output is known, or none will be */
+  ocb_blocks now; /* this input's */
+  ocb_prior old;  /* the earlier output */
+  int matching;   /* every block so far is the earlier output's, in place */
 };
 
 static void set_failed(ocb_comp *c, const ocb_err *err) {
@@ -74,79 +86,95 @@ static void set_failed(ocb_comp *c, const ocb_err *err) {
   pthread_cond_broadcast(&c->done);
 }
 
-void ocb_blocks_free(ocb_blocks *b) {
-  free(b->pd);
-  free(b->end);
-  free(b->crc);
-  free(b->ocrc);
-  free(b->st);
-  memset(b, 0, sizeof *b);
-}
-
 /* ---- workers ---- */
 
-static int grow(void **p, uint64_t *cap, uint64_t need, size_t size) {
-  uint64_t n = *cap ? *cap : 64;
-  void *q;
-  if (need <= *cap) return 0;
-  while (n < need) n *= 2;
-  if (!(q = realloc(*p, n * size))) return -1;
-  *p = q;
-  *cap = n;
-  return 0;
-}
-
-/* Room for block k in this input's per-block digests and hash states. */
-static int grow_hashed(ocb_comp *c, uint64_t k, ocb_err *err) {
-  void *p = c->now.pd, *q = c->now.st;
-  uint64_t cap = c->pd_cap;
-  if (grow(&p, &cap, k + 1, 32) < 0) return ocb_errno(err, ENOMEM, "block digests");
-  c->now.pd = p;
-  if (grow(&q, &c->pd_cap, k + 1, sizeof *c->now.st) < 0)
-    return ocb_errno(err, ENOMEM, "block digests");
-  c->now.st = q;
-  return 0;
-}
-
-/* Ordered: the input hash, this block's prefix digest and hash state, the
- * reuse decision. */
-static int hash_block(ocb_comp *c, slot *s, ocb_err *err) {
-  unsigned char pd[32];
-  uint64_t k = s->seq;
+/* Ordered: the input hash, and its state after this block. */
+static void hash_block(ocb_comp *c, slot *s) {
   ocb_sha256_update(c->ih, s->in, s->in_len);
-  ocb_sha256_peek(c->ih, pd);
-  if (k == 0 && c->find) c->matching = c->find(c->find_ud, pd, &c->old) == 1;
-  if (c->matching && k < c->old.b.n && memcmp(pd, c->old.b.pd[k], 32) == 0)
-    s->reused = 1;
-  else
-    c->matching = 0;
-  if (grow_hashed(c, k, err) < 0) return -1;
-  memcpy(c->now.pd[k], pd, 32);
-  /* A short last block leaves no state to resume from: it stays zero. */
-  if (ocb_sha256_save(c->ih, &c->now.st[k]) < 0) memset(&c->now.st[k], 0, sizeof c->now.st[k]);
-  memcpy(c->last_pd, pd, 32);
-  return 0;
+  /* A block that ends off a 64-byte boundary leaves no state to resume from. */
+  if (ocb_sha256_save(c->ih, &s->st) < 0) memset(&s->st, 0, sizeof s->st);
 }
 
+/* At the first block: the earlier output that began with the same block. */
+static void find_prior(ocb_comp *c, const unsigned char id0[32]) {
+  if (c->find(c->find_ud, id0, &c->old) == 1) {
+    if (ocb_prior_index(&c->old) == 0)
+      c->matching = 1;
+    else
+      ocb_prior_free(&c->old);
+  }
+  pthread_mutex_lock(&c->mu);
+  c->ready = 1;
+  pthread_cond_broadcast(&c->work);
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Compresses a block, unless a block of the earlier output has its bytes. */
 static int compress_block(ocb_comp *c, void *w, slot *s, ocb_err *err) {
-  s->out_len = c->eng->block_fn(w, s->in, s->in_len, s->out, c->eng->bound(s->in_len), &s->crc);
+  int64_t j;
+  if (c->flags & OCB_TRACK_IDS) ocb_sha256_digest(s->in, s->in_len, s->id);
+  if (!c->ready && s->seq == 0) find_prior(c, s->id);
+  if (c->old.b.n && (j = ocb_prior_lookup(&c->old, s->id, s->in_len)) >= 0) {
+    const ocb_block *b = &c->old.b.v[j];
+    s->from = j, s->crc = b->crc, s->ocrc = b->ocrc;
+    s->out_len = (size_t)(b->oend - ocb_blocks_ostart(&c->old.b, (uint64_t)j));
+    return 0;
+  }
+  if (c->eng->passthrough) {
+    s->crc = s->ocrc = (uint32_t)libdeflate_crc32(0, s->in, s->in_len);
+    s->out_len = s->in_len;
+    return 0;
+  }
+  s->out_len = c->eng->block_fn(w, s->in, s->in_len, s->out, c->pcap - OCB_PIECE_SLACK, &s->crc);
   if (s->out_len == 0) return ocb_errf(err, "EIO", "EIO: %s compression failed", c->eng->name);
+  s->ocrc = (uint32_t)libdeflate_crc32(0, s->out, s->out_len);
   return 0;
 }
 
-/* The oldest block waiting to be compressed, or NULL. */
-static slot *next_ready(ocb_comp *c) {
+/* A block's work besides the hash: see the kinds above. The worker's
+ * decompressor, *d, is made when first needed. */
+static int prep_block(ocb_comp *c, void *w, void **d, slot *s, ocb_err *err) {
+  const ocb_block *b = s->from >= 0 ? &c->old.b.v[s->from] : NULL;
+  if (s->kind == K_OLD) {
+    if (!*d && !(*d = c->eng->dnew())) return ocb_errno(err, ENOMEM, "decompressor");
+    if (ocb_prior_input(&c->old, c->eng, *d, (uint64_t)s->from, s->out, c->pcap, s->in, c->cap,
+                        &s->in_len, err) < 0)
+      return -1;
+    s->out_len = (size_t)(b->oend - ocb_blocks_ostart(&c->old.b, (uint64_t)s->from));
+  } else if (s->kind == K_KNOWN && (uint32_t)libdeflate_crc32(0, s->in, s->in_len) != b->crc) {
+    s->kind = K_FRESH, s->from = -1; /* not what the caller thought: made afresh */
+    return compress_block(c, w, s, err);
+  } else if (s->kind == K_FRESH) {
+    return compress_block(c, w, s, err);
+  } else {
+    s->out_len = (size_t)(b->oend - ocb_blocks_ostart(&c->old.b, (uint64_t)s->from));
+  }
+  memcpy(s->id, b->id, 32);
+  s->crc = b->crc, s->ocrc = b->ocrc;
+  return 0;
+}
+
+/* The next block to hash, in order: its input is there. */
+static slot *hashable(ocb_comp *c) {
+  slot *s = &c->ring[c->hashed % c->nslots];
+  if (c->hashing || c->hashed == c->submitted || s->hash != W_TODO) return NULL;
+  return s->kind == K_OLD && s->prep != W_DONE ? NULL : s;
+}
+
+/* The oldest block waiting for its other work, or NULL. A block made
+ * afresh waits until the earlier output is known (at the first block). */
+static slot *preppable(ocb_comp *c) {
   uint64_t k;
   for (k = c->written; k < c->submitted; k++) {
     slot *s = &c->ring[k % c->nslots];
-    if (s->state == S_READY) return s;
+    if (s->prep == W_TODO && (s->kind != K_FRESH || c->ready || k == 0)) return s;
   }
   return NULL;
 }
 
 static void *worker(void *arg) {
   ocb_comp *c = arg;
-  void *w = NULL;
+  void *w = NULL, *d = NULL;
   ocb_err err;
   pthread_mutex_lock(&c->mu);
   if (!c->eng->passthrough && !(w = c->eng->wnew(c->codec.level))) {
@@ -154,22 +182,21 @@ static void *worker(void *arg) {
     set_failed(c, &err);
   }
   while (!c->quit && !c->failed) {
-    slot *s = &c->ring[c->hashed % c->nslots];
-    int r;
-    if (c->track && !c->hashing && c->hashed < c->submitted && s->state == S_FILLED) {
-      c->hashing = 1;
+    slot *s;
+    int r = 0;
+    if ((s = hashable(c)) != NULL) {
+      c->hashing = 1, s->hash = W_BUSY;
       pthread_mutex_unlock(&c->mu);
-      r = hash_block(c, s, &err);
+      hash_block(c, s);
       pthread_mutex_lock(&c->mu);
-      c->hashing = 0;
+      c->hashing = 0, s->hash = W_DONE;
       c->hashed++;
-      s->state = s->reused || c->eng->passthrough ? S_DONE : S_READY;
-    } else if ((s = next_ready(c)) != NULL) {
-      s->state = S_BUSY;
+    } else if ((s = preppable(c)) != NULL) {
+      s->prep = W_BUSY;
       pthread_mutex_unlock(&c->mu);
-      r = compress_block(c, w, s, &err);
+      r = prep_block(c, w, &d, s, &err);
       pthread_mutex_lock(&c->mu);
-      s->state = S_DONE;
+      s->prep = W_DONE;
     } else {
       pthread_cond_wait(&c->work, &c->mu);
       continue;
@@ -180,6 +207,7 @@ static void *worker(void *arg) {
   }
   pthread_mutex_unlock(&c->mu);
   if (w) c->eng->wfree(w);
+  if (d) c->eng->dfree(d);
   return NULL;
 }
 
@@ -210,9 +238,13 @@ void ocb_comp_free(ocb_comp *c) {
   pthread_cond_destroy(&c->work);
   pthread_cond_destroy(&c->done);
   ocb_sha256_free(c->ih);
+  ocb_sha256_free(c->oh);
   ocb_blocks_free(&c->now);
-  ocb_blocks_free(&c->old.b);
-  if (c->old.fd >= 0) close(c->old.fd);
+  ocb_prior_free(&c->old);
+  free(c->copy);
+  free(c->oin);
+  free(c->opiece);
+  if (c->dec) c->eng->dfree(c->dec);
   free(c);
 }
 
@@ -220,7 +252,7 @@ ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err
   const ocb_engine *eng = ocb_engine_of(codec->kind);
   int threads = codec->threads;
   ocb_comp *c;
-  size_t per, max;
+  size_t max;
   int i;
   if (ocb_codec_check(codec, err) < 0) return NULL;
   if (!(c = calloc(1, sizeof *c))) {
@@ -228,13 +260,15 @@ ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err
     return NULL;
   }
   c->eng = eng, c->codec = *codec, c->out = out, c->ud = ud;
-  c->old.fd = -1;
+  c->bs = eng->block, c->cap = eng->block + CUT_ROOM;
+  c->pcap = eng->bound(c->cap) + OCB_PIECE_SLACK;
+  c->ready = 1, c->oj = -1;
+  ocb_prior_init(&c->old);
   c->crc = (uint32_t)crc32(0, Z_NULL, 0);
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->work, NULL);
   pthread_cond_init(&c->done, NULL);
-  per = eng->block + (eng->passthrough ? 0 : eng->bound(eng->block));
-  max = RING_BUDGET / per;
+  max = RING_BUDGET / (c->cap + (eng->passthrough ? 0 : c->pcap));
   /* Two blocks per worker within the budget, never less than one each
    * plus the one being filled and the one being written. */
   c->nslots = 2 * (size_t)threads + 2;
@@ -258,132 +292,123 @@ ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err
   return c;
 }
 
-int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, ocb_err *err) {
+int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, int flags, ocb_err *err) {
+  unsigned char h[32];
   if (c->submitted || c->cur) return ocb_errf(err, "EINVAL", "EINVAL: track before writing");
-  if (!(c->ih = ocb_sha256_new())) return ocb_errno(err, ENOMEM, "SHA-256 context");
-  c->find = find, c->find_ud = ud;
+  if (!(c->ih = ocb_sha256_new()) || !(c->oh = ocb_sha256_new()))
+    return ocb_errno(err, ENOMEM, "SHA-256 context");
+  c->now.ohead = c->eng->header(h, c->codec.level);
   pthread_mutex_lock(&c->mu);
-  c->track = 1;
+  c->track = 1, c->flags = flags | (find ? OCB_TRACK_IDS : 0);
+  c->find = find, c->find_ud = ud, c->ready = find == NULL;
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
 
-/* Copies block i of `from` into slot i of `to` (both with room). */
-static void copy_block(ocb_blocks *to, const ocb_blocks *from, uint64_t i) {
-  memcpy(to->pd[i], from->pd[i], 32);
-  to->st[i] = from->st[i];
-  to->end[i] = from->end[i];
-  to->crc[i] = from->crc[i];
-  to->ocrc[i] = from->ocrc[i];
-}
-
-int ocb_comp_resume(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err) {
+int ocb_comp_prior(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err) {
   const ocb_blocks *b = &prior->b;
-  uint64_t i, bs = c->eng->block;
-  void *e = NULL, *r = NULL, *o = NULL;
-  uint64_t cap = 0, cap2 = 0;
-  if (!c->track || c->submitted || c->cur || k == 0 || k > b->n || b->st[k - 1].bytes != k * bs)
+  uint64_t i;
+  if (!c->track || c->submitted || c->cur || k > b->n ||
+      (k > 0 && b->v[k - 1].st.bytes != b->v[k - 1].tend))
     return ocb_errf(err, "EINVAL", "EINVAL: cannot resume at block %llu", (unsigned long long)k);
-  ocb_sha256_free(c->ih);
-  if (!(c->ih = ocb_sha256_resume(&b->st[k - 1]))) return ocb_errno(err, ENOMEM, "SHA-256 context");
-  if (grow_hashed(c, k - 1, err) < 0) return -1;
-  if (grow(&e, &cap, k, 8) < 0 || grow(&o, &cap2, k, 4) < 0 || grow(&r, &c->end_cap, k, 4) < 0) {
-    free(e), free(o), free(r);
-    return ocb_errno(err, ENOMEM, "block offsets");
+  if (ocb_prior_index(prior) < 0) return ocb_errno(err, ENOMEM, "reuse");
+  if (k > 0) {
+    ocb_sha256_free(c->ih);
+    if (!(c->ih = ocb_sha256_resume(&b->v[k - 1].st)))
+      return ocb_errno(err, ENOMEM, "SHA-256 context");
+    c->isize = b->v[k - 1].tend;
   }
-  c->now.end = e, c->now.crc = r, c->now.ocrc = o;
   for (i = 0; i < k; i++) {
-    copy_block(&c->now, b, i);
-    c->crc = (uint32_t)crc32_combine(c->crc, b->crc[i], (z_off_t)bs);
+    if (ocb_blocks_push(&c->now, &b->v[i]) < 0) return ocb_errno(err, ENOMEM, "blocks");
+    c->crc = (uint32_t)crc32_combine(c->crc, b->v[i].crc,
+                                     (z_off_t)(b->v[i].tend - ocb_blocks_tstart(b, i)));
   }
-  memcpy(c->last_pd, b->pd[k - 1], 32);
-  c->isize = k * bs;
+  ocb_prior_free(&c->old);
+  c->old = *prior; /* taken over: its blob supplies pieces */
+  ocb_prior_init(prior);
   c->nreused = k;
-  c->old = *prior; /* taken over: its blob supplies the first k pieces */
-  memset(prior, 0, sizeof *prior);
-  prior->fd = -1;
   pthread_mutex_lock(&c->mu);
+  c->matching = k == 0, c->ready = 1, c->find = NULL;
   c->submitted = c->hashed = c->written = k;
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
 
-/* Hands bytes to the output, counting and checksumming them. */
-static int put(ocb_comp *c, const void *buf, size_t n, ocb_err *err) {
-  c->ocrc = (uint32_t)libdeflate_crc32(c->ocrc, buf, n);
+const ocb_blocks *ocb_comp_prior_blocks(const ocb_comp *c) {
+  return c->old.b.n ? &c->old.b : NULL;
+}
+
+const char *ocb_comp_prior_digest(const ocb_comp *c) {
+  return c->old.b.n ? c->old.blob : NULL;
+}
+
+/* Hands bytes to the output, counting and hashing them (but those the
+ * output's hash resumed after). */
+static int put(void *ud, const void *buf, size_t n, ocb_err *err) {
+  ocb_comp *c = ud;
+  uint64_t skip = c->oskip > c->osize ? c->oskip - c->osize : 0;
+  if (c->oh && skip < n) ocb_sha256_update(c->oh, (const char *)buf + skip, n - (size_t)skip);
   c->osize += n;
   return n ? c->out(c->ud, buf, n, err) : 0;
 }
 
-/* Copies the earlier blob's bytes up to the end of block k - 1 to the
- * output (its header and the pieces of the blocks that matched), checking
- * them against the CRC-32 recorded when they were written. */
-static int copy_prefix(ocb_comp *c, uint64_t k, ocb_err *err) {
-  uint64_t n = c->old.b.end[k - 1], off = 0;
-  unsigned char *buf = malloc(COPY_CHUNK);
-  int rc = 0;
-  if (!buf) return ocb_errno(err, ENOMEM, "reuse");
-  while (rc == 0 && off < n) {
-    size_t want = n - off < COPY_CHUNK ? (size_t)(n - off) : COPY_CHUNK;
-    ssize_t got = pread(c->old.fd, buf, want, (off_t)off);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      char what[160];
-      snprintf(what, sizeof what, "reading blob %s", c->old.blob);
-      rc = ocb_errno(err, got < 0 ? errno : EIO, what);
-      break;
-    }
-    rc = put(c, buf, (size_t)got, err);
-    off += (uint64_t)got;
-  }
-  free(buf);
-  if (rc == 0 && c->ocrc != c->old.b.ocrc[k - 1])
-    rc = ocb_errf(err, "CORRUPT",
-                  "CORRUPT: blob %s in the store changed since it was written; "
-                  "its reuse record is dropped, build again",
-                  c->old.blob);
-  return rc;
-}
-
-/* The first bytes out: the engine's header, or the earlier blob up to the
- * end of block k - 1 when blocks before k were reused. */
-static int start(ocb_comp *c, uint64_t k, ocb_err *err) {
-  unsigned char h[32];
-  c->started = 1;
-  if (k > 0) return copy_prefix(c, k, err);
-  return put(c, h, c->eng->header(h, c->codec.level), err);
-}
-
-static int note_block(ocb_comp *c, uint64_t k, uint64_t end, uint32_t crc, uint32_t ocrc,
-                      ocb_err *err) {
-  void *e = c->now.end, *r = c->now.crc, *o = c->now.ocrc;
-  uint64_t cap = c->end_cap, cap2 = c->end_cap;
-  if (!c->track) return 0;
-  if (grow(&e, &cap, k + 1, 8) < 0) return ocb_errno(err, ENOMEM, "block offsets");
-  c->now.end = e;
-  if (grow(&o, &cap2, k + 1, 4) < 0) return ocb_errno(err, ENOMEM, "block offsets");
-  c->now.ocrc = o;
-  if (grow(&r, &c->end_cap, k + 1, 4) < 0) return ocb_errno(err, ENOMEM, "block offsets");
-  c->now.crc = r;
-  c->now.end[k] = end;
-  c->now.crc[k] = crc;
-  c->now.ocrc[k] = ocrc;
+static int need_copy(ocb_comp *c, ocb_err *err) {
+  if (!c->copy && !(c->copy = malloc(c->pcap))) return ocb_errno(err, ENOMEM, "reuse");
   return 0;
 }
 
-/* Writes one finished block's piece (or, for a reused one, only notes it). */
+/* The first bytes out: the engine's header, or the earlier output up to
+ * the end of block k - 1 when blocks before k are its own (its hash
+ * resumed from their last state: those bytes are copied, not hashed). */
+static int start(ocb_comp *c, uint64_t k, ocb_err *err) {
+  unsigned char h[32];
+  const ocb_sha256_state *st = k ? &c->old.b.v[k - 1].ost : NULL;
+  c->started = 1;
+  if (k == 0) return put(c, h, c->eng->header(h, c->codec.level), err);
+  if (need_copy(c, err) < 0) return -1;
+  if (c->oh && st->bytes > 0 && st->bytes <= c->old.b.v[k - 1].oend) {
+    ocb_sha256 *r = ocb_sha256_resume(st);
+    if (!r) return ocb_errno(err, ENOMEM, "SHA-256 context");
+    ocb_sha256_free(c->oh);
+    c->oh = r, c->oskip = st->bytes;
+  }
+  return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, put, c, err);
+}
+
+static int note_block(ocb_comp *c, const slot *s, uint64_t oend, ocb_err *err) {
+  ocb_block b;
+  if (!c->track) return 0;
+  memcpy(b.id, s->id, 32);
+  b.st = s->st, b.tend = c->isize, b.oend = oend, b.crc = s->crc, b.ocrc = s->ocrc;
+  /* The output's state is known only where it went through this output. */
+  if (oend == c->osize)
+    ocb_sha256_save_floor(c->oh, &b.ost);
+  else
+    b.ost = c->old.b.v[s->seq].ost;
+  return ocb_blocks_push(&c->now, &b) < 0 ? ocb_errno(err, ENOMEM, "blocks") : 0;
+}
+
+/* Writes one finished block's piece (or, while every block so far is the
+ * earlier output's own, only notes it). */
 static int emit(ocb_comp *c, slot *s, ocb_err *err) {
   uint64_t k = s->seq;
-  uint32_t crc = s->reused ? c->old.b.crc[k] : s->crc;
-  c->crc = (uint32_t)crc32_combine(c->crc, crc, (z_off_t)s->in_len);
+  size_t n;
+  c->crc = (uint32_t)crc32_combine(c->crc, s->crc, (z_off_t)s->in_len);
   c->isize += s->in_len;
-  if (s->reused) {
-    c->nreused++;
-    return note_block(c, k, c->old.b.end[k], crc, c->old.b.ocrc[k], err);
-  }
+  if (s->from >= 0) c->nreused++;
+  if (c->matching && s->from == (int64_t)k && !c->started)
+    return note_block(c, s, c->old.b.v[k].oend, err);
+  c->matching = 0;
   if (!c->started && start(c, k, err) < 0) return -1;
-  if (put(c, s->out, s->out_len, err) < 0) return -1;
-  return note_block(c, k, c->osize, crc, c->ocrc, err);
+  if (s->from >= 0 && s->kind != K_OLD && !c->eng->passthrough) {
+    if (need_copy(c, err) < 0 ||
+        ocb_prior_piece(&c->old, (uint64_t)s->from, c->copy, c->pcap, &n, err) < 0 ||
+        put(c, c->copy, n, err) < 0)
+      return -1;
+  } else if (put(c, s->out, s->out_len, err) < 0) {
+    return -1;
+  }
+  return note_block(c, s, c->osize, err);
 }
 
 /* Writes finished blocks in order, waiting while the ring holds more than
@@ -399,7 +424,7 @@ static int drain(ocb_comp *c, uint64_t keep, ocb_err *err) {
       return -1;
     }
     if (c->written == c->submitted) break;
-    if (s->state != S_DONE) {
+    if (s->prep != W_DONE || s->hash != W_DONE) {
       if (c->submitted - c->written <= keep) break;
       pthread_cond_wait(&c->done, &c->mu);
       continue;
@@ -412,7 +437,6 @@ static int drain(ocb_comp *c, uint64_t keep, ocb_err *err) {
       pthread_mutex_unlock(&c->mu);
       return -1;
     }
-    s->state = S_FREE;
     c->written++;
   }
   pthread_mutex_unlock(&c->mu);
@@ -425,11 +449,11 @@ static slot *take_slot(ocb_comp *c, ocb_err *err) {
   if (drain(c, c->nslots - 1, err) < 0) return NULL;
   s = &c->ring[c->submitted % c->nslots];
   if (!s->in) {
-    if (!(s->in = malloc(c->eng->block))) {
+    if (!(s->in = malloc(c->cap))) {
       ocb_errno(err, ENOMEM, "compression buffer");
       return NULL;
     }
-    s->out = c->eng->passthrough ? s->in : malloc(c->eng->bound(c->eng->block));
+    s->out = c->eng->passthrough ? s->in : malloc(c->pcap);
     if (!s->out) {
       ocb_errno(err, ENOMEM, "compression buffer");
       return NULL;
@@ -437,16 +461,17 @@ static slot *take_slot(ocb_comp *c, ocb_err *err) {
   }
   s->seq = c->submitted;
   s->in_len = s->out_len = 0;
-  s->reused = 0;
   return s;
 }
 
-static void submit(ocb_comp *c) {
-  slot *s = c->cur;
-  c->cur = NULL;
-  if (c->eng->passthrough) s->out_len = s->in_len;
+static void submit(ocb_comp *c, slot *s, int kind, int64_t from) {
+  if (s == c->cur) c->cur = NULL;
+  s->kind = kind, s->from = from;
+  memset(s->id, 0, sizeof s->id);
+  memset(&s->st, 0, sizeof s->st);
   pthread_mutex_lock(&c->mu);
-  s->state = c->track ? S_FILLED : c->eng->passthrough ? S_DONE : S_READY;
+  s->prep = W_TODO;
+  s->hash = c->track ? W_TODO : W_DONE;
   c->submitted++;
   pthread_cond_broadcast(&c->work);
   pthread_mutex_unlock(&c->mu);
@@ -454,16 +479,57 @@ static void submit(ocb_comp *c) {
 
 int ocb_comp_write(ocb_comp *c, const void *buf, size_t len, ocb_err *err) {
   const unsigned char *p = buf;
+  size_t limit = c->flags & OCB_TRACK_CUTS ? c->cap : c->bs;
   while (len) {
     size_t n;
     if (!c->cur && !(c->cur = take_slot(c, err))) return -1;
-    n = c->eng->block - c->cur->in_len;
+    n = limit - c->cur->in_len;
     if (n > len) n = len;
     memcpy(c->cur->in + c->cur->in_len, p, n);
     c->cur->in_len += n;
     p += n, len -= n;
-    if (c->cur->in_len == c->eng->block) submit(c);
+    if (c->cur->in_len == limit) submit(c, c->cur, K_FRESH, -1);
   }
+  return 0;
+}
+
+int ocb_comp_cut(ocb_comp *c, int64_t known, ocb_err *err) {
+  slot *s = c->cur;
+  (void)err;
+  if (!s || s->in_len == 0) return 0;
+  if (known >= 0 &&
+      ((uint64_t)known >= c->old.b.n ||
+       c->old.b.v[known].tend - ocb_blocks_tstart(&c->old.b, (uint64_t)known) != s->in_len))
+    known = -1;
+  submit(c, s, known >= 0 ? K_KNOWN : K_FRESH, known);
+  return 0;
+}
+
+int ocb_comp_reuse(ocb_comp *c, uint64_t j, ocb_err *err) {
+  slot *s;
+  if (j >= c->old.b.n || c->old.b.v[j].tend - ocb_blocks_tstart(&c->old.b, j) > c->cap)
+    return ocb_errf(err, "EINVAL", "EINVAL: no earlier block %llu", (unsigned long long)j);
+  if (ocb_comp_cut(c, -1, err) < 0) return -1;
+  if (!c->cur && !(c->cur = take_slot(c, err))) return -1;
+  s = c->cur;
+  submit(c, s, K_OLD, (int64_t)j);
+  return 0;
+}
+
+int ocb_comp_old(ocb_comp *c, uint64_t j, const unsigned char **buf, size_t *len, ocb_err *err) {
+  if (j >= c->old.b.n)
+    return ocb_errf(err, "EINVAL", "EINVAL: no earlier block %llu", (unsigned long long)j);
+  if (c->oj != (int64_t)j) {
+    if ((!c->oin && !(c->oin = malloc(c->cap))) || (!c->opiece && !(c->opiece = malloc(c->pcap))) ||
+        (!c->dec && !(c->dec = c->eng->dnew())))
+      return ocb_errno(err, ENOMEM, "reuse");
+    c->oj = -1;
+    if (ocb_prior_input(&c->old, c->eng, c->dec, j, c->opiece, c->pcap, c->oin, c->cap, &c->olen,
+                        err) < 0)
+      return -1;
+    c->oj = (int64_t)j;
+  }
+  *buf = c->oin, *len = c->olen;
   return 0;
 }
 
@@ -471,18 +537,24 @@ int ocb_comp_finish(ocb_comp *c, ocb_err *err) {
   unsigned char t[32];
   /* The last block is whatever is left; an empty input is one empty block. */
   if (!c->cur && c->submitted == 0 && !(c->cur = take_slot(c, err))) return -1;
-  if (c->cur) submit(c);
+  if (c->cur && (c->cur->in_len > 0 || c->submitted == 0)) submit(c, c->cur, K_FRESH, -1);
+  c->cur = NULL;
   if (drain(c, 0, err) < 0) return -1;
   stop_threads(c);
-  if (c->track) c->now.n = c->submitted;
   if (c->matching && c->nreused == c->old.b.n && c->nreused == c->submitted) return 0;
   if (!c->started && start(c, c->submitted, err) < 0) return -1;
   return put(c, t, c->eng->trailer(t, c->crc, c->isize), err);
 }
 
 void ocb_comp_result_get(const ocb_comp *c, ocb_comp_result *r) {
+  unsigned char d[32];
   memset(r, 0, sizeof *r);
-  ocb_digest_hex(c->last_pd, r->diff_id);
+  if (c->track) {
+    ocb_sha256_peek(c->ih, d);
+    ocb_digest_hex(d, r->diff_id);
+    ocb_sha256_peek(c->oh, d);
+    ocb_digest_hex(d, r->digest);
+  }
   r->isize = c->isize;
   r->osize = c->osize;
   r->blocks = c->submitted;
@@ -499,7 +571,11 @@ const ocb_blocks *ocb_comp_blocks(const ocb_comp *c) {
 }
 
 size_t ocb_comp_block_size(const ocb_comp *c) {
-  return c->eng->block;
+  return c->bs;
+}
+
+size_t ocb_comp_block_cap(const ocb_comp *c) {
+  return c->cap;
 }
 
 const ocb_codec *ocb_comp_codec(const ocb_comp *c) {

@@ -1,9 +1,11 @@
 /*
- * zstd.c: the zstd engine. Each 4 MiB block becomes one zstd frame, with
+ * zstd.c: the zstd engine. Each block (4 MiB, or where the caller cuts)
+ * becomes one zstd frame, with
  * content size and checksum, from the worker's own libzstd context; frames
  * back to back are one stream to every zstd decoder (RFC 8878 section 3),
  * as zstd:chunked layers already rely on.
  */
+#include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -33,7 +35,7 @@ static size_t zs_bound(size_t n) {
 static size_t zs_block(void *w, const unsigned char *in, size_t n, unsigned char *out, size_t cap,
                        uint32_t *crc) {
   size_t r = ZSTD_compress2(w, out, cap, in, n);
-  *crc = 0;
+  *crc = (uint32_t)libdeflate_crc32(0, in, n); /* checks a piece decompressed later */
   return ZSTD_isError(r) ? 0 : r;
 }
 
@@ -47,5 +49,18 @@ static size_t zs_trailer(unsigned char *out, uint32_t crc, uint64_t isize) {
   return 0;
 }
 
-const ocb_engine ocb_engine_zstd = {"zstd",   ZS_BLOCK, 0,         zs_wnew,   zs_wfree,
-                                    zs_bound, zs_block, zs_header, zs_trailer};
+static void *zs_dnew(void) {
+  return ZSTD_createDCtx();
+}
+
+static void zs_dfree(void *d) {
+  ZSTD_freeDCtx(d);
+}
+
+static int zs_unblock(void *d, unsigned char *in, size_t n, unsigned char *out, size_t want) {
+  size_t r = ZSTD_decompressDCtx(d, out, want, in, n);
+  return !ZSTD_isError(r) && r == want ? 0 : -1;
+}
+
+const ocb_engine ocb_engine_zstd = {"zstd",   ZS_BLOCK,  0,          zs_wnew, zs_wfree, zs_bound,
+                                    zs_block, zs_header, zs_trailer, zs_dnew, zs_dfree, zs_unblock};

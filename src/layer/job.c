@@ -1,19 +1,19 @@
 /*
- * job.c: the layer job, one pass in bounded memory: walk -> tar -> codec
- * pipeline (diff_id and blocks on worker threads, unchanged blocks of the
- * earlier build reused) -> SHA-256 -> blobs/sha256/<hex>. The caller's
- * items (or the prefix's folders) come before the walk. With a layer
- * state, unchanged entries are not read at all (skip.c) and the stream
- * resumes at the last block boundary before the first change. Progress and
- * warnings go to the caller's hooks, on the caller's thread.
+ * job.c: the layer job, one pass in bounded memory: walk -> tar -> blocks
+ * (place.c, cut where the entries say) -> codec pipeline (diff_id and
+ * blocks on worker threads, blocks of the earlier build reused) -> SHA-256
+ * -> blobs/sha256/<hex>. The caller's items (or the prefix's folders) come
+ * before the walk. With a layer state, unchanged entries are not read at
+ * all (skip.c): before the first change nothing is written, the stream
+ * resumes at the last block boundary before it, and after it unchanged
+ * entries are taken from the earlier build, whole blocks at a time.
+ * Progress and warnings go to the caller's hooks, on the caller's thread.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,16 +25,15 @@ typedef struct job {
   ocb_walk *walk;
   ocb_tar *tar;
   ocb_comp *comp;
+  ocb_place *place; /* where tar bytes go, once output starts */
   ocb_blobw blob;
   ocb_reuse reuse;
-  ocb_skip *skip;           /* while unchanged entries are skipped */
+  ocb_skip *skip;           /* the last build's state, or NULL */
   ocb_lstate_writer *state; /* the new layer state, or NULL */
   ocb_notes *notes;         /* surprising but allowed entries, to warn about */
   ocb_layer_stats stats;
-  uint64_t pos;   /* tar offset of the next byte the tar writer makes */
-  uint64_t drop;  /* bytes before this offset are the earlier blob's */
-  uint64_t since; /* when this build began, in the file system's time (ns) */
-  int rootfd;
+  uint64_t since;     /* when this build began, in the file system's time (ns) */
+  int sink;           /* tar bytes are dropped: the earlier build's stand in */
   uint64_t next_tick; /* monotonic ms of the next progress call */
 } job;
 
@@ -55,22 +54,22 @@ static int tick(job *j, ocb_err *err) {
   return j->hooks->progress(j->hooks->ud, &j->stats, err);
 }
 
-/* Tar bytes, into the pipeline (which hashes them for the diff_id), less
- * those before `drop`. */
+/* Tar bytes, into the blocks. */
 static int tar_out(void *ud, const void *buf, size_t len, ocb_err *err) {
   job *j = ud;
-  const char *p = buf;
-  uint64_t start = j->pos;
-  j->pos += len;
-  if (j->pos <= j->drop) return 0;
-  if (start < j->drop) p += j->drop - start, len -= (size_t)(j->drop - start);
+  if (j->sink || !j->place) return 0; /* the end blocks of a tar not used */
   j->stats.tar_bytes += len;
-  if (ocb_comp_write(j->comp, p, len, err) < 0) return -1;
+  if (ocb_place_write(j->place, buf, len, err) < 0) return -1;
   return tick(j, err);
 }
 
-static uint64_t at_header(const job *j) {
-  return (j->pos + 511) / 512 * 512; /* the writer pads an entry when the next begins */
+/* One item, after the cut rule had its say. */
+static int add_item(job *j, const ocb_tar_item *it, ocb_err *err) {
+  struct stat st;
+  uint64_t data = it->kind == OCB_TAR_DATA ? it->len : 0;
+  if (it->kind == OCB_TAR_FILE && fstat(it->fd, &st) == 0) data = (uint64_t)st.st_size;
+  if (ocb_place_entry(j->place, data, it->name, strlen(it->name), err) < 0) return -1;
+  return ocb_tar_add_item(j->tar, it, err);
 }
 
 /* Directory entries for each component of the destination prefix. */
@@ -87,7 +86,7 @@ static int add_prefix(job *j, ocb_err *err) {
     if (p->prefix[i] != '/') continue;
     memcpy(name, p->prefix, i + 1);
     name[i + 1] = '\0';
-    if (ocb_tar_add_item(j->tar, &it, err) < 0) return -1;
+    if (add_item(j, &it, err) < 0) return -1;
   }
   return 0;
 }
@@ -103,7 +102,7 @@ static int add_items(job *j, ocb_err *err) {
     if (it.kind == OCB_TAR_FILE && it.fd < 0 &&
         (it.fd = open(it.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
       return ocb_errno(err, errno, it.path);
-    r = ocb_tar_add_item(j->tar, &it, err);
+    r = add_item(j, &it, err);
     if (it.fd != j->spec->items[i].fd) close(it.fd);
     if (r < 0) return -1;
   }
@@ -138,11 +137,12 @@ static uint64_t ns(const struct timespec *t) {
 }
 
 /* The layer state entry for a walked entry at tar offset off. */
-static int record(job *j, const char *path, size_t len, const struct stat *st, uint64_t off,
-                  ocb_err *err) {
+static int record(job *j, const ocb_entry *w, uint64_t off, ocb_err *err) {
+  const struct stat *st = w->st;
   ocb_lstate_entry e;
+  j->stats.entries++;
   if (!j->state) return 0;
-  e.path = path, e.pathlen = len, e.off = off;
+  e.path = w->path, e.pathlen = w->pathlen, e.off = off;
   e.dev = (uint64_t)st->st_dev, e.ino = (uint64_t)st->st_ino, e.size = (uint64_t)st->st_size;
   e.mtime = ns(&st->st_mtim), e.ctime = ns(&st->st_ctim);
   e.mode = (uint32_t)st->st_mode, e.uid = (uint32_t)st->st_uid, e.gid = (uint32_t)st->st_gid;
@@ -150,89 +150,96 @@ static int record(job *j, const char *path, size_t len, const struct stat *st, u
   return ocb_lstate_add(j->state, &e, err);
 }
 
-/* Adds one walked entry (0 written, 1 left out, -1 err). */
+/* Adds one walked entry, read now. */
 static int add(job *j, const ocb_entry *e, ocb_err *err) {
-  uint64_t off = at_header(j);
-  int a = ocb_tar_add_walked(j->tar, j->spec->policy, e, err);
-  if (a != 0) return a;
-  j->stats.entries++;
-  return record(j, e->path, e->pathlen, e->st, off, err);
+  uint64_t off;
+  if (ocb_place_entry(j->place, ocb_tar_data_size(j->tar, e), e->path, e->pathlen, err) < 0)
+    return -1;
+  off = ocb_place_pos(j->place);
+  if (ocb_tar_add_walked(j->tar, j->spec->policy, e, err) < 0) return -1;
+  return record(j, e, off, err);
 }
 
-static int keep_cb(void *ud, const ocb_lstate_entry *e, ocb_err *err) {
-  job *j = ud;
-  j->stats.entries++;
-  return j->state ? ocb_lstate_add(j->state, e, err) : 0;
+/* Adds one walked entry unchanged since the last build, whose bytes are
+ * [old, old + len) of the earlier tar: a large file is read (cheaper than
+ * decompressing it; its blocks still are the earlier ones), the rest is
+ * taken from the earlier build. */
+static int add_unchanged(job *j, const ocb_entry *e, uint64_t old, uint64_t len, ocb_err *err) {
+  const struct stat *st = e->st;
+  uint64_t data = ocb_tar_data_size(j->tar, e), off;
+  if (ocb_place_entry(j->place, data, e->path, e->pathlen, err) < 0) return -1;
+  off = ocb_place_pos(j->place);
+  if (data >= ocb_comp_block_size(j->comp)) {
+    ocb_place_known(j->place, old);
+    if (ocb_tar_add_walked(j->tar, j->spec->policy, e, err) < 0) return -1;
+  } else {
+    if (ocb_place_old(j->place, old, len, err) < 0) return -1;
+    if (S_ISREG(st->st_mode) && st->st_nlink > 1 &&
+        ocb_tar_note_link(j->tar, j->spec->policy, e->path, e->pathlen, st->st_dev, st->st_ino,
+                          err) < 0)
+      return -1;
+  }
+  return record(j, e, off, err);
 }
 
+/* An entry matched in order before the first change: counted, and a file
+ * of several names noted for the hardlinks to it that may follow. */
 static int leave_cb(void *ud, const char *path, size_t len, const struct stat *st, ocb_err *err) {
   job *j = ud;
+  j->stats.entries++;
   if (!S_ISREG(st->st_mode) || st->st_nlink < 2) return 0;
   return ocb_tar_note_link(j->tar, j->spec->policy, path, len, st->st_dev, st->st_ino, err);
 }
 
-/* The folder holding a held entry, opened below the root without
- * following any symlink on the way. */
-static int open_parent(job *j, const char *path, size_t len, ocb_err *err) {
-  struct open_how how;
-  char dir[4096];
-  const char *slash = memrchr(path, '/', len);
-  int fd;
-  if (!slash) return dup(j->rootfd);
-  if ((size_t)(slash - path) >= sizeof dir) return ocb_errno(err, ENAMETOOLONG, path);
-  memcpy(dir, path, (size_t)(slash - path));
-  dir[slash - path] = '\0';
-  memset(&how, 0, sizeof how);
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-  fd = (int)syscall(SYS_openat2, j->rootfd, dir, &how, sizeof how);
-  if (fd < 0) {
-    if (errno == ELOOP || errno == EXDEV || errno == ENOENT || errno == ENOTDIR)
-      return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s/%s",
-                      j->spec->policy->display, path);
-    return ocb_errno(err, errno, path);
-  }
-  return fd;
+static int state_add(void *ud, const ocb_lstate_entry *e, ocb_err *err) {
+  return ocb_lstate_add(ud, e, err);
 }
 
-/* The first change was found: the stream starts, at the last block
- * boundary before it, with the held entries tarred again. */
+/* The new layer state (a cache: a failure is a warning), with the
+ * entries matched in order before output started. */
+static int open_state(job *j, ocb_err *err) {
+  const ocb_layer_spec *s = j->spec;
+  if (!s->state || !j->walk) return 0;
+  if (!(j->state = ocb_lstate_create(s->store, s->state, err)))
+    return warn(j, "cannot record the layer's state for rebuilds", err);
+  if (j->skip && ocb_skip_replay(j->skip, state_add, j->state, err) < 0) {
+    ocb_lstate_abort(j->state);
+    j->state = NULL;
+    return warn(j, "cannot record the layer's state for rebuilds", err);
+  }
+  return 0;
+}
+
+/* The first change was found at tar offset `point`: the stream resumes at
+ * the start of the earlier block holding the byte before it (or an earlier
+ * one, where the diff_id's hash can resume), and the bytes between are the
+ * earlier tar's. */
 static int start_output(job *j, ocb_err *err) {
-  uint64_t point = ocb_skip_point(j->skip), bs = ocb_comp_block_size(j->comp), k = point / bs;
-  const struct stat *st;
-  const char *path;
-  size_t len, i;
-  uint64_t off;
-  int r = 0;
-  if (k == 0) {
-    if (add_head(j, err) < 0) return -1;
-  } else {
-    if (ocb_comp_resume(j->comp, ocb_skip_prior(j->skip), k, err) < 0) return -1;
-    j->drop = k * bs;
-    j->pos = ocb_skip_held(j->skip, &path, &len, &st, &off, 0) ? off : point;
-  }
-  for (i = 0; r == 0 && ocb_skip_held(j->skip, &path, &len, &st, &off, i); i++) {
-    ocb_entry e;
-    struct stat copy = *st;
-    int dirfd = open_parent(j, path, len, err);
-    const char *slash = memrchr(path, '/', len);
-    if (dirfd < 0) return -1;
-    memset(&e, 0, sizeof e);
-    e.path = path, e.pathlen = len, e.name = slash ? slash + 1 : path;
-    e.dirfd = dirfd, e.st = &copy, e.why = -1;
-    r = ocb_tar_add_walked(j->tar, j->spec->policy, &e, err) < 0 ? -1 : 0;
-    close(dirfd);
-  }
-  ocb_skip_free(j->skip);
-  j->skip = NULL;
-  return r;
+  ocb_prior *prior = ocb_skip_prior(j->skip);
+  const ocb_block *v = prior->b.v;
+  uint64_t point = ocb_skip_point(j->skip), k = 0, b = 0;
+  int64_t h = point ? ocb_blocks_holding(&prior->b, point - 1) : -1;
+  if (h >= 0) k = (uint64_t)h;
+  while (k > 0 && v[k - 1].st.bytes != v[k - 1].tend) k--;
+  b = ocb_blocks_tstart(&prior->b, k);
+  if (open_state(j, err) < 0 || ocb_comp_prior(j->comp, prior, k, err) < 0) return -1;
+  if (!(j->place = ocb_place_new(j->comp, b))) return ocb_errno(err, ENOMEM, "layer");
+  return point > b ? ocb_place_old(j->place, b, point - b, err) : 0;
+}
+
+/* One walked entry, once output started. */
+static int put(job *j, const ocb_entry *e, ocb_err *err) {
+  uint64_t off, len;
+  int m = j->skip ? ocb_skip_match(j->skip, e, &off, &len, err) : 0;
+  if (m < 0) return -1;
+  return m ? add_unchanged(j, e, off, len, err) : add(j, e, err);
 }
 
 /* Walks and tars everything into the pipeline; 1 when nothing changed
  * since the layer state (then nothing was written). */
 static int fill(job *j, ocb_err *err) {
   const ocb_tar_policy *pol = j->spec->policy;
-  const ocb_skip_hooks hooks = {keep_cb, leave_cb, j};
+  const ocb_skip_hooks hooks = {leave_cb, j};
   ocb_entry e;
   int r, s;
   if (!j->skip && add_head(j, err) < 0) return -1;
@@ -245,16 +252,15 @@ static int fill(job *j, ocb_err *err) {
       if (warn(j, msg, err) < 0) return -1;
       continue;
     }
-    s = j->skip ? ocb_skip_entry(j->skip, &e, &hooks, err) : 0;
+    s = j->place ? 0 : ocb_skip_entry(j->skip, &e, &hooks, err);
     if (s < 0) return -1;
-    if (s == 0 && ((j->skip && start_output(j, err) < 0) || add(j, &e, err) < 0)) return -1;
+    if (s == 0 && ((!j->place && start_output(j, err) < 0) || put(j, &e, err) < 0)) return -1;
     /* after the entry went in (or was kept): a failing build warns of nothing */
     if (j->notes && ocb_notes_entry(j->notes, pol, &e, warn_cb, j, err) < 0) return -1;
   }
   if (r < 0) return -1;
-  if (j->skip) {
-    r = ocb_skip_finish(j->skip, &hooks, err);
-    if (r != 0) return r;
+  if (!j->place) {
+    if (ocb_skip_finish(j->skip) == 1) return 1;
     return start_output(j, err);
   }
   return 0;
@@ -277,7 +283,6 @@ static void unchanged(job *j, ocb_layer_result *res) {
 
 /* Writes the new layer state (a cache: a failure is a warning). */
 static int save_state(job *j, const ocb_layer_result *res, uint64_t end, ocb_err *err) {
-  const ocb_blocks *b = ocb_comp_blocks(j->comp);
   ocb_lstate_head h;
   int r;
   if (!j->state) return 0;
@@ -286,8 +291,7 @@ static int save_state(job *j, const ocb_layer_result *res, uint64_t end, ocb_err
   memcpy(h.blob, res->digest, sizeof h.blob);
   h.blob_size = res->size;
   memcpy(h.diff_id, res->comp.diff_id, sizeof h.diff_id);
-  h.tar_size = j->pos;
-  if (b->n) memcpy(h.pd0, b->pd[0], 32);
+  h.tar_size = res->tar_size;
   h.since = j->since;
   h.end = end;
   r = ocb_lstate_commit(j->state, &h, err);
@@ -300,25 +304,39 @@ static int save_state(job *j, const ocb_layer_result *res, uint64_t end, ocb_err
   return 0;
 }
 
+/* Ends the tar: its end blocks are the earlier tar's too when the bytes
+ * before them are. */
+static int end_tar(job *j, ocb_err *err) {
+  const ocb_lstate_head *h = j->skip ? ocb_skip_head(j->skip) : NULL;
+  if (h && ocb_place_maps(j->place, h->end)) {
+    if (ocb_place_old(j->place, h->end, h->tar_size - h->end, err) < 0) return -1;
+    j->sink = 1;
+  }
+  return ocb_tar_finish(j->tar, err);
+}
+
 /* Ends the tar and the pipeline, then publishes the blob, or drops it when
  * the earlier build's blob is the result, and records the blocks. */
 static int publish(job *j, ocb_layer_result *res, ocb_err *err) {
-  uint64_t end = at_header(j);
-  if (ocb_tar_finish(j->tar, err) < 0 || ocb_comp_finish(j->comp, err) < 0) {
+  uint64_t end = ocb_place_pos(j->place);
+  if (end_tar(j, err) < 0 || ocb_place_finish(j->place, err) < 0 ||
+      ocb_comp_finish(j->comp, err) < 0) {
     /* A reused blob found damaged: forget it, so the next build is whole. */
-    if (j->spec->reuse && !strcmp(err->code, "CORRUPT")) {
-      ocb_reuse_forget(&j->reuse, ocb_comp_blocks(j->comp)->pd[0]);
+    const char *blob = ocb_comp_prior_digest(j->comp);
+    if (j->spec->reuse && !strcmp(err->code, "CORRUPT") && blob) {
+      ocb_reuse_forget(&j->reuse, blob);
       if (j->spec->state) ocb_lstate_forget(j->spec->store, j->spec->state);
     }
     return -1;
   }
+  res->tar_size = ocb_place_pos(j->place);
   ocb_comp_result_get(j->comp, &res->comp);
   if (res->comp.whole) {
     ocb_blobw_abort(&j->blob);
     memcpy(res->digest, res->comp.blob, sizeof res->digest);
     res->size = res->comp.blob_size;
   } else {
-    if (ocb_blobw_commit(&j->blob, NULL, res->digest, &res->size, err) < 0) return -1;
+    if (ocb_blobw_commit(&j->blob, res->comp.digest, res->digest, &res->size, err) < 0) return -1;
     res->created = j->blob.created;
     if (j->spec->reuse && ocb_reuse_write(&j->reuse, j->comp, res->digest, res->size, err) < 0) {
       /* The record only speeds up the next build: say so, go on. */
@@ -339,9 +357,10 @@ static uint64_t fs_now(const job *j) {
   return ns(&ts);
 }
 
-static int run(job *j, ocb_layer_result *res, ocb_err *err) {
+/* The walk, its warnings, the pipeline and the earlier build's state. */
+static int open_all(job *j, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
-  int i, r;
+  int i, flags = OCB_TRACK_CUTS | (s->reuse ? OCB_TRACK_IDS : 0);
   if (s->root && !(j->walk = ocb_walk_open_sub(s->root, s->match_base, s->matcher, 0, err)))
     return -1;
   if (j->walk && j->hooks && j->hooks->warn) {
@@ -354,28 +373,35 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   if (ocb_blobw_open(&j->blob, s->store, err) < 0 ||
       !(j->comp = ocb_comp_new(s->codec, ocb_blobw_write, &j->blob, err)))
     return -1;
+  ocb_blobw_unhashed(&j->blob); /* the pipeline hashes what it writes */
   j->since = fs_now(j);
   j->stats.entries = head_entries(s);
   j->reuse.store = s->store;
   ocb_codec_key(s->codec, j->reuse.key, sizeof j->reuse.key);
-  if (s->state && s->reuse && j->walk)
-    j->skip = ocb_skip_open(s->store, s->state, &j->reuse, ocb_comp_block_size(j->comp));
-  if (j->skip && (j->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-    return ocb_errno(err, errno, s->root);
-  if (s->state && j->walk && !(j->state = ocb_lstate_create(s->store, s->state, err)) &&
-      warn(j, "cannot record the layer's state for rebuilds", err) < 0)
+  if (s->state && s->reuse && j->walk) j->skip = ocb_skip_open(s->store, s->state, &j->reuse);
+  /* A rebuild mostly walks: its lstat calls are made on helper threads. A
+   * cold build mostly reads and compresses: helpers would only compete. */
+  if (j->skip) ocb_walk_threads(j->walk, s->codec->threads);
+  if (!j->skip && open_state(j, err) < 0) return -1;
+  /* Without a state, the codec's records are looked up by the first block. */
+  if (ocb_comp_track(j->comp, s->reuse && !j->skip ? ocb_reuse_find : NULL, &j->reuse, flags, err) <
+          0 ||
+      !(j->tar = ocb_tar_new(tar_out, j, err)))
     return -1;
-  /* The codec's records are looked up at the first block: with a state, only
-   * when its first block changed (a resume starts past it). */
-  if (ocb_comp_track(j->comp, s->reuse ? ocb_reuse_find : NULL, &j->reuse, err) < 0 ||
-      !(j->tar = ocb_tar_new(tar_out, j, err)) || (r = fill(j, err)) < 0)
-    return -1;
-  if (r == 1)
+  if (!j->skip && !(j->place = ocb_place_new(j->comp, 0))) return ocb_errno(err, ENOMEM, "layer");
+  return 0;
+}
+
+static int run(job *j, ocb_layer_result *res, ocb_err *err) {
+  int r;
+  if (open_all(j, err) < 0 || (r = fill(j, err)) < 0) return -1;
+  if (r == 1) {
     unchanged(j, res);
-  else if (publish(j, res, err) < 0)
+    res->tar_size = ocb_skip_head(j->skip)->tar_size;
+  } else if (publish(j, res, err) < 0) {
     return -1;
+  }
   res->stats = j->stats;
-  res->tar_size = r == 1 ? ocb_skip_head(j->skip)->tar_size : j->pos;
   res->stats.out_bytes = res->size;
   return 0;
 }
@@ -388,15 +414,14 @@ int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, oc
   memset(res, 0, sizeof *res);
   j.spec = spec, j.hooks = hooks;
   j.blob.f.fd = -1;
-  j.rootfd = -1;
   r = run(&j, res, err);
   ocb_walk_close(j.walk);
   ocb_notes_free(j.notes);
   ocb_tar_free(j.tar);
+  ocb_place_free(j.place);
   ocb_comp_free(j.comp);
   ocb_blobw_abort(&j.blob);
   ocb_skip_free(j.skip);
   ocb_lstate_abort(j.state);
-  if (j.rootfd >= 0) close(j.rootfd);
   return r;
 }

@@ -48,8 +48,34 @@ ocb_walk *ocb_walk_open_sub(const char *root, const char *base, const ocb_matche
  * the store or an output inside the context must not be read into it.
  * -1 when OCB_WALK_MAXSKIP are set already. */
 int ocb_walk_skip(ocb_walk *w, dev_t dev, ino_t ino);
+/* Before the first entry: with 2 threads or more, make the lstat calls
+ * ahead on that many helpers (the walk itself is mostly waiting then). */
+void ocb_walk_threads(ocb_walk *w, int threads);
 /* 1: *e filled (valid until the next call); 0: the end; -1: err filled. */
 int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err);
+
+/* lstat made ahead of the walk (ahead.c): see walk.c. */
+typedef struct ocb_ahead ocb_ahead;
+typedef struct ocb_ahead_dir ocb_ahead_dir;
+/* threads helpers; NULL with fewer than 2 threads (or none started). */
+ocb_ahead *ocb_ahead_new(int threads);
+void ocb_ahead_free(ocb_ahead *a);
+/* A folder whose n entries (names + offs[i], sorted) the walk will take in
+ * order; NULL without helpers (or for fewer than 2 entries). */
+ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const size_t *offs,
+                                 size_t n);
+void ocb_ahead_dir_free(ocb_ahead_dir *d);
+/* The lstat of entry i (asked in order): 0 with *st filled, or an errno. */
+int ocb_ahead_stat(ocb_ahead_dir *d, size_t i, struct stat *st);
+/* The walk enters entry i, a subfolder: when a helper listed it, its
+ * results (as ocb_ahead_dir_new would make them; first lstats made) and
+ * its listing (open on *fd, names + offs[k] sorted, *n of them: the
+ * caller's, to free after the results), else NULL. */
+ocb_ahead_dir *ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names, size_t **offs,
+                              size_t *n);
+/* Reads the names of the folder open on fd (not . and ..), sorted
+ * bytewise, into names (NUL-separated) and offs: 0, or an errno. */
+int ocb_dir_list(int fd, char **names, size_t **offs, size_t *n);
 void ocb_walk_close(ocb_walk *w);
 
 /*
@@ -89,9 +115,12 @@ typedef struct ocb_tar_policy {
   const ocb_tar_rules *rules; /* NULL: none; applied after the above */
 } ocb_tar_policy;
 ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err);
-/* Adds one walked entry. Returns 0 when written, 1 when skipped (a socket:
- * the caller warns), -1 on failure. */
+/* Adds one walked entry, its padding included. Returns 0 when written, 1
+ * when skipped (a socket: the caller warns), -1 on failure. */
 int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err);
+/* The bytes of file data the entry would get: its size for a regular file
+ * not written under another name yet, else 0. */
+uint64_t ocb_tar_data_size(const ocb_tar *t, const ocb_entry *e);
 /* Records path (a regular file with more than one link) as written
  * earlier in the stream: a later name for (dev, ino) becomes a hardlink to
  * it, as if it had been added here (rebuilds skip unchanged entries). */
@@ -149,34 +178,81 @@ void ocb_untar_close(ocb_untar *u);
 
 /*
  * Skipping unchanged entries (skip.c), for the layer job: walked entries
- * are compared in order with a layer state; see skip.c.
+ * are compared with a layer state, in order until the first change, then
+ * by path; see skip.c.
  */
 typedef struct ocb_skip ocb_skip;
 typedef struct ocb_skip_hooks {
-  /* An entry matched: its state entry (same offset in the new tar). */
-  int (*keep)(void *ud, const ocb_lstate_entry *e, ocb_err *err);
-  /* A matched entry whose bytes all lie before the resume point. */
+  /* An entry matched in order (its state entry is the same in the new
+   * state, see ocb_skip_replay). */
   int (*leave)(void *ud, const char *path, size_t len, const struct stat *st, ocb_err *err);
   void *ud;
 } ocb_skip_hooks;
-/* NULL when there is no usable state for id (reuse: the codec's records). */
-ocb_skip *ocb_skip_open(const ocb_store *s, const char *id, const ocb_reuse *reuse, uint64_t bs);
-/* 1: e is unchanged (nothing to write); 0: the first change (see point);
- * -1: err. */
+typedef int (*ocb_skip_add_fn)(void *ud, const ocb_lstate_entry *e, ocb_err *err);
+/* NULL when there is no usable state for id, or no reuse record of its
+ * blob. */
+ocb_skip *ocb_skip_open(const ocb_store *s, const char *id, const ocb_reuse *reuse);
+/* Before the first change: 1: e is unchanged (nothing to write); 0: e is
+ * the first change (see point); -1: err. */
 int ocb_skip_entry(ocb_skip *k, const ocb_entry *e, const ocb_skip_hooks *h, ocb_err *err);
-/* At the end of the walk: 1 when nothing changed at all, else 0 (a change
- * at the end: entries gone or added), -1: err. */
-int ocb_skip_finish(ocb_skip *k, const ocb_skip_hooks *h, ocb_err *err);
+/* From the first change on (e included): 1 when e is unchanged, with its
+ * bytes' place in the earlier tar; 0 when it is new or changed; -1: err. */
+int ocb_skip_match(ocb_skip *k, const ocb_entry *e, uint64_t *off, uint64_t *len, ocb_err *err);
+/* At the end of the walk, before any change: 1 when nothing changed at
+ * all, else 0 (a change at the end: entries gone). */
+int ocb_skip_finish(ocb_skip *k);
+/* Calls add with each state entry matched in order so far (for the new
+ * state, written only once something changed). */
+int ocb_skip_replay(const ocb_skip *k, ocb_skip_add_fn add, void *ud, ocb_err *err);
 /* The tar offset of the first change. */
 uint64_t ocb_skip_point(const ocb_skip *k);
 const ocb_lstate_head *ocb_skip_head(const ocb_skip *k);
 /* The last build's blocks and blob, to resume from (take it over). */
 ocb_prior *ocb_skip_prior(ocb_skip *k);
-/* Held entry i (those overlapping the block of the change): 1 and its
- * path, stat and tar offset, or 0 past the last. */
-size_t ocb_skip_held(const ocb_skip *k, const char **path, size_t *len, const struct stat **st,
-                     uint64_t *off, size_t i);
 void ocb_skip_free(ocb_skip *k);
+
+/*
+ * Block cuts (cut.c): the rule that cuts a layer's tar into blocks by its
+ * entries alone (see cut.c), as a state: where the current block began and
+ * the next cut inside a large entry.
+ */
+typedef struct ocb_cut {
+  uint64_t bs;    /* the codec's nominal block size */
+  uint64_t start; /* where the current block began */
+  uint64_t slice; /* the next cut inside a large entry, or UINT64_MAX */
+  uint64_t end;   /* that entry's data end, past which it makes no cut */
+} ocb_cut;
+void ocb_cut_init(ocb_cut *k, uint64_t bs, uint64_t start);
+/* Before an entry at offset off with `data` bytes of file data, named
+ * name: 1 when a block ends at off. */
+int ocb_cut_entry(ocb_cut *k, uint64_t off, uint64_t data, const char *name, size_t len);
+/* The offset of the next cut inside the current entry, or UINT64_MAX. */
+uint64_t ocb_cut_forced(const ocb_cut *k);
+/* A block ended at off. */
+void ocb_cut_made(ocb_cut *k, uint64_t off);
+
+/*
+ * Placing a layer's tar into the pipeline (place.c): bytes made now, or
+ * ranges of the earlier tar; blocks cut by the rule above, and a block
+ * that is exactly one of the earlier output's taken from its piece.
+ */
+typedef struct ocb_place ocb_place;
+/* The tar goes on at offset pos (a block boundary) into comp. */
+ocb_place *ocb_place_new(ocb_comp *comp, uint64_t pos);
+void ocb_place_free(ocb_place *p);
+uint64_t ocb_place_pos(const ocb_place *p);
+/* Before each entry: its file data's size and its name (the cut rule). */
+int ocb_place_entry(ocb_place *p, uint64_t data, const char *name, size_t len, ocb_err *err);
+/* The entry's bytes about to be written are the earlier tar's from off. */
+void ocb_place_known(ocb_place *p, uint64_t off);
+/* Bytes made now. */
+int ocb_place_write(ocb_place *p, const void *buf, size_t len, ocb_err *err);
+/* The earlier tar's bytes [off, off + len), unread. */
+int ocb_place_old(ocb_place *p, uint64_t off, uint64_t len, ocb_err *err);
+/* 1 when the bytes placed so far in the block go on at the earlier offset off. */
+int ocb_place_maps(const ocb_place *p, uint64_t off);
+/* Ends the last block. */
+int ocb_place_finish(ocb_place *p, ocb_err *err);
 
 /*
  * Notes (notes.c): warnings about what a layer holds that is allowed but

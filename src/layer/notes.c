@@ -19,13 +19,16 @@
 enum { K_CASE, K_MOUNT, K_SETID, NKINDS };
 
 /* A directory on the path of the current entry: its children's names,
- * hashed case-folded. */
+ * hashed case-folded (a table of hashes and offsets into one buffer of
+ * names, so that a name costs no allocation of its own). */
 typedef struct level {
   size_t pathlen; /* of the directory's path; (size_t)-1 for the root */
   dev_t dev;
   uint64_t *hash;
-  char **name;
+  size_t *at;    /* offset + 1 of each slot's name in text; 0: empty */
   size_t n, cap; /* cap: a power of two, or 0 */
+  char *text;    /* the names, each NUL-terminated */
+  size_t used, tcap;
 } level;
 
 struct ocb_notes {
@@ -35,10 +38,9 @@ struct ocb_notes {
 };
 
 static void level_free(level *l) {
-  size_t i;
-  for (i = 0; i < l->cap; i++) free(l->name[i]);
-  free(l->name);
+  free(l->at);
   free(l->hash);
+  free(l->text);
   memset(l, 0, sizeof *l);
 }
 
@@ -60,6 +62,16 @@ void ocb_notes_free(ocb_notes *n) {
   free(n);
 }
 
+/* Makes room for need more bytes of names; -1 when out of memory. */
+static int grow_text(level *l, size_t need) {
+  size_t cap = l->tcap ? l->tcap : 256;
+  char *t;
+  while (cap < l->used + need) cap *= 2;
+  if (!(t = realloc(l->text, cap))) return -1;
+  l->text = t, l->tcap = cap;
+  return 0;
+}
+
 /* Decodes the UTF-8 character at s (n bytes left) into *cp; its length,
  * or 1 with *cp the byte itself when it is not UTF-8. */
 static size_t decode(const unsigned char *s, size_t n, unsigned *cp) {
@@ -73,14 +85,20 @@ static size_t decode(const unsigned char *s, size_t n, unsigned *cp) {
   return len;
 }
 
+/* A character folded to lower case (ASCII without a library call). */
+static unsigned fold(unsigned cp) {
+  if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+  return (unsigned)towlower((wint_t)cp);
+}
+
 /* 1 when a and b are the same name once case is folded. */
-static int fold_eq(const char *a, const char *b) {
-  size_t na = strlen(a), nb = strlen(b), i = 0, j = 0;
+static int fold_eq(const char *a, const char *b, size_t nb) {
+  size_t na = strlen(a), i = 0, j = 0;
   while (i < na && j < nb) {
     unsigned ca, cb;
     i += decode((const unsigned char *)a + i, na - i, &ca);
     j += decode((const unsigned char *)b + j, nb - j, &cb);
-    if (towlower((wint_t)ca) != towlower((wint_t)cb)) return 0;
+    if (fold(ca) != fold(cb)) return 0;
   }
   return i == na && j == nb;
 }
@@ -89,11 +107,35 @@ static uint64_t fold_hash(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ull;
   size_t i = 0;
   while (i < n) {
-    unsigned cp;
-    i += decode((const unsigned char *)s + i, n - i, &cp);
-    h = (h ^ (uint64_t)towlower((wint_t)cp)) * 1099511628211ull;
+    unsigned cp = (unsigned char)s[i];
+    if (cp < 0x80) /* ASCII, most names: no decoding */
+      i++, cp = cp - 'A' < 26u ? cp + 32 : cp;
+    else
+      i += decode((const unsigned char *)s + i, n - i, &cp), cp = fold(cp);
+    h = (h ^ (uint64_t)cp) * 1099511628211ull;
   }
   return h;
+}
+
+/* Makes room for one more name in l's table; -1 when out of memory. */
+static int grow_table(level *l) {
+  size_t cap = l->cap ? 2 * l->cap : 16, k, i;
+  uint64_t *nh;
+  size_t *na;
+  if (2 * (l->n + 1) <= l->cap) return 0;
+  nh = calloc(cap, sizeof *nh), na = calloc(cap, sizeof *na);
+  if (!nh || !na) {
+    free(nh), free(na);
+    return -1;
+  }
+  for (k = 0; k < l->cap; k++) {
+    if (!l->at[k]) continue;
+    for (i = l->hash[k] & (cap - 1); na[i]; i = (i + 1) & (cap - 1)) continue;
+    nh[i] = l->hash[k], na[i] = l->at[k];
+  }
+  free(l->hash), free(l->at);
+  l->hash = nh, l->at = na, l->cap = cap;
+  return 0;
 }
 
 /* Adds name to l; returns the sibling it collides with, or NULL. */
@@ -101,30 +143,17 @@ static const char *add_name(level *l, const char *name, size_t len, int *nomem) 
   uint64_t h = fold_hash(name, len);
   size_t i;
   *nomem = 0;
-  if (2 * (l->n + 1) > l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 16, k;
-    uint64_t *nh = calloc(cap, sizeof *nh);
-    char **nn = calloc(cap, sizeof *nn);
-    if (!nh || !nn) {
-      free(nh), free(nn);
-      *nomem = 1;
-      return NULL;
-    }
-    for (k = 0; k < l->cap; k++) {
-      if (!l->name[k]) continue;
-      for (i = l->hash[k] & (cap - 1); nn[i]; i = (i + 1) & (cap - 1)) continue;
-      nh[i] = l->hash[k], nn[i] = l->name[k];
-    }
-    free(l->hash), free(l->name);
-    l->hash = nh, l->name = nn, l->cap = cap;
-  }
-  for (i = h & (l->cap - 1); l->name[i]; i = (i + 1) & (l->cap - 1))
-    if (l->hash[i] == h && fold_eq(l->name[i], name)) return l->name[i];
-  if (!(l->name[i] = strndup(name, len))) {
+  if (grow_table(l) < 0 || (l->used + len + 1 > l->tcap && grow_text(l, len + 1) < 0)) {
     *nomem = 1;
     return NULL;
   }
-  l->hash[i] = h, l->n++;
+  for (i = h & (l->cap - 1); l->at[i]; i = (i + 1) & (l->cap - 1))
+    if (l->hash[i] == h && fold_eq(l->text + l->at[i] - 1, name, len))
+      return l->text + l->at[i] - 1;
+  memcpy(l->text + l->used, name, len);
+  l->text[l->used + len] = '\0';
+  l->hash[i] = h, l->at[i] = l->used + 1, l->n++;
+  l->used += len + 1;
   return NULL;
 }
 

@@ -7,8 +7,6 @@
  * rules. File bodies are read with the byte count checked, so a file
  * that changes while it is read fails the build instead of being padded.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "layer.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -63,7 +62,7 @@ static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t 
   ocb_tar *t = ud;
   if (t->out(t->ud, buf, len, &t->cb_err) < 0) {
     t->cb_failed = 1;
-    archive_set_error(a, EIO, "%s", t->cb_err.msg);
+    ocb_la->set_error(a, EIO, "%s", t->cb_err.msg);
     return -1;
   }
   return (la_ssize_t)len;
@@ -75,22 +74,24 @@ static int arch_fail(ocb_tar *t, what_t *what, ocb_err *err) {
     *err = t->cb_err;
     return -1;
   }
-  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", archive_error_string(t->a), what_name(what));
+  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", ocb_la->error_string(t->a), what_name(what));
 }
 
 ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err) {
-  ocb_tar *t = calloc(1, sizeof *t);
-  if (!t || !(t->buf = malloc(READ_CHUNK)) || !(t->a = archive_write_new()) ||
-      !(t->e = archive_entry_new())) {
+  ocb_tar *t;
+  if (ocb_la_load(err) < 0) return NULL;
+  t = calloc(1, sizeof *t);
+  if (!t || !(t->buf = malloc(READ_CHUNK)) || !(t->a = ocb_la->write_new()) ||
+      !(t->e = ocb_la->entry_new())) {
     ocb_tar_free(t);
     ocb_errno(err, ENOMEM, "tar");
     return NULL;
   }
   t->out = out, t->ud = ud;
   /* Unblocked output: the stream ends right after the two zero blocks. */
-  if (archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
-      archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
-      archive_write_open2(t->a, t, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
+  if (ocb_la->write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
+      ocb_la->write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
+      ocb_la->write_open2(t->a, t, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
     what_t w = {"tar", NULL, NULL, ""};
     arch_fail(t, &w, err);
     ocb_tar_free(t);
@@ -102,8 +103,8 @@ ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err) {
 void ocb_tar_free(ocb_tar *t) {
   size_t i;
   if (!t) return;
-  if (t->a) archive_write_free(t->a);
-  if (t->e) archive_entry_free(t->e);
+  if (t->a) ocb_la->write_free(t->a);
+  if (t->e) ocb_la->entry_free(t->e);
   for (i = 0; i < t->linkcap; i++) free(t->links[i].name);
   free(t->links);
   free(t->buf);
@@ -113,15 +114,30 @@ void ocb_tar_free(ocb_tar *t) {
 
 int ocb_tar_finish(ocb_tar *t, ocb_err *err) {
   what_t w = {"end of archive", NULL, NULL, ""};
-  if (archive_write_close(t->a) != ARCHIVE_OK) return arch_fail(t, &w, err);
+  if (ocb_la->write_close(t->a) != ARCHIVE_OK) return arch_fail(t, &w, err);
   return 0;
+}
+
+static size_t link_hash(const ocb_tar *t, dev_t dev, ino_t ino) {
+  return ((size_t)ino * 0x9e3779b97f4a7c15u ^ (size_t)dev) & (t->linkcap - 1);
+}
+
+/* The first name recorded for (dev, ino), or NULL. */
+static const char *link_find(const ocb_tar *t, dev_t dev, ino_t ino) {
+  size_t h;
+  if (!t->linkcap) return NULL;
+  for (h = link_hash(t, dev, ino); t->links[h].name; h = (h + 1) & (t->linkcap - 1))
+    if (t->links[h].dev == dev && t->links[h].ino == ino) return t->links[h].name;
+  return NULL;
 }
 
 /* The first name recorded for (dev, ino), or NULL after recording name. */
 static const char *link_seen(ocb_tar *t, dev_t dev, ino_t ino, const char *name, ocb_err *err,
                              int *fail) {
+  const char *first;
   size_t i, h;
   *fail = 0;
+  if ((first = link_find(t, dev, ino))) return first;
   if (t->nlinks * 2 >= t->linkcap) {
     size_t cap = t->linkcap ? t->linkcap * 2 : 64;
     link_slot *n = calloc(cap, sizeof *n);
@@ -138,11 +154,8 @@ static const char *link_seen(ocb_tar *t, dev_t dev, ino_t ino, const char *name,
     free(t->links);
     t->links = n, t->linkcap = cap;
   }
-  h = ((size_t)ino * 0x9e3779b97f4a7c15u ^ (size_t)dev) & (t->linkcap - 1);
-  while (t->links[h].name) {
-    if (t->links[h].dev == dev && t->links[h].ino == ino) return t->links[h].name;
-    h = (h + 1) & (t->linkcap - 1);
-  }
+  h = link_hash(t, dev, ino);
+  while (t->links[h].name) h = (h + 1) & (t->linkcap - 1);
   if (!(t->links[h].name = strdup(name))) {
     *fail = ocb_errno(err, ENOMEM, name);
     return NULL;
@@ -167,6 +180,13 @@ static int set_name(ocb_tar *t, const char *prefix, const char *path, size_t len
   return 0;
 }
 
+uint64_t ocb_tar_data_size(const ocb_tar *t, const ocb_entry *e) {
+  const struct stat *st = e->st;
+  if (!S_ISREG(st->st_mode)) return 0;
+  if (st->st_nlink > 1 && link_find(t, st->st_dev, st->st_ino)) return 0;
+  return (uint64_t)st->st_size;
+}
+
 int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, size_t len, dev_t dev,
                       ino_t ino, ocb_err *err) {
   int fail;
@@ -176,7 +196,7 @@ int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, siz
 }
 
 static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
-  int r = archive_write_header(t->a, t->e);
+  int r = ocb_la->write_header(t->a, t->e);
   /* A warning here means a name could not be written as UTF-8. */
   if (r == ARCHIVE_WARN && !t->cb_failed && !ocb_names_utf8())
     return ocb_errf(err, "LOCALE",
@@ -185,6 +205,13 @@ static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
                     what_name(what));
   if (r != ARCHIVE_OK) return arch_fail(t, what, err);
   return 0;
+}
+
+/* Ends the entry: its padding is written now, not with the next header,
+ * so that the caller's bytes may come between entries. */
+static int end_entry(ocb_tar *t, what_t *what, int r, ocb_err *err) {
+  if (r == 0 && ocb_la->write_finish_entry(t->a) != ARCHIVE_OK) return arch_fail(t, what, err);
+  return r;
 }
 
 /* 1 when fd no longer is the file st described when it was listed or opened. */
@@ -198,8 +225,9 @@ static int changed(int fd, const struct stat *st) {
 
 /* Reads exactly st_size bytes of fd into the archive, failing when the file
  * is found to have changed: fewer bytes, more bytes (the last read asks for
- * one more than is left, so growth costs no extra call), or another
- * identity, size, mtime or ctime at the end than st records. */
+ * one more than is left: short of that, it is the end, so a small file
+ * takes one read), or another identity, size, mtime or ctime at the end
+ * than st records. */
 static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash, what_t *what,
                      ocb_err *err) {
   int64_t left = st->st_size;
@@ -216,9 +244,10 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash
       if (n > left) left = -1; /* it grew */
       break;
     }
-    if (archive_write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
+    if (ocb_la->write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
     if (hash) ocb_sha256_update(hash, t->buf, (size_t)n);
     left -= n;
+    if (left == 0) break; /* a short read: the end (changed() says if it moved) */
   }
   if (left != 0 || changed(fd, st))
     return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));
@@ -251,12 +280,12 @@ static int rule(const ocb_tar_policy *p, int attr, const ocb_entry *e, uint64_t 
 static void apply_rules(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, mode_t m) {
   uint64_t v;
   int attr = S_ISDIR(m) ? OCB_RULE_DIR_MODE : S_ISLNK(m) ? -1 : OCB_RULE_MODE;
-  if (attr >= 0 && rule(p, attr, e, &v)) archive_entry_set_perm(t->e, (mode_t)v);
+  if (attr >= 0 && rule(p, attr, e, &v)) ocb_la->entry_set_perm(t->e, (mode_t)v);
   if (rule(p, OCB_RULE_OWNER, e, &v)) {
-    archive_entry_set_uid(t->e, (la_int64_t)(v >> 32));
-    archive_entry_set_gid(t->e, (la_int64_t)(v & 0xffffffffu));
+    ocb_la->entry_set_uid(t->e, (la_int64_t)(v >> 32));
+    ocb_la->entry_set_gid(t->e, (la_int64_t)(v & 0xffffffffu));
   }
-  if (rule(p, OCB_RULE_MTIME, e, &v)) archive_entry_set_mtime(t->e, (time_t)v, 0);
+  if (rule(p, OCB_RULE_MTIME, e, &v)) ocb_la->entry_set_mtime(t->e, (time_t)v, 0);
 }
 
 /* Checks the name, then fills the parts of the header common to all types. */
@@ -272,12 +301,12 @@ static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
   if (strlen(t->name) > 4095)
     return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s",
                     what_name(what));
-  archive_entry_clear(t->e);
-  archive_entry_copy_pathname(t->e, t->name);
-  archive_entry_set_perm(t->e, perm_of(p, st->st_mode));
-  archive_entry_set_mtime(t->e, mtime_of(p, st), 0);
-  archive_entry_set_uid(t->e, p->keep_owner ? st->st_uid : p->uid);
-  archive_entry_set_gid(t->e, p->keep_owner ? st->st_gid : p->gid);
+  ocb_la->entry_clear(t->e);
+  ocb_la->entry_copy_pathname(t->e, t->name);
+  ocb_la->entry_set_perm(t->e, perm_of(p, st->st_mode));
+  ocb_la->entry_set_mtime(t->e, mtime_of(p, st), 0);
+  ocb_la->entry_set_uid(t->e, p->keep_owner ? st->st_uid : p->uid);
+  ocb_la->entry_set_gid(t->e, p->keep_owner ? st->st_gid : p->gid);
   if (p->rules) apply_rules(t, p, e, st->st_mode);
   return 0;
 }
@@ -297,8 +326,8 @@ static int add_symlink(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *er
     r = ocb_errf(err, "BADNAME", "BADNAME: symlink target is not valid UTF-8: %s", what_name(what));
   if (r == 0) {
     target[n] = '\0';
-    archive_entry_set_filetype(t->e, AE_IFLNK);
-    archive_entry_copy_symlink(t->e, target);
+    ocb_la->entry_set_filetype(t->e, AE_IFLNK);
+    ocb_la->entry_copy_symlink(t->e, target);
     r = write_header(t, what, err);
   }
   free(target);
@@ -311,9 +340,9 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
     const char *first = link_seen(t, e->st->st_dev, e->st->st_ino, t->name, err, &fail);
     if (fail) return -1;
     if (first) {
-      archive_entry_set_filetype(t->e, AE_IFREG);
-      archive_entry_copy_hardlink(t->e, first);
-      archive_entry_set_size(t->e, 0);
+      ocb_la->entry_set_filetype(t->e, AE_IFREG);
+      ocb_la->entry_copy_hardlink(t->e, first);
+      ocb_la->entry_set_size(t->e, 0);
       return write_header(t, what, err);
     }
   }
@@ -329,44 +358,49 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
   }
   /* The header takes the size the walk saw; copy_body then checks that fd is
    * that same file, unchanged, once its bytes are read. */
-  archive_entry_set_filetype(t->e, AE_IFREG);
-  archive_entry_set_size(t->e, e->st->st_size);
+  ocb_la->entry_set_filetype(t->e, AE_IFREG);
+  ocb_la->entry_set_size(t->e, e->st->st_size);
   r = write_header(t, what, err);
   if (r == 0) r = copy_body(t, fd, e->st, NULL, what, err);
   close(fd);
   return r;
 }
 
-int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
-  what_t w;
-  what_t *what = &w;
+static int add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, what_t *what,
+                      ocb_err *err) {
   mode_t m = e->st->st_mode;
-  w.fixed = NULL, w.display = p->display, w.e = e, w.buf[0] = '\0';
+  what->fixed = NULL, what->display = p->display, what->e = e, what->buf[0] = '\0';
   if (S_ISSOCK(m)) return 1;
   if (S_ISCHR(m) || S_ISBLK(m))
     return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s",
                     what_name(what));
   if (begin_entry(t, p, e, e->st, what, err) < 0) return -1;
   if (S_ISDIR(m)) {
-    archive_entry_set_filetype(t->e, AE_IFDIR);
+    ocb_la->entry_set_filetype(t->e, AE_IFDIR);
     return write_header(t, what, err);
   }
   if (S_ISLNK(m)) return add_symlink(t, e, what, err);
   if (S_ISFIFO(m)) {
-    archive_entry_set_filetype(t->e, AE_IFIFO);
+    ocb_la->entry_set_filetype(t->e, AE_IFIFO);
     return write_header(t, what, err);
   }
   if (S_ISREG(m)) return add_file(t, e, what, err);
   return ocb_errf(err, "BADTYPE", "BADTYPE: unsupported file type: %s", what_name(what));
 }
 
+int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
+  what_t w;
+  int r = add_walked(t, p, e, &w, err);
+  return r == 1 ? 1 : end_entry(t, &w, r, err);
+}
+
 /* The body of an item: its bytes, or its open file's. */
 static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *err) {
   struct stat st;
   if (it->kind == OCB_TAR_DATA) {
-    archive_entry_set_size(t->e, (la_int64_t)it->len);
+    ocb_la->entry_set_size(t->e, (la_int64_t)it->len);
     if (write_header(t, what, err) < 0) return -1;
-    if (it->len && archive_write_data(t->a, it->data, it->len) != (la_ssize_t)it->len)
+    if (it->len && ocb_la->write_data(t->a, it->data, it->len) != (la_ssize_t)it->len)
       return arch_fail(t, what, err);
     if (it->hash) ocb_sha256_update(it->hash, it->data, it->len);
     return 0;
@@ -374,34 +408,38 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
   if (fstat(it->fd, &st) < 0) return ocb_errno_q(err, errno, what_name(what));
   if (!S_ISREG(st.st_mode))
     return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what_name(what));
-  archive_entry_set_size(t->e, st.st_size);
+  ocb_la->entry_set_size(t->e, st.st_size);
   if (write_header(t, what, err) < 0) return -1;
   return copy_body(t, it->fd, &st, it->hash, what, err);
 }
 
-int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
-  what_t w = {it->path ? it->path : it->name, NULL, NULL, ""};
-  archive_entry_clear(t->e);
-  archive_entry_copy_pathname(t->e, it->name);
-  archive_entry_set_perm(t->e, it->mode & 07777);
-  archive_entry_set_mtime(t->e, it->mtime, 0);
-  archive_entry_set_uid(t->e, it->uid);
-  archive_entry_set_gid(t->e, it->gid);
+static int add_item(ocb_tar *t, const ocb_tar_item *it, what_t *w, ocb_err *err) {
+  ocb_la->entry_clear(t->e);
+  ocb_la->entry_copy_pathname(t->e, it->name);
+  ocb_la->entry_set_perm(t->e, it->mode & 07777);
+  ocb_la->entry_set_mtime(t->e, it->mtime, 0);
+  ocb_la->entry_set_uid(t->e, it->uid);
+  ocb_la->entry_set_gid(t->e, it->gid);
   switch (it->kind) {
-  case OCB_TAR_DIR: archive_entry_set_filetype(t->e, AE_IFDIR); break;
-  case OCB_TAR_FIFO: archive_entry_set_filetype(t->e, AE_IFIFO); break;
+  case OCB_TAR_DIR: ocb_la->entry_set_filetype(t->e, AE_IFDIR); break;
+  case OCB_TAR_FIFO: ocb_la->entry_set_filetype(t->e, AE_IFIFO); break;
   case OCB_TAR_SYMLINK:
-    archive_entry_set_filetype(t->e, AE_IFLNK);
-    archive_entry_copy_symlink(t->e, it->data);
+    ocb_la->entry_set_filetype(t->e, AE_IFLNK);
+    ocb_la->entry_copy_symlink(t->e, it->data);
     break;
   case OCB_TAR_HARDLINK:
-    archive_entry_set_filetype(t->e, AE_IFREG);
-    archive_entry_copy_hardlink(t->e, it->data);
-    archive_entry_set_size(t->e, 0);
+    ocb_la->entry_set_filetype(t->e, AE_IFREG);
+    ocb_la->entry_copy_hardlink(t->e, it->data);
+    ocb_la->entry_set_size(t->e, 0);
     break;
   case OCB_TAR_DATA:
-  case OCB_TAR_FILE: archive_entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, &w, err);
+  case OCB_TAR_FILE: ocb_la->entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, w, err);
   default: return ocb_errf(err, "EINVAL", "EINVAL: unknown tar item kind %d", it->kind);
   }
-  return write_header(t, &w, err);
+  return write_header(t, w, err);
+}
+
+int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {
+  what_t w = {it->path ? it->path : it->name, NULL, NULL, ""};
+  return end_entry(t, &w, add_item(t, it, &w, err), err);
 }

@@ -5,14 +5,13 @@
  * of what it read without a second pass. Entry names come out as stored:
  * nothing here trusts them or writes anything to disk.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "layer.h"
 
 #define CHUNK (256 * 1024)
@@ -37,7 +36,7 @@ static la_ssize_t read_cb(struct archive *a, void *ud, const void **out) {
   if (n < 0) {
     u->read_failed = 1;
     ocb_errno(&u->rerr, errno, u->what);
-    archive_set_error(a, errno, "%s", u->rerr.msg);
+    ocb_la->set_error(a, errno, "%s", u->rerr.msg);
     return -1;
   }
   ocb_sha256_update(u->h, u->buf, (size_t)n);
@@ -51,13 +50,18 @@ static int fail(ocb_untar *u, ocb_err *err) {
     *err = u->rerr;
     return -1;
   }
-  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", archive_error_string(u->a), u->what);
+  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", ocb_la->error_string(u->a), u->what);
 }
 
 static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
-  ocb_untar *u = calloc(1, sizeof *u);
+  ocb_untar *u;
+  if (ocb_la_load(err) < 0) {
+    close(fd);
+    return NULL;
+  }
+  u = calloc(1, sizeof *u);
   if (!u || !(u->what = strdup(what)) || !(u->buf = malloc(CHUNK)) || !(u->data = malloc(CHUNK)) ||
-      !(u->h = ocb_sha256_new()) || !(u->a = archive_read_new())) {
+      !(u->h = ocb_sha256_new()) || !(u->a = ocb_la->read_new())) {
     ocb_errno(err, ENOMEM, what);
     if (u) u->fd = -1;
     ocb_untar_close(u);
@@ -65,14 +69,14 @@ static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
     return NULL;
   }
   u->fd = fd;
-  archive_read_support_format_tar(u->a);
-  archive_read_support_filter_gzip(u->a);
-  archive_read_support_filter_zstd(u->a);
+  ocb_la->read_support_format_tar(u->a);
+  ocb_la->read_support_filter_gzip(u->a);
+  ocb_la->read_support_filter_zstd(u->a);
   if (more) {
-    archive_read_support_filter_bzip2(u->a);
-    archive_read_support_filter_xz(u->a);
+    ocb_la->read_support_filter_bzip2(u->a);
+    ocb_la->read_support_filter_xz(u->a);
   }
-  if (archive_read_open(u->a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
+  if (ocb_la->read_open(u->a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
     fail(u, err);
     ocb_untar_close(u);
     return NULL;
@@ -90,7 +94,7 @@ ocb_untar *ocb_untar_open_any(int fd, const char *what, ocb_err *err) {
 
 void ocb_untar_close(ocb_untar *u) {
   if (!u) return;
-  if (u->a) archive_read_free(u->a);
+  if (u->a) ocb_la->read_free(u->a);
   if (u->fd >= 0) close(u->fd);
   ocb_sha256_free(u->h);
   free(u->buf);
@@ -112,30 +116,30 @@ static int type_of(mode_t m, int hardlink) {
 
 int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err) {
   struct archive_entry *ae;
-  int r = archive_read_next_header(u->a, &ae);
+  int r = ocb_la->read_next_header(u->a, &ae);
   if (r == ARCHIVE_EOF) return 0;
   if (r < ARCHIVE_WARN) return fail(u, err);
   memset(e, 0, sizeof *e);
-  e->name = archive_entry_pathname(ae);
-  e->link = archive_entry_hardlink(ae);
+  e->name = ocb_la->entry_pathname(ae);
+  e->link = ocb_la->entry_hardlink(ae);
   e->hardlink = e->link != NULL;
-  if (!e->link) e->link = archive_entry_symlink(ae);
-  e->type = type_of(archive_entry_filetype(ae), e->hardlink);
-  e->filetype = archive_entry_filetype(ae);
-  e->mode = archive_entry_perm(ae);
-  e->uid = archive_entry_uid(ae);
-  e->gid = archive_entry_gid(ae);
-  e->mtime = archive_entry_mtime(ae);
-  e->size = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : 0;
-  e->devmajor = (unsigned)archive_entry_rdevmajor(ae);
-  e->devminor = (unsigned)archive_entry_rdevminor(ae);
+  if (!e->link) e->link = ocb_la->entry_symlink(ae);
+  e->type = type_of(ocb_la->entry_filetype(ae), e->hardlink);
+  e->filetype = ocb_la->entry_filetype(ae);
+  e->mode = ocb_la->entry_perm(ae);
+  e->uid = ocb_la->entry_uid(ae);
+  e->gid = ocb_la->entry_gid(ae);
+  e->mtime = ocb_la->entry_mtime(ae);
+  e->size = ocb_la->entry_size_is_set(ae) ? ocb_la->entry_size(ae) : 0;
+  e->devmajor = (unsigned)ocb_la->entry_rdevmajor(ae);
+  e->devminor = (unsigned)ocb_la->entry_rdevminor(ae);
   if (!e->name) return ocb_errf(err, "ARCHIVE", "ARCHIVE: an entry without a name: %s", u->what);
   return 1;
 }
 
 int ocb_untar_data(ocb_untar *u, ocb_out_fn out, void *ud, ocb_err *err) {
   for (;;) {
-    la_ssize_t n = archive_read_data(u->a, u->data, CHUNK);
+    la_ssize_t n = ocb_la->read_data(u->a, u->data, CHUNK);
     if (n < 0) return fail(u, err);
     if (n == 0) return 0;
     if (out && out(ud, u->data, (size_t)n, err) < 0) return -1;

@@ -7,6 +7,7 @@
  * parent directory's per-pattern results; an excluded directory is entered
  * only when an exception could match below it, and a path kept below an
  * excluded directory brings its ancestors along with their own metadata.
+ * With threads, the lstat calls are made ahead on helpers (ahead.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@ typedef struct frame {
   unsigned char *state;  /* matcher state of this directory (NULL: root) */
   struct stat st;        /* its lstat, for a late emission */
   int emitted;           /* reported already (or the root) */
+  ocb_ahead_dir *ad;     /* its entries' lstat made ahead, or NULL */
 } frame;
 
 struct ocb_walk {
@@ -49,6 +51,10 @@ struct ocb_walk {
   int nskip;
   unsigned char *scratch;
   size_t plen; /* bytes of the matcher's base (and its '/') before every path */
+  ocb_ahead *ahead;      /* helpers for lstat, or NULL */
+  ocb_ahead_dir *listed; /* the folder being entered, as a helper listed it: */
+  char *lnames;          /* its names, */
+  size_t *loffs, ln;
 };
 
 static int grow(char **buf, size_t *cap, size_t need) {
@@ -61,12 +67,8 @@ static int grow(char **buf, size_t *cap, size_t need) {
   return 0;
 }
 
-static const char *sort_base;
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(sort_base + *(const size_t *)a, sort_base + *(const size_t *)b);
-}
-
 static void frame_free(frame *f) {
+  ocb_ahead_dir_free(f->ad);
   if (f->fd >= 0) close(f->fd);
   free(f->names);
   free(f->offs);
@@ -75,46 +77,39 @@ static void frame_free(frame *f) {
   f->fd = -1;
 }
 
-/* Reads every name in the directory open on fd (taken over) into f. */
-static int read_names(frame *f, int fd, const char *what, ocb_err *err) {
-  int dfd = dup(fd);
-  DIR *d;
-  struct dirent *de;
-  size_t used = 0, cap = 0, ncap = 0;
+/* Reads every name in the directory open on fd (taken over) into f,
+ * unless a helper listed it already (w->listed, see ahead.c). */
+static int read_names(ocb_walk *w, frame *f, int fd, const char *what, ocb_err *err) {
+  int e;
   f->fd = fd;
-  if (dfd < 0 || !(d = fdopendir(dfd))) {
-    int e = errno;
-    if (dfd >= 0) close(dfd);
-    return ocb_errno_q(err, e, what);
+  if (w->listed) {
+    f->names = w->lnames, f->offs = w->loffs, f->n = w->ln, f->ad = w->listed;
+    w->listed = NULL;
+    return 0;
   }
-  for (;;) {
-    size_t len;
-    errno = 0;
-    if (!(de = readdir(d))) break;
-    if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
-      continue;
-    len = strlen(de->d_name) + 1;
-    if (grow(&f->names, &cap, used + len) < 0) goto nomem;
-    if (f->n == ncap) {
-      size_t *o = realloc(f->offs, (ncap ? ncap * 2 : 16) * sizeof *o);
-      if (!o) goto nomem;
-      f->offs = o, ncap = ncap ? ncap * 2 : 16;
-    }
-    memcpy(f->names + used, de->d_name, len);
-    f->offs[f->n++] = used;
-    used += len;
-  }
-  if (errno) {
-    int e = errno;
-    closedir(d);
-    return ocb_errno_q(err, e, what);
-  }
-  closedir(d);
-  sort_base = f->names;
-  if (f->n > 1) qsort(f->offs, f->n, sizeof *f->offs, cmp_names);
+  if ((e = ocb_dir_list(fd, &f->names, &f->offs, &f->n)) != 0) return ocb_errno_q(err, e, what);
   return 0;
-nomem:
-  closedir(d);
+}
+
+/* Opens the top folder's entry just taken, a subfolder, or takes it as a
+ * helper listed it. */
+static int open_dir(ocb_walk *w, frame *top, const char *name) {
+  int fd;
+  if (top->ad &&
+      (w->listed = ocb_ahead_take(top->ad, top->next - 1, &fd, &w->lnames, &w->loffs, &w->ln)))
+    return fd;
+  return openat(top->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Out of memory before the folder open on fd (and its listing, if a
+ * helper made it) went into a frame. */
+static int push_nomem(ocb_walk *w, int fd, const char *what, ocb_err *err) {
+  if (w->listed) {
+    ocb_ahead_dir_free(w->listed);
+    free(w->lnames), free(w->loffs);
+    w->listed = NULL;
+  }
+  close(fd);
   return ocb_errno_q(err, ENOMEM, what);
 }
 
@@ -124,10 +119,7 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
   if (w->depth == w->cap) {
     size_t c = w->cap ? w->cap * 2 : 16;
     frame *nf = realloc(w->fr, c * sizeof *nf);
-    if (!nf) {
-      close(fd);
-      return ocb_errno_q(err, ENOMEM, what);
-    }
+    if (!nf) return push_nomem(w, fd, what, err);
     w->fr = nf, w->cap = c;
   }
   f = &w->fr[w->depth];
@@ -137,18 +129,23 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
   f->st = *st;
   f->emitted = emitted;
   if (state && w->ssize) {
-    if (!(f->state = malloc(w->ssize))) {
-      close(fd);
-      return ocb_errno_q(err, ENOMEM, what);
-    }
+    if (!(f->state = malloc(w->ssize))) return push_nomem(w, fd, what, err);
     memcpy(f->state, state, w->ssize);
   }
-  if (read_names(f, fd, what, err) < 0) {
+  if (read_names(w, f, fd, what, err) < 0) {
     frame_free(f);
     return -1;
   }
+  if (!f->ad) f->ad = ocb_ahead_dir_new(w->ahead, f->fd, f->names, f->offs, f->n);
   w->depth++;
   return 0;
+}
+
+void ocb_walk_threads(ocb_walk *w, int threads) {
+  frame *root = &w->fr[0];
+  if (w->ahead || w->depth != 1 || root->next) return;
+  if ((w->ahead = ocb_ahead_new(threads)))
+    root->ad = ocb_ahead_dir_new(w->ahead, root->fd, root->names, root->offs, root->n);
 }
 
 ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_err *err) {
@@ -245,6 +242,7 @@ static int skipped(const ocb_walk *w, const struct stat *st) {
 void ocb_walk_close(ocb_walk *w) {
   if (!w) return;
   while (w->depth) frame_free(&w->fr[--w->depth]);
+  ocb_ahead_free(w->ahead);
   free(w->fr);
   free(w->path);
   free(w->apath);
@@ -305,12 +303,18 @@ static int vanished(ocb_walk *w, const frame *top, size_t pathlen, ocb_err *err)
                   entry_name(w, pathlen, what, sizeof what));
 }
 
+/* lstat of the top folder's entry just taken: 0, or an errno. */
+static int lstat_entry(ocb_walk *w, frame *top, const char *name) {
+  if (top->ad) return ocb_ahead_stat(top->ad, top->next - 1, &w->st);
+  return fstatat(top->fd, name, &w->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+}
+
 int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
   for (;;) {
     frame *top;
     const char *name;
     size_t namestart, namelen, pathlen;
-    int excluded = 0, why = -1, pfd;
+    int excluded = 0, why = -1, pfd, en;
     char what[1200];
 
     if (w->pending) {
@@ -359,8 +363,7 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     if (top->pathlen) w->path[top->pathlen] = '/';
     memcpy(w->path + namestart, name, namelen + 1);
 
-    if (fstatat(top->fd, name, &w->st, AT_SYMLINK_NOFOLLOW) < 0) {
-      int en = errno;
+    if ((en = lstat_entry(w, top, name)) != 0) {
       if (en == ENOENT && vanished(w, top, pathlen, err) > 0) continue;
       if (en == ENOENT) return -1;
       return ocb_errno_q(err, en, entry_name(w, pathlen, what, sizeof what));
@@ -378,9 +381,9 @@ int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     }
     pfd = top->fd; /* top moves when a frame is pushed */
     if (S_ISDIR(w->st.st_mode) && (!excluded || ocb_matcher_descend(w->m, w->path, pathlen))) {
-      int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int fd = open_dir(w, top, name);
       if (fd < 0) {
-        int en = errno;
+        en = errno;
         if (excluded && (en == EACCES || en == EPERM)) goto report_excluded;
         if (en == ENOENT && (excluded || vanished(w, top, pathlen, err) > 0)) continue;
         if (en == ENOENT) return -1;

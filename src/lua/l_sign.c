@@ -4,7 +4,7 @@
  * key:private_pem([password]), key:public_pem(), key:id(), key:private(),
  * key:sign(data) -> DER signature, key:verify(data, sig) -> boolean;
  * core.base64_encode(s), core.base64_decode(s); core.write_key_file(path,
- * data, {mode=, replace=}); core.read_secret(prompt) (no echo).
+ * data, {mode=, replace=});.
  */
 #include <openssl/crypto.h>
 #include <string.h>
@@ -171,16 +171,5 @@ int ocb_l_write_key_file(lua_State *L) {
   if (ocb_keyfile_write(path, data, len, (mode_t)mode, replace, &err) < 0)
     return ocb_pushfail(L, &err);
   lua_pushboolean(L, 1);
-  return 1;
-}
-
-int ocb_l_read_secret(lua_State *L) {
-  const char *prompt = luaL_checkstring(L, 1);
-  char buf[OCB_SECRET_MAX];
-  size_t len;
-  ocb_err err;
-  if (ocb_secret_read(prompt, buf, sizeof buf, &len, &err) < 0) return ocb_pushfail(L, &err);
-  lua_pushlstring(L, buf, len);
-  OPENSSL_cleanse(buf, sizeof buf);
   return 1;
 }

@@ -4,9 +4,9 @@
  * core.stat, core.cwd, core.ncpu, core.list_dir, core.unlink, core.mkdirs,
  * core.mkdtemp and core.rmdir (the temp folder of a build's extracted files),
  * core.replace_file (atomic), core.lock (flock on a lock file), and for
- * progress output core.clock (monotonic) and core.terminal (tty width).
+ * progress output core.clock (monotonic) and core.terminal (tty width),
+ * and for prompts core.read_secret (a line typed without echo).
  */
-#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "layer/arch.h"
 #include "lcore.h"
 
 const char *ocb_type_name(mode_t m) {
@@ -181,10 +182,12 @@ int ocb_l_realpath(lua_State *L) {
 }
 
 /* core.versions() -> {libarchive=, zlib=, openssl=}: what output bytes
- * may depend on besides ocibuild's own code. */
+ * may depend on besides ocibuild's own code (libarchive: "" when it cannot
+ * be loaded; writing a tar then says why). */
 int ocb_l_versions(lua_State *L) {
+  ocb_err err;
   lua_createtable(L, 0, 3);
-  lua_pushstring(L, archive_version_string());
+  lua_pushstring(L, ocb_la_load(&err) == 0 ? ocb_la->version_string() : "");
   lua_setfield(L, -2, "libarchive");
   lua_pushstring(L, zlibVersion());
   lua_setfield(L, -2, "zlib");
@@ -211,6 +214,28 @@ int ocb_l_terminal(lua_State *L) {
     return 1;
   }
   lua_pushinteger(L, ioctl(fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0);
+  return 1;
+}
+
+/* core.read_secret(fd, prompt) -> the line typed at terminal fd (nil: the
+ * controlling terminal, /dev/tty, as standard input may be a pipe), not
+ * echoed, after prompt is written to standard error | nil, msg, code (no
+ * terminal: ENOTTY). The buffer is a userdata, wiped before it is left to
+ * the collector. */
+int ocb_l_read_secret(lua_State *L) {
+  int tty = lua_isnoneornil(L, 1);
+  int fd = tty ? -1 : (int)luaL_checkinteger(L, 1), rc;
+  const char *prompt = luaL_optstring(L, 2, "");
+  char *buf = lua_newuserdatauv(L, 4096, 0);
+  size_t len = 0;
+  ocb_err err;
+  if (tty && (fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    return ocb_pushfail(L, (ocb_errf(&err, "ENOTTY", "ENOTTY: no terminal to ask"), &err));
+  rc = ocb_read_secret(fd, prompt, buf, 4096, &len, &err);
+  if (tty) close(fd);
+  if (rc < 0) return ocb_pushfail(L, &err);
+  lua_pushlstring(L, buf, len);
+  memset(buf, 0, 4096);
   return 1;
 }
 

@@ -1,8 +1,9 @@
 /*
  * l_walk.c: core.walk(root [, matcher [, {excluded=, skip={paths},
- * match_base=}]]) -> walker; walker:next() -> path, info | nil at the end
- * | nil, msg, code. match_base: root's path as the matcher sees it (see
- * ocb_walk_open_sub).
+ * match_base=, threads=}]]) -> walker (match_base: root's path as the
+ * matcher sees it, see ocb_walk_open_sub; threads: lstat made ahead on
+ * threads - 1 helpers); walker:next() -> path, info | nil at the end | nil,
+ * msg, code.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@ typedef struct {
 } LWalk;
 
 int ocb_l_walk(lua_State *L) {
-  static const char *const keys[] = {"excluded", "skip", "match_base", NULL};
+  static const char *const keys[] = {"excluded", "skip", "match_base", "threads", NULL};
   const char *root = luaL_checkstring(L, 1);
   ocb_matcher *m = ocb_tomatcher(L, 2);
   const char *base = NULL;
@@ -36,6 +37,7 @@ int ocb_l_walk(lua_State *L) {
     struct stat skip[OCB_WALK_MAXSKIP];
     int i, n = ocb_opt_skip(L, 3, skip);
     for (i = 0; i < n; i++) ocb_walk_skip(lw->w, skip[i].st_dev, skip[i].st_ino);
+    ocb_walk_threads(lw->w, (int)ocb_opt_int(L, 3, "threads", 1, 1, 256));
   }
   return 1;
 }

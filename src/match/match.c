@@ -379,17 +379,20 @@ int ocb_matcher_walk(const ocb_matcher *m, const char *path, size_t len,
 
 int ocb_matcher_path(const ocb_matcher *m, const char *path, size_t len, int *why) {
   pdir d;
-  int matched = 0;
+  int matched = 0, have_dir = 0;
   size_t i;
   *why = -1;
-  pdir_init(&d, path, len);
   for (i = 0; i < m->n; i++) {
     const pat *p = &m->p[i];
+    int hit;
     if (p->excl != matched) continue;
-    if (pat_match(p, path, len) || (!d.none && pat_match_dirs(p, &d)))
-      matched = !p->excl, *why = (int)p->idx;
+    if (!(hit = pat_match(p, path, len))) {
+      if (!have_dir) pdir_init(&d, path, len), have_dir = 1; /* only once a pattern needs it */
+      hit = !d.none && pat_match_dirs(p, &d);
+    }
+    if (hit) matched = !p->excl, *why = (int)p->idx;
   }
-  pdir_free(&d);
+  if (have_dir) pdir_free(&d);
   return matched;
 }
 

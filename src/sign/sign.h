@@ -16,8 +16,6 @@
 #define OCB_PEM_MAX 4096
 /* A DER ECDSA P-256 signature takes at most 72 bytes. */
 #define OCB_SIG_MAX 80
-/* A passphrase, as typed. */
-#define OCB_SECRET_MAX 1024
 
 /* key.c. Failures fill err with one line naming `what` (the file): codes
  * BADPEM (no PEM block, or a damaged one), BADKEY (a PEM block holding
@@ -62,9 +60,5 @@ int ocb_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outle
  * set before it appears. An existing path is EEXIST unless replace. */
 int ocb_keyfile_write(const char *path, const void *data, size_t len, mode_t mode, int replace,
                       ocb_err *err);
-
-/* secret.c: shows prompt on the controlling terminal and reads one line
- * with echo off (restored after). ENOTTY when there is no terminal. */
-int ocb_secret_read(const char *prompt, char *buf, size_t cap, size_t *len, ocb_err *err);
 
 #endif

@@ -30,9 +30,14 @@ int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err) {
   return r;
 }
 
+void ocb_blobw_unhashed(ocb_blobw *b) {
+  ocb_sha256_free(b->h);
+  b->h = NULL;
+}
+
 int ocb_blobw_write(void *ud, const void *buf, size_t len, ocb_err *err) {
   ocb_blobw *b = ud;
-  ocb_sha256_update(b->h, buf, len);
+  if (b->h) ocb_sha256_update(b->h, buf, len);
   b->size += len;
   return ocb_afile_write(&b->f, buf, len, err);
 }
@@ -54,7 +59,10 @@ int ocb_blobw_commit(ocb_blobw *b, const char *want, char digest[OCB_DIGEST_BUF]
   size_t n = strlen(b->blobs) + 80;
   char *dst = malloc(n);
   int r = 0;
-  ocb_sha256_final(b->h, digest);
+  if (b->h)
+    ocb_sha256_final(b->h, digest);
+  else
+    snprintf(digest, OCB_DIGEST_BUF, "%s", want ? want : "");
   *size = b->size;
   if (want && strcmp(want, digest) != 0) {
     /* Checked before publishing: a blob never appears under a wrong name. */

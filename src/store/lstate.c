@@ -18,18 +18,19 @@
 
 #include "store.h"
 
-#define MAGIC "ocibuild-layer-state 1"
+#define MAGIC "ocibuild-layer-state 2"
 #define BUF (64u << 10)
 #define MAX_PATH_BYTES 65536
 #define MAX_TRAILER 4096
 
 struct ocb_lstate_reader {
   int fd;
+  uint64_t at;   /* file offset of the next read */
   uint64_t left; /* entry bytes not read yet */
   unsigned char *buf;
   size_t pos, len;
   char *path; /* the previous entry's path: the next one shares its start */
-  size_t pathlen;
+  size_t pathlen, pathcap;
   uint64_t count, n, last_off;
 };
 
@@ -123,18 +124,14 @@ int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err
 }
 
 int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *err) {
-  char t[MAX_TRAILER], pd[65];
-  int n, m;
-  static const char x[] = "0123456789abcdef";
-  int i, r = -1;
+  char t[MAX_TRAILER];
+  int n, m, r = -1;
   if (flush(w, err) < 0) goto done;
-  for (i = 0; i < 32; i++) pd[2 * i] = x[h->pd0[i] >> 4], pd[2 * i + 1] = x[h->pd0[i] & 15];
-  pd[64] = '\0';
   n = snprintf(t, sizeof t,
-               "\n" MAGIC "\nkey %s\nblob %s %llu\ndiff %s %llu\nfirst %s\nsince %llu\nend %llu\n"
+               "\n" MAGIC "\nkey %s\nblob %s %llu\ndiff %s %llu\nsince %llu\nend %llu\n"
                "entries %llu %llu %08lx\n",
                h->key, h->blob, (unsigned long long)h->blob_size, h->diff_id,
-               (unsigned long long)h->tar_size, pd, (unsigned long long)h->since,
+               (unsigned long long)h->tar_size, (unsigned long long)h->since,
                (unsigned long long)h->end, (unsigned long long)w->n, (unsigned long long)w->bytes,
                (unsigned long)w->crc);
   if (n < 0 || (size_t)n + 16 >= sizeof t) {
@@ -162,23 +159,17 @@ void ocb_lstate_abort(ocb_lstate_writer *w) {
 /* ---- reading ---- */
 
 static int parse_trailer(char *t, ocb_lstate_head *h, uint64_t *bytes, uint32_t *crc) {
-  char pd[80];
   unsigned long long bsize, tsize, since, end, n, nbytes;
   unsigned long c;
-  int used = 0, i;
+  int used = 0;
   if (sscanf(t,
-             "\n" MAGIC "\nkey %127s\nblob %79s %llu\ndiff %79s %llu\nfirst %79s\nsince %llu\n"
+             "\n" MAGIC "\nkey %127s\nblob %79s %llu\ndiff %79s %llu\nsince %llu\n"
              "end %llu\nentries %llu %llu %8lx\n%n",
-             h->key, h->blob, &bsize, h->diff_id, &tsize, pd, &since, &end, &n, &nbytes, &c,
-             &used) != 11 ||
+             h->key, h->blob, &bsize, h->diff_id, &tsize, &since, &end, &n, &nbytes, &c,
+             &used) != 10 ||
       used == 0 || !ocb_digest_valid(h->blob, strlen(h->blob)) ||
-      !ocb_digest_valid(h->diff_id, strlen(h->diff_id)) || strlen(pd) != 64 || end > tsize)
+      !ocb_digest_valid(h->diff_id, strlen(h->diff_id)) || end > tsize)
     return -1;
-  for (i = 0; i < 32; i++) {
-    unsigned v;
-    if (sscanf(pd + 2 * i, "%2x", &v) != 1) return -1;
-    h->pd0[i] = (unsigned char)v;
-  }
   h->blob_size = bsize, h->tar_size = tsize, h->since = since, h->end = end, h->n = n;
   *bytes = nbytes, *crc = (uint32_t)c;
   return 0;
@@ -229,16 +220,27 @@ ocb_lstate_reader *ocb_lstate_open(const ocb_store *s, const char *id, ocb_lstat
   return r;
 }
 
+ocb_lstate_reader *ocb_lstate_again(const ocb_lstate_reader *r) {
+  ocb_lstate_reader *a = calloc(1, sizeof *a);
+  if (!a || !(a->buf = malloc(BUF)) || (a->fd = dup(r->fd)) < 0) {
+    if (a) free(a->buf);
+    free(a);
+    return NULL;
+  }
+  a->left = r->at + r->left, a->n = r->n; /* the entries, from the first */
+  return a;
+}
+
 /* The next byte of the entries, or -1 at their end or on a read error. */
 static int next_byte(ocb_lstate_reader *r) {
   if (r->pos == r->len) {
     size_t want = r->left < BUF ? (size_t)r->left : BUF;
     ssize_t n;
     if (want == 0) return -1;
-    do n = read(r->fd, r->buf, want);
+    do n = pread(r->fd, r->buf, want, (off_t)r->at);
     while (n < 0 && errno == EINTR);
     if (n <= 0) return -1;
-    r->pos = 0, r->len = (size_t)n, r->left -= (uint64_t)n;
+    r->pos = 0, r->len = (size_t)n, r->left -= (uint64_t)n, r->at += (uint64_t)n;
   }
   return r->buf[r->pos++];
 }
@@ -246,6 +248,17 @@ static int next_byte(ocb_lstate_reader *r) {
 static int get_varint(ocb_lstate_reader *r, uint64_t *v) {
   int shift = 0, b;
   *v = 0;
+  if (r->len - r->pos >= 10) { /* the whole of it is buffered: no call per byte */
+    const unsigned char *p = r->buf + r->pos;
+    do {
+      if (shift > 63) return -1;
+      b = *p++;
+      *v |= (uint64_t)(b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    r->pos = (size_t)(p - r->buf);
+    return 0;
+  }
   do {
     if (shift > 63 || (b = next_byte(r)) < 0) return -1;
     *v |= (uint64_t)(b & 0x7f) << shift;
@@ -262,12 +275,20 @@ int ocb_lstate_next(ocb_lstate_reader *r, ocb_lstate_entry *e) {
   if (get_varint(r, &shared) < 0 || get_varint(r, &rest) < 0 || shared > r->pathlen ||
       rest > MAX_PATH_BYTES || shared + rest == 0)
     return -1;
-  if (!(p = realloc(r->path, shared + rest + 1))) return -1;
-  r->path = p;
-  for (i = 0; i < rest; i++) {
-    int b = next_byte(r);
-    if (b < 0) return -1;
-    p[shared + i] = (char)b;
+  if (shared + rest + 1 > r->pathcap) {
+    if (!(p = realloc(r->path, shared + rest + 65))) return -1;
+    r->path = p, r->pathcap = (size_t)(shared + rest + 65);
+  }
+  p = r->path;
+  if (r->len - r->pos >= rest) { /* buffered whole: copied at once */
+    memcpy(p + shared, r->buf + r->pos, (size_t)rest);
+    r->pos += (size_t)rest;
+  } else {
+    for (i = 0; i < rest; i++) {
+      int b = next_byte(r);
+      if (b < 0) return -1;
+      p[shared + i] = (char)b;
+    }
   }
   p[shared + rest] = '\0';
   /* Entries come in walk order, each after the one before. */

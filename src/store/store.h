@@ -72,6 +72,10 @@ typedef struct ocb_blobw {
 } ocb_blobw;
 int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err);
 int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an ocb_out_fn */
+/* Before the first write: what is written is hashed by the writer's
+ * caller (a codec pipeline hashes its output), whose digest commit's want
+ * must then give. */
+void ocb_blobw_unhashed(ocb_blobw *b);
 /* Publishes the blob; digest gets "sha256:<hex>". With want, bytes that
  * are not that digest fail with BADDIGEST and are never published. */
 int ocb_blobw_commit(ocb_blobw *b, const char *want, char digest[OCB_DIGEST_BUF], uint64_t *size,
@@ -86,22 +90,26 @@ int ocb_blob_verify_fd(int fd, const char *digest, int64_t want_size, const char
                        ocb_out_fn out, void *ud, ocb_err *err);
 
 /*
- * Reuse records (reuse.c): per codec key, per layer build, the blocks of
- * its tar (see comp.h) and the blob they were written to, so the next
- * build of a layer that starts with the same bytes copies unchanged
- * pieces. A record is a cache: anything odd about one means no reuse.
+ * Reuse records (reuse.c): per codec key, per layer blob, the blocks of
+ * its tar (see comp.h), so that later builds copy the pieces of blocks
+ * they know or find to be the same. A record is a cache: anything odd
+ * about one means no reuse.
  */
 typedef struct ocb_reuse {
   const ocb_store *store;
   char key[128]; /* the codec key */
 } ocb_reuse;
-/* An ocb_prior_fn: ud is an ocb_reuse. */
-int ocb_reuse_find(void *ud, const unsigned char pd0[32], ocb_prior *prior);
+/* An ocb_prior_fn (ud is an ocb_reuse): the record of the blob whose first
+ * block's input hashed to id0. */
+int ocb_reuse_find(void *ud, const unsigned char id0[32], ocb_prior *prior);
+/* The record of blob digest: 1 with prior filled when it is usable (the
+ * blob's file as recorded), else 0. */
+int ocb_reuse_open(const ocb_reuse *r, const char *digest, ocb_prior *prior);
 /* Records the blocks of a finished pipeline whose output is blob digest. */
 int ocb_reuse_write(const ocb_reuse *r, const ocb_comp *c, const char *digest, uint64_t size,
                     ocb_err *err);
-/* Drops the record of the build whose first block hashed to pd0. */
-int ocb_reuse_forget(const ocb_reuse *r, const unsigned char pd0[32]);
+/* Drops the record of blob digest. */
+int ocb_reuse_forget(const ocb_reuse *r, const char *digest);
 /* Removes records whose blob is gone (all: every record). */
 int ocb_reuse_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err);
 
@@ -113,14 +121,13 @@ int ocb_reuse_prune(const ocb_store *s, int all, uint64_t *removed, ocb_err *err
  */
 typedef struct ocb_lstate_head {
   char key[128];             /* the codec key (reuse records are kept per key) */
-  char blob[OCB_DIGEST_BUF]; /* the layer's blob */
+  char blob[OCB_DIGEST_BUF]; /* the layer's blob (and the reuse record of its blocks) */
   uint64_t blob_size;
   char diff_id[OCB_DIGEST_BUF]; /* and its tar */
   uint64_t tar_size;
-  unsigned char pd0[32]; /* names the reuse record of its blocks */
-  uint64_t since;        /* file times at or after this (ns) were read too late to trust */
-  uint64_t end;          /* tar offset of the end-of-archive blocks */
-  uint64_t n;            /* entries */
+  uint64_t since; /* file times at or after this (ns) were read too late to trust */
+  uint64_t end;   /* tar offset of the end-of-archive blocks */
+  uint64_t n;     /* entries */
 } ocb_lstate_head;
 typedef struct ocb_lstate_entry {
   const char *path; /* relative to the context, as the walk gives it */
@@ -135,6 +142,8 @@ typedef struct ocb_lstate_writer ocb_lstate_writer;
 ocb_lstate_reader *ocb_lstate_open(const ocb_store *s, const char *id, ocb_lstate_head *h);
 /* 1: *e filled (its path valid until the next call); 0: the end; -1: damaged. */
 int ocb_lstate_next(ocb_lstate_reader *r, ocb_lstate_entry *e);
+/* Another reader of the same state, from its first entry; NULL on failure. */
+ocb_lstate_reader *ocb_lstate_again(const ocb_lstate_reader *r);
 void ocb_lstate_close(ocb_lstate_reader *r);
 ocb_lstate_writer *ocb_lstate_create(const ocb_store *s, const char *id, ocb_err *err);
 int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err);

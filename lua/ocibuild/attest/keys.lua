@@ -23,12 +23,12 @@ function M.passphrase(purpose, confirm)
   local env = os.getenv(M.ENV)
   if env then return env ~= "" and env end
   if not at_terminal() then return false end
-  local p, err, code = core.read_secret(("Passphrase %s%s: "):format(purpose,
+  local p, err, code = core.read_secret(nil, ("Passphrase %s%s: "):format(purpose,
     confirm and " (empty: not encrypted)" or ""))
   if not p then return nil, err, code end
   if confirm and p ~= "" then
     local again
-    again, err, code = core.read_secret("The same passphrase again: ")
+    again, err, code = core.read_secret(nil, "The same passphrase again: ")
     if not again then return nil, err, code end
     if again ~= p then return nil, "the two passphrases differ", "EINVAL" end
   end

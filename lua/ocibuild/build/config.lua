@@ -4,7 +4,9 @@
 -- none of that name) and the manifest annotations, each
 -- checked when it is set so a mistake points at the script's line; then
 -- merged over the base image's config the way Docker does: env per key
--- (later wins, so the base's PATH survives unless set), ports, volumes and
+-- (later wins, so the base's PATH survives unless set; the base's order
+-- first, an overridden key in its place, new keys in the order given: a
+-- list's order, then a map's keys sorted), ports, volumes and
 -- labels added, setting the entrypoint clears an inherited cmd unless a
 -- cmd is given, everything else replaced when set. Returns nil, msg on a
 -- bad value.

@@ -124,8 +124,9 @@ end
 -- What Docker's reader accepts at most (it reads the file whole).
 local MAX_FILE = 64 << 20
 
---- Reads and parses the .dockerignore file at path. A missing file is an
--- empty list, as for docker build. With `context` (the folder the file
+--- Reads and parses the .dockerignore file at path. A context's missing
+-- file is an empty list, as for docker build; a file named on purpose
+-- (no `context`) must exist. With `context` (the folder the file
 -- belongs to), a symlink is followed only to a file inside that folder:
 -- a context's ignore file never reads from elsewhere. Fails with nil, msg,
 -- code: an I/O error ("EACCES: Permission denied: PATH", "EACCES"), or
@@ -141,7 +142,7 @@ function M.read(path, context)
   end
   local text, err, code = core.read_file(path, { max = MAX_FILE })
   if not text then
-    if code == "ENOENT" then return {} end
+    if code == "ENOENT" and context then return {} end
     return nil, err, code
   end
   return M.parse(text, path)

@@ -6,7 +6,6 @@
 -- and returns the manifest's descriptor. Tagging, pushing and exporting
 -- are the caller's (ocibuild.build.save).
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
-local base_mod = require "ocibuild.build.base"
 local check = require "ocibuild.util.check"
 local config = require "ocibuild.build.config"
 local copy = require "ocibuild.build.copy"
@@ -15,9 +14,7 @@ local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
 local fetch = require "ocibuild.build.fetch"
-local files = require "ocibuild.build.files"
 local json = require "ocibuild.oci.json"
-local layer = require "ocibuild.build.layer"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.util.path"
 local perm = require "ocibuild.build.perm"
@@ -25,6 +22,11 @@ local plan = require "ocibuild.build.plan"
 local platform = require "ocibuild.oci.platform"
 local srcfs = require "ocibuild.build.srcfs"
 local view = require "ocibuild.build.view"
+
+-- Loaded only when an image has a base, files or layers.
+local function base_mod() return require "ocibuild.build.base" end
+local function files() return require "ocibuild.build.files" end
+local function layer() return require "ocibuild.build.layer" end
 
 local M = {}
 M.__index = M
@@ -80,7 +82,7 @@ end
 
 --- Adds a layer from a directory (see ocibuild.build.layer for the spec).
 function M:layer(spec, where)
-  local l, err, code = layer.spec(spec, self.base, where)
+  local l, err, code = layer().spec(spec, self.base, where)
   if not l then return nil, err, code end
   self.steps[#self.steps + 1] = { kind = "context", l = l, where = where }
   return self
@@ -91,7 +93,7 @@ end
 local function generated(self, where)
   local s = self.steps[#self.steps]
   if not s or s.kind ~= "generated" then
-    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer.generated(where) }
+    s = { kind = "generated", files = {}, removes = {}, where = where, l = layer().generated(where) }
     self.steps[#self.steps + 1] = s
   end
   return s
@@ -99,7 +101,7 @@ end
 
 --- Adds a single file (see ocibuild.build.files).
 function M:file(spec, where)
-  local f, err, code = files.file(spec, self.base)
+  local f, err, code = files().file(spec, self.base)
   if not f then return nil, err, code end
   f.where = where
   table.insert(generated(self, where).files, f)
@@ -108,7 +110,7 @@ end
 
 --- Removes paths of the base (see ocibuild.build.files).
 function M:remove(list, where)
-  local rs, err = files.remove(list)
+  local rs, err = files().remove(list)
   if not rs then return nil, err, "BADVALUE" end
   local s = generated(self, where)
   for _, r in ipairs(rs) do
@@ -202,12 +204,12 @@ end
 -- The base (loaded and verified) and the view of what it holds, when a
 -- layer needs it. Returns base (or false), view.
 --- The base from (loaded once per build: ctx.bases caches them by
--- reference and platform). Returns base_mod.load's record.
+-- reference and platform). Returns base.load's record.
 function M.load_base(from, st, ctx, want, dir)
   ctx.bases = ctx.bases or {}
   local key = from .. "|" .. (want and platform.format(want) or "")
   if ctx.bases[key] then return ctx.bases[key] end
-  local b, err, code = base_mod.load(from, st, { platform = want, host = platform.host(), dir = dir,
+  local b, err, code = base_mod().load(from, st, { platform = want, host = platform.host(), dir = dir,
     registry = ctx.registry, on_event = ctx.on_event, policy = ctx.policy })
   if not b then return nil, err, code end
   ctx.bases[key] = b
@@ -222,7 +224,7 @@ local function load_base(self, st, ctx, steps)
   local need = false
   for _, s in ipairs(steps) do need = need or plan.needs_view(s) end
   local lists
-  lists, err, code = base_mod.verify(b, st, need)
+  lists, err, code = base_mod().verify(b, st, need)
   if not lists then return nil, err, code end
   for i, list in ipairs(need and lists or {}) do v:add_base_layer(list, b.layers[i].digest) end
   return b, v
@@ -239,6 +241,20 @@ function M.check_size(config_size, on_event)
     events.emit(on_event, { type = "warning", message = ("the image config has %d bytes, more than %d MiB: "
       .. "registries may refuse it"):format(config_size, M.MAX_CONFIG >> 20) })
   end
+end
+
+-- The systems whose images take the layers ocibuild writes (plain tars
+-- of a root file system): Linux, and FreeBSD, whose container runtimes
+-- read the same layers. A Windows layer is another format.
+M.LAYER_OS = { linux = true, freebsd = true }
+
+--- Checks that ocibuild may write layers for the platform p. Returns
+-- true, or nil, why (naming the platform), "LAYEROS".
+function M.check_layer_os(p)
+  if M.LAYER_OS[p.os] then return true end
+  return nil, ("platform %s: ocibuild writes Linux-style tar layers%s: build for linux or freebsd"):format(
+    platform.format(p), p.os == "windows" and " (a Windows layer keeps its files under Files/ and needs registry hives)"
+    or ""), "LAYEROS"
 end
 
 --- Builds the image into the store st (held with st:use() by the
@@ -283,7 +299,7 @@ local function source_fs(self, s, st, ctx)
   local b, err, code = M.load_base(c.from, st, ctx, want, self.base)
   if not b then return nil, err, code end
   local ok
-  ok, err, code = base_mod.verify(b, st, false)
+  ok, err, code = base_mod().verify(b, st, false)
   if not ok then return nil, err, code end
   local fs
   fs, err, code = srcfs.image(st, b.layers, "image " .. c.from)
@@ -324,11 +340,11 @@ end
 -- only the planned entries.
 local function copy_layer(p)
   local f = p.fast
-  if not f then return layer.generated() end
+  if not f then return layer().generated() end
   return { context = f.root, match_base = f.match_base, matcher = f.matcher, patterns = f.patterns,
     prefix = f.prefix, dest = "/" .. f.prefix, mode = "keep", mtime = "fixed", owner = f.owner,
     rules = f.rules and assert(require("ocibuild.build.rules").check(f.rules, "copy")), compression = "gzip",
-    level = layer.GZIP_LEVEL, display = f.display }
+    level = layer().GZIP_LEVEL, display = f.display }
 end
 
 --- Builds the image into the store st (held with st:use() by the
@@ -358,6 +374,11 @@ function M:build_in(st, ctx, tmp)
   end
   local b, v, code = load_base(self, st, ctx, steps)
   if not b and b ~= false then return nil, v, code, self.where end
+  local p = self.platform or (b and b.platform) or platform.host()
+  if #steps > 0 then
+    local ok, why = M.check_layer_os(p)
+    if not ok then return nil, why, "LAYEROS", steps[1].where or self.where end
+  end
   local plans, err, where
   plans, err, code, where = plan.plan(steps, v, plan_ctx(self, st, ctx, v, tmp))
   if not plans then return nil, err, code, where end
@@ -366,14 +387,13 @@ function M:build_in(st, ctx, tmp)
     ok, err, code = fs:extract(tmp)
     if not ok then return nil, err, code, self.where end
   end
-  local p = self.platform or (b and b.platform) or platform.host()
   local cc
   cc, err = config.merge(self.config_base or (b and b.config.config), self.cfg, self.labels)
   if not cc then return nil, ("base image %s: %s"):format(self.from, err), "BADDOC", self.where end
   local layer_descs, history, results = {}, {}, {}
   local total = 0
   for _, l in ipairs(b and b.layers or {}) do
-    layer_descs[#layer_descs + 1] = base_mod.layer_desc(l)
+    layer_descs[#layer_descs + 1] = base_mod().layer_desc(l)
     total = total + l.size
   end
   local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache }
@@ -391,7 +411,7 @@ function M:build_in(st, ctx, tmp)
       if s.kind == "copy" then
         l = copy_layer(plans[k])
       elseif s.kind == "mkdir" then
-        l = layer.generated(s.where)
+        l = layer().generated(s.where)
       end
       for _, it in ipairs(plans[k].items) do
         if it.want then it.path, it.want = it.want.path, nil end
@@ -401,7 +421,7 @@ function M:build_in(st, ctx, tmp)
         context = not l.generated and l.context or nil, dest = l.dest })
       lctx.on_event = events.tagged(ctx.on_event, { stage = "layer", id = id })
       local r
-      r, err, code = layer.run(l, st, lctx, plans[k].items)
+      r, err, code = layer().run(l, st, lctx, plans[k].items)
       if not r then return nil, err, code, s.where end
       if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
       events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,

@@ -191,7 +191,7 @@ function M.state_id(l, ctx, codec, items)
     format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix, base = l.match_base,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
     patterns = l.patterns or {}, rules = l.rules or {}, items = items or {}, codec = codec:key(),
-    libarchive = v.libarchive, ocibuild = version.VERSION,
+    libarchive = v.libarchive, ocibuild = version,
   }
   return (core.sha256():update(desc):digest():sub(8))
 end

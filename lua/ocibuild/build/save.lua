@@ -3,14 +3,10 @@
 -- the tags move, and with `archive` the image is also copied into an OCI
 -- archive. Pushing what was saved is the build verb's (ocibuild.ops.build).
 -- Returns nil, msg, code (and the failing layer's `where`) on failure.
-local archive = require "ocibuild.endpoint.archive"
-local copy = require "ocibuild.copy"
 local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
-local layout = require "ocibuild.endpoint.layout"
 local output = require "ocibuild.endpoint.output"
 local path = require "ocibuild.util.path"
-local prune = require "ocibuild.store.prune"
 local ref = require "ocibuild.oci.ref"
 local store_mod = require "ocibuild.store"
 
@@ -46,6 +42,7 @@ end
 function M.write_archive(st, desc, refs, out, on_event)
   local id = out.dest
   events.emit(on_event, { type = "start", stage = "archive", id = id, path = out.dest })
+  local copy, layout = require "ocibuild.copy", require "ocibuild.endpoint.layout"
   local ok, err, code = copy.copy(layout.new(st), desc, out,
     { on_event = events.tagged(on_event, { stage = "archive", id = id }) })
   if ok then ok, err, code = out:tag(desc, refs) end
@@ -74,7 +71,7 @@ function M.save(img, opts, ctx)
   local archive_path = opts.archive
   local out
   if archive_path then
-    out, err, code = archive.new(archive_path, { mtime = img.sde or 0 })
+    out, err, code = require("ocibuild.endpoint.archive").new(archive_path, { mtime = img.sde or 0 })
     if not out then return nil, err, code end
   end
   local jobs
@@ -109,7 +106,7 @@ function M.save(img, opts, ctx)
   if built then ok, err, code = st:tag(built.desc, refs) end
   if not built or not ok then
     -- a failed save leaves the store as it was
-    prune.rollback(st, hold, created)
+    require("ocibuild.store.prune").rollback(st, hold, created)
     return nil, err, code, where
   end
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,

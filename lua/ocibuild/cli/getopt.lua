@@ -49,6 +49,19 @@ function M.parse(argv, spec, cmd)
   return opts, rest
 end
 
+-- The codes of a failure caused by an operand that cannot be what it
+-- must be: a reference or a platform that does not parse.
+local BAD_OPERAND = { BADREF = true, BADPLATFORM = true }
+
+--- A command's failure (msg, code): a usage error (exit 2) when code
+-- says an operand typed on the command line is malformed, else exit 1.
+-- Only for failures whose references and platforms all come from the
+-- command line.
+function M.fail(msg, code, cmd)
+  if BAD_OPERAND[code] then return M.usage_error(msg, cmd) end
+  return nil, msg, 1
+end
+
 --- An integer option value, or nil (absent), or nil, msg for a bad one.
 function M.integer(v, name)
   if v == nil then return nil end
@@ -58,4 +71,3 @@ function M.integer(v, name)
 end
 
 return M
-, "USAGE"

@@ -122,7 +122,7 @@ function M.main(argv)
     io.stdout:write(usage())
     return 0
   elseif a == "--version" then
-    io.stdout:write("ocibuild ", require("ocibuild.util.version").VERSION, "\n")
+    io.stdout:write("ocibuild ", require "ocibuild.util.version", "\n")
     return 0
   elseif a == nil then
     io.stderr:write(usage())
@@ -160,8 +160,9 @@ function M.main(argv)
   if ok then return 0 end
   local status = M.status(code)
   if err then
-    -- a mistake in how the command was called says where its usage is
-    if code == "USAGE" and not err:find("(see 'ocibuild ", 1, true) then
+    -- a mistake in what the command was given says where its usage is
+    -- (a Dockerfile's mistake is the file's, said at its line)
+    if status == 2 and code ~= "BADDOCKERFILE" and not err:find("(see 'ocibuild ", 1, true) then
       err = ("%s (see 'ocibuild %s --help')"):format(err, a)
     end
     io.stderr:write("ocibuild: ", check.line(err), "\n")

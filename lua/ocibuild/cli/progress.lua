@@ -3,14 +3,18 @@
 -- ten times a second, gone when done), `plain` (one line per finished
 -- stage), `json` (one JSON object per event), `quiet` (nothing), `auto`
 -- (tty when standard error is a terminal, else nothing). Warnings are
--- printed in every mode (as events in json mode). A command plugs in with
--- `progress.run(opts.progress, "push", function(rep) ... end)`.
+-- printed in every mode (as events in json mode), a layer's once per change
+-- (ocibuild.cli.warnings), none with -q. A command plugs in with
+-- `progress.run(opts.progress, "push", function(rep) ... end)` and prints
+-- the lines it prints while the work goes on (a pushed blob) with
+-- rep.print(line, io.stdout), which keeps them out of the live lines.
 local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
 local output = require "ocibuild.cli.output"
 local tty = require "ocibuild.cli.tty"
+local warnings = require "ocibuild.cli.warnings"
 
 local M = {}
 
@@ -64,9 +68,10 @@ end
 
 --- A reporter for mode (nil: auto; -q makes the caller pass "quiet").
 -- opts: {stream= (default io.stderr), terminal= (columns, or false: not a
--- terminal; default asks core.terminal(2))}. Returns {mode=, on_event=
--- (nil when nothing listens), warn=, finish=, fail=}, or nil and a usage
--- message.
+-- terminal; default asks core.terminal(2), again at each redraw),
+-- verbose= (every warning in full, every time), quiet= (no warnings:
+-- -q)}. Returns {mode=, on_event= (nil when nothing listens), warn=,
+-- print=, finish=, fail=}, or nil and a usage message.
 function M.new(mode, opts)
   opts = opts or {}
   mode = mode or "auto"
@@ -76,8 +81,11 @@ function M.new(mode, opts)
     return nil, ("bad --progress %q: expected %s"):format(mode, table.concat(M.MODES, ", ")), "USAGE"
   end
   local out = opts.stream or io.stderr
-  local term = opts.terminal
-  if term == nil then term = core.terminal(2) end
+  local term, width = opts.terminal, nil
+  if term == nil then
+    term = core.terminal(2)
+    width = function() return core.terminal(2) end
+  end
   if mode == "auto" then
     local dumb = os.getenv("TERM") == "dumb"
     mode = (term and not dumb) and "tty" or "quiet"
@@ -87,15 +95,22 @@ function M.new(mode, opts)
   local started = {}
 
   function rep.warn(msg) out:write("ocibuild: warning: ", check.line(msg), "\n") end
+  --- Prints a line on stream (a result, while the work goes on).
+  function rep.print(line, stream)
+    stream:write(line, "\n")
+    stream:flush()
+  end
   function rep.finish() end
   --- The message for the CLI to print, or nil when it was reported here
   -- (code: the failure's code).
   function rep.fail(msg) return msg end
 
   if mode == "tty" then
-    local live = tty.new(out, { columns = term and term > 0 and term or tonumber(os.getenv("COLUMNS")) or 80 })
+    local live = tty.new(out, { columns = term and term > 0 and term or tonumber(os.getenv("COLUMNS")) or 80,
+      width = width })
     rep.on_event = function(ev) live:event(ev, core.clock()) end
     rep.warn = function(msg) live:print("ocibuild: warning: " .. check.line(msg)) end
+    rep.print = function(line, stream) live:print(line, stream) end
     rep.finish = function() live:clear() end
   elseif mode == "plain" then
     rep.on_event = function(ev)
@@ -120,6 +135,14 @@ function M.new(mode, opts)
       emit { type = "error", message = msg, code = code }
       return nil
     end
+    return rep
+  end
+  local finish = rep.finish
+  local warn, on_event, flush = warnings.filter(rep.warn, rep.on_event, opts)
+  rep.warn, rep.on_event = warn, on_event
+  rep.finish = function()
+    flush()
+    finish()
   end
   return rep
 end
@@ -133,10 +156,11 @@ local active
 -- happens (fn calls rep.finish() itself before printing results). A bad
 -- mode is a usage error of command cmd; in json mode a failure is
 -- reported as an `error` event (with its code) instead of a text line.
--- Inside another run, fn gets that run's reporter.
-function M.run(mode, cmd, fn)
+-- opts: those of new (verbose=, quiet=). Inside another run (the global
+-- --progress's), fn gets that run's reporter.
+function M.run(mode, cmd, fn, opts)
   if active then return fn(active) end
-  local rep, err = M.new(mode)
+  local rep, err = M.new(mode, opts)
   if not rep then return getopt.usage_error(err, cmd) end
   active = rep
   local ok, a, b, c = xpcall(fn, debug.traceback, rep)

@@ -132,18 +132,25 @@ function M.options(opts, cmd)
   return o
 end
 
+--- The options' lines of push's and pull's HELP text for -q.
+M.QUIET_HELP = "  -q, --quiet            print only HOST/NAME@sha256:... (no line per blob,\n"
+  .. "                         no progress, no warnings)\n"
+
 --- The on_event of push and pull, reporting to rep (ocibuild.cli.progress):
 -- a line per blob on standard output ("uploaded   sha256:... 1.2 MiB"),
--- warnings to rep.warn, and every event but warnings to the renderer.
-function M.reporter(rep)
+-- printed through rep so that it never lands inside the live lines;
+-- warnings to rep.warn; every other event, and blob events except in
+-- plain mode (whose own line per blob would say each twice), to the
+-- renderer. quiet: no blob lines and no warnings.
+function M.reporter(rep, quiet)
   return function(ev)
     if ev.type == "warning" then
-      rep.warn(ev.message)
+      if not quiet then rep.warn(ev.message) end
       return
     end
-    if ev.type == "blob" then
-      io.stdout:write(("%-10s %s %s\n"):format(ev.action, ev.digest, output.human(ev.size)))
-      io.stdout:flush()
+    if ev.type == "blob" and not quiet then
+      rep.print(("%-10s %s %s"):format(ev.action, ev.digest, output.human(ev.size)), io.stdout)
+      if rep.mode == "plain" then return end
     end
     if rep.on_event then rep.on_event(ev) end
   end

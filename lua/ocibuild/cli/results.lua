@@ -14,20 +14,30 @@ local M = {}
 
 --- The options' lines for a command's HELP text.
 M.HELP = [[
-  -q, --quiet            print only the manifest digest (and no progress)
+  -q, --quiet            print only the manifest digest (no progress, no warnings)
+  -v, --verbose          every warning in full, at every build (by default a
+                         layer's are said when it changed: a line per kind)
   --iidfile FILE         write the image ID (the config digest) to FILE
   --metadata-file FILE   write the result as JSON to FILE: digests, tags, size
 ]]
 
---- The options, for a command's getopt spec (with alias q = "quiet").
-M.SPEC = { quiet = "flag", iidfile = "value", ["metadata-file"] = "value" }
+--- The options, for a command's getopt spec (with aliases q and v).
+M.SPEC = { quiet = "flag", verbose = "flag", iidfile = "value", ["metadata-file"] = "value" }
 
 --- Adds M.SPEC to a command's spec; returns it.
 function M.options(spec)
   for k, v in pairs(M.SPEC) do spec[k] = v end
   spec.alias = spec.alias or {}
   spec.alias.q = "quiet"
+  spec.alias.v = "verbose"
   return spec
+end
+
+--- What the progress reporter takes of the options (quiet, verbose), or
+-- nil and a usage message when they contradict each other.
+function M.reporting(opts)
+  if opts.quiet and opts.verbose then return nil, "-q and -v exclude each other", "USAGE" end
+  return { quiet = opts.quiet, verbose = opts.verbose }
 end
 
 --- The output files opts name, absolute and checked before any work:

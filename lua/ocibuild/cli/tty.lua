@@ -1,10 +1,13 @@
 --- Live progress lines on a terminal: one line per running stage (a layer,
 -- a blob being pushed), each saying what it has done so far, its rate and,
--- when the total is known, its share and ETA. The block of lines is
--- redrawn in place at most ten times a second, a stage's line leaves when
--- the stage ends, and `clear` removes them all before anything else is
--- printed. Stages younger than a redraw interval are not drawn, so quick
--- commands print nothing.
+-- when the total is known, its share and ETA. A blob's line starts with
+-- its short digest and those figures, so that a narrow terminal cuts the
+-- rest. The block of lines is redrawn in place at most ten times a second,
+-- a stage's line leaves when the stage ends (a blob's with its blob event),
+-- and `print` writes a line, to any stream, above the block (cleared,
+-- written, redrawn), so that nothing printed lands inside it. Stages
+-- younger than a redraw interval are not drawn, so quick commands print
+-- nothing.
 local output = require "ocibuild.cli.output"
 
 local M = {}
@@ -12,10 +15,12 @@ M.__index = M
 
 M.INTERVAL = 0.1
 
---- A live area on stream (a file) of the given width in columns.
+--- A live area on stream (a file) of the given width in columns. opts:
+-- {columns=, width= (a function giving the width now, asked at each
+-- redraw, so that a resized terminal is followed; 0 or false: unknown)}.
 function M.new(stream, opts)
-  return setmetatable({ out = stream, columns = math.max(20, opts.columns or 80), lines = {},
-    byid = {}, drawn = 0, last = nil }, M)
+  return setmetatable({ out = stream, columns = math.max(20, opts.columns or 80), width = opts.width,
+    lines = {}, byid = {}, drawn = 0, last = nil }, M)
 end
 
 -- What a line shows: no control characters, at most `width` characters.
@@ -26,25 +31,39 @@ local function fit(s, width)
   return s:sub(1, cut - 1) .. "…"
 end
 
+-- What names a line: a digest as its first 12 hex digits, after the
+-- stage unless the id starts with it ("layer 1/2").
+local function label(l)
+  local id = l.id
+  local hex = id:match("^sha256:(%x+)$")
+  if hex and #hex == 64 then id = hex:sub(1, 12) end
+  if l.stage and id:sub(1, #l.stage) ~= l.stage then id = l.stage .. " " .. id end
+  return id
+end
+
+-- A transfer of known size: the share, rate and ETA first.
+local function transfer_text(l, took)
+  local parts = { label(l), ("%d%%"):format(l.bytes * 100 // l.total) }
+  if took > 0.5 then
+    local rate = l.bytes / took
+    parts[#parts + 1] = output.human(math.floor(rate)) .. "/s"
+    if rate > 0 and l.total > l.bytes then
+      parts[#parts + 1] = ("ETA %ds"):format(math.ceil((l.total - l.bytes) / rate))
+    end
+  end
+  parts[#parts + 1] = ("%s/%s"):format(output.human(l.bytes), output.human(l.total))
+  parts[#parts + 1] = ("%.1fs"):format(took)
+  return table.concat(parts, "  ")
+end
+
 local function text(l, now)
   local took = now - l.t0
-  local parts = { l.id }
-  if l.stage and l.id:sub(1, #l.stage) ~= l.stage then parts[1] = l.stage .. " " .. l.id end
+  if l.bytes and l.total and l.total > 0 then return transfer_text(l, took) end
+  local parts = { label(l) }
   if l.entries then parts[#parts + 1] = ("%d files"):format(l.entries) end
   if l.bytes then
-    local b = output.human(l.bytes)
-    if l.total and l.total > 0 then
-      b = ("%s/%s %d%%"):format(b, output.human(l.total), l.bytes * 100 // l.total)
-    end
-    if l.out then b = b .. " -> " .. output.human(l.out) end
-    parts[#parts + 1] = b
-    if took > 0.5 then
-      local rate = l.bytes / took
-      parts[#parts + 1] = output.human(math.floor(rate)) .. "/s"
-      if l.total and rate > 0 and l.total > l.bytes then
-        parts[#parts + 1] = ("ETA %ds"):format(math.ceil((l.total - l.bytes) / rate))
-      end
-    end
+    parts[#parts + 1] = output.human(l.bytes) .. (l.out and (" -> " .. output.human(l.out)) or "")
+    if took > 0.5 then parts[#parts + 1] = output.human(math.floor(l.bytes / took)) .. "/s" end
   end
   parts[#parts + 1] = ("%.1fs"):format(took)
   -- last, so that a narrow terminal cuts the path rather than the figures
@@ -53,6 +72,8 @@ local function text(l, now)
 end
 
 function M:draw(now)
+  local w = self.width and self.width()
+  if w and w > 0 then self.columns = math.max(20, w) end
   local buf = {}
   if self.drawn > 0 then
     buf[1] = "\r"
@@ -106,7 +127,12 @@ function M:event(ev, now)
   elseif ev.type == "end" then
     self:remove(k)
   elseif ev.type == "blob" then
-    self:remove(key(ev.stage, ev.digest))
+    -- a copy's blob events may carry no stage: any transfer of the digest ends
+    if ev.stage then
+      self:remove(key(ev.stage, ev.digest))
+    else
+      for _, stage in ipairs { "push", "pull" } do self:remove(key(stage, ev.digest)) end
+    end
   end
   if not self.last or now - self.last >= M.INTERVAL then self:draw(now) end
 end
@@ -120,11 +146,15 @@ function M:clear()
   end
 end
 
---- Prints a line above the live ones.
-function M:print(line)
+--- Prints a line above the live ones, on stream (default: the area's
+-- own; standard output when it is the same terminal is the case that
+-- matters): the area is cleared first and drawn again after.
+function M:print(line, stream)
   local drawn = self.drawn
   self:clear()
-  self.out:write(line, "\n")
+  stream = stream or self.out
+  stream:write(line, "\n")
+  stream:flush()
   if drawn > 0 and self.last then self:draw(self.last) end
 end
 

@@ -1,10 +1,16 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
 -- base image or none, with the config set from flags; or, with -f FILE
 -- or a Dockerfile in DIR, the Dockerfile's image (ocibuild.cli.dockerfile).
+local check = require "ocibuild.util.check"
+local config = require "ocibuild.build.config"
 local dfcli = require "ocibuild.cli.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
+local ignore = require "ocibuild.build.ignore"
+local image = require "ocibuild.build.image"
 local json = require "ocibuild.oci.json"
+local layer = require "ocibuild.build.layer"
 local ops = require "ocibuild.ops"
+local platform = require "ocibuild.oci.platform"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
@@ -50,8 +56,8 @@ options:
                          default: the base's, else this machine)
   --dest PATH            where DIR goes in the image (default /)
   --label KEY=VALUE      set a config label (repeatable)
-  --env KEY=VALUE        set an environment variable (repeatable; the
-                         base's others are kept)
+  --env KEY=VALUE        set an environment variable (repeatable; kept in
+                         the order given, after the base's others)
   --entrypoint CMD       the entrypoint: a JSON list ('["/bin/app","-v"]'),
                          or a string run by /bin/sh -c; '' for none
   --cmd CMD              the default arguments, the same way
@@ -82,8 +88,7 @@ options:
 
 local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
   output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value",
-    mtime = "value",
-  mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
+  mtime = "value", mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
@@ -118,6 +123,57 @@ function M.command(s, flag)
   return { "/bin/sh", "-c", s }
 end
 
+-- The checks of a folder build's flags, each with the checker the build
+-- itself uses: {flag, function(value, opts) -> true | nil, why}.
+local CHECKS = {
+  { "dest", function(v) return layer.dest_prefix(v) end },
+  { "owner", function(v)
+    if v == "keep" then return true end
+    return layer.check_owner(v)
+  end },
+  { "exclude", function(v) return ignore.compile({}, { v }) end },
+  { "expose", function(v) return config.port(v) end },
+  { "workdir", function(v) return config.set(config.new(), { workdir = v }, {}) end },
+  { "volume", function(v) return config.set(config.new(), { volumes = { v } }, {}) end },
+  { "annotation", function(v)
+    local k, x = v:match("^([^=]+)=(.*)$")
+    if not k then return nil, "expected KEY=VALUE", "USAGE" end
+    return config.annotations({}, { [k] = x })
+  end },
+  { "platform", function(v)
+    local p, why, code = platform.parse(v)
+    if not p then return nil, why, code end
+    return image.check_layer_os(p)
+  end },
+}
+for _, k in ipairs { "mode", "mtime", "compression", "level", "jobs" } do
+  CHECKS[#CHECKS + 1] = { k, function(v, opts)
+    -- a level is checked against the compression given
+    local l = { context = "/", ignorefile = false, compression = k == "level" and opts.compression or nil }
+    l[k] = (k == "level" or k == "jobs") and math.tointeger(tonumber(v)) or v
+    return layer.spec(l, "/")
+  end }
+end
+
+-- Each flag's value, checked before any work: a usage mistake names the
+-- flag and its value, never the field of the build's options it becomes
+-- ("config.ports[1]", "exclude[1]"). Returns true, or nil, msg, "USAGE".
+local function check_flags(opts)
+  for _, c in ipairs(CHECKS) do
+    local flag, fn = c[1], c[2]
+    local values = opts[flag]
+    if type(values) ~= "table" then values = { values } end
+    for _, v in ipairs(values) do
+      local ok, why = fn(v, opts)
+      if not ok then
+        why = why:gsub("^config%.[%w_]+%[?%d*%]?:? ", ""):gsub("^exclude%[%d+%]: ", ""):gsub("^annotations: ", "")
+        return getopt.usage_error(("--%s %s: %s"):format(flag, check.show(v), why), "build")
+      end
+    end
+  end
+  return true
+end
+
 -- The build verb's args for a directory build from the parsed options
 -- (ocibuild.ops.build), or nil, msg, "USAGE".
 local function directory(opts, dir)
@@ -126,12 +182,15 @@ local function directory(opts, dir)
   end
   local labels, err = pairs_of(opts.label, "label")
   if not labels then return getopt.usage_error(err, "build") end
-  local envs
-  envs, err = pairs_of(opts.env, "env")
-  if not envs then return getopt.usage_error(err, "build") end
+  -- env stays a list: the order given is the order in the config
+  local ok, code
+  ok, err = pairs_of(opts.env, "env")
+  if not ok then return getopt.usage_error(err, "build") end
   local annotations
   annotations, err = pairs_of(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
+  ok, err, code = check_flags(opts)
+  if not ok then return nil, err, code end
   local level, jobs, entrypoint, cmd
   level, err = getopt.integer(opts.level, "level")
   if err then return getopt.usage_error(err, "build") end
@@ -141,11 +200,11 @@ local function directory(opts, dir)
   if err then return getopt.usage_error(err, "build") end
   cmd, err = M.command(opts.cmd, "cmd")
   if err then return getopt.usage_error(err, "build") end
-  local config = { env = next(envs) and envs or nil, entrypoint = entrypoint, cmd = cmd,
+  local cfg = { env = opts.env, entrypoint = entrypoint, cmd = cmd,
     workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
     stop_signal = opts["stop-signal"] }
   return { context = dir, labels = labels, exclusions = opts.exclude, dest = opts.dest, platform = opts.platform,
-    from = opts.from, config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
+    from = opts.from, config = next(cfg) and cfg or nil, annotations = next(annotations) and annotations or nil,
     compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime, mode = opts.mode,
     owner = opts.owner }
 end
@@ -174,6 +233,9 @@ function M.run(argv, g)
     insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"],
     timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
   if not reg then return nil, err, code end
+  local say
+  say, err = results.reporting(opts)
+  if not say then return getopt.usage_error(err, "build") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets
     targets, err, code = results.targets(opts)
@@ -183,8 +245,7 @@ function M.run(argv, g)
     rep.finish()
     if not r then return nil, err, code end
     return results.report(r, targets, opts.quiet)
-  end)
+  end, say)
 end
 
 return M
-, "USAGE"

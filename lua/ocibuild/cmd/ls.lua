@@ -17,16 +17,20 @@ applies it, then each --exclude pattern. Like build, it leaves out the
 store (--store, $OCIBUILD_STORE or the default) and the archive -o names
 when they sit inside DIR.
 
-  --why      also list what is left out, each line starting with "-" and
-             naming the deciding pattern and where it comes from; kept paths
-             then start with "+"
+  --why                  also list what is left out, each line starting
+                         with "-" and naming the deciding pattern and where
+                         it comes from; kept paths then start with "+"
+  --exclude PATTERN      exclude more paths, .dockerignore syntax (repeatable)
+  --ignorefile FILE      read the patterns from FILE instead of
+                         DIR/.dockerignore (as a script's ignorefile =)
   -o, --output FILE.tar  the archive a build would write (left out as build leaves it out)
   --store DIR            the image store (left out as build leaves it out)
 ]]
 
+M.SPEC = { why = "flag", exclude = "list", ignorefile = "value", output = "value", alias = { o = "output" } }
+
 function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, { why = "flag", exclude = "list", ignorefile = "value", output = "value",
-    alias = { o = "output" } }, "ls")
+  local opts, rest = getopt.parse(argv, M.SPEC, "ls")
   if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("ls needs exactly one directory", "ls") end
   local out = io.stdout

@@ -2,6 +2,7 @@
 local fsck = require "ocibuild.store.fsck"
 local getopt = require "ocibuild.cli.getopt"
 local ops = require "ocibuild.ops"
+local output = require "ocibuild.cli.output"
 
 local M = {}
 
@@ -25,6 +26,13 @@ M.SPEC = { ["dry-run"] = "flag", all = "flag", verify = "flag" }
 
 local function plural(n, what) return ("%d %s%s"):format(n, what, n == 1 and "" or "s") end
 
+-- "1 byte", "512 bytes", "6832 bytes, 6.7 KiB": the count, and beside it
+-- the size for people once it is past a kibibyte.
+local function bytes(n)
+  if n < 1024 then return plural(n, "byte") end
+  return ("%d bytes, %s"):format(n, output.human(n))
+end
+
 --- Runs prune for the command `name` (prune, or its alias gc).
 function M.main(argv, g, name)
   local opts, rest = getopt.parse(argv, M.SPEC, name)
@@ -39,14 +47,14 @@ function M.main(argv, g, name)
   local out = io.stdout
   if opts["dry-run"] then
     for _, d in ipairs(stats.untagged) do out:write(("would remove image %s (untagged)\n"):format(d.digest)) end
-    for _, d in ipairs(stats.removed) do out:write(("would remove blob %s (%d bytes)\n"):format(d, stats.sizes[d])) end
-    out:write(("would remove %s, %s (%d bytes) and %s (%d bytes)\n"):format(plural(stats.images, "untagged image"),
-      plural(stats.blobs, "blob"), stats.bytes, plural(stats.temps, "temp file"), stats.temp_bytes))
+    for _, d in ipairs(stats.removed) do out:write(("would remove blob %s (%s)\n"):format(d, bytes(stats.sizes[d]))) end
+    out:write(("would remove %s, %s (%s) and %s (%s)\n"):format(plural(stats.images, "untagged image"),
+      plural(stats.blobs, "blob"), bytes(stats.bytes), plural(stats.temps, "temp file"), bytes(stats.temp_bytes)))
     return true
   end
-  out:write(("removed %s, %s (%d bytes), %s (%d bytes), %s and %s\n"):format(
-    plural(stats.images, "untagged image"), plural(stats.blobs, "blob"), stats.bytes,
-    plural(stats.temps, "temp file"), stats.temp_bytes, plural(stats.records, "reuse record"),
+  out:write(("removed %s, %s (%s), %s (%s), %s and %s\n"):format(
+    plural(stats.images, "untagged image"), plural(stats.blobs, "blob"), bytes(stats.bytes),
+    plural(stats.temps, "temp file"), bytes(stats.temp_bytes), plural(stats.records, "reuse record"),
     plural(stats.states, "layer state")))
   return true
 end

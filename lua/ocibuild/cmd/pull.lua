@@ -17,13 +17,15 @@ only once every blob is in. Prints what happened to each blob (exists,
 downloaded) and, last, REF@sha256:...
 
 options:
+]] .. reg_cli.QUIET_HELP .. [[
   --platform OS/ARCH[/VARIANT]  the image to take from a multi-platform
                          image (default: this machine's)
   --jobs N               blobs transferred at once (default 4)
   --store DIR            the image store (created when missing)
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value" }
+local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value", quiet = "flag",
+  alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "pull")
@@ -31,14 +33,14 @@ function M.run(argv, g)
   if #rest ~= 1 then return getopt.usage_error("pull needs exactly one reference", "pull") end
   local o, err, code = reg_cli.options(opts, "pull")
   if not o then return nil, err, code end
-  return progress.run(opts.progress, "pull", function(rep)
-    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep), warn = rep.warn }
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "pull", function(rep)
+    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep, opts.quiet), warn = rep.warn }
     local r, perr, pcode = ops.pull(ctx, { ref = rest[1], platform = opts.platform })
     if not r then return nil, perr, pcode end
     rep.finish()
     io.stdout:write(r.reference, "\n")
     return true
-  end)
+  end, { quiet = opts.quiet })
 end
 
 return M

@@ -19,12 +19,14 @@ Prints what happened to each blob (exists, mounted, uploaded) and, last,
 DEST@sha256:...
 
 options:
+]] .. reg_cli.QUIET_HELP .. [[
   --jobs N               blobs transferred at once (default 4)
   --chunk-size SIZE      upload blobs larger than SIZE in chunks (default 64M)
   --store DIR            the image store
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value" }
+local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
+  alias = { q = "quiet" } }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "push")
@@ -32,14 +34,14 @@ function M.run(argv, g)
   if #rest < 1 or #rest > 2 then return getopt.usage_error("push needs SRC and optionally DEST", "push") end
   local o, err, code = reg_cli.options(opts, "push")
   if not o then return nil, err, code end
-  return progress.run(opts.progress, "push", function(rep)
-    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep), warn = rep.warn }
+  return progress.run(opts.progress or (opts.quiet and "quiet"), "push", function(rep)
+    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep, opts.quiet), warn = rep.warn }
     local r, perr, pcode = ops.push(ctx, { src = rest[1], dest = rest[2] })
     if not r then return nil, perr, pcode end
     rep.finish()
     io.stdout:write(r.reference, "\n")
     return true
-  end)
+  end, { quiet = opts.quiet })
 end
 
 return M

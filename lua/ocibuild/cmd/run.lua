@@ -17,7 +17,8 @@ Runs the build script FILE. Each name=value pair arrives in the table
 `args`; relative paths in the script resolve against FILE's folder.
 The image the script returns (the result of img:save{...} or
 oci.build{...}; else the last one it saved) is reported: tag, digest
-and size. Any error prints `ocibuild: FILE:LINE: message` and exits 1.
+and size; a sandboxed script that saved none is warned about. Any error
+prints `ocibuild: FILE:LINE: message` and exits 1.
 
 Scripts run in a sandbox: the ocibuild API, Lua's pure libraries, a
 read-only io, os.time/date, and require of Lua files beside the script;
@@ -104,6 +105,9 @@ function M.run(argv, g)
   local allowed
   allowed, lerr, lcode = reaches(opts)
   if not allowed then return nil, lerr, lcode end
+  local say
+  say, err = results.reporting(opts)
+  if not say then return getopt.usage_error(err, "run") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets, code
     targets, err, code = results.targets(opts)
@@ -119,10 +123,16 @@ function M.run(argv, g)
       if opts.quiet or targets.iidfile or targets.metadata then
         return nil, ("%s: the script saved no image to report"):format(rest[1]), "NOIMAGE"
       end
+      -- Not a failure (a script may only check things), but a sandboxed
+      -- script has no other effect than the images it saves: most likely
+      -- a forgotten img:save {...}. A program (--unsafe) may have its own.
+      if not opts.unsafe then
+        rep.warn(("%s: the script saved no image (it called no save or build)"):format(rest[1]))
+      end
       return true
     end
     return results.report(r.image, targets, opts.quiet)
-  end)
+  end, say)
 end
 
 return M

@@ -259,6 +259,12 @@ local function checked(ctx, o)
   end
   t.registry, err, code = ctx:registry_options(o.registry)
   if not t.registry then return nil, err, code end
+  -- each registry is asked first, so that credentials it refuses fail
+  -- before the build rather than after it
+  for _, r in ipairs(t.targets) do
+    ok, err, code = require("ocibuild.registry").check_push(r, t.registry)
+    if not ok then return nil, err, code end
+  end
   if o.archive then
     t.archive, err, code = ctx:path(o.archive, "archive")
     if not t.archive then return nil, err, code end
@@ -285,7 +291,12 @@ function M.save(ctx, img, o)
   for _, target in ipairs(t.targets) do
     local p
     p, err, code = push.run(pctx, { src = r, dest = target.familiar })
-    if not p then return nil, err, code end
+    if not p then
+      local tags = {}
+      for i, tr in ipairs(r.tags) do tags[i] = tr.familiar end
+      return nil, ("%s; the image is stored as %s (%s)"):format(err, #tags > 0 and table.concat(tags, ", ")
+        or "an untagged image", r.digest), code
+    end
     r.pushed[#r.pushed + 1] = p
   end
   return r

@@ -8,9 +8,11 @@ local registry = require "ocibuild.registry"
 
 local M = {}
 
---- args: host (HOST[:PORT], or what people type: a URL), creds
--- ({username=, password=}), and the registry options.
-M.OPTIONS = { "host", table.unpack(options.KEYS) }
+--- args: host (HOST[:PORT], or what people type: a URL), ask (a
+-- function returning the credentials, or nil, msg, code: asked only
+-- once the host is known good, when no `creds` are given), and the
+-- registry options (creds: {username=, password=}).
+M.OPTIONS = { "host", "ask", table.unpack(options.KEYS) }
 
 --- HOST[:PORT] from what a user may type (a URL, a trailing slash), or
 -- nil, msg, "BADREF".
@@ -35,6 +37,11 @@ function M.run(ctx, args)
   o, err, code = ctx:registry_options(a)
   if not o then return nil, err, code end
   local cr = o.creds
+  if cr == nil and a.ask then
+    cr, err, code = a.ask()
+    if not cr then return nil, err, code end
+    o.creds = cr
+  end
   if type(cr) ~= "table" or type(cr.username) ~= "string" or type(cr.password) ~= "string" then
     return nil, "login needs credentials: a user name and a password", "USAGE"
   end

@@ -43,7 +43,7 @@ function M.run(ctx, args)
   if not place then return nil, err, code end
   local r
   r, err, code = sign.run(place, key, { identity = a.identity, recursive = a.recursive,
-    creator = "ocibuild " .. version.VERSION, on_signed = a.on_signed })
+    creator = "ocibuild " .. version, on_signed = a.on_signed })
   place:close()
   if not r then return nil, err, code end
   return r

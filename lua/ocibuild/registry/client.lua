@@ -54,7 +54,7 @@ function M.new(domain, opts)
   if bad then return nil, bad, "EINVAL" end
   local tls, source, code = trust.options(domain, opts)
   if not tls then return nil, source, code end
-  tls.user_agent = version.AGENT
+  tls.user_agent = "ocibuild/" .. version
   tls.low_speed_limit = opts.min_speed or M.MIN_SPEED
   tls.low_speed_time = opts.speed_time or M.SPEED_TIME
   local http, err

@@ -45,13 +45,17 @@ function M.status(host, res, what)
 end
 
 --- Credentials refused (by the registry, or by its token endpoint realm).
+-- Those a login is checking (creds.login) are simply wrong: no advice to
+-- log in.
 function M.auth_failed(c, realm)
-  local who = c.creds and c.creds.username
-  return nil, ("authentication failed for %s at %s%s%s: check them, or %s"):format(
+  local cr = c.creds
+  local who = cr and cr.username
+  return nil, ("authentication failed for %s at %s%s%s: %s"):format(
     who and check.show(who) or "the token", c.domain,
     realm and (" (the token endpoint " .. url.show(realm) .. " refused the credentials)") or "",
-    c.creds and c.creds.source and (" (credentials from " .. c.creds.source .. ")") or "",
-    LOGIN:format(c.domain)), "HTTP401"
+    cr and cr.source and not cr.login and (" (credentials from " .. cr.source .. ")") or "",
+    cr and cr.login and "the user name or the password is wrong" or "check them, or " .. LOGIN:format(c.domain)),
+    "HTTP401"
 end
 
 --- Credentials asked for, none found.

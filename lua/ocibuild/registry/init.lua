@@ -20,6 +20,7 @@ local conf = require "ocibuild.registry.conf"
 local copy = require "ocibuild.copy"
 local creds = require "ocibuild.registry.creds"
 local doc = require "ocibuild.oci.doc"
+local errors = require "ocibuild.registry.errors"
 local events = require "ocibuild.events"
 local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
@@ -249,6 +250,37 @@ function M.push(st, desc, reference, opts)
   return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
 end
 
+--- Asks the registry `reference` names, before any work, whether a push
+-- there can authenticate: it answers /v2/, credentials are found when it
+-- asks for them, and a request with the push scope is accepted (a token
+-- for it granted, or the Basic credentials taken), as a login checks
+-- them. A token granted less than push is only found out by the push.
+-- Returns true, or nil, msg, code.
+function M.check_push(reference, opts)
+  local r, err, code = parse(reference)
+  if not r then return nil, err, code end
+  local c
+  c, err, code = client_for(r, opts)
+  if not c then return nil, err, code end
+  local ok = true
+  if c.challenge then
+    local cr
+    cr, err, code = c:credentials()
+    if cr == false then
+      ok, err, code = errors.auth_required(c, r.path)
+    elseif cr == nil then
+      ok = nil
+    else
+      local have
+      have, err, code = repo_mod.new(c, r.path, "push"):head_manifest(r.tag or r.digest or "latest")
+      ok = have ~= nil or nil
+    end
+  end
+  c:close()
+  if not ok then return nil, err, code end
+  return true
+end
+
 --- Checks creds ({username=, password=}) against registry `host`: the
 -- registry (Basic) or its token endpoint (Bearer) must accept them.
 -- Returns true, or nil, msg, code.
@@ -261,7 +293,7 @@ function M.check_login(host, cr, opts)
   local ok
   ok, err, code = c:ping()
   if ok and c.challenge then
-    c.creds = { username = cr.username, password = cr.password, source = "the login" }
+    c.creds = { username = cr.username, password = cr.password, source = "the login", login = true }
     if c.challenge.scheme == "bearer" then
       local t
       t, err, code = c:fetch_token({})

@@ -383,6 +383,15 @@ end
 -- digest. A 5xx answer while the reference names this very manifest is
 -- success: another runner put the same one at the same time (Gitea then
 -- answers one of them 500 "package version already exists").
+-- A refusal that another client's upload of the same blob can cause in a
+-- registry that links blobs into a repository without an atomic write
+-- (distribution's filesystem driver reads a half-written link as a bad
+-- digest or a missing blob): worth another try, as a 5xx is.
+local function racy(res)
+  local e = res and res.status == 400 and errors.registry_error(res.body)
+  return e ~= nil and e ~= false and (e:match("^DIGEST_INVALID:") or e:match("^MANIFEST_BLOB_UNKNOWN:")) ~= nil
+end
+
 function Repo:put_manifest(reference, body, mt, digest)
   local where = at(self, reference)
   local policy = self.client:retrier("PUT " .. where)
@@ -397,7 +406,7 @@ function Repo:put_manifest(reference, body, mt, digest)
       return true
     end
     if res and res.status >= 500 and self:head_manifest(reference) == digest then return true end
-    if not policy:again(res, err, code) then
+    if not policy:again(res, err, code, racy(res)) then
       if not res then return nil, policy:say(err), code end
       res.retried = policy.stop
       return refused(self, res, where, body, mt)

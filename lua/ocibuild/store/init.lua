@@ -9,6 +9,7 @@ local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
 local path = require "ocibuild.util.path"
 
 local M = {}
@@ -177,11 +178,31 @@ function M:update_index(fn)
   return ok, err, code
 end
 
+-- desc, with the platform of its config when it is an image manifest
+-- whose descriptor has none (a registry's answer, another tool's index):
+-- an image's entry, and so an archive exported from it, are the same
+-- whichever way the image came in. The field is optional: a config that
+-- cannot be read leaves desc as it is.
+local function with_platform(self, desc)
+  if desc.platform ~= nil or media.kind(desc.mediaType) ~= "manifest" then return desc end
+  local m = self:read_doc(desc, "manifest", "tag")
+  if not m or media.kind(m.config.mediaType) ~= "config" then return desc end
+  local c = self:read_doc(m.config, "config", "tag")
+  if not c then return desc end
+  local d = {}
+  for k, v in pairs(desc) do d[k] = v end
+  d.platform = json.object { os = c.os, architecture = c.architecture,
+    variant = type(c.variant) == "string" and c.variant or nil }
+  return d
+end
+
 --- Points each reference in refs (parsed, see ocibuild.oci.ref) at the
 -- manifest descriptor desc; a tag that names another image moves, whoever
 -- wrote it. With no refs, desc is listed untagged (`<none>`) unless an
--- entry already lists it.
+-- entry already lists it. A manifest's entry gets its config's platform
+-- when desc has none.
 function M:tag(desc, refs)
+  desc = with_platform(self, desc)
   return self:update_index(function(idx)
     idx.manifests = index.set_tags(idx.manifests, desc, refs)
     return true

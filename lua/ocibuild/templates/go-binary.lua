@@ -17,6 +17,14 @@ M.build = [[
 -- Paths here are relative to this file, whatever the working directory.
 local oci = require "ocibuild"
 
+-- Without the binary the image would hold nothing: say so instead.
+local bin = io.open("app")
+if not bin then
+  error("no ./app next to build.lua to package: compile it first "
+    .. "(CGO_ENABLED=0 go build -trimpath -ldflags=-buildid= -o app .)", 0)
+end
+bin:close()
+
 local img = oci.image {
   -- platform = "linux/arm64",       -- with GOARCH=arm64 above
 }

@@ -45,6 +45,7 @@ M.LUA = {
   BADREF = "a reference that cannot be one, or cannot be used as asked",
   BADPLATFORM = "a platform that cannot be one, or whose layers ocibuild cannot write",
   NOPLATFORM = "an image without the platform asked for",
+  LAYEROS = "a platform whose layers ocibuild cannot write (not Linux-style tars)",
   BADDOCKERFILE = "a Dockerfile asking what cannot be done",
   BADDOC = "a manifest, index or config that is not what the specs say",
   BADJSON = "text that is not the JSON expected",

@@ -1,12 +1,4 @@
---- The version of ocibuild: one place for the CLI's --version, the API's
--- VERSION, the registry client's User-Agent, a layer's build record and
--- a signature's creator.
-local M = {}
-
---- The version string.
-M.VERSION = "0.1.0"
-
---- "ocibuild/VERSION", as a User-Agent names its program.
-M.AGENT = "ocibuild/" .. M.VERSION
-
-return M
+--- The version of ocibuild, alone, so that `ocibuild --version` and what
+-- records it (layer states, the registry client's User-Agent, a
+-- signature's creator, the API's VERSION) load nothing else.
+return "0.1.0"

@@ -1,0 +1,363 @@
+/*
+ * ahead.c: the walk's system calls, made ahead of it on helper threads.
+ * A folder the walk reads is cut into chunks of entries; helpers lstat the
+ * chunks a little ahead of the walk, the deepest folder first (the one the
+ * walk is in), and the walk takes the results in order, making a chunk
+ * itself when no helper has started it. With nothing else to do, helpers
+ * list the next few subfolders of the walk's folder (open, read, sort) and
+ * lstat their first entries, so that the walk finds them ready when it gets
+ * there, without waiting on a helper entry by entry (a subfolder the walk
+ * leaves out after all costs one listing, never more). Memory stays flat: a
+ * folder keeps the results of a window of AHEAD chunks and SUBS listings.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layer.h"
+
+#define CHUNK 16
+#define AHEAD 32
+#define SUBS 4
+#define MAX_HELPERS 8
+
+enum { C_FREE, C_TODO, C_BUSY, C_DONE };
+
+/* A subfolder listed ahead: entry idx of its parent, as a folder of
+ * results not yet in the walk's stack (NULL when it could not be listed:
+ * the walk lists it itself, and says why). */
+typedef struct listing {
+  size_t idx;
+  int state; /* C_FREE, C_BUSY or C_DONE */
+  ocb_ahead_dir *ad;
+} listing;
+
+struct ocb_ahead_dir {
+  ocb_ahead *a;
+  int fd;
+  const char *names;
+  const size_t *offs;
+  size_t n, nchunks;
+  size_t queued;        /* chunks handed out so far: [0, queued) */
+  size_t ready;         /* a chunk the walk knows is done, + 1; 0: none */
+  int state[AHEAD];     /* C_* of the chunk in each ring slot */
+  ocb_ahead_dir *below; /* the folder the walk came from (towards the root) */
+  size_t cur;           /* the entry the walk is at */
+  size_t scan;          /* entries before this were looked at for subfolders */
+  listing sub[SUBS];
+  /* Last, and not cleared when made (each is written before it is read). */
+  struct stat st[AHEAD * CHUNK];
+  int err[AHEAD * CHUNK]; /* errno of each lstat, 0 when it worked */
+};
+
+struct ocb_ahead {
+  pthread_mutex_t mu;
+  pthread_cond_t work, done;
+  pthread_t th[MAX_HELPERS];
+  int nth, quit;
+  ocb_ahead_dir *top; /* the deepest folder */
+};
+
+static int cmp_names(const void *a, const void *b, void *base) {
+  return strcmp((const char *)base + *(const size_t *)a, (const char *)base + *(const size_t *)b);
+}
+
+int ocb_dir_list(int fd, char **names, size_t **offs, size_t *n) {
+  int dfd = dup(fd), e;
+  DIR *d;
+  struct dirent *de;
+  size_t used = 0, cap = 0, ncap = 0;
+  *names = NULL, *offs = NULL, *n = 0;
+  if (dfd < 0 || !(d = fdopendir(dfd))) {
+    e = errno;
+    if (dfd >= 0) close(dfd);
+    return e;
+  }
+  for (;;) {
+    size_t len;
+    errno = 0;
+    if (!(de = readdir(d))) break;
+    if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+      continue;
+    len = strlen(de->d_name) + 1;
+    if (used + len > cap) {
+      char *p = realloc(*names, cap = 2 * (used + len) + 256);
+      if (!p) break;
+      *names = p;
+    }
+    if (*n == ncap) {
+      size_t *o = realloc(*offs, (ncap = 2 * ncap + 16) * sizeof *o);
+      if (!o) break;
+      *offs = o;
+    }
+    memcpy(*names + used, de->d_name, len);
+    (*offs)[(*n)++] = used;
+    used += len;
+  }
+  e = de ? ENOMEM : errno;
+  closedir(d);
+  if (e) {
+    free(*names), free(*offs);
+    *names = NULL, *offs = NULL, *n = 0;
+    return e;
+  }
+  if (*n > 1) qsort_r(*offs, *n, sizeof **offs, cmp_names, *names);
+  return 0;
+}
+
+/* lstat of every entry of chunk c. */
+static void make_chunk(ocb_ahead_dir *d, size_t c) {
+  size_t i, end = (c + 1) * CHUNK < d->n ? (c + 1) * CHUNK : d->n;
+  for (i = c * CHUNK; i < end; i++) {
+    size_t k = i % (AHEAD * CHUNK);
+    d->err[k] =
+        fstatat(d->fd, d->names + d->offs[i], &d->st[k], AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+  }
+}
+
+/* A chunk handed out and not started, the deepest folder first. */
+static ocb_ahead_dir *next_todo(ocb_ahead *a, size_t *c) {
+  ocb_ahead_dir *d;
+  for (d = a->top; d; d = d->below) {
+    size_t k;
+    for (k = d->queued > AHEAD ? d->queued - AHEAD : 0; k < d->queued; k++)
+      if (d->state[k % AHEAD] == C_TODO) return *c = k, d;
+  }
+  return NULL;
+}
+
+/* A folder's results, empty (clearing the lstat results too would cost
+ * more than all the rest). */
+static ocb_ahead_dir *new_dir(void) {
+  ocb_ahead_dir *d = malloc(sizeof *d);
+  if (d) memset(d, 0, offsetof(ocb_ahead_dir, st));
+  return d;
+}
+
+/* A folder's results, made by a helper and not taken by the walk: its
+ * listing too is the results'. */
+static void drop_prepared(ocb_ahead_dir *d) {
+  close(d->fd);
+  free((char *)d->names);
+  free((size_t *)d->offs);
+  free(d);
+}
+
+static void drop_listing(listing *l) {
+  if (l->state == C_DONE && l->ad) drop_prepared(l->ad);
+  memset(l, 0, sizeof *l);
+}
+
+/* The next subfolder of the walk's folder to list ahead, in a free slot;
+ * the slots of subfolders the walk went past are freed. */
+static listing *next_listing(ocb_ahead *a, ocb_ahead_dir **dp) {
+  ocb_ahead_dir *d = a->top;
+  listing *slot = NULL;
+  size_t k, i;
+  if (!d) return NULL;
+  for (k = 0; k < SUBS; k++) {
+    listing *l = &d->sub[k];
+    if (l->state == C_DONE && l->idx < d->cur) drop_listing(l);
+    if (l->state == C_FREE && !slot) slot = l;
+  }
+  if (!slot) return NULL;
+  if (d->scan <= d->cur) d->scan = d->cur + 1;
+  for (i = d->scan; i < d->n && i / CHUNK < d->queued; i++) {
+    size_t s = i % (AHEAD * CHUNK);
+    if (d->state[i / CHUNK % AHEAD] != C_DONE) break; /* not known yet */
+    if (!d->err[s] && S_ISDIR(d->st[s].st_mode)) {
+      d->scan = i + 1;
+      slot->idx = i, slot->state = C_BUSY;
+      *dp = d;
+      return slot;
+    }
+  }
+  d->scan = i;
+  return NULL;
+}
+
+/* Opens and lists a subfolder, and lstats its first AHEAD chunks (on a
+ * helper, without the lock). */
+static void make_listing(const ocb_ahead_dir *d, listing *l) {
+  int fd =
+      openat(d->fd, d->names + d->offs[l->idx], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ocb_ahead_dir *s = NULL;
+  char *names;
+  size_t *offs, n;
+  l->ad = NULL;
+  if (fd < 0) return;
+  if (ocb_dir_list(fd, &names, &offs, &n) != 0) {
+    close(fd);
+    return;
+  }
+  if (n == 0 || !(s = new_dir())) {
+    free(names), free(offs);
+    close(fd);
+    return;
+  }
+  s->a = d->a, s->fd = fd, s->names = names, s->offs = offs, s->n = n;
+  s->nchunks = (n + CHUNK - 1) / CHUNK;
+  for (; s->queued < s->nchunks && s->queued < AHEAD; s->queued++) {
+    make_chunk(s, s->queued);
+    s->state[s->queued] = C_DONE;
+  }
+  l->ad = s;
+}
+
+static void *helper(void *arg) {
+  ocb_ahead *a = arg;
+  pthread_mutex_lock(&a->mu);
+  while (!a->quit) {
+    size_t c;
+    ocb_ahead_dir *d = next_todo(a, &c);
+    listing *l = d ? NULL : next_listing(a, &d);
+    if (!d) {
+      pthread_cond_wait(&a->work, &a->mu);
+      continue;
+    }
+    if (l) {
+      pthread_mutex_unlock(&a->mu);
+      make_listing(d, l);
+      pthread_mutex_lock(&a->mu);
+      l->state = C_DONE;
+    } else {
+      d->state[c % AHEAD] = C_BUSY;
+      pthread_mutex_unlock(&a->mu);
+      make_chunk(d, c);
+      pthread_mutex_lock(&a->mu);
+      d->state[c % AHEAD] = C_DONE;
+    }
+    pthread_cond_broadcast(&a->done);
+  }
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
+}
+
+ocb_ahead *ocb_ahead_new(int threads) {
+  ocb_ahead *a;
+  int i;
+  if (threads < 2) return NULL;
+  if (threads > MAX_HELPERS) threads = MAX_HELPERS;
+  if (!(a = calloc(1, sizeof *a))) return NULL;
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->work, NULL);
+  pthread_cond_init(&a->done, NULL);
+  for (i = 0; i < threads; i++) {
+    if (pthread_create(&a->th[i], NULL, helper, a) != 0) break;
+    a->nth++;
+  }
+  if (a->nth == 0) {
+    ocb_ahead_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+void ocb_ahead_free(ocb_ahead *a) {
+  int i;
+  if (!a) return;
+  pthread_mutex_lock(&a->mu);
+  a->quit = 1;
+  pthread_cond_broadcast(&a->work);
+  pthread_mutex_unlock(&a->mu);
+  for (i = 0; i < a->nth; i++) pthread_join(a->th[i], NULL);
+  pthread_mutex_destroy(&a->mu);
+  pthread_cond_destroy(&a->work);
+  pthread_cond_destroy(&a->done);
+  free(a);
+}
+
+ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const size_t *offs,
+                                 size_t n) {
+  ocb_ahead_dir *d;
+  if (!a || n == 0 || !(d = new_dir())) return NULL;
+  d->a = a, d->fd = fd, d->names = names, d->offs = offs, d->n = n;
+  d->nchunks = (n + CHUNK - 1) / CHUNK;
+  pthread_mutex_lock(&a->mu);
+  d->below = a->top;
+  a->top = d;
+  /* The first chunks are handed out now: helpers start before the walk asks. */
+  while (d->queued < d->nchunks && d->queued < AHEAD) d->state[d->queued++ % AHEAD] = C_TODO;
+  pthread_cond_broadcast(&a->work);
+  pthread_mutex_unlock(&a->mu);
+  return d;
+}
+
+void ocb_ahead_dir_free(ocb_ahead_dir *d) {
+  ocb_ahead *a;
+  ocb_ahead_dir **p;
+  size_t k;
+  if (!d) return;
+  a = d->a;
+  pthread_mutex_lock(&a->mu);
+  for (p = &a->top; *p && *p != d; p = &(*p)->below) continue;
+  if (*p) *p = d->below; /* helpers no longer see it; wait for those at work on it */
+  for (k = 0; k < AHEAD; k++)
+    while (d->state[k] == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+  for (k = 0; k < SUBS; k++) {
+    while (d->sub[k].state == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+    drop_listing(&d->sub[k]);
+  }
+  pthread_cond_broadcast(&a->work); /* the folder below may have work again */
+  pthread_mutex_unlock(&a->mu);
+  free(d);
+}
+
+ocb_ahead_dir *ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names, size_t **offs,
+                              size_t *n) {
+  ocb_ahead *a = d->a;
+  ocb_ahead_dir *s = NULL;
+  size_t k;
+  pthread_mutex_lock(&a->mu);
+  d->cur = i;
+  for (k = 0; k < SUBS; k++) {
+    listing *l = &d->sub[k];
+    if (l->state == C_FREE || l->idx != i) continue;
+    while (l->state == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+    s = l->ad, l->ad = NULL;
+    drop_listing(l);
+    break;
+  }
+  if (s) {
+    /* Into the walk's stack, the deepest folder now. */
+    *fd = s->fd, *names = (char *)s->names, *offs = (size_t *)s->offs, *n = s->n;
+    s->below = a->top;
+    a->top = s;
+    while (s->queued < s->nchunks && s->queued < AHEAD) s->state[s->queued++ % AHEAD] = C_TODO;
+    pthread_cond_broadcast(&a->work);
+  }
+  pthread_mutex_unlock(&a->mu);
+  return s;
+}
+
+int ocb_ahead_stat(ocb_ahead_dir *d, size_t i, struct stat *st) {
+  ocb_ahead *a = d->a;
+  size_t c = i / CHUNK, k = i % (AHEAD * CHUNK);
+  if (d->ready != c + 1) {
+    int *s = &d->state[c % AHEAD];
+    pthread_mutex_lock(&a->mu);
+    d->cur = i;
+    /* Hands out the chunks up to AHEAD - 1 past this one (the slots of the
+     * chunks before it are free again: the walk is done with them). */
+    while (d->queued < d->nchunks && d->queued < c + AHEAD) d->state[d->queued++ % AHEAD] = C_TODO;
+    pthread_cond_broadcast(&a->work);
+    while (*s == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+    if (*s == C_TODO) {
+      *s = C_BUSY;
+      pthread_mutex_unlock(&a->mu);
+      make_chunk(d, c);
+      pthread_mutex_lock(&a->mu);
+    }
+    *s = C_DONE;
+    d->ready = c + 1;
+    pthread_mutex_unlock(&a->mu);
+  }
+  if (d->err[k]) return d->err[k];
+  *st = d->st[k];
+  return 0;
+}
