@@ -72,7 +72,7 @@ end
 -- (what a sandboxed script may reach: registries, store images; see
 -- ocibuild.ops.reach).
 -- @treturn table the API: `image`, `index`, `dockerfile`, `build`,
--- `ignorefile`, `VERSION`, and unsandboxed `store`, `push`, `pull`
+-- `ignorefile`, `VERSION`, and unsandboxed `store`, `push`, `pull`, `copy`
 function M.new(base, opts)
   opts = opts or {}
   local ctx = ops_context.new { store = opts.store, base = base, warn = opts.warn or stderr_warn,
@@ -213,6 +213,18 @@ function M.new(base, opts)
   -- @tparam[opt] table opts the options of push, and `platform`
   -- ("os/arch[/variant]", default this machine's)
   -- @treturn table `reference`, `digest`, `mediaType`, `size`, `path` (the store)
+  -- @raise on failure
+
+  --- Copies an image from one place to another, keeping its digest:
+  -- the store, OCI layouts, OCI and docker archives, registries.
+  -- @function copy
+  -- @tparam string src a name of the store, oci:DIR[:TAG],
+  -- oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://REF
+  -- @tparam string dst the same places (a name with a registry host
+  -- alone is that registry's)
+  -- @tparam[opt] table opts the options of push
+  -- @treturn table `digest`, `mediaType`, `size`, `dst`, and `reference`
+  -- for a registry
   -- @raise on failure
   verbs.add(api, ctx)
 

@@ -323,7 +323,7 @@ describe("ocibuild push and pull", function()
       package.cpath = %q .. "/lib/?.so;" .. package.cpath
       local registry = require "ocibuild.registry"
       local st = assert(require("ocibuild.store").open(%q))
-      local desc = assert(registry.local_image(st, "stop:v1"))
+      local desc = assert(require("ocibuild.store.images").find(st, "stop:v1")).desc
       local ok, err = pcall(registry.push, st, desc, %q, { jobs = 1, on_event = function(ev)
         if ev.type == "blob" and ev.action == "uploaded" then error("stopped after " .. ev.digest, 0) end
       end })

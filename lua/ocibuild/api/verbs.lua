@@ -18,6 +18,7 @@ local plain = session.plain
 M.API = {
   push = { "push", "src", "dest", "opts" },
   pull = { "pull", "ref", "opts" },
+  copy = { "copy", "src", "dst", "opts" },
 }
 
 --- The store's methods.

@@ -1,4 +1,4 @@
---- The base image of a build: resolved (ocibuild.source), the manifest for
+--- The base image of a build: resolved (ocibuild.endpoint.locate), the manifest for
 -- the wanted platform chosen from an index, copied into the store with
 -- every blob verified on the way, its config read strictly, and every
 -- layer blob already in the store verified (size, then SHA-256) before
@@ -12,7 +12,7 @@ local doc = require "ocibuild.oci.doc"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
-local source = require "ocibuild.source"
+local locate = require "ocibuild.endpoint.locate"
 
 local M = {}
 
@@ -78,8 +78,12 @@ function M.load(from, st, opts)
     end
     if opts.on_event then opts.on_event(ev) end
   end
-  local got, err, code = source.resolve(from, st, { platform = opts.platform or opts.host,
-    dir = opts.dir, registry = opts.registry, on_event = on_event, policy = opts.policy })
+  local loc, err, code = locate.parse(from)
+  if not loc then return nil, ("base %s"):format(err), code end
+  local got
+  got, err, code = locate.source(loc, { store = function() return st end, dir = opts.dir, pull = true,
+    platform = opts.platform or opts.host, registry = opts.registry, on_event = on_event, policy = opts.policy,
+    what = "base image", label = "base " })
   if not got then return nil, err, code end
   local want = opts.platform or opts.host
   local d

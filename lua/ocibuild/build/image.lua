@@ -37,7 +37,7 @@ M.BASE_NAME = "org.opencontainers.image.base.name"
 M.BASE_DIGEST = "org.opencontainers.image.base.digest"
 
 --- A new image. opts: {platform=, store=, created= (epoch seconds),
--- from= (a base reference, see ocibuild.source), annotations=};
+-- from= (a base reference, see ocibuild.endpoint.locate), annotations=};
 -- base: the folder relative paths resolve against; where: the script's
 -- line, for errors about the base.
 function M.new(opts, base, where)

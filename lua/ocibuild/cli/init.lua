@@ -21,6 +21,7 @@ M.COMMANDS = {
   { "rm", "remove names (and unnamed images) from the store" },
   { "inspect", "show an image of the store as JSON" },
   { "export", "write images of the store into an OCI archive (or stdout)" },
+  { "copy", "copy an image between the store, layouts, archives and registries" },
   { "import", "import an OCI archive, docker archive or OCI layout" },
   { "prune", "remove untagged images, unused blobs and abandoned temp files" },
   { "fsck", "check the whole store and say what is wrong" },

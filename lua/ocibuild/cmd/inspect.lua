@@ -1,14 +1,17 @@
 --- `ocibuild inspect NAME|DIGEST`: an image of the store as JSON.
 local getopt = require "ocibuild.cli.getopt"
 local ops = require "ocibuild.ops"
+local reg_cli = require "ocibuild.cli.registry"
 local show = require "ocibuild.cli.show"
 
 local M = {}
 
 M.HELP = [[
-usage: ocibuild inspect NAME|DIGEST|ID [--config | --manifest] [--raw] [--platform OS/ARCH]
+usage: ocibuild inspect IMAGE [--config | --manifest] [--raw] [--platform OS/ARCH] [options]
 
-Prints an image of the store as JSON: by default a summary like
+Prints an image as JSON: IMAGE is a name, digest or ID prefix of the
+store, oci:DIR[:TAG] (a layout) or docker://REF (a registry, read there,
+nothing pulled). By default a summary like
 `skopeo inspect` gives (Id, Digest, Names, RepoTags, Created, Os,
 Architecture, Labels, Env, Config, Layers, LayersData, RootFS, Size);
 for a multi-platform index, its images and platforms.
@@ -20,9 +23,9 @@ for a multi-platform index, its images and platforms.
   --platform OS/ARCH   the image of an index for that platform
 
 Every blob read is checked against its digest. The store is never created.
-]]
+]] .. "\n" .. reg_cli.HELP
 
-local SPEC = { config = "flag", manifest = "flag", raw = "flag", platform = "value" }
+local SPEC = reg_cli.spec { config = "flag", manifest = "flag", raw = "flag", platform = "value" }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "inspect")
@@ -33,7 +36,10 @@ function M.run(argv, g)
   end
   local what = opts.config and "config" or (opts.manifest or opts.raw) and "manifest" or "image"
   if opts.raw then what = what == "config" and "config_raw" or "raw" end
-  local v, err, code = ops.inspect(g.ctx, { src = rest[1], what = what, platform = opts.platform })
+  local o, err, code = reg_cli.options(opts, "inspect")
+  if not o then return nil, err, code end
+  local v
+  v, err, code = ops.inspect(g.ctx:with { registry = o }, { src = rest[1], what = what, platform = opts.platform })
   if not v then return nil, err, code end
   io.stdout:write(type(v) == "string" and v or show.json(v))
   return true

@@ -49,4 +49,31 @@ function M:tag(desc, refs)
   return self.store:tag(desc, refs)
 end
 
+--- Names desc `name` the way skopeo names an image of a layout: its
+-- ref.name exactly as given (an entry of that name moves); with no name,
+-- desc is listed unnamed unless it is listed already.
+function M:name(desc, name)
+  local index = require "ocibuild.store.index"
+  return self.store:update_index(function(idx)
+    local kept, listed = {}, false
+    for _, d in ipairs(idx.manifests) do
+      local n = (d.annotations or {})[index.REF_NAME]
+      if name == nil or n ~= name then
+        kept[#kept + 1] = d
+        listed = listed or d.digest == desc.digest
+      end
+    end
+    if name or not listed then
+      local e = index.untagged(desc)
+      if name then
+        e.annotations = e.annotations or {}
+        e.annotations[index.REF_NAME] = name
+      end
+      kept[#kept + 1] = e
+    end
+    idx.manifests = index.sort(kept)
+    return true
+  end)
+end
+
 return M

@@ -108,6 +108,24 @@ function Ctx:open_store(opts)
   return st, err, code
 end
 
+--- The store as ocibuild.endpoint.locate opens it: a function(
+-- may_be_missing) returning the store, opened once and created when
+-- missing unless may_be_missing (then false and why when there is none).
+function Ctx:opener()
+  local st
+  return function(may_be_missing)
+    if st then return st end
+    local err, code
+    st, err, code = self:open_store { create = not may_be_missing, missing = may_be_missing and false or nil }
+    if st == false then
+      local dir, source = self:store_dir()
+      st = nil
+      return false, ("no store at %s (%s)"):format(dir, store_mod.describe(source))
+    end
+    return st, err, code
+  end
+end
+
 --- The registry options for a transfer: those in force, with the
 -- registry options `given` holds over them (a sandboxed script's policy
 -- may refuse some), and the event sink. Returns a new table, or nil, msg,

@@ -1,5 +1,6 @@
---- export: images of the store into one OCI archive (see
--- ocibuild.endpoint.archive for its layout), or onto standard output.
+--- export: images of the store into one OCI archive (FILE,
+-- oci-archive:FILE) or docker archive (docker-archive:FILE; see
+-- ocibuild.endpoint.archive for both layouts), or onto standard output.
 -- Each source (a name, a digest or an ID prefix) picks an image; names
 -- given as sources become the image's names in the archive, in the order
 -- given, so several names of one image make one image with several names.
@@ -13,11 +14,13 @@ local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
 local images = require "ocibuild.store.images"
 local layout = require "ocibuild.endpoint.layout"
+local locate = require "ocibuild.endpoint.locate"
 
 local M = {}
 
---- args: srcs (a string or a list), dest (a file, or "-": standard
--- output), mtime (of every tar entry; default SOURCE_DATE_EPOCH, else 0).
+--- args: srcs (a string or a list), dest (FILE or oci-archive:FILE,
+-- docker-archive:FILE, or "-": standard output), mtime (of every tar
+-- entry; default SOURCE_DATE_EPOCH, else 0).
 M.OPTIONS = { "srcs", "dest", "mtime" }
 
 -- The images srcs name in st: a list of {desc=, refs=}, each image once.
@@ -53,7 +56,15 @@ local function checked(ctx, args)
   if a.dest == "-" then
     t.dest = "-"
   else
-    t.dest, err, code = ctx:path(a.dest, "archive")
+    local loc
+    loc, err, code = locate.parse(a.dest, { bare = "file" })
+    if not loc then return nil, err, code end
+    if loc.kind ~= "oci-archive" and loc.kind ~= "docker-archive" or loc.tag then
+      return nil, ("%s: export writes an archive, FILE, oci-archive:FILE or docker-archive:FILE (copy writes the "
+        .. "other places)"):format(check.show(a.dest)), "BADREF"
+    end
+    t.docker = loc.kind == "docker-archive"
+    t.dest, err, code = ctx:path(loc.path, "archive")
     if not t.dest then return nil, err, code end
   end
   t.mtime = a.mtime
@@ -80,7 +91,7 @@ function M.run(ctx, args)
   order, err, code = pick(st, t.srcs)
   if not order then return nil, err, code end
   local out
-  out, err, code = archive.new(t.dest, { mtime = t.mtime or 0 })
+  out, err, code = archive.new(t.dest, { mtime = t.mtime or 0, docker = t.docker })
   if not out then return nil, err, code end
   ctx:emit { type = "start", stage = "archive", id = out.shown, path = out.dest }
   local on_event = events.tagged(ctx:sink(), { stage = "archive", id = out.shown })

@@ -7,10 +7,12 @@
 local check = require "ocibuild.util.check"
 local events = require "ocibuild.events"
 local import = require "ocibuild.import"
+local locate = require "ocibuild.endpoint.locate"
 
 local M = {}
 
---- args: src (a file, a folder, or "-": standard input), tags (names
+--- args: src (a file or folder, oci-archive:FILE, docker-archive:FILE,
+-- oci:DIR, or "-": standard input), tags (names
 -- replacing the archive's: a string or a list; the archive must then hold
 -- one image), select (only the image with this name).
 M.OPTIONS = { "src", "tags", "select" }
@@ -27,10 +29,18 @@ function M.run(ctx, args)
     if not tags then return nil, err, code end
   end
   if a.select ~= nil and type(a.select) ~= "string" then return nil, "import: select must be a name", "BADVALUE" end
-  local src = a.src
+  local src, select = a.src, a.select
   if src ~= "-" then
-    src, err, code = ctx:path(src, "import source")
+    local loc
+    loc, err, code = locate.parse(src, { bare = "file" })
+    if not loc then return nil, err, code end
+    if loc.kind == "store" or loc.kind == "registry" then
+      return nil, ("%s: import reads an archive or a layout: FILE, DIR, oci-archive:FILE, docker-archive:FILE or "
+        .. "oci:DIR (pull takes images from registries)"):format(check.show(src)), "BADREF"
+    end
+    src, err, code = ctx:path(loc.path, "import source")
     if not src then return nil, err, code end
+    select = select or loc.tag
   end
   local st
   st, err, code = ctx:open_store { create = true }
@@ -38,7 +48,7 @@ function M.run(ctx, args)
   local shown = src == "-" and "standard input" or src
   ctx:emit { type = "start", stage = "import", id = shown, path = src }
   local r
-  r, err, code = import.any(src, st, { tags = tags, select = a.select,
+  r, err, code = import.any(src, st, { tags = tags, select = select,
     on_event = events.tagged(ctx:sink(), { stage = "import", id = shown }) })
   if not r then return nil, err, code end
   ctx:emit { type = "end", stage = "import", id = shown, path = src, store = st.dir }

@@ -6,13 +6,14 @@
 -- progress and blob events, ended with ref = HOST/NAME@sha256:... and the
 -- store.
 local check = require "ocibuild.util.check"
+local locate = require "ocibuild.endpoint.locate"
 local options = require "ocibuild.registry.options"
 local platform = require "ocibuild.oci.platform"
 local registry = require "ocibuild.registry"
 
 local M = {}
 
---- args: ref (a registry reference), platform ("os/arch[/variant]",
+--- args: ref (a registry: HOST/NAME[:TAG], HOST/NAME@DIGEST, docker://REF), platform ("os/arch[/variant]",
 -- default this machine's), and the registry options.
 M.OPTIONS = { "ref", "platform", table.unpack(options.KEYS) }
 
@@ -22,8 +23,15 @@ function M.run(ctx, args)
   local ok, err = check.keys(args, M.OPTIONS, "pull")
   if not ok then return nil, err, "BADVALUE" end
   if type(args.ref) ~= "string" then return nil, "pull needs a reference", "BADVALUE" end
-  local r, code
-  r, err, code = registry.reference(args.ref)
+  local loc, code
+  loc, err, code = locate.parse(args.ref, { bare = "registry" })
+  if loc and loc.kind ~= "registry" then
+    loc, err, code = nil, ("%s is not a registry: pull takes images from one (copy reads the other places)")
+      :format(check.show(args.ref)), "BADREF"
+  end
+  if not loc then return nil, err, code end
+  local r
+  r, err, code = registry.reference(loc.ref)
   if not r then return nil, err, code end
   if args.platform ~= nil then
     if type(args.platform) ~= "string" then return nil, "pull: platform must be \"os/arch[/variant]\"", "BADVALUE" end

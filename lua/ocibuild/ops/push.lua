@@ -1,10 +1,13 @@
---- push: an image of the store to a registry. Blobs the registry has are
+--- push: an image to a registry: one of the store, or of any place
+-- ocibuild.endpoint.locate names (read through the store when it is an
+-- archive or another registry). Blobs the registry has are
 -- skipped, blobs another repository of the same registry has are mounted,
 -- the rest uploaded; the tag moves last (ocibuild.registry.push).
 -- Events: a `push` stage (id: the destination, familiar; ref: normalized),
 -- its progress and blob events, ended with ref = HOST/NAME@sha256:...;
 -- the same whoever pushes: the CLI, the API, a build that pushes.
 local check = require "ocibuild.util.check"
+local locate = require "ocibuild.endpoint.locate"
 local options = require "ocibuild.registry.options"
 local ref = require "ocibuild.oci.ref"
 local registry = require "ocibuild.registry"
@@ -12,10 +15,10 @@ local store_mod = require "ocibuild.store"
 
 local M = {}
 
---- args: src (an image of the store: a name, NAME@DIGEST; or what a
--- build returned: {manifest=, path=, tags=}), dest (a registry reference;
--- default: src, when it names its registry), and the registry options
--- (ocibuild.registry.options).
+--- args: src (a place: a name of the store, oci:DIR[:TAG], an archive,
+-- docker://REF; or what a build returned: {manifest=, path=, tags=}), dest
+-- (a registry: HOST/NAME[:TAG] or docker://REF; default: src, when it
+-- names its registry), and the registry options (ocibuild.registry.options).
 M.OPTIONS = { "src", "dest", table.unpack(options.KEYS) }
 
 -- The destination: dest, else src's own name when it names a registry.
@@ -34,19 +37,20 @@ local function destination(args)
   return name
 end
 
--- The store and the manifest descriptor of src.
-local function source(ctx, src)
+-- The store (or layout) and the manifest descriptor of src.
+local function source(ctx, src, o)
   if type(src) == "table" then
     local st, err, code = store_mod.open(src.path)
     if not st then return nil, err, code end
     return st, src.manifest
   end
-  local st, err, code = ctx:open_store { image = src }
-  if not st then return nil, err, code end
-  local desc
-  desc, err, code = registry.local_image(st, src)
-  if not desc then return nil, err, code end
-  return st, desc
+  local loc, err, code = locate.parse(src)
+  if not loc then return nil, err, code end
+  local got
+  got, err, code = locate.source(loc, { store = ctx:opener(), dir = ctx.base, registry = o, policy = ctx.policy,
+    on_event = ctx:sink() })
+  if not got then return nil, err, code end
+  return got.st, got.desc
 end
 
 --- Pushes. Returns {reference= ("HOST/NAME@sha256:..."), digest=, name=
@@ -61,8 +65,15 @@ function M.run(ctx, args)
   local dest, code
   dest, err, code = destination(args)
   if not dest then return nil, err, code end
+  local loc
+  loc, err, code = locate.parse(dest, { bare = "registry" })
+  if loc and loc.kind ~= "registry" then
+    loc, err, code = nil, ("%s is not a registry: push sends images to one (copy writes the other places)")
+      :format(check.show(dest)), "BADREF"
+  end
+  if not loc then return nil, err, code end
   local r
-  r, err, code = registry.reference(dest)
+  r, err, code = registry.reference(loc.ref)
   if not r then return nil, err, code end
   ok, err, code = ctx:reach(r.domain, "push to " .. r.familiar)
   if not ok then return nil, err, code end
@@ -70,7 +81,7 @@ function M.run(ctx, args)
   o, err, code = ctx:registry_options(args)
   if not o then return nil, err, code end
   local st, desc
-  st, desc, code = source(ctx, src)
+  st, desc, code = source(ctx, src, o)
   if not st then return nil, desc, code end
   ctx:emit { type = "start", stage = "push", id = r.familiar, ref = r.normalized }
   local p

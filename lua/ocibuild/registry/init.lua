@@ -22,7 +22,6 @@ local creds = require "ocibuild.registry.creds"
 local doc = require "ocibuild.oci.doc"
 local errors = require "ocibuild.registry.errors"
 local events = require "ocibuild.events"
-local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
@@ -183,28 +182,6 @@ local THERE = {
   has_blob = function() return true end,
   put_manifest = function() return true end,
 }
-
---- The descriptor of the image `reference` names in st: a tag, or
--- NAME@DIGEST (then the store's blob, tagged or not). Returns the
--- descriptor and the parsed reference, or nil, msg, code.
-function M.local_image(st, reference)
-  local r, err, code = parse(reference)
-  if not r then return nil, err, code end
-  local desc = st:resolve(r)
-  if desc then return desc, r end
-  if r.digest and st:has_blob(r.digest) then
-    local text
-    text, err, code = st:get_json(r.digest)
-    if not text then return nil, err, code end
-    local t = json.decode(text)
-    local mt = type(t) == "table" and t.mediaType
-    if media.kind(mt) == "manifest" or media.kind(mt) == "index" then
-      return doc.descriptor(mt, r.digest, #text), r
-    end
-    return nil, ("%s in store %s is not an image manifest or index"):format(r.digest, st.dir), "BADDOC"
-  end
-  return st:resolve(r)
-end
 
 --- Pushes the manifest or index desc of st to `reference` (by its tag,
 -- "latest" when none; a digest in the reference must be desc's). Blobs

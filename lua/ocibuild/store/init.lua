@@ -57,6 +57,12 @@ end
 local SOURCES = { ["--store"] = "given with --store", OCIBUILD_STORE = "from $OCIBUILD_STORE",
   default = "the default store" }
 
+--- Where the store folder came from (a source of M.default_dir), for
+-- messages: "given with --store", "the default store".
+function M.describe(source)
+  return SOURCES[source] or source
+end
+
 --- Opens the layout at dir. opts: {create=true} makes it when missing
 -- (builds, imports, pulls); without, a missing store is an error naming
 -- the path and, with opts.source (from M.default_dir), where the path
