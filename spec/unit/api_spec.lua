@@ -198,4 +198,23 @@ describe("ocibuild (the public API)", function()
       assert.same({ "/f" }, img.config.config.Cmd)
     end)
   end)
+
+  describe("a mistyped name", function()
+    it("raises at the caller's line, naming the nearest function or method", function()
+      local line = here() + 1
+      local err = raises(function() return oci.imgae end)
+      assert.equal(('%s:%d: ocibuild has no function "imgae" (did you mean "image"?)'):format(SRC, line), err)
+      local img = oci.image {}
+      line = here() + 1
+      err = raises(function() img:layr { context = "." } end)
+      assert.equal(('%s:%d: Image has no method "layr" (did you mean "layer"?)'):format(SRC, line), err)
+      err = raises(function() return oci.index { img }.sav end)
+      assert.matches('Index has no method "sav" %(did you mean "save"%?%)$', err)
+      err = raises(function() return require("ocibuild").runn end)
+      assert.matches('ocibuild has no function "runn" %(did you mean "run"%?%)$', err)
+      -- nothing near: no guess
+      err = raises(function() return oci.zzzzzzzz end)
+      assert.matches('ocibuild has no function "zzzzzzzz"$', err)
+    end)
+  end)
 end)

@@ -28,6 +28,16 @@ describe("ocibuild.cli.getopt", function()
   end)
 end)
 
+describe("ocibuild.cli", function()
+  it("names the nearest command for a mistyped one, as a usage mistake", function()
+    local code, out, err = T.ocibuild("biuld", ".")
+    assert.same({ 2, "", "ocibuild: unknown command \"biuld\" (did you mean \"build\"?) (see 'ocibuild --help')\n" },
+      { code, out, err })
+    code, out, err = T.ocibuild("frobnicate")
+    assert.same({ 2, "", "ocibuild: unknown command \"frobnicate\" (see 'ocibuild --help')\n" }, { code, out, err })
+  end)
+end)
+
 describe("ocibuild.cli.output", function()
   it("shows sizes for people", function()
     assert.same({ "512 B", "1.5 KiB", "3.0 MiB" }, { output.human(512), output.human(1536),

@@ -205,7 +205,9 @@ local function in_store(s, st, idx, opts)
   if s:match("^%x+$") and #s < MIN_PREFIX then return nil end
   local t, err, code = require("ocibuild.store.images").resolve(st, idx, s)
   if not t then
-    if code == "ENOENT" or code == "BADREF" then return nil end
+    -- a name that cannot be one is said as it is, unless a base may be
+    -- pulled instead (which says it then)
+    if code == "ENOENT" or (code == "BADREF" and opts.pull) then return nil end
     return nil, err, code
   end
   local d = t.desc

@@ -14,6 +14,7 @@ local dockerfile = require "ocibuild.dockerfile"
 local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
 local layer = require "ocibuild.build.layer"
+local locate = require "ocibuild.endpoint.locate"
 local options = require "ocibuild.registry.options"
 local ref = require "ocibuild.oci.ref"
 local save = require "ocibuild.build.save"
@@ -107,20 +108,17 @@ function M.file_paths(ctx, s)
   return true
 end
 
--- A base reference whose oci: or oci-archive: path is made absolute and
--- allowed.
+-- A base reference whose layout's or archive's path is made absolute and
+-- allowed (ocibuild.endpoint.locate reads it).
 local function from_path(ctx, from)
   if type(from) ~= "string" then return from end
-  for _, scheme in ipairs { "oci-archive:", "oci:" } do
-    if from:sub(1, #scheme) == scheme then
-      local rest = from:sub(#scheme + 1)
-      local p, tag = rest:match("^([^:]*)(:.*)$")
-      local abs, err, code = ctx:path(p or rest, "base image")
-      if not abs then return nil, err, code end
-      return scheme .. abs .. (tag or "")
-    end
-  end
-  return from
+  local loc, err, code = locate.parse(from)
+  if not loc then return nil, err, code end
+  if loc.kind ~= "oci" and loc.kind ~= "oci-archive" and loc.kind ~= "docker-archive" then return from end
+  local abs
+  abs, err, code = ctx:path(loc.path, "base image")
+  if not abs then return nil, err, code end
+  return loc.kind .. ":" .. abs .. (loc.tag and (":" .. loc.tag) or "")
 end
 
 --- A new image (ocibuild.build.image) from the image options o
