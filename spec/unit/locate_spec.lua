@@ -1,11 +1,11 @@
--- The one grammar of image places (ocibuild.endpoint.locate), as every
+-- The one grammar of image places (ocibuild.locate), as every
 -- verb reads it: what each form names, what stays a name of the store,
 -- and what is refused before anything is read or written.
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 
 local KNOWN = "the known ones are store:, oci:, oci-archive:, docker-archive:, docker://"
 
-describe("ocibuild.endpoint.locate", function()
+describe("ocibuild.locate", function()
   describe("parse()", function()
     it("reads each transport, a path and its tag", function()
       local function kind(s, opts)

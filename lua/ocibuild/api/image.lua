@@ -128,12 +128,6 @@ end
 -- @tparam table list paths or patterns: { "/etc/motd", "/usr/share/doc/**" }
 -- @return the image
 -- @raise on a bad path or pattern
-function Image:remove(list)
-  local _ <close> = uncharged()
-  local ok, err = state(self, "image"):remove(plain(list), where(2))
-  if not ok then error(err, 2) end
-  return self
-end
 
 --- Sets manifest annotations: full keys, or short names for the
 -- org.opencontainers.image.* ones (source, revision, version, title,
@@ -142,12 +136,6 @@ end
 -- @tparam table t
 -- @return the image
 -- @raise on a bad key or value
-function Image:annotations(t)
-  local _ <close> = uncharged()
-  local ok, err = state(self, "image"):annotate(plain(t))
-  if not ok then error(err, 2) end
-  return self
-end
 
 --- Sets one label of the image config.
 -- @function Image:label
@@ -155,24 +143,12 @@ end
 -- @tparam string v
 -- @return the image
 -- @raise unless both are strings
-function Image:label(k, v)
-  local _ <close> = uncharged()
-  local ok, err = state(self, "image"):label(k, v)
-  if not ok then error(err, 2) end
-  return self
-end
 
 --- Sets labels from a table of strings.
 -- @function Image:labels
 -- @tparam table t
 -- @return the image
 -- @raise on a value that is not a string
-function Image:labels(t)
-  local _ <close> = uncharged()
-  local ok, err = state(self, "image"):set_labels(plain(t))
-  if not ok then error(err, 2) end
-  return self
-end
 
 --- Sets config fields: entrypoint, cmd, env, workdir, user, ports,
 -- volumes, stop_signal, labels; env merges with the base's per key.
@@ -180,11 +156,18 @@ end
 -- @tparam table t
 -- @return the image
 -- @raise on an unknown field or a bad value
-function Image:config(t)
-  local _ <close> = uncharged()
-  local ok, err = state(self, "image"):config(plain(t))
-  if not ok then error(err, 2) end
-  return self
+
+-- The methods above: each the build record's method of that name, given
+-- plain copies of the arguments (and, for remove, the caller's line).
+for name, method in pairs { remove = "remove", annotations = "annotate", label = "label", labels = "set_labels",
+  config = "config" } do
+  Image[name] = function(self, a, b)
+    local _ <close> = uncharged()
+    local img = state(self, "image")
+    local ok, err = img[method](img, plain(a), name == "remove" and where(2) or plain(b))
+    if not ok then error(err, 2) end
+    return self
+  end
 end
 
 --- Builds the image and saves it in the store, tagged.

@@ -1,4 +1,4 @@
---- The base image of a build: resolved (ocibuild.endpoint.locate), the manifest for
+--- The base image of a build: resolved (ocibuild.locate), the manifest for
 -- the wanted platform chosen from an index, copied into the store with
 -- every blob verified on the way, its config read strictly, and every
 -- layer blob already in the store verified (size, then SHA-256) before
@@ -12,7 +12,7 @@ local doc = require "ocibuild.oci.doc"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 
 local M = {}
 

@@ -308,7 +308,7 @@ end
 local function sort_items(o)
   local list = {}
   for _, name in ipairs(o.order) do list[#list + 1] = o.items[name] end
-  local plan = require "ocibuild.build.plan"
+  local plan = require("ocibuild.build.plan")
   plan.sort(list)
   local first = {}
   for _, it in ipairs(list) do

@@ -37,7 +37,7 @@ M.BASE_NAME = "org.opencontainers.image.base.name"
 M.BASE_DIGEST = "org.opencontainers.image.base.digest"
 
 --- A new image. opts: {platform=, store=, created= (epoch seconds),
--- from= (a base reference, see ocibuild.endpoint.locate), annotations=};
+-- from= (a base reference, see ocibuild.locate), annotations=};
 -- base: the folder relative paths resolve against; where: the script's
 -- line, for errors about the base.
 function M.new(opts, base, where)
@@ -159,32 +159,20 @@ function M:history(h)
   return self
 end
 
---- Sets one label.
-function M:label(k, v)
-  local ok, err = config.label(self.labels, k, v)
-  if not ok then return nil, err, "BADVALUE" end
-  return self
-end
-
---- Sets several labels from a table.
-function M:set_labels(t)
-  local ok, err = config.set_labels(self.labels, t)
-  if not ok then return nil, err, "BADVALUE" end
-  return self
-end
-
---- Sets config fields (see ocibuild.build.config).
-function M:config(t)
-  local ok, err = config.set(self.cfg, t, self.labels)
-  if not ok then return nil, err, "BADVALUE" end
-  return self
-end
-
---- Sets manifest annotations (see ocibuild.build.config.annotations).
-function M:annotate(t)
-  local ok, err = config.annotations(self.annotations, t)
-  if not ok then return nil, err, "BADVALUE" end
-  return self
+-- The setters of ocibuild.build.config, as methods: label(k, v) sets one
+-- label, set_labels(t) several, config(t) config fields, annotate(t)
+-- manifest annotations. Each returns the image, or nil, msg, "BADVALUE".
+for name, set in pairs {
+  label = function(self, k, v) return config.label(self.labels, k, v) end,
+  set_labels = function(self, t) return config.set_labels(self.labels, t) end,
+  config = function(self, t) return config.set(self.cfg, t, self.labels) end,
+  annotate = function(self, t) return config.annotations(self.annotations, t) end,
+} do
+  M[name] = function(self, ...)
+    local ok, err = set(self, ...)
+    if not ok then return nil, err, "BADVALUE" end
+    return self
+  end
 end
 
 -- The manifest's annotations: the base's name and digest, then the script's.

@@ -33,7 +33,7 @@ function M.new(list)
   end
   if #list == 0 then return nil, "index needs at least one image", "BADVALUE" end
   local self = setmetatable({ images = {}, annotations = {} }, M)
-  local image = require "ocibuild.build.image"
+  local image = require("ocibuild.build.image")
   for i, img in ipairs(list) do
     if getmetatable(img) ~= image then
       return nil, ("index[%d] is not an image made with oci.image"):format(i), "BADVALUE"

@@ -42,7 +42,7 @@ end
 function M.write_archive(st, desc, refs, out, on_event)
   local id = out.dest
   events.emit(on_event, { type = "start", stage = "archive", id = id, path = out.dest })
-  local copy, layout = require "ocibuild.copy", require "ocibuild.endpoint.layout"
+  local copy, layout = require("ocibuild.copy"), require("ocibuild.endpoint.layout")
   local ok, err, code = copy.copy(layout.new(st), desc, out,
     { on_event = events.tagged(on_event, { stage = "archive", id = id }) })
   if ok then ok, err, code = out:tag(desc, refs) end

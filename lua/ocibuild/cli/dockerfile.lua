@@ -24,16 +24,6 @@ function M.choose(opts, context)
   if found then return found, path.join(context, found:match("[^/]+$")) end
 end
 
--- KEY=VALUE words of the list flag into a table, or nil, a usage message.
-local function pairs_of(list, flag)
-  local t = {}
-  for _, kv in ipairs(list or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv), "USAGE" end
-    t[k] = v
-  end
-  return t
-end
 
 --- The build verb's args for a Dockerfile build (ocibuild.ops.build),
 -- from the parsed options, the context operand and the Dockerfile chosen.
@@ -55,10 +45,10 @@ function M.args(opts, context, file, display)
     end
     args[k] = v
   end
-  local labels, err = pairs_of(opts.label, "label")
+  local labels, err = getopt.pairs(opts.label, "label")
   if not labels then return getopt.usage_error(err, "build") end
   local annotations
-  annotations, err = pairs_of(opts.annotation, "annotation")
+  annotations, err = getopt.pairs(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
   return { dockerfile = { file = file, display = display, context = context, args = args, target = opts.target,
     platform = opts.platform }, labels = labels, annotations = annotations }

@@ -62,6 +62,19 @@ function M.fail(msg, code, cmd)
   return nil, msg, 1
 end
 
+--- The KEY=VALUE words of a list flag (--label, --env, ...) as a table
+-- (the later wins). Returns it, or nil, "bad --FLAG ...: expected
+-- KEY=VALUE", "USAGE".
+function M.pairs(list, flag)
+  local t = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv), "USAGE" end
+    t[k] = v
+  end
+  return t
+end
+
 --- An integer option value, or nil (absent), or nil, msg for a bad one.
 function M.integer(v, name)
   if v == nil then return nil end

@@ -94,16 +94,6 @@ local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclud
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
   alias = { t = "tag", o = "output", f = "file" } })
 
--- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
-local function pairs_of(list, flag)
-  local t = {}
-  for _, kv in ipairs(list or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv), "USAGE" end
-    t[k] = v
-  end
-  return t
-end
 
 --- A command for --entrypoint or --cmd: a JSON list of strings, a string
 -- for /bin/sh -c, or '' for none. Returns the list, or nil, msg.
@@ -180,14 +170,14 @@ local function directory(opts, dir)
   for _, k in ipairs { "build-arg", "target" } do
     if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
   end
-  local labels, err = pairs_of(opts.label, "label")
+  local labels, err = getopt.pairs(opts.label, "label")
   if not labels then return getopt.usage_error(err, "build") end
   -- env stays a list: the order given is the order in the config
   local ok, code
-  ok, err = pairs_of(opts.env, "env")
+  ok, err = getopt.pairs(opts.env, "env")
   if not ok then return getopt.usage_error(err, "build") end
   local annotations
-  annotations, err = pairs_of(opts.annotation, "annotation")
+  annotations, err = getopt.pairs(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
   ok, err, code = check_flags(opts)
   if not ok then return nil, err, code end

@@ -1,6 +1,5 @@
 --- `ocibuild copy SRC DST`: one image from any place to any other.
 local getopt = require "ocibuild.cli.getopt"
-local ops = require "ocibuild.ops"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 
@@ -34,20 +33,11 @@ options:
 
 local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value" }
 
-function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, SPEC, "copy")
-  if not opts then return nil, rest, "USAGE" end
+M.run = reg_cli.transfer("copy", SPEC, function(rest)
   if #rest ~= 2 then return getopt.usage_error("copy needs SRC and DST", "copy") end
-  local o, err, code = reg_cli.options(opts, "copy")
-  if not o then return nil, err, code end
-  return progress.run(opts.progress, "copy", function(rep)
-    local ctx = g.ctx:with { registry = o, on_event = rep.on_event, warn = rep.warn }
-    local r, cerr, ccode = ops.copy(ctx, { src = rest[1], dst = rest[2] })
-    if not r then return nil, cerr, ccode end
-    rep.finish()
-    io.stdout:write(("copied:   %s -> %s\n"):format(rest[1], r.reference or r.dst), ("digest:   %s\n"):format(r.digest))
-    return true
-  end)
-end
+  return { src = rest[1], dst = rest[2] }
+end, function(r, rest)
+  io.stdout:write(("copied:   %s -> %s\n"):format(rest[1], r.reference or r.dst), ("digest:   %s\n"):format(r.digest))
+end, { blobs = false })
 
 return M

@@ -1,6 +1,5 @@
 --- `ocibuild pull REF`: an image from a registry into the store.
 local getopt = require "ocibuild.cli.getopt"
-local ops = require "ocibuild.ops"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 
@@ -27,20 +26,9 @@ options:
 local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value", quiet = "flag",
   alias = { q = "quiet" } }
 
-function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, SPEC, "pull")
-  if not opts then return nil, rest, "USAGE" end
+M.run = reg_cli.transfer("pull", SPEC, function(rest, opts)
   if #rest ~= 1 then return getopt.usage_error("pull needs exactly one reference", "pull") end
-  local o, err, code = reg_cli.options(opts, "pull")
-  if not o then return nil, err, code end
-  return progress.run(opts.progress or (opts.quiet and "quiet"), "pull", function(rep)
-    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep, opts.quiet), warn = rep.warn }
-    local r, perr, pcode = ops.pull(ctx, { ref = rest[1], platform = opts.platform })
-    if not r then return nil, perr, pcode end
-    rep.finish()
-    io.stdout:write(r.reference, "\n")
-    return true
-  end, { quiet = opts.quiet })
-end
+  return { ref = rest[1], platform = opts.platform }
+end, function(r) io.stdout:write(r.reference, "\n") end)
 
 return M

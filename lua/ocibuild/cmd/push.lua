@@ -1,6 +1,5 @@
 --- `ocibuild push SRC [DEST]`: an image of the store to a registry.
 local getopt = require "ocibuild.cli.getopt"
-local ops = require "ocibuild.ops"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 
@@ -28,20 +27,9 @@ options:
 local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
   alias = { q = "quiet" } }
 
-function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, SPEC, "push")
-  if not opts then return nil, rest, "USAGE" end
+M.run = reg_cli.transfer("push", SPEC, function(rest)
   if #rest < 1 or #rest > 2 then return getopt.usage_error("push needs SRC and optionally DEST", "push") end
-  local o, err, code = reg_cli.options(opts, "push")
-  if not o then return nil, err, code end
-  return progress.run(opts.progress or (opts.quiet and "quiet"), "push", function(rep)
-    local ctx = g.ctx:with { registry = o, on_event = reg_cli.reporter(rep, opts.quiet), warn = rep.warn }
-    local r, perr, pcode = ops.push(ctx, { src = rest[1], dest = rest[2] })
-    if not r then return nil, perr, pcode end
-    rep.finish()
-    io.stdout:write(r.reference, "\n")
-    return true
-  end, { quiet = opts.quiet })
-end
+  return { src = rest[1], dest = rest[2] }
+end, function(r) io.stdout:write(r.reference, "\n") end)
 
 return M

@@ -44,13 +44,13 @@ function M.ignore_entries(file, context)
   return ignore.read(context .. "/.dockerignore", context)
 end
 
--- A function checking the references of the file (ocibuild.endpoint.locate)
+-- A function checking the references of the file (ocibuild.locate)
 -- that name a layout or an archive: their paths resolve against the
 -- context and must lie in it.
 local function references(context)
   local root = core.realpath(context) or context
   return function(ref)
-    local loc, err = require("ocibuild.endpoint.locate").parse(ref)
+    local loc, err = require("ocibuild.locate").parse(ref)
     if not loc then return nil, err, "BADDOCKERFILE" end
     if loc.kind ~= "oci" and loc.kind ~= "oci-archive" and loc.kind ~= "docker-archive" then return ref end
     local abs = require("ocibuild.util.path").abs(loc.path, context)

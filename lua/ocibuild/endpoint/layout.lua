@@ -53,7 +53,7 @@ end
 -- ref.name exactly as given (an entry of that name moves); with no name,
 -- desc is listed unnamed unless it is listed already.
 function M:name(desc, name)
-  local index = require "ocibuild.store.index"
+  local index = require("ocibuild.store.index")
   return self.store:update_index(function(idx)
     local kept, listed = {}, false
     for _, d in ipairs(idx.manifests) do

@@ -14,7 +14,7 @@ local dockerfile = require "ocibuild.dockerfile"
 local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
 local layer = require "ocibuild.build.layer"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 local options = require "ocibuild.registry.options"
 local ref = require "ocibuild.oci.ref"
 local save = require "ocibuild.build.save"
@@ -30,7 +30,7 @@ M.SAVE_OPTIONS = { "tag", "archive", "cache", "push", "registry" }
 --- The options of a one-directory build (oci.build, `ocibuild build
 -- DIR`): the directory (`context`), the image's, the layer's and the
 -- save's.
-M.OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest", "platform", "config",
+M.DIRECTORY_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest", "platform", "config",
   "compression", "level", "jobs", "mode", "mtime", "owner", "from", "annotations", "rules", "replace", "cache",
   "push", "registry" }
 
@@ -109,7 +109,7 @@ function M.file_paths(ctx, s)
 end
 
 -- A base reference whose layout's or archive's path is made absolute and
--- allowed (ocibuild.endpoint.locate reads it).
+-- allowed (ocibuild.locate reads it).
 local function from_path(ctx, from)
   if type(from) ~= "string" then return from end
   local loc, err, code = locate.parse(from)
@@ -211,10 +211,11 @@ function M.dockerfile(ctx, o)
     target = o.target, platforms = plats }
 end
 
---- The image of one directory built in one call: args as M.OPTIONS;
+--- The image of one directory built in one call: args as
+-- M.DIRECTORY_OPTIONS;
 -- where: the caller's line. Returns it, or nil, msg, code.
 function M.directory(ctx, args, where)
-  local ok, err = check.keys(args, M.OPTIONS, "build")
+  local ok, err = check.keys(args, M.DIRECTORY_OPTIONS, "build")
   if not ok then return nil, err, "BADVALUE" end
   local img, code
   img, err, code = M.new_image(ctx, { platform = args.platform, store = args.store, from = args.from,
@@ -314,7 +315,7 @@ end
 --- Builds and saves. args: image= (build objects, with the save
 -- options), or dockerfile= (M.DOCKERFILE_OPTIONS, with labels=,
 -- annotations= for each image, and the save options), or a directory
--- build's options (M.OPTIONS); where: the caller's line. Returns what
+-- build's options (M.DIRECTORY_OPTIONS); where: the caller's line. Returns what
 -- M.save returns.
 function M.run(ctx, args, where)
   if type(args) ~= "table" then return nil, "build needs a table of options", "BADVALUE" end

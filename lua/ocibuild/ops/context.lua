@@ -108,7 +108,7 @@ function Ctx:open_store(opts)
   return st, err, code
 end
 
---- The store as ocibuild.endpoint.locate opens it: a function(
+--- The store as ocibuild.locate opens it: a function(
 -- may_be_missing) returning the store, opened once and created when
 -- missing unless may_be_missing (then false and why when there is none).
 function Ctx:opener()

@@ -1,6 +1,6 @@
 --- copy: one image from any place to any other, as `skopeo copy` moves
 -- them: the store, OCI layouts, OCI and docker archives, registries
--- (ocibuild.endpoint.locate names them all). The image (a manifest, or an
+-- (ocibuild.locate names them all). The image (a manifest, or an
 -- index and all it holds) keeps its digest: every blob is verified on the
 -- way, blobs the target has are skipped, children go before parents and
 -- the name last. An archive or a registry it comes from is read through
@@ -8,16 +8,15 @@
 -- stage (id: the destination as given; ref: the source), its blob events,
 -- ended with the digest; a registry destination is the push verb's own
 -- `push` stage.
-local check = require "ocibuild.util.check"
 local copy = require "ocibuild.copy"
 local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 local options = require "ocibuild.registry.options"
 
 local M = {}
 
---- args: src, dst (places, see ocibuild.endpoint.locate; a name without a
+--- args: src, dst (places, see ocibuild.locate; a name without a
 -- transport is the store's, or for dst a registry's when its first part
 -- is a host), and the registry options.
 M.OPTIONS = { "src", "dst", table.unpack(options.KEYS) }
@@ -47,9 +46,8 @@ end
 
 --- Copies. Returns {digest=, mediaType=, size=, dst= (as given),
 -- reference= (a registry's HOST/NAME@sha256:...)}, or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "copy")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.src) ~= "string" or type(a.dst) ~= "string" then return nil, "copy needs SRC and DST", "USAGE" end
   local sloc, dloc
   sloc, err, code = locate.parse(a.src)

@@ -24,9 +24,8 @@ end
 
 --- Compares. Returns the comparison of ocibuild.store.diff.compare with
 -- a= and b= (the manifest descriptors), or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "diff")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.a) ~= "string" or type(a.b) ~= "string" then return nil, "diff needs two images", "BADVALUE" end
   local st
   st, err, code = ctx:open_store { image = a.a }

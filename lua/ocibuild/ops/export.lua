@@ -14,7 +14,7 @@ local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
 local images = require "ocibuild.store.images"
 local layout = require "ocibuild.endpoint.layout"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 
 local M = {}
 
@@ -45,9 +45,8 @@ end
 
 -- The args checked: the sources, the destination (absolute, allowed) and
 -- the mtime.
-local function checked(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "export")
-  if not a then return nil, err, code end
+local function checked(ctx, a)
+  local err, code
   local t = {}
   t.srcs, err, code = check.list(a.srcs or {}, "export images")
   if not t.srcs then return nil, err, code end
@@ -79,8 +78,8 @@ end
 
 --- Exports. Returns {images={ {descriptor=, names={familiar}} }, size=,
 -- digest= (the tar's), path=}, or nil, msg, code.
-function M.run(ctx, args)
-  local t, err, code = checked(ctx, args)
+function M.run(ctx, a)
+  local t, err, code = checked(ctx, a)
   if not t then return nil, err, code end
   local st
   st, err, code = ctx:open_store { image = t.srcs[1] }

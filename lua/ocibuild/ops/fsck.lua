@@ -2,7 +2,6 @@
 -- (ocibuild.store.fsck): every problem, the images each one breaks and
 -- their repair. A store that does not exist yet has nothing wrong (and
 -- is not created).
-local check = require "ocibuild.util.check"
 local fsck = require "ocibuild.store.fsck"
 
 local M = {}
@@ -11,9 +10,8 @@ M.OPTIONS = {}
 
 --- Checks. Returns the report of ocibuild.store.fsck (problems are in
 -- the report, not failures), or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "fsck")
-  if not a then return nil, err, code end
+function M.run(ctx)
+  local err, code
   local st
   st, err, code = ctx:open_store { missing = false }
   if st == false then

@@ -3,7 +3,6 @@
 -- ID, platforms, size and creation time; an image whose blobs cannot be
 -- read is listed with what is known and its `error`. A store that does not
 -- exist yet lists nothing (and is not created).
-local check = require "ocibuild.util.check"
 local images = require "ocibuild.store.images"
 
 local M = {}
@@ -14,9 +13,8 @@ M.OPTIONS = { "repo" }
 
 --- Lists. Returns a list of {digest=, desc=, refs= (parsed names),
 -- info= | error=}, or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "images")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if a.repo ~= nil and type(a.repo) ~= "string" then return nil, "images: repo must be a name", "BADVALUE" end
   local st
   st, err, code = ctx:open_store { missing = false }

@@ -7,7 +7,7 @@
 local check = require "ocibuild.util.check"
 local events = require "ocibuild.events"
 local import = require "ocibuild.import"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 
 local M = {}
 
@@ -19,9 +19,8 @@ M.OPTIONS = { "src", "tags", "select" }
 
 --- Imports. Returns {images={ {descriptor=, names={full}, tags={familiar}} },
 -- descriptors=, names=}, or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "import")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.src) ~= "string" then return nil, "import needs an archive, a folder or \"-\"", "BADVALUE" end
   local tags
   if a.tags ~= nil then

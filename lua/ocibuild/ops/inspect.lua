@@ -7,7 +7,7 @@
 local check = require "ocibuild.util.check"
 local doc = require "ocibuild.oci.doc"
 local inspect = require "ocibuild.store.inspect"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 local store_mod = require "ocibuild.store"
 local util_path = require "ocibuild.util.path"
 
@@ -77,9 +77,8 @@ end
 
 --- Inspects. Returns a table (image, manifest, config) or a string (raw,
 -- config_raw), or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "inspect")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.src) ~= "string" then return nil, "inspect needs an image name, digest or ID", "BADVALUE" end
   local what = a.what or "image"
   if not WHAT[what] then

@@ -2,7 +2,6 @@
 -- skopeo, podman): PREFIX.key (PKCS#8 PEM, mode 0600, encrypted with the
 -- passphrase of ocibuild.attest.keys) and PREFIX.pub; each file whole or
 -- not at all, never replacing one without `force`.
-local check = require "ocibuild.util.check"
 local keys = require "ocibuild.attest.keys"
 
 local M = {}
@@ -13,9 +12,7 @@ M.OPTIONS = { "prefix", "force" }
 
 --- Writes the pair. Returns {key=, pub=, id=, encrypted=}, or nil, msg,
 -- code.
-function M.run(_, args)
-  local a, err, code = check.args(args, M.OPTIONS, "keygen")
-  if not a then return nil, err, code end
+function M.run(_, a)
   local prefix = a.prefix or "cosign"
   if type(prefix) ~= "string" or prefix == "" or prefix:sub(-1) == "/" then
     return nil, "keygen needs a file name prefix, as DIR/NAME", "BADVALUE"

@@ -27,9 +27,8 @@ end
 
 --- Logs in. Returns {host=, username=, path= (the file written)}, or
 -- nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "login")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   local host
   host, err, code = M.host(a.host)
   if not host then return nil, err, code end

@@ -1,7 +1,6 @@
 --- logout: the credentials stored for a registry forgotten
 -- (ocibuild.registry.logout): from the `authfile`, else the docker
 -- config, and from the credential helper it names for the host.
-local check = require "ocibuild.util.check"
 local login = require "ocibuild.ops.login"
 local registry = require "ocibuild.registry"
 
@@ -12,9 +11,8 @@ M.OPTIONS = { "host", "authfile" }
 
 --- Logs out. Returns {host=, path= (the file), found= (whether there
 -- were credentials to forget)}, or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "logout")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   local host
   host, err, code = login.host(a.host)
   if not host then return nil, err, code end

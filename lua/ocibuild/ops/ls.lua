@@ -42,9 +42,8 @@ end
 
 --- Lists, calling args.each for every entry. Returns true, or nil, msg,
 -- code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "ls")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.context) ~= "string" then return nil, "ls needs a directory", "BADVALUE" end
   if type(a.each) ~= "function" then return nil, "ls: each must be a function", "BADVALUE" end
   local dir

@@ -4,7 +4,6 @@
 -- the whole store is checked first (ocibuild.store.fsck) and nothing is
 -- removed when a problem is found. A store that does not exist yet has
 -- nothing to remove (and is not created).
-local check = require "ocibuild.util.check"
 local fsck = require "ocibuild.store.fsck"
 
 local M = {}
@@ -22,9 +21,8 @@ local function plural(n, what) return ("%d %s%s"):format(n, what, n == 1 and "" 
 -- check's, with `verify`), or nil, msg, code; a problem found by
 -- `verify` fails with "nothing removed: N problems found in DIR", code
 -- BROKEN, and the report as a fourth value.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "prune")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   local st
   st, err, code = ctx:open_store { missing = false }
   if st == false then

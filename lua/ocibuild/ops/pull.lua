@@ -6,7 +6,7 @@
 -- progress and blob events, ended with ref = HOST/NAME@sha256:... and the
 -- store.
 local check = require "ocibuild.util.check"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 local options = require "ocibuild.registry.options"
 local platform = require "ocibuild.oci.platform"
 local registry = require "ocibuild.registry"
@@ -20,8 +20,7 @@ M.OPTIONS = { "ref", "platform", table.unpack(options.KEYS) }
 --- Pulls. Returns {reference= ("HOST/NAME@sha256:..."), digest=,
 -- mediaType=, size=, path= (the store)}, or nil, msg, code.
 function M.run(ctx, args)
-  local ok, err = check.keys(args, M.OPTIONS, "pull")
-  if not ok then return nil, err, "BADVALUE" end
+  local ok, err
   if type(args.ref) ~= "string" then return nil, "pull needs a reference", "BADVALUE" end
   local loc, code
   loc, err, code = locate.parse(args.ref, { bare = "registry" })

@@ -1,5 +1,5 @@
 --- push: an image to a registry: one of the store, or of any place
--- ocibuild.endpoint.locate names (read through the store when it is an
+-- ocibuild.locate names (read through the store when it is an
 -- archive or another registry). Blobs the registry has are
 -- skipped, blobs another repository of the same registry has are mounted,
 -- the rest uploaded; the tag moves last (ocibuild.registry.push).
@@ -7,7 +7,7 @@
 -- its progress and blob events, ended with ref = HOST/NAME@sha256:...;
 -- the same whoever pushes: the CLI, the API, a build that pushes.
 local check = require "ocibuild.util.check"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 local options = require "ocibuild.registry.options"
 local ref = require "ocibuild.oci.ref"
 local registry = require "ocibuild.registry"
@@ -56,8 +56,7 @@ end
 --- Pushes. Returns {reference= ("HOST/NAME@sha256:..."), digest=, name=
 -- (HOST/NAME)}, or nil, msg, code.
 function M.run(ctx, args)
-  local ok, err = check.keys(args, M.OPTIONS, "push")
-  if not ok then return nil, err, "BADVALUE" end
+  local ok, err
   local src = args.src
   if type(src) ~= "string" and not (type(src) == "table" and src.manifest and src.path) then
     return nil, "push needs an image of the store (a name or NAME@DIGEST), or what a build returned", "BADVALUE"

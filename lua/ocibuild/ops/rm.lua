@@ -11,9 +11,8 @@ M.OPTIONS = { "names", "force" }
 
 --- Removes. Returns {untagged= {familiar names}, deleted= {digests}}, or
 -- nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "rm")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   local names
   names, err, code = check.list(a.names or {}, "rm names")
   if not names then return nil, err, code end

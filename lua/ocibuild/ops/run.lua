@@ -5,7 +5,6 @@
 -- own events): what runs it (ocibuild.api.script.run) comes from the tier
 -- above, as the context's `scripts`, so that ops never requires the API.
 local archive = require "ocibuild.endpoint.archive"
-local check = require "ocibuild.util.check"
 local env = require "ocibuild.util.env"
 local save = require "ocibuild.build.save"
 local store_mod = require "ocibuild.store"
@@ -34,9 +33,8 @@ end
 --- Runs. Returns {value= (the script's first result), image= (the save
 -- result reported, or nil), saves= (every save result)}, or nil, msg,
 -- code (SCRIPT: the script failed, "FILE:LINE: message").
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "run")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.file) ~= "string" then return nil, "run needs a build script", "BADVALUE" end
   local out
   if a.output ~= nil then

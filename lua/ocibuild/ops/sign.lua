@@ -23,9 +23,8 @@ M.OPTIONS = { "ref", "key", "recursive", "identity", "local", "on_signed", table
 
 --- Signs. Returns the list of {digest=, where=, identity=, action=
 -- ("signed" | "present")}, or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "sign")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.ref) ~= "string" then return nil, "sign needs an image", "BADVALUE" end
   if type(a.key) ~= "string" then return nil, "sign needs a key file", "USAGE" end
   if a.identity ~= nil and (type(a.identity) ~= "string" or not ref.parse(a.identity .. ":x")) then

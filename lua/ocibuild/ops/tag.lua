@@ -11,9 +11,8 @@ M.OPTIONS = { "src", "names" }
 
 --- Tags. Returns {desc= (the image tagged), refs= (the names, parsed)},
 -- or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "tag")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.src) ~= "string" then return nil, "tag needs an image name, digest or ID", "BADVALUE" end
   local names
   names, err, code = check.list(a.names or {}, "tag names")

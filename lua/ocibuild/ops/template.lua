@@ -1,7 +1,6 @@
 --- template (the `init` command): a commented build.lua for a kind of
 -- project written into a folder, with a .dockerignore when the template
 -- needs one and none exists; an existing build.lua is never replaced.
-local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local outfile = require "ocibuild.endpoint.output"
 local templates = require "ocibuild.templates"
@@ -24,9 +23,8 @@ end
 
 --- Writes. Returns {name=, summary=, ignore= ("wrote" | "kept" | nil),
 -- next_steps=}, or nil, msg, code.
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "template")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   local dir
   dir, err, code = ctx:path(a.dir or ".", "folder")
   if not dir then return nil, err, code end

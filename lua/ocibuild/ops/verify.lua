@@ -2,7 +2,6 @@
 -- (ocibuild.attest.verify): each signature over its payload's exact
 -- bytes, the payload as skopeo and podman read it, the manifest digest it
 -- names. The image is found as for sign (ocibuild.attest.place).
-local check = require "ocibuild.util.check"
 local keys = require "ocibuild.attest.keys"
 local options = require "ocibuild.registry.options"
 local place_mod = require "ocibuild.attest.place"
@@ -16,9 +15,8 @@ M.OPTIONS = { "ref", "key", "identity", "local", table.unpack(options.KEYS) }
 
 --- Verifies. Returns what ocibuild.attest.verify.run returns, with key=
 -- (the core key, for its id), or nil, msg, code (NOSIG, BADSIG).
-function M.run(ctx, args)
-  local a, err, code = check.args(args, M.OPTIONS, "verify")
-  if not a then return nil, err, code end
+function M.run(ctx, a)
+  local err, code
   if type(a.ref) ~= "string" then return nil, "verify needs an image", "BADVALUE" end
   if type(a.key) ~= "string" then return nil, "verify needs a public key file", "USAGE" end
   local o

@@ -1,4 +1,4 @@
---- Where an image to sign or verify lives, as ocibuild.endpoint.locate
+--- Where an image to sign or verify lives, as ocibuild.locate
 -- reads it:
 --   oci:DIR[:TAG]   an OCI layout (its only image when TAG is left out)
 --   docker://REF    a registry
@@ -13,7 +13,7 @@
 -- append(digest, build) (see ocibuild.attest.place.registry) and close().
 -- Functions return nil, msg, code on failure.
 local layout = require "ocibuild.attest.place.layout"
-local locate = require "ocibuild.endpoint.locate"
+local locate = require "ocibuild.locate"
 local registry_place = require "ocibuild.attest.place.registry"
 
 local M = {}
