@@ -13,7 +13,7 @@
 -- fn(rel, info) depth first in byte order; resolve(comps) (symlinks
 -- followed inside the root, as BuildKit's RootPath does). Functions
 -- return nil, msg, code on failure.
-local core = require "ocibuild.core"
+local core = require("ocibuild.core")
 
 local M = {}
 
