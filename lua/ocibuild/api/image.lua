@@ -96,15 +96,6 @@ end
 -- `level`, `jobs`
 -- @return the image
 -- @raise on an unknown option, a bad value, a missing context
-function Image:layer(spec)
-  local _ <close> = uncharged()
-  local img, s = state(self, "image")
-  local t = plain(spec)
-  local ok, err = build.layer_paths(s.ctx, t)
-  if ok then ok, err = img:layer(t, where(2)) end
-  if not ok then error(err, 2) end
-  return self
-end
 
 --- Adds one file: generated (`content`) or copied (`source`). Files and
 -- removals called one after the other make one layer of their own.
@@ -113,15 +104,6 @@ end
 -- `mode`, `owner`
 -- @return the image
 -- @raise on a bad option, both or neither of content and source
-function Image:file(spec)
-  local _ <close> = uncharged()
-  local img, s = state(self, "image")
-  local t = plain(spec)
-  local ok, err = build.file_paths(s.ctx, t)
-  if ok then ok, err = img:file(t, where(2)) end
-  if not ok then error(err, 2) end
-  return self
-end
 
 --- Removes paths of the image below (OCI whiteouts).
 -- @function Image:remove
@@ -157,14 +139,21 @@ end
 -- @return the image
 -- @raise on an unknown field or a bad value
 
--- The methods above: each the build record's method of that name, given
--- plain copies of the arguments (and, for remove, the caller's line).
-for name, method in pairs { remove = "remove", annotations = "annotate", label = "label", labels = "set_labels",
-  config = "config" } do
+-- The methods above: each the build record's method named first, given a
+-- plain copy of its argument; layer, file and remove also the caller's
+-- line, layer and file after the build verb checked their paths.
+local METHODS = { layer = { "layer", build.layer_paths }, file = { "file", build.file_paths },
+  remove = { "remove", true }, annotations = { "annotate" }, label = { "label" }, labels = { "set_labels" },
+  config = { "config" } }
+for name, m in pairs(METHODS) do
+  local method, paths = m[1], m[2]
   Image[name] = function(self, a, b)
     local _ <close> = uncharged()
-    local img = state(self, "image")
-    local ok, err = img[method](img, plain(a), name == "remove" and where(2) or plain(b))
+    local img, s = state(self, "image")
+    a = plain(a)
+    local ok, err = true, nil
+    if type(paths) == "function" then ok, err = paths(s.ctx, a) end
+    if ok then ok, err = img[method](img, a, paths and where(2) or plain(b)) end
     if not ok then error(err, 2) end
     return self
   end

@@ -12,6 +12,7 @@ local doc = require("ocibuild.oci.doc")
 local layout = require("ocibuild.endpoint.layout")
 local media = require("ocibuild.oci.media")
 local platform = require("ocibuild.oci.platform")
+local below = require("ocibuild.util.path").below
 local locate = require("ocibuild.locate")
 
 local M = {}
@@ -123,13 +124,8 @@ end
 -- A tar entry name as a clean relative path ("./usr/bin/" -> "usr/bin"),
 -- or nil for the root and for names that climb out of it.
 local function clean(name)
-  local parts = {}
-  for comp in name:gmatch("[^/]+") do
-    if comp == ".." then return nil end
-    if comp ~= "." then parts[#parts + 1] = comp end
-  end
-  if #parts == 0 then return nil end
-  return table.concat(parts, "/")
+  local parts = below(name)
+  return parts and table.concat(parts, "/")
 end
 
 local TYPES = { dir = "d", file = "f", hardlink = "f", symlink = "l" }

@@ -21,21 +21,12 @@ local perm = require("ocibuild.build.perm")
 local srcfs = require("ocibuild.build.srcfs")
 local unpack = require("ocibuild.build.unpack")
 local view_mod = require("ocibuild.build.view")
+local split = require("ocibuild.util.path").components
 
 local M = {}
 
 M.OPTIONS = { "sources", "contents", "urls", "dest", "context", "ignore", "from", "platform", "chown", "chmod",
   "parents", "exclude", "link", "unpack", "created_by", "comment" }
-
-local function split(p)
-  local t = {}
-  for c in p:gmatch("[^/]+") do
-    if c ~= "." then
-      if c == ".." then t[#t] = nil else t[#t + 1] = c end
-    end
-  end
-  return t
-end
 
 local function join(comps) return table.concat(comps, "/") end
 

@@ -5,18 +5,9 @@
 -- within the archive, files extracted to the build's temp folder.
 local check = require("ocibuild.util.check")
 local core = require("ocibuild.core")
+local split = require("ocibuild.util.path").components
 
 local M = {}
-
-local function split(p)
-  local t = {}
-  for c in p:gmatch("[^/]+") do
-    if c ~= "." then
-      if c == ".." then t[#t] = nil else t[#t + 1] = c end
-    end
-  end
-  return t
-end
 
 local function join(comps) return table.concat(comps, "/") end
 

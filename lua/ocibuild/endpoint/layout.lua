@@ -4,6 +4,8 @@
 -- them into a store (a registry: downloaded and verified on the way);
 -- blobs it has are verified before they are skipped; manifests are put as
 -- the exact bytes read from the source, checked against their digest.
+local doc = require("ocibuild.oci.doc")
+
 local M = {}
 M.__index = M
 
@@ -13,12 +15,7 @@ function M.new(st)
 end
 
 function M:get_json(desc)
-  local text, err, code = self.store:get_json(desc.digest)
-  if not text then return nil, err, code end
-  if #text ~= desc.size then
-    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #text, desc.size), "BADSIZE"
-  end
-  return text
+  return doc.sized(desc, self.store:get_json(desc.digest))
 end
 
 -- A blob counts as there only when its bytes are right: a damaged one is

@@ -21,6 +21,22 @@ local M = {}
 -- registry options.
 M.OPTIONS = { "ref", "key", "recursive", "identity", "local", "on_signed", table.unpack(options.KEYS) }
 
+--- The key load(a.key) reads and the place of the image a.ref (write:
+-- one a signature goes to), for sign and verify: key, place, or nil,
+-- msg, code.
+function M.open(ctx, a, load, write)
+  local o, err, code = ctx:registry_options(a)
+  if not o then return nil, err, code end
+  local key
+  key, err, code = load(a.key)
+  if not key then return nil, err, code end
+  local place
+  place, err, code = place_mod.open(a.ref, { store = function() return ctx:open_store() end, registry = o,
+    write = write, ["local"] = a["local"] })
+  if not place then return nil, err, code end
+  return key, place
+end
+
 --- Signs. Returns the list of {digest=, where=, identity=, action=
 -- ("signed" | "present")}, or nil, msg, code.
 function M.run(ctx, a)
@@ -30,16 +46,9 @@ function M.run(ctx, a)
   if a.identity ~= nil and (type(a.identity) ~= "string" or not ref.parse(a.identity .. ":x")) then
     return nil, ("identity needs a repository such as host/path, got %s"):format(check.show(a.identity)), "BADVALUE"
   end
-  local o
-  o, err, code = ctx:registry_options(a)
-  if not o then return nil, err, code end
-  local key
-  key, err, code = keys.load_private(a.key)
-  if not key then return nil, err, code end
-  local place
-  place, err, code = place_mod.open(a.ref, { store = function() return ctx:open_store() end, registry = o,
-    write = true, ["local"] = a["local"] })
-  if not place then return nil, err, code end
+  local key, place
+  key, place, code = M.open(ctx, a, keys.load_private, true)
+  if not key then return nil, place, code end
   local r
   r, err, code = sign.run(place, key, { identity = a.identity, recursive = a.recursive,
     creator = "ocibuild " .. version, on_signed = a.on_signed })

@@ -4,7 +4,7 @@
 -- names. The image is found as for sign (ocibuild.attest.place).
 local keys = require("ocibuild.attest.keys")
 local options = require("ocibuild.registry.options")
-local place_mod = require("ocibuild.attest.place")
+local sign = require("ocibuild.ops.sign")
 local verify = require("ocibuild.attest.verify")
 
 local M = {}
@@ -19,16 +19,9 @@ function M.run(ctx, a)
   local err, code
   if type(a.ref) ~= "string" then return nil, "verify needs an image", "BADVALUE" end
   if type(a.key) ~= "string" then return nil, "verify needs a public key file", "USAGE" end
-  local o
-  o, err, code = ctx:registry_options(a)
-  if not o then return nil, err, code end
-  local key
-  key, err, code = keys.load_public(a.key)
-  if not key then return nil, err, code end
-  local place
-  place, err, code = place_mod.open(a.ref, { store = function() return ctx:open_store() end, registry = o,
-    ["local"] = a["local"] })
-  if not place then return nil, err, code end
+  local key, place
+  key, place, code = sign.open(ctx, a, keys.load_public, false)
+  if not key then return nil, place, code end
   local r
   r, err, code = verify.run(place, key, { identity = a.identity, key_name = a.key })
   place:close()

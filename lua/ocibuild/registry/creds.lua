@@ -195,13 +195,12 @@ end
 
 -- ---- login and logout ----
 
-local function target_file(opts)
+-- The file login and logout change (opts.authfile, else the docker
+-- config) and its document (auths an object): f, doc, or nil, msg, code.
+local function load_for_update(opts)
   local path = opts.authfile or M.docker_config()
   if not path then return nil, "cannot place the credentials: set HOME, DOCKER_CONFIG or --authfile", "ENOENT" end
-  return { path = path, origin = opts.authfile and "--authfile" or "docker" }
-end
-
-local function load_for_update(f)
+  local f = { path = path, origin = opts.authfile and "--authfile" or "docker" }
   local doc, err, code = read_config({ path = f.path, origin = f.origin }, true)
   if doc == nil then return nil, err, code end
   doc = doc or json.object {}
@@ -209,7 +208,14 @@ local function load_for_update(f)
     return nil, ("credentials file %s: `auths` is not an object"):format(f.path), "BADJSON"
   end
   doc.auths = doc.auths or json.object {}
-  return doc
+  return f, doc
+end
+
+-- The credential helper doc names for domain (credHelpers, then
+-- credsStore), or nil.
+local function helper_for(doc, domain)
+  local helpers = json.is_object(doc.credHelpers) and doc.credHelpers or {}
+  return helper_name(helpers[domain]) or helper_name(doc.credsStore)
 end
 
 local function write_config(f, doc)
@@ -237,39 +243,28 @@ end
 -- the helper the file names for it if any, else as base64 `auth`, in a
 -- file of mode 0600. Returns the file's path.
 function M.store(domain, creds, opts)
-  opts = opts or {}
-  local f, err, code = target_file(opts)
-  if not f then return nil, err, code end
-  local doc
-  doc, err, code = load_for_update(f)
-  if not doc then return nil, err, code end
+  local f, doc, code = load_for_update(opts or {})
+  if not f then return nil, doc, code end
   local key = M.server_url(domain)
-  local helpers = json.is_object(doc.credHelpers) and doc.credHelpers or {}
-  local name = helper_name(helpers[domain]) or helper_name(doc.credsStore)
+  local name = helper_for(doc, domain)
   if name then
-    local ok
-    ok, err, code = helper_run(name, "store", json.encode(json.object {
+    local ok, err, hcode = helper_run(name, "store", json.encode(json.object {
       ServerURL = key, Username = creds.username, Secret = creds.password }))
-    if not ok then return nil, err, code end
+    if not ok then return nil, err, hcode end
     doc.auths[key] = json.object {}
   else
     doc.auths[key] = json.object { auth = base64.encode(creds.username .. ":" .. creds.password) }
   end
-  local ok
-  ok, err, code = write_config(f, doc)
-  if not ok then return nil, err, code end
+  local ok, err, wcode = write_config(f, doc)
+  if not ok then return nil, err, wcode end
   return f.path
 end
 
 --- Forgets domain's credentials (and asks its helper to erase them).
 -- Returns the file's path and whether anything was there.
 function M.erase(domain, opts)
-  opts = opts or {}
-  local f, err, code = target_file(opts)
-  if not f then return nil, err, code end
-  local doc
-  doc, err, code = load_for_update(f)
-  if not doc then return nil, err, code end
+  local f, doc, code = load_for_update(opts or {})
+  if not f then return nil, doc, code end
   local found = false
   for k in pairs(doc.auths) do
     local t = key_target(k)
@@ -278,13 +273,11 @@ function M.erase(domain, opts)
       found = true
     end
   end
-  local helpers = json.is_object(doc.credHelpers) and doc.credHelpers or {}
-  local name = helper_name(helpers[domain]) or helper_name(doc.credsStore)
+  local name = helper_for(doc, domain)
   if name and helper_run(name, "erase", M.server_url(domain)) then found = true end
   if found then
-    local ok
-    ok, err, code = write_config(f, doc)
-    if not ok then return nil, err, code end
+    local ok, err, wcode = write_config(f, doc)
+    if not ok then return nil, err, wcode end
   end
   return f.path, found
 end

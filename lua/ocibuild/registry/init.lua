@@ -227,6 +227,24 @@ function M.push(st, desc, reference, opts)
   return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
 end
 
+-- Closes client c; then true, or nil, err, code when ok is not.
+local function closing(c, ok, err, code)
+  c:close()
+  if not ok then return nil, err, code end
+  return true
+end
+
+-- Whether client c may push to r (see M.check_push): ok, err, code.
+local function may_push(c, r)
+  if not c.challenge then return true end
+  local cr, err, code = c:credentials()
+  if cr == false then return errors.auth_required(c, r.path) end
+  if cr == nil then return nil, err, code end
+  local have
+  have, err, code = repo_mod.new(c, r.path, "push"):head_manifest(r.tag or r.digest or "latest")
+  return have ~= nil or nil, err, code
+end
+
 --- Asks the registry `reference` names, before any work, whether a push
 -- there can authenticate: it answers /v2/, credentials are found when it
 -- asks for them, and a request with the push scope is accepted (a token
@@ -239,22 +257,26 @@ function M.check_push(reference, opts)
   local c
   c, err, code = client_for(r, opts)
   if not c then return nil, err, code end
-  local ok = true
-  if c.challenge then
-    local cr
-    cr, err, code = c:credentials()
-    if cr == false then
-      ok, err, code = errors.auth_required(c, r.path)
-    elseif cr == nil then
-      ok = nil
-    else
-      local have
-      have, err, code = repo_mod.new(c, r.path, "push"):head_manifest(r.tag or r.digest or "latest")
-      ok = have ~= nil or nil
-    end
+  return closing(c, may_push(c, r))
+end
+
+-- Whether host's registry, through client c, takes the login's creds cr:
+-- ok, err, code.
+local function takes(c, host, cr)
+  local ok, err, code = c:ping()
+  if not ok or not c.challenge then return ok, err, code end
+  c.creds = { username = cr.username, password = cr.password, source = "the login", login = true }
+  if c.challenge.scheme == "bearer" then
+    local t
+    t, err, code = c:fetch_token({})
+    return t ~= nil or nil, err, code
   end
-  c:close()
-  if not ok then return nil, err, code end
+  local res
+  res, err, code = c:request { method = "GET", path = "/v2/", max = 64 << 10 }
+  if not res then return nil, err, code end
+  if res.status ~= 200 then
+    return nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP" .. res.status
+  end
   return true
 end
 
@@ -267,25 +289,7 @@ function M.check_login(host, cr, opts)
   o.creds = cr
   local c, err, code = client_mod.new(host, o)
   if not c then return nil, err, code end
-  local ok
-  ok, err, code = c:ping()
-  if ok and c.challenge then
-    c.creds = { username = cr.username, password = cr.password, source = "the login", login = true }
-    if c.challenge.scheme == "bearer" then
-      local t
-      t, err, code = c:fetch_token({})
-      ok = t ~= nil
-    else
-      local res
-      res, err, code = c:request { method = "GET", path = "/v2/", max = 64 << 10 }
-      ok = res ~= nil and res.status == 200
-      if res and not ok then ok, err, code = nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP"
-        .. res.status end
-    end
-  end
-  c:close()
-  if not ok then return nil, err, code end
-  return true
+  return closing(c, takes(c, host, cr))
 end
 
 --- Logs in: checks creds, then stores them (opts.authfile, else the

@@ -5,6 +5,7 @@
 -- names are tags, sha256-<hex>.sig. An append reads, appends and writes
 -- under the index lock, so signers never lose each other's signature;
 -- the store is held against prune meanwhile.
+local doc = require("ocibuild.oci.doc")
 local images = require("ocibuild.store.images")
 local index = require("ocibuild.store.index")
 local path = require("ocibuild.util.path")
@@ -110,12 +111,7 @@ function Place:where(digest)
 end
 
 function Place:get_json(desc)
-  local text, err, code = self.st:get_json(desc.digest)
-  if not text then return nil, err, code end
-  if #text ~= desc.size then
-    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #text, desc.size), "BADSIZE"
-  end
-  return text
+  return doc.sized(desc, self.st:get_json(desc.digest))
 end
 
 function Place:get_blob(desc, max)
