@@ -177,7 +177,7 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
   if (fd < 0) {
     int e = errno;
     if (e == ENOTDIR)
-      ocb_errf(err, "ENOTDIR", "ENOTDIR: context is not a directory: %s", q);
+      ocb_errf(err, "ENOTDIR", "context is not a directory: %s", q);
     else
       ocb_errno_q(err, e, q);
     goto fail;
@@ -324,7 +324,7 @@ static int vanished(ocb_walk *w, const frame *top, size_t pathlen, ocb_err *err)
   char what[1200];
   int why;
   if (w->m && ocb_matcher_walk(w->m, w->path, pathlen, top->state, w->scratch, &why)) return 1;
-  return ocb_errf(err, "CHANGED", "CHANGED: file removed while the context was read: %s",
+  return ocb_errf(err, "CHANGED", "file removed while the context was read: %s",
                   entry_name(w, pathlen, what, sizeof what));
 }
 

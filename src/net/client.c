@@ -141,7 +141,7 @@ int ocb_hreq_start(ocb_http *c, const ocb_hreq_spec *s, ocb_hreq **out, ocb_err 
   }
   ocb_curl->easy_setopt(r->easy, CURLOPT_SHARE, c->share);
   if ((mc = ocb_curl->multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
-    ocb_errf(err, "HTTP", "HTTP: %s: %s", ocb_curl->multi_strerror(mc), r->url);
+    ocb_errf(err, "HTTP", "%s: %s", ocb_curl->multi_strerror(mc), r->url);
     r->c = NULL;
     ocb_http_release(c, r->easy);
     r->easy = NULL;
@@ -173,13 +173,13 @@ int ocb_http_wait(ocb_http *c, double seconds, ocb_err *err) {
     int running;
     double left;
     CURLMcode mc = ocb_curl->multi_perform(c->multi, &running);
-    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", ocb_curl->multi_strerror(mc));
+    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "%s", ocb_curl->multi_strerror(mc));
     collect(c);
     if (c->done) return 0;
     left = deadline - ocb_http_now();
     if (left <= 0) return 0;
     mc = ocb_curl->multi_poll(c->multi, NULL, 0, (int)(left * 1000) + 1, NULL);
-    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", ocb_curl->multi_strerror(mc));
+    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "%s", ocb_curl->multi_strerror(mc));
   }
 }
 
@@ -217,7 +217,7 @@ void ocb_http_free(ocb_http *c) {
     ocb_http_detach(c, r);
     r->failed = 1;
     r->state = OCB_HREQ_DONE;
-    ocb_errf(&r->err, "ECANCELED", "ECANCELED: the client was closed: %s", r->url);
+    ocb_errf(&r->err, "ECANCELED", "the client was closed: %s", r->url);
     ocb_hreq_finish(r, CURLE_ABORTED_BY_CALLBACK);
   }
   while (c->done) ocb_http_detach(c, c->done);
