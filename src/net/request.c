@@ -325,9 +325,7 @@ void ocb_hreq_progress(const ocb_hreq *r, uint64_t *sent, uint64_t *received) {
   *received = r->received;
 }
 
-void ocb_hreq_free(ocb_hreq *r) {
-  if (!r) return;
-  if (r->c) ocb_http_detach(r->c, r);
+void ocb_hreq_release(ocb_hreq *r) {
   if (r->easy) ocb_curl->easy_cleanup(r->easy);
   if (r->blob_open) ocb_blobw_abort(&r->blob);
   ocb_hreq_body_free(r);
