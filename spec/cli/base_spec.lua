@@ -28,9 +28,7 @@ return img:save { tag = "base:1" }
 end
 
 local function build(d, ...)
-  local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", ...)
-  assert.equal(0, code, out .. err)
-  return out
+  return T.built(d .. "/s", d .. "/ctx", ...).out
 end
 
 local function blobs(d)

@@ -4,9 +4,7 @@
 local T = require "support"
 
 local function build(d, ctx, tag, ...)
-  local code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", tag, "-q", ...)
-  assert.equal(0, code, err)
-  return (out:gsub("\n$", ""))
+  return (T.built(d .. "/s", ctx, "-t", tag, "-q", ...).out:gsub("\n$", ""))
 end
 
 local function diff(d, a, b)

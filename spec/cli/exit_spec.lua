@@ -11,12 +11,9 @@ end
 -- A temp folder with a context, a store holding one image, a store whose
 -- index.json is garbage, and a context whose .dockerignore is a lone "!".
 local function fixture(finally)
-  local d = T.tmpdir(finally)
-  T.write(d .. "/ctx/a.txt", "a\n")
-  T.write(d .. "/bang/a.txt", "a\n")
-  T.write(d .. "/bang/.dockerignore", "!\n")
-  assert.equal(0, (T.ocibuild("--store", d .. "/store", "build", d .. "/ctx", "-t", "a:1")))
-  T.must(("cp -r %s %s"):format(T.q(d .. "/store"), T.q(d .. "/garbage")))
+  local d = T.fixture(finally, { files = { ["ctx/a.txt"] = "a\n", ["bang/a.txt"] = "a\n",
+    ["bang/.dockerignore"] = "!\n" } })
+  T.must(("cp -r %s %s"):format(T.q(d .. "/s"), T.q(d .. "/garbage")))
   T.write(d .. "/garbage/index.json", "{garbage")
   T.must("mkdir " .. T.q(d .. "/dir"))
   return d
@@ -37,8 +34,8 @@ describe("ocibuild exit status", function()
       { { "--store", d .. "/garbage", "images" }, "invalid JSON" },
       { { "--store", d .. "/garbage", "gc" }, "nothing removed" },
       { { "--store", d .. "/garbage", "build", d .. "/ctx", "-t", "b:1" }, "invalid JSON" },
-      { { "--store", d .. "/store", "build", d .. "/bang", "-t", "b:1" }, "illegal exclusion pattern" },
-      { { "--store", d .. "/store", "build", "/nonexistent", "-t", "b:1" }, "does not exist" },
+      { { "--store", d .. "/s", "build", d .. "/bang", "-t", "b:1" }, "illegal exclusion pattern" },
+      { { "--store", d .. "/s", "build", "/nonexistent", "-t", "b:1" }, "does not exist" },
     }
     for _, c in ipairs(cases) do
       local code, out, err = T.ocibuild(table.unpack(c[1]))
@@ -58,7 +55,7 @@ describe("ocibuild exit status", function()
       { d .. "/missing.lua", d .. "/missing.lua: cannot read the build script: No such file or directory" },
       { d .. "/fails.lua", d .. "/fails.lua:1: stop here" },
     } do
-      local code, out, err = T.ocibuild("--store", d .. "/store", "run", c[1])
+      local code, out, err = T.ocibuild("--store", d .. "/s", "run", c[1])
       assert.equal(1, code, out .. err)
       assert.equal("", out)
       assert.matches("^[^\n]+\n$", err)
@@ -79,32 +76,32 @@ describe("ocibuild exit status", function()
       { "push", "a:1", "BAD REF" }, { "push", "Bad Tag", "127.0.0.1:9/x:1" }, { "pull", "BAD REF" },
       { "pull", "127.0.0.1:9/x:1", "--platform", "bogus" }, { "login", "127.0.0.1:9", "--creds", "nocolon" },
     } do
-      local code, out, err = T.ocibuild("--store", d .. "/store", table.unpack(argv))
+      local code, out, err = T.ocibuild("--store", d .. "/s", table.unpack(argv))
       assert.equal(2, code, table.concat(argv, " ") .. ": " .. out .. err)
       one_line(err)
       assert.truthy(err:find("(see 'ocibuild " .. argv[1] .. " --help')\n", 1, true), err)
     end
-    local before = T.must("ls -R " .. T.q(d .. "/store"))
+    local before = T.fingerprint(d .. "/s")
     for _, flags in ipairs {
       { "--compression", "lz4" }, { "--level", "99" }, { "--mtime", "bogus" }, { "--mode", "bogus" },
       { "--owner", "bogus" }, { "-t", "Bad Tag" }, { "--platform", "bogus" }, { "--platform", "windows/amd64" },
       { "--expose", "99999" }, { "--workdir", "rel" }, { "--volume", "rel" }, { "--annotation", "bogus=1" },
       { "--user", "" }, { "--dest", "rel" }, { "--push" }, { "--exclude", "!" }, { "--label", "=v" },
     } do
-      local code, out, err = T.ocibuild("--store", d .. "/store", "build", d .. "/ctx", "-t", "b:1",
+      local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "b:1",
         table.unpack(flags))
       assert.equal(2, code, table.concat(flags, " ") .. ": " .. out .. err)
       one_line(err)
       assert.truthy(err:find("(see 'ocibuild build --help')\n", 1, true), err)
     end
-    assert.equal(before, T.must("ls -R " .. T.q(d .. "/store")))
+    assert.equal(before, T.fingerprint(d .. "/s"))
   end)
 
   -- Every command of the CLI, with a usage mistake, a failure, and the
   -- failure again under --progress json, where it is an error event with
   -- its code instead of a line. cwd: where the command runs.
   local function every_command(d)
-    local function with(...) return { "--store", d .. "/store", ... } end
+    local function with(...) return { "--store", d .. "/s", ... } end
     return {
       run = { usage = with("run"), fails = with("run", d .. "/missing.lua") },
       build = { usage = with("build"), fails = with("build", "/nonexistent", "-t", "b:1") },

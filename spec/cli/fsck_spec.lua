@@ -11,10 +11,6 @@ local function lines(s)
   return t
 end
 
-local function fingerprint(s)
-  return T.must("cd " .. T.q(s) .. " && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
-end
-
 describe("ocibuild fsck", function()
   it("passes a clean store and counts what prune would remove", function()
     local d = T.tmpdir(finally)
@@ -47,7 +43,7 @@ describe("ocibuild fsck", function()
     T.write(cp, "garbage")
     T.write(s .. "/blobs/sha256/tmp-x", "x")
     T.write(s .. "/oci-layout", '{"imageLayoutVersion":"1.1.0"}')
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = fx.run(s, "fsck")
     assert.equal(1, code)
     assert.equal(("ocibuild: 5 problems in %s\n"):format(s), err)
@@ -63,7 +59,7 @@ describe("ocibuild fsck", function()
       ("%s/blobs/sha256/tmp-x: not named by a sha256 digest (umoci gc stops on it)"):format(s),
     }, { table.unpack(l, 1, 7) })
     assert.matches("^checked 2 images and %d blobs", l[8])
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
     assert.same({ a, b }, { fx.entries(s)[1].digest, fx.entries(s)[2].digest })
   end)
 

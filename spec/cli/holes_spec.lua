@@ -7,22 +7,11 @@ local T = require "support"
 
 local IS_ROOT = T.must("id -u"):match("^0%s") ~= nil
 
-local function fingerprint(s)
-  return T.must(("cd %s && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum"):format(T.q(s)))
-end
-
-local function fixture(finally)
-  local d = T.tmpdir(finally)
-  T.write(d .. "/ctx/a.txt", "a\n")
-  assert.equal(0, (T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "seed:1")))
-  return d, d .. "/s"
-end
-
 -- Runs ocibuild with env (a table) and the words; asserts a one-line
 -- failure with exit `code` (default 1; 2 for a bad flag value, a usage
 -- mistake) holding each string of `want`; the store unchanged.
 local function fails(d, s, env, words, want, code)
-  local before = fingerprint(s)
+  local before = T.fingerprint(s)
   local vars = {}
   for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. T.q(v) end
   local q = {}
@@ -32,13 +21,13 @@ local function fails(d, s, env, words, want, code)
   assert.equal(code or 1, got, out .. err)
   assert.matches("^[^\n]+\n$", err)
   for _, w in ipairs(want) do assert.is_truthy(err:find(w, 1, true), ("%q not in %q"):format(w, err)) end
-  assert.equal(before, fingerprint(s))
+  assert.equal(before, T.fingerprint(s))
   return err
 end
 
 describe("ocibuild refuses", function()
   it("owner ids above 4294967294, which would wrap to root", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     for _, owner in ipairs { "4294967296:0", "0:4294967295", "99999999999:0", "-1:0" } do
       -- a flag's value that cannot be: a usage mistake
       fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--owner", owner }, { ('"%s"'):format(owner),
@@ -50,14 +39,14 @@ describe("ocibuild refuses", function()
   end)
 
   it("destinations with a component starting with .wh.", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     for _, dest in ipairs { "/.wh.x", "/a/.wh..wh..opq", "/usr/.wh.share/x" } do
       fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--dest", dest }, { ('"%s"'):format(dest), "whiteout" }, 2)
     end
   end)
 
   it("a SOURCE_DATE_EPOCH past the year 9999", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     fails(d, s, { SOURCE_DATE_EPOCH = "253402300800" }, { "build", d .. "/ctx", "-t", "x:1" },
       { "SOURCE_DATE_EPOCH", "253402300800", "9999" })
     local code, out, err = T.sh(("env SOURCE_DATE_EPOCH=253402300799 %s --store %s build %s -t x:1")
@@ -67,7 +56,7 @@ describe("ocibuild refuses", function()
   end)
 
   it("ports outside 1-65535 or with an unknown protocol", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     for _, port in ipairs { "0", "65536", "80/foo", "-1", "http", "80/tcp/udp" } do
       T.write(d .. "/build.lua", ('local oci = require "ocibuild"\nlocal img = oci.image {}\n'
         .. 'img:config { ports = { %q } }\nimg:layer { context = "ctx" }\nreturn img:save { tag = "x:1"' ..
@@ -77,7 +66,7 @@ describe("ocibuild refuses", function()
   end)
 
   it("a .dockerignore that is a symlink out of the context, without showing its content", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     T.write(d .. "/secret", "top-secret-line\n")
     T.must(("ln -s %s %s"):format(T.q(d .. "/secret"), T.q(d .. "/ctx/.dockerignore")))
     for _, cmd in ipairs { { "build", d .. "/ctx", "-t", "x:1" }, { "ls", d .. "/ctx" } } do

@@ -41,12 +41,6 @@ describe("ocibuild gc", function()
   end)
 end)
 
--- The whole store as "path sha256" lines: what must not change.
-local function fingerprint(s)
-  return T.must("cd " .. T.q(s)
-    .. " && find . -path ./.ocibuild-tmp -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
-end
-
 describe("ocibuild gc on a store it cannot fully read", function()
   local function setup(finally)
     local d = T.tmpdir(finally)
@@ -59,13 +53,13 @@ describe("ocibuild gc on a store it cannot fully read", function()
   end
 
   local function refuses(s, pattern)
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(1, code, out .. err)
     assert.equal("", out)
     assert.matches("^ocibuild: nothing removed: " .. pattern, err)
     assert.equal(1, select(2, err:gsub("\n", "")))
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end
 
   it("deletes nothing when a tagged manifest is damaged, missing, a symlink or a directory", function()
@@ -90,12 +84,12 @@ describe("ocibuild gc on a store it cannot fully read", function()
     local d, s, img = setup(finally)
     T.must("chmod 755 " .. T.q(d) .. " && chown -R 65534:65534 " .. T.q(s) .. " && chmod 000 "
       .. T.q(img.blob(img.desc.digest)))
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, _, err = T.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s --store %s gc")
       :format(T.q(T.bin), T.q(s)))
     assert.equal(1, code)
     assert.matches("^ocibuild: nothing removed: .*EACCES: Permission denied", err)
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 
   it("deletes nothing when index.json is not a strict image index", function()
@@ -149,7 +143,7 @@ describe("ocibuild prune", function()
     assert.equal(2, #entries)
     assert.is_nil(entries[1].annotations)
     local img = T.image(s, "keep:1")
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     T.write(s .. "/.ocibuild-tmp/blob-left", "12345")
     local out = fx.ok(s, "prune", "--dry-run")
     local lines = {}
@@ -158,7 +152,7 @@ describe("ocibuild prune", function()
     assert.equal(5, #lines) -- the image, its manifest, config and layer, the total
     assert.matches("^would remove 1 untagged image, %d blobs %(%d+ bytes[^)]*%) and 1 temp file %(5 bytes%)$",
       lines[#lines])
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
     assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes[^)]*%), 1 temp file %(5 bytes%), 1 reuse" ..
       " record and 1 layer state\n$",
       fx.ok(s, "prune"))
@@ -183,14 +177,14 @@ describe("ocibuild prune", function()
     local layer = T.image(s, "keep:1").manifest.layers[1].digest
     local p = s .. "/blobs/sha256/" .. layer:sub(8)
     T.must(("printf 'XX' | dd of=%s bs=1 seek=20 conv=notrunc status=none"):format(T.q(p)))
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = fx.run(s, "prune", "--verify")
     assert.equal(1, code)
     assert.matches("^layer " .. layer .. ": BADDIGEST: expected " .. layer .. ", got sha256:%x+: "
       .. p:gsub("%p", "%%%0") .. "\n  breaks keep:1 %(index%.json manifests%[%d%]%); repair: ocibuild rm keep:1\n$",
       out)
     assert.equal(("ocibuild: nothing removed: 1 problem found in %s\n"):format(s), err)
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 
   it("prints sizes for people beside the byte counts", function()

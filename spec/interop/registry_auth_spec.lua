@@ -32,8 +32,7 @@ end
 
 local function build(dir, store, tag)
   T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
-  local code, out, err = T.ocibuild("--store", store, "build", dir .. "/ctx", "-t", tag)
-  assert(code == 0, out .. err)
+  T.built(store, dir .. "/ctx", "-t", tag)
   return T.image(store, tag)
 end
 
@@ -41,17 +40,7 @@ describe("registry credentials and trust", function()
   describe("TLS with Basic auth", function()
     local reg, why, base
 
-    setup(function()
-      local ok
-      ok, why = R.available { tls = true, auth = "basic" }
-      if ok then reg = R.start { tls = true, auth = "basic" } end
-      base = T.tmpdir()
-    end)
-
-    teardown(function()
-      if reg then reg.stop() end
-      if base then T.sh("rm -rf " .. T.q(base)) end
-    end)
+    R.serve({ tls = true, auth = "basic" }, function(r, w, b) reg, why, base = r, w, b end)
 
     it("an untrusted certificate names its issuer and the three fixes, which each work", function()
       if not reg then return pending(why) end
@@ -218,18 +207,8 @@ describe("registry credentials and trust", function()
   describe("tokens from a Gitea-shaped endpoint behind nginx", function()
     local reg, why, base
 
-    setup(function()
-      local ok
-      ok, why = R.available { tls = true, auth = "token" }
-      if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-"
-        .. PASSWORD } } end
-      base = T.tmpdir()
-    end)
-
-    teardown(function()
-      if reg then reg.stop() end
-      if base then T.sh("rm -rf " .. T.q(base)) end
-    end)
+    R.serve({ tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-" .. PASSWORD } },
+      function(r, w, b) reg, why, base = r, w, b end)
 
     it("pushes as the owner with one token; mounts ask for both repositories; anyone may pull", function()
       if not reg then return pending(why) end

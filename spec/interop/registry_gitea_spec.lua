@@ -25,18 +25,8 @@ end
 describe("ocibuild and a Gitea-shaped registry", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, auth = "token", gitea = true }
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start { tls = true, auth = "token", gitea = true, manifest_limit = 64 << 10 } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, auth = "token", gitea = true, manifest_limit = 64 << 10 },
+    function(r, w, b) reg, why, base = r, w, b end, function() return have("skopeo"), "skopeo is not installed" end)
 
   local function ocb(store, ...)
     return T.ocibuild("--store", store, ...)

@@ -24,8 +24,7 @@ end
 local function build(dir, store, tag, random)
   T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
   T.must(("head -c %d /dev/urandom > %s"):format(random, T.q(dir .. "/ctx/random.bin")))
-  local code, out, err = ocb(store, "build", dir .. "/ctx", "-t", tag, "--compression", "none")
-  assert(code == 0, out .. err)
+  T.built(store, dir .. "/ctx", "-t", tag, "--compression", "none")
   return T.image(store, tag)
 end
 

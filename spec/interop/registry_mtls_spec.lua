@@ -7,17 +7,7 @@ local T = require "support"
 describe("client certificates from certs.d", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, client_certs = true }
-    if ok then reg = R.start { tls = true, client_certs = true } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, client_certs = true }, function(r, w, b) reg, why, base = r, w, b end)
 
   -- ocibuild with HOME set to home (where ~/.config/containers/certs.d is).
   local function ocb(home, ...)

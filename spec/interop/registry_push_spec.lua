@@ -52,26 +52,15 @@ end
 local function build(dir, store, tag, random, extra)
   T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
   if random then T.must(("head -c %d /dev/urandom > %s"):format(random, T.q(dir .. "/ctx/random.bin"))) end
-  local code, out, err = ocb(store, "build", dir .. "/ctx", "-t", tag, table.unpack(extra or {}))
-  assert(code == 0, out .. err)
+  T.built(store, dir .. "/ctx", "-t", tag, table.unpack(extra or {}))
   return T.image(store, tag)
 end
 
 describe("ocibuild push and pull", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start {} end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({}, function(r, w, b) reg, why, base = r, w, b end,
+    function() return have("skopeo"), "skopeo is not installed" end)
 
   it("pushes an image skopeo reads back byte for byte, then only HEADs it again", function()
     if not reg then return pending(why) end

@@ -117,24 +117,15 @@ describe("ocibuild sign and verify with a registry", function()
     return text and T.json(text), text
   end
 
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start {} end
-    base = T.tmpdir()
+  R.serve({}, function(r, w, b)
+    reg, why, base = r, w, b
     keys = base .. "/keys"
     T.must("mkdir -p " .. T.q(keys))
     for _, k in ipairs { "one", "two", "three", "four" } do
       local code, out, err = ocb(base .. "/store", "keygen", "--output-key-prefix", keys .. "/" .. k)
       assert(code == 0, out .. err)
     end
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  end, function() return have("skopeo"), "skopeo is not installed" end)
 
   it("signs a pushed image: skopeo finds the signature for its digest, openssl accepts the payload", function()
     if not reg then return pending(why) end
@@ -343,18 +334,8 @@ end)
 describe("ocibuild sign and verify with Gitea-shaped tokens over TLS", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, auth = "token" }
-    if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = "sign-pass",
-      other = "other-pass" } } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, auth = "token", users = { giteaAdmin = "sign-pass", other = "other-pass" } },
+    function(r, w, b) reg, why, base = r, w, b end)
 
   it("signs with push access to the repository, verifies with read access, and needs push access to sign", function()
     if not reg then return pending(why) end

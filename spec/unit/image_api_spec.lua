@@ -41,7 +41,7 @@ local function blobs(dir)
   return T.must("ls " .. T.q(dir .. "/blobs/sha256") .. " | sort")
 end
 
-describe("ocibuild", function()
+describe("ocibuild.api.image (the methods of an image, as a script calls them)", function()
   describe("strict options", function()
     local oci = api("/tmp")
 

@@ -1,6 +1,6 @@
 local json = require "ocibuild.oci.json"
 
-describe("ocibuild.json", function()
+describe("ocibuild.oci.json", function()
   describe("encode()", function()
     it("sorts keys bytewise and writes no white space", function()
       assert.equal('{"B":1,"a":2,"aa":3,"b":{"x":[1,2],"y":true}}',
