@@ -143,8 +143,8 @@ describe("ocibuild prune", function()
     assert.equal(2, #entries)
     assert.is_nil(entries[1].annotations)
     local img = T.image(s, "keep:1")
-    local before = T.fingerprint(s)
     T.write(s .. "/.ocibuild-tmp/blob-left", "12345")
+    local before = T.fingerprint(s)
     local out = fx.ok(s, "prune", "--dry-run")
     local lines = {}
     for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
