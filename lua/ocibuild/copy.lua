@@ -9,10 +9,10 @@
 -- copies of one manifest as tasks side by side through it; each blob's
 -- event is emitted when its copy ends. Functions return nil, msg, code on
 -- failure.
-local doc = require("ocibuild.oci.doc")
-local events = require("ocibuild.events")
-local media = require("ocibuild.oci.media")
-local walk = require("ocibuild.oci.walk")
+local doc = require "ocibuild.oci.doc"
+local events = require "ocibuild.events"
+local media = require "ocibuild.oci.media"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 

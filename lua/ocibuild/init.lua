@@ -19,14 +19,14 @@
 -- `new` with a sandbox: the context checks every host path a verb is
 -- given (spec/cli/sandbox_spec.lua lists them all).
 -- @module ocibuild
-local build = require("ocibuild.ops.build")
-local check = require("ocibuild.util.check")
-local image = require("ocibuild.api.image")
-local index = require("ocibuild.build.index")
-local ops_context = require("ocibuild.ops.context")
-local session = require("ocibuild.api.session")
-local verbs = require("ocibuild.api.verbs")
-local version = require("ocibuild.util.version")
+local build = require "ocibuild.ops.build"
+local check = require "ocibuild.util.check"
+local image = require "ocibuild.api.image"
+local index = require "ocibuild.build.index"
+local ops_context = require "ocibuild.ops.context"
+local session = require "ocibuild.api.session"
+local verbs = require "ocibuild.api.verbs"
+local version = require "ocibuild.util.version"
 
 local M = {}
 

@@ -16,14 +16,14 @@
 -- (every blob verified, nothing named), where the caller holds it against
 -- prune. Targets are endpoints with tag() and commit().
 -- Functions return nil, msg, code on failure.
-local check = require("ocibuild.util.check")
-local digest = require("ocibuild.oci.digest")
-local index = require("ocibuild.store.index")
-local layout = require("ocibuild.endpoint.layout")
-local path = require("ocibuild.util.path")
-local platform = require("ocibuild.oci.platform")
-local ref = require("ocibuild.oci.ref")
-local store_mod = require("ocibuild.store")
+local check = require "ocibuild.util.check"
+local digest = require "ocibuild.oci.digest"
+local index = require "ocibuild.store.index"
+local layout = require "ocibuild.endpoint.layout"
+local path = require "ocibuild.util.path"
+local platform = require "ocibuild.oci.platform"
+local ref = require "ocibuild.oci.ref"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 

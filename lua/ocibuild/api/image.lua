@@ -6,9 +6,9 @@
 -- method raises on failure, at the caller's line; a mistyped method name
 -- raises too, with the nearest one.
 -- @submodule ocibuild
-local build = require("ocibuild.ops.build")
-local check = require("ocibuild.util.check")
-local session = require("ocibuild.api.session")
+local build = require "ocibuild.ops.build"
+local check = require "ocibuild.util.check"
+local session = require "ocibuild.api.session"
 
 local M = {}
 

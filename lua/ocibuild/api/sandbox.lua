@@ -8,8 +8,8 @@
 -- fails with "NAME is not available in build scripts (use --unsafe to
 -- allow)" at the script's line. The script runs under limits (see
 -- ocibuild.api.script) that no pcall, coroutine or finalizer gets around.
-local core = require("ocibuild.core")
-local path = require("ocibuild.util.path")
+local core = require "ocibuild.core"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

@@ -4,11 +4,11 @@
 -- and `require "ocibuild"` bound to the script's folder, so relative paths
 -- work from any working directory. Every failure is one message whose
 -- first part is FILE:LINE, the script's line at fault.
-local core = require("ocibuild.core")
-local ocibuild = require("ocibuild")
-local path = require("ocibuild.util.path")
-local reach = require("ocibuild.ops.reach")
-local sandbox = require("ocibuild.api.sandbox")
+local core = require "ocibuild.core"
+local ocibuild = require "ocibuild"
+local path = require "ocibuild.util.path"
+local reach = require "ocibuild.ops.reach"
+local sandbox = require "ocibuild.api.sandbox"
 
 local M = {}
 

@@ -6,7 +6,7 @@
 -- object, never through upvalues. Also the helpers every raising
 -- function uses: plain copies of what callers pass, the caller's line,
 -- and leaving a script's limits while ocibuild works for it.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 local Session = {}

@@ -6,9 +6,9 @@
 -- `on_event`, a callback of its own, for this call); "NAME..." takes the
 -- rest of the arguments as a list. A verb's api_result, when it has one,
 -- shapes what the caller gets.
-local ops = require("ocibuild.ops")
-local path = require("ocibuild.util.path")
-local session = require("ocibuild.api.session")
+local ops = require "ocibuild.ops"
+local path = require "ocibuild.util.path"
+local session = require "ocibuild.api.session"
 
 local M = {}
 

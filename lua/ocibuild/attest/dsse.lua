@@ -3,8 +3,8 @@
 --   PAE = "DSSEv1" SP len(type) SP type SP len(payload) SP payload
 -- (lengths in ASCII decimal), the signatures base64 in the envelope.
 -- Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local json = require("ocibuild.oci.json")
+local core = require "ocibuild.core"
+local json = require "ocibuild.oci.json"
 
 local M = {}
 

@@ -3,8 +3,8 @@
 -- ref or one of packed-refs) and the origin remote's URL, with any
 -- credentials in it left out. Never fails: nil when there is no checkout
 -- or it cannot be read.
-local core = require("ocibuild.core")
-local path = require("ocibuild.util.path")
+local core = require "ocibuild.core"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

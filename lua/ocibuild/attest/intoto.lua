@@ -1,6 +1,6 @@
 --- in-toto statements (v1), the unsigned form attestations take (BuildKit
 -- stores them so), and the payload a DSSE envelope signs. Never fails.
-local json = require("ocibuild.oci.json")
+local json = require "ocibuild.oci.json"
 
 local M = {}
 

@@ -4,7 +4,7 @@
 -- $OCIBUILD_KEY_PASSWORD (empty: none), else from a prompt without echo
 -- when standard input is a terminal, else there is none. Functions return
 -- nil, msg, code on failure; messages name the file.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

@@ -4,9 +4,9 @@
 -- SHA-256, args, target, platforms), on what (bases with their digests,
 -- and the context's git commit when it is a checkout), and when (start
 -- and finish, both SOURCE_DATE_EPOCH when that fixes time). Never fails.
-local doc = require("ocibuild.oci.doc")
-local json = require("ocibuild.oci.json")
-local purl = require("ocibuild.attest.purl")
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
+local purl = require "ocibuild.attest.purl"
 
 local M = {}
 

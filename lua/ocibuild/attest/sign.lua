@@ -4,11 +4,11 @@
 -- one for each image of an index too (policy checks run per platform
 -- image). Signing again with the same key and claims finds the signature
 -- there and adds nothing. Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local simplesign = require("ocibuild.attest.simplesign")
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local simplesign = require "ocibuild.attest.simplesign"
 
 local M = {}
 

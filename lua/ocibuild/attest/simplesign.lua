@@ -5,11 +5,11 @@
 -- annotation); and the `sha256-<hex>.sig` manifest holding one layer per
 -- signature, with a config listing them. Functions return nil, msg, code
 -- on failure.
-local core = require("ocibuild.core")
-local digest_mod = require("ocibuild.oci.digest")
-local doc = require("ocibuild.oci.doc")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
+local core = require "ocibuild.core"
+local digest_mod = require "ocibuild.oci.digest"
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
 
 local M = {}
 

@@ -4,8 +4,8 @@
 -- the public key, then the payload as containers/image reads it, then
 -- that it names exactly this manifest digest); one that passes is enough.
 -- Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local simplesign = require("ocibuild.attest.simplesign")
+local core = require "ocibuild.core"
+local simplesign = require "ocibuild.attest.simplesign"
 
 local M = {}
 

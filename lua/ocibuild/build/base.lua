@@ -6,14 +6,14 @@
 -- byte; their entries are read only when a build needs to know what the
 -- base holds (ocibuild.build.view), each layer once per process.
 -- Functions return nil, msg, code on failure.
-local copy = require("ocibuild.copy")
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local layout = require("ocibuild.endpoint.layout")
-local media = require("ocibuild.oci.media")
-local platform = require("ocibuild.oci.platform")
+local copy = require "ocibuild.copy"
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local layout = require "ocibuild.endpoint.layout"
+local media = require "ocibuild.oci.media"
+local platform = require "ocibuild.oci.platform"
 local below = require("ocibuild.util.path").below
-local locate = require("ocibuild.locate")
+local locate = require "ocibuild.locate"
 
 local M = {}
 

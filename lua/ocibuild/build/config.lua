@@ -10,8 +10,8 @@
 -- labels added, setting the entrypoint clears an inherited cmd unless a
 -- cmd is given, everything else replaced when set. Returns nil, msg on a
 -- bad value.
-local check = require("ocibuild.util.check")
-local json = require("ocibuild.oci.json")
+local check = require "ocibuild.util.check"
+local json = require "ocibuild.oci.json"
 
 local M = {}
 

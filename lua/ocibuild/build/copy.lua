@@ -14,13 +14,13 @@
 -- (ocibuild.build.view) into the layer's entries, or a folder walked by
 -- the core with its layer state (one folder of a context, the common
 -- case). Functions return nil, msg, code.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local ignore = require("ocibuild.build.ignore")
-local perm = require("ocibuild.build.perm")
-local srcfs = require("ocibuild.build.srcfs")
-local unpack = require("ocibuild.build.unpack")
-local view_mod = require("ocibuild.build.view")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local ignore = require "ocibuild.build.ignore"
+local perm = require "ocibuild.build.perm"
+local srcfs = require "ocibuild.build.srcfs"
+local unpack = require "ocibuild.build.unpack"
+local view_mod = require "ocibuild.build.view"
 local split = require("ocibuild.util.path").components
 
 local M = {}

@@ -3,7 +3,7 @@
 -- the host, its retries), the body written into the store as a blob that
 -- is published only when its bytes are the checksum. A blob already in
 -- the store is not fetched again. Functions return nil, msg, code.
-local digest = require("ocibuild.oci.digest")
+local digest = require "ocibuild.oci.digest"
 
 local M = {}
 

@@ -5,11 +5,11 @@
 -- checked once, when the script calls them (so a mistake points at that
 -- line). Consecutive file and remove calls make one layer of their own
 -- (ocibuild.build.plan writes it). Functions return nil, msg.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local ignore = require("ocibuild.build.ignore")
-local path = require("ocibuild.util.path")
-local rules = require("ocibuild.build.rules")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local ignore = require "ocibuild.build.ignore"
+local path = require "ocibuild.util.path"
+local rules = require "ocibuild.build.rules"
 
 local M = {}
 

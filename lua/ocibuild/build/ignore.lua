@@ -3,7 +3,7 @@
 -- where each pattern came from, so that an exclusion can be explained.
 -- Matching itself is in C (core.matcher); this module only prepares the
 -- strings: lines, comments, white space, '!' and path cleaning.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

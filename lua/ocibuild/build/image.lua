@@ -6,22 +6,22 @@
 -- and returns the manifest's descriptor. Tagging, pushing and exporting
 -- are the caller's (ocibuild.build.save).
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
-local check = require("ocibuild.util.check")
-local config = require("ocibuild.build.config")
-local copy = require("ocibuild.build.copy")
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local env = require("ocibuild.util.env")
-local events = require("ocibuild.events")
-local fetch = require("ocibuild.build.fetch")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local path = require("ocibuild.util.path")
-local perm = require("ocibuild.build.perm")
-local plan = require("ocibuild.build.plan")
-local platform = require("ocibuild.oci.platform")
-local srcfs = require("ocibuild.build.srcfs")
-local view = require("ocibuild.build.view")
+local check = require "ocibuild.util.check"
+local config = require "ocibuild.build.config"
+local copy = require "ocibuild.build.copy"
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local env = require "ocibuild.util.env"
+local events = require "ocibuild.events"
+local fetch = require "ocibuild.build.fetch"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local path = require "ocibuild.util.path"
+local perm = require "ocibuild.build.perm"
+local plan = require "ocibuild.build.plan"
+local platform = require "ocibuild.oci.platform"
+local srcfs = require "ocibuild.build.srcfs"
+local view = require "ocibuild.build.view"
 
 -- Loaded only when an image has a base, files or layers.
 local function base_mod() return require "ocibuild.build.base" end

@@ -4,12 +4,12 @@
 -- of one platform are an error (found before anything is built unless a
 -- platform comes from a base).
 -- Internal: functions return nil, msg, code (and where); init.lua raises.
-local check = require("ocibuild.util.check")
-local config = require("ocibuild.build.config")
-local doc = require("ocibuild.oci.doc")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local platform = require("ocibuild.oci.platform")
+local check = require "ocibuild.util.check"
+local config = require "ocibuild.build.config"
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local platform = require "ocibuild.oci.platform"
 
 local M = {}
 M.__index = M

@@ -3,12 +3,12 @@
 -- the compiled exclusion matcher; `run` turns it into core objects (a tar
 -- policy, a codec) and runs the core's layer job into a store.
 -- Functions return nil, msg, code on failure.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local ignore = require("ocibuild.build.ignore")
-local path = require("ocibuild.util.path")
-local rules = require("ocibuild.build.rules")
-local version = require("ocibuild.util.version")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local ignore = require "ocibuild.build.ignore"
+local path = require "ocibuild.util.path"
+local rules = require "ocibuild.build.rules"
+local version = require "ocibuild.util.version"
 
 local M = {}
 

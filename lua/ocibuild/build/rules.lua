@@ -4,10 +4,10 @@
 -- to exactly the paths that line would exclude; for each attribute the
 -- last matching rule wins. Checked here once, compiled and applied by the
 -- core's tar policy (no Lua runs per file). Functions return nil, msg.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local env = require("ocibuild.util.env")
-local ignore = require("ocibuild.build.ignore")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local env = require "ocibuild.util.env"
+local ignore = require "ocibuild.build.ignore"
 
 local M = {}
 

@@ -3,12 +3,12 @@
 -- the tags move, and with `archive` the image is also copied into an OCI
 -- archive. Pushing what was saved is the build verb's (ocibuild.ops.build).
 -- Returns nil, msg, code (and the failing layer's `where`) on failure.
-local env = require("ocibuild.util.env")
-local events = require("ocibuild.events")
-local output = require("ocibuild.endpoint.output")
-local path = require("ocibuild.util.path")
-local ref = require("ocibuild.oci.ref")
-local store_mod = require("ocibuild.store")
+local env = require "ocibuild.util.env"
+local events = require "ocibuild.events"
+local output = require "ocibuild.endpoint.output"
+local path = require "ocibuild.util.path"
+local ref = require "ocibuild.oci.ref"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 

@@ -13,9 +13,9 @@
 -- fn(rel, info) depth first in byte order; resolve(comps) (symlinks
 -- followed inside the root, as BuildKit's RootPath does). Functions
 -- return nil, msg, code on failure.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 local clean = require("ocibuild.util.path").below
-local view = require("ocibuild.build.view")
+local view = require "ocibuild.build.view"
 
 local M = {}
 

@@ -3,8 +3,8 @@
 -- as BuildKit does (moby's archive.Untar with the copy's owner): names
 -- cleaned below the destination (one climbing out is an error), hardlinks
 -- within the archive, files extracted to the build's temp folder.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
 local split = require("ocibuild.util.path").components
 
 local M = {}

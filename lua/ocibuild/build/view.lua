@@ -7,7 +7,7 @@
 -- older layers and mounts have. Symlinks of the tree are followed as an
 -- extractor follows them inside the root; a symlink inside a directory
 -- is not (its target is not read): the answer there is "unknown".
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 M.__index = M

@@ -4,9 +4,9 @@
 -- pushes like a directory build). Only the options that mean something
 -- for a Dockerfile are taken; the others are usage errors naming
 -- --as-layer.
-local dockerfile = require("ocibuild.dockerfile")
-local getopt = require("ocibuild.cli.getopt")
-local path = require("ocibuild.util.path")
+local dockerfile = require "ocibuild.dockerfile"
+local getopt = require "ocibuild.cli.getopt"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

@@ -6,9 +6,9 @@
 -- operand, a flag's bad value, a reference or platform typed that cannot
 -- be one), 1 for anything else; a command never exits 0 after an error.
 -- An internal bug raises: the program prints its traceback and exits 70.
-local check = require("ocibuild.util.check")
-local context = require("ocibuild.ops.context")
-local progress = require("ocibuild.cli.progress")
+local check = require "ocibuild.util.check"
+local context = require "ocibuild.ops.context"
+local progress = require "ocibuild.cli.progress"
 
 local M = {}
 

@@ -2,7 +2,7 @@
 -- own command list (ocibuild.cli.COMMANDS) and each command's HELP text,
 -- so that a command added later appears in both with no edit here. The
 -- build runs this through scripts/gendoc.lua; nothing at run time does.
-local cli = require("ocibuild.cli")
+local cli = require "ocibuild.cli"
 
 local M = {}
 

@@ -8,13 +8,13 @@
 -- `progress.run(opts.progress, "push", function(rep) ... end)` and prints
 -- the lines it prints while the work goes on (a pushed blob) with
 -- rep.print(line, io.stdout), which keeps them out of the live lines.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local getopt = require("ocibuild.cli.getopt")
-local json = require("ocibuild.oci.json")
-local output = require("ocibuild.cli.output")
-local tty = require("ocibuild.cli.tty")
-local warnings = require("ocibuild.cli.warnings")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local getopt = require "ocibuild.cli.getopt"
+local json = require "ocibuild.oci.json"
+local output = require "ocibuild.cli.output"
+local tty = require "ocibuild.cli.tty"
+local warnings = require "ocibuild.cli.warnings"
 
 local M = {}
 

@@ -1,8 +1,8 @@
 --- The registry flags push, pull, login, build and run share, their help
 -- text, turning them into ocibuild.registry options, and what the CLI
 -- prints while images move (one line per blob, warnings on stderr).
-local getopt = require("ocibuild.cli.getopt")
-local output = require("ocibuild.cli.output")
+local getopt = require "ocibuild.cli.getopt"
+local output = require "ocibuild.cli.output"
 
 local M = {}
 

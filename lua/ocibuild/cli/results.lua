@@ -4,11 +4,11 @@
 -- the keys `docker buildx build --metadata-file` writes, and ocibuild's
 -- own). Output files are checked (ocibuild.endpoint.output) before any
 -- work and written atomically after it.
-local core = require("ocibuild.core")
-local json = require("ocibuild.oci.json")
-local output = require("ocibuild.cli.output")
-local outfile = require("ocibuild.endpoint.output")
-local path = require("ocibuild.util.path")
+local core = require "ocibuild.core"
+local json = require "ocibuild.oci.json"
+local output = require "ocibuild.cli.output"
+local outfile = require "ocibuild.endpoint.output"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 --- What the store commands print: aligned tables with a header row, JSON
 -- indented for people (keys sorted, as the canonical encoder writes
 -- them), and ages ("3 hours ago") from RFC 3339 times.
-local json = require("ocibuild.oci.json")
+local json = require "ocibuild.oci.json"
 
 local M = {}
 

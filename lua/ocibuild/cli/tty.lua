@@ -8,7 +8,7 @@
 -- written, redrawn), so that nothing printed lands inside it. Stages
 -- younger than a redraw interval are not drawn, so quick commands print
 -- nothing.
-local output = require("ocibuild.cli.output")
+local output = require "ocibuild.cli.output"
 
 local M = {}
 M.__index = M

@@ -1,19 +1,19 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
 -- base image or none, with the config set from flags; or, with -f FILE
 -- or a Dockerfile in DIR, the Dockerfile's image (ocibuild.cli.dockerfile).
-local check = require("ocibuild.util.check")
-local config = require("ocibuild.build.config")
-local dfcli = require("ocibuild.cli.dockerfile")
-local getopt = require("ocibuild.cli.getopt")
-local ignore = require("ocibuild.build.ignore")
-local image = require("ocibuild.build.image")
-local json = require("ocibuild.oci.json")
-local layer = require("ocibuild.build.layer")
-local ops = require("ocibuild.ops")
-local platform = require("ocibuild.oci.platform")
-local progress = require("ocibuild.cli.progress")
-local reg_cli = require("ocibuild.cli.registry")
-local results = require("ocibuild.cli.results")
+local check = require "ocibuild.util.check"
+local config = require "ocibuild.build.config"
+local dfcli = require "ocibuild.cli.dockerfile"
+local getopt = require "ocibuild.cli.getopt"
+local ignore = require "ocibuild.build.ignore"
+local image = require "ocibuild.build.image"
+local json = require "ocibuild.oci.json"
+local layer = require "ocibuild.build.layer"
+local ops = require "ocibuild.ops"
+local platform = require "ocibuild.oci.platform"
+local progress = require "ocibuild.cli.progress"
+local reg_cli = require "ocibuild.cli.registry"
+local results = require "ocibuild.cli.results"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 --- `ocibuild copy SRC DST`: one image from any place to any other.
-local getopt = require("ocibuild.cli.getopt")
-local progress = require("ocibuild.cli.progress")
-local reg_cli = require("ocibuild.cli.registry")
+local getopt = require "ocibuild.cli.getopt"
+local progress = require "ocibuild.cli.progress"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 

@@ -1,8 +1,8 @@
 --- `ocibuild diff IMAGE1 IMAGE2`: why two images of the store differ.
-local check = require("ocibuild.util.check")
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local output = require("ocibuild.cli.output")
+local check = require "ocibuild.util.check"
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local output = require "ocibuild.cli.output"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 --- `ocibuild export NAME... -o FILE.tar|-`: images of the store into one
 -- OCI archive.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 --- `ocibuild fsck`: checks a whole store and says what is wrong.
-local fsck = require("ocibuild.store.fsck")
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local fsck = require "ocibuild.store.fsck"
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

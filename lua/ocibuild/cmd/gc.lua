@@ -1,5 +1,5 @@
 --- `ocibuild gc`: the former name of `ocibuild prune`, kept as an alias.
-local prune = require("ocibuild.cmd.prune")
+local prune = require "ocibuild.cmd.prune"
 
 local M = {}
 

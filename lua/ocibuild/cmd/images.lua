@@ -1,11 +1,11 @@
 --- `ocibuild images [REPO]`: the images of the store, one row per name.
-local digest = require("ocibuild.oci.digest")
-local getopt = require("ocibuild.cli.getopt")
-local images = require("ocibuild.store.images")
-local json = require("ocibuild.oci.json")
-local ops = require("ocibuild.ops")
-local output = require("ocibuild.cli.output")
-local show = require("ocibuild.cli.show")
+local digest = require "ocibuild.oci.digest"
+local getopt = require "ocibuild.cli.getopt"
+local images = require "ocibuild.store.images"
+local json = require "ocibuild.oci.json"
+local ops = require "ocibuild.ops"
+local output = require "ocibuild.cli.output"
+local show = require "ocibuild.cli.show"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 --- `ocibuild import FILE.tar|DIR|- [-t TAG]`: images into the store.
-local check = require("ocibuild.util.check")
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local check = require "ocibuild.util.check"
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

@@ -1,9 +1,9 @@
 --- `ocibuild init [--template NAME]`: writes a commented build.lua (and a
 -- .dockerignore where none exists) for a kind of project into the current
 -- folder, never over an existing build.lua.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local templates = require("ocibuild.templates")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local templates = require "ocibuild.templates"
 
 local M = {}
 

@@ -1,8 +1,8 @@
 --- `ocibuild inspect NAME|DIGEST`: an image of the store as JSON.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local reg_cli = require("ocibuild.cli.registry")
-local show = require("ocibuild.cli.show")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local reg_cli = require "ocibuild.cli.registry"
+local show = require "ocibuild.cli.show"
 
 local M = {}
 

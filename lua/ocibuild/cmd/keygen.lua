@@ -1,6 +1,6 @@
 --- `ocibuild keygen`: an ECDSA P-256 key pair for signing images.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

@@ -1,10 +1,10 @@
 --- `ocibuild login HOST`: checks credentials with a registry and stores
 -- them where docker, podman, skopeo and crane find them too. At a
 -- terminal it asks for them, as docker does (the password not echoed).
-local core = require("ocibuild.core")
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local reg_cli = require("ocibuild.cli.registry")
+local core = require "ocibuild.core"
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 

@@ -1,6 +1,6 @@
 --- `ocibuild logout HOST`: forgets the credentials stored for a registry.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

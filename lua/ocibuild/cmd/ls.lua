@@ -1,9 +1,9 @@
 --- `ocibuild ls DIR [--why]`: what a directory puts into a layer and,
 -- with --why, every path left out with the pattern (file and line) that
 -- left it out: the "why is my file missing?" question.
-local check = require("ocibuild.util.check")
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local check = require "ocibuild.util.check"
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

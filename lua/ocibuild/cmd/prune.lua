@@ -1,8 +1,8 @@
 --- `ocibuild prune`: removes what no name reaches from the store.
-local fsck = require("ocibuild.store.fsck")
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local output = require("ocibuild.cli.output")
+local fsck = require "ocibuild.store.fsck"
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local output = require "ocibuild.cli.output"
 
 local M = {}
 

@@ -1,7 +1,7 @@
 --- `ocibuild pull REF`: an image from a registry into the store.
-local getopt = require("ocibuild.cli.getopt")
-local progress = require("ocibuild.cli.progress")
-local reg_cli = require("ocibuild.cli.registry")
+local getopt = require "ocibuild.cli.getopt"
+local progress = require "ocibuild.cli.progress"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 

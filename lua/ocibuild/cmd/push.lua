@@ -1,7 +1,7 @@
 --- `ocibuild push SRC [DEST]`: an image of the store to a registry.
-local getopt = require("ocibuild.cli.getopt")
-local progress = require("ocibuild.cli.progress")
-local reg_cli = require("ocibuild.cli.registry")
+local getopt = require "ocibuild.cli.getopt"
+local progress = require "ocibuild.cli.progress"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 

@@ -1,6 +1,6 @@
 --- `ocibuild rm NAME|DIGEST...`: removes names from the store.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

@@ -1,12 +1,12 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script, sandboxed
 -- unless --unsafe.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local progress = require("ocibuild.cli.progress")
-local reach = require("ocibuild.ops.reach")
-local reg_cli = require("ocibuild.cli.registry")
-local results = require("ocibuild.cli.results")
-local script = require("ocibuild.api.script")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local progress = require "ocibuild.cli.progress"
+local reach = require "ocibuild.ops.reach"
+local reg_cli = require "ocibuild.cli.registry"
+local results = require "ocibuild.cli.results"
+local script = require "ocibuild.api.script"
 
 local M = {}
 

@@ -1,8 +1,8 @@
 --- `ocibuild sign --key KEY REF`: cosign signatures for an image.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local ref = require("ocibuild.oci.ref")
-local reg_cli = require("ocibuild.cli.registry")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local ref = require "ocibuild.oci.ref"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 

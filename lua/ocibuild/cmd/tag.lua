@@ -1,6 +1,6 @@
 --- `ocibuild tag SRC DST...`: more names for an image of the store.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 
 local M = {}
 

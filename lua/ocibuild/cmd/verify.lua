@@ -1,7 +1,7 @@
 --- `ocibuild verify --key PUB REF`: checks an image's cosign signatures.
-local getopt = require("ocibuild.cli.getopt")
-local ops = require("ocibuild.ops")
-local reg_cli = require("ocibuild.cli.registry")
+local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
+local reg_cli = require "ocibuild.cli.registry"
 
 local M = {}
 

@@ -7,14 +7,14 @@
 -- the target's steps, config and history given to the image the caller
 -- holds (what a script adds to it comes after).
 -- Failures: nil, msg, code, where (FILE:LINE).
-local config = require("ocibuild.build.config")
-local dispatch = require("ocibuild.dockerfile.dispatch")
-local image = require("ocibuild.build.image")
-local instructions = require("ocibuild.dockerfile.instructions")
-local json = require("ocibuild.oci.json")
-local parser = require("ocibuild.dockerfile.parser")
-local platform = require("ocibuild.oci.platform")
-local stages_mod = require("ocibuild.dockerfile.stages")
+local config = require "ocibuild.build.config"
+local dispatch = require "ocibuild.dockerfile.dispatch"
+local image = require "ocibuild.build.image"
+local instructions = require "ocibuild.dockerfile.instructions"
+local json = require "ocibuild.oci.json"
+local parser = require "ocibuild.dockerfile.parser"
+local platform = require "ocibuild.oci.platform"
+local stages_mod = require "ocibuild.dockerfile.stages"
 
 local M = {}
 

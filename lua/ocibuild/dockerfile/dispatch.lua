@@ -10,10 +10,10 @@
 -- workdir=, user=, shell=, args= (ARGs declared), o= (the build's
 -- options), lex=, file=, stages=}. Each function returns true, or nil,
 -- msg, code (the caller adds FILE:LINE).
-local config = require("ocibuild.build.config")
-local fetch = require("ocibuild.build.fetch")
-local shell = require("ocibuild.dockerfile.shell")
-local text = require("ocibuild.dockerfile.text")
+local config = require "ocibuild.build.config"
+local fetch = require "ocibuild.build.fetch"
+local shell = require "ocibuild.dockerfile.shell"
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 

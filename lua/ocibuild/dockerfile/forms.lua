@@ -4,8 +4,8 @@
 -- VALUE form) of ENV and LABEL; JSON arrays of strings (exec form), with
 -- what is not one taken as shell form; the --flags before the arguments.
 -- Functions return nil, msg for what BuildKit refuses.
-local json = require("ocibuild.oci.json")
-local text = require("ocibuild.dockerfile.text")
+local json = require "ocibuild.oci.json"
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 

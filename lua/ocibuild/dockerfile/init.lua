@@ -10,15 +10,15 @@
 --                     platforms = {"linux/amd64", ...}, display = }
 -- Failures: nil, msg, code (BADDOCKERFILE and USAGE for what the file
 -- asks; the CLI exits 2 on them).
-local builder = require("ocibuild.dockerfile.builder")
-local core = require("ocibuild.core")
-local ignore = require("ocibuild.build.ignore")
-local image = require("ocibuild.build.image")
-local index = require("ocibuild.build.index")
-local instructions = require("ocibuild.dockerfile.instructions")
-local parser = require("ocibuild.dockerfile.parser")
-local platform = require("ocibuild.oci.platform")
-local stages = require("ocibuild.dockerfile.stages")
+local builder = require "ocibuild.dockerfile.builder"
+local core = require "ocibuild.core"
+local ignore = require "ocibuild.build.ignore"
+local image = require "ocibuild.build.image"
+local index = require "ocibuild.build.index"
+local instructions = require "ocibuild.dockerfile.instructions"
+local parser = require "ocibuild.dockerfile.parser"
+local platform = require "ocibuild.oci.platform"
+local stages = require "ocibuild.dockerfile.stages"
 
 local M = {}
 

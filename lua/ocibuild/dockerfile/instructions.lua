@@ -9,9 +9,9 @@
 --     {from = <from>, cmds = {...}}, ... } }
 -- Each instruction is {kind = "copy"|..., line=, end_line=, code= (its
 -- text, trimmed), ...fields}. Failures: nil, "FILE:LINE: msg", code.
-local check = require("ocibuild.util.check")
-local parser = require("ocibuild.dockerfile.parser")
-local text = require("ocibuild.dockerfile.text")
+local check = require "ocibuild.util.check"
+local parser = require "ocibuild.dockerfile.parser"
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 

@@ -13,9 +13,9 @@
 -- line = (first line, 1-based), end_line = (last line)}. dump(node) is
 -- BuildKit's Node.Dump (the form of its parser test files).
 -- Failures: nil, "FILE:LINE: message", "BADDOCKERFILE".
-local forms = require("ocibuild.dockerfile.forms")
-local shell = require("ocibuild.dockerfile.shell")
-local text = require("ocibuild.dockerfile.text")
+local forms = require "ocibuild.dockerfile.forms"
+local shell = require "ocibuild.dockerfile.shell"
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 

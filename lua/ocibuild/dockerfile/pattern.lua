@@ -5,7 +5,7 @@
 -- regular expression; this matches the same way a backtracking engine
 -- does (leftmost; lazy or greedy stars tried in order). Functions return
 -- nil, msg on a bad pattern.
-local text = require("ocibuild.dockerfile.text")
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 

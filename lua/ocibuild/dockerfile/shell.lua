@@ -12,8 +12,8 @@
 -- raw_escapes (keep escape characters), skip_unset (leave unset
 -- variables as written), skip_quotes (quotes are plain characters).
 -- Functions return nil, msg on a syntax error.
-local pattern = require("ocibuild.dockerfile.pattern")
-local text = require("ocibuild.dockerfile.text")
+local pattern = require "ocibuild.dockerfile.pattern"
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 local Lex = {}

@@ -10,10 +10,10 @@
 -- stage, ADD of a URL without a checksum, unknown targets, bad names.
 -- Failures: nil, "FILE:LINE: msg", code ("USAGE" for what the Dockerfile
 -- asks that ocibuild refuses).
-local fetch = require("ocibuild.build.fetch")
-local platform = require("ocibuild.oci.platform")
-local shell = require("ocibuild.dockerfile.shell")
-local text = require("ocibuild.dockerfile.text")
+local fetch = require "ocibuild.build.fetch"
+local platform = require "ocibuild.oci.platform"
+local shell = require "ocibuild.dockerfile.shell"
+local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 

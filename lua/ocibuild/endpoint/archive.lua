@@ -17,13 +17,13 @@
 -- lists an image once per name, as Docker does: docker load, podman load
 -- and skopeo's docker-archive: read its manifest.json, ocibuild import its
 -- index.json (the image's own manifest, so its digest comes back).
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local index = require("ocibuild.store.index")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local output = require("ocibuild.endpoint.output")
-local store_mod = require("ocibuild.store")
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local output = require "ocibuild.endpoint.output"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 M.__index = M

@@ -4,7 +4,7 @@
 -- them into a store (a registry: downloaded and verified on the way);
 -- blobs it has are verified before they are skipped; manifests are put as
 -- the exact bytes read from the source, checked against their digest.
-local doc = require("ocibuild.oci.doc")
+local doc = require "ocibuild.oci.doc"
 
 local M = {}
 M.__index = M

@@ -3,8 +3,8 @@
 -- symlink (followed or replaced), a device, a FIFO or a directory, and
 -- never anywhere inside an image layout (a store's index.json, blobs or
 -- lock are not outputs). Returns the path, or nil and why.
-local core = require("ocibuild.core")
-local path = require("ocibuild.util.path")
+local core = require "ocibuild.core"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

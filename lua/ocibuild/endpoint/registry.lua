@@ -7,7 +7,7 @@
 -- manifests are read (and kept for the walk) and blobs downloaded into a
 -- store, verified. `parallel` lets copy move one manifest's blobs side by
 -- side through the client's scheduler.
-local doc = require("ocibuild.oci.doc")
+local doc = require "ocibuild.oci.doc"
 
 local M = {}
 M.__index = M

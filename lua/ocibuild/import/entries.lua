@@ -13,10 +13,10 @@
 -- Only a docker archive's own names are remembered (MAX_NAMES at most): a
 -- blob's is its digest, and a repeated one is verified again.
 -- Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local digest_mod = require("ocibuild.oci.digest")
-local doc = require("ocibuild.oci.doc")
-local events = require("ocibuild.events")
+local core = require "ocibuild.core"
+local digest_mod = require "ocibuild.oci.digest"
+local doc = require "ocibuild.oci.doc"
+local events = require "ocibuild.events"
 
 local M = {}
 

@@ -5,15 +5,15 @@
 -- manifest.json's RepoTags; or, for a docker archive, a manifest made for
 -- each manifest.json entry from its config and layers.
 -- Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local entries = require("ocibuild.import.entries")
-local events = require("ocibuild.events")
-local index = require("ocibuild.store.index")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local ref = require("ocibuild.oci.ref")
-local walk = require("ocibuild.oci.walk")
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local entries = require "ocibuild.import.entries"
+local events = require "ocibuild.events"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local ref = require "ocibuild.oci.ref"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 

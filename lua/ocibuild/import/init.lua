@@ -6,16 +6,16 @@
 -- (ocibuild.import.images). Blobs are held against prune until named; a
 -- failed import leaves only what prune removes.
 -- Functions return nil, msg, code on failure.
-local copy = require("ocibuild.copy")
-local core = require("ocibuild.core")
-local entries = require("ocibuild.import.entries")
-local found = require("ocibuild.import.images")
-local index = require("ocibuild.store.index")
-local json = require("ocibuild.oci.json")
-local layout = require("ocibuild.endpoint.layout")
-local media = require("ocibuild.oci.media")
-local ref = require("ocibuild.oci.ref")
-local store_mod = require("ocibuild.store")
+local copy = require "ocibuild.copy"
+local core = require "ocibuild.core"
+local entries = require "ocibuild.import.entries"
+local found = require "ocibuild.import.images"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local layout = require "ocibuild.endpoint.layout"
+local media = require "ocibuild.oci.media"
+local ref = require "ocibuild.oci.ref"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 

@@ -3,9 +3,9 @@
 -- marked; `M.encode` gives the bytes that get hashed), and read back
 -- strictly: what is not the right type, size or form is an error naming
 -- the document and the field, never something to guess about.
-local digest = require("ocibuild.oci.digest")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
+local digest = require "ocibuild.oci.digest"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
 
 local M = {}
 

@@ -1,5 +1,5 @@
 --- Platforms: os/architecture[/variant], as container runtimes name them.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

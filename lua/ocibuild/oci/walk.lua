@@ -10,7 +10,7 @@
 -- indexes nest at most MAX_DEPTH deep, and one walk looks at no more than
 -- MAX_DESCRIPTORS descriptors; either bound ends it with one line.
 -- Functions return nil, msg, code on failure.
-local media = require("ocibuild.oci.media")
+local media = require "ocibuild.oci.media"
 
 local M = {}
 

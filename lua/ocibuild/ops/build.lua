@@ -8,16 +8,16 @@
 -- context's sandbox), is checked before any work. Events: the `image`
 -- stage of ocibuild.build.save (its layers, its archive), then one `push`
 -- stage per target, the push verb's own (ocibuild.ops.push).
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local dockerfile = require("ocibuild.dockerfile")
-local ignore = require("ocibuild.build.ignore")
-local image = require("ocibuild.build.image")
-local layer = require("ocibuild.build.layer")
-local locate = require("ocibuild.locate")
-local options = require("ocibuild.registry.options")
-local ref = require("ocibuild.oci.ref")
-local save = require("ocibuild.build.save")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local dockerfile = require "ocibuild.dockerfile"
+local ignore = require "ocibuild.build.ignore"
+local image = require "ocibuild.build.image"
+local layer = require "ocibuild.build.layer"
+local locate = require "ocibuild.locate"
+local options = require "ocibuild.registry.options"
+local ref = require "ocibuild.oci.ref"
+local save = require "ocibuild.build.save"
 
 local M = {}
 

@@ -6,12 +6,12 @@
 -- policy of ocibuild.ops.reach). A verb asks its ctx; it never builds
 -- its own store location, registry options or sinks.
 -- Functions return nil, msg, code on failure.
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local events = require("ocibuild.events")
-local options = require("ocibuild.registry.options")
-local path = require("ocibuild.util.path")
-local store_mod = require("ocibuild.store")
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local events = require "ocibuild.events"
+local options = require "ocibuild.registry.options"
+local path = require "ocibuild.util.path"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 local Ctx = {}

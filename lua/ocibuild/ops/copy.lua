@@ -8,11 +8,11 @@
 -- stage (id: the destination as given; ref: the source), its blob events,
 -- ended with the digest; a registry destination is the push verb's own
 -- `push` stage.
-local copy = require("ocibuild.copy")
-local env = require("ocibuild.util.env")
-local events = require("ocibuild.events")
-local locate = require("ocibuild.locate")
-local options = require("ocibuild.registry.options")
+local copy = require "ocibuild.copy"
+local env = require "ocibuild.util.env"
+local events = require "ocibuild.events"
+local locate = require "ocibuild.locate"
+local options = require "ocibuild.registry.options"
 
 local M = {}
 

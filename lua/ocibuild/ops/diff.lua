@@ -3,10 +3,10 @@
 -- added, removed or changed. Each image is named as for every verb of the
 -- store (a name, a digest, NAME@DIGEST, an ID or digest prefix); an index
 -- must be narrowed to one platform's manifest.
-local check = require("ocibuild.util.check")
-local imagediff = require("ocibuild.store.diff")
-local images = require("ocibuild.store.images")
-local media = require("ocibuild.oci.media")
+local check = require "ocibuild.util.check"
+local imagediff = require "ocibuild.store.diff"
+local images = require "ocibuild.store.images"
+local media = require "ocibuild.oci.media"
 
 local M = {}
 

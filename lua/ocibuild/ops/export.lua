@@ -7,14 +7,14 @@
 -- Everything is read from the store verified, while the store is held
 -- against prune. Events: an `archive` stage (id and path: the file), its
 -- blob events.
-local archive = require("ocibuild.endpoint.archive")
-local check = require("ocibuild.util.check")
-local copy = require("ocibuild.copy")
-local env = require("ocibuild.util.env")
-local events = require("ocibuild.events")
-local images = require("ocibuild.store.images")
-local layout = require("ocibuild.endpoint.layout")
-local locate = require("ocibuild.locate")
+local archive = require "ocibuild.endpoint.archive"
+local check = require "ocibuild.util.check"
+local copy = require "ocibuild.copy"
+local env = require "ocibuild.util.env"
+local events = require "ocibuild.events"
+local images = require "ocibuild.store.images"
+local layout = require "ocibuild.endpoint.layout"
+local locate = require "ocibuild.locate"
 
 local M = {}
 

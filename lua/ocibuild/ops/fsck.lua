@@ -2,7 +2,7 @@
 -- (ocibuild.store.fsck): every problem, the images each one breaks and
 -- their repair. A store that does not exist yet has nothing wrong (and
 -- is not created).
-local fsck = require("ocibuild.store.fsck")
+local fsck = require "ocibuild.store.fsck"
 
 local M = {}
 

@@ -3,7 +3,7 @@
 -- ID, platforms, size and creation time; an image whose blobs cannot be
 -- read is listed with what is known and its `error`. A store that does not
 -- exist yet lists nothing (and is not created).
-local images = require("ocibuild.store.images")
+local images = require "ocibuild.store.images"
 
 local M = {}
 

@@ -4,10 +4,10 @@
 -- digest as it is copied; images keep the names the archive gives them,
 -- or take `tags`. Events: an `import` stage (id and path: the source),
 -- its blob events and warnings.
-local check = require("ocibuild.util.check")
-local events = require("ocibuild.events")
-local import = require("ocibuild.import")
-local locate = require("ocibuild.locate")
+local check = require "ocibuild.util.check"
+local events = require "ocibuild.events"
+local import = require "ocibuild.import"
+local locate = require "ocibuild.locate"
 
 local M = {}
 

@@ -13,7 +13,7 @@
 -- (ocibuild/cmd/VERB.lua, listed in ocibuild.cli.COMMANDS) that parses
 -- into args and reports, and, when programs need it, a raising function
 -- in ocibuild.api.verbs.
-local check = require("ocibuild.util.check")
+local check = require "ocibuild.util.check"
 
 local M = {}
 

@@ -4,12 +4,12 @@
 -- store (never created), of a layout (oci:DIR[:TAG]) or of a registry
 -- (docker://REF), read where it is; every document read is verified
 -- against its digest.
-local check = require("ocibuild.util.check")
-local doc = require("ocibuild.oci.doc")
-local inspect = require("ocibuild.store.inspect")
-local locate = require("ocibuild.locate")
-local store_mod = require("ocibuild.store")
-local util_path = require("ocibuild.util.path")
+local check = require "ocibuild.util.check"
+local doc = require "ocibuild.oci.doc"
+local inspect = require "ocibuild.store.inspect"
+local locate = require "ocibuild.locate"
+local store_mod = require "ocibuild.store"
+local util_path = require "ocibuild.util.path"
 
 local M = {}
 

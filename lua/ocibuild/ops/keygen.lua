@@ -2,7 +2,7 @@
 -- skopeo, podman): PREFIX.key (PKCS#8 PEM, mode 0600, encrypted with the
 -- passphrase of ocibuild.attest.keys) and PREFIX.pub; each file whole or
 -- not at all, never replacing one without `force`.
-local keys = require("ocibuild.attest.keys")
+local keys = require "ocibuild.attest.keys"
 
 local M = {}
 

@@ -2,9 +2,9 @@
 -- when it hands out tokens) and stored where docker, podman, skopeo and
 -- crane find them (ocibuild.registry.login): the `authfile`, else the
 -- docker config, or the credential helper it names for the host.
-local check = require("ocibuild.util.check")
-local options = require("ocibuild.registry.options")
-local registry = require("ocibuild.registry")
+local check = require "ocibuild.util.check"
+local options = require "ocibuild.registry.options"
+local registry = require "ocibuild.registry"
 
 local M = {}
 

@@ -1,8 +1,8 @@
 --- logout: the credentials stored for a registry forgotten
 -- (ocibuild.registry.logout): from the `authfile`, else the docker
 -- config, and from the credential helper it names for the host.
-local login = require("ocibuild.ops.login")
-local registry = require("ocibuild.registry")
+local login = require "ocibuild.ops.login"
+local registry = require "ocibuild.registry"
 
 local M = {}
 

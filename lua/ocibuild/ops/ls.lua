@@ -2,10 +2,10 @@
 -- `why` every path left out with the pattern (file and line) that left it
 -- out: the "why is my file missing?" question. The store and the archive
 -- a build would write are left out, as the build leaves them out.
-local build_save = require("ocibuild.build.save")
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local ignore = require("ocibuild.build.ignore")
+local build_save = require "ocibuild.build.save"
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local ignore = require "ocibuild.build.ignore"
 
 local M = {}
 

@@ -4,7 +4,7 @@
 -- the whole store is checked first (ocibuild.store.fsck) and nothing is
 -- removed when a problem is found. A store that does not exist yet has
 -- nothing to remove (and is not created).
-local fsck = require("ocibuild.store.fsck")
+local fsck = require "ocibuild.store.fsck"
 
 local M = {}
 

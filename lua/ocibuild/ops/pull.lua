@@ -5,11 +5,11 @@
 -- `pull` stage (id: the reference, familiar; ref: normalized), its
 -- progress and blob events, ended with ref = HOST/NAME@sha256:... and the
 -- store.
-local check = require("ocibuild.util.check")
-local locate = require("ocibuild.locate")
-local options = require("ocibuild.registry.options")
-local platform = require("ocibuild.oci.platform")
-local registry = require("ocibuild.registry")
+local check = require "ocibuild.util.check"
+local locate = require "ocibuild.locate"
+local options = require "ocibuild.registry.options"
+local platform = require "ocibuild.oci.platform"
+local registry = require "ocibuild.registry"
 
 local M = {}
 

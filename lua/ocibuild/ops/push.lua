@@ -6,12 +6,12 @@
 -- Events: a `push` stage (id: the destination, familiar; ref: normalized),
 -- its progress and blob events, ended with ref = HOST/NAME@sha256:...;
 -- the same whoever pushes: the CLI, the API, a build that pushes.
-local check = require("ocibuild.util.check")
-local locate = require("ocibuild.locate")
-local options = require("ocibuild.registry.options")
-local ref = require("ocibuild.oci.ref")
-local registry = require("ocibuild.registry")
-local store_mod = require("ocibuild.store")
+local check = require "ocibuild.util.check"
+local locate = require "ocibuild.locate"
+local options = require "ocibuild.registry.options"
+local ref = require "ocibuild.oci.ref"
+local registry = require "ocibuild.registry"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 

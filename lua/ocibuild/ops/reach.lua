@@ -7,8 +7,8 @@
 -- Environment variables: those of --env NAME[=VALUE]. Anything else is
 -- refused before any request, in one line naming the flag that allows it.
 -- oci.run takes the same lists in opts: allow_registry, allow_image, env.
-local digest = require("ocibuild.oci.digest")
-local ref = require("ocibuild.oci.ref")
+local digest = require "ocibuild.oci.digest"
+local ref = require "ocibuild.oci.ref"
 
 local M = {}
 

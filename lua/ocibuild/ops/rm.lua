@@ -1,8 +1,8 @@
 --- rm: names out of the store. A name goes alone; a digest or image ID
 -- takes every name of that image (`force` when it has several, or when a
 -- listed index holds it). All or nothing; blobs go at the next prune.
-local check = require("ocibuild.util.check")
-local images = require("ocibuild.store.images")
+local check = require "ocibuild.util.check"
+local images = require "ocibuild.store.images"
 
 local M = {}
 

@@ -4,10 +4,10 @@
 -- of which is a verb again (its builds, pushes and archives send their
 -- own events): what runs it (ocibuild.api.script.run) comes from the tier
 -- above, as the context's `scripts`, so that ops never requires the API.
-local archive = require("ocibuild.endpoint.archive")
-local env = require("ocibuild.util.env")
-local save = require("ocibuild.build.save")
-local store_mod = require("ocibuild.store")
+local archive = require "ocibuild.endpoint.archive"
+local env = require "ocibuild.util.env"
+local save = require "ocibuild.build.save"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 

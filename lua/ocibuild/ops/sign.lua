@@ -4,13 +4,13 @@
 -- manifest tagged sha256-<hex>.sig beside the image. The image lives in a
 -- registry, an OCI layout (oci:DIR[:TAG]) or the store
 -- (ocibuild.attest.place).
-local check = require("ocibuild.util.check")
-local keys = require("ocibuild.attest.keys")
-local options = require("ocibuild.registry.options")
-local place_mod = require("ocibuild.attest.place")
-local ref = require("ocibuild.oci.ref")
-local sign = require("ocibuild.attest.sign")
-local version = require("ocibuild.util.version")
+local check = require "ocibuild.util.check"
+local keys = require "ocibuild.attest.keys"
+local options = require "ocibuild.registry.options"
+local place_mod = require "ocibuild.attest.place"
+local ref = require "ocibuild.oci.ref"
+local sign = require "ocibuild.attest.sign"
+local version = require "ocibuild.util.version"
 
 local M = {}
 

@@ -1,8 +1,8 @@
 --- tag: more names for an image of the store. The source is a name, a
 -- digest, NAME@DIGEST or an ID prefix; a name that names another image
 -- moves. The lookup and the change happen under the index lock.
-local check = require("ocibuild.util.check")
-local images = require("ocibuild.store.images")
+local check = require "ocibuild.util.check"
+local images = require "ocibuild.store.images"
 
 local M = {}
 

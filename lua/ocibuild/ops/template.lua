@@ -1,9 +1,9 @@
 --- template (the `init` command): a commented build.lua for a kind of
 -- project written into a folder, with a .dockerignore when the template
 -- needs one and none exists; an existing build.lua is never replaced.
-local core = require("ocibuild.core")
-local outfile = require("ocibuild.endpoint.output")
-local templates = require("ocibuild.templates")
+local core = require "ocibuild.core"
+local outfile = require "ocibuild.endpoint.output"
+local templates = require "ocibuild.templates"
 
 local M = {}
 

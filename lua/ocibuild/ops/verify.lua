@@ -2,10 +2,10 @@
 -- (ocibuild.attest.verify): each signature over its payload's exact
 -- bytes, the payload as skopeo and podman read it, the manifest digest it
 -- names. The image is found as for sign (ocibuild.attest.place).
-local keys = require("ocibuild.attest.keys")
-local options = require("ocibuild.registry.options")
-local sign = require("ocibuild.ops.sign")
-local verify = require("ocibuild.attest.verify")
+local keys = require "ocibuild.attest.keys"
+local options = require "ocibuild.registry.options"
+local sign = require "ocibuild.ops.sign"
+local verify = require "ocibuild.attest.verify"
 
 local M = {}
 

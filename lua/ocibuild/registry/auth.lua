@@ -4,9 +4,9 @@
 -- repository and cached per scope set until shortly before they expire.
 -- A token may grant less than was asked (registries answer with the
 -- intersection), which only the next request's 401 tells.
-local base64 = require("ocibuild.registry.base64")
-local json = require("ocibuild.oci.json")
-local url = require("ocibuild.registry.url")
+local base64 = require "ocibuild.registry.base64"
+local json = require "ocibuild.oci.json"
+local url = require "ocibuild.registry.url"
 
 local M = {}
 

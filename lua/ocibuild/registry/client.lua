@@ -7,15 +7,15 @@
 -- limits of a request (a deadline, a lowest speed). Requests are retried
 -- as ocibuild.registry.retry says. Functions return nil, msg, code on
 -- failure (see ocibuild.registry.errors).
-local auth = require("ocibuild.registry.auth")
-local core = require("ocibuild.core")
-local creds_mod = require("ocibuild.registry.creds")
-local errors = require("ocibuild.registry.errors")
-local retry = require("ocibuild.registry.retry")
-local sched = require("ocibuild.registry.sched")
-local trust = require("ocibuild.registry.trust")
-local url = require("ocibuild.registry.url")
-local version = require("ocibuild.util.version")
+local auth = require "ocibuild.registry.auth"
+local core = require "ocibuild.core"
+local creds_mod = require "ocibuild.registry.creds"
+local errors = require "ocibuild.registry.errors"
+local retry = require "ocibuild.registry.retry"
+local sched = require "ocibuild.registry.sched"
+local trust = require "ocibuild.registry.trust"
+local url = require "ocibuild.registry.url"
+local version = require "ocibuild.util.version"
 
 local M = {}
 local Client = {}

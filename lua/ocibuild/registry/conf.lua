@@ -9,9 +9,9 @@
 -- [registries.block] are read too. What ocibuild does not use (search
 -- registries, short names, aliases, credential helpers) is left unread;
 -- what it uses is checked strictly, a mistake naming FILE:LINE.
-local core = require("ocibuild.core")
-local ref_mod = require("ocibuild.oci.ref")
-local toml = require("ocibuild.registry.toml")
+local core = require "ocibuild.core"
+local ref_mod = require "ocibuild.oci.ref"
+local toml = require "ocibuild.registry.toml"
 
 local M = {}
 

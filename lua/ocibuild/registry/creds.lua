@@ -6,10 +6,10 @@
 -- podman does), then credsStore. Helpers are docker-credential-<name>
 -- programs that get the server on stdin and answer JSON on stdout, so no
 -- secret is ever an argument. `login` and `logout` write the same files.
-local base64 = require("ocibuild.registry.base64")
-local check = require("ocibuild.util.check")
-local core = require("ocibuild.core")
-local json = require("ocibuild.oci.json")
+local base64 = require "ocibuild.registry.base64"
+local check = require "ocibuild.util.check"
+local core = require "ocibuild.core"
+local json = require "ocibuild.oci.json"
 
 local M = {}
 

@@ -4,9 +4,9 @@
 -- answer), X509, NOTLS, CLIENTCERT, NOTREGISTRY, and the network's errno
 -- names (ECONNREFUSED, ETIMEDOUT, ECONNRESET, UNKNOWNHOST). Never a secret:
 -- credentials and tokens are not in anything these functions see.
-local check = require("ocibuild.util.check")
-local json = require("ocibuild.oci.json")
-local url = require("ocibuild.registry.url")
+local check = require "ocibuild.util.check"
+local json = require "ocibuild.oci.json"
+local url = require "ocibuild.registry.url"
 
 local M = {}
 

@@ -15,19 +15,19 @@
 -- pull, prefixes rewritten, insecure and blocked registries). A failure
 -- leaves the store's tags and the registry's tags as they were. Functions
 -- return nil, msg, code on failure (see ocibuild.registry.errors).
-local client_mod = require("ocibuild.registry.client")
-local conf = require("ocibuild.registry.conf")
-local copy = require("ocibuild.copy")
-local creds = require("ocibuild.registry.creds")
-local doc = require("ocibuild.oci.doc")
-local errors = require("ocibuild.registry.errors")
-local events = require("ocibuild.events")
-local layout = require("ocibuild.endpoint.layout")
-local media = require("ocibuild.oci.media")
-local platform = require("ocibuild.oci.platform")
-local ref_mod = require("ocibuild.oci.ref")
-local registry_ep = require("ocibuild.endpoint.registry")
-local repo_mod = require("ocibuild.registry.repo")
+local client_mod = require "ocibuild.registry.client"
+local conf = require "ocibuild.registry.conf"
+local copy = require "ocibuild.copy"
+local creds = require "ocibuild.registry.creds"
+local doc = require "ocibuild.oci.doc"
+local errors = require "ocibuild.registry.errors"
+local events = require "ocibuild.events"
+local layout = require "ocibuild.endpoint.layout"
+local media = require "ocibuild.oci.media"
+local platform = require "ocibuild.oci.platform"
+local ref_mod = require "ocibuild.oci.ref"
+local registry_ep = require "ocibuild.endpoint.registry"
+local repo_mod = require "ocibuild.registry.repo"
 
 local M = {}
 

@@ -5,7 +5,7 @@
 -- client (ocibuild.registry.client) reads them; a sandboxed script's
 -- policy (ocibuild.ops.reach) may refuse some of them.
 -- Functions return nil, msg, code on failure.
-local check = require("ocibuild.util.check")
+local check = require "ocibuild.util.check"
 
 local M = {}
 

@@ -10,14 +10,14 @@
 -- runners putting the same one, is success). Every Location is resolved
 -- against the request it answers, and the latest one is always used.
 -- Functions return nil, msg, code on failure.
-local auth = require("ocibuild.registry.auth")
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local errors = require("ocibuild.registry.errors")
-local events = require("ocibuild.events")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local url = require("ocibuild.registry.url")
+local auth = require "ocibuild.registry.auth"
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local errors = require "ocibuild.registry.errors"
+local events = require "ocibuild.events"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local url = require "ocibuild.registry.url"
 
 local M = {}
 local Repo = {}

@@ -8,8 +8,8 @@
 -- again is its caller's business: bodies in memory and from store blobs
 -- can be, a chunk after a partial transfer only once the upload's status
 -- is known. Each retry is said in a warning event.
-local events = require("ocibuild.events")
-local url = require("ocibuild.registry.url")
+local events = require "ocibuild.events"
+local url = require "ocibuild.registry.url"
 
 local M = {}
 local Retry = {}

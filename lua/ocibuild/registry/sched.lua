@@ -4,7 +4,7 @@
 -- side while their bytes stay in C; outside a task, a request simply
 -- waits. Progress of the transfers under way is reported at most every
 -- TICK seconds as {type="progress", stage="push"|"pull", id=digest, total=, bytes=}.
-local events = require("ocibuild.events")
+local events = require "ocibuild.events"
 
 local M = {}
 local Sched = {}

@@ -8,7 +8,7 @@
 -- podman read them; one without the other is an error). Returns the HTTP
 -- client's TLS options and a phrase naming where the trust came from,
 -- for messages.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

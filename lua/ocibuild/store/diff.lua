@@ -5,9 +5,9 @@
 -- target), read from the store's blobs with core.tar_reader. Layers with
 -- the same digest are not read; layers with the same diff_id differ only
 -- in compression. Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local json = require("ocibuild.oci.json")
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local json = require "ocibuild.oci.json"
 
 local M = {}
 

@@ -8,12 +8,12 @@
 -- with its repair: `ocibuild pull NAME` when the store records that the
 -- image came from (or went to) NAME's repository, else `ocibuild rm
 -- NAMES`, or `ocibuild prune` for an image without a name.
-local doc = require("ocibuild.oci.doc")
-local images = require("ocibuild.store.images")
-local index = require("ocibuild.store.index")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local walk = require("ocibuild.oci.walk")
+local doc = require "ocibuild.oci.doc"
+local images = require "ocibuild.store.images"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 

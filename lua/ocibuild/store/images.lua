@@ -5,14 +5,14 @@
 -- and `rm` do with them (`inspect`: ocibuild.store.inspect). A SRC is a name, a digest
 -- (`sha256:<64 hex>`, `name@sha256:...`) or a unique prefix of an image ID.
 -- Functions return nil, msg, code on failure.
-local digest_mod = require("ocibuild.oci.digest")
-local doc = require("ocibuild.oci.doc")
-local index = require("ocibuild.store.index")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local platform = require("ocibuild.oci.platform")
-local ref = require("ocibuild.oci.ref")
-local walk = require("ocibuild.oci.walk")
+local digest_mod = require "ocibuild.oci.digest"
+local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local platform = require "ocibuild.oci.platform"
+local ref = require "ocibuild.oci.ref"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 

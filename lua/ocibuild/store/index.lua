@@ -4,8 +4,8 @@
 -- it was given) are matched in both the familiar and the full form. An
 -- entry with neither annotation is an untagged image (`<none>`): a build
 -- without a tag, an unnamed import; prune removes those.
-local doc = require("ocibuild.oci.doc")
-local ref = require("ocibuild.oci.ref")
+local doc = require "ocibuild.oci.doc"
+local ref = require "ocibuild.oci.ref"
 
 local M = {}
 

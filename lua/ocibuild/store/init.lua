@@ -5,12 +5,12 @@
 -- atomically, under the store's index lock, after being read strictly:
 -- a store operation that cannot read what it needs stops and says why.
 -- Functions return nil, msg, code on failure.
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
-local index = require("ocibuild.store.index")
-local json = require("ocibuild.oci.json")
-local media = require("ocibuild.oci.media")
-local path = require("ocibuild.util.path")
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
+local json = require "ocibuild.oci.json"
+local media = require "ocibuild.oci.media"
+local path = require "ocibuild.util.path"
 
 local M = {}
 M.__index = M

@@ -3,10 +3,10 @@
 -- config as tables or exact bytes; an index's images by platform. Every
 -- blob read is verified against its digest.
 -- Functions return nil, msg, code on failure.
-local doc = require("ocibuild.oci.doc")
-local images = require("ocibuild.store.images")
-local json = require("ocibuild.oci.json")
-local platform = require("ocibuild.oci.platform")
+local doc = require "ocibuild.oci.doc"
+local images = require "ocibuild.store.images"
+local json = require "ocibuild.oci.json"
+local platform = require "ocibuild.oci.platform"
 
 local M = {}
 

@@ -5,9 +5,9 @@
 -- moves); if any manifest or index on the way cannot be read or
 -- understood, nothing at all is removed (index.json included) and the
 -- error says which and why.
-local doc = require("ocibuild.oci.doc")
-local index = require("ocibuild.store.index")
-local walk = require("ocibuild.oci.walk")
+local doc = require "ocibuild.oci.doc"
+local index = require "ocibuild.store.index"
+local walk = require "ocibuild.oci.walk"
 
 local M = {}
 

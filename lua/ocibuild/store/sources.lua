@@ -6,9 +6,9 @@
 -- merged and replaced atomically under the store's index lock. It is a
 -- cache: a file that is missing, unreadable or odd means no mounts, and a
 -- failure to write it costs only speed, so neither is ever an error.
-local core = require("ocibuild.core")
-local digest = require("ocibuild.oci.digest")
-local json = require("ocibuild.oci.json")
+local core = require "ocibuild.core"
+local digest = require "ocibuild.oci.digest"
+local json = require "ocibuild.oci.json"
 
 local M = {}
 local Sources = {}

@@ -1,7 +1,7 @@
 --- What a build takes from its environment: SOURCE_DATE_EPOCH (the
 -- time written into layers and config) and OCIBUILD_JOBS (compression
 -- threads), each checked, with a message naming the variable.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

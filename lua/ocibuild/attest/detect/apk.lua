@@ -1,7 +1,7 @@
 --- Alpine packages: /lib/apk/db/installed (blocks of "X:value" lines):
 -- name (P), version (V), architecture (A), licence (L), origin (o);
 -- purl pkg:apk/<distro id>/<name>@<version>?arch=&distro=<id>-<version id>.
-local purl = require("ocibuild.attest.purl")
+local purl = require "ocibuild.attest.purl"
 
 local M = { name = "apk" }
 

@@ -2,8 +2,8 @@
 -- status.d/ of distroless images. Each installed package: name, version
 -- (with its epoch), architecture, source package; purl
 -- pkg:deb/<distro id>/<name>@<version>?arch=&distro=<id>-<version id>.
-local purl = require("ocibuild.attest.purl")
-local stanza = require("ocibuild.attest.detect.stanza")
+local purl = require "ocibuild.attest.purl"
+local stanza = require "ocibuild.attest.detect.stanza"
 
 local M = { name = "dpkg" }
 

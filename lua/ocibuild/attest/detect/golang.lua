@@ -4,7 +4,7 @@
 -- `go version -m` shows them. ELF only; a binary whose build information
 -- is stored the pre-1.18 way is skipped. purl pkg:golang/<module>@<version>,
 -- and the standard library as pkg:golang/stdlib@<go version>.
-local purl = require("ocibuild.attest.purl")
+local purl = require "ocibuild.attest.purl"
 
 local M = { name = "golang" }
 

@@ -2,8 +2,8 @@
 -- JARs (and WARs, EARs), read from the archive's central directory, and
 -- of the JARs inside them one level down (Spring Boot's BOOT-INF/lib);
 -- purl pkg:maven/<groupId>/<artifactId>@<version>.
-local purl = require("ocibuild.attest.purl")
-local zip = require("ocibuild.attest.detect.zip")
+local purl = require "ocibuild.attest.purl"
+local zip = require "ocibuild.attest.detect.zip"
 
 local M = { name = "maven" }
 

@@ -3,8 +3,8 @@
 -- the licence (license, or the older licenses list); purl
 -- pkg:npm/<scope>/<name>@<version>. A package.json that is not strict
 -- JSON is skipped, with a warning.
-local json = require("ocibuild.oci.json")
-local purl = require("ocibuild.attest.purl")
+local json = require "ocibuild.oci.json"
+local purl = require "ocibuild.attest.purl"
 
 local M = { name = "node" }
 

@@ -2,8 +2,8 @@
 -- whose headers give Name, Version and the licence (License-Expression,
 -- else a one-line License, else the License :: classifiers); purl
 -- pkg:pypi/<normalized name>@<version>.
-local purl = require("ocibuild.attest.purl")
-local stanza = require("ocibuild.attest.detect.stanza")
+local purl = require "ocibuild.attest.purl"
+local stanza = require "ocibuild.attest.detect.stanza"
 
 local M = { name = "python" }
 

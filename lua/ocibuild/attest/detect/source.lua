@@ -8,7 +8,7 @@
 -- in a layer, ".wh.NAME" is a whiteout of NAME and ".wh..wh..opq" makes
 -- its folder opaque. A layer is read once, in order: read only the file
 -- the iteration is at.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

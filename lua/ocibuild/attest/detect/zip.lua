@@ -2,7 +2,7 @@
 -- (ZIP64 too), and an entry's bytes (stored, or deflated: expanded by
 -- core.inflate), everything bounded. Functions return nil, msg on a
 -- damaged archive.
-local core = require("ocibuild.core")
+local core = require "ocibuild.core"
 
 local M = {}
 

@@ -12,9 +12,9 @@
 -- (the signature manifests found: { {desc=, text=, manifest=, name=} }),
 -- append(digest, build) (see ocibuild.attest.place.registry) and close().
 -- Functions return nil, msg, code on failure.
-local layout = require("ocibuild.attest.place.layout")
-local locate = require("ocibuild.locate")
-local registry_place = require("ocibuild.attest.place.registry")
+local layout = require "ocibuild.attest.place.layout"
+local locate = require "ocibuild.locate"
+local registry_place = require "ocibuild.attest.place.registry"
 
 local M = {}
 

@@ -5,13 +5,13 @@
 -- names are tags, sha256-<hex>.sig. An append reads, appends and writes
 -- under the index lock, so signers never lose each other's signature;
 -- the store is held against prune meanwhile.
-local doc = require("ocibuild.oci.doc")
-local images = require("ocibuild.store.images")
-local index = require("ocibuild.store.index")
-local path = require("ocibuild.util.path")
-local ref = require("ocibuild.oci.ref")
-local simplesign = require("ocibuild.attest.simplesign")
-local store_mod = require("ocibuild.store")
+local doc = require "ocibuild.oci.doc"
+local images = require "ocibuild.store.images"
+local index = require "ocibuild.store.index"
+local path = require "ocibuild.util.path"
+local ref = require "ocibuild.oci.ref"
+local simplesign = require "ocibuild.attest.simplesign"
+local store_mod = require "ocibuild.store"
 
 local M = {}
 local Place = {}

@@ -9,8 +9,8 @@
 -- at once keep each other's signatures. Without conditional requests in
 -- the protocol this rests on time: a signer stalled for longer than that
 -- moment between its HEAD and its PUT can still replace the tag.
-local registry = require("ocibuild.registry")
-local simplesign = require("ocibuild.attest.simplesign")
+local registry = require "ocibuild.registry"
+local simplesign = require "ocibuild.attest.simplesign"
 
 local M = {}
 local Place = {}

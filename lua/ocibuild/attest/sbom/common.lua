@@ -1,8 +1,8 @@
 --- What the SBOM writers share: the image's package, the time a document
 -- says it was made, an identifier per package that stays the same from
 -- build to build, and the ocibuild version line. Never fails.
-local core = require("ocibuild.core")
-local doc = require("ocibuild.oci.doc")
+local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
 
 local M = {}
 

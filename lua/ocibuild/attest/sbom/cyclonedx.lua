@@ -4,9 +4,9 @@
 -- where it was found (properties ocibuild:layer and ocibuild:path), and
 -- the image depending on all of them. Canonical and reproducible: the
 -- serial number is derived from the content, never random. Never fails.
-local common = require("ocibuild.attest.sbom.common")
-local json = require("ocibuild.oci.json")
-local license = require("ocibuild.attest.license")
+local common = require "ocibuild.attest.sbom.common"
+local json = require "ocibuild.oci.json"
+local license = require "ocibuild.attest.license"
 
 local M = {}
 

@@ -5,9 +5,9 @@
 -- where it was found (sourceInfo). Canonical and reproducible: the same
 -- packages and time give the same bytes; the namespace is derived from
 -- the document's content, never random. Never fails.
-local common = require("ocibuild.attest.sbom.common")
-local json = require("ocibuild.oci.json")
-local license = require("ocibuild.attest.license")
+local common = require "ocibuild.attest.sbom.common"
+local json = require "ocibuild.oci.json"
+local license = require "ocibuild.attest.license"
 
 local M = {}
 
