@@ -255,9 +255,10 @@ describe("ocibuild build --sbom --provenance", function()
     local layer = T.image(s, "heavy:base").manifest.layers[1]
     -- reads of the blob fail once they ask for more than one read's worth
     local function build(tag, budget)
-      return T.sh(("SOURCE_DATE_EPOCH=%s LD_PRELOAD=%s OCB_FAULT_OP=read OCB_FAULT_PATH=blobs/sha256/%s OCB_FAULT_AFTER=%d "
-        .. "%s --store %s build %s --from heavy:base --dest /srv -t %s --sbom </dev/null"):format(fx.EPOCH,
-        T.q(T.build .. "/lib/fault.so"), layer.digest:sub(8), budget, T.q(T.bin), T.q(s), T.q(base .. "/app"), tag))
+      return T.sh(("SOURCE_DATE_EPOCH=%s LD_PRELOAD=%s OCB_FAULT_OP=read OCB_FAULT_PATH=blobs/sha256/%s "
+        .. "OCB_FAULT_AFTER=%d %s --store %s build %s --from heavy:base --dest /srv -t %s --sbom </dev/null")
+        :format(fx.EPOCH, T.q(T.build .. "/lib/fault.so"), layer.digest:sub(8), budget, T.q(T.bin), T.q(s),
+          T.q(base .. "/app"), tag))
     end
     local code, out, err = build("on:1", layer.size * 3 // 2)
     assert.equal(0, code, out .. err)
@@ -283,8 +284,8 @@ describe("ocibuild build --sbom --provenance", function()
     assert.same({ 1, "" }, { code, out })
     assert.matches("^ocibuild: ENOENT: No such file or directory: .*no%.key\n$", err)
     code, out, err = fx.ocb(s, "build", base .. "/app", "--sign-key", base .. "/no.key")
-    assert.same({ 1, "", "ocibuild: sign needs a tag or a push: a signature names the image's repository\n" },
-      { code, out, err })
+    assert.same({ 2, "", "ocibuild: sign needs a tag or a push: a signature names the image's repository "
+      .. "(see 'ocibuild build --help')\n" }, { code, out, err })
     assert.is_false(T.exists(s .. "/index.json"))
   end)
 end)

@@ -46,18 +46,18 @@ end
 function M.manifest(st, desc, statements, created)
   local layers, ids = json.array {}, json.array {}
   for i, s in ipairs(statements) do
-    local dg, size = put(st, s.bytes, created)
-    if not dg then return nil, size end
+    local dg, size, code = put(st, s.bytes, created)
+    if not dg then return nil, size, code end
     layers[i] = doc.descriptor(M.LAYER, dg, size, { annotations = json.object { [M.PREDICATE] = s.type } })
     ids[i] = dg
   end
   local config = json.encode(json.object { architecture = "unknown", os = "unknown", config = json.object {},
     rootfs = json.object { type = "layers", diff_ids = ids } })
-  local cdg, csize = put(st, config, created)
-  if not cdg then return nil, csize end
+  local cdg, csize, ccode = put(st, config, created)
+  if not cdg then return nil, csize, ccode end
   local text = doc.encode(doc.manifest(doc.descriptor(media.CONFIG, cdg, csize), layers))
-  local mdg, msize = put(st, text, created)
-  if not mdg then return nil, msize end
+  local mdg, msize, mcode = put(st, text, created)
+  if not mdg then return nil, msize, mcode end
   return doc.descriptor(media.MANIFEST, mdg, msize, {
     platform = json.object { architecture = "unknown", os = "unknown" },
     annotations = json.object { [M.REF_DIGEST] = desc.digest, [M.REF_TYPE] = M.KIND } })
@@ -84,8 +84,9 @@ function M.index(st, built, entries, created)
   local text = doc.encode(idx)
   local ok, err, code = doc.fits("index", idx, text)
   if not ok then return nil, err, code end
-  local dg, size = put(st, text, created)
-  if not dg then return nil, size end
+  local dg, size
+  dg, size, code = put(st, text, created)
+  if not dg then return nil, size, code end
   return doc.descriptor(media.INDEX, dg, size)
 end
 

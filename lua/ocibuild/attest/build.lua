@@ -13,7 +13,7 @@
 local attach = require "ocibuild.attest.attach"
 local catalog = require "ocibuild.attest.catalog"
 local json = require "ocibuild.oci.json"
-local version = require "ocibuild.version"
+local version = require "ocibuild.util.version"
 
 local M = {}
 
@@ -26,27 +26,33 @@ local function check_sbom(v)
   if v == nil or v == false then return nil end
   if v == true then return { format = "spdx", files = false } end
   if type(v) == "string" then v = { format = v } end
-  if type(v) ~= "table" then return nil, "sbom must be true, \"spdx\", \"cyclonedx\" or { format =, files = }" end
+  if type(v) ~= "table" then
+    return nil, "sbom must be true, \"spdx\", \"cyclonedx\" or { format =, files = }", "BADVALUE"
+  end
   for k in pairs(v) do
-    if k ~= "format" and k ~= "files" then return nil, ("sbom: unknown option %s"):format(show(k)) end
+    if k ~= "format" and k ~= "files" then return nil, ("sbom: unknown option %s"):format(show(k)), "BADVALUE" end
   end
   local format = v.format or "spdx"
   if not M.FORMATS[format] then
-    return nil, ("sbom format must be spdx or cyclonedx, got %s"):format(show(format))
+    return nil, ("sbom format must be spdx or cyclonedx, got %s"):format(show(format)), "BADVALUE"
   end
-  if v.files ~= nil and type(v.files) ~= "boolean" then return nil, "sbom files must be true or false" end
+  if v.files ~= nil and type(v.files) ~= "boolean" then
+    return nil, "sbom files must be true or false", "BADVALUE"
+  end
   return { format = format, files = v.files or false }
 end
 
 local function check_sign(v)
   if v == nil or v == false then return nil end
   if type(v) ~= "table" or type(v.key) ~= "string" or v.key == "" then
-    return nil, "sign needs { key = <private key file> }"
+    return nil, "sign needs { key = <private key file> }", "BADVALUE"
   end
   for k in pairs(v) do
-    if k ~= "key" and k ~= "attest" then return nil, ("sign: unknown option %s"):format(show(k)) end
+    if k ~= "key" and k ~= "attest" then return nil, ("sign: unknown option %s"):format(show(k)), "BADVALUE" end
   end
-  if v.attest ~= nil and type(v.attest) ~= "boolean" then return nil, "sign attest must be true or false" end
+  if v.attest ~= nil and type(v.attest) ~= "boolean" then
+    return nil, "sign attest must be true or false", "BADVALUE"
+  end
   return { key = v.key, attest = v.attest or false }
 end
 
@@ -54,18 +60,18 @@ end
 -- "spdx", "cyclonedx" or {format=, files=}; provenance: true; sign:
 -- {key= (a private key file), attest= (the attestations too)}). Returns
 -- the spec {sbom= {format=, files=} or nil, provenance=, sign= {key=,
--- attest=} or nil}, or false when none is asked, or nil, msg, "EINVAL".
+-- attest=} or nil}, or false when none is asked, or nil, msg, "BADVALUE".
 function M.check(opts)
-  local sbom, err = check_sbom(opts.sbom)
-  if err then return nil, err, "EINVAL" end
+  local sbom, err, code = check_sbom(opts.sbom)
+  if err then return nil, err, code end
   if opts.provenance ~= nil and type(opts.provenance) ~= "boolean" then
-    return nil, "provenance must be true or false", "EINVAL"
+    return nil, "provenance must be true or false", "BADVALUE"
   end
   local sign
-  sign, err = check_sign(opts.sign)
-  if err then return nil, err, "EINVAL" end
+  sign, err, code = check_sign(opts.sign)
+  if err then return nil, err, code end
   if sign and sign.attest and not (sbom or opts.provenance) then
-    return nil, "sign attest = true signs the attestations: ask for sbom or provenance too", "EINVAL"
+    return nil, "sign attest = true signs the attestations: ask for sbom or provenance too", "BADVALUE"
   end
   if not sbom and not opts.provenance and not sign then return false end
   return { sbom = sbom, provenance = opts.provenance or false, sign = sign }
@@ -134,7 +140,7 @@ local function bases_of(r)
   local out = {}
   for _, b in ipairs(r.bases or {}) do
     local ref = require("ocibuild.oci.ref").parse(b.from)
-    local reg = ref and require("ocibuild.registry").names_registry(b.from)
+    local reg = ref and require("ocibuild.oci.ref").names_registry(b.from)
     out[#out + 1] = { ref = b.from, digest = b.digest, repository = reg and ref.name or nil,
       tag = reg and ref.tag or nil }
   end
@@ -206,7 +212,7 @@ function M.sign_store(st, desc, tags, spec)
   for _, r in ipairs(tags) do
     if not done[r.name] then
       done[r.name] = true
-      local place, err, code = layout.open { store = st.dir, image = r.familiar }
+      local place, err, code = layout.open { store = function() return st end, image = r.familiar }
       if not place then return nil, err, code end
       place.desc, place.identity = desc, r.name
       local list

@@ -12,7 +12,7 @@
 local core = require "ocibuild.core"
 local detect = require "ocibuild.attest.detect"
 local json = require "ocibuild.oci.json"
-local version = require "ocibuild.version"
+local version = require "ocibuild.util.version"
 
 local M = {}
 

@@ -27,7 +27,8 @@ local function verified(place, att, key, key_name)
 end
 
 --- The attestations of kind ("sbom" or "provenance") of the image
--- reference names. opts: {store=, registry= (the client's options),
+-- reference names. opts: {store= (a function opening the store, see
+-- ocibuild.attest.place), registry= (the client's options),
 -- ["local"]= (the store even for a name with a registry), platform=
 -- (parsed: only that platform's image), key= (a public core key: each
 -- attestation manifest read must carry a signature that verifies),

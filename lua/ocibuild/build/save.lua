@@ -1,30 +1,21 @@
---- Saving an image: the tags (and push targets) are checked first (before
--- any work), the store is opened (created when missing) and held against
--- prune while the layers, config and manifest are written, then the tags
--- move, with `archive` the image is also copied into an OCI archive, and
--- with `push` it goes to registries: `push = true` sends it to each tag
--- (which must all name their registry), `push = "REF"` (or a list) there.
+--- Saving an image: the store is opened (created when missing) and held
+-- against prune while the layers, config and manifest are written, then
+-- the tags move, and with `archive` the image is also copied into an OCI
+-- archive. Pushing what was saved is the build verb's (ocibuild.ops.build).
 -- Returns nil, msg, code (and the failing layer's `where`) on failure.
-local check = require "ocibuild.build.check"
-local env = require "ocibuild.build.env"
+local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
 local output = require "ocibuild.endpoint.output"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local ref = require "ocibuild.oci.ref"
 local store_mod = require "ocibuild.store"
 
 local M = {}
 
-M.OPTIONS = { "tag", "archive", "cache", "push", "registry", "sbom", "provenance", "sign" }
-
--- The registry options save's `registry` table may hold.
-local REGISTRY_OPTIONS = { "creds", "authfile", "ca_file", "insecure", "plain_http", "jobs", "chunk_size", "timeout",
-  "min_speed", "speed_time", "retries" }
-
 --- Parses tags (a string or a list). Returns a list of parsed references.
 function M.refs(tags)
   if type(tags) == "string" then tags = { tags } end
-  if tags ~= nil and type(tags) ~= "table" then return nil, "tag must be a string or a list of strings" end
+  if tags ~= nil and type(tags) ~= "table" then return nil, "tag must be a string or a list of strings", "BADVALUE" end
   local refs = {}
   for _, t in ipairs(tags or {}) do
     local r, err = ref.parse(t)
@@ -34,62 +25,6 @@ function M.refs(tags)
   end
   return refs
 end
-
---- Where `push` sends the image: a list of parsed references, or nil, msg.
-function M.push_targets(push, tags)
-  if push == nil or push == false then return {} end
-  local list = {}
-  if push == true then
-    if type(tags) == "string" then tags = { tags } end
-    if type(tags) ~= "table" or #tags == 0 then return nil, "push = true needs a tag to push to", "BADREF" end
-    for _, t in ipairs(tags) do
-      if not require("ocibuild.registry").names_registry(t) then
-        return nil, ("push = true: tag %q names no registry (use HOST/NAME:TAG, or push = \"HOST/NAME:TAG\")"):format(t), "BADREF"
-      end
-      list[#list + 1] = t
-    end
-  elseif type(push) == "string" then
-    list[1] = push
-  elseif type(push) == "table" then
-    for i, t in ipairs(push) do
-      if type(t) ~= "string" then return nil, ("push[%d] must be a reference string"):format(i), "BADREF" end
-      list[#list + 1] = t
-    end
-  else
-    return nil, "push must be true, a reference, or a list of references", "BADREF"
-  end
-  local refs = {}
-  for _, t in ipairs(list) do
-    local r, err = ref.parse(t)
-    if not r then return nil, "push: " .. err, "BADREF" end
-    refs[#refs + 1] = r
-  end
-  return refs
-end
-
--- The registry options: ctx.registry (the command line's), then save's own.
-local function registry_options(opts, ctx)
-  local o = {}
-  for k, v in pairs(ctx.registry or {}) do o[k] = v end
-  if opts.registry ~= nil then
-    if type(opts.registry) ~= "table" then return nil, "registry must be a table" end
-    local ok, err, code = check.keys(opts.registry, REGISTRY_OPTIONS, "save: registry")
-    if ok and ctx.policy then ok, err, code = ctx.policy.registry_options(opts.registry) end
-    if not ok then return nil, err, code end
-    for k, v in pairs(opts.registry) do o[k] = v end
-  end
-  o.on_event = ctx.on_event
-  return o
-end
-
---- Builds img (ocibuild.build.image or ocibuild.build.index) and saves
--- it: an `image` stage, holding a stage per layer, one for the archive and
--- one per push. opts: {tag=, archive=, cache= (false: build every layer from
--- scratch), push=, registry= (see ocibuild.registry's options)}; ctx: {store= (a
--- folder, else the default), warn=function(msg), on_event=, registry=,
--- policy= (a sandboxed script's: where it may push, see ocibuild.reach)}.
--- Returns {image_id=, digest=, size=, path=, tags=, manifest=, archive=,
--- layers=, pushed= (list of {reference=, digest=, name=})}.
 
 --- The paths a build's walk leaves out: the store and the archive, when
 -- they sit inside a context. `ocibuild ls` passes the same list, so that
@@ -107,7 +42,7 @@ end
 function M.write_archive(st, desc, refs, out, on_event)
   local id = out.dest
   events.emit(on_event, { type = "start", stage = "archive", id = id, path = out.dest })
-  local copy, layout = require "ocibuild.copy", require "ocibuild.endpoint.layout"
+  local copy, layout = require("ocibuild.copy"), require("ocibuild.endpoint.layout")
   local ok, err, code = copy.copy(layout.new(st), desc, out,
     { on_event = events.tagged(on_event, { stage = "archive", id = id }) })
   if ok then ok, err, code = out:tag(desc, refs) end
@@ -123,47 +58,20 @@ local function familiar(refs)
   return t
 end
 
+--- Builds img (ocibuild.build.image or ocibuild.build.index) and saves
+-- it: an `image` stage, holding a stage per layer and one for the
+-- archive. opts (checked by the caller): {tag= (refs from M.refs),
+-- archive= (absolute), cache= (false: build every layer from scratch),
+-- registry= (the registry options for a base to pull), attest= (what
+-- ocibuild.attest.build.check made of sbom, provenance and sign, the key
+-- loaded), definition= (what provenance names as the build's definition,
+-- see ocibuild.attest.build.attach)}; ctx: an ocibuild.ops.context
+-- (store, sinks, policy). Returns {image_id=, digest=, size=, path=,
+-- tags=, manifest=, archive=, layers=, images=, attestations=, signed=}.
 function M.save(img, opts, ctx)
-  opts = opts or {}
-  local ok, err, code = check.keys(opts, M.OPTIONS, "save")
-  if not ok then return nil, err end
-  local refs
-  refs, err, code = M.refs(opts.tag)
-  if not refs then return nil, err, code end
-  if opts.archive ~= nil and type(opts.archive) ~= "string" then return nil, "archive must be a file path" end
-  if opts.cache ~= nil and type(opts.cache) ~= "boolean" then return nil, "cache must be true or false" end
-  local targets
-  targets, err, code = M.push_targets(opts.push, opts.tag)
-  if not targets then return nil, err, code end
-  for _, r in ipairs(ctx.policy and targets or {}) do
-    ok, err, code = ctx.policy.registry(r.domain, "push to " .. r.familiar)
-    if not ok then return nil, err, code end
-  end
-  local reg_opts
-  reg_opts, err, code = registry_options(opts, ctx)
-  if not reg_opts then return nil, err, code end
-  local attest = require "ocibuild.attest.build"
-  local aspec
-  -- what the command line asks for every save (run --sbom ...), unless
-  -- the save itself says
-  local want = {}
-  for _, k in ipairs(attest.OPTIONS) do
-    if opts[k] ~= nil then want[k] = opts[k] else want[k] = (ctx.attest or {})[k] end
-  end
-  aspec, err, code = attest.check(want)
-  if aspec == nil then return nil, err, code end
-  if aspec and aspec.sign and #refs == 0 and #targets == 0 then
-    return nil, "sign needs a tag or a push: a signature names the image's repository", "EINVAL"
-  end
-  ok, err, code = attest.load_key(aspec)
-  if not ok then return nil, err, code end
-  -- each registry is asked first, so that credentials it refuses fail
-  -- before the build rather than after it
-  for _, r in ipairs(targets) do
-    ok, err, code = require("ocibuild.registry").check_push(r, reg_opts)
-    if not ok then return nil, err, code end
-  end
-  local archive_path = opts.archive and path.abs(opts.archive, img.base)
+  local refs = opts.tag or {}
+  local err, code, ok
+  local archive_path = opts.archive
   local out
   if archive_path then
     out, err, code = require("ocibuild.endpoint.archive").new(archive_path, { mtime = img.sde or 0 })
@@ -172,12 +80,12 @@ function M.save(img, opts, ctx)
   local jobs
   jobs, err, code = env.default_jobs()
   if not jobs then return nil, err, code end
-  local dir = img.store_dir and path.abs(img.store_dir, img.base) or ctx.store
-  local source
-  dir, source = store_mod.default_dir(dir)
-  if not dir then return nil, source end
   local st
-  st, err, code = store_mod.open(dir, { create = true, source = source })
+  if img.store_dir then
+    st, err, code = store_mod.open(path.abs(img.store_dir, img.base), { create = true })
+  else
+    st, err, code = ctx:open_store { create = true }
+  end
   if not st then return nil, err, code end
   if archive_path then
     -- again, now that the store exists: an output is never inside it
@@ -194,16 +102,18 @@ function M.save(img, opts, ctx)
   events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
   local created = {}
   local built, where, actx
+  local aspec, attest = opts.attest, require("ocibuild.attest.build")
   local started = os.time()
-  actx, err, code = attest.context(aspec)
-  if aspec and aspec.sbom and not actx then return nil, err, code end
+  if aspec then
+    actx, err, code = attest.context(aspec)
+    if aspec.sbom and not actx then return nil, err, code end
+  end
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = reg_opts, policy = ctx.policy, created = created, attest = actx,
-    on_event = events.with_warnings(ctx.warn, ctx.on_event) })
+    cache = opts.cache, registry = opts.registry, policy = ctx.policy, created = created, attest = actx,
+    on_event = ctx:sink() })
   if built and aspec then
     built, err, code = attest.attach(st, built, aspec, { tags = refs, started = started, finished = os.time(),
-      epoch = img.sde,
-      definition = ctx.definition or img.definition or { kind = "flags", context = img.base } },
+      epoch = img.sde, definition = opts.definition or img.definition or { kind = "flags", context = img.base } },
       created)
   end
   -- No tag: the image is listed untagged (`<none>`) until prune.
@@ -216,8 +126,7 @@ function M.save(img, opts, ctx)
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
     path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images,
     attestations = built.attestations }
-  local warn_to = events.with_warnings(ctx.warn, ctx.on_event)
-  for _, w in ipairs(built.warnings or {}) do events.emit(warn_to, { type = "warning", message = w }) end
+  for _, w in ipairs(built.warnings or {}) do ctx:say(w) end
   if aspec and aspec.sign and #refs > 0 then
     result.signed, err, code = attest.sign_store(st, built.desc, refs, aspec)
     if not result.signed then return nil, err, code end
@@ -226,31 +135,6 @@ function M.save(img, opts, ctx)
     ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event)
     if not ok then return nil, err, code end
     result.archive = archive_path
-  end
-  result.pushed = {}
-  for _, r in ipairs(targets) do
-    -- the registry client loads only for builds that push
-    local p
-    events.emit(ctx.on_event, { type = "start", stage = "push", id = r.familiar, ref = r.normalized })
-    local po = reg_opts
-    if aspec and aspec.sign then -- the signer goes on over the push's connection
-      po = { keep = true }
-      for k, v in pairs(reg_opts) do po[k] = v end
-    end
-    p, err, code = require("ocibuild.registry").push(st, built.desc, r, po)
-    if not p then
-      return nil, ("%s; the image is stored as %s (%s)"):format(err, #tags > 0 and table.concat(tags, ", ")
-        or "an untagged image", result.digest), code
-    end
-    if aspec and aspec.sign then
-      p.signed, err, code = attest.sign_pushed(p, aspec, reg_opts, st)
-      if not p.signed then
-        return nil, ("%s: signing it there: %s"):format(p.reference, err), code
-      end
-    end
-    events.emit(ctx.on_event, { type = "end", stage = "push", id = r.familiar, ref = p.reference,
-      digest = p.digest })
-    result.pushed[#result.pushed + 1] = p
   end
   events.emit(ctx.on_event, { type = "end", stage = "image", id = id, digest = result.digest,
     image_id = result.image_id, size = result.size, tags = tags, store = st.dir, path = result.archive })

@@ -1,6 +1,8 @@
 --- The flags build, run and push share for attestations and signatures:
 -- their getopt spec, help text, and the save options they make
 -- (ocibuild.attest.build).
+local getopt = require "ocibuild.cli.getopt"
+
 local M = {}
 
 M.SPEC = { sbom = "flag", ["sbom-format"] = "value", ["sbom-files"] = "flag", provenance = "flag",
@@ -36,24 +38,25 @@ function M.spec(s)
   return s
 end
 
---- The save options opts (parsed flags) ask for: {sbom=, provenance=,
--- sign=} (each nil when not asked), or nil and a usage message.
-function M.options(opts)
-  local o = {}
+--- The save options opts (parsed flags of the command `cmd`) ask for:
+-- {sbom=, provenance=, sign=} (each nil when not asked), or nil, msg,
+-- "USAGE".
+function M.options(opts, cmd)
+  local o, usage = {}, function(msg) return getopt.usage_error(msg, cmd or "build") end
   if opts["sbom-format"] or opts["sbom-files"] then
-    if not opts.sbom then return nil, "--sbom-format and --sbom-files go with --sbom" end
+    if not opts.sbom then return usage("--sbom-format and --sbom-files go with --sbom") end
   end
   if opts.sbom then o.sbom = { format = opts["sbom-format"] or "spdx", files = opts["sbom-files"] or false } end
   if opts.sbom and o.sbom.format ~= "spdx" and o.sbom.format ~= "cyclonedx" then
-    return nil, ("--sbom-format must be spdx or cyclonedx, got %q"):format(o.sbom.format)
+    return usage(("--sbom-format must be spdx or cyclonedx, got %q"):format(o.sbom.format))
   end
   o.provenance = opts.provenance or nil
-  if opts["attest-signed"] and not opts["sign-key"] then return nil, "--attest-signed needs --sign-key" end
+  if opts["attest-signed"] and not opts["sign-key"] then return usage("--attest-signed needs --sign-key") end
   if opts["attest-signed"] and not (opts.sbom or opts.provenance) then
-    return nil, "--attest-signed signs the attestations: give --sbom or --provenance too"
+    return usage("--attest-signed signs the attestations: give --sbom or --provenance too")
   end
   if opts["sign-key"] then
-    o.sign = { key = require("ocibuild.path").abs(opts["sign-key"]), attest = opts["attest-signed"] or false }
+    o.sign = { key = require("ocibuild.util.path").abs(opts["sign-key"]), attest = opts["attest-signed"] or false }
   end
   return o
 end

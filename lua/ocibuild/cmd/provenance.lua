@@ -26,6 +26,6 @@ when the image has none.
   --store DIR            the image store
 ]] .. "\n" .. reg_cli.HELP
 
-function M.run(argv, g) return sbom.main(argv, g, "provenance", "provenance") end
+function M.run(argv, g) return sbom.main(argv, g, "provenance") end
 
 return M

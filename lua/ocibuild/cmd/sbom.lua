@@ -1,5 +1,5 @@
 --- `ocibuild sbom REF`: the SBOM attached to an image, printed back (the
--- reading is ocibuild.attest.readback's; `provenance` shares this).
+-- sbom verb, ocibuild.ops.sbom; `provenance` shares this command's code).
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
 local reg_cli = require "ocibuild.cli.registry"
@@ -28,34 +28,27 @@ prefix). Exits 1 when the image has none.
 
 M.SPEC = reg_cli.spec { platform = "value", statement = "flag", key = "value", ["local"] = "flag" }
 
---- Prints the attestations of `kind` for the command `name`.
-function M.main(argv, g, name, kind)
+--- Prints the attestations of the verb `name` ("sbom", "provenance").
+function M.main(argv, g, name)
   local opts, rest = getopt.parse(argv, M.SPEC, name)
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error(name .. " needs exactly one image", name) end
-  local want
   if opts.platform then
-    local perr
-    want, perr = require("ocibuild.oci.platform").parse(opts.platform)
-    if not want then return getopt.usage_error(perr, name) end
+    local p, perr = require("ocibuild.oci.platform").parse(opts.platform)
+    if not p then return getopt.usage_error(perr, name) end
   end
   local o, err, code = reg_cli.options(opts, name)
   if not o then return nil, err, code end
-  local key
-  if opts.key then
-    key, err = require("ocibuild.attest.keys").load_public(opts.key)
-    if not key then return nil, err, 1 end
-  end
   local list
-  list, err = require("ocibuild.attest.readback").read(rest[1], kind, { store = g.store, registry = o,
-    ["local"] = opts["local"], platform = want, key = key, key_name = opts.key })
-  if not list then return nil, err, 1 end
+  list, err, code = require("ocibuild.ops")[name](g.ctx:with { registry = o }, { ref = rest[1],
+    platform = opts.platform, key = opts.key, ["local"] = opts["local"] })
+  if not list then return nil, err, code end
   for _, s in ipairs(list) do
     io.stdout:write(opts.statement and s.bytes or json.encode(s.statement.predicate), "\n")
   end
   return true
 end
 
-function M.run(argv, g) return M.main(argv, g, "sbom", "sbom") end
+function M.run(argv, g) return M.main(argv, g, "sbom") end
 
 return M
