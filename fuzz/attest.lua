@@ -1,9 +1,12 @@
 -- Fuzz check for what signatures and SBOMs read from images (hostile
 -- bytes all): base64, PEM keys, signature payloads, zip archives (JARs),
 -- ELF files (Go build information), package databases and metadata,
--- raw deflate. Nothing raises; base64 decodes back to what encodes it;
--- zip entries stay within the archive.
+-- raw deflate, windows a layer catalog keeps from Go binaries, catalog
+-- records (a store's notes). Nothing raises; base64 decodes back to what
+-- encodes it; zip entries stay within the archive.
+local catalog = require "ocibuild.attest.catalog"
 local core = require "ocibuild.core"
+local golang = require "ocibuild.attest.detect.golang"
 local simplesign = require "ocibuild.attest.simplesign"
 local zip = require "ocibuild.attest.detect.zip"
 
@@ -26,6 +29,9 @@ return function(s)
     local body = zip.read(s, e, 1 << 20)
     assert(body == nil or #body <= 1 << 20, "zip entry past its bound")
   end
+  golang.parse_window(s)
+  catalog.entries(s)
+  catalog.files { { digest = "sha256:" .. ("0"):rep(64), records = s, packages = {}, warnings = {} } }
   local ctx = {}
   for _, d in ipairs(detectors) do
     d.parse("fuzz", s, { cut = false, ctx = ctx, info = { mode = 493, size = #s, type = "file" } })

@@ -132,6 +132,8 @@ function Compressor:close() end
 ---@field reused integer blocks taken from an earlier build instead of compressed
 ---@field whole boolean the earlier build's blob is the result (nothing written)
 ---@field created boolean the blob was not in the store before this job
+---@field catalog string? with a catalog: its records (see core.catalog_spec)
+---@field prior string? the earlier blob whose entries a rebuild kept unread (their records are 'k')
 
 ---@class ocibuild.LayerJob
 local LayerJob = {}
@@ -140,7 +142,8 @@ local LayerJob = {}
 ---message=} (a socket skipped; names in one folder differing only in case; a mount
 ---point crossed; a file keeping a setuid/setgid bit; at most 10 of each kind). An
 ---error raised by on_event stops the job (what it wrote is
----removed) and is raised again here.
+---removed) and is raised again here. With a catalog, each capture comes as
+---{type="capture", path=, data=, size=, mode=, cut=, kind="prefix"|"goinfo"}.
 ---@param on_event fun(ev: table)?
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
 function LayerJob:run(on_event) end
@@ -154,9 +157,42 @@ function LayerJob:run(on_event) end
 ---"file" with path = a file opened, links followed, when written); without
 ---root, only the items.
 ---match_base: root's path as the matcher sees it (see core.walk).
----@param t {root: string?, matcher: ocibuild.Matcher?, match_base: string?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?, items: table[]?}
+---catalog: what the layer holds is learnt from the same pass (records and
+---captures, see core.catalog_spec); a rebuild then keeps entries unread
+---only when the earlier blob has the note "catalog" whose first line is
+---"ocibuild-catalog <catalog_key>".
+---@param t {root: string?, matcher: ocibuild.Matcher?, match_base: string?, store: ocibuild.Store, policy: ocibuild.TarPolicy, codec: ocibuild.Codec, reuse: boolean?, state: string?, skip: string[]?, items: table[]?, catalog: ocibuild.CatalogSpec?, catalog_key: string?}
 ---@return ocibuild.LayerJob
 function core.layer_job(t) end
+
+---@class ocibuild.CatalogSpec
+local CatalogSpec = {}
+---Reads the layer blob digest of store once through the catalog (its digest
+---checked). on_capture gets each capture, as a layer job's on_event does;
+---an error it raises is raised again here.
+---@param store ocibuild.Store
+---@param digest string
+---@param on_capture fun(c: table)?
+---@return string|ocibuild.fail records
+---@return integer|string size of the blob, or msg
+---@return string? code
+function CatalogSpec:blob(store, digest, on_capture) end
+---What a layer catalog records and captures from a tar stream: a record per
+---entry "T<size> <mode> <sha256|-> <sha1|->\t<path>\0<link>\0" (T: f file,
+---h hardlink, l symlink, d dir, p fifo, o other, k kept unread by a
+---rebuild; paths clean and relative); with files, every entry, each
+---file's SHA-256 and SHA-1; with entries, every entry; without either,
+---only files looked into, kept files that would be, and whiteouts. Captures: the first max[why] bytes of the
+---files capture matches (why: the deciding pattern), and windows of
+---go_window bytes from each Go build information magic at a 16-byte
+---offset of an ELF executable.
+---@param t {files: boolean?, entries: boolean?, capture: ocibuild.Matcher?, max: integer[]?, go_window: integer?}
+---@return ocibuild.CatalogSpec
+function core.catalog_spec(t) end
+
+---@param data string
+---@return string hex the SHA-1 of data
+function core.sha1_hex(data) end
 
 ---@class ocibuild.Hasher
 local Hasher = {}

@@ -70,13 +70,17 @@ end
 -- host path; with it the API has no `store`, `push` or `pull`: a build
 -- script builds and saves, it does not manage the user's store), `policy`
 -- (what a sandboxed script may reach: registries, store images; see
--- ocibuild.ops.reach).
+-- ocibuild.ops.reach), `definition` (what provenance names as the
+-- definition of what is built: {kind=, path=, digest=, args=, context=}),
+-- `attest` (the sbom, provenance and sign every save takes unless it says
+-- otherwise).
 -- @treturn table the API: `image`, `index`, `dockerfile`, `build`,
 -- `ignorefile`, `VERSION`, and unsandboxed `store`, `push`, `pull`, `copy`
 function M.new(base, opts)
   opts = opts or {}
   local ctx = ops_context.new { store = opts.store, base = base, warn = opts.warn or stderr_warn,
-    on_event = opts.on_event, registry = opts.registry, policy = opts.policy, allow = opts.allow }
+    on_event = opts.on_event, registry = opts.registry, policy = opts.policy, allow = opts.allow,
+    definition = opts.definition, attest = opts.attest }
   local s = session.new(ctx, opts.on_save)
   local api = { VERSION = M.VERSION }
 

@@ -57,7 +57,10 @@ describe("ocibuild images", function()
     local keys = {}
     for k in pairs(o) do keys[#keys + 1] = k end
     table.sort(keys)
-    assert.same({ "created", "digest", "error", "id", "mediaType", "names", "platforms", "size", "tags" }, keys)
+    assert.same({ "attestations", "created", "digest", "error", "id", "mediaType", "names", "platforms",
+      "signatures", "size", "tags" }, keys)
+    assert.equal(0, o.attestations)
+    assert.equal(0, o.signatures)
     assert.equal(a, o.digest)
     assert.equal(aid, o.id)
     assert.same({ "docker.io/library/web:1", "localhost:5000/team/web:v1" }, o.names)

@@ -200,7 +200,7 @@ return img:save { tag = "fine:1" }
       assert.equal("<p>hi</p>\n", T.read(p.proj .. "/site/index.html"))
     end)
 
-    it("names no context, ignore file, archive or store outside its folder", function()
+    it("names no context, ignore file, archive, store or signing key outside its folder", function()
       local p = project(finally)
       T.must(("ln -s %s %s && mkdir %s"):format(T.q(p.outside), T.q(p.proj .. "/out-link"), T.q(p.proj .. "/ok")))
       local cases = {
@@ -225,6 +225,10 @@ return img:save { tag = "fine:1" }
         { 'oci.image { from = "oci-archive:/tmp/x.tar:a:1" }', outside(p, "base image", "/tmp/x.tar") },
         { 'oci.build { context = "site", from = "oci:/etc" }', outside(p, "base image", "/etc") },
         { 'oci.index { img }:save { archive = "../outside/i.tar" }', outside(p, "archive", p.outside .. "/i.tar") },
+        { 'img:save { tag = "a:1", sign = { key = "../outside/secret.txt" } }',
+          outside(p, "signing key", p.outside .. "/secret.txt") },
+        { 'oci.build { context = "site", tag = "a:1", sign = { key = "/etc/passwd" } }',
+          outside(p, "signing key", "/etc/passwd") },
         { 'oci.dockerfile { context = "/etc" }', outside(p, "context", "/etc") },
         { 'oci.dockerfile { context = "out-link" }', outside(p, "context", p.proj .. "/out-link") },
         { 'oci.dockerfile { context = "ok", file = "../outside/secret.txt" }',

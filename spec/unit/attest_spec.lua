@@ -181,6 +181,9 @@ print(len(refs), b['metadata']['timestamp'])
       local st = intoto.statement({ { name = "registry.example/team/app", digest = DIGEST } },
         provenance.PREDICATE_TYPE, pred)
       local text = json.encode(st)
+      -- the same bytes when the predicate comes encoded already
+      assert.equal(text, intoto.encode({ { name = "registry.example/team/app", digest = DIGEST } },
+        provenance.PREDICATE_TYPE, json.encode(pred)))
       local back = json.decode(text)
       assert.equal("https://in-toto.io/Statement/v1", back._type)
       assert.same({ { name = "registry.example/team/app", digest = { sha256 = DIGEST:sub(8) } } }, back.subject)

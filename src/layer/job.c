@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -31,6 +32,9 @@ typedef struct job {
   ocb_skip *skip;           /* the last build's state, or NULL */
   ocb_lstate_writer *state; /* the new layer state, or NULL */
   ocb_notes *notes;         /* surprising but allowed entries, to warn about */
+  ocb_catalog *cat;         /* what the layer holds, or NULL */
+  char *name;               /* scratch: prefix + path of a kept entry */
+  size_t namecap;
   ocb_layer_stats stats;
   uint64_t since;     /* when this build began, in the file system's time (ns) */
   int sink;           /* tar bytes are dropped: the earlier build's stand in */
@@ -150,6 +154,63 @@ static int record(job *j, const ocb_entry *w, uint64_t off, ocb_err *err) {
   return ocb_lstate_add(j->state, &e, err);
 }
 
+/* Tells the catalog of a walked entry whose bytes come from the earlier
+ * build, unread. */
+static int kept(job *j, const char *path, size_t len, const struct stat *st, ocb_err *err) {
+  const char *prefix = j->spec->policy->prefix;
+  size_t plen = strlen(prefix);
+  ocb_entry e;
+  mode_t m = st->st_mode;
+  int type = S_ISREG(m)    ? OCB_TAR_FILE
+             : S_ISDIR(m)  ? OCB_TAR_DIR
+             : S_ISLNK(m)  ? OCB_TAR_SYMLINK
+             : S_ISFIFO(m) ? OCB_TAR_FIFO
+                           : -1;
+  if (!j->cat) return 0;
+  if (plen + len + 1 > j->namecap) {
+    char *n = realloc(j->name, plen + len + 1);
+    if (!n) return ocb_errno(err, ENOMEM, "layer");
+    j->name = n, j->namecap = plen + len + 1;
+  }
+  memcpy(j->name, prefix, plen);
+  memcpy(j->name + plen, path, len);
+  j->name[plen + len] = '\0';
+  memset(&e, 0, sizeof e);
+  e.path = path, e.pathlen = len, e.st = (struct stat *)st;
+  return ocb_catalog_kept(j->cat, j->name, plen + len, type, (uint64_t)st->st_size,
+                          ocb_tar_perm(j->spec->policy, &e), err);
+}
+
+/* What comes before the walk, told to the catalog when a rebuild does not
+ * write it again (the earlier tar's bytes stand in). */
+static int kept_head(job *j, ocb_err *err) {
+  const ocb_layer_spec *s = j->spec;
+  size_t i;
+  if (!j->cat) return 0;
+  if (!s->items) {
+    const char *p = s->policy->prefix, *c;
+    for (c = p; *c; c++)
+      if (*c == '/' &&
+          ocb_catalog_entry(j->cat, p, (size_t)(c - p), OCB_TAR_DIR, NULL, 0, 0755, err) < 0)
+        return -1;
+    return 0;
+  }
+  for (i = 0; i < s->nitems; i++) {
+    const ocb_tar_item *it = &s->items[i];
+    size_t n = strlen(it->name);
+    int r = it->kind == OCB_TAR_FILE
+                ? ocb_catalog_kept(j->cat, it->name, n, OCB_TAR_FILE, 0, it->mode, err)
+                : ocb_catalog_entry(j->cat, it->name, n, it->kind,
+                                    it->kind == OCB_TAR_DATA ? NULL : it->data,
+                                    it->kind == OCB_TAR_DATA ? it->len : 0, it->mode, err);
+    if (r == 1 &&
+        (ocb_catalog_data(j->cat, it->data, it->len, err) < 0 || ocb_catalog_end(j->cat, err) < 0))
+      return -1;
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
 /* Adds one walked entry, read now. */
 static int add(job *j, const ocb_entry *e, ocb_err *err) {
   uint64_t off;
@@ -173,7 +234,8 @@ static int add_unchanged(job *j, const ocb_entry *e, uint64_t old, uint64_t len,
     ocb_place_known(j->place, old);
     if (ocb_tar_add_walked(j->tar, j->spec->policy, e, err) < 0) return -1;
   } else {
-    if (ocb_place_old(j->place, old, len, err) < 0) return -1;
+    if (ocb_place_old(j->place, old, len, err) < 0 || kept(j, e->path, e->pathlen, st, err) < 0)
+      return -1;
     if (S_ISREG(st->st_mode) && st->st_nlink > 1 &&
         ocb_tar_note_link(j->tar, j->spec->policy, e->path, e->pathlen, st->st_dev, st->st_ino,
                           err) < 0)
@@ -187,6 +249,7 @@ static int add_unchanged(job *j, const ocb_entry *e, uint64_t old, uint64_t len,
 static int leave_cb(void *ud, const char *path, size_t len, const struct stat *st, ocb_err *err) {
   job *j = ud;
   j->stats.entries++;
+  if (kept(j, path, len, st, err) < 0) return -1;
   if (!S_ISREG(st->st_mode) || st->st_nlink < 2) return 0;
   return ocb_tar_note_link(j->tar, j->spec->policy, path, len, st->st_dev, st->st_ino, err);
 }
@@ -242,7 +305,7 @@ static int fill(job *j, ocb_err *err) {
   const ocb_skip_hooks hooks = {leave_cb, j};
   ocb_entry e;
   int r, s;
-  if (!j->skip && add_head(j, err) < 0) return -1;
+  if (j->skip ? kept_head(j, err) < 0 : add_head(j, err) < 0) return -1;
   if (!j->walk) return 0;
   while ((r = ocb_walk_next(j->walk, &e, err)) > 0) {
     if (S_ISSOCK(e.st->st_mode)) {
@@ -357,6 +420,32 @@ static uint64_t fs_now(const job *j) {
   return ns(&ts);
 }
 
+/* A capture of the catalog, to the caller. */
+static int capture_cb(void *ud, const ocb_capture *c, ocb_err *err) {
+  job *j = ud;
+  if (!j->hooks || !j->hooks->capture) return 0;
+  return j->hooks->capture(j->hooks->ud, c, err);
+}
+
+/* 1 when the earlier build's blob has the catalog note the spec names:
+ * the records of the entries a rebuild keeps unread come from it. */
+static int noted(const job *j) {
+  const char *key = j->spec->catalog_key;
+  char want[256], got[256];
+  ocb_err scratch;
+  ssize_t n;
+  int fd, w;
+  if (!key) return 0;
+  w = snprintf(want, sizeof want, "ocibuild-catalog %s\n", key);
+  if (w <= 0 || (size_t)w >= sizeof want) return 0;
+  if ((fd = ocb_note_open(j->spec->store, "catalog", ocb_skip_head(j->skip)->blob, &scratch)) < 0)
+    return 0;
+  do n = read(fd, got, (size_t)w);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  return n == w && memcmp(got, want, (size_t)w) == 0;
+}
+
 /* The walk, its warnings, the pipeline and the earlier build's state. */
 static int open_all(job *j, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
@@ -379,6 +468,12 @@ static int open_all(job *j, ocb_err *err) {
   j->reuse.store = s->store;
   ocb_codec_key(s->codec, j->reuse.key, sizeof j->reuse.key);
   if (s->state && s->reuse && j->walk) j->skip = ocb_skip_open(s->store, s->state, &j->reuse);
+  if (s->catalog && !(j->cat = ocb_catalog_new(s->catalog, capture_cb, j, err))) return -1;
+  /* without the earlier catalog, what a rebuild keeps would go unlisted */
+  if (j->skip && j->cat && !noted(j)) {
+    ocb_skip_free(j->skip);
+    j->skip = NULL;
+  }
   /* A rebuild mostly walks: its lstat calls are made on helper threads. A
    * cold build mostly reads and compresses: helpers would only compete. */
   if (j->skip) ocb_walk_threads(j->walk, s->codec->threads);
@@ -388,6 +483,7 @@ static int open_all(job *j, ocb_err *err) {
           0 ||
       !(j->tar = ocb_tar_new(tar_out, j, err)))
     return -1;
+  ocb_tar_watch(j->tar, j->cat);
   if (!j->skip && !(j->place = ocb_place_new(j->comp, 0))) return ocb_errno(err, ENOMEM, "layer");
   return 0;
 }
@@ -403,6 +499,12 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   }
   res->stats = j->stats;
   res->stats.out_bytes = res->size;
+  if (j->skip) memcpy(res->prior, ocb_skip_head(j->skip)->blob, sizeof res->prior);
+  if (j->cat && j->hooks && j->hooks->records) {
+    size_t n;
+    const char *rec = ocb_catalog_records(j->cat, &n);
+    return j->hooks->records(j->hooks->ud, rec, n, err);
+  }
   return 0;
 }
 
@@ -423,5 +525,7 @@ int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, oc
   ocb_blobw_abort(&j.blob);
   ocb_skip_free(j.skip);
   ocb_lstate_abort(j.state);
+  ocb_catalog_free(j.cat);
+  free(j.name);
   return r;
 }

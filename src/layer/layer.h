@@ -89,6 +89,63 @@ void ocb_names_locale(void);
 int ocb_names_utf8(void);
 
 /*
+ * Catalog (catalog.c): what a layer holds, from its tar stream as it goes
+ * by: a record per entry, each regular file's SHA-256 and SHA-1 (with
+ * files), and captures of the bytes package detectors read: the first
+ * bytes of the files the capture matcher selects (max[why] of them, why
+ * the deciding pattern), and windows of go_window bytes from each Go build
+ * information magic found at a 16-byte offset of an ELF executable (mode
+ * 0111, 1024 bytes or more; at most 4 windows). A record is
+ *   T<size> <mode> <sha256 hex | -> <sha1 hex | ->\t<path>\0<link>\0
+ * T: f file, h hardlink (link: its target), l symlink (link: its target),
+ * d dir, p fifo, o other, k a file kept from an earlier build, not read.
+ * Paths are clean and relative. Without files (or entries), only files
+ * looked into, kept files that would be, and whiteouts (".wh.*") are
+ * recorded.
+ */
+typedef struct ocb_catalog_spec {
+  int files;                  /* hash and record every entry */
+  int entries;                /* record every entry (without files: no digests) */
+  const ocb_matcher *capture; /* NULL: no captures by path */
+  const uint64_t *max;        /* bytes kept, per pattern of capture */
+  size_t nmax;
+  uint64_t go_window; /* 0: executables are not looked into */
+} ocb_catalog_spec;
+typedef struct ocb_capture {
+  const char *path; /* clean, relative */
+  size_t pathlen;
+  const char *data;
+  size_t len;
+  int cut;       /* kind 0: the file had more bytes than were kept */
+  uint64_t size; /* the file's */
+  unsigned mode;
+  int kind; /* 0: the file's first bytes; 1: a window from a Go build info magic */
+} ocb_capture;
+typedef int (*ocb_capture_fn)(void *ud, const ocb_capture *c, ocb_err *err);
+typedef struct ocb_catalog ocb_catalog;
+/* The matcher must outlive the catalog; fn gets each capture (or NULL). */
+ocb_catalog *ocb_catalog_new(const ocb_catalog_spec *spec, ocb_capture_fn fn, void *ud,
+                             ocb_err *err);
+void ocb_catalog_free(ocb_catalog *c);
+/* An entry of the stream (type OCB_TAR_*, -1 for devices; link: a
+ * symlink's or hardlink's target): 1 when its body is wanted (then
+ * ocb_catalog_data for each piece and ocb_catalog_end, whatever its size),
+ * 0 when not, -1 on failure. */
+int ocb_catalog_entry(ocb_catalog *c, const char *name, size_t len, int type, const char *link,
+                      uint64_t size, unsigned mode, ocb_err *err);
+int ocb_catalog_data(ocb_catalog *c, const void *buf, size_t len, ocb_err *err);
+int ocb_catalog_end(ocb_catalog *c, ocb_err *err);
+/* An entry a rebuild takes from the earlier build without reading it. */
+int ocb_catalog_kept(ocb_catalog *c, const char *name, size_t len, int type, uint64_t size,
+                     unsigned mode, ocb_err *err);
+/* The records so far (valid until the next call on c). */
+const char *ocb_catalog_records(const ocb_catalog *c, size_t *len);
+/* Reads the layer blob digest of s through c, checking its digest; *size:
+ * the blob's bytes. */
+int ocb_catalog_blob(ocb_catalog *c, const ocb_store *s, const char *digest, uint64_t *size,
+                     ocb_err *err);
+
+/*
  * Tar (tar.c): libarchive's restricted pax format with a fixed header
  * policy, written through an ocb_out_fn, no padding after the two zero
  * blocks that end it.
@@ -143,6 +200,10 @@ typedef struct ocb_tar_item {
   ocb_sha256 *hash; /* DATA, FILE: also fed the body, when not NULL */
 } ocb_tar_item;
 int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err);
+/* Every entry written from now on is told to c too (NULL: none). */
+void ocb_tar_watch(ocb_tar *t, ocb_catalog *c);
+/* The permission bits a walked entry gets under p, its rules applied. */
+unsigned ocb_tar_perm(const ocb_tar_policy *p, const ocb_entry *e);
 int ocb_tar_finish(ocb_tar *t, ocb_err *err);
 void ocb_tar_free(ocb_tar *t);
 
@@ -285,6 +346,11 @@ typedef struct ocb_layer_spec {
   int nskip;
   const ocb_tar_item *items; /* written first, in order; NULL: the prefix's folders */
   size_t nitems;
+  const ocb_catalog_spec *catalog; /* NULL: no catalog of the layer */
+  /* With a catalog, a rebuild keeps entries unread only when the earlier
+   * blob has the note "catalog" whose first line is "ocibuild-catalog
+   * <catalog_key>" (what the kept entries' records come from). */
+  const char *catalog_key;
 } ocb_layer_spec;
 
 typedef struct ocb_layer_stats {
@@ -298,17 +364,21 @@ typedef struct ocb_layer_stats {
 typedef struct ocb_layer_hooks {
   int (*progress)(void *ud, const ocb_layer_stats *s, ocb_err *err); /* bounded rate */
   int (*warn)(void *ud, const char *msg, ocb_err *err);
+  /* With a catalog: each capture, and at the end its records. */
+  ocb_capture_fn capture;
+  int (*records)(void *ud, const char *rec, size_t len, ocb_err *err);
   void *ud;
   unsigned interval_ms; /* least time between progress calls */
 } ocb_layer_hooks;
 
 typedef struct ocb_layer_result {
   char digest[OCB_DIGEST_BUF];
-  uint64_t size;         /* of the blob */
-  int created;           /* the blob was not in the store before */
-  uint64_t tar_size;     /* of the layer's tar */
-  ocb_layer_stats stats; /* tar_bytes: the tar bytes this build made */
-  ocb_comp_result comp;  /* diff_id, blocks, reuse */
+  uint64_t size;              /* of the blob */
+  int created;                /* the blob was not in the store before */
+  uint64_t tar_size;          /* of the layer's tar */
+  ocb_layer_stats stats;      /* tar_bytes: the tar bytes this build made */
+  ocb_comp_result comp;       /* diff_id, blocks, reuse */
+  char prior[OCB_DIGEST_BUF]; /* the earlier blob entries were kept from, or "" */
 } ocb_layer_result;
 
 int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,

@@ -37,6 +37,8 @@ struct ocb_tar {
   size_t namecap;
   link_slot *links; /* first name of each multiply-linked inode */
   size_t nlinks, linkcap;
+  ocb_catalog *cat; /* sees every entry written, or NULL */
+  int feeding;      /* the current body goes to cat too */
 };
 
 /* How a message names the entry at fault: built only when one is written,
@@ -110,6 +112,31 @@ void ocb_tar_free(ocb_tar *t) {
   free(t->buf);
   free(t->name);
   free(t);
+}
+
+void ocb_tar_watch(ocb_tar *t, ocb_catalog *c) {
+  t->cat = c;
+}
+
+/* Tells the catalog of the entry whose header was just written (named
+ * name, its size bytes to follow); sets feeding when it wants them. */
+static int see(ocb_tar *t, const char *name, int type, const char *link, uint64_t size,
+               ocb_err *err) {
+  int r;
+  t->feeding = 0;
+  if (!t->cat) return 0;
+  r = ocb_catalog_entry(t->cat, name, strlen(name), type, link, size,
+                        (unsigned)ocb_la->entry_perm(t->e), err);
+  if (r < 0) return -1;
+  t->feeding = r;
+  return 0;
+}
+
+/* The body seen whole (after the last of its bytes). */
+static int seen(ocb_tar *t, int r, ocb_err *err) {
+  if (r == 0 && t->feeding) r = ocb_catalog_end(t->cat, err);
+  t->feeding = 0;
+  return r;
 }
 
 int ocb_tar_finish(ocb_tar *t, ocb_err *err) {
@@ -246,6 +273,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash
     }
     if (ocb_la->write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
     if (hash) ocb_sha256_update(hash, t->buf, (size_t)n);
+    if (t->feeding && ocb_catalog_data(t->cat, t->buf, (size_t)n, err) < 0) return -1;
     left -= n;
     if (left == 0) break; /* a short read: the end (changed() says if it moved) */
   }
@@ -288,6 +316,14 @@ static void apply_rules(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
   if (rule(p, OCB_RULE_MTIME, e, &v)) ocb_la->entry_set_mtime(t->e, (time_t)v, 0);
 }
 
+unsigned ocb_tar_perm(const ocb_tar_policy *p, const ocb_entry *e) {
+  uint64_t v;
+  mode_t m = e->st->st_mode;
+  int attr = S_ISDIR(m) ? OCB_RULE_DIR_MODE : S_ISLNK(m) ? -1 : OCB_RULE_MODE;
+  if (attr >= 0 && rule(p, attr, e, &v)) return (unsigned)v & 07777;
+  return perm_of(p, m);
+}
+
 /* Checks the name, then fills the parts of the header common to all types. */
 static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
                        const struct stat *st, what_t *what, ocb_err *err) {
@@ -327,6 +363,7 @@ static int add_symlink(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *er
     ocb_la->entry_set_filetype(t->e, AE_IFLNK);
     ocb_la->entry_copy_symlink(t->e, target);
     r = write_header(t, what, err);
+    if (r == 0) r = see(t, t->name, OCB_TAR_SYMLINK, target, 0, err);
   }
   free(target);
   return r;
@@ -341,7 +378,8 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
       ocb_la->entry_set_filetype(t->e, AE_IFREG);
       ocb_la->entry_copy_hardlink(t->e, first);
       ocb_la->entry_set_size(t->e, 0);
-      return write_header(t, what, err);
+      if (write_header(t, what, err) < 0) return -1;
+      return see(t, t->name, OCB_TAR_HARDLINK, first, 0, err);
     }
   }
   /* O_NONBLOCK: a file swapped for a FIFO must not hang the build. */
@@ -359,9 +397,10 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
   ocb_la->entry_set_filetype(t->e, AE_IFREG);
   ocb_la->entry_set_size(t->e, e->st->st_size);
   r = write_header(t, what, err);
+  if (r == 0) r = see(t, t->name, OCB_TAR_FILE, NULL, (uint64_t)e->st->st_size, err);
   if (r == 0) r = copy_body(t, fd, e->st, NULL, what, err);
   close(fd);
-  return r;
+  return seen(t, r, err);
 }
 
 static int add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, what_t *what,
@@ -372,15 +411,12 @@ static int add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, w
   if (S_ISCHR(m) || S_ISBLK(m))
     return ocb_errf(err, "DEVICE", "device files cannot go into a layer: %s", what_name(what));
   if (begin_entry(t, p, e, e->st, what, err) < 0) return -1;
-  if (S_ISDIR(m)) {
-    ocb_la->entry_set_filetype(t->e, AE_IFDIR);
-    return write_header(t, what, err);
+  if (S_ISDIR(m) || S_ISFIFO(m)) {
+    ocb_la->entry_set_filetype(t->e, S_ISDIR(m) ? AE_IFDIR : AE_IFIFO);
+    if (write_header(t, what, err) < 0) return -1;
+    return see(t, t->name, S_ISDIR(m) ? OCB_TAR_DIR : OCB_TAR_FIFO, NULL, 0, err);
   }
   if (S_ISLNK(m)) return add_symlink(t, e, what, err);
-  if (S_ISFIFO(m)) {
-    ocb_la->entry_set_filetype(t->e, AE_IFIFO);
-    return write_header(t, what, err);
-  }
   if (S_ISREG(m)) return add_file(t, e, what, err);
   return ocb_errf(err, "BADTYPE", "unsupported file type: %s", what_name(what));
 }
@@ -396,18 +432,22 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
   struct stat st;
   if (it->kind == OCB_TAR_DATA) {
     ocb_la->entry_set_size(t->e, (la_int64_t)it->len);
-    if (write_header(t, what, err) < 0) return -1;
+    if (write_header(t, what, err) < 0 || see(t, it->name, OCB_TAR_DATA, NULL, it->len, err) < 0)
+      return -1;
     if (it->len && ocb_la->write_data(t->a, it->data, it->len) != (la_ssize_t)it->len)
       return arch_fail(t, what, err);
     if (it->hash) ocb_sha256_update(it->hash, it->data, it->len);
-    return 0;
+    if (t->feeding && ocb_catalog_data(t->cat, it->data, it->len, err) < 0) return -1;
+    return seen(t, 0, err);
   }
   if (fstat(it->fd, &st) < 0) return ocb_errno_q(err, errno, what_name(what));
   if (!S_ISREG(st.st_mode))
     return ocb_errf(err, "BADTYPE", "not a regular file: %s", what_name(what));
   ocb_la->entry_set_size(t->e, st.st_size);
-  if (write_header(t, what, err) < 0) return -1;
-  return copy_body(t, it->fd, &st, it->hash, what, err);
+  if (write_header(t, what, err) < 0 ||
+      see(t, it->name, OCB_TAR_FILE, NULL, (uint64_t)st.st_size, err) < 0)
+    return -1;
+  return seen(t, copy_body(t, it->fd, &st, it->hash, what, err), err);
 }
 
 static int add_item(ocb_tar *t, const ocb_tar_item *it, what_t *w, ocb_err *err) {
@@ -433,7 +473,9 @@ static int add_item(ocb_tar *t, const ocb_tar_item *it, what_t *w, ocb_err *err)
   case OCB_TAR_FILE: ocb_la->entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, w, err);
   default: return ocb_errf(err, "EINVAL", "unknown tar item kind %d", it->kind);
   }
-  return write_header(t, w, err);
+  if (write_header(t, w, err) < 0) return -1;
+  return see(t, it->name, it->kind,
+             it->kind == OCB_TAR_SYMLINK || it->kind == OCB_TAR_HARDLINK ? it->data : NULL, 0, err);
 }
 
 int ocb_tar_add_item(ocb_tar *t, const ocb_tar_item *it, ocb_err *err) {

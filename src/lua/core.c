@@ -95,6 +95,7 @@ int ocb_opt_skip(lua_State *L, int idx, struct stat *out) {
 static void types(lua_State *L) {
   static const luaL_Reg blobw[] = {
       {"close", ocb_l_blobw_close}, {"write", ocb_l_blobw_write}, {NULL, NULL}};
+  static const luaL_Reg catspec[] = {{"blob", ocb_l_catspec_blob}, {NULL, NULL}};
   static const luaL_Reg codec[] = {
       {"compressor", ocb_l_codec_compressor}, {"key", ocb_l_codec_key}, {NULL, NULL}};
   static const luaL_Reg compressor[] = {
@@ -157,6 +158,8 @@ static void types(lua_State *L) {
   static const luaL_Reg walker[] = {
       {"close", ocb_l_walker_gc}, {"next", ocb_l_walker_next}, {NULL, NULL}};
   ocb_createmeta(L, OCB_BLOBW_T, blobw, ocb_l_blobw_gc);
+  ocb_createmeta(L, OCB_CATALOG_T, none, ocb_l_catalog_gc);
+  ocb_createmeta(L, OCB_CATSPEC_T, catspec, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_CODEC_T, codec, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_COMPRESSOR_T, compressor, ocb_l_compressor_gc);
   ocb_createmeta(L, OCB_DIR_T, none, ocb_l_dir_gc);
@@ -186,6 +189,7 @@ OCB_EXPORT int luaopen_ocibuild_core(lua_State *L);
 int luaopen_ocibuild_core(lua_State *L) {
   static const luaL_Reg funcs[] = {{"base64_decode", ocb_l_base64_decode},
                                    {"base64_encode", ocb_l_base64_encode},
+                                   {"catalog_spec", ocb_l_catalog_spec},
                                    {"clock", ocb_l_clock},
                                    {"codec", ocb_l_codec},
                                    {"cwd", ocb_l_cwd},
@@ -210,6 +214,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"realpath", ocb_l_realpath},
                                    {"replace_file", ocb_l_replace_file},
                                    {"rmdir", ocb_l_rmdir},
+                                   {"sha1_hex", ocb_l_sha1_hex},
                                    {"sha256", ocb_l_sha256},
                                    {"stat", ocb_l_stat},
                                    {"store", ocb_l_store},

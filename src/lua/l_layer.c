@@ -26,7 +26,9 @@ enum {
   UV_ITEMS,
   UV_STATE,
   UV_BASE,
-  NUV = UV_BASE
+  UV_CATALOG,
+  UV_KEY,
+  NUV = UV_KEY
 };
 
 /* A layer state id becomes a file name in the store: letters, digits,
@@ -75,8 +77,9 @@ static void check_items(lua_State *L, LJob *j) {
 }
 
 int ocb_l_layer_job(lua_State *L) {
-  static const char *const keys[] = {"root",  "matcher", "store", "policy",     "codec", "reuse",
-                                     "state", "skip",    "items", "match_base", NULL};
+  static const char *const keys[] = {"root",    "matcher",     "store", "policy", "codec",
+                                     "reuse",   "state",       "skip",  "items",  "match_base",
+                                     "catalog", "catalog_key", NULL};
   LJob *j;
   ocb_opt_known(L, 1, keys);
   j = lua_newuserdatauv(L, sizeof *j, NUV);
@@ -113,6 +116,13 @@ int ocb_l_layer_job(lua_State *L) {
   }
   j->spec.nskip = ocb_opt_skip(L, 1, j->skip);
   j->spec.skip = j->skip;
+  if (lua_getfield(L, 1, "catalog") != LUA_TNIL) j->spec.catalog = ocb_checkcatspec(L, -1);
+  lua_setiuservalue(L, -2, UV_CATALOG);
+  if ((j->spec.catalog_key = ocb_opt_str(L, 1, "catalog_key", NULL))) {
+    lua_getfield(L, 1, "catalog_key");
+    j->spec.catalog_key = lua_tostring(L, -1);
+    lua_setiuservalue(L, -2, UV_KEY);
+  }
   return 1;
 }
 
@@ -120,6 +130,7 @@ typedef struct {
   lua_State *L;
   int fn;     /* stack index of on_event, 0 for none */
   int failed; /* on_event raised: its error is on the stack */
+  int rec;    /* stack index where the catalog's records go */
 } Hooks;
 
 static void set_int(lua_State *L, const char *k, uint64_t v) {
@@ -170,6 +181,34 @@ static int on_warn(void *ud, const char *msg, ocb_err *err) {
   return event(h, NULL, msg, err);
 }
 
+static int on_capture(void *ud, const ocb_capture *c, ocb_err *err) {
+  Hooks *h = ud;
+  if (!h->fn) return 0;
+  if (ocb_l_call_capture(h->L, h->fn, c) == LUA_OK) return 0;
+  h->failed = 1;
+  return ocb_errf(err, "ECANCELED", "ECANCELED: stopped by the event callback");
+}
+
+/* Called protected: (records as light userdata, length). */
+static int push_records(lua_State *L) {
+  lua_pushlstring(L, lua_touserdata(L, 1), (size_t)lua_tointeger(L, 2));
+  return 1;
+}
+
+static int on_records(void *ud, const char *rec, size_t len, ocb_err *err) {
+  Hooks *h = ud;
+  lua_State *L = h->L;
+  lua_pushcfunction(L, push_records);
+  lua_pushlightuserdata(L, (void *)rec);
+  lua_pushinteger(L, (lua_Integer)len);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return ocb_errno(err, ENOMEM, "catalog");
+  }
+  lua_replace(L, h->rec);
+  return 0;
+}
+
 int ocb_l_job_run(lua_State *L) {
   LJob *j = luaL_checkudata(L, 1, OCB_JOB_T);
   ocb_layer_hooks hooks;
@@ -181,9 +220,12 @@ int ocb_l_job_run(lua_State *L) {
   h.L = L, h.fn = lua_isnoneornil(L, 2) ? 0 : 2, h.failed = 0;
   hooks.progress = h.fn ? on_progress : NULL;
   hooks.warn = on_warn;
+  hooks.capture = on_capture;
+  hooks.records = on_records;
   hooks.ud = &h;
   hooks.interval_ms = 100;
-  lua_settop(L, 2);
+  lua_settop(L, 3); /* 3: the records, when there are some */
+  h.rec = 3;
   if (ocb_layer_build(&j->spec, &hooks, &r, &err) < 0) {
     if (h.failed) return lua_error(L); /* on_event's own error, left on the stack */
     return ocb_pushfail(L, &err);
@@ -203,5 +245,13 @@ int ocb_l_job_run(lua_State *L) {
   lua_setfield(L, -2, "whole");
   lua_pushboolean(L, r.created);
   lua_setfield(L, -2, "created");
+  if (j->spec.catalog) {
+    lua_pushvalue(L, h.rec);
+    lua_setfield(L, -2, "catalog");
+  }
+  if (r.prior[0]) {
+    lua_pushstring(L, r.prior);
+    lua_setfield(L, -2, "prior");
+  }
   return 1;
 }

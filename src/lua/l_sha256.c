@@ -1,8 +1,24 @@
 /*
  * l_sha256.c: core.sha256() -> hasher; hasher:update(s) -> hasher,
- * hasher:digest() -> "sha256:<hex>", size (the hasher is done after it).
+ * hasher:digest() -> "sha256:<hex>", size (the hasher is done after it);
+ * core.sha1_hex(s) -> the SHA-1 of s in hex (what SPDX requires of files).
  */
+#include <openssl/evp.h>
+
 #include "lcore.h"
+
+int ocb_l_sha1_hex(lua_State *L) {
+  static const char digits[] = "0123456789abcdef";
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  char out[2 * EVP_MAX_MD_SIZE];
+  unsigned n = 0, i;
+  if (EVP_Digest(s, len, md, &n, EVP_sha1(), NULL) != 1) return luaL_error(L, "SHA-1 unavailable");
+  for (i = 0; i < n; i++) out[2 * i] = digits[md[i] >> 4], out[2 * i + 1] = digits[md[i] & 15];
+  lua_pushlstring(L, out, 2 * n);
+  return 1;
+}
 
 typedef ocb_lhash LHash;
 

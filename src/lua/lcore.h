@@ -15,6 +15,8 @@
 #include "ocb.h"
 #include "store/store.h"
 
+#define OCB_CATALOG_T "ocibuild.Catalog"
+#define OCB_CATSPEC_T "ocibuild.CatalogSpec"
 #define OCB_CODEC_T "ocibuild.Codec"
 #define OCB_COMPRESSOR_T "ocibuild.Compressor"
 #define OCB_DIR_T "ocibuild.Dir"
@@ -74,8 +76,16 @@ const ocb_tar_policy *ocb_checkpolicy(lua_State *L, int idx);
 /* A tar item table at idx (l_tar.c); files: "file" items (a path) allowed. */
 void ocb_check_item(lua_State *L, int idx, ocb_tar_item *it, int files);
 ocb_lhash *ocb_checkhasher(lua_State *L, int idx);
+const ocb_catalog_spec *ocb_checkcatspec(lua_State *L, int idx);
+/* Calls the function at fn with a capture's table, protected: LUA_OK, or
+ * the error left on the stack. */
+int ocb_l_call_capture(lua_State *L, int fn, const ocb_capture *c);
 
 /* Lua-callable functions, by binding file. */
+int ocb_l_catalog_gc(lua_State *L); /* l_catalog.c */
+int ocb_l_catalog_spec(lua_State *L);
+int ocb_l_catspec_blob(lua_State *L);
+
 int ocb_l_codec(lua_State *L); /* l_comp.c */
 int ocb_l_codec_compressor(lua_State *L);
 int ocb_l_codec_key(lua_State *L);
@@ -129,7 +139,8 @@ int ocb_l_key_verify(lua_State *L);
 int ocb_l_read_secret(lua_State *L);
 int ocb_l_write_key_file(lua_State *L);
 
-int ocb_l_sha256(lua_State *L); /* l_sha256.c */
+int ocb_l_sha1_hex(lua_State *L); /* l_sha256.c */
+int ocb_l_sha256(lua_State *L);
 int ocb_l_sha256_digest(lua_State *L);
 int ocb_l_sha256_gc(lua_State *L);
 int ocb_l_sha256_update(lua_State *L);

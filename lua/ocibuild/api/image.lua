@@ -165,9 +165,12 @@ end
 -- an OCI archive there), `cache` (false: build from scratch, reading no
 -- earlier build's records), `push` (true: to each tag, which must name
 -- its registry; or a reference, or a list of them), `registry` (options,
--- see `push`)
+-- see `push`), `sbom` (true, "spdx", "cyclonedx" or {format=, files=}:
+-- an SBOM attestation), `provenance` (true: SLSA provenance), `sign`
+-- ({key= (a private key file), attest= (sign the attestations too)}:
+-- cosign signatures in the store and where it is pushed)
 -- @treturn table `image_id`, `digest`, `size`, `path` (the store),
--- `tags`, `archive`, `pushed`
+-- `tags`, `archive`, `pushed`, `attestations`, `signed`
 -- @raise on failure; a layer's failure points at its `layer` call
 function Image:save(o)
   local _ <close> = uncharged()

@@ -99,7 +99,8 @@ end
 --- Runs the script `file` with `args`. opts: {store=, warn=, on_event=,
 -- registry=, unsafe=, max_instructions=, max_memory= (bytes), and what a
 -- sandboxed script may reach (ocibuild.ops.reach): allow_registry=,
--- allow_image=, env=}. Returns {value= (the
+-- allow_image=, env=; attest= (the sbom, provenance and sign of every
+-- save that does not say)}. Returns {value= (the
 -- script's first result, true for none), image= (what the CLI reports:
 -- the save result the script returned, else the last one it made), saves=
 -- (every save result, in order)}, or nil, "FILE[:LINE]: message", code
@@ -118,6 +119,9 @@ function M.run(file, args, opts)
   local saves, by_table = {}, setmetatable({}, { __mode = "k" })
   local policy
   local aopts = { store = opts.store, registry = opts.registry, warn = opts.warn, on_event = opts.on_event,
+    -- what the provenance of what it saves names as its definition
+    definition = { kind = "script", path = file:match("[^/]*$"), digest = core.sha256():update(text):digest(),
+      args = args, context = base }, attest = opts.attest,
     -- the script gets a copy of each result: what the CLI reports is the
     -- original, which the script never sees
     on_save = function(r, given)

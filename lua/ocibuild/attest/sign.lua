@@ -15,8 +15,9 @@ local M = {}
 -- BuildKit's attestation manifests are no images to run: not signed.
 local REF_TYPE = "vnd.docker.reference.type"
 
--- The digests to sign: desc's, and with recursive, its children's.
-local function targets(place, desc, recursive, out, depth)
+-- The digests to sign: desc's, and with recursive, its children's (with
+-- attestations, the attestation manifests too).
+local function targets(place, desc, recursive, out, depth, attestations)
   out[#out + 1] = desc
   if not recursive or media.kind(desc.mediaType) ~= "index" then return out end
   if depth > 4 then return nil, ("%s: indexes nested too deep"):format(desc.digest), "BADDOC" end
@@ -27,9 +28,10 @@ local function targets(place, desc, recursive, out, depth)
   if not idx then return nil, err, code end
   for _, d in ipairs(idx.manifests) do
     local kind = media.kind(d.mediaType)
-    if (kind == "manifest" or kind == "index") and (d.annotations or {})[REF_TYPE] ~= "attestation-manifest" then
+    if (kind == "manifest" or kind == "index")
+        and (attestations or (d.annotations or {})[REF_TYPE] ~= "attestation-manifest") then
       local ok
-      ok, err, code = targets(place, d, true, out, depth + 1)
+      ok, err, code = targets(place, d, true, out, depth + 1, attestations)
       if not ok then return nil, err, code end
     end
   end
@@ -71,9 +73,12 @@ end
 
 --- Signs the image of place with key (a private core key). opts:
 -- {identity= (the repository the signature names, default the place's),
--- recursive=, creator= (optional.creator, e.g. "ocibuild 0.1.0"),
--- on_signed=fn(result) (called after each)}. Returns the list of results
--- {digest=, where=, identity=, action= ("signed" | "present")}.
+-- recursive=, attestations= (with recursive: the attestation manifests
+-- too), creator= (optional.creator, e.g. "ocibuild 0.1.0"), fresh= (the
+-- image was put where it is by this process just now: see
+-- ocibuild.attest.place.registry), on_signed=fn(result) (called after
+-- each)}. Returns the list of results {digest=, where=, identity=,
+-- action= ("signed" | "present")}.
 function M.run(place, key, opts)
   opts = opts or {}
   local identity = opts.identity or place.identity
@@ -82,19 +87,41 @@ function M.run(place, key, opts)
       "EINVAL"
   end
   place.identity = identity
-  local list, err, code = targets(place, place.desc, opts.recursive, {}, 0)
+  local list, err, code = targets(place, place.desc, opts.recursive, {}, 0, opts.attestations)
   if not list then return nil, err, code end
-  local out = {}
-  for _, d in ipairs(list) do
+  local plans = {}
+  for i, d in ipairs(list) do
     local payload = simplesign.payload(identity, d.digest, opts.creator and { creator = opts.creator })
     local sig
     sig, err, code = key:sign(payload)
     if not sig then return nil, err, code end
-    local how
-    how, err, code = place:append(d.digest, planner(key, payload, simplesign.layer(payload, sig)))
-    if not how then return nil, err, code end
-    out[#out + 1] = { digest = d.digest, where = place:where(d.digest), identity = identity, action = how }
-    if opts.on_signed then opts.on_signed(out[#out]) end
+    plans[i] = planner(key, payload, simplesign.layer(payload, sig))
+  end
+  -- each signature manifest is a tag of its own: a registry writes them
+  -- side by side
+  local hows = {}
+  local function one(i)
+    local how, aerr, acode = place:append(list[i].digest, plans[i], { fresh = opts.fresh })
+    if not how then return nil, aerr, acode end
+    hows[i] = how
+    return true
+  end
+  local ok = true
+  if place.parallel and #list > 1 then
+    local tasks = {}
+    for i = 1, #list do tasks[i] = function() return one(i) end end
+    ok, err, code = place:parallel(tasks)
+  else
+    for i = 1, #list do
+      ok, err, code = one(i)
+      if not ok then break end
+    end
+  end
+  if not ok then return nil, err, code end
+  local out = {}
+  for i, d in ipairs(list) do
+    out[i] = { digest = d.digest, where = place:where(d.digest), identity = identity, action = hows[i] }
+    if opts.on_signed then opts.on_signed(out[i]) end
   end
   return out
 end

@@ -218,6 +218,19 @@ function M.verify(b, st, entries)
   return out
 end
 
+--- Takes the entries of layer l of st as read elsewhere from its blob
+-- (an SBOM's one read of a base layer, ocibuild.attest.catalog), as
+-- verify would have read them: kept for this process and noted.
+function M.remember(st, l, list)
+  for _, e in ipairs(list) do e.p = clean(e.p) end
+  local kept = {}
+  for _, e in ipairs(list) do
+    if e.p then kept[#kept + 1] = e end
+  end
+  read_cache[l.digest] = kept
+  st.core:note_write(NOTE, l.digest, encode(l, kept)) -- a cache, as in verify
+end
+
 --- The layer descriptor to write in a manifest built on the base: the
 -- same blob; Docker's gzip layer type becomes OCI's (the bytes are one).
 function M.layer_desc(l)

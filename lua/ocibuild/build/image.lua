@@ -204,11 +204,30 @@ function M.load_base(from, st, ctx, want, dir)
   return b
 end
 
+-- Notes the base b as one the image being built uses (its provenance
+-- lists them).
+local function used(ctx, b)
+  local list = ctx.used_bases
+  for _, x in ipairs(list or {}) do
+    if x == b then return b end
+  end
+  if list then list[#list + 1] = b end
+  return b
+end
+
 local function load_base(self, st, ctx, steps)
   local v = view.new()
   if not self.from then return false, v end
   local b, err, code = M.load_base(self.from, st, ctx, self.base_platform or self.platform, self.base)
   if not b then return nil, err, code end
+  used(ctx, b)
+  if ctx.attest then
+    -- what the base holds, from one read of each layer (or the store's
+    -- notes), which verifies the blob too
+    local ok
+    ok, err, code = require("ocibuild.attest.build").base(b, st, ctx.attest)
+    if not ok then return nil, err, code end
+  end
   local need = false
   for _, s in ipairs(steps) do need = need or plan.needs_view(s) end
   local lists
@@ -283,15 +302,20 @@ local function source_fs(self, s, st, ctx)
   ctx.fss = ctx.fss or {}
   local want = c.platform or self.platform or platform.host()
   local key = c.from .. "|" .. platform.format(want)
-  if ctx.fss[key] then return ctx.fss[key] end
+  if ctx.fss[key] then
+    used(ctx, ctx.fss[key].from_base)
+    return ctx.fss[key]
+  end
   local b, err, code = M.load_base(c.from, st, ctx, want, self.base)
   if not b then return nil, err, code end
+  used(ctx, b)
   local ok
   ok, err, code = base_mod().verify(b, st, false)
   if not ok then return nil, err, code end
   local fs
   fs, err, code = srcfs.image(st, b.layers, "image " .. c.from)
   if not fs then return nil, err, code end
+  fs.from_base = b
   ctx.fss[key] = fs
   return fs
 end
@@ -355,6 +379,7 @@ function M:build_in(st, ctx, tmp)
     local ok, err, code, where = self:deferred(st, ctx)
     if not ok then return nil, err, code, where end
   end
+  ctx.used_bases = {}
   local steps = self.steps
   if self.df_steps then
     steps = table.move(self.df_steps, 1, #self.df_steps, 1, {})
@@ -384,7 +409,8 @@ function M:build_in(st, ctx, tmp)
     layer_descs[#layer_descs + 1] = base_mod().layer_desc(l)
     total = total + l.size
   end
-  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache }
+  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache,
+    catalog = ctx.attest and ctx.attest.settings }
   local n = 0
   for _, s in ipairs(steps) do
     if s.kind ~= "history" then n = n + 1 end
@@ -444,7 +470,8 @@ function M:build_in(st, ctx, tmp)
   M.check_size(#ctext, ctx.on_event)
   local desc = doc.descriptor(media.MANIFEST, mdigest, msize, {
     platform = json.object { os = p.os, architecture = p.architecture, variant = p.variant } })
-  return { desc = desc, image_id = cdigest, size = total + csize + msize, layers = results, platform = p }
+  return { desc = desc, image_id = cdigest, size = total + csize + msize, layers = results, platform = p,
+    base = b or nil, bases = ctx.used_bases }
 end
 
 return M

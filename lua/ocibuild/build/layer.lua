@@ -200,18 +200,30 @@ end
 -- walk leaves out}, cache= (false: read no reuse record or layer state,
 -- build everything), on_event=}; items: the entries written before the
 -- walk (ocibuild.build.plan), or nil for every folder of the destination.
--- A record without a context writes only its items. Returns the job's
--- result: {diff_id=, digest=, size=, tar_size=, made=, entries=, blocks=,
--- reused=, whole=}.
+-- A record without a context writes only its items. With ctx.catalog (an
+-- ocibuild.attest.catalog settings), the layer's analysis is learnt from
+-- the same pass. Returns the job's result: {diff_id=, digest=, size=,
+-- tar_size=, made=, entries=, blocks=, reused=, whole=, analysis=}.
 function M.run(l, st, ctx, items)
   local policy, codec, code = M.objects(l, ctx)
   if not policy then return nil, codec, code end
+  local cat = ctx.catalog
   local job = core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
     match_base = not l.generated and l.match_base or nil,
     store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
     skip = not l.generated and ctx.skip or nil, items = items,
-    state = M.state_id(l, ctx, codec, items) }
-  return job:run(ctx.on_event)
+    state = M.state_id(l, ctx, codec, items), catalog = cat and cat.spec, catalog_key = cat and cat.key }
+  if not cat then return job:run(ctx.on_event) end
+  -- what the layer holds, learnt from the same pass (ocibuild.attest.catalog)
+  local c = require("ocibuild.attest.detect").collector()
+  local r, err
+  r, err, code = job:run(function(ev)
+    if ev.type == "capture" then return c.add(ev) end
+    if ctx.on_event then ctx.on_event(ev) end
+  end)
+  if r then r.analysis, err, code = require("ocibuild.attest.catalog").layer(st, r, c, cat) end
+  if r and not r.analysis then return nil, err, code end
+  return r, err, code
 end
 
 return M

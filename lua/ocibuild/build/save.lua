@@ -62,9 +62,12 @@ end
 -- it: an `image` stage, holding a stage per layer and one for the
 -- archive. opts (checked by the caller): {tag= (refs from M.refs),
 -- archive= (absolute), cache= (false: build every layer from scratch),
--- registry= (the registry options for a base to pull)}; ctx: an
--- ocibuild.ops.context (store, sinks, policy). Returns {image_id=,
--- digest=, size=, path=, tags=, manifest=, archive=, layers=, images=}.
+-- registry= (the registry options for a base to pull), attest= (what
+-- ocibuild.attest.build.check made of sbom, provenance and sign, the key
+-- loaded), definition= (what provenance names as the build's definition,
+-- see ocibuild.attest.build.attach)}; ctx: an ocibuild.ops.context
+-- (store, sinks, policy). Returns {image_id=, digest=, size=, path=,
+-- tags=, manifest=, archive=, layers=, images=, attestations=, signed=}.
 function M.save(img, opts, ctx)
   local refs = opts.tag or {}
   local err, code, ok
@@ -98,10 +101,21 @@ function M.save(img, opts, ctx)
   local id = tags[1] or "image"
   events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
   local created = {}
-  local built, where
+  local built, where, actx
+  local aspec, attest = opts.attest, require("ocibuild.attest.build")
+  local started = os.time()
+  if aspec then
+    actx, err, code = attest.context(aspec)
+    if aspec.sbom and not actx then return nil, err, code end
+  end
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = opts.registry, policy = ctx.policy, created = created,
+    cache = opts.cache, registry = opts.registry, policy = ctx.policy, created = created, attest = actx,
     on_event = ctx:sink() })
+  if built and aspec then
+    built, err, code = attest.attach(st, built, aspec, { tags = refs, started = started, finished = os.time(),
+      epoch = img.sde, definition = opts.definition or img.definition or { kind = "flags", context = img.base } },
+      created)
+  end
   -- No tag: the image is listed untagged (`<none>`) until prune.
   if built then ok, err, code = st:tag(built.desc, refs) end
   if not built or not ok then
@@ -110,7 +124,13 @@ function M.save(img, opts, ctx)
     return nil, err, code, where
   end
   local result = { image_id = built.image_id, digest = built.desc.digest, size = built.size,
-    path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images }
+    path = st.dir, tags = refs, manifest = built.desc, layers = built.layers, images = built.images,
+    attestations = built.attestations }
+  for _, w in ipairs(built.warnings or {}) do ctx:say(w) end
+  if aspec and aspec.sign and #refs > 0 then
+    result.signed, err, code = attest.sign_store(st, built.desc, refs, aspec)
+    if not result.signed then return nil, err, code end
+  end
   if out then
     ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event)
     if not ok then return nil, err, code end

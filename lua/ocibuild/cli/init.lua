@@ -34,6 +34,8 @@ M.COMMANDS = {
   { "keygen", "write an ECDSA P-256 key pair for signing images" },
   { "sign", "sign an image as cosign does: ocibuild sign --key KEY REF" },
   { "verify", "check an image's signatures: ocibuild verify --key PUB REF" },
+  { "sbom", "print the SBOM attached to an image: ocibuild sbom REF" },
+  { "provenance", "print the provenance attached to an image: ocibuild provenance REF" },
   { "gc", "the same as prune" },
 }
 

@@ -84,15 +84,16 @@ options:
                          name one: HOST/NAME:TAG), as `ocibuild push` does
   --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]==] .. results.HELP .. progress.HELP .. "\n" .. require("ocibuild.cli.attest").HELP .. "\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
+local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { tag = "list", label = "list",
+  exclude = "list",
   output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value",
   mtime = "value", mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
-  alias = { t = "tag", o = "output", f = "file" } })
+  alias = { t = "tag", o = "output", f = "file" } }))
 
 
 --- A command for --entrypoint or --cmd: a JSON list of strings, a string
@@ -217,6 +218,10 @@ function M.run(argv, g)
   end
   if not args then return nil, err, code end
   args.tag, args.archive, args.cache, args.push = opts.tag, opts.output, not opts["no-cache"], opts.push or nil
+  local attest
+  attest, err, code = require("ocibuild.cli.attest").options(opts)
+  if not attest then return nil, err, code end
+  args.sbom, args.provenance, args.sign = attest.sbom, attest.provenance, attest.sign
   local reg
   reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],

@@ -14,16 +14,19 @@ usage: ocibuild images [REPO[:TAG]] [--digests] [-q] [--format table|json]
 
 Lists the images in the store, one row per name, sorted by name then tag;
 images without a name (a build without -t, an unnamed import) show as
-<none> until `ocibuild prune`. Columns: repository, tag, image ID (the
+<none> until `ocibuild prune`. Signatures (sha256-<hex>.sig) are counted
+with their image, not listed. Columns: repository, tag, image ID (the
 config digest; a multi-platform index's own digest), manifest digest,
 platforms, size (all blobs, compressed), created.
 
   REPO[:TAG]       only the images named in that repository (and tag)
   --digests        full digests instead of short ones
   -q, --quiet      image IDs only, each once
-  --format json    one JSON object per image and line, keys: created,
+  --format json    one JSON object per image and line, keys:
+                   attestations (attestation manifests), created,
                    digest, error, id, mediaType, names (full), platforms,
-                   size, tags (familiar); full digests
+                   signatures (kept in the store), size, tags
+                   (familiar); full digests
 
 An image whose blobs cannot be read is listed with what is known, named
 on standard error, and makes the command exit 1 (see `ocibuild fsck`).

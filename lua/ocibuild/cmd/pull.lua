@@ -18,17 +18,23 @@ downloaded) and, last, REF@sha256:...
 options:
 ]] .. reg_cli.QUIET_HELP .. [[
   --platform OS/ARCH[/VARIANT]  the image to take from a multi-platform
-                         image (default: this machine's)
+                         image (default: this machine's); its attestations
+                         stay behind
+  --all                  take the whole index: every platform image and
+                         the attestations attached to them
   --jobs N               blobs transferred at once (default 4)
   --store DIR            the image store (created when missing)
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec { jobs = "value", platform = "value", progress = "value", quiet = "flag",
-  alias = { q = "quiet" } }
+  all = "flag", alias = { q = "quiet" } }
 
 M.run = reg_cli.transfer("pull", SPEC, function(rest, opts)
   if #rest ~= 1 then return getopt.usage_error("pull needs exactly one reference", "pull") end
-  return { ref = rest[1], platform = opts.platform }
+  if opts.all and opts.platform then
+    return getopt.usage_error("--all takes every platform: give --all or --platform", "pull")
+  end
+  return { ref = rest[1], platform = opts.platform, all = opts.all }
 end, function(r) io.stdout:write(r.reference, "\n") end)
 
 return M

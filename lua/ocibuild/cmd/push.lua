@@ -21,15 +21,22 @@ options:
 ]] .. reg_cli.QUIET_HELP .. [[
   --jobs N               blobs transferred at once (default 4)
   --chunk-size SIZE      upload blobs larger than SIZE in chunks (default 64M)
+  --sign-key KEY         then sign it there as cosign does (the index and
+                         each platform image; see `ocibuild sign`)
+  --attest-signed        sign its attestation manifests too
   --store DIR            the image store
 ]] .. progress.HELP .. "\n" .. reg_cli.HELP
 
 local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
-  alias = { q = "quiet" } }
+  ["sign-key"] = "value", ["attest-signed"] = "flag", alias = { q = "quiet" } }
 
-M.run = reg_cli.transfer("push", SPEC, function(rest)
+M.run = reg_cli.transfer("push", SPEC, function(rest, opts)
   if #rest < 1 or #rest > 2 then return getopt.usage_error("push needs SRC and optionally DEST", "push") end
-  return { src = rest[1], dest = rest[2] }
+  if opts["attest-signed"] and not opts["sign-key"] then
+    return getopt.usage_error("--attest-signed needs --sign-key", "push")
+  end
+  return { src = rest[1], dest = rest[2], sign = opts["sign-key"] and { key = opts["sign-key"],
+    attest = opts["attest-signed"] or false } or nil }
 end, function(r) io.stdout:write(r.reference, "\n") end)
 
 return M

@@ -50,11 +50,13 @@ options:
                          scripts you wrote or read
   -o, --output FILE.tar  also write the reported image as an OCI archive
   --store DIR            the image store
-]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]] .. results.HELP .. progress.HELP .. "\n" .. require("ocibuild.cli.attest").HELP
+  .. "(for every image the script saves, unless its save says otherwise)\n\n" .. reg_cli.HELP
 
-local SPEC = reg_cli.spec(results.options { unsafe = "flag", output = "value", progress = "value",
-  ["chunk-size"] = "value", ["max-instructions"] = "value", ["max-memory"] = "value",
-  ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", alias = { o = "output" } })
+local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { unsafe = "flag",
+  output = "value", progress = "value", ["chunk-size"] = "value", ["max-instructions"] = "value",
+  ["max-memory"] = "value", ["allow-registry"] = "list", ["allow-image"] = "list", env = "list",
+  alias = { o = "output" } }))
 
 -- What the script may reach (see ocibuild.ops.reach), checked as usage.
 local function reaches(opts)
@@ -108,6 +110,9 @@ function M.run(argv, g)
   local say
   say, err = results.reporting(opts)
   if not say then return getopt.usage_error(err, "run") end
+  local attest
+  attest, lerr, lcode = require("ocibuild.cli.attest").options(opts, "run")
+  if not attest then return nil, lerr, lcode end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets, code
     targets, err, code = results.targets(opts)
@@ -116,7 +121,8 @@ function M.run(argv, g)
     local r
     r, err, code = ops.run(ctx, { file = rest[1], args = args, unsafe = opts.unsafe, output = opts.output,
       max_instructions = lim.max_instructions, max_memory = lim.max_memory,
-      allow_registry = allowed.allow_registry, allow_image = allowed.allow_image, env = allowed.env })
+      allow_registry = allowed.allow_registry, allow_image = allowed.allow_image, env = allowed.env,
+      attest = attest })
     if not r then return nil, err, code end
     rep.finish()
     if not r.image then

@@ -96,6 +96,10 @@ function M.load(o)
   end
   local host = platform.host()
   local imgs = {}
+  -- what the provenance of the image names as its definition
+  local within = o.file:sub(1, #o.context + 1) == o.context .. "/"
+  local def = { kind = "dockerfile", path = within and o.file:sub(#o.context + 2) or display,
+    digest = core.sha256():update(text):digest(), args = o.args, target = o.target, context = o.context }
   for i = 1, math.max(#plats, 1) do
     local p = plats[i]
     local plan
@@ -108,11 +112,15 @@ function M.load(o)
     local bo = { file = display, dir = o.context, context = o.context, ignore = entries, args = o.args or {},
       explicit = p, build = host, reference = references(o.context) }
     img.where = display
+    img.definition = def
     img.deferred = function(self, st, ctx) return builder.prepare(self, st, ctx, bo, plan) end
     imgs[i] = img
   end
   if #imgs == 1 then return imgs[1] end
-  return index.new(imgs)
+  local idx
+  idx, err = index.new(imgs)
+  if idx then idx.definition = def end
+  return idx, err
 end
 
 return M

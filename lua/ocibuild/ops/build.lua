@@ -24,15 +24,17 @@ local M = {}
 --- The options of a save: tag (a string or a list), archive (a file),
 -- cache (false: build every layer from scratch), push (true: to each tag;
 -- a reference, or a list of them), registry (registry options, over the
--- context's).
-M.SAVE_OPTIONS = { "tag", "archive", "cache", "push", "registry" }
+-- context's), sbom, provenance and sign (attestations and signatures, see
+-- ocibuild.attest.build; the context's `attest` gives those a save does
+-- not).
+M.SAVE_OPTIONS = { "tag", "archive", "cache", "push", "registry", "sbom", "provenance", "sign" }
 
 --- The options of a one-directory build (oci.build, `ocibuild build
 -- DIR`): the directory (`context`), the image's, the layer's and the
 -- save's.
 M.DIRECTORY_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "archive", "dest", "platform", "config",
   "compression", "level", "jobs", "mode", "mtime", "owner", "from", "annotations", "rules", "replace", "cache",
-  "push", "registry" }
+  "push", "registry", "sbom", "provenance", "sign" }
 
 --- The options of a Dockerfile build (oci.dockerfile, `ocibuild build
 -- -f`): context (default: the folder relative paths resolve against),
@@ -227,6 +229,7 @@ function M.directory(ctx, args, where)
   end
   ok, err, code = M.layer_paths(ctx, spec)
   if ok then ok, err, code = img:layer(spec, where) end
+  img.definition = { kind = "flags", context = spec.context }
   if ok and args.labels then ok, err, code = img:set_labels(args.labels) end
   if ok and args.config then ok, err, code = img:config(args.config) end
   if not ok then return nil, err, code end
@@ -235,8 +238,34 @@ end
 
 -- ---- saving ----
 
+-- The attestations and signatures a save asks for (its own sbom,
+-- provenance and sign, else the context's), checked, the key read (a
+-- save's own key file allowed by the sandbox): the spec of
+-- ocibuild.attest.build, or false, or nil, msg, code.
+local function attested(ctx, o, t)
+  local attest = require "ocibuild.attest.build"
+  local want = {}
+  for _, k in ipairs(attest.OPTIONS) do
+    if o[k] ~= nil then want[k] = o[k] else want[k] = (ctx.attest or {})[k] end
+  end
+  local spec, err, code = attest.check(want)
+  if not spec or not spec.sign then return spec, err, code end
+  if o.sign ~= nil then
+    spec.sign.key, err, code = ctx:path(spec.sign.key, "signing key")
+    if not spec.sign.key then return nil, err, code end
+  end
+  if #t.tag == 0 and #t.targets == 0 then
+    return nil, "sign needs a tag or a push: a signature names the image's repository", "BADVALUE"
+  end
+  local ok
+  ok, err, code = attest.load_key(spec)
+  if not ok then return nil, err, code end
+  return spec
+end
+
 -- The save options o checked, before any work: {tag= (refs), archive=
--- (absolute, allowed), cache=, targets= (refs), registry= (merged)}.
+-- (absolute, allowed), cache=, targets= (refs), registry= (merged),
+-- attest= (see attested)}.
 local function checked(ctx, o)
   local ok, err = check.keys(o, M.SAVE_OPTIONS, "save")
   if not ok then return nil, err, "BADVALUE" end
@@ -268,6 +297,8 @@ local function checked(ctx, o)
     t.archive, err, code = ctx:path(o.archive, "archive")
     if not t.archive then return nil, err, code end
   end
+  t.attest, err, code = attested(ctx, o, t)
+  if t.attest == nil then return nil, err, code end
   return t
 end
 
@@ -281,7 +312,7 @@ function M.save(ctx, img, o)
   if not t then return nil, err, code end
   local r, where
   r, err, code, where = save.save(img, { tag = t.tag, archive = t.archive, cache = t.cache,
-    registry = t.registry }, ctx)
+    registry = t.registry, attest = t.attest, definition = ctx.definition }, ctx)
   if not r then return nil, err, code, where end
   r.pushed = {}
   -- the registry client loads only for builds that push
@@ -289,7 +320,7 @@ function M.save(ctx, img, o)
   local pctx = ctx:with { registry = t.registry }
   for _, target in ipairs(t.targets) do
     local p
-    p, err, code = push.run(pctx, { src = r, dest = target.familiar })
+    p, err, code = push.run(pctx, { src = r, dest = target.familiar, sign = t.attest and t.attest.sign or nil })
     if not p then
       local tags = {}
       for i, tr in ipairs(r.tags) do tags[i] = tr.familiar end

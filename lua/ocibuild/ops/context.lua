@@ -17,7 +17,8 @@ local M = {}
 local Ctx = {}
 Ctx.__index = Ctx
 
-local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", "allow", "policy", "scripts" }
+local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", "allow", "policy", "scripts",
+  "definition", "attest" }
 
 --- A context. o: {store= (the store folder; default $OCIBUILD_STORE, else
 -- the default one), store_from= (where that folder was given, for
@@ -29,7 +30,10 @@ local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", 
 -- sandboxed script's check of every host path), policy= (a sandboxed
 -- script's reach, ocibuild.ops.reach), scripts= (what runs a build script
 -- for the run verb: ocibuild.api.script.run, given by the tier above,
--- since a script is calls of the API)}.
+-- since a script is calls of the API), definition= (what provenance names
+-- as the definition of what is built: a script's {kind=, path=, digest=,
+-- args=, context=}), attest= (the sbom, provenance and sign every save
+-- takes unless it says otherwise)}.
 function M.new(o)
   o = o or {}
   local self = setmetatable({}, Ctx)

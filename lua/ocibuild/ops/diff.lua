@@ -2,7 +2,8 @@
 -- manifest and config fields, the layer count, and per layer the entries
 -- added, removed or changed. Each image is named as for every verb of the
 -- store (a name, a digest, NAME@DIGEST, an ID or digest prefix); an index
--- must be narrowed to one platform's manifest.
+-- must be narrowed to one platform's manifest (an index of one image and
+-- its attestations is taken as that image).
 local check = require "ocibuild.util.check"
 local imagediff = require "ocibuild.store.diff"
 local images = require "ocibuild.store.images"
@@ -16,6 +17,8 @@ M.OPTIONS = { "a", "b" }
 local function manifest(st, s)
   local t, err, code = images.find(st, s)
   if not t then return nil, err, code end
+  -- a single-platform image with attestations: its one image
+  t.desc = require("ocibuild.attest.attach").only_image(st, t.desc) or t.desc
   if media.kind(t.desc.mediaType) ~= "manifest" then
     return nil, ("%s is an image index: name one platform's manifest by its digest"):format(check.show(s)), "BADDOC"
   end

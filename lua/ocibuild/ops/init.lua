@@ -19,7 +19,7 @@ local M = {}
 
 --- The verbs, as ops.VERB functions.
 M.VERBS = { "build", "run", "push", "pull", "copy", "export", "import", "tag", "rm", "images", "inspect",
-  "diff", "prune", "fsck", "login", "logout", "sign", "verify", "keygen", "ls", "template" }
+  "diff", "prune", "fsck", "login", "logout", "sign", "verify", "sbom", "provenance", "keygen", "ls", "template" }
 
 local IS_VERB = {}
 for _, v in ipairs(M.VERBS) do IS_VERB[v] = true end

@@ -14,8 +14,9 @@ local registry = require "ocibuild.registry"
 local M = {}
 
 --- args: ref (a registry: HOST/NAME[:TAG], HOST/NAME@DIGEST, docker://REF), platform ("os/arch[/variant]",
--- default this machine's), and the registry options.
-M.OPTIONS = { "ref", "platform", table.unpack(options.KEYS) }
+-- default this machine's), all (the whole index: every platform image,
+-- and the attestations attached to them), and the registry options.
+M.OPTIONS = { "ref", "platform", "all", table.unpack(options.KEYS) }
 
 --- Pulls. Returns {reference= ("HOST/NAME@sha256:..."), digest=,
 -- mediaType=, size=, path= (the store)}, or nil, msg, code.
@@ -42,7 +43,7 @@ function M.run(ctx, args)
   local o
   o, err, code = ctx:registry_options(args)
   if not o then return nil, err, code end
-  o.platform = args.platform
+  o.platform, o.all = args.platform, args.all
   local st
   st, err, code = ctx:open_store { create = true }
   if not st then return nil, err, code end

@@ -18,8 +18,10 @@ local M = {}
 --- args: src (a place: a name of the store, oci:DIR[:TAG], an archive,
 -- docker://REF; or what a build returned: {manifest=, path=, tags=}), dest
 -- (a registry: HOST/NAME[:TAG] or docker://REF; default: src, when it
--- names its registry), and the registry options (ocibuild.registry.options).
-M.OPTIONS = { "src", "dest", table.unpack(options.KEYS) }
+-- names its registry), sign ({key= (a private key file), attest= (sign
+-- its attestation manifests too)}: sign it there once pushed, as cosign
+-- does), and the registry options (ocibuild.registry.options).
+M.OPTIONS = { "src", "dest", "sign", table.unpack(options.KEYS) }
 
 -- The destination: dest, else src's own name when it names a registry.
 local function destination(args)
@@ -53,8 +55,23 @@ local function source(ctx, src, o)
   return got.st, got.desc
 end
 
+-- What sign asks (its key read, unless read already: a build's), or
+-- false, or nil, msg, code.
+local function signing(s)
+  if s == nil or s == false then return false end
+  if type(s) == "table" and s.loaded then return { sign = s } end -- a build's, checked and read
+  local attest = require "ocibuild.attest.build"
+  local spec, err, code = attest.check { sign = s }
+  if not spec then return nil, err, code end
+  local ok
+  ok, err, code = attest.load_key(spec)
+  if not ok then return nil, err, code end
+  return spec
+end
+
 --- Pushes. Returns {reference= ("HOST/NAME@sha256:..."), digest=, name=
--- (HOST/NAME)}, or nil, msg, code.
+-- (HOST/NAME), signed= (with sign: the results of
+-- ocibuild.attest.sign.run)}, or nil, msg, code.
 function M.run(ctx, args)
   local ok, err
   local src = args.src
@@ -79,15 +96,29 @@ function M.run(ctx, args)
   local o
   o, err, code = ctx:registry_options(args)
   if not o then return nil, err, code end
+  local aspec
+  aspec, err, code = signing(args.sign)
+  if aspec == nil then return nil, err, code end
   local st, desc
   st, desc, code = source(ctx, src, o)
   if not st then return nil, desc, code end
   ctx:emit { type = "start", stage = "push", id = r.familiar, ref = r.normalized }
   local p
-  p, err, code = registry.push(st, desc, r, o)
+  -- a signer goes on over the push's connection
+  local po = o
+  if aspec then
+    po = { keep = true }
+    for k, v in pairs(o) do po[k] = v end
+  end
+  p, err, code = registry.push(st, desc, r, po)
   if not p then return nil, err, code end
+  local signed
+  if aspec then
+    signed, err, code = require("ocibuild.attest.build").sign_pushed(p, aspec, o, st)
+    if not signed then return nil, ("%s: signing it there: %s"):format(p.reference, err), code end
+  end
   ctx:emit { type = "end", stage = "push", id = r.familiar, ref = p.reference, digest = p.digest }
-  return { reference = p.reference, digest = p.digest, name = p.name }
+  return { reference = p.reference, digest = p.digest, name = p.name, signed = signed }
 end
 
 return M

@@ -13,9 +13,10 @@ local M = {}
 
 --- args: file (the script), args (its `args` table), unsafe, output (an
 -- OCI archive of the image reported), max_instructions, max_memory,
--- allow_registry, allow_image, env (see ocibuild.ops.reach).
+-- allow_registry, allow_image, env (see ocibuild.ops.reach), attest (the
+-- sbom, provenance and sign of every save that does not say).
 M.OPTIONS = { "file", "args", "unsafe", "output", "max_instructions", "max_memory", "allow_registry",
-  "allow_image", "env" }
+  "allow_image", "env", "attest" }
 
 -- Writes the image r (a save result) of the store as an OCI archive.
 local function write_archive(ctx, r, out)
@@ -49,7 +50,7 @@ function M.run(ctx, a)
   r, err, code = ctx.scripts(a.file, a.args or {}, { store = ctx.store,
     registry = ctx.registry, warn = ctx.warn, on_event = ctx.on_event, unsafe = a.unsafe,
     max_instructions = a.max_instructions, max_memory = a.max_memory, allow_registry = a.allow_registry,
-    allow_image = a.allow_image, env = a.env })
+    allow_image = a.allow_image, env = a.env, attest = a.attest })
   if not r then return nil, err, code or "SCRIPT" end
   if out and not r.image then
     return nil, ("%s: the script saved no image to report"):format(a.file), "NOIMAGE"

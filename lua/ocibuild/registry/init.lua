@@ -188,7 +188,10 @@ local THERE = {
 -- the registry has are skipped, blobs another repository of the same
 -- registry has (per the store's records) are mounted, the rest uploaded;
 -- the tag moves last. Returns {digest=, name= (host/path), ref=, reference=
--- ("host/path@sha256:...")}, or nil, msg, code.
+-- ("host/path@sha256:..."), fresh= (the tag named another image, or
+-- none), desc=, repo= (with opts.keep: the repository, its client left
+-- open for more requests; close repo.client when done)}, or nil, msg,
+-- code.
 function M.push(st, desc, reference, opts)
   opts = opts or {}
   local r, err, code = parse(reference)
@@ -222,9 +225,12 @@ function M.push(st, desc, reference, opts)
   end
   if ok then src:note(desc.digest, r.domain, r.path) end
   src:save()
-  c:close()
+  if not ok or not opts.keep then c:close() end
   if not ok then return nil, err, code end
-  return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
+  -- fresh: the tag did not name this image before (signing it right away
+  -- need not wait for other signers, see ocibuild.attest.place.registry)
+  return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest,
+    fresh = have ~= desc.digest, repo = opts.keep and repo or nil, desc = desc }
 end
 
 -- Closes client c; then true, or nil, err, code when ok is not.

@@ -17,6 +17,8 @@ local walk = require "ocibuild.oci.walk"
 
 local M = {}
 
+local check_attestations
+
 local function check_layout(st, problem)
   local text, err = st.core:read("oci-layout", 4096)
   if not text then return problem(("oci-layout: %s"):format(err)) end
@@ -63,6 +65,20 @@ local function reader(st)
   return document, blob
 end
 
+-- An index's attestation manifests must each name an image it lists.
+function check_attestations(d, m, problem)
+  local listed = {}
+  for _, c in ipairs(m.manifests) do listed[c.digest] = true end
+  for i, c in ipairs(m.manifests) do
+    local a = c.annotations or {}
+    if a["vnd.docker.reference.type"] == "attestation-manifest" and not listed[a["vnd.docker.reference.digest"]] then
+      problem(("index %s: manifests[%d] is an attestation manifest of %s, which the index does not list"):format(
+        d.digest, i, tostring(a["vnd.docker.reference.digest"])))
+    end
+  end
+  return true
+end
+
 -- Walks the image g (a group of index.json entries, ocibuild.store.images)
 -- completely; calls problem(text) for each problem on the way. Returns
 -- what it reached and the digest of its config (a manifest's).
@@ -82,7 +98,7 @@ local function check_image(g, document, blob, problem)
       return true
     end,
     done = function(d, role, m)
-      if role ~= "manifest" then return true end
+      if role == "index" then return check_attestations(d, m, problem) end
       if d.digest == g.digest then config = m.config.digest end
       local c = walk.role(m.config, "config") == "config" and document(m.config, "config").m
       if c and #c.rootfs.diff_ids ~= #m.layers then

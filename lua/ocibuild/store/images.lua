@@ -12,6 +12,7 @@ local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
 local ref = require "ocibuild.oci.ref"
+local sigs = require "ocibuild.store.sigs"
 local walk = require "ocibuild.oci.walk"
 
 local M = {}
@@ -41,16 +42,23 @@ end
 --- What the image desc is made of: {kind=, id=, platforms={"os/arch"...},
 -- size= (bytes of its distinct blobs), created= (newest config time,
 -- RFC 3339), manifests={ {desc=, manifest=, config=} ... } (one per image
--- manifest, an index's children included)}. Every JSON blob on the way
--- is verified; layers are not read. The walk is ocibuild.oci.walk's.
+-- manifest, an index's children included), attestations= (how many of
+-- those are attestation manifests, which give no platform)}. Every JSON
+-- blob on the way is verified; layers are not read. The walk is
+-- ocibuild.oci.walk's.
 function M.info(st, desc, where)
   where = where or desc.digest
-  local info = { kind = media.kind(desc.mediaType), platforms = {}, size = 0, manifests = {} }
+  local info = { kind = media.kind(desc.mediaType), platforms = {}, size = 0, manifests = {}, attestations = 0 }
   local w = walk.new {
     read = function(d, role) return st:read_doc(d, role, where) end,
     done = function(d, role, m)
       if role ~= "manifest" then return true end
       local entry = { desc = d, manifest = m }
+      if (d.annotations or {})["vnd.docker.reference.type"] == "attestation-manifest" then
+        info.attestations = info.attestations + 1
+        info.manifests[#info.manifests + 1] = entry
+        return true
+      end
       local p = d.platform
       if walk.role(m.config, "config") == "config" then
         local c, err, code = st:read_doc(m.config, "config", where)
@@ -182,8 +190,14 @@ function M.list(st, opts)
   end
   local idx, err, code = st:read_index()
   if not idx then return nil, err, code end
-  local out = {}
+  local out, signed = {}, {}
+  for _, d in ipairs(idx.manifests) do
+    local s, repo = sigs.subject(d)
+    if s then signed[repo .. " " .. s] = (signed[repo .. " " .. s] or 0) + 1 end
+  end
   for _, g in ipairs((M.group(idx))) do
+    local repos = {}
+    for _, r in ipairs(g.refs) do repos[r.name] = true end
     local keep = not want
     if want then
       local refs = {}
@@ -193,17 +207,27 @@ function M.list(st, opts)
       keep = #refs > 0
       g.refs = refs
     end
+    -- a signature is counted with its image, not listed as one
+    if sigs.subject(g.desc) then keep = false end
     if keep then
       local info, ierr = M.info(st, g.desc, g.refs[1] and g.refs[1].familiar or g.digest)
-      out[#out + 1] = { digest = g.digest, desc = g.desc, refs = g.refs, info = info, error = ierr }
+      -- the signatures of its repositories for it, and for its manifests
+      local n = 0
+      for repo in pairs(repos) do
+        n = n + (signed[repo .. " " .. g.digest] or 0)
+        for _, e in ipairs(info and info.manifests or {}) do
+          if e.desc.digest ~= g.digest then n = n + (signed[repo .. " " .. e.desc.digest] or 0) end
+        end
+      end
+      out[#out + 1] = { digest = g.digest, desc = g.desc, refs = g.refs, info = info, error = ierr, signatures = n }
     end
   end
   return out
 end
 
 --- The image im (an element of M.list) as one JSON object: stable keys
--- (created, digest, error, id, mediaType, names, platforms, size, tags),
--- full digests, null for what could not be read.
+-- (attestations, created, digest, error, id, mediaType, names, platforms,
+-- signatures, size, tags), full digests, null for what could not be read.
 function M.object(im)
   local info = im.info or {}
   local names, tags = json.array {}, json.array {}
@@ -215,6 +239,7 @@ function M.object(im)
     id = info.id or json.null, digest = im.digest, mediaType = im.desc.mediaType,
     names = names, tags = tags, platforms = json.array(info.platforms or {}),
     size = info.size or json.null, created = info.created or json.null, error = im.error or json.null,
+    attestations = info.attestations or json.null, signatures = im.signatures or 0,
   }
 end
 
@@ -262,6 +287,46 @@ local function parents(st, groups, g)
     end
   end
   return found
+end
+
+-- The manifest digests below the entry d (an index's), or nil when it
+-- cannot be read.
+local function below(st, d)
+  local info = M.info(st, d)
+  if not info then return nil end
+  local out = {}
+  for _, e in ipairs(info.manifests) do out[#out + 1] = e.desc.digest end
+  return out
+end
+
+--- The entries kept, without the signatures of the images that went
+-- (groups not in left): those no kept image of their repository reaches
+-- (their names are added to result.untagged). When a kept image cannot
+-- be read, every signature stays.
+function M.drop_signatures(st, kept, groups, left, result)
+  local gone = {}
+  for _, g in ipairs(groups) do
+    if not left[g.digest] and not sigs.subject(g.desc) then
+      for _, d in ipairs(g.entries) do gone[#gone + 1] = d end
+    end
+  end
+  if #gone == 0 then return kept end
+  local fn = function(d) return below(st, d) end
+  local still, was = sigs.reached(kept, fn), sigs.reached(gone, fn)
+  if not still or not was then return kept end
+  local drop = {}
+  for _, d in ipairs(sigs.orphans(kept, still, was)) do drop[d] = true end
+  local out = {}
+  for _, d in ipairs(kept) do
+    if drop[d] then
+      local _, r = index.name_of(d)
+      result.untagged[#result.untagged + 1] = r and r.familiar or d.digest
+      result.deleted[#result.deleted + 1] = d.digest
+    else
+      out[#out + 1] = d
+    end
+  end
+  return out
 end
 
 --- Removes names from the store: each of names (strings) is a name (that
@@ -318,7 +383,7 @@ function M.remove(st, names, opts)
     for _, g in ipairs(groups) do
       if not left[g.digest] then result.deleted[#result.deleted + 1] = g.digest end
     end
-    idx.manifests = kept
+    idx.manifests = M.drop_signatures(st, kept, groups, left, result)
     return true
   end)
   if not ok then return nil, err, code end

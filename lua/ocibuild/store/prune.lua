@@ -1,5 +1,7 @@
---- Pruning a store: untagged images (index.json entries with no name),
--- then blobs no remaining entry reaches, temp files nobody writes, reuse
+--- Pruning a store: untagged images (index.json entries with no name) and
+-- signatures whose image their repository no longer has
+-- (ocibuild.store.sigs), then blobs
+-- no remaining entry reaches, temp files nobody writes, reuse
 -- records, layer states and notes of blobs that are gone. Everything
 -- reachable is found first, under both locks (no build is writing, no tag
 -- moves); if any manifest or index on the way cannot be read or
@@ -7,6 +9,7 @@
 -- error says which and why.
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
+local sigs = require "ocibuild.store.sigs"
 local walk = require "ocibuild.oci.walk"
 
 local M = {}
@@ -51,7 +54,7 @@ end
 -- go), all= (also every reuse record and layer state)}. Returns {images=
 -- (untagged entries dropped), blobs=, bytes=, temps=, temp_bytes=,
 -- records=, states=, notes=, removed={digest...}, untagged={descriptor...},
--- sizes={digest=size}}.
+-- signatures={descriptor...} (of images gone), sizes={digest=size}}.
 function M.run(st, opts)
   opts = opts or {}
   local hold <close>, err, code = st.core:lock("prune")
@@ -61,17 +64,38 @@ function M.run(st, opts)
   local idx
   idx, err, code = st:read_index()
   if not idx then return nil, ("nothing removed: %s"):format(err), code end
-  local kept, untagged, listed = {}, {}, {}
+  local kept, untagged, listed, orphans = {}, {}, {}, {}
   for _, d in ipairs(idx.manifests) do
     if index.named(d) then kept[#kept + 1] = d else untagged[#untagged + 1] = d end
   end
+  -- the images first: a signature whose image none of them reaches goes
   local mark = marker(st)
-  for i, d in ipairs(idx.manifests) do
-    if index.named(d) then
-      local ok
-      ok, err, code = mark:run(d, ("index.json manifests[%d]"):format(i))
-      if not ok then return nil, ("nothing removed: %s"):format(err), code end
+  for pass = 1, 2 do
+    for i, d in ipairs(idx.manifests) do
+      if index.named(d) and (pass == 1) == not sigs.subject(d) and not (pass == 2 and orphans[d]) then
+        local ok
+        ok, err, code = mark:run(d, ("index.json manifests[%d]"):format(i))
+        if not ok then return nil, ("nothing removed: %s"):format(err), code end
+      end
     end
+    if pass == 1 then
+      -- which images of its repository reach each signature's subject
+      local by = sigs.reached(kept, function(d)
+        local one = marker(st)
+        if not one:run(d, "") then return nil end
+        local list = {}
+        for dg in pairs(one.reached) do list[#list + 1] = dg end
+        return list
+      end)
+      for _, d in ipairs(by and sigs.orphans(kept, by) or {}) do orphans[d] = true end
+    end
+  end
+  if next(orphans) then
+    local still = {}
+    for _, d in ipairs(kept) do
+      if not orphans[d] then still[#still + 1] = d end
+    end
+    kept = still
   end
   local present
   present, err, code = st.core:blobs()
@@ -82,7 +106,10 @@ function M.run(st, opts)
   end
   table.sort(dead)
   local stats = { images = 0, blobs = 0, bytes = 0, temps = 0, temp_bytes = 0, records = 0,
-    removed = dead, untagged = {}, sizes = present }
+    removed = dead, untagged = {}, signatures = {}, sizes = present }
+  for _, d in ipairs(idx.manifests) do
+    if orphans[d] then stats.signatures[#stats.signatures + 1] = d end
+  end
   for _, d in ipairs(untagged) do
     if not listed[d.digest] then
       listed[d.digest] = true
@@ -90,7 +117,7 @@ function M.run(st, opts)
     end
   end
   stats.images = #stats.untagged
-  if not opts.dry_run and #untagged > 0 then
+  if not opts.dry_run and (#untagged > 0 or #stats.signatures > 0) then
     idx.manifests = kept
     local ok
     ok, err, code = st:write_index(idx)

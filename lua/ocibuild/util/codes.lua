@@ -59,6 +59,7 @@ M.LUA = {
   BADPAYLOAD = "a signature's payload that is not a simple signing one",
   BADSIG = "no signature verifies",
   NOSIG = "no signature there",
+  NOATTEST = "no attestation of the kind asked for there",
   BADTOKEN = "a registry token endpoint's answer without a usable token",
   BADURL = "a registry's Location or base URL that cannot be used",
   BLOCKED = "a registry registries.conf blocks",

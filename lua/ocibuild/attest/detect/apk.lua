@@ -7,6 +7,8 @@ local M = { name = "apk" }
 
 local MAX = 64 << 20
 
+M.patterns = { { "lib/apk/db/installed", MAX } }
+
 function M.wants(path)
   if path == "lib/apk/db/installed" then return MAX end
 end

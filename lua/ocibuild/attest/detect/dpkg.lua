@@ -9,6 +9,8 @@ local M = { name = "dpkg" }
 
 local MAX = 64 << 20
 
+M.patterns = { { "var/lib/dpkg/status", MAX }, { "var/lib/dpkg/status.d/*", MAX } }
+
 function M.wants(path)
   if path == "var/lib/dpkg/status" then return MAX end
   local f = path:match("^var/lib/dpkg/status%.d/([^/]+)$")

@@ -127,6 +127,29 @@ function M.parse(_, data, opts)
   return modules(version, mod)
 end
 
+--- The packages of a window of a binary that starts at a build
+-- information magic (a layer's catalog finds them as the bytes go by, at
+-- 16-byte offsets): the first header in it, at a 16-byte offset from its
+-- start, that reads as one. Returns the packages, or an empty list.
+function M.parse_window(data)
+  local i = 1
+  while i do
+    i = data:find(MAGIC, i, true)
+    if not i then break end
+    if (i - 1) % 16 == 0 then
+      local version, mod = strings_at(data, i)
+      if version and (version:match("^go") or version:match("^devel ")) then return modules(version, mod) end
+    end
+    i = i + 1
+  end
+  return {}
+end
+
+-- Bytes of a binary a layer's catalog keeps from each magic it finds:
+-- the header and the two strings after it (the module list of a large
+-- program is a few tens of KiB).
+M.WINDOW = 256 << 10
+
 function M.purl(p)
   local ns, name = p.name:match("^(.*)/([^/]+)$")
   return purl.build { type = "golang", namespace = ns, name = name or p.name,

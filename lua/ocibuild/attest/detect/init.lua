@@ -21,32 +21,94 @@ local function detectors()
   return loaded
 end
 
--- The file at path: read once, handed to each detector that wants it.
-local function one_file(src, path, info, ctx, out)
+-- The detectors that want the file at path (only those reading files by
+-- path with by_path), and the most bytes one of them reads.
+local function wanting(path, info, by_path)
   local who, max = {}, 0
   for _, d in ipairs(detectors()) do
-    local m = d.wants(path, info)
+    local m = (d.patterns or not by_path) and d.wants(path, info)
     if m then
       who[#who + 1] = d
       max = math.max(max, m)
     end
   end
+  return who, max
+end
+
+-- The packages the detectors who find in the first bytes of path (cut:
+-- the file had more), into out.
+local function parse_with(who, path, bytes, cut, info, ctx, out, layer)
+  for _, d in ipairs(who) do
+    local found, why = d.parse(path, bytes, { cut = cut, ctx = ctx, info = info })
+    if not found then
+      ctx.warnings[#ctx.warnings + 1] = ("/%s: %s"):format(path, why)
+    else
+      for _, p in ipairs(found) do
+        p.detector, p.path, p.layer = d, "/" .. path, layer
+        out[#out + 1] = p
+      end
+    end
+  end
+end
+
+-- The file at path: read once, handed to each detector that wants it.
+local function one_file(src, path, info, ctx, out)
+  local who, max = wanting(path, info)
   if #who == 0 then return end
   local bytes, cut = src.read(path, max)
   if not bytes then
     ctx.warnings[#ctx.warnings + 1] = ("/%s: %s"):format(path, cut)
     return
   end
-  for _, d in ipairs(who) do
-    local found, why = d.parse(path, bytes, { cut = cut == true, ctx = ctx, info = info })
-    if not found then
-      ctx.warnings[#ctx.warnings + 1] = ("/%s: %s"):format(path, why)
-    else
-      for _, p in ipairs(found) do
-        p.detector, p.path, p.layer = d, "/" .. path, src.layer
-        out[#out + 1] = p
-      end
+  parse_with(who, path, bytes, cut == true, info, ctx, out, src.layer)
+end
+
+--- What a layer's catalog captures for the detectors (see
+-- core.catalog_spec): their path patterns (.dockerignore globs) and the
+-- bytes each keeps, and the window kept from each Go build information
+-- magic of an executable.
+function M.capture()
+  local pats, max = {}, {}
+  for _, d in ipairs(detectors()) do
+    for _, p in ipairs(d.patterns or {}) do
+      pats[#pats + 1], max[#max + 1] = p[1], p[2]
     end
+  end
+  return pats, max, require("ocibuild.attest.detect.golang").WINDOW
+end
+
+--- The packages in the captures of one layer, as a layer job or a blob
+-- read hands them over (events {type="capture", path=, data=, size=,
+-- mode=, cut=, kind= "prefix" | "goinfo"}): c.add(ev) for each; then
+-- c.packages (without purls: see M.finish), c.os, c.warnings.
+function M.collector()
+  local c = { packages = {}, warnings = {} }
+  local ctx, go_done = { warnings = c.warnings }, {}
+  function c.add(ev)
+    local info = { type = "file", size = ev.size, mode = ev.mode }
+    if ev.kind == "goinfo" then
+      if go_done[ev.path] then return end
+      local golang = require "ocibuild.attest.detect.golang"
+      local found = golang.parse_window(ev.data)
+      if #found > 0 then
+        go_done[ev.path] = true
+        for _, p in ipairs(found) do
+          p.detector, p.path = golang, "/" .. ev.path
+          c.packages[#c.packages + 1] = p
+        end
+      end
+      return
+    end
+    parse_with((wanting(ev.path, info, true)), ev.path, ev.data, ev.cut, info, ctx, c.packages)
+    c.os = ctx.os
+  end
+  return c
+end
+
+--- The detector named name (packages read back from a note name theirs).
+function M.detector(name)
+  for _, d in ipairs(detectors()) do
+    if d.name == name then return d end
   end
 end
 

@@ -10,6 +10,9 @@ local M = { name = "maven" }
 local MAX = 64 << 20
 local MAX_PROPS = 64 << 10
 
+-- An archive is read whole (its directory is at its end).
+M.patterns = { { "**/*.jar", MAX }, { "**/*.war", MAX }, { "**/*.ear", MAX } }
+
 function M.wants(path)
   if path:match("%.[jwe]ar$") then return MAX end
 end

@@ -10,6 +10,8 @@ local M = { name = "node" }
 
 local MAX = 4 << 20
 
+M.patterns = { { "**/node_modules/*/package.json", MAX }, { "**/node_modules/@*/*/package.json", MAX } }
+
 function M.wants(path)
   if path:match("^node_modules/[^/]+/package%.json$") or path:match("/node_modules/[^/]+/package%.json$")
     or path:match("^node_modules/@[^/]+/[^/]+/package%.json$")

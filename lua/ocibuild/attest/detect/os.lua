@@ -5,6 +5,9 @@ local M = { name = "os" }
 
 local MAX = 64 << 10
 
+-- What a layer's catalog keeps of a file, by path (.dockerignore globs).
+M.patterns = { { "etc/os-release", MAX }, { "usr/lib/os-release", MAX } }
+
 function M.wants(path)
   if path == "etc/os-release" or path == "usr/lib/os-release" then return MAX end
 end

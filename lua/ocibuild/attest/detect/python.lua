@@ -9,6 +9,8 @@ local M = { name = "python" }
 
 local MAX = 1 << 20
 
+M.patterns = { { "**/*.dist-info/METADATA", MAX }, { "**/*.egg-info/PKG-INFO", MAX } }
+
 function M.wants(path)
   if path:match("[^/]%.dist%-info/METADATA$") or path:match("[^/]%.egg%-info/PKG%-INFO$") then return MAX end
 end

@@ -8,7 +8,12 @@
 -- the whole is done again (a bounded number of times), so that signers
 -- at once keep each other's signatures. Without conditional requests in
 -- the protocol this rests on time: a signer stalled for longer than that
--- moment between its HEAD and its PUT can still replace the tag.
+-- moment between its HEAD and its PUT can still replace the tag. The
+-- moment is not waited for when nobody else can have been signing: the
+-- signer creates the tag (none was there) for an image this process put
+-- into the registry just now (a build's or push's own, `fresh`), whose
+-- digest another signer could only know by building the same bytes at
+-- the same time.
 local registry = require "ocibuild.registry"
 local simplesign = require "ocibuild.attest.simplesign"
 
@@ -37,8 +42,22 @@ function M.open(reference, opts)
   return self
 end
 
+--- The place of the image desc (its manifest bytes text) a push just
+-- put into the repository repo (ocibuild.registry.repo) that r names,
+-- over the push's own connection (closed with the place).
+function M.pushed(repo, r, desc, text)
+  return setmetatable({ kind = "registry", repo = repo, name = r.name, identity = r.name, desc = desc,
+    docs = { [desc.digest] = text } }, Place)
+end
+
 function Place:close()
   self.repo.client:close()
+end
+
+--- Runs tasks (functions returning true or nil, msg, code) side by side
+-- over the place's connection.
+function Place:parallel(tasks)
+  return self.repo.client:run(tasks)
 end
 
 function Place:where(digest)
@@ -80,10 +99,12 @@ function Place:signatures(digest)
   return s and { s } or {}
 end
 
--- The blobs of a plan, uploaded unless the registry has them.
-local function put_blobs(self, plan)
+-- The blobs of a plan, uploaded unless the registry has them (with
+-- blind: uploaded without asking).
+local function put_blobs(self, plan, blind)
   for _, b in ipairs(plan.blobs) do
-    local have, err, code = self.repo:has_blob(b.desc)
+    local have, err, code = false, nil, nil
+    if not blind then have, err, code = self.repo:has_blob(b.desc) end
     if have == nil then return nil, err, code end
     if not have then
       local ok
@@ -102,19 +123,24 @@ end
 
 -- One attempt: true (done), false (the tag moved, or the registry refused
 -- the manifest for now: again, with why), or nil, msg, code.
-local function attempt(self, digest, build)
+local function attempt(self, digest, build, fresh)
   local cur, err, code = read_sigs(self, digest)
   if cur == nil then return nil, err, code end
   local plan = build(cur and cur.manifest)
   if not plan then return true, "present" end
+  -- the first signature of an image this process just pushed: nobody
+  -- else knows its digest, so nobody else uploads or writes (see above)
+  local alone = fresh and not cur
   local ok
-  ok, err, code = put_blobs(self, plan)
+  ok, err, code = put_blobs(self, plan, alone)
   if not ok then return nil, err, code end
   local tag, t0 = simplesign.tag(digest), self.repo.client:now()
-  local now
-  now, err, code = self.repo:head_manifest(tag)
-  if now == nil then return nil, err, code end
-  if now ~= (cur and cur.desc.digest or false) then return false end
+  if not alone then
+    local now
+    now, err, code = self.repo:head_manifest(tag)
+    if now == nil then return nil, err, code end
+    if now ~= (cur and cur.desc.digest or false) then return false end
+  end
   ok, err, code = self.repo:put_manifest(tag, plan.text, plan.desc.mediaType, plan.desc.digest)
   -- A registry may refuse a manifest while another signer uploads the
   -- same payload blob (the payloads of one image are the same bytes):
@@ -126,6 +152,7 @@ local function attempt(self, digest, build)
   local gap = self.repo.client:now() - t0
   ok, err, code = has_ours(self, digest, plan)
   if not ok then return ok, err, code end
+  if alone then return true, "signed" end
   self.repo.client:sleep(math.min(M.SETTLE + 4 * gap, 2))
   ok, err, code = has_ours(self, digest, plan)
   return ok, ok and "signed" or err, code
@@ -133,11 +160,13 @@ end
 
 --- Appends to the signatures of digest: build(manifest or nil) returns a
 -- plan {blobs={ {desc=, bytes=} }, text=, desc=, kept=fn(manifest)} or
--- nil when nothing is to be done. Returns "signed" or "present".
-function Place:append(digest, build)
+-- nil when nothing is to be done. opts: {fresh= (see above)}. Returns
+-- "signed" or "present".
+function Place:append(digest, build, opts)
   local last, last_code
+  local fresh = opts and opts.fresh
   for i = 1, M.ATTEMPTS do
-    local ok, how, code = attempt(self, digest, build)
+    local ok, how, code = attempt(self, digest, build, fresh and i == 1)
     if ok then return how end
     if ok == nil then return nil, how, code end
     last, last_code = how, code

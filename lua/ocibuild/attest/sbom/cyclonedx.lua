@@ -37,8 +37,22 @@ local function uuid(h)
   return ("%s-%s-%s-%s-%s"):format(v:sub(1, 8), v:sub(9, 12), v:sub(13, 16), v:sub(17, 20), v:sub(21, 32))
 end
 
---- The BOM's bytes; spec as for ocibuild.attest.sbom.spdx.
-function M.document(spec)
+-- The files of the image (spec.files) as components of type file.
+local function add_files(comps, deps, files)
+  for _, f in ipairs(files) do
+    local ref = "file-" .. common.hash(f.path):sub(1, 24)
+    local c = json.object { type = "file", ["bom-ref"] = ref, name = f.path,
+      hashes = json.array { json.object { alg = "SHA-1", content = f.sha1 },
+        json.object { alg = "SHA-256", content = f.sha256 } } }
+    if f.layer then c.properties = json.array { json.object { name = "ocibuild:layer", value = f.layer } } end
+    comps[#comps + 1] = c
+    deps[#deps + 1] = ref
+  end
+end
+
+--- The BOM (a table for the canonical encoder); spec as for
+-- ocibuild.attest.sbom.spdx.build.
+function M.build(spec)
   local img = spec.image
   local root = json.object { type = "container", ["bom-ref"] = "image", name = img.name or img.digest,
     version = img.digest, purl = img.purl,
@@ -48,6 +62,7 @@ function M.document(spec)
     comps[i] = component(p)
     deps[i] = comps[i]["bom-ref"]
   end
+  if spec.files then add_files(comps, deps, spec.files) end
   local tool, version = spec.tool:match("^(.-)%-([^-]+)$")
   local bom = json.object {
     bomFormat = "CycloneDX", specVersion = "1.5", version = 1,
@@ -58,7 +73,12 @@ function M.document(spec)
     dependencies = json.array { json.object { ref = "image", dependsOn = deps } },
   }
   bom.serialNumber = "urn:uuid:" .. uuid(common.hash(json.encode(bom)))
-  return json.encode(bom)
+  return bom
+end
+
+--- The BOM's bytes (spec as for M.build).
+function M.document(spec)
+  return json.encode(M.build(spec))
 end
 
 return M

@@ -34,10 +34,34 @@ local function package(p, extracted)
   return e
 end
 
---- The document's bytes. spec: {image= {name=, digest=, purl=},
--- packages= (see ocibuild.attest.detect), tool= ("ocibuild-0.1.0"),
--- epoch= or now= (epoch seconds)}.
-function M.document(spec)
+-- The files of the image (spec.files), each with its SHA-1 (which SPDX
+-- requires) and SHA-256, CONTAINED by the image, whose verification code
+-- they make (SPDX 2.3, 7.9: the SHA-1 of their sorted SHA-1s).
+local function add_files(root, files, rels)
+  local out, sums = json.array {}, {}
+  for i, f in ipairs(files) do
+    local id = "SPDXRef-File-" .. common.hash(f.path):sub(1, 24)
+    out[i] = json.object { SPDXID = id, fileName = "." .. f.path,
+      checksums = json.array { json.object { algorithm = "SHA1", checksumValue = f.sha1 },
+        json.object { algorithm = "SHA256", checksumValue = f.sha256 } },
+      comment = f.layer and ("layer %s"):format(f.layer) or nil }
+    rels[#rels + 1] = json.object { spdxElementId = "SPDXRef-Image", relationshipType = "CONTAINS",
+      relatedSpdxElement = id }
+    sums[i] = f.sha1
+  end
+  table.sort(sums)
+  root.filesAnalyzed = true
+  root.packageVerificationCode = json.object {
+    packageVerificationCodeValue = require("ocibuild.core").sha1_hex(table.concat(sums)) }
+  return out
+end
+
+--- The document (a table for the canonical encoder). spec: {image=
+-- {name=, digest=, purl=}, packages= (see ocibuild.attest.detect),
+-- files= (optional: {path=, sha256=, sha1=, layer=}, see
+-- ocibuild.attest.catalog.files), tool= ("ocibuild-0.1.0"), epoch= or
+-- now= (epoch seconds)}.
+function M.build(spec)
   local img = spec.image
   local root = json.object { SPDXID = "SPDXRef-Image", name = img.name or img.digest, versionInfo = img.digest,
     downloadLocation = "NOASSERTION", filesAnalyzed = false, primaryPackagePurpose = "CONTAINER",
@@ -58,6 +82,10 @@ function M.document(spec)
     creationInfo = json.object { created = common.created(spec), creators = json.array { "Tool: " .. spec.tool } },
     packages = packages, relationships = rels,
   }
+  -- the namespace is derived from the document without its files (one
+  -- encoding of a small table) and the files' names and digests
+  local listed = {}
+  for i, f in ipairs(spec.files or {}) do listed[i] = f.path .. "\0" .. f.sha256 end
   local ids = {}
   for id in pairs(extracted) do ids[#ids + 1] = id end
   table.sort(ids)
@@ -67,9 +95,19 @@ function M.document(spec)
       d.hasExtractedLicensingInfos[i] = json.object { licenseId = id, extractedText = extracted[id] }
     end
   end
+  local content = json.encode(d)
+  if spec.files then
+    d.files = add_files(root, spec.files, rels)
+    content = content .. "\0" .. table.concat(listed, "\n")
+  end
   d.documentNamespace = M.NAMESPACE .. (img.name or "image"):gsub("[^%w%.%-_]+", "-") .. "-"
-    .. common.hash(json.encode(d))
-  return json.encode(d)
+    .. common.hash(content)
+  return d
+end
+
+--- The document's bytes (spec as for M.build).
+function M.document(spec)
+  return json.encode(M.build(spec))
 end
 
 return M
