@@ -298,6 +298,10 @@ typedef struct ocb_layer_stats {
 typedef struct ocb_layer_hooks {
   int (*progress)(void *ud, const ocb_layer_stats *s, ocb_err *err); /* bounded rate */
   int (*warn)(void *ud, const char *msg, ocb_err *err);
+  /* Without a layer state or an earlier output in the store: a candidate
+   * for the layer (blocks and blob digest, fd -1) whose input began with
+   * the block id0, into *prior: 1 found, 0 none, -1 stop with err. */
+  int (*candidate)(void *ud, const unsigned char id0[32], ocb_prior *prior, ocb_err *err);
   void *ud;
   unsigned interval_ms; /* least time between progress calls */
 } ocb_layer_hooks;
@@ -311,7 +315,21 @@ typedef struct ocb_layer_result {
   ocb_comp_result comp;  /* diff_id, blocks, reuse */
 } ocb_layer_result;
 
+/* Builds the layer. When a candidate's blocks left holes in the blob
+ * (res->comp.holes), nothing is published yet: *keep holds the job, whose
+ * holes the caller fills through the temp file's path before
+ * ocb_layer_fill (else ocb_layer_free drops it all). */
+typedef struct ocb_layer_job ocb_layer_job;
 int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,
-                    ocb_err *err);
+                    ocb_layer_job **keep, ocb_err *err);
+/* The holes (*n of them, in output order), the candidate's blocks (the
+ * ranges of its blob their pieces are), and the file to write them into. */
+const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand, const char **path,
+                                uint64_t *n);
+/* Checks the pieces written into the holes (BADPIECE: not the blocks'),
+ * hashes the blob, publishes it, records its blocks and the layer state;
+ * res as ocb_layer_build left it. */
+int ocb_layer_fill(ocb_layer_job *j, ocb_layer_result *res, ocb_err *err);
+void ocb_layer_free(ocb_layer_job *j);
 
 #endif

@@ -108,7 +108,11 @@ static void types(lua_State *L) {
                                   {"start", ocb_l_http_start},
                                   {"wait", ocb_l_http_wait},
                                   {NULL, NULL}};
-  static const luaL_Reg job[] = {{"run", ocb_l_job_run}, {NULL, NULL}};
+  static const luaL_Reg job[] = {{"close", ocb_l_job_gc},
+                                 {"fill", ocb_l_job_fill},
+                                 {"holes", ocb_l_job_holes},
+                                 {"run", ocb_l_job_run},
+                                 {NULL, NULL}};
   static const luaL_Reg key[] = {{"id", ocb_l_key_id},
                                  {"private", ocb_l_key_private},
                                  {"private_pem", ocb_l_key_private_pem},
@@ -145,6 +149,7 @@ static void types(lua_State *L) {
                                    {"read", ocb_l_store_read},
                                    {"remove_blob", ocb_l_store_remove_blob},
                                    {"replace", ocb_l_store_replace},
+                                   {"reuse_record", ocb_l_store_reuse_record},
                                    {NULL, NULL}};
   static const luaL_Reg tarr[] = {{"close", ocb_l_tarr_gc},        {"finish", ocb_l_tarr_finish},
                                   {"next", ocb_l_tarr_next},       {"read", ocb_l_tarr_read},
@@ -162,7 +167,7 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_DIR_T, none, ocb_l_dir_gc);
   ocb_createmeta(L, OCB_HREQ_T, hreq, ocb_l_hreq_gc);
   ocb_createmeta(L, OCB_HTTP_T, http, ocb_l_http_gc);
-  ocb_createmeta(L, OCB_JOB_T, job, ocb_l_noop_gc);
+  ocb_createmeta(L, OCB_JOB_T, job, ocb_l_job_gc);
   ocb_createmeta(L, OCB_KEY_T, key, ocb_l_key_gc);
   ocb_createmeta(L, OCB_LIMITS_T, limits, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_FD_T, lock, ocb_l_fd_close);

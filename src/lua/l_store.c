@@ -4,7 +4,8 @@
  * data) for "index.json" and "oci-layout"; store:lock("index"|"prune"
  * [, shared]); blobs: blob_writer(), blob_read(digest [, max]),
  * blob_verify(digest [, size]), blob_path(digest), blobs() (the digests
- * present), remove_blob(digest); gc_temps([dry]); prune_reuse([all]).
+ * present), remove_blob(digest); gc_temps([dry]); prune_reuse([all]);
+ * reuse_record(codec, digest).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -305,6 +306,59 @@ int ocb_l_store_prune_reuse(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)records);
   lua_pushinteger(L, (lua_Integer)states);
   return 2;
+}
+
+/* store:reuse_record(codec, digest) -> {diff_id=, tar_size=, blob=, size=,
+ * head=, blocks={{id, tend, oend, crc, ocrc}...}} | nil: the blocks of the
+ * store's blob digest (made by codec) as its reuse record says, when the
+ * record is usable (its blob untouched since). */
+int ocb_l_store_reuse_record(lua_State *L) {
+  ocb_reuse r;
+  ocb_prior p;
+  ocb_reuse_input in;
+  size_t dlen;
+  const char *digest;
+  uint64_t i;
+  char hex[OCB_DIGEST_BUF];
+  r.store = ocb_checkstore(L, 1);
+  ocb_codec_key(ocb_checkcodec(L, 2), r.key, sizeof r.key);
+  digest = luaL_checklstring(L, 3, &dlen);
+  if (!ocb_digest_valid(digest, dlen) || !ocb_reuse_read(&r, digest, &p, &in)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  close(p.fd), p.fd = -1; /* only its blocks are wanted */
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, in.diff_id);
+  lua_setfield(L, -2, "diff_id");
+  lua_pushinteger(L, (lua_Integer)in.size);
+  lua_setfield(L, -2, "tar_size");
+  lua_pushstring(L, p.blob);
+  lua_setfield(L, -2, "blob");
+  lua_pushinteger(L, (lua_Integer)p.size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)p.b.ohead);
+  lua_setfield(L, -2, "head");
+  lua_createtable(L, (int)p.b.n, 0);
+  for (i = 0; i < p.b.n; i++) {
+    const ocb_block *k = &p.b.v[i];
+    lua_createtable(L, 5, 0);
+    ocb_digest_hex(k->id, hex);
+    lua_pushstring(L, hex + 7);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, (lua_Integer)k->tend);
+    lua_rawseti(L, -2, 2);
+    lua_pushinteger(L, (lua_Integer)k->oend);
+    lua_rawseti(L, -2, 3);
+    lua_pushinteger(L, (lua_Integer)k->crc);
+    lua_rawseti(L, -2, 4);
+    lua_pushinteger(L, (lua_Integer)k->ocrc);
+    lua_rawseti(L, -2, 5);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "blocks");
+  ocb_prior_free(&p);
+  return 1;
 }
 
 /* store:copy_blob(from, digest, size) -> true | nil, msg, code: the blob
