@@ -153,8 +153,9 @@ local LayerJob = {}
 function LayerJob:run(on_event, candidate) end
 ---After a run that left holes: the file to write them into, and where:
 ---bytes [from, to) of the candidate's blob go at offset `at` (holes next to
----each other, of pieces next to each other, make one run).
----@return {path: string, runs: {from: integer, to: integer, at: integer}[]}
+---each other, of pieces next to each other, make one run); saved: the
+---input bytes of the blocks they stand for.
+---@return {path: string, saved: integer, runs: {from: integer, to: integer, at: integer}[]}
 function LayerJob:holes() end
 ---Checks each piece written into the holes (its CRC-32 as the candidate
 ---said, then decompressed: it must be its block, by SHA-256 and CRC-32;

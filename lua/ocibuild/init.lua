@@ -81,7 +81,8 @@ local inner = setmetatable({}, { __mode = "k" })
 -- (function(msg) for warnings; default: standard error), `on_event`
 -- (function(ev), see ocibuild.events), `on_save` (function(result, given),
 -- called with each result and the copy the caller gets), `registry` (default
--- registry options: creds, authfile, ca_file, insecure, ...), `allow`
+-- registry options: creds, authfile, ca_file, insecure, ...), `cache` (a
+-- shared cache every save uses: {from = {REF...}, to = {REF...}}), `allow`
 -- (function(path, what) -> path | nil, msg: the sandbox's check of every
 -- host path; with it the API has no `store`, `push` or `pull`: a build
 -- script builds and saves, it does not manage the user's store), `policy`
@@ -93,7 +94,7 @@ function M.new(base, opts)
   opts = opts or {}
   local api = { VERSION = M.VERSION }
   local ctx = { store = opts.store, warn = opts.warn or stderr_warn, on_event = opts.on_event,
-    registry = opts.registry, policy = opts.policy }
+    registry = opts.registry, policy = opts.policy, shared_cache = opts.cache }
   local allow = opts.allow or function(p) return p end
 
   -- p (relative to base) checked by the sandbox policy, made absolute.

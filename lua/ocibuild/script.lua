@@ -114,7 +114,8 @@ function M.run(file, args, opts)
   local base = path.dirname(path.abs(file))
   local saves, by_table = {}, setmetatable({}, { __mode = "k" })
   local policy
-  local aopts = { store = opts.store, registry = opts.registry, warn = opts.warn, on_event = opts.on_event,
+  local aopts = { store = opts.store, registry = opts.registry, cache = opts.cache, warn = opts.warn,
+    on_event = opts.on_event,
     -- the script gets a copy of each result: what the CLI reports is the
     -- original, which the script never sees
     on_save = function(r, given)

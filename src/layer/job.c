@@ -486,9 +486,10 @@ int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, oc
   return r;
 }
 
-const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand, const char **path,
-                                uint64_t *n) {
+const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand,
+                                const ocb_blocks **now, const char **path, uint64_t *n) {
   *cand = ocb_comp_prior_blocks(j->comp);
+  *now = ocb_comp_blocks(j->comp);
   *path = j->blob.f.tmp;
   return ocb_comp_holes(j->comp, n);
 }

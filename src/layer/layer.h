@@ -323,9 +323,10 @@ typedef struct ocb_layer_job ocb_layer_job;
 int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,
                     ocb_layer_job **keep, ocb_err *err);
 /* The holes (*n of them, in output order), the candidate's blocks (the
- * ranges of its blob their pieces are), and the file to write them into. */
-const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand, const char **path,
-                                uint64_t *n);
+ * ranges of its blob their pieces are), the layer's own, and the file to
+ * write them into. */
+const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand,
+                                const ocb_blocks **now, const char **path, uint64_t *n);
 /* Checks the pieces written into the holes (BADPIECE: not the blocks'),
  * hashes the blob, publishes it, records its blocks and the layer state;
  * res as ocb_layer_build left it. */

@@ -14,11 +14,11 @@
  * block's SHA-256, hex), called once when the store knows no earlier
  * output, may return a candidate {blob=, size=, head=, blocks={{id, tend,
  * oend, crc, ocrc}...}} (see l_cand.c): its blocks are then left as holes
- * (holes > 0, digest ""), listed by job:holes() -> {path=, runs={{from=,
- * to=, at=}...}} (bytes [from, to) of the candidate's blob go at `at` of
- * the file `path`), then job:fill() checks them and publishes the blob ->
- * the same table, or nil, msg, code (BADPIECE: a piece is not its block);
- * job:close() drops what waits.
+ * (holes > 0, digest ""), listed by job:holes() -> {path=, saved=,
+ * runs={{from=, to=, at=}...}} (bytes [from, to) of the candidate's blob
+ * go at `at` of the file `path`; saved: the input bytes of those blocks), then job:fill() checks
+ * them and publishes the blob -> the same table, or nil, msg, code (BADPIECE: a piece is not its
+ * block); job:close() drops what waits.
  */
 #include <errno.h>
 #include <string.h>
@@ -241,15 +241,17 @@ int ocb_l_job_run(lua_State *L) {
 
 int ocb_l_job_holes(lua_State *L) {
   LJob *j = check_job(L);
-  const ocb_blocks *cand;
+  const ocb_blocks *cand, *now;
   const ocb_hole *v;
   const char *path;
-  uint64_t n, i, k = 0;
+  uint64_t n, i, k = 0, saved = 0;
   luaL_argcheck(L, j->pending != NULL, 1, "job has no holes");
-  v = ocb_layer_holes(j->pending, &cand, &path, &n);
-  lua_createtable(L, 0, 2);
+  v = ocb_layer_holes(j->pending, &cand, &now, &path, &n);
+  for (i = 0; i < n; i++) saved += now->v[v[i].k].tend - ocb_blocks_tstart(now, v[i].k);
+  lua_createtable(L, 0, 3);
   lua_pushstring(L, path);
   lua_setfield(L, -2, "path");
+  set_int(L, "saved", saved);
   lua_newtable(L);
   for (i = 0; i < n; i = k) {
     /* holes next to each other, of pieces next to each other: one range */

@@ -6,6 +6,7 @@
 local check = require "ocibuild.build.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
+local media = require "ocibuild.oci.media"
 local path = require "ocibuild.path"
 local rules = require "ocibuild.build.rules"
 local version = require "ocibuild.version"
@@ -197,20 +198,35 @@ end
 
 --- Builds layer l into the store st. ctx: {sde=, jobs=, skip={paths the
 -- walk leaves out}, cache= (false: read no reuse record or layer state,
--- build everything), on_event=}; items: the entries written before the
--- walk (ocibuild.build.plan), or nil for every folder of the destination.
--- A record without a context writes only its items. Returns the job's
--- result: {diff_id=, digest=, size=, tar_size=, made=, entries=, blocks=,
--- reused=, whole=}.
+-- build everything), cache_from= (an ocibuild.registry.cache: a layer
+-- from a context may come from it, see ocibuild.build.cache), made= (a
+-- list that gets each result of a layer from a context), on_event=};
+-- items: the entries written before the walk (ocibuild.build.plan), or
+-- nil for every folder of the destination. A record without a context
+-- writes only its items. Returns the job's result: {diff_id=, digest=,
+-- size=, tar_size=, made=, entries=, blocks=, reused=, whole=, cache=},
+-- with codec (the core codec) and media_type.
 function M.run(l, st, ctx, items)
   local policy, codec, code = M.objects(l, ctx)
   if not policy then return nil, codec, code end
-  local job = core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
-    match_base = not l.generated and l.match_base or nil,
-    store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
-    skip = not l.generated and ctx.skip or nil, items = items,
-    state = M.state_id(l, ctx, codec, items) }
-  return job:run(ctx.on_event)
+  local function make_job()
+    return core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
+      match_base = not l.generated and l.match_base or nil,
+      store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
+      skip = not l.generated and ctx.skip or nil, items = items,
+      state = M.state_id(l, ctx, codec, items) }
+  end
+  local r, err
+  -- generated layers (files, folders) are small: cheaper made than looked up
+  if ctx.cache_from and ctx.cache ~= false and not l.generated then
+    r, err, code = require("ocibuild.build.cache").run(make_job, ctx, codec, st)
+  else
+    r, err, code = make_job():run(ctx.on_event)
+  end
+  if not r then return nil, err, code end
+  r.codec, r.media_type = codec, media.LAYER[l.compression]
+  if ctx.made and not l.generated then ctx.made[#ctx.made + 1] = r end
+  return r
 end
 
 return M

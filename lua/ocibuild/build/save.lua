@@ -4,6 +4,9 @@
 -- move, with `archive` the image is also copied into an OCI archive, and
 -- with `push` it goes to registries: `push = true` sends it to each tag
 -- (which must all name their registry), `push = "REF"` (or a list) there.
+-- With a shared cache (`cache = {from=, to=}`, see ocibuild.registry.cache)
+-- layers come from its records, and records of the layers built go to it
+-- last (a failure to write them is a warning: the image is saved).
 -- Returns nil, msg, code (and the failing layer's `where`) on failure.
 local check = require "ocibuild.build.check"
 local env = require "ocibuild.build.env"
@@ -85,9 +88,11 @@ end
 --- Builds img (ocibuild.build.image or ocibuild.build.index) and saves
 -- it: an `image` stage, holding a stage per layer, one for the archive and
 -- one per push. opts: {tag=, archive=, cache= (false: build every layer from
--- scratch), push=, registry= (see ocibuild.registry's options)}; ctx: {store= (a
--- folder, else the default), warn=function(msg), on_event=, registry=,
--- policy= (a sandboxed script's: where it may push, see ocibuild.reach)}.
+-- scratch, reading no shared cache; {from=, to=}: a shared cache, see
+-- M.cache_refs), push=, registry= (see ocibuild.registry's options)}; ctx:
+-- {store= (a folder, else the default), warn=function(msg), on_event=,
+-- registry=, shared_cache=, policy= (a sandboxed script's: where it may
+-- push, see ocibuild.reach)}.
 -- Returns {image_id=, digest=, size=, path=, tags=, manifest=, archive=,
 -- layers=, pushed= (list of {reference=, digest=, name=})}.
 
@@ -100,6 +105,71 @@ function M.skip(store_dir, archive_path)
     if p then list[#list + 1] = p end
   end
   return list
+end
+
+--- The shared cache of a save: the context's (ctx.shared_cache: {from=,
+-- to=}, the command line's --cache-from and --cache-to) then save's own
+-- `cache = {from=, to=}` (each a repository reference or a list of them;
+-- a sandboxed script's must name registries it may reach). Returns {from=,
+-- to=} (parsed references, each repository once), or nil, msg, code.
+function M.cache_refs(opt, ctx)
+  local cache_mod = require "ocibuild.registry.cache"
+  local lists, seen = { from = {}, to = {} }, {}
+  local function add(which, v, script)
+    if v == nil then return true end
+    if type(v) == "string" then v = { v } end
+    if type(v) ~= "table" then
+      return nil, ("cache.%s must be a repository reference or a list of them"):format(which)
+    end
+    for _, s in ipairs(v) do
+      local r, err, code = cache_mod.parse(s, script and "cache." .. which or "--cache-" .. which)
+      if not r then return nil, err, code end
+      if script and ctx.policy then
+        local ok
+        ok, err, code = ctx.policy.registry(r.domain, ("use the cache %s"):format(r.name))
+        if not ok then return nil, err, code end
+      end
+      if not seen[which .. r.name] then table.insert(lists[which], r) end
+      seen[which .. r.name] = true
+    end
+    return true
+  end
+  local own = type(opt) == "table" and opt or {}
+  if type(opt) == "table" then
+    local ok, err = check.keys(opt, { "from", "to" }, "save: cache")
+    if not ok then return nil, err end
+  end
+  for _, which in ipairs { "from", "to" } do
+    local ok, err, code = add(which, (ctx.shared_cache or {})[which], false)
+    if ok then ok, err, code = add(which, own[which], true) end
+    if not ok then return nil, err, code end
+  end
+  return lists
+end
+
+-- The record of a layer built (a result of ocibuild.build.layer), for
+-- the shared cache: its blocks from the store's reuse record, else the
+-- cache's record it came from, else none (a record of the blob only).
+local function record(st, r)
+  local blob = { mediaType = r.media_type, digest = r.digest, size = r.size }
+  local rr = st.core:reuse_record(r.codec, r.digest)
+  if rr and rr.diff_id == r.diff_id then
+    return { codec = r.codec:key(), diff_id = r.diff_id, tar_size = rr.tar_size, blob = blob, head = rr.head,
+      blocks = rr.blocks }
+  end
+  if r.record and r.record.blob.digest == r.digest then return r.record end
+  return { codec = r.codec:key(), diff_id = r.diff_id, tar_size = r.tar_size, blob = blob, head = 0, blocks = {} }
+end
+
+-- Writes the records of the layers built to the cache's `to` repositories.
+local function record_layers(st, cache, made, warn)
+  for _, r in ipairs(made) do
+    local ok, err = cache:put(st, record(st, r))
+    if not ok then
+      if warn then warn(("the layer %s is not recorded in the cache: %s"):format(r.digest, err)) end
+      return
+    end
+  end
 end
 
 --- Writes the image desc of the store st into the OCI archive `out` (an
@@ -131,7 +201,12 @@ function M.save(img, opts, ctx)
   refs, err, code = M.refs(opts.tag)
   if not refs then return nil, err, code end
   if opts.archive ~= nil and type(opts.archive) ~= "string" then return nil, "archive must be a file path" end
-  if opts.cache ~= nil and type(opts.cache) ~= "boolean" then return nil, "cache must be true or false" end
+  if opts.cache ~= nil and type(opts.cache) ~= "boolean" and type(opts.cache) ~= "table" then
+    return nil, "cache must be true, false or {from = REF, to = REF}"
+  end
+  local crefs
+  crefs, err, code = M.cache_refs(opts.cache, ctx)
+  if not crefs then return nil, err, code end
   local targets
   targets, err, code = M.push_targets(opts.push, opts.tag)
   if not targets then return nil, err, code end
@@ -177,10 +252,13 @@ function M.save(img, opts, ctx)
   local tags = familiar(refs)
   local id = tags[1] or "image"
   events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
-  local created = {}
+  local created, made = {}, {}
+  local cache <close> = (#crefs.from > 0 or #crefs.to > 0) and require("ocibuild.registry.cache").new(
+    opts.cache ~= false and crefs.from or {}, crefs.to, reg_opts) or nil
   local built, where
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = reg_opts, policy = ctx.policy, created = created,
+    cache = opts.cache ~= false, registry = reg_opts, policy = ctx.policy, created = created,
+    cache_from = cache and #cache.from > 0 and cache or nil, made = made,
     on_event = events.with_warnings(ctx.warn, ctx.on_event) })
   -- No tag: the image is listed untagged (`<none>`) until prune.
   if built then ok, err, code = st:tag(built.desc, refs) end
@@ -210,6 +288,8 @@ function M.save(img, opts, ctx)
       digest = p.digest })
     result.pushed[#result.pushed + 1] = p
   end
+  -- records last: their layers' blobs are mounted from where the image went
+  if cache and #cache.to > 0 then record_layers(st, cache, made, ctx.warn) end
   events.emit(ctx.on_event, { type = "end", stage = "image", id = id, digest = result.digest,
     image_id = result.image_id, size = result.size, tags = tags, store = st.dir, path = result.archive })
   return result

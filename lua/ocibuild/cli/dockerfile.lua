@@ -36,8 +36,9 @@ end
 
 --- Runs the build. opts: the parsed options; context: the operand; g:
 -- the global options; reg: the registry options; file, display: the
--- Dockerfile; say: how results and warnings are reported (results.reporting).
-function M.run(opts, context, g, reg, file, display, say)
+-- Dockerfile; say: how results and warnings are reported (results.reporting);
+-- cache: the shared cache ({from=, to=}).
+function M.run(opts, context, g, reg, file, display, say, cache)
   for _, k in ipairs(M.DIR_ONLY) do
     if opts[k] ~= nil then
       return getopt.usage_error(("--%s builds a folder as one layer; with a Dockerfile it has no meaning "
@@ -86,7 +87,7 @@ function M.run(opts, context, g, reg, file, display, say)
     if not targets then return nil, terr, 1 end
     local r, serr, scode, where = save.save(rec, { tag = opts.tag, archive = opts.output and path.abs(opts.output),
       cache = not opts["no-cache"], push = opts.push or nil }, { store = g.store, warn = rep.warn,
-      on_event = rep.on_event, registry = reg })
+      on_event = rep.on_event, registry = reg, shared_cache = cache })
     rep.finish()
     if not r then
       -- a failure of a Dockerfile's instruction names its line

@@ -83,7 +83,7 @@ options:
                          name one: HOST/NAME:TAG), as `ocibuild push` does
   --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
-]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP .. "\n" .. reg_cli.CACHE_HELP
 
 local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
   output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
@@ -91,7 +91,7 @@ local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclud
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
-  alias = { t = "tag", o = "output", f = "file" } })
+  ["cache-from"] = "list", ["cache-to"] = "list", alias = { t = "tag", o = "output", f = "file" } })
 
 -- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
 local function pairs_of(list, flag)
@@ -148,6 +148,8 @@ function M.run(argv, g)
   if opts.file and opts["as-layer"] then
     return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
   end
+  local cache, cerr = reg_cli.cache(opts)
+  if not cache then return getopt.usage_error(cerr, "build") end
   local file, display = dfcli.choose(opts, rest[1])
   if file then
     if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
@@ -160,7 +162,7 @@ function M.run(argv, g)
     local say
     say, err = results.reporting(opts)
     if not say then return getopt.usage_error(err, "build") end
-    return dfcli.run(opts, rest[1], g, reg, file, display, say)
+    return dfcli.run(opts, rest[1], g, reg, file, display, say, cache)
   end
   for _, k in ipairs { "build-arg", "target" } do
     if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
@@ -204,7 +206,8 @@ function M.run(argv, g)
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
     local targets, terr = results.targets(opts)
     if not targets then return nil, terr, 1 end
-    local api = ocibuild.new(nil, { store = g.store, registry = reg, warn = rep.warn, on_event = rep.on_event })
+    local api = ocibuild.new(nil, { store = g.store, registry = reg, cache = cache, warn = rep.warn,
+      on_event = rep.on_event })
     local ok, r = pcall(api.build, {
       context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
       archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,

@@ -53,11 +53,12 @@ options:
                          scripts you wrote or read
   -o, --output FILE.tar  also write the reported image as an OCI archive
   --store DIR            the image store
-]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP
+]] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP .. "\n" .. reg_cli.CACHE_HELP
 
 local SPEC = reg_cli.spec(results.options { unsafe = "flag", output = "value", progress = "value",
   ["chunk-size"] = "value", ["max-instructions"] = "value", ["max-memory"] = "value",
-  ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", alias = { o = "output" } })
+  ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", ["cache-from"] = "list",
+  ["cache-to"] = "list", alias = { o = "output" } })
 
 -- What the script may reach (see ocibuild.reach), checked as usage.
 local function reaches(opts)
@@ -126,6 +127,9 @@ function M.run(argv, g)
   local say
   say, err = results.reporting(opts)
   if not say then return getopt.usage_error(err, "run") end
+  local cache
+  cache, err = reg_cli.cache(opts)
+  if not cache then return getopt.usage_error(err, "run") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
     local targets
     targets, err = results.targets(opts)
@@ -137,7 +141,7 @@ function M.run(argv, g)
       if not ok then return nil, "--output: " .. err, 1 end
     end
     local r
-    r, err = script.run(rest[1], args, { store = g.store, registry = reg, warn = rep.warn,
+    r, err = script.run(rest[1], args, { store = g.store, registry = reg, cache = cache, warn = rep.warn,
       on_event = rep.on_event, unsafe = opts.unsafe, max_instructions = lim.max_instructions,
       max_memory = lim.max_memory, allow_registry = allowed.allow_registry, allow_image = allowed.allow_image,
       env = allowed.env })
