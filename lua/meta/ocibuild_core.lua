@@ -245,6 +245,16 @@ function Store:gc_temps(dry) end
 ---@param codec ocibuild.Codec
 ---@return {diff_id: string, tar_size: integer, blob: string, size: integer, head: integer, blocks: table[]}?
 function Store:reuse_record(codec, digest) end
+---A new folder in the store's temp folder, "<prefix>XXXXXX", held by the
+---lock returned (close it to let go): prune removes it, with all it holds,
+---once nobody holds it.
+---@return string|ocibuild.fail path
+---@return ocibuild.Fd|string lock_or_msg
+function Store:temp_dir(prefix) end
+---Removes a file or folder of the store's temp folder with all it holds
+---(links removed, never followed).
+---@return true|ocibuild.fail, string?, string?
+function Store:remove_temp(path) end
 ---Removes reuse records and layer states of blobs that are gone (all: every one).
 ---@return integer|ocibuild.fail records removed
 ---@return integer|string states_or_msg layer states removed
@@ -306,6 +316,16 @@ function TarReader:finish() end
 ---The current entry's body as a new file (0600, O_EXCL; removed when the write fails).
 ---@return integer|ocibuild.fail size
 function TarReader:to_file(path) end
+---Unpacks the rest of the archive below the folder dir (a build context
+---sent as a tar): names made clean, an absolute one or one holding ".."
+---(or deeper than 256) refused, nothing written through a link (a name
+---below a symlink or a file is refused), a name that comes twice refused,
+---hardlinks only to earlier files, no devices, FIFOs or sockets (BADTAR,
+---naming the entry); permission bits and mtimes set, folders' last;
+---limits: max_entries (default 4194304), max_bytes (default 1 TiB).
+---@param opts {max_entries: integer?, max_bytes: integer?}?
+---@return {entries: integer, bytes: integer}|ocibuild.fail, string?, string?
+function TarReader:unpack(dir, opts) end
 ---A tar (plain, gzip or zstd): a path, "-" for standard input, or a store and a digest.
 ---With a path, {any = true} also reads bzip2 and xz (the archives ADD unpacks).
 ---@param digest_or_opts string|{any: boolean?}?

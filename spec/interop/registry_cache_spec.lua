@@ -96,7 +96,8 @@ describe("a build cache shared through a registry", function()
     assert.equal(cold_digest("tree"), a)
     assert.is_nil(alayers[1].cache)
     local n0 = #reg.requests()
-    local b, blayers, err = runner("b", "tree", "-t", cache("fleet/app:b"), "--push", "--cache-from", cache("fleet/cache"))
+    local b, blayers, err = runner("b", "tree", "-t", cache("fleet/app:b"), "--push", "--cache-from",
+      cache("fleet/cache"))
     assert.equal(a, b)
     local l = blayers[1]
     -- the events say so: every tar byte spared compressing, the blob fetched whole
@@ -119,7 +120,7 @@ describe("a build cache shared through a registry", function()
     assert.truthy(tags[1] == key or tags[2] == key)
   end)
 
-  it("a changed file costs its block: the rest is fetched by range, checked, and the digest is a cold build's", function()
+  it("a changed file costs its block: the rest fetched by range, checked; the digest is a cold build's", function()
     if not reg then return pending(why) end
     runner("a2", "tree", "--cache-to", cache("fleet/cache2"))
     local n0 = #reg.requests()
@@ -133,7 +134,9 @@ describe("a build cache shared through a registry", function()
     assert.is_true(l.fetched > 0 and l.fetched < l.size, ("fetched %d of %d"):format(l.fetched, l.size))
     local ranges = 0
     for _, r in ipairs(table.move(reg.requests(), n0 + 1, #reg.requests(), 1, {})) do
-      if r.method == "GET" and r.path:find("/fleet/cache2/blobs/sha256:") and r.status == 206 then ranges = ranges + 1 end
+      if r.method == "GET" and r.path:find("/fleet/cache2/blobs/sha256:") and r.status == 206 then
+        ranges = ranges + 1
+      end
     end
     assert.is_true(ranges >= 1)
     -- its image holds the changed file
@@ -164,7 +167,8 @@ describe("a build cache shared through a registry", function()
     assert(r.repo:put_blob_bytes(d, text))
     local m = reuse.manifest_text(d, r.rec)
     for _, tag in ipairs(r.tags) do
-      assert(r.repo:put_manifest(tag, m, "application/vnd.oci.image.manifest.v1+json", core.sha256():update(m):digest()))
+      assert(r.repo:put_manifest(tag, m, "application/vnd.oci.image.manifest.v1+json",
+        core.sha256():update(m):digest()))
     end
   end
 

@@ -167,6 +167,8 @@ typedef struct ocb_untar_entry {
 ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err);
 /* The same, also reading bzip2 and xz (the archives ADD unpacks). */
 ocb_untar *ocb_untar_open_any(int fd, const char *what, ocb_err *err);
+/* What names the input in messages. */
+const char *ocb_untar_what(const ocb_untar *u);
 /* 1: *e filled; 0: the end; -1: err filled. */
 int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err);
 /* Streams the current entry's body to out (NULL: skip it). */
@@ -175,6 +177,21 @@ int ocb_untar_data(ocb_untar *u, ocb_out_fn out, void *ud, ocb_err *err);
  * left after the archive's end is read and counted too). */
 int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err);
 void ocb_untar_close(ocb_untar *u);
+
+/*
+ * Unpacking a tar into a folder (unpack.c): a build context sent as a tar
+ * stream, its names checked (see unpack.c), bounded.
+ */
+typedef struct ocb_unpack_limits {
+  uint64_t max_entries, max_bytes;
+} ocb_unpack_limits;
+typedef struct ocb_unpack_stats {
+  uint64_t entries, bytes;
+} ocb_unpack_stats;
+/* Unpacks what is left of t below the folder open on root. BADTAR for an
+ * entry refused. */
+int ocb_unpack(ocb_untar *t, int root, const ocb_unpack_limits *lim, ocb_unpack_stats *st,
+               ocb_err *err);
 
 /*
  * Skipping unchanged entries (skip.c), for the layer job: walked entries

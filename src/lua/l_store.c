@@ -5,7 +5,7 @@
  * [, shared]); blobs: blob_writer(), blob_read(digest [, max]),
  * blob_verify(digest [, size]), blob_path(digest), blobs() (the digests
  * present), remove_blob(digest); gc_temps([dry]); prune_reuse([all]);
- * reuse_record(codec, digest).
+ * reuse_record(codec, digest); temp_dir(prefix), remove_temp(path).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -306,6 +306,56 @@ int ocb_l_store_prune_reuse(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)records);
   lua_pushinteger(L, (lua_Integer)states);
   return 2;
+}
+
+/* store:temp_dir(prefix) -> path, lock | nil, msg, code: a new folder in
+ * the store's temp folder, held by lock (an Fd: close it to let go), which
+ * prune removes with all it holds once nobody holds it. */
+int ocb_l_store_temp_dir(lua_State *L) {
+  ocb_store *s = ocb_checkstore(L, 1);
+  const char *prefix = luaL_checkstring(L, 2);
+  char *tmp, *path = NULL;
+  int *fd;
+  ocb_err err;
+  luaL_argcheck(L, !strchr(prefix, '/') && prefix[0] != '.', 2, "a name prefix expected");
+  fd = lua_newuserdatauv(L, sizeof *fd, 0);
+  *fd = -1;
+  luaL_setmetatable(L, OCB_FD_T);
+  if (!(tmp = ocb_store_path(s, OCB_F_TMP))) return luaL_error(L, "out of memory");
+  *fd = ocb_adir_open(tmp, prefix, &path, &err);
+  free(tmp);
+  if (*fd < 0) return ocb_pushfail(L, &err);
+  lua_pushstring(L, path);
+  free(path);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* store:remove_temp(path) -> true | nil, msg, code: a folder or file of
+ * the store's temp folder removed with all it holds (links not followed). */
+int ocb_l_store_remove_temp(lua_State *L) {
+  ocb_store *s = ocb_checkstore(L, 1);
+  const char *path = luaL_checkstring(L, 2), *name;
+  char *tmp = ocb_store_path(s, OCB_F_TMP);
+  uint64_t files = 0, bytes = 0;
+  size_t n;
+  int at, r;
+  ocb_err err;
+  if (!tmp) return luaL_error(L, "out of memory");
+  n = strlen(tmp);
+  name = path + n + 1;
+  if (strncmp(path, tmp, n) != 0 || path[n] != '/' || !*name || strchr(name, '/') || *name == '.') {
+    free(tmp);
+    return luaL_argerror(L, 2, "a path in the store's temp folder expected");
+  }
+  at = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(tmp);
+  r = at < 0 ? -1 : ocb_rmtree(at, name, &files, &bytes);
+  if (r < 0) ocb_errno(&err, errno, path);
+  if (at >= 0) close(at);
+  if (r < 0) return ocb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* store:reuse_record(codec, digest) -> {diff_id=, tar_size=, blob=, size=,

@@ -137,6 +137,8 @@ int ocb_l_store(lua_State *L); /* l_store.c */
 int ocb_l_store_blob_path(lua_State *L);
 int ocb_l_store_copy_blob(lua_State *L);
 int ocb_l_store_reuse_record(lua_State *L);
+int ocb_l_store_temp_dir(lua_State *L);
+int ocb_l_store_remove_temp(lua_State *L);
 int ocb_l_store_blob_read(lua_State *L);
 int ocb_l_store_blob_verify(lua_State *L);
 int ocb_l_store_blob_writer(lua_State *L);
@@ -182,6 +184,7 @@ int ocb_l_tarr_read(lua_State *L);
 int ocb_l_tarr_sha256(lua_State *L);
 int ocb_l_tarr_to_blob(lua_State *L);
 int ocb_l_tarr_to_file(lua_State *L);
+int ocb_l_tarr_unpack(lua_State *L);
 int ocb_l_tarw_add(lua_State *L);
 int ocb_l_tarw_add_blob(lua_State *L);
 int ocb_l_tarw_close(lua_State *L);

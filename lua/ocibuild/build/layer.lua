@@ -183,12 +183,16 @@ end
 -- the layer has no context, or takes a file's bytes from outside it.
 function M.state_id(l, ctx, codec, items)
   if l.generated then return nil end
+  local root = core.realpath(l.context) or l.context
+  -- a context unpacked from a tar stream (ocibuild.build.tarctx) is a new
+  -- folder each time: a state of it would never be read
+  if root:match("/%.ocibuild%-tmp/context%-[^/]*$") then return nil end
   for _, it in ipairs(items or {}) do
     if it.path then return nil end
   end
   local v = core.versions()
   local desc = canon {
-    format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix, base = l.match_base,
+    format = STATE_FORMAT, root = root, prefix = l.prefix, base = l.match_base,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
     patterns = l.patterns or {}, rules = l.rules or {}, items = items or {}, codec = codec:key(),
     libarchive = v.libarchive, ocibuild = version,

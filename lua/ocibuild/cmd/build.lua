@@ -26,6 +26,13 @@ on nothing). DIR/.dockerignore applies as `docker build` applies it, then
 each --exclude pattern after it. The store and the -o archive are left
 out when they sit inside DIR.
 
+DIR (or CONTEXT) `-` reads the context as a tar stream on standard input
+(plain, gzip, zstd, bzip2 or xz), as `docker build -` does: it is
+unpacked into the store's temp folder (names checked: no absolute name,
+no `..`, nothing written through a link, no devices) and built from
+there, its .dockerignore and Dockerfile as in a folder; -f names a file
+in it.
+
 With -f FILE, or when CONTEXT holds a Dockerfile (or Containerfile) and
 --as-layer is not given, the Dockerfile is built as BuildKit builds it,
 without running anything: RUN is refused (as is ADD of a URL without
@@ -141,10 +148,27 @@ local function check_values(opts, v)
   return ok ~= nil, err
 end
 
+local run
+
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
   if not opts then return nil, rest, 2 end
   if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
+  if rest[1] ~= "-" then return run(opts, rest, g) end
+  if opts["password-stdin"] then
+    return getopt.usage_error("build - reads the context from standard input: --password-stdin cannot", "build")
+  end
+  local ctx, err = require("ocibuild.build.tarctx").unpack(g.store, "-")
+  if not ctx then return nil, err, 1 end
+  if opts.file and opts.file:sub(1, 1) ~= "/" then opts.file = ctx.dir .. "/" .. opts.file end
+  rest[1] = ctx.dir
+  local r = table.pack(pcall(run, opts, rest, g))
+  ctx.close()
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+function run(opts, rest, g)
   if opts.file and opts["as-layer"] then
     return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
   end
