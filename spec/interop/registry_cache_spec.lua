@@ -97,8 +97,11 @@ describe("a build cache shared through a registry", function()
     assert.is_nil(alayers[1].cache)
     local n0 = #reg.requests()
     local b, blayers, err = runner("b", "tree", "-t", cache("fleet/app:b"), "--push", "--cache-from",
-      cache("fleet/cache"))
+      cache("fleet/cache"), "--digestfile", base .. "/b.digest", "--metadata-file", base .. "/b.json")
     assert.equal(a, b)
+    -- IMAGE_DIGEST and IMAGE_URL, one cat away
+    assert.equal(b, T.read(base .. "/b.digest"))
+    assert.same({ cache("fleet/app") .. "@" .. b }, T.json(T.read(base .. "/b.json"))["ocibuild.pushed"])
     local l = blayers[1]
     -- the events say so: every tar byte spared compressing, the blob fetched whole
     assert.same({ cache("fleet/cache"), l.bytes, l.size, true }, { l.cache, l.saved, l.fetched, l.whole })

@@ -149,7 +149,7 @@ function M.run(argv, g)
     local img = r.image
     if not img then
       rep.finish()
-      if opts.quiet or targets.iidfile or targets.metadata or dest then
+      if opts.quiet or targets.iidfile or targets.digestfile or targets.metadata or dest then
         return nil, ("%s: the script saved no image to report"):format(rest[1]), 1
       end
       -- Not a failure (a script may only check things), but a sandboxed
