@@ -148,6 +148,41 @@ describe("a build cache shared through a registry", function()
     assert.equal(img.config.rootfs.diff_ids[1], "sha256:" .. T.sha256_file(tarfile))
   end)
 
+  it("shares a Dockerfile's COPY layers, and a script's saves (cache = {from=, to=}, sandboxed)", function()
+    if not reg then return pending(why) end
+    T.write(base .. "/tree/Dockerfile", "FROM scratch\nCOPY a /a\nCOPY b /b\n")
+    local a, alayers = runner("df-a", "tree", "--cache-to", cache("fleet/df"))
+    assert.equal(2, #alayers)
+    local b, blayers, err = runner("df-b", "tree", "--cache-from", cache("fleet/df"))
+    assert.equal(a, b)
+    for _, l in ipairs(blayers) do assert.same({ cache("fleet/df"), l.bytes }, { l.cache, l.saved }) end
+    assert.equal("", warnings(err))
+    os.remove(base .. "/tree/Dockerfile")
+
+    -- a script names its cache; sandboxed, only on a registry the user allows
+    local d = base .. "/script"
+    fresh_copy(base .. "/tree", d)
+    T.write(d .. "/build.lua", ("local img = oci.image {}\nimg:layer { context = \"a\" }\n"
+      .. "return img:save { tag = \"s:1\", cache = { to = %q, from = { %q } } }\n"):format(cache("fleet/script"),
+      cache("fleet/script")))
+    local code, _, e = T.ocibuild("--store", d .. "-store", "run", d .. "/build.lua", "-q")
+    assert.equal(1, code)
+    assert.matches(("use the cache %s: a build script reaches only the registries the user names "
+      .. "%%(%%-%%-allow%%-registry %s allows it%%)"):format(cache("fleet/script"):gsub("%p", "%%%0"),
+      reg.host:gsub("%p", "%%%0")), e)
+    code, _, e = T.ocibuild("--store", d .. "-store", "run", d .. "/build.lua", "-q", "--allow-registry", reg.host)
+    assert.equal(0, code, e)
+    local tags = T.json(T.must(("curl -sf %s/v2/fleet/script/tags/list"):format(reg.url))).tags
+    assert.equal(2, #tags)
+    -- and the command line's cache applies to every save of a script
+    local code2, out2, e2 = T.ocibuild("--store", d .. "-store2", "run", d .. "/build.lua", "--progress", "json",
+      "--allow-registry", reg.host, "--cache-from", cache("fleet/script"))
+    assert.equal(0, code2, e2)
+    assert.is_string(out2)
+    local _, layers = events(e2)
+    assert.equal(cache("fleet/script"), layers[1].cache)
+  end)
+
   -- A repository holding runner A's record of the tree, and what it needs
   -- to spoil it: its two tags, the record, and a client to the repository.
   local function recorded(path)
