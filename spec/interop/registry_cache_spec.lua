@@ -330,5 +330,19 @@ describe("eight runners sharing one cache through a Gitea-shaped registry", func
       local img = T.image(base .. "/cold-" .. src, "cold:1")
       assert.is_true(have[reuse.key_tag(img.config.rootfs.diff_ids[1], codec)], src)
     end
+    -- a ninth runner, after them, with a file of its own changed: its
+    -- unchanged blocks come by range through the ingress and the front
+    tree(base .. "/third", 3)
+    fresh_copy(base .. "/third", base .. "/r9-ctx")
+    local code, out, err = T.ocibuild("--store", base .. "/r9-store", "build", base .. "/r9-ctx", "-q", "--progress",
+      "json", "--cache-from", reg.host .. "/giteaadmin/cache", "--ca-file", reg.ca, "--creds", GITEA_CREDS)
+    assert.equal(0, code, err)
+    local c2, want9 = T.ocibuild("--store", base .. "/cold-third", "build", base .. "/third", "-q")
+    assert.equal(0, c2)
+    assert.equal(want9, out)
+    local _, layers = events(err)
+    assert.equal(reg.host .. "/giteaadmin/cache", layers[1].cache)
+    assert.is_true(layers[1].fetched > 0 and layers[1].fetched < layers[1].size)
+    assert.equal("", warnings(err))
   end)
 end)
