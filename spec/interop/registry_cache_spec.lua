@@ -183,6 +183,19 @@ describe("a build cache shared through a registry", function()
     assert.equal(cache("fleet/script"), layers[1].cache)
   end)
 
+  it("goes on without a cache it cannot reach, read or write, saying so", function()
+    if not reg then return pending(why) end
+    local port = T.must("/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+      .. "print(s.getsockname()[1])'"):gsub("%s", "")
+    local gone = "127.0.0.1:" .. port .. "/fleet/cache"
+    local d, layers, err = runner("unreachable", "tree", "--cache-from", gone, "--cache-to", gone)
+    assert.equal(cold_digest("tree"), d)
+    assert.is_nil(layers[1].cache)
+    local w = warnings(err)
+    assert.matches("cache " .. gone:gsub("%p", "%%%0") .. ": [^\n]*; the build goes on without it", w)
+    assert.equal(1, select(2, w:gsub("the build goes on without it", "")))
+  end)
+
   -- A repository holding runner A's record of the tree, and what it needs
   -- to spoil it: its two tags, the record, and a client to the repository.
   local function recorded(path)
