@@ -166,6 +166,36 @@ function M.layer(ctx, dir, opts)
   return r, dir .. "/blobs/sha256/" .. r.digest:sub(8)
 end
 
+--- A strict fingerprint of the tree at dir: every entry's type, mode,
+-- path and link target, and every regular file's sha256. The same
+-- fingerprint before and after means nothing below dir was written,
+-- added, removed, replaced or changed mode (temp files included).
+function M.fingerprint(dir)
+  return M.must(("cd %s && find . -printf '%%y %%m %%p %%l\\n' | LC_ALL=C sort && "
+    .. "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum"):format(M.q(dir)))
+end
+
+--- Runs `ocibuild --store STORE build CTX ...`, which must succeed.
+-- Returns what it printed: {digest=, image_id=, size=, out=, err=}.
+function M.built(store, ctx, ...)
+  local code, out, err = M.ocibuild("--store", store, "build", ctx, ...)
+  if code ~= 0 then error(("build %s failed (%d):\n%s%s"):format(ctx, code, out, err), 2) end
+  return { digest = out:match("digest:%s+(sha256:%x+)"), image_id = out:match("image id:%s+(sha256:%x+)"),
+    size = tonumber(out:match("size:%s+(%d+)")), out = out, err = err }
+end
+
+--- A spec's folder: files written below it (o.files, path = content;
+-- default {["ctx/a.txt"] = "a\n"}) and a store, s/, holding the folder
+-- o.context (default "ctx") built as o.tag (default "a:1"). Returns the
+-- folder and the store.
+function M.fixture(finally, o)
+  o = o or {}
+  local d = M.tmpdir(finally)
+  for path, data in pairs(o.files or { ["ctx/a.txt"] = "a\n" }) do M.write(d .. "/" .. path, data) end
+  M.built(d .. "/s", d .. "/" .. (o.context or "ctx"), "-t", o.tag or "a:1")
+  return d, d .. "/s"
+end
+
 --- Lists files under dir recursively (find), sorted: {path = type}.
 function M.tree(dir)
   local out = M.must("cd " .. M.q(dir) .. " && find . -mindepth 1 -printf '%P\\t%y\\n' | LC_ALL=C sort")

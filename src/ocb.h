@@ -20,8 +20,16 @@ typedef struct ocb_err {
 /* Fill err from an errno value: "<ENAME>: <strerror>: <what>", what quoted
  * (ocb_quote). Returns -1. */
 int ocb_errno(ocb_err *err, int errnum, const char *what);
-/* Fill err with a code and a printf-style message. Returns -1. */
+/* Fill err with a code and a printf-style message, which gets the code
+ * in front ("<CODE>: <message>"). Returns -1. */
 int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Like ocb_errf, without the code in front: for the one message Lua shows
+ * inside its own (a .dockerignore's "FILE:LINE: bad pattern ..."). */
+int ocb_errf_bare(ocb_err *err, const char *code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

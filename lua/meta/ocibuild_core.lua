@@ -21,7 +21,9 @@
 -- of the connection (ECONNREFUSED, ETIMEDOUT, ECONNRESET for a connection
 -- that broke or answered nothing); keys add BADPEM, BADKEY, NEEDPASS (an
 -- encrypted key and no passphrase), BADPASS, KEYTYPE (not ECDSA P-256),
--- NOTSUP (cosign's own key format), and base64 BADBASE64. Misuse (a wrong argument type, an unknown
+-- NOTSUP (cosign's own key format), and base64 BADBASE64 (the Lua side's
+-- codes are listed with these in lua/ocibuild/util/codes.lua, the one list
+-- of every code). Misuse (a wrong argument type, an unknown
 -- option, a closed object) raises. Options travel as tables whose unknown
 -- keys are errors. Resources are userdata with `close()` (safe twice) and
 -- `__close`/`__gc`; dropping one before `close()` removes what it had
@@ -194,7 +196,7 @@ function core.sha256() end
 ---An OCI image layout; the only object that knows its paths.
 local Store = {}
 ---@param name "index.json"|"oci-layout"
----@param max integer? bytes allowed (default 4 MiB)
+---@param max integer? bytes allowed (default 4 MiB; TOOBIG past it, as core.read_file)
 ---@return string|ocibuild.fail, string?, string?
 function Store:read(name, max) end
 ---Replaces index.json or oci-layout atomically (temp file, fsync, rename).
@@ -223,7 +225,8 @@ function Store:blobs() end
 ---@return true|ocibuild.fail
 function Store:remove_blob(digest) end
 ---A note: what was learnt from the blob digest at some cost (kind
----"entries": a base layer's entries); ENOENT when there is none.
+---"entries": a base layer's entries); ENOENT when there is none, TOOBIG
+---past max (default 64 MiB), read as core.read_file reads.
 ---@param kind string a lower-case word
 ---@return string|ocibuild.fail, string?, string?
 function Store:note_read(kind, digest, max) end

@@ -27,14 +27,16 @@ M.SCHEMA = {
   blob = { digest = "string", size = "integer", action = "string", stage = "string?",
     id = "string?" },
   warning = { message = "string" },
-  error = { message = "string" },
+  error = { message = "string", code = "string" },
 }
 
 --- The stages: an image build from start to tags (image), one layer
--- (layer), writing an OCI archive (archive), and registry transfers
--- (push, pull: one stage per image, with a progress line per blob whose
--- `id` is the blob's digest, ended by its `blob` event).
-M.STAGES = { image = true, layer = true, archive = true, push = true, pull = true }
+-- (layer), writing an OCI archive (archive: a build's, an export),
+-- registry transfers (push, pull: one stage per image, with a progress
+-- line per blob whose `id` is the blob's digest, ended by its `blob`
+-- event), importing an archive or a layout (import), and copying an
+-- image from one place to another (copy).
+M.STAGES = { image = true, layer = true, archive = true, push = true, pull = true, import = true, copy = true }
 
 --- What a `blob` event's action says: the target had it (exists), it
 -- was copied between local endpoints (copied), mounted from another
@@ -58,26 +60,28 @@ end
 --- Checks ev against the schema. Returns true, or nil and what is wrong
 -- (an unknown type or field, a missing field, a value of the wrong type).
 function M.check(ev)
-  if type(ev) ~= "table" then return nil, "event is not a table" end
+  if type(ev) ~= "table" then return nil, "event is not a table", "BADEVENT" end
   local schema = M.SCHEMA[ev.type]
-  if not schema then return nil, ("unknown event type %s"):format(tostring(ev.type)) end
+  if not schema then return nil, ("unknown event type %s"):format(tostring(ev.type)), "BADEVENT" end
   for k, v in pairs(ev) do
     if k ~= "type" and k ~= "ms" then
       local want = schema[k]
-      if not want then return nil, ("%s event: unknown field %s"):format(ev.type, tostring(k)) end
+      if not want then return nil, ("%s event: unknown field %s"):format(ev.type, tostring(k)), "BADEVENT" end
       if not type_ok(v, want:gsub("%?$", "")) then
-        return nil, ("%s event: %s must be %s"):format(ev.type, k, want:gsub("%?$", ""))
+        return nil, ("%s event: %s must be %s"):format(ev.type, k, want:gsub("%?$", "")), "BADEVENT"
       end
     end
   end
   for k, want in pairs(schema) do
-    if want:sub(-1) ~= "?" and ev[k] == nil then return nil, ("%s event: %s is missing"):format(ev.type, k) end
+    if want:sub(-1) ~= "?" and ev[k] == nil then
+      return nil, ("%s event: %s is missing"):format(ev.type, k), "BADEVENT"
+    end
   end
   if ev.stage ~= nil and not M.STAGES[ev.stage] then
-    return nil, ("%s event: unknown stage %s"):format(ev.type, ev.stage)
+    return nil, ("%s event: unknown stage %s"):format(ev.type, ev.stage), "BADEVENT"
   end
   if ev.type == "blob" and not M.ACTIONS[ev.action] then
-    return nil, ("blob event: unknown action %s"):format(ev.action)
+    return nil, ("blob event: unknown action %s"):format(ev.action), "BADEVENT"
   end
   return true
 end
@@ -99,12 +103,15 @@ function M.with_warnings(warn, next_cb)
 end
 
 --- A callback that adds the fields of `extra` to each event it passes on
--- to next (nil when next is nil: no callback, no cost).
+-- to next (nil when next is nil: no callback, no cost); warnings pass
+-- as they are.
 function M.tagged(next_cb, extra)
   if not next_cb then return nil end
   return function(ev)
-    for k, v in pairs(extra) do
-      if ev[k] == nil then ev[k] = v end
+    if ev.type ~= "warning" then
+      for k, v in pairs(extra) do
+        if ev[k] == nil then ev[k] = v end
+      end
     end
     next_cb(ev)
   end

@@ -4,9 +4,7 @@
 local T = require "support"
 
 local function build(d, ctx, tag, ...)
-  local code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", tag, "-q", ...)
-  assert.equal(0, code, err)
-  return (out:gsub("\n$", ""))
+  return (T.built(d .. "/s", ctx, "-t", tag, "-q", ...).out:gsub("\n$", ""))
 end
 
 local function diff(d, a, b)
@@ -122,9 +120,10 @@ return img:save { tag = args.tag }
     local code, out, err = diff(d, "a:1", "nope:1")
     assert.equal(1, code)
     assert.equal("", out)
-    assert.equal(("ocibuild: no image nope:1 in store %s/s\n"):format(d), err)
-    code, _, err = T.ocibuild("--store", d .. "/s", "diff", "a:1")
+    assert.equal(('ocibuild: no image "nope:1" in store %s/s\n'):format(d), err)
+    code, out, err = T.ocibuild("--store", d .. "/s", "diff", "a:1")
     assert.equal(2, code)
+    assert.equal("", out)
     assert.equal("ocibuild: diff needs two images (see 'ocibuild diff --help')\n", err)
   end)
 end)

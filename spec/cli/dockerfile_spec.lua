@@ -21,7 +21,8 @@ end
 
 describe("ocibuild build with a Dockerfile", function()
   describe("refusals", function()
-    it("refuse RUN, a URL without a checksum, unknown instructions and bad flags: exit 2, FILE:LINE, no work", function()
+    it("refuse RUN, a URL without a checksum, unknown instructions and bad flags: exit 2, FILE:LINE, no work",
+      function()
       local d = T.tmpdir(finally)
       T.write(d .. "/ctx/a.txt", "a\n")
       for _, c in ipairs {
@@ -64,7 +65,7 @@ describe("ocibuild build with a Dockerfile", function()
       local before = blobs(d .. "/store")
       df(d .. "/ctx", "FROM scratch\nCOPY a.txt /\nFROM base:ob\nCOPY a.txt /\n")
       code, out, err = T.ocibuild("--store", d .. "/store", "build", d .. "/ctx")
-      assert.equal(2, code)
+      assert.same({ 2, "" }, { code, out })
       assert.matches("^ocibuild: building .*/ctx/Dockerfile %(%-%-as%-layer builds .* as one layer%)\n"
         .. "ocibuild: .*/ctx/Dockerfile:3: the base image has the trigger ONBUILD RUN make install, which this "
         .. "stage would run: ", err)
@@ -224,7 +225,7 @@ COPY --from=bins /out/app /usr/bin/${APP}
       assert.equal(T.sha256_file(d .. "/ctx/bin-" .. arch), e[#e].sha256)
     end
     code, out, err = T.ocibuild("--store", d .. "/s", "build", "--target", "broken", d .. "/ctx")
-    assert.equal(1, code)
+    assert.same({ 1, "" }, { code, out })
     assert.matches("Dockerfile:3: does%-not%-exist: not found", err)
   end)
 
@@ -287,7 +288,7 @@ COPY --from=bins /out/app /usr/bin/${APP}
     assert.equal(1, select(2, T.read(log):gsub("GET /tool.tar.gz", "")))
     df(d .. "/ctx", ("FROM scratch\nADD --checksum=sha256:%s %s /opt/\n"):format(("0"):rep(64), url))
     code, out, err = T.ocibuild("--store", d .. "/s", "build", "-t", "u:3", d .. "/ctx")
-    assert.equal(1, code)
+    assert.same({ 1, "" }, { code, out })
     assert.matches(("Dockerfile:2: ADD %s: the file is not the checksum sha256:0000"):format(url:gsub("%p", "%%%0")),
       err)
   end)

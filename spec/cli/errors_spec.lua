@@ -258,7 +258,8 @@ describe("ocibuild.cli", function()
         T.write(fx.ctx .. "/.wh.foo", "x\n")
         local before = state(fx)
         local code, out, err = run(fx, nil, "build", fx.ctx, "-t", tag, "--store", fx.store, "-o", fx.archive)
-        assert.equal(2, code, out .. err) -- a usage mistake
+        -- a reference typed on the command line that cannot be one: a usage mistake
+        assert.equal(2, code, out .. err)
         assert_one_line(err, "ocibuild: ", ("%q"):format(tag))
         assert.is_nil(err:find("wh.foo", 1, true))
         assert_unchanged(fx, before)
@@ -381,7 +382,8 @@ describe("ocibuild.cli", function()
     it("reports a runtime error as FILE:LINE: message", function()
       local fx = fixture(finally)
       seed(fx)
-      local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nlocal t = nil\nprint(t.x)\n',
+      local err = script_fails(fx,
+        'local oci = require "ocibuild"\nlocal img = oci.image {}\nlocal t = nil\nprint(t.x)\n',
         fx.dir .. "/build.lua:4:", "attempt to index a nil value")
       assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
     end)
@@ -404,7 +406,8 @@ describe("ocibuild.cli", function()
     it("names the script, the line and the tag when save gets a bad tag, even through a tail call", function()
       local fx = fixture(finally)
       seed(fx)
-      local err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
+      local err = script_fails(fx,
+        'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
         .. 'return img:save { tag = "Bad:tag" }\n', '"Bad:tag"', "lowercase")
       assert.matches("^" .. ("ocibuild: " .. fx.dir .. "/build.lua:4: "):gsub("%p", "%%%0"), err)
       err = script_fails(fx, 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
@@ -418,7 +421,8 @@ describe("ocibuild.cli", function()
       local before = state(fx)
       local code, out, err = run(fx, nil, "run", fx.dir .. "/missing.lua", "--store", fx.store)
       assert.equal(1, code, out .. err)
-      assert.equal(("ocibuild: %s/missing.lua: cannot read the build script: No such file or directory\n"):format(fx.dir), err)
+      assert.equal(("ocibuild: %s/missing.lua: cannot read the build script: No such file or" ..
+        " directory\n"):format(fx.dir), err)
       assert_unchanged(fx, before)
     end)
   end)

@@ -24,11 +24,13 @@ describe("ocibuild export", function()
     local d = T.tmpdir(finally)
     local s, a = two_images(d)
     local out = fx.ok(s, "export", "a:2", "a:1", "reg.example.com/t/a:3", "-o", d .. "/a.tar")
-    assert.matches("^exported: " .. a.digest .. " a:2 a:1 reg.example.com/t/a:3\narchive:  " .. (d .. "/a.tar"):gsub("%p", "%%%0")
+    assert.matches("^exported: " .. a.digest .. " a:2 a:1 reg.example.com/t/a:3\narchive:  " .. (d
+      .. "/a.tar"):gsub("%p", "%%%0")
       .. " %(%d+ bytes, sha256:%x+%)\n$", out)
     local idx = T.json(member(d .. "/a.tar", "index.json"))
     assert.equal(1, #idx.manifests)
-    assert.same({ ["org.opencontainers.image.ref.name"] = "a:2", ["io.containerd.image.name"] = "docker.io/library/a:2" },
+    assert.same({ ["org.opencontainers.image.ref.name"] = "a:2",
+      ["io.containerd.image.name"] = "docker.io/library/a:2" },
       idx.manifests[1].annotations)
     assert.equal(a.digest, idx.manifests[1].digest)
     assert.is_table(idx.manifests[1].platform)
@@ -45,7 +47,8 @@ describe("ocibuild export", function()
     fx.valid(s)
   end)
 
-  it("writes several images in the order named, an image given by digest unnamed, and the same bytes to stdout", function()
+  it("writes several images in the order named, an image given by digest unnamed, and the same bytes to stdout",
+    function()
     local d = T.tmpdir(finally)
     local s, a, b = two_images(d)
     local out = fx.ok(s, "export", "b:1", a.digest, "-o", d .. "/ab.tar")
@@ -71,7 +74,8 @@ describe("ocibuild export", function()
     T.must(("%s --store %s export b:1 %s -o - > %s"):format(T.q(T.bin), T.q(s), a.digest, T.q(d .. "/stdout.tar")))
     assert.equal(T.sha256_file(d .. "/ab.tar"), T.sha256_file(d .. "/stdout.tar"))
     -- SOURCE_DATE_EPOCH dates every entry
-    T.must(("SOURCE_DATE_EPOCH=1700000000 %s --store %s export b:1 -o %s"):format(T.q(T.bin), T.q(s), T.q(d .. "/sde.tar")))
+    T.must(("SOURCE_DATE_EPOCH=1700000000 %s --store %s export b:1 -o %s"):format(T.q(T.bin), T.q(s), T.q(d
+      .. "/sde.tar")))
     for _, e in ipairs(T.tar_entries(d .. "/sde.tar")) do assert.equal(1700000000, e.mtime) end
   end)
 
@@ -98,10 +102,12 @@ describe("ocibuild export", function()
       :format(d .. "/x.tar", layer, layer, p):gsub("[%-%.]", "%%%0"), err)
     assert.is_false(T.exists(d .. "/x.tar"))
     code, out, err = fx.run(s, "export", "b:1", "-o", s .. "/blobs/x.tar")
-    assert.same({ 1, "", ("ocibuild: output %s/blobs/x.tar is inside the image layout %s: refusing to write there\n"):format(s, s) },
+    assert.same({ 1, "",
+      ("ocibuild: output %s/blobs/x.tar is inside the image layout %s: refusing to write there\n"):format(s, s) },
       { code, out, err })
     code, out, err = fx.run(s, "export", "b:1")
-    assert.same({ 2, "", "ocibuild: export needs -o FILE.tar (or -o - for standard output) (see 'ocibuild export --help')\n" },
+    assert.same({ 2, "",
+      "ocibuild: export needs -o FILE.tar (or -o - for standard output) (see 'ocibuild export --help')\n" },
       { code, out, err })
     assert.equal(a.digest, T.image(s, "a:1").desc.digest)
   end)
@@ -132,7 +138,8 @@ describe("ocibuild import", function()
     fx.ok(s, "export", a.digest, "-o", d .. "/unnamed.tar")
     fx.ok(s, "export", "a:1", "b:1", "-o", d .. "/ab.tar")
     local t = d .. "/t"
-    assert.equal("imported: " .. a.digest .. " other:9 x/y:1\n", fx.ok(t, "import", d .. "/a.tar", "-t", "other:9", "-t", "x/y:1"))
+    assert.equal("imported: " .. a.digest .. " other:9 x/y:1\n", fx.ok(t, "import", d .. "/a.tar", "-t", "other:9",
+      "-t", "x/y:1"))
     assert.equal(2, #fx.entries(t))
     local u = d .. "/u"
     assert.equal("imported: " .. a.digest .. " <none>\n", fx.ok(u, "import", d .. "/unnamed.tar"))
@@ -140,7 +147,8 @@ describe("ocibuild import", function()
     fx.ok(u, "import", d .. "/a.tar")
     assert.equal(1, #fx.entries(u))  -- the name replaces the untagged entry
     local code, out, err = fx.run(d .. "/v", "import", d .. "/ab.tar", "-t", "x:1")
-    assert.same({ 1, "", ("ocibuild: %s/ab.tar holds 2 images: a tag given to the import names exactly one\n"):format(d) },
+    assert.same({ 1, "",
+      ("ocibuild: %s/ab.tar holds 2 images: a tag given to the import names exactly one\n"):format(d) },
       { code, out, err })
     fx.valid(t)
     fx.valid(u)
@@ -154,7 +162,8 @@ describe("ocibuild import", function()
     local t = d .. "/t"
     assert.equal("imported: " .. a.digest .. " copied:latest\n", fx.ok(t, "import", d .. "/layout"))
     -- docker-archive as skopeo writes it: <config>.json, <diffid>.tar, <id>/layer.tar symlinks
-    T.must(("skopeo copy -q oci:%s:a:1 docker-archive:%s:a:1 --additional-tag a:2"):format(T.q(s), T.q(d .. "/docker.tar")))
+    T.must(("skopeo copy -q oci:%s:a:1 docker-archive:%s:a:1 --additional-tag a:2"):format(T.q(s), T.q(d
+      .. "/docker.tar")))
     local out = fx.ok(t, "import", d .. "/docker.tar")
     local digest = out:match("^imported: (sha256:%x+) a:1 a:2\n$")
     assert.is_string(digest, out)
@@ -164,7 +173,8 @@ describe("ocibuild import", function()
     assert.equal(o.RootFS.DiffIDs[1], o.Layers[1])
     -- the blobs/sha256 form (docker save >= 25) without the OCI files: gzip layers kept
     fx.ok(s, "export", "b:1", "-o", d .. "/b.tar")
-    T.must(("mkdir %s && tar -xf %s -C %s && rm %s/index.json %s/oci-layout && tar -cf %s -C %s ."):format(T.q(d .. "/bx"),
+    T.must(("mkdir %s && tar -xf %s -C %s && rm %s/index.json %s/oci-layout && tar -cf %s -C %s ."):format(T.q(d
+      .. "/bx"),
       T.q(d .. "/b.tar"), T.q(d .. "/bx"), T.q(d .. "/bx"), T.q(d .. "/bx"), T.q(d .. "/bdocker.tar"), T.q(d .. "/bx")))
     fx.ok(t, "import", d .. "/bdocker.tar")
     local b = T.json(fx.ok(s, "inspect", "b:1"))
@@ -227,37 +237,41 @@ describe("ocibuild import", function()
     end)
 
     it("a blob whose bytes are not its name, which never appears in the store", function()
-      local d = T.tmpdir(finally)
-      local s = d .. "/s"
-      fx.build(s, d .. "/a", "a", "a:1")
+      local here = T.tmpdir(finally)
+      local st = here .. "/s"
+      fx.build(st, here .. "/a", "a", "a:1")
       local zero = ("0"):rep(64)
-      fx.tar(d .. "/bad.tar", { { name = "blobs/sha256/" .. zero, data = "not zero" } })
-      local code, out, err = fx.run(s, "import", d .. "/bad.tar")
-      assert.same({ 1, "", ("ocibuild: %s/bad.tar: entry \"blobs/sha256/%s\": BADDIGEST: expected sha256:%s, got sha256:%s\n")
-        :format(d, zero, zero, T.must("printf 'not zero' | sha256sum"):match("%x+")) },
+      fx.tar(here .. "/bad.tar", { { name = "blobs/sha256/" .. zero, data = "not zero" } })
+      local code, out, err = fx.run(st, "import", here .. "/bad.tar")
+      assert.same({ 1, "",
+        ("ocibuild: %s/bad.tar: entry \"blobs/sha256/%s\": BADDIGEST: expected sha256:%s, got sha256:%s\n")
+        :format(here, zero, zero, T.must("printf 'not zero' | sha256sum"):match("%x+")) },
         { code, out, err })
-      assert.is_false(T.exists(s .. "/blobs/sha256/" .. zero))
-      assert.equal("", T.must("ls " .. T.q(s .. "/.ocibuild-tmp")))
-      fx.valid(s)
+      assert.is_false(T.exists(st .. "/blobs/sha256/" .. zero))
+      assert.equal("", T.must("ls " .. T.q(st .. "/.ocibuild-tmp")))
+      fx.valid(st)
     end)
 
     it("an image whose blobs the archive lacks, naming nothing; prune removes what it wrote", function()
-      local d = T.tmpdir(finally)
-      local s, a = two_images(d)
-      fx.ok(s, "export", "a:1", "-o", d .. "/a.tar")
-      local layer = T.json(fx.ok(s, "inspect", "a:1")).Layers[1]
-      T.must(("mkdir %s && tar -xf %s -C %s && rm %s && tar -cf %s -C %s ."):format(T.q(d .. "/x"), T.q(d .. "/a.tar"),
-        T.q(d .. "/x"), T.q(d .. "/x/blobs/sha256/" .. layer:sub(8)), T.q(d .. "/partial.tar"), T.q(d .. "/x")))
-      local t = d .. "/t"
-      local code, out, err = fx.run(t, "import", d .. "/partial.tar")
-      assert.same({ 1, "", ("ocibuild: %s/partial.tar: index.json manifests[1]: blob %s is not in the archive\n"):format(d, layer) },
+      local here = T.tmpdir(finally)
+      local st, a = two_images(here)
+      fx.ok(st, "export", "a:1", "-o", here .. "/a.tar")
+      local layer = T.json(fx.ok(st, "inspect", "a:1")).Layers[1]
+      T.must(("mkdir %s && tar -xf %s -C %s && rm %s && tar -cf %s -C %s ."):format(T.q(here .. "/x"), T.q(here
+        .. "/a.tar"),
+        T.q(here .. "/x"), T.q(here .. "/x/blobs/sha256/" .. layer:sub(8)), T.q(here .. "/partial.tar"), T.q(here
+          .. "/x")))
+      local t = here .. "/t"
+      local code, out, err = fx.run(t, "import", here .. "/partial.tar")
+      assert.same({ 1, "",
+        ("ocibuild: %s/partial.tar: index.json manifests[1]: blob %s is not in the archive\n"):format(here, layer) },
         { code, out, err })
       assert.same({}, fx.entries(t))
       assert.equal(2, #fx.blobs(t))
       fx.ok(t, "prune")
       assert.same({}, fx.blobs(t))
       fx.valid(t)
-      assert.equal(a.digest, T.image(s, "a:1").desc.digest)
+      assert.equal(a.digest, T.image(st, "a:1").desc.digest)
     end)
   end)
 end)

@@ -8,27 +8,19 @@ local T = require "support"
 
 local SHIM = T.build .. "/lib/fault.so"
 
--- Every file of the store with its sha256, and every other entry.
-local function fingerprint(s)
-  return T.must(("cd %s && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum && "
-    .. "find . ! -type f -printf '%%y %%p\\n' | LC_ALL=C sort"):format(T.q(s)))
-end
-
 -- A store holding one image built with the same settings, and a context
 -- of 3 MB of random bytes (a layer of several blocks).
 local function fixture(finally)
-  local d = T.tmpdir(finally)
-  T.write(d .. "/seed/a", "seed\n")
+  local d, s = T.fixture(finally, { files = { ["seed/a"] = "seed\n" }, context = "seed", tag = "seed:1" })
   T.must(("mkdir %s && head -c 3000000 /dev/urandom > %s && echo small > %s"):format(T.q(d .. "/ctx"),
     T.q(d .. "/ctx/big"), T.q(d .. "/ctx/small")))
-  assert.equal(0, (T.ocibuild("--store", d .. "/s", "build", d .. "/seed", "-t", "seed:1")))
-  return d, d .. "/s"
+  return d, s
 end
 
 -- Builds ctx into s with the fault `env`; returns stderr after checking
 -- exit 1, one line holding each of `want`, and the store unchanged.
 local function faulty_build(d, s, env, want, store_arg)
-  local before = fingerprint(s)
+  local before = T.fingerprint(s)
   local vars = { "LD_PRELOAD=" .. T.q(SHIM) }
   for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. T.q(v) end
   table.sort(vars)
@@ -38,7 +30,7 @@ local function faulty_build(d, s, env, want, store_arg)
   assert.equal("", out)
   assert.matches("^ocibuild: [^\n]+\n$", err)
   for _, w in ipairs(want) do assert.is_truthy(err:find(w, 1, true), ("%q not in %q"):format(w, err)) end
-  assert.equal(before, fingerprint(s))
+  assert.equal(before, T.fingerprint(s))
   -- and the same build without the fault works
   local c2, o2, e2 = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "check:1")
   assert.equal(0, c2, o2 .. e2)
@@ -109,7 +101,8 @@ describe("a build hitting a fault", function()
   it("leaves out a file that disappears while walked when the patterns exclude it", function()
     local d, s = fixture(finally)
     T.write(d .. "/ctx/.dockerignore", "small\n")
-    local code, out, err = T.sh(("env LD_PRELOAD=%s OCB_FAULT_OP=fstatat OCB_FAULT_PATH=small %s --store %s build %s -t new:1")
+    local code, out,
+      err = T.sh(("env LD_PRELOAD=%s OCB_FAULT_OP=fstatat OCB_FAULT_PATH=small %s --store %s build %s -t new:1")
       :format(T.q(SHIM), T.q(T.bin), T.q(s), T.q(d .. "/ctx")))
     assert.equal(0, code, out .. err)
     assert.equal("", err)
@@ -129,17 +122,17 @@ describe("a build hitting a fault", function()
     assert.equal(0, (T.ocibuild("--store", s, "build", d .. "/seed", "-t", "seed:1")))
     -- a layer that does not fit, then one that fits but leaves no room for the rest
     T.must(("mkdir %s && head -c 3000000 /dev/urandom > %s"):format(T.q(d .. "/ctx"), T.q(d .. "/ctx/big")))
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "new:1")
     assert.equal(1, code, out .. err)
     assert.matches("^ocibuild: ENOSPC: No space left on device: [^\n]+\n$", err)
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
     local free = tonumber(T.must("df -B1 --output=avail " .. T.q(mnt) .. " | tail -1"))
     T.must(("rm %s && head -c %d /dev/urandom > %s"):format(T.q(d .. "/ctx/big"), free - 2048, T.q(d .. "/ctx/big")))
     code, out, err = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "new:1", "--compression", "none")
     assert.equal(1, code, out .. err)
     -- (a warning may come first: the reuse record did not fit either)
     assert.matches("\nocibuild: ENOSPC: No space left on device: [^\n]+\n$", "\n" .. err)
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 end)

@@ -11,10 +11,6 @@ local function lines(s)
   return t
 end
 
-local function fingerprint(s)
-  return T.must("cd " .. T.q(s) .. " && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
-end
-
 describe("ocibuild fsck", function()
   it("passes a clean store and counts what prune would remove", function()
     local d = T.tmpdir(finally)
@@ -23,7 +19,8 @@ describe("ocibuild fsck", function()
     fx.build(s, d .. "/b", "b", "b:1")
     fx.ok(s, "rm", "b:1")
     T.write(s .. "/.ocibuild-tmp/blob-left", "x")
-    assert.matches("^checked 1 image and 6 blobs %(%d+ bytes%); 3 blobs %(%d+ bytes%) no image reaches, 1 abandoned temp file\n$",
+    assert.matches("^checked 1 image and 6 blobs %(%d+ bytes%); 3 blobs %(%d+ bytes%) no image reaches, 1" ..
+      " abandoned temp file\n$",
       fx.ok(s, "fsck"))
   end)
 
@@ -46,7 +43,7 @@ describe("ocibuild fsck", function()
     T.write(cp, "garbage")
     T.write(s .. "/blobs/sha256/tmp-x", "x")
     T.write(s .. "/oci-layout", '{"imageLayoutVersion":"1.1.0"}')
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = fx.run(s, "fsck")
     assert.equal(1, code)
     assert.equal(("ocibuild: 5 problems in %s\n"):format(s), err)
@@ -57,11 +54,12 @@ describe("ocibuild fsck", function()
       "  breaks a:1 (index.json manifests[1]); repair: ocibuild rm a:1",
       ("config %s: ENOENT: No such file or directory: %s/blobs/sha256/%s"):format(cfg, s, cfg:sub(8)),
       "  breaks b:1 (index.json manifests[2]); repair: ocibuild rm b:1",
-      ("unreferenced blob %s: BADDIGEST: expected %s, got sha256:%s: %s"):format(c, c, T.must("printf garbage | sha256sum"):match("%x+"), cp),
+      ("unreferenced blob %s: BADDIGEST: expected %s, got sha256:%s: %s"):format(c, c,
+        T.must("printf garbage | sha256sum"):match("%x+"), cp),
       ("%s/blobs/sha256/tmp-x: not named by a sha256 digest (umoci gc stops on it)"):format(s),
     }, { table.unpack(l, 1, 7) })
     assert.matches("^checked 2 images and %d blobs", l[8])
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
     assert.same({ a, b }, { fx.entries(s)[1].digest, fx.entries(s)[2].digest })
   end)
 
@@ -71,7 +69,8 @@ describe("ocibuild fsck", function()
     fx.build(s, d .. "/a", "a", "a:1")
     local good = T.read(s .. "/index.json")
     local one = fx.entries(s)[1]
-    T.write(s .. "/index.json", good:gsub('"manifests":%[', '"manifests":[{"digest":"sha256:../x","mediaType":"m","size":1},', 1))
+    T.write(s .. "/index.json", good:gsub('"manifests":%[',
+      '"manifests":[{"digest":"sha256:../x","mediaType":"m","size":1},', 1))
     local code, out = fx.run(s, "fsck")
     assert.equal(1, code)
     assert.equal(('%s/index.json: manifests[1]: not a sha256 digest: "sha256:../x"'):format(s), lines(out)[1])
@@ -82,10 +81,13 @@ describe("ocibuild fsck", function()
     for _, p in ipairs { other.desc.digest, other.manifest.config.digest, other.manifest.layers[1].digest } do
       T.must(("cp %s %s"):format(T.q(other.blob(p)), T.q(s .. "/blobs/sha256/" .. p:sub(8))))
     end
-    T.write(s .. "/index.json", good:gsub('%]', (',{"annotations":{"org.opencontainers.image.ref.name":"a:1"},"digest":"%s","mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d}]')
+    T.write(s .. "/index.json", good:gsub('%]',
+      (',{"annotations":{"org.opencontainers.image.ref.name":"a:1"},"digest":"%s",'
+        .. '"mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d}]')
       :format(other.desc.digest, other.desc.size), 1))
     code, out = fx.run(s, "fsck")
     assert.equal(1, code)
-    assert.equal(("index.json manifests[2]: the name a:1 is also on another entry, for %s"):format(one.digest), lines(out)[1])
+    assert.equal(("index.json manifests[2]: the name a:1 is also on another entry, for %s"):format(one.digest),
+      lines(out)[1])
   end)
 end)

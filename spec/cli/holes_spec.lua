@@ -7,22 +7,11 @@ local T = require "support"
 
 local IS_ROOT = T.must("id -u"):match("^0%s") ~= nil
 
-local function fingerprint(s)
-  return T.must(("cd %s && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum"):format(T.q(s)))
-end
-
-local function fixture(finally)
-  local d = T.tmpdir(finally)
-  T.write(d .. "/ctx/a.txt", "a\n")
-  assert.equal(0, (T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "seed:1")))
-  return d, d .. "/s"
-end
-
 -- Runs ocibuild with env (a table) and the words; asserts a one-line
 -- failure with exit `code` (default 1; 2 for a bad flag value, a usage
 -- mistake) holding each string of `want`; the store unchanged.
 local function fails(d, s, env, words, want, code)
-  local before = fingerprint(s)
+  local before = T.fingerprint(s)
   local vars = {}
   for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. T.q(v) end
   local q = {}
@@ -32,16 +21,17 @@ local function fails(d, s, env, words, want, code)
   assert.equal(code or 1, got, out .. err)
   assert.matches("^[^\n]+\n$", err)
   for _, w in ipairs(want) do assert.is_truthy(err:find(w, 1, true), ("%q not in %q"):format(w, err)) end
-  assert.equal(before, fingerprint(s))
+  assert.equal(before, T.fingerprint(s))
   return err
 end
 
 describe("ocibuild refuses", function()
   it("owner ids above 4294967294, which would wrap to root", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     for _, owner in ipairs { "4294967296:0", "0:4294967295", "99999999999:0", "-1:0" } do
-      fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--owner", owner }, { ('"%s"'):format(owner), "4294967294" },
-        2)
+      -- a flag's value that cannot be: a usage mistake
+      fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--owner", owner }, { ('"%s"'):format(owner),
+        "4294967294" }, 2)
     end
     T.write(d .. "/build.lua", 'local oci = require "ocibuild"\nlocal img = oci.image {}\n'
       .. 'img:layer { context = "ctx", owner = "4294967296:0" }\nreturn img:save { tag = "x:1" }\n')
@@ -49,14 +39,14 @@ describe("ocibuild refuses", function()
   end)
 
   it("destinations with a component starting with .wh.", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     for _, dest in ipairs { "/.wh.x", "/a/.wh..wh..opq", "/usr/.wh.share/x" } do
       fails(d, s, nil, { "build", d .. "/ctx", "-t", "x:1", "--dest", dest }, { ('"%s"'):format(dest), "whiteout" }, 2)
     end
   end)
 
   it("a SOURCE_DATE_EPOCH past the year 9999", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     fails(d, s, { SOURCE_DATE_EPOCH = "253402300800" }, { "build", d .. "/ctx", "-t", "x:1" },
       { "SOURCE_DATE_EPOCH", "253402300800", "9999" })
     local code, out, err = T.sh(("env SOURCE_DATE_EPOCH=253402300799 %s --store %s build %s -t x:1")
@@ -66,16 +56,17 @@ describe("ocibuild refuses", function()
   end)
 
   it("ports outside 1-65535 or with an unknown protocol", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     for _, port in ipairs { "0", "65536", "80/foo", "-1", "http", "80/tcp/udp" } do
       T.write(d .. "/build.lua", ('local oci = require "ocibuild"\nlocal img = oci.image {}\n'
-        .. 'img:config { ports = { %q } }\nimg:layer { context = "ctx" }\nreturn img:save { tag = "x:1" }\n'):format(port))
+        .. 'img:config { ports = { %q } }\nimg:layer { context = "ctx" }\nreturn img:save { tag = "x:1"' ..
+        ' }\n'):format(port))
       fails(d, s, nil, { "run", d .. "/build.lua" }, { d .. "/build.lua:3:", ("bad port %q"):format(port) })
     end
   end)
 
   it("a .dockerignore that is a symlink out of the context, without showing its content", function()
-    local d, s = fixture(finally)
+    local d, s = T.fixture(finally, { tag = "seed:1" })
     T.write(d .. "/secret", "top-secret-line\n")
     T.must(("ln -s %s %s"):format(T.q(d .. "/secret"), T.q(d .. "/ctx/.dockerignore")))
     for _, cmd in ipairs { { "build", d .. "/ctx", "-t", "x:1" }, { "ls", d .. "/ctx" } } do
@@ -98,7 +89,8 @@ describe("ocibuild messages", function()
     assert.equal(("ocibuild: context %s/no\\x0asuch does not exist\n"):format(d), err)
     code, out, err = T.ocibuild("--store", d .. "/plain/s\x01", "build", d, "-t", "x:1")
     assert.equal(1, code, out .. err)
-    assert.equal(("ocibuild: store %s/plain/s\\x01 is not usable: ENOTDIR: Not a directory: %s/plain\n"):format(d, d), err)
+    assert.equal(("ocibuild: store %s/plain/s\\x01 is not usable: ENOTDIR: Not a directory: %s/plain\n"):format(d, d),
+      err)
   end)
 
   it("quote a name with a newline or control bytes on one line", function()
@@ -119,7 +111,8 @@ describe("ocibuild messages", function()
     T.write(deep .. "end-of-the-path/.wh.name", "x\n")
     local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "x:1")
     assert.equal(1, code, out .. err)
-    assert.matches("^ocibuild: WHITEOUT: [^\n]*" .. d:gsub("%p", "%%%0") .. "/ctx/[d/]+%.%.%.[d/]+/end%-of%-the%-path/%.wh%.name\n$", err)
+    assert.matches("^ocibuild: WHITEOUT: [^\n]*" .. d:gsub("%p", "%%%0")
+      .. "/ctx/[d/]+%.%.%.[d/]+/end%-of%-the%-path/%.wh%.name\n$", err)
     assert.is_true(#err < 1300)
   end)
 end)
@@ -137,11 +130,14 @@ describe("ocibuild warnings", function()
 
   it("name files that differ only in case in one folder, once each", function()
     local lines, d = build_warns(finally, function(ctx)
-      for _, n in ipairs { "README", "readme", "sub/Ärger", "sub/ärger", "sub/other", "a/x", "b/X" } do T.write(ctx .. "/" .. n, "") end
+      for _, n in ipairs { "README", "readme", "sub/Ärger", "sub/ärger", "sub/other", "a/x", "b/X" } do T.write(ctx
+        .. "/" .. n, "") end
     end, "-v")
     assert.same({
-      ("ocibuild: warning: %s/ctx/readme and its sibling README differ only in case: they collide when the layer is extracted on macOS or Windows"):format(d),
-      ("ocibuild: warning: %s/ctx/sub/ärger and its sibling Ärger differ only in case: they collide when the layer is extracted on macOS or Windows"):format(d),
+      ("ocibuild: warning: %s/ctx/readme and its sibling README differ only in case: they collide when the layer" ..
+        " is extracted on macOS or Windows"):format(d),
+      ("ocibuild: warning: %s/ctx/sub/ärger and its sibling Ärger differ only in case: they collide when the" ..
+        " layer is extracted on macOS or Windows"):format(d),
     }, lines)
   end)
 
@@ -180,9 +176,11 @@ describe("ocibuild warnings", function()
     T.write(d .. "/ctx/mnt/inside", "in\n")
     local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "x:1")
     assert.equal(0, code, out .. err)
-    assert.equal(("ocibuild: warning: %s/ctx/mnt is a mount point: its files come from another file system (exclude it in .dockerignore to leave them out)\n"):format(d), err)
+    assert.equal(("ocibuild: warning: %s/ctx/mnt is a mount point: its files come from another file system" ..
+      " (exclude it in .dockerignore to leave them out)\n"):format(d), err)
     local names = {}
-    for _, e in ipairs(T.tar_entries(T.gunzip(T.image(d .. "/s", "x:1").layers[1], d .. "/l.tar"))) do names[e.name] = true end
+    for _, e in ipairs(T.tar_entries(T.gunzip(T.image(d .. "/s", "x:1").layers[1], d
+      .. "/l.tar"))) do names[e.name] = true end
     assert.is_true(names["mnt/inside"])
   end)
 
@@ -227,11 +225,13 @@ describe("ocibuild warnings", function()
   it("say when the config is over 1 MiB", function()
     local d = T.tmpdir(finally)
     T.write(d .. "/ctx/a", "")
-    T.write(d .. "/build.lua", 'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
+    T.write(d .. "/build.lua",
+      'local oci = require "ocibuild"\nlocal img = oci.image {}\nimg:layer { context = "ctx" }\n'
       .. 'img:label("big", ("x"):rep(1100000))\nreturn img:save { tag = "x:1" }\n')
     local code, out, err = T.ocibuild("--store", d .. "/s", "run", d .. "/build.lua")
     assert.equal(0, code, out .. err)
-    assert.matches("^ocibuild: warning: the image config has 11%d%d%d%d%d bytes, more than 1 MiB: registries may refuse it\n$", err)
+    assert.matches("^ocibuild: warning: the image config has 11%d%d%d%d%d bytes, more than 1 MiB: registries may" ..
+      " refuse it\n$", err)
   end)
 
   it("say when the config is over 1 MiB, and only then", function()
@@ -240,6 +240,7 @@ describe("ocibuild warnings", function()
     image.check_size(1 << 20, function(ev) got[#got + 1] = ev end)
     assert.same({}, got)
     image.check_size((1 << 20) + 1, function(ev) got[#got + 1] = ev end)
-    assert.same({ { type = "warning", message = "the image config has 1048577 bytes, more than 1 MiB: registries may refuse it" } }, got)
+    assert.same({ { type = "warning",
+      message = "the image config has 1048577 bytes, more than 1 MiB: registries may refuse it" } }, got)
   end)
 end)

@@ -39,7 +39,8 @@ describe("ocibuild images", function()
     assert.same({ "10", "2" }, { w[2][2], w[3][2] })
     assert.equal(3, #w)
     assert.equal(2, #rows(fx.ok(s, "images", "web:2")))
-    assert.same({ aid, a }, { rows(fx.ok(s, "images", "api", "--digests"))[2][3], rows(fx.ok(s, "images", "api", "--digests"))[2][4] })
+    assert.same({ aid, a }, { rows(fx.ok(s, "images", "api", "--digests"))[2][3], rows(fx.ok(s, "images", "api",
+      "--digests"))[2][4] })
     assert.equal(aid:sub(8, 19) .. "\n" .. nid:sub(8, 19) .. "\n", fx.ok(s, "images", "-q"))
     fx.valid(s)
   end)
@@ -83,7 +84,8 @@ describe("ocibuild images", function()
       { table.unpack(t[2], 1, 5) })
     local o = T.json(fx.ok(s, "inspect", "multi:1"))
     assert.equal(idx.digest, o.Digest)
-    assert.same({ "linux/amd64", "linux/arm64" }, { o.Manifests[1].Platform.os .. "/" .. o.Manifests[1].Platform.architecture,
+    assert.same({ "linux/amd64", "linux/arm64" }, { o.Manifests[1].Platform.os .. "/"
+      .. o.Manifests[1].Platform.architecture,
       o.Manifests[2].Platform.os .. "/" .. o.Manifests[2].Platform.architecture })
     local arm_cfg = T.json(fx.ok(s, "inspect", "multi:1", "--platform", "linux/arm64", "--config"))
     assert.equal("arm64", arm_cfg.architecture)
@@ -127,7 +129,8 @@ describe("ocibuild tag", function()
     for _, name in ipairs { "x:1", "by-digest:1", "by-ref-digest:1", "by-id:1", "by-sha-id:1", "by-full-id:1" } do
       assert.equal(a, T.image(s, name).desc.digest, name)
     end
-    assert.equal("registry.example.com/team/x:2", T.image(s, "registry.example.com/team/x:2").desc.annotations["org.opencontainers.image.ref.name"])
+    assert.equal("registry.example.com/team/x:2", T.image(s,
+      "registry.example.com/team/x:2").desc.annotations["org.opencontainers.image.ref.name"])
     fx.ok(s, "tag", "b:1", "x:1")
     assert.equal(b, T.image(s, "x:1").desc.digest)
     assert.equal(9, #fx.entries(s))
@@ -142,10 +145,14 @@ describe("ocibuild tag", function()
     for _, case in ipairs {
       { { "tag", "nope:1", "x:1" }, 1, ('ocibuild: no image "nope:1" in store %s\n'):format(s) },
       -- a name that cannot be one is a usage mistake
-      { { "tag", "a:1", "Bad:1" }, 2, 'ocibuild: invalid reference "Bad:1": repository name "library/Bad" must be lowercase (try "bad:1") (see \'ocibuild tag --help\')\n' },
-      { { "tag", "a:1", "x@sha256:" .. ("0"):rep(64) }, 2, 'ocibuild: cannot tag with a digest reference "x@sha256:' .. ("0"):rep(64) .. '" (see \'ocibuild tag --help\')\n' },
+      { { "tag", "a:1", "Bad:1" }, 2,
+        'ocibuild: invalid reference "Bad:1": repository name "library/Bad" must be lowercase (try "bad:1") (see' ..
+          ' \'ocibuild tag --help\')\n' },
+      { { "tag", "a:1", "x@sha256:" .. ("0"):rep(64) }, 2, 'ocibuild: cannot tag with a digest reference "x@sha256:'
+        .. ("0"):rep(64) .. '" (see \'ocibuild tag --help\')\n' },
       { { "tag", "a:1" }, 2, "ocibuild: tag needs an image and at least one new name (see 'ocibuild tag --help')\n" },
-      { { "tag", "sha256:" .. ("0"):rep(64), "x:1" }, 1, ('ocibuild: no image "sha256:%s" in store %s\n'):format(("0"):rep(64), s) },
+      { { "tag", "sha256:" .. ("0"):rep(64), "x:1" }, 1,
+        ('ocibuild: no image "sha256:%s" in store %s\n'):format(("0"):rep(64), s) },
     } do
       local code, out, err = fx.run(s, table.unpack(case[1]))
       assert.same({ case[2], "", case[3] }, { code, out, err })
@@ -153,22 +160,30 @@ describe("ocibuild tag", function()
     assert.equal(before, T.read(s .. "/index.json"))
   end)
 
-  it("refuses an ID prefix two images start with, naming both", function()
+  it("refuses an ID or digest prefix several images start with, naming them", function()
     local d = T.tmpdir(finally)
     local s = d .. "/s"
-    local ids = {}
-    local i = 0
+    local built, i = {}, 0
     -- builds until two image IDs share their first hex digit
-    local first
+    local first, seen
     repeat
       i = i + 1
-      local _, id = fx.build(s, d .. "/c" .. i, "content " .. i, "c:" .. i)
-      first = ids[id:sub(8, 8)]
-      ids[id:sub(8, 8)] = ids[id:sub(8, 8)] or id
+      local dg, id = fx.build(s, d .. "/c" .. i, "content " .. i, "c:" .. i)
+      built[#built + 1] = { dg, id }
+      seen = seen or {}
+      first = seen[id:sub(8, 8)]
+      seen[id:sub(8, 8)] = seen[id:sub(8, 8)] or id
     until first
-    local code, out, err = fx.run(s, "tag", first:sub(8, 8), "x:1")
+    -- images prints IDs and digests: a prefix of either names an image
+    local hex, n = first:sub(8, 8), 0
+    for _, b in ipairs(built) do
+      if b[1]:sub(8, 8) == hex or b[2]:sub(8, 8) == hex then n = n + 1 end
+    end
+    local code, out, err = fx.run(s, "tag", hex, "x:1")
     assert.same({ 1, "" }, { code, out })
-    assert.matches('^ocibuild: "' .. first:sub(8, 8) .. '" is ambiguous: it starts the IDs of 2 images %(sha256:%x+, sha256:%x+%)\n$', err)
+    assert.matches('^ocibuild: "' .. hex .. '" is ambiguous: it starts the IDs or digests of ' .. n
+      .. ' images %(sha256:%x+'
+      .. (", sha256:%x+"):rep(n - 1) .. '%)\n$', err)
   end)
 end)
 
@@ -184,7 +199,8 @@ describe("ocibuild rm", function()
     assert.same({}, fx.entries(s))
     fx.ok(s, "prune")
     assert.same({}, fx.blobs(s))
-    assert.equal('{"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}', T.read(s .. "/index.json"))
+    assert.equal('{"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}', T.read(s
+      .. "/index.json"))
     assert.equal('{"imageLayoutVersion":"1.0.0"}', T.read(s .. "/oci-layout"))
     fx.valid(s)
   end)
@@ -197,10 +213,12 @@ describe("ocibuild rm", function()
     fx.index(s, "idx:1", { b })
     local before = T.read(s .. "/index.json")
     local code, out, err = fx.run(s, "rm", "b:1", aid:sub(8, 19))
-    assert.same({ 1, "", ("ocibuild: image %s has several names (a:1, a:2): use -f to remove them all, or remove each name\n"):format(a) },
+    assert.same({ 1, "",
+      ("ocibuild: image %s has several names (a:1, a:2): use -f to remove them all, or remove each name\n"):format(a) },
       { code, out, err })
     code, out, err = fx.run(s, "rm", b)
-    assert.same({ 1, "", ("ocibuild: image %s is also held by the index idx:1: use -f to remove its own entries\n"):format(b) },
+    assert.same({ 1, "",
+      ("ocibuild: image %s is also held by the index idx:1: use -f to remove its own entries\n"):format(b) },
       { code, out, err })
     code, out, err = fx.run(s, "rm", "a:1", "nope:1")
     assert.same({ 1, "", ('ocibuild: no image "nope:1" in store %s\n'):format(s) }, { code, out, err })
@@ -211,7 +229,8 @@ describe("ocibuild rm", function()
     fx.ok(s, "prune")
     assert.equal(b, T.json(fx.ok(s, "inspect", "idx:1")).Manifests[1].Digest)
     code, out, err = fx.run(s, "rm", b)
-    assert.same({ 1, "", ('ocibuild: "%s" is part of the image idx:1, not an image of its own: remove that\n'):format(b) },
+    assert.same({ 1, "",
+      ('ocibuild: "%s" is part of the image idx:1, not an image of its own: remove that\n'):format(b) },
       { code, out, err })
     fx.valid(s)
   end)
@@ -234,7 +253,8 @@ describe("ocibuild inspect", function()
     assert.same({ img.manifest.layers[1].digest }, o.Layers)
     assert.same(img.config.rootfs.diff_ids, o.RootFS.DiffIDs)
     assert.equal(T.read(img.blob(img.desc.digest)), fx.ok(s, "inspect", "site:dev", "--raw"))
-    assert.equal(T.read(img.blob(img.manifest.config.digest)), fx.ok(s, "inspect", img.desc.digest, "--config", "--raw"))
+    assert.equal(T.read(img.blob(img.manifest.config.digest)), fx.ok(s, "inspect", img.desc.digest, "--config",
+      "--raw"))
     assert.same(img.config, T.json(fx.ok(s, "inspect", "site:1", "--config")))
     local m = fx.ok(s, "inspect", "site:1", "--manifest")
     assert.matches('^{\n  "config": {\n    "digest": "' .. img.manifest.config.digest, m)
@@ -256,20 +276,36 @@ describe("ocibuild inspect", function()
 end)
 
 describe("read-only commands", function()
-  it("never create a store, and say where the missing one's path came from", function()
+  it("never create a store: on a missing one they list and remove nothing, and those given an image say "
+    .. "where the missing store's path came from", function()
     local d = T.tmpdir(finally)
     local gone = d .. "/gone"
-    for _, argv in ipairs { { "images" }, { "inspect", "a:1" }, { "export", "a:1", "-o", d .. "/x.tar" },
-      { "tag", "a:1", "b:1" }, { "rm", "a:1" }, { "prune" }, { "fsck" } } do
+    local empty = {
+      images = "REPOSITORY   TAG   IMAGE ID   DIGEST   PLATFORM   SIZE   CREATED\n",
+      prune = "removed 0 untagged images, 0 blobs (0 bytes), 0 temp files (0 bytes), 0 reuse records and 0 layer" ..
+        " states\n",
+      fsck = "checked 0 images and 0 blobs (0 bytes); 0 blobs (0 bytes) no image reaches, 0 abandoned temp files\n",
+    }
+    for _, argv in ipairs { { "images" }, { "prune" }, { "fsck" } } do
       local code, out, err = T.ocibuild("--store", gone, table.unpack(argv))
-      assert.same({ 1, "", ("ocibuild: no store at %s (given with --store)\n"):format(gone) }, { code, out, err }, argv[1])
-      code, out, err = T.sh(("OCIBUILD_STORE=%s %s %s"):format(T.q(gone), T.q(T.bin), argv[1] == "images" and "images" or "fsck"))
-      assert.same({ 1, "", ("ocibuild: no store at %s (from $OCIBUILD_STORE)\n"):format(gone) }, { code, out, err })
+      assert.same({ 0, empty[argv[1]], "" }, { code, out, err }, argv[1])
     end
-    local code, out, err = T.sh(("cd %s && env -u OCIBUILD_STORE -u XDG_DATA_HOME HOME=%s %s images"):format(T.q(d), T.q(d),
-      T.q(T.bin)))
-    assert.same({ 1, "", ("ocibuild: no store at %s/.local/share/ocibuild/store (the default store)\n"):format(d) },
+    local code, out, err = T.ocibuild("--store", gone, "prune", "--dry-run")
+    assert.same({ 0, "would remove 0 untagged images, 0 blobs (0 bytes) and 0 temp files (0 bytes)\n", "" },
       { code, out, err })
+    for _, argv in ipairs { { "inspect", "a:1" }, { "export", "a:1", "-o", d .. "/x.tar" },
+      { "tag", "a:1", "b:1" }, { "rm", "a:1" }, { "diff", "a:1", "b:1" } } do
+      code, out, err = T.ocibuild("--store", gone, table.unpack(argv))
+      assert.same({ 1, "", ('ocibuild: no image "a:1": no store at %s (given with --store)\n'):format(gone) },
+        { code, out, err }, argv[1])
+    end
+    code, out, err = T.sh(("OCIBUILD_STORE=%s %s inspect a:1"):format(T.q(gone), T.q(T.bin)))
+    assert.same({ 1, "", ('ocibuild: no image "a:1": no store at %s (from $OCIBUILD_STORE)\n'):format(gone) },
+      { code, out, err })
+    code, out, err = T.sh(("cd %s && env -u OCIBUILD_STORE -u XDG_DATA_HOME HOME=%s %s inspect a:1"):format(T.q(d),
+      T.q(d), T.q(T.bin)))
+    assert.same({ 1, "", ('ocibuild: no image "a:1": no store at %s/.local/share/ocibuild/store (the default store)\n')
+      :format(d) }, { code, out, err })
     assert.equal("", T.must("ls -A " .. T.q(d)))
   end)
 end)

@@ -8,11 +8,6 @@ local fx = require "cli.storefx"
 
 local PY = T.exists("/usr/bin/python3") and "/usr/bin/python3" or "python3"
 
-local function fingerprint(s)
-  return T.must("cd " .. T.q(s) .. " && find . -path ./.ocibuild-tmp -prune -o -type f -print0"
-    .. " | LC_ALL=C sort -z | xargs -0 sha256sum")
-end
-
 -- Runs a Python program (text) with the arguments given.
 local function py(program, ...)
   local words = {}
@@ -43,7 +38,8 @@ describe("ocibuild import of names that are not references (issue 18, item 7)", 
     fx.ok(d .. "/src", "export", "a:1", "-o", d .. "/a.tar")
     T.must(("mkdir %s && tar -xf %s -C %s"):format(T.q(d .. "/x"), T.q(d .. "/a.tar"), T.q(d .. "/x")))
     local index = T.read(d .. "/x/index.json")
-    local bad = index:gsub('"org.opencontainers.image.ref.name":"a:1"', '"org.opencontainers.image.ref.name":"j:1\\u0000evil"')
+    local bad = index:gsub('"org.opencontainers.image.ref.name":"a:1"',
+      '"org.opencontainers.image.ref.name":"j:1\\u0000evil"')
       :gsub('"io.containerd.image.name":"[^"]*",?', "")
     assert.are_not.equal(index, bad)
     T.write(d .. "/x/index.json", bad)
@@ -73,11 +69,11 @@ describe("ocibuild import of archives of many entries (issue 18, item 11)", func
     -- the rest of the archive is cut off: reading on would fail on that
     many(d .. "/big.tar.gz", nil, "f%06d", 100000)
     T.must(("head -c 100000 %s > %s"):format(T.q(d .. "/big.tar.gz"), T.q(d .. "/cut.tar.gz")))
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = fx.run(s, "import", d .. "/cut.tar.gz")
     assert.same({ 1, "", ('ocibuild: %s/cut.tar.gz: entry "f000000": no OCI or docker archive holds such an entry: '
       .. "refusing to import\n"):format(d) }, { code, out, err })
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 
   it("remembers at most 16384 names of a docker archive", function()
@@ -85,12 +81,12 @@ describe("ocibuild import of archives of many entries (issue 18, item 11)", func
     local s = d .. "/s"
     fx.build(s, d .. "/k", "keep", "keep:1")
     many(d .. "/names.tar.gz", nil, "%064x.json", 16385, "{}")
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = fx.run(s, "import", d .. "/names.tar.gz")
     assert.same({ 1, "", ("ocibuild: %s/names.tar.gz: entry \"%064x.json\": more than 16384 files and links of a "
       .. "docker archive: none holds so many: refusing to import\n"):format(d, 16384) }, { code, out, err })
     fx.ok(s, "prune")
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 
   it("imports a docker archive through 50,000 entries of legacy metadata", function()

@@ -127,7 +127,8 @@ describe("ocibuild init", function()
         .. "%(CGO_ENABLED=0 go build %-trimpath %-ldflags=%-buildid= %-o app %.%)\n$", err)
       assert.is_false(T.exists(d .. "/s"))
       T.must(("cd %s && CGO_ENABLED=0 GOCACHE=%s GOPATH=%s GOPROXY=off GOFLAGS=-mod=mod "
-        .. "go build -trimpath -ldflags=-buildid= -o app ."):format(T.q(p), T.q(T.build .. "/go-cache"), T.q(d .. "/gopath")))
+        .. "go build -trimpath -ldflags=-buildid= -o app ."):format(T.q(p), T.q(T.build .. "/go-cache"), T.q(d
+        .. "/gopath")))
       code, out, err = run(p, d .. "/s")
       assert.equal(0, code, out .. err)
       local names, img = layer_names(d, d .. "/s", "hello:dev")

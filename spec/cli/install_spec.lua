@@ -28,7 +28,8 @@ describe("cmake --install", function()
     assert.matches("^sha256:%x+\n$", got)
 
     -- The man page and the bash completion, made at build time.
-    local man = T.must("MANWIDTH=100 man -l " .. T.q(prefix .. "/share/man/man1/ocibuild.1") .. " 2>/dev/null | col -bx")
+    local man = T.must("MANWIDTH=100 man -l " .. T.q(prefix .. "/share/man/man1/ocibuild.1")
+      .. " 2>/dev/null | col -bx")
     for _, c in ipairs(require("ocibuild.cli").COMMANDS) do
       assert.truthy(man:find("ocibuild " .. c[1] .. "\n", 1, true), c[1])
     end

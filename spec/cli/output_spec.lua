@@ -7,27 +7,19 @@ local T = require "support"
 
 local IS_ROOT = T.must("id -u"):match("^0%s") ~= nil
 
--- Every file of the store with its sha256, every folder and symlink.
-local function fingerprint(s)
-  return T.must(("cd %s && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum && "
-    .. "find . ! -type f -printf '%%y %%p %%l\\n' | LC_ALL=C sort"):format(T.q(s)))
-end
-
 local function fixture(finally)
-  local d = T.tmpdir(finally)
-  T.write(d .. "/ctx/a.txt", "a\n")
+  local d, s = T.fixture(finally)
   T.must("mkdir " .. T.q(d .. "/out"))
-  assert.equal(0, (T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "a:1")))
-  return d, d .. "/s"
+  return d, s
 end
 
 local function refused(d, s, out, ...)
-  local before = fingerprint(s)
+  local before = T.fingerprint(s)
   local code, o, err = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "b:1", "-o", out)
   assert.equal(1, code, o .. err)
   assert.matches("^ocibuild: output [^\n]+\n$", err)
   for _, want in ipairs { out, ... } do assert.is_truthy(err:find(want, 1, true), err) end
-  assert.equal(before, fingerprint(s))
+  assert.equal(before, T.fingerprint(s))
   return err
 end
 

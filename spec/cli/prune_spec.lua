@@ -23,7 +23,8 @@ describe("ocibuild gc", function()
 
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
-    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes?[^)]*%), 1 temp file %(1 byte%), 1 reuse record and 0 layer states\n$", out)
+    assert.matches("^removed 0 untagged images, 3 blobs %(%d+ bytes?[^)]*%), 1 temp file %(1 byte%), 1 reuse" ..
+      " record and 0 layer states\n$", out)
     local left = {}
     for _, b in ipairs(blobs(s)) do left["sha256:" .. b] = true end
     assert.is_true(left[second.desc.digest])
@@ -40,11 +41,6 @@ describe("ocibuild gc", function()
   end)
 end)
 
--- The whole store as "path sha256" lines: what must not change.
-local function fingerprint(s)
-  return T.must("cd " .. T.q(s) .. " && find . -path ./.ocibuild-tmp -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum")
-end
-
 describe("ocibuild gc on a store it cannot fully read", function()
   local function setup(finally)
     local d = T.tmpdir(finally)
@@ -57,13 +53,13 @@ describe("ocibuild gc on a store it cannot fully read", function()
   end
 
   local function refuses(s, pattern)
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(1, code, out .. err)
     assert.equal("", out)
     assert.matches("^ocibuild: nothing removed: " .. pattern, err)
     assert.equal(1, select(2, err:gsub("\n", "")))
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end
 
   it("deletes nothing when a tagged manifest is damaged, missing, a symlink or a directory", function()
@@ -86,13 +82,14 @@ describe("ocibuild gc on a store it cannot fully read", function()
   it("deletes nothing when the manifest is unreadable for the user running it", function()
     if T.must("id -u"):match("%d+") ~= "0" then return pending("needs root to run gc as another user") end
     local d, s, img = setup(finally)
-    T.must("chmod 755 " .. T.q(d) .. " && chown -R 65534:65534 " .. T.q(s) .. " && chmod 000 " .. T.q(img.blob(img.desc.digest)))
-    local before = fingerprint(s)
+    T.must("chmod 755 " .. T.q(d) .. " && chown -R 65534:65534 " .. T.q(s) .. " && chmod 000 "
+      .. T.q(img.blob(img.desc.digest)))
+    local before = T.fingerprint(s)
     local code, _, err = T.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s --store %s gc")
       :format(T.q(T.bin), T.q(s)))
     assert.equal(1, code)
     assert.matches("^ocibuild: nothing removed: .*EACCES: Permission denied", err)
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 
   it("deletes nothing when index.json is not a strict image index", function()
@@ -116,11 +113,14 @@ describe("ocibuild gc on a store it cannot fully read", function()
     -- an index (as another tool would write) whose only child is keep:1's manifest
     local child = ('{"digest":"%s","mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d}')
       :format(img.desc.digest, img.desc.size)
-    local nested = '{"manifests":[' .. child .. '],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}'
+    local nested = '{"manifests":[' .. child
+      .. '],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}'
     T.write(d .. "/nested.json", nested)
     local digest = "sha256:" .. T.sha256_file(d .. "/nested.json")
     T.must(("cp %s %s"):format(T.q(d .. "/nested.json"), T.q(s .. "/blobs/sha256/" .. digest:sub(8))))
-    T.write(s .. "/index.json", ('{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"nested:1"},"digest":"%s","mediaType":"application/vnd.oci.image.index.v1+json","size":%d}],"schemaVersion":2}')
+    T.write(s .. "/index.json",
+      ('{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"nested:1"},"digest":"%s",'
+        .. '"mediaType":"application/vnd.oci.image.index.v1+json","size":%d}],"schemaVersion":2}')
       :format(digest, #nested))
     local code, out, err = T.ocibuild("--store", s, "gc")
     assert.equal(0, code, err)
@@ -143,16 +143,18 @@ describe("ocibuild prune", function()
     assert.equal(2, #entries)
     assert.is_nil(entries[1].annotations)
     local img = T.image(s, "keep:1")
-    local before = fingerprint(s)
     T.write(s .. "/.ocibuild-tmp/blob-left", "12345")
+    local before = T.fingerprint(s)
     local out = fx.ok(s, "prune", "--dry-run")
     local lines = {}
     for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.equal("would remove image " .. gone .. " (untagged)", lines[1])
     assert.equal(5, #lines) -- the image, its manifest, config and layer, the total
-    assert.matches("^would remove 1 untagged image, %d blobs %(%d+ bytes[^)]*%) and 1 temp file %(5 bytes%)$", lines[#lines])
-    assert.equal(before, fingerprint(s))
-    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes[^)]*%), 1 temp file %(5 bytes%), 1 reuse record and 1 layer state\n$",
+    assert.matches("^would remove 1 untagged image, %d blobs %(%d+ bytes[^)]*%) and 1 temp file %(5 bytes%)$",
+      lines[#lines])
+    assert.equal(before, T.fingerprint(s))
+    assert.matches("^removed 1 untagged image, %d blobs %(%d+ bytes[^)]*%), 1 temp file %(5 bytes%), 1 reuse" ..
+      " record and 1 layer state\n$",
       fx.ok(s, "prune"))
     assert.equal(1, #fx.entries(s))
     assert.equal(keep, fx.entries(s)[1].digest)
@@ -175,13 +177,14 @@ describe("ocibuild prune", function()
     local layer = T.image(s, "keep:1").manifest.layers[1].digest
     local p = s .. "/blobs/sha256/" .. layer:sub(8)
     T.must(("printf 'XX' | dd of=%s bs=1 seek=20 conv=notrunc status=none"):format(T.q(p)))
-    local before = fingerprint(s)
+    local before = T.fingerprint(s)
     local code, out, err = fx.run(s, "prune", "--verify")
     assert.equal(1, code)
     assert.matches("^layer " .. layer .. ": BADDIGEST: expected " .. layer .. ", got sha256:%x+: "
-      .. p:gsub("%p", "%%%0") .. "\n  breaks keep:1 %(index%.json manifests%[%d%]%); repair: ocibuild rm keep:1\n$", out)
+      .. p:gsub("%p", "%%%0") .. "\n  breaks keep:1 %(index%.json manifests%[%d%]%); repair: ocibuild rm keep:1\n$",
+      out)
     assert.equal(("ocibuild: nothing removed: 1 problem found in %s\n"):format(s), err)
-    assert.equal(before, fingerprint(s))
+    assert.equal(before, T.fingerprint(s))
   end)
 
   it("prints sizes for people beside the byte counts", function()
@@ -198,6 +201,7 @@ describe("ocibuild prune", function()
     assert.matches(("\nwould remove blob %s %%(%d bytes, %s%%)\n"):format(layer.digest, layer.size, kib), out)
     assert.matches(" and 1 temp file %(3000 bytes, 2%.9 KiB%)\n$", out)
     out = fx.ok(s, "prune")
-    assert.matches("^removed 1 untagged image, 3 blobs %(%d+ bytes, %d+%.%d KiB%), 1 temp file %(3000 bytes, 2%.9 KiB%), ", out)
+    assert.matches("^removed 1 untagged image, 3 blobs %(%d+ bytes, %d+%.%d KiB%), 1 temp file %(3000 bytes," ..
+      " 2%.9 KiB%), ", out)
   end)
 end)

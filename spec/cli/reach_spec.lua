@@ -110,19 +110,9 @@ return oci.image { from = b.digest }:save { tag = "top:3" }
   end)
 
   describe("registries", function()
-    local reg, why, base
+    local reg, why
 
-    setup(function()
-      local ok
-      ok, why = R.available { auth = "basic" }
-      if ok then reg = R.start { auth = "basic" } end
-      base = T.tmpdir()
-    end)
-
-    teardown(function()
-      if reg then reg.stop() end
-      if base then T.sh("rm -rf " .. T.q(base)) end
-    end)
+    R.serve({ auth = "basic" }, function(r, w) reg, why = r, w end)
 
     it("a push or a base elsewhere is refused before any request; --allow-registry allows it", function()
       if not reg then return pending(why) end

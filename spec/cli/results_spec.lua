@@ -61,8 +61,10 @@ describe("ocibuild build and run output", function()
     it("json: the archive is a stage of its own, with its blobs", function()
       local d = T.tmpdir(finally)
       context(d)
-      T.write(d .. "/b.lua", 'local img = oci.image {}\nimg:layer { context = "ctx" }\nreturn img:save { tag = "p:2" }\n')
-      local code, _, err = T.ocibuild("--store", d .. "/s", "run", d .. "/b.lua", "-o", d .. "/p.tar", "--progress", "json")
+      T.write(d .. "/b.lua",
+        'local img = oci.image {}\nimg:layer { context = "ctx" }\nreturn img:save { tag = "p:2" }\n')
+      local code, _, err = T.ocibuild("--store", d .. "/s", "run", d .. "/b.lua", "-o", d .. "/p.tar", "--progress",
+        "json")
       assert.equal(0, code, err)
       local list = decode_events(err)
       local as, ae = find(list, "start", "archive")[1], find(list, "end", "archive")[1]
@@ -109,7 +111,8 @@ describe("ocibuild build and run output", function()
         :format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/ctx")))
       assert.equal(0, code, err)
       -- the image's line, then the layer's under it
-      assert.truthy(err:find("image p:1  [%d.]+s\27%[K\nlayer 1/1  %d+ files  .-  " .. d:gsub("%p", "%%%0") .. "/ctx %-> /\27%[K"), err)
+      assert.truthy(err:find("image p:1  [%d.]+s\27%[K\nlayer 1/1  %d+ files  .-  " .. d:gsub("%p", "%%%0")
+        .. "/ctx %-> /\27%[K"), err)
       assert.equal("\27[J", err:sub(-3))
       assert.matches("^tag:", out)
     end)
@@ -128,15 +131,17 @@ describe("ocibuild build and run output", function()
       local d = T.tmpdir(finally)
       local code, _, err = T.ocibuild("--store", d .. "/s", "build", context(d), "-t", "p:1", "--progress=fancy")
       assert.equal(2, code)
-      assert.equal("ocibuild: bad --progress \"fancy\": expected auto, tty, plain, json, quiet (see 'ocibuild build --help')\n", err)
+      assert.equal("ocibuild: bad --progress \"fancy\": expected auto, tty, plain, json, quiet (see 'ocibuild" ..
+        " build --help')\n", err)
       assert.is_false(T.exists(d .. "/s"))
     end)
   end)
 
   describe("-q, --iidfile, --digestfile, --metadata-file", function()
-    it("build -q prints the manifest digest alone; the files hold the image ID, the digest and the result", function()
+    it("build -q prints the manifest digest alone; the files hold the image ID, digest and result", function()
       local d = T.tmpdir(finally)
-      local code, out, err = T.ocibuild("--store", d .. "/s", "build", context(d), "-t", "m:1", "-t", "example.com/t/m:2",
+      local code, out, err = T.ocibuild("--store", d .. "/s", "build", context(d), "-t", "m:1", "-t",
+        "example.com/t/m:2",
         "-q", "--iidfile", d .. "/iid", "--metadata-file", d .. "/meta.json", "-o", d .. "/m.tar",
         "--digestfile", d .. "/digest")
       assert.equal(0, code, err)
@@ -149,7 +154,8 @@ describe("ocibuild build and run output", function()
       assert.same({
         ["containerimage.digest"] = img.desc.digest,
         ["containerimage.config.digest"] = img.manifest.config.digest,
-        ["containerimage.descriptor"] = { mediaType = img.desc.mediaType, digest = img.desc.digest, size = img.desc.size },
+        ["containerimage.descriptor"] = { mediaType = img.desc.mediaType, digest = img.desc.digest,
+          size = img.desc.size },
         ["image.name"] = "docker.io/library/m:1,example.com/t/m:2",
         ["ocibuild.tags"] = { "m:1", "example.com/t/m:2" },
         ["ocibuild.size"] = tonumber(T.must(("find %s/s/blobs -type f -printf '%%s\\n' | awk '{s+=$1} END {print s}'")
@@ -194,7 +200,8 @@ return r
       local d = T.tmpdir(finally)
       context(d)
       T.write(d .. "/proj/b.lua", 'return oci.build { context = "../ctx", tag = "arch:1" }')
-      local code, out, err = T.ocibuild("--store", d .. "/s", "run", d .. "/proj/b.lua", "--unsafe", "-o", d .. "/a.tar")
+      local code, out, err = T.ocibuild("--store", d .. "/s", "run", d .. "/proj/b.lua", "--unsafe", "-o", d
+        .. "/a.tar")
       assert.equal(0, code, err)
       assert.truthy(out:find("archive:  " .. d .. "/a.tar", 1, true), out)
       local names = {}
@@ -212,13 +219,17 @@ return r
       local code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", "x:1", "--iidfile", d .. "/link")
       assert.equal(1, code)
       assert.equal("", out)
-      assert.equal(("ocibuild: --iidfile: output %s/link is a symlink: refusing to follow or replace it\n"):format(d), err)
+      assert.equal(("ocibuild: --iidfile: output %s/link is a symlink: refusing to follow or replace it\n"):format(d),
+        err)
       assert.is_false(T.exists(d .. "/s"))
       assert.equal("keep\n", T.read(d .. "/target"))
-      T.must("mkdir -p " .. T.q(d .. "/s2") .. " && echo '{\"imageLayoutVersion\":\"1.0.0\"}' > " .. T.q(d .. "/s2/oci-layout"))
-      code, _, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", "x:1", "--metadata-file", d .. "/s2/index.json")
-      assert.equal(1, code)
-      assert.equal(("ocibuild: --metadata-file: output %s/s2/index.json is inside the image layout %s/s2: refusing to write there\n")
+      T.must("mkdir -p " .. T.q(d .. "/s2") .. " && echo '{\"imageLayoutVersion\":\"1.0.0\"}' > " .. T.q(d
+        .. "/s2/oci-layout"))
+      code, out, err = T.ocibuild("--store", d .. "/s", "build", ctx, "-t", "x:1", "--metadata-file",
+        d .. "/s2/index.json")
+      assert.same({ 1, "" }, { code, out })
+      assert.equal(("ocibuild: --metadata-file: output %s/s2/index.json is inside the image layout %s/s2:" ..
+        " refusing to write there\n")
         :format(d, d), err)
     end)
 

@@ -13,12 +13,14 @@ img:config { entrypoint = { "/bin/httpd" }, env = { PORT = "8080" }, ports = { "
 return img:save { tag = args.tag, archive = "out/site.tar" }
 ]])
     T.must("mkdir " .. T.q(d .. "/proj/out") .. " " .. T.q(d .. "/elsewhere"))
-    local code, out, err = T.sh(("cd %s && %s --store %s run ../proj/build.lua tag=site:dev version=1.2 source=https://x.example")
+    local code, out,
+      err = T.sh(("cd %s && %s --store %s run ../proj/build.lua tag=site:dev version=1.2 source=https://x.example")
       :format(T.q(d .. "/elsewhere"), T.q(T.bin), T.q(d .. "/s")))
     assert.equal(0, code, err)
     local img = T.image(d .. "/s", "site:dev")
     assert.truthy(out:find(img.desc.digest, 1, true))
-    assert.same({ version = "1.2", ["org.opencontainers.image.source"] = "https://x.example" }, img.config.config.Labels)
+    assert.same({ version = "1.2", ["org.opencontainers.image.source"] = "https://x.example" },
+      img.config.config.Labels)
     assert.same({ "/bin/httpd" }, img.config.config.Entrypoint)
     assert.same({ "PORT=8080" }, img.config.config.Env)
     assert.same({ ["80/tcp"] = {} }, img.config.config.ExposedPorts)

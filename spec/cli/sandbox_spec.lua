@@ -125,7 +125,10 @@ print(getmetatable(""), getmetatable(f), getmetatable(img), getmetatable(print))
 print(pcall(setmetatable, img, {}))
 print(rawget(img, "_img"), next(img))
 print(package.loaded["ocibuild.core"], package.loaded.debug, package.loaded.ocibuild == oci)
-print(oci.new, oci.run, oci.run_unsafe, oci.internal)
+for _, k in ipairs { "new", "run", "run_unsafe", "internal" } do
+  local ok, e = pcall(function() return oci[k] end)
+  print(ok, (e:match("oci%.[%w_]+ is not available in build scripts")))
+end
 f:close()
 ]])
       assert.equal(0, code, err)
@@ -133,7 +136,10 @@ f:close()
         .. "false\tcannot change a protected metatable\n"
         .. "nil\tnil\n"
         .. "nil\tnil\ttrue\n"
-        .. "nil\tnil\tnil\tnil\n", out)
+        .. "false\toci.new is not available in build scripts\n"
+        .. "false\toci.run is not available in build scripts\n"
+        .. "false\toci.run_unsafe is not available in build scripts\n"
+        .. "false\toci.internal is not available in build scripts\n", out)
     end)
 
     it("changing its string library changes nothing of ocibuild's", function()
@@ -153,10 +159,11 @@ return img:save { tag = "fine:1" }
     it("requires only Lua files in its folder, never a C module or ocibuild's internals", function()
       local p = project(finally)
       T.write(p.proj .. "/lib/util.lua", "return { twice = function(x) return 2 * x end }\n")
-      local code, out, err = run(p, 'local u = require "lib.util"\nprint(u.twice(21), require("lib.util") == u, require("string") == string)\n')
+      local code, out, err = run(p,
+        'local u = require "lib.util"\nprint(u.twice(21), require("lib.util") == u, require("string") == string)\n')
       assert.equal(0, code, err)
       assert.equal("42\ttrue\ttrue\n", out)
-      for _, name in ipairs { "ocibuild.core", "ocibuild.script", "cjson", "debug", "lfs" } do
+      for _, name in ipairs { "ocibuild.core", "ocibuild.api.script", "cjson", "debug", "lfs" } do
         fails(p, ('local x\nrequire "%s"\n'):format(name), 2, ('module "%s" is not available in build scripts: '
           .. "only Lua files in the script's folder can be required %s"):format(name, HINT))
       end
@@ -176,7 +183,8 @@ return img:save { tag = "fine:1" }
 
     it("reads files in its folder only, read-only, symlinks resolved", function()
       local p = project(finally)
-      local code, out, err = run(p, 'print(io.open("site/index.html"):read("a"))\nfor l in io.lines("site/index.html") do print(#l) end\n')
+      local code, out, err = run(p,
+        'print(io.open("site/index.html"):read("a"))\nfor l in io.lines("site/index.html") do print(#l) end\n')
       assert.equal(0, code, err)
       assert.equal("<p>hi</p>\n\n9\n", out)
       fails(p, 'local x\nio.open("site/index.html", "w")\n', 2,
@@ -266,7 +274,8 @@ img:layer(spec)
 
     it("an error object's __tostring never runs in ocibuild", function()
       local p = project(finally)
-      local code, out, err = run(p, 'local x\nerror(setmetatable({}, { __tostring = function() return "INJECTED" end }))\n')
+      local code, out, err = run(p,
+        'local x\nerror(setmetatable({}, { __tostring = function() return "INJECTED" end }))\n')
       assert.equal(1, code)
       assert.equal("", out)
       assert.equal(("ocibuild: %s/build.lua:2: error object is a table value\n"):format(p.proj), err)
@@ -370,7 +379,7 @@ print(getmetatable(setmetatable(t, nil)))
 ]])
       assert.equal(0, code, err)
       assert.equal("true\t42\tmine\n"
-        .. "nil\tnil\tocibuild.Image\tnil\n"
+        .. "nil\tnil\tocibuild.Image\tocibuild\n"
         .. "false\tcannot change a protected metatable\n"
         .. "false\ta metatable with __gc is not available in build scripts " .. HINT .. "\n"
         .. "false\ta metatable with __gc is not available in build scripts " .. HINT .. "\n"

@@ -64,13 +64,15 @@ describe("ocibuild keygen", function()
     local d = T.tmpdir(finally)
     local code, out, err = ocb_env(d, "", "keygen")
     assert.equal(0, code, err)
-    assert.matches("^private key: cosign.key %(not encrypted%)\npublic key:  cosign.pub\nkey id:      sha256:%x+\n$", out)
+    assert.matches("^private key: cosign.key %(not encrypted%)\npublic key:  cosign.pub\nkey id:      sha256:%x+\n$",
+      out)
     assert.equal("600", mode_of(d .. "/cosign.key"))
     assert.equal("644", mode_of(d .. "/cosign.pub"))
     assert.truthy(T.read(d .. "/cosign.key"):match("^%-%-%-%-%-BEGIN PRIVATE KEY%-"))
     local pub = T.must(("openssl pkey -in %s -pubout"):format(T.q(d .. "/cosign.key")))
     assert.equal(T.read(d .. "/cosign.pub"), pub)
-    local id = "sha256:" .. T.must(("openssl pkey -pubin -in %s -outform DER | sha256sum"):format(T.q(d .. "/cosign.pub"))):match("%x+")
+    local id = "sha256:" .. T.must(("openssl pkey -pubin -in %s -outform DER | sha256sum"):format(T.q(d
+      .. "/cosign.pub"))):match("%x+")
     assert.equal(id, out:match("key id:%s+(%S+)"))
     local key = T.read(d .. "/cosign.key")
     code, out, err = ocb_env(d, "", "keygen")
@@ -92,7 +94,8 @@ describe("ocibuild keygen", function()
   it("encrypts the key with $OCIBUILD_KEY_PASSWORD, at the prefix given", function()
     local d = T.tmpdir(finally)
     T.must("mkdir " .. T.q(d .. "/keys"))
-    local code, out, err = ocb_env(d, "OCIBUILD_KEY_PASSWORD='s3cret pass'", "keygen", "--output-key-prefix", "keys/release")
+    local code, out, err = ocb_env(d, "OCIBUILD_KEY_PASSWORD='s3cret pass'", "keygen", "--output-key-prefix",
+      "keys/release")
     assert.equal(0, code, err)
     assert.truthy(out:find("private key: keys/release.key (encrypted)", 1, true), out)
     assert.truthy(T.read(d .. "/keys/release.key"):match("^%-%-%-%-%-BEGIN ENCRYPTED PRIVATE KEY%-"))
@@ -177,7 +180,8 @@ describe("ocibuild sign and verify", function()
     local idx = T.json(T.read(store .. "/index.json"))
     local entry
     for _, m in ipairs(idx.manifests) do
-      if m.annotations["org.opencontainers.image.ref.name"] == "site:" .. digest:gsub(":", "-") .. ".sig" then entry = m end
+      if m.annotations["org.opencontainers.image.ref.name"] == "site:" .. digest:gsub(":", "-")
+        .. ".sig" then entry = m end
     end
     assert.is_table(entry)
     local m = T.json(T.read(store .. "/blobs/sha256/" .. entry.digest:sub(8)))
@@ -198,7 +202,8 @@ describe("ocibuild sign and verify", function()
     code, out, err = ocb("", "verify", "--key", "enc.pub", "--identity", "example.com/site", "site:dev")
     assert.equal("", out)
     assert.equal(1, code)
-    assert.truthy(err:find("layer 1: the payload names repository docker.io/library/site, not example.com/site", 1, true), err)
+    assert.truthy(err:find("layer 1: the payload names repository docker.io/library/site, not example.com/site", 1,
+      true), err)
     -- the store stays sound
     code, out, err = ocb("", "fsck")
     assert.equal(0, code, out .. err)
@@ -208,11 +213,13 @@ describe("ocibuild sign and verify", function()
     for i = 1, 4 do assert.equal(0, (ocb("", "keygen", "--output-key-prefix", "race" .. i))) end
     local cmds = {}
     for i = 1, 4 do
-      cmds[i] = ("(cd %s && %s --store %s sign --local --key race%d.key example.com/team/other:v2 >race%d.out 2>&1; echo $? >>race%d.out) &")
+      cmds[i] = ("(cd %s && %s --store %s sign --local --key race%d.key example.com/team/other:v2 >race%d.out" ..
+        " 2>&1; echo $? >>race%d.out) &")
         :format(T.q(d), T.q(T.bin), T.q(store), i, i, i)
     end
     T.must(table.concat(cmds, " ") .. " wait")
-    for i = 1, 4 do assert.matches("^signed: example.com/team/other@sha256:%x+ %(store .*%)\n0\n$", T.read(d .. "/race" .. i .. ".out")) end
+    for i = 1, 4 do assert.matches("^signed: example.com/team/other@sha256:%x+ %(store .*%)\n0\n$", T.read(d .. "/race"
+      .. i .. ".out")) end
     for i = 1, 4 do
       local code, out, err = ocb("", "verify", "--local", "--key", "race" .. i .. ".pub", "example.com/team/other:v2")
       assert.equal(0, code, out .. err)
@@ -223,7 +230,8 @@ describe("ocibuild sign and verify", function()
   it("signs an OCI layout's image, which skopeo still reads", function()
     T.must(("skopeo --insecure-policy copy oci:%s:site:dev oci:%s:v1"):format(T.q(store), T.q(d .. "/layout")))
     local code, out, err = ocb("", "sign", "--key", "plain.key", "oci:layout:v1")
-    assert.same({ 1, "", "ocibuild: oci:layout does not say which repository it belongs to: give --identity HOST/PATH\n" },
+    assert.same({ 1, "",
+      "ocibuild: oci:layout does not say which repository it belongs to: give --identity HOST/PATH\n" },
       { code, out, err })
     code, out, err = ocb("", "sign", "--key", "plain.key", "--identity", "registry.example/team/site", "oci:layout:v1")
     assert.equal(0, code, err)
@@ -237,7 +245,8 @@ describe("ocibuild sign and verify", function()
     assert.same({ digest:gsub(":", "-") .. ".sig", "v1" }, names)
     code, out, err = ocb("", "verify", "--key", "plain.pub", "oci:layout:v1")
     assert.equal(0, code, err)
-    assert.truthy(out:find("critical.identity.docker-reference: registry.example/team/site (not checked)", 1, true), out)
+    assert.truthy(out:find("critical.identity.docker-reference: registry.example/team/site (not checked)", 1, true),
+      out)
     code = ocb("", "verify", "--key", "enc.pub", "oci:layout")
     assert.equal(1, code)
     assert.equal(digest, T.json(T.must(("skopeo inspect oci:%s:v1"):format(T.q(d .. "/layout")))).Digest)

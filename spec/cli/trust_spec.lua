@@ -4,11 +4,6 @@
 -- move like ours, and what else they wrote into index.json stays.
 local T = require "support"
 
-local function fingerprint(s)
-  return T.must(("cd %s && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum && "
-    .. "find . ! -type f -printf '%%y %%p\\n' | LC_ALL=C sort"):format(T.q(s)))
-end
-
 -- A context of a few MB of text (several compression blocks).
 local function context(dir)
   local lines = {}
@@ -17,11 +12,6 @@ local function context(dir)
   T.write(dir .. "/small.txt", "small\n")
 end
 
-local function build(s, ctx, tag, ...)
-  local code, out, err = T.ocibuild("--store", s, "build", ctx, "-t", tag, ...)
-  assert.equal(0, code, out .. err)
-  return out, err
-end
 
 -- Every blob the image tagged `tag` reaches holds the bytes its name says.
 local function verifies(s, tag)
@@ -45,10 +35,10 @@ describe("ocibuild with damaged blobs in the store", function()
     local d = T.tmpdir(finally)
     local s, ctx = d .. "/s", d .. "/ctx"
     context(ctx)
-    build(s, ctx, "app:1")
+    T.built(s, ctx, "-t", "app:1")
     local first = T.image(s, "app:1")
     damage(first.layers[1], d)
-    build(s, ctx, "app:1")
+    T.built(s, ctx, "-t", "app:1")
     local img = verifies(s, "app:1")
     assert.equal(first.desc.digest, img.desc.digest)
   end)
@@ -57,10 +47,10 @@ describe("ocibuild with damaged blobs in the store", function()
     local d = T.tmpdir(finally)
     local s, ctx = d .. "/s", d .. "/ctx"
     context(ctx)
-    build(s, ctx, "app:1")
+    T.built(s, ctx, "-t", "app:1")
     local first = T.image(s, "app:1")
     T.write(first.blob(first.manifest.config.digest), '{"architecture":"evil"}')
-    build(s, ctx, "app:1")
+    T.built(s, ctx, "-t", "app:1")
     verifies(s, "app:1")
   end)
 
@@ -71,7 +61,7 @@ describe("ocibuild with damaged blobs in the store", function()
     local d = T.tmpdir(finally)
     local s, ctx = d .. "/s", d .. "/ctx"
     context(ctx)
-    build(s, ctx, "app:1")
+    T.built(s, ctx, "-t", "app:1")
     local img = T.image(s, "app:1")
     local blob = img.layers[1]
     T.must(("printf 'XXXX' | dd of=%s bs=1 seek=100 conv=notrunc status=none"):format(T.q(blob)))
@@ -99,7 +89,7 @@ describe("ocibuild with damaged blobs in the store", function()
     local d = T.tmpdir(finally)
     local s, ctx = d .. "/s", d .. "/ctx"
     context(ctx)
-    build(s, ctx, "app:1")
+    T.built(s, ctx, "-t", "app:1")
     local img = T.image(s, "app:1")
     T.must("mkdir " .. T.q(d .. "/out"))
     for _, case in ipairs {
@@ -128,7 +118,7 @@ describe("ocibuild with an index.json it cannot read strictly", function()
     local d = T.tmpdir(finally)
     local s, ctx = d .. "/s", d .. "/ctx"
     context(ctx)
-    build(s, d .. "/ctx", "seed:1")
+    T.built(s, d .. "/ctx", "-t", "seed:1")
     T.write(d .. "/other/x", "x\n")
     local good = T.read(s .. "/index.json")
     for _, case in ipairs {
@@ -138,12 +128,12 @@ describe("ocibuild with an index.json it cannot read strictly", function()
       { "\239\187\191" .. good, "invalid JSON" },
     } do
       T.write(s .. "/index.json", case[1])
-      local before = fingerprint(s)
+      local before = T.fingerprint(s)
       local code, out, err = T.ocibuild("--store", s, "build", d .. "/other", "-t", "new:1")
       assert.equal(1, code, out .. err)
       assert.matches("^ocibuild: " .. (s .. "/index.json"):gsub("%p", "%%%0") .. ": [^\n]*\n$", err)
       assert.is_truthy(err:find(case[2], 1, true), err)
-      assert.equal(before, fingerprint(s))
+      assert.equal(before, T.fingerprint(s))
     end
   end)
 end)
@@ -154,11 +144,11 @@ describe("ocibuild in a store other tools wrote to", function()
     local s = d .. "/s"
     T.write(d .. "/a/f", "a\n")
     T.write(d .. "/b/f", "b\n")
-    build(s, d .. "/a", "seed:1")
+    T.built(s, d .. "/a", "-t", "seed:1")
     local old = T.image(s, "seed:1").desc.digest
     for _, name in ipairs { "y:1", "docker.io/library/y:1" } do
       T.must(("skopeo copy -q oci:%s:seed:1 oci:%s:%s"):format(T.q(s), T.q(s), name))
-      local out = build(s, d .. "/b", "y:1")
+      local out = T.built(s, d .. "/b", "-t", "y:1").out
       local new = out:match("digest:%s+(sha256:%x+)")
       assert.not_equal(old, new)
       local entries, named = T.json(T.read(s .. "/index.json")).manifests, 0
@@ -171,7 +161,7 @@ describe("ocibuild in a store other tools wrote to", function()
       local inspect = T.json(T.must(("skopeo inspect oci:%s:y:1"):format(T.q(s))))
       assert.equal(new, inspect.Digest)
       T.must(("skopeo copy -q oci:%s:seed:1 oci:%s:y:1"):format(T.q(s), T.q(s))) -- back to the old one
-      build(s, d .. "/b", "y:1")
+      T.built(s, d .. "/b", "-t", "y:1")
       assert.equal(new, T.json(T.must(("skopeo inspect oci:%s:y:1"):format(T.q(s)))).Digest)
       T.must(("skopeo copy -q oci:%s:seed:1 oci:%s:y:1"):format(T.q(s), T.q(s)))
     end
@@ -181,10 +171,10 @@ describe("ocibuild in a store other tools wrote to", function()
     local d = T.tmpdir(finally)
     local s = d .. "/s"
     T.write(d .. "/a/f", "a\n")
-    build(s, d .. "/a", "seed:1")
+    T.built(s, d .. "/a", "-t", "seed:1")
     local idx = T.read(s .. "/index.json")
     T.write(s .. "/index.json", idx:gsub("^{", '{"annotations":{"made.by":"another tool"},"x-extra":[1,{"k":"v"}],', 1))
-    build(s, d .. "/a", "again:1")
+    T.built(s, d .. "/a", "-t", "again:1")
     local now = T.json(T.read(s .. "/index.json"))
     assert.same({ ["made.by"] = "another tool" }, now.annotations)
     assert.same({ 1, { k = "v" } }, now["x-extra"])

@@ -23,7 +23,8 @@ describe("ocibuild under valgrind", function()
     local function vg(...)
       local words = {}
       for _, w in ipairs { ... } do words[#words + 1] = T.q(w) end
-      local code, out, err = T.sh(VALGRIND .. T.q(T.bin) .. " --store " .. T.q(d .. "/s") .. " " .. table.concat(words, " "))
+      local code, out, err = T.sh(VALGRIND .. T.q(T.bin) .. " --store " .. T.q(d .. "/s") .. " " .. table.concat(words,
+        " "))
       assert.equal(0, code, out .. err)
       return out
     end

@@ -101,7 +101,8 @@ describe("ocibuild.core", function()
       for level = 1, 9 do
         T.write(dir .. "/x.gz", compress(data, level, "gzip", 2))
         T.must("gzip -t " .. T.q(dir .. "/x.gz"))
-        assert.equal(digest(data), "sha256:" .. T.must("gzip -dc " .. T.q(dir .. "/x.gz") .. " | sha256sum"):match("^(%x+)"))
+        assert.equal(digest(data), "sha256:" .. T.must("gzip -dc " .. T.q(dir .. "/x.gz")
+          .. " | sha256sum"):match("^(%x+)"))
       end
     end)
 

@@ -76,7 +76,8 @@ describe("ocibuild.core", function()
       assert.equal(201, res.status)
       assert.equal(digest, res.headers["docker-content-digest"])
 
-      res = assert(run(c, { url = reg.url .. "/v2/core/blob/blobs/" .. digest, into = { store = dst, digest = digest } }))
+      res = assert(run(c, { url = reg.url .. "/v2/core/blob/blobs/" .. digest, into = { store = dst,
+        digest = digest } }))
       assert.same({ 200, digest, size, "" }, { res.status, res.digest, res.size, res.body })
       assert.equal(data, T.read(ddir .. "/blobs/sha256/" .. digest:sub(8)))
       assert.equal("", temps(ddir))
@@ -103,7 +104,8 @@ describe("ocibuild.core", function()
       local why = ("CORRUPT: store blob %s is damaged: its bytes hash to %s"):format(digest, got)
       local c = assert(core.http {})
       local loc = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/dmg/blobs/uploads/" })).headers.location
-      local req = assert(c:start { method = "PUT", url = loc .. "&digest=" .. digest, blob = { store = src, digest = digest } })
+      local req = assert(c:start { method = "PUT", url = loc .. "&digest=" .. digest, blob = { store = src,
+        digest = digest } })
       assert.same({ nil, why, "CORRUPT" }, { finish(c, req) })
       -- the last bytes never left
       assert.is_true(req:info().sent < size)
@@ -211,7 +213,8 @@ describe("ocibuild.core", function()
       assert.same({ nil, "TOOBIG: the answer goes on past the 11 bytes expected: " .. url, "TOOBIG" },
         { run(c, { url = url .. "?x=1", into = { store = dst, digest = digest, size = 11 } }) })
       assert.equal("", temps(ddir))
-      assert.same({ 200, 12 }, { assert(run(c, { url = url, into = { store = dst, digest = digest, size = 12 } })).status,
+      assert.same({ 200, 12 }, { assert(run(c, { url = url, into = { store = dst, digest = digest,
+        size = 12 } })).status,
         T.exists(ddir .. "/blobs/sha256/" .. digest:sub(8)) and 12 })
     end)
 

@@ -21,7 +21,8 @@ local function tree(ctx)
   for d = 1, 12 do
     for f = 1, 40 do
       local lines = {}
-      for i = 1, 250 + (d * 40 + f) % 97 * 3 do lines[i] = ("d%02d f%02d line %d %d\n"):format(d, f, i, (i * 7919 + f) % 1009) end
+      for i = 1, 250 + (d * 40 + f) % 97 * 3 do lines[i] = ("d%02d f%02d line %d %d\n"):format(d, f, i,
+        (i * 7919 + f) % 1009) end
       local h = assert(io.open(("%s/d%02d/f%02d.txt"):format(ctx, d, f), "wb"))
       h:write(table.concat(lines))
       h:close()
@@ -86,7 +87,8 @@ describe("ocibuild rebuilds", function()
 
   local changes = {
     { "same size, other bytes, mtime put back with touch -r (ctime still moves)", function(ctx)
-      T.must(("cd %s && cp -p d05/f05.txt /tmp/ref.$$ && printf X | dd of=d05/f05.txt bs=1 seek=3 conv=notrunc status=none && touch -r /tmp/ref.$$ d05/f05.txt && rm /tmp/ref.$$"):format(T.q(ctx)))
+      T.must(("cd %s && cp -p d05/f05.txt /tmp/ref.$$ && printf X | dd of=d05/f05.txt bs=1 seek=3 conv=notrunc" ..
+        " status=none && touch -r /tmp/ref.$$ d05/f05.txt && rm /tmp/ref.$$"):format(T.q(ctx)))
     end },
     { "a file replaced by rename", function(ctx)
       T.must(("cd %s && cp d05/f06.txt new && printf Y >> new && mv new d05/f06.txt"):format(T.q(ctx)))

@@ -1,8 +1,6 @@
 local core = require "ocibuild.core"
 local T = require "support"
 
-local MiB = 1024 * 1024
-
 -- A tree of `n` files of ~700 KB of distinct text each: a tar of several
 -- 1 MiB blocks, so that a change in the last file leaves the first blocks
 -- as they were.
@@ -174,7 +172,8 @@ describe("ocibuild.core reuse records", function()
       local r, msg, code = T.layer(ctx, store, { kind = "gzip", level = 6, jobs = 2, reuse = true })
       assert.is_nil(r)
       assert.equal("CORRUPT", code)
-      assert.equal(("CORRUPT: blob %s in the store changed since it was written; its reuse record is dropped, build again")
+      assert.equal(("CORRUPT: blob %s in the store changed since it was written; its reuse record is dropped," ..
+        " build again")
         :format(cold.digest), msg)
       assert.is_false(T.exists(rec))
       assert.equal("", ls(store .. "/.ocibuild-tmp"))
@@ -198,11 +197,12 @@ describe("ocibuild.core reuse records", function()
       local ctx, store = dir .. "/ctx", dir .. "/store"
       tree(ctx, 2)
       local image = require "ocibuild.build.image"
-      local save_mod = require "ocibuild.build.save"
+      local build = require "ocibuild.ops.build"
+      local context = require "ocibuild.ops.context"
       local function save()
         local img = assert(image.new({ store = store }, dir))
         assert(img:layer { context = "ctx", level = 6 })
-        return assert(save_mod.save(img, { tag = "reuse:test" }, {}))
+        return assert(build.save(context.new {}, img, { tag = "reuse:test" }))
       end
       local a = save()
       assert.equal(1, records(rdir_of(store, "gzip", 6)))

@@ -44,7 +44,8 @@ describe("ocibuild.core", function()
       assert.equal(493, e.bin.mode) -- a rule's mode is for files, dir_mode for folders
       assert.same({ 448, 1000, 1000, 5 }, { e.data.mode, e.data.uid, e.data.gid, e.data.mtime })
       assert.same({ 448, 1000, 5 }, { e["data/sub"].mode, e["data/sub"].uid, e["data/sub"].mtime })
-      assert.same({ 420, 7, 8, 5 }, { e["data/sub/x"].mode, e["data/sub/x"].uid, e["data/sub/x"].gid, e["data/sub/x"].mtime })
+      assert.same({ 420, 7, 8, 5 }, { e["data/sub/x"].mode, e["data/sub/x"].uid, e["data/sub/x"].gid,
+        e["data/sub/x"].mtime })
       assert.equal(320, e["top.sh"].mode)
       assert.equal(511, e["link.sh"].mode) -- symlinks keep theirs
     end)
@@ -58,7 +59,8 @@ describe("ocibuild.core", function()
     it("raises on a rule it cannot read", function()
       assert.has_error(function() core.tar_policy { rules = { { "a", mod = 420 } } } end,
         "option rules[1]: unknown key mod")
-      assert.has_error(function() core.tar_policy { rules = { { mode = 420 } } } end, "option rules[1]: pattern expected")
+      assert.has_error(function() core.tar_policy { rules = { { mode = 420 } } } end,
+        "option rules[1]: pattern expected")
       assert.has_error(function() core.tar_policy { rules = { { "a", mode = 8192 } } } end,
         "option rules[1].mode: integer from 0 to 4095 expected")
     end)

@@ -18,7 +18,8 @@ describe("ocibuild.core", function()
       assert.truthy(pem:match("^%-%-%-%-%-BEGIN PRIVATE KEY%-%-%-%-%-\n"))
       T.write(d .. "/k.pem", pem)
       T.write(d .. "/k.pub", assert(k:public_pem()))
-      assert.truthy(T.must("openssl pkey -in " .. T.q(d .. "/k.pem") .. " -noout -text"):find("NIST CURVE: P-256", 1, true))
+      assert.truthy(T.must("openssl pkey -in " .. T.q(d .. "/k.pem") .. " -noout -text"):find("NIST CURVE: P-256", 1,
+        true))
       -- openssl derives the same public key from the private one
       assert.equal(T.read(d .. "/k.pub"), T.must("openssl pkey -in " .. T.q(d .. "/k.pem") .. " -pubout"))
       assert.truthy(T.read(d .. "/k.pub"):match("^%-%-%-%-%-BEGIN PUBLIC KEY%-%-%-%-%-\n"))
@@ -36,7 +37,8 @@ describe("ocibuild.core", function()
       assert.is_false(sh_ok("openssl pkey -in " .. T.q(d .. "/k.pem") .. " -passin pass:wrong -noout"))
       -- scrypt, as `openssl pkcs8 -scrypt` makes it
       local asn1 = T.must("openssl asn1parse -in " .. T.q(d .. "/k.pem"))
-      assert.truthy(asn1:find(":PBES2", 1, true) and asn1:find(":scrypt", 1, true) and asn1:find(":aes-256-cbc", 1, true), asn1)
+      assert.truthy(asn1:find(":PBES2", 1, true) and asn1:find(":scrypt", 1, true) and asn1:find(":aes-256-cbc", 1,
+        true), asn1)
     end)
   end)
 
@@ -95,14 +97,16 @@ describe("ocibuild.core", function()
       fails(pem:gsub("\n(....)", "\n!%1", 1), { name = "x" }, "BADPEM", "BADPEM: x holds a damaged PEM block")
       -- valid base64, damaged DER inside
       local body = core.base64_decode((pem:match("KEY%-%-%-%-%-\n(.-)\n%-%-%-%-%-END"):gsub("\n", "")))
-      local cut = "-----BEGIN PRIVATE KEY-----\n" .. core.base64_encode(body:sub(1, 40)) .. "\n-----END PRIVATE KEY-----\n"
+      local cut = "-----BEGIN PRIVATE KEY-----\n" .. core.base64_encode(body:sub(1, 40))
+        .. "\n-----END PRIVATE KEY-----\n"
       local v, m, c = core.key_load(cut, { name = "x" })
       assert.is_nil(v)
       assert.equal("BADKEY", c)
       assert.truthy(m:match("^BADKEY: x holds damaged key data %(.+%)$"), m)
       fails("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\neyJ9\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
         { name = "cosign.key" }, "NOTSUP", "NOTSUP: cosign.key is in cosign's own encrypted format (ENCRYPTED "
-        .. "SIGSTORE PRIVATE KEY), which ocibuild does not read: use a PKCS#8 key (ocibuild keygen, or openssl genpkey)")
+        .. "SIGSTORE PRIVATE KEY), which ocibuild does not read: use a PKCS#8 key (ocibuild keygen, or openssl" ..
+        " genpkey)")
     end)
 
     it("raises on misuse", function()
@@ -128,7 +132,8 @@ describe("ocibuild.core", function()
       T.write(d .. "/sig", sig)
       assert.equal("Verified OK\n", T.must(("openssl dgst -sha256 -verify %s -signature %s %s"):format(
         T.q(d .. "/k.pub"), T.q(d .. "/sig"), T.q(d .. "/data"))))
-      T.must(("openssl dgst -sha256 -sign %s -out %s %s"):format(T.q(d .. "/k.pem"), T.q(d .. "/sig2"), T.q(d .. "/data")))
+      T.must(("openssl dgst -sha256 -sign %s -out %s %s"):format(T.q(d .. "/k.pem"), T.q(d .. "/sig2"), T.q(d
+        .. "/data")))
       local pub = assert(core.key_load(T.read(d .. "/k.pub"), { public = true }))
       assert.is_true(pub:verify(data, T.read(d .. "/sig2")))
       assert.is_true(pub:verify(data, sig))
@@ -229,7 +234,8 @@ print('\n'.join(base64.b64encode(bytes.fromhex(p)).decode() for p in data))]]), 
       T.must(("/usr/bin/python3 -c %s %s %s"):format(T.q([[
 import sys, zlib
 c = zlib.compressobj(9, zlib.DEFLATED, -15)
-open(sys.argv[2], 'wb').write(c.compress(open(sys.argv[1], 'rb').read()) + c.flush())]]), T.q(d .. "/in"), T.q(d .. "/raw")))
+open(sys.argv[2], 'wb').write(c.compress(open(sys.argv[1], 'rb').read()) + c.flush())]]), T.q(d .. "/in"), T.q(d
+  .. "/raw")))
       local raw = T.read(d .. "/raw")
       assert.equal(text, core.inflate(raw, #text))
       local v, m, c = core.inflate(raw, #text - 1)

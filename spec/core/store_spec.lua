@@ -100,7 +100,8 @@ describe("ocibuild.core", function()
 
     it("refuse digests that are not sha256:<64 lower-case hex> before touching the disk", function()
       local s = store(finally)
-      for _, bad in ipairs { "sha256:../../../etc/passwd", "sha256:" .. ("A"):rep(64), "sha512:" .. ("a"):rep(64), "" } do
+      for _, bad in ipairs { "sha256:../../../etc/passwd", "sha256:" .. ("A"):rep(64), "sha512:" .. ("a"):rep(64),
+        "" } do
         local ok, msg, code = s:blob_read(bad)
         assert.is_nil(ok)
         assert.equal("BADDIGEST", code)

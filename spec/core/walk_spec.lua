@@ -73,7 +73,9 @@ describe("ocibuild.core", function()
       local d = T.tmpdir(finally)
       -- 300 levels of 20-byte names: a 6 KB path, past PATH_MAX
       local rel = ("d234567890123456789/"):rep(300)
-      T.must(("cd %s && python3 -c 'import os; os.chdir(\".\"); [ (os.mkdir(\"d234567890123456789\"), os.chdir(\"d234567890123456789\")) for _ in range(300) ]; open(\"leaf\", \"w\").write(\"x\")'"):format(T.q(d)))
+      T.must(("cd %s && python3 -c 'import os; os.chdir(\".\"); [ (os.mkdir(\"d234567890123456789\")," ..
+        " os.chdir(\"d234567890123456789\")) for _ in range(300) ]; open(\"leaf\"," ..
+          " \"w\").write(\"x\")'"):format(T.q(d)))
       local list = assert(walk(d))
       assert.equal(301, #list)
       assert.equal(rel .. "leaf", list[#list])
@@ -112,7 +114,8 @@ describe("ocibuild.core", function()
         T.must(("mkdir -p %s && cd %s && for i in $(seq 1 %d); do echo $i > f$i; done")
           :format(T.q(d .. "/" .. dir), T.q(d .. "/" .. dir), n))
       end
-      for i = 1, 30 do T.must(("mkdir -p %s/big/d%02d/inner && touch %s/big/d%02d/inner/z"):format(T.q(d), i, T.q(d), i)) end
+      for i = 1, 30 do T.must(("mkdir -p %s/big/d%02d/inner && touch %s/big/d%02d/inner/z"):format(T.q(d), i, T.q(d),
+        i)) end
       T.must(("cd %s && ln -s big link && ln one/f1 hard"):format(T.q(d)))
       local m = assert(core.matcher { "x", "!x/keep", "big/d1*", "**/f7" })
       local function listing(threads)

@@ -33,7 +33,8 @@ end
 local function busybox_rootfs(dir)
   T.must(("mkdir -p %s/bin %s/etc %s/root %s/run %s/var %s/usr/share/doc/busybox %s/tmp && chmod 1777 %s/tmp")
     :format(T.q(dir), T.q(dir), T.q(dir), T.q(dir), T.q(dir), T.q(dir), T.q(dir), T.q(dir)))
-  T.must(("cp /bin/busybox %s/bin/busybox && cd %s/bin && for a in $(./busybox --list); do [ $a = busybox ] || ln -s busybox $a; done")
+  T.must(("cp /bin/busybox %s/bin/busybox && cd %s/bin && for a in $(./busybox --list); do [ $a = busybox ] ||" ..
+    " ln -s busybox $a; done")
     :format(T.q(dir), T.q(dir)))
   T.must(("ln -s ../run %s/var/run"):format(T.q(dir)))
   T.write(dir .. "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/opt/app:/bin/sh\n", 420)
@@ -133,7 +134,8 @@ describe("ocibuild.interop base images", function()
     it("has the base's files: busybox and its applets", function()
       assert.equal("file", snap["bin/busybox"].type)
       assert.equal(T.sha256_file("/bin/busybox"), snap["bin/busybox"].sha256)
-      assert.same({ type = "symlink", target = "busybox" }, { type = snap["bin/sh"].type, target = snap["bin/sh"].target })
+      assert.same({ type = "symlink", target = "busybox" }, { type = snap["bin/sh"].type,
+        target = snap["bin/sh"].target })
       assert.equal("busybox", snap["bin/ls"].target)
       assert.equal("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/opt/app:/bin/sh\n", T.read(root .. "/etc/passwd"))
     end)
@@ -157,7 +159,8 @@ describe("ocibuild.interop base images", function()
 
     it("keeps the base's folders under a destination: /tmp stays 1777, /var/run a symlink", function()
       assert.equal(1023, snap.tmp.mode)
-      assert.same({ type = "symlink", target = "../run" }, { type = snap["var/run"].type, target = snap["var/run"].target })
+      assert.same({ type = "symlink", target = "../run" }, { type = snap["var/run"].type,
+        target = snap["var/run"].target })
       assert.equal("1\n", T.read(root .. "/run/app/app.pid"))
     end)
 
@@ -265,7 +268,8 @@ describe("ocibuild.interop base images", function()
       local plats = {}
       for _, d in ipairs(idx.manifests) do plats[#plats + 1] = d.platform.os .. "/" .. d.platform.architecture end
       assert.same({ "linux/amd64", "linux/arm64" }, plats)
-      T.must(("skopeo copy --all %s %s"):format(T.q("oci:" .. store .. ":multi:1"), T.q("oci:" .. tmp .. "/copy:multi")))
+      T.must(("skopeo copy --all %s %s"):format(T.q("oci:" .. store .. ":multi:1"), T.q("oci:" .. tmp
+        .. "/copy:multi")))
       assert.equal(raw, T.must("skopeo inspect --raw " .. T.q("oci:" .. tmp .. "/copy:multi")))
       for _, d in ipairs(idx.manifests) do
         assert.is_true(T.exists(tmp .. "/copy/blobs/sha256/" .. d.digest:sub(8)))

@@ -128,7 +128,8 @@ describe("a multi-platform Dockerfile", function()
     end
     -- the amd64 image's files run here: the base's shell and the binary
     T.must("mkdir -p " .. T.q(d .. "/root"))
-    T.must(("cd %s && for l in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(\" \".join(x[\"digest\"][7:] for x in m[\"layers\"]))' %s); do tar -xzf %s/blobs/sha256/$l; done")
+    T.must(("cd %s && for l in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(\"" ..
+      " \".join(x[\"digest\"][7:] for x in m[\"layers\"]))' %s); do tar -xzf %s/blobs/sha256/$l; done")
       :format(T.q(d .. "/root"), T.q(oci .. "/blobs/sha256/" .. (function()
         for _, e in ipairs(T.json(T.read(oci .. "/index.json")).manifests) do
           if e.annotations["org.opencontainers.image.ref.name"] == "amd64" then return e.digest:sub(8) end

@@ -184,7 +184,8 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
 
     it("copies from the store to a dir: destination, blobs verified by name", function()
       local d = T.tmpdir(finally) .. "/dir"
-      T.must(("skopeo copy --insecure-policy -q %s %s"):format(T.q("oci:" .. store .. ":" .. web.tag), T.q("dir:" .. d)))
+      T.must(("skopeo copy --insecure-policy -q %s %s"):format(T.q("oci:" .. store .. ":" .. web.tag), T.q("dir:"
+        .. d)))
       assert.equal(web.digest, "sha256:" .. T.sha256_file(d .. "/manifest.json"))
       local m = T.json(T.read(d .. "/manifest.json"))
       assert.equal(web.image_id, m.config.digest)
@@ -239,7 +240,8 @@ return img:save { tag = args.tag, archive = "out/web.tar" }
         assert.equal(1, code, out .. err)
         assert.truthy((out .. err):find("blob is not correct mediatype", 1, true), out .. err)
         local readme = T.read(T.root .. "/README.md")
-        assert.truthy(readme:find("Debian 12's umoci (" .. version .. ") and oci-image-tool refuse zstd layers", 1, true))
+        assert.truthy(readme:find("Debian 12's umoci (" .. version .. ") and oci-image-tool refuse zstd layers", 1,
+          true))
       else
         assert.equal(0, code, out .. err)
       end

@@ -32,8 +32,7 @@ end
 
 local function build(dir, store, tag)
   T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
-  local code, out, err = T.ocibuild("--store", store, "build", dir .. "/ctx", "-t", tag)
-  assert(code == 0, out .. err)
+  T.built(store, dir .. "/ctx", "-t", tag)
   return T.image(store, tag)
 end
 
@@ -41,17 +40,7 @@ describe("registry credentials and trust", function()
   describe("TLS with Basic auth", function()
     local reg, why, base
 
-    setup(function()
-      local ok
-      ok, why = R.available { tls = true, auth = "basic" }
-      if ok then reg = R.start { tls = true, auth = "basic" } end
-      base = T.tmpdir()
-    end)
-
-    teardown(function()
-      if reg then reg.stop() end
-      if base then T.sh("rm -rf " .. T.q(base)) end
-    end)
+    R.serve({ tls = true, auth = "basic" }, function(r, w, b) reg, why, base = r, w, b end)
 
     it("an untrusted certificate names its issuer and the three fixes, which each work", function()
       if not reg then return pending(why) end
@@ -61,7 +50,8 @@ describe("registry credentials and trust", function()
       build(d, store, "app:v1")
       local dest = reg.host .. "/giteaadmin/app:v1"
       local env = { HOME = d }
-      local code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:" .. PASSWORD)
+      local code, out, err = run(env, nil, "--store", store, "push", "app:v1", dest, "--creds", "giteaAdmin:"
+        .. PASSWORD)
       assert.equal(1, code, out)
       local ca = T.must("openssl x509 -noout -subject -nameopt oneline -in " .. T.q(reg.ca)):match("subject=(.-)%s*$")
       assert.equal(("ocibuild: %s's certificate is not trusted (issued by %q) (checked against the system's CA store: "
@@ -160,7 +150,8 @@ describe("registry credentials and trust", function()
       local code, out, err = run({ HOME = d, DOCKER_CONFIG = d .. "/docker" }, nil, "--store", store, "push",
         "app:v1", reg.host .. "/giteaadmin/cfg:v1", "--ca-file", reg.ca)
       assert.equal(0, code, out .. err)
-      code, out, err = run({ HOME = d }, PASSWORD, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/stdin:v1",
+      code, out, err = run({ HOME = d }, PASSWORD, "--store", store, "push", "app:v1", reg.host
+        .. "/giteaadmin/stdin:v1",
         "--ca-file", reg.ca, "-u", "giteaAdmin", "--password-stdin")
       assert.equal(0, code, out .. err)
       code, out, err = run({ HOME = d }, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/stdin:v1",
@@ -178,16 +169,20 @@ describe("registry credentials and trust", function()
       build(d, store, "app:v1")
       local env = { HOME = d, DOCKER_CONFIG = d .. "/docker" }
       local file = d .. "/docker/config.json"
-      local code, out, err = run(env, "wrong", "login", reg.host, "-u", "giteaAdmin", "--password-stdin", "--ca-file", reg.ca)
+      local code, out, err = run(env, "wrong", "login", reg.host, "-u", "giteaAdmin", "--password-stdin", "--ca-file",
+        reg.ca)
       assert.equal(1, code, out)
       assert.matches("authentication failed for \"giteaAdmin\" at " .. reg.host:gsub("%.", "%%."), err)
       assert.is_false(T.exists(file))
 
-      code, out, err = run(env, PASSWORD, "login", "https://" .. reg.host .. "/", "-u", "giteaAdmin", "--password-stdin",
+      code, out, err = run(env, PASSWORD, "login", "https://" .. reg.host .. "/", "-u", "giteaAdmin",
+        "--password-stdin",
         "--ca-file", reg.ca)
-      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code,
+        out, err })
       assert.equal("600", T.must("stat -c %a " .. T.q(file)):match("%d+"))
-      code, out, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1", "--ca-file", reg.ca)
+      code, out, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1",
+        "--ca-file", reg.ca)
       assert.equal(0, code, out .. err)
       if have("skopeo") then
         local scode, sout, serr = T.sh(("skopeo inspect --authfile %s --cert-dir %s %s"):format(T.q(file),
@@ -200,7 +195,9 @@ describe("registry credentials and trust", function()
       assert.is_nil(T.json(T.read(file)).auths[reg.host])
       code, out = run(env, nil, "logout", reg.host)
       assert.same({ 0, ("not logged in to %s (%s)\n"):format(reg.host, file) }, { code, out })
-      code, _, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1", "--ca-file", reg.ca)
+      local _
+      code, _, err = run(env, nil, "--store", store, "push", "app:v1", reg.host .. "/giteaadmin/login:v1",
+        "--ca-file", reg.ca)
       assert.equal(1, code)
       assert.matches("none were found", err)
       no_secret(seen)
@@ -210,17 +207,8 @@ describe("registry credentials and trust", function()
   describe("tokens from a Gitea-shaped endpoint behind nginx", function()
     local reg, why, base
 
-    setup(function()
-      local ok
-      ok, why = R.available { tls = true, auth = "token" }
-      if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-" .. PASSWORD } } end
-      base = T.tmpdir()
-    end)
-
-    teardown(function()
-      if reg then reg.stop() end
-      if base then T.sh("rm -rf " .. T.q(base)) end
-    end)
+    R.serve({ tls = true, auth = "token", users = { giteaAdmin = PASSWORD, other = "pw2-" .. PASSWORD } },
+      function(r, w, b) reg, why, base = r, w, b end)
 
     it("pushes as the owner with one token; mounts ask for both repositories; anyone may pull", function()
       if not reg then return pending(why) end
@@ -229,7 +217,8 @@ describe("registry credentials and trust", function()
       local d, store = base .. "/own", base .. "/own/store"
       local img = build(d, store, "site:v1")
       local n0 = #reg.token_requests()
-      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/site:v1",
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host
+        .. "/giteaadmin/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
       assert.equal(0, code, out .. err)
       local toks = table.move(reg.token_requests(), n0 + 1, #reg.token_requests(), 1, {})
@@ -265,6 +254,7 @@ describe("registry credentials and trust", function()
       build(d, store, "site:v1")
       local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/other/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
+      assert.equal("", out)
       assert.same({ 1, ('ocibuild: no push access to %s/other/site as "giteaAdmin" (Gitea: the owner must be your user '
         .. "or an organisation you belong to)\n"):format(reg.host) }, { code, err })
       code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/anon:v1",
@@ -314,12 +304,14 @@ describe("registry credentials and trust", function()
       local n0 = #reg.token_requests()
       local code, out, err = run({ HOME = d }, PASSWORD, "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
         "--ca-file", reg.ca, "--authfile", file)
-      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code, out, err })
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, file), "" }, { code,
+        out, err })
       local tok = reg.token_requests()[n0 + 1]
       assert.same({ "giteaAdmin", 200, {} }, { tok.user, tok.status, tok.scopes })
       code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/giteaadmin/login:v1",
         "--ca-file", reg.ca, "--authfile", file)
       assert.equal(0, code, out .. err)
+      local _
       code, _, err = run({ HOME = d }, "nope", "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
         "--ca-file", reg.ca, "--authfile", d .. "/other.json")
       assert.equal(1, code)
@@ -349,10 +341,12 @@ describe("registry credentials and trust", function()
       local d, store = base .. "/upper", base .. "/upper/store"
       build(d, store, "site:v1")
       local r0, t0 = #reg.requests(), #reg.token_requests()
-      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host .. "/GiteaAdmin/site:v1",
+      local code, out, err = run({ HOME = d }, nil, "--store", store, "push", "site:v1", reg.host
+        .. "/GiteaAdmin/site:v1",
         "--ca-file", reg.ca, "--creds", "giteaAdmin:" .. PASSWORD)
       assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
-        .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host, reg.host) },
+        .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host,
+        reg.host) },
         { code, out, err })
       assert.same({ r0, t0 }, { #reg.requests(), #reg.token_requests() })
       no_secret(seen)

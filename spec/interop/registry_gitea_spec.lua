@@ -25,18 +25,8 @@ end
 describe("ocibuild and a Gitea-shaped registry", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, auth = "token", gitea = true }
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start { tls = true, auth = "token", gitea = true, manifest_limit = 64 << 10 } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, auth = "token", gitea = true, manifest_limit = 64 << 10 },
+    function(r, w, b) reg, why, base = r, w, b end, function() return have("skopeo"), "skopeo is not installed" end)
 
   local function ocb(store, ...)
     return T.ocibuild("--store", store, ...)
@@ -67,7 +57,8 @@ describe("ocibuild and a Gitea-shaped registry", function()
     T.must(("curl -sf -X POST %s/_front/%s"):format(reg.front_url, knob))
   end
 
-  it("the front answers as Gitea does: Content-Range after the first write, chunks in order, GET-only tokens", function()
+  it("the front answers as Gitea does: Content-Range after the first write, chunks in order, GET-only tokens",
+    function()
     if not reg then return pending(why) end
     local curl = ("curl -s -o /dev/null -w '%%{http_code}' --cacert %s "):format(T.q(reg.ca))
     local tok = T.json(T.must(("curl -sf --cacert %s -u %s '%s/v2/token?service=container_registry&scope=repository:"
@@ -91,7 +82,8 @@ describe("ocibuild and a Gitea-shaped registry", function()
     assert.equal("404", T.must(curl .. "-X POST " .. T.q(reg.url .. "/v2/token")))
   end)
 
-  it("pushes in chunks through a chunk out of order (416) and a chunk broken midway, from the upload's status", function()
+  it("pushes in chunks through a chunk out of order (416) and a chunk broken midway, from the upload's status",
+    function()
     if not reg then return pending(why) end
     local d, store = base .. "/chunks", base .. "/chunks/store"
     local img = build(d, store, "chunks:v1", 3000000)
@@ -147,7 +139,8 @@ describe("ocibuild and a Gitea-shaped registry", function()
     local reqs = table.move(reg.requests(), n0 + 1, #reg.requests(), 1, {})
     -- one PUT, answered 500, then a HEAD that found the manifest: nothing put again
     assert.equal(1, count(reqs, function(r) return r.method == "PUT" and r.path:match("/manifests/v1$") end))
-    assert.equal(1, count(reqs, function(r) return r.method == "PUT" and r.path:match("/manifests/v1$") and r.status == 500 end))
+    assert.equal(1, count(reqs, function(r) return r.method == "PUT" and r.path:match("/manifests/v1$")
+      and r.status == 500 end))
     assert.equal(img.desc.digest, remote("giteaadmin/race:v1"))
   end)
 
@@ -189,7 +182,8 @@ describe("ocibuild and a Gitea-shaped registry", function()
       :format(reg.host, reg.host, INDEX) }, { code, err })
   end)
 
-  it("eight runners push the same image to one repository at once: all succeed, no tag lost, retries bounded", function()
+  it("eight runners push the same image to one repository at once: all succeed, no tag lost, retries bounded",
+    function()
     if not reg then return pending(why) end
     local d = base .. "/fleet"
     local img = build(d, d .. "/store", "fleet:v1", 200000)
@@ -200,7 +194,8 @@ describe("ocibuild and a Gitea-shaped registry", function()
       local push_ = ("%s --store %s push fleet:v1 %s/giteaadmin/fleet:%%s --ca-file %s --creds %s"):format(T.q(T.bin),
         T.q(st), reg.host, T.q(reg.ca), CREDS)
       -- every runner waits for the others to be ready, then goes
-      script[#script + 1] = ("{ ( while [ ! -e %s/go ]; do sleep 0.01; done; %s && %s ) >%s/out 2>%s/err; echo $? >%s/rc; } &")
+      script[#script + 1] = ("{ ( while [ ! -e %s/go ]; do sleep 0.01; done; %s && %s ) >%s/out 2>%s/err; echo" ..
+        " $? >%s/rc; } &")
         :format(T.q(d), push_:format("shared"), push_:format("r" .. i), T.q(st), T.q(st), T.q(st))
     end
     script[#script + 1] = "touch " .. T.q(d .. "/go")
@@ -221,7 +216,8 @@ describe("ocibuild and a Gitea-shaped registry", function()
     -- a few retries at most in all; each runner put each of its two tags
     -- once, or skipped the shared one found there already, plus its retries
     assert.truthy(warnings <= 8, "retries: " .. warnings)
-    local puts = count(reg.requests(), function(r) return r.method == "PUT" and r.path:match("/giteaadmin/fleet/manifests/") end)
+    local puts = count(reg.requests(), function(r) return r.method == "PUT"
+      and r.path:match("/giteaadmin/fleet/manifests/") end)
     assert.truthy(puts >= 9 and puts <= 16 + warnings, "manifest PUTs: " .. puts)
   end)
 end)

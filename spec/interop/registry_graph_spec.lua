@@ -18,17 +18,7 @@ end
 describe("ocibuild and a registry, over hostile graphs and damaged stores", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok then reg = R.start {} end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({}, function(r, w, b) reg, why, base = r, w, b end)
 
   it("pushes 1000 x 3 shared sub-indexes putting each document once (issue 18, item 8)", function()
     if not reg then return pending(why) end

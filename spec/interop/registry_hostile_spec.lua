@@ -24,8 +24,7 @@ end
 local function build(dir, store, tag, random)
   T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
   T.must(("head -c %d /dev/urandom > %s"):format(random, T.q(dir .. "/ctx/random.bin")))
-  local code, out, err = ocb(store, "build", dir .. "/ctx", "-t", tag, "--compression", "none")
-  assert(code == 0, out .. err)
+  T.built(store, dir .. "/ctx", "-t", tag, "--compression", "none")
   return T.image(store, tag)
 end
 
@@ -73,7 +72,8 @@ describe("ocibuild push and pull against a hostile registry", function()
       return r.status == 201 and r.path:find("digest=" .. layer:gsub(":", "%%3A"), 1, true)
     end))
     assert.equal(1, count(reqs, function(r) return r.status == 413 end))
-    assert.equal(0, select(1, T.sh(("curl -sf %s/v2/team/dmg/manifests/v1 >/dev/null"):format(lax.url))) == 0 and 1 or 0)
+    assert.equal(0, select(1, T.sh(("curl -sf %s/v2/team/dmg/manifests/v1 >/dev/null"):format(lax.url))) == 0 and 1
+      or 0)
     assert.equal("", T.must("ls -A " .. T.q(store .. "/.ocibuild-tmp")))
   end)
 
@@ -109,11 +109,13 @@ describe("ocibuild push and pull against a hostile registry", function()
     local host = lax.host:gsub("%p", "%%%0")
     local code, _, err = ocb(d .. "/a", "pull", lax.host .. "/drip/team/drip:v1", "--timeout", "3")
     assert.equal(1, code)
-    assert.matches("^ocibuild: " .. host .. " was too slow %(http://" .. host .. "/v2/drip/team/drip/blobs/sha256:%x+%): "
+    assert.matches("^ocibuild: " .. host .. " was too slow %(http://" .. host
+      .. "/v2/drip/team/drip/blobs/sha256:%x+%): "
       .. "no complete answer within 3 s; the limits are %-%-timeout and %-%-min%-speed\n$", err)
     code, _, err = ocb(d .. "/b", "pull", lax.host .. "/drip/team/drip:v1", "--min-speed", "100/1", "--retry", "0")
     assert.equal(1, code)
-    assert.matches("^ocibuild: " .. host .. " was too slow %(http://" .. host .. "/v2/drip/team/drip/blobs/sha256:%x+%): "
+    assert.matches("^ocibuild: " .. host .. " was too slow %(http://" .. host
+      .. "/v2/drip/team/drip/blobs/sha256:%x+%): "
       .. "slower than 100 bytes/s for 1 s; the limits are %-%-timeout and %-%-min%-speed\n$", err)
     local out
     code, out, err = ocb(d .. "/b", "pull", lax.host .. "/x:1", "--min-speed", "fast")
@@ -127,7 +129,8 @@ describe("ocibuild push and pull against a hostile registry", function()
     local img = build(d, store, "busy:v1", 2000)
     local code, out, err = ocb(store, "push", "busy:v1", lax.host .. "/busy/team/app:v1", "--jobs", "1")
     assert.equal(0, code, out .. err)
-    assert.matches("ocibuild: warning: [A-Z]+ http://" .. lax.host:gsub("%p", "%%%0") .. "/v2/busy/team/app/[^\n]*: HTTP 429; "
+    assert.matches("ocibuild: warning: [A-Z]+ http://" .. lax.host:gsub("%p", "%%%0")
+      .. "/v2/busy/team/app/[^\n]*: HTTP 429; "
       .. "retrying in 1%.0 s %(1 of 4%)\n", err)
     local reqs = lax.requests()
     local refused = count(reqs, function(r) return r.status == 429 end)
@@ -146,14 +149,16 @@ describe("ocibuild push and pull against a hostile registry", function()
     local n0 = #lax.requests()
     local code, _, err = ocb(store, "push", "down:v1", lax.host .. "/down/team/app:v1", "--retry", "2")
     local reqs = table.move(lax.requests(), n0 + 1, #lax.requests(), 1, {})
-    assert.same({ 1, ("ocibuild: HEAD %s/down/team/app:v1: %s answered HTTP 503 (after 2 retries)\n"):format(lax.host, lax.host) }, { code, err:match("ocibuild: HEAD.*$") })
+    assert.same({ 1, ("ocibuild: HEAD %s/down/team/app:v1: %s answered HTTP 503 (after 2 retries)\n"):format(lax.host,
+      lax.host) }, { code, err:match("ocibuild: HEAD.*$") })
     assert.equal(2, select(2, err:gsub("ocibuild: warning: [^\n]*HTTP 503; retrying", "")))
     assert.equal(3, count(reqs, function(r) return r.path:find("/v2/down/", 1, true) end))
     -- a Retry-After past the deadline is not waited for
     n0 = #lax.requests()
     code, _, err = ocb(store, "push", "down:v1", lax.host .. "/away/team/app:v1")
     assert.same({ 1, ("ocibuild: HEAD %s/away/team/app:v1: %s answered HTTP 503 "
-      .. "(it asked to wait 7200 s, past the 3600 s deadline (--timeout))\n"):format(lax.host, lax.host) }, { code, err })
+      .. "(it asked to wait 7200 s, past the 3600 s deadline (--timeout))\n"):format(lax.host, lax.host) }, { code,
+      err })
     reqs = table.move(lax.requests(), n0 + 1, #lax.requests(), 1, {})
     assert.equal(1, count(reqs, function(r) return r.path:find("/v2/away/", 1, true) end))
   end)

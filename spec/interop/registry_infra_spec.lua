@@ -67,7 +67,8 @@ end
 -- (absolute, or a path on reg), cacert (false: none).
 local function http(tmp, reg, method, o)
   local url = o.url:match("^https?://") and o.url or (reg.url .. o.url)
-  local words = { "curl -s", method == "HEAD" and "-I" or ("-X " .. method), "-D", T.q(tmp .. "/h"), "-o", T.q(tmp .. "/b"), "-w '%{http_code}'" }
+  local words = { "curl -s", method == "HEAD" and "-I" or ("-X " .. method), "-D", T.q(tmp .. "/h"), "-o", T.q(tmp
+    .. "/b"), "-w '%{http_code}'" }
   if reg.ca and o.cacert ~= false then words[#words + 1] = "--cacert " .. T.q(reg.ca) end
   if o.user then words[#words + 1] = "-u " .. T.q(o.user) end
   if o.data then words[#words + 1] = "--data-binary @" .. T.q(o.data) end
@@ -247,7 +248,8 @@ describe("support.registry", function()
     -- another user may pull but not push into giteaadmin/
     code = push(tmp, reg, img, "giteaadmin/intruder", "other:pw2")
     assert.not_equal(0, code)
-    r = http(tmp, reg, "GET", { url = "/v2/token?service=container_registry&scope=repository:giteaadmin/intruder:pull,push",
+    r = http(tmp, reg, "GET",
+      { url = "/v2/token?service=container_registry&scope=repository:giteaadmin/intruder:pull,push",
       user = "other:pw2" })
     assert.equal(200, r.status)
     local token = T.json(r.body)
@@ -258,7 +260,8 @@ describe("support.registry", function()
     assert.equal(401, r.status)
     -- distribution lists the actions in map order: pull,push or push,pull
     local challenge = r.headers["www-authenticate"]:gsub("push,pull", "pull,push")
-    assert.equal(('Bearer realm="%s/v2/token",service="container_registry",scope="repository:giteaadmin/intruder:pull,push",'
+    assert.equal(('Bearer' ..
+      ' realm="%s/v2/token",service="container_registry",scope="repository:giteaadmin/intruder:pull,push",'
       .. 'error="insufficient_scope"'):format(reg.url), challenge)
     -- ... and push into its own namespace
     code, out, err = push(tmp, reg, img, "other/app", "other:pw2")

@@ -51,7 +51,8 @@ describe("registries.conf", function()
     if not main then return pending(why) end
     local one = build(base .. "/one", "one:1")
     assert.equal(0, (T.ocibuild("--store", base .. "/one/store", "push", "one:1", main.host .. "/team/app:1")))
-    local conf = ('[[registry]]\nlocation = "%s"\n[[registry.mirror]]\nlocation = "%s"\n'):format(main.host, mirror.host)
+    local conf = ('[[registry]]\nlocation = "%s"\n[[registry.mirror]]\nlocation = "%s"\n'):format(main.host,
+      mirror.host)
     -- the mirror has no such image: the registry's is pulled
     local code, out, err = ocb(conf, "--store", base .. "/a", "pull", main.host .. "/team/app:1")
     assert.equal(0, code, out .. err)

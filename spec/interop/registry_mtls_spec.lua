@@ -7,17 +7,7 @@ local T = require "support"
 describe("client certificates from certs.d", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, client_certs = true }
-    if ok then reg = R.start { tls = true, client_certs = true } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, client_certs = true }, function(r, w, b) reg, why, base = r, w, b end)
 
   -- ocibuild with HOME set to home (where ~/.config/containers/certs.d is).
   local function ocb(home, ...)
@@ -72,7 +62,8 @@ describe("client certificates from certs.d", function()
     h, dir = home("half", { ["ca.crt"] = reg.ca, ["client.cert"] = reg.client_cert })
     local n0 = #reg.requests()
     code, out, err = ocb(h, "--store", h .. "/store", "pull", reg.host .. "/team/mtls:v1")
-    assert.same({ 1, "", ("ocibuild: %s/client.cert has no client.key beside it: a client certificate needs both (PEM)\n")
+    assert.same({ 1, "",
+      ("ocibuild: %s/client.cert has no client.key beside it: a client certificate needs both (PEM)\n")
       :format(dir) }, { code, out, err })
     assert.equal(n0, #reg.requests())
   end)

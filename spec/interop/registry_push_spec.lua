@@ -52,26 +52,15 @@ end
 local function build(dir, store, tag, random, extra)
   T.write(dir .. "/ctx/hello.txt", "hello from " .. dir .. "\n")
   if random then T.must(("head -c %d /dev/urandom > %s"):format(random, T.q(dir .. "/ctx/random.bin"))) end
-  local code, out, err = ocb(store, "build", dir .. "/ctx", "-t", tag, table.unpack(extra or {}))
-  assert(code == 0, out .. err)
+  T.built(store, dir .. "/ctx", "-t", tag, table.unpack(extra or {}))
   return T.image(store, tag)
 end
 
 describe("ocibuild push and pull", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start {} end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({}, function(r, w, b) reg, why, base = r, w, b end,
+    function() return have("skopeo"), "skopeo is not installed" end)
 
   it("pushes an image skopeo reads back byte for byte, then only HEADs it again", function()
     if not reg then return pending(why) end
@@ -81,10 +70,11 @@ describe("ocibuild push and pull", function()
     local _, n0 = since(reg, 0)
     local code, out, err = ocb(store, "push", tag)
     assert.equal(0, code, out .. err)
-    local l, n1 = lines(out), nil
+    local l = lines(out)
     assert.equal(3, #l)
     assert.equal(reg.host .. "/team/app@" .. img.desc.digest, l[3])
-    assert.truthy(out:find(("uploaded   %s %d B\n"):format(img.manifest.config.digest, img.manifest.config.size), 1, true), out)
+    assert.truthy(out:find(("uploaded   %s %d B\n"):format(img.manifest.config.digest, img.manifest.config.size), 1,
+      true), out)
     assert.truthy(out:find("uploaded   " .. img.manifest.layers[1].digest .. " 195.", 1, true), out)
 
     local reqs = since(reg, n0)
@@ -101,9 +91,10 @@ describe("ocibuild push and pull", function()
     assert.equal(0, code, out .. err)
     local back = T.json(T.read(d .. "/back/index.json")).manifests[1]
     assert.equal(img.desc.digest, back.digest)
-    assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/back/blobs/sha256/" .. img.manifest.layers[1].digest:sub(8)))
+    assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/back/blobs/sha256/"
+      .. img.manifest.layers[1].digest:sub(8)))
 
-    _, n1 = since(reg, 0)
+    local _, n1 = since(reg, 0)
     code, out, err = ocb(store, "push", tag)
     assert.equal(0, code, out .. err)
     assert.equal(2, select(2, out:gsub("exists ", "")))
@@ -144,7 +135,8 @@ describe("ocibuild push and pull", function()
     assert.truthy(out:find("mounted    " .. img.manifest.layers[1].digest, 1, true), out)
     assert.truthy(out:find("mounted    " .. img.manifest.config.digest, 1, true), out)
     local reqs = since(reg, n0)
-    assert.equal(2, count(reqs, "POST", "^/v2/other/second/blobs/uploads/%?mount=sha256%%3A%x+&from=team%%2Ffirst$", 201))
+    assert.equal(2, count(reqs, "POST", "^/v2/other/second/blobs/uploads/%?mount=sha256%%3A%x+&from=team%%2Ffirst$",
+      201))
     assert.equal(0, count(reqs, "PUT", "/blobs/uploads/"))
     assert.equal(T.read(img.blob(img.desc.digest)), remote_manifest(reg, "other/second:v2"))
   end)
@@ -320,7 +312,7 @@ describe("ocibuild push and pull", function()
       package.cpath = %q .. "/lib/?.so;" .. package.cpath
       local registry = require "ocibuild.registry"
       local st = assert(require("ocibuild.store").open(%q))
-      local desc = assert(registry.local_image(st, "stop:v1"))
+      local desc = assert(require("ocibuild.store.images").find(st, "stop:v1")).desc
       local ok, err = pcall(registry.push, st, desc, %q, { jobs = 1, on_event = function(ev)
         if ev.type == "blob" and ev.action == "uploaded" then error("stopped after " .. ev.digest, 0) end
       end })
@@ -354,7 +346,7 @@ describe("ocibuild push and pull", function()
       :format(img.manifest.layers[1].digest, "sha256:" .. T.sha256_file(layer), reg.host)
     -- sent whole, then in chunks: either way it is caught, and nothing is tagged
     local code, out, err = ocb(store, "push", "bad:v1", reg.host .. "/team/bad:v1")
-    assert.same({ 1, want }, { code, err })
+    assert.same({ 1, "", want }, { code, out, err })
     code, out, err = ocb(store, "push", "bad:v1", reg.host .. "/team/bad:v1", "--chunk-size", "1M")
     assert.same({ 1, want }, { code, err })
     assert.is_string(out)
@@ -386,8 +378,10 @@ return r
 ]]):format(reg.host .. "/team/built:v1", reg.host .. "/team/scripted:v1", reg.host .. "/team/copied:v1"))
     -- oci.pull and oci.push are for programs and unsandboxed scripts
     code, out, err = ocb(store, "run", d .. "/ctx/build.lua")
-    assert.equal(1, code)
-    assert.equal(d .. "/ctx/build.lua:2: attempt to call a nil value (field 'pull')", err:match("^ocibuild: (.-)\n"))
+    assert.same({ 1, "" }, { code, out })
+    assert.equal(d .. "/ctx/build.lua:2: oci.pull is not available in build scripts: a build script builds and saves, "
+      .. "it does not manage the user's store or registries, nor run other scripts (use --unsafe to allow)",
+      err:match("^ocibuild: (.-)\n"))
     code, out, err = ocb(store, "run", "--unsafe", d .. "/ctx/build.lua")
     assert.equal(0, code, out .. err)
     local pushed = out:match("pushed (%S+)")
@@ -395,9 +389,11 @@ return r
     assert.equal(pushed:gsub("scripted", "copied"), out:match("copied (%S+)"))
     assert.equal(pushed:match("sha256:%x+"), sha256(remote_manifest(reg, "team/scripted:v1")))
 
-    T.write(d .. "/ctx/bad.lua", 'local oci = require "ocibuild"\nlocal r = oci.image {}:save { tag = "plain:v1", push = true }\nreturn r\n')
+    T.write(d .. "/ctx/bad.lua",
+      'local oci = require "ocibuild"\nlocal r = oci.image {}:save { tag = "plain:v1", push = true }\nreturn r\n')
     code, out, err = ocb(store, "run", d .. "/ctx/bad.lua")
-    assert.same({ 1, "", "ocibuild: " .. d .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
+    assert.same({ 1, "", "ocibuild: " .. d
+      .. '/ctx/bad.lua:2: push = true: tag "plain:v1" names no registry (use HOST/NAME:TAG, or '
       .. 'push = "HOST/NAME:TAG")\n' }, { code, out, err })
   end)
 
@@ -408,12 +404,14 @@ return r
     local _, n0 = since(reg, 0)
     local code, out, err = ocb(store, "push", "err:v1", reg.host .. "/GiteaAdmin/site:v1")
     assert.same({ 2, "", ('ocibuild: invalid reference "%s/GiteaAdmin/site:v1": repository name "GiteaAdmin/site" '
-      .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host, reg.host) },
+      .. 'must be lowercase (try "%s/giteaadmin/site:v1") (see \'ocibuild push --help\')\n'):format(reg.host,
+      reg.host) },
       { code, out, err })
     assert.equal(0, #since(reg, n0))
 
     code, out, err = ocb(store, "push", "err:v1")
-    assert.same({ 2, "", "ocibuild: \"err:v1\" names no registry: give DEST, as HOST/NAME:TAG (see 'ocibuild push --help')\n" },
+    assert.same({ 2, "",
+      "ocibuild: \"err:v1\" names no registry: give DEST, as HOST/NAME:TAG (see 'ocibuild push --help')\n" },
       { code, out, err })
     code, _, err = ocb(store, "push", "err:v1", "127.0.0.1:1/team/app:v1")
     assert.same({ 1, "ocibuild: cannot connect to 127.0.0.1:1: connection refused at https://127.0.0.1:1/v2/ "
@@ -427,7 +425,8 @@ return r
     finally(function() os.execute("kill " .. pid .. " 2>/dev/null") end)
     T.sh(("for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.05; done"):format(port))
     code, _, err = ocb(store, "push", "err:v1", ("127.0.0.1:%d/team/app:v1"):format(port))
-    assert.same({ 1, ("ocibuild: 127.0.0.1:%d is not a registry: GET http://127.0.0.1:%d/v2/ answered HTTP 404, not 200 "
+    assert.same({ 1,
+      ("ocibuild: 127.0.0.1:%d is not a registry: GET http://127.0.0.1:%d/v2/ answered HTTP 404, not 200 "
       .. "or 401\n"):format(port, port) }, { code, err })
 
     -- a manifest the registry refuses: an OCI body under a Docker media type
@@ -476,13 +475,15 @@ return r
         assert.falsy(r.line:find('te="chunked"', 1, true), r.line)
       end
       assert.equal(size - 1, ends[#ends])
-      assert.equal(1, count(reqs, "PUT", "/blobs/uploads/.*digest=" .. img.manifest.layers[1].digest:gsub(":", "%%%%3A"), 201))
+      assert.equal(1, count(reqs, "PUT", "/blobs/uploads/.*digest=" .. img.manifest.layers[1].digest:gsub(":",
+        "%%%%3A"), 201))
       assert.equal(T.read(img.blob(img.desc.digest)), remote_manifest(proxy, "team/big:v1"))
 
       -- pulled back through the proxy, the layer is the same
       code, out, err = ocb(d .. "/into", "pull", proxy.host .. "/team/big:v1")
       assert.equal(0, code, out .. err)
-      assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/into/blobs/sha256/" .. img.manifest.layers[1].digest:sub(8)))
+      assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/into/blobs/sha256/"
+        .. img.manifest.layers[1].digest:sub(8)))
 
       -- chunks under the limit from the start: no 413 at all (and without
       -- the store's records of where blobs went, no mount either)

@@ -71,7 +71,8 @@ assert set(c) == {'identity', 'image', 'type'}, 'critical: %r' % sorted(c)
 assert set(c['identity']) == {'docker-reference'} and set(c['image']) == {'docker-manifest-digest'}
 assert p['optional'] is None or isinstance(p['optional'], dict), 'optional'
 assert c['type'] == 'cosign container image signature'
-print(c['image']['docker-manifest-digest'], c['identity']['docker-reference'], c['type'])]]), T.q(dir .. "/payload.json")))
+print(c['image']['docker-manifest-digest'], c['identity']['docker-reference'], c['type'])]]), T.q(dir
+  .. "/payload.json")))
   return code == 0 and out:gsub("\n$", "") or nil
 end
 
@@ -90,7 +91,8 @@ local function skopeo_policy(dir, reg, pub, ref)
   T.write(dir .. "/policy.json", ([[{"default":[{"type":"reject"}],"transports":{"docker":{"%s":[
     {"type":"sigstoreSigned","keyPath":"%s","signedIdentity":{"type":"matchRepository"}}]}}}]]):format(reg.host, pub))
   T.write(dir .. "/registries.d/default.yaml", "default-docker:\n  use-sigstore-attachments: true\n")
-  local code, _, err = T.sh(("skopeo --debug --policy %s --registries.d %s copy --src-tls-verify=false %s dir:%s"):format(
+  local code, _,
+    err = T.sh(("skopeo --debug --policy %s --registries.d %s copy --src-tls-verify=false %s dir:%s"):format(
     T.q(dir .. "/policy.json"), T.q(dir .. "/registries.d"), T.q("docker://" .. reg.host .. "/" .. ref),
     T.q(dir .. "/copy-" .. sha256(ref):sub(8, 16))))
   return code, err
@@ -115,31 +117,23 @@ describe("ocibuild sign and verify with a registry", function()
     return text and T.json(text), text
   end
 
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start {} end
-    base = T.tmpdir()
+  R.serve({}, function(r, w, b)
+    reg, why, base = r, w, b
     keys = base .. "/keys"
     T.must("mkdir -p " .. T.q(keys))
     for _, k in ipairs { "one", "two", "three", "four" } do
       local code, out, err = ocb(base .. "/store", "keygen", "--output-key-prefix", keys .. "/" .. k)
       assert(code == 0, out .. err)
     end
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  end, function() return have("skopeo"), "skopeo is not installed" end)
 
   it("signs a pushed image: skopeo finds the signature for its digest, openssl accepts the payload", function()
     if not reg then return pending(why) end
     local d = T.tmpdir(finally)
     local digest = pushed("plain", "signed\n", "team/app:v1")
     local unsigned = pushed("unsigned", "not signed\n", "team/bare:v1")
-    local code, out, err = ocb(base .. "/store", "sign", "--key", keys .. "/one.key", "docker://" .. reg.host .. "/team/app:v1")
+    local code, out, err = ocb(base .. "/store", "sign", "--key", keys .. "/one.key", "docker://" .. reg.host
+      .. "/team/app:v1")
     assert.equal(0, code, out .. err)
     assert.equal("signed: " .. reg.host .. "/team/app@" .. digest .. "\n", out)
 
@@ -161,7 +155,8 @@ describe("ocibuild sign and verify with a registry", function()
     -- skopeo looks for the attachment of exactly this digest and finds it
     local scode, serr = skopeo_policy(d, reg, keys .. "/one.pub", "team/app:v1")
     assert.equal(1, scode)
-    assert.truthy(serr:find(("Looking for sigstore attachments in %s/team/app:%s"):format(reg.host, sig_tag(digest)), 1, true), serr)
+    assert.truthy(serr:find(("Looking for sigstore attachments in %s/team/app:%s"):format(reg.host, sig_tag(digest)), 1,
+      true), serr)
     assert.truthy(serr:find("Found a sigstore attachment manifest with 1 layers", 1, true), serr)
     assert.truthy(serr:find("Fetching sigstore attachment 1/1: " .. l.digest, 1, true), serr)
     assert.truthy(serr:find("sigstore disabled", 1, true), serr)
@@ -174,14 +169,16 @@ describe("ocibuild sign and verify with a registry", function()
     -- and ocibuild verify says which key and claims it checked
     code, out, err = ocb(base .. "/store", "verify", "--key", keys .. "/one.pub", reg.host .. "/team/app:v1")
     assert.equal(0, code, out .. err)
-    local id = "sha256:" .. T.must(("openssl pkey -pubin -in %s -outform DER | sha256sum"):format(T.q(keys .. "/one.pub"))):match("%x+")
+    local id = "sha256:" .. T.must(("openssl pkey -pubin -in %s -outform DER | sha256sum"):format(T.q(keys
+      .. "/one.pub"))):match("%x+")
     assert.truthy(out:find("verified: " .. reg.host .. "/team/app@" .. digest .. "\n", 1, true), out)
     assert.truthy(out:find("key: " .. keys .. "/one.pub (" .. id .. ")", 1, true), out)
     assert.truthy(out:find("critical.image.docker-manifest-digest: " .. digest, 1, true), out)
     assert.truthy(out:find("critical.identity.docker-reference: " .. reg.host .. "/team/app", 1, true), out)
     assert.truthy(out:find("critical.type: cosign container image signature", 1, true), out)
     code, out, err = ocb(base .. "/store", "verify", "--key", keys .. "/one.pub", reg.host .. "/team/bare:v1")
-    assert.same({ 1, "", ("ocibuild: %s/team/bare@%s has no signatures (no %s)\n"):format(reg.host, unsigned, sig_tag(unsigned)) },
+    assert.same({ 1, "", ("ocibuild: %s/team/bare@%s has no signatures (no %s)\n"):format(reg.host, unsigned,
+      sig_tag(unsigned)) },
       { code, out, err })
   end)
 
@@ -206,7 +203,8 @@ describe("ocibuild sign and verify with a registry", function()
     code, _, err = ocb(base .. "/store", "verify", "--key", keys .. "/three.pub", ref)
     assert.equal(1, code)
     assert.equal(("ocibuild: no signature of %s/team/append@%s verifies with %s/three.pub: layer 1: the signature does "
-      .. "not verify with this key; layer 2: the signature does not verify with this key\n"):format(reg.host, digest, keys), err)
+      .. "not verify with this key; layer 2: the signature does not verify with this key\n"):format(reg.host, digest,
+      keys), err)
   end)
 
   it("keeps every signature when four signers write at once", function()
@@ -259,7 +257,8 @@ describe("ocibuild sign and verify with a registry", function()
 
     -- another key
     code, out, err = ocb(base .. "/store", "verify", "--key", keys .. "/two.pub", reg.host .. "/team/tamper:a")
-    assert.same({ 1, "", ("ocibuild: no signature of %s/team/tamper@%s verifies with %s/two.pub: layer 1: the signature "
+    assert.same({ 1, "",
+      ("ocibuild: no signature of %s/team/tamper@%s verifies with %s/two.pub: layer 1: the signature "
       .. "does not verify with this key\n"):format(reg.host, a, keys) }, { code, out, err })
     assert.is_false(openssl_verifies(d, keys .. "/two.pub", payload, sig))
 
@@ -312,7 +311,8 @@ describe("ocibuild sign and verify with a registry", function()
     assert.equal(0, code, out .. err)
     local idx_digest = out:match("@(sha256:%x+)\n$")
     local idx = T.json(assert(get(reg, "team/multi/manifests/" .. idx_digest)))
-    code, out, err = ocb(base .. "/store", "sign", "--recursive", "--key", keys .. "/one.key", reg.host .. "/team/multi:v1")
+    code, out, err = ocb(base .. "/store", "sign", "--recursive", "--key", keys .. "/one.key", reg.host
+      .. "/team/multi:v1")
     assert.equal(0, code, out .. err)
     local want = { idx_digest, idx.manifests[1].digest, idx.manifests[2].digest }
     local lines = {}
@@ -334,17 +334,8 @@ end)
 describe("ocibuild sign and verify with Gitea-shaped tokens over TLS", function()
   local reg, why, base
 
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, auth = "token" }
-    if ok then reg = R.start { tls = true, auth = "token", users = { giteaAdmin = "sign-pass", other = "other-pass" } } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, auth = "token", users = { giteaAdmin = "sign-pass", other = "other-pass" } },
+    function(r, w, b) reg, why, base = r, w, b end)
 
   it("signs with push access to the repository, verifies with read access, and needs push access to sign", function()
     if not reg then return pending(why) end

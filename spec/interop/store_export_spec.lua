@@ -37,7 +37,8 @@ describe("ocibuild.interop export", function()
     T.must(("skopeo copy -q oci-archive:%s oci:%s:copied"):format(T.q(tmp .. "/site.tar"), T.q(tmp .. "/other")))
     local idx = T.json(T.read(tmp .. "/other/index.json"))
     assert.equal(img.digest, idx.manifests[1].digest)
-    assert.equal(img.digest, T.json(T.must("skopeo inspect oci-archive:" .. T.q(tmp .. "/site.tar") .. ":site:dev")).Digest)
+    assert.equal(img.digest, T.json(T.must("skopeo inspect oci-archive:" .. T.q(tmp .. "/site.tar")
+      .. ":site:dev")).Digest)
     T.must("oci-image-tool validate --type image " .. T.q(tmp .. "/other"))
   end)
 
@@ -54,7 +55,8 @@ describe("ocibuild.interop export", function()
     -- and podman's own archives import back, names kept (podman recompresses
     -- layers on save: the OCI archive's manifest is new, and kept as is)
     T.must(("%s save --format oci-archive -o %s docker.io/library/site:dev"):format(podman, T.q(tmp .. "/p-oci.tar")))
-    T.must(("%s save --format docker-archive -o %s docker.io/library/site:dev"):format(podman, T.q(tmp .. "/p-docker.tar")))
+    T.must(("%s save --format docker-archive -o %s docker.io/library/site:dev"):format(podman, T.q(tmp
+      .. "/p-docker.tar")))
     local saved = T.json(T.must(("tar -xOf %s index.json"):format(T.q(tmp .. "/p-oci.tar")))).manifests[1].digest
     local s = tmp .. "/from-podman"
     assert.equal("imported: " .. saved .. " site:dev\n", fx.ok(s, "import", tmp .. "/p-oci.tar"))

@@ -42,6 +42,27 @@ function M.available(opts)
   return true
 end
 
+--- For the describe block it is called in: a registry started with opts
+-- (M.start) before the block's tests when one can run here (M.available,
+-- then check() -> ok, why when given), and a temp folder; both gone after
+-- the tests. set(reg, why, base) is called once they are there (reg nil
+-- and why the reason when no registry can run).
+function M.serve(opts, set, check)
+  local busted = require "busted"
+  local reg, base
+  busted.setup(function()
+    local ok, why = M.available(opts)
+    if ok and check then ok, why = check() end
+    if ok then reg = M.start(opts) end
+    base = T.tmpdir()
+    set(reg, why, base)
+  end)
+  busted.teardown(function()
+    if reg then reg.stop() end
+    if base then T.sh("rm -rf " .. T.q(base)) end
+  end)
+end
+
 -- Builds a Go program of spec/support once per process (GOPATH mode,
 -- offline), as spec/diff/dockerref.lua builds its helper; renamed into
 -- place so that two spec files building at once never run a half-written

@@ -51,15 +51,20 @@ describe("ocibuild (the public API)", function()
       { { context = "ctx/f" }, "context %s/ctx/f is not a directory" },
       { { context = "ctx", dest = "app" }, 'dest must be an absolute path in the image, got "app"' },
       { { context = "ctx", dest = "/a/../b" }, "dest must not contain '..', got \"/a/../b\"" },
-      { { context = "ctx", dest = "/a/.wh.b" }, 'dest "/a/.wh.b" has a component starting with .wh., which would be read as a whiteout' },
+      { { context = "ctx", dest = "/a/.wh.b" },
+        'dest "/a/.wh.b" has a component starting with .wh., which would be read as a whiteout' },
       { { context = "ctx", mode = "0755" }, 'mode must be one of keep, normalize, got "0755"' },
       { { context = "ctx", mtime = "now" }, 'mtime must be one of fixed, keep, got "now"' },
       { { context = "ctx", compression = "bzip2" }, 'compression must be one of gzip, zstd, none, got "bzip2"' },
       { { context = "ctx", level = 10 }, "level must be an integer from 1 to 9 for gzip, got 10" },
-      { { context = "ctx", compression = "zstd", level = 20 }, "level must be an integer from 1 to 19 for zstd, got 20" },
-      { { context = "ctx", owner = "root" }, 'owner must be "keep" or "UID:GID" with ids from 0 to 4294967294, got "root"' },
-      { { context = "ctx", owner = "4294967296:0" }, 'owner must be "keep" or "UID:GID" with ids from 0 to 4294967294, got "4294967296:0"' },
-      { { context = "ctx", owner = "99999999999999999999:0" }, 'owner must be "keep" or "UID:GID" with ids from 0 to 4294967294, got "99999999999999999999:0"' },
+      { { context = "ctx", compression = "zstd", level = 20 },
+        "level must be an integer from 1 to 19 for zstd, got 20" },
+      { { context = "ctx", owner = "root" },
+        'owner must be "keep" or "UID:GID" with ids from 0 to 4294967294, got "root"' },
+      { { context = "ctx", owner = "4294967296:0" },
+        'owner must be "keep" or "UID:GID" with ids from 0 to 4294967294, got "4294967296:0"' },
+      { { context = "ctx", owner = "99999999999999999999:0" },
+        'owner must be "keep" or "UID:GID" with ids from 0 to 4294967294, got "99999999999999999999:0"' },
       { { context = "ctx", jobs = 0 }, "jobs must be an integer from 1 to 256, got 0" },
       { { context = "ctx", exclude = "*.log" }, "exclude must be a list of patterns" },
       { { context = "ctx", exclude = { 5 } }, "exclude[1] must be a string" },
@@ -97,14 +102,19 @@ describe("ocibuild (the public API)", function()
         { function() img:labels "k=v" end, "labels needs a table of strings" },
         { function() img:labels { k = true } end, "label keys and values must be strings" },
         { function() img:config "x" end, "config needs a table" },
-        { function() img:config { entrypont = {} } end, 'config: unknown option "entrypont" (did you mean "entrypoint"?)' },
+        { function() img:config { entrypont = {} } end,
+          'config: unknown option "entrypont" (did you mean "entrypoint"?)' },
         { function() img:config { workdir = 1 } end, "config.workdir must be a non-empty string" },
         { function() img:config { entrypoint = "/bin/sh" } end, "config.entrypoint must be a list of strings" },
         { function() img:config { cmd = { "a", 2 } } end, "config.cmd[2] must be a string" },
-        { function() img:config { env = "A=1" } end, 'config.env must be a table of KEY = "value" or a list of "KEY=value"' },
-        { function() img:config { env = { "NOEQUALS" } } end, 'config.env[1] must be a KEY=VALUE string, got "NOEQUALS"' },
-        { function() img:config { env = { ["A=B"] = "c" } } end, "config.env: keys and values must be strings, keys non-empty and without '=', got \"A=B\" = \"c\"" },
-        { function() img:config { ports = { "0" } } end, 'config.ports: bad port "0" (expected 1-65535, optionally /tcp, /udp or /sctp)' },
+        { function() img:config { env = "A=1" } end,
+          'config.env must be a table of KEY = "value" or a list of "KEY=value"' },
+        { function() img:config { env = { "NOEQUALS" } } end,
+          'config.env[1] must be a KEY=VALUE string, got "NOEQUALS"' },
+        { function() img:config { env = { ["A=B"] = "c" } } end,
+          "config.env: keys and values must be strings, keys non-empty and without '=', got \"A=B\" = \"c\"" },
+        { function() img:config { ports = { "0" } } end,
+          'config.ports: bad port "0" (expected 1-65535, optionally /tcp, /udp or /sctp)' },
         { function() img:config { ports = { "65536" } } end, 'config.ports: bad port "65536"' },
         { function() img:config { ports = { "80/foo" } } end, 'config.ports: bad port "80/foo"' },
         { function() img:config { volumes = { 1 } } end, "config.volumes[1] must be a string" },
@@ -157,7 +167,8 @@ describe("ocibuild (the public API)", function()
           T.q(prog:format(call))))
       end
       assert.truthy(with("SOURCE_DATE_EPOCH=253402300800", "image")
-        :find("SOURCE_DATE_EPOCH must be a decimal integer of seconds up to 253402300799 (9999-12-31), got \"253402300800\"", 1, true))
+        :find("SOURCE_DATE_EPOCH must be a decimal integer of seconds up to 253402300799 (9999-12-31), got" ..
+          " \"253402300800\"", 1, true))
       assert.truthy(with("SOURCE_DATE_EPOCH=1e9", "image"):find('got "1e9"', 1, true))
       assert.equal("OCIBUILD_JOBS must be an integer from 1 to 256, got \"0\"",
         with("OCIBUILD_JOBS=0", "build, { context = 'ctx', store = 's' }"):match("OCIBUILD_JOBS.*$"))
@@ -185,6 +196,25 @@ describe("ocibuild (the public API)", function()
       assert.same({ r.digest, r.image_id }, { img.desc.digest, img.manifest.config.digest })
       assert.same({ a = "b" }, img.config.config.Labels)
       assert.same({ "/f" }, img.config.config.Cmd)
+    end)
+  end)
+
+  describe("a mistyped name", function()
+    it("raises at the caller's line, naming the nearest function or method", function()
+      local line = here() + 1
+      local err = raises(function() return oci.imgae end)
+      assert.equal(('%s:%d: ocibuild has no function "imgae" (did you mean "image"?)'):format(SRC, line), err)
+      local img = oci.image {}
+      line = here() + 1
+      err = raises(function() img:layr { context = "." } end)
+      assert.equal(('%s:%d: Image has no method "layr" (did you mean "layer"?)'):format(SRC, line), err)
+      err = raises(function() return oci.index { img }.sav end)
+      assert.matches('Index has no method "sav" %(did you mean "save"%?%)$', err)
+      err = raises(function() return require("ocibuild").runn end)
+      assert.matches('ocibuild has no function "runn" %(did you mean "run"%?%)$', err)
+      -- nothing near: no guess
+      err = raises(function() return oci.zzzzzzzz end)
+      assert.matches('ocibuild has no function "zzzzzzzz"$', err)
     end)
   end)
 end)

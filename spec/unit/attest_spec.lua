@@ -32,7 +32,8 @@ describe("ocibuild.attest", function()
 
   setup(function()
     d = T.tmpdir()
-    T.must(("mkdir -p %s/root/var/lib/dpkg %s/root/etc && cp /var/lib/dpkg/status %s/root/var/lib/dpkg/ && cp /etc/os-release %s/root/etc/")
+    T.must(("mkdir -p %s/root/var/lib/dpkg %s/root/etc && cp /var/lib/dpkg/status %s/root/var/lib/dpkg/ && cp" ..
+      " /etc/os-release %s/root/etc/")
       :format(T.q(d), T.q(d), T.q(d), T.q(d)))
     local r = assert(detect.scan(source.dir(d .. "/root")))
     local pkgs = r.packages
@@ -88,7 +89,8 @@ print(len(doc['packages']), doc['creationInfo']['created'], doc['documentNamespa
       assert.equal("Apache-2.0 OR (MIT AND BSD-3-Clause)", by.expr.licenseDeclared)
       assert.equal("LicenseRef-MIT-License", by.text.licenseDeclared)
       assert.equal("GPL-2.0+", by["@s/plus"].licenseDeclared)
-      assert.same({ { licenseId = "LicenseRef-MIT-License", extractedText = "MIT License" } }, doc.hasExtractedLicensingInfos)
+      assert.same({ { licenseId = "LicenseRef-MIT-License", extractedText = "MIT License" } },
+        doc.hasExtractedLicensingInfos)
       assert.equal("found in layer " .. LAYER .. " at /app/text", by.text.sourceInfo)
       assert.equal("found at /var/lib/dpkg/status", by.libc6.sourceInfo)
     end)
@@ -176,7 +178,8 @@ print(len(refs), b['metadata']['timestamp'])
           digest = "sha256:" .. ("ef"):rep(32) } },
         context = { git = { commit = ("a"):rep(40), remote = "https://example.com/team/app.git" } },
         started = 1, finished = 2, epoch = 1700000000 }
-      local st = intoto.statement({ { name = "registry.example/team/app", digest = DIGEST } }, provenance.PREDICATE_TYPE, pred)
+      local st = intoto.statement({ { name = "registry.example/team/app", digest = DIGEST } },
+        provenance.PREDICATE_TYPE, pred)
       local text = json.encode(st)
       local back = json.decode(text)
       assert.equal("https://in-toto.io/Statement/v1", back._type)
@@ -184,20 +187,24 @@ print(len(refs), b['metadata']['timestamp'])
       assert.equal("https://slsa.dev/provenance/v1", back.predicateType)
       local bd, rd = back.predicate.buildDefinition, back.predicate.runDetails
       assert.equal(provenance.BUILD_TYPE, bd.buildType)
-      assert.same({ kind = "script", path = "build.lua", digest = { sha256 = ("cd"):rep(32) } }, bd.externalParameters.definition)
+      assert.same({ kind = "script", path = "build.lua", digest = { sha256 = ("cd"):rep(32) } },
+        bd.externalParameters.definition)
       assert.same({ tag = "app:1", n = "3" }, bd.externalParameters.args)
       assert.same({ "linux/amd64" }, bd.externalParameters.platforms)
       assert.equal("final", bd.externalParameters.target)
       assert.same({ name = "docker.io/library/debian:12", digest = { sha256 = ("ef"):rep(32) },
         uri = "pkg:oci/debian@sha256:" .. ("ef"):rep(32) .. "?repository_url=docker.io/library/debian&tag=12" },
         bd.resolvedDependencies[1])
-      assert.same({ name = "context", digest = { gitCommit = ("a"):rep(40) }, uri = "git+https://example.com/team/app.git" },
+      assert.same({ name = "context", digest = { gitCommit = ("a"):rep(40) },
+        uri = "git+https://example.com/team/app.git" },
         bd.resolvedDependencies[2])
       assert.same({ id = "urn:ocibuild:builder@0.1.0", version = { ocibuild = "0.1.0" } }, rd.builder)
       -- SOURCE_DATE_EPOCH fixes both times
       assert.same({ startedOn = "2023-11-14T22:13:20Z", finishedOn = "2023-11-14T22:13:20Z" }, rd.metadata)
-      local free = provenance.predicate { version = "0.1.0", started = 10, finished = 20, builder_id = "https://ci.example/run" }
-      assert.same({ startedOn = "1970-01-01T00:00:10Z", finishedOn = "1970-01-01T00:00:20Z" }, json.decode(json.encode(free)).runDetails.metadata)
+      local free = provenance.predicate { version = "0.1.0", started = 10, finished = 20,
+        builder_id = "https://ci.example/run" }
+      assert.same({ startedOn = "1970-01-01T00:00:10Z", finishedOn = "1970-01-01T00:00:20Z" },
+        json.decode(json.encode(free)).runDetails.metadata)
       assert.equal("https://ci.example/run", free.runDetails.builder.id)
       assert.same({}, json.decode(json.encode(free)).buildDefinition.resolvedDependencies)
     end)
@@ -207,7 +214,8 @@ print(len(refs), b['metadata']['timestamp'])
     it("signs the pre-authentication encoding, which openssl verifies, and refuses what was changed", function()
       local key = assert(core.key_generate())
       local pub = assert(core.key_load(key:public_pem(), { public = true }))
-      local payload = json.encode(intoto.statement({ { name = "x", digest = DIGEST } }, "https://example.com/p", json.object {}))
+      local payload = json.encode(intoto.statement({ { name = "x", digest = DIGEST } }, "https://example.com/p",
+        json.object {}))
       assert.equal("DSSEv1 28 application/vnd.in-toto+json 5 hello", dsse.pae(intoto.PAYLOAD_TYPE, "hello"))
       local env = assert(dsse.envelope(intoto.PAYLOAD_TYPE, payload, key, "k1"))
       local back = json.decode(json.encode(env))
@@ -216,7 +224,8 @@ print(len(refs), b['metadata']['timestamp'])
       T.write(d .. "/pae", dsse.pae(intoto.PAYLOAD_TYPE, payload))
       T.write(d .. "/sig", core.base64_decode(back.signatures[1].sig))
       T.write(d .. "/pub.pem", pub:public_pem())
-      assert.equal("Verified OK\n", T.must(("openssl dgst -sha256 -verify %s -signature %s %s"):format(T.q(d .. "/pub.pem"),
+      assert.equal("Verified OK\n", T.must(("openssl dgst -sha256 -verify %s -signature %s %s"):format(T.q(d
+        .. "/pub.pem"),
         T.q(d .. "/sig"), T.q(d .. "/pae"))))
       assert.same({ payload, intoto.PAYLOAD_TYPE }, { dsse.verify(back, pub) })
       local function refused(e, why)
@@ -251,7 +260,8 @@ print(len(refs), b['metadata']['timestamp'])
       assert.same({ commit = head, remote = "https://example.com/team/app.git" }, git.info(repo .. "/sub/dir"))
       T.must("git -C " .. T.q(repo) .. " pack-refs --all")
       assert.equal(head, git.info(repo).commit)
-      T.must(("cd %s && echo 2 > sub/dir/f && git commit -qam two && git checkout -q --detach HEAD~1"):format(T.q(repo)))
+      T.must(("cd %s && echo 2 > sub/dir/f && git commit -qam two && git checkout -q --detach" ..
+        " HEAD~1"):format(T.q(repo)))
       assert.equal(head, git.info(repo).commit)
       T.must(("git -C %s worktree add -q %s main 2>/dev/null || git -C %s worktree add -q %s master"):format(T.q(repo),
         T.q(d .. "/wt"), T.q(repo), T.q(d .. "/wt")))

@@ -1,14 +1,14 @@
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 
-describe("ocibuild.build.check", function()
+describe("ocibuild.util.check", function()
   describe("keys()", function()
     it("names an unknown key and the known one it was probably meant to be", function()
       local known = { "context", "dest", "exclude", "mode" }
-      assert.same({ nil, 'layer: unknown option "dset" (did you mean "dest"?)' },
+      assert.same({ nil, 'layer: unknown option "dset" (did you mean "dest"?)', "BADVALUE" },
         { check.keys({ context = "x", dset = "/" }, known, "layer") })
-      assert.same({ nil, 'layer: unknown option "contxet" (did you mean "context"?)' },
+      assert.same({ nil, 'layer: unknown option "contxet" (did you mean "context"?)', "BADVALUE" },
         { check.keys({ contxet = "x" }, known, "layer") })
-      assert.same({ nil, 'layer: unknown option "zzzzzz"' }, { check.keys({ zzzzzz = 1 }, known, "layer") })
+      assert.same({ nil, 'layer: unknown option "zzzzzz"', "BADVALUE" }, { check.keys({ zzzzzz = 1 }, known, "layer") })
       local t = { dest = "/" }
       assert.equal(t, check.keys(t, known, "layer"))
     end)
@@ -17,9 +17,10 @@ describe("ocibuild.build.check", function()
   describe("strings()", function()
     it("takes a list of strings and names what else it got", function()
       assert.same({ "a" }, check.strings({ "a" }, "exclude"))
-      assert.same({ nil, "exclude must be a list of strings" }, { check.strings("a", "exclude") })
-      assert.same({ nil, "exclude must be a list of strings" }, { check.strings({ "a", x = 1 }, "exclude") })
-      assert.same({ nil, "exclude[2] must be a string" }, { check.strings({ "a", 2 }, "exclude") })
+      assert.same({ nil, "exclude must be a list of strings", "BADVALUE" }, { check.strings("a", "exclude") })
+      assert.same({ nil, "exclude must be a list of strings", "BADVALUE" }, { check.strings({ "a", x = 1 },
+        "exclude") })
+      assert.same({ nil, "exclude[2] must be a string", "BADVALUE" }, { check.strings({ "a", 2 }, "exclude") })
     end)
   end)
 

@@ -7,27 +7,41 @@ describe("ocibuild.cli.getopt", function()
   local SPEC = { tag = "list", output = "value", why = "flag", alias = { t = "tag", o = "output" } }
 
   it("splits options from operands, with aliases, lists, inline values and --", function()
-    local opts, rest = getopt.parse({ "-t", "a:1", "dir", "--tag=b:2", "--why", "-o", "x.tar", "--", "-t" }, SPEC, "build")
+    local opts, rest = getopt.parse({ "-t", "a:1", "dir", "--tag=b:2", "--why", "-o", "x.tar", "--", "-t" }, SPEC,
+      "build")
     assert.same({ tag = { "a:1", "b:2" }, why = true, output = "x.tar" }, opts)
     assert.same({ "dir", "-t" }, rest)
   end)
 
-  it("returns usage errors with exit code 2", function()
-    assert.same({ nil, "unknown option \"--nope\" (see 'ocibuild build --help')", 2 },
+  it("returns usage errors with the code USAGE (exit 2)", function()
+    assert.same({ nil, "unknown option \"--nope\" (see 'ocibuild build --help')", "USAGE" },
       { getopt.parse({ "--nope" }, SPEC, "build") })
-    assert.same({ nil, "option --why takes no value (see 'ocibuild build --help')", 2 },
+    assert.same({ nil, "option --why takes no value (see 'ocibuild build --help')", "USAGE" },
       { getopt.parse({ "--why=yes" }, SPEC, "build") })
-    assert.same({ nil, "option -o needs a value (see 'ocibuild build --help')", 2 },
+    assert.same({ nil, "option -o needs a value (see 'ocibuild build --help')", "USAGE" },
       { getopt.parse({ "-o" }, SPEC, "build") })
-    assert.same({ nil, "unknown option \"--alias\" (see 'ocibuild --help')", 2 }, { getopt.parse({ "--alias" }, SPEC) })
-    assert.same({ nil, '--level needs an integer, got "x"' }, { getopt.integer("x", "level") })
+    assert.same({ nil, "unknown option \"--alias\" (see 'ocibuild --help')", "USAGE" },
+      { getopt.parse({ "--alias" }, SPEC) })
+    assert.equal(2, cli.status("USAGE"))
+    assert.same({ nil, '--level needs an integer, got "x"', "USAGE" }, { getopt.integer("x", "level") })
     assert.equal(5, getopt.integer("5", "level"))
+  end)
+end)
+
+describe("ocibuild.cli", function()
+  it("names the nearest command for a mistyped one, as a usage mistake", function()
+    local code, out, err = T.ocibuild("biuld", ".")
+    assert.same({ 2, "", "ocibuild: unknown command \"biuld\" (did you mean \"build\"?) (see 'ocibuild --help')\n" },
+      { code, out, err })
+    code, out, err = T.ocibuild("frobnicate")
+    assert.same({ 2, "", "ocibuild: unknown command \"frobnicate\" (see 'ocibuild --help')\n" }, { code, out, err })
   end)
 end)
 
 describe("ocibuild.cli.output", function()
   it("shows sizes for people", function()
-    assert.same({ "512 B", "1.5 KiB", "3.0 MiB" }, { output.human(512), output.human(1536), output.human(3 * 1024 * 1024) })
+    assert.same({ "512 B", "1.5 KiB", "3.0 MiB" }, { output.human(512), output.human(1536),
+      output.human(3 * 1024 * 1024) })
   end)
 end)
 

@@ -22,7 +22,8 @@ describe("ocibuild.copy", function()
     local src, img = built(d)
     local dst = assert(store.open(d .. "/other", { create = true }))
     local events = {}
-    assert(copy.copy(layout.new(src), img.desc, layout.new(dst), { on_event = function(ev) events[#events + 1] = ev end }))
+    assert(copy.copy(layout.new(src), img.desc, layout.new(dst),
+      { on_event = function(ev) events[#events + 1] = ev end }))
     assert(layout.new(dst):tag(img.desc, { assert(ref.parse("b:2")) }))
     T.must("oci-image-tool validate --type image " .. T.q(d .. "/other"))
     assert.equal(img.desc.digest, T.image(d .. "/other", "b:2").desc.digest)
@@ -30,7 +31,8 @@ describe("ocibuild.copy", function()
     assert.same({ "copied", "copied" }, { events[1].action, events[2].action })
     -- a second copy finds everything there
     events = {}
-    assert(copy.copy(layout.new(src), img.desc, layout.new(dst), { on_event = function(ev) events[#events + 1] = ev end }))
+    assert(copy.copy(layout.new(src), img.desc, layout.new(dst),
+      { on_event = function(ev) events[#events + 1] = ev end }))
     assert.same({ "exists", "exists" }, { events[1].action, events[2].action })
   end)
 
@@ -74,19 +76,22 @@ describe("ocibuild.endpoint.archive", function()
     table.sort(blobs)
     for i, b in ipairs(blobs) do blobs[i] = "blobs/sha256/" .. b:sub(8) end
     assert.same({ "blobs", "blobs/sha256", blobs[1], blobs[2], blobs[3] }, { table.unpack(names, 1, 5) })
-    assert.same({ "index.json", "manifest.json", "oci-layout" }, { names[#names - 2], names[#names - 1], names[#names] })
+    assert.same({ "index.json", "manifest.json", "oci-layout" }, { names[#names - 2], names[#names - 1],
+      names[#names] })
   end)
 
   it("fails whole, leaving no file, when a blob is damaged", function()
     local d = T.tmpdir(finally)
     local src, img = built(d)
-    T.must(("printf 'XX' | dd of=%s bs=1 seek=12 conv=notrunc status=none"):format(T.q(img.blob(img.manifest.config.digest))))
+    T.must(("printf 'XX' | dd of=%s bs=1 seek=12 conv=notrunc" ..
+      " status=none"):format(T.q(img.blob(img.manifest.config.digest))))
     local out = assert(archive.new(d .. "/out.tar"))
     assert(copy.copy(layout.new(src), img.desc, out))
     local ok, err, code = out:commit()
     assert.is_nil(ok)
     assert.equal("BADDIGEST", code)
-    assert.truthy(err:find("cannot write " .. d .. "/out.tar: BADDIGEST: blob " .. img.manifest.config.digest, 1, true), err)
+    assert.truthy(err:find("cannot write " .. d .. "/out.tar: BADDIGEST: blob " .. img.manifest.config.digest, 1, true),
+      err)
     assert.equal("ctx\ns\n", T.must("ls " .. T.q(d)))
   end)
 end)
@@ -106,7 +111,8 @@ describe("ocibuild.endpoint.output", function()
     assert.same({ nil, ("output %s/dir is a dir, not a regular file: refusing to replace it"):format(d), "EEXIST" },
       { output.check(d .. "/dir") })
     for _, p in ipairs { "/s/index.json", "/s/oci-layout", "/s/new.tar", "/s/blobs/sha256/x" } do
-      assert.same({ nil, ("output %s%s is inside the image layout %s/s: refusing to write there"):format(d, p, d), "EEXIST" },
+      assert.same({ nil, ("output %s%s is inside the image layout %s/s: refusing to write there"):format(d, p, d),
+        "EEXIST" },
         { output.check(d .. p) })
     end
     assert.equal("chardev", select(2, output.check("/dev/null")):match("is a (%a+)"))

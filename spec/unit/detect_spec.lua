@@ -88,7 +88,8 @@ describe("ocibuild.attest.detect", function()
 
   describe("dpkg", function()
     it("finds the installed packages dpkg-query lists, with their purls", function()
-      local want = lines(T.must([[dpkg-query -W -f '${db:Status-Status} deb ${Package} ${Version}\n' | sed -n 's/^installed //p']]))
+      local want = lines(T.must([[dpkg-query -W -f '${db:Status-Status} deb ${Package} ${Version}\n' ]]
+        .. [[| sed -n 's/^installed //p']]))
       local r = scan_dir(root)
       assert.same(want, listed(r, "deb"))
       assert.equal(#want, #r.packages)
@@ -100,7 +101,8 @@ describe("ocibuild.attest.detect", function()
       for _, p in ipairs(r.packages) do
         if p.name == "libc6" then found = p end
       end
-      assert.equal(("pkg:deb/%s/libc6@%s?arch=%s&distro=%s-%s"):format(id, libc:gsub("%+", "%%2B"), arch, id, ver), found.purl)
+      assert.equal(("pkg:deb/%s/libc6@%s?arch=%s&distro=%s-%s"):format(id, libc:gsub("%+", "%%2B"), arch, id, ver),
+        found.purl)
       assert.equal("/var/lib/dpkg/status", found.path)
     end)
 
@@ -123,8 +125,10 @@ describe("ocibuild.attest.detect", function()
     it("reads this machine's dist-info and egg-info metadata as importlib.metadata does", function()
       local dir = d .. "/py"
       local site = dir .. "/usr/lib/python3/dist-packages"
-      T.must(("mkdir -p %s && cd /usr/lib/python3/dist-packages && for m in *.dist-info/METADATA *.egg-info/PKG-INFO; do "
-        .. "[ -f \"$m\" ] && mkdir -p %s/$(dirname \"$m\") && cp \"$m\" %s/\"$m\"; done; true"):format(T.q(site), T.q(site), T.q(site)))
+      T.must(("mkdir -p %s && cd /usr/lib/python3/dist-packages && for m in *.dist-info/METADATA" ..
+        " *.egg-info/PKG-INFO; do "
+        .. "[ -f \"$m\" ] && mkdir -p %s/$(dirname \"$m\") && cp \"$m\" %s/\"$m\"; done; true"):format(T.q(site),
+        T.q(site), T.q(site)))
       local want = lines(T.must(("%s -c %s %s"):format(PY, T.q([=[
 import importlib.metadata as m, sys
 for d in m.distributions(path=[sys.argv[1]]):
@@ -140,7 +144,8 @@ for d in m.distributions(path=[sys.argv[1]]):
       T.write(dir .. "/other-2.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: other\nVersion: 2.0\n"
         .. "License: BSD-3-Clause\n")
       T.write(dir .. "/third-0.1.dist-info/METADATA", "Metadata-Version: 2.1\nName: third\nVersion: 0.1\n"
-        .. "License: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\nClassifier: Programming Language :: Python\n")
+        .. "License: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\nClassifier: Programming" ..
+        " Language :: Python\n")
       local shown = lines(T.must(("%s -c %s %s"):format(PY, T.q([=[
 import importlib.metadata as m, sys
 for d in m.distributions(path=[sys.argv[1]]):
@@ -256,7 +261,8 @@ open(d + '/broken.jar', 'wb').write(b'PK\x03\x04 not really a zip')]=]), T.q(dir
       local bin = go_binary(d .. "/go")
       local want, shown = go_version_m(bin)
       assert.truthy(shown:find("\n\t=>\t../lib\t(devel)", 1, true), shown)
-      T.must(("mkdir -p %s/usr/local/bin && cp %s %s/usr/local/bin/hello"):format(T.q(d .. "/gor"), T.q(bin), T.q(d .. "/gor")))
+      T.must(("mkdir -p %s/usr/local/bin && cp %s %s/usr/local/bin/hello"):format(T.q(d .. "/gor"), T.q(bin), T.q(d
+        .. "/gor")))
       local r = scan_dir(d .. "/gor")
       assert.same(want, listed(r))
       local purls = {}
@@ -300,7 +306,7 @@ open(d + '/broken.jar', 'wb').write(b'PK\x03\x04 not really a zip')]=]), T.q(dir
       local eocd = "PK\5\6" .. string.pack("<I2I2I2I2I4I4I2", 0, 0, 1, 1, #cd, 0, 0)
       local entries = assert(zip.entries(cd .. eocd))
       assert.equal(0xFFFFFFFF, entries[1].size)
-      assert.same({ nil, "a: damaged local header" }, { zip.read(cd .. eocd, entries[1], 100) })
+      assert.same({ nil, "a: damaged local header", "BADPACKAGE" }, { zip.read(cd .. eocd, entries[1], 100) })
       -- a writable segment at 0x80, where the build information's magic starts and the file ends
       local elf = "\127ELF\2\1" .. ("\0"):rep(26) .. string.pack("<I8", 0x40) .. ("\0"):rep(14)
         .. string.pack("<I2I2", 56, 1) .. ("\0"):rep(6) .. string.pack("<I4I4I8", 1, 6, 0x80) .. ("\0"):rep(48)
@@ -358,7 +364,8 @@ open(d + '/broken.jar', 'wb').write(b'PK\x03\x04 not really a zip')]=]), T.q(dir
     it("finds in an image's layer what it finds in the folder, and a later whiteout takes packages away", function()
       local store = d .. "/store"
       if have("go") then
-        T.must(("mkdir -p %s/usr/local/bin && cp %s %s/usr/local/bin/"):format(T.q(root), T.q(go_binary(d .. "/go2")), T.q(root)))
+        T.must(("mkdir -p %s/usr/local/bin && cp %s %s/usr/local/bin/"):format(T.q(root), T.q(go_binary(d .. "/go2")),
+          T.q(root)))
       end
       T.write(root .. "/app/lib/x-1.0.dist-info/METADATA", "Name: x\nVersion: 1.0\n")
       local code, out, err = T.ocibuild("--store", store, "build", root, "-t", "base:real")
@@ -377,6 +384,7 @@ open(d + '/broken.jar', 'wb').write(b'PK\x03\x04 not really a zip')]=]), T.q(dir
         return img:save { tag = "base:removed" }
       ]])
       T.write(d .. "/up/up/x.txt", "x\n")
+      -- the sandbox builds on an image of the store only when the user names it
       code, out, err = T.ocibuild("--store", store, "run", "--allow-image", "base:real", d .. "/up/build.lua")
       assert.equal(0, code, out .. err)
       local after = scan_layers(store, "base:removed")

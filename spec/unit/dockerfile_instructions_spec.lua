@@ -176,9 +176,11 @@ describe("ocibuild.build.perm", function()
       { "root:root", 0, 0 } } do
       assert.same({ c[2], c[3] }, { perm.owner(c[1], read, true) }, c[1])
     end
-    assert.same({ nil, 'no user "nobody" in the image\'s /etc/passwd' }, { perm.owner("nobody", read, true) })
-    assert.same({ nil, 'no group "wheel" in the image\'s /etc/group' }, { perm.owner("app:wheel", read, true) })
-    assert.same({ nil, 'the image has no /etc/passwd to find user "app" in' },
+    assert.same({ nil, 'no user "nobody" in the image\'s /etc/passwd', "BADVALUE" }, { perm.owner("nobody", read,
+      true) })
+    assert.same({ nil, 'no group "wheel" in the image\'s /etc/group', "BADVALUE" }, { perm.owner("app:wheel", read,
+      true) })
+    assert.same({ nil, 'the image has no /etc/passwd to find user "app" in', "BADVALUE" },
       { perm.owner("app", function() end, true) })
     local warned
     assert.same({ 0, 0 }, { perm.owner("nobody", read, false, function(m) warned = m end) })

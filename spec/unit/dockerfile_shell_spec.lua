@@ -43,7 +43,8 @@ describe("ocibuild.dockerfile.shell", function()
         { "${EMPTY-d}", "" }, { "${NOPE:+a}", "" }, { "${EMPTY:+a}", "" }, { "${PWD:+a}", "a" },
         { "${EMPTY+a}", "a" }, { "${NOPE:-$PWD/x}", "/home/x" }, { "${NOPE:-${EMPTY:-deep}}", "deep" },
         { "${PWD:?}", "/home" }, { "${NOPE:?must be set}", false, "NOPE: must be set" },
-        { "${EMPTY:?}", false, "EMPTY: is not allowed to be empty" }, { "${NOPE?}", false, "is not allowed to be unset" },
+        { "${EMPTY:?}", false, "EMPTY: is not allowed to be empty" }, { "${NOPE?}", false,
+          "is not allowed to be unset" },
         { "${EMPTY?}", "" },
       }
     end)
@@ -69,7 +70,8 @@ describe("ocibuild.dockerfile.shell", function()
 
     it("refuses bad substitutions", function()
       word {
-        { "${}", false, "bad substitution" }, { "${:a}", false, "bad substitution" }, { "${PWD", false, "unsupported modifier" },
+        { "${}", false, "bad substitution" }, { "${:a}", false, "bad substitution" }, { "${PWD", false,
+          "unsupported modifier" },
         { "${PWD:-x", false, "missing '}'" },
         { "${PWD:x}", false, "unsupported modifier (:x)" }, { "${PWD!}", false, "unsupported modifier (!)" },
       }

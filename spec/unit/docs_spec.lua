@@ -56,7 +56,8 @@ describe("documentation", function()
       end
       -- and documents nothing that is not there
       for _, name in ipairs(sorted_keys(items)) do
-        local ok = oci[name] ~= nil or (name:match("^Image:") and debug.getmetatable(oci.image()).__index[name:sub(7)])
+        local ok = rawget(oci, name) ~= nil or (name:match("^Image:")
+          and debug.getmetatable(oci.image()).__index[name:sub(7)])
           or (name:match("^Index:") and index_methods[name:sub(7)])
         assert.truthy(ok, "documented but absent: " .. name)
       end
@@ -213,7 +214,8 @@ describe("documentation", function()
         if line:sub(-1) == " " then words[#words + 1] = "" end
         local quoted = {}
         for i, w in ipairs(words) do quoted[i] = T.q(w) end
-        return T.must(("cd %s && bash -c 'source c.bash; COMP_WORDS=(%s); COMP_CWORD=%d; _ocibuild; printf \"%%s\\n\" \"${COMPREPLY[@]}\"'")
+        return T.must(("cd %s && bash -c 'source c.bash; COMP_WORDS=(%s); COMP_CWORD=%d; _ocibuild; printf" ..
+          " \"%%s\\n\" \"${COMPREPLY[@]}\"'")
           :format(T.q(d), table.concat(quoted, " "):gsub("'", "'\\''"), #words - 1))
       end
       assert.equal("images\ninspect\nimport\ninit\n", complete("ocibuild i"))

@@ -1,4 +1,4 @@
--- The .dockerignore reader (ocibuild.ignore): lines as BuildKit's ReadAll
+-- The .dockerignore reader (ocibuild.build.ignore): lines as BuildKit's ReadAll
 -- reads them, Go's filepath.Clean and strings.TrimSpace, reading files, and
 -- compiling with extra patterns and explanations.
 local ignore = require "ocibuild.build.ignore"
@@ -11,7 +11,7 @@ local function patterns(text)
   return out
 end
 
-describe("ocibuild.ignore", function()
+describe("ocibuild.build.ignore", function()
   describe("clean()", function()
     it("gives what Go's filepath.Clean gives", function()
       for _, c in ipairs {

@@ -41,19 +41,22 @@ local function blobs(dir)
   return T.must("ls " .. T.q(dir .. "/blobs/sha256") .. " | sort")
 end
 
-describe("ocibuild", function()
+describe("ocibuild.api.image (the methods of an image, as a script calls them)", function()
   describe("strict options", function()
     local oci = api("/tmp")
 
     it("names the unknown option and the call, with a suggestion", function()
       assert.equal('image: unknown option "form" (did you mean "from"?)', fails(oci.image, { form = "x" }))
       local img = oci.image {}
-      assert.equal('layer: unknown option "dset" (did you mean "dest"?)', fails(img.layer, img, { context = ".", dset = "/x" }))
-      assert.equal('config: unknown option "entrypiont" (did you mean "entrypoint"?)', fails(img.config, img, { entrypiont = {} }))
+      assert.equal('layer: unknown option "dset" (did you mean "dest"?)', fails(img.layer, img, { context = ".",
+        dset = "/x" }))
+      assert.equal('config: unknown option "entrypiont" (did you mean "entrypoint"?)', fails(img.config, img,
+        { entrypiont = {} }))
       assert.equal('file: unknown option "contnet" (did you mean "content"?)',
         fails(img.file, img, { path = "/x", contnet = "" }))
       assert.equal('save: unknown option "tags" (did you mean "tag"?)', fails(img.save, img, { tags = "x:1" }))
-      assert.equal('build: unknown option "form" (did you mean "from"?)', fails(oci.build, { context = ".", form = "x" }))
+      assert.equal('build: unknown option "form" (did you mean "from"?)', fails(oci.build, { context = ".",
+        form = "x" }))
       assert.equal('remove: unknown option "force" (remove takes a list of paths)',
         fails(img.remove, img, { "/x", force = true }))
       assert.equal('index: unknown option "annotation" (did you mean "annotations"?)',
@@ -62,13 +65,16 @@ describe("ocibuild", function()
 
     it("names an unknown rule attribute and the ones there are", function()
       local img = oci.image {}
-      assert.equal('layer: rules[2]: unknown attribute "mod" (did you mean "mode"?); a rule sets mode, dir_mode, owner, mtime',
+      assert.equal('layer: rules[2]: unknown attribute "mod" (did you mean "mode"?); a rule sets mode, dir_mode,' ..
+        ' owner, mtime',
         fails(img.layer, img, { context = ".", rules = { { "a", mode = "0644" }, { "b", mod = "0755" } } }))
     end)
 
     it("names an unknown short annotation", function()
       local img = oci.image {}
-      assert.equal('annotations: unknown short name "revison" (did you mean "revision"?); use a full key such as "com.example.revison", or one of authors, created, description, documentation, licenses, revision, source, title, url, vendor, version',
+      assert.equal('annotations: unknown short name "revison" (did you mean "revision"?); use a full key such as' ..
+        ' "com.example.revison", or one of authors, created, description, documentation, licenses, revision,' ..
+          ' source, title, url, vendor, version',
         fails(img.annotations, img, { revison = "abc" }))
     end)
   end)
@@ -98,17 +104,22 @@ describe("ocibuild", function()
         'config.ports: bad port "http" (expected 1-65535, optionally /tcp, /udp or /sctp)' },
       { "both stop_signal and stopsignal", function() img:config { stop_signal = "A", stopsignal = "B" } end,
         "config: give stop_signal or stopsignal (the same field), not both" },
-      { "a mode given as a Lua number", function() img:layer { context = "ctx", rules = { { "bin/**", mode = 755 } } } end,
+      { "a mode given as a Lua number", function() img:layer { context = "ctx", rules = { { "bin/**",
+        mode = 755 } } } end,
         'layer: rules[1].mode must be an octal string from "0000" to "7777", got 755 (a Lua number: write "0755")' },
-      { "a mode computed in decimal", function() img:layer { context = "ctx", rules = { { "bin/**", mode = 493 } } } end,
+      { "a mode computed in decimal", function() img:layer { context = "ctx", rules = { { "bin/**",
+        mode = 493 } } } end,
         'layer: rules[1].mode must be an octal string from "0000" to "7777", got 493 (a Lua number: write "0755")' },
-      { "a mode that is not octal", function() img:layer { context = "ctx", rules = { { "*", dir_mode = "0798" } } } end,
+      { "a mode that is not octal", function() img:layer { context = "ctx", rules = { { "*",
+        dir_mode = "0798" } } } end,
         'layer: rules[1].dir_mode must be an octal string from "0000" to "7777", got "0798"' },
-      { "a rule owner without a group", function() img:layer { context = "ctx", rules = { { "*", owner = "1000" } } } end,
+      { "a rule owner without a group", function() img:layer { context = "ctx", rules = { { "*",
+        owner = "1000" } } } end,
         'layer: rules[1].owner must be "UID:GID" with ids from 0 to 4294967294, got "1000"' },
       { "a rule with a bad pattern", function() img:layer { context = "ctx", rules = { { "[", mode = "0644" } } } end,
         "layer: rules[1]: bad pattern '[': syntax error in pattern: unterminated character class" },
-      { "a rule that is an exception", function() img:layer { context = "ctx", rules = { { "!a", mode = "0644" } } } end,
+      { "a rule that is an exception", function() img:layer { context = "ctx", rules = { { "!a",
+        mode = "0644" } } } end,
         "layer: rules[1]: \"!a\": a rule cannot be an exception ('!'); order the rules instead" },
       { "a rule without a pattern", function() img:layer { context = "ctx", rules = { { mode = "0644" } } } end,
         'layer: rules[1] needs a pattern first, as in { "bin/**", mode = "0755" }' },
@@ -118,7 +129,8 @@ describe("ocibuild", function()
         'layer: rules must be a list of tables like { "bin/**", mode = "0755" }' },
       { "replace that is not a boolean", function() img:layer { context = "ctx", replace = "yes" } end,
         'replace must be true or false, got "yes"' },
-      { "a file with both content and source", function() img:file { path = "/etc/f", content = "x", source = "f.conf" } end,
+      { "a file with both content and source", function() img:file { path = "/etc/f", content = "x",
+        source = "f.conf" } end,
         "file /etc/f: give content or source, not both" },
       { "a file with neither", function() img:file { path = "/etc/f" } end,
         'file /etc/f needs content = "..." or source = "file"' },
@@ -140,7 +152,8 @@ describe("ocibuild", function()
       { "a removal with a bad pattern", function() img:remove { "/etc/[" } end,
         "remove[1]: bad pattern 'etc/[': syntax error in pattern: unterminated character class" },
       { "an empty removal", function() img:remove {} end, "remove needs at least one path" },
-      { "a base that is not a string", function() oci.image { from = 1 } end, "from must be an image reference, got 1" },
+      { "a base that is not a string", function() oci.image { from = 1 } end,
+        "from must be an image reference, got 1" },
       { "an index of something else", function() oci.index { img, {} } end,
         "index[2] is not an image made with oci.image" },
       { "an annotation that is not a string", function() img:annotations { version = 1 } end,
@@ -160,7 +173,8 @@ describe("ocibuild", function()
       local ok, err = pcall(img.save, img, { tag = "app:1" })
       assert.is_false(ok)
       assert.matches("^" .. esc(SRC) .. ":%d+: ", err)
-      assert.equal(("base image 127.0.0.1:9/nope:1 is not in the store %s/s, and pulling it failed: cannot connect to 127.0.0.1:9: connection refused at https://127.0.0.1:9/v2/ (is the registry running there?)")
+      assert.equal(("base image 127.0.0.1:9/nope:1 is not in the store %s/s, and pulling it failed: cannot" ..
+        " connect to 127.0.0.1:9: connection refused at https://127.0.0.1:9/v2/ (is the registry running there?)")
         :format(d), (err:gsub("^[^:]+:%d+: ", "")))
       assert.equal(before, blobs(d .. "/s"))
     end)
@@ -172,7 +186,7 @@ describe("ocibuild", function()
     end)
 
     it("builds on an OCI archive, taking the image its name selects", function()
-      local d, oci = with_base(finally)
+      local d = with_base(finally)
       local code, _, err = T.ocibuild("--store", d .. "/s", "export", "base:1", "-o", d .. "/base.tar")
       assert.equal(0, code, err)
       local other = ocibuild.new(d, { store = d .. "/other", warn = function() end })
@@ -206,14 +220,16 @@ describe("ocibuild", function()
       local before = blobs(d .. "/s")
       local img = oci.image { from = "base:1" }
       img:layer { context = "ctx", dest = "/app" }
-      assert.equal(("base image base:1: layer 1 (%s): BADDIGEST: expected %s, got %s: %s"):format(good, good, bad, layer),
+      assert.equal(("base image base:1: layer 1 (%s): BADDIGEST: expected %s, got %s: %s"):format(good, good, bad,
+        layer),
         fails(img.save, img, { tag = "app:1" }))
       assert.equal(before, blobs(d .. "/s"))
       -- without a destination the layer is not read, only verified
       img = oci.image { from = "base:1" }
       img:layer { context = "ctx" }
       local err = fails(img.save, img, { tag = "app:1" })
-      assert.equal(("base image base:1: layer 1 (%s): BADDIGEST: expected %s, got %s: %s"):format(good, good, bad, layer), err)
+      assert.equal(("base image base:1: layer 1 (%s): BADDIGEST: expected %s, got %s: %s"):format(good, good, bad,
+        layer), err)
       assert.equal(before, blobs(d .. "/s"))
     end)
 

@@ -1,6 +1,6 @@
 local json = require "ocibuild.oci.json"
 
-describe("ocibuild.json", function()
+describe("ocibuild.oci.json", function()
   describe("encode()", function()
     it("sorts keys bytewise and writes no white space", function()
       assert.equal('{"B":1,"a":2,"aa":3,"b":{"x":[1,2],"y":true}}',
@@ -37,7 +37,9 @@ describe("ocibuild.json", function()
           digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" },
         layers = json.array(),
       }
-      assert.equal('{"config":{"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","mediaType":"application/vnd.oci.image.config.v1+json","size":2},"layers":[],"mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}', doc)
+      assert.equal('{"config":{"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",'
+        .. '"mediaType":"application/vnd.oci.image.config.v1+json","size":2},"layers":[],'
+        .. '"mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}', doc)
       assert.equal("sha256:1a532c454699d73464c8a86e03915be89b826ed24cd326a0442f0a310fd496af",
         (core.sha256():update(doc):digest()))
     end)

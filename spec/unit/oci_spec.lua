@@ -91,11 +91,16 @@ describe("ocibuild.oci.doc", function()
       { '{"schemaVersion":2}', "i: manifests must be an array" },
       { '{"schemaVersion":2,"manifests":{}}', "i: manifests must be an array" },
       { '{"schemaVersion":2,"mediaType":"' .. media.MANIFEST .. '","manifests":[]}', "is not an image index" },
-      { '{"schemaVersion":2,"manifests":[' .. desc():gsub('"size":3', '"size":-1') .. ']}', "i: manifests[1]: size must be an integer" },
-      { '{"schemaVersion":2,"manifests":[' .. desc():gsub('"size":3', '"size":3.5') .. ']}', "size must be an integer" },
-      { '{"schemaVersion":2,"manifests":[' .. desc(',"annotations":{"a":1}') .. ']}', "annotations must be an object of strings" },
-      { '{"schemaVersion":2,"manifests":[' .. desc(',"platform":{"os":"linux"}') .. ']}', "platform must be an object with os and architecture" },
-      { '{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:AA","size":1}]}', 'i: manifests[1]: not a sha256 digest: "sha256:AA"' },
+      { '{"schemaVersion":2,"manifests":[' .. desc():gsub('"size":3', '"size":-1') .. ']}',
+        "i: manifests[1]: size must be an integer" },
+      { '{"schemaVersion":2,"manifests":[' .. desc():gsub('"size":3', '"size":3.5') .. ']}',
+        "size must be an integer" },
+      { '{"schemaVersion":2,"manifests":[' .. desc(',"annotations":{"a":1}') .. ']}',
+        "annotations must be an object of strings" },
+      { '{"schemaVersion":2,"manifests":[' .. desc(',"platform":{"os":"linux"}') .. ']}',
+        "platform must be an object with os and architecture" },
+      { '{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:AA","size":1}]}',
+        'i: manifests[1]: not a sha256 digest: "sha256:AA"' },
     } do
       local v, err = doc.read_index(case[1], "i")
       assert.is_nil(v)
@@ -111,17 +116,21 @@ describe("ocibuild.oci.doc", function()
       select(2, doc.read_manifest(('{"schemaVersion":2,"config":%s}'):format(cfg), "m")))
     assert.equal("m: config: descriptor is not an object",
       select(2, doc.read_manifest('{"schemaVersion":2,"config":[],"layers":[]}', "m")))
-    assert(doc.read_config('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["' .. D .. '"]}}', "c"))
+    assert(doc.read_config('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["' .. D
+      .. '"]}}', "c"))
     assert.equal('c: rootfs.diff_ids[1]: not a sha256 digest: "x"',
-      select(2, doc.read_config('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}}', "c")))
+      select(2, doc.read_config('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}}',
+        "c")))
     assert.equal("c: larger than 4194304 bytes", select(2, doc.read_config((" "):rep(doc.MAX_JSON + 1), "c")))
     assert.equal('x: media type "text/plain" is neither an image manifest nor an index',
       select(2, doc.read_any("{}", "text/plain", "x")))
   end)
 
   it("writes an index keeping fields other tools put there", function()
-    local idx = assert(doc.read_index('{"schemaVersion":2,"manifests":[],"annotations":{"by":"skopeo"},"x-extra":[1]}', "i"))
-    assert.equal('{"annotations":{"by":"skopeo"},"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2,"x-extra":[1]}',
+    local idx = assert(doc.read_index('{"schemaVersion":2,"manifests":[],"annotations":{"by":"skopeo"},"x-extra":[1]}',
+      "i"))
+    assert.equal('{"annotations":{"by":"skopeo"},"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json",'
+      .. '"schemaVersion":2,"x-extra":[1]}',
       doc.encode(doc.index(idx.manifests, idx)))
   end)
 end)

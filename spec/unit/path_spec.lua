@@ -1,12 +1,14 @@
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
-describe("ocibuild.path", function()
+describe("ocibuild.util.path", function()
   it("joins, with an absolute second part winning", function()
-    assert.same({ "a/b", "a/b", "/b", "b" }, { path.join("a", "b"), path.join("a/", "b"), path.join("a", "/b"), path.join("", "b") })
+    assert.same({ "a/b", "a/b", "/b", "b" }, { path.join("a", "b"), path.join("a/", "b"), path.join("a", "/b"),
+      path.join("", "b") })
   end)
 
   it("names the folder of a path", function()
-    assert.same({ ".", "/", "/a", "a" }, { path.dirname("f"), path.dirname("/f"), path.dirname("/a/f"), path.dirname("a/f") })
+    assert.same({ ".", "/", "/a", "a" }, { path.dirname("f"), path.dirname("/f"), path.dirname("/a/f"),
+      path.dirname("a/f") })
   end)
 
   it("makes paths absolute lexically", function()

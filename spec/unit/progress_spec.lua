@@ -35,7 +35,7 @@ describe("ocibuild.events", function()
       { { type = "start", stage = "dance", id = "x" }, "start event: unknown stage dance" },
       { { type = "blob", digest = "d", size = 1, action = "teleported" }, "blob event: unknown action teleported" },
     } do
-      assert.same({ nil, case[2] }, { events.check(case[1]) })
+      assert.same({ nil, case[2], "BADEVENT" }, { events.check(case[1]) })
     end
   end)
 
@@ -54,7 +54,8 @@ describe("ocibuild.cli.tty", function()
     local live = tty.new(out, { columns = 120 })
     live:event(LAYER, 0)
     assert.equal("", out:text()) -- younger than a redraw interval: not drawn
-    live:event({ type = "progress", stage = "layer", id = "layer 1/1", entries = 12, bytes = 4 << 20, out = 1 << 20 }, 1)
+    live:event({ type = "progress", stage = "layer", id = "layer 1/1", entries = 12, bytes = 4 << 20, out = 1 << 20 },
+      1)
     assert.equal("layer 1/1  12 files  4.0 MiB -> 1.0 MiB  4.0 MiB/s  1.0s  /src/site -> /usr/share/site/\27[K",
       out:text())
     live:event({ type = "end", stage = "layer", id = "layer 1/1" }, 1.2)
@@ -182,7 +183,7 @@ describe("ocibuild.cli.progress", function()
   end)
 
   it("refuses a mode it does not know", function()
-    assert.same({ nil, 'bad --progress "fancy": expected auto, tty, plain, json, quiet' },
+    assert.same({ nil, 'bad --progress "fancy": expected auto, tty, plain, json, quiet', "USAGE" },
       { progress.new("fancy", { stream = sink(), terminal = false }) })
   end)
 
@@ -215,7 +216,8 @@ describe("ocibuild.cli.progress", function()
     for l in out:text():gmatch("[^\n]+") do lines[#lines + 1] = require("cjson").decode(l) end
     assert.equal(3, #lines)
     assert.is_true(lines[1].ms >= 0 and lines[1].ms % 1 == 0)
-    assert.truthy(out:text():find('^{"context":"/src/site","count":1,"dest":"/usr/share/site/","id":"layer 1/1","index":1,"ms":%d+,'))
+    assert.truthy(out:text():find('^{"context":"/src/site","count":1,"dest":"/usr/share/site/","id":"layer' ..
+      ' 1/1","index":1,"ms":%d+,'))
     lines[1].ms, lines[2].ms, lines[3].ms = nil, nil, nil
     assert.same({ type = "start", stage = "layer", id = "layer 1/1", index = 1, count = 1, context = "/src/site",
       dest = "/usr/share/site/" }, lines[1])
@@ -262,10 +264,12 @@ describe("ocibuild.cli.progress", function()
   end)
 
   it("run: clears the live lines and passes the command's result on", function()
-    assert.same({ nil, "bad --progress \"x\": expected auto, tty, plain, json, quiet (see 'ocibuild push --help')", 2 },
+    assert.same({ nil, "bad --progress \"x\": expected auto, tty, plain, json, quiet (see 'ocibuild push --help')",
+      "USAGE" },
       { progress.run("x", "push", function() end) })
     assert.same({ true }, { progress.run("quiet", "push", function() return true end) })
-    assert.same({ nil, "failed", 1 }, { progress.run("quiet", "push", function() return nil, "failed", 1 end) })
+    assert.same({ nil, "failed", "ENOENT" }, { progress.run("quiet", "push", function() return nil, "failed",
+      "ENOENT" end) })
     local ok, err = pcall(progress.run, "quiet", "push", function() error("boom") end)
     assert.is_false(ok)
     assert.truthy(err:find("boom", 1, true) and err:find("traceback", 1, true), err)

@@ -2,7 +2,7 @@ local ref = require "ocibuild.oci.ref"
 
 local H64 = ("a"):rep(64)
 
-describe("ocibuild.ref", function()
+describe("ocibuild.oci.ref", function()
   describe("parse()", function()
     it("normalizes as Docker does", function()
       local cases = {

@@ -80,7 +80,7 @@ describe("ocibuild.registry", function()
         { '[a\n', "F:1: \"]\" expected to close the table header" },
         { 'a = "x\1y"\n', "F:1: control character in a string" },
       } do
-        assert.same({ nil, case[2] }, { toml.parse(case[1], "F") }, case[1])
+        assert.same({ nil, case[2], "BADCONF" }, { toml.parse(case[1], "F") }, case[1])
       end
     end)
   end)
@@ -107,8 +107,10 @@ describe("ocibuild.registry", function()
       }, "\n"), "F"))
       assert.same({
         { at = "F:5", prefix = "reg.example:5000", location = "reg.example:5000", insecure = true, blocked = false,
-          digest_only = false, mirrors = { { location = "mirror.example/cache", insecure = false, pull_from = "digest-only" } } },
-        { at = "F:11", prefix = "*.blocked.example", location = "", insecure = false, blocked = true, digest_only = false,
+          digest_only = false, mirrors = { { location = "mirror.example/cache", insecure = false,
+            pull_from = "digest-only" } } },
+        { at = "F:11", prefix = "*.blocked.example", location = "", insecure = false, blocked = true,
+          digest_only = false,
           mirrors = {} },
       }, list)
       -- the v1 lists
@@ -134,13 +136,15 @@ describe("ocibuild.registry", function()
           'F:3: pull-from-mirror must be all, digest-only or tag-only, not "some"' },
         { '[[registry]]\nlocation = "a"\n[[registry.mirror]]\ninsecure = true\n', "F:3: a mirror needs a location" },
         { '[[registry]]\nlocation = "a"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m"\n'
-          .. 'pull-from-mirror = "all"\n', "F:1: mirror-by-digest-only and a mirror's pull-from-mirror exclude each other" },
+          .. 'pull-from-mirror = "all"\n',
+          "F:1: mirror-by-digest-only and a mirror's pull-from-mirror exclude each other" },
         { 'registry = "a"\n', "F:1: registry must be [[registry]] tables" },
-        { '[registries.block]\nregistries = ["x"]\n[[registry]]\nlocation = "a"\n', "F:1: the v1 format ([registries.*]) "
+        { '[registries.block]\nregistries = ["x"]\n[[registry]]\nlocation = "a"\n',
+          "F:1: the v1 format ([registries.*]) "
           .. "cannot be mixed with [[registry]] tables or used in a drop-in" },
         { '[[registry]]\nlocation = "a"\nx = [\n', "F:4: unterminated array" },
       } do
-        assert.same({ nil, case[2] }, { conf.parse(case[1], "F") }, case[1])
+        assert.same({ nil, case[2], "BADCONF" }, { conf.parse(case[1], "F") }, case[1])
       end
     end)
 
@@ -170,7 +174,8 @@ describe("ocibuild.registry", function()
       local D = "@sha256:" .. ("a"):rep(64)
       assert.same({ "cache.local:5000/hub/library/alpine:3 mirror insecure", "tags.local/library/alpine:3 mirror",
         "hub.mirror.local/library/alpine:3" }, eps(cfg, "alpine:3", "pull"))
-      assert.same({ "cache.local:5000/hub/library/alpine" .. D .. " mirror insecure", "hub.mirror.local/library/alpine" .. D },
+      assert.same({ "cache.local:5000/hub/library/alpine" .. D .. " mirror insecure", "hub.mirror.local/library/alpine"
+        .. D },
         eps(cfg, "alpine" .. D, "pull"))
       assert.same({ "hub.mirror.local/library/alpine:3" }, eps(cfg, "alpine:3", "push"))
       assert.same({ "internal.example/team-images/app:1" }, eps(cfg, "team/app:1", "pull"))
@@ -180,7 +185,8 @@ describe("ocibuild.registry", function()
         eps(cfg, "git.corp.example/a/b:1", "push"))
       assert.same({ "corp.example/a/b:1" }, eps(cfg, "corp.example/a/b:1", "pull"))
       assert.same({ "digests.example/x:1" }, eps(cfg, "digests.example/x:1", "pull"))
-      assert.same({ "dmirror.example/x" .. D .. " mirror", "digests.example/x" .. D }, eps(cfg, "digests.example/x" .. D, "pull"))
+      assert.same({ "dmirror.example/x" .. D .. " mirror", "digests.example/x" .. D }, eps(cfg, "digests.example/x"
+        .. D, "pull"))
       assert.same({ "other.example/x:1" }, eps(cfg, "other.example/x:1", "pull"))
     end)
 
@@ -217,7 +223,8 @@ describe("ocibuild.registry", function()
       assert.same({ nil, "registries.conf: ENOENT: No such file or directory: " .. d .. "/none.conf", "ENOENT" },
         { cfg, got, code })
       T.write(d .. "/x.conf", '[[registry]]\nlocation = "x.example"\n')
-      assert.equal(d .. "/x.conf", assert(conf.load(env { HOME = home, CONTAINERS_REGISTRIES_CONF = d .. "/x.conf" })).files[1])
+      assert.equal(d .. "/x.conf", assert(conf.load(env { HOME = home, CONTAINERS_REGISTRIES_CONF = d
+        .. "/x.conf" })).files[1])
       -- a drop-in in the v1 format, and two settings of one registry that disagree
       T.write(conf.SYSTEM_D .. "/40-v1.conf", "[registries.block]\nregistries = ['z']\n")
       assert.same({ nil, conf.SYSTEM_D .. "/40-v1.conf:1: the v1 format ([registries.*]) cannot be mixed with "
@@ -225,7 +232,8 @@ describe("ocibuild.registry", function()
       T.must("rm " .. T.q(conf.SYSTEM_D .. "/40-v1.conf"))
       T.write(conf.SYSTEM_D .. "/40-dup.conf", '[[registry]]\nprefix = "other/b"\nlocation = "b.example"\n')
       assert.same({ nil, conf.SYSTEM_D .. '/40-dup.conf:1: registry "b.example" is also at ' .. conf.SYSTEM_D
-        .. "/20-b.conf:1, with another insecure or blocked setting", "BADCONF" }, { conf.load(env { HOME = d .. "/nohome" }) })
+        .. "/20-b.conf:1, with another insecure or blocked setting", "BADCONF" }, { conf.load(env { HOME = d
+        .. "/nohome" }) })
     end)
   end)
 end)

@@ -16,7 +16,8 @@ local url = require "ocibuild.registry.url"
 local function lua_with_env(env, code)
   local words = { "env" }
   for k, v in pairs(env) do words[#words + 1] = T.q(k .. "=" .. v) end
-  local prog = ("package.path = 'lua/?.lua;lua/?/init.lua;' .. package.path; package.cpath = %s .. '/lib/?.so;' .. package.cpath; %s")
+  local prog = ("package.path = 'lua/?.lua;lua/?/init.lua;' .. package.path; package.cpath = %s .. '/lib/?.so;'" ..
+    " .. package.cpath; %s")
     :format(("%q"):format(T.build), code)
   return T.sh(table.concat(words, " ") .. " lua5.4 -e " .. T.q(prog))
 end
@@ -35,11 +36,12 @@ describe("ocibuild.registry", function()
         { "?_state=q", "https://reg.example:5000/v2/a/b/blobs/uploads/?_state=q" },
       }
       for _, c in ipairs(cases) do assert.equal(c[2], url.resolve(base, c[1]), c[1]) end
-      assert.same({ nil, "empty Location" }, { url.resolve(base, "") })
+      assert.same({ nil, "empty Location", "BADURL" }, { url.resolve(base, "") })
     end)
 
     it("adds query parameters after those there, escaped", function()
-      assert.equal("http://h/u?_state=a%3D&digest=sha256%3Aab", url.with_query("http://h/u?_state=a%3D", "digest", "sha256:ab"))
+      assert.equal("http://h/u?_state=a%3D&digest=sha256%3Aab", url.with_query("http://h/u?_state=a%3D", "digest",
+        "sha256:ab"))
       assert.equal("http://h/u?digest=x", url.with_query("http://h/u", "digest", "x"))
       assert.equal("http://h/u", url.show("http://h/u?_state=secret"))
       assert.equal("reg.example", url.host("HTTPS://Reg.Example:443/v2/"))
@@ -65,7 +67,8 @@ describe("ocibuild.registry", function()
       assert.same({ "repository:a/b:pull,push", "repository:h:5000/c:pull" }, auth.scope_strings(set))
       assert.is_true(auth.covers(set, auth.repo_scopes("a/b", "push")))
       assert.is_false(auth.covers(set, auth.repo_scopes("h:5000/c", "push")))
-      assert.equal("https://h/t?service=s&scope=repository%3Aa%2Fb%3Apull%2Cpush&scope=repository%3Ac%3Apull&account=me",
+      assert.equal("https://h/t?service=s&scope=repository%3Aa%2Fb%3Apull%2Cpush&scope=repository%3Ac%3Apull"
+        .. "&account=me",
         auth.token_url("https://h/t", "s", auth.repo_scopes("a/b", "push", "c"), "me"))
       assert.same({ "tok", 60 }, { auth.read_token('{"access_token":"tok"}') })
       assert.same({ "t1", 300 }, { auth.read_token('{"token":"t1","access_token":"t2","expires_in":300}') })
@@ -93,7 +96,8 @@ describe("ocibuild.registry", function()
 
   it("reads a registry's JSON error, and nothing else", function()
     assert.same({ "DENIED: requested access to the resource is denied", "DENIED" },
-      { errors.registry_error('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}') })
+      { errors.registry_error('{"errors":[{"code":"DENIED","message":"requested access to the resource is' ..
+        ' denied"}]}') })
     assert.is_nil(errors.registry_error("<html><title>413</title></html>"))
     assert.equal("Connection refused", errors.reason("ECONNREFUSED: Connection refused: http://h:1/v2/"))
     assert.equal("reset (after 2 retries)", errors.reason("ECONNRESET: reset: http://h:1/v2/x?y=1 (after 2 retries)"))
@@ -119,7 +123,8 @@ describe("ocibuild.registry", function()
       assert.equal(60, retry.after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 60))
       assert.equal(0, retry.after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 5))
       assert.equal(86400 * 366 + 3600, retry.after("Fri, 01 Mar 2024 01:00:00 GMT", 1677628800))
-      for _, bad in ipairs { "", "soon", "-1", "1.5", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT" } do
+      for _, bad in ipairs { "", "soon", "-1", "1.5", "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Foo 1994 08:49:37 GMT" } do
         assert.is_nil(retry.after(bad), bad)
       end
     end)
@@ -147,11 +152,13 @@ describe("ocibuild.registry", function()
         "plain.example":{"auth":"%s"}}}]]):format(auth_of("dock:pw1"), auth_of("hub:pw2"), auth_of("p:a:b\0")))
       T.write(d .. "/xdg/containers/auth.json", ([[{"auths":{
         "reg.example:5000/team":{"auth":"%s"}}}]]):format(auth_of("team:pw3")))
-      local code, out, err = lua_with_env({ DOCKER_CONFIG = d .. "/docker", XDG_RUNTIME_DIR = d .. "/xdg", HOME = d }, [[
+      local code, out, err = lua_with_env({ DOCKER_CONFIG = d .. "/docker", XDG_RUNTIME_DIR = d .. "/xdg", HOME = d },
+        [[
         local c = require "ocibuild.registry.creds"
         local function show(host, path)
           local r, err = c.lookup(host, path)
-          io.write(r and (r.username .. "/" .. r.password .. "@" .. r.source:gsub("^%S*/", "")) or tostring(r) .. tostring(err or ""), "\n")
+          io.write(r and (r.username .. "/" .. r.password .. "@" .. r.source:gsub("^%S*/", "")) or tostring(r)
+            .. tostring(err or ""), "\n")
         end
         show("reg.example:5000", "team/app")
         show("reg.example:5000", "other/app")
@@ -260,7 +267,8 @@ esac
         "--ca-file: ENOENT: No such file or directory: /nonexistent.pem", "client.cert client.key",
         d .. "/.config/containers/certs.d/half.example/me.cert has no me.key beside it: a client certificate needs "
           .. "both (PEM) CLIENTCERT" }, "\n") .. "\n", out)
-      assert.same({ "/etc/containers/certs.d", os.getenv("HOME") .. "/.config/containers/certs.d", "/etc/docker/certs.d" },
+      assert.same({ "/etc/containers/certs.d", os.getenv("HOME") .. "/.config/containers/certs.d",
+        "/etc/docker/certs.d" },
         trust.dirs())
     end)
   end)

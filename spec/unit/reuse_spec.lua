@@ -46,13 +46,14 @@ describe("ocibuild.registry.reuse", function()
 
     it("are misses when foreign or damaged: another codec or layer, bad JSON, fields of the wrong form", function()
       local text = reuse.record_text(record())
-      assert.same({ nil, "another codec" }, { reuse.read_record(text, { codec = "zstd-3-zstd1.5.4-b4096k-f3" }) })
-      assert.same({ nil, "another layer" }, { reuse.read_record(text, { codec = CODEC, diff_id = BLOB.digest }) })
-      assert.same({ nil, "not a JSON object" }, { reuse.read_record("{\"version\":1", { codec = CODEC }) })
-      assert.same({ nil, "another record version" }, { reuse.read_record(spoiled("version", 2), { codec = CODEC }) })
-      assert.same({ nil, "bad sizes" }, { reuse.read_record(spoiled("head", 33), { codec = CODEC }) })
-      assert.same({ nil, "bad sizes" }, { reuse.read_record(spoiled("tarSize", -1), { codec = CODEC }) })
-      assert.same({ nil, "no layer blob" }, { reuse.read_record(spoiled("blob", json.object {
+      local function read(t, want) return { reuse.read_record(t, want) } end
+      assert.same({ nil, "another codec", "BADDOC" }, read(text, { codec = "zstd-3-zstd1.5.4-b4096k-f3" }))
+      assert.same({ nil, "another layer", "BADDOC" }, read(text, { codec = CODEC, diff_id = BLOB.digest }))
+      assert.same({ nil, "not a JSON object", "BADDOC" }, read("{\"version\":1", { codec = CODEC }))
+      assert.same({ nil, "another record version", "BADDOC" }, read(spoiled("version", 2), { codec = CODEC }))
+      assert.same({ nil, "bad sizes", "BADDOC" }, { reuse.read_record(spoiled("head", 33), { codec = CODEC }) })
+      assert.same({ nil, "bad sizes", "BADDOC" }, { reuse.read_record(spoiled("tarSize", -1), { codec = CODEC }) })
+      assert.same({ nil, "no layer blob", "BADDOC" }, { reuse.read_record(spoiled("blob", json.object {
         mediaType = "application/vnd.oci.image.config.v1+json", digest = BLOB.digest, size = 1 }), { codec = CODEC }) })
       for _, b in ipairs {
         json.array { json.array { ("1"):rep(63), 1, 1, 0, 0 } },
@@ -62,7 +63,7 @@ describe("ocibuild.registry.reuse", function()
         json.array { json.array { ("1"):rep(64), 1, 1, 0 } },
         json.object { a = 1 },
       } do
-        assert.same({ nil, "bad blocks" }, { reuse.read_record(spoiled("blocks", b), { codec = CODEC }) })
+        assert.same({ nil, "bad blocks", "BADDOC" }, { reuse.read_record(spoiled("blocks", b), { codec = CODEC }) })
       end
     end)
   end)
@@ -89,15 +90,16 @@ describe("ocibuild.registry.reuse", function()
         fn(m)
         return json.encode(m)
       end
-      assert.same({ nil, "not a reuse record" }, { reuse.read_manifest(with(function(m) m.artifactType = nil end)) })
-      assert.same({ nil, "not shaped as a reuse record" },
+      assert.same({ nil, "not a reuse record", "BADDOC" },
+        { reuse.read_manifest(with(function(m) m.artifactType = nil end)) })
+      assert.same({ nil, "not shaped as a reuse record", "BADDOC" },
         { reuse.read_manifest(with(function(m) m.layers[3] = m.layers[1] end)) })
-      assert.same({ nil, "not shaped as a reuse record" },
+      assert.same({ nil, "not shaped as a reuse record", "BADDOC" },
         { reuse.read_manifest(with(function(m) m.layers[1].size = reuse.MAX_RECORD + 1 end)) })
-      assert.same({ nil, "not shaped as a reuse record" },
+      assert.same({ nil, "not shaped as a reuse record", "BADDOC" },
         { reuse.read_manifest(with(function(m) m.config.digest = rdesc.digest end)) })
-      local ok, err = reuse.read_manifest("[]")
-      assert.is_nil(ok)
+      local ok, err, code = reuse.read_manifest("[]")
+      assert.same({ nil, "BADDOC" }, { ok, code })
       assert.matches("not a JSON object", err)
     end)
   end)

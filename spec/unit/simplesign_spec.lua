@@ -10,8 +10,10 @@ describe("ocibuild.attest.simplesign", function()
   describe("tag() and payload()", function()
     it("names the signatures sha256-<hex>.sig and writes the payload canonically", function()
       assert.equal("sha256-" .. ("ab"):rep(32) .. ".sig", simplesign.tag(D))
-      assert.equal('{"critical":{"identity":{"docker-reference":"r.example/team/app"},"image":{"docker-manifest-digest":"'
-        .. D .. '"},"type":"cosign container image signature"},"optional":null}', simplesign.payload("r.example/team/app", D))
+      assert.equal('{"critical":{"identity":{"docker-reference":"r.example/team/app"},'
+        .. '"image":{"docker-manifest-digest":"'
+        .. D .. '"},"type":"cosign container image signature"},"optional":null}',
+        simplesign.payload("r.example/team/app", D))
       assert.equal('{"critical":{"identity":{"docker-reference":"x/y"},"image":{"docker-manifest-digest":"' .. D
         .. '"},"type":"cosign container image signature"},"optional":{"creator":"ocibuild 1"}}',
         simplesign.payload("x/y", D, { creator = "ocibuild 1" }))
@@ -21,7 +23,8 @@ describe("ocibuild.attest.simplesign", function()
   describe("read_payload()", function()
     it("gives the claims of a payload, ours or cosign's", function()
       local c = assert(simplesign.read_payload(simplesign.payload("x/y", D, { creator = "c" })))
-      assert.same({ "x/y", D, "cosign container image signature", "c" }, { c.identity, c.digest, c.type, c.optional.creator })
+      assert.same({ "x/y", D, "cosign container image signature", "c" }, { c.identity, c.digest, c.type,
+        c.optional.creator })
       c = assert(simplesign.read_payload('{"optional":{"timestamp":1700000000,"other":[1]},"critical":{"type":'
         .. '"cosign container image signature","image":{"docker-manifest-digest":"' .. D
         .. '"},"identity":{"docker-reference":"q"}}}'))

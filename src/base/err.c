@@ -140,17 +140,34 @@ void ocb_quote_path(char *out, size_t outlen, const char *dir, const char *rel, 
   free(joined);
 }
 
-int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...) {
+/* err's code, and its message: prefix, then fmt filled from ap. */
+static int fill(ocb_err *err, const char *code, const char *prefix, const char *fmt, va_list ap) {
   char raw[4 * sizeof err->msg];
-  va_list ap;
-  int n;
+  int p = snprintf(raw, sizeof raw, "%s", prefix), n;
   snprintf(err->code, sizeof err->code, "%s", code);
-  va_start(ap, fmt);
-  n = vsnprintf(raw, sizeof raw, fmt, ap);
-  va_end(ap);
+  n = vsnprintf(raw + p, sizeof raw - (size_t)p, fmt, ap);
   if (n < 0) n = 0;
+  n += p;
   if ((size_t)n >= sizeof raw) n = sizeof raw - 1;
   /* One line whatever a value held: parts quoted already pass unchanged. */
   quote(err->msg, sizeof err->msg, raw, (size_t)n, 0);
+  return -1;
+}
+
+int ocb_errf(ocb_err *err, const char *code, const char *fmt, ...) {
+  char prefix[sizeof err->code + 2];
+  va_list ap;
+  snprintf(prefix, sizeof prefix, "%s: ", code);
+  va_start(ap, fmt);
+  fill(err, code, prefix, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int ocb_errf_bare(ocb_err *err, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fill(err, code, "", fmt, ap);
+  va_end(ap);
   return -1;
 }

@@ -80,7 +80,7 @@ int ocb_read_secret(int fd, const char *prompt, char *buf, size_t cap, size_t *l
     raise(caught);
     /* the handler returned (a host program's own): the read was cut short */
     memset(buf, 0, cap);
-    return ocb_errf(err, "EINTR", "EINTR: interrupted while reading from the terminal");
+    return ocb_errf(err, "EINTR", "interrupted while reading from the terminal");
   }
   if (e) {
     memset(buf, 0, cap);

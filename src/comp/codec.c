@@ -34,13 +34,12 @@ const char *ocb_codec_name(int kind) {
 
 int ocb_codec_check(const ocb_codec *c, ocb_err *err) {
   int max = c->kind == OCB_COMP_ZSTD ? 19 : 9;
-  if (!ocb_engine_of(c->kind))
-    return ocb_errf(err, "EINVAL", "EINVAL: unknown compression %d", c->kind);
+  if (!ocb_engine_of(c->kind)) return ocb_errf(err, "EINVAL", "unknown compression %d", c->kind);
   if (c->kind != OCB_COMP_NONE && (c->level < 1 || c->level > max))
-    return ocb_errf(err, "EINVAL", "EINVAL: %s level must be from 1 to %d, got %d",
-                    ocb_codec_name(c->kind), max, c->level);
+    return ocb_errf(err, "EINVAL", "%s level must be from 1 to %d, got %d", ocb_codec_name(c->kind),
+                    max, c->level);
   if (c->threads < 1 || c->threads > 256)
-    return ocb_errf(err, "EINVAL", "EINVAL: threads must be from 1 to 256, got %d", c->threads);
+    return ocb_errf(err, "EINVAL", "threads must be from 1 to 256, got %d", c->threads);
   return 0;
 }
 

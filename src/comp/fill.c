@@ -28,7 +28,7 @@ static int read_at(int fd, unsigned char *buf, size_t n, uint64_t off, ocb_err *
 }
 
 static int bad_piece(const ocb_hole *h, const char *why, ocb_err *err) {
-  return ocb_errf(err, "BADPIECE", "BADPIECE: the piece of block %llu (bytes %llu-%llu) %s",
+  return ocb_errf(err, "BADPIECE", "the piece of block %llu (bytes %llu-%llu) %s",
                   (unsigned long long)h->k, (unsigned long long)h->at,
                   (unsigned long long)(h->at + h->len - 1), why);
 }

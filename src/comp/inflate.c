@@ -16,7 +16,7 @@ int ocb_inflate_raw(const void *in, size_t len, uint64_t max, ocb_out_fn out, vo
   z_stream z;
   int rc = Z_OK;
   memset(&z, 0, sizeof z);
-  if (inflateInit2(&z, -15) != Z_OK) return ocb_errf(err, "ENOMEM", "ENOMEM: cannot inflate");
+  if (inflateInit2(&z, -15) != Z_OK) return ocb_errf(err, "ENOMEM", "cannot inflate");
   z.next_in = (Bytef *)(uintptr_t)in;
   while (rc != Z_STREAM_END) {
     size_t n;
@@ -31,8 +31,7 @@ int ocb_inflate_raw(const void *in, size_t len, uint64_t max, ocb_out_fn out, vo
     n = CHUNK - z.avail_out;
     if ((total += n) > max) {
       inflateEnd(&z);
-      return ocb_errf(err, "TOOBIG", "TOOBIG: inflates to more than %llu bytes",
-                      (unsigned long long)max);
+      return ocb_errf(err, "TOOBIG", "inflates to more than %llu bytes", (unsigned long long)max);
     }
     if (n && out(ud, buf, n, err) < 0) {
       inflateEnd(&z);
@@ -41,7 +40,7 @@ int ocb_inflate_raw(const void *in, size_t len, uint64_t max, ocb_out_fn out, vo
   }
   inflateEnd(&z);
   if (rc == Z_STREAM_END) return 0;
-  return ocb_errf(err, "CORRUPT", "CORRUPT: damaged deflate data (%s)",
+  return ocb_errf(err, "CORRUPT", "damaged deflate data (%s)",
                   rc == Z_BUF_ERROR ? "cut short"
                   : z.msg           ? z.msg
                                     : "zlib error");

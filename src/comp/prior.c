@@ -101,7 +101,7 @@ int64_t ocb_prior_lookup(const ocb_prior *p, const unsigned char id[32], size_t 
 
 int ocb_prior_corrupt(const ocb_prior *p, ocb_err *err) {
   return ocb_errf(err, "CORRUPT",
-                  "CORRUPT: blob %s in the store changed since it was written; "
+                  "blob %s in the store changed since it was written; "
                   "its reuse record is dropped, build again",
                   p->blob);
 }

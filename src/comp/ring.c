@@ -125,7 +125,7 @@ static int compress_block(ocb_comp *c, void *w, slot *s, ocb_err *err) {
     return 0;
   }
   s->out_len = c->eng->block_fn(w, s->in, s->in_len, s->out, c->pcap - OCB_PIECE_SLACK, &s->crc);
-  if (s->out_len == 0) return ocb_errf(err, "EIO", "EIO: %s compression failed", c->eng->name);
+  if (s->out_len == 0) return ocb_errf(err, "EIO", "%s compression failed", c->eng->name);
   s->ocrc = (uint32_t)libdeflate_crc32(0, s->out, s->out_len);
   return 0;
 }
@@ -294,7 +294,7 @@ ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err
 
 int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, int flags, ocb_err *err) {
   unsigned char h[32];
-  if (c->submitted || c->cur) return ocb_errf(err, "EINVAL", "EINVAL: track before writing");
+  if (c->submitted || c->cur) return ocb_errf(err, "EINVAL", "track before writing");
   if (!(c->ih = ocb_sha256_new()) || !(c->oh = ocb_sha256_new()))
     return ocb_errno(err, ENOMEM, "SHA-256 context");
   c->now.ohead = c->eng->header(h, c->codec.level);
@@ -310,7 +310,7 @@ int ocb_comp_prior(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err) {
   uint64_t i;
   if (!c->track || c->submitted || c->cur || k > b->n ||
       (k > 0 && b->v[k - 1].st.bytes != b->v[k - 1].tend))
-    return ocb_errf(err, "EINVAL", "EINVAL: cannot resume at block %llu", (unsigned long long)k);
+    return ocb_errf(err, "EINVAL", "cannot resume at block %llu", (unsigned long long)k);
   if (ocb_prior_index(prior) < 0) return ocb_errno(err, ENOMEM, "reuse");
   if (k > 0) {
     ocb_sha256_free(c->ih);
@@ -553,7 +553,7 @@ int ocb_comp_cut(ocb_comp *c, int64_t known, ocb_err *err) {
 int ocb_comp_reuse(ocb_comp *c, uint64_t j, ocb_err *err) {
   slot *s;
   if (j >= c->old.b.n || c->old.b.v[j].tend - ocb_blocks_tstart(&c->old.b, j) > c->cap)
-    return ocb_errf(err, "EINVAL", "EINVAL: no earlier block %llu", (unsigned long long)j);
+    return ocb_errf(err, "EINVAL", "no earlier block %llu", (unsigned long long)j);
   if (ocb_comp_cut(c, -1, err) < 0) return -1;
   if (!c->cur && !(c->cur = take_slot(c, err))) return -1;
   s = c->cur;
@@ -563,7 +563,7 @@ int ocb_comp_reuse(ocb_comp *c, uint64_t j, ocb_err *err) {
 
 int ocb_comp_old(ocb_comp *c, uint64_t j, const unsigned char **buf, size_t *len, ocb_err *err) {
   if (j >= c->old.b.n)
-    return ocb_errf(err, "EINVAL", "EINVAL: no earlier block %llu", (unsigned long long)j);
+    return ocb_errf(err, "EINVAL", "no earlier block %llu", (unsigned long long)j);
   if (c->oj != (int64_t)j) {
     if ((!c->oin && !(c->oin = malloc(c->cap))) || (!c->opiece && !(c->opiece = malloc(c->pcap))) ||
         (!c->dec && !(c->dec = c->eng->dnew())))

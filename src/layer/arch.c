@@ -85,6 +85,6 @@ static void load(void) {
 
 int ocb_la_load(ocb_err *err) {
   pthread_once(&once, load);
-  if (!api.loaded) return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s", load_error);
+  if (!api.loaded) return ocb_errf(err, "ARCHIVE", "%s", load_error);
   return 0;
 }

@@ -66,7 +66,7 @@ static int materialize(ocb_place *p, uint64_t off, uint64_t len, ocb_err *err) {
     size_t n;
     int64_t j = p->old ? ocb_blocks_holding(p->old, off) : -1;
     uint64_t at, take;
-    if (j < 0) return ocb_errf(err, "STALE", "STALE: layer state damaged");
+    if (j < 0) return ocb_errf(err, "STALE", "layer state damaged");
     if (ocb_comp_old(p->comp, (uint64_t)j, &buf, &n, err) < 0) return -1;
     at = off - ocb_blocks_tstart(p->old, (uint64_t)j);
     take = n - at < len ? n - at : len;

@@ -112,7 +112,7 @@ static int walk_cmp(const char *a, size_t an, const char *b, size_t bn) {
 static int damaged(ocb_err *err) {
   /* Nothing was written yet at the first change, and later the job has
    * what it needs: the caller builds whole (STALE) or fails. */
-  return ocb_errf(err, "STALE", "STALE: layer state damaged");
+  return ocb_errf(err, "STALE", "layer state damaged");
 }
 
 int ocb_skip_entry(ocb_skip *k, const ocb_entry *e, const ocb_skip_hooks *h, ocb_err *err) {

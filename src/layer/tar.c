@@ -74,7 +74,7 @@ static int arch_fail(ocb_tar *t, what_t *what, ocb_err *err) {
     *err = t->cb_err;
     return -1;
   }
-  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", ocb_la->error_string(t->a), what_name(what));
+  return ocb_errf(err, "ARCHIVE", "%s: %s", ocb_la->error_string(t->a), what_name(what));
 }
 
 ocb_tar *ocb_tar_new(ocb_out_fn out, void *ud, ocb_err *err) {
@@ -200,7 +200,7 @@ static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
   /* A warning here means a name could not be written as UTF-8. */
   if (r == ARCHIVE_WARN && !t->cb_failed && !ocb_names_utf8())
     return ocb_errf(err, "LOCALE",
-                    "LOCALE: a name that is not ASCII needs a UTF-8 locale (C.UTF-8), "
+                    "a name that is not ASCII needs a UTF-8 locale (C.UTF-8), "
                     "which this system lacks: %s",
                     what_name(what));
   if (r != ARCHIVE_OK) return arch_fail(t, what, err);
@@ -250,7 +250,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash
     if (left == 0) break; /* a short read: the end (changed() says if it moved) */
   }
   if (left != 0 || changed(fd, st))
-    return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));
+    return ocb_errf(err, "CHANGED", "file changed as we read it: %s", what_name(what));
   return 0;
 }
 
@@ -292,15 +292,13 @@ static void apply_rules(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
 static int begin_entry(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e,
                        const struct stat *st, what_t *what, ocb_err *err) {
   if (!ocb_utf8_valid(e->path, e->pathlen))
-    return ocb_errf(err, "BADNAME", "BADNAME: file name is not valid UTF-8: %s", what_name(what));
+    return ocb_errf(err, "BADNAME", "file name is not valid UTF-8: %s", what_name(what));
   if (strncmp(e->name, ".wh.", 4) == 0)
-    return ocb_errf(err, "WHITEOUT",
-                    "WHITEOUT: name starts with .wh. and would be read as a whiteout: %s",
+    return ocb_errf(err, "WHITEOUT", "name starts with .wh. and would be read as a whiteout: %s",
                     what_name(what));
   if (set_name(t, p->prefix, e->path, e->pathlen, S_ISDIR(st->st_mode), err) < 0) return -1;
   if (strlen(t->name) > 4095)
-    return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: path longer than 4095 bytes: %s",
-                    what_name(what));
+    return ocb_errf(err, "ENAMETOOLONG", "path longer than 4095 bytes: %s", what_name(what));
   ocb_la->entry_clear(t->e);
   ocb_la->entry_copy_pathname(t->e, t->name);
   ocb_la->entry_set_perm(t->e, perm_of(p, st->st_mode));
@@ -321,9 +319,9 @@ static int add_symlink(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *er
   if (n < 0)
     r = ocb_errno_q(err, errno, what_name(what));
   else if ((size_t)n >= cap - 1)
-    r = ocb_errf(err, "CHANGED", "CHANGED: symlink changed as we read it: %s", what_name(what));
+    r = ocb_errf(err, "CHANGED", "symlink changed as we read it: %s", what_name(what));
   else if (!ocb_utf8_valid(target, (size_t)n))
-    r = ocb_errf(err, "BADNAME", "BADNAME: symlink target is not valid UTF-8: %s", what_name(what));
+    r = ocb_errf(err, "BADNAME", "symlink target is not valid UTF-8: %s", what_name(what));
   if (r == 0) {
     target[n] = '\0';
     ocb_la->entry_set_filetype(t->e, AE_IFLNK);
@@ -350,9 +348,9 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
   fd = openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ELOOP)
-      return ocb_errf(err, "CHANGED", "CHANGED: file changed as we read it: %s", what_name(what));
+      return ocb_errf(err, "CHANGED", "file changed as we read it: %s", what_name(what));
     if (errno == ENOENT)
-      return ocb_errf(err, "CHANGED", "CHANGED: file removed while the context was read: %s",
+      return ocb_errf(err, "CHANGED", "file removed while the context was read: %s",
                       what_name(what));
     return ocb_errno_q(err, errno, what_name(what));
   }
@@ -372,8 +370,7 @@ static int add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, w
   what->fixed = NULL, what->display = p->display, what->e = e, what->buf[0] = '\0';
   if (S_ISSOCK(m)) return 1;
   if (S_ISCHR(m) || S_ISBLK(m))
-    return ocb_errf(err, "DEVICE", "DEVICE: device files cannot go into a layer: %s",
-                    what_name(what));
+    return ocb_errf(err, "DEVICE", "device files cannot go into a layer: %s", what_name(what));
   if (begin_entry(t, p, e, e->st, what, err) < 0) return -1;
   if (S_ISDIR(m)) {
     ocb_la->entry_set_filetype(t->e, AE_IFDIR);
@@ -385,7 +382,7 @@ static int add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, w
     return write_header(t, what, err);
   }
   if (S_ISREG(m)) return add_file(t, e, what, err);
-  return ocb_errf(err, "BADTYPE", "BADTYPE: unsupported file type: %s", what_name(what));
+  return ocb_errf(err, "BADTYPE", "unsupported file type: %s", what_name(what));
 }
 
 int ocb_tar_add_walked(ocb_tar *t, const ocb_tar_policy *p, const ocb_entry *e, ocb_err *err) {
@@ -407,7 +404,7 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
   }
   if (fstat(it->fd, &st) < 0) return ocb_errno_q(err, errno, what_name(what));
   if (!S_ISREG(st.st_mode))
-    return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what_name(what));
+    return ocb_errf(err, "BADTYPE", "not a regular file: %s", what_name(what));
   ocb_la->entry_set_size(t->e, st.st_size);
   if (write_header(t, what, err) < 0) return -1;
   return copy_body(t, it->fd, &st, it->hash, what, err);
@@ -434,7 +431,7 @@ static int add_item(ocb_tar *t, const ocb_tar_item *it, what_t *w, ocb_err *err)
     break;
   case OCB_TAR_DATA:
   case OCB_TAR_FILE: ocb_la->entry_set_filetype(t->e, AE_IFREG); return item_body(t, it, w, err);
-  default: return ocb_errf(err, "EINVAL", "EINVAL: unknown tar item kind %d", it->kind);
+  default: return ocb_errf(err, "EINVAL", "unknown tar item kind %d", it->kind);
   }
   return write_header(t, w, err);
 }

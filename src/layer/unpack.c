@@ -44,7 +44,7 @@ typedef struct unpacker {
 static int bad(unpacker *u, const char *name, const char *why, ocb_err *err) {
   char q[1100];
   ocb_quote(q, sizeof q, name, strlen(name));
-  return ocb_errf(err, "BADTAR", "BADTAR: %s: entry %s: %s", u->what, q, why);
+  return ocb_errf(err, "BADTAR", "%s: entry %s: %s", u->what, q, why);
 }
 
 /* name made clean in place ("./a//b/" -> "a/b"); "" for the root itself;

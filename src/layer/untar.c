@@ -50,7 +50,7 @@ static int fail(ocb_untar *u, ocb_err *err) {
     *err = u->rerr;
     return -1;
   }
-  return ocb_errf(err, "ARCHIVE", "ARCHIVE: %s: %s", ocb_la->error_string(u->a), u->what);
+  return ocb_errf(err, "ARCHIVE", "%s: %s", ocb_la->error_string(u->a), u->what);
 }
 
 static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
@@ -137,7 +137,7 @@ int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err) {
   e->size = ocb_la->entry_size_is_set(ae) ? ocb_la->entry_size(ae) : 0;
   e->devmajor = (unsigned)ocb_la->entry_rdevmajor(ae);
   e->devminor = (unsigned)ocb_la->entry_rdevminor(ae);
-  if (!e->name) return ocb_errf(err, "ARCHIVE", "ARCHIVE: an entry without a name: %s", u->what);
+  if (!e->name) return ocb_errf(err, "ARCHIVE", "an entry without a name: %s", u->what);
   return 1;
 }
 

@@ -42,15 +42,18 @@ struct ocb_walk {
   size_t pathcap;
   char *apath; /* path of an ancestor being emitted late */
   size_t apathcap;
-  struct stat st; /* lstat of the current entry */
-  int pending;    /* an entry waits for its ancestors to be reported */
+  struct stat st;   /* lstat of the current entry */
+  size_t namestart; /* where its name starts in path */
+  size_t pathlen;   /* its length */
+  int pfd;          /* its folder, open */
+  int pending;      /* the current entry waits for its ancestors to be reported */
   int pending_why;
-  int pending_drop;                   /* the pending entry itself is left out (see below) */
+  int pending_drop;                   /* the pending entry itself is left out (see visit) */
   size_t ssize;                       /* matcher state size */
   struct stat skip[OCB_WALK_MAXSKIP]; /* (dev, ino) left out of the walk */
   int nskip;
   unsigned char *scratch;
-  size_t plen; /* bytes of the matcher's base (and its '/') before every path */
+  size_t plen;           /* bytes of the matcher's base (and its '/') before every path */
   ocb_ahead *ahead;      /* helpers for lstat, or NULL */
   ocb_ahead_dir *listed; /* the folder being entered, as a helper listed it: */
   char *lnames;          /* its names, */
@@ -174,7 +177,7 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
   if (fd < 0) {
     int e = errno;
     if (e == ENOTDIR)
-      ocb_errf(err, "ENOTDIR", "ENOTDIR: context is not a directory: %s", q);
+      ocb_errf(err, "ENOTDIR", "context is not a directory: %s", q);
     else
       ocb_errno_q(err, e, q);
     goto fail;
@@ -281,15 +284,37 @@ static int emit_ancestor(ocb_walk *w, ocb_entry *e, ocb_err *err) {
   return 0;
 }
 
-static void fill(ocb_walk *w, ocb_entry *e, size_t namestart, int excluded, int why) {
-  frame *parent = &w->fr[w->depth - 1];
+/* The current entry, into e: 1. */
+static int report(ocb_walk *w, ocb_entry *e, int excluded, int why) {
   e->path = w->path + w->plen;
-  e->pathlen = strlen(w->path) - w->plen;
-  e->name = w->path + namestart;
-  e->dirfd = parent->fd;
+  e->pathlen = w->pathlen - w->plen;
+  e->name = w->path + w->namestart;
+  e->dirfd = w->pfd;
   e->st = &w->st;
   e->excluded = excluded;
   e->why = why;
+  return 1;
+}
+
+/* The current entry, excluded: reported when the walk reports those (1),
+ * else left out (0). */
+static int excluded_entry(ocb_walk *w, ocb_entry *e, int why) {
+  return (w->flags & OCB_WALK_EXCLUDED) ? report(w, e, 1, why) : 0;
+}
+
+/* The current entry waits until its unreported ancestors are out; drop:
+ * it is then reported only as excluded. 0: go on. */
+static int later(ocb_walk *w, int drop, int why) {
+  w->pending = 1, w->pending_drop = drop, w->pending_why = why;
+  return 0;
+}
+
+/* The waiting entry, its ancestors out: 1 (in e) or 0 (left out). */
+static int pending_entry(ocb_walk *w, ocb_entry *e) {
+  int drop = w->pending_drop;
+  w->pending = 0, w->pending_drop = 0;
+  if (drop) return excluded_entry(w, e, w->pending_why);
+  return report(w, e, 0, w->pending_why);
 }
 
 /* An entry listed in its directory but gone when looked at: left out when
@@ -299,7 +324,7 @@ static int vanished(ocb_walk *w, const frame *top, size_t pathlen, ocb_err *err)
   char what[1200];
   int why;
   if (w->m && ocb_matcher_walk(w->m, w->path, pathlen, top->state, w->scratch, &why)) return 1;
-  return ocb_errf(err, "CHANGED", "CHANGED: file removed while the context was read: %s",
+  return ocb_errf(err, "CHANGED", "file removed while the context was read: %s",
                   entry_name(w, pathlen, what, sizeof what));
 }
 
@@ -309,112 +334,90 @@ static int lstat_entry(ocb_walk *w, frame *top, const char *name) {
   return fstatat(top->fd, name, &w->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
 }
 
+/* The current entry could not be looked at or opened (errno en): one gone
+ * is left out when excluded or when vanished() says so (0), anything else
+ * fails (-1). */
+static int failed(ocb_walk *w, const frame *top, int en, int excluded, ocb_err *err) {
+  char what[1200];
+  if (en == ENOENT) return excluded || vanished(w, top, w->pathlen, err) > 0 ? 0 : -1;
+  return ocb_errno_q(err, en, entry_name(w, w->pathlen, what, sizeof what));
+}
+
+static int denied(const char *code) {
+  return !strcmp(code, "EACCES") || !strcmp(code, "EPERM");
+}
+
+/* The current entry, a folder to go into (kept, or excluded with an
+ * exception that may match below): pushed; a kept one is reported after
+ * its ancestors, an excluded one now, also when it cannot be read. */
+static int enter(ocb_walk *w, ocb_entry *e, int excluded, int why, ocb_err *err) {
+  frame *top = &w->fr[w->depth - 1];
+  char what[1200];
+  int fd = open_dir(w, top, w->path + w->namestart);
+  if (fd < 0) {
+    int en = errno;
+    if (excluded && (en == EACCES || en == EPERM)) return excluded_entry(w, e, why);
+    return failed(w, top, en, excluded, err);
+  }
+  if (push(w, fd, w->pathlen, w->scratch, &w->st, !excluded,
+           entry_name(w, w->pathlen, what, sizeof what), err) < 0)
+    return excluded && denied(err->code) ? excluded_entry(w, e, why) : -1;
+  if (excluded) return excluded_entry(w, e, why);
+  return later(w, 0, why);
+}
+
+/* Takes the top folder's next name as the current entry (1), or closes
+ * the folder when none is left (0); -1 on error. */
+static int take(ocb_walk *w, ocb_err *err) {
+  frame *top = &w->fr[w->depth - 1];
+  const char *name;
+  size_t namelen;
+  if (top->next == top->n) {
+    frame_free(top);
+    w->depth--;
+    return 0;
+  }
+  name = top->names + top->offs[top->next++];
+  namelen = strlen(name);
+  w->namestart = top->pathlen ? top->pathlen + 1 : 0;
+  w->pathlen = w->namestart + namelen;
+  w->pfd = top->fd;
+  if (grow(&w->path, &w->pathcap, w->pathlen + 1) < 0) return ocb_errno(err, ENOMEM, name);
+  if (top->pathlen) w->path[top->pathlen] = '/';
+  memcpy(w->path + w->namestart, name, namelen + 1);
+  return 1;
+}
+
+/* The entry just taken: 1 (reported in e), 0 (go on), -1 (error). */
+static int visit(ocb_walk *w, ocb_entry *e, ocb_err *err) {
+  frame *top = &w->fr[w->depth - 1];
+  int excluded = 0, why = -1, en;
+  if ((en = lstat_entry(w, top, w->path + w->namestart)) != 0) return failed(w, top, en, 0, err);
+  if (w->nskip && skipped(w, &w->st)) return 0;
+  if (w->m) {
+    excluded = ocb_matcher_walk(w->m, w->path, w->pathlen, top->state, w->scratch, &why);
+    /* BuildKit opens a kept file by its own path and finds it absent when the
+     * per-path answer excludes it: the file carries no data. Leave it out,
+     * but its ancestors were sent when the walk kept it: send them. */
+    if (!excluded && S_ISREG(w->st.st_mode) && ocb_matcher_path(w->m, w->path, w->pathlen, &why))
+      return later(w, 1, why);
+  }
+  if (S_ISDIR(w->st.st_mode) && (!excluded || ocb_matcher_descend(w->m, w->path, w->pathlen)))
+    return enter(w, e, excluded, why, err);
+  if (excluded) return excluded_entry(w, e, why);
+  return later(w, 0, why);
+}
+
 int ocb_walk_next(ocb_walk *w, ocb_entry *e, ocb_err *err) {
   for (;;) {
-    frame *top;
-    const char *name;
-    size_t namestart, namelen, pathlen;
-    int excluded = 0, why = -1, pfd, en;
-    char what[1200];
-
+    int r;
     if (w->pending) {
-      int r = emit_ancestor(w, e, err);
-      if (r) return r;
-      /* The pending entry sits in the frame below any directory pushed for it. */
-      w->pending = 0;
-      if (w->pending_drop) {
-        w->pending_drop = 0;
-        if (!(w->flags & OCB_WALK_EXCLUDED)) continue;
-        fill(w, e, w->fr[w->depth - 1].pathlen ? w->fr[w->depth - 1].pathlen + 1 : 0, 1,
-             w->pending_why);
-        return 1;
-      }
-      {
-        size_t d = w->depth;
-        if (S_ISDIR(w->st.st_mode) && d > 1 && w->fr[d - 1].pathlen == strlen(w->path)) {
-          /* It is a directory already pushed: report it from its parent. */
-          frame *parent = &w->fr[d - 2];
-          e->path = w->path + w->plen;
-          e->pathlen = w->fr[d - 1].pathlen - w->plen;
-          e->name = w->path + (parent->pathlen ? parent->pathlen + 1 : 0);
-          e->dirfd = parent->fd;
-          e->st = &w->st;
-          e->excluded = 0;
-          e->why = w->pending_why;
-          return 1;
-        }
-      }
-      fill(w, e, w->fr[w->depth - 1].pathlen ? w->fr[w->depth - 1].pathlen + 1 : 0, 0,
-           w->pending_why);
-      return 1;
+      /* the waiting entry's unreported ancestors first, one a call */
+      if ((r = emit_ancestor(w, e, err)) == 0) r = pending_entry(w, e);
+    } else {
+      if (w->depth == 0) return 0;
+      if ((r = take(w, err)) > 0) r = visit(w, e, err);
     }
-    if (w->depth == 0) return 0;
-    top = &w->fr[w->depth - 1];
-    if (top->next == top->n) {
-      frame_free(top);
-      w->depth--;
-      continue;
-    }
-    name = top->names + top->offs[top->next++];
-    namelen = strlen(name);
-    namestart = top->pathlen ? top->pathlen + 1 : 0;
-    pathlen = namestart + namelen;
-    if (grow(&w->path, &w->pathcap, pathlen + 1) < 0) return ocb_errno(err, ENOMEM, name);
-    if (top->pathlen) w->path[top->pathlen] = '/';
-    memcpy(w->path + namestart, name, namelen + 1);
-
-    if ((en = lstat_entry(w, top, name)) != 0) {
-      if (en == ENOENT && vanished(w, top, pathlen, err) > 0) continue;
-      if (en == ENOENT) return -1;
-      return ocb_errno_q(err, en, entry_name(w, pathlen, what, sizeof what));
-    }
-    if (w->nskip && skipped(w, &w->st)) continue;
-    if (w->m) {
-      excluded = ocb_matcher_walk(w->m, w->path, pathlen, top->state, w->scratch, &why);
-      /* BuildKit opens a kept file by its own path and finds it absent when the
-       * per-path answer excludes it: the file carries no data. Leave it out,
-       * but its ancestors were sent when the walk kept it: send them. */
-      if (!excluded && S_ISREG(w->st.st_mode) && ocb_matcher_path(w->m, w->path, pathlen, &why)) {
-        w->pending = 1, w->pending_drop = 1, w->pending_why = why;
-        continue;
-      }
-    }
-    pfd = top->fd; /* top moves when a frame is pushed */
-    if (S_ISDIR(w->st.st_mode) && (!excluded || ocb_matcher_descend(w->m, w->path, pathlen))) {
-      int fd = open_dir(w, top, name);
-      if (fd < 0) {
-        en = errno;
-        if (excluded && (en == EACCES || en == EPERM)) goto report_excluded;
-        if (en == ENOENT && (excluded || vanished(w, top, pathlen, err) > 0)) continue;
-        if (en == ENOENT) return -1;
-        return ocb_errno_q(err, en, entry_name(w, pathlen, what, sizeof what));
-      }
-      if (push(w, fd, pathlen, w->scratch, &w->st, !excluded,
-               entry_name(w, pathlen, what, sizeof what), err) < 0) {
-        if (excluded && (!strcmp(err->code, "EACCES") || !strcmp(err->code, "EPERM")))
-          goto report_excluded;
-        return -1;
-      }
-      if (excluded) goto report_excluded;
-      /* A kept directory: its unreported ancestors go first. */
-      w->pending = 1;
-      w->pending_why = why;
-      continue;
-    }
-    if (excluded) goto report_excluded;
-    w->pending = 1;
-    w->pending_why = why;
-    continue;
-  report_excluded:
-    if (w->flags & OCB_WALK_EXCLUDED) {
-      e->path = w->path + w->plen;
-      e->pathlen = pathlen - w->plen;
-      e->name = w->path + namestart;
-      e->dirfd = pfd;
-      e->st = &w->st;
-      e->excluded = 1;
-      e->why = why;
-      return 1;
-    }
+    if (r != 0) return r;
   }
 }

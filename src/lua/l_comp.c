@@ -114,7 +114,7 @@ typedef struct {
 static int into(void *ud, const void *buf, size_t len, ocb_err *err) {
   Into *t = ud;
   if (t->p) {
-    if (len > t->cap - t->n) return ocb_errf(err, "CORRUPT", "CORRUPT: deflate data changed");
+    if (len > t->cap - t->n) return ocb_errf(err, "CORRUPT", "deflate data changed");
     memcpy(t->p + t->n, buf, len);
   }
   t->n += len;

@@ -148,7 +148,7 @@ static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
   if (fstat(s->body_fd, &sb) < 0) {
     ocb_errno(err, errno, digest);
   } else if (want >= 0 && sb.st_size != want) {
-    ocb_errf(err, "BADSIZE", "BADSIZE: blob %s has %lld bytes, its descriptor says %lld", digest,
+    ocb_errf(err, "BADSIZE", "blob %s has %lld bytes, its descriptor says %lld", digest,
              (long long)sb.st_size, (long long)want);
   } else {
     if (len < 0) len = sb.st_size > off ? sb.st_size - off : 0;
@@ -157,7 +157,7 @@ static int open_body(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
       s->blob_digest = digest, s->blob_size = (uint64_t)sb.st_size;
       rc = 0;
     } else {
-      ocb_errf(err, "BADSIZE", "BADSIZE: blob %s has %lld bytes, fewer than %lld asked for", digest,
+      ocb_errf(err, "BADSIZE", "blob %s has %lld bytes, fewer than %lld asked for", digest,
                (long long)sb.st_size, (long long)(off + len));
     }
   }

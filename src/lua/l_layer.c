@@ -169,7 +169,7 @@ static int event(Hooks *h, const ocb_layer_stats *s, const char *msg, ocb_err *e
   lua_pushstring(L, msg);
   if (lua_pcall(L, 3, 0, 0) == LUA_OK) return 0;
   h->failed = 1;
-  return ocb_errf(err, "ECANCELED", "ECANCELED: stopped by the event callback");
+  return ocb_errf(err, "ECANCELED", "stopped by the event callback");
 }
 
 static int on_progress(void *ud, const ocb_layer_stats *s, ocb_err *err) {
@@ -187,7 +187,7 @@ static int on_candidate(void *ud, const unsigned char id0[32], ocb_prior *prior,
   int r = ocb_l_candidate(h->L, h->cand, id0, prior);
   if (r >= 0) return r;
   h->failed = 1;
-  return ocb_errf(err, "ECANCELED", "ECANCELED: stopped by the candidate callback");
+  return ocb_errf(err, "ECANCELED", "stopped by the candidate callback");
 }
 
 /* The result table of a run or a fill. */

@@ -53,33 +53,6 @@ static int file_role(lua_State *L, int idx) {
   return roles[luaL_checkoption(L, idx, NULL, names)];
 }
 
-/* Reads fd whole into a Lua string, refusing more than max bytes. */
-static int push_file(lua_State *L, int fd, const char *what, lua_Integer max, ocb_err *err) {
-  luaL_Buffer b;
-  struct stat st;
-  lua_Integer total = 0;
-  if (fstat(fd, &st) < 0) return ocb_errno(err, errno, what);
-  if (!S_ISREG(st.st_mode))
-    return ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", what);
-  if (st.st_size > max)
-    return ocb_errf(err, "TOOBIG", "TOOBIG: %s has %lld bytes, more than the %lld allowed", what,
-                    (long long)st.st_size, (long long)max);
-  luaL_buffinit(L, &b);
-  for (;;) {
-    char *p = luaL_prepbuffer(&b);
-    ssize_t n = read(fd, p, LUAL_BUFFERSIZE);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ocb_errno(err, errno, what);
-    if (n == 0) break;
-    if ((total += n) > max)
-      return ocb_errf(err, "TOOBIG", "TOOBIG: %s grew past the %lld bytes allowed", what,
-                      (long long)max);
-    luaL_addsize(&b, (size_t)n);
-  }
-  luaL_pushresult(&b);
-  return 0;
-}
-
 /* store:read(name [, max=4 MiB]) -> bytes | nil, msg, code */
 int ocb_l_store_read(lua_State *L) {
   ocb_store *s = ocb_checkstore(L, 1);
@@ -87,7 +60,7 @@ int ocb_l_store_read(lua_State *L) {
   lua_Integer max = luaL_optinteger(L, 3, 4 << 20);
   char *path = ocb_store_path(s, role);
   ocb_err err;
-  int fd, r;
+  int fd;
   if (!path) return luaL_error(L, "not enough memory");
   lua_pushstring(L, path);
   free(path);
@@ -96,9 +69,7 @@ int ocb_l_store_read(lua_State *L) {
     ocb_errno(&err, errno, path);
     return ocb_pushfail(L, &err);
   }
-  r = push_file(L, fd, path, max, &err);
-  close(fd);
-  if (r < 0) return ocb_pushfail(L, &err);
+  if (ocb_push_fd(L, fd, path, max, NULL, &err) < 0) return ocb_pushfail(L, &err);
   return 1;
 }
 
@@ -187,7 +158,7 @@ static int check_blob(lua_State *L, ocb_store *s, int with_bytes, lua_Integer si
   if ((fd = ocb_blob_open(s, digest, dlen, err)) < 0) return -1;
   if (with_bytes && fstat(fd, &st) == 0 && st.st_size > max) {
     close(fd);
-    return ocb_errf(err, "TOOBIG", "TOOBIG: blob larger than %lld bytes: %s", (long long)max, path);
+    return ocb_errf(err, "TOOBIG", "blob larger than %lld bytes: %s", (long long)max, path);
   }
   if (with_bytes) luaL_buffinit(L, &b);
   c.L = L, c.b = &b;

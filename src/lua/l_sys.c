@@ -230,7 +230,7 @@ int ocb_l_read_secret(lua_State *L) {
   size_t len = 0;
   ocb_err err;
   if (tty && (fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-    return ocb_pushfail(L, (ocb_errf(&err, "ENOTTY", "ENOTTY: no terminal to ask"), &err));
+    return ocb_pushfail(L, (ocb_errf(&err, "ENOTTY", "no terminal to ask"), &err));
   rc = ocb_read_secret(fd, prompt, buf, 4096, &len, &err);
   if (tty) close(fd);
   if (rc < 0) return ocb_pushfail(L, &err);
@@ -314,6 +314,57 @@ int ocb_l_lock(lua_State *L) {
   return 1;
 }
 
+/* fd's bytes into b: at most max, or with more, max and whether there are
+ * others. 0, or -1 with err set. */
+static int read_into(luaL_Buffer *b, int fd, const char *what, lua_Integer max, int *more,
+                     ocb_err *err) {
+  lua_Integer total = 0;
+  for (;;) {
+    char *p = luaL_prepbuffer(b);
+    /* with more, one byte past max says whether there is more */
+    size_t want = more && max - total < (lua_Integer)LUAL_BUFFERSIZE ? (size_t)(max - total) + 1
+                                                                     : LUAL_BUFFERSIZE;
+    ssize_t n = read(fd, p, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ocb_errno(err, errno, what);
+    if (n == 0) return 0;
+    if (more && total + n > max) {
+      luaL_addsize(b, (size_t)(max - total));
+      *more = 1;
+      return 0;
+    }
+    if ((total += n) > max)
+      return ocb_errf(err, "TOOBIG", "%s grew past the %lld bytes allowed", what, (long long)max);
+    luaL_addsize(b, (size_t)n);
+  }
+}
+
+int ocb_push_fd(lua_State *L, int fd, const char *what, lua_Integer max, int *more, ocb_err *err) {
+  int *guard = lua_newuserdatauv(L, sizeof *guard, 0); /* closes fd if a push raises */
+  struct stat st;
+  luaL_Buffer b;
+  int r = -1;
+  *guard = fd;
+  luaL_setmetatable(L, OCB_FD_T);
+  if (more) *more = 0;
+  if (fstat(fd, &st) < 0)
+    ocb_errno(err, errno, what);
+  else if (S_ISDIR(st.st_mode))
+    ocb_errno(err, EISDIR, what);
+  else if (!S_ISREG(st.st_mode))
+    ocb_errf(err, "BADTYPE", "not a regular file: %s", what);
+  else if (!more && st.st_size > max)
+    ocb_errf(err, "TOOBIG", "%s has %lld bytes, more than the %lld allowed", what,
+             (long long)st.st_size, (long long)max);
+  else {
+    luaL_buffinit(L, &b);
+    if ((r = read_into(&b, fd, what, max, more, err)) == 0) luaL_pushresult(&b);
+  }
+  close(fd);
+  *guard = -1;
+  return r;
+}
+
 /* core.read_file(path [, {max=, nofollow=, prefix=}]) -> bytes | nil,
  * msg, code: a regular file, whole, refused past max bytes (default 16
  * MiB), or with prefix, its first max bytes and whether there was
@@ -321,10 +372,8 @@ int ocb_l_lock(lua_State *L) {
 int ocb_l_read_file(lua_State *L) {
   static const char *const keys[] = {"max", "nofollow", "prefix", NULL};
   const char *path = luaL_checkstring(L, 1);
-  lua_Integer max = 16 << 20, total = 0;
-  int nofollow = 0, prefix = 0, *fd;
-  struct stat st;
-  luaL_Buffer b;
+  lua_Integer max = 16 << 20;
+  int nofollow = 0, prefix = 0, more, fd;
   ocb_err err;
   if (!lua_isnoneornil(L, 2)) {
     ocb_opt_known(L, 2, keys);
@@ -332,39 +381,10 @@ int ocb_l_read_file(lua_State *L) {
     nofollow = ocb_opt_bool(L, 2, "nofollow", 0);
     prefix = ocb_opt_bool(L, 2, "prefix", 0);
   }
-  fd = lua_newuserdatauv(L, sizeof *fd, 0); /* closes the file if a push raises */
-  luaL_setmetatable(L, OCB_FD_T);
-  *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
-  if (*fd < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
-  if (fstat(*fd, &st) < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
-  if (S_ISDIR(st.st_mode)) return ocb_pushfail(L, (ocb_errno(&err, EISDIR, path), &err));
-  if (!S_ISREG(st.st_mode))
-    return ocb_pushfail(L,
-                        (ocb_errf(&err, "BADTYPE", "BADTYPE: not a regular file: %s", path), &err));
-  luaL_buffinit(L, &b);
-  for (;;) {
-    char *p = luaL_prepbuffer(&b);
-    /* with prefix, one byte past max says whether there is more */
-    size_t want = prefix && max - total < (lua_Integer)LUAL_BUFFERSIZE ? (size_t)(max - total) + 1
-                                                                       : LUAL_BUFFERSIZE;
-    ssize_t n = read(*fd, p, want);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
-    if (n == 0) break;
-    if (prefix && total + n > max) {
-      luaL_addsize(&b, (size_t)(max - total));
-      luaL_pushresult(&b);
-      lua_pushboolean(L, 1);
-      return 2;
-    }
-    if ((total += n) > max)
-      return ocb_pushfail(
-          L, (ocb_errf(&err, "TOOBIG", "TOOBIG: more than %lld bytes: %s", (long long)max, path),
-              &err));
-    luaL_addsize(&b, (size_t)n);
-  }
-  luaL_pushresult(&b);
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
+  if (fd < 0) return ocb_pushfail(L, (ocb_errno(&err, errno, path), &err));
+  if (ocb_push_fd(L, fd, path, max, prefix ? &more : NULL, &err) < 0) return ocb_pushfail(L, &err);
   if (!prefix) return 1;
-  lua_pushboolean(L, 0);
+  lua_pushboolean(L, more);
   return 2;
 }

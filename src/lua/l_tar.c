@@ -309,8 +309,8 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   r = fstat(it.fd, &st) < 0 ? ocb_errno(&err, errno, digest)
       : st.st_size != size
           ? ocb_errf(&err, "BADSIZE",
-                     "BADSIZE: blob %s: expected %lld bytes, found %lld: %s/blobs/sha256/%s",
-                     digest, (long long)size, (long long)st.st_size, s->dir, digest + 7)
+                     "blob %s: expected %lld bytes, found %lld: %s/blobs/sha256/%s", digest,
+                     (long long)size, (long long)st.st_size, s->dir, digest + 7)
           : 0;
   if (r < 0) {
     close(it.fd);
@@ -328,8 +328,8 @@ int ocb_l_tarw_add_blob(lua_State *L) {
   /* The header went out with the file's size: a wrong one or other bytes
    * fail the archive, which is then never published. */
   if (strcmp(got, digest) != 0) {
-    ocb_errf(&err, "BADDIGEST", "BADDIGEST: blob %s: expected %s, got %s: %s/blobs/sha256/%s",
-             digest, digest, got, s->dir, digest + 7);
+    ocb_errf(&err, "BADDIGEST", "blob %s: expected %s, got %s: %s/blobs/sha256/%s", digest, digest,
+             got, s->dir, digest + 7);
     return ocb_pushfail(L, &err);
   }
   lua_settop(L, 1);

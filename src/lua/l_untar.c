@@ -117,8 +117,7 @@ static int add_capped(void *ud, const void *buf, size_t len, ocb_err *err) {
     c->cut = 1;
     len = (size_t)c->left;
   }
-  if ((lua_Integer)len > c->left)
-    return ocb_errf(err, "TOOBIG", "TOOBIG: entry larger than allowed");
+  if ((lua_Integer)len > c->left) return ocb_errf(err, "TOOBIG", "entry larger than allowed");
   c->left -= (lua_Integer)len;
   luaL_addlstring(c->b, buf, len);
   return 0;
@@ -177,13 +176,13 @@ int ocb_l_tarr_to_blob(lua_State *L) {
   b->f.fd = -1;
   luaL_setmetatable(L, OCB_BLOBW_T);
   if (want && !ocb_digest_valid(want, strlen(want)))
-    return ocb_pushfail(L, (ocb_errf(&err, "BADDIGEST", "BADDIGEST: not a sha256 digest"), &err));
+    return ocb_pushfail(L, (ocb_errf(&err, "BADDIGEST", "not a sha256 digest"), &err));
   if (ocb_blobw_open(b, s, &err) < 0 || ocb_untar_data(r->u, ocb_blobw_write, b, &err) < 0) {
     ocb_blobw_abort(b);
     return ocb_pushfail(L, &err);
   }
   if (want_size >= 0 && b->size != (uint64_t)want_size) {
-    ocb_errf(&err, "BADSIZE", "BADSIZE: expected %lld bytes, got %llu for %s", (long long)want_size,
+    ocb_errf(&err, "BADSIZE", "expected %lld bytes, got %llu for %s", (long long)want_size,
              (unsigned long long)b->size, want);
     ocb_blobw_abort(b);
     return ocb_pushfail(L, &err);

@@ -49,6 +49,14 @@ int ocb_opt_bool(lua_State *L, int idx, const char *k, int def);
  * for OCB_WALK_MAXSKIP; more raise). Returns how many. */
 int ocb_opt_skip(lua_State *L, int idx, struct stat *out);
 
+/* Reads the file open on fd (taken over: closed in every case, also when
+ * a push raises) into a Lua string on the stack: at most max bytes (more,
+ * and a file that grows past max while read, is TOOBIG), or with more,
+ * its first max bytes and *more set when there are others. A folder is
+ * EISDIR, any other file that is not a regular one BADTYPE; what names it
+ * in messages. 0, or -1 with err set. */
+int ocb_push_fd(lua_State *L, int fd, const char *what, lua_Integer max, int *more, ocb_err *err);
+
 /* "file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev". */
 const char *ocb_type_name(mode_t m);
 

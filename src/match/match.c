@@ -331,7 +331,7 @@ ocb_matcher *ocb_matcher_new(const char *const *pats, const size_t *lens, size_t
       if (r == -2)
         ocb_errno(err, ENOMEM, q);
       else
-        ocb_errf(err, "BADPATTERN", "bad pattern '%s': %s", q, why);
+        ocb_errf_bare(err, "BADPATTERN", "bad pattern '%s': %s", q, why);
       *bad = i;
       ocb_matcher_free(m);
       return NULL;

@@ -30,8 +30,7 @@ static ssize_t read_at(ocb_hreq *r, char *buf, size_t want, uint64_t at) {
     return -1;
   }
   if (got == 0) {
-    ocb_errf(&r->err, "CHANGED", "CHANGED: store blob %s got shorter while it was sent",
-             r->src_digest);
+    ocb_errf(&r->err, "CHANGED", "store blob %s got shorter while it was sent", r->src_digest);
     return -1;
   }
   return got;
@@ -57,8 +56,8 @@ static int check_whole(ocb_hreq *r) {
   ocb_sha256_peek(*r->fh, raw);
   ocb_digest_hex(raw, got);
   if (strcmp(got, r->src_digest) == 0) return 0;
-  ocb_errf(&r->err, "CORRUPT", "CORRUPT: store blob %s is damaged: its bytes hash to %s",
-           r->src_digest, got);
+  ocb_errf(&r->err, "CORRUPT", "store blob %s is damaged: its bytes hash to %s", r->src_digest,
+           got);
   return fail(r);
 }
 
@@ -131,7 +130,7 @@ int ocb_hreq_body_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
   if (s->body_fd < 0) return 0;
   r->size = s->body_size;
   if (!s->blob_digest || !ocb_digest_valid(s->blob_digest, strlen(s->blob_digest)))
-    return ocb_errf(err, "EINVAL", "EINVAL: a blob body needs the blob's digest: %s", s->url);
+    return ocb_errf(err, "EINVAL", "a blob body needs the blob's digest: %s", s->url);
   snprintf(r->src_digest, sizeof r->src_digest, "%s", s->blob_digest);
   r->src_size = s->blob_size;
   if (s->file_hash && s->file_pos) {

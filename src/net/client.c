@@ -18,27 +18,6 @@ double ocb_http_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ocb_buf_add(ocb_buf *b, const void *data, size_t len, size_t max) {
-  if (b->len + len > max) return -1;
-  if (b->len + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    char *p;
-    while (cap < b->len + len + 1) cap *= 2;
-    if (!(p = realloc(b->p, cap))) return -1;
-    b->p = p, b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, len);
-  b->len += len;
-  b->p[b->len] = '\0';
-  return 0;
-}
-
-void ocb_buf_free(ocb_buf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
-}
-
 static char *dup_or_null(const char *s, size_t len, int *oom) {
   char *p;
   if (!s) return NULL;
@@ -78,12 +57,14 @@ int ocb_http_new(ocb_http **out, const ocb_http_opts *o, ocb_err *err) {
   return ocb_errno(err, ENOMEM, "http client");
 }
 
-CURL *ocb_http_easy(ocb_http *c) {
+/* An easy handle, reused or new. */
+static CURL *easy(ocb_http *c) {
   if (c->nidle > 0) return c->idle[--c->nidle];
   return ocb_curl->easy_init();
 }
 
-void ocb_http_release(ocb_http *c, CURL *e) {
+/* Gives easy handle e back: kept for the next request, or cleaned up. */
+static void release(ocb_http *c, CURL *e) {
   if (c && c->nidle < OCB_HTTP_IDLE) {
     ocb_curl->easy_reset(e);
     c->idle[c->nidle++] = e;
@@ -105,7 +86,7 @@ static void unlink_active(ocb_http *c, ocb_hreq *r) {
 static void retire(ocb_http *c, ocb_hreq *r, CURLcode rc) {
   ocb_curl->multi_remove_handle(c->multi, r->easy);
   ocb_hreq_finish(r, rc);
-  ocb_http_release(c, r->easy);
+  release(c, r->easy);
   r->easy = NULL;
   unlink_active(c, r);
   r->state = OCB_HREQ_DONE;
@@ -129,7 +110,7 @@ int ocb_hreq_start(ocb_http *c, const ocb_hreq_spec *s, ocb_hreq **out, ocb_err 
   r->fd = -1;
   r->file_fd = s->into_fd; /* taken */
   r->blob.f.fd = -1;
-  if (!(r->easy = ocb_http_easy(c))) {
+  if (!(r->easy = easy(c))) {
     if (s->body_fd >= 0) close(s->body_fd);
     if (r->file_fd >= 0) close(r->file_fd);
     free(r);
@@ -137,16 +118,16 @@ int ocb_hreq_start(ocb_http *c, const ocb_hreq_spec *s, ocb_hreq **out, ocb_err 
   }
   if (ocb_hreq_setup(r, s, err) < 0) {
     r->c = NULL; /* not in flight: freed right here */
-    ocb_http_release(c, r->easy);
+    release(c, r->easy);
     r->easy = NULL;
     ocb_hreq_free(r);
     return -1;
   }
   ocb_curl->easy_setopt(r->easy, CURLOPT_SHARE, c->share);
   if ((mc = ocb_curl->multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
-    ocb_errf(err, "HTTP", "HTTP: %s: %s", ocb_curl->multi_strerror(mc), r->url);
+    ocb_errf(err, "HTTP", "%s: %s", ocb_curl->multi_strerror(mc), r->url);
     r->c = NULL;
-    ocb_http_release(c, r->easy);
+    release(c, r->easy);
     r->easy = NULL;
     ocb_hreq_free(r);
     return -1;
@@ -176,13 +157,13 @@ int ocb_http_wait(ocb_http *c, double seconds, ocb_err *err) {
     int running;
     double left;
     CURLMcode mc = ocb_curl->multi_perform(c->multi, &running);
-    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", ocb_curl->multi_strerror(mc));
+    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "%s", ocb_curl->multi_strerror(mc));
     collect(c);
     if (c->done) return 0;
     left = deadline - ocb_http_now();
     if (left <= 0) return 0;
     mc = ocb_curl->multi_poll(c->multi, NULL, 0, (int)(left * 1000) + 1, NULL);
-    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "HTTP: %s", ocb_curl->multi_strerror(mc));
+    if (mc != CURLM_OK) return ocb_errf(err, "HTTP", "%s", ocb_curl->multi_strerror(mc));
   }
 }
 
@@ -196,10 +177,11 @@ ocb_hreq *ocb_http_done(ocb_http *c) {
   return r;
 }
 
-void ocb_http_detach(ocb_http *c, ocb_hreq *r) {
+/* Takes r out of the client's lists, cancelling it when in flight. */
+static void detach(ocb_http *c, ocb_hreq *r) {
   if (r->state == OCB_HREQ_RUNNING) {
     ocb_curl->multi_remove_handle(c->multi, r->easy);
-    ocb_http_release(c, r->easy);
+    release(c, r->easy);
     r->easy = NULL;
     unlink_active(c, r);
   } else if (r->state == OCB_HREQ_DONE) {
@@ -212,18 +194,24 @@ void ocb_http_detach(ocb_http *c, ocb_hreq *r) {
   r->c = NULL;
 }
 
+void ocb_hreq_free(ocb_hreq *r) {
+  if (!r) return;
+  if (r->c) detach(r->c, r);
+  ocb_hreq_release(r);
+}
+
 void ocb_http_free(ocb_http *c) {
   int i;
   if (!c) return;
   while (c->active) {
     ocb_hreq *r = c->active;
-    ocb_http_detach(c, r);
+    detach(c, r);
     r->failed = 1;
     r->state = OCB_HREQ_DONE;
-    ocb_errf(&r->err, "ECANCELED", "ECANCELED: the client was closed: %s", r->url);
+    ocb_errf(&r->err, "ECANCELED", "the client was closed: %s", r->url);
     ocb_hreq_finish(r, CURLE_ABORTED_BY_CALLBACK);
   }
-  while (c->done) ocb_http_detach(c, c->done);
+  while (c->done) detach(c, c->done);
   for (i = 0; i < c->nidle; i++) ocb_curl->easy_cleanup(c->idle[i]);
   if (c->multi) ocb_curl->multi_cleanup(c->multi);
   if (c->share) ocb_curl->share_cleanup(c->share);

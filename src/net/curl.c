@@ -62,6 +62,6 @@ static void load(void) {
 
 int ocb_curl_load(ocb_err *err) {
   pthread_once(&once, load);
-  if (!api.loaded) return ocb_errf(err, "HTTP", "HTTP: %s", load_error);
+  if (!api.loaded) return ocb_errf(err, "HTTP", "%s", load_error);
   return 0;
 }

@@ -1,7 +1,9 @@
 /*
  * net.h: what the client (client.c) and its requests (request.c) share:
- * both structures, the growable buffer responses are kept in, and the
- * hand-over of a finished transfer from the multi handle to the request.
+ * both structures, the growable buffer responses are kept in (buf.c), and
+ * the calls the client makes into a request: set up, finish a transfer,
+ * release. The calls go one way: client.c -> request.c -> body.c, buf.c,
+ * curl.c (a request reads its client's options, never calls it).
  * Private to src/net/: everyone else goes through http.h.
  */
 #ifndef OCB_NET_H
@@ -44,7 +46,7 @@ typedef struct ocb_buf {
   char *p;
   size_t len, cap;
 } ocb_buf;
-/* Appends, refusing to grow past max: 0, or -1 (out of memory or max). */
+/* buf.c: appends, refusing to grow past max: 0, or -1 (out of memory or max). */
 int ocb_buf_add(ocb_buf *b, const void *data, size_t len, size_t max);
 void ocb_buf_free(ocb_buf *b);
 
@@ -116,10 +118,7 @@ void ocb_hreq_body_free(ocb_hreq *r);
 int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err);
 /* request.c: records the outcome of a transfer that ended with rc. */
 void ocb_hreq_finish(ocb_hreq *r, CURLcode rc);
-/* client.c: an easy handle (reused or new), and giving one back. */
-CURL *ocb_http_easy(ocb_http *c);
-void ocb_http_release(ocb_http *c, CURL *e);
-/* client.c: takes r out of the client's lists, cancelling it when in flight. */
-void ocb_http_detach(ocb_http *c, ocb_hreq *r);
+/* request.c: frees r and what it holds (r is in no client's lists). */
+void ocb_hreq_release(ocb_hreq *r);
 
 #endif

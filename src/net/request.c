@@ -29,7 +29,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   }
   if (ocb_buf_add(&r->headers, p, len, MAX_HEADERS) < 0) {
     r->failed = 1;
-    ocb_errf(&r->err, "TOOBIG", "TOOBIG: response headers over %u bytes: %s", MAX_HEADERS, r->url);
+    ocb_errf(&r->err, "TOOBIG", "response headers over %u bytes: %s", MAX_HEADERS, r->url);
     return 0;
   }
   return len;
@@ -61,8 +61,7 @@ static int to_file(ocb_hreq *r, const char *p, size_t len) {
     char url[512];
     ocb_quote(url, sizeof url, r->url, strcspn(r->url, "?#"));
     r->failed = 1;
-    return ocb_errf(&r->err, "TOOBIG",
-                    "TOOBIG: the answer goes on past the %lld bytes expected: %s",
+    return ocb_errf(&r->err, "TOOBIG", "the answer goes on past the %lld bytes expected: %s",
                     (long long)r->want_size, url);
   }
   while (len) {
@@ -101,7 +100,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
       char url[512];
       ocb_quote(url, sizeof url, r->url, strcspn(r->url, "?#"));
       r->failed = 1;
-      ocb_errf(&r->err, "TOOBIG", "TOOBIG: the answer goes on past the %lld bytes expected: %s",
+      ocb_errf(&r->err, "TOOBIG", "the answer goes on past the %lld bytes expected: %s",
                (long long)r->want_size, url);
       return 0;
     }
@@ -109,7 +108,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     if (add_blob(r, p, len) < 0) return 0;
   } else if (ocb_buf_add(&r->body, p, len, r->max) < 0) {
     r->failed = 1;
-    ocb_errf(&r->err, "TOOBIG", "TOOBIG: response body over %zu bytes: %s", r->max, r->url);
+    ocb_errf(&r->err, "TOOBIG", "response body over %zu bytes: %s", r->max, r->url);
     return 0;
   }
   r->received += len;
@@ -237,16 +236,14 @@ static int tls_unspoken(const char *msg) {
 static void timed_out(ocb_hreq *r, const char *why, const char *url) {
   const ocb_http *c = r->c;
   if (c && strstr(why, "too slow"))
-    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: slower than %ld bytes/s for %ld s: %s",
-             c->low_speed_limit, c->low_speed_time, url);
+    ocb_errf(&r->err, "ETIMEDOUT", "slower than %ld bytes/s for %ld s: %s", c->low_speed_limit,
+             c->low_speed_time, url);
   else if (c && (strstr(why, "onnection timed out") || strstr(why, "esolving timed out")))
-    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: no connection within %ld s: %s", c->connect_timeout,
-             url);
+    ocb_errf(&r->err, "ETIMEDOUT", "no connection within %ld s: %s", c->connect_timeout, url);
   else if (r->timeout > 0)
-    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: no complete answer within %ld s: %s", r->timeout,
-             url);
+    ocb_errf(&r->err, "ETIMEDOUT", "no complete answer within %ld s: %s", r->timeout, url);
   else
-    ocb_errf(&r->err, "ETIMEDOUT", "ETIMEDOUT: %s: %s", why, url);
+    ocb_errf(&r->err, "ETIMEDOUT", "%s: %s", why, url);
 }
 
 static void fail_curl(ocb_hreq *r, CURLcode rc) {
@@ -257,33 +254,28 @@ static void fail_curl(ocb_hreq *r, CURLcode rc) {
   if (r->easy) ocb_curl->easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-    ocb_errf(&r->err, "UNKNOWNHOST", "UNKNOWNHOST: %s: %s", why, url);
-    break;
+  case CURLE_COULDNT_RESOLVE_PROXY: ocb_errf(&r->err, "UNKNOWNHOST", "%s: %s", why, url); break;
   case CURLE_COULDNT_CONNECT:
     if (oserr) {
       const char *name = ocb_errno_name((int)oserr, ename);
-      ocb_errf(&r->err, name, "%s: %s: %s", name, strerror((int)oserr), url);
+      ocb_errf(&r->err, name, "%s: %s", strerror((int)oserr), url);
     } else
-      ocb_errf(&r->err, "ECONNREFUSED", "ECONNREFUSED: %s: %s", why, url);
+      ocb_errf(&r->err, "ECONNREFUSED", "%s: %s", why, url);
     break;
   case CURLE_OPERATION_TIMEDOUT: timed_out(r, why, url); break;
-  case CURLE_SSL_CERTPROBLEM:
-    ocb_errf(&r->err, "CLIENTCERT", "CLIENTCERT: %s: %s", why, url);
-    break;
-  case CURLE_PEER_FAILED_VERIFICATION: ocb_errf(&r->err, "X509", "X509: %s: %s", why, url); break;
+  case CURLE_SSL_CERTPROBLEM: ocb_errf(&r->err, "CLIENTCERT", "%s: %s", why, url); break;
+  case CURLE_PEER_FAILED_VERIFICATION: ocb_errf(&r->err, "X509", "%s: %s", why, url); break;
   case CURLE_SSL_CONNECT_ERROR:
-    ocb_errf(&r->err, tls_unspoken(why) ? "NOTLS" : "TLS", "%s: %s: %s",
-             tls_unspoken(why) ? "NOTLS" : "TLS", why, url);
+    ocb_errf(&r->err, tls_unspoken(why) ? "NOTLS" : "TLS", "%s: %s", why, url);
     break;
-  case CURLE_SSL_CACERT_BADFILE: ocb_errf(&r->err, "CAFILE", "CAFILE: %s: %s", why, url); break;
+  case CURLE_SSL_CACERT_BADFILE: ocb_errf(&r->err, "CAFILE", "%s: %s", why, url); break;
   case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
   case CURLE_GOT_NOTHING:
   case CURLE_PARTIAL_FILE:
   case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM: ocb_errf(&r->err, "ECONNRESET", "ECONNRESET: %s: %s", why, url); break;
-  default: ocb_errf(&r->err, "HTTP", "HTTP: %s: %s", why, url);
+  case CURLE_HTTP2_STREAM: ocb_errf(&r->err, "ECONNRESET", "%s: %s", why, url); break;
+  default: ocb_errf(&r->err, "HTTP", "%s: %s", why, url);
   }
   r->failed = 1;
 }
@@ -359,9 +351,7 @@ void ocb_hreq_progress(const ocb_hreq *r, uint64_t *sent, uint64_t *received) {
   *received = r->received;
 }
 
-void ocb_hreq_free(ocb_hreq *r) {
-  if (!r) return;
-  if (r->c) ocb_http_detach(r->c, r);
+void ocb_hreq_release(ocb_hreq *r) {
   if (r->easy) ocb_curl->easy_cleanup(r->easy);
   if (r->blob_open) ocb_blobw_abort(&r->blob);
   if (r->file_fd >= 0) close(r->file_fd);

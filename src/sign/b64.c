@@ -35,7 +35,7 @@ static int value(unsigned char c) {
 }
 
 static int bad(ocb_err *err, size_t at, const char *why) {
-  return ocb_errf(err, "BADBASE64", "BADBASE64: %s at byte %zu", why, at + 1);
+  return ocb_errf(err, "BADBASE64", "%s at byte %zu", why, at + 1);
 }
 
 int ocb_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen, ocb_err *err) {

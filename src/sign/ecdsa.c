@@ -16,7 +16,7 @@ int ocb_ecdsa_sign(EVP_PKEY *k, const void *data, size_t len, unsigned char sig[
   EVP_MD_CTX_free(ctx);
   if (ok) return 0;
   ERR_clear_error();
-  return ocb_errf(err, "EINVAL", "EINVAL: cannot sign with this key");
+  return ocb_errf(err, "EINVAL", "cannot sign with this key");
 }
 
 int ocb_ecdsa_verify(EVP_PKEY *k, const void *data, size_t len, const unsigned char *sig,

@@ -29,7 +29,7 @@ static const char *ssl_reason(void) {
 static int ssl_fail(ocb_err *err, const char *code, const char *fmt, const char *what) {
   char msg[512];
   snprintf(msg, sizeof msg, fmt, what);
-  ocb_errf(err, code, "%s: %s (%s)", code, msg, ssl_reason());
+  ocb_errf(err, code, "%s (%s)", msg, ssl_reason());
   ERR_clear_error();
   return -1;
 }
@@ -48,10 +48,10 @@ static EVP_PKEY *p256_only(EVP_PKEY *k, const char *what, ocb_err *err) {
       strcmp(group, "prime256v1") == 0)
     return k;
   if (EVP_PKEY_is_a(k, "EC"))
-    ocb_errf(err, "KEYTYPE", "KEYTYPE: %s is an ECDSA key on curve %s, not P-256", what,
+    ocb_errf(err, "KEYTYPE", "%s is an ECDSA key on curve %s, not P-256", what,
              group[0] ? group : "(unnamed)");
   else
-    ocb_errf(err, "KEYTYPE", "KEYTYPE: %s is a %s key (%d bits), not ECDSA P-256", what,
+    ocb_errf(err, "KEYTYPE", "%s is a %s key (%d bits), not ECDSA P-256", what,
              EVP_PKEY_get0_type_name(k) ? EVP_PKEY_get0_type_name(k) : "non-EC",
              EVP_PKEY_get_bits(k));
   EVP_PKEY_free(k);
@@ -82,8 +82,8 @@ static int pem_read(const char *pem, size_t len, const char *what, pem_block *b,
   if (ok) return 0;
   ERR_clear_error();
   if (memmem(pem, len, "-----BEGIN ", 11))
-    return ocb_errf(err, "BADPEM", "BADPEM: %s holds a damaged PEM block", what);
-  return ocb_errf(err, "BADPEM", "BADPEM: %s is not a PEM file (no -----BEGIN line)", what);
+    return ocb_errf(err, "BADPEM", "%s holds a damaged PEM block", what);
+  return ocb_errf(err, "BADPEM", "%s is not a PEM file (no -----BEGIN line)", what);
 }
 
 static int ask_none(char *buf, int size, int rw, void *u) {
@@ -117,9 +117,9 @@ static EVP_PKEY *from_encrypted(const unsigned char *p, long len, const char *pa
     return NULL;
   }
   if (!pass) {
-    ocb_errf(err, "NEEDPASS", "NEEDPASS: %s is encrypted and no passphrase was given", what);
+    ocb_errf(err, "NEEDPASS", "%s is encrypted and no passphrase was given", what);
   } else if (!(inf = PKCS8_decrypt(sig, pass, (int)strlen(pass)))) {
-    ocb_errf(err, "BADPASS", "BADPASS: wrong passphrase for %s", what);
+    ocb_errf(err, "BADPASS", "wrong passphrase for %s", what);
     ERR_clear_error();
   } else {
     k = EVP_PKCS82PKEY(inf);
@@ -141,11 +141,11 @@ static EVP_PKEY *from_sec1(pem_block *b, const char *pass, const char *what, ocb
     return NULL;
   }
   if (cipher.cipher && !pass) {
-    ocb_errf(err, "NEEDPASS", "NEEDPASS: %s is encrypted and no passphrase was given", what);
+    ocb_errf(err, "NEEDPASS", "%s is encrypted and no passphrase was given", what);
     return NULL;
   }
   if (!PEM_do_header(&cipher, b->data, &b->len, pass ? give_pass : ask_none, (void *)pass)) {
-    ocb_errf(err, "BADPASS", "BADPASS: wrong passphrase for %s", what);
+    ocb_errf(err, "BADPASS", "wrong passphrase for %s", what);
     ERR_clear_error();
     return NULL;
   }
@@ -169,13 +169,13 @@ EVP_PKEY *ocb_key_private(const char *pem, size_t len, const char *pass, const c
     k = from_sec1(&b, pass, what, err);
   else if (strstr(b.name, "SIGSTORE PRIVATE KEY") || strstr(b.name, "COSIGN PRIVATE KEY"))
     ocb_errf(err, "NOTSUP",
-             "NOTSUP: %s is in cosign's own encrypted format (%s), which ocibuild does not "
+             "%s is in cosign's own encrypted format (%s), which ocibuild does not "
              "read: use a PKCS#8 key (ocibuild keygen, or openssl genpkey)",
              what, b.name);
   else if (strcmp(b.name, "PUBLIC KEY") == 0)
-    ocb_errf(err, "BADKEY", "BADKEY: %s holds a public key; signing needs the private key", what);
+    ocb_errf(err, "BADKEY", "%s holds a public key; signing needs the private key", what);
   else
-    ocb_errf(err, "BADKEY", "BADKEY: %s holds a %s, not a private key", what, b.name);
+    ocb_errf(err, "BADKEY", "%s holds a %s, not a private key", what, b.name);
   pem_free(&b);
   return k ? p256_only(k, what, err) : NULL;
 }
@@ -189,9 +189,9 @@ EVP_PKEY *ocb_key_public(const char *pem, size_t len, const char *what, ocb_err 
     if (!(k = d2i_PUBKEY(NULL, &p, b.len)))
       ssl_fail(err, "BADKEY", "%s holds damaged key data", what);
   } else if (strstr(b.name, "PRIVATE KEY")) {
-    ocb_errf(err, "BADKEY", "BADKEY: %s holds a private key; verifying takes the public key", what);
+    ocb_errf(err, "BADKEY", "%s holds a private key; verifying takes the public key", what);
   } else {
-    ocb_errf(err, "BADKEY", "BADKEY: %s holds a %s, not a public key", what, b.name);
+    ocb_errf(err, "BADKEY", "%s holds a %s, not a public key", what, b.name);
   }
   pem_free(&b);
   return k ? p256_only(k, what, err) : NULL;
@@ -203,7 +203,7 @@ static int take_bio(BIO *bio, char *out, size_t *len, ocb_err *err) {
   long n = BIO_get_mem_data(bio, &p);
   if (n <= 0 || (size_t)n >= OCB_PEM_MAX) {
     BIO_free(bio);
-    return ocb_errf(err, "ENOMEM", "ENOMEM: cannot write the key as PEM");
+    return ocb_errf(err, "ENOMEM", "cannot write the key as PEM");
   }
   memcpy(out, p, (size_t)n);
   *len = (size_t)n;
@@ -227,7 +227,7 @@ static int write_encrypted(BIO *bio, EVP_PKEY *k, const char *pass) {
 int ocb_key_private_pem(EVP_PKEY *k, const char *pass, char *out, size_t *len, ocb_err *err) {
   BIO *bio = BIO_new(BIO_s_mem());
   int ok;
-  if (!bio) return ocb_errf(err, "ENOMEM", "ENOMEM: cannot write the key as PEM");
+  if (!bio) return ocb_errf(err, "ENOMEM", "cannot write the key as PEM");
   ok = pass ? write_encrypted(bio, k, pass)
             : PEM_write_bio_PKCS8PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
   if (!ok) {
@@ -239,7 +239,7 @@ int ocb_key_private_pem(EVP_PKEY *k, const char *pass, char *out, size_t *len, o
 
 int ocb_key_public_pem(EVP_PKEY *k, char *out, size_t *len, ocb_err *err) {
   BIO *bio = BIO_new(BIO_s_mem());
-  if (!bio) return ocb_errf(err, "ENOMEM", "ENOMEM: cannot write the key as PEM");
+  if (!bio) return ocb_errf(err, "ENOMEM", "cannot write the key as PEM");
   if (!PEM_write_bio_PUBKEY(bio, k)) {
     BIO_free(bio);
     return ssl_fail(err, "ENOMEM", "cannot write the public key%s", "");
@@ -254,7 +254,7 @@ int ocb_key_id(EVP_PKEY *k, char out[OCB_DIGEST_BUF], ocb_err *err) {
   if (n <= 0) return ssl_fail(err, "ENOMEM", "cannot encode the public key%s", "");
   if (!(h = ocb_sha256_new())) {
     OPENSSL_free(der);
-    return ocb_errf(err, "ENOMEM", "ENOMEM: cannot hash the public key");
+    return ocb_errf(err, "ENOMEM", "cannot hash the public key");
   }
   ocb_sha256_update(h, der, (size_t)n);
   ocb_sha256_final(h, out);

@@ -44,7 +44,7 @@ int ocb_blobw_write(void *ud, const void *buf, size_t len, ocb_err *err) {
 
 int ocb_blobw_skip(void *ud, uint64_t n, ocb_err *err) {
   ocb_blobw *b = ud;
-  if (b->h) return ocb_errf(err, "EINVAL", "EINVAL: a hashing blob writer cannot leave holes");
+  if (b->h) return ocb_errf(err, "EINVAL", "a hashing blob writer cannot leave holes");
   if (lseek(b->f.fd, (off_t)n, SEEK_CUR) < 0) return ocb_errno(err, errno, b->f.tmp);
   b->size += n, b->f.written += n;
   return 0;
@@ -76,7 +76,7 @@ int ocb_blobw_commit(ocb_blobw *b, const char *want, char digest[OCB_DIGEST_BUF]
     /* Checked before publishing: a blob never appears under a wrong name. */
     free(dst);
     ocb_blobw_abort(b);
-    return ocb_errf(err, "BADDIGEST", "BADDIGEST: expected %s, got %s", want, digest);
+    return ocb_errf(err, "BADDIGEST", "expected %s, got %s", want, digest);
   }
   if (!dst) {
     ocb_blobw_abort(b);
@@ -118,7 +118,7 @@ int ocb_blob_open(const ocb_store *s, const char *digest, size_t len, ocb_err *e
     close(fd);
     fd = -1;
   } else if (!S_ISREG(st.st_mode)) {
-    ocb_errf(err, "BADTYPE", "BADTYPE: not a regular file: %s", path);
+    ocb_errf(err, "BADTYPE", "not a regular file: %s", path);
     close(fd);
     fd = -1;
   }
@@ -136,8 +136,8 @@ int ocb_blob_verify_fd(int fd, const char *digest, int64_t want_size, const char
   int rc = 0;
   if (!h || !buf) rc = ocb_errno(err, ENOMEM, what);
   if (rc == 0 && want_size >= 0 && fstat(fd, &st) == 0 && st.st_size != want_size)
-    rc = ocb_errf(err, "BADSIZE", "BADSIZE: expected %lld bytes, found %lld: %s",
-                  (long long)want_size, (long long)st.st_size, what);
+    rc = ocb_errf(err, "BADSIZE", "expected %lld bytes, found %lld: %s", (long long)want_size,
+                  (long long)st.st_size, what);
   while (rc == 0) {
     ssize_t n = read(fd, buf, chunk);
     if (n < 0 && errno == EINTR) continue;
@@ -150,10 +150,10 @@ int ocb_blob_verify_fd(int fd, const char *digest, int64_t want_size, const char
   if (rc == 0) {
     ocb_sha256_final(h, got);
     if (want_size >= 0 && size != (uint64_t)want_size)
-      rc = ocb_errf(err, "BADSIZE", "BADSIZE: expected %lld bytes, read %llu: %s",
-                    (long long)want_size, (unsigned long long)size, what);
+      rc = ocb_errf(err, "BADSIZE", "expected %lld bytes, read %llu: %s", (long long)want_size,
+                    (unsigned long long)size, what);
     else if (strcmp(got, digest) != 0)
-      rc = ocb_errf(err, "BADDIGEST", "BADDIGEST: expected %s, got %s: %s", digest, got, what);
+      rc = ocb_errf(err, "BADDIGEST", "expected %s, got %s: %s", digest, got, what);
   }
   ocb_sha256_free(h);
   free(buf);

@@ -95,7 +95,7 @@ fail:
 
 int ocb_lstate_add(ocb_lstate_writer *w, const ocb_lstate_entry *e, ocb_err *err) {
   size_t shared = 0;
-  if (e->pathlen > MAX_PATH_BYTES) return ocb_errf(err, "ENAMETOOLONG", "ENAMETOOLONG: state path");
+  if (e->pathlen > MAX_PATH_BYTES) return ocb_errf(err, "ENAMETOOLONG", "state path");
   if (BUF - w->len < e->pathlen + 128 && flush(w, err) < 0) return -1;
   while (shared < w->pathlen && shared < e->pathlen && w->path[shared] == e->path[shared]) shared++;
   put_varint(w, shared);
@@ -135,7 +135,7 @@ int ocb_lstate_commit(ocb_lstate_writer *w, const ocb_lstate_head *h, ocb_err *e
                (unsigned long long)h->end, (unsigned long long)w->n, (unsigned long long)w->bytes,
                (unsigned long)w->crc);
   if (n < 0 || (size_t)n + 16 >= sizeof t) {
-    ocb_errf(err, "EINVAL", "EINVAL: state trailer");
+    ocb_errf(err, "EINVAL", "state trailer");
     goto done;
   }
   m = snprintf(t + n, sizeof t - (size_t)n, "%08d\n", n);

@@ -29,11 +29,11 @@ static char *note_path(const ocb_store *s, const char *kind, const char *digest,
   char *root, *p;
   size_t n;
   if (!kind_valid(kind)) {
-    ocb_errf(err, "EINVAL", "EINVAL: not a note kind: %s", kind);
+    ocb_errf(err, "EINVAL", "not a note kind: %s", kind);
     return NULL;
   }
   if (digest && !ocb_digest_valid(digest, strlen(digest))) {
-    ocb_errf(err, "BADDIGEST", "BADDIGEST: not a sha256 digest");
+    ocb_errf(err, "BADDIGEST", "not a sha256 digest");
     return NULL;
   }
   if (!(root = ocb_store_path(s, OCB_F_NOTES))) {

@@ -39,7 +39,7 @@ char *ocb_store_blob_path(const ocb_store *s, const char *digest, size_t len, oc
   char q[200], rel[96], *p;
   if (!ocb_digest_valid(digest, len)) {
     ocb_quote(q, sizeof q, digest, len);
-    ocb_errf(err, "BADDIGEST", "BADDIGEST: not a sha256 digest: %s", q);
+    ocb_errf(err, "BADDIGEST", "not a sha256 digest: %s", q);
     return NULL;
   }
   snprintf(rel, sizeof rel, "blobs/sha256/%s", digest + 7);

@@ -20,7 +20,8 @@ function M.envelope(payload_type, payload, key, keyid)
   if not sig then return nil, err, code end
   local s = json.object { sig = core.base64_encode(sig) }
   if keyid then s.keyid = keyid end
-  return json.object { payload = core.base64_encode(payload), payloadType = payload_type, signatures = json.array { s } }
+  return json.object { payload = core.base64_encode(payload), payloadType = payload_type,
+    signatures = json.array { s } }
 end
 
 local function bad(why) return nil, "DSSE envelope " .. why, "BADSIG" end

@@ -4,7 +4,7 @@
 -- credentials in it left out. Never fails: nil when there is no checkout
 -- or it cannot be read.
 local core = require "ocibuild.core"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

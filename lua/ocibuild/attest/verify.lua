@@ -28,7 +28,7 @@ local function check(place, l, digest, key, opts)
   if opts.identity and claims.identity ~= opts.identity then
     return ("the payload names repository %s, not %s"):format(claims.identity, opts.identity)
   end
-  return nil, claims
+  return false, claims
 end
 
 --- Verifies the signatures of the image of place with key (a public core

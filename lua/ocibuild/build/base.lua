@@ -1,4 +1,4 @@
---- The base image of a build: resolved (ocibuild.source), the manifest for
+--- The base image of a build: resolved (ocibuild.locate), the manifest for
 -- the wanted platform chosen from an index, copied into the store with
 -- every blob verified on the way, its config read strictly, and every
 -- layer blob already in the store verified (size, then SHA-256) before
@@ -12,7 +12,8 @@ local doc = require "ocibuild.oci.doc"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
-local source = require "ocibuild.source"
+local below = require("ocibuild.util.path").below
+local locate = require "ocibuild.locate"
 
 local M = {}
 
@@ -41,7 +42,7 @@ local function choose(idx, want, what)
   end
   local have = platforms_of(idx.manifests)
   return nil, ("base image %s has no image for %s; it has %s"):format(what, platform.format(want),
-    #have > 0 and table.concat(have, ", ") or "no platforms listed"), "ENOPLATFORM"
+    #have > 0 and table.concat(have, ", ") or "no platforms listed"), "NOPLATFORM"
 end
 
 -- The manifest descriptor of the image `got.desc` names for want, reading
@@ -65,7 +66,7 @@ end
 -- opts: {platform= (parsed; explicit), host= (parsed: the default), dir=
 -- (the folder relative oci: and oci-archive: paths resolve against),
 -- registry= (the registry client's options, for a base to pull), on_event=,
--- policy= (a sandboxed script's, see ocibuild.reach)}. Returns {name=, digest= (what the reference resolved to),
+-- policy= (a sandboxed script's, see ocibuild.ops.reach)}. Returns {name=, digest= (what the reference resolved to),
 -- desc= (the manifest), manifest=, config= (decoded), platform=,
 -- layers= (descriptors), verified= {digest=true}}.
 function M.load(from, st, opts)
@@ -78,8 +79,12 @@ function M.load(from, st, opts)
     end
     if opts.on_event then opts.on_event(ev) end
   end
-  local got, err, code = source.resolve(from, st, { platform = opts.platform or opts.host,
-    dir = opts.dir, registry = opts.registry, on_event = on_event, policy = opts.policy })
+  local loc, err, code = locate.parse(from)
+  if not loc then return nil, ("base %s"):format(err), code end
+  local got
+  got, err, code = locate.source(loc, { store = function() return st end, dir = opts.dir, pull = true,
+    platform = opts.platform or opts.host, registry = opts.registry, on_event = on_event, policy = opts.policy,
+    what = "base image", label = "base " })
   if not got then return nil, err, code end
   local want = opts.platform or opts.host
   local d
@@ -110,7 +115,7 @@ function M.load(from, st, opts)
   local p = { os = c.os, architecture = c.architecture, variant = type(c.variant) == "string" and c.variant or nil }
   if opts.platform and not platform.matches(p, opts.platform) then
     return nil, ("base image %s is %s, not %s"):format(from, platform.format(p), platform.format(opts.platform)),
-      "ENOPLATFORM"
+      "NOPLATFORM"
   end
   return { name = got.name, digest = got.desc.digest, desc = d, manifest = m, config = c, platform = p,
     layers = m.layers, verified = verified, from = from }
@@ -119,13 +124,8 @@ end
 -- A tar entry name as a clean relative path ("./usr/bin/" -> "usr/bin"),
 -- or nil for the root and for names that climb out of it.
 local function clean(name)
-  local parts = {}
-  for comp in name:gmatch("[^/]+") do
-    if comp == ".." then return nil end
-    if comp ~= "." then parts[#parts + 1] = comp end
-  end
-  if #parts == 0 then return nil end
-  return table.concat(parts, "/")
+  local parts = below(name)
+  return parts and table.concat(parts, "/")
 end
 
 local TYPES = { dir = "d", file = "f", hardlink = "f", symlink = "l" }

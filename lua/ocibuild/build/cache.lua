@@ -23,8 +23,8 @@ end
 
 -- The layer is the record's blob: downloaded, the job's work dropped.
 local function whole(job, r, rec, st)
-  local fetched, created = shared.download(rec, st)
-  if not fetched then return nil, created end
+  local fetched, created, code = shared.download(rec, st)
+  if not fetched then return nil, created, code end
   job:close()
   r.digest, r.size, r.whole, r.reused, r.holes = rec.blob.digest, rec.blob.size, true, r.blocks, 0
   r.created = created

@@ -10,7 +10,7 @@
 -- labels added, setting the entrypoint clears an inherited cmd unless a
 -- cmd is given, everything else replaced when set. Returns nil, msg on a
 -- bad value.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local json = require "ocibuild.oci.json"
 
 local M = {}
@@ -36,7 +36,7 @@ function M.port(p)
   local n, proto = tostring(p):match("^(%d+)/?(%a*)$")
   local num = n and #n <= 5 and tonumber(n)
   if not num or num < 1 or num > 65535 or (proto ~= "" and not PROTOCOLS[proto]) then
-    return nil, ("bad port %s (expected 1-65535, optionally /tcp, /udp or /sctp)"):format(check.show(p))
+    return nil, ("bad port %s (expected 1-65535, optionally /tcp, /udp or /sctp)"):format(check.show(p)), "BADVALUE"
   end
   return ("%d/%s"):format(num, proto ~= "" and proto or "tcp")
 end
@@ -53,22 +53,22 @@ local DURATIONS = { interval = "Interval", timeout = "Timeout", start_period = "
 -- interval=, timeout=, start_period=, start_interval= (nanoseconds),
 -- retries=}. Returns the config's Healthcheck object, or nil, msg.
 local function healthcheck(h)
-  if type(h) ~= "table" then return nil, "config.healthcheck must be a table with test = {...}" end
+  if type(h) ~= "table" then return nil, "config.healthcheck must be a table with test = {...}", "BADVALUE" end
   local ok, err = check.keys(h, { "test", "interval", "timeout", "start_period", "start_interval", "retries" },
     "config.healthcheck")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   ok, err = check.strings(h.test or false, "config.healthcheck.test")
-  if not ok or #h.test == 0 then return nil, err or "config.healthcheck.test must not be empty" end
+  if not ok or #h.test == 0 then return nil, err or "config.healthcheck.test must not be empty", "BADVALUE" end
   local o = json.object { Test = json.array(table.move(h.test, 1, #h.test, 1, {})) }
   for k, key in pairs(DURATIONS) do
     local v = h[k]
     if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
-      return nil, ("config.healthcheck.%s must be nanoseconds (an integer)"):format(k)
+      return nil, ("config.healthcheck.%s must be nanoseconds (an integer)"):format(k), "BADVALUE"
     end
     if v and v > 0 then o[key] = v end
   end
   if h.retries ~= nil and (math.type(h.retries) ~= "integer" or h.retries < 0) then
-    return nil, "config.healthcheck.retries must be a non-negative integer"
+    return nil, "config.healthcheck.retries must be a non-negative integer", "BADVALUE"
   end
   if h.retries and h.retries > 0 then o.Retries = h.retries end
   return o
@@ -82,16 +82,18 @@ end
 -- Env as a map {KEY = "v"} or a list {"KEY=v"} (or both: the list first,
 -- then the keys in order), merged per key into env.
 local function add_env(env, v)
-  if type(v) ~= "table" then return nil, "config.env must be a table of KEY = \"value\" or a list of \"KEY=value\"" end
+  if type(v) ~= "table" then
+    return nil, "config.env must be a table of KEY = \"value\" or a list of \"KEY=value\"", "BADVALUE"
+  end
   local keys = {}
   for k, e in pairs(v) do
     if math.type(k) == "integer" then
       if type(e) ~= "string" or not e:find("=", 1, true) or e:sub(1, 1) == "=" then
-        return nil, ("config.env[%d] must be a KEY=VALUE string, got %s"):format(k, check.show(e))
+        return nil, ("config.env[%d] must be a KEY=VALUE string, got %s"):format(k, check.show(e)), "BADVALUE"
       end
     elseif type(k) ~= "string" or k == "" or k:find("=", 1, true) or type(e) ~= "string" then
       return nil, ("config.env: keys and values must be strings, keys non-empty and without '=', got %s = %s")
-        :format(check.show(k), check.show(e))
+        :format(check.show(k), check.show(e)), "BADVALUE"
     else
       keys[#keys + 1] = k
     end
@@ -111,12 +113,12 @@ local function list_of(v, name, kind)
     if type(v) == "string" and (name == "entrypoint" or name == "cmd") then
       err = err .. (' (for a shell command write { "/bin/sh", "-c", %s })'):format(check.show(v))
     end
-    return nil, err
+    return nil, err, "BADVALUE"
   end
   if kind == "abs-list" then
     for i, x in ipairs(v) do
       if x:sub(1, 1) ~= "/" then
-        return nil, ("config.%s[%d] must be an absolute path, got %s"):format(name, i, check.show(x))
+        return nil, ("config.%s[%d] must be an absolute path, got %s"):format(name, i, check.show(x)), "BADVALUE"
       end
     end
   end
@@ -128,11 +130,11 @@ end
 --- Checks the fields of t and merges them into cfg (from M.new), labels
 -- into labels. Returns cfg.
 function M.set(cfg, t, labels)
-  if type(t) ~= "table" then return nil, "config needs a table" end
+  if type(t) ~= "table" then return nil, "config needs a table", "BADVALUE" end
   local ok, err = check.keys(t, M.FIELDS, "config")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   if t.stop_signal ~= nil and t.stopsignal ~= nil then
-    return nil, "config: give stop_signal or stopsignal (the same field), not both"
+    return nil, "config: give stop_signal or stopsignal (the same field), not both", "BADVALUE"
   end
   for _, k in ipairs(M.FIELDS) do
     local v, kind = t[k], KINDS[k]
@@ -140,37 +142,39 @@ function M.set(cfg, t, labels)
       cfg[k] = false -- none: the field is left out
     elseif v ~= nil then
       if kind == "boolean" then
-        if type(v) ~= "boolean" then return nil, ("config.%s must be true or false"):format(k) end
+        if type(v) ~= "boolean" then return nil, ("config.%s must be true or false"):format(k), "BADVALUE" end
         cfg[k] = v
       elseif kind == "healthcheck" then
         cfg[k], err = healthcheck(v)
-        if not cfg[k] then return nil, err end
+        if not cfg[k] then return nil, err, "BADVALUE" end
       elseif kind == "string" or kind == "abs" then
-        if type(v) ~= "string" or v == "" then return nil, ("config.%s must be a non-empty string"):format(k) end
+        if type(v) ~= "string" or v == "" then
+          return nil, ("config.%s must be a non-empty string"):format(k), "BADVALUE"
+        end
         if kind == "abs" and v:sub(1, 1) ~= "/" then
-          return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v))
+          return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v)), "BADVALUE"
         end
         cfg[k == "stopsignal" and "stop_signal" or k] = v
       elseif kind == "list" then
         cfg[k], err = list_of(v, k, kind)
-        if not cfg[k] then return nil, err end
+        if not cfg[k] then return nil, err, "BADVALUE" end
       elseif kind == "abs-list" or kind == "ports" then
         local l
         l, err = list_of(v, k, kind)
-        if not l then return nil, err end
+        if not l then return nil, err, "BADVALUE" end
         for _, x in ipairs(l) do
           if kind == "ports" then
             x, err = M.port(x)
-            if not x then return nil, "config.ports: " .. err end
+            if not x then return nil, "config.ports: " .. err, "BADVALUE" end
           end
           table.insert(cfg[k], x)
         end
       elseif kind == "env" then
         ok, err = add_env(cfg[k], v)
-        if not ok then return nil, err end
+        if not ok then return nil, err, "BADVALUE" end
       elseif kind == "labels" then
         ok, err = M.set_labels(labels, v)
-        if not ok then return nil, err end
+        if not ok then return nil, err, "BADVALUE" end
       end
     end
   end
@@ -179,18 +183,18 @@ end
 
 --- Sets one label.
 function M.label(labels, k, v)
-  if type(k) ~= "string" or type(v) ~= "string" then return nil, "label keys and values must be strings" end
-  if k == "" then return nil, "label key must not be empty" end
+  if type(k) ~= "string" or type(v) ~= "string" then return nil, "label keys and values must be strings", "BADVALUE" end
+  if k == "" then return nil, "label key must not be empty", "BADVALUE" end
   labels[k] = v
   return labels
 end
 
 --- Sets labels from a table of strings.
 function M.set_labels(labels, t)
-  if type(t) ~= "table" then return nil, "labels needs a table of strings" end
+  if type(t) ~= "table" then return nil, "labels needs a table of strings", "BADVALUE" end
   for k, v in pairs(t) do
     local ok, err = M.label(labels, k, v)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BADVALUE" end
   end
   return labels
 end
@@ -199,17 +203,17 @@ end
 -- short ones (M.SHORT) as org.opencontainers.image.<name>; `created =
 -- true` means the image's creation time. Returns into.
 function M.annotations(into, t)
-  if type(t) ~= "table" then return nil, "annotations needs a table of strings" end
+  if type(t) ~= "table" then return nil, "annotations needs a table of strings", "BADVALUE" end
   local short = {}
   for _, s in ipairs(M.SHORT) do short[s] = true end
   for k, v in pairs(t) do
-    if type(k) ~= "string" or k == "" then return nil, "annotations: keys must be non-empty strings" end
+    if type(k) ~= "string" or k == "" then return nil, "annotations: keys must be non-empty strings", "BADVALUE" end
     local key = k
     if not k:find(".", 1, true) then
       if not short[k] then
         local s = check.suggest(k, M.SHORT)
         return nil, ("annotations: unknown short name %q%s; use a full key such as \"com.example.%s\", or one of %s")
-          :format(k, s and (" (did you mean %q?)"):format(s) or "", k, table.concat(M.SHORT, ", "))
+          :format(k, s and (" (did you mean %q?)"):format(s) or "", k, table.concat(M.SHORT, ", ")), "BADVALUE"
       end
       key = "org.opencontainers.image." .. k
     end
@@ -217,7 +221,7 @@ function M.annotations(into, t)
       into[key] = true
     elseif type(v) ~= "string" then
       return nil, ("annotations: %s must be a string%s"):format(check.show(k),
-        key == "org.opencontainers.image.created" and " or true (the image's creation time)" or "")
+        key == "org.opencontainers.image.created" and " or true (the image's creation time)" or ""), "BADVALUE"
     else
       into[key] = v
     end
@@ -235,7 +239,7 @@ local function base_field(c, k, kind)
   local ok = kind == "string" and type(v) == "string"
     or kind == "strings" and json.is_array(v) and check.strings(v, k) ~= nil
     or kind == "object" and json.is_object(v)
-  if not ok then return nil, ("the base image's config.%s is not a %s"):format(k, kind) end
+  if not ok then return nil, ("the base image's config.%s is not a %s"):format(k, kind), "BADDOC" end
   return true
 end
 
@@ -257,7 +261,7 @@ function M.merge(base, cfg, labels)
     User = "string", StopSignal = "string", ExposedPorts = "object", Volumes = "object", Labels = "object",
     OnBuild = "strings", Shell = "strings", Healthcheck = "object" } do
     local ok, err = base_field(c, k, kind)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BADDOC" end
   end
   local order, entry = {}, {}
   for _, e in ipairs(c.Env or {}) do
@@ -301,7 +305,9 @@ function M.merge(base, cfg, labels)
   c.Volumes = union(c.Volumes, cfg.volumes)
   local l = {}
   for k, v in pairs(c.Labels or {}) do
-    if type(v) ~= "string" then return nil, ("the base image's label %s is not a string"):format(check.show(k)) end
+    if type(v) ~= "string" then
+      return nil, ("the base image's label %s is not a string"):format(check.show(k)), "BADDOC"
+    end
     l[k] = v
   end
   for k, v in pairs(labels) do l[k] = v end

@@ -14,72 +14,63 @@
 -- (ocibuild.build.view) into the layer's entries, or a folder walked by
 -- the core with its layer state (one folder of a context, the common
 -- case). Functions return nil, msg, code.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
 local perm = require "ocibuild.build.perm"
 local srcfs = require "ocibuild.build.srcfs"
 local unpack = require "ocibuild.build.unpack"
 local view_mod = require "ocibuild.build.view"
+local split = require("ocibuild.util.path").components
 
 local M = {}
 
 M.OPTIONS = { "sources", "contents", "urls", "dest", "context", "ignore", "from", "platform", "chown", "chmod",
   "parents", "exclude", "link", "unpack", "created_by", "comment" }
 
-local function split(p)
-  local t = {}
-  for c in p:gmatch("[^/]+") do
-    if c ~= "." then
-      if c == ".." then t[#t] = nil else t[#t + 1] = c end
-    end
-  end
-  return t
-end
-
 local function join(comps) return table.concat(comps, "/") end
 
 --- Checks a copy spec. Returns the record plan() takes.
 function M.spec(spec, where)
-  if type(spec) ~= "table" then return nil, "copy needs a table with sources and dest" end
+  if type(spec) ~= "table" then return nil, "copy needs a table with sources and dest", "BADVALUE" end
   local ok, err = check.keys(spec, M.OPTIONS, "copy")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   local c = { where = where, sources = spec.sources or {}, contents = spec.contents or {}, urls = spec.urls or {},
     parents = spec.parents or false, link = spec.link or false, unpack = spec.unpack or false,
     created_by = spec.created_by, comment = spec.comment, context = spec.context, from = spec.from }
   if spec.platform ~= nil then
     local p, perr = require("ocibuild.oci.platform").parse(spec.platform)
-    if not p then return nil, "copy: " .. perr end
+    if not p then return nil, "copy: " .. perr, "BADVALUE" end
     c.platform = p
   end
   ok, err = check.strings(c.sources, "copy: sources")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   if type(spec.dest) ~= "string" or spec.dest:sub(1, 1) ~= "/" then
-    return nil, ("copy: dest must be an absolute path in the image, got %s"):format(check.show(spec.dest))
+    return nil, ("copy: dest must be an absolute path in the image, got %s"):format(check.show(spec.dest)), "BADVALUE"
   end
   c.dest = { comps = split(spec.dest), slash = spec.dest:sub(-1) == "/" or spec.dest:sub(-2) == "/.", text = spec.dest }
   for _, comp in ipairs(c.dest.comps) do
     if comp:sub(1, 4) == ".wh." then
-      return nil, ("copy: dest %s has a component starting with .wh."):format(check.show(spec.dest))
+      return nil, ("copy: dest %s has a component starting with .wh."):format(check.show(spec.dest)), "BADVALUE"
     end
   end
   if #c.sources > 0 and not c.context and not c.from then
-    return nil, "copy: sources need a context folder or an image to come from"
+    return nil, "copy: sources need a context folder or an image to come from", "BADVALUE"
   end
   if spec.chmod ~= nil and spec.chmod ~= "" then
     c.chmod, err = perm.chmod(spec.chmod)
-    if not c.chmod then return nil, err end
+    if not c.chmod then return nil, err, "BADVALUE" end
     c.chmod_text = spec.chmod
   end
   if spec.chown ~= nil and spec.chown ~= "" then
     if type(spec.chown) ~= "string" or not spec.chown:match("^[^:]+:?[^:]*$") or spec.chown:sub(-1) == ":" then
-      return nil, ("copy: bad chown %s: expected user[:group]"):format(check.show(spec.chown))
+      return nil, ("copy: bad chown %s: expected user[:group]"):format(check.show(spec.chown)), "BADVALUE"
     end
     c.chown = spec.chown
   end
   local ex = spec.exclude or {}
   ok, err = check.strings(ex, "copy: exclude")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   c.exclude_patterns = {}
   for _, x in ipairs(ex) do
     local p = ignore.clean_pattern(x)
@@ -308,7 +299,7 @@ end
 local function sort_items(o)
   local list = {}
   for _, name in ipairs(o.order) do list[#list + 1] = o.items[name] end
-  local plan = require "ocibuild.build.plan"
+  local plan = require("ocibuild.build.plan")
   plan.sort(list)
   local first = {}
   for _, it in ipairs(list) do

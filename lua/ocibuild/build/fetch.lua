@@ -18,7 +18,7 @@ end
 
 --- Checks a checksum as ADD --checksum takes it: "sha256:<64 hex>".
 function M.check(checksum)
-  if type(checksum) ~= "string" or checksum == "" then return nil, "a checksum is required" end
+  if type(checksum) ~= "string" or checksum == "" then return nil, "a checksum is required", "BADVALUE" end
   local alg = checksum:match("^(%w+):")
   if alg and alg ~= "sha256" then
     return nil, ("checksum %s: only sha256 checksums are supported"):format(checksum), "BADDIGEST"

@@ -6,17 +6,17 @@
 -- and returns the manifest's descriptor. Tagging, pushing and exporting
 -- are the caller's (ocibuild.build.save).
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local config = require "ocibuild.build.config"
 local copy = require "ocibuild.build.copy"
 local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
-local env = require "ocibuild.build.env"
+local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
 local fetch = require "ocibuild.build.fetch"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local perm = require "ocibuild.build.perm"
 local plan = require "ocibuild.build.plan"
 local platform = require "ocibuild.oci.platform"
@@ -37,27 +37,28 @@ M.BASE_NAME = "org.opencontainers.image.base.name"
 M.BASE_DIGEST = "org.opencontainers.image.base.digest"
 
 --- A new image. opts: {platform=, store=, created= (epoch seconds),
--- from= (a base reference, see ocibuild.source), annotations=};
+-- from= (a base reference, see ocibuild.locate), annotations=};
 -- base: the folder relative paths resolve against; where: the script's
 -- line, for errors about the base.
 function M.new(opts, base, where)
   opts = opts or {}
   local ok, err = check.keys(opts, M.OPTIONS, "image")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   local p
   if opts.platform ~= nil then
     p, err = platform.parse(opts.platform)
-    if not p then return nil, err end
+    if not p then return nil, err, "BADPLATFORM" end
   end
   local sde, code
   sde, err, code = env.source_date_epoch()
   if err then return nil, err, code end
-  if opts.created ~= nil and (math.type(opts.created) ~= "integer" or opts.created < 0 or opts.created > env.MAX_TIME) then
-    return nil, ("created must be an integer of seconds from 0 to %d"):format(env.MAX_TIME)
+  if opts.created ~= nil and (math.type(opts.created) ~= "integer" or opts.created < 0
+    or opts.created > env.MAX_TIME) then
+    return nil, ("created must be an integer of seconds from 0 to %d"):format(env.MAX_TIME), "BADVALUE"
   end
-  if opts.store ~= nil and type(opts.store) ~= "string" then return nil, "store must be a path" end
+  if opts.store ~= nil and type(opts.store) ~= "string" then return nil, "store must be a path", "BADVALUE" end
   if opts.from ~= nil and (type(opts.from) ~= "string" or opts.from == "") then
-    return nil, ("from must be an image reference, got %s"):format(check.show(opts.from))
+    return nil, ("from must be an image reference, got %s"):format(check.show(opts.from)), "BADVALUE"
   end
   local img = setmetatable({
     base = base or path.cwd(),
@@ -74,7 +75,7 @@ function M.new(opts, base, where)
   }, M)
   if opts.annotations ~= nil then
     ok, err = config.annotations(img.annotations, opts.annotations)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BADVALUE" end
   end
   return img
 end
@@ -110,7 +111,7 @@ end
 --- Removes paths of the base (see ocibuild.build.files).
 function M:remove(list, where)
   local rs, err = files().remove(list)
-  if not rs then return nil, err end
+  if not rs then return nil, err, "BADVALUE" end
   local s = generated(self, where)
   for _, r in ipairs(rs) do
     r.where = where
@@ -134,11 +135,13 @@ end
 -- spec.created_by and spec.comment: its history entry.
 function M:mkdir(spec, where)
   if type(spec) ~= "table" or type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then
-    return nil, "mkdir needs { path = <absolute path> }"
+    return nil, "mkdir needs { path = <absolute path> }", "BADVALUE"
   end
   local comps = view.split(spec.path)
   for _, c in ipairs(comps) do
-    if c == ".." or c:sub(1, 4) == ".wh." then return nil, ("mkdir: bad path %s"):format(check.show(spec.path)) end
+    if c == ".." or c:sub(1, 4) == ".wh." then
+      return nil, ("mkdir: bad path %s"):format(check.show(spec.path)), "BADVALUE"
+    end
   end
   self.steps[#self.steps + 1] = { kind = "mkdir", path = spec.path, comps = comps, user = spec.user,
     created_by = spec.created_by, comment = spec.comment, where = where }
@@ -150,38 +153,26 @@ end
 function M:history(h)
   if type(h) ~= "table" or (h.created_by ~= nil and type(h.created_by) ~= "string")
       or (h.comment ~= nil and type(h.comment) ~= "string") then
-    return nil, "history needs { created_by = \"...\", comment = \"...\" }"
+    return nil, "history needs { created_by = \"...\", comment = \"...\" }", "BADVALUE"
   end
   self.steps[#self.steps + 1] = { kind = "history", created_by = h.created_by, comment = h.comment }
   return self
 end
 
---- Sets one label.
-function M:label(k, v)
-  local ok, err = config.label(self.labels, k, v)
-  if not ok then return nil, err end
-  return self
-end
-
---- Sets several labels from a table.
-function M:set_labels(t)
-  local ok, err = config.set_labels(self.labels, t)
-  if not ok then return nil, err end
-  return self
-end
-
---- Sets config fields (see ocibuild.build.config).
-function M:config(t)
-  local ok, err = config.set(self.cfg, t, self.labels)
-  if not ok then return nil, err end
-  return self
-end
-
---- Sets manifest annotations (see ocibuild.build.config.annotations).
-function M:annotate(t)
-  local ok, err = config.annotations(self.annotations, t)
-  if not ok then return nil, err end
-  return self
+-- The setters of ocibuild.build.config, as methods: label(k, v) sets one
+-- label, set_labels(t) several, config(t) config fields, annotate(t)
+-- manifest annotations. Each returns the image, or nil, msg, "BADVALUE".
+for name, set in pairs {
+  label = function(self, k, v) return config.label(self.labels, k, v) end,
+  set_labels = function(self, t) return config.set_labels(self.labels, t) end,
+  config = function(self, t) return config.set(self.cfg, t, self.labels) end,
+  annotate = function(self, t) return config.annotations(self.annotations, t) end,
+} do
+  M[name] = function(self, ...)
+    local ok, err = set(self, ...)
+    if not ok then return nil, err, "BADVALUE" end
+    return self
+  end
 end
 
 -- The manifest's annotations: the base's name and digest, then the script's.
@@ -246,12 +237,12 @@ end
 M.LAYER_OS = { linux = true, freebsd = true }
 
 --- Checks that ocibuild may write layers for the platform p. Returns
--- true, or nil and why (naming the platform).
+-- true, or nil, why (naming the platform), "LAYEROS".
 function M.check_layer_os(p)
   if M.LAYER_OS[p.os] then return true end
   return nil, ("platform %s: ocibuild writes Linux-style tar layers%s: build for linux or freebsd"):format(
     platform.format(p), p.os == "windows" and " (a Windows layer keeps its files under Files/ and needs registry hives)"
-    or "")
+    or ""), "LAYEROS"
 end
 
 --- Builds the image into the store st (held with st:use() by the
@@ -318,8 +309,8 @@ local function plan_ctx(self, st, ctx, v, tmp)
         fetch = function(url, checksum)
           local host = ctx.policy and url:match("^%a+://([^/?#]+)")
           if host then
-            local ok, err, code = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
-            if not ok then return nil, err, code end
+            local ok, why, denied = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
+            if not ok then return nil, why, denied end
           end
           return fetch.fetch(st, url, checksum, ctx.registry)
         end }
@@ -375,7 +366,7 @@ function M:build_in(st, ctx, tmp)
   local p = self.platform or (b and b.platform) or platform.host()
   if #steps > 0 then
     local ok, why = M.check_layer_os(p)
-    if not ok then return nil, why, "BADPLATFORM", steps[1].where or self.where end
+    if not ok then return nil, why, "LAYEROS", steps[1].where or self.where end
   end
   local plans, err, where
   plans, err, code, where = plan.plan(steps, v, plan_ctx(self, st, ctx, v, tmp))

@@ -4,7 +4,7 @@
 -- of one platform are an error (found before anything is built unless a
 -- platform comes from a base).
 -- Internal: functions return nil, msg, code (and where); init.lua raises.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local config = require "ocibuild.build.config"
 local doc = require "ocibuild.oci.doc"
 local json = require "ocibuild.oci.json"
@@ -19,34 +19,37 @@ M.OPTIONS = { "annotations" }
 --- A new index of the images in list (ocibuild.build.image objects, at
 -- 1..n), with list.annotations for the index itself.
 function M.new(list)
-  if type(list) ~= "table" then return nil, "index needs a list of images, like { img_amd64, img_arm64 }" end
+  if type(list) ~= "table" then
+    return nil, "index needs a list of images, like { img_amd64, img_arm64 }", "BADVALUE"
+  end
   local known = {}
   for _, k in ipairs(M.OPTIONS) do known[k] = true end
   for k in pairs(list) do
     if not (math.type(k) == "integer" and k >= 1 and k <= #list) and not known[k] then
       local s = type(k) == "string" and check.suggest(k, M.OPTIONS)
-      return nil, ("index: unknown option %s%s"):format(check.show(tostring(k)), s and (" (did you mean %q?)"):format(s) or "")
+      local hint = s and (" (did you mean %q?)"):format(s) or ""
+      return nil, ("index: unknown option %s%s"):format(check.show(tostring(k)), hint), "BADVALUE"
     end
   end
-  if #list == 0 then return nil, "index needs at least one image" end
+  if #list == 0 then return nil, "index needs at least one image", "BADVALUE" end
   local self = setmetatable({ images = {}, annotations = {} }, M)
-  local image = require "ocibuild.build.image"
+  local image = require("ocibuild.build.image")
   for i, img in ipairs(list) do
     if getmetatable(img) ~= image then
-      return nil, ("index[%d] is not an image made with oci.image"):format(i)
+      return nil, ("index[%d] is not an image made with oci.image"):format(i), "BADVALUE"
     end
     self.images[i] = img
   end
   local first = self.images[1]
   for i, img in ipairs(self.images) do
     if img.store_dir ~= first.store_dir then
-      return nil, ("index[%d] goes to another store than index[1]"):format(i)
+      return nil, ("index[%d] goes to another store than index[1]"):format(i), "BADVALUE"
     end
   end
   self.base, self.sde, self.store_dir, self.created = first.base, first.sde, first.store_dir, first.created
   if list.annotations ~= nil then
     local ok, err = config.annotations(self.annotations, list.annotations)
-    if not ok then return nil, "index " .. err end
+    if not ok then return nil, "index " .. err, "BADVALUE" end
   end
   return self
 end
@@ -60,8 +63,8 @@ function M:build(st, ctx)
     if known then
       local p = platform.format(known)
       if seen[p] then
-        return nil, ("index[%d] and index[%d] are both %s: an index holds one image per platform"):format(seen[p], i, p),
-          "EEXIST", img.where
+        return nil, ("index[%d] and index[%d] are both %s: an index holds one image per platform")
+          :format(seen[p], i, p), "EEXIST", img.where
       end
       seen[p] = i
     end

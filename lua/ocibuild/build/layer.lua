@@ -3,13 +3,13 @@
 -- the compiled exclusion matcher; `run` turns it into core objects (a tar
 -- policy, a codec) and runs the core's layer job into a store.
 -- Functions return nil, msg, code on failure.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
 local media = require "ocibuild.oci.media"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local rules = require "ocibuild.build.rules"
-local version = require "ocibuild.version"
+local version = require "ocibuild.util.version"
 
 local M = {}
 
@@ -28,21 +28,21 @@ local function enum(v, name, allowed, default)
   for _, a in ipairs(allowed) do
     if v == a then return v end
   end
-  return nil, ("%s must be one of %s, got %s"):format(name, table.concat(allowed, ", "), check.show(v))
+  return nil, ("%s must be one of %s, got %s"):format(name, table.concat(allowed, ", "), check.show(v)), "BADVALUE"
 end
 
 --- Cleans a destination inside the image: "/usr/share/site/" ->
 -- "usr/share/site/", "/" -> "". Returns it, or nil and why.
 function M.dest_prefix(dest)
   if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" then
-    return nil, ("dest must be an absolute path in the image, got %s"):format(check.show(dest))
+    return nil, ("dest must be an absolute path in the image, got %s"):format(check.show(dest)), "BADVALUE"
   end
   local parts = {}
   for comp in dest:gmatch("[^/]+") do
-    if comp == ".." then return nil, ("dest must not contain '..', got %s"):format(check.show(dest)) end
+    if comp == ".." then return nil, ("dest must not contain '..', got %s"):format(check.show(dest)), "BADVALUE" end
     if comp:sub(1, 4) == ".wh." then
       return nil, ("dest %s has a component starting with .wh., which would be read as a whiteout")
-        :format(check.show(dest))
+        :format(check.show(dest)), "BADVALUE"
     end
     if comp ~= "." then parts[#parts + 1] = comp end
   end
@@ -58,7 +58,7 @@ function M.check_owner(owner)
   local uid, gid = u and #u <= 10 and tonumber(u), g and #g <= 10 and tonumber(g)
   if not uid or not gid or uid > 4294967294 or gid > 4294967294 then
     return nil, ("owner must be \"keep\" or \"UID:GID\" with ids from 0 to 4294967294, got %s")
-      :format(check.show(owner))
+      :format(check.show(owner)), "BADVALUE"
   end
   return ("%d:%d"):format(uid, gid)
 end
@@ -68,31 +68,32 @@ end
 -- `exclude` patterns.
 local function patterns(context, spec, base)
   local list, extra = {}, spec.exclude or {}
-  if type(extra) ~= "table" then return nil, "exclude must be a list of patterns" end
+  if type(extra) ~= "table" then return nil, "exclude must be a list of patterns", "BADVALUE" end
   if extra.entries then
     list, extra = extra.entries, {}
   else
     local file = spec.ignorefile
     if file == nil then file = context .. "/.dockerignore" end
     if file then
-      if type(file) ~= "string" then return nil, "ignorefile must be a path or false" end
+      if type(file) ~= "string" then return nil, "ignorefile must be a path or false", "BADVALUE" end
       local err, code
       list, err, code = ignore.read(path.abs(file, base), file == context .. "/.dockerignore" and context)
       if not list then return nil, err, code end
     end
   end
   local ok, err = check.strings(extra, "exclude")
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADVALUE" end
   return ignore.compile(list, extra)
 end
 
 --- Checks a layer spec (see OPTIONS) against base, the folder relative
 -- paths resolve against. Returns the layer record.
 function M.spec(spec, base, where)
-  if type(spec) ~= "table" then return nil, "layer needs a table with context = <directory>" end
-  local ok, err, code = check.keys(spec, M.OPTIONS, "layer")
-  if not ok then return nil, err end
-  if type(spec.context) ~= "string" then return nil, "layer needs a table with context = <directory>" end
+  if type(spec) ~= "table" then return nil, "layer needs a table with context = <directory>", "BADVALUE" end
+  local ok, err = check.keys(spec, M.OPTIONS, "layer")
+  if not ok then return nil, err, "BADVALUE" end
+  local code
+  if type(spec.context) ~= "string" then return nil, "layer needs a table with context = <directory>", "BADVALUE" end
   local context = path.abs(spec.context, base)
   local st
   st, err, code = core.stat(context)
@@ -103,32 +104,32 @@ function M.spec(spec, base, where)
   if st.type ~= "dir" then return nil, ("context %s is not a directory"):format(context), "ENOTDIR" end
   local l = { context = context, where = where }
   l.prefix, err = M.dest_prefix(spec.dest or "/")
-  if not l.prefix then return nil, err end
+  if not l.prefix then return nil, err, "BADVALUE" end
   l.dest = "/" .. l.prefix
   l.mode, err = enum(spec.mode, "mode", { "keep", "normalize" }, "keep")
-  if err then return nil, err end
+  if err then return nil, err, "BADVALUE" end
   l.mtime, err = enum(spec.mtime, "mtime", { "fixed", "keep" }, "fixed")
-  if err then return nil, err end
+  if err then return nil, err, "BADVALUE" end
   l.compression, err = enum(spec.compression, "compression", { "gzip", "zstd", "none" }, "gzip")
-  if err then return nil, err end
+  if err then return nil, err, "BADVALUE" end
   local maxlevel = l.compression == "zstd" and 19 or 9
   l.level = spec.level or (l.compression == "zstd" and M.ZSTD_LEVEL or M.GZIP_LEVEL)
   if math.type(l.level) ~= "integer" or l.level < 1 or l.level > maxlevel then
     return nil, ("level must be an integer from 1 to %d for %s, got %s"):format(maxlevel, l.compression,
-      check.show(spec.level))
+      check.show(spec.level)), "BADVALUE"
   end
   l.owner, err = M.check_owner(spec.owner or "0:0")
-  if not l.owner then return nil, err end
+  if not l.owner then return nil, err, "BADVALUE" end
   if spec.jobs ~= nil and (math.type(spec.jobs) ~= "integer" or spec.jobs < 1 or spec.jobs > 256) then
-    return nil, ("jobs must be an integer from 1 to 256, got %s"):format(check.show(spec.jobs))
+    return nil, ("jobs must be an integer from 1 to 256, got %s"):format(check.show(spec.jobs)), "BADVALUE"
   end
   l.jobs = spec.jobs
   if spec.rules ~= nil then
     l.rules, err = rules.check(spec.rules, "layer")
-    if not l.rules then return nil, err end
+    if not l.rules then return nil, err, "BADVALUE" end
   end
   if spec.replace ~= nil and type(spec.replace) ~= "boolean" then
-    return nil, ("replace must be true or false, got %s"):format(check.show(spec.replace))
+    return nil, ("replace must be true or false, got %s"):format(check.show(spec.replace)), "BADVALUE"
   end
   l.replace = spec.replace or false
   local m, pats

@@ -49,7 +49,7 @@ end
 function M.owner(spec, read, strict, warn)
   local u, g = spec:match("^([^:]*):(.*)$")
   u = u or spec
-  if u == "" or g == "" then return nil, ("bad owner %q: expected user[:group]"):format(spec) end
+  if u == "" or g == "" then return nil, ("bad owner %q: expected user[:group]"):format(spec), "BADVALUE" end
   local dbs = {}
   local function db(kind)
     if dbs[kind] == nil then
@@ -61,11 +61,12 @@ function M.owner(spec, read, strict, warn)
   local function missing(what, name, file)
     local why = db(file) and ("no %s %q in the image's /etc/%s"):format(what, name, file)
       or ("the image has no /etc/%s to find %s %q in"):format(file, what, name)
-    if strict then return nil, why end
+    if strict then return nil, why, "BADVALUE" end
     if warn then warn(why .. "; using id 0") end
     return 0
   end
-  local uid, gid = id_of(u)
+  local uid = id_of(u)
+  local gid
   if uid then
     gid = uid
   else
@@ -75,7 +76,7 @@ function M.owner(spec, read, strict, warn)
     else
       local err
       uid, err = missing("user", u, "passwd")
-      if not uid then return nil, err end
+      if not uid then return nil, err, "BADVALUE" end
       gid = 0
     end
   end
@@ -110,7 +111,7 @@ function M.chmod(s)
   local bad = ("invalid chmod parameter: '%s'. it should be octal string and between 0 and 07777"):format(s)
   if s:match("^%d") then
     local v = s:match("^[0-7]+$") and tonumber(s, 8)
-    if not v or v > 4095 then return nil, bad end
+    if not v or v > 4095 then return nil, bad, "BADVALUE" end
     return { octal = v }
   end
   local cmds, i, n = {}, 1, #s
@@ -130,12 +131,12 @@ function M.chmod(s)
     end
   end
   local syntax = ("invalid chmod parameter: '%s': bad symbolic mode"):format(s)
-  if n == 0 then return nil, syntax end
+  if n == 0 then return nil, syntax, "BADVALUE" end
   while true do
     local who = 0
     while true do
       local c = s:sub(i, i)
-      if c == "" then return nil, syntax end
+      if c == "" then return nil, syntax, "BADVALUE" end
       if c == "a" then who = who | STANDARD
       elseif c == "u" then who = who | SUID | RWXU
       elseif c == "g" then who = who | SGID | RWXG
@@ -146,7 +147,7 @@ function M.chmod(s)
     repeat
       local op = s:sub(i, i)
       i = i + 1
-      if op ~= "+" and op ~= "-" and op ~= "=" then return nil, syntax end
+      if op ~= "+" and op ~= "-" and op ~= "=" then return nil, syntax, "BADVALUE" end
       local equal_done = false
       who = who & ~STICKY
       local perm, permx = 0, 0

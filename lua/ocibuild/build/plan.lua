@@ -11,7 +11,7 @@
 --   topmost path of the image that a wildcard pattern matches.
 -- Everything is checked here, before any layer is written. Returns nil,
 -- msg, code, where on a conflict.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 
 local M = {}
 

@@ -14,6 +14,8 @@
 -- followed inside the root, as BuildKit's RootPath does). Functions
 -- return nil, msg, code on failure.
 local core = require "ocibuild.core"
+local clean = require("ocibuild.util.path").below
+local view = require "ocibuild.build.view"
 
 local M = {}
 
@@ -132,16 +134,6 @@ Image.resolve = resolve
 -- Entries of layers read in this process, by digest.
 local entries_cache = {}
 
-local function clean(name)
-  local parts = {}
-  for comp in name:gmatch("[^/]+") do
-    if comp == ".." then return nil end
-    if comp ~= "." then parts[#parts + 1] = comp end
-  end
-  if #parts == 0 then return nil end
-  return parts
-end
-
 -- Every entry of the layer blob digest: {comps=, t=, mode=, uid=, gid=,
 -- size=, target=, idx=, link= (a hardlink's body: the idx of its target)}.
 local function read_entries(st, digest, what)
@@ -229,14 +221,8 @@ function Image:add_layer(list, digest)
   end
 end
 
-function Image:node(comps)
-  local n = self.root
-  for _, c in ipairs(comps) do
-    n = n.kids and n.kids[c]
-    if not n then return nil end
-  end
-  return n
-end
+-- The node at comps, as in a view (no link followed).
+Image.node = view.plain
 
 function Image:lstat(comps)
   return self:node(comps)

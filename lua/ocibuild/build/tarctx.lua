@@ -9,7 +9,6 @@
 -- killed process goes with the next `ocibuild prune`.
 -- Functions return nil, msg, code on failure.
 local core = require "ocibuild.core"
-local store_mod = require "ocibuild.store"
 
 local M = {}
 
@@ -18,18 +17,16 @@ M.MAX_ENTRIES = 1 << 22
 M.MAX_BYTES = 1 << 40
 
 --- Unpacks the tar stream of `source` ("-" for standard input, or a file)
--- into a new folder of the store at store_dir (the default store when
--- nil; created when missing). Returns {dir=, entries=, bytes=,
+-- into a new folder of the store of ctx (an ocibuild.ops.context; the
+-- store is created when missing). Returns {dir=, entries=, bytes=,
 -- close=function} (close removes the folder; call it whatever happens),
 -- or nil, msg, code.
-function M.unpack(store_dir, source)
-  local dir, where = store_mod.default_dir(store_dir)
-  if not dir then return nil, where end
-  local st, err, code = store_mod.open(dir, { create = true, source = where })
+function M.unpack(ctx, source)
+  local st, err, code = ctx:open_store { create = true }
   if not st then return nil, err, code end
   local path, lock
   path, lock, code = st.core:temp_dir("context-")
-  if not path then return nil, ("cannot make a folder for the context in store %s: %s"):format(dir, lock), code end
+  if not path then return nil, ("cannot make a folder for the context in store %s: %s"):format(st.dir, lock), code end
   local h = { dir = path }
   function h.close()
     if h.dir then st.core:remove_temp(h.dir) end

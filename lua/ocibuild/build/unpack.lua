@@ -3,20 +3,11 @@
 -- as BuildKit does (moby's archive.Untar with the copy's owner): names
 -- cleaned below the destination (one climbing out is an error), hardlinks
 -- within the archive, files extracted to the build's temp folder.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
+local split = require("ocibuild.util.path").components
 
 local M = {}
-
-local function split(p)
-  local t = {}
-  for c in p:gmatch("[^/]+") do
-    if c ~= "." then
-      if c == ".." then t[#t] = nil else t[#t + 1] = c end
-    end
-  end
-  return t
-end
 
 local function join(comps) return table.concat(comps, "/") end
 

@@ -176,7 +176,7 @@ function M:lookup(comps, follow)
     local pos, done, again = self:start(), {}, false
     for i, c in ipairs(path) do
       local win, nxt = step(pos, c)
-      if not win then return nil, table.move(path, i, #path, #done + 1, done) end
+      if not win then return nil, table.move(path, i, #path, #done + 1, done), "ENOENT" end
       local last = i == #path
       if win.t == "l" and (follow or not last) then
         if not win.node or hops >= MAX_LINKS then return "?", done end

@@ -1,11 +1,12 @@
 --- Command-line option parsing: long options (`--name value`,
 -- `--name=value`), short aliases, flags, repeatable lists, `--` ending
--- options. Returns opts, operands, or nil, msg, 2 (a usage error).
+-- options. Returns opts, operands, or nil, msg, "USAGE" (a usage error).
 local M = {}
 
---- A usage failure: message and exit code 2.
+--- A usage failure: nil, the message (saying where the usage is) and
+-- the code USAGE (exit 2).
 function M.usage_error(msg, cmd)
-  return nil, ("%s (see 'ocibuild %s--help')"):format(msg, cmd and (cmd .. " ") or ""), 2
+  return nil, ("%s (see 'ocibuild %s--help')"):format(msg, cmd and (cmd .. " ") or ""), "USAGE"
 end
 
 --- Splits argv into options and operands following `spec`:
@@ -61,11 +62,24 @@ function M.fail(msg, code, cmd)
   return nil, msg, 1
 end
 
+--- The KEY=VALUE words of a list flag (--label, --env, ...) as a table
+-- (the later wins). Returns it, or nil, "bad --FLAG ...: expected
+-- KEY=VALUE", "USAGE".
+function M.pairs(list, flag)
+  local t = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv), "USAGE" end
+    t[k] = v
+  end
+  return t
+end
+
 --- An integer option value, or nil (absent), or nil, msg for a bad one.
 function M.integer(v, name)
   if v == nil then return nil end
   local n = math.tointeger(tonumber(v))
-  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v) end
+  if not n then return nil, ("--%s needs an integer, got %q"):format(name, v), "USAGE" end
   return n
 end
 

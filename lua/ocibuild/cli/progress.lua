@@ -8,7 +8,7 @@
 -- `progress.run(opts.progress, "push", function(rep) ... end)` and prints
 -- the lines it prints while the work goes on (a pushed blob) with
 -- rep.print(line, io.stdout), which keeps them out of the live lines.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
 local json = require "ocibuild.oci.json"
@@ -79,7 +79,7 @@ function M.new(mode, opts)
   local known = false
   for _, m in ipairs(M.MODES) do known = known or m == mode end
   if not known then
-    return nil, ("bad --progress %q: expected %s"):format(mode, table.concat(M.MODES, ", "))
+    return nil, ("bad --progress %q: expected %s"):format(mode, table.concat(M.MODES, ", ")), "USAGE"
   end
   local out = opts.stream or io.stderr
   local term, width = opts.terminal, nil
@@ -102,7 +102,8 @@ function M.new(mode, opts)
     stream:flush()
   end
   function rep.finish() end
-  --- The message for the CLI to print, or nil when it was reported here.
+  --- The message for the CLI to print, or nil when it was reported here
+  -- (code: the failure's code).
   function rep.fail(msg) return msg end
 
   if mode == "tty" then
@@ -131,8 +132,8 @@ function M.new(mode, opts)
     end
     rep.on_event = emit
     rep.warn = function(msg) emit { type = "warning", message = msg } end
-    rep.fail = function(msg)
-      emit { type = "error", message = msg }
+    rep.fail = function(msg, code)
+      emit { type = "error", message = msg, code = code }
       return nil
     end
     return rep
@@ -147,19 +148,27 @@ function M.new(mode, opts)
   return rep
 end
 
+-- The reporter of the run going on (the global --progress's), which a
+-- command's own run reuses.
+local active
+
 --- Runs fn(rep) with a reporter for mode and returns what fn returns (a
--- command's true | nil, msg, exit code), the live lines cleared whatever
+-- command's true | nil, msg, code), the live lines cleared whatever
 -- happens (fn calls rep.finish() itself before printing results). A bad
 -- mode is a usage error of command cmd; in json mode a failure is
--- reported as an `error` event instead of a text line. opts: those of
--- new (verbose=, quiet=).
+-- reported as an `error` event (with its code) instead of a text line.
+-- opts: those of new (verbose=, quiet=). Inside another run (the global
+-- --progress's), fn gets that run's reporter.
 function M.run(mode, cmd, fn, opts)
+  if active then return fn(active) end
   local rep, err = M.new(mode, opts)
   if not rep then return getopt.usage_error(err, cmd) end
+  active = rep
   local ok, a, b, c = xpcall(fn, debug.traceback, rep)
+  active = nil
   rep.finish()
   if not ok then error(a, 0) end
-  if not a and b then b = rep.fail(b) end
+  if not a and b then b = rep.fail(b, c) end
   return a, b, c
 end
 

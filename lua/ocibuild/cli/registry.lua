@@ -65,7 +65,7 @@ function M.cache(opts)
   for _, which in ipairs { "from", "to" } do
     for _, s in ipairs(t[which] or {}) do
       local ok, err = require("ocibuild.registry.cache").parse(s, "--cache-" .. which)
-      if not ok then return nil, err end
+      if not ok then return nil, err, "USAGE" end
     end
   end
   return t
@@ -92,7 +92,9 @@ function M.size(v, name)
   local n, unit = tostring(v):match("^(%d+)%s*([kKmMgG]?)i?[bB]?$")
   local mult = { [""] = 1, k = 1 << 10, m = 1 << 20, g = 1 << 30 }
   n = n and math.tointeger(tonumber(n))
-  if not n or not mult[unit:lower()] then return nil, ("--%s needs a size such as 64M, got %q"):format(name, v) end
+  if not n or not mult[unit:lower()] then
+    return nil, ("--%s needs a size such as 64M, got %q"):format(name, v), "USAGE"
+  end
   return n * mult[unit:lower()]
 end
 
@@ -100,7 +102,9 @@ end
 function M.limits(opts, o, cmd)
   if opts.timeout then
     local n = tonumber(opts.timeout)
-    if not n or n < 1 or n > 1e6 then return getopt.usage_error("--timeout needs seconds from 1, got " .. opts.timeout, cmd) end
+    if not n or n < 1 or n > 1e6 then
+      return getopt.usage_error("--timeout needs seconds from 1, got " .. opts.timeout, cmd)
+    end
     o.timeout = n
   end
   if opts["min-speed"] then
@@ -108,7 +112,8 @@ function M.limits(opts, o, cmd)
     local n = rate and M.size(rate, "min-speed")
     secs = secs ~= "" and math.tointeger(tonumber(secs)) or nil
     if not n or (secs and secs < 1) then
-      return getopt.usage_error(("--min-speed needs RATE[/SECONDS] such as 1k/60, got %q"):format(opts["min-speed"]), cmd)
+      return getopt.usage_error(("--min-speed needs RATE[/SECONDS] such as 1k/60, got %q")
+        :format(opts["min-speed"]), cmd)
     end
     o.min_speed, o.speed_time = n, secs
   end
@@ -159,19 +164,46 @@ end
 M.QUIET_HELP = "  -q, --quiet            print only HOST/NAME@sha256:... (no line per blob,\n"
   .. "                         no progress, no warnings)\n"
 
+--- The run(argv, g) of a command that moves an image (push, pull,
+-- copy): argv parsed with spec, its operands turned into the verb's args by
+-- operands(rest, opts) (-> args | nil, msg, code), the verb called with
+-- the registry flags' options and a reporter, its result printed by
+-- say(r). o: {blobs = false: no line per blob}.
+function M.transfer(verb, spec, operands, say, o)
+  o = o or {}
+  return function(argv, g)
+    local opts, rest = getopt.parse(argv, spec, verb)
+    if not opts then return nil, rest, "USAGE" end
+    local args, err, code = operands(rest, opts)
+    if not args then return nil, err, code end
+    local reg
+    reg, err, code = M.options(opts, verb)
+    if not reg then return nil, err, code end
+    return require("ocibuild.cli.progress").run(opts.progress or (opts.quiet and "quiet"), verb, function(rep)
+      local ctx = g.ctx:with { registry = reg, on_event = M.reporter(rep, opts.quiet, o.blobs == false),
+        warn = rep.warn }
+      local r, verr, vcode = require("ocibuild.ops")[verb](ctx, args)
+      if not r then return nil, verr, vcode end
+      rep.finish()
+      say(r, rest)
+      return true
+    end, { quiet = opts.quiet })
+  end
+end
+
 --- The on_event of push and pull, reporting to rep (ocibuild.cli.progress):
 -- a line per blob on standard output ("uploaded   sha256:... 1.2 MiB"),
 -- printed through rep so that it never lands inside the live lines;
 -- warnings to rep.warn; every other event, and blob events except in
 -- plain mode (whose own line per blob would say each twice), to the
 -- renderer. quiet: no blob lines and no warnings.
-function M.reporter(rep, quiet)
+function M.reporter(rep, quiet, no_blobs)
   return function(ev)
     if ev.type == "warning" then
       if not quiet then rep.warn(ev.message) end
       return
     end
-    if ev.type == "blob" and not quiet then
+    if ev.type == "blob" and not quiet and not no_blobs then
       rep.print(("%-10s %s %s"):format(ev.action, ev.digest, output.human(ev.size)), io.stdout)
       if rep.mode == "plain" then return end
     end

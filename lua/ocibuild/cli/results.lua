@@ -10,7 +10,7 @@ local core = require "ocibuild.core"
 local json = require "ocibuild.oci.json"
 local output = require "ocibuild.cli.output"
 local outfile = require "ocibuild.endpoint.output"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 
@@ -41,20 +41,20 @@ end
 --- What the progress reporter takes of the options (quiet, verbose), or
 -- nil and a usage message when they contradict each other.
 function M.reporting(opts)
-  if opts.quiet and opts.verbose then return nil, "-q and -v exclude each other" end
+  if opts.quiet and opts.verbose then return nil, "-q and -v exclude each other", "USAGE" end
   return { quiet = opts.quiet, verbose = opts.verbose }
 end
 
 --- The output files opts name, absolute and checked before any work:
--- {iidfile=, digestfile=, metadata=}, or nil and why.
+-- {iidfile=, digestfile=, metadata=}, or nil, why, code.
 function M.targets(opts)
   local t = {}
   for _, o in ipairs { { "iidfile", "iidfile" }, { "digestfile", "digestfile" },
       { "metadata", "metadata-file" } } do
     local key, opt = o[1], o[2]
     if opts[opt] then
-      local p, err = outfile.check(path.abs(opts[opt]))
-      if not p then return nil, ("--%s: %s"):format(opt, err) end
+      local p, err, code = outfile.check(path.abs(opts[opt]))
+      if not p then return nil, ("--%s: %s"):format(opt, err), code end
       t[key] = p
     end
   end
@@ -93,19 +93,19 @@ function M.metadata(r)
 end
 
 --- Reports the save result r: the files of targets, then standard output.
--- Returns true, or nil, msg, 1.
+-- Returns true, or nil, msg, code.
 function M.report(r, targets, quiet)
   if targets.iidfile then
-    local ok, err = core.replace_file(targets.iidfile, r.image_id)
-    if not ok then return nil, ("--iidfile: cannot write %s: %s"):format(targets.iidfile, err), 1 end
+    local ok, err, code = core.replace_file(targets.iidfile, r.image_id)
+    if not ok then return nil, ("--iidfile: cannot write %s: %s"):format(targets.iidfile, err), code end
   end
   if targets.digestfile then
-    local ok, err = core.replace_file(targets.digestfile, r.digest)
-    if not ok then return nil, ("--digestfile: cannot write %s: %s"):format(targets.digestfile, err), 1 end
+    local ok, err, code = core.replace_file(targets.digestfile, r.digest)
+    if not ok then return nil, ("--digestfile: cannot write %s: %s"):format(targets.digestfile, err), code end
   end
   if targets.metadata then
-    local ok, err = core.replace_file(targets.metadata, json.encode(M.metadata(r)) .. "\n")
-    if not ok then return nil, ("--metadata-file: cannot write %s: %s"):format(targets.metadata, err), 1 end
+    local ok, err, code = core.replace_file(targets.metadata, json.encode(M.metadata(r)) .. "\n")
+    if not ok then return nil, ("--metadata-file: cannot write %s: %s"):format(targets.metadata, err), code end
   end
   if quiet then
     io.stdout:write(r.digest, "\n")

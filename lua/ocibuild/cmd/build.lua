@@ -1,18 +1,19 @@
 --- `ocibuild build DIR -t TAG ...`: one directory into one image, on a
 -- base image or none, with the config set from flags; or, with -f FILE
 -- or a Dockerfile in DIR, the Dockerfile's image (ocibuild.cli.dockerfile).
-local config_mod = require "ocibuild.build.config"
+local check = require "ocibuild.util.check"
+local config = require "ocibuild.build.config"
 local dfcli = require "ocibuild.cli.dockerfile"
 local getopt = require "ocibuild.cli.getopt"
+local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
 local json = require "ocibuild.oci.json"
 local layer = require "ocibuild.build.layer"
-local ocibuild = require "ocibuild"
+local ops = require "ocibuild.ops"
 local platform = require "ocibuild.oci.platform"
 local progress = require "ocibuild.cli.progress"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
-local save = require "ocibuild.build.save"
 
 local M = {}
 
@@ -93,23 +94,13 @@ options:
 ]==] .. results.HELP .. progress.HELP .. "\n" .. reg_cli.HELP .. "\n" .. reg_cli.CACHE_HELP
 
 local SPEC = reg_cli.spec(results.options { tag = "list", label = "list", exclude = "list",
-  output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value", mtime = "value",
-  mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
+  output = "value", dest = "value", platform = "value", compression = "value", level = "value", jobs = "value",
+  mtime = "value", mode = "value", owner = "value", from = "value", env = "list", entrypoint = "value", cmd = "value",
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
   ["cache-from"] = "list", ["cache-to"] = "list", alias = { t = "tag", o = "output", f = "file" } })
 
--- KEY=VALUE words into a table (later wins). Returns it, or nil, msg.
-local function pairs_of(list, flag)
-  local t = {}
-  for _, kv in ipairs(list or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return nil, ("bad --%s %q: expected KEY=VALUE"):format(flag, kv) end
-    t[k] = v
-  end
-  return t
-end
 
 --- A command for --entrypoint or --cmd: a JSON list of strings, a string
 -- for /bin/sh -c, or '' for none. Returns the list, or nil, msg.
@@ -118,106 +109,140 @@ function M.command(s, flag)
   if s == "" then return {} end
   if s:match("^%s*%[") then
     local v, err = json.decode(s, "--" .. flag)
-    if v == nil then return nil, err end
+    if v == nil then return nil, err, "USAGE" end
     local ok = json.is_array(v)
     for _, x in ipairs(ok and v or {}) do ok = ok and type(x) == "string" end
     if not ok then
-      return nil, ("--%s %q: a JSON list must hold only strings, as [\"/bin/app\", \"-v\"]"):format(flag, s)
+      return nil, ("--%s %q: a JSON list must hold only strings, as [\"/bin/app\", \"-v\"]"):format(flag, s), "USAGE"
     end
     return table.move(v, 1, #v, 1, {})
   end
   return { "/bin/sh", "-c", s }
 end
 
--- The flags' values, checked before any work by the functions the build
--- checks them with, so that a bad value is a usage mistake (exit 2).
--- Returns true, or nil and why.
-local function check_values(opts, v)
-  local l = { context = "/", ignorefile = false, exclude = opts.exclude, dest = opts.dest, mode = opts.mode,
-    mtime = opts.mtime, owner = opts.owner, compression = opts.compression, level = v.level, jobs = v.jobs }
-  local ok, err = layer.spec(l, "/")
-  if ok and v.config then ok, err = config_mod.set(config_mod.new(), v.config, {}) end
-  if ok then ok, err = config_mod.set_labels({}, v.labels) end
-  if ok then ok, err = config_mod.annotations({}, v.annotations) end
-  if ok then ok, err = save.refs(opts.tag) end
-  if ok then ok, err = save.push_targets(opts.push or nil, opts.tag) end
-  if ok and opts.platform then
-    ok, err = platform.parse(opts.platform)
-    if ok then ok, err = image.check_layer_os(ok) end
-  end
-  return ok ~= nil, err
+-- The checks of a folder build's flags, each with the checker the build
+-- itself uses: {flag, function(value, opts) -> true | nil, why}.
+local CHECKS = {
+  { "dest", function(v) return layer.dest_prefix(v) end },
+  { "owner", function(v)
+    if v == "keep" then return true end
+    return layer.check_owner(v)
+  end },
+  { "exclude", function(v) return ignore.compile({}, { v }) end },
+  { "expose", function(v) return config.port(v) end },
+  { "workdir", function(v) return config.set(config.new(), { workdir = v }, {}) end },
+  { "volume", function(v) return config.set(config.new(), { volumes = { v } }, {}) end },
+  { "annotation", function(v)
+    local k, x = v:match("^([^=]+)=(.*)$")
+    if not k then return nil, "expected KEY=VALUE", "USAGE" end
+    return config.annotations({}, { [k] = x })
+  end },
+  { "platform", function(v)
+    local p, why, code = platform.parse(v)
+    if not p then return nil, why, code end
+    return image.check_layer_os(p)
+  end },
+}
+for _, k in ipairs { "mode", "mtime", "compression", "level", "jobs" } do
+  CHECKS[#CHECKS + 1] = { k, function(v, opts)
+    -- a level is checked against the compression given
+    local l = { context = "/", ignorefile = false, compression = k == "level" and opts.compression or nil }
+    l[k] = (k == "level" or k == "jobs") and math.tointeger(tonumber(v)) or v
+    return layer.spec(l, "/")
+  end }
 end
 
-local run
+-- Each flag's value, checked before any work: a usage mistake names the
+-- flag and its value, never the field of the build's options it becomes
+-- ("config.ports[1]", "exclude[1]"). Returns true, or nil, msg, "USAGE".
+local function check_flags(opts)
+  for _, c in ipairs(CHECKS) do
+    local flag, fn = c[1], c[2]
+    local values = opts[flag]
+    if type(values) ~= "table" then values = { values } end
+    for _, v in ipairs(values) do
+      local ok, why = fn(v, opts)
+      if not ok then
+        why = why:gsub("^config%.[%w_]+%[?%d*%]?:? ", ""):gsub("^exclude%[%d+%]: ", ""):gsub("^annotations: ", "")
+        return getopt.usage_error(("--%s %s: %s"):format(flag, check.show(v), why), "build")
+      end
+    end
+  end
+  return true
+end
+
+-- The build verb's args for a directory build from the parsed options
+-- (ocibuild.ops.build), or nil, msg, "USAGE".
+local function directory(opts, dir)
+  for _, k in ipairs { "build-arg", "target" } do
+    if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
+  end
+  local labels, err = getopt.pairs(opts.label, "label")
+  if not labels then return getopt.usage_error(err, "build") end
+  -- env stays a list: the order given is the order in the config
+  local ok, code
+  ok, err = getopt.pairs(opts.env, "env")
+  if not ok then return getopt.usage_error(err, "build") end
+  local annotations
+  annotations, err = getopt.pairs(opts.annotation, "annotation")
+  if not annotations then return getopt.usage_error(err, "build") end
+  ok, err, code = check_flags(opts)
+  if not ok then return nil, err, code end
+  local level, jobs, entrypoint, cmd
+  level, err = getopt.integer(opts.level, "level")
+  if err then return getopt.usage_error(err, "build") end
+  jobs, err = getopt.integer(opts.jobs, "jobs")
+  if err then return getopt.usage_error(err, "build") end
+  entrypoint, err = M.command(opts.entrypoint, "entrypoint")
+  if err then return getopt.usage_error(err, "build") end
+  cmd, err = M.command(opts.cmd, "cmd")
+  if err then return getopt.usage_error(err, "build") end
+  local cfg = { env = opts.env, entrypoint = entrypoint, cmd = cmd,
+    workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
+    stop_signal = opts["stop-signal"] }
+  return { context = dir, labels = labels, exclusions = opts.exclude, dest = opts.dest, platform = opts.platform,
+    from = opts.from, config = next(cfg) and cfg or nil, annotations = next(annotations) and annotations or nil,
+    compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime, mode = opts.mode,
+    owner = opts.owner }
+end
+
+local build
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("build needs exactly one directory", "build") end
-  if rest[1] ~= "-" then return run(opts, rest, g) end
-  if opts["password-stdin"] then
-    return getopt.usage_error("build - reads the context from standard input: --password-stdin cannot", "build")
-  end
-  local ctx, err = require("ocibuild.build.tarctx").unpack(g.store, "-")
-  if not ctx then return nil, err, 1 end
-  if opts.file and opts.file:sub(1, 1) ~= "/" then opts.file = ctx.dir .. "/" .. opts.file end
-  rest[1] = ctx.dir
-  local r = table.pack(pcall(run, opts, rest, g))
-  ctx.close()
-  if not r[1] then error(r[2], 0) end
-  return table.unpack(r, 2, r.n)
-end
-
-function run(opts, rest, g)
   if opts.file and opts["as-layer"] then
     return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
   end
   local cache, cerr = reg_cli.cache(opts)
   if not cache then return getopt.usage_error(cerr, "build") end
-  local file, display = dfcli.choose(opts, rest[1])
+  if rest[1] ~= "-" then return build(opts, rest[1], cache, g) end
+  if opts["password-stdin"] then
+    return getopt.usage_error("build - reads the context from standard input: --password-stdin cannot", "build")
+  end
+  -- the context as a tar stream: unpacked, then built as any folder
+  local ctx, err, code = require("ocibuild.build.tarctx").unpack(g.ctx, "-")
+  if not ctx then return nil, err, code end
+  if opts.file and opts.file:sub(1, 1) ~= "/" then opts.file = ctx.dir .. "/" .. opts.file end
+  local r = table.pack(pcall(build, opts, ctx.dir, cache, g))
+  ctx.close()
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+function build(opts, dir, cache, g)
+  local file, display = dfcli.choose(opts, dir)
+  local args, err, code
   if file then
     if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
-      :format(display, rest[1])) end
-    local reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
-      ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
-      insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"],
-      timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
-    if not reg then return nil, err, code end
-    local say
-    say, err = results.reporting(opts)
-    if not say then return getopt.usage_error(err, "build") end
-    return dfcli.run(opts, rest[1], g, reg, file, display, say, cache)
+      :format(display, dir)) end
+    args, err, code = dfcli.args(opts, dir, file, display)
+  else
+    args, err, code = directory(opts, dir)
   end
-  for _, k in ipairs { "build-arg", "target" } do
-    if opts[k] then return getopt.usage_error(("--%s needs a Dockerfile (-f FILE)"):format(k), "build") end
-  end
-  local labels, err = pairs_of(opts.label, "label")
-  if not labels then return getopt.usage_error(err, "build") end
-  -- env stays a list: the order given is the order in the config
-  local ok_env
-  ok_env, err = pairs_of(opts.env, "env")
-  if not ok_env then return getopt.usage_error(err, "build") end
-  local annotations
-  annotations, err = pairs_of(opts.annotation, "annotation")
-  if not annotations then return getopt.usage_error(err, "build") end
-  local level
-  level, err = getopt.integer(opts.level, "level")
-  if err then return getopt.usage_error(err, "build") end
-  local jobs, code
-  jobs, err = getopt.integer(opts.jobs, "jobs")
-  if err then return getopt.usage_error(err, "build") end
-  local entrypoint, cmd
-  entrypoint, err = M.command(opts.entrypoint, "entrypoint")
-  if err then return getopt.usage_error(err, "build") end
-  cmd, err = M.command(opts.cmd, "cmd")
-  if err then return getopt.usage_error(err, "build") end
-  local config = { env = opts.env, entrypoint = entrypoint, cmd = cmd,
-    workdir = opts.workdir, user = opts.user, ports = opts.expose, volumes = opts.volume,
-    stop_signal = opts["stop-signal"] }
-  local valid
-  valid, err = check_values(opts, { level = level, jobs = jobs, labels = labels, annotations = annotations,
-    config = next(config) and config or nil })
-  if not valid then return getopt.usage_error(err, "build") end
+  if not args then return nil, err, code end
+  args.tag, args.archive, args.cache, args.push = opts.tag, opts.output, not opts["no-cache"], opts.push or nil
   local reg
   reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
     ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
@@ -228,19 +253,14 @@ function run(opts, rest, g)
   say, err = results.reporting(opts)
   if not say then return getopt.usage_error(err, "build") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "build", function(rep)
-    local targets, terr = results.targets(opts)
-    if not targets then return nil, terr, 1 end
-    local api = ocibuild.new(nil, { store = g.store, registry = reg, cache = cache, warn = rep.warn,
-      on_event = rep.on_event })
-    local ok, r = pcall(api.build, {
-      context = rest[1], tag = opts.tag, labels = labels, exclusions = opts.exclude,
-      archive = opts.output, dest = opts.dest, platform = opts.platform, from = opts.from,
-      config = next(config) and config or nil, annotations = next(annotations) and annotations or nil,
-      compression = opts.compression, level = level, jobs = jobs, mtime = opts.mtime,
-      mode = opts.mode, owner = opts.owner, cache = not opts["no-cache"], push = opts.push or nil,
-    })
+    local targets
+    targets, err, code = results.targets(opts)
+    if not targets then return nil, err, code end
+    local r
+    r, err, code = ops.build(g.ctx:with { registry = reg, cache = cache, warn = rep.warn, on_event = rep.on_event },
+      args)
     rep.finish()
-    if not ok then return nil, r, 1 end
+    if not r then return nil, err, code end
     return results.report(r, targets, opts.quiet)
   end, say)
 end

@@ -1,11 +1,8 @@
 --- `ocibuild diff IMAGE1 IMAGE2`: why two images of the store differ.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
-local imagediff = require "ocibuild.imagediff"
-local media = require "ocibuild.oci.media"
+local ops = require "ocibuild.ops"
 local output = require "ocibuild.cli.output"
-local ref = require "ocibuild.oci.ref"
-local store = require "ocibuild.store"
 
 local M = {}
 
@@ -21,38 +18,6 @@ same, 1 when they differ: how to find out why a build is not reproducible.
 What the images hold is printed on one line each: control bytes, DEL and
 bytes that are not UTF-8 as \xNN, a backslash in a name as \\.
 ]]
-
--- The manifest descriptor IMAGE names in the store st.
-local function resolve(st, s)
-  local desc, err, code
-  if s:match("^sha256:%x+$") then
-    local idx
-    idx, err, code = st:read_index()
-    if not idx then return nil, err, code end
-    for _, d in ipairs(idx.manifests) do
-      if d.digest == s then desc = d end
-    end
-    if not desc then
-      if not st:has_blob(s) then return nil, ("no image %s in store %s"):format(s, st.dir), "ENOENT" end
-      desc = { mediaType = media.MANIFEST, digest = s }
-    end
-  else
-    local r
-    r, err = ref.parse(s)
-    if not r then return nil, err, "BADREF" end
-    if r.digest then
-      desc = { mediaType = media.MANIFEST, digest = r.digest }
-      if not st:has_blob(r.digest) then return nil, ("no image %s in store %s"):format(s, st.dir), "ENOENT" end
-    else
-      desc, err, code = st:resolve(r)
-      if not desc then return nil, err, code end
-    end
-  end
-  if media.kind(desc.mediaType) ~= "manifest" then
-    return nil, ("%s is an image index: name one platform's manifest by its digest"):format(s), "BADDOC"
-  end
-  return desc
-end
 
 -- Everything printed from the images (entry names, link targets, config
 -- keys and values, media types) may be hostile: names are quoted as errors
@@ -109,34 +74,24 @@ end
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, {}, "diff")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 2 then return getopt.usage_error("diff needs two images", "diff") end
-  local dir, source = store.default_dir(g.store)
-  if not dir then return nil, source, 1 end
-  local st, err, code = store.open(dir, { source = source })
-  if not st then return nil, err, code end
-  local da, db
-  da, err, code = resolve(st, rest[1])
-  if not da then return getopt.fail(err, code, "diff") end
-  db, err, code = resolve(st, rest[2])
-  if not db then return getopt.fail(err, code, "diff") end
-  local r
-  r, err, code = imagediff.compare(st, da, db)
+  local r, err, code = ops.diff(g.ctx, { a = rest[1], b = rest[2] })
   if not r then return nil, err, code end
   local out = io.stdout
   local na, nb = check.name(rest[1]), check.name(rest[2])
   if r.same then
-    put(out, ("%s and %s are the same image (%s)"):format(na, nb, da.digest))
+    put(out, ("%s and %s are the same image (%s)"):format(na, nb, r.a.digest))
     return true
   end
-  put(out, ("--- %s %s"):format(na, da.digest))
-  put(out, ("+++ %s %s"):format(nb, db.digest))
+  put(out, ("--- %s %s"):format(na, r.a.digest))
+  put(out, ("+++ %s %s"):format(nb, r.b.digest))
   for _, it in ipairs(r.items) do
     put(out, ("%s: %s: %s -> %s"):format(it.section, check.name(it.field), it.a or "(none)", it.b or "(none)"))
   end
   for _, l in ipairs(r.layers) do layer_report(out, l, rest) end
   put(out, ("%d difference%s"):format(r.count, r.count == 1 and "" or "s"))
-  return nil, nil, 1
+  return nil, nil, "DIFFERENT"
 end
 
 return M

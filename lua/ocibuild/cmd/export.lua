@@ -1,10 +1,7 @@
 --- `ocibuild export NAME... -o FILE.tar|-`: images of the store into one
 -- OCI archive.
-local env = require "ocibuild.build.env"
-local export = require "ocibuild.export"
 local getopt = require "ocibuild.cli.getopt"
-local path = require "ocibuild.path"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -63,25 +60,20 @@ end
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { output = "value", alias = { o = "output" } }, "export")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest == 0 then return getopt.usage_error("export needs at least one image", "export") end
-  if not opts.output then return getopt.usage_error("export needs -o FILE.tar (or -o - for standard output)", "export") end
-  local sde, err = env.source_date_epoch()
-  if err then return nil, err, 1 end
-  local st
-  st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local dest = opts.output == "-" and "-" or path.abs(opts.output)
-  local r, code
-  r, err, code = export.archive(st, rest, dest, { mtime = sde or 0 })
-  if not r then return getopt.fail(err, code, "export") end
-  if dest ~= "-" then
+  if not opts.output then
+    return getopt.usage_error("export needs -o FILE.tar (or -o - for standard output)", "export")
+  end
+  local r, err, code = ops.export(g.ctx, { srcs = rest, dest = opts.output })
+  if not r then return nil, err, code end
+  if r.path ~= "-" then
     for _, im in ipairs(r.images) do
       io.stdout:write(("exported: %s %s\n"):format(im.descriptor.digest,
         #im.names > 0 and table.concat(im.names, " ") or "<none>"))
     end
-    io.stdout:write(("archive:  %s (%d bytes, %s)\n"):format(dest, r.size, r.digest))
-    if #r.images > 1 then readers(io.stdout, dest, r.images) end
+    io.stdout:write(("archive:  %s (%d bytes, %s)\n"):format(r.path, r.size, r.digest))
+    if #r.images > 1 then readers(io.stdout, r.path, r.images) end
   end
   return true
 end

@@ -1,7 +1,7 @@
 --- `ocibuild fsck`: checks a whole store and says what is wrong.
 local fsck = require "ocibuild.store.fsck"
 local getopt = require "ocibuild.cli.getopt"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -25,19 +25,16 @@ local function plural(n, what) return ("%d %s%s"):format(n, what, n == 1 and "" 
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, {}, "fsck")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest > 0 then return getopt.usage_error("fsck takes no operands", "fsck") end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local r
-  r, err = fsck.run(st)
-  if not r then return nil, err, 1 end
+  local r, err, code = ops.fsck(g.ctx, {})
+  if not r then return nil, err, code end
   for _, l in ipairs(fsck.lines(r)) do io.stdout:write(l, "\n") end
   io.stdout:write(("checked %s and %s (%d bytes); %s (%d bytes) no image reaches, %s\n"):format(
     plural(r.images, "image"), plural(r.blobs, "blob"), r.bytes, plural(r.unreferenced, "blob"),
     r.unreferenced_bytes, plural(r.temps, "abandoned temp file")))
   if #r.problems > 0 then
-    return nil, ("%s in %s"):format(plural(#r.problems, "problem"), st.dir), 1
+    return nil, ("%s in %s"):format(plural(#r.problems, "problem"), r.store), "BROKEN"
   end
   return true
 end

@@ -3,9 +3,9 @@ local digest = require "ocibuild.oci.digest"
 local getopt = require "ocibuild.cli.getopt"
 local images = require "ocibuild.store.images"
 local json = require "ocibuild.oci.json"
+local ops = require "ocibuild.ops"
 local output = require "ocibuild.cli.output"
 local show = require "ocibuild.cli.show"
-local store = require "ocibuild.store"
 
 local M = {}
 
@@ -67,17 +67,14 @@ end
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "images")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest > 1 then return getopt.usage_error("images takes at most one repository", "images") end
   local format = opts.format or "table"
   if format ~= "table" and format ~= "json" then
     return getopt.usage_error(("--format must be table or json, got %q"):format(format), "images")
   end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local list, code
-  list, err, code = images.list(st, { repo = rest[1] })
-  if not list then return getopt.fail(err, code, "images") end
+  local list, err, code = ops.images(g.ctx, { repo = rest[1] })
+  if not list then return nil, err, code end
   local out = io.stdout
   if opts.quiet then
     local seen = {}
@@ -100,7 +97,8 @@ function M.run(argv, g)
     end
   end
   if damaged > 0 then
-    return nil, ("%d image%s could not be read (see 'ocibuild fsck')"):format(damaged, damaged == 1 and "" or "s"), 1
+    return nil, ("%d image%s could not be read (see 'ocibuild fsck')"):format(damaged, damaged == 1 and "" or "s"),
+      "BROKEN"
   end
   return true
 end

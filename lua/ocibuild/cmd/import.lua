@@ -1,10 +1,7 @@
 --- `ocibuild import FILE.tar|DIR|- [-t TAG]`: images into the store.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
-local import = require "ocibuild.import"
-local path = require "ocibuild.path"
-local ref = require "ocibuild.oci.ref"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -35,21 +32,14 @@ prune` removes.
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { tag = "list", alias = { t = "tag" } }, "import")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("import needs exactly one archive, folder or -", "import") end
-  for _, t in ipairs(opts.tag or {}) do
-    local r, rerr = ref.parse(t)
-    if not r then return getopt.usage_error(rerr, "import") end
-  end
-  local st, err = store.locate(g.store, { create = true })
-  if not st then return nil, err, 1 end
-  local src = rest[1] == "-" and "-" or path.abs(rest[1])
-  local r
-  r, err = import.any(src, st, { tags = opts.tag,
-    on_event = function(ev) if ev.type == "warning" then io.stderr:write("ocibuild: warning: ", check.line(ev.message), "\n") end end })
-  if not r then return nil, err, 1 end
+  local ctx = g.ctx:with { warn = function(msg) io.stderr:write("ocibuild: warning: ", check.line(msg), "\n") end }
+  local r, err, code = ops.import(ctx, { src = rest[1], tags = opts.tag })
+  if not r then return nil, err, code end
   for _, im in ipairs(r.images) do
-    io.stdout:write(("imported: %s %s\n"):format(im.descriptor.digest, #im.tags > 0 and table.concat(im.tags, " ") or "<none>"))
+    io.stdout:write(("imported: %s %s\n"):format(im.descriptor.digest, #im.tags > 0 and table.concat(im.tags, " ")
+      or "<none>"))
   end
   return true
 end

@@ -1,10 +1,8 @@
 --- `ocibuild init [--template NAME]`: writes a commented build.lua (and a
 -- .dockerignore where none exists) for a kind of project into the current
 -- folder, never over an existing build.lua.
-local core = require "ocibuild.core"
 local getopt = require "ocibuild.cli.getopt"
-local outfile = require "ocibuild.endpoint.output"
-local path = require "ocibuild.path"
+local ops = require "ocibuild.ops"
 local templates = require "ocibuild.templates"
 
 local M = {}
@@ -30,39 +28,16 @@ templates:
 %s
 ]]):format(list())
 
-local function write_new(file, text)
-  local st = core.stat(file, true)
-  if st then return nil, ("%s already exists: refusing to overwrite it"):format(file), "EEXIST" end
-  local ok, err, code = outfile.check(file)
-  if not ok then return nil, err, code end
-  ok, err, code = core.replace_file(file, text)
-  if not ok then return nil, ("cannot write %s: %s"):format(file, err), code end
-  return true
-end
-
-function M.run(argv, _)
+function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { template = "value" }, "init")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest > 0 then return getopt.usage_error("init takes no operands (it writes into the current folder)", "init") end
-  local dir = path.cwd()
-  local name = opts.template or templates.detect(dir)
-  local t, err = templates.get(name)
-  if not t then return getopt.usage_error(err, "init") end
-  local build, ignore, next_steps = templates.render(t, dir)
-  local ok, code
-  ok, err, code = write_new(dir .. "/build.lua", build)
-  if not ok then return nil, err, code end
-  io.stdout:write(("wrote build.lua (template %s: %s)\n"):format(name, t.summary))
-  if ignore then
-    if core.stat(dir .. "/.dockerignore", true) then
-      io.stdout:write("kept the existing .dockerignore\n")
-    else
-      ok, err, code = write_new(dir .. "/.dockerignore", ignore)
-      if not ok then return nil, err, code end
-      io.stdout:write("wrote .dockerignore\n")
-    end
-  end
-  io.stdout:write(next_steps, "\n")
+  local r, err, code = ops.template(g.ctx, { template = opts.template })
+  if not r then return nil, err, code end
+  io.stdout:write(("wrote build.lua (template %s: %s)\n"):format(r.name, r.summary))
+  if r.ignore == "kept" then io.stdout:write("kept the existing .dockerignore\n") end
+  if r.ignore == "wrote" then io.stdout:write("wrote .dockerignore\n") end
+  io.stdout:write(r.next_steps, "\n")
   return true
 end
 

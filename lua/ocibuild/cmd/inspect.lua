@@ -1,15 +1,17 @@
 --- `ocibuild inspect NAME|DIGEST`: an image of the store as JSON.
 local getopt = require "ocibuild.cli.getopt"
-local inspect = require "ocibuild.store.inspect"
+local ops = require "ocibuild.ops"
+local reg_cli = require "ocibuild.cli.registry"
 local show = require "ocibuild.cli.show"
-local store = require "ocibuild.store"
 
 local M = {}
 
 M.HELP = [[
-usage: ocibuild inspect NAME|DIGEST|ID [--config | --manifest] [--raw] [--platform OS/ARCH]
+usage: ocibuild inspect IMAGE [--config | --manifest] [--raw] [--platform OS/ARCH] [options]
 
-Prints an image of the store as JSON: by default a summary like
+Prints an image as JSON: IMAGE is a name, digest or ID prefix of the
+store, oci:DIR[:TAG] (a layout) or docker://REF (a registry, read there,
+nothing pulled). By default a summary like
 `skopeo inspect` gives (Id, Digest, Names, RepoTags, Created, Os,
 Architecture, Labels, Env, Config, Layers, LayersData, RootFS, Size);
 for a multi-platform index, its images and platforms.
@@ -21,24 +23,24 @@ for a multi-platform index, its images and platforms.
   --platform OS/ARCH   the image of an index for that platform
 
 Every blob read is checked against its digest. The store is never created.
-]]
+]] .. "\n" .. reg_cli.HELP
 
-local SPEC = { config = "flag", manifest = "flag", raw = "flag", platform = "value" }
+local SPEC = reg_cli.spec { config = "flag", manifest = "flag", raw = "flag", platform = "value" }
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "inspect")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("inspect needs exactly one image", "inspect") end
   if opts.config and opts.manifest then
     return getopt.usage_error("--config and --manifest exclude each other", "inspect")
   end
   local what = opts.config and "config" or (opts.manifest or opts.raw) and "manifest" or "image"
   if opts.raw then what = what == "config" and "config_raw" or "raw" end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local v, code
-  v, err, code = inspect.run(st, rest[1], { what = what, platform = opts.platform })
-  if not v then return getopt.fail(err, code, "inspect") end
+  local o, err, code = reg_cli.options(opts, "inspect")
+  if not o then return nil, err, code end
+  local v
+  v, err, code = ops.inspect(g.ctx:with { registry = o }, { src = rest[1], what = what, platform = opts.platform })
+  if not v then return nil, err, code end
   io.stdout:write(type(v) == "string" and v or show.json(v))
   return true
 end

@@ -1,6 +1,6 @@
 --- `ocibuild keygen`: an ECDSA P-256 key pair for signing images.
 local getopt = require "ocibuild.cli.getopt"
-local keys = require "ocibuild.attest.keys"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -24,16 +24,16 @@ public key).
 
 local SPEC = { ["output-key-prefix"] = "value", force = "flag" }
 
-function M.run(argv)
+function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "keygen")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest > 0 then return getopt.usage_error("keygen takes no operands", "keygen") end
   local prefix = opts["output-key-prefix"] or "cosign"
   if prefix == "" or prefix:sub(-1) == "/" then
     return getopt.usage_error("--output-key-prefix needs a file name, as DIR/NAME", "keygen")
   end
-  local r, err = keys.generate(prefix, { force = opts.force })
-  if not r then return nil, err, 1 end
+  local r, err, code = ops.keygen(g.ctx, { prefix = prefix, force = opts.force })
+  if not r then return nil, err, code end
   io.stdout:write(("private key: %s (%s)\npublic key:  %s\nkey id:      %s\n"):format(r.key,
     r.encrypted and "encrypted" or "not encrypted", r.pub, r.id))
   return true

@@ -1,13 +1,9 @@
 --- `ocibuild ls DIR [--why]`: what a directory puts into a layer and,
 -- with --why, every path left out with the pattern (file and line) that
 -- left it out: the "why is my file missing?" question.
-local check = require "ocibuild.build.check"
-local core = require "ocibuild.core"
+local check = require "ocibuild.util.check"
 local getopt = require "ocibuild.cli.getopt"
-local ignore = require "ocibuild.build.ignore"
-local path = require "ocibuild.path"
-local save = require "ocibuild.build.save"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -33,55 +29,23 @@ when they sit inside DIR.
 
 M.SPEC = { why = "flag", exclude = "list", ignorefile = "value", output = "value", alias = { o = "output" } }
 
--- Names come from the context (a cloned repository): each is quoted as
--- errors quote names (check.name), on one line, whatever bytes it holds.
-local function describe(explain, why)
-  local info = why and explain and explain(why)
-  if not info then return "excluded" end
-  local from = info.file and (info.line and ("%s:%d"):format(check.name(info.file), info.line)
-    or check.name(info.file)) or "--exclude"
-  return ("excluded by %s (%s)"):format(check.line(check.show(info.pattern)), from)
-end
-
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, M.SPEC, "ls")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("ls needs exactly one directory", "ls") end
-  local dir = path.abs(rest[1])
-  local st, err = core.stat(dir)
-  if not st then return nil, ("context %s: %s"):format(dir, err), 1 end
-  if st.type ~= "dir" then return nil, ("context %s is not a directory"):format(dir), 1 end
-  local list
-  if opts.ignorefile then
-    list, err = ignore.read(path.abs(opts.ignorefile))
-  else
-    list, err = ignore.read(dir .. "/.dockerignore", dir)
-  end
-  if not list then return nil, err, 1 end
-  local matcher, explain = ignore.compile(list, opts.exclude or {})
-  if not matcher then return nil, explain, 1 end
-  local w
-  local store_dir = store.default_dir(g.store)
-  local skip = save.skip(store_dir and path.abs(store_dir), opts.output and path.abs(opts.output))
-  w, err = core.walk(dir, matcher, { excluded = opts.why or false, skip = skip })
-  if not w then return nil, err, 1 end
   local out = io.stdout
-  while true do
-    local p, info = w:next()
-    if not p then
-      if info then return nil, info, 1 end
-      break
-    end
+  local function each(p, info, why)
     local name = check.name(info.type == "dir" and (p .. "/") or p)
     if info.excluded then
-      out:write("- ", name, "  ", describe(explain, info.why), "\n")
+      out:write("- ", name, "  ", why, "\n")
     elseif info.type == "socket" then
       if opts.why then out:write("- ", name, "  socket: left out, as docker build does\n") end
     else
       out:write(opts.why and "+ " or "", name, "\n")
     end
   end
-  return true
+  return ops.ls(g.ctx, { context = rest[1], why = opts.why, exclude = opts.exclude, ignorefile = opts.ignorefile,
+    output = opts.output, each = each })
 end
 
 return M

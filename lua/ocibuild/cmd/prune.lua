@@ -1,8 +1,8 @@
 --- `ocibuild prune`: removes what no name reaches from the store.
 local fsck = require "ocibuild.store.fsck"
 local getopt = require "ocibuild.cli.getopt"
+local ops = require "ocibuild.ops"
 local output = require "ocibuild.cli.output"
-local store = require "ocibuild.store"
 
 local M = {}
 
@@ -36,22 +36,14 @@ end
 --- Runs prune for the command `name` (prune, or its alias gc).
 function M.main(argv, g, name)
   local opts, rest = getopt.parse(argv, M.SPEC, name)
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest > 0 then return getopt.usage_error(name .. " takes no operands", name) end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  if opts.verify then
-    local report
-    report, err = fsck.run(st)
-    if not report then return nil, err, 1 end
-    if #report.problems > 0 then
-      for _, l in ipairs(fsck.lines(report)) do io.stdout:write(l, "\n") end
-      return nil, ("nothing removed: %s found in %s"):format(plural(#report.problems, "problem"), st.dir), 1
-    end
+  local stats, err, code, report = ops.prune(g.ctx, { dry_run = opts["dry-run"], all = opts.all,
+    verify = opts.verify })
+  if not stats then
+    for _, l in ipairs(report and fsck.lines(report) or {}) do io.stdout:write(l, "\n") end
+    return nil, err, code
   end
-  local stats
-  stats, err = st:prune { dry_run = opts["dry-run"], all = opts.all }
-  if not stats then return nil, err, 1 end
   local out = io.stdout
   if opts["dry-run"] then
     for _, d in ipairs(stats.untagged) do out:write(("would remove image %s (untagged)\n"):format(d.digest)) end

@@ -1,10 +1,7 @@
 --- `ocibuild push SRC [DEST]`: an image of the store to a registry.
-local events = require "ocibuild.events"
 local getopt = require "ocibuild.cli.getopt"
 local progress = require "ocibuild.cli.progress"
-local registry = require "ocibuild.registry"
 local reg_cli = require "ocibuild.cli.registry"
-local store = require "ocibuild.store"
 
 local M = {}
 
@@ -30,41 +27,9 @@ options:
 local SPEC = reg_cli.spec { jobs = "value", ["chunk-size"] = "value", progress = "value", quiet = "flag",
   alias = { q = "quiet" } }
 
-function M.run(argv, g)
-  local opts, rest = getopt.parse(argv, SPEC, "push")
-  if not opts then return nil, rest, 2 end
+M.run = reg_cli.transfer("push", SPEC, function(rest)
   if #rest < 1 or #rest > 2 then return getopt.usage_error("push needs SRC and optionally DEST", "push") end
-  local src, dest = rest[1], rest[2]
-  if not dest then
-    if not registry.names_registry(src) then
-      return getopt.usage_error(("%q names no registry: give DEST, as HOST/NAME:TAG"):format(src), "push")
-    end
-    dest = src
-  end
-  local o, err, code = reg_cli.options(opts, "push")
-  if not o then return nil, err, code end
-  -- both references are checked before anything else happens
-  local ok
-  ok, err = require("ocibuild.oci.ref").parse(dest)
-  if not ok then return getopt.usage_error(err, "push") end
-  local dir, source = store.default_dir(g.store)
-  if not dir then return nil, source, 1 end
-  local st
-  st, err = store.open(dir, { source = source })
-  if not st then return nil, err, 1 end
-  local desc
-  desc, err, code = registry.local_image(st, src)
-  if not desc then return getopt.fail(err, code, "push") end
-  return progress.run(opts.progress or (opts.quiet and "quiet"), "push", function(rep)
-    o.on_event = reg_cli.reporter(rep, opts.quiet)
-    events.emit(rep.on_event, { type = "start", stage = "push", id = dest, ref = dest })
-    local r, perr = registry.push(st, desc, dest, o)
-    if not r then return nil, perr, 1 end
-    events.emit(rep.on_event, { type = "end", stage = "push", id = dest, ref = r.reference, digest = r.digest })
-    rep.finish()
-    io.stdout:write(r.reference, "\n")
-    return true
-  end, { quiet = opts.quiet })
-end
+  return { src = rest[1], dest = rest[2] }
+end, function(r) io.stdout:write(r.reference, "\n") end)
 
 return M

@@ -1,7 +1,6 @@
 --- `ocibuild rm NAME|DIGEST...`: removes names from the store.
 local getopt = require "ocibuild.cli.getopt"
-local images = require "ocibuild.store.images"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -20,13 +19,10 @@ one operand cannot be removed, nothing is.
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, { force = "flag", alias = { f = "force" } }, "rm")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest == 0 then return getopt.usage_error("rm needs at least one name or digest", "rm") end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local r, code
-  r, err, code = images.remove(st, rest, { force = opts.force })
-  if not r then return getopt.fail(err, code, "rm") end
+  local r, err, code = ops.rm(g.ctx, { names = rest, force = opts.force })
+  if not r then return nil, err, code end
   for _, name in ipairs(r.untagged) do io.stdout:write("untagged: ", name, "\n") end
   for _, d in ipairs(r.deleted) do io.stdout:write("deleted: ", d, "\n") end
   return true

@@ -1,15 +1,12 @@
 --- `ocibuild run FILE [name=value ...]`: runs a build script, sandboxed
 -- unless --unsafe.
-local env = require "ocibuild.build.env"
 local getopt = require "ocibuild.cli.getopt"
-local path = require "ocibuild.path"
+local ops = require "ocibuild.ops"
 local progress = require "ocibuild.cli.progress"
-local reach = require "ocibuild.reach"
+local reach = require "ocibuild.ops.reach"
 local reg_cli = require "ocibuild.cli.registry"
 local results = require "ocibuild.cli.results"
-local save = require "ocibuild.build.save"
-local script = require "ocibuild.script"
-local store = require "ocibuild.store"
+local script = require "ocibuild.api.script"
 
 local M = {}
 
@@ -60,7 +57,7 @@ local SPEC = reg_cli.spec(results.options { unsafe = "flag", output = "value", p
   ["allow-registry"] = "list", ["allow-image"] = "list", env = "list", ["cache-from"] = "list",
   ["cache-to"] = "list", alias = { o = "output" } })
 
--- What the script may reach (see ocibuild.reach), checked as usage.
+-- What the script may reach (see ocibuild.ops.reach), checked as usage.
 local function reaches(opts)
   local r = { allow_registry = opts["allow-registry"], allow_image = opts["allow-image"], env = opts.env }
   if opts.unsafe and (r.allow_registry or r.allow_image or r.env) then
@@ -96,24 +93,9 @@ local function limits(opts)
   return l
 end
 
--- Writes the image r (a save result) of the store as an OCI archive.
-local function write_archive(r, dest, on_event)
-  local sde, err, code = env.source_date_epoch()
-  if err then return nil, err, code end
-  local st
-  st, err, code = store.open(r.path)
-  if not st then return nil, err, code end
-  local hold <close>, herr, hcode = st:use()
-  if not hold then return nil, herr, hcode end
-  local out
-  out, err, code = require("ocibuild.endpoint.archive").new(dest, { mtime = sde or 0 })
-  if not out then return nil, err, code end
-  return save.write_archive(st, r.manifest, r.tags, out, on_event)
-end
-
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "run")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   local reg, rerr, rcode = reg_cli.options(opts, "run")
   if not reg then return nil, rerr, rcode end
   if #rest == 0 then return getopt.usage_error("run needs a build script", "run") end
@@ -131,26 +113,19 @@ function M.run(argv, g)
   cache, err = reg_cli.cache(opts)
   if not cache then return getopt.usage_error(err, "run") end
   return progress.run(opts.progress or (opts.quiet and "quiet"), "run", function(rep)
-    local targets
-    targets, err = results.targets(opts)
-    if not targets then return nil, err, 1 end
-    local dest = opts.output and path.abs(opts.output)
-    if dest then
-      local ok
-      ok, err = require("ocibuild.endpoint.archive").new(dest)
-      if not ok then return nil, "--output: " .. err, 1 end
-    end
+    local targets, code
+    targets, err, code = results.targets(opts)
+    if not targets then return nil, err, code end
+    local ctx = g.ctx:with { registry = reg, cache = cache, warn = rep.warn, on_event = rep.on_event }
     local r
-    r, err = script.run(rest[1], args, { store = g.store, registry = reg, cache = cache, warn = rep.warn,
-      on_event = rep.on_event, unsafe = opts.unsafe, max_instructions = lim.max_instructions,
-      max_memory = lim.max_memory, allow_registry = allowed.allow_registry, allow_image = allowed.allow_image,
-      env = allowed.env })
-    if not r then return nil, err, 1 end
-    local img = r.image
-    if not img then
-      rep.finish()
-      if opts.quiet or targets.iidfile or targets.digestfile or targets.metadata or dest then
-        return nil, ("%s: the script saved no image to report"):format(rest[1]), 1
+    r, err, code = ops.run(ctx, { file = rest[1], args = args, unsafe = opts.unsafe, output = opts.output,
+      max_instructions = lim.max_instructions, max_memory = lim.max_memory,
+      allow_registry = allowed.allow_registry, allow_image = allowed.allow_image, env = allowed.env })
+    if not r then return nil, err, code end
+    rep.finish()
+    if not r.image then
+      if opts.quiet or targets.iidfile or targets.digestfile or targets.metadata then
+        return nil, ("%s: the script saved no image to report"):format(rest[1]), "NOIMAGE"
       end
       -- Not a failure (a script may only check things), but a sandboxed
       -- script has no other effect than the images it saves: most likely
@@ -160,14 +135,7 @@ function M.run(argv, g)
       end
       return true
     end
-    if dest then
-      local ok, code
-      ok, err, code = write_archive(img, dest, rep.on_event)
-      if not ok then return nil, err, code end
-      img.archive = dest
-    end
-    rep.finish()
-    return results.report(img, targets, opts.quiet)
+    return results.report(r.image, targets, opts.quiet)
   end, say)
 end
 

@@ -1,9 +1,8 @@
 --- `ocibuild sign --key KEY REF`: cosign signatures for an image.
 local getopt = require "ocibuild.cli.getopt"
-local keys = require "ocibuild.attest.keys"
-local place_mod = require "ocibuild.attest.place"
+local ops = require "ocibuild.ops"
+local ref = require "ocibuild.oci.ref"
 local reg_cli = require "ocibuild.cli.registry"
-local sign = require "ocibuild.attest.sign"
 
 local M = {}
 
@@ -40,29 +39,22 @@ local SPEC = reg_cli.spec { key = "value", recursive = "flag", identity = "value
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "sign")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("sign needs exactly one image", "sign") end
   if not opts.key then return getopt.usage_error("sign needs --key KEY", "sign") end
-  if opts.identity and not require("ocibuild.oci.ref").parse(opts.identity .. ":x") then
+  if opts.identity and not ref.parse(opts.identity .. ":x") then
     return getopt.usage_error(("--identity needs a repository such as host/path, got %q"):format(opts.identity), "sign")
   end
   local o, err, code = reg_cli.options(opts, "sign")
   if not o then return nil, err, code end
-  local key
-  key, err = keys.load_private(opts.key)
-  if not key then return nil, err, 1 end
-  local place
-  place, err = place_mod.open(rest[1], { store = g.store, registry = o, write = true, ["local"] = opts["local"] })
-  if not place then return nil, err, 1 end
   local r
-  r, err = sign.run(place, key, { identity = opts.identity, recursive = opts.recursive,
-    creator = "ocibuild " .. require("ocibuild").VERSION,
+  r, err, code = ops.sign(g.ctx:with { registry = o }, { ref = rest[1], key = opts.key, recursive = opts.recursive,
+    identity = opts.identity, ["local"] = opts["local"],
     on_signed = function(s)
       io.stdout:write(s.action == "signed" and "signed: " or "already signed: ", s.where, "\n")
       io.stdout:flush()
     end })
-  place:close()
-  if not r then return nil, err, 1 end
+  if not r then return nil, err, code end
   return true
 end
 

@@ -1,7 +1,6 @@
 --- `ocibuild tag SRC DST...`: more names for an image of the store.
 local getopt = require "ocibuild.cli.getopt"
-local images = require "ocibuild.store.images"
-local store = require "ocibuild.store"
+local ops = require "ocibuild.ops"
 
 local M = {}
 
@@ -16,13 +15,11 @@ only one image starts with. A DST that names another image moves to SRC.
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, {}, "tag")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest < 2 then return getopt.usage_error("tag needs an image and at least one new name", "tag") end
-  local st, err = store.locate(g.store)
-  if not st then return nil, err, 1 end
-  local desc, refs, code = images.tag(st, rest[1], table.move(rest, 2, #rest, 1, {}))
-  if not desc then return getopt.fail(refs, code, "tag") end
-  for _, r in ipairs(refs) do io.stdout:write("tagged: ", r.familiar, " -> ", desc.digest, "\n") end
+  local r, err, code = ops.tag(g.ctx, { src = rest[1], names = table.move(rest, 2, #rest, 1, {}) })
+  if not r then return nil, err, code end
+  for _, n in ipairs(r.refs) do io.stdout:write("tagged: ", n.familiar, " -> ", r.desc.digest, "\n") end
   return true
 end
 

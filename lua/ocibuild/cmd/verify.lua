@@ -1,9 +1,7 @@
 --- `ocibuild verify --key PUB REF`: checks an image's cosign signatures.
 local getopt = require "ocibuild.cli.getopt"
-local keys = require "ocibuild.attest.keys"
-local place_mod = require "ocibuild.attest.place"
+local ops = require "ocibuild.ops"
 local reg_cli = require "ocibuild.cli.registry"
-local verify = require "ocibuild.attest.verify"
 
 local M = {}
 
@@ -31,25 +29,19 @@ local SPEC = reg_cli.spec { key = "value", identity = "value", ["local"] = "flag
 
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "verify")
-  if not opts then return nil, rest, 2 end
+  if not opts then return nil, rest, "USAGE" end
   if #rest ~= 1 then return getopt.usage_error("verify needs exactly one image", "verify") end
   if not opts.key then return getopt.usage_error("verify needs --key PUB", "verify") end
   local o, err, code = reg_cli.options(opts, "verify")
   if not o then return nil, err, code end
-  local key
-  key, err = keys.load_public(opts.key)
-  if not key then return nil, err, 1 end
-  local place
-  place, err = place_mod.open(rest[1], { store = g.store, registry = o, ["local"] = opts["local"] })
-  if not place then return nil, err, 1 end
   local r
-  r, err = verify.run(place, key, { identity = opts.identity, key_name = opts.key })
-  place:close()
-  if not r then return nil, err, 1 end
+  r, err, code = ops.verify(g.ctx:with { registry = o }, { ref = rest[1], key = opts.key, identity = opts.identity,
+    ["local"] = opts["local"] })
+  if not r then return nil, err, code end
   local c = r.claims
   io.stdout:write(("verified: %s\n  key: %s (%s)\n  signature: %s layer %d (payload %s)\n"
     .. "  critical.identity.docker-reference: %s%s\n  critical.image.docker-manifest-digest: %s\n"
-    .. "  critical.type: %s\n"):format(r.where, opts.key, key:id(), r.manifest, r.layer, r.payload,
+    .. "  critical.type: %s\n"):format(r.where, opts.key, r.key:id(), r.manifest, r.layer, r.payload,
     c.identity, opts.identity and " (required)" or " (not checked)", c.digest, c.type))
   if #r.refused > 0 then
     io.stdout:write(("  %d of %d signatures refused:\n"):format(#r.refused, r.checked))

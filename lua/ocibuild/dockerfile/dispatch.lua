@@ -81,7 +81,7 @@ end
 local function expand_all(d, list)
   for i, w in ipairs(list) do
     local v, err = expand(d, w)
-    if not v then return nil, err end
+    if not v then return nil, err, "BADDOCKERFILE" end
     list[i] = v
   end
   return true
@@ -95,19 +95,19 @@ function D.env(d, c)
   local parts, env = {}, {}
   for _, p in ipairs(c.pairs) do
     local k, err = expand(d, p.key)
-    if not k then return nil, err end
+    if not k then return nil, err, "BADDOCKERFILE" end
     local v
     v, err = expand(d, p.value)
-    if not v then return nil, err end
+    if not v then return nil, err, "BADDOCKERFILE" end
     env[#env + 1] = { k, v }
   end
   for _, kv in ipairs(env) do
     if kv[1] == "" or kv[1]:find("=", 1, true) then
-      return nil, ("ENV names can not be blank or hold '=': %q"):format(kv[1])
+      return nil, ("ENV names can not be blank or hold '=': %q"):format(kv[1]), "BADDOCKERFILE"
     end
     set_env(d.env, kv[1], kv[2])
     local ok, err = config.set(d.cfg, { env = { kv[1] .. "=" .. kv[2] } }, d.labels)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BADDOCKERFILE" end
     parts[#parts + 1] = kv[1] .. "=" .. kv[2]
   end
   history(d, "ENV " .. table.concat(parts, " "))
@@ -118,13 +118,13 @@ function D.label(d, c)
   local parts = {}
   for _, p in ipairs(c.pairs) do
     local k, err = expand(d, p.key)
-    if not k then return nil, err end
+    if not k then return nil, err, "BADDOCKERFILE" end
     local v
     v, err = expand(d, p.value)
-    if not v then return nil, err end
+    if not v then return nil, err, "BADDOCKERFILE" end
     local ok
     ok, err = config.label(d.labels, k, v)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BADDOCKERFILE" end
     parts[#parts + 1] = k .. "=" .. v
   end
   history(d, "LABEL " .. table.concat(parts, " "))
@@ -148,13 +148,13 @@ end
 
 function D.workdir(d, c)
   local p, err = expand(d, c.path)
-  if not p then return nil, err end
-  if p == "" then return nil, "normalizing workdir: cannot normalize empty path" end
+  if not p then return nil, err, "BADDOCKERFILE" end
+  if p == "" then return nil, "normalizing workdir: cannot normalize empty path", "BADDOCKERFILE" end
   local wd = p:sub(1, 1) == "/" and clean_abs(p) or clean_abs((d.workdir ~= "" and d.workdir or "/") .. "/" .. p)
   d.workdir = wd
   local ok
   ok, err = config.set(d.cfg, { workdir = wd }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   if wd == "/" then
     history(d, "WORKDIR " .. wd)
     return true
@@ -165,11 +165,11 @@ end
 
 function D.user(d, c)
   local u, err = expand(d, c.user)
-  if not u then return nil, err end
+  if not u then return nil, err, "BADDOCKERFILE" end
   d.user = u
   local ok
   ok, err = config.set(d.cfg, { user = u }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, "USER " .. u)
   return true
 end
@@ -180,16 +180,16 @@ local function ports_of(raw)
   for x in (raw .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = x end
   local cport = parts[#parts]
   local port, proto = cport:match("^([^/]*)/?(.*)$")
-  if port == "" then return nil, ("invalid port: %q: no port specified"):format(raw) end
+  if port == "" then return nil, ("invalid port: %q: no port specified"):format(raw), "BADDOCKERFILE" end
   local lp = proto:lower()
   if lp == "" then proto = "tcp" elseif lp ~= "tcp" and lp ~= "udp" and lp ~= "sctp" then
-    return nil, ("invalid port: %q: invalid proto: %s"):format(raw, proto)
+    return nil, ("invalid port: %q: invalid proto: %s"):format(raw, proto), "BADDOCKERFILE"
   end
   local s, e = port:match("^(%d+)%-(%d+)$")
   s = s or port:match("^%d+$") and port
   e = e or s
   local a, b = s and tonumber(s), e and tonumber(e)
-  if not a or a > 65535 or b > 65535 or b < a then return nil, "invalid containerPort: " .. port end
+  if not a or a > 65535 or b > 65535 or b < a then return nil, "invalid containerPort: " .. port, "BADDOCKERFILE" end
   local out = {}
   for n = a, b do out[#out + 1] = ("%d/%s"):format(n, proto:lower()) end
   return out
@@ -199,28 +199,28 @@ function D.expose(d, c)
   local all = {}
   for _, p in ipairs(c.ports) do
     local words, err = d.lex:words(p, d.env.values)
-    if not words then return nil, err end
+    if not words then return nil, err, "BADDOCKERFILE" end
     for _, w in ipairs(words) do
       local list
       list, err = ports_of(w)
-      if not list then return nil, err end
+      if not list then return nil, err, "BADDOCKERFILE" end
       table.move(list, 1, #list, #all + 1, all)
     end
   end
   local ok, err = config.set(d.cfg, { ports = all }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, "EXPOSE " .. go_list(all))
   return true
 end
 
 function D.volume(d, c)
   local ok, err = expand_all(d, c.volumes)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   for _, v in ipairs(c.volumes) do
-    if v == "" then return nil, "VOLUME specified can not be an empty string" end
+    if v == "" then return nil, "VOLUME specified can not be an empty string", "BADDOCKERFILE" end
   end
   ok, err = config.set(d.cfg, { volumes = c.volumes }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, "VOLUME " .. go_list(c.volumes))
   return true
 end
@@ -233,14 +233,14 @@ for i = 1, 15 do SIGNALS["RTMIN+" .. i], SIGNALS["RTMAX-" .. i] = true, true end
 
 function D.stopsignal(d, c)
   local s, err = expand(d, c.signal)
-  if not s then return nil, err end
+  if not s then return nil, err, "BADDOCKERFILE" end
   local n = s:match("^%-?%d+$") and tonumber(s)
   if (n and n <= 0) or (not n and not SIGNALS[s:upper():gsub("^SIG", "")]) then
-    return nil, "Invalid signal: " .. s
+    return nil, "Invalid signal: " .. s, "BADDOCKERFILE"
   end
   local ok
   ok, err = config.set(d.cfg, { stop_signal = s }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, "STOPSIGNAL " .. s)
   return true
 end
@@ -255,7 +255,7 @@ end
 function D.cmd(d, c)
   local args = c.shell and with_shell(d, c.cmd) or c.cmd
   local ok, err = config.set(d.cfg, { cmd = #args > 0 and args or false, args_escaped = true }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   d.cmd_set = true
   history(d, "CMD " .. go_list(args, true))
   return true
@@ -264,7 +264,7 @@ end
 function D.entrypoint(d, c)
   local args = c.cmd and c.shell and with_shell(d, c.cmd) or c.cmd
   local ok, err = config.set(d.cfg, { entrypoint = args or false }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, "ENTRYPOINT " .. go_list(args, true))
   return true
 end
@@ -272,7 +272,7 @@ end
 function D.healthcheck(d, c)
   local ok, err = config.set(d.cfg, { healthcheck = { test = c.test, interval = c.interval, timeout = c.timeout,
     start_period = c.start_period, start_interval = c.start_interval, retries = c.retries } }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, ("HEALTHCHECK {Test:%s Interval:%s Timeout:%s StartPeriod:%s StartInterval:%s Retries:%d}"):format(
     go_list(c.test), M.duration(c.interval or 0), M.duration(c.timeout or 0), M.duration(c.start_period or 0),
     M.duration(c.start_interval or 0), c.retries or 0))
@@ -282,7 +282,7 @@ end
 function D.shell(d, c)
   d.shell = c.shell
   local ok, err = config.set(d.cfg, { shell = c.shell }, d.labels)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   history(d, "SHELL " .. go_list(c.shell))
   return true
 end
@@ -301,7 +301,7 @@ function D.arg(d, c)
     elseif v == nil then
       local err
       v, err = expand(d, a.value)
-      if not v then return nil, err end
+      if not v then return nil, err, "BADDOCKERFILE" end
     end
     if v ~= nil then set_env(d.env, a.key, v) end
     d.args[#d.args + 1] = a.key
@@ -326,22 +326,22 @@ end
 local function copy(d, c, add)
   local name = add and "ADD" or "COPY"
   local chown, err = expand(d, c.chown)
-  if not chown then return nil, err end
+  if not chown then return nil, err, "BADDOCKERFILE" end
   local chmod
   chmod, err = expand(d, c.chmod)
-  if not chmod then return nil, err end
+  if not chmod then return nil, err, "BADDOCKERFILE" end
   local checksum = ""
   if add then
     checksum, err = expand(d, c.checksum)
-    if not checksum then return nil, err end
+    if not checksum then return nil, err, "BADDOCKERFILE" end
   end
   local srcs = table.move(c.srcs, 1, #c.srcs, 1, {})
   local ok
   ok, err = expand_all(d, srcs)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "BADDOCKERFILE" end
   local dest
   dest, err = expand(d, c.dest)
-  if not dest then return nil, err end
+  if not dest then return nil, err, "BADDOCKERFILE" end
   local spec = { dest = dest_path(d, dest), chown = chown, chmod = chmod, exclude = c.excludes, parents = c.parents,
     link = c.link and chmod == "", unpack = add and c.unpack ~= false, sources = {}, urls = {}, contents = {},
     comment = M.COMMENT }
@@ -382,7 +382,7 @@ local function copy(d, c, add)
       local lex = shell.new("\\")
       lex.skip_quotes = true
       data, err = lex:word(data, d.env.values)
-      if not data then return nil, err end
+      if not data then return nil, err, "BADDOCKERFILE" end
     end
     spec.contents[#spec.contents + 1] = { name = h.path, data = data }
   end
@@ -396,7 +396,7 @@ local function copy(d, c, add)
     spec.from = c.from
     local allowed
     allowed, err = d.o.reference(c.from)
-    if not allowed then return nil, err end
+    if not allowed then return nil, err, "BADDOCKERFILE" end
     spec.from = allowed
   elseif #spec.sources > 0 then
     spec.context, spec.ignore = d.o.context, d.o.ignore
@@ -414,7 +414,7 @@ end
 --- Dispatches the instruction c on the stage state d.
 function M.dispatch(d, c)
   local fn = D[c.kind]
-  if not fn then return nil, ("%s cannot be used here"):format(c.cmd_name) end
+  if not fn then return nil, ("%s cannot be used here"):format(c.cmd_name), "BADDOCKERFILE" end
   d.where = ("%s:%d"):format(d.file, c.line)
   return fn(d, c)
 end

@@ -106,14 +106,15 @@ function M.parse_name_val(rest, what, d)
   local out = {}
   if not words[1]:find("=", 1, true) then
     local parts = M.split2(rest)
-    if #parts < 2 then return nil, ("%s must have two arguments"):format(what) end
+    if #parts < 2 then return nil, ("%s must have two arguments"):format(what), "BADDOCKERFILE" end
     M.kv(parts[1], parts[2], "", out)
     return out
   end
   for _, w in ipairs(words) do
     local k, v = w:match("^([^=]*)=(.*)$")
     if not k then
-      return nil, ("Syntax error - can't find = in %s. Must be of the form: name=value"):format(text.quote(w))
+      return nil, ("Syntax error - can't find = in %s. Must be of the form: name=value"):format(text.quote(w)),
+        "BADDOCKERFILE"
     end
     M.kv(k, v, "=", out)
   end
@@ -128,7 +129,7 @@ function M.parse_json(rest)
   local out = {}
   for i, x in ipairs(v) do
     if type(x) ~= "string" then
-      return nil, "when using JSON array syntax, arrays must be comprised of strings only"
+      return nil, "when using JSON array syntax, arrays must be comprised of strings only", "BADDOCKERFILE"
     end
     out[i] = x
   end
@@ -139,14 +140,14 @@ function M.maybe_json(rest)
   if rest == "" then return {} end
   local list, err = M.parse_json(rest)
   if list then return list, true end
-  if err then return nil, err end
+  if err then return nil, err, "BADDOCKERFILE" end
   return { rest }
 end
 
 function M.maybe_json_list(rest)
   local list, err = M.parse_json(rest)
   if list then return list, true end
-  if err then return nil, err end
+  if err then return nil, err, "BADDOCKERFILE" end
   if rest == "" then return {} end
   return M.split_ws(rest)
 end

@@ -44,26 +44,22 @@ function M.ignore_entries(file, context)
   return ignore.read(context .. "/.dockerignore", context)
 end
 
--- A function checking oci: and oci-archive: references of the file: their
--- paths resolve against the context and must lie in it.
+-- A function checking the references of the file (ocibuild.locate)
+-- that name a layout or an archive: their paths resolve against the
+-- context and must lie in it.
 local function references(context)
   local root = core.realpath(context) or context
   return function(ref)
-    for _, scheme in ipairs { "oci-archive:", "oci:" } do
-      if ref:sub(1, #scheme) == scheme then
-        local rest = ref:sub(#scheme + 1)
-        local p, tag = rest:match("^([^:]*)(:.*)$")
-        p = p or rest
-        local abs = require("ocibuild.path").abs(p, context)
-        local real = core.realpath(abs) or abs
-        if real ~= root and real:sub(1, #root + 1) ~= root .. "/" then
-          return nil, ("%s names %s, outside the build context %s: a Dockerfile reads only its context")
-            :format(ref, abs, context)
-        end
-        return scheme .. abs .. (tag or "")
-      end
+    local loc, err = require("ocibuild.locate").parse(ref)
+    if not loc then return nil, err, "BADDOCKERFILE" end
+    if loc.kind ~= "oci" and loc.kind ~= "oci-archive" and loc.kind ~= "docker-archive" then return ref end
+    local abs = require("ocibuild.util.path").abs(loc.path, context)
+    local real = core.realpath(abs) or abs
+    if real ~= root and real:sub(1, #root + 1) ~= root .. "/" then
+      return nil, ("%s names %s, outside the build context %s: a Dockerfile reads only its context")
+        :format(ref, abs, context), "BADDOCKERFILE"
     end
-    return ref
+    return loc.kind .. ":" .. abs .. (loc.tag and (":" .. loc.tag) or "")
   end
 end
 
@@ -108,7 +104,7 @@ function M.load(o)
     if not plan then return nil, err, code end
     local img
     img, err = image.new({ platform = p and platform.format(p) or nil }, o.context)
-    if not img then return nil, err end
+    if not img then return nil, err, "BADDOCKERFILE" end
     local bo = { file = display, dir = o.context, context = o.context, ignore = entries, args = o.args or {},
       explicit = p, build = host, reference = references(o.context) }
     img.where = display

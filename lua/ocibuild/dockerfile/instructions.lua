@@ -9,7 +9,7 @@
 --     {from = <from>, cmds = {...}}, ... } }
 -- Each instruction is {kind = "copy"|..., line=, end_line=, code= (its
 -- text, trimmed), ...fields}. Failures: nil, "FILE:LINE: msg", code.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local parser = require "ocibuild.dockerfile.parser"
 local text = require "ocibuild.dockerfile.text"
 
@@ -115,21 +115,23 @@ function M.duration(s)
     neg, s = c == "-", s:sub(2)
   end
   if s == "0" then return 0 end
-  if s == "" then return nil, ("time: invalid duration %s"):format(text.quote(orig)) end
+  if s == "" then return nil, ("time: invalid duration %s"):format(text.quote(orig)), "BADDOCKERFILE" end
   local total = 0
   while s ~= "" do
     local num, rest = s:match("^([%d]*%.?[%d]*)(.*)$")
-    if num == "" or num == "." then return nil, ("time: invalid duration %s"):format(text.quote(orig)) end
+    if num == "" or num == "." then
+      return nil, ("time: invalid duration %s"):format(text.quote(orig)), "BADDOCKERFILE"
+    end
     local unit = rest:match("^([^%d%.]+)")
-    if not unit then return nil, ("time: missing unit in duration %s"):format(text.quote(orig)) end
+    if not unit then return nil, ("time: missing unit in duration %s"):format(text.quote(orig)), "BADDOCKERFILE" end
     local scale = UNITS[unit]
     if not scale then
-      return nil, ("time: unknown unit %s in duration %s"):format(text.quote(unit), text.quote(orig))
+      return nil, ("time: unknown unit %s in duration %s"):format(text.quote(unit), text.quote(orig)), "BADDOCKERFILE"
     end
     total = total + tonumber(num) * scale
     s = rest:sub(#unit + 1)
   end
-  if total > 9.2e18 then return nil, ("time: invalid duration %s"):format(text.quote(orig)) end
+  if total > 9.2e18 then return nil, ("time: invalid duration %s"):format(text.quote(orig)), "BADDOCKERFILE" end
   total = math.floor(total + 0.5)
   return math.tointeger(neg and -total or total)
 end
@@ -352,11 +354,12 @@ function M.instruction(node)
   local fn = P[kind]
   if not fn then
     local s = check.suggest(node.cmd:upper(), M.NAMES)
-    return nil, ("unknown instruction: %s%s"):format(node.cmd, s and (" (did you mean %s?)"):format(s:lower()) or "")
+    return nil, ("unknown instruction: %s%s"):format(node.cmd, s and (" (did you mean %s?)"):format(s:lower()) or ""),
+      "BADDOCKERFILE"
   end
   local ok, r = pcall(fn, node)
   if not ok then
-    if type(r) == "table" then return nil, r.msg end
+    if type(r) == "table" then return nil, r.msg, "BADDOCKERFILE" end
     error(r, 0)
   end
   r.kind, r.line, r.end_line, r.code, r.cmd_name = kind, node.line, node.end_line, text.trim(node.original), node.cmd

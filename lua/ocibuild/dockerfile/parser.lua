@@ -57,10 +57,12 @@ local function directive(d, line)
     d.done = true
     return false
   end
-  if d.seen[k] then return nil, ("only one %s parser directive can be used"):format(k) end
+  if d.seen[k] then return nil, ("only one %s parser directive can be used"):format(k), "BADDOCKERFILE" end
   d.seen[k] = v
   if k == "escape" then
-    if v ~= "`" and v ~= "\\" then return nil, ("invalid escape token '%s' does not match ` or \\"):format(v) end
+    if v ~= "`" and v ~= "\\" then
+      return nil, ("invalid escape token '%s' does not match ` or \\"):format(v), "BADDOCKERFILE"
+    end
     d.escape = v
   end
   return true
@@ -81,7 +83,7 @@ local function process_line(d, raw, strip)
   if strip then line = text.trim_left(line) end
   local ok, err = directive(d, line)
   if ok == nil then return nil, nil, err end
-  if is_comment(line) then return nil, ok end
+  if is_comment(line) then return nil, ok end -- not a failure: no text, a comment
   return line, ok
 end
 
@@ -125,14 +127,14 @@ PARSERS = {
     while nx <= #rest and forms.byte_space(rest:sub(nx, nx)) do nx = nx + 1 end
     if sep == 1 then return {} end
     local cmd, isjson = forms.maybe_json(rest:sub(nx))
-    if not cmd then return nil, isjson end
+    if not cmd then return nil, isjson, "BADDOCKERFILE" end
     table.insert(cmd, 1, rest:sub(1, sep - 1))
     return cmd, isjson
   end,
   onbuild = function(rest, d)
     if rest == "" then return {} end
     local child, err = node_from_line(rest, d)
-    if not child then return nil, err end
+    if not child then return nil, err, "BADDOCKERFILE" end
     return { { sub = child } }
   end,
 }
@@ -148,7 +150,7 @@ function node_from_line(line, d)
   if fn then
     local err
     args, err = fn(rest, d)
-    if not args then return nil, err end
+    if not args then return nil, err, "BADDOCKERFILE" end
     isjson = err == true
   end
   return { cmd = cmd, flags = flags, args = args, json = isjson, original = line, heredocs = {},
@@ -162,7 +164,7 @@ function M.heredoc(word)
   local lex = shell.new("\\")
   lex.skip_unset = true
   local words, err = lex:words(rest, {})
-  if not words then return nil, err end
+  if not words then return nil, err, "BADDOCKERFILE" end
   if #words ~= 1 then return nil end
   lex.raw_quotes = true
   local raw = lex:words(rest, {})
@@ -177,7 +179,7 @@ local function heredocs_of(line)
   local docs = {}
   for _, w in ipairs(lex:words(line, {}) or {}) do
     local h, err = M.heredoc(w)
-    if err then return nil, err end
+    if err then return nil, err, "BADDOCKERFILE" end
     if h then docs[#docs + 1] = h end
   end
   return docs
@@ -217,7 +219,7 @@ function M.parse(src, file)
   local function scan()
     k = k + 1
     local l = lines[k]
-    if l and #trim_newline(l) >= MAX_LINE then return nil, true end
+    if l and #trim_newline(l) >= MAX_LINE then return nil, true end -- not a failure: the caller says it
     return l
   end
   while true do

@@ -22,7 +22,9 @@ local function compile(pattern)
       local nx = cs[i + 1]
       -- the escape of } and / inside ${} is not part of the pattern
       if nx ~= "}" and nx ~= "/" then
-        if nx ~= "*" and nx ~= "?" and nx ~= "\\" then return nil, ("invalid escape '\\%s'"):format(nx or "") end
+        if nx ~= "*" and nx ~= "?" and nx ~= "\\" then
+          return nil, ("invalid escape '\\%s'"):format(nx or ""), "BADDOCKERFILE"
+        end
         toks[#toks + 1] = { ch = nx }
         i = i + 1
       end
@@ -65,7 +67,7 @@ end
 -- pattern matches, or value as it is when none does.
 function M.trim_prefix(pattern, value, greedy)
   local toks, err = compile(pattern)
-  if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err) end
+  if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err), "BADDOCKERFILE" end
   local chars = text.chars(value)
   local e = match_at(toks, 1, chars, 1, greedy)
   if e then return table.concat(chars, "", e) end
@@ -100,7 +102,7 @@ end
 -- (both strings reversed, the escapes kept before what they escape).
 function M.trim_suffix(pattern, value, greedy)
   local r, err = M.trim_prefix(reverse_pattern(pattern), reverse(value), greedy)
-  if not r then return nil, err end
+  if not r then return nil, err, "BADDOCKERFILE" end
   return reverse(r)
 end
 
@@ -117,7 +119,7 @@ end
 -- another one is not replaced).
 function M.replace(pattern, value, repl, all)
   local toks, err = compile(pattern)
-  if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err) end
+  if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err), "BADDOCKERFILE" end
   local chars = text.chars(value)
   if not all then
     local s, e = find(toks, chars, 1)

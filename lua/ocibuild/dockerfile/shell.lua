@@ -108,7 +108,9 @@ function Word:single_quote()
   if self.lex.raw_quotes then out[#out + 1] = ch end
   while true do
     ch = s:next()
-    if ch == nil then return nil, "unexpected end of statement while looking for matching single-quote" end
+    if ch == nil then
+      return nil, "unexpected end of statement while looking for matching single-quote", "BADDOCKERFILE"
+    end
     if ch == "'" then
       if self.lex.raw_quotes then out[#out + 1] = ch end
       return table.concat(out)
@@ -124,14 +126,14 @@ function Word:double_quote()
   while true do
     local p = s:peek()
     if p == nil then
-      return nil, "unexpected end of statement while looking for matching double-quote"
+      return nil, "unexpected end of statement while looking for matching double-quote", "BADDOCKERFILE"
     elseif p == '"' then
       ch = s:next()
       if self.lex.raw_quotes then out[#out + 1] = ch end
       return table.concat(out)
     elseif p == "$" then
       local v, err = self:dollar()
-      if not v then return nil, err end
+      if not v then return nil, err, "BADDOCKERFILE" end
       out[#out + 1] = v
     else
       ch = s:next()
@@ -164,11 +166,11 @@ end
 
 function Word:modifier(name, ch, chs, null_unset)
   local raw = ch == "#" or ch == "%"
-  if null_unset and raw then return nil, ("unsupported modifier (%s) in substitution"):format(chs) end
+  if null_unset and raw then return nil, ("unsupported modifier (%s) in substitution"):format(chs), "BADDOCKERFILE" end
   local word, _, err = self:stop_on("}", raw)
   if not word then
-    if self.s:peek() == nil then return nil, "syntax error: missing '}'" end
-    return nil, err
+    if self.s:peek() == nil then return nil, "syntax error: missing '}'", "BADDOCKERFILE" end
+    return nil, err, "BADDOCKERFILE"
   end
   local value, set = self:get(name)
   if self.lex.skip_unset and not set then return ("${%s%s%s}"):format(name, chs, word) end
@@ -178,9 +180,11 @@ function Word:modifier(name, ch, chs, null_unset)
   elseif ch == "+" then
     return empty and "" or word
   elseif ch == "?" then
-    if not set then return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be unset") end
+    if not set then
+      return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be unset"), "BADDOCKERFILE"
+    end
     if null_unset and value == "" then
-      return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be empty")
+      return nil, ("%s: %s"):format(name, word ~= "" and word or "is not allowed to be empty"), "BADDOCKERFILE"
     end
     return value
   elseif ch == "#" or ch == "%" then
@@ -189,7 +193,7 @@ function Word:modifier(name, ch, chs, null_unset)
     if ch == "%" then return pattern.trim_suffix(word, value, greedy) end
     return pattern.trim_prefix(word, value, greedy)
   end
-  return nil, ("unsupported modifier (%s) in substitution"):format(chs)
+  return nil, ("unsupported modifier (%s) in substitution"):format(chs), "BADDOCKERFILE"
 end
 
 function Word:substitute(name)
@@ -198,14 +202,14 @@ function Word:substitute(name)
   if all then s:next() end
   local pat, _, err = self:stop_on("/", true)
   if not pat then
-    if s:peek() == nil then return nil, "syntax error: missing '/' in ${}" end
-    return nil, err
+    if s:peek() == nil then return nil, "syntax error: missing '/' in ${}", "BADDOCKERFILE" end
+    return nil, err, "BADDOCKERFILE"
   end
   local repl
   repl, _, err = self:stop_on("}", true)
   if not repl then
-    if s:peek() == nil then return nil, "syntax error: missing '}'" end
-    return nil, err
+    if s:peek() == nil then return nil, "syntax error: missing '}'", "BADDOCKERFILE" end
+    return nil, err, "BADDOCKERFILE"
   end
   local value, set = self:get(name)
   if self.lex.skip_unset and not set then return ("${%s/%s/%s}"):format(name, pat, repl) end
@@ -224,8 +228,8 @@ function Word:dollar()
   end
   s:next()
   local p = s:peek()
-  if p == nil then return nil, "syntax error: missing '}'" end
-  if p == "{" or p == "}" or p == ":" then return nil, "syntax error: bad substitution" end
+  if p == nil then return nil, "syntax error: missing '}'", "BADDOCKERFILE" end
+  if p == "{" or p == "}" or p == ":" then return nil, "syntax error: bad substitution", "BADDOCKERFILE" end
   local name = self:name()
   local ch = s:next()
   if ch == "}" then
@@ -240,7 +244,7 @@ function Word:dollar()
   elseif ch == "/" then
     return self:substitute(name)
   end
-  return nil, ("unsupported modifier (%s) in substitution"):format(ch or "\239\191\189")
+  return nil, ("unsupported modifier (%s) in substitution"):format(ch or "\239\191\189"), "BADDOCKERFILE"
 end
 
 -- Expands up to stop (nil: the end). Returns the text and the words, or
@@ -307,14 +311,14 @@ end
 -- syntax error or a ${v?msg} of an unset variable.
 function Lex:word(word, env)
   local r, _, err = process(self, word, env)
-  if not r then return nil, err end
+  if not r then return nil, err, "BADDOCKERFILE" end
   return r
 end
 
 --- word expanded and split into words (BuildKit's ProcessWords).
 function Lex:words(word, env)
   local r, list, err = process(self, word, env)
-  if not r then return nil, err end
+  if not r then return nil, err, "BADDOCKERFILE" end
   return list
 end
 

@@ -12,7 +12,11 @@
 -- `commit`, sorted, owned by 0:0 with a fixed mtime, each copied from the
 -- store and verified against its digest on the way; the file appears
 -- whole (temp file + rename) or not at all; "-" streams to standard
--- output instead.
+-- output instead. A docker archive (`docker-archive:`) is the same layout,
+-- as `docker save` writes it since Docker 25, but for index.json, which
+-- lists an image once per name, as Docker does: docker load, podman load
+-- and skopeo's docker-archive: read its manifest.json, ocibuild import its
+-- index.json (the image's own manifest, so its digest comes back).
 local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
@@ -25,15 +29,16 @@ local M = {}
 M.__index = M
 
 --- A new archive at dest (absolute; checked with ocibuild.endpoint.output),
--- or "-" for standard output. opts: {mtime= (of every entry)}.
+-- or "-" for standard output. opts: {mtime= (of every entry), docker=
+-- (true: a docker archive)}.
 function M.new(dest, opts)
   if dest ~= "-" then
     local ok, err, code = output.check(dest)
     if not ok then return nil, err, code end
   end
   return setmetatable({ dest = dest, shown = dest == "-" and "standard output" or dest,
-    mtime = (opts or {}).mtime or 0, blobs = {}, order = {}, images = {}, entries = {},
-    by_digest = {} }, M)
+    mtime = (opts or {}).mtime or 0, docker = (opts or {}).docker or false, blobs = {}, order = {}, images = {},
+    entries = {}, by_digest = {} }, M)
 end
 
 function M:has_blob(desc)
@@ -99,7 +104,11 @@ end
 local function index_json(self)
   local descs = {}
   for _, e in ipairs(self.entries) do
-    descs[#descs + 1] = e.refs[1] and index.tagged(e.desc, e.refs[1]) or index.untagged(e.desc)
+    -- an OCI archive names an image once (readers take one entry per
+    -- image), a docker archive once per name
+    local names = self.docker and e.refs or { e.refs[1] }
+    for _, r in ipairs(names) do descs[#descs + 1] = index.tagged(e.desc, r) end
+    if #names == 0 then descs[#descs + 1] = index.untagged(e.desc) end
   end
   return doc.encode(doc.index(descs))
 end

@@ -4,6 +4,8 @@
 -- them into a store (a registry: downloaded and verified on the way);
 -- blobs it has are verified before they are skipped; manifests are put as
 -- the exact bytes read from the source, checked against their digest.
+local doc = require "ocibuild.oci.doc"
+
 local M = {}
 M.__index = M
 
@@ -13,12 +15,7 @@ function M.new(st)
 end
 
 function M:get_json(desc)
-  local text, err, code = self.store:get_json(desc.digest)
-  if not text then return nil, err, code end
-  if #text ~= desc.size then
-    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #text, desc.size), "BADSIZE"
-  end
-  return text
+  return doc.sized(desc, self.store:get_json(desc.digest))
 end
 
 -- A blob counts as there only when its bytes are right: a damaged one is
@@ -36,8 +33,8 @@ function M:put_blob(desc, src)
 end
 
 function M:put_manifest(desc, text)
-  local digest, size = self.store:put_blob(text)
-  if not digest then return nil, size end
+  local digest, size, code = self.store:put_blob(text)
+  if not digest then return nil, size, code end
   if digest ~= desc.digest then
     return nil, ("manifest bytes hash to %s, not %s"):format(digest, desc.digest), "BADDIGEST"
   end
@@ -47,6 +44,33 @@ end
 --- Names desc with the parsed references refs.
 function M:tag(desc, refs)
   return self.store:tag(desc, refs)
+end
+
+--- Names desc `name` the way skopeo names an image of a layout: its
+-- ref.name exactly as given (an entry of that name moves); with no name,
+-- desc is listed unnamed unless it is listed already.
+function M:name(desc, name)
+  local index = require("ocibuild.store.index")
+  return self.store:update_index(function(idx)
+    local kept, listed = {}, false
+    for _, d in ipairs(idx.manifests) do
+      local n = (d.annotations or {})[index.REF_NAME]
+      if name == nil or n ~= name then
+        kept[#kept + 1] = d
+        listed = listed or d.digest == desc.digest
+      end
+    end
+    if name or not listed then
+      local e = index.untagged(desc)
+      if name then
+        e.annotations = e.annotations or {}
+        e.annotations[index.REF_NAME] = name
+      end
+      kept[#kept + 1] = e
+    end
+    idx.manifests = index.sort(kept)
+    return true
+  end)
 end
 
 return M

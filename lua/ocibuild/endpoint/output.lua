@@ -4,7 +4,7 @@
 -- never anywhere inside an image layout (a store's index.json, blobs or
 -- lock are not outputs). Returns the path, or nil and why.
 local core = require "ocibuild.core"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 

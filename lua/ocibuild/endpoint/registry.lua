@@ -7,12 +7,14 @@
 -- manifests are read (and kept for the walk) and blobs downloaded into a
 -- store, verified. `parallel` lets copy move one manifest's blobs side by
 -- side through the client's scheduler.
+local doc = require "ocibuild.oci.doc"
+
 local M = {}
 M.__index = M
 
 --- The endpoint of repo (ocibuild.registry.repo). opts: {tag= (the tag
 -- to PUT the image `root` by), root= (its digest), sources= (the
--- store's records, ocibuild.registry.sources)}.
+-- store's records, ocibuild.store.sources)}.
 function M.new(repo, opts)
   opts = opts or {}
   return setmetatable({ repo = repo, client = repo.client, tag = opts.tag, root = opts.root,
@@ -41,10 +43,7 @@ function M:get_json(desc)
     body = text
     self.docs[desc.digest] = body
   end
-  if #body ~= desc.size then
-    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #body, desc.size), "BADSIZE"
-  end
-  return body
+  return doc.sized(desc, body)
 end
 
 function M:has_blob(desc)

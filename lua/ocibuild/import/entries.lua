@@ -53,10 +53,10 @@ local function show(s) return (("%q"):format(s):gsub("\\\n", "\\n")) end
 
 -- A tar entry's name made canonical ("./a//b/" -> "a/b"), or nil and why.
 local function clean(name)
-  if name:sub(1, 1) == "/" then return nil, "an absolute name" end
+  if name:sub(1, 1) == "/" then return nil, "an absolute name", "REJECT" end
   local parts = {}
   for comp in name:gmatch("[^/]+") do
-    if comp == ".." then return nil, "a name holding '..'" end
+    if comp == ".." then return nil, "a name holding '..'", "REJECT" end
     if comp ~= "." then parts[#parts + 1] = comp end
   end
   return table.concat(parts, "/")
@@ -102,24 +102,25 @@ local function link_target(e, name, t)
   local target
   if e.type == "symlink" then
     target = resolve_symlink(name, e.target or "")
-    if not target then return nil, ("a symlink out of the archive (to %s)"):format(show(e.target or "")) end
+    if not target then return nil, ("a symlink out of the archive (to %s)"):format(show(e.target or "")), "REJECT" end
     return target
   end
   target = clean(e.target or "")
   if not target or target == "" or not (t.meta[target] or M.lookup(t, target)) then
-    return nil, ("a hardlink to %s, which is not an earlier entry of the archive"):format(show(e.target or ""))
+    return nil, ("a hardlink to %s, which is not an earlier entry of the archive"):format(show(e.target or "")),
+      "REJECT"
   end
   return target
 end
 
 -- Whether the entry e named `name` can be what kind_of says; nil, why if not.
 local function fits(e, name, kind)
-  if not kind then return nil, "no OCI or docker archive holds such an entry" end
+  if not kind then return nil, "no OCI or docker archive holds such an entry", "REJECT" end
   if e.type == "dir" then
-    if kind ~= "dir" then return nil, "a folder where an OCI or docker archive has a file" end
+    if kind ~= "dir" then return nil, "a folder where an OCI or docker archive has a file", "REJECT" end
   elseif kind == "dir" then
-    if name == "" then return nil, "a file without a name" end
-    return nil, ("a %s where an OCI or docker archive has a folder"):format(e.type)
+    if name == "" then return nil, "a file without a name", "REJECT" end
+    return nil, ("a %s where an OCI or docker archive has a folder"):format(e.type), "REJECT"
   end
   return true
 end
@@ -127,42 +128,41 @@ end
 -- Counts one more name of a docker archive kept in t. Returns true, or
 -- nil, why.
 local function remember(t, name)
-  if t.files[name] or t.links[name] then return nil, "a duplicate entry" end
+  if t.files[name] or t.links[name] then return nil, "a duplicate entry", "REJECT" end
   t.named = t.named + 1
   if t.named > M.MAX_NAMES then
-    return nil, ("more than %d files and links of a docker archive: none holds so many"):format(M.MAX_NAMES)
+    return nil, ("more than %d files and links of a docker archive: none holds so many"):format(M.MAX_NAMES), "REJECT"
   end
   return true
 end
 
--- Reads the entry e of r into t (and st). Returns true, or nil, why
--- (the entry is refused), or nil, msg, code.
+-- Reads the entry e of r into t (and st). Returns true, or nil, why,
+-- "REJECT" (the entry is refused), or nil, msg, code.
 local function entry(r, t, e, src, on_event)
   local name, why = clean(e.name)
-  if not name then return nil, why end
+  if not name then return nil, why, "REJECT" end
   local target
   if e.type == "symlink" or e.type == "hardlink" then
     target, why = link_target(e, name, t)
-    if not target then return nil, why end
+    if not target then return nil, why, "REJECT" end
   elseif e.type ~= "file" and e.type ~= "dir" then
-    return nil, ("a %s (only files, folders and links inside the archive are read)"):format(e.type)
+    return nil, ("a %s (only files, folders and links inside the archive are read)"):format(e.type), "REJECT"
   end
   local kind = kind_of(name)
-  local ok, err = fits(e, name, kind)
-  if not ok or e.type == "dir" or kind == "skip" then return ok, err end
-  local code
+  local ok, err, code = fits(e, name, kind)
+  if not ok or e.type == "dir" or kind == "skip" then return ok, err, code end
   if target or kind == "file" then
     ok, err = remember(t, name)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "REJECT" end
     if target then
       t.links[name] = target
       return true
     end
   end
   if kind == "meta" then
-    if t.meta[name] then return nil, "a duplicate entry" end
+    if t.meta[name] then return nil, "a duplicate entry", "REJECT" end
     if e.size > doc.MAX_JSON then
-      return nil, ("%d bytes, more than the %d allowed for JSON"):format(e.size, doc.MAX_JSON)
+      return nil, ("%d bytes, more than the %d allowed for JSON"):format(e.size, doc.MAX_JSON), "REJECT"
     end
     t.meta[name], err, code = r:read(doc.MAX_JSON)
     if not t.meta[name] then return nil, ("%s: entry %s: %s"):format(src, show(e.name), err), code end
@@ -170,7 +170,7 @@ local function entry(r, t, e, src, on_event)
   end
   local f
   f, err, code = body(r, t.st, e, name, kind, src)
-  if not f then return nil, err, code ~= "REJECT" and code or nil end
+  if not f then return nil, err, code end
   if kind == "file" then t.files[name] = f end
   events.emit(on_event, { type = "blob", digest = f.digest, size = f.size, action = "copied" })
   return true
@@ -190,7 +190,8 @@ function M.read(r, st, src, on_event)
     local ok
     ok, err, code = entry(r, t, e, src, on_event)
     if not ok then
-      if code then return nil, err, code end
+      -- an entry no archive holds: said with the archive and the entry
+      if code ~= "REJECT" then return nil, err, code end
       return nil, ("%s: entry %s: %s: refusing to import"):format(src, show(e.name), err), "BADARCHIVE"
     end
   end

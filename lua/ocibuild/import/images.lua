@@ -191,8 +191,9 @@ function M.docker(st, t, src)
       if not mt then return nil, err, code end
       layers[j] = doc.descriptor(mt, f.digest, f.size)
     end
-    local mdigest, msize = st:put_blob(doc.encode(doc.manifest(doc.descriptor(media.CONFIG, cf.digest, cf.size), layers)))
-    if not mdigest then return nil, msize end
+    local mdigest, msize, mcode = st:put_blob(doc.encode(doc.manifest(doc.descriptor(media.CONFIG, cf.digest, cf.size),
+      layers)))
+    if not mdigest then return nil, msize, mcode end
     local refs
     refs, err, code = parse_tags(item, at)
     if not refs then return nil, err, code end
@@ -214,7 +215,8 @@ function M.oci(st, t, src, on_event)
   if not t.meta["index.json"] then return nil, ("%s: oci-layout but no index.json"):format(src), "BADARCHIVE" end
   local lay, err = json.decode(text, src .. ": oci-layout")
   if lay == nil then return nil, err, "BADDOC" end
-  if not json.is_object(lay) or type(lay.imageLayoutVersion) ~= "string" or not lay.imageLayoutVersion:match("^1%.") then
+  if not json.is_object(lay) or type(lay.imageLayoutVersion) ~= "string"
+    or not lay.imageLayoutVersion:match("^1%.") then
     return nil, ("%s: oci-layout: imageLayoutVersion 1.x expected"):format(src), "BADDOC"
   end
   local idx, code

@@ -52,7 +52,7 @@ local function finish(st, images, src, opts)
   if opts.index ~= false and not opts.tags and not opts.select then
     -- listed without its name, the image would be <none>, and gone at the next prune
     for _, im in ipairs(images) do
-      if im.bad then return nil, im.bad .. "; give the image a name with --tag", "BADREF" end
+      if im.bad then return nil, im.bad .. "; give the image a name with --tag", "BADARCHIVE" end
     end
   end
   if opts.index ~= false then

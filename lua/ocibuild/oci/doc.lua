@@ -179,44 +179,59 @@ local function decode(text, where)
   return v
 end
 
+-- The document in text, decoded: an object with schemaVersion 2 and, when
+-- it says a mediaType, one of kind ("index" or "manifest", named as what).
+local function open(text, where, kind, what)
+  local t, err, code = decode(text, where)
+  if not t then return nil, err, code end
+  if t.schemaVersion ~= 2 then return bad(where, "schemaVersion must be 2") end
+  if t.mediaType ~= nil and media.kind(t.mediaType) ~= kind then
+    return bad(where, "mediaType %q is not an %s", tostring(t.mediaType), what)
+  end
+  return t
+end
+
+-- t, when t[field] is an array of good descriptors; else nil, msg, code.
+local function descriptors(t, field, where)
+  if not json.is_array(t[field]) then return bad(where, "%s must be an array", field) end
+  for i, d in ipairs(t[field]) do
+    local ok, err, code = M.check_descriptor(d, ("%s: %s[%d]"):format(where, field, i))
+    if not ok then return nil, err, code end
+  end
+  return t
+end
+
 --- Reads an image index (or index.json). Returns the document with every
 -- descriptor checked, or nil, msg, code.
 function M.read_index(text, where)
-  local idx, err, code = decode(text, where)
-  if not idx then return nil, err, code end
-  if idx.schemaVersion ~= 2 then return bad(where, "schemaVersion must be 2") end
-  if idx.mediaType ~= nil and media.kind(idx.mediaType) ~= "index" then
-    return bad(where, "mediaType %q is not an image index", tostring(idx.mediaType))
-  end
-  if not json.is_array(idx.manifests) then return bad(where, "manifests must be an array") end
-  for i, d in ipairs(idx.manifests) do
-    local ok
-    ok, err, code = M.check_descriptor(d, ("%s: manifests[%d]"):format(where, i))
-    if not ok then return nil, err, code end
-  end
-  return idx
+  local idx, err, code = open(text, where, "index", "image index")
+  if idx then idx, err, code = descriptors(idx, "manifests", where) end
+  return idx, err, code
 end
 
 --- Reads an image manifest. Returns it, or nil, msg, code.
 function M.read_manifest(text, where)
-  local m, err, code = decode(text, where)
+  local m, err, code = open(text, where, "manifest", "image manifest")
   if not m then return nil, err, code end
-  if m.schemaVersion ~= 2 then return bad(where, "schemaVersion must be 2") end
-  if m.mediaType ~= nil and media.kind(m.mediaType) ~= "manifest" then
-    return bad(where, "mediaType %q is not an image manifest", tostring(m.mediaType))
-  end
   local ok
   ok, err, code = M.check_descriptor(m.config, where .. ": config")
+  if ok then ok, err, code = descriptors(m, "layers", where) end
   if not ok then return nil, err, code end
-  if not json.is_array(m.layers) then return bad(where, "layers must be an array") end
-  for i, d in ipairs(m.layers) do
-    ok, err, code = M.check_descriptor(d, ("%s: layers[%d]"):format(where, i))
-    if not ok then return nil, err, code end
-  end
   if m.annotations ~= nil and not strings_object(m.annotations) then
     return bad(where, "annotations must be an object of strings")
   end
   return m
+end
+
+--- text, when it is as long as desc says; else nil, "DIGEST: N bytes,
+-- but its descriptor says M", "BADSIZE" (or nil, err, code as given when
+-- text is nil: a read's failure passes through).
+function M.sized(desc, text, err, code)
+  if text == nil then return nil, err, code end
+  if #text ~= desc.size then
+    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #text, desc.size), "BADSIZE"
+  end
+  return text
 end
 
 --- Reads a manifest or an index by its media type. Returns the document

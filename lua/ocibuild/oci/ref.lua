@@ -68,7 +68,7 @@ local function show(s)
   return (("%q"):format(s):gsub("\\\n", "\\n"))
 end
 
-local function fail(s, why) return nil, ("invalid reference %s: %s"):format(show(s), why) end
+local function fail(s, why) return nil, ("invalid reference %s: %s"):format(show(s), why), "BADREF" end
 
 --- Parses a reference. Returns `{domain=, path=, tag=, digest=, name=,
 -- normalized=, familiar=}`, or nil and a message quoting the rule broken.
@@ -108,7 +108,8 @@ function M.parse(s)
   if path == "" then return fail(s, "repository name is empty") end
   for comp in (path .. "/"):gmatch("(.-)/") do
     if not path_component_ok(comp) then
-      return fail(s, ("bad repository name component %s (lowercase letters and digits, separated by '.', '_', '__' or '-')"):format(show(comp)))
+      return fail(s, ("bad repository name component %s (lowercase letters and digits, separated by '.', '_', "
+        .. "'__' or '-')"):format(show(comp)))
     end
   end
   if #path > MAX_PATH then return fail(s, "repository name longer than 255 characters") end
@@ -121,13 +122,21 @@ function M.parse(s)
     -- as Docker's FamiliarName: "library/" goes only when nothing nested
     -- follows; and docker.io stays when the first component would read as
     -- a registry (docker.io/a.b/c), so that the familiar form parses back
-    local rest = path:sub(#OFFICIAL + 1)
-    fam = (path:sub(1, #OFFICIAL) == OFFICIAL and not rest:find("/", 1, true)) and rest or path
-    local first = fam:match("^[^/]*")
-    if fam:find("/", 1, true) and (first:find("[.:]") or first == "localhost") then fam = name end
+    local short = path:sub(#OFFICIAL + 1)
+    fam = (path:sub(1, #OFFICIAL) == OFFICIAL and not short:find("/", 1, true)) and short or path
+    local head = fam:match("^[^/]*")
+    if fam:find("/", 1, true) and (head:find("[.:]") or head == "localhost") then fam = name end
   end
   r.familiar = fam .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
   return r
+end
+
+--- true when the reference text s names its registry itself (its first
+-- component has a dot or a colon, or is localhost), so that a push of it
+-- never goes to Docker Hub unasked. Never fails.
+function M.names_registry(s)
+  local first = type(s) == "string" and s:match("^([^/]+)/")
+  return first ~= nil and first ~= false and (first:find("[.:]") ~= nil or first == "localhost")
 end
 
 return M

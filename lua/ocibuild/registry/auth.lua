@@ -193,11 +193,13 @@ end
 -- or nil, msg.
 function M.read_token(body)
   local t = json.decode(body, "token response", { plain = true })
-  if type(t) ~= "table" or not json.is_object(t) then return nil, "the token endpoint did not answer a JSON object" end
+  if type(t) ~= "table" or not json.is_object(t) then
+    return nil, "the token endpoint did not answer a JSON object", "BADTOKEN"
+  end
   local tok = t.token
   if type(tok) ~= "string" or tok == "" then tok = t.access_token end
-  if type(tok) ~= "string" or tok == "" then return nil, "the token endpoint's answer holds no token" end
-  if tok:find("[%c%s]") then return nil, "the token endpoint's token is not a header value" end
+  if type(tok) ~= "string" or tok == "" then return nil, "the token endpoint's answer holds no token", "BADTOKEN" end
+  if tok:find("[%c%s]") then return nil, "the token endpoint's token is not a header value", "BADTOKEN" end
   local ttl = math.tointeger(t.expires_in)
   if not ttl or ttl < 1 then ttl = 60 end
   return tok, ttl

@@ -26,11 +26,11 @@ end
 -- or nil, msg when s is not base64.
 function M.decode(s)
   s = s:gsub("%s", ""):gsub("=+$", "")
-  if #s % 4 == 1 then return nil, "not base64: bad length" end
+  if #s % 4 == 1 then return nil, "not base64: bad length", "BADBASE64" end
   local out, n, bits = {}, 0, 0
   for i = 1, #s do
     local v = VALUE[s:byte(i)]
-    if not v then return nil, "not base64: bad character" end
+    if not v then return nil, "not base64: bad character", "BADBASE64" end
     n = (n << 6) | v
     bits = bits + 6
     if bits >= 8 then

@@ -14,7 +14,7 @@ local layout = require "ocibuild.endpoint.layout"
 local ref_mod = require "ocibuild.oci.ref"
 local registry_ep = require "ocibuild.endpoint.registry"
 local reuse = require "ocibuild.registry.reuse"
-local sources = require "ocibuild.registry.sources"
+local sources = require "ocibuild.store.sources"
 
 local M = {}
 local Cache = {}
@@ -30,7 +30,7 @@ M.RANGE = 16 << 20
 function M.parse(s, what)
   local r, err = ref_mod.parse(type(s) == "string" and s or "")
   if not r then return nil, ("%s: %s"):format(what, err or "a repository reference expected"), "BADREF" end
-  if not require("ocibuild.registry").names_registry(s) then
+  if not ref_mod.names_registry(s) then
     return nil, ("%s %q names no registry: give HOST/PATH (the repository records go to)"):format(what, s), "BADREF"
   end
   if r.digest or s:match(":[%w][%w.-]*$") and s:match("^[^/]+/.*:") then
@@ -38,6 +38,46 @@ function M.parse(s, what)
       "BADREF"
   end
   return r
+end
+
+--- The references of a build's cache: those the caller gives (given:
+-- {from=, to=}, the command line's --cache-from and --cache-to) then a
+-- save's own (own: nil, or {from=, to=}, each a reference or a list; a
+-- sandboxed script's must pass reach(domain, what), see
+-- ocibuild.ops.context's reach). Returns {from=, to=} (parsed, each
+-- repository once), or nil, msg, code.
+function M.refs(given, own, reach)
+  local lists, seen = { from = {}, to = {} }, {}
+  local function add(which, v, script)
+    if v == nil then return true end
+    if type(v) == "string" then v = { v } end
+    if type(v) ~= "table" then
+      return nil, ("cache.%s must be a repository reference or a list of them"):format(which), "BADVALUE"
+    end
+    for _, s in ipairs(v) do
+      local r, err, code = M.parse(s, script and "cache." .. which or "--cache-" .. which)
+      if not r then return nil, err, code end
+      if script then
+        local ok
+        ok, err, code = reach(r.domain, ("use the cache %s"):format(r.name))
+        if not ok then return nil, err, code end
+      end
+      if not seen[which .. r.name] then table.insert(lists[which], r) end
+      seen[which .. r.name] = true
+    end
+    return true
+  end
+  if own ~= nil then
+    for k in pairs(own) do
+      if k ~= "from" and k ~= "to" then return nil, ("cache: unknown option %s"):format(tostring(k)), "BADVALUE" end
+    end
+  end
+  for _, which in ipairs { "from", "to" } do
+    local ok, err, code = add(which, (given or {})[which], false)
+    if ok then ok, err, code = add(which, (own or {})[which], true) end
+    if not ok then return nil, err, code end
+  end
+  return lists
 end
 
 --- A cache reading from the references `from` and writing to `to`
@@ -85,15 +125,17 @@ end
 Cache.__close = Cache.close
 
 -- The record a manifest's bytes name, read from repo and checked; or
--- nil and why.
+-- nil, why, code.
 local function record_of(repo, body, want)
-  local rdesc, bdesc = reuse.read_manifest(body)
-  if not rdesc then return nil, bdesc end
-  local text, err = repo:get_blob_bytes(rdesc, reuse.MAX_RECORD)
-  if not text then return nil, err end
-  local rec, why = reuse.read_record(text, want)
-  if not rec then return nil, why end
-  if rec.blob.digest ~= bdesc.digest or rec.blob.size ~= bdesc.size then return nil, "another blob" end
+  local rdesc, bdesc, code = reuse.read_manifest(body)
+  if not rdesc then return nil, bdesc, code end
+  local text, err
+  text, err, code = repo:get_blob_bytes(rdesc, reuse.MAX_RECORD)
+  if not text then return nil, err, code end
+  local rec
+  rec, err, code = reuse.read_record(text, want)
+  if not rec then return nil, err, code end
+  if rec.blob.digest ~= bdesc.digest or rec.blob.size ~= bdesc.size then return nil, "another blob", "BADDOC" end
   rec.text = text
   return rec
 end
@@ -189,13 +231,13 @@ function Cache:put(st, rec)
   if #self.to == 0 then return true end
   local key_tag = reuse.key_tag(rec.diff_id, rec.codec)
   local text = reuse.record_text(rec)
-  local rdigest, rsize = st:put_blob(text)
-  if not rdigest then return nil, rsize end
+  local rdigest, rsize, rcode = st:put_blob(text)
+  if not rdigest then return nil, rsize, rcode end
   local ok, err, code = st:put_blob("{}")
   if not ok then return nil, err, code end
   local mtext = reuse.manifest_text({ digest = rdigest, size = rsize }, rec)
-  local mdigest, msize = st:put_blob(mtext)
-  if not mdigest then return nil, msize end
+  local mdigest, msize, mcode = st:put_blob(mtext)
+  if not mdigest then return nil, msize, mcode end
   local mdesc = { mediaType = "application/vnd.oci.image.manifest.v1+json", digest = mdigest, size = msize }
   local src = sources.load(st)
   for _, r in ipairs(self.to) do
@@ -220,6 +262,33 @@ function Cache:put(st, rec)
   end
   src:save()
   return true
+end
+
+-- The record of a layer built (a result of ocibuild.build.layer): its
+-- blocks from the store's reuse record, else the cache's record it came
+-- from, else none (a record of the blob only: found by its key alone).
+local function layer_record(st, r)
+  local blob = { mediaType = r.media_type, digest = r.digest, size = r.size }
+  local rr = st.core:reuse_record(r.codec, r.digest)
+  if rr and rr.diff_id == r.diff_id then
+    return { codec = r.codec:key(), diff_id = r.diff_id, tar_size = rr.tar_size, blob = blob, head = rr.head,
+      blocks = rr.blocks }
+  end
+  if r.record and r.record.blob.digest == r.digest then return r.record end
+  return { codec = r.codec:key(), diff_id = r.diff_id, tar_size = r.tar_size, blob = blob, head = 0, blocks = {} }
+end
+
+--- Records the layers built (results of ocibuild.build.layer, their blobs
+-- in the store st) in the `to` repositories. A failure is said through
+-- warn (the image is built and saved: only the cache misses it); never fails.
+function Cache:record(st, layers, warn)
+  for _, r in ipairs(layers) do
+    local ok, err = self:put(st, layer_record(st, r))
+    if not ok then
+      warn(("the layer %s is not recorded in the cache: %s"):format(r.digest, err))
+      return
+    end
+  end
 end
 
 return M

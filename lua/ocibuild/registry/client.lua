@@ -15,13 +15,12 @@ local retry = require "ocibuild.registry.retry"
 local sched = require "ocibuild.registry.sched"
 local trust = require "ocibuild.registry.trust"
 local url = require "ocibuild.registry.url"
-local version = require "ocibuild.version"
+local version = require "ocibuild.util.version"
 
 local M = {}
 local Client = {}
 Client.__index = Client
 
-M.VERSION = version
 M.MIN_SPEED = 1024 -- bytes/s: a transfer slower than this ...
 M.SPEED_TIME = 60  -- ... for this many seconds is given up
 M.SHORT = 300      -- seconds: the longest an API call without a blob may take
@@ -55,7 +54,7 @@ function M.new(domain, opts)
   if bad then return nil, bad, "EINVAL" end
   local tls, source, code = trust.options(domain, opts)
   if not tls then return nil, source, code end
-  tls.user_agent = "ocibuild/" .. M.VERSION
+  tls.user_agent = "ocibuild/" .. version
   tls.low_speed_limit = opts.min_speed or M.MIN_SPEED
   tls.low_speed_time = opts.speed_time or M.SPEED_TIME
   local http, err

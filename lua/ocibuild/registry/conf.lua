@@ -40,7 +40,7 @@ local function location(v, at)
   v = v:gsub("/+$", "")
   if v:match("^https?://") then
     return nil, ("%s: location %q names a scheme: give HOST[:PORT][/PATH] (insecure = true allows plain HTTP)")
-      :format(at, v)
+      :format(at, v), "BADCONF"
   end
   return v
 end
@@ -72,15 +72,16 @@ local function check_keys(t, known, where, what, file)
 end
 
 local function mirror(m, where, file, reg_at)
-  if type(m) ~= "table" then return nil, reg_at .. ": a mirror must be a table" end
+  if type(m) ~= "table" then return nil, reg_at .. ": a mirror must be a table", "BADCONF" end
   local at = ("%s:%d"):format(file, where[m] and where[m][0] or 0)
   local bad = check_keys(m, MIRROR_KEYS, where, "[[registry.mirror]]", file)
-  if bad then return nil, bad end
-  if not m.location or m.location == "" then return nil, at .. ": a mirror needs a location" end
+  if bad then return nil, bad, "BADCONF" end
+  if not m.location or m.location == "" then return nil, at .. ": a mirror needs a location", "BADCONF" end
   local loc, err = location(m.location, at)
-  if not loc then return nil, err end
+  if not loc then return nil, err, "BADCONF" end
   if m["pull-from-mirror"] and not PULL_FROM[m["pull-from-mirror"]] then
-    return nil, ("%s: pull-from-mirror must be all, digest-only or tag-only, not %q"):format(at, m["pull-from-mirror"])
+    return nil, ("%s: pull-from-mirror must be all, digest-only or tag-only, not %q"):format(at, m["pull-from-mirror"]),
+      "BADCONF"
   end
   return { location = loc, insecure = m.insecure == true, pull_from = m["pull-from-mirror"] or "all" }
 end
@@ -89,30 +90,30 @@ end
 -- blocked=, digest_only=, mirrors=, at="FILE:LINE"}.
 local function entry(t, where, file)
   local at = ("%s:%d"):format(file, (where[t] or {})[0] or 0)
-  if type(t) ~= "table" then return nil, file .. ": registry must be [[registry]] tables" end
+  if type(t) ~= "table" then return nil, file .. ": registry must be [[registry]] tables", "BADCONF" end
   local bad = check_keys(t, REGISTRY_KEYS, where, "[[registry]]", file)
-  if bad then return nil, bad end
+  if bad then return nil, bad, "BADCONF" end
   local e = { at = at, insecure = t.insecure == true, blocked = t.blocked == true,
     digest_only = t["mirror-by-digest-only"] == true, mirrors = {} }
   local err
   e.location, err = location(t.location or "", at)
-  if not e.location then return nil, err end
+  if not e.location then return nil, err, "BADCONF" end
   e.prefix = (t.prefix or ""):gsub("/+$", "")
   if e.prefix == "" then e.prefix = e.location end
-  if e.prefix == "" then return nil, at .. ": a registry needs a location or a prefix" end
+  if e.prefix == "" then return nil, at .. ": a registry needs a location or a prefix", "BADCONF" end
   if e.prefix:match("^%*%.") then
     if e.prefix:find("[/@:]") then
-      return nil, ("%s: a wildcard prefix is *.DOMAIN only, not %q"):format(at, e.prefix)
+      return nil, ("%s: a wildcard prefix is *.DOMAIN only, not %q"):format(at, e.prefix), "BADCONF"
     end
   elseif e.location == "" then
-    return nil, ("%s: prefix %q needs a location (only a *.DOMAIN prefix goes without)"):format(at, e.prefix)
+    return nil, ("%s: prefix %q needs a location (only a *.DOMAIN prefix goes without)"):format(at, e.prefix), "BADCONF"
   end
   for _, m in ipairs(t.mirror or {}) do
     local me
     me, err = mirror(m, where, file, at)
-    if not me then return nil, err end
+    if not me then return nil, err, "BADCONF" end
     if e.digest_only and m["pull-from-mirror"] then
-      return nil, ("%s: mirror-by-digest-only and a mirror's pull-from-mirror exclude each other"):format(at)
+      return nil, ("%s: mirror-by-digest-only and a mirror's pull-from-mirror exclude each other"):format(at), "BADCONF"
     end
     e.mirrors[#e.mirrors + 1] = me
   end
@@ -125,11 +126,11 @@ local function v1(t, where, file)
   for _, kind in ipairs { "insecure", "block" } do
     local sub = type(t[kind]) == "table" and t[kind].registries or {}
     local at = ("%s:%d"):format(file, (where[t] or {})[kind] or (where[t] or {})[0] or 0)
-    if type(sub) ~= "table" then return nil, at .. ": registries must be a list of strings" end
+    if type(sub) ~= "table" then return nil, at .. ": registries must be a list of strings", "BADCONF" end
     for _, host in ipairs(sub) do
-      if type(host) ~= "string" then return nil, at .. ": registries must be a list of strings" end
+      if type(host) ~= "string" then return nil, at .. ": registries must be a list of strings", "BADCONF" end
       local loc, err = location(host, at)
-      if not loc then return nil, err end
+      if not loc then return nil, err, "BADCONF" end
       list[#list + 1] = { at = at, prefix = loc, location = loc, insecure = kind == "insecure",
         blocked = kind == "block", mirrors = {} }
     end
@@ -141,23 +142,23 @@ end
 -- format is refused there, as containers refuses it), or nil, msg.
 function M.parse(text, name, dropin)
   local root, where = toml.parse(text, name)
-  if not root then return nil, where end
+  if not root then return nil, where, "BADCONF" end
   local regs = root.registry
   if regs ~= nil and not is_list(regs) then
-    return nil, ("%s:%d: registry must be [[registry]] tables"):format(name, where[root].registry)
+    return nil, ("%s:%d: registry must be [[registry]] tables"):format(name, where[root].registry), "BADCONF"
   end
   local list = {}
   if type(root.registries) == "table" then
     if dropin or (regs and #regs > 0) then
       return nil, ("%s:%d: the v1 format ([registries.*]) cannot be mixed with [[registry]] tables or used in a "
-        .. "drop-in"):format(name, where[root].registries)
+        .. "drop-in"):format(name, where[root].registries), "BADCONF"
     end
     return v1(root.registries, where, name)
   end
   local seen = {}
   for _, t in ipairs(regs or {}) do
     local e, err = entry(t, where, name)
-    if not e then return nil, err end
+    if not e then return nil, err, "BADCONF" end
     if not seen[e.prefix] then -- the first of a prefix wins, as in containers
       seen[e.prefix] = true
       list[#list + 1] = e
@@ -207,7 +208,7 @@ function M.load(env)
   end
   local function merge(t, name, dropin)
     local list, perr = M.parse(t, name, dropin)
-    if not list then return nil, perr end
+    if not list then return nil, perr, "BADCONF" end
     files[#files + 1] = name
     for _, e in ipairs(list) do
       local replaced = false
@@ -272,7 +273,7 @@ function M.endpoints(cfg, r, action)
   local function add(loc, insecure, is_mirror)
     local text = loc == "" and r.normalized or (loc .. r.normalized:sub(len + 1))
     local rr, err = ref_mod.parse(text)
-    if not rr then return nil, ("%s: %s rewrites %s to %q: %s"):format(e.at, loc, r.familiar, text, err) end
+    if not rr then return nil, ("%s: %s rewrites %s to %q: %s"):format(e.at, loc, r.familiar, text, err), "BADCONF" end
     list[#list + 1] = { ref = rr, insecure = insecure, mirror = is_mirror or nil }
     return true
   end

@@ -7,7 +7,7 @@
 -- programs that get the server on stdin and answer JSON on stdout, so no
 -- secret is ever an argument. `login` and `logout` write the same files.
 local base64 = require "ocibuild.registry.base64"
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local json = require "ocibuild.oci.json"
 
@@ -34,7 +34,9 @@ function M.files(opts)
   opts = opts or {}
   local list = {}
   if opts.authfile then list[#list + 1] = { path = opts.authfile, origin = "--authfile", explicit = true } end
-  if env("REGISTRY_AUTH_FILE") then list[#list + 1] = { path = env("REGISTRY_AUTH_FILE"), origin = "REGISTRY_AUTH_FILE" } end
+  if env("REGISTRY_AUTH_FILE") then
+    list[#list + 1] = { path = env("REGISTRY_AUTH_FILE"), origin = "REGISTRY_AUTH_FILE" }
+  end
   if env("XDG_RUNTIME_DIR") then
     list[#list + 1] = { path = env("XDG_RUNTIME_DIR") .. "/containers/auth.json", origin = "XDG_RUNTIME_DIR" }
   end
@@ -91,9 +93,11 @@ end
 -- false when the helper has none, or nil, msg.
 function M.helper_get(name, domain, where)
   local prog = "docker-credential-" .. name
-  if not M.server_url(domain):match("^[%w.:/%[%]-]+$") then return nil, ("bad registry host %s"):format(check.show(domain)) end
+  if not M.server_url(domain):match("^[%w.:/%[%]-]+$") then
+    return nil, ("bad registry host %s"):format(check.show(domain)), "BADREF"
+  end
   local p = io.popen(("printf '%%s' '%s' | %s get 2>&1"):format(M.server_url(domain), prog), "r")
-  if not p then return nil, ("cannot run %s (%s)"):format(prog, where) end
+  if not p then return nil, ("cannot run %s (%s)"):format(prog, where), "HELPER" end
   local out = p:read("a")
   local ok, _, status = p:close()
   if not ok then
@@ -106,7 +110,8 @@ function M.helper_get(name, domain, where)
     return nil, ("credential helper %s (%s) answered something else than credentials"):format(prog, where), "HELPER"
   end
   if t.Username == "<token>" then
-    return nil, ("credential helper %s (%s) holds an identity token for %s, which ocibuild cannot use: run 'ocibuild login %s'")
+    return nil, ("credential helper %s (%s) holds an identity token for %s, which ocibuild cannot use: run" ..
+      " 'ocibuild login %s'")
       :format(prog, where, domain, domain), "HELPER"
   end
   return { username = t.Username, password = t.Secret, source = prog }
@@ -121,7 +126,9 @@ local function from_entry(e, where)
   if type(e.auth) == "string" and e.auth ~= "" then
     local plain = base64.decode(e.auth)
     local user, pass = (plain or ""):match("^([^:]*):(.*)$")
-    if not user or user == "" then return nil, ("%s: `auth` is not base64 of user:password"):format(where), "BADJSON" end
+    if not user or user == "" then
+      return nil, ("%s: `auth` is not base64 of user:password"):format(where), "BADJSON"
+    end
     return { username = user, password = (pass:gsub("%z+$", "")), source = where }
   end
   if type(e.identitytoken) == "string" and e.identitytoken ~= "" then
@@ -160,7 +167,7 @@ end
 -- nil, msg.
 function M.parse(s)
   local user, pass = tostring(s):match("^([^:]+):(.*)$")
-  if not user then return nil, "credentials must be USER:PASSWORD" end
+  if not user then return nil, "credentials must be USER:PASSWORD", "BADVALUE" end
   return { username = user, password = pass, source = "--creds" }
 end
 
@@ -188,13 +195,12 @@ end
 
 -- ---- login and logout ----
 
-local function target_file(opts)
+-- The file login and logout change (opts.authfile, else the docker
+-- config) and its document (auths an object): f, doc, or nil, msg, code.
+local function load_for_update(opts)
   local path = opts.authfile or M.docker_config()
   if not path then return nil, "cannot place the credentials: set HOME, DOCKER_CONFIG or --authfile", "ENOENT" end
-  return { path = path, origin = opts.authfile and "--authfile" or "docker" }
-end
-
-local function load_for_update(f)
+  local f = { path = path, origin = opts.authfile and "--authfile" or "docker" }
   local doc, err, code = read_config({ path = f.path, origin = f.origin }, true)
   if doc == nil then return nil, err, code end
   doc = doc or json.object {}
@@ -202,7 +208,14 @@ local function load_for_update(f)
     return nil, ("credentials file %s: `auths` is not an object"):format(f.path), "BADJSON"
   end
   doc.auths = doc.auths or json.object {}
-  return doc
+  return f, doc
+end
+
+-- The credential helper doc names for domain (credHelpers, then
+-- credsStore), or nil.
+local function helper_for(doc, domain)
+  local helpers = json.is_object(doc.credHelpers) and doc.credHelpers or {}
+  return helper_name(helpers[domain]) or helper_name(doc.credsStore)
 end
 
 local function write_config(f, doc)
@@ -217,10 +230,12 @@ end
 local function helper_run(name, verb, input)
   local prog = "docker-credential-" .. name
   local p = io.popen(("%s %s >/dev/null 2>&1"):format(prog, verb), "w")
-  if not p then return nil, ("cannot run %s"):format(prog) end
+  if not p then return nil, ("cannot run %s"):format(prog), "HELPER" end
   p:write(input)
   local ok, _, status = p:close()
-  if not ok then return nil, ("credential helper %s %s failed (exit %s)"):format(prog, verb, tostring(status)), "HELPER" end
+  if not ok then
+    return nil, ("credential helper %s %s failed (exit %s)"):format(prog, verb, tostring(status)), "HELPER"
+  end
   return true
 end
 
@@ -228,39 +243,28 @@ end
 -- the helper the file names for it if any, else as base64 `auth`, in a
 -- file of mode 0600. Returns the file's path.
 function M.store(domain, creds, opts)
-  opts = opts or {}
-  local f, err, code = target_file(opts)
-  if not f then return nil, err, code end
-  local doc
-  doc, err, code = load_for_update(f)
-  if not doc then return nil, err, code end
+  local f, doc, code = load_for_update(opts or {})
+  if not f then return nil, doc, code end
   local key = M.server_url(domain)
-  local helpers = json.is_object(doc.credHelpers) and doc.credHelpers or {}
-  local name = helper_name(helpers[domain]) or helper_name(doc.credsStore)
+  local name = helper_for(doc, domain)
   if name then
-    local ok
-    ok, err, code = helper_run(name, "store", json.encode(json.object {
+    local ok, err, hcode = helper_run(name, "store", json.encode(json.object {
       ServerURL = key, Username = creds.username, Secret = creds.password }))
-    if not ok then return nil, err, code end
+    if not ok then return nil, err, hcode end
     doc.auths[key] = json.object {}
   else
     doc.auths[key] = json.object { auth = base64.encode(creds.username .. ":" .. creds.password) }
   end
-  local ok
-  ok, err, code = write_config(f, doc)
-  if not ok then return nil, err, code end
+  local ok, err, wcode = write_config(f, doc)
+  if not ok then return nil, err, wcode end
   return f.path
 end
 
 --- Forgets domain's credentials (and asks its helper to erase them).
 -- Returns the file's path and whether anything was there.
 function M.erase(domain, opts)
-  opts = opts or {}
-  local f, err, code = target_file(opts)
-  if not f then return nil, err, code end
-  local doc
-  doc, err, code = load_for_update(f)
-  if not doc then return nil, err, code end
+  local f, doc, code = load_for_update(opts or {})
+  if not f then return nil, doc, code end
   local found = false
   for k in pairs(doc.auths) do
     local t = key_target(k)
@@ -269,13 +273,11 @@ function M.erase(domain, opts)
       found = true
     end
   end
-  local helpers = json.is_object(doc.credHelpers) and doc.credHelpers or {}
-  local name = helper_name(helpers[domain]) or helper_name(doc.credsStore)
+  local name = helper_for(doc, domain)
   if name and helper_run(name, "erase", M.server_url(domain)) then found = true end
   if found then
-    local ok
-    ok, err, code = write_config(f, doc)
-    if not ok then return nil, err, code end
+    local ok, err, wcode = write_config(f, doc)
+    if not ok then return nil, err, wcode end
   end
   return f.path, found
 end

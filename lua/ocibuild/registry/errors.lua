@@ -4,7 +4,7 @@
 -- answer), X509, NOTLS, CLIENTCERT, NOTREGISTRY, and the network's errno
 -- names (ECONNREFUSED, ETIMEDOUT, ECONNRESET, UNKNOWNHOST). Never a secret:
 -- credentials and tokens are not in anything these functions see.
-local check = require "ocibuild.build.check"
+local check = require "ocibuild.util.check"
 local json = require "ocibuild.oci.json"
 local url = require "ocibuild.registry.url"
 
@@ -74,7 +74,8 @@ function M.denied(c, repo, action)
       :format(c.domain, repo, check.show(who)), "HTTP403"
   end
   return nil, ("no pull access to %s/%s%s: it does not exist, or you may not read it%s"):format(c.domain, repo,
-    who and (" as " .. check.show(who)) or "", who and "" or ("; if it is private, " .. LOGIN:format(c.domain))), "HTTP403"
+    who and (" as " .. check.show(who)) or "", who and "" or ("; if it is private, " .. LOGIN:format(c.domain))),
+    "HTTP403"
 end
 
 --- An untrusted certificate, with the issuer and the three fixes.
@@ -88,7 +89,8 @@ end
 function M.network(c, msg, code, target)
   local where = url.show(target or c.base or c.domain)
   if code == "ECONNREFUSED" then
-    return nil, ("cannot connect to %s: connection refused at %s (is the registry running there?)"):format(c.domain, where), code
+    return nil, ("cannot connect to %s: connection refused at %s (is the registry running there?)")
+      :format(c.domain, where), code
   elseif code == "UNKNOWNHOST" then
     return nil, ("unknown host %s: the name does not resolve (%s)"):format(c.domain, M.reason(msg)), code
   elseif code == "ETIMEDOUT" then
@@ -115,8 +117,8 @@ end
 
 --- A host whose /v2/ is not the registry API.
 function M.not_registry(c, target, status)
-  return nil, ("%s is not a registry: GET %s answered HTTP %d, not 200 or 401"):format(c.domain, url.show(target), status),
-    "NOTREGISTRY"
+  return nil, ("%s is not a registry: GET %s answered HTTP %d, not 200 or 401")
+    :format(c.domain, url.show(target), status), "NOTREGISTRY"
 end
 
 return M

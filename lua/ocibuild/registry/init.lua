@@ -22,14 +22,12 @@ local creds = require "ocibuild.registry.creds"
 local doc = require "ocibuild.oci.doc"
 local errors = require "ocibuild.registry.errors"
 local events = require "ocibuild.events"
-local json = require "ocibuild.oci.json"
 local layout = require "ocibuild.endpoint.layout"
 local media = require "ocibuild.oci.media"
 local platform = require "ocibuild.oci.platform"
 local ref_mod = require "ocibuild.oci.ref"
 local registry_ep = require "ocibuild.endpoint.registry"
 local repo_mod = require "ocibuild.registry.repo"
-local sources = require "ocibuild.registry.sources"
 
 local M = {}
 
@@ -37,8 +35,9 @@ local M = {}
 -- component with capitals as a registry host ("GiteaAdmin/site"); nobody
 -- names a registry so, and it is the capitals that are wrong.
 local function parse(reference)
-  local r, err = reference, nil
+  local r = reference
   if type(reference) ~= "table" then
+    local err
     r, err = ref_mod.parse(reference)
     if not r then return nil, err, "BADREF" end
   end
@@ -49,6 +48,10 @@ local function parse(reference)
   end
   return r
 end
+
+--- A reference (text, or parsed by ocibuild.oci.ref) checked as push and
+-- pull check it. Returns the parsed reference, or nil, msg, "BADREF".
+M.reference = parse
 
 -- Where r is reached for action: registries.conf's endpoints, or nil, msg, code.
 local function endpoints(r, action)
@@ -83,7 +86,8 @@ local function pick(index_text, desc, want)
   for _, d in ipairs(idx.manifests) do
     if media.kind(d.mediaType) == "manifest" and d.platform then
       seen[#seen + 1] = platform.format(d.platform)
-      if platform.matches(d.platform, want) and (not found or (want.variant and d.platform.variant == want.variant)) then
+      if platform.matches(d.platform, want) and (not found or (want.variant
+        and d.platform.variant == want.variant)) then
         found = found or d
       end
     end
@@ -151,7 +155,7 @@ function M.pull(reference, st, opts)
   if not eps then return nil, err, code end
   local hold <close>, herr, hcode = st:use()
   if not hold then return nil, herr, hcode end
-  local src = sources.load(st)
+  local src = st:sources()
   local desc
   for i, ep in ipairs(eps) do
     desc, err, code = pull_from(ep, st, src, opts, want)
@@ -173,41 +177,11 @@ function M.pull(reference, st, opts)
   return desc
 end
 
---- true when the reference text s names its registry itself (its first
--- component has a dot or a colon, or is localhost), so that a push of it
--- never goes to Docker Hub unasked. Never fails.
-function M.names_registry(s)
-  local first = type(s) == "string" and s:match("^([^/]+)/")
-  return first ~= nil and first ~= false and (first:find("[.:]") ~= nil or first == "localhost")
-end
-
 -- A copy target that has everything (see push).
 local THERE = {
   has_blob = function() return true end,
   put_manifest = function() return true end,
 }
-
---- The descriptor of the image `reference` names in st: a tag, or
--- NAME@DIGEST (then the store's blob, tagged or not). Returns the
--- descriptor and the parsed reference, or nil, msg, code.
-function M.local_image(st, reference)
-  local r, err, code = parse(reference)
-  if not r then return nil, err, code end
-  local desc = st:resolve(r)
-  if desc then return desc, r end
-  if r.digest and st:has_blob(r.digest) then
-    local text
-    text, err, code = st:get_json(r.digest)
-    if not text then return nil, err, code end
-    local t = json.decode(text)
-    local mt = type(t) == "table" and t.mediaType
-    if media.kind(mt) == "manifest" or media.kind(mt) == "index" then
-      return doc.descriptor(mt, r.digest, #text), r
-    end
-    return nil, ("%s in store %s is not an image manifest or index"):format(r.digest, st.dir), "BADDOC"
-  end
-  return st:resolve(r)
-end
 
 --- Pushes the manifest or index desc of st to `reference` (by its tag,
 -- "latest" when none; a digest in the reference must be desc's). Blobs
@@ -234,7 +208,7 @@ function M.push(st, desc, reference, opts)
     c:close()
     return nil, herr, hcode
   end
-  local src = sources.load(st)
+  local src = st:sources()
   local repo = repo_mod.new(c, r.path, "push")
   local ep = registry_ep.new(repo, { tag = r.tag, root = desc.digest, sources = src })
   -- The tag names this image already: the registry holds every blob it
@@ -253,6 +227,24 @@ function M.push(st, desc, reference, opts)
   return { digest = desc.digest, name = r.name, ref = r, reference = r.name .. "@" .. desc.digest }
 end
 
+-- Closes client c; then true, or nil, err, code when ok is not.
+local function closing(c, ok, err, code)
+  c:close()
+  if not ok then return nil, err, code end
+  return true
+end
+
+-- Whether client c may push to r (see M.check_push): ok, err, code.
+local function may_push(c, r)
+  if not c.challenge then return true end
+  local cr, err, code = c:credentials()
+  if cr == false then return errors.auth_required(c, r.path) end
+  if cr == nil then return nil, err, code end
+  local have
+  have, err, code = repo_mod.new(c, r.path, "push"):head_manifest(r.tag or r.digest or "latest")
+  return have ~= nil or nil, err, code
+end
+
 --- Asks the registry `reference` names, before any work, whether a push
 -- there can authenticate: it answers /v2/, credentials are found when it
 -- asks for them, and a request with the push scope is accepted (a token
@@ -265,22 +257,26 @@ function M.check_push(reference, opts)
   local c
   c, err, code = client_for(r, opts)
   if not c then return nil, err, code end
-  local ok = true
-  if c.challenge then
-    local cr
-    cr, err, code = c:credentials()
-    if cr == false then
-      ok, err, code = errors.auth_required(c, r.path)
-    elseif cr == nil then
-      ok = nil
-    else
-      local have
-      have, err, code = repo_mod.new(c, r.path, "push"):head_manifest(r.tag or r.digest or "latest")
-      ok = have ~= nil or nil
-    end
+  return closing(c, may_push(c, r))
+end
+
+-- Whether host's registry, through client c, takes the login's creds cr:
+-- ok, err, code.
+local function takes(c, host, cr)
+  local ok, err, code = c:ping()
+  if not ok or not c.challenge then return ok, err, code end
+  c.creds = { username = cr.username, password = cr.password, source = "the login", login = true }
+  if c.challenge.scheme == "bearer" then
+    local t
+    t, err, code = c:fetch_token({})
+    return t ~= nil or nil, err, code
   end
-  c:close()
-  if not ok then return nil, err, code end
+  local res
+  res, err, code = c:request { method = "GET", path = "/v2/", max = 64 << 10 }
+  if not res then return nil, err, code end
+  if res.status ~= 200 then
+    return nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP" .. res.status
+  end
   return true
 end
 
@@ -293,24 +289,7 @@ function M.check_login(host, cr, opts)
   o.creds = cr
   local c, err, code = client_mod.new(host, o)
   if not c then return nil, err, code end
-  local ok
-  ok, err, code = c:ping()
-  if ok and c.challenge then
-    c.creds = { username = cr.username, password = cr.password, source = "the login", login = true }
-    if c.challenge.scheme == "bearer" then
-      local t
-      t, err, code = c:fetch_token({})
-      ok = t ~= nil
-    else
-      local res
-      res, err, code = c:request { method = "GET", path = "/v2/", max = 64 << 10 }
-      ok = res ~= nil and res.status == 200
-      if res and not ok then ok, err, code = nil, ("%s answered HTTP %d to the login"):format(host, res.status), "HTTP" .. res.status end
-    end
-  end
-  c:close()
-  if not ok then return nil, err, code end
-  return true
+  return closing(c, takes(c, host, cr))
 end
 
 --- Logs in: checks creds, then stores them (opts.authfile, else the

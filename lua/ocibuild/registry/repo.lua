@@ -54,7 +54,8 @@ end
 
 --- true when the registry has the blob, false when not (HEAD).
 function Repo:has_blob(desc)
-  local res, err, code = self:req { method = "HEAD", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest, timeout = 120 }
+  local res, err, code = self:req { method = "HEAD", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest,
+    timeout = 120 }
   if not res then return nil, err, code end
   if res.status == 200 then return true end
   if res.status == 404 then return false end
@@ -83,7 +84,9 @@ function Repo:start_upload()
   if not res then return nil, err, code end
   if res.status ~= 202 then return errors.status(self.host, res, "starting an upload to " .. self.name) end
   local loc, why = url.resolve(res.url, res.headers.location or "")
-  if not loc then return nil, ("%s opened an upload to %s without a usable Location: %s"):format(self.host, self.path, why), "HTTP202" end
+  if not loc then
+    return nil, ("%s opened an upload to %s without a usable Location: %s"):format(self.host, self.path, why), "HTTP202"
+  end
   return loc, math.tointeger(tonumber(res.headers["oci-chunk-min-length"] or ""))
 end
 
@@ -97,7 +100,8 @@ local function shrink(self, n)
   if not c.warned_413 then
     c.warned_413 = true
     events.emit(c.on_event, { type = "warning", message = ("%s refused a request body of %s with HTTP 413 (a proxy's "
-      .. "body limit): uploading in chunks, halved until it takes them (1 MiB at the least)"):format(self.host, human(n)) })
+      .. "body limit): uploading in chunks, halved until it takes them (1 MiB at the least)")
+      :format(self.host, human(n)) })
   end
   return c.body_limit
 end
@@ -264,7 +268,9 @@ function Repo:download(desc, core_store)
     into = { store = core_store, digest = desc.digest, size = desc.size }, follow = true, max = 64 << 10,
     progress = { stage = "download", digest = desc.digest, size = desc.size } }
   if not res then
-    if code == "BADDIGEST" then return nil, ("%s sent other bytes for %s: %s"):format(self.host, what, errors.reason(err)), code end
+    if code == "BADDIGEST" then
+      return nil, ("%s sent other bytes for %s: %s"):format(self.host, what, errors.reason(err)), code
+    end
     if code == "TOOBIG" then
       return nil, ("%s sent more than the %d bytes of %s (stopped there)"):format(self.host, desc.size, what), code
     end
@@ -280,7 +286,8 @@ end
 --- The size the registry gives the blob (HEAD: its Content-Length), or
 -- false when it has none.
 function Repo:blob_size(desc)
-  local res, err, code = self:req { method = "HEAD", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest, timeout = 120 }
+  local res, err, code = self:req { method = "HEAD", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest,
+    timeout = 120 }
   if not res then return nil, err, code end
   if res.status == 404 then return false end
   if res.status ~= 200 then return errors.status(self.host, res, "HEAD " .. at(self, desc.digest)) end
@@ -331,7 +338,8 @@ function Repo:get_blob_bytes(desc, max)
   if res.status ~= 200 then return errors.status(self.host, res, "reading " .. what) end
   local got = core.sha256():update(res.body):digest()
   if got ~= desc.digest or #res.body ~= desc.size then
-    return nil, ("%s sent other bytes for %s (%d bytes hashing to %s)"):format(self.host, what, #res.body, got), "BADDIGEST"
+    return nil, ("%s sent other bytes for %s (%d bytes hashing to %s)"):format(self.host, what, #res.body, got),
+      "BADDIGEST"
   end
   return res.body
 end
@@ -359,14 +367,17 @@ function Repo:get_manifest(reference)
   if not res then return nil, err, code end
   if res.status == 404 then
     local detail = errors.registry_error(res.body)
-    return nil, ("%s has no image %s%s"):format(self.host, at(self, reference), detail and (" (" .. detail .. ")") or ""), "HTTP404"
+    return nil, ("%s has no image %s%s"):format(self.host, at(self, reference),
+      detail and (" (" .. detail .. ")") or ""), "HTTP404"
   end
   if res.status ~= 200 then return errors.status(self.host, res, "reading " .. at(self, reference)) end
   local body = res.body
   local digest = core.sha256():update(body):digest()
   local named = res.headers["docker-content-digest"]
-  if (reference:match("^sha256:") and reference ~= digest) or (named and named:match("^sha256:") and named ~= digest) then
-    return nil, ("%s sent a manifest for %s whose bytes hash to %s"):format(self.host, at(self, reference), digest), "BADDIGEST"
+  local other = named and named:match("^sha256:") and named ~= digest
+  if (reference:match("^sha256:") and reference ~= digest) or other then
+    return nil, ("%s sent a manifest for %s whose bytes hash to %s"):format(self.host, at(self, reference), digest),
+      "BADDIGEST"
   end
   local mt = (res.headers["content-type"] or ""):match("^[^;%s]+") or ""
   if not media.kind(mt) then
@@ -375,8 +386,8 @@ function Repo:get_manifest(reference)
   end
   local kind = media.kind(mt)
   if kind ~= "manifest" and kind ~= "index" then
-    return nil, ("%s: %s is a %s, which ocibuild does not read (only OCI and Docker v2 images)"):format(at(self, reference),
-      digest, mt ~= "" and mt or "document of no known type"), "BADDOC"
+    return nil, ("%s: %s is a %s, which ocibuild does not read (only OCI and Docker v2 images)")
+      :format(at(self, reference), digest, mt ~= "" and mt or "document of no known type"), "BADDOC"
   end
   return { mediaType = mt, digest = digest, size = #body }, body
 end

@@ -79,19 +79,21 @@ end
 
 --- Reads a record's text; want: {codec=, diff_id= (optional)} it must
 -- match. Returns {codec=, diff_id=, tar_size=, blob=, head=, blocks=},
--- or nil and why.
+-- or nil, why, "BADDOC".
 function M.read_record(text, want)
   local t = json.decode(text, "record")
-  if not json.is_object(t) then return nil, "not a JSON object" end
-  if t.version ~= M.VERSION then return nil, "another record version" end
-  if t.codec ~= want.codec then return nil, "another codec" end
-  if not digest.valid(t.diffID) or (want.diff_id and t.diffID ~= want.diff_id) then return nil, "another layer" end
-  if not int(t.tarSize, 0, 1 << 50) or not int(t.head, 0, 32) then return nil, "bad sizes" end
+  if not json.is_object(t) then return nil, "not a JSON object", "BADDOC" end
+  if t.version ~= M.VERSION then return nil, "another record version", "BADDOC" end
+  if t.codec ~= want.codec then return nil, "another codec", "BADDOC" end
+  if not digest.valid(t.diffID) or (want.diff_id and t.diffID ~= want.diff_id) then
+    return nil, "another layer", "BADDOC"
+  end
+  if not int(t.tarSize, 0, 1 << 50) or not int(t.head, 0, 32) then return nil, "bad sizes", "BADDOC" end
   if not doc.check_descriptor(t.blob, "record") or not LAYER_TYPES[t.blob.mediaType] then
-    return nil, "no layer blob"
+    return nil, "no layer blob", "BADDOC"
   end
   local blocks = read_blocks(t.blocks)
-  if not blocks then return nil, "bad blocks" end
+  if not blocks then return nil, "bad blocks", "BADDOC" end
   return { codec = t.codec, diff_id = t.diffID, tar_size = t.tarSize, blob = t.blob, head = t.head, blocks = blocks }
 end
 
@@ -110,17 +112,17 @@ function M.manifest_text(rec_desc, rec)
 end
 
 --- Reads a record's manifest. Returns the record's descriptor and the
--- layer blob's, or nil and why.
+-- layer blob's, or nil, why, "BADDOC".
 function M.read_manifest(text)
-  local m, err = doc.read_manifest(text, "record manifest")
-  if not m then return nil, err end
-  if m.artifactType ~= M.ARTIFACT then return nil, "not a reuse record" end
+  local m, err, code = doc.read_manifest(text, "record manifest")
+  if not m then return nil, err, code end
+  if m.artifactType ~= M.ARTIFACT then return nil, "not a reuse record", "BADDOC" end
   if m.config.digest ~= M.EMPTY.digest or m.config.size ~= M.EMPTY.size or #m.layers ~= 2 then
-    return nil, "not shaped as a reuse record"
+    return nil, "not shaped as a reuse record", "BADDOC"
   end
   local r, b = m.layers[1], m.layers[2]
   if r.mediaType ~= M.RECORD or r.size > M.MAX_RECORD or not LAYER_TYPES[b.mediaType] then
-    return nil, "not shaped as a reuse record"
+    return nil, "not shaped as a reuse record", "BADDOC"
   end
   return r, b
 end

@@ -277,7 +277,7 @@ function M.parse(text, name)
     end
   end)
   if not ok then
-    if type(e) == "table" then return nil, e.msg end
+    if type(e) == "table" then return nil, e.msg, "BADCONF" end
     error(e, 0)
   end
   return r.root, r.where

@@ -54,11 +54,11 @@ end
 --- Resolves a Location header value against base (the request's URL).
 -- Returns the absolute URL, or nil, msg for a value that cannot be one.
 function M.resolve(base, loc)
-  if type(loc) ~= "string" or loc == "" then return nil, "empty Location" end
-  if loc:find("[%s%c]") then return nil, ("bad Location %q"):format(loc) end
+  if type(loc) ~= "string" or loc == "" then return nil, "empty Location", "BADURL" end
+  if loc:find("[%s%c]") then return nil, ("bad Location %q"):format(loc), "BADURL" end
   if M.split(loc) then return loc end
   local scheme, authority, path = M.split(base)
-  if not scheme then return nil, ("bad base URL %q"):format(base) end
+  if not scheme then return nil, ("bad base URL %q"):format(base), "BADURL" end
   if loc:sub(1, 2) == "//" then return scheme .. ":" .. loc end
   if loc:sub(1, 1) == "/" then return scheme .. "://" .. authority .. loc end
   -- containerd's third form: the registry's own host, without a scheme

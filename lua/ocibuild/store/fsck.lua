@@ -13,7 +13,6 @@ local images = require "ocibuild.store.images"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
-local sources = require "ocibuild.registry.sources"
 local walk = require "ocibuild.oci.walk"
 
 local M = {}
@@ -48,10 +47,10 @@ local function reader(st)
   end
   local function document(d, role)
     return judge(d, role, function(what)
-      local text, err = st:get_json(d.digest)
-      if not text then return nil, err end
+      local text, err, code = st:get_json(d.digest)
+      if not text then return nil, err, code end
       if #text ~= d.size then
-        return nil, ("%d bytes, its descriptor says %d: %s"):format(#text, d.size, st:blob_path(d.digest))
+        return nil, ("%d bytes, its descriptor says %d: %s"):format(#text, d.size, st:blob_path(d.digest)), "BADSIZE"
       end
       if role == "config" then return doc.read_config(text, what) end
       return doc.read_any(text, d.mediaType, what)
@@ -138,7 +137,7 @@ local function check_images(st, idx, report, problem)
     end
   end
   local document, blob = reader(st)
-  local src = sources.load(st)
+  local src = st:sources()
   local reached = {}
   for _, g in ipairs((images.group(idx))) do
     local kind = media.kind(g.desc.mediaType)

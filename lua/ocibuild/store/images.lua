@@ -6,6 +6,7 @@
 -- (`sha256:<64 hex>`, `name@sha256:...`) or a unique prefix of an image ID.
 -- Functions return nil, msg, code on failure.
 local digest_mod = require "ocibuild.oci.digest"
+local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
@@ -91,29 +92,46 @@ local function child_of(st, groups, digest)
   end
 end
 
--- The group whose image ID (or, with exact, manifest digest) matches.
+-- The group whose image ID or manifest digest starts with hex (as
+-- `images` prints both).
 local function by_id(st, groups, hex, s)
   local found = {}
   for _, g in ipairs(groups) do
     local info = M.info(st, g.desc)
     local id = info and info.id or g.digest
-    if id:sub(8, 7 + #hex) == hex then found[#found + 1] = g end
+    if id:sub(8, 7 + #hex) == hex or g.digest:sub(8, 7 + #hex) == hex then found[#found + 1] = g end
   end
   if #found == 1 then return found[1] end
   if #found > 1 then
     local ids = {}
     for i, g in ipairs(found) do ids[i] = g.digest end
-    return nil, ("%s is ambiguous: it starts the IDs of %d images (%s)"):format(show(s), #found,
+    return nil, ("%s is ambiguous: it starts the IDs or digests of %d images (%s)"):format(show(s), #found,
       table.concat(ids, ", ")), "EAMBIGUOUS"
   end
 end
 
---- Finds what SRC s names in the store st, whose index document is idx.
+-- A manifest or index of the store that index.json does not reach (an
+-- image pulled by digest and untagged since): its descriptor, or nil.
+local function unlisted(st, dg)
+  if not st:has_blob(dg) then return nil end
+  local text = st:get_json(dg)
+  local v = text and json.decode(text)
+  local mt = type(v) == "table" and v.mediaType
+  if mt == nil and type(v) == "table" then mt = v.manifests and media.INDEX or v.config and media.MANIFEST end
+  local kind = media.kind(mt)
+  if kind == "manifest" or kind == "index" then return doc.descriptor(mt, dg, #text) end
+end
+
+--- Finds what SRC s names in the store st, whose index document is idx:
+-- a name, a digest or NAME@DIGEST (of an image listed, of an image an
+-- index lists, or of a manifest the store holds unlisted), or a prefix of
+-- an image ID or manifest digest that only one image starts with.
 -- Returns {desc= (an index.json entry, or a child manifest of a listed
--- index), group= (the entries of that image, when it has any), ref= (the
+-- index, or an unlisted manifest), group= (the entries of that image,
+-- when it has any), parent= (the listed index holding a child), ref= (the
 -- parsed name, when s was a name), by= "name"|"digest"|"id"}.
 function M.resolve(st, idx, s)
-  if type(s) ~= "string" or s == "" then return nil, "an image name, digest or ID is needed", "EINVAL" end
+  if type(s) ~= "string" or s == "" then return nil, "an image name, digest or ID is needed", "BADVALUE" end
   local groups, by = M.group(idx)
   local function by_digest(dg, how)
     if by[dg] then return { desc = by[dg].desc, group = by[dg], by = how } end
@@ -121,6 +139,8 @@ function M.resolve(st, idx, s)
     if child then return { desc = child, parent = parent, by = how } end
     local g = by_id(st, groups, dg:sub(8), s)
     if g then return { desc = g.desc, group = g, by = "id" } end
+    local d = unlisted(st, dg)
+    if d then return { desc = d, by = how } end
   end
   local r = not digest_mod.valid(s) and ref.parse(s)
   if digest_mod.valid(s) or (r and r.digest) then
@@ -259,9 +279,13 @@ function M.remove(st, names, opts)
     for _, s in ipairs(names) do
       local t, rerr, rcode = M.resolve(st, idx, s)
       if not t then return nil, rerr, rcode end
-      if not t.group then
+      if t.parent then
         return nil, ("%s is part of the image %s, not an image of its own: remove that"):format(show(s),
           t.parent.refs[1] and t.parent.refs[1].familiar or t.parent.digest), "EBUSY"
+      end
+      if not t.group then
+        return nil, ("%s is not listed in the store: it has no name to remove (`ocibuild prune` removes it)")
+          :format(show(s)), "ENOENT"
       end
       if t.by == "name" then
         drop_name[t.ref.normalized] = true

@@ -10,7 +10,7 @@ local doc = require "ocibuild.oci.doc"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 M.__index = M
@@ -56,6 +56,12 @@ end
 
 local SOURCES = { ["--store"] = "given with --store", OCIBUILD_STORE = "from $OCIBUILD_STORE",
   default = "the default store" }
+
+--- Where the store folder came from (a source of M.default_dir), for
+-- messages: "given with --store", "the default store".
+function M.describe(source)
+  return SOURCES[source] or source
+end
 
 --- Opens the layout at dir. opts: {create=true} makes it when missing
 -- (builds, imports, pulls); without, a missing store is an error naming
@@ -222,6 +228,12 @@ function M:resolve(r)
   local d = index.find(idx.manifests, r)
   if d then return d end
   return nil, ("no image %s in store %s"):format(r.familiar, self.dir), "ENOENT"
+end
+
+--- The records of where the store's blobs came from and went to (see
+-- ocibuild.store.sources): read now, written back by their `save`.
+function M:sources()
+  return require("ocibuild.store.sources").load(self)
 end
 
 --- Removes what no tag reaches: see ocibuild.store.prune.

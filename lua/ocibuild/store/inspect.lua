@@ -50,16 +50,21 @@ local INSPECT = { image = true, manifest = true, raw = true, config = true, conf
 -- Everything read is verified against its digest. Returns a table or a
 -- string.
 function M.run(st, s, opts)
+  local t, err, code = images.find(st, s)
+  if not t then return nil, err, code end
+  return M.show(st, t.desc, t.group and t.group.refs or {}, s, opts)
+end
+
+--- What `inspect` shows of the image desc (named refs) that src s names
+-- in st: anything that reads documents as a store does (read_doc,
+-- get_json: the store, a layout, a registry's reader). opts as M.run.
+function M.show(st, desc, refs, s, opts)
   opts = opts or {}
   local what = opts.what or "image"
   if not INSPECT[what] then error("inspect: unknown what " .. tostring(what), 2) end
-  local t, err, code = images.find(st, s)
-  if not t then return nil, err, code end
-  local desc = t.desc
-  local info
-  info, err, code = images.info(st, desc, s)
+  local t = { desc = desc }
+  local info, err, code = images.info(st, desc, s)
   if not info then return nil, err, code end
-  local refs = t.group and t.group.refs or {}
   local entry
   if info.kind == "manifest" then
     entry = info.manifests[1]
@@ -75,7 +80,8 @@ function M.run(st, s, opts)
     end
     if #found ~= 1 then
       return nil, ("%s is an index of %s: %s"):format(show(s), table.concat(info.platforms, ", "),
-        #found == 0 and "no image for that platform" or "pick one with --platform"), #found == 0 and "ENOENT" or "EINVAL"
+        #found == 0 and "no image for that platform" or "pick one with --platform"), #found == 0 and "ENOENT"
+          or "EINVAL"
     end
     entry, desc, refs = found[1], found[1].desc, {}
   end

@@ -14,7 +14,7 @@ function M.get(name)
   for _, n in ipairs(M.NAMES) do
     if n == name then return require("ocibuild.templates." .. n) end
   end
-  return nil, ("unknown template %q: expected one of %s"):format(name, table.concat(M.NAMES, ", "))
+  return nil, ("unknown template %q: expected one of %s"):format(name, table.concat(M.NAMES, ", ")), "BADVALUE"
 end
 
 local function exists(dir, name) return core.stat(dir .. "/" .. name) ~= nil end

@@ -52,7 +52,8 @@ local function starts(data, x)
       end
     end
   end
-  local phoff, phentsize, phnum = g(w, is64 and 0x21 or 0x1D), g("I2", is64 and 0x37 or 0x2B), g("I2", is64 and 0x39 or 0x2D)
+  local phoff = g(w, is64 and 0x21 or 0x1D)
+  local phentsize, phnum = g("I2", is64 and 0x37 or 0x2B), g("I2", is64 and 0x39 or 0x2D)
   for i = 0, (phoff and phentsize and phnum or 0) - 1 do
     local base = phoff + i * phentsize + 1
     local ptype, flags = g("I4", base), g("I4", base + (is64 and 4 or 24))

@@ -24,8 +24,8 @@ local function properties(text)
 end
 
 local function scan(data, where, out, depth)
-  local entries, err = zip.entries(data)
-  if not entries then return nil, err end
+  local entries, err, code = zip.entries(data)
+  if not entries then return nil, err, code end
   for _, e in ipairs(entries) do
     if e.name:match("^META%-INF/maven/[^/]+/[^/]+/pom%.properties$") then
       local text = zip.read(data, e, MAX_PROPS)
@@ -43,7 +43,7 @@ local function scan(data, where, out, depth)
 end
 
 function M.parse(path, data, opts)
-  if opts.cut then return nil, ("larger than %d MiB: not read"):format(MAX >> 20) end
+  if opts.cut then return nil, ("larger than %d MiB: not read"):format(MAX >> 20), "TOOBIG" end
   return scan(data, path, {}, 0)
 end
 

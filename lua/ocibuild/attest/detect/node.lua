@@ -12,7 +12,8 @@ local MAX = 4 << 20
 
 function M.wants(path)
   if path:match("^node_modules/[^/]+/package%.json$") or path:match("/node_modules/[^/]+/package%.json$")
-    or path:match("^node_modules/@[^/]+/[^/]+/package%.json$") or path:match("/node_modules/@[^/]+/[^/]+/package%.json$") then
+    or path:match("^node_modules/@[^/]+/[^/]+/package%.json$")
+    or path:match("/node_modules/@[^/]+/[^/]+/package%.json$") then
     return MAX
   end
 end
@@ -32,7 +33,7 @@ end
 
 function M.parse(path, text)
   local t, err = json.decode(text, path)
-  if t == nil then return nil, err:sub(#path + 3) end
+  if t == nil then return nil, err:sub(#path + 3), "BADPACKAGE" end
   if not json.is_object(t) or type(t.name) ~= "string" or type(t.version) ~= "string" then return {} end
   return { { type = "npm", name = t.name, version = t.version, license = licence(t) } }
 end

@@ -58,7 +58,8 @@ function M.layer(st, digest)
           if base == ".wh..wh..opq" then
             return dir, { type = "dir", size = 0, mode = 0, opaque = true }
           elseif base:sub(1, 4) == ".wh." then
-            return (dir ~= "" and dir .. "/" or "") .. base:sub(5), { type = "whiteout", size = 0, mode = 0, whiteout = true }
+            return (dir ~= "" and dir .. "/" or "") .. base:sub(5), { type = "whiteout", size = 0, mode = 0,
+              whiteout = true }
           end
           return p, { type = e.type, size = e.size, mode = e.mode }
         end

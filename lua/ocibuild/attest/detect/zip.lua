@@ -22,18 +22,20 @@ end
 -- count, size and offset of the central directory (ZIP64 when needed).
 local function directory(data)
   local e = find_eocd(data)
-  if not e then return nil, "no end of central directory: not a zip archive" end
+  if not e then return nil, "no end of central directory: not a zip archive", "BADPACKAGE" end
   local count, size, offset = u16(data, e + 10), u32(data, e + 12), u32(data, e + 16)
   if count == 0xFFFF or size == 0xFFFFFFFF or offset == 0xFFFFFFFF then
     local l = e - 20
-    if l < 1 or data:sub(l, l + 3) ~= "PK\6\7" then return nil, "ZIP64 sizes without a ZIP64 locator" end
+    if l < 1 or data:sub(l, l + 3) ~= "PK\6\7" then return nil, "ZIP64 sizes without a ZIP64 locator", "BADPACKAGE" end
     local z = string.unpack("<I8", data, l + 8) + 1
-    if z < 1 or z + 56 > #data or data:sub(z, z + 3) ~= "PK\6\6" then return nil, "damaged ZIP64 record" end
+    if z < 1 or z + 56 > #data or data:sub(z, z + 3) ~= "PK\6\6" then
+      return nil, "damaged ZIP64 record", "BADPACKAGE"
+    end
     count, size, offset = string.unpack("<I8", data, z + 32), string.unpack("<I8", data, z + 40),
       string.unpack("<I8", data, z + 48)
   end
-  if count > M.MAX_ENTRIES then return nil, ("more than %d entries"):format(M.MAX_ENTRIES) end
-  if offset + size > #data then return nil, "central directory past the end" end
+  if count > M.MAX_ENTRIES then return nil, ("more than %d entries"):format(M.MAX_ENTRIES), "BADPACKAGE" end
+  if offset + size > #data then return nil, "central directory past the end", "BADPACKAGE" end
   return count, offset + 1
 end
 
@@ -59,10 +61,10 @@ end
 -- offset=} }.
 function M.entries(data)
   local count, p = directory(data)
-  if not count then return nil, p end
+  if not count then return nil, p, "BADPACKAGE" end
   local out = {}
   for _ = 1, count do
-    if p + 45 > #data or data:sub(p, p + 3) ~= "PK\1\2" then return nil, "damaged central directory" end
+    if p + 45 > #data or data:sub(p, p + 3) ~= "PK\1\2" then return nil, "damaged central directory", "BADPACKAGE" end
     local n, x, c = u16(data, p + 28), u16(data, p + 30), u16(data, p + 32)
     local e = { method = u16(data, p + 10), csize = u32(data, p + 20), size = u32(data, p + 24),
       offset = u32(data, p + 42), name = data:sub(p + 46, p + 45 + n) }
@@ -76,19 +78,21 @@ end
 --- The bytes of entry e of data, at most max.
 function M.read(data, e, max)
   local h = e.offset + 1
-  if h + 29 > #data or data:sub(h, h + 3) ~= "PK\3\4" then return nil, e.name .. ": damaged local header" end
+  if h + 29 > #data or data:sub(h, h + 3) ~= "PK\3\4" then
+    return nil, e.name .. ": damaged local header", "BADPACKAGE"
+  end
   local start = h + 30 + u16(data, h + 26) + u16(data, h + 28)
-  if start + e.csize - 1 > #data then return nil, e.name .. ": data past the end" end
+  if start + e.csize - 1 > #data then return nil, e.name .. ": data past the end", "BADPACKAGE" end
   local body = data:sub(start, start + e.csize - 1)
   if e.method == 0 then
-    if #body > max then return nil, e.name .. ": larger than allowed" end
+    if #body > max then return nil, e.name .. ": larger than allowed", "BADPACKAGE" end
     return body
   elseif e.method == 8 then
     local out, err = core.inflate(body, max)
-    if not out then return nil, e.name .. ": " .. err end
+    if not out then return nil, e.name .. ": " .. err, "BADPACKAGE" end
     return out
   end
-  return nil, ("%s: compression method %d, which ocibuild does not read"):format(e.name, e.method)
+  return nil, ("%s: compression method %d, which ocibuild does not read"):format(e.name, e.method), "BADPACKAGE"
 end
 
 return M

@@ -5,9 +5,10 @@
 -- names are tags, sha256-<hex>.sig. An append reads, appends and writes
 -- under the index lock, so signers never lose each other's signature;
 -- the store is held against prune meanwhile.
+local doc = require "ocibuild.oci.doc"
 local images = require "ocibuild.store.images"
 local index = require "ocibuild.store.index"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 local ref = require "ocibuild.oci.ref"
 local simplesign = require "ocibuild.attest.simplesign"
 local store_mod = require "ocibuild.store"
@@ -74,8 +75,8 @@ local function in_layout(st, tag, where)
   return nil, ("%s has no image named %s"):format(where, show(tag)), "ENOENT"
 end
 
---- The image opts.image names in the store (opts.store: its folder, as
--- --store gives it), or the image of the layout opts.layout (opts.tag:
+--- The image opts.image names in the store (opts.store: a function
+-- opening it), or the image of the layout opts.layout (opts.tag:
 -- its name there, or nil for its only image); opts.write: it will be
 -- written.
 function M.open(opts)
@@ -86,7 +87,7 @@ function M.open(opts)
     if st and opts.write then st, err, code = store_mod.open(st.dir, { create = true }) end
     if not st then return nil, ("oci:%s: %s"):format(opts.layout, err), code end
   else
-    st, err, code = store_mod.locate(opts.store)
+    st, err, code = opts.store()
     if not st then return nil, err, code end
   end
   local self = setmetatable({ kind = opts.layout and "layout" or "store", st = st,
@@ -110,12 +111,7 @@ function Place:where(digest)
 end
 
 function Place:get_json(desc)
-  local text, err, code = self.st:get_json(desc.digest)
-  if not text then return nil, err, code end
-  if #text ~= desc.size then
-    return nil, ("%s: %d bytes, but its descriptor says %d"):format(desc.digest, #text, desc.size), "BADSIZE"
-  end
-  return text
+  return doc.sized(desc, self.st:get_json(desc.digest))
 end
 
 function Place:get_blob(desc, max)

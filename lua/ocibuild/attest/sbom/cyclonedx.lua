@@ -32,7 +32,8 @@ end
 
 -- A UUID (RFC 9562 version 8: custom) made from the hex digest h.
 local function uuid(h)
-  local v = h:sub(1, 12) .. "8" .. h:sub(14, 16) .. ("%x"):format(8 | (tonumber(h:sub(17, 17), 16) & 3)) .. h:sub(18, 32)
+  local variant = ("%x"):format(8 | (tonumber(h:sub(17, 17), 16) & 3))
+  local v = h:sub(1, 12) .. "8" .. h:sub(14, 16) .. variant .. h:sub(18, 32)
   return ("%s-%s-%s-%s-%s"):format(v:sub(1, 8), v:sub(9, 12), v:sub(13, 16), v:sub(17, 20), v:sub(21, 32))
 end
 

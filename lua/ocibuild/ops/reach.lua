@@ -25,7 +25,7 @@ end
 function M.parse_host(s)
   local r = type(s) == "string" and not s:find("[/@]") and ref.parse(s .. "/x")
   if not r or (r.domain == "docker.io" and not HUB[s:lower()]) then
-    return nil, ("--allow-registry needs a registry as HOST[:PORT], got %q"):format(tostring(s))
+    return nil, ("--allow-registry needs a registry as HOST[:PORT], got %q"):format(tostring(s)), "BADVALUE"
   end
   return key(r.domain)
 end
@@ -36,7 +36,8 @@ function M.parse_image(s)
   if type(s) == "string" and (ref.parse(s) or digest.valid(s) or (s:match("^%x+$") and #s >= 4)) then
     return s
   end
-  return nil, ("--allow-image needs an image of the store (a tag, digest or ID), got %q"):format(tostring(s))
+  return nil, ("--allow-image needs an image of the store (a tag, digest or ID), got %q"):format(tostring(s)),
+    "BADVALUE"
 end
 
 --- NAME=VALUE, or NAME (its value from this environment). Returns name,
@@ -45,7 +46,7 @@ function M.parse_env(s)
   local name, value = tostring(s):match("^([%a_][%w_]*)=(.*)$")
   if name then return name, value end
   if tostring(s):match("^[%a_][%w_]*$") then return s, os.getenv(s) end
-  return nil, ("--env needs NAME or NAME=VALUE, got %q"):format(tostring(s))
+  return nil, ("--env needs NAME or NAME=VALUE, got %q"):format(tostring(s)), "BADVALUE"
 end
 
 --- The policy for opts {allow_registry= {HOST...}, allow_image= {REF...},
@@ -62,17 +63,17 @@ function M.new(opts, mine)
   local hosts, images, env, saved = {}, {}, {}, {}
   for i, h in ipairs(opts.allow_registry or {}) do
     local k, err = M.parse_host(h)
-    if not k then return nil, ("allow_registry[%d]: %s"):format(i, err) end
+    if not k then return nil, ("allow_registry[%d]: %s"):format(i, err), "BADVALUE" end
     hosts[k] = true
   end
   for i, s in ipairs(opts.allow_image or {}) do
     local ok, err = M.parse_image(s)
-    if not ok then return nil, ("allow_image[%d]: %s"):format(i, err) end
+    if not ok then return nil, ("allow_image[%d]: %s"):format(i, err), "BADVALUE" end
     images[#images + 1] = s
   end
   for i, s in ipairs(opts.env or {}) do
     local name, value = M.parse_env(s)
-    if not name then return nil, ("env[%d]: %s"):format(i, value) end
+    if not name then return nil, ("env[%d]: %s"):format(i, value), "BADVALUE" end
     env[name] = value
   end
   local p = {}
@@ -126,3 +127,4 @@ function M.new(opts, mine)
 end
 
 return M
+, "BADVALUE", "BADVALUE"

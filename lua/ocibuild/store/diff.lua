@@ -105,8 +105,8 @@ M.ENTRY_FIELDS = { "type", "mode", "uid", "gid", "mtime", "size", "content", "ta
 local function compare_layer(st, i, da, db)
   local l = { index = i, a = da, b = db, added = {}, removed = {}, changed = {}, entries = {} }
   if not da or not db or da.digest == db.digest then return l end
-  local ea, oa, err, code = entries(st, da.digest)
-  if not ea then return nil, oa, err end
+  local ea, oa, code = entries(st, da.digest)
+  if not ea then return nil, oa, code end
   local eb, ob
   eb, ob, code = entries(st, db.digest)
   if not eb then return nil, ob, code end
@@ -126,7 +126,8 @@ local function compare_layer(st, i, da, db)
     end
   end
   for kind, list in pairs { ["+"] = l.added, ["-"] = l.removed, ["~"] = l.changed } do
-    for _, e in ipairs(list) do l.entries[#l.entries + 1] = { kind = kind, name = e.name, attrs = e.attrs, fields = e.fields } end
+    for _, e in ipairs(list) do l.entries[#l.entries + 1] = { kind = kind, name = e.name, attrs = e.attrs,
+      fields = e.fields } end
   end
   table.sort(l.entries, function(x, y) return x.name < y.name end)
   if #l.entries == 0 then
@@ -162,7 +163,8 @@ function M.compare(st, da, db)
   -- does: shown below, from the documents themselves.
   compare_fields("manifest", ma, mb, { "config", "layers" }, r.items)
   if #ma.layers ~= #mb.layers then
-    r.items[#r.items + 1] = { section = "manifest", field = "layers", a = tostring(#ma.layers), b = tostring(#mb.layers) }
+    r.items[#r.items + 1] = { section = "manifest", field = "layers", a = tostring(#ma.layers),
+      b = tostring(#mb.layers) }
   end
   compare_fields("config", ca, cb, { "rootfs.diff_ids" }, r.items)
   r.count = #r.items

@@ -44,17 +44,37 @@ function M.keys(t, known, what)
   if #bad == 0 then return t end
   table.sort(bad)
   local s = M.suggest(bad[1], known)
-  return nil, ("%s: unknown option %q%s"):format(what, bad[1], s and (" (did you mean %q?)"):format(s) or "")
+  return nil, ("%s: unknown option %q%s"):format(what, bad[1], s and (" (did you mean %q?)"):format(s) or ""),
+    "BADVALUE"
+end
+
+--- The args of a verb (ocibuild.ops): t when it is a table (nil counts
+-- as an empty one) whose keys are all in known, else nil, msg, "BADVALUE".
+function M.args(t, known, what)
+  if t == nil then return {} end
+  if type(t) ~= "table" then return nil, ("%s needs a table of options"):format(what), "BADVALUE" end
+  local ok, err = M.keys(t, known, what)
+  if not ok then return nil, err, "BADVALUE" end
+  return t
+end
+
+--- A list of strings from v: a string alone, or a list of them. Returns
+-- it, or nil, msg naming what, "BADVALUE".
+function M.list(v, what)
+  if type(v) == "string" then return { v } end
+  local ok, err = M.strings(v, what)
+  if not ok then return nil, err, "BADVALUE" end
+  return v
 end
 
 --- v when it is a list of strings, else nil, msg naming what.
 function M.strings(v, what)
-  if type(v) ~= "table" then return nil, ("%s must be a list of strings"):format(what) end
+  if type(v) ~= "table" then return nil, ("%s must be a list of strings"):format(what), "BADVALUE" end
   local n = 0
   for _ in pairs(v) do n = n + 1 end
-  if n ~= #v then return nil, ("%s must be a list of strings"):format(what) end
+  if n ~= #v then return nil, ("%s must be a list of strings"):format(what), "BADVALUE" end
   for i, x in ipairs(v) do
-    if type(x) ~= "string" then return nil, ("%s[%d] must be a string"):format(what, i) end
+    if type(x) ~= "string" then return nil, ("%s[%d] must be a string"):format(what, i), "BADVALUE" end
   end
   return v
 end

@@ -1,15 +1,15 @@
 --- The sandbox build scripts run in: a repository's build script is data
 -- its reader may not have written, so by default it gets the ocibuild
 -- API, Lua's pure libraries, a read-only `io`, `os.time`/`date`, an
--- `os.getenv` that sees only what the user passed (ocibuild.reach),
+-- `os.getenv` that sees only what the user passed (ocibuild.ops.reach),
 -- and `require` of Lua files beside it, and every path it names (contexts,
 -- ignore files, archives, stores, files it opens or requires) must lie in
 -- its own folder, symlinks resolved. Anything else is a function that
 -- fails with "NAME is not available in build scripts (use --unsafe to
 -- allow)" at the script's line. The script runs under limits (see
--- ocibuild.script) that no pcall, coroutine or finalizer gets around.
+-- ocibuild.api.script) that no pcall, coroutine or finalizer gets around.
 local core = require "ocibuild.core"
-local path = require "ocibuild.path"
+local path = require "ocibuild.util.path"
 
 local M = {}
 
@@ -54,27 +54,31 @@ function M.policy(root)
     local real = resolve(p)
     if real == root or real:sub(1, #prefix) == prefix then return p end
     return nil, ("%s %s is outside the build script's folder %s: a build script reads and writes only there (%s)")
-      :format(what, p, root, M.HINT)
+      :format(what, p, root, M.HINT), "DENIED"
   end
 end
 
 -- The file p names, relative to base, when the policy allows it.
 local function checked(allow, base, p, what)
-  if type(p) ~= "string" then return nil, ("bad argument #1 (a file name expected, got %s)"):format(type(p)) end
-  return allow(path.abs(p, base), what)
+  if type(p) ~= "string" then
+    return nil, ("bad argument #1 (a file name expected, got %s)"):format(type(p)), "BADVALUE"
+  end
+  local file, err = allow(path.abs(p, base), what)
+  if not file then return nil, err, "DENIED" end
+  return file
 end
 
 local function read_source(allow, base, p)
-  local file, err = checked(allow, base, p, "file")
-  if not file then return nil, err end
+  local file, err, code = checked(allow, base, p, "file")
+  if not file then return nil, err, code end
   local text
-  text, err = core.read_file(file, { max = MAX_SOURCE })
-  if not text then return nil, err end
+  text, err, code = core.read_file(file, { max = MAX_SOURCE })
+  if not text then return nil, err, code end
   return text, file
 end
 
 -- The results of a protected call, unless the script's limits (see
--- ocibuild.script) were exceeded meanwhile: then the error goes on, so
+-- ocibuild.api.script) were exceeded meanwhile: then the error goes on, so
 -- that no pcall, coroutine or load reader lets a script past its limits.
 local function unless_over(ok, ...)
   if not ok then

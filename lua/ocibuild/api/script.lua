@@ -1,14 +1,14 @@
 --- Runs build scripts. A script is loaded as text into its own
--- environment: the sandbox of ocibuild.sandbox (or, with `unsafe`, every
+-- environment: the sandbox of ocibuild.api.sandbox (or, with `unsafe`, every
 -- standard library), `args` (the name=value pairs of the command line),
 -- and `require "ocibuild"` bound to the script's folder, so relative paths
 -- work from any working directory. Every failure is one message whose
 -- first part is FILE:LINE, the script's line at fault.
 local core = require "ocibuild.core"
 local ocibuild = require "ocibuild"
-local path = require "ocibuild.path"
-local reach = require "ocibuild.reach"
-local sandbox = require "ocibuild.sandbox"
+local path = require "ocibuild.util.path"
+local reach = require "ocibuild.ops.reach"
+local sandbox = require "ocibuild.api.sandbox"
 
 local M = {}
 
@@ -17,7 +17,7 @@ function M.parse_args(words)
   local args = {}
   for _, w in ipairs(words) do
     local k, v = w:match("^([%a_][%w_.-]*)=(.*)$")
-    if not k then return nil, ("bad argument %q: expected name=value"):format(w) end
+    if not k then return nil, ("bad argument %q: expected name=value"):format(w), "USAGE" end
     args[k] = v
   end
   return args
@@ -77,7 +77,9 @@ local function limits_of(opts)
     l.instructions, l.memory = l.instructions or M.MAX_INSTRUCTIONS, l.memory or M.MAX_MEMORY
   end
   for k, v in pairs(l) do
-    if math.type(v) ~= "integer" or v < 0 then return nil, ("max_%s must be an integer of at least 0"):format(k) end
+    if math.type(v) ~= "integer" or v < 0 then
+      return nil, ("max_%s must be an integer of at least 0"):format(k), "BADVALUE"
+    end
   end
   return l
 end
@@ -90,22 +92,24 @@ local function run_limited(chunk, l, sources, file)
   local ok, result = lim:run(chunk)
   if ok then return true, result end
   local over = lim:exceeded()
-  if over then return nil, ("%s: %s"):format(lim:where() or file, OVER[over](l)) end
+  if over then return nil, ("%s: %s"):format(lim:where() or file, OVER[over](l)), "LIMIT" end
   return nil, message(result, sources, lim:where(), file)
 end
 
 --- Runs the script `file` with `args`. opts: {store=, warn=, on_event=,
--- registry=, unsafe=, max_instructions=, max_memory= (bytes), and what a
--- sandboxed script may reach (ocibuild.reach): allow_registry=,
+-- registry=, cache= (the shared cache of its saves, see ocibuild.new),
+-- unsafe=, max_instructions=, max_memory= (bytes), and what a
+-- sandboxed script may reach (ocibuild.ops.reach): allow_registry=,
 -- allow_image=, env=}. Returns {value= (the
 -- script's first result, true for none), image= (what the CLI reports:
 -- the save result the script returned, else the last one it made), saves=
--- (every save result, in order)}, or nil and "FILE[:LINE]: message".
+-- (every save result, in order)}, or nil, "FILE[:LINE]: message", code
+-- (SCRIPT when the script failed, BADVALUE for a bad limit or reach).
 function M.run(file, args, opts)
   opts = opts or {}
-  local l, err = limits_of(opts)
-  if not l then return nil, err end
-  local text, code
+  local l, err, code = limits_of(opts)
+  if not l then return nil, err, code end
+  local text
   text, err, code = core.read_file(file)
   if not text then
     local why = err:match("^[%u%d]+: (.*): ") or err
@@ -135,7 +139,7 @@ function M.run(file, args, opts)
     if not root then return nil, ("%s: %s"):format(file, err), code end
     aopts.allow = sandbox.policy(root)
     policy, err = reach.new(opts, function(p) return aopts.allow(p, "store") ~= nil end)
-    if not policy then return nil, err end
+    if not policy then return nil, err, "BADVALUE" end
     aopts.policy = policy
     api = ocibuild.new(base, aopts)
     env = sandbox.env { api = api, args = args, base = base, shown = path.dirname(file),
@@ -143,10 +147,10 @@ function M.run(file, args, opts)
   end
   local chunk
   chunk, err = load(text, "@" .. file, "t", env)
-  if not chunk then return nil, err end
+  if not chunk then return nil, err, "SCRIPT" end
   on_chunk("@" .. file)
   local ok, result = run_limited(chunk, l, sources, sources["@" .. file])
-  if not ok then return nil, result end
+  if not ok then return nil, result, "SCRIPT" end
   return { value = result == nil and true or result, image = by_table[result] or saves[#saves],
     saves = saves }
 end

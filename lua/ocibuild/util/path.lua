@@ -29,19 +29,37 @@ function M.cwd()
   return cwd_cache
 end
 
---- p made absolute against base (default: the current directory), with
--- "." and ".." components and repeated slashes removed lexically.
-function M.abs(p, base)
-  local full = M.join(base or M.cwd(), p)
+--- The components of p, lexically: "." and empty ones dropped, ".."
+-- dropping the one before it (never climbing above the first).
+function M.components(p)
   local parts = {}
-  for comp in full:gmatch("[^/]+") do
+  for comp in p:gmatch("[^/]+") do
     if comp == ".." then
       parts[#parts] = nil
     elseif comp ~= "." then
       parts[#parts + 1] = comp
     end
   end
-  return "/" .. table.concat(parts, "/")
+  return parts
+end
+
+--- The components of a tar entry's name below the root ("./usr/bin/" ->
+-- {"usr", "bin"}), or nil for the root itself and for a name with a ".."
+-- component (one that could climb out).
+function M.below(name)
+  local parts = {}
+  for comp in name:gmatch("[^/]+") do
+    if comp == ".." then return nil end
+    if comp ~= "." then parts[#parts + 1] = comp end
+  end
+  if #parts == 0 then return nil end
+  return parts
+end
+
+--- p made absolute against base (default: the current directory), with
+-- "." and ".." components and repeated slashes removed lexically.
+function M.abs(p, base)
+  return "/" .. table.concat(M.components(M.join(base or M.cwd(), p)), "/")
 end
 
 return M

@@ -1,4 +1,0 @@
---- The version of ocibuild, alone, so that `ocibuild --version` and what
--- records it (layer states, the registry client's User-Agent) load nothing
--- else.
-return "0.1.0"
