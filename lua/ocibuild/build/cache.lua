@@ -28,7 +28,6 @@ local function whole(job, r, rec, st)
   job:close()
   r.digest, r.size, r.whole, r.reused, r.holes = rec.blob.digest, rec.blob.size, true, r.blocks, 0
   r.created = created
-  r.record = rec
   r.cache = { ref = rec.name, saved = r.tar_size, fetched = fetched }
   return r
 end
@@ -47,12 +46,12 @@ end
 
 --- Builds a layer: make_job() gives a new core.layer_job for it; ctx:
 -- {cache_from= (an ocibuild.registry.cache), on_event=}; codec: the
--- layer's core codec. Returns the job's result, with cache = {ref=,
--- saved=, fetched=} when the cache gave its blob or blocks, and record =
--- the cache's record when the blob is the record's; or nil, msg, code.
+-- layer's core codec. Returns the job's result (plain data: it reaches
+-- scripts), with cache = {ref=, saved=, fetched=} when the cache gave its
+-- blob or blocks, and the cache's record when the blob is the record's;
+-- or nil, msg, code.
 function M.run(make_job, ctx, codec, st)
   local cache, key = ctx.cache_from, codec:key()
-
   local job, cand = make_job(), nil
   local r, err, code = job:run(ctx.on_event, function(id0)
     cand = cache:candidate(id0, key)
@@ -65,7 +64,7 @@ function M.run(make_job, ctx, codec, st)
   if rec then
     local got
     got, err = whole(job, r, rec, st)
-    if got then return got end
+    if got then return got, rec end
   else
     local got
     got, err = fill(job, cand)

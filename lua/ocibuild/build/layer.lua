@@ -205,12 +205,13 @@ end
 -- walk leaves out}, cache= (false: read no reuse record or layer state,
 -- build everything), cache_from= (an ocibuild.registry.cache: a layer
 -- from a context may come from it, see ocibuild.build.cache), made= (a
--- list that gets each result of a layer from a context), on_event=};
--- items: the entries written before the walk (ocibuild.build.plan), or
--- nil for every folder of the destination. A record without a context
--- writes only its items. Returns the job's result: {diff_id=, digest=,
--- size=, tar_size=, made=, entries=, blocks=, reused=, whole=, cache=},
--- with codec (the core codec) and media_type.
+-- list that gets, for each layer from a context, {result=, codec=,
+-- media_type=, record= (the shared cache's, when the blob is its)}),
+-- on_event=}; items: the entries written before the walk
+-- (ocibuild.build.plan), or nil for every folder of the destination. A
+-- record without a context writes only its items. Returns the job's
+-- result (plain data): {diff_id=, digest=, size=, tar_size=, made=,
+-- entries=, blocks=, reused=, whole=, cache=}.
 function M.run(l, st, ctx, items)
   local policy, codec, code = M.objects(l, ctx)
   if not policy then return nil, codec, code end
@@ -221,16 +222,19 @@ function M.run(l, st, ctx, items)
       skip = not l.generated and ctx.skip or nil, items = items,
       state = M.state_id(l, ctx, codec, items) }
   end
-  local r, err
+  local r, err, rec
   -- generated layers (files, folders) are small: cheaper made than looked up
   if ctx.cache_from and ctx.cache ~= false and not l.generated then
     r, err, code = require("ocibuild.build.cache").run(make_job, ctx, codec, st)
+    if r then rec, err = err, nil end
   else
     r, err, code = make_job():run(ctx.on_event)
   end
   if not r then return nil, err, code end
-  r.codec, r.media_type = codec, media.LAYER[l.compression]
-  if ctx.made and not l.generated then ctx.made[#ctx.made + 1] = r end
+  if ctx.made and not l.generated then
+    ctx.made[#ctx.made + 1] = { result = r, codec = codec, media_type = media.LAYER[l.compression],
+      record = rec }
+  end
   return r
 end
 

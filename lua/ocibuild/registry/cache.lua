@@ -264,28 +264,30 @@ function Cache:put(st, rec)
   return true
 end
 
--- The record of a layer built (a result of ocibuild.build.layer): its
--- blocks from the store's reuse record, else the cache's record it came
--- from, else none (a record of the blob only: found by its key alone).
-local function layer_record(st, r)
-  local blob = { mediaType = r.media_type, digest = r.digest, size = r.size }
-  local rr = st.core:reuse_record(r.codec, r.digest)
+-- The record of a layer built (m: an entry of ocibuild.build.layer's
+-- made list): its blocks from the store's reuse record, else the cache's
+-- record it came from, else none (a record of the blob only: found by
+-- its key alone).
+local function layer_record(st, m)
+  local r = m.result
+  local blob = { mediaType = m.media_type, digest = r.digest, size = r.size }
+  local rr = st.core:reuse_record(m.codec, r.digest)
   if rr and rr.diff_id == r.diff_id then
-    return { codec = r.codec:key(), diff_id = r.diff_id, tar_size = rr.tar_size, blob = blob, head = rr.head,
+    return { codec = m.codec:key(), diff_id = r.diff_id, tar_size = rr.tar_size, blob = blob, head = rr.head,
       blocks = rr.blocks }
   end
-  if r.record and r.record.blob.digest == r.digest then return r.record end
-  return { codec = r.codec:key(), diff_id = r.diff_id, tar_size = r.tar_size, blob = blob, head = 0, blocks = {} }
+  if m.record and m.record.blob.digest == r.digest then return m.record end
+  return { codec = m.codec:key(), diff_id = r.diff_id, tar_size = r.tar_size, blob = blob, head = 0, blocks = {} }
 end
 
---- Records the layers built (results of ocibuild.build.layer, their blobs
--- in the store st) in the `to` repositories. A failure is said through
+--- Records the layers built (the made list of ocibuild.build.layer, their
+-- blobs in the store st) in the `to` repositories. A failure is said through
 -- warn (the image is built and saved: only the cache misses it); never fails.
 function Cache:record(st, layers, warn)
-  for _, r in ipairs(layers) do
-    local ok, err = self:put(st, layer_record(st, r))
+  for _, m in ipairs(layers) do
+    local ok, err = self:put(st, layer_record(st, m))
     if not ok then
-      warn(("the layer %s is not recorded in the cache: %s"):format(r.digest, err))
+      warn(("the layer %s is not recorded in the cache: %s"):format(m.result.digest, err))
       return
     end
   end
