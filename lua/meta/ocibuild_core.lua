@@ -134,6 +134,7 @@ function Compressor:close() end
 ---@field created boolean the blob was not in the store before this job
 ---@field catalog string? with a catalog: its records (see core.catalog_spec)
 ---@field prior string? the earlier blob whose entries a rebuild kept unread (their records are 'k')
+---@field holes integer blocks a candidate has, left as holes to fill (digest "" until LayerJob:fill)
 
 ---@class ocibuild.LayerJob
 local LayerJob = {}
@@ -144,9 +145,31 @@ local LayerJob = {}
 ---error raised by on_event stops the job (what it wrote is
 ---removed) and is raised again here. With a catalog, each capture comes as
 ---{type="capture", path=, data=, size=, mode=, cut=, kind="prefix"|"goinfo"}.
+---candidate(id0), called once with the first block's SHA-256 (hex) when
+---the store knows no earlier output (no layer state, no record), may
+---return a candidate: an output elsewhere (a registry's blob), as
+---Store:reuse_record gives one. Blocks it has (same SHA-256, length and
+---CRC-32 as this input's) are not compressed: their pieces are left as
+---holes (result.holes > 0, digest ""), to be written by the caller
+---(LayerJob:holes) before LayerJob:fill. What it raises is raised here.
 ---@param on_event fun(ev: table)?
+---@param candidate fun(id0: string): {blob: string, size: integer, head: integer, blocks: table[]}?
 ---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
-function LayerJob:run(on_event) end
+function LayerJob:run(on_event, candidate) end
+---After a run that left holes: the file to write them into, and where:
+---bytes [from, to) of the candidate's blob go at offset `at` (holes next to
+---each other, of pieces next to each other, make one run); saved: the
+---input bytes of the blocks they stand for.
+---@return {path: string, saved: integer, runs: {from: integer, to: integer, at: integer}[]}
+function LayerJob:holes() end
+---Checks each piece written into the holes (its CRC-32 as the candidate
+---said, then decompressed: it must be its block, by SHA-256 and CRC-32;
+---BADPIECE when not), hashes and publishes the blob, and records its blocks
+---and the layer state. The job's holes are gone either way.
+---@return ocibuild.LayerResult|ocibuild.fail, string?, string?
+function LayerJob:fill() end
+---Drops what a run that left holes keeps (its temp file).
+function LayerJob:close() end
 ---One layer: walk root (with matcher) -> tar (policy) -> codec -> a blob of
 ---store. reuse (default true) looks up and writes reuse records and reads
 ---the layer state; state names the layer state (what this build saw, so the
@@ -254,6 +277,23 @@ function Store:prune_notes() end
 ---@return integer|ocibuild.fail removed
 ---@return integer|string bytes_or_msg their sizes
 function Store:gc_temps(dry) end
+---The blocks of the store's blob digest (made by codec), as its reuse record
+---says when it is usable (the blob untouched since): each block is {id
+---(SHA-256 of its input, hex), tend, oend (ends of its input and of its
+---piece), crc, ocrc (CRC-32 of both)}; head: bytes before the first piece.
+---@param codec ocibuild.Codec
+---@return {diff_id: string, tar_size: integer, blob: string, size: integer, head: integer, blocks: table[]}?
+function Store:reuse_record(codec, digest) end
+---A new folder in the store's temp folder, "<prefix>XXXXXX", held by the
+---lock returned (close it to let go): prune removes it, with all it holds,
+---once nobody holds it.
+---@return string|ocibuild.fail path
+---@return ocibuild.Fd|string lock_or_msg
+function Store:temp_dir(prefix) end
+---Removes a file or folder of the store's temp folder with all it holds
+---(links removed, never followed).
+---@return true|ocibuild.fail, string?, string?
+function Store:remove_temp(path) end
 ---Removes reuse records and layer states of blobs that are gone (all: every one).
 ---@return integer|ocibuild.fail records removed
 ---@return integer|string states_or_msg layer states removed
@@ -315,6 +355,16 @@ function TarReader:finish() end
 ---The current entry's body as a new file (0600, O_EXCL; removed when the write fails).
 ---@return integer|ocibuild.fail size
 function TarReader:to_file(path) end
+---Unpacks the rest of the archive below the folder dir (a build context
+---sent as a tar): names made clean, an absolute one or one holding ".."
+---(or deeper than 256) refused, nothing written through a link (a name
+---below a symlink or a file is refused), a name that comes twice refused,
+---hardlinks only to earlier files, no devices, FIFOs or sockets (BADTAR,
+---naming the entry); permission bits and mtimes set, folders' last;
+---limits: max_entries (default 4194304), max_bytes (default 1 TiB).
+---@param opts {max_entries: integer?, max_bytes: integer?}?
+---@return {entries: integer, bytes: integer}|ocibuild.fail, string?, string?
+function TarReader:unpack(dir, opts) end
 ---A tar (plain, gzip or zstd): a path, "-" for standard input, or a store and a digest.
 ---With a path, {any = true} also reads bzip2 and xz (the archives ADD unpacks).
 ---@param digest_or_opts string|{any: boolean?}?
@@ -388,6 +438,7 @@ function core.unlink(path) end
 ---@field body string the answer (empty when it went into a blob)
 ---@field digest string? `into`: the blob published
 ---@field size integer? `into`: its size
+---@field written integer `into_file`: the bytes written into the file
 ---@field url string the effective URL (after redirects)
 
 ---@class ocibuild.HttpRequest
@@ -416,8 +467,10 @@ local Http = {}
 ---Answers: kept in memory up to `max` (default 1 MiB; TOOBIG past it),
 ---or with `into`, a 2xx body becomes a blob of that store, cut off past
 ---`size` bytes (TOOBIG) and published only when it is `digest`
----(BADDIGEST otherwise, nothing left behind).
----@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?, hasher: ocibuild.Hasher?}?, into: {store: ocibuild.Store, digest: string?, size: integer?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
+---(BADDIGEST otherwise, nothing left behind); or with `into_file`, a 206
+---body (a range) is written into the regular file `path` at `offset`, cut
+---off past `size` bytes (TOOBIG); any other answer's body stays in memory.
+---@param spec {method: string?, url: string, headers: string[]?, body: string?, blob: {store: ocibuild.Store, digest: string, offset: integer?, length: integer?, size: integer?, hasher: ocibuild.Hasher?}?, into: {store: ocibuild.Store, digest: string?, size: integer?}?, into_file: {path: string, offset: integer?, size: integer?}?, max: integer?, follow: boolean?, timeout: integer?, insecure: boolean?, certinfo: boolean?}
 ---@return ocibuild.HttpRequest|ocibuild.fail, string?, string?
 function Http:start(spec) end
 ---Drives the transfers until one ends or `seconds` (default 0.1) pass.

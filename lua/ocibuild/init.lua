@@ -65,7 +65,8 @@ end
 -- (function(msg) for warnings; default: standard error), `on_event`
 -- (function(ev), see ocibuild.events), `on_save` (function(result, given),
 -- called with each result and the copy the caller gets), `registry` (default
--- registry options: creds, authfile, ca_file, insecure, ...), `allow`
+-- registry options: creds, authfile, ca_file, insecure, ...), `cache` (a
+-- shared cache every save uses: {from = {REF...}, to = {REF...}}), `allow`
 -- (function(path, what) -> path | nil, msg: the sandbox's check of every
 -- host path; with it the API has no `store`, `push` or `pull`: a build
 -- script builds and saves, it does not manage the user's store), `policy`
@@ -79,8 +80,8 @@ end
 function M.new(base, opts)
   opts = opts or {}
   local ctx = ops_context.new { store = opts.store, base = base, warn = opts.warn or stderr_warn,
-    on_event = opts.on_event, registry = opts.registry, policy = opts.policy, allow = opts.allow,
-    definition = opts.definition, attest = opts.attest }
+    on_event = opts.on_event, registry = opts.registry, cache = opts.cache, policy = opts.policy,
+    allow = opts.allow, definition = opts.definition, attest = opts.attest }
   local s = session.new(ctx, opts.on_save)
   local api = { VERSION = M.VERSION }
 

@@ -176,8 +176,10 @@ describe("deploy/", function()
         for f in str:gmatch("%f[%w%-]%-%-[%l][%l%-]*") do flags[f] = true end
       end
       assert_known(flags, "build")
-      -- IMAGE_DIGEST: through the metadata file, or straight from --digestfile once ocibuild has it
-      assert.truthy(flags["--metadata-file"] or flags["--digestfile"])
+      -- IMAGE_DIGEST: straight from --digestfile
+      local digestfile = false
+      for _, a in ipairs(build.args) do digestfile = digestfile or a == "--digestfile=$(results.IMAGE_DIGEST.path)" end
+      assert.is_true(digestfile)
       assert.truthy(flags["--push"] and flags["--from"])
     end)
 
@@ -212,11 +214,16 @@ describe("deploy/", function()
     assert.equal(T.image(d .. "/s", "site:1").desc.digest, T.read(d .. "/results/IMAGE_DIGEST"))
     assert.equal(ref, T.read(d .. "/results/IMAGE_URL"))
 
-    -- once ocibuild writes IMAGE_DIGEST itself (--digestfile) and no metadata file
+    -- what the build step's --digestfile writes, without a metadata file
     os.remove(d .. "/home/metadata.json")
-    T.write(d .. "/results/IMAGE_DIGEST", "sha256:" .. ("ab"):rep(32))
+    os.remove(d .. "/results/IMAGE_DIGEST")
+    T.write(d .. "/ctx/f.txt", "f2\n")
+    c, out, e = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "site:2", "-q",
+      "--digestfile", d .. "/results/IMAGE_DIGEST")
+    assert.equal(0, c, e)
     code, _, err = run()
     assert.equal(0, code, err)
-    assert.equal("sha256:" .. ("ab"):rep(32), T.read(d .. "/results/IMAGE_DIGEST"))
+    assert.equal(out:gsub("\n$", ""), T.read(d .. "/results/IMAGE_DIGEST"))
+    assert.equal(T.image(d .. "/s", "site:2").desc.digest, T.read(d .. "/results/IMAGE_DIGEST"))
   end)
 end)

@@ -137,17 +137,19 @@ describe("ocibuild build and run output", function()
     end)
   end)
 
-  describe("-q, --iidfile, --metadata-file", function()
-    it("build -q prints the manifest digest alone; the files hold the image ID and the result", function()
+  describe("-q, --iidfile, --digestfile, --metadata-file", function()
+    it("build -q prints the manifest digest alone; the files hold the image ID, digest and result", function()
       local d = T.tmpdir(finally)
       local code, out, err = T.ocibuild("--store", d .. "/s", "build", context(d), "-t", "m:1", "-t",
         "example.com/t/m:2",
-        "-q", "--iidfile", d .. "/iid", "--metadata-file", d .. "/meta.json", "-o", d .. "/m.tar")
+        "-q", "--iidfile", d .. "/iid", "--metadata-file", d .. "/meta.json", "-o", d .. "/m.tar",
+        "--digestfile", d .. "/digest")
       assert.equal(0, code, err)
       assert.equal("", err)
       local img = T.image(d .. "/s", "m:1")
       assert.equal(img.desc.digest .. "\n", out)
       assert.equal(img.manifest.config.digest, T.read(d .. "/iid"))
+      assert.equal(img.desc.digest, T.read(d .. "/digest"))
       local meta = assert(json.decode(T.read(d .. "/meta.json"), "metadata"))
       assert.same({
         ["containerimage.digest"] = img.desc.digest,

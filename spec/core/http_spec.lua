@@ -158,6 +158,39 @@ describe("ocibuild.core", function()
       assert.equal("", temps(ddir))
     end)
 
+    it("writes a range of a blob (206) into a file at an offset; any other answer stays in memory", function()
+      if not reg then return pending("docker-registry is not installed") end
+      local src = store(finally)
+      local dir = T.tmpdir(finally)
+      local data = ("0123456789abcdef"):rep(65536) -- 1 MiB
+      local digest, size = put(src, data)
+      local c = assert(core.http {})
+      local loc = assert(run(c, { method = "POST", url = reg.url .. "/v2/core/rng/blobs/uploads/" })).headers.location
+      assert.equal(201, assert(run(c, { method = "PUT", url = loc .. "&digest=" .. digest,
+        blob = { store = src, digest = digest, size = size } })).status)
+      local file = dir .. "/holes"
+      T.write(file, ("."):rep(40))
+      local url = reg.url .. "/v2/core/rng/blobs/" .. digest
+      local res = assert(run(c, { url = url, headers = { "Range: bytes=5-14" },
+        into_file = { path = file, offset = 20, size = 10 } }))
+      assert.same({ 206, "", 10 }, { res.status, res.body, res.written })
+      assert.equal(("."):rep(20) .. "56789abcde" .. ("."):rep(10), T.read(file))
+      -- more than asked for is cut off
+      assert.same({ nil, "TOOBIG: the answer goes on past the 4 bytes expected: " .. url, "TOOBIG" },
+        { run(c, { url = url, headers = { "Range: bytes=0-9" }, into_file = { path = file, offset = 0, size = 4 } }) })
+      -- a whole answer (no Range) is not a range: kept in memory, capped
+      res = assert(run(c, { url = url, max = 2 << 20, into_file = { path = file, offset = 0, size = 10 } }))
+      assert.same({ 200, size, 0 }, { res.status, #res.body, res.written })
+      -- only a regular file, never through a link
+      T.must("ln -s holes " .. T.q(dir .. "/link"))
+      local r, _, code = c:start { url = url, into_file = { path = dir .. "/link" } }
+      assert.same({ nil, "ELOOP" }, { r, code })
+      r, _, code = c:start { url = url, into_file = { path = dir } }
+      assert.is_nil(r)
+      assert.truthy(code == "EISDIR" or code == "EINVAL", code)
+      c:close()
+    end)
+
     it("caps bodies kept in memory and blobs fetched; checks the size of a blob sent", function()
       if not reg then return pending("docker-registry is not installed") end
       local src = store(finally)

@@ -192,13 +192,18 @@ describe("ocibuild.cli.progress", function()
     r.on_event(LAYER)
     r.on_event { type = "progress", stage = "layer", id = "layer 1/1", entries = 3, bytes = 3072, out = 100 }
     r.on_event { type = "end", stage = "layer", id = "layer 1/1", entries = 3, bytes = 3072, size = 100 }
+    r.on_event(LAYER)
+    r.on_event { type = "end", stage = "layer", id = "layer 1/1", entries = 3, bytes = 3072, size = 100,
+      cache = "reg.example/team/cache", saved = 3072, fetched = 100 }
     r.on_event { type = "blob", stage = "archive", digest = "sha256:aa", size = 1, action = "copied" }
     r.on_event { type = "blob", stage = "push", digest = "sha256:bb", size = 2048, action = "uploaded" }
     r.on_event { type = "end", stage = "image", id = "a:1", digest = "sha256:cc", size = 5000 }
     r.warn("careful")
     local lines = {}
-    for l in out:text():gmatch("[^\n]+") do lines[#lines + 1] = l:gsub("%d+%.%ds$", "Ns") end
-    assert.same({ "layer 1/1: 3 entries, 3.0 KiB -> 100 B, Ns", "push sha256:bb: uploaded, 2.0 KiB",
+    for l in out:text():gmatch("[^\n]+") do lines[#lines + 1] = l:gsub("%d+%.%ds$", "Ns"):gsub("%d+%.%ds;", "Ns;") end
+    assert.same({ "layer 1/1: 3 entries, 3.0 KiB -> 100 B, Ns",
+      "layer 1/1: 3 entries, 3.0 KiB -> 100 B, Ns; from cache reg.example/team/cache: 3.0 KiB not compressed, "
+        .. "100 B fetched", "push sha256:bb: uploaded, 2.0 KiB",
       "image a:1: sha256:cc, 4.9 KiB, Ns", "ocibuild: warning: careful" }, lines)
   end)
 

@@ -125,6 +125,56 @@ static int dir_lock(const char *dir, int exclusive) {
   return fd;
 }
 
+int ocb_rmtree(int at, const char *name, uint64_t *files, uint64_t *bytes) {
+  struct stat st;
+  struct dirent *de;
+  DIR *d;
+  int fd, e = 0;
+  if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return -1;
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlinkat(at, name, 0) < 0) return -1;
+    *files += 1, *bytes += (uint64_t)st.st_size;
+    return 0;
+  }
+  if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) return -1;
+  (void)fchmod(fd, 0700); /* a read-only folder of an archive still gives its entries up */
+  if (!(d = fdopendir(fd))) {
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+        ocb_rmtree(dirfd(d), de->d_name, files, bytes) < 0 && !e)
+      e = errno;
+  closedir(d);
+  if (unlinkat(at, name, AT_REMOVEDIR) < 0) return -1;
+  errno = e;
+  return e ? -1 : 0;
+}
+
+int ocb_adir_open(const char *tmpdir, const char *prefix, char **path, ocb_err *err) {
+  size_t n = strlen(tmpdir) + strlen(prefix) + 8;
+  int lock, fd = -1, e = 0;
+  if (!(*path = malloc(n))) return ocb_errno(err, ENOMEM, tmpdir);
+  snprintf(*path, n, "%s/%sXXXXXX", tmpdir, prefix);
+  /* made and locked under the folder's shared lock: no sweep sees it unlocked */
+  lock = dir_lock(tmpdir, 0);
+  if (!mkdtemp(*path) || (fd = open(*path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+      flock(fd, LOCK_EX | LOCK_NB) < 0)
+    e = errno;
+  if (lock >= 0) close(lock);
+  if (e) {
+    if (fd >= 0) close(fd);
+    ocb_errno(err, e, tmpdir);
+    free(*path);
+    *path = NULL;
+    return -1;
+  }
+  return fd;
+}
+
 int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err *err) {
   size_t plen = strlen(prefix);
   struct dirent *de;
@@ -148,11 +198,17 @@ int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err
       continue;
     fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) continue;
-    /* A writer holds its temp file's flock until it publishes or drops it. */
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-        ((out && out->dry) || unlinkat(dirfd(d), de->d_name, 0) == 0) && out) {
-      out->files++;
-      out->bytes += (uint64_t)st.st_size;
+    /* A writer holds its temp file's flock until it publishes or drops
+     * it; a temp folder (ocb_adir_open) goes with all it holds. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
+      uint64_t files = 0, bytes = 0;
+      if (S_ISDIR(st.st_mode)) {
+        files = 1; /* the folder, and what it held */
+        if (!out || !out->dry) (void)ocb_rmtree(dirfd(d), de->d_name, &files, &bytes);
+      } else if ((out && out->dry) || unlinkat(dirfd(d), de->d_name, 0) == 0) {
+        files = 1, bytes = (uint64_t)st.st_size;
+      }
+      if (out) out->files += files, out->bytes += bytes;
     }
     close(fd);
   }

@@ -75,10 +75,21 @@ typedef struct ocb_prior {
 void ocb_prior_init(ocb_prior *p);
 void ocb_prior_free(ocb_prior *p);
 
-/* Called on a worker with the id of this input's first block: returns 1
- * with *prior filled when an earlier output began with the same block,
- * else 0 (nothing to reuse; never an error: reuse is only a cache). */
+/* Called on the thread that writes, with the id of this input's first
+ * block, before the block is compressed: returns 1 with *prior filled when
+ * an earlier output began with the same block, 2 when a candidate did (an
+ * output elsewhere, known by its blocks and blob digest only: fd -1), else
+ * 0 (nothing to reuse; never an error: reuse is only a cache). */
 typedef int (*ocb_prior_fn)(void *ud, const unsigned char id0[32], ocb_prior *prior);
+
+/* How an output leaves a hole of n bytes (its bytes come later). */
+typedef int (*ocb_skip_fn)(void *ud, uint64_t n, ocb_err *err);
+
+/* A hole of the output: block k's piece, at [at, at + len), is to be the
+ * candidate's piece of its block j. */
+typedef struct ocb_hole {
+  uint64_t k, j, at, len;
+} ocb_hole;
 
 typedef struct ocb_comp ocb_comp;
 ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err *err);
@@ -96,9 +107,24 @@ int ocb_comp_track(ocb_comp *c, ocb_prior_fn find, void *ud, int flags, ocb_err 
  * copied, checked, when output starts; the hash resumes from their
  * state), and the bytes written are the input from there on. */
 int ocb_comp_prior(ocb_comp *c, ocb_prior *prior, uint64_t k, ocb_err *err);
-/* The earlier output's blocks and blob digest, or NULL. */
+/* The earlier output's blocks (or the candidate's), or NULL; and the
+ * earlier output's blob digest, or NULL. */
 const ocb_blocks *ocb_comp_prior_blocks(const ocb_comp *c);
 const char *ocb_comp_prior_digest(const ocb_comp *c);
+/* Before the first write: blocks a candidate has (same input, checked by
+ * digest, length and CRC-32) are not compressed: their pieces are left as
+ * holes in the output through skip, not hashed. Without it, candidates
+ * are ignored. */
+void ocb_comp_set_skip(ocb_comp *c, ocb_skip_fn skip);
+/* After finish: the holes, in output order (*n of them). */
+const ocb_hole *ocb_comp_holes(const ocb_comp *c, uint64_t *n);
+/* After finish, once the caller wrote the candidate's pieces into the
+ * holes of the output, the file open on fd: each piece is checked (its
+ * CRC-32 as the candidate says, then decompressed: it must be the block's
+ * input, by SHA-256 and CRC-32; BADPIECE when not), on `threads` threads,
+ * then the output is hashed from the first hole on (the result's digest,
+ * and the blocks' output states). */
+int ocb_comp_fill(ocb_comp *c, int fd, int threads, ocb_err *err);
 /* Nominal input bytes per block, and the most a cut block may hold. */
 size_t ocb_comp_block_size(const ocb_comp *c);
 size_t ocb_comp_block_cap(const ocb_comp *c);
@@ -125,6 +151,7 @@ typedef struct ocb_comp_result {
   char blob[OCB_DIGEST_BUF];    /* with whole: that blob's digest */
   uint64_t blob_size;           /* with whole: its size */
   uint64_t blocks, reused;      /* blocks in all, and taken from the earlier output */
+  uint64_t holes;               /* holes left (then digest is "" until filled) */
 } ocb_comp_result;
 
 /* After ocb_comp_finish of a tracked pipeline. */

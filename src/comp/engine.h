@@ -78,6 +78,29 @@ int ocb_prior_prefix(const ocb_prior *p, const ocb_engine *e, int level, uint64_
 int ocb_prior_corrupt(const ocb_prior *p, ocb_err *err);
 
 /*
+ * Filled holes (fill.c): a candidate's pieces, written by the caller into
+ * an output's holes, checked against the blocks they stand for, then the
+ * output hashed on from the state before the first hole.
+ */
+typedef struct ocb_fill {
+  const ocb_engine *eng;
+  const ocb_blocks *cand; /* the candidate's blocks */
+  const ocb_blocks *now;  /* the output's */
+  const ocb_hole *holes;
+  uint64_t n;
+  int fd;
+  size_t cap, pcap; /* the most a block holds, and a piece buffer */
+} ocb_fill;
+/* Checks every hole's piece on `threads` threads (BADPIECE for one that
+ * is not its block). */
+int ocb_fill_check(const ocb_fill *f, int threads, ocb_err *err);
+/* Hashes the output from `from` (a state at a multiple of 64 bytes) to
+ * `size`; blocks from first on get their output states. digest gets the
+ * output's. */
+int ocb_fill_hash(const ocb_fill *f, const ocb_sha256_state *from, ocb_blocks *now, uint64_t first,
+                  uint64_t size, char digest[OCB_DIGEST_BUF], ocb_err *err);
+
+/*
  * Deflate block scanner (dscan.c): walks a complete raw deflate stream
  * without producing output, decoding only the Huffman tables and the
  * symbols' lengths, and reports where its final block's header is and

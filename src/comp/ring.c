@@ -4,7 +4,9 @@
  * and compressed in any order by worker threads, written out in order by
  * the caller, so output never depends on threads or timing. Pieces of an
  * earlier output (prior.c) stand in for blocks known or found to be the
- * same; where earlier outputs are found is the caller's business.
+ * same; where earlier outputs are found is the caller's business. The
+ * blocks of a candidate (an output elsewhere, known by its blocks only)
+ * leave holes the caller fills and checks afterwards (ocb_comp_fill).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +36,7 @@ typedef struct slot {
   int kind, prep, hash;
   int64_t from; /* the earlier output's block whose piece is this one's, or -1 */
   unsigned char id[32];
+  int has_id; /* id computed already (the first block, for find) */
   ocb_sha256_state st;
   uint32_t crc, ocrc;
 } slot;
@@ -78,6 +81,14 @@ struct ocb_comp {
   ocb_blocks now; /* this input's */
   ocb_prior old;  /* the earlier output */
   int matching;   /* every block so far is the earlier output's, in place */
+
+  /* A candidate's blocks leave holes (see ocb_comp_holes). */
+  int deferred;     /* old is a candidate: no blob to copy pieces from */
+  ocb_skip_fn skip; /* how the output leaves a hole, or NULL: no candidates */
+  ocb_hole *holes;  /* in output order */
+  uint64_t nholes, caph;
+  ocb_sha256_state of;         /* the output's hash state before the first hole */
+  char filled[OCB_DIGEST_BUF]; /* once they are filled: the output's digest */
 };
 
 static void set_failed(ocb_comp *c, const ocb_err *err) {
@@ -95,26 +106,14 @@ static void hash_block(ocb_comp *c, slot *s) {
   if (ocb_sha256_save(c->ih, &s->st) < 0) memset(&s->st, 0, sizeof s->st);
 }
 
-/* At the first block: the earlier output that began with the same block. */
-static void find_prior(ocb_comp *c, const unsigned char id0[32]) {
-  if (c->find(c->find_ud, id0, &c->old) == 1) {
-    if (ocb_prior_index(&c->old) == 0)
-      c->matching = 1;
-    else
-      ocb_prior_free(&c->old);
-  }
-  pthread_mutex_lock(&c->mu);
-  c->ready = 1;
-  pthread_cond_broadcast(&c->work);
-  pthread_mutex_unlock(&c->mu);
-}
-
 /* Compresses a block, unless a block of the earlier output has its bytes. */
 static int compress_block(ocb_comp *c, void *w, slot *s, ocb_err *err) {
   int64_t j;
-  if (c->flags & OCB_TRACK_IDS) ocb_sha256_digest(s->in, s->in_len, s->id);
-  if (!c->ready && s->seq == 0) find_prior(c, s->id);
-  if (c->old.b.n && (j = ocb_prior_lookup(&c->old, s->id, s->in_len)) >= 0) {
+  if ((c->flags & OCB_TRACK_IDS) && !s->has_id) ocb_sha256_digest(s->in, s->in_len, s->id);
+  if (c->old.b.n && (j = ocb_prior_lookup(&c->old, s->id, s->in_len)) >= 0 &&
+      (!c->deferred || (uint32_t)libdeflate_crc32(0, s->in, s->in_len) == c->old.b.v[j].crc)) {
+    /* (a candidate's word is checked against what the input is, here and
+     * again, against its piece, when the hole is filled) */
     const ocb_block *b = &c->old.b.v[j];
     s->from = j, s->crc = b->crc, s->ocrc = b->ocrc;
     s->out_len = (size_t)(b->oend - ocb_blocks_ostart(&c->old.b, (uint64_t)j));
@@ -241,6 +240,7 @@ void ocb_comp_free(ocb_comp *c) {
   ocb_sha256_free(c->oh);
   ocb_blocks_free(&c->now);
   ocb_prior_free(&c->old);
+  free(c->holes);
   free(c->copy);
   free(c->oin);
   free(c->opiece);
@@ -339,7 +339,11 @@ const ocb_blocks *ocb_comp_prior_blocks(const ocb_comp *c) {
 }
 
 const char *ocb_comp_prior_digest(const ocb_comp *c) {
-  return c->old.b.n ? c->old.blob : NULL;
+  return c->old.b.n && !c->deferred ? c->old.blob : NULL;
+}
+
+void ocb_comp_set_skip(ocb_comp *c, ocb_skip_fn skip) {
+  c->skip = skip;
 }
 
 /* Hands bytes to the output, counting and hashing them (but those the
@@ -347,7 +351,8 @@ const char *ocb_comp_prior_digest(const ocb_comp *c) {
 static int put(void *ud, const void *buf, size_t n, ocb_err *err) {
   ocb_comp *c = ud;
   uint64_t skip = c->oskip > c->osize ? c->oskip - c->osize : 0;
-  if (c->oh && skip < n) ocb_sha256_update(c->oh, (const char *)buf + skip, n - (size_t)skip);
+  if (c->oh && !c->nholes && skip < n)
+    ocb_sha256_update(c->oh, (const char *)buf + skip, n - (size_t)skip);
   c->osize += n;
   return n ? c->out(c->ud, buf, n, err) : 0;
 }
@@ -380,12 +385,33 @@ static int note_block(ocb_comp *c, const slot *s, uint64_t oend, ocb_err *err) {
   if (!c->track) return 0;
   memcpy(b.id, s->id, 32);
   b.st = s->st, b.tend = c->isize, b.oend = oend, b.crc = s->crc, b.ocrc = s->ocrc;
-  /* The output's state is known only where it went through this output. */
-  if (oend == c->osize)
+  /* The output's state is known only where it went through this output
+   * (after a hole, ocb_comp_fill finds it). */
+  if (c->nholes)
+    memset(&b.ost, 0, sizeof b.ost);
+  else if (oend == c->osize)
     ocb_sha256_save_floor(c->oh, &b.ost);
   else
     b.ost = c->old.b.v[s->seq].ost;
   return ocb_blocks_push(&c->now, &b) < 0 ? ocb_errno(err, ENOMEM, "blocks") : 0;
+}
+
+/* Leaves a hole for the candidate's piece of block s->from (the output's
+ * hash stops before the first one). */
+static int hole(ocb_comp *c, slot *s, ocb_err *err) {
+  ocb_hole h;
+  if (c->nholes == c->caph) {
+    uint64_t cap = c->caph ? 2 * c->caph : 64;
+    ocb_hole *v = realloc(c->holes, cap * sizeof *v);
+    if (!v) return ocb_errno(err, ENOMEM, "blocks");
+    c->holes = v, c->caph = cap;
+  }
+  if (!c->nholes) ocb_sha256_save_floor(c->oh, &c->of);
+  h.k = s->seq, h.j = (uint64_t)s->from, h.at = c->osize, h.len = s->out_len;
+  c->holes[c->nholes++] = h;
+  if (c->skip(c->ud, h.len, err) < 0) return -1;
+  c->osize += h.len;
+  return note_block(c, s, c->osize, err);
 }
 
 /* Writes one finished block's piece (or, while every block so far is the
@@ -400,6 +426,7 @@ static int emit(ocb_comp *c, slot *s, ocb_err *err) {
     return note_block(c, s, c->old.b.v[k].oend, err);
   c->matching = 0;
   if (!c->started && start(c, k, err) < 0) return -1;
+  if (s->from >= 0 && c->deferred && !c->eng->passthrough) return hole(c, s, err);
   if (s->from >= 0 && s->kind != K_OLD && !c->eng->passthrough) {
     if (need_copy(c, err) < 0 ||
         ocb_prior_piece(&c->old, (uint64_t)s->from, c->copy, c->pcap, &n, err) < 0 ||
@@ -464,12 +491,30 @@ static slot *take_slot(ocb_comp *c, ocb_err *err) {
   return s;
 }
 
+/* The first block, before the workers see it: the earlier output (or a
+ * candidate) that began with the same block, looked up on this thread. */
+static void first_block(ocb_comp *c, slot *s) {
+  int r;
+  ocb_sha256_digest(s->in, s->in_len, s->id);
+  s->has_id = 1;
+  r = c->find(c->find_ud, s->id, &c->old);
+  if (r == 2 && (!c->skip || c->old.fd >= 0)) r = 0; /* no holes to leave */
+  if (r > 0 && ocb_prior_index(&c->old) == 0) {
+    c->deferred = r == 2, c->matching = r == 1;
+  } else {
+    ocb_prior_free(&c->old);
+  }
+}
+
 static void submit(ocb_comp *c, slot *s, int kind, int64_t from) {
   if (s == c->cur) c->cur = NULL;
   s->kind = kind, s->from = from;
   memset(s->id, 0, sizeof s->id);
   memset(&s->st, 0, sizeof s->st);
+  s->has_id = 0;
+  if (s->seq == 0 && !c->ready && c->find && kind == K_FRESH) first_block(c, s);
   pthread_mutex_lock(&c->mu);
+  if (s->seq == 0) c->ready = 1;
   s->prep = W_TODO;
   s->hash = c->track ? W_TODO : W_DONE;
   c->submitted++;
@@ -560,6 +605,8 @@ void ocb_comp_result_get(const ocb_comp *c, ocb_comp_result *r) {
   r->blocks = c->submitted;
   r->reused = c->nreused;
   r->whole = c->track && !c->started && c->matching && c->nreused == c->submitted;
+  r->holes = c->filled[0] ? 0 : c->nholes;
+  if (c->nholes) memcpy(r->digest, c->filled, sizeof r->digest); /* "" until filled */
   if (r->whole) {
     memcpy(r->blob, c->old.blob, sizeof r->blob);
     r->blob_size = c->old.size;
@@ -568,6 +615,20 @@ void ocb_comp_result_get(const ocb_comp *c, ocb_comp_result *r) {
 
 const ocb_blocks *ocb_comp_blocks(const ocb_comp *c) {
   return &c->now;
+}
+
+const ocb_hole *ocb_comp_holes(const ocb_comp *c, uint64_t *n) {
+  *n = c->nholes;
+  return c->holes;
+}
+
+int ocb_comp_fill(ocb_comp *c, int fd, int threads, ocb_err *err) {
+  ocb_fill f;
+  if (!c->nholes || c->filled[0]) return 0;
+  f.eng = c->eng, f.cand = &c->old.b, f.now = &c->now, f.holes = c->holes, f.n = c->nholes;
+  f.fd = fd, f.cap = c->cap, f.pcap = c->pcap;
+  if (ocb_fill_check(&f, threads, err) < 0) return -1;
+  return ocb_fill_hash(&f, &c->of, &c->now, c->holes[0].k, c->osize, c->filled, err);
 }
 
 size_t ocb_comp_block_size(const ocb_comp *c) {

@@ -7,6 +7,9 @@
  * all (skip.c): before the first change nothing is written, the stream
  * resumes at the last block boundary before it, and after it unchanged
  * entries are taken from the earlier build, whole blocks at a time.
+ * Without a state, the first block names an earlier output in the store,
+ * or (the caller's hook) a candidate elsewhere, whose blocks are then left
+ * as holes the caller fills (a registry's pieces) before ocb_layer_fill.
  * Progress and warnings go to the caller's hooks, on the caller's thread.
  */
 #include <errno.h>
@@ -20,7 +23,7 @@
 
 #include "layer.h"
 
-typedef struct job {
+struct ocb_layer_job {
   const ocb_layer_spec *spec;
   const ocb_layer_hooks *hooks;
   ocb_walk *walk;
@@ -39,7 +42,11 @@ typedef struct job {
   uint64_t since;     /* when this build began, in the file system's time (ns) */
   int sink;           /* tar bytes are dropped: the earlier build's stand in */
   uint64_t next_tick; /* monotonic ms of the next progress call */
-} job;
+  int hfailed;        /* the candidate hook failed: herr says why */
+  ocb_err herr;
+  uint64_t end; /* tar offset of the end-of-archive blocks (for the state) */
+};
+typedef struct ocb_layer_job job;
 
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -64,7 +71,23 @@ static int tar_out(void *ud, const void *buf, size_t len, ocb_err *err) {
   if (j->sink || !j->place) return 0; /* the end blocks of a tar not used */
   j->stats.tar_bytes += len;
   if (ocb_place_write(j->place, buf, len, err) < 0) return -1;
+  if (j->hfailed) {
+    *err = j->herr;
+    return -1;
+  }
   return tick(j, err);
+}
+
+/* The first block's earlier output: in the store, else the caller's
+ * candidate (an ocb_prior_fn). */
+static int find(void *ud, const unsigned char id0[32], ocb_prior *prior) {
+  job *j = ud;
+  int r;
+  if (j->spec->reuse && ocb_reuse_find(&j->reuse, id0, prior)) return 1;
+  if (!j->hooks || !j->hooks->candidate) return 0;
+  r = j->hooks->candidate(j->hooks->ud, id0, prior, &j->herr);
+  if (r < 0) j->hfailed = 1;
+  return r > 0 ? 2 : 0;
 }
 
 /* One item, after the cut rule had its say. */
@@ -378,8 +401,22 @@ static int end_tar(job *j, ocb_err *err) {
   return ocb_tar_finish(j->tar, err);
 }
 
+/* The blob (its digest known), published, and its blocks recorded. */
+static int commit(job *j, ocb_layer_result *res, ocb_err *err) {
+  if (ocb_blobw_commit(&j->blob, res->comp.digest, res->digest, &res->size, err) < 0) return -1;
+  res->created = j->blob.created;
+  if (j->spec->reuse && ocb_reuse_write(&j->reuse, j->comp, res->digest, res->size, err) < 0) {
+    /* The record only speeds up the next build: say so, go on. */
+    char msg[1400];
+    snprintf(msg, sizeof msg, "cannot record the layer's blocks for reuse: %s", err->msg);
+    if (warn(j, msg, err) < 0) return -1;
+  }
+  return 0;
+}
+
 /* Ends the tar and the pipeline, then publishes the blob, or drops it when
- * the earlier build's blob is the result, and records the blocks. */
+ * the earlier build's blob is the result, and records the blocks; or,
+ * with holes left, keeps everything for ocb_layer_fill. */
 static int publish(job *j, ocb_layer_result *res, ocb_err *err) {
   uint64_t end = ocb_place_pos(j->place);
   if (end_tar(j, err) < 0 || ocb_place_finish(j->place, err) < 0 ||
@@ -392,21 +429,25 @@ static int publish(job *j, ocb_layer_result *res, ocb_err *err) {
     }
     return -1;
   }
+  if (j->hfailed) { /* the hook, called as the last block went in */
+    *err = j->herr;
+    return -1;
+  }
   res->tar_size = ocb_place_pos(j->place);
   ocb_comp_result_get(j->comp, &res->comp);
+  if (res->comp.holes) {
+    /* the file gets its whole size now: the holes are filled through its path */
+    j->end = end;
+    if (ftruncate(j->blob.f.fd, (off_t)j->blob.size) < 0)
+      return ocb_errno(err, errno, j->blob.f.tmp);
+    return 0;
+  }
   if (res->comp.whole) {
     ocb_blobw_abort(&j->blob);
     memcpy(res->digest, res->comp.blob, sizeof res->digest);
     res->size = res->comp.blob_size;
-  } else {
-    if (ocb_blobw_commit(&j->blob, res->comp.digest, res->digest, &res->size, err) < 0) return -1;
-    res->created = j->blob.created;
-    if (j->spec->reuse && ocb_reuse_write(&j->reuse, j->comp, res->digest, res->size, err) < 0) {
-      /* The record only speeds up the next build: say so, go on. */
-      char msg[1400];
-      snprintf(msg, sizeof msg, "cannot record the layer's blocks for reuse: %s", err->msg);
-      if (warn(j, msg, err) < 0) return -1;
-    }
+  } else if (commit(j, res, err) < 0) {
+    return -1;
   }
   return save_state(j, res, end, err);
 }
@@ -449,7 +490,8 @@ static int noted(const job *j) {
 /* The walk, its warnings, the pipeline and the earlier build's state. */
 static int open_all(job *j, ocb_err *err) {
   const ocb_layer_spec *s = j->spec;
-  int i, flags = OCB_TRACK_CUTS | (s->reuse ? OCB_TRACK_IDS : 0);
+  int cand = j->hooks && j->hooks->candidate;
+  int i, flags = OCB_TRACK_CUTS | (s->reuse || cand ? OCB_TRACK_IDS : 0);
   if (s->root && !(j->walk = ocb_walk_open_sub(s->root, s->match_base, s->matcher, 0, err)))
     return -1;
   if (j->walk && j->hooks && j->hooks->warn) {
@@ -478,9 +520,10 @@ static int open_all(job *j, ocb_err *err) {
    * cold build mostly reads and compresses: helpers would only compete. */
   if (j->skip) ocb_walk_threads(j->walk, s->codec->threads);
   if (!j->skip && open_state(j, err) < 0) return -1;
-  /* Without a state, the codec's records are looked up by the first block. */
-  if (ocb_comp_track(j->comp, s->reuse && !j->skip ? ocb_reuse_find : NULL, &j->reuse, flags, err) <
-          0 ||
+  /* Without a state, the codec's records (or the caller's candidates) are
+   * looked up by the first block. */
+  if (cand) ocb_comp_set_skip(j->comp, ocb_blobw_skip);
+  if (ocb_comp_track(j->comp, (s->reuse || cand) && !j->skip ? find : NULL, j, flags, err) < 0 ||
       !(j->tar = ocb_tar_new(tar_out, j, err)))
     return -1;
   ocb_tar_watch(j->tar, j->cat);
@@ -508,24 +551,59 @@ static int run(job *j, ocb_layer_result *res, ocb_err *err) {
   return 0;
 }
 
+void ocb_layer_free(ocb_layer_job *j) {
+  if (!j) return;
+  ocb_walk_close(j->walk);
+  ocb_notes_free(j->notes);
+  ocb_tar_free(j->tar);
+  ocb_place_free(j->place);
+  ocb_comp_free(j->comp);
+  ocb_blobw_abort(&j->blob);
+  ocb_skip_free(j->skip);
+  ocb_lstate_abort(j->state);
+  ocb_catalog_free(j->cat);
+  free(j->name);
+  free(j);
+}
+
 int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,
-                    ocb_err *err) {
-  job j;
+                    ocb_layer_job **keep, ocb_err *err) {
+  job *j = calloc(1, sizeof *j);
   int r;
-  memset(&j, 0, sizeof j);
   memset(res, 0, sizeof *res);
-  j.spec = spec, j.hooks = hooks;
-  j.blob.f.fd = -1;
-  r = run(&j, res, err);
-  ocb_walk_close(j.walk);
-  ocb_notes_free(j.notes);
-  ocb_tar_free(j.tar);
-  ocb_place_free(j.place);
-  ocb_comp_free(j.comp);
-  ocb_blobw_abort(&j.blob);
-  ocb_skip_free(j.skip);
-  ocb_lstate_abort(j.state);
-  ocb_catalog_free(j.cat);
-  free(j.name);
+  *keep = NULL;
+  if (!j) return ocb_errno(err, ENOMEM, "layer");
+  j->spec = spec, j->hooks = hooks;
+  j->blob.f.fd = -1;
+  r = run(j, res, err);
+  if (r == 0 && res->comp.holes) {
+    /* the walk and the tar are done with; the rest waits for the fill */
+    ocb_walk_close(j->walk);
+    ocb_notes_free(j->notes);
+    ocb_tar_free(j->tar);
+    ocb_catalog_free(j->cat);
+    free(j->name);
+    j->walk = NULL, j->notes = NULL, j->tar = NULL, j->hooks = NULL;
+    j->cat = NULL, j->name = NULL;
+    *keep = j;
+    return 0;
+  }
+  ocb_layer_free(j);
   return r;
+}
+
+const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand,
+                                const ocb_blocks **now, const char **path, uint64_t *n) {
+  *cand = ocb_comp_prior_blocks(j->comp);
+  *now = ocb_comp_blocks(j->comp);
+  *path = j->blob.f.tmp;
+  return ocb_comp_holes(j->comp, n);
+}
+
+int ocb_layer_fill(ocb_layer_job *j, ocb_layer_result *res, ocb_err *err) {
+  if (ocb_comp_fill(j->comp, j->blob.f.fd, j->spec->codec->threads, err) < 0) return -1;
+  ocb_comp_result_get(j->comp, &res->comp);
+  if (commit(j, res, err) < 0) return -1;
+  res->stats.out_bytes = res->size;
+  return save_state(j, res, j->end, err);
 }

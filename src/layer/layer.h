@@ -228,6 +228,8 @@ typedef struct ocb_untar_entry {
 ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err);
 /* The same, also reading bzip2 and xz (the archives ADD unpacks). */
 ocb_untar *ocb_untar_open_any(int fd, const char *what, ocb_err *err);
+/* What names the input in messages. */
+const char *ocb_untar_what(const ocb_untar *u);
 /* 1: *e filled; 0: the end; -1: err filled. */
 int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err);
 /* Streams the current entry's body to out (NULL: skip it). */
@@ -236,6 +238,21 @@ int ocb_untar_data(ocb_untar *u, ocb_out_fn out, void *ud, ocb_err *err);
  * left after the archive's end is read and counted too). */
 int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err);
 void ocb_untar_close(ocb_untar *u);
+
+/*
+ * Unpacking a tar into a folder (unpack.c): a build context sent as a tar
+ * stream, its names checked (see unpack.c), bounded.
+ */
+typedef struct ocb_unpack_limits {
+  uint64_t max_entries, max_bytes;
+} ocb_unpack_limits;
+typedef struct ocb_unpack_stats {
+  uint64_t entries, bytes;
+} ocb_unpack_stats;
+/* Unpacks what is left of t below the folder open on root. BADTAR for an
+ * entry refused. */
+int ocb_unpack(ocb_untar *t, int root, const ocb_unpack_limits *lim, ocb_unpack_stats *st,
+               ocb_err *err);
 
 /*
  * Skipping unchanged entries (skip.c), for the layer job: walked entries
@@ -367,6 +384,10 @@ typedef struct ocb_layer_hooks {
   /* With a catalog: each capture, and at the end its records. */
   ocb_capture_fn capture;
   int (*records)(void *ud, const char *rec, size_t len, ocb_err *err);
+  /* Without a layer state or an earlier output in the store: a candidate
+   * for the layer (blocks and blob digest, fd -1) whose input began with
+   * the block id0, into *prior: 1 found, 0 none, -1 stop with err. */
+  int (*candidate)(void *ud, const unsigned char id0[32], ocb_prior *prior, ocb_err *err);
   void *ud;
   unsigned interval_ms; /* least time between progress calls */
 } ocb_layer_hooks;
@@ -381,7 +402,22 @@ typedef struct ocb_layer_result {
   char prior[OCB_DIGEST_BUF]; /* the earlier blob entries were kept from, or "" */
 } ocb_layer_result;
 
+/* Builds the layer. When a candidate's blocks left holes in the blob
+ * (res->comp.holes), nothing is published yet: *keep holds the job, whose
+ * holes the caller fills through the temp file's path before
+ * ocb_layer_fill (else ocb_layer_free drops it all). */
+typedef struct ocb_layer_job ocb_layer_job;
 int ocb_layer_build(const ocb_layer_spec *spec, const ocb_layer_hooks *hooks, ocb_layer_result *res,
-                    ocb_err *err);
+                    ocb_layer_job **keep, ocb_err *err);
+/* The holes (*n of them, in output order), the candidate's blocks (the
+ * ranges of its blob their pieces are), the layer's own, and the file to
+ * write them into. */
+const ocb_hole *ocb_layer_holes(const ocb_layer_job *j, const ocb_blocks **cand,
+                                const ocb_blocks **now, const char **path, uint64_t *n);
+/* Checks the pieces written into the holes (BADPIECE: not the blocks'),
+ * hashes the blob, publishes it, records its blocks and the layer state;
+ * res as ocb_layer_build left it. */
+int ocb_layer_fill(ocb_layer_job *j, ocb_layer_result *res, ocb_err *err);
+void ocb_layer_free(ocb_layer_job *j);
 
 #endif

@@ -84,6 +84,10 @@ static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
   return u;
 }
 
+const char *ocb_untar_what(const ocb_untar *u) {
+  return u->what;
+}
+
 ocb_untar *ocb_untar_open(int fd, const char *what, ocb_err *err) {
   return untar_open(fd, what, 0, err);
 }

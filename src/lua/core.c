@@ -109,7 +109,11 @@ static void types(lua_State *L) {
                                   {"start", ocb_l_http_start},
                                   {"wait", ocb_l_http_wait},
                                   {NULL, NULL}};
-  static const luaL_Reg job[] = {{"run", ocb_l_job_run}, {NULL, NULL}};
+  static const luaL_Reg job[] = {{"close", ocb_l_job_gc},
+                                 {"fill", ocb_l_job_fill},
+                                 {"holes", ocb_l_job_holes},
+                                 {"run", ocb_l_job_run},
+                                 {NULL, NULL}};
   static const luaL_Reg key[] = {{"id", ocb_l_key_id},
                                  {"private", ocb_l_key_private},
                                  {"private_pem", ocb_l_key_private_pem},
@@ -145,12 +149,20 @@ static void types(lua_State *L) {
                                    {"prune_reuse", ocb_l_store_prune_reuse},
                                    {"read", ocb_l_store_read},
                                    {"remove_blob", ocb_l_store_remove_blob},
+                                   {"remove_temp", ocb_l_store_remove_temp},
                                    {"replace", ocb_l_store_replace},
+                                   {"reuse_record", ocb_l_store_reuse_record},
+                                   {"temp_dir", ocb_l_store_temp_dir},
                                    {NULL, NULL}};
-  static const luaL_Reg tarr[] = {{"close", ocb_l_tarr_gc},        {"finish", ocb_l_tarr_finish},
-                                  {"next", ocb_l_tarr_next},       {"read", ocb_l_tarr_read},
-                                  {"sha256", ocb_l_tarr_sha256},   {"to_blob", ocb_l_tarr_to_blob},
-                                  {"to_file", ocb_l_tarr_to_file}, {NULL, NULL}};
+  static const luaL_Reg tarr[] = {{"close", ocb_l_tarr_gc},
+                                  {"finish", ocb_l_tarr_finish},
+                                  {"next", ocb_l_tarr_next},
+                                  {"read", ocb_l_tarr_read},
+                                  {"sha256", ocb_l_tarr_sha256},
+                                  {"to_blob", ocb_l_tarr_to_blob},
+                                  {"to_file", ocb_l_tarr_to_file},
+                                  {"unpack", ocb_l_tarr_unpack},
+                                  {NULL, NULL}};
   static const luaL_Reg tarw[] = {{"add", ocb_l_tarw_add},
                                   {"add_blob", ocb_l_tarw_add_blob},
                                   {"close", ocb_l_tarw_close},
@@ -165,7 +177,7 @@ static void types(lua_State *L) {
   ocb_createmeta(L, OCB_DIR_T, none, ocb_l_dir_gc);
   ocb_createmeta(L, OCB_HREQ_T, hreq, ocb_l_hreq_gc);
   ocb_createmeta(L, OCB_HTTP_T, http, ocb_l_http_gc);
-  ocb_createmeta(L, OCB_JOB_T, job, ocb_l_noop_gc);
+  ocb_createmeta(L, OCB_JOB_T, job, ocb_l_job_gc);
   ocb_createmeta(L, OCB_KEY_T, key, ocb_l_key_gc);
   ocb_createmeta(L, OCB_LIMITS_T, limits, ocb_l_noop_gc);
   ocb_createmeta(L, OCB_FD_T, lock, ocb_l_fd_close);

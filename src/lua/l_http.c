@@ -2,12 +2,14 @@
  * l_http.c: core.http{ca_file=, ca_pem=, insecure=, cert_file=, key_file=,
  * connect_timeout=, low_speed_time=, low_speed_limit=, user_agent=} ->
  * client. client:start{method=, url=, headers=, body=, blob=, into=, max=,
- * follow=, timeout=, insecure=, certinfo=} -> request; client:wait(seconds)
- * -> the requests that finished meanwhile; client:now(); request:result()
- * -> {status=, headers=, body=, digest=, size=, url=} | nil, msg, code;
+ * into_file=, follow=, timeout=, insecure=, certinfo=} -> request;
+ * client:wait(seconds) -> the requests that finished meanwhile;
+ * client:now(); request:result() -> {status=, headers=, body=, digest=,
+ * size=, written=, url=} | nil, msg, code;
  * request:info() -> {done=, sent=, received=, ip=, certs=}.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,15 +185,41 @@ static void read_into(lua_State *L, ocb_hreq_spec *s, int q) {
   lua_settop(L, t - 1);
 }
 
+/* into_file = {path=, offset=, size=}: a 206 body goes into the regular
+ * file path (opened here, not followed if a link) at offset; 0, or -1. */
+static int read_into_file(lua_State *L, ocb_hreq_spec *s, ocb_err *err) {
+  static const char *const keys[] = {"path", "offset", "size", NULL};
+  int t = lua_gettop(L) + 1, rc = 0;
+  struct stat sb;
+  const char *path;
+  if (lua_getfield(L, 2, "into_file") != LUA_TNIL) {
+    ocb_opt_known(L, t, keys);
+    if (!(path = ocb_opt_str(L, t, "path", NULL))) luaL_error(L, "option into_file: path expected");
+    s->into_off = (uint64_t)ocb_opt_int(L, t, "offset", 0, 0, LUA_MAXINTEGER);
+    s->want_size = (int64_t)ocb_opt_int(L, t, "size", -1, -1, LUA_MAXINTEGER);
+    errno = 0;
+    if ((s->into_fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
+      rc = ocb_errno(err, errno, path);
+    } else if (fstat(s->into_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+      rc = ocb_errno(err, errno ? errno : EINVAL, path);
+      close(s->into_fd);
+      s->into_fd = -1;
+    }
+  }
+  lua_settop(L, t - 1);
+  return rc;
+}
+
 int ocb_l_http_start(lua_State *L) {
-  static const char *const keys[] = {"method", "url",    "headers", "body",     "blob",     "into",
-                                     "max",    "follow", "timeout", "insecure", "certinfo", NULL};
+  static const char *const keys[] = {"method",   "url",       "headers", "body",   "blob",
+                                     "into",     "into_file", "max",     "follow", "timeout",
+                                     "insecure", "certinfo",  NULL};
   LClient *lc = check_client(L);
   ocb_hreq_spec s;
   LReq *q;
   ocb_err err;
   memset(&s, 0, sizeof s);
-  s.body_fd = -1;
+  s.body_fd = s.into_fd = -1;
   ocb_opt_known(L, 2, keys);
   lua_settop(L, 2);
   q = lua_newuserdatauv(L, sizeof *q, 2); /* 3 */
@@ -211,9 +239,16 @@ int ocb_l_http_start(lua_State *L) {
   s.insecure = ocb_opt_bool(L, 2, "insecure", 0);
   s.certinfo = ocb_opt_bool(L, 2, "certinfo", 0);
   read_into(L, &s, 3);
+  if (s.into && lua_getfield(L, 2, "into_file") != LUA_TNIL)
+    return luaL_error(L, "options into and into_file: one place only");
+  lua_settop(L, 3);
   s.headers = read_headers(L, &s.nheaders); /* 4, when any */
-  if (open_body(L, &s, &err) < 0 || ocb_hreq_start(lc->c, &s, &q->r, &err) < 0)
+  if (read_into_file(L, &s, &err) < 0) return ocb_pushfail(L, &err);
+  if (open_body(L, &s, &err) < 0) {
+    if (s.into_fd >= 0) close(s.into_fd);
     return ocb_pushfail(L, &err);
+  }
+  if (ocb_hreq_start(lc->c, &s, &q->r, &err) < 0) return ocb_pushfail(L, &err);
   lua_getiuservalue(L, 1, 1);
   lua_pushlightuserdata(L, q->r);
   lua_pushvalue(L, 3);
@@ -304,6 +339,8 @@ int ocb_l_hreq_result(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)res.size);
     lua_setfield(L, -2, "size");
   }
+  lua_pushinteger(L, (lua_Integer)res.written);
+  lua_setfield(L, -2, "written");
   lua_pushstring(L, res.url);
   lua_setfield(L, -2, "url");
   return 1;

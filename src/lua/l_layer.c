@@ -3,13 +3,22 @@
  * reuse=, state=, skip={paths}, items={...}} -> job, everything checked
  * once (items: entries written before the walk, in order, instead of the
  * prefix's folders; without root, only they are written; state: the layer
- * state's id, see job.c); job:run([on_event]) -> {diff_id=, digest=, size=,
- * tar_size=, made=, entries=, blocks=, reused=, whole=} | nil, msg, code;
- * made counts the tar bytes this build produced (less than tar_size when a
- * rebuild skipped unchanged entries). on_event(ev) is called on this thread, at most
- * ten times a second with {type="progress", entries=, bytes=, out=}, and
- * with {type="warning", message=}; an error it raises stops the job, which
- * removes what it had written, and is raised again from run.
+ * state's id, see job.c); job:run([on_event [, candidate]]) -> {diff_id=,
+ * digest=, size=, tar_size=, made=, entries=, blocks=, reused=, whole=,
+ * holes=} | nil, msg, code; made counts the tar bytes this build produced
+ * (less than tar_size when a rebuild skipped unchanged entries).
+ * on_event(ev) is called on this thread, at most ten times a second with
+ * {type="progress", entries=, bytes=, out=}, and with {type="warning",
+ * message=}; an error it raises stops the job, which removes what it had
+ * written, and is raised again from run. candidate(id0) (id0: the first
+ * block's SHA-256, hex), called once when the store knows no earlier
+ * output, may return a candidate {blob=, size=, head=, blocks={{id, tend,
+ * oend, crc, ocrc}...}} (see l_cand.c): its blocks are then left as holes
+ * (holes > 0, digest ""), listed by job:holes() -> {path=, saved=,
+ * runs={{from=, to=, at=}...}} (bytes [from, to) of the candidate's blob
+ * go at `at` of the file `path`; saved: the input bytes of those blocks), then job:fill() checks
+ * them and publishes the blob -> the same table, or nil, msg, code (BADPIECE: a piece is not its
+ * block); job:close() drops what waits.
  */
 #include <errno.h>
 #include <string.h>
@@ -46,6 +55,8 @@ static int state_id_ok(const char *s) {
 typedef struct {
   ocb_layer_spec spec;
   struct stat skip[OCB_WALK_MAXSKIP];
+  ocb_layer_job *pending; /* a run that left holes, until fill or close */
+  ocb_layer_result res;   /* and its result so far */
 } LJob;
 
 /* items = {{kind=, name=, ...}, ...}: an array of ocb_tar_item kept as the
@@ -129,7 +140,8 @@ int ocb_l_layer_job(lua_State *L) {
 typedef struct {
   lua_State *L;
   int fn;     /* stack index of on_event, 0 for none */
-  int failed; /* on_event raised: its error is on the stack */
+  int cand;   /* stack index of candidate, 0 for none */
+  int failed; /* on_event or candidate raised: its error is on the stack */
   int rec;    /* stack index where the catalog's records go */
 } Hooks;
 
@@ -209,49 +221,120 @@ static int on_records(void *ud, const char *rec, size_t len, ocb_err *err) {
   return 0;
 }
 
+static int on_candidate(void *ud, const unsigned char id0[32], ocb_prior *prior, ocb_err *err) {
+  Hooks *h = ud;
+  int r = ocb_l_candidate(h->L, h->cand, id0, prior);
+  if (r >= 0) return r;
+  h->failed = 1;
+  return ocb_errf(err, "ECANCELED", "stopped by the candidate callback");
+}
+
+/* The result table of a run or a fill. */
+static int push_result(lua_State *L, const LJob *j, const ocb_layer_result *r, int rec) {
+  lua_createtable(L, 0, 11);
+  lua_pushstring(L, r->comp.diff_id);
+  lua_setfield(L, -2, "diff_id");
+  lua_pushstring(L, r->digest);
+  lua_setfield(L, -2, "digest");
+  set_int(L, "size", r->size);
+  set_int(L, "tar_size", r->tar_size);
+  set_int(L, "made", r->stats.tar_bytes);
+  set_int(L, "entries", r->stats.entries);
+  set_int(L, "blocks", r->comp.blocks);
+  set_int(L, "reused", r->comp.reused);
+  set_int(L, "holes", r->comp.holes);
+  lua_pushboolean(L, r->comp.whole);
+  lua_setfield(L, -2, "whole");
+  lua_pushboolean(L, r->created);
+  lua_setfield(L, -2, "created");
+  if (j->spec.catalog && rec) {
+    lua_pushvalue(L, rec);
+    lua_setfield(L, -2, "catalog");
+  }
+  if (r->prior[0]) {
+    lua_pushstring(L, r->prior);
+    lua_setfield(L, -2, "prior");
+  }
+  return 1;
+}
+
+static LJob *check_job(lua_State *L) {
+  return luaL_checkudata(L, 1, OCB_JOB_T);
+}
+
 int ocb_l_job_run(lua_State *L) {
-  LJob *j = luaL_checkudata(L, 1, OCB_JOB_T);
+  LJob *j = check_job(L);
   ocb_layer_hooks hooks;
-  ocb_layer_result r;
   Hooks h;
   ocb_err err;
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_argcheck(L, !j->pending, 1, "job waits for its fill");
   luaL_checkstack(L, 8, "layer job");
-  h.L = L, h.fn = lua_isnoneornil(L, 2) ? 0 : 2, h.failed = 0;
+  h.L = L, h.fn = lua_isnoneornil(L, 2) ? 0 : 2, h.cand = lua_isnoneornil(L, 3) ? 0 : 3;
+  h.failed = 0;
   hooks.progress = h.fn ? on_progress : NULL;
   hooks.warn = on_warn;
+  hooks.candidate = h.cand ? on_candidate : NULL;
   hooks.capture = on_capture;
   hooks.records = on_records;
   hooks.ud = &h;
   hooks.interval_ms = 100;
-  lua_settop(L, 3); /* 3: the records, when there are some */
-  h.rec = 3;
-  if (ocb_layer_build(&j->spec, &hooks, &r, &err) < 0) {
-    if (h.failed) return lua_error(L); /* on_event's own error, left on the stack */
+  lua_settop(L, 4); /* 4: the records, when there are some */
+  h.rec = 4;
+  if (ocb_layer_build(&j->spec, &hooks, &j->res, &j->pending, &err) < 0) {
+    if (h.failed) return lua_error(L); /* the callback's own error, left on the stack */
     return ocb_pushfail(L, &err);
   }
-  lua_createtable(L, 0, 8);
-  lua_pushstring(L, r.comp.diff_id);
-  lua_setfield(L, -2, "diff_id");
-  lua_pushstring(L, r.digest);
-  lua_setfield(L, -2, "digest");
-  set_int(L, "size", r.size);
-  set_int(L, "tar_size", r.tar_size);
-  set_int(L, "made", r.stats.tar_bytes);
-  set_int(L, "entries", r.stats.entries);
-  set_int(L, "blocks", r.comp.blocks);
-  set_int(L, "reused", r.comp.reused);
-  lua_pushboolean(L, r.comp.whole);
-  lua_setfield(L, -2, "whole");
-  lua_pushboolean(L, r.created);
-  lua_setfield(L, -2, "created");
-  if (j->spec.catalog) {
-    lua_pushvalue(L, h.rec);
-    lua_setfield(L, -2, "catalog");
+  return push_result(L, j, &j->res, h.rec);
+}
+
+int ocb_l_job_holes(lua_State *L) {
+  LJob *j = check_job(L);
+  const ocb_blocks *cand, *now;
+  const ocb_hole *v;
+  const char *path;
+  uint64_t n, i, k = 0, saved = 0;
+  luaL_argcheck(L, j->pending != NULL, 1, "job has no holes");
+  v = ocb_layer_holes(j->pending, &cand, &now, &path, &n);
+  for (i = 0; i < n; i++) saved += now->v[v[i].k].tend - ocb_blocks_tstart(now, v[i].k);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, path);
+  lua_setfield(L, -2, "path");
+  set_int(L, "saved", saved);
+  lua_newtable(L);
+  for (i = 0; i < n; i = k) {
+    /* holes next to each other, of pieces next to each other: one range */
+    uint64_t from = ocb_blocks_ostart(cand, v[i].j), to = cand->v[v[i].j].oend;
+    for (k = i + 1;
+         k < n && v[k].at == v[k - 1].at + v[k - 1].len && ocb_blocks_ostart(cand, v[k].j) == to;
+         k++)
+      to = cand->v[v[k].j].oend;
+    lua_createtable(L, 0, 3);
+    set_int(L, "from", from);
+    set_int(L, "to", to);
+    set_int(L, "at", v[i].at);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
   }
-  if (r.prior[0]) {
-    lua_pushstring(L, r.prior);
-    lua_setfield(L, -2, "prior");
-  }
+  lua_setfield(L, -2, "runs");
   return 1;
+}
+
+int ocb_l_job_fill(lua_State *L) {
+  LJob *j = check_job(L);
+  ocb_err err;
+  int r;
+  luaL_argcheck(L, j->pending != NULL, 1, "job has no holes");
+  r = ocb_layer_fill(j->pending, &j->res, &err);
+  ocb_layer_free(j->pending);
+  j->pending = NULL;
+  if (r < 0) return ocb_pushfail(L, &err);
+  return push_result(L, j, &j->res, 0);
+}
+
+int ocb_l_job_gc(lua_State *L) {
+  LJob *j = check_job(L);
+  ocb_layer_free(j->pending);
+  j->pending = NULL;
+  return 0;
 }

@@ -4,7 +4,8 @@
  * data) for "index.json" and "oci-layout"; store:lock("index"|"prune"
  * [, shared]); blobs: blob_writer(), blob_read(digest [, max]),
  * blob_verify(digest [, size]), blob_path(digest), blobs() (the digests
- * present), remove_blob(digest); gc_temps([dry]); prune_reuse([all]).
+ * present), remove_blob(digest); gc_temps([dry]); prune_reuse([all]);
+ * reuse_record(codec, digest); temp_dir(prefix), remove_temp(path).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -276,6 +277,109 @@ int ocb_l_store_prune_reuse(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)records);
   lua_pushinteger(L, (lua_Integer)states);
   return 2;
+}
+
+/* store:temp_dir(prefix) -> path, lock | nil, msg, code: a new folder in
+ * the store's temp folder, held by lock (an Fd: close it to let go), which
+ * prune removes with all it holds once nobody holds it. */
+int ocb_l_store_temp_dir(lua_State *L) {
+  ocb_store *s = ocb_checkstore(L, 1);
+  const char *prefix = luaL_checkstring(L, 2);
+  char *tmp, *path = NULL;
+  int *fd;
+  ocb_err err;
+  luaL_argcheck(L, !strchr(prefix, '/') && prefix[0] != '.', 2, "a name prefix expected");
+  fd = lua_newuserdatauv(L, sizeof *fd, 0);
+  *fd = -1;
+  luaL_setmetatable(L, OCB_FD_T);
+  if (!(tmp = ocb_store_path(s, OCB_F_TMP))) return luaL_error(L, "out of memory");
+  *fd = ocb_adir_open(tmp, prefix, &path, &err);
+  free(tmp);
+  if (*fd < 0) return ocb_pushfail(L, &err);
+  lua_pushstring(L, path);
+  free(path);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* store:remove_temp(path) -> true | nil, msg, code: a folder or file of
+ * the store's temp folder removed with all it holds (links not followed). */
+int ocb_l_store_remove_temp(lua_State *L) {
+  ocb_store *s = ocb_checkstore(L, 1);
+  const char *path = luaL_checkstring(L, 2), *name;
+  char *tmp = ocb_store_path(s, OCB_F_TMP);
+  uint64_t files = 0, bytes = 0;
+  size_t n;
+  int at, r;
+  ocb_err err;
+  if (!tmp) return luaL_error(L, "out of memory");
+  n = strlen(tmp);
+  name = path + n + 1;
+  if (strncmp(path, tmp, n) != 0 || path[n] != '/' || !*name || strchr(name, '/') || *name == '.') {
+    free(tmp);
+    return luaL_argerror(L, 2, "a path in the store's temp folder expected");
+  }
+  at = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(tmp);
+  r = at < 0 ? -1 : ocb_rmtree(at, name, &files, &bytes);
+  if (r < 0) ocb_errno(&err, errno, path);
+  if (at >= 0) close(at);
+  if (r < 0) return ocb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:reuse_record(codec, digest) -> {diff_id=, tar_size=, blob=, size=,
+ * head=, blocks={{id, tend, oend, crc, ocrc}...}} | nil: the blocks of the
+ * store's blob digest (made by codec) as its reuse record says, when the
+ * record is usable (its blob untouched since). */
+int ocb_l_store_reuse_record(lua_State *L) {
+  ocb_reuse r;
+  ocb_prior p;
+  ocb_reuse_input in;
+  size_t dlen;
+  const char *digest;
+  uint64_t i;
+  char hex[OCB_DIGEST_BUF];
+  r.store = ocb_checkstore(L, 1);
+  ocb_codec_key(ocb_checkcodec(L, 2), r.key, sizeof r.key);
+  digest = luaL_checklstring(L, 3, &dlen);
+  if (!ocb_digest_valid(digest, dlen) || !ocb_reuse_read(&r, digest, &p, &in)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  close(p.fd), p.fd = -1; /* only its blocks are wanted */
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, in.diff_id);
+  lua_setfield(L, -2, "diff_id");
+  lua_pushinteger(L, (lua_Integer)in.size);
+  lua_setfield(L, -2, "tar_size");
+  lua_pushstring(L, p.blob);
+  lua_setfield(L, -2, "blob");
+  lua_pushinteger(L, (lua_Integer)p.size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)p.b.ohead);
+  lua_setfield(L, -2, "head");
+  lua_createtable(L, (int)p.b.n, 0);
+  for (i = 0; i < p.b.n; i++) {
+    const ocb_block *k = &p.b.v[i];
+    lua_createtable(L, 5, 0);
+    ocb_digest_hex(k->id, hex);
+    lua_pushstring(L, hex + 7);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, (lua_Integer)k->tend);
+    lua_rawseti(L, -2, 2);
+    lua_pushinteger(L, (lua_Integer)k->oend);
+    lua_rawseti(L, -2, 3);
+    lua_pushinteger(L, (lua_Integer)k->crc);
+    lua_rawseti(L, -2, 4);
+    lua_pushinteger(L, (lua_Integer)k->ocrc);
+    lua_rawseti(L, -2, 5);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "blocks");
+  ocb_prior_free(&p);
+  return 1;
 }
 
 /* store:copy_blob(from, digest, size) -> true | nil, msg, code: the blob

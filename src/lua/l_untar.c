@@ -235,6 +235,38 @@ int ocb_l_tarr_to_file(lua_State *L) {
   return 1;
 }
 
+/* reader:unpack(dir [, {max_entries=, max_bytes=}]) -> {entries=, bytes=}
+ * | nil, msg, code: what is left of the archive unpacked below the
+ * folder dir (see unpack.c: BADTAR for an entry refused). */
+int ocb_l_tarr_unpack(lua_State *L) {
+  static const char *const keys[] = {"max_entries", "max_bytes", NULL};
+  LUntar *r = check_reader(L);
+  const char *dir = luaL_checkstring(L, 2);
+  ocb_unpack_limits lim;
+  ocb_unpack_stats st;
+  ocb_err err;
+  int fd, rc;
+  lim.max_entries = 1u << 22, lim.max_bytes = (uint64_t)1 << 40;
+  if (!lua_isnoneornil(L, 3)) {
+    ocb_opt_known(L, 3, keys);
+    lim.max_entries = (uint64_t)ocb_opt_int(L, 3, "max_entries", 1 << 22, 0, LUA_MAXINTEGER);
+    lim.max_bytes =
+        (uint64_t)ocb_opt_int(L, 3, "max_bytes", (lua_Integer)1 << 40, 0, LUA_MAXINTEGER);
+  }
+  if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    return ocb_pushfail(L, (ocb_errno(&err, errno, dir), &err));
+  rc = ocb_unpack(r->u, fd, &lim, &st, &err);
+  close(fd);
+  if (rc < 0) return ocb_pushfail(L, &err);
+  r->done = 1;
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)st.entries);
+  lua_setfield(L, -2, "entries");
+  lua_pushinteger(L, (lua_Integer)st.bytes);
+  lua_setfield(L, -2, "bytes");
+  return 1;
+}
+
 /* reader:finish() -> digest, size of the whole input | nil, msg, code */
 int ocb_l_tarr_finish(lua_State *L) {
   LUntar *r = check_reader(L);

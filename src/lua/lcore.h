@@ -106,6 +106,13 @@ int ocb_l_hreq_result(lua_State *L);
 
 int ocb_l_layer_job(lua_State *L); /* l_layer.c */
 int ocb_l_job_run(lua_State *L);
+int ocb_l_job_holes(lua_State *L);
+int ocb_l_job_fill(lua_State *L);
+int ocb_l_job_gc(lua_State *L);
+/* l_cand.c: calls the candidate function at stack index fn with id0 (see
+ * l_layer.c): 1 with prior filled, 0 for none, -1 when it raised (its
+ * error left on the stack). */
+int ocb_l_candidate(lua_State *L, int fn, const unsigned char id0[32], ocb_prior *prior);
 
 int ocb_l_limits(lua_State *L); /* l_limits.c */
 int ocb_l_limits_exceeded(lua_State *L);
@@ -148,6 +155,9 @@ int ocb_l_sha256_update(lua_State *L);
 int ocb_l_store(lua_State *L); /* l_store.c */
 int ocb_l_store_blob_path(lua_State *L);
 int ocb_l_store_copy_blob(lua_State *L);
+int ocb_l_store_reuse_record(lua_State *L);
+int ocb_l_store_temp_dir(lua_State *L);
+int ocb_l_store_remove_temp(lua_State *L);
 int ocb_l_store_blob_read(lua_State *L);
 int ocb_l_store_blob_verify(lua_State *L);
 int ocb_l_store_blob_writer(lua_State *L);
@@ -193,6 +203,7 @@ int ocb_l_tarr_read(lua_State *L);
 int ocb_l_tarr_sha256(lua_State *L);
 int ocb_l_tarr_to_blob(lua_State *L);
 int ocb_l_tarr_to_file(lua_State *L);
+int ocb_l_tarr_unpack(lua_State *L);
 int ocb_l_tarw_add(lua_State *L);
 int ocb_l_tarw_add_blob(lua_State *L);
 int ocb_l_tarw_close(lua_State *L);

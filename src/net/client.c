@@ -103,13 +103,16 @@ int ocb_hreq_start(ocb_http *c, const ocb_hreq_spec *s, ocb_hreq **out, ocb_err 
   *out = NULL;
   if (!r) {
     if (s->body_fd >= 0) close(s->body_fd);
+    if (s->into_fd >= 0) close(s->into_fd);
     return ocb_errno(err, ENOMEM, s->url);
   }
   r->c = c;
   r->fd = -1;
+  r->file_fd = s->into_fd; /* taken */
   r->blob.f.fd = -1;
   if (!(r->easy = easy(c))) {
     if (s->body_fd >= 0) close(s->body_fd);
+    if (r->file_fd >= 0) close(r->file_fd);
     free(r);
     return ocb_errno(err, ENOMEM, s->url);
   }

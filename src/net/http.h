@@ -6,7 +6,8 @@
  * verified as it goes (its last byte leaves only when the blob's bytes are
  * its digest), and come back into memory (capped) or, for a 2xx answer,
  * into a store blob that is hashed as it arrives, cut off past its expected
- * size and published only when it is the expected digest.
+ * size and published only when it is the expected digest, or (a range of a
+ * blob, 206) into a file at an offset.
  */
 #ifndef OCB_HTTP_H
 #define OCB_HTTP_H
@@ -64,10 +65,15 @@ typedef struct ocb_hreq_spec {
   const ocb_store *into; /* a 2xx body becomes a blob of this store ... */
   const char *want;      /* ... that must be this digest (BADDIGEST otherwise) */
   int64_t want_size;     /* ... and is cut off past this many bytes (TOOBIG), -1: any */
-  int follow;            /* follow redirects (Authorization stays with the first host) */
-  long timeout;          /* whole-request seconds, 0: none */
-  int insecure;          /* this request only: no verification */
-  int certinfo;          /* keep the certificates the server presented */
+  /* Or a 206 (partial content) body is written into this file at into_off
+   * (the descriptor is taken: closed by the request), cut off past
+   * want_size bytes; any other answer's body is kept in memory (max). */
+  int into_fd; /* -1: none */
+  uint64_t into_off;
+  int follow;   /* follow redirects (Authorization stays with the first host) */
+  long timeout; /* whole-request seconds, 0: none */
+  int insecure; /* this request only: no verification */
+  int certinfo; /* keep the certificates the server presented */
 } ocb_hreq_spec;
 
 /* Starts a request. On failure nothing is left (the body fd is closed). */
@@ -90,6 +96,7 @@ typedef struct ocb_hres {
   size_t body_len;
   char digest[OCB_DIGEST_BUF]; /* into: the published blob */
   uint64_t size;
+  uint64_t written;  /* into_fd: the bytes written into the file */
   const char *url;   /* effective URL (after redirects) */
   const char *ip;    /* the peer's address, "" when none was reached */
   const char *certs; /* certinfo: "Subject:...\nIssuer:...\n" per certificate, or NULL */

@@ -94,6 +94,8 @@ struct ocb_hreq {
   uint64_t blob_got;
   ocb_blobw blob;
   int blob_open, decided, to_blob, certinfo;
+  int file_fd, to_file; /* a 206 body goes into file_fd at file_off */
+  uint64_t file_off, file_got;
   uint64_t sent, received;
   long timeout;
   /* the outcome */

@@ -55,6 +55,27 @@ static int add_blob(ocb_hreq *r, const char *p, size_t len) {
   return r->failed ? -1 : 0;
 }
 
+/* A range's bytes, written where they go in the file. */
+static int to_file(ocb_hreq *r, const char *p, size_t len) {
+  if (r->want_size >= 0 && r->file_got + len > (uint64_t)r->want_size) {
+    char url[512];
+    ocb_quote(url, sizeof url, r->url, strcspn(r->url, "?#"));
+    r->failed = 1;
+    return ocb_errf(&r->err, "TOOBIG", "the answer goes on past the %lld bytes expected: %s",
+                    (long long)r->want_size, url);
+  }
+  while (len) {
+    ssize_t w = pwrite(r->file_fd, p, len, (off_t)(r->file_off + r->file_got));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      r->failed = 1;
+      return ocb_errno(&r->err, w < 0 ? errno : EIO, "writing a range into a file");
+    }
+    p += w, len -= (size_t)w, r->file_got += (uint64_t)w;
+  }
+  return 0;
+}
+
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   ocb_hreq *r = ud;
   size_t len = sz * n;
@@ -63,6 +84,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     ocb_curl->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
     r->decided = 1;
     r->to_blob = r->into && code >= 200 && code < 300;
+    r->to_file = r->file_fd >= 0 && code == 206;
     if (r->to_blob && !r->blob_open) {
       if (ocb_blobw_open(&r->blob, r->into, &r->err) < 0) {
         r->failed = 1;
@@ -71,7 +93,9 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
       r->blob_open = 1;
     }
   }
-  if (r->to_blob) {
+  if (r->to_file) {
+    if (to_file(r, p, len) < 0) return 0;
+  } else if (r->to_blob) {
     if (r->want_size >= 0 && r->blob_got + len > (uint64_t)r->want_size) {
       char url[512];
       ocb_quote(url, sizeof url, r->url, strcspn(r->url, "?#"));
@@ -157,7 +181,8 @@ int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
   r->fd = s->body_fd; /* taken: closed with the request whatever happens */
   r->max = s->max;
   r->into = s->into;
-  r->want_size = s->into ? s->want_size : -1;
+  r->want_size = s->into || s->into_fd >= 0 ? s->want_size : -1;
+  r->file_off = s->into_off;
   r->certinfo = s->certinfo;
   r->timeout = s->timeout;
   if (s->want) snprintf(r->want, sizeof r->want, "%s", s->want);
@@ -315,6 +340,7 @@ void ocb_hreq_result(ocb_hreq *r, ocb_hres *res) {
   res->body_len = r->body.len;
   memcpy(res->digest, r->digest, sizeof r->digest);
   res->size = r->blob_size;
+  res->written = r->file_got;
   res->url = r->eff_url ? r->eff_url : r->url;
   res->ip = r->ip;
   res->certs = r->certs;
@@ -328,6 +354,7 @@ void ocb_hreq_progress(const ocb_hreq *r, uint64_t *sent, uint64_t *received) {
 void ocb_hreq_release(ocb_hreq *r) {
   if (r->easy) ocb_curl->easy_cleanup(r->easy);
   if (r->blob_open) ocb_blobw_abort(&r->blob);
+  if (r->file_fd >= 0) close(r->file_fd);
   ocb_hreq_body_free(r);
   ocb_curl->slist_free_all(r->out_headers);
   ocb_buf_free(&r->headers);

@@ -42,6 +42,14 @@ int ocb_blobw_write(void *ud, const void *buf, size_t len, ocb_err *err) {
   return ocb_afile_write(&b->f, buf, len, err);
 }
 
+int ocb_blobw_skip(void *ud, uint64_t n, ocb_err *err) {
+  ocb_blobw *b = ud;
+  if (b->h) return ocb_errf(err, "EINVAL", "a hashing blob writer cannot leave holes");
+  if (lseek(b->f.fd, (off_t)n, SEEK_CUR) < 0) return ocb_errno(err, errno, b->f.tmp);
+  b->size += n, b->f.written += n;
+  return 0;
+}
+
 /* 1 when the file at path holds exactly the blob (size, then bytes). */
 static int intact(const char *path, const char *digest, uint64_t size) {
   ocb_err ignored;

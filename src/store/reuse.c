@@ -154,19 +154,26 @@ static int parse_block(char **pp, ocb_block *k, const ocb_block *prev, unsigned 
   return parse_ostate(q, nl, k);
 }
 
-/* Parses a record into prior; 0 when usable. */
-static int parse_record(const ocb_reuse *r, char *text, ocb_prior *prior, ident *id) {
+/* Parses a record into prior (its input's digest and size into input);
+ * 0 when usable. */
+static int parse_record(const ocb_reuse *r, char *text, ocb_prior *prior, ident *id,
+                        ocb_reuse_input *input) {
   char key[128], blob[80], *p = text;
-  unsigned long long n, i, head;
+  unsigned long long n, i, head, isize;
   ocb_block k, prev;
   int used = 0;
   if (strncmp(p, MAGIC, sizeof MAGIC - 1) != 0) return -1;
   p += sizeof MAGIC - 1;
-  if (sscanf(p, "key %127s\nblob %79s %llu %llu %llu %llu\ninput %*s %*s\nhead %llu\nblocks %llu%n",
-             key, blob, &id->size, &id->ino, &id->mtime, &id->ctime, &head, &n, &used) != 8 ||
+  if (sscanf(p,
+             "key %127s\nblob %79s %llu %llu %llu %llu\ninput %71s %llu\nhead %llu\nblocks %llu%n",
+             key, blob, &id->size, &id->ino, &id->mtime, &id->ctime, input->diff_id, &isize, &head,
+             &n, &used) != 10 ||
       used == 0 || p[used] != '\n' || strcmp(key, r->key) != 0 ||
-      !ocb_digest_valid(blob, strlen(blob)) || n == 0 || n > RECORD_MAX / 72 || head > 32)
+      !ocb_digest_valid(blob, strlen(blob)) ||
+      !ocb_digest_valid(input->diff_id, strlen(input->diff_id)) || n == 0 || n > RECORD_MAX / 72 ||
+      head > 32)
     return -1;
+  input->size = isize;
   p += used + 1;
   memset(&prev, 0, sizeof prev);
   prev.oend = head;
@@ -205,13 +212,19 @@ static char *index_path(const ocb_reuse *r, const unsigned char id0[32]) {
 }
 
 int ocb_reuse_open(const ocb_reuse *r, const char *digest, ocb_prior *prior) {
+  ocb_reuse_input input;
+  return ocb_reuse_read(r, digest, prior, &input);
+}
+
+int ocb_reuse_read(const ocb_reuse *r, const char *digest, ocb_prior *prior,
+                   ocb_reuse_input *input) {
   char *path = record_path(r, digest), *text = path ? slurp(path, RECORD_MAX) : NULL;
   ocb_err err;
   ident want, got;
   struct stat st;
   int ok = 0;
   ocb_prior_init(prior);
-  if (text && parse_record(r, text, prior, &want) == 0 && strcmp(prior->blob, digest) == 0 &&
+  if (text && parse_record(r, text, prior, &want, input) == 0 && strcmp(prior->blob, digest) == 0 &&
       (prior->fd = ocb_blob_open(r->store, prior->blob, OCB_DIGEST_LEN, &err)) >= 0 &&
       fstat(prior->fd, &st) == 0) {
     /* The blob's file must be the one recorded, untouched since: a blob

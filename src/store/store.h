@@ -72,6 +72,9 @@ typedef struct ocb_blobw {
 } ocb_blobw;
 int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err);
 int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an ocb_out_fn */
+/* Leaves a hole of n bytes (an ocb_skip_fn), for an unhashed writer whose
+ * caller writes them later, at their offset, through the temp file's path. */
+int ocb_blobw_skip(void *b, uint64_t n, ocb_err *err);
 /* Before the first write: what is written is hashed by the writer's
  * caller (a codec pipeline hashes its output), whose digest commit's want
  * must then give. */
@@ -105,6 +108,13 @@ int ocb_reuse_find(void *ud, const unsigned char id0[32], ocb_prior *prior);
 /* The record of blob digest: 1 with prior filled when it is usable (the
  * blob's file as recorded), else 0. */
 int ocb_reuse_open(const ocb_reuse *r, const char *digest, ocb_prior *prior);
+/* The same, with what the record says of the blob's input (its tar). */
+typedef struct ocb_reuse_input {
+  char diff_id[OCB_DIGEST_BUF];
+  uint64_t size;
+} ocb_reuse_input;
+int ocb_reuse_read(const ocb_reuse *r, const char *digest, ocb_prior *prior,
+                   ocb_reuse_input *input);
 /* Records the blocks of a finished pipeline whose output is blob digest. */
 int ocb_reuse_write(const ocb_reuse *r, const ocb_comp *c, const char *digest, uint64_t size,
                     ocb_err *err);

@@ -97,7 +97,8 @@ local function run_limited(chunk, l, sources, file)
 end
 
 --- Runs the script `file` with `args`. opts: {store=, warn=, on_event=,
--- registry=, unsafe=, max_instructions=, max_memory= (bytes), and what a
+-- registry=, cache= (the shared cache of its saves, see ocibuild.new),
+-- unsafe=, max_instructions=, max_memory= (bytes), and what a
 -- sandboxed script may reach (ocibuild.ops.reach): allow_registry=,
 -- allow_image=, env=; attest= (the sbom, provenance and sign of every
 -- save that does not say)}. Returns {value= (the
@@ -118,7 +119,8 @@ function M.run(file, args, opts)
   local base = path.dirname(path.abs(file))
   local saves, by_table = {}, setmetatable({}, { __mode = "k" })
   local policy
-  local aopts = { store = opts.store, registry = opts.registry, warn = opts.warn, on_event = opts.on_event,
+  local aopts = { store = opts.store, registry = opts.registry, cache = opts.cache, warn = opts.warn,
+    on_event = opts.on_event,
     -- what the provenance of what it saves names as its definition
     definition = { kind = "script", path = file:match("[^/]*$"), digest = core.sha256():update(text):digest(),
       args = args, context = base }, attest = opts.attest,

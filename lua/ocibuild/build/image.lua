@@ -360,7 +360,8 @@ local function copy_layer(p)
 end
 
 --- Builds the image into the store st (held with st:use() by the
--- caller). ctx: {jobs=, skip={paths}, cache=, registry=, policy=, on_event=, warn=,
+-- caller). ctx: {jobs=, skip={paths}, cache=, cache_from=, made= (see
+-- ocibuild.build.layer), registry=, policy=, on_event=, warn=,
 -- created={} (gets the digest of each blob that was not in the store
 -- before, so that a failure can take them back)}: each layer is a stage
 -- (start, progress, end events; see ocibuild.events). Returns {desc=
@@ -409,8 +410,8 @@ function M:build_in(st, ctx, tmp)
     layer_descs[#layer_descs + 1] = base_mod().layer_desc(l)
     total = total + l.size
   end
-  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache,
-    catalog = ctx.attest and ctx.attest.settings }
+  local lctx = { sde = self.sde, jobs = ctx.jobs, skip = ctx.skip, cache = ctx.cache, cache_from = ctx.cache_from,
+    made = ctx.made, catalog = ctx.attest and ctx.attest.settings }
   local n = 0
   for _, s in ipairs(steps) do
     if s.kind ~= "history" then n = n + 1 end
@@ -440,7 +441,8 @@ function M:build_in(st, ctx, tmp)
       if r.created and ctx.created then ctx.created[#ctx.created + 1] = r.digest end
       events.emit(ctx.on_event, { type = "end", stage = "layer", id = id, index = i, digest = r.digest,
         diff_id = r.diff_id, size = r.size, bytes = r.tar_size, entries = r.entries, reused = r.reused,
-        whole = r.whole })
+        whole = r.whole, cache = r.cache and r.cache.ref, saved = r.cache and r.cache.saved,
+        fetched = r.cache and r.cache.fetched })
       results[#results + 1] = r
       history[#history + 1] = { diff_id = r.diff_id, created_by = plans[k].created_by or s.created_by,
         comment = plans[k].comment or s.comment }

@@ -6,6 +6,7 @@
 local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local ignore = require "ocibuild.build.ignore"
+local media = require "ocibuild.oci.media"
 local path = require "ocibuild.util.path"
 local rules = require "ocibuild.build.rules"
 local version = require "ocibuild.util.version"
@@ -183,12 +184,16 @@ end
 -- the layer has no context, or takes a file's bytes from outside it.
 function M.state_id(l, ctx, codec, items)
   if l.generated then return nil end
+  local root = core.realpath(l.context) or l.context
+  -- a context unpacked from a tar stream (ocibuild.build.tarctx) is a new
+  -- folder each time: a state of it would never be read
+  if root:match("/%.ocibuild%-tmp/context%-[^/]*$") then return nil end
   for _, it in ipairs(items or {}) do
     if it.path then return nil end
   end
   local v = core.versions()
   local desc = canon {
-    format = STATE_FORMAT, root = core.realpath(l.context) or l.context, prefix = l.prefix, base = l.match_base,
+    format = STATE_FORMAT, root = root, prefix = l.prefix, base = l.match_base,
     mtime = ctx.sde or 0, mtime_mode = l.mtime, owner = l.owner, mode = l.mode,
     patterns = l.patterns or {}, rules = l.rules or {}, items = items or {}, codec = codec:key(),
     libarchive = v.libarchive, ocibuild = version,
@@ -198,32 +203,55 @@ end
 
 --- Builds layer l into the store st. ctx: {sde=, jobs=, skip={paths the
 -- walk leaves out}, cache= (false: read no reuse record or layer state,
--- build everything), on_event=}; items: the entries written before the
--- walk (ocibuild.build.plan), or nil for every folder of the destination.
--- A record without a context writes only its items. With ctx.catalog (an
--- ocibuild.attest.catalog settings), the layer's analysis is learnt from
--- the same pass. Returns the job's result: {diff_id=, digest=, size=,
--- tar_size=, made=, entries=, blocks=, reused=, whole=, analysis=}.
+-- build everything), cache_from= (an ocibuild.registry.cache: a layer
+-- from a context may come from it, see ocibuild.build.cache), made= (a
+-- list that gets, for each layer from a context, {result=, codec=,
+-- media_type=, record= (the shared cache's, when the blob is its)}),
+-- catalog= (an ocibuild.attest.catalog settings: the layer's analysis is
+-- learnt from the same pass), on_event=}; items: the entries written
+-- before the walk (ocibuild.build.plan), or nil for every folder of the
+-- destination. A record without a context writes only its items. Returns
+-- the job's result (plain data): {diff_id=, digest=, size=, tar_size=,
+-- made=, entries=, blocks=, reused=, whole=, cache=, analysis=}.
 function M.run(l, st, ctx, items)
   local policy, codec, code = M.objects(l, ctx)
   if not policy then return nil, codec, code end
-  local cat = ctx.catalog
-  local job = core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
-    match_base = not l.generated and l.match_base or nil,
-    store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
-    skip = not l.generated and ctx.skip or nil, items = items,
-    state = M.state_id(l, ctx, codec, items), catalog = cat and cat.spec, catalog_key = cat and cat.key }
-  if not cat then return job:run(ctx.on_event) end
-  -- what the layer holds, learnt from the same pass (ocibuild.attest.catalog)
-  local c = require("ocibuild.attest.detect").collector()
-  local r, err
-  r, err, code = job:run(function(ev)
-    if ev.type == "capture" then return c.add(ev) end
-    if ctx.on_event then ctx.on_event(ev) end
-  end)
-  if r then r.analysis, err, code = require("ocibuild.attest.catalog").layer(st, r, c, cat) end
-  if r and not r.analysis then return nil, err, code end
-  return r, err, code
+  local cat, c = ctx.catalog, nil
+  local on_event = ctx.on_event
+  if cat then
+    -- what the layer holds, learnt from the same pass (ocibuild.attest.catalog)
+    on_event = function(ev)
+      if ev.type == "capture" then return c.add(ev) end
+      if ctx.on_event then ctx.on_event(ev) end
+    end
+  end
+  local function make_job()
+    if cat then c = require("ocibuild.attest.detect").collector() end
+    return core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
+      match_base = not l.generated and l.match_base or nil,
+      store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
+      skip = not l.generated and ctx.skip or nil, items = items,
+      state = M.state_id(l, ctx, codec, items), catalog = cat and cat.spec, catalog_key = cat and cat.key }
+  end
+  local r, err, rec
+  -- generated layers (files, folders) are small: cheaper made than looked up
+  if ctx.cache_from and ctx.cache ~= false and not l.generated then
+    r, err, code = require("ocibuild.build.cache").run(make_job, { cache_from = ctx.cache_from,
+      on_event = on_event }, codec, st)
+    if r then rec, err = err, nil end
+  else
+    r, err, code = make_job():run(on_event)
+  end
+  if not r then return nil, err, code end
+  if cat then
+    r.analysis, err, code = require("ocibuild.attest.catalog").layer(st, r, c, cat)
+    if not r.analysis then return nil, err, code end
+  end
+  if ctx.made and not l.generated then
+    ctx.made[#ctx.made + 1] = { result = r, codec = codec, media_type = media.LAYER[l.compression],
+      record = rec }
+  end
+  return r
 end
 
 return M

@@ -62,12 +62,15 @@ end
 -- it: an `image` stage, holding a stage per layer and one for the
 -- archive. opts (checked by the caller): {tag= (refs from M.refs),
 -- archive= (absolute), cache= (false: build every layer from scratch),
--- registry= (the registry options for a base to pull), attest= (what
--- ocibuild.attest.build.check made of sbom, provenance and sign, the key
--- loaded), definition= (what provenance names as the build's definition,
--- see ocibuild.attest.build.attach)}; ctx: an ocibuild.ops.context
--- (store, sinks, policy). Returns {image_id=, digest=, size=, path=,
--- tags=, manifest=, archive=, layers=, images=, attestations=, signed=}.
+-- cache_from= (an ocibuild.registry.cache layers may come from), made= (a
+-- list that gets the result of each layer from a context, see
+-- ocibuild.build.layer), registry= (the registry options for a base to
+-- pull), attest= (what ocibuild.attest.build.check made of sbom,
+-- provenance and sign, the key loaded), definition= (what provenance names
+-- as the build's definition, see ocibuild.attest.build.attach)}; ctx: an
+-- ocibuild.ops.context (store, sinks, policy). Returns {image_id=,
+-- digest=, size=, path=, tags=, manifest=, archive=, layers=, images=,
+-- attestations=, signed=}.
 function M.save(img, opts, ctx)
   local refs = opts.tag or {}
   local err, code, ok
@@ -109,7 +112,8 @@ function M.save(img, opts, ctx)
     if aspec.sbom and not actx then return nil, err, code end
   end
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
-    cache = opts.cache, registry = opts.registry, policy = ctx.policy, created = created, attest = actx,
+    cache = opts.cache, cache_from = opts.cache_from, made = opts.made, registry = opts.registry,
+    policy = ctx.policy, created = created, attest = actx,
     on_event = ctx:sink() })
   if built and aspec then
     built, err, code = attest.attach(st, built, aspec, { tags = refs, started = started, finished = os.time(),

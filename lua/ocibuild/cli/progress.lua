@@ -29,8 +29,9 @@ local function seconds(t) return ("%.1fs"):format(t) end
 local function plain_line(ev, took)
   if ev.type == "end" then
     if ev.stage == "layer" then
-      return ("%s: %d entries, %s -> %s, %s"):format(ev.id, ev.entries or 0, output.human(ev.bytes or 0),
-        output.human(ev.size or 0), seconds(took))
+      return ("%s: %d entries, %s -> %s, %s%s"):format(ev.id, ev.entries or 0, output.human(ev.bytes or 0),
+        output.human(ev.size or 0), seconds(took), ev.cache and ("; from cache %s: %s not compressed, %s fetched")
+          :format(ev.cache, output.human(ev.saved or 0), output.human(ev.fetched or 0)) or "")
     elseif ev.stage == "image" then
       return ("image %s: %s, %s, %s"):format(ev.id, ev.digest or "", output.human(ev.size or 0), seconds(took))
     end

@@ -43,6 +43,34 @@ registries.conf ($CONTAINERS_REGISTRIES_CONF, else
 with the registries.conf.d/*.conf beside them).
 ]]
 
+--- The shared cache flags of build and run: their spec and help.
+M.CACHE_SPEC = { ["cache-from"] = "list", ["cache-to"] = "list" }
+M.CACHE_HELP = [[
+shared cache options (the registry options above apply):
+  --cache-from HOST/PATH a registry repository holding reuse records of
+                         other runners' builds (repeatable; the first that
+                         has a layer's record wins): a layer whose files
+                         are the same is not compressed, its blob taken
+                         from there; a changed layer takes the compressed
+                         pieces of its unchanged blocks (range requests)
+  --cache-to HOST/PATH   record each layer built there (repeatable), for
+                         --cache-from: one tag per record (reuse-<hash>),
+                         never overwritten, its blob kept by the registry
+]]
+
+--- The cache flags of opts as ocibuild's `cache` option ({from=, to=}),
+-- each reference checked; or nil and a usage message.
+function M.cache(opts)
+  local t = { from = opts["cache-from"], to = opts["cache-to"] }
+  for _, which in ipairs { "from", "to" } do
+    for _, s in ipairs(t[which] or {}) do
+      local ok, err = require("ocibuild.registry.cache").parse(s, "--cache-" .. which)
+      if not ok then return nil, err, "USAGE" end
+    end
+  end
+  return t
+end
+
 --- Adds the registry flags (and extra) to a getopt spec; returns it.
 function M.spec(extra)
   local s = { alias = {} }

@@ -1,9 +1,11 @@
 --- A build's result for people and programs: the summary on standard
 -- output, or with -q the manifest digest alone; --iidfile (the image ID,
--- as `docker build --iidfile` writes it) and --metadata-file (JSON with
--- the keys `docker buildx build --metadata-file` writes, and ocibuild's
--- own). Output files are checked (ocibuild.endpoint.output) before any
--- work and written atomically after it.
+-- as `docker build --iidfile` writes it), --digestfile (the manifest
+-- digest alone, the one pushed, as podman's --digestfile: a Tekton
+-- result) and --metadata-file (JSON with the keys `docker buildx build
+-- --metadata-file` writes, and ocibuild's own, the references pushed
+-- among them). Output files are checked (ocibuild.endpoint.output) before
+-- any work and written atomically after it.
 local core = require "ocibuild.core"
 local json = require "ocibuild.oci.json"
 local output = require "ocibuild.cli.output"
@@ -18,11 +20,14 @@ M.HELP = [[
   -v, --verbose          every warning in full, at every build (by default a
                          layer's are said when it changed: a line per kind)
   --iidfile FILE         write the image ID (the config digest) to FILE
+  --digestfile FILE      write the manifest digest (the one pushed) to FILE,
+                         alone, as podman does (a Tekton IMAGE_DIGEST)
   --metadata-file FILE   write the result as JSON to FILE: digests, tags, size
 ]]
 
 --- The options, for a command's getopt spec (with aliases q and v).
-M.SPEC = { quiet = "flag", verbose = "flag", iidfile = "value", ["metadata-file"] = "value" }
+M.SPEC = { quiet = "flag", verbose = "flag", iidfile = "value", digestfile = "value",
+  ["metadata-file"] = "value" }
 
 --- Adds M.SPEC to a command's spec; returns it.
 function M.options(spec)
@@ -41,10 +46,11 @@ function M.reporting(opts)
 end
 
 --- The output files opts name, absolute and checked before any work:
--- {iidfile=, metadata=}, or nil, why, code.
+-- {iidfile=, digestfile=, metadata=}, or nil, why, code.
 function M.targets(opts)
   local t = {}
-  for _, o in ipairs { { "iidfile", "iidfile" }, { "metadata", "metadata-file" } } do
+  for _, o in ipairs { { "iidfile", "iidfile" }, { "digestfile", "digestfile" },
+      { "metadata", "metadata-file" } } do
     local key, opt = o[1], o[2]
     if opts[opt] then
       local p, err, code = outfile.check(path.abs(opts[opt]))
@@ -92,6 +98,10 @@ function M.report(r, targets, quiet)
   if targets.iidfile then
     local ok, err, code = core.replace_file(targets.iidfile, r.image_id)
     if not ok then return nil, ("--iidfile: cannot write %s: %s"):format(targets.iidfile, err), code end
+  end
+  if targets.digestfile then
+    local ok, err, code = core.replace_file(targets.digestfile, r.digest)
+    if not ok then return nil, ("--digestfile: cannot write %s: %s"):format(targets.digestfile, err), code end
   end
   if targets.metadata then
     local ok, err, code = core.replace_file(targets.metadata, json.encode(M.metadata(r)) .. "\n")

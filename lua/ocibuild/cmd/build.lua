@@ -27,6 +27,13 @@ on nothing). DIR/.dockerignore applies as `docker build` applies it, then
 each --exclude pattern after it. The store and the -o archive are left
 out when they sit inside DIR.
 
+DIR (or CONTEXT) `-` reads the context as a tar stream on standard input
+(plain, gzip, zstd, bzip2 or xz), as `docker build -` does: it is
+unpacked into the store's temp folder (names checked: no absolute name,
+no `..`, nothing written through a link, no devices) and built from
+there, its .dockerignore and Dockerfile as in a folder; -f names a file
+in it.
+
 With -f FILE, or when CONTEXT holds a Dockerfile (or Containerfile) and
 --as-layer is not given, the Dockerfile is built as BuildKit builds it,
 without running anything: RUN is refused (as is ADD of a URL without
@@ -85,6 +92,7 @@ options:
   --chunk-size SIZE      with --push: upload blobs larger than SIZE in chunks
   --store DIR            the image store
 ]==] .. results.HELP .. progress.HELP .. "\n" .. require("ocibuild.cli.attest").HELP .. "\n" .. reg_cli.HELP
+  .. "\n" .. reg_cli.CACHE_HELP
 
 local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { tag = "list", label = "list",
   exclude = "list",
@@ -93,7 +101,7 @@ local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { 
   workdir = "value", user = "value", expose = "list", volume = "list", annotation = "list",
   ["stop-signal"] = "value", ["no-cache"] = "flag", push = "flag", ["chunk-size"] = "value",
   progress = "value", file = "value", ["build-arg"] = "list", target = "value", ["as-layer"] = "flag",
-  alias = { t = "tag", o = "output", f = "file" } }))
+  ["cache-from"] = "list", ["cache-to"] = "list", alias = { t = "tag", o = "output", f = "file" } }))
 
 
 --- A command for --entrypoint or --cmd: a JSON list of strings, a string
@@ -200,6 +208,8 @@ local function directory(opts, dir)
     owner = opts.owner }
 end
 
+local build
+
 function M.run(argv, g)
   local opts, rest = getopt.parse(argv, SPEC, "build")
   if not opts then return nil, rest, "USAGE" end
@@ -207,14 +217,31 @@ function M.run(argv, g)
   if opts.file and opts["as-layer"] then
     return getopt.usage_error("-f and --as-layer ask for two different builds: give one", "build")
   end
-  local file, display = dfcli.choose(opts, rest[1])
+  local cache, cerr = reg_cli.cache(opts)
+  if not cache then return getopt.usage_error(cerr, "build") end
+  if rest[1] ~= "-" then return build(opts, rest[1], cache, g) end
+  if opts["password-stdin"] then
+    return getopt.usage_error("build - reads the context from standard input: --password-stdin cannot", "build")
+  end
+  -- the context as a tar stream: unpacked, then built as any folder
+  local ctx, err, code = require("ocibuild.build.tarctx").unpack(g.ctx, "-")
+  if not ctx then return nil, err, code end
+  if opts.file and opts.file:sub(1, 1) ~= "/" then opts.file = ctx.dir .. "/" .. opts.file end
+  local r = table.pack(pcall(build, opts, ctx.dir, cache, g))
+  ctx.close()
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+function build(opts, dir, cache, g)
+  local file, display = dfcli.choose(opts, dir)
   local args, err, code
   if file then
     if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
-      :format(display, rest[1])) end
-    args, err, code = dfcli.args(opts, rest[1], file, display)
+      :format(display, dir)) end
+    args, err, code = dfcli.args(opts, dir, file, display)
   else
-    args, err, code = directory(opts, rest[1])
+    args, err, code = directory(opts, dir)
   end
   if not args then return nil, err, code end
   args.tag, args.archive, args.cache, args.push = opts.tag, opts.output, not opts["no-cache"], opts.push or nil
@@ -236,7 +263,8 @@ function M.run(argv, g)
     targets, err, code = results.targets(opts)
     if not targets then return nil, err, code end
     local r
-    r, err, code = ops.build(g.ctx:with { registry = reg, warn = rep.warn, on_event = rep.on_event }, args)
+    r, err, code = ops.build(g.ctx:with { registry = reg, cache = cache, warn = rep.warn, on_event = rep.on_event },
+      args)
     rep.finish()
     if not r then return nil, err, code end
     return results.report(r, targets, opts.quiet)

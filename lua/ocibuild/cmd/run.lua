@@ -51,12 +51,13 @@ options:
   -o, --output FILE.tar  also write the reported image as an OCI archive
   --store DIR            the image store
 ]] .. results.HELP .. progress.HELP .. "\n" .. require("ocibuild.cli.attest").HELP
-  .. "(for every image the script saves, unless its save says otherwise)\n\n" .. reg_cli.HELP
+  .. "(for every image the script saves, unless its save says otherwise)\n\n" .. reg_cli.HELP .. "\n"
+  .. reg_cli.CACHE_HELP
 
 local SPEC = reg_cli.spec(require("ocibuild.cli.attest").spec(results.options { unsafe = "flag",
   output = "value", progress = "value", ["chunk-size"] = "value", ["max-instructions"] = "value",
   ["max-memory"] = "value", ["allow-registry"] = "list", ["allow-image"] = "list", env = "list",
-  alias = { o = "output" } }))
+  ["cache-from"] = "list", ["cache-to"] = "list", alias = { o = "output" } }))
 
 -- What the script may reach (see ocibuild.ops.reach), checked as usage.
 local function reaches(opts)
@@ -110,6 +111,9 @@ function M.run(argv, g)
   local say
   say, err = results.reporting(opts)
   if not say then return getopt.usage_error(err, "run") end
+  local cache
+  cache, err = reg_cli.cache(opts)
+  if not cache then return getopt.usage_error(err, "run") end
   local attest
   attest, lerr, lcode = require("ocibuild.cli.attest").options(opts, "run")
   if not attest then return nil, lerr, lcode end
@@ -117,7 +121,7 @@ function M.run(argv, g)
     local targets, code
     targets, err, code = results.targets(opts)
     if not targets then return nil, err, code end
-    local ctx = g.ctx:with { registry = reg, warn = rep.warn, on_event = rep.on_event }
+    local ctx = g.ctx:with { registry = reg, cache = cache, warn = rep.warn, on_event = rep.on_event }
     local r
     r, err, code = ops.run(ctx, { file = rest[1], args = args, unsafe = opts.unsafe, output = opts.output,
       max_instructions = lim.max_instructions, max_memory = lim.max_memory,
@@ -126,7 +130,7 @@ function M.run(argv, g)
     if not r then return nil, err, code end
     rep.finish()
     if not r.image then
-      if opts.quiet or targets.iidfile or targets.metadata then
+      if opts.quiet or targets.iidfile or targets.digestfile or targets.metadata then
         return nil, ("%s: the script saved no image to report"):format(rest[1]), "NOIMAGE"
       end
       -- Not a failure (a script may only check things), but a sandboxed

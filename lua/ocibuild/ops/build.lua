@@ -7,7 +7,9 @@
 -- Every tag and push target, and every host path (checked by the
 -- context's sandbox), is checked before any work. Events: the `image`
 -- stage of ocibuild.build.save (its layers, its archive), then one `push`
--- stage per target, the push verb's own (ocibuild.ops.push).
+-- stage per target, the push verb's own (ocibuild.ops.push). With a
+-- shared cache (the context's, the save's: ocibuild.registry.cache),
+-- layers come from its records and the layers made are recorded last.
 local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local dockerfile = require "ocibuild.dockerfile"
@@ -22,9 +24,11 @@ local save = require "ocibuild.build.save"
 local M = {}
 
 --- The options of a save: tag (a string or a list), archive (a file),
--- cache (false: build every layer from scratch), push (true: to each tag;
--- a reference, or a list of them), registry (registry options, over the
--- context's), sbom, provenance and sign (attestations and signatures, see
+-- cache (false: build every layer from scratch, reading no shared cache;
+-- {from=, to=}: a shared cache, each a repository reference or a list,
+-- besides the context's), push (true: to each tag; a reference, or a list
+-- of them), registry (registry options, over the context's), sbom,
+-- provenance and sign (attestations and signatures, see
 -- ocibuild.attest.build; the context's `attest` gives those a save does
 -- not).
 M.SAVE_OPTIONS = { "tag", "archive", "cache", "push", "registry", "sbom", "provenance", "sign" }
@@ -269,12 +273,21 @@ end
 local function checked(ctx, o)
   local ok, err = check.keys(o, M.SAVE_OPTIONS, "save")
   if not ok then return nil, err, "BADVALUE" end
-  local t = { cache = o.cache }
+  local t = { cache = o.cache ~= false }
   local code
   t.tag, err, code = save.refs(o.tag)
   if not t.tag then return nil, err, code end
   if o.archive ~= nil and type(o.archive) ~= "string" then return nil, "archive must be a file path", "BADVALUE" end
-  if o.cache ~= nil and type(o.cache) ~= "boolean" then return nil, "cache must be true or false", "BADVALUE" end
+  if o.cache ~= nil and type(o.cache) ~= "boolean" and type(o.cache) ~= "table" then
+    return nil, "cache must be true, false or {from = REF, to = REF}", "BADVALUE"
+  end
+  t.shared = { from = {}, to = {} }
+  if ctx.cache or type(o.cache) == "table" then
+    -- the shared cache's client loads only for builds that use one
+    t.shared, err, code = require("ocibuild.registry.cache").refs(ctx.cache, type(o.cache) == "table" and o.cache
+      or nil, function(domain, what) return ctx:reach(domain, what) end)
+    if not t.shared then return nil, err, code end
+  end
   t.targets, err, code = M.push_targets(o.push, o.tag)
   if not t.targets then return nil, err, code end
   for _, r in ipairs(t.targets) do
@@ -302,6 +315,14 @@ local function checked(ctx, o)
   return t
 end
 
+-- Records the layers made in the shared cache (their blobs in the store
+-- at dir, held against prune meanwhile); a failure is a warning.
+local function record(ctx, cache, dir, made)
+  local st = require("ocibuild.store").open(dir)
+  local hold <close> = st and st:use()
+  if hold then cache:record(st, made, function(m) ctx:say(m) end) end
+end
+
 --- Builds img (an ocibuild.build.image or .index) and saves it, with the
 -- save options o (M.SAVE_OPTIONS). Returns the result of
 -- ocibuild.build.save with pushed= (a list of {reference=, digest=,
@@ -310,9 +331,15 @@ function M.save(ctx, img, o)
   o = o or {}
   local t, err, code = checked(ctx, o)
   if not t then return nil, err, code end
+  -- the shared cache: records read while the layers are built (not with
+  -- cache = false), written last, their blobs mounted from where the image went
+  local made = {}
+  local cache <close> = (#t.shared.from > 0 or #t.shared.to > 0) and
+    require("ocibuild.registry.cache").new(t.cache and t.shared.from or {}, t.shared.to, t.registry) or nil
   local r, where
   r, err, code, where = save.save(img, { tag = t.tag, archive = t.archive, cache = t.cache,
-    registry = t.registry, attest = t.attest, definition = ctx.definition }, ctx)
+    cache_from = cache and #cache.from > 0 and cache or nil, made = made, registry = t.registry,
+    attest = t.attest, definition = ctx.definition }, ctx)
   if not r then return nil, err, code, where end
   r.pushed = {}
   -- the registry client loads only for builds that push
@@ -329,6 +356,7 @@ function M.save(ctx, img, o)
     end
     r.pushed[#r.pushed + 1] = p
   end
+  if cache and #cache.to > 0 then record(ctx, cache, r.path, made) end
   return r
 end
 

@@ -17,14 +17,16 @@ local M = {}
 local Ctx = {}
 Ctx.__index = Ctx
 
-local FIELDS = { "store", "store_from", "base", "registry", "on_event", "warn", "allow", "policy", "scripts",
-  "definition", "attest" }
+local FIELDS = { "store", "store_from", "base", "registry", "cache", "on_event", "warn", "allow", "policy",
+  "scripts", "definition", "attest" }
 
 --- A context. o: {store= (the store folder; default $OCIBUILD_STORE, else
 -- the default one), store_from= (where that folder was given, for
 -- messages; default "--store"), base= (the folder relative paths resolve against;
 -- default the current one), registry= (the registry options in force, see
--- ocibuild.registry.options), on_event= (function(ev), see
+-- ocibuild.registry.options), cache= (the shared cache every save uses:
+-- {from = {REF...}, to = {REF...}}, see ocibuild.registry.cache),
+-- on_event= (function(ev), see
 -- ocibuild.events), warn= (function(msg); default: as a warning event,
 -- else nowhere), allow= (function(path, what) -> path | nil, msg: a
 -- sandboxed script's check of every host path), policy= (a sandboxed

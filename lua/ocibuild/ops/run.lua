@@ -48,7 +48,7 @@ function M.run(ctx, a)
   if not ctx.scripts then return nil, "this context runs no build scripts", "ENOTSUP" end
   local r
   r, err, code = ctx.scripts(a.file, a.args or {}, { store = ctx.store,
-    registry = ctx.registry, warn = ctx.warn, on_event = ctx.on_event, unsafe = a.unsafe,
+    registry = ctx.registry, cache = ctx.cache, warn = ctx.warn, on_event = ctx.on_event, unsafe = a.unsafe,
     max_instructions = a.max_instructions, max_memory = a.max_memory, allow_registry = a.allow_registry,
     allow_image = a.allow_image, env = a.env, attest = a.attest })
   if not r then return nil, err, code or "SCRIPT" end

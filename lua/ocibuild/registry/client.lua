@@ -317,7 +317,7 @@ function Client:request(spec)
     local res
     res, err, code = self:send_retry({
       method = spec.method, url = target, headers = headers, body = spec.body, blob = spec.blob,
-      into = spec.into, max = spec.max or (1 << 20), follow = spec.follow,
+      into = spec.into, into_file = spec.into_file, max = spec.max or (1 << 20), follow = spec.follow,
       timeout = spec.timeout }, spec.retry ~= false, spec.progress)
     if not res then return fail_send(self, err, code, target) end
     if res.status == 401 and rounds < 3 then

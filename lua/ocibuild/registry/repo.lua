@@ -283,6 +283,48 @@ function Repo:download(desc, core_store)
   return true
 end
 
+--- The size the registry gives the blob (HEAD: its Content-Length), or
+-- false when it has none.
+function Repo:blob_size(desc)
+  local res, err, code = self:req { method = "HEAD", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest,
+    timeout = 120 }
+  if not res then return nil, err, code end
+  if res.status == 404 then return false end
+  if res.status ~= 200 then return errors.status(self.host, res, "HEAD " .. at(self, desc.digest)) end
+  local named = res.headers["docker-content-digest"]
+  if named and named ~= desc.digest then
+    return nil, ("%s names %s %s"):format(self.host, at(self, desc.digest), named), "BADDIGEST"
+  end
+  return math.tointeger(tonumber(res.headers["content-length"] or "")) or -1
+end
+
+--- GETs bytes [from, to) of the blob desc into the file `path` at offset
+-- `at` (a range request: 206, exactly those bytes of a blob of desc's
+-- size, else a failure; NORANGE when the registry sends something else).
+-- Their checks are the caller's.
+function Repo:get_range(desc, from, to, path, offset)
+  local what = ("%s bytes %d-%d"):format(at(self, desc.digest), from, to - 1)
+  local res, err, code = self:req { method = "GET", path = "/v2/" .. self.path .. "/blobs/" .. desc.digest,
+    headers = { ("Range: bytes=%d-%d"):format(from, to - 1) }, follow = true, max = 64 << 10,
+    into_file = { path = path, offset = offset, size = to - from } }
+  if not res then
+    if code == "TOOBIG" then return nil, ("%s: the registry sends more than asked for"):format(what), "NORANGE" end
+    return nil, err, code
+  end
+  if res.status ~= 206 then
+    if res.status == 200 or res.status == 416 then
+      return nil, ("%s: the registry answers HTTP %d, not the range"):format(what, res.status), "NORANGE"
+    end
+    return errors.status(self.host, res, "reading " .. what)
+  end
+  local a, b, total = (res.headers["content-range"] or ""):match("^bytes (%d+)%-(%d+)/(%d+)$")
+  if tonumber(a) ~= from or tonumber(b) ~= to - 1 or tonumber(total) ~= desc.size or res.written ~= to - from then
+    return nil, ("%s: the registry sends another range (%s, %d bytes)"):format(what,
+      tostring(res.headers["content-range"]), res.written), "NORANGE"
+  end
+  return true
+end
+
 --- GETs a small blob (a signature's payload, a config) into memory: at
 -- most max bytes, checked against the descriptor's size and digest.
 function Repo:get_blob_bytes(desc, max)

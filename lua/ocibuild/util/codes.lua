@@ -36,6 +36,8 @@ M.C = {
   KEYTYPE = "a key that is not ECDSA P-256",
   NOTSUP = "cosign's own key format",
   BADBASE64 = "text that is not base64",
+  BADPIECE = "a shared cache's piece that is not the block it stands for",
+  BADTAR = "a tar entry refused when a context is unpacked (a name out of it, a device, a name twice)",
 }
 
 --- The Lua side's codes.
@@ -72,6 +74,7 @@ M.LUA = {
   EAMBIGUOUS = "a name or prefix that names several images",
   BROKEN = "a store with problems (fsck, prune --verify, images it cannot read)",
   DIFFERENT = "two images that differ (diff)",
+  NORANGE = "a registry that answers a range request with something else than the range",
 }
 
 --- true when code is an errno's name.
