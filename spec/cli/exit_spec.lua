@@ -125,6 +125,8 @@ describe("ocibuild exit status", function()
       keygen = { usage = with("keygen", "x"), fails = with("keygen", "--output-key-prefix", d .. "/none/k") },
       sign = { usage = with("sign", "a:1"), fails = with("sign", "--key", d .. "/missing.key", "a:1") },
       verify = { usage = with("verify", "a:1"), fails = with("verify", "--key", d .. "/missing.pub", "a:1") },
+      sbom = { usage = with("sbom"), fails = with("sbom", "nope:1") },
+      provenance = { usage = with("provenance", "a:1", "b:1"), fails = with("provenance", "nope:1") },
     }
   end
 

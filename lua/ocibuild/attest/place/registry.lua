@@ -6,9 +6,10 @@
 -- signature must be there, and still be there a moment later (when a
 -- signer that read the tag before this PUT has written too); otherwise
 -- the whole is done again (a bounded number of times), so that signers
--- at once keep each other's signatures. Without conditional requests in
--- the protocol this rests on time: a signer stalled for longer than that
--- moment between its HEAD and its PUT can still replace the tag. The
+-- at once keep each other's signatures. A signer whose HEAD took more than
+-- half that moment does not PUT but starts again. Without conditional
+-- requests in the protocol this rests on time: a PUT that the registry
+-- itself holds for longer than that moment can still replace the tag. The
 -- moment is not waited for when nobody else can have been signing: the
 -- signer creates the tag (none was there) for an image this process put
 -- into the registry just now (a build's or push's own, `fresh`), whose
@@ -140,6 +141,10 @@ local function attempt(self, digest, build, fresh)
     now, err, code = self.repo:head_manifest(tag)
     if now == nil then return nil, err, code end
     if now ~= (cur and cur.desc.digest or false) then return false end
+    -- a signer held up between its HEAD and its PUT for longer than the
+    -- others wait could replace a signature they took as written: it
+    -- looks again instead
+    if self.repo.client:now() - t0 > M.SETTLE / 2 then return false end
   end
   ok, err, code = self.repo:put_manifest(tag, plan.text, plan.desc.mediaType, plan.desc.digest)
   -- A registry may refuse a manifest while another signer uploads the
