@@ -81,6 +81,17 @@ describe("ocibuild build -", function()
     assert.equal(0, (T.sh(("test -n \"$(%s --store %s images -q df:2)\""):format(T.q(T.bin), T.q(d .. "/s")))))
   end)
 
+  it("names the stream's Dockerfile as -/Dockerfile in its errors, and leaves no folder after them", function()
+    local d = T.tmpdir(finally)
+    local c = ctx(d)
+    T.write(c .. "/Dockerfile", "FROM scratch\nBOGUS app /app\n")
+    local code, out, err = piped(("tar -C %s -cf - ."):format(T.q(c)), d .. "/s", "-t", "df:1")
+    assert.equal(2, code, out .. err)
+    assert.equal("ocibuild: building -/Dockerfile (--as-layer builds - as one layer)\n"
+      .. "ocibuild: -/Dockerfile:2: unknown instruction: BOGUS\n", err)
+    assert.equal("", temps(d .. "/s"))
+  end)
+
   it("refuses hostile entries with one line, leaving nothing behind", function()
     local d = T.tmpdir(finally)
     local why = {

@@ -16,12 +16,13 @@ M.DIR_ONLY = { "dest", "from", "env", "entrypoint", "cmd", "workdir", "user", "e
 
 --- The Dockerfile to build: -f's, or CONTEXT/Dockerfile (or
 -- Containerfile) unless --as-layer. Returns path, display name, or nil
--- (build the folder), or nil, msg for a -f that cannot be read.
-function M.choose(opts, context)
+-- (build the folder), or nil, msg for a -f that cannot be read. shown:
+-- the context as messages name it (default: the folder).
+function M.choose(opts, context, shown)
   if opts.file then return path.abs(opts.file), opts.file end
   if opts["as-layer"] then return nil end
   local found = dockerfile.find(context)
-  if found then return found, path.join(context, found:match("[^/]+$")) end
+  if found then return found, path.join(shown or context, found:match("[^/]+$")) end
 end
 
 

@@ -227,18 +227,18 @@ function M.run(argv, g)
   local ctx, err, code = require("ocibuild.build.tarctx").unpack(g.ctx, "-")
   if not ctx then return nil, err, code end
   if opts.file and opts.file:sub(1, 1) ~= "/" then opts.file = ctx.dir .. "/" .. opts.file end
-  local r = table.pack(pcall(build, opts, ctx.dir, cache, g))
-  ctx.close()
-  if not r[1] then error(r[2], 0) end
-  return table.unpack(r, 2, r.n)
+  -- the unpacked folder goes however the build ends
+  local _ <close> = setmetatable({}, { __close = function() ctx.close() end })
+  return build(opts, ctx.dir, cache, g, "-")
 end
 
-function build(opts, dir, cache, g)
-  local file, display = dfcli.choose(opts, dir)
+-- shown: how the context is named in messages (the folder, or "-")
+function build(opts, dir, cache, g, shown)
+  local file, display = dfcli.choose(opts, dir, shown)
   local args, err, code
   if file then
     if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
-      :format(display, dir)) end
+      :format(display, shown or dir)) end
     args, err, code = dfcli.args(opts, dir, file, display)
   else
     args, err, code = directory(opts, dir)
