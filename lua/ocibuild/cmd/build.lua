@@ -249,11 +249,11 @@ function build(opts, dir, cache, g, shown)
   attest, err, code = require("ocibuild.cli.attest").options(opts)
   if not attest then return nil, err, code end
   args.sbom, args.provenance, args.sign = attest.sbom, attest.provenance, attest.sign
+  -- the registry flags alone: build's --jobs is the codec's threads
+  local rflags = { ["chunk-size"] = opts["chunk-size"] }
+  for k in pairs(reg_cli.SPEC) do rflags[k] = opts[k] end
   local reg
-  reg, err, code = reg_cli.options({ creds = opts.creds, username = opts.username,
-    ["password-stdin"] = opts["password-stdin"], authfile = opts.authfile, ["ca-file"] = opts["ca-file"],
-    insecure = opts.insecure, ["plain-http"] = opts["plain-http"], ["chunk-size"] = opts["chunk-size"],
-    timeout = opts.timeout, ["min-speed"] = opts["min-speed"], retry = opts.retry }, "build")
+  reg, err, code = reg_cli.options(rflags, "build")
   if not reg then return nil, err, code end
   local say
   say, err = results.reporting(opts)
