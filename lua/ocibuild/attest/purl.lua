@@ -35,6 +35,16 @@ function M.build(p)
   return table.concat(parts)
 end
 
+--- The purl of a distribution's package p ({name=, version=, arch=}) of
+-- type kind (deb, apk), its namespace the os-release ID (os: {id=,
+-- version_id=}, or nil for the distribution `default`), with the
+-- qualifiers arch and distro (ID-VERSION_ID) when known.
+function M.distro(kind, default, p, os)
+  local id = os and os.id or default
+  return M.build { type = kind, namespace = id, name = p.name, version = p.version,
+    qualifiers = { arch = p.arch or "", distro = os and os.version_id and (id .. "-" .. os.version_id) or "" } }
+end
+
 --- The purl of an OCI image: pkg:oci/NAME@DIGEST?repository_url=HOST/PATH
 -- (name: the repository's last component), with tag and arch when known.
 function M.oci(repository, digest, opts)

@@ -191,35 +191,40 @@ local function decode_number(st)
   return tonumber(text:sub(start, pos - 1))
 end
 
-local function decode_array(st, depth)
-  local t = st.plain and {} or M.array()
-  local n = 0
+-- Past an opening bracket: true when `close` follows at once (empty).
+local function opened(st, close)
   st.pos = st.pos + 1
   skip_ws(st)
-  if st.text:sub(st.pos, st.pos) == "]" then
-    st.pos = st.pos + 1
-    return t
-  end
-  while true do
+  if st.text:sub(st.pos, st.pos) ~= close then return false end
+  st.pos = st.pos + 1
+  return true
+end
+
+-- After a member: true when `close` ends the container, false past a comma.
+local function closed(st, close)
+  skip_ws(st)
+  local c = st.text:sub(st.pos, st.pos)
+  st.pos = st.pos + 1
+  if c == close then return true end
+  if c ~= "," then st.pos = st.pos - 1; fail(st, ("expected ',' or '%s'"):format(close)) end
+  return false
+end
+
+local function decode_array(st, depth)
+  local t = st.plain and {} or M.array()
+  if opened(st, "]") then return t end
+  local n = 0
+  repeat
     n = n + 1
     rawset(t, n, decode_value(st, depth))
-    skip_ws(st)
-    local c = st.text:sub(st.pos, st.pos)
-    st.pos = st.pos + 1
-    if c == "]" then return t end
-    if c ~= "," then st.pos = st.pos - 1; fail(st, "expected ',' or ']'") end
-  end
+  until closed(st, "]")
+  return t
 end
 
 local function decode_object(st, depth)
   local t = st.plain and {} or M.object()
-  st.pos = st.pos + 1
-  skip_ws(st)
-  if st.text:sub(st.pos, st.pos) == "}" then
-    st.pos = st.pos + 1
-    return t
-  end
-  while true do
+  if opened(st, "}") then return t end
+  repeat
     skip_ws(st)
     if st.text:sub(st.pos, st.pos) ~= '"' then fail(st, "expected a key") end
     local at = st.pos
@@ -229,12 +234,8 @@ local function decode_object(st, depth)
     if st.text:sub(st.pos, st.pos) ~= ":" then fail(st, "expected ':'") end
     st.pos = st.pos + 1
     rawset(t, k, decode_value(st, depth))
-    skip_ws(st)
-    local c = st.text:sub(st.pos, st.pos)
-    st.pos = st.pos + 1
-    if c == "}" then return t end
-    if c ~= "," then st.pos = st.pos - 1; fail(st, "expected ',' or '}'") end
-  end
+  until closed(st, "}")
+  return t
 end
 
 local LITERALS = { ["true"] = true, ["false"] = false }

@@ -34,9 +34,7 @@ function M.parse(_, text)
 end
 
 function M.purl(p, os)
-  local id = os and os.id or "alpine"
-  return purl.build { type = "apk", namespace = id, name = p.name, version = p.version,
-    qualifiers = { arch = p.arch or "", distro = os and os.version_id and (id .. "-" .. os.version_id) or "" } }
+  return purl.distro("apk", "alpine", p, os)
 end
 
 return M

@@ -33,9 +33,7 @@ function M.parse(path, text)
 end
 
 function M.purl(p, os)
-  local id = os and os.id or "debian"
-  return purl.build { type = "deb", namespace = id, name = p.name, version = p.version,
-    qualifiers = { arch = p.arch or "", distro = os and os.version_id and (id .. "-" .. os.version_id) or "" } }
+  return purl.distro("deb", "debian", p, os)
 end
 
 return M
