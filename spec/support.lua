@@ -204,4 +204,22 @@ function M.tree(dir)
   return t
 end
 
+--- A build script's project: a temp folder holding proj/ (a context,
+-- site/index.html), outside/ and the store folder; files: more, by path
+-- below the folder. Returns {dir=, proj=, outside=, store=}.
+function M.script_project(finally, files)
+  local d = M.tmpdir(finally)
+  local p = { dir = d, proj = d .. "/proj", outside = d .. "/outside", store = d .. "/store" }
+  M.write(p.proj .. "/site/index.html", "<p>hi</p>\n")
+  for path, data in pairs(files or {}) do M.write(d .. "/" .. path, data) end
+  return p
+end
+
+--- Runs the script text as p.proj/build.lua with the words given after
+-- `run FILE`; returns code, out, err.
+function M.run_script(p, text, ...)
+  M.write(p.proj .. "/build.lua", text)
+  return M.ocibuild("--store", p.store, "run", p.proj .. "/build.lua", ...)
+end
+
 return M

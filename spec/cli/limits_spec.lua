@@ -5,20 +5,7 @@
 -- script (a build, JSON of a big config) is neither counted nor refused.
 local T = require "support"
 
-local function project(finally)
-  local d = T.tmpdir(finally)
-  local p = { dir = d, proj = d .. "/proj", store = d .. "/store" }
-  T.write(p.proj .. "/site/index.html", "<p>hi</p>\n")
-  return p
-end
-
--- Runs the script text from p.proj/build.lua with the words given.
-local function run(p, text, ...)
-  T.write(p.proj .. "/build.lua", text)
-  local words = { "--store", p.store, "run", p.proj .. "/build.lua" }
-  for _, w in ipairs { ... } do words[#words + 1] = w end
-  return T.ocibuild(table.unpack(words))
-end
+local project, run = T.script_project, T.run_script
 
 local function over_instructions(n)
   return ("the build script ran more than %d instructions, its limit (--max-instructions N raises it)"):format(n)

@@ -9,21 +9,11 @@ local HINT = "(use --unsafe to allow)"
 -- A project folder holding a context, and a folder outside it holding a
 -- secret and a target a script must not be able to write.
 local function project(finally)
-  local d = T.tmpdir(finally)
-  local p = { dir = d, proj = d .. "/proj", outside = d .. "/outside", store = d .. "/store" }
-  T.write(p.proj .. "/site/index.html", "<p>hi</p>\n")
-  T.write(p.outside .. "/secret.txt", "secret\n")
-  T.write(p.outside .. "/lib.lua", "return { evil = true }\n")
-  return p
+  return T.script_project(finally, { ["outside/secret.txt"] = "secret\n",
+    ["outside/lib.lua"] = "return { evil = true }\n" })
 end
 
--- Runs the script text from p.proj/build.lua; returns code, out, err.
-local function run(p, text, ...)
-  T.write(p.proj .. "/build.lua", text)
-  local words = { "--store", p.store, "run", p.proj .. "/build.lua" }
-  for _, w in ipairs { ... } do words[#words + 1] = w end
-  return T.ocibuild(table.unpack(words))
-end
+local run = T.run_script
 
 -- The script's line `line` fails with exactly `why`, exit 1.
 local function fails(p, text, line, why)

@@ -159,18 +159,7 @@ end)
 
 describe("attestations with a Gitea-shaped registry", function()
   local reg, why, base
-
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, auth = "token", gitea = true }
-    if ok then reg = R.start { tls = true, auth = "token", gitea = true } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, auth = "token", gitea = true }, function(r, w, b) reg, why, base = r, w, b end)
 
   it("takes the index of an image and its attestation manifest, each an image manifest", function()
     if not reg then return pending(why) end

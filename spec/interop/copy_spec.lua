@@ -17,16 +17,9 @@ end
 
 describe("ocibuild copy", function()
   local reg, why
-
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok and not have("skopeo") then ok, why = false, "skopeo is not installed" end
-    if ok then reg = R.start {} end
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
+  R.serve({}, function(r, w) reg, why = r, w end, function()
+    if not have("skopeo") then return false, "skopeo is not installed" end
+    return true
   end)
 
   it("takes one image through every transport and back, keeping its manifest digest, each stop read by skopeo",

@@ -41,16 +41,7 @@ end
 
 describe("ocibuild.ops events", function()
   local reg, why
-
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok then reg = R.start {} end
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-  end)
+  R.serve({}, function(r, w) reg, why = r, w end)
 
   it("are the same for a push from the CLI, from the Lua API and from a build that pushes", function()
     if not reg then return pending(why) end

@@ -55,19 +55,10 @@ end
 
 describe("a build cache shared through a registry", function()
   local reg, why, base
-
-  setup(function()
-    local ok
-    ok, why = R.available {}
-    if ok then reg = R.start {} end
-    base = T.tmpdir()
+  R.serve({}, function(r, w, b)
+    reg, why, base = r, w, b
     tree(base .. "/tree")
     tree(base .. "/changed", 5)
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
   end)
 
   -- Builds a copy of `src` in a fresh store; returns the manifest digest,
@@ -279,18 +270,7 @@ end)
 
 describe("eight runners sharing one cache through a Gitea-shaped registry", function()
   local reg, why, base
-
-  setup(function()
-    local ok
-    ok, why = R.available { tls = true, auth = "token", gitea = true }
-    if ok then reg = R.start { tls = true, auth = "token", gitea = true } end
-    base = T.tmpdir()
-  end)
-
-  teardown(function()
-    if reg then reg.stop() end
-    if base then T.sh("rm -rf " .. T.q(base)) end
-  end)
+  R.serve({ tls = true, auth = "token", gitea = true }, function(r, w, b) reg, why, base = r, w, b end)
 
   it("build and push to the same cache and repository at once: all succeed, no tag lost, retries bounded", function()
     if not reg then return pending(why) end
