@@ -169,6 +169,41 @@ print(len(refs), b['metadata']['timestamp'])
     end)
   end)
 
+  -- SPDX's and CycloneDX's own JSON schemas are in no Debian package and
+  -- are not ocibuild's to ship: given their files, the documents are
+  -- checked against them too. OCIBUILD_SPDX_SCHEMA: spdx-spec's
+  -- schemas/spdx-schema.json of v2.3; OCIBUILD_CYCLONEDX_SCHEMAS:
+  -- CycloneDX/specification's schema/ folder (bom-1.5.schema.json and the
+  -- spdx and jsf schemas it refers to). Pending without them.
+  describe("against the published schemas", function()
+    local function check(env, what, code)
+      local path = os.getenv(env)
+      if not path or path == "" then return pending(env .. " is not set: " .. what .. " is not checked") end
+      local rc, out = py(d, code:gsub("SCHEMA", path), what == "SPDX 2.3" and spdx.document(spec)
+        or cyclonedx.document(spec))
+      assert.equal(0, rc, out)
+      assert.equal("valid\n", out)
+    end
+
+    it("SPDX 2.3: spdx-schema.json", function()
+      check("OCIBUILD_SPDX_SCHEMA", "SPDX 2.3", [=[
+import json, sys, jsonschema
+jsonschema.Draft7Validator(json.load(open('SCHEMA'))).validate(json.load(open(sys.argv[1])))
+print('valid')
+]=])
+    end)
+
+    it("CycloneDX 1.5: bom-1.5.schema.json", function()
+      check("OCIBUILD_CYCLONEDX_SCHEMAS", "CycloneDX 1.5", [=[
+import json, sys, jsonschema
+schema = json.load(open('SCHEMA/bom-1.5.schema.json'))
+resolver = jsonschema.RefResolver('file://SCHEMA/', schema)
+jsonschema.Draft7Validator(schema, resolver=resolver).validate(json.load(open(sys.argv[1])))
+print('valid')
+]=])
+    end)
+  end)
+
   describe("provenance and intoto", function()
     it("make a SLSA v1 statement about an image with the fields the issue asks for", function()
       local pred = provenance.predicate { version = "0.1.0",
