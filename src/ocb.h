@@ -113,6 +113,19 @@ int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err
  * A signal ignored is left ignored; with only_default, a signal that
  * already has a handler (a host program's) is left to it. */
 void ocb_signals_install(int only_default);
+/* Removes the process's temp files now (what the signal handlers do). */
+void ocb_temps_remove(void);
+
+/* A watch over the calling thread (stall.c): when it burns more than
+ * limit seconds of CPU with no ocb_stall_beat and no hold between, the
+ * watcher writes "ocibuild: " and say(ud, limit) on stderr, removes the
+ * temp files and ends the process with status 1. NULL when no thread. */
+typedef const char *(*ocb_stall_say)(void *ud, double limit);
+typedef struct ocb_stall ocb_stall;
+ocb_stall *ocb_stall_start(double limit, ocb_stall_say say, void *ud);
+void ocb_stall_beat(ocb_stall *s);
+void ocb_stall_hold(ocb_stall *s, int held); /* 1: not watched until 0 */
+void ocb_stall_stop(ocb_stall *s);
 int ocb_afile_write(ocb_afile *f, const void *buf, size_t len, ocb_err *err);
 /* fsync, rename to dst (replacing it), fsync dst's directory. */
 int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err);

@@ -551,8 +551,13 @@ function Limits:exceeded() end
 function Limits:where() end
 ---Limits for a build script: instructions and memory (bytes) are 0 or
 ---nil for none; sources maps chunk names ("@/dir/build.lua") to the
----names messages show, and may grow while the script runs.
----@param t {instructions: integer?, memory: integer?, sources: table<string, string>?}
+---names messages show, and may grow while the script runs. With stall
+---(seconds), a run that burns that much CPU time with no hook event and no
+---pause (a C function no count can stop) ends the process: a watcher
+---thread writes "ocibuild: FILE:LINE: " .. stalled on stderr, removes the
+---temp files and exits 1. The outermost run with a stall watches for all
+---runs inside it.
+---@param t {instructions: integer?, memory: integer?, sources: table<string, string>?, stall: number?, stalled: string?}
 ---@return ocibuild.Limits
 function core.limits(t) end
 ---Pauses the running limits (nested pauses count): ocibuild's own work for

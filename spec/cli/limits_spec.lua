@@ -3,6 +3,8 @@
 -- line and the limit, exit 1, whatever the script does to catch it
 -- (pcall, xpcall, coroutines, a load reader); ocibuild's own work for the
 -- script (a build, JSON of a big config) is neither counted nor refused.
+-- A call of a C function the count cannot see into (a pattern on a long
+-- string) ends the process once it has taken the budget's time.
 local T = require "support"
 
 local project, run = T.script_project, T.run_script
@@ -139,6 +141,25 @@ print(#r.digest)
       assert.matches("^71\n", out)
       local img = T.image(p.store, "big:1")
       assert.equal(("n"):rep(300000), img.config.config.Labels.note)
+    end)
+  end)
+
+  describe("a call no count can stop", function()
+    it("a pattern on a long string ends the process after the budget's time: one line naming the script's line, "
+      .. "exit 1, the store as it was", function()
+      local p = project(finally)
+      local code, out, err = run(p, 'oci.image {}:layer { context = "site" }:save { tag = "kept:1" }\n')
+      assert.equal(0, code, out .. err)
+      local before = T.fingerprint(p.store)
+      code, out, err = run(p, [[
+local s = ("a"):rep(100000)
+oci.image {}:layer { context = "site" }
+return s:find(".-.-.-.-b")
+]], "--max-instructions", "50000000")
+      assert.same({ 1, "", "ocibuild: " .. p.proj .. "/build.lua:3: the build script spent more than 1 s of CPU "
+        .. "time in one call of a library function (a pattern on a long string?), its limit (--max-instructions N "
+        .. "raises it)\n" }, { code, out, err })
+      assert.equal(before, T.fingerprint(p.store))
     end)
   end)
 

@@ -86,11 +86,15 @@ static void reg_remove(ocb_afile *f) {
   f->reg = NULL;
 }
 
-static void on_signal(int sig) {
+void ocb_temps_remove(void) {
   const reg *r;
-  int e = errno;
   while (__atomic_load_n(&reg_busy, __ATOMIC_SEQ_CST)) continue;
   for (r = __atomic_load_n(&reg_head, __ATOMIC_SEQ_CST); r; r = r->next) unlink(r->path);
+}
+
+static void on_signal(int sig) {
+  int e = errno;
+  ocb_temps_remove();
   signal(sig, SIG_DFL);
   errno = e;
   raise(sig);

@@ -8,7 +8,7 @@
  * ocibuild works for the script (an API call), the limits are paused: its
  * instructions are not counted and its allocations never refused (what it
  * keeps for the script afterwards, labels or layer lists, counts).
- *   lim = core.limits{instructions=, memory=, sources=}
+ *   lim = core.limits{instructions=, memory=, sources=, stall=, stalled=}
  *   ok, ... = lim:run(fn, ...)        pcall(fn, ...) under the limits
  *   lim:exceeded() -> nil | "instructions" | "memory"
  *   lim:where() -> "FILE:LINE" | nil  the last line run in a source
@@ -16,6 +16,11 @@
  *   core.limits_resume()
  *   core.limits_exceeded() -> nil | message, for the running limits
  * sources maps a chunk name ("@/dir/build.lua") to the name messages show.
+ * A count hook cannot stop a call of a C function (a pattern on a long
+ * string can run for hours): with stall (seconds), a watcher ends the
+ * process once the script's thread has burnt that much CPU time with no
+ * hook event and no pause, saying "FILE:LINE: " and the text stalled
+ * (see stall.c). The outermost run with one watches for all runs inside it.
  */
 #include <string.h>
 
@@ -44,12 +49,26 @@ typedef struct limits {
   const char *fn_src; /* its file's name for messages, when a script's */
   const char *shown;  /* the script file of the last line seen in one */
   int line;
+  double stall;        /* seconds; 0: not watched */
+  const char *stalled; /* the message's text, kept by user value 3 */
+  ocb_stall *watch;    /* when this run started the watch */
+  int held;            /* the watch's hold when this run started */
   /* what the thread's hook was before run (nested runs) */
   lua_Hook prev_hook;
   int prev_mask, prev_count;
 } limits;
 
 static const char ACTIVE = 0; /* registry key: the running limits */
+
+/* The watch of the outermost run that asked for one, beaten by every run
+ * inside it, and held while ocibuild works for the script. */
+static ocb_stall *watch;
+static int watch_held;
+
+static void hold(int held) {
+  watch_held = held;
+  ocb_stall_hold(watch, held);
+}
 
 static const char *const MESSAGES[] = {NULL, "the instruction budget is spent",
                                        "the memory ceiling is reached"};
@@ -141,6 +160,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
   if (lua_getallocf(L, &ud) != alloc) return;
   lim = ud;
   if (!lim->running || lim->paused) return;
+  ocb_stall_beat(watch);
   if (lim->ceiling) weigh(L, lim);
   if (ar->event == LUA_HOOKLINE)
     track(L, lim, ar);
@@ -156,12 +176,24 @@ static void set_hook(lua_State *L, limits *lim) {
   lua_sethook(L, hook, LUA_MASKLINE | (lim->budget ? LUA_MASKCOUNT : 0), STEP);
 }
 
-/* core.limits{instructions=, memory=, sources=} */
+/* The watcher's line: where the script was, and why it ends. */
+static const char *say(void *ud, double limit) {
+  static char buf[768];
+  const limits *lim = ud;
+  (void)limit;
+  if (lim->shown)
+    snprintf(buf, sizeof buf, "%.300s:%d: %s", lim->shown, lim->line, lim->stalled);
+  else
+    snprintf(buf, sizeof buf, "%s", lim->stalled);
+  return buf;
+}
+
+/* core.limits{instructions=, memory=, sources=, stall=, stalled=} */
 int ocb_l_limits(lua_State *L) {
-  static const char *const keys[] = {"instructions", "memory", "sources", NULL};
+  static const char *const keys[] = {"instructions", "memory", "sources", "stall", "stalled", NULL};
   limits *lim;
   ocb_opt_known(L, 1, keys);
-  lim = lua_newuserdatauv(L, sizeof *lim, 2);
+  lim = lua_newuserdatauv(L, sizeof *lim, 3);
   memset(lim, 0, sizeof *lim);
   luaL_setmetatable(L, OCB_LIMITS_T);
   lim->budget = ocb_opt_int(L, 1, "instructions", 0, 0, LUA_MAXINTEGER);
@@ -171,6 +203,14 @@ int ocb_l_limits(lua_State *L) {
     lua_newtable(L);
   }
   luaL_argexpected(L, lua_type(L, -1) == LUA_TTABLE, 1, "sources: a table");
+  lua_getfield(L, 1, "stall");
+  lim->stall = luaL_optnumber(L, -1, 0);
+  luaL_argcheck(L, lim->stall >= 0, 1, "stall: seconds, at least 0");
+  lua_pop(L, 1);
+  /* the text, kept alive in the sources table */
+  lua_getfield(L, 1, "stalled");
+  lim->stalled = lua_isnil(L, -1) ? "the build script spent too long in one call" : luaL_checkstring(L, -1);
+  lua_setiuservalue(L, -3, 3);
   lua_setiuservalue(L, -2, 1);
   return 1;
 }
@@ -189,9 +229,17 @@ static void start(lua_State *L, limits *lim) {
   lim->running = 1;
   lua_setallocf(L, alloc, lim);
   set_hook(L, lim);
+  lim->held = watch_held;
+  if (lim->stall > 0 && !watch) watch = lim->watch = ocb_stall_start(lim->stall, say, lim);
+  hold(0);
 }
 
 static void stop(lua_State *L, limits *lim) {
+  if (lim->watch) {
+    ocb_stall_stop(lim->watch);
+    watch = lim->watch = NULL;
+  }
+  hold(lim->held);
   lua_sethook(L, lim->prev_hook, lim->prev_mask, lim->prev_count);
   lua_setallocf(L, lim->f, lim->ud);
   lim->running = 0;
@@ -247,13 +295,19 @@ int ocb_l_limits_over(lua_State *L) {
 int ocb_l_limits_pause(lua_State *L) {
   limits *lim = active(L);
   if (!lim) return 0;
-  if (lim->paused++ == 0) lua_sethook(L, NULL, 0, 0);
+  if (lim->paused++ == 0) {
+    lua_sethook(L, NULL, 0, 0);
+    hold(1);
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
 
 int ocb_l_limits_resume(lua_State *L) {
   limits *lim = active(L);
-  if (lim && lim->paused > 0 && --lim->paused == 0) set_hook(L, lim);
+  if (lim && lim->paused > 0 && --lim->paused == 0) {
+    set_hook(L, lim);
+    hold(0);
+  }
   return 0;
 }

@@ -56,6 +56,11 @@ end
 -- enough that a loop or a memory bomb stops in seconds.
 M.MAX_INSTRUCTIONS = 500000000
 M.MAX_MEMORY = 512 << 20
+--- A single call of a C function (string.find on a long string) runs no
+-- instruction the budget counts: it may take the CPU time of the budget's
+-- instructions at this rate (a few times the rate Lua runs at: 10 s for
+-- the default budget), then the process ends.
+M.INSTRUCTIONS_PER_SECOND = 50000000
 
 local function size(n)
   if n % (1 << 30) == 0 then return ("%d GiB"):format(n >> 30) end
@@ -88,7 +93,12 @@ end
 -- script's files (sources: chunk name -> the name as messages show it).
 -- Returns its first result, or nil and the message.
 local function run_limited(chunk, l, sources, file)
-  local lim = core.limits { instructions = l.instructions, memory = l.memory, sources = sources }
+  -- a call no count hook can stop (a pattern on a long string) ends the
+  -- process after about the time the budget's instructions take
+  local stall = (l.instructions or 0) > 0 and math.max(1, l.instructions // M.INSTRUCTIONS_PER_SECOND) or 0
+  local lim = core.limits { instructions = l.instructions, memory = l.memory, sources = sources, stall = stall,
+    stalled = ("the build script spent more than %d s of CPU time in one call of a library function (a pattern "
+      .. "on a long string?), its limit (--max-instructions N raises it)"):format(stall) }
   local ok, result = lim:run(chunk)
   if ok then return true, result end
   local over = lim:exceeded()
