@@ -77,6 +77,20 @@ function M.write(path, data, mode)
   if mode then M.must(("chmod %o %s"):format(mode, M.q(path))) end
 end
 
+--- n bytes of text lines that differ but repeat words, as logs do: each
+-- line fmt:format(seed, line number, a pseudo-random number below 100003)
+-- (fmt default "%d: %d %d\n"), the same for the same arguments.
+function M.text(n, seed, fmt)
+  local parts, len, x = {}, 0, seed
+  fmt = fmt or "%d: %d %d\n"
+  while len < n do
+    x = (x * 1103515245 + 12345) % 2147483648
+    parts[#parts + 1] = fmt:format(seed, #parts, x % 100003)
+    len = len + #parts[#parts]
+  end
+  return table.concat(parts):sub(1, n)
+end
+
 function M.read(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")

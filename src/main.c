@@ -15,7 +15,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "embed.h"
+#include "lua/embed.h"
 #include "ocb_config.h"
 
 int luaopen_ocibuild_core(lua_State *L);

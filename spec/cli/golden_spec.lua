@@ -37,15 +37,7 @@ describe("ocibuild golden digests", function()
 
   it("keeps the bytes of gzip and zstd layers, cut into blocks where their entries say", function()
     local d = T.tmpdir(finally)
-    local function text(n, seed)
-      local parts, len, x = {}, 0, seed
-      while len < n do
-        x = (x * 1103515245 + 12345) % 2147483648
-        parts[#parts + 1] = ("%d golden %d %d\n"):format(seed, #parts, x % 100003)
-        len = len + #parts[#parts]
-      end
-      return table.concat(parts):sub(1, n)
-    end
+    local function text(n, seed) return T.text(n, seed, "%d golden %d %d\n") end
     local function put(path, data)
       local f = assert(io.open(path, "wb"))
       f:write(data)

@@ -1,5 +1,5 @@
 -- What a start of ocibuild loads: its Lua modules come compiled in the
--- program (src/embed.c), used only while their sources are the ones they
+-- program (src/lua/embed.c), used only while their sources are the ones they
 -- were compiled from, and libarchive is loaded when a tar is first written.
 local T = require "support"
 

@@ -6,21 +6,14 @@
 -- history left (on 8, 2 and 3 threads, the last under another state), and
 -- once more in a fresh store. Every one of those layers must be the same.
 local core = require "ocibuild.core"
+local luassert = require "luassert"
 local T = require "support"
 
 local M = {}
 
 local MiB = 1024 * 1024
 
-local function text(n, seed)
-  local parts, len, x = {}, 0, seed
-  while len < n do
-    x = (x * 1103515245 + 12345) % 2147483648
-    parts[#parts + 1] = ("%d: %d %d\n"):format(seed, #parts, x % 100003)
-    len = len + #parts[#parts]
-  end
-  return table.concat(parts):sub(1, n)
-end
+local text = T.text
 
 local function put(path, data)
   local f = assert(io.open(path, "wb"))
@@ -60,6 +53,19 @@ function M.layers(dir, kind, level)
   local out = { build(st, 8, "s1"), build(st, 2, "s1"), build(st, 3, "other") }
   out[#out + 1] = build(assert(core.store(dir .. "/fresh", { create = true })), 1)
   return out
+end
+
+--- Asserts that the layers of M.layers are one: the same digest and
+-- diff_id, the second the first's blob again (nothing changed), the first
+-- made with blocks of the history's.
+function M.check(dir, kind, level)
+  local layers = M.layers(dir, kind, level)
+  for i = 2, #layers do
+    luassert.equal(layers[1].digest, layers[i].digest, "build " .. i)
+    luassert.equal(layers[1].diff_id, layers[i].diff_id, "build " .. i)
+  end
+  luassert.is_true(layers[2].whole) -- built again unchanged: the same blob
+  luassert.is_true(layers[1].reused > 0)
 end
 
 return M

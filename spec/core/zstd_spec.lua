@@ -81,13 +81,7 @@ describe("ocibuild.core", function()
     end)
 
     it("gives one layer whatever the threads, the records present and the history of edits", function()
-      local layers = require("core.historyfx").layers(T.tmpdir(finally), "zstd", 3)
-      for i = 2, #layers do
-        assert.equal(layers[1].digest, layers[i].digest, "build " .. i)
-        assert.equal(layers[1].diff_id, layers[i].diff_id, "build " .. i)
-      end
-      assert.is_true(layers[2].whole) -- built again unchanged: the same blob
-      assert.is_true(layers[1].reused > 0)
+      require("core.historyfx").check(T.tmpdir(finally), "zstd", 3)
     end)
 
     it("builds a tar+zstd layer a tar reader takes back", function()

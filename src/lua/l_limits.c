@@ -209,7 +209,8 @@ int ocb_l_limits(lua_State *L) {
   lua_pop(L, 1);
   /* the text, kept alive in the sources table */
   lua_getfield(L, 1, "stalled");
-  lim->stalled = lua_isnil(L, -1) ? "the build script spent too long in one call" : luaL_checkstring(L, -1);
+  lim->stalled =
+      lua_isnil(L, -1) ? "the build script spent too long in one call" : luaL_checkstring(L, -1);
   lua_setiuservalue(L, -3, 3);
   lua_setiuservalue(L, -2, 1);
   return 1;

@@ -1,6 +1,6 @@
 /*
  * embed.h: the Lua modules compiled into the ocibuild program (generated
- * by src/tool/luaembed.c at build time), and the searcher that loads them
+ * by src/lua/tool/luaembed.c at build time), and the searcher that loads them
  * (embed.c). Not in the module ocibuild/core.so, which reads lua/ as ever.
  */
 #ifndef OCB_EMBED_H
