@@ -91,6 +91,19 @@ function M.text(n, seed, fmt)
   return table.concat(parts):sub(1, n)
 end
 
+--- A tree of n files f01, f02... of ~700 KB of distinct text each (a tar
+-- of several 1 MiB blocks, so that a change in the last file leaves the
+-- first blocks as they were); tag (default "v1") is in every line.
+function M.text_tree(dir, n, tag)
+  for f = 1, n do
+    local lines = {}
+    for i = 1, 28000 do
+      lines[i] = ("%s file %d line %d: %d\n"):format(tag or "v1", f, i, (i * 7919 + f) % 100003)
+    end
+    M.write(("%s/f%02d.txt"):format(dir, f), table.concat(lines))
+  end
+end
+
 function M.read(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")

@@ -5,16 +5,7 @@
 local core = require "ocibuild.core"
 local T = require "support"
 
--- A tree of n files of ~700 KB of distinct text: several 1 MiB blocks.
-local function tree(dir, n, tag)
-  for f = 1, n do
-    local lines = {}
-    for i = 1, 28000 do
-      lines[i] = ("%s file %d line %d: %d\n"):format(tag or "v1", f, i, (i * 7919 + f) % 100003)
-    end
-    T.write(("%s/f%02d.txt"):format(dir, f), table.concat(lines))
-  end
-end
+local tree = T.text_tree
 
 local function codec(kind) return core.codec { kind = kind, level = kind == "zstd" and 3 or 5, threads = 2 } end
 

@@ -1,18 +1,7 @@
 local core = require "ocibuild.core"
 local T = require "support"
 
--- A tree of `n` files of ~700 KB of distinct text each: a tar of several
--- 1 MiB blocks, so that a change in the last file leaves the first blocks
--- as they were.
-local function tree(dir, n, tag)
-  for f = 1, n do
-    local lines = {}
-    for i = 1, 28000 do
-      lines[i] = ("%s file %d line %d: %d\n"):format(tag or "v1", f, i, (i * 7919 + f) % 100003)
-    end
-    T.write(("%s/f%02d.txt"):format(dir, f), table.concat(lines))
-  end
-end
+local tree = T.text_tree
 
 -- The record folder of a store for a codec.
 local function rdir_of(store, kind, level)
