@@ -105,9 +105,21 @@ typedef struct ocb_swept {
   uint64_t files, bytes;
 } ocb_swept;
 /* Removes the temp files "<prefix>*" in dir whose writer is gone (their
- * flock is free); out (may be NULL) counts them. Skips the sweep when a
+ * flock is free), temp folders whole; out (may be NULL) counts the files. Skips the sweep when a
  * temp is being created there at that moment. */
 int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err *err);
+/* Makes the folder tmpl ("<tmpdir>/<prefix>XXXXXX", filled in) under
+ * tmpdir's shared lock and returns its descriptor, flock'ed exclusively
+ * (see ocb_afile_sweep); -1 with errno set. */
+int ocb_afile_locked(const char *tmpdir, char *tmpl);
+/* A temp folder in tmpdir named "<prefix>XXXXXX" (*path, malloc'ed), after
+ * removing the abandoned ones of that prefix there: returns its locked
+ * descriptor (closing it frees the folder to sweeps), or -1 with err. A
+ * sweep removes an abandoned folder whole. */
+int ocb_tmpdir_make(const char *tmpdir, const char *prefix, char **path, ocb_err *err);
+/* Removes the folder name (in at) and what it holds, no link followed;
+ * with out->dry it only counts its files into out. 0, or -1. */
+int ocb_tmpdir_remove(int at, const char *name, ocb_swept *out);
 /* Handlers for SIGHUP, SIGINT, SIGTERM, SIGPIPE and SIGXFSZ that remove the
  * process's temp files, then let the signal do what it would have done.
  * A signal ignored is left ignored; with only_default, a signal that

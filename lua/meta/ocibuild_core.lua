@@ -303,6 +303,12 @@ function core.mkdirs(path, mode) end
 ---A new private folder named prefix .. six random characters (mkdtemp).
 ---@return string|ocibuild.fail
 function core.mkdtemp(prefix) end
+---A new private folder dir/prefix .. six random characters, flock'ed until
+---the lock is closed, so that a sweep of dir (store:gc_temps) removes it
+---only once its maker is gone; abandoned ones of that prefix go first.
+---@return string|ocibuild.fail path
+---@return ocibuild.Fd lock
+function core.tmpdir(dir, prefix) end
 ---Removes an empty folder.
 ---@return true|ocibuild.fail
 function core.rmdir(path) end

@@ -148,17 +148,39 @@ int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err
       continue;
     fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) continue;
-    /* A writer holds its temp file's flock until it publishes or drops it. */
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-        ((out && out->dry) || unlinkat(dirfd(d), de->d_name, 0) == 0) && out) {
-      out->files++;
-      out->bytes += (uint64_t)st.st_size;
+    /* A writer holds its temp file's (or folder's) flock until it
+     * publishes or drops it. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
+      if (S_ISDIR(st.st_mode))
+        (void)ocb_tmpdir_remove(dirfd(d), de->d_name, out);
+      else if (((out && out->dry) || unlinkat(dirfd(d), de->d_name, 0) == 0) && out)
+        out->files++, out->bytes += (uint64_t)st.st_size;
     }
     close(fd);
   }
   if (errno) rc = ocb_errno(err, errno, dir);
   closedir(d); /* closes lock too, which frees the folder's flock */
   return rc;
+}
+
+int ocb_afile_locked(const char *tmpdir, char *tmpl) {
+  int lock = dir_lock(tmpdir, 0), fd = -1, e;
+  if (mkdtemp(tmpl)) {
+    fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      close(fd);
+      fd = -1;
+    }
+    if (fd < 0) {
+      e = errno;
+      rmdir(tmpl);
+      errno = e;
+    }
+  }
+  e = errno;
+  if (lock >= 0) close(lock);
+  errno = e;
+  return fd;
 }
 
 /* Creates and locks the temp file. */

@@ -217,6 +217,7 @@ int luaopen_ocibuild_core(lua_State *L) {
                                    {"tar_reader", ocb_l_tar_reader},
                                    {"tar_writer", ocb_l_tar_writer},
                                    {"terminal", ocb_l_terminal},
+                                   {"tmpdir", ocb_l_tmpdir},
                                    {"unlink", ocb_l_unlink},
                                    {"versions", ocb_l_versions},
                                    {"walk", ocb_l_walk},

@@ -153,6 +153,26 @@ int ocb_l_mkdtemp(lua_State *L) {
   return 1;
 }
 
+/* core.tmpdir(dir, prefix) -> path, lock | nil, msg, code: a new private
+ * folder dir/prefix..XXXXXX, flock'ed until lock:close() (or the process
+ * ends) so that a sweep of dir (store:gc_temps) takes it only once
+ * abandoned; abandoned folders of that prefix are removed first. */
+int ocb_l_tmpdir(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1), *prefix = luaL_checkstring(L, 2);
+  int *fd;
+  char *path;
+  ocb_err err;
+  luaL_argcheck(L, !strchr(prefix, '/'), 2, "a prefix without /");
+  fd = lua_newuserdatauv(L, sizeof *fd, 0);
+  *fd = -1;
+  luaL_setmetatable(L, OCB_FD_T);
+  if ((*fd = ocb_tmpdir_make(dir, prefix, &path, &err)) < 0) return ocb_pushfail(L, &err);
+  lua_pushstring(L, path);
+  free(path);
+  lua_insert(L, -2);
+  return 2;
+}
+
 /* core.rmdir(path) -> true | nil, msg, code (an empty folder only) */
 int ocb_l_rmdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);

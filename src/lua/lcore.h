@@ -162,6 +162,7 @@ int ocb_l_lock(lua_State *L);
 int ocb_l_machine(lua_State *L);
 int ocb_l_mkdirs(lua_State *L);
 int ocb_l_mkdtemp(lua_State *L);
+int ocb_l_tmpdir(lua_State *L);
 int ocb_l_rmdir(lua_State *L);
 int ocb_l_ncpu(lua_State *L);
 int ocb_l_read_file(lua_State *L);

@@ -253,14 +253,15 @@ end
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
--- A temp folder for the files a build extracts (made when first needed):
--- path() names a new file in it, add(p) records one, clean() removes all.
-local function scratch()
+-- A temp folder for the files a build extracts (made when first needed)
+-- in the store's temp folder, flock'ed while the build runs: a killed
+-- build's folder is removed by the next build's or prune's sweep. path()
+-- names a new file in it, add(p) records one, clean() removes all.
+local function scratch(st)
   local t = { files = {} }
   function t:path()
     if not self.dir then
-      local tmp = os.getenv("TMPDIR")
-      self.dir = assert(core.mkdtemp((tmp and tmp ~= "" and tmp or "/tmp") .. "/ocibuild-"))
+      self.dir, self.lock = assert(core.tmpdir(st.dir .. "/.ocibuild-tmp", "build-"))
     end
     self.n = (self.n or 0) + 1
     return ("%s/%d"):format(self.dir, self.n)
@@ -268,8 +269,11 @@ local function scratch()
   function t:add(p) self.files[#self.files + 1] = p end
   function t:clean()
     for _, p in ipairs(self.files) do core.unlink(p) end
-    if self.dir then core.rmdir(self.dir) end
-    self.files, self.dir = {}, nil
+    if self.dir then
+      core.rmdir(self.dir)
+      self.lock:close()
+    end
+    self.files, self.dir, self.lock = {}, nil, nil
   end
   return t
 end
@@ -344,7 +348,7 @@ end
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
 function M:build(st, ctx)
-  local tmp = scratch()
+  local tmp = scratch(st)
   local r = table.pack(self:build_in(st, ctx, tmp))
   tmp:clean()
   return table.unpack(r, 1, r.n)
