@@ -29,7 +29,82 @@ local function ls(dir)
   return (T.must("ls -A " .. T.q(dir) .. " 2>/dev/null || true"):gsub("%s+$", ""))
 end
 
+-- Writes a tar at path from entries {name, kind ("f", "l", "h", "d", "c"),
+-- data or link target}, with Python's tarfile (names kept as given).
+local function mktar(path, entries)
+  local lines = { "import io, sys, tarfile", "t = tarfile.open(sys.argv[1], 'w')" }
+  for _, e in ipairs(entries) do
+    local name, kind, x = ("%q"):format(e[1]), e[2], ("%q"):format(e[3] or "")
+    lines[#lines + 1] = ("i = tarfile.TarInfo(%s)"):format(name)
+    if kind == "f" then
+      lines[#lines + 1] = ("b = %s.encode(); i.size = len(b); t.addfile(i, io.BytesIO(b))"):format(x)
+    else
+      lines[#lines + 1] = ({ l = "i.type = tarfile.SYMTYPE; i.linkname = %s",
+        h = "i.type = tarfile.LNKTYPE; i.linkname = %s", d = "i.type = tarfile.DIRTYPE; i.mode = 0o755 # %s",
+        c = "i.type = tarfile.CHRTYPE; i.devmajor = 1; i.devminor = 3 # %s" })[kind]:format(x)
+      lines[#lines + 1] = "t.addfile(i)"
+    end
+  end
+  lines[#lines + 1] = "t.close()"
+  T.write(path .. ".py", table.concat(lines, "\n") .. "\n")
+  T.must(("/usr/bin/python3 %s %s"):format(T.q(path .. ".py"), T.q(path)))
+  os.remove(path .. ".py")
+end
+
+local function names(layer)
+  local out = {}
+  for _, e in ipairs(T.tar_entries(layer)) do out[#out + 1] = e.name end
+  return out
+end
+
 describe("ocibuild build with a hostile Dockerfile", function()
+  describe("ADD of a local archive", function()
+    it("never writes an entry below a symlink: the archive's own links are followed inside the image", function()
+      local d = T.tmpdir(finally)
+      mktar(d .. "/ctx/a.tar", { { "l", "l", "/etc" }, { "l/passwd", "f", "root::0:0::/:/bin/sh\n" },
+        { "up", "l", "../../.." }, { "up/x", "f", "x\n" } })
+      T.write(d .. "/ctx/Dockerfile", "FROM scratch\nADD a.tar /d/\n")
+      T.built(d .. "/s", d .. "/ctx", "-t", "a:1")
+      assert.same({ "d", "d/l", "d/up", "etc", "etc/passwd", "x" }, names(T.image(d .. "/s", "a:1").layers[1]))
+    end)
+
+    it("refuses whiteout names anywhere in an entry's path, names climbing out, links out, devices", function()
+      local d = T.tmpdir(finally)
+      for _, c in ipairs {
+        { { { ".wh.usr/x", "f", "x" } }, 'entry ".wh.usr/x": a name starting with .wh. would be read as a whiteout' },
+        { { { "a/.wh..wh..opq/x", "f", "x" } }, 'entry "a/.wh..wh..opq/x": a name starting with .wh.' },
+        { { { "a/../../x", "f", "x" } }, 'entry "a/../../x" climbs out of the destination' },
+        { { { "h", "h", "/etc/passwd" } }, 'hardlink "h" to "/etc/passwd", which the archive does not hold before it' },
+        { { { "null", "c" } }, "/d/null: devices cannot be copied" },
+        { { { "f", "f", "x" }, { "f/y", "f", "y" } }, 'entry "f/y": /d/f is not a directory' },
+      } do
+        T.must("rm -rf " .. T.q(d .. "/ctx"))
+        mktar(d .. "/ctx/a.tar", c[1])
+        T.write(d .. "/ctx/Dockerfile", "FROM scratch\nADD a.tar /d/\n")
+        local code, out, err = T.ocibuild("--store", d .. "/s", "build", "-f", d .. "/ctx/Dockerfile", d .. "/ctx")
+        assert.same({ 1, "" }, { code, out }, c[2])
+        local want = ("ocibuild: %s/ctx/Dockerfile:2: "):format(d)
+        assert.equal(want, err:sub(1, #want), err)
+        assert.truthy(err:find(c[2], 1, true), err)
+        assert.equal(1, select(2, err:gsub("\n", "")), err)
+      end
+    end)
+
+    it("keeps a sparse file's size, and copies a file that only looks like an archive", function()
+      local d = T.tmpdir(finally)
+      T.must(("mkdir -p %s && cd %s && truncate -s 1M hole && tar -S -cf %s hole"):format(T.q(d .. "/ctx"),
+        T.q(d), T.q(d .. "/ctx/sparse.tar")))
+      T.write(d .. "/ctx/fake.tar.gz", "not an archive\n")
+      T.write(d .. "/ctx/Dockerfile", "FROM scratch\nADD sparse.tar fake.tar.gz /d/\n")
+      T.built(d .. "/s", d .. "/ctx", "-t", "a:1")
+      local e = T.tar_entries(T.image(d .. "/s", "a:1").layers[1])
+      assert.same({ "d", "d/fake.tar.gz", "d/hole" }, { e[1].name, e[2].name, e[3].name })
+      assert.equal(T.sha256_file(d .. "/ctx/fake.tar.gz"), e[2].sha256)
+      assert.equal(1 << 20, e[3].size)
+      assert.equal(T.must("head -c 1048576 /dev/zero | sha256sum"):match("%x+"), e[3].sha256)
+    end)
+  end)
+
   it("keeps a killed build's extracted files in the store's temp folder, where prune removes them", function()
     local d = T.tmpdir(finally)
     local url, mark = server(d, finally)
