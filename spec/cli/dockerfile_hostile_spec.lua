@@ -58,6 +58,36 @@ local function names(layer)
 end
 
 describe("ocibuild build with a hostile Dockerfile", function()
+  it("bounds expansions, patterns and instruction counts, failing at the line that passed a bound", function()
+    local d = T.tmpdir(finally)
+    local double = ("ENV a=$a$a\n"):rep(40)
+    for _, c in ipairs {
+      { "FROM scratch\nENV a=xxxxxxxxxx\n" .. double,
+        'Dockerfile:19: failed to process "$a$a": the expansion is longer than 1048576 bytes' },
+      { "FROM scratch\nENV a=" .. ("y"):rep(2048) .. "\nENV b=${a//y/$a}\n",
+        'Dockerfile:3: failed to process "${a//y/$a}": the result is longer than 1048576 bytes' },
+      { "FROM scratch\n" .. ("LABEL a=b\n"):rep(10000), "Dockerfile:10001: more than 10000 instructions" },
+      { "FROM scratch\nCOPY <<EOF /x\n" .. ("$a\n"):rep(600000) .. "EOF\n",
+        "Dockerfile:2: cannot expand a word longer than 1048576 bytes" },
+      { "FROM scratch\nCOPY <<EOF /x\n" .. ("a\n"):rep(10) .. ("b"):rep(70000) .. "\nEOF\n",
+        "Dockerfile:13: dockerfile line greater than max allowed size of 65535" },
+    } do
+      T.write(d .. "/ctx/Dockerfile", c[1])
+      local code, out, err = T.sh(("timeout 120 %s --store %s build -f %s %s"):format(T.q(T.bin), T.q(d .. "/s"),
+        T.q(d .. "/ctx/Dockerfile"), T.q(d .. "/ctx")))
+      assert.same({ 2, "" }, { code, out }, c[2])
+      assert.equal(("ocibuild: %s/ctx/%s\n"):format(d, c[2]), err)
+    end
+    -- backtracking would take 5760^6 steps here; the match is linear
+    T.write(d .. "/ctx/Dockerfile", "FROM scratch\nENV a=" .. ("y"):rep(90) .. "\n" .. double:sub(1, 6 * 11)
+      .. "LABEL b=${a%%*y*y*y*y*y*y*z} c=${a#*y*y*y*y*y*y*y}\n")
+    local code, _, err = T.sh(("timeout 120 %s --store %s build -t p:1 -f %s %s"):format(T.q(T.bin), T.q(d .. "/s"),
+      T.q(d .. "/ctx/Dockerfile"), T.q(d .. "/ctx")))
+    assert.equal(0, code, err)
+    local labels = T.image(d .. "/s", "p:1").config.config.Labels
+    assert.same({ 5760, 5753 }, { #labels.b, #labels.c })
+  end)
+
   describe("ADD of a local archive", function()
     it("never writes an entry below a symlink: the archive's own links are followed inside the image", function()
       local d = T.tmpdir(finally)
