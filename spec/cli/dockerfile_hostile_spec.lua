@@ -88,6 +88,39 @@ describe("ocibuild build with a hostile Dockerfile", function()
     assert.same({ 5760, 5753 }, { #labels.b, #labels.c })
   end)
 
+  it("read by a sandboxed script, reaches nothing outside the context nor an image the user did not name", function()
+    local d = T.tmpdir(finally)
+    local proj, out = d .. "/proj", d .. "/outside"
+    T.write(out .. "/secret.txt", "secret\n")
+    T.write(proj .. "/ctx/a.txt", "a\n")
+    T.must(("ln -s %s %s && ln -s ../../outside/secret.txt %s"):format(T.q(out), T.q(proj .. "/ctx/out"),
+      T.q(proj .. "/ctx/rel")))
+    T.built(d .. "/s", out, "-t", "victim:1")
+    T.must(("%s --store %s export victim:1 -o %s"):format(T.q(T.bin), T.q(d .. "/s"), T.q(out .. "/v.tar")))
+    T.must(("ln -s %s %s"):format(T.q(out .. "/v.tar"), T.q(proj .. "/ctx/v.tar")))
+    T.write(proj .. "/build.lua", 'return oci.dockerfile { context = "ctx" }:save { tag = "u:1" }\n')
+    local outside = "outside the build context " .. proj .. "/ctx: a Dockerfile reads only its context"
+    for _, c in ipairs {
+      { "COPY ../../outside/secret.txt /", "../../outside/secret.txt: not found" },
+      { "COPY out/secret.txt /", "out/secret.txt: not found" },
+      { "COPY rel /", "rel: not found" },
+      { "ADD v.tar /v/", "v.tar: not found" },
+      { ("ADD %s/secret.txt /"):format(out), out .. "/secret.txt: not found" },
+      { ("ADD file://%s/secret.txt /"):format(out), ("file://%s/secret.txt: not found"):format(out) },
+      { "COPY --from=victim:1 / /v/", "base image victim:1 is in the store: a build script uses only the images it "
+        .. "saved and those the user names (--allow-image victim:1 allows it)" },
+      { ("COPY --from=oci-archive:%s/v.tar / /v/"):format(out),
+        ("oci-archive:%s/v.tar names %s/v.tar, %s"):format(out, out, outside) },
+      { "COPY --from=oci-archive:v.tar / /v/", ("oci-archive:v.tar names %s/ctx/v.tar, %s"):format(proj, outside) },
+    } do
+      T.write(proj .. "/ctx/Dockerfile", "FROM scratch\n" .. c[1] .. "\n")
+      local code, o, err = T.ocibuild("--store", d .. "/s", "run", proj .. "/build.lua")
+      assert.same({ 1, "" }, { code, o }, c[1])
+      assert.equal(("ocibuild: %s/build.lua:1: Dockerfile:2: %s\n"):format(proj, c[2]), err)
+    end
+    assert.is_false((pcall(T.image, d .. "/s", "u:1")))
+  end)
+
   describe("ADD of a local archive", function()
     it("never writes an entry below a symlink: the archive's own links are followed inside the image", function()
       local d = T.tmpdir(finally)
