@@ -14,8 +14,8 @@ local M = {}
 function M.parse_db(text, kind)
   local out = {}
   for line in (text or ""):gmatch("[^\n]+") do
-    line = line:match("^%s*(.-)%s*$")
-    if line ~= "" then
+    line = line:match("^%s*(.*%S)") -- linear: "(.-)%s*$" is quadratic on runs of spaces
+    if line then
       local f = {}
       for field in (line .. ":"):gmatch("([^:]*):") do f[#f + 1] = field end
       local name = f[1]
@@ -30,6 +30,18 @@ function M.parse_db(text, kind)
     end
   end
   return out
+end
+
+-- The last text parsed per kind, and what it gave: every COPY --chown of
+-- a build asks for the same files.
+local last = {}
+local function parsed(text, kind)
+  local l = last[kind]
+  if not (l and l.text == text) then
+    l = { text = text, db = M.parse_db(text, kind) }
+    last[kind] = l
+  end
+  return l.db
 end
 
 -- An id as BuildKit's parseUID reads it: "root", or a 32-bit decimal.
@@ -54,7 +66,7 @@ function M.owner(spec, read, strict, warn)
   local function db(kind)
     if dbs[kind] == nil then
       local text = read(kind)
-      dbs[kind] = text and M.parse_db(text, kind) or false
+      dbs[kind] = text and parsed(text, kind) or false
     end
     return dbs[kind]
   end

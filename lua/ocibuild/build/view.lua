@@ -207,8 +207,28 @@ function M:mount(comps, seq, dir, matcher, opaque, base)
   n.mounts[#n.mounts + 1] = { seq = seq, dir = dir, matcher = matcher, base = base }
 end
 
--- Entries of base layer blobs read for read(), by digest then name.
+-- Files of base layer blobs read for read(), by digest: {asked = {name =
+-- true}, files = {name = body | false}}. One pass over a layer keeps
+-- every file asked for so far and ALSO's, so that the lookups of a
+-- --chown by name cost one read of a layer per process.
 local bodies = {}
+local ALSO = { "etc/passwd", "etc/group" }
+
+-- Reads the blob of st once more, keeping the files asked for at most max
+-- bytes each (false for one too big or not a regular file).
+local function scan(st, blob, rec, max)
+  local r = core.tar_reader(st.core, blob)
+  if not r then return end
+  local files = {}
+  while true do
+    local e = r:next()
+    if not e then break end
+    local p = e.name:gsub("^%./", ""):gsub("/$", "")
+    if rec.asked[p] and e.type == "file" then files[p] = r:read(max) or false end
+  end
+  r:close()
+  for p in pairs(rec.asked) do rec.files[p] = files[p] or false end
+end
 
 --- The bytes of the regular file at comps (symlinks followed), at most
 -- max bytes (default 10 MiB), or nil when there is none there. st: the
@@ -223,21 +243,17 @@ function M:read(comps, st, max)
   if n.data then return n.data end
   if n.src then return core.read_file(n.src, { max = max }) end
   if not (n.blob and st) then return nil end
-  bodies[n.blob] = bodies[n.blob] or {}
-  local got = bodies[n.blob][n.name]
-  if got == nil then
-    local r = core.tar_reader(st.core, n.blob)
-    if not r then return nil end
-    while true do
-      local e = r:next()
-      if not e then break end
-      local p = e.name:gsub("^%./", ""):gsub("/$", "")
-      if p == n.name and e.type == "file" then got = r:read(max) or false end
-    end
-    r:close()
-    bodies[n.blob][n.name] = got or false
+  local rec = bodies[n.blob]
+  if not rec then
+    rec = { asked = {}, files = {} }
+    for _, p in ipairs(ALSO) do rec.asked[p] = true end
+    bodies[n.blob] = rec
   end
-  return got or nil
+  if rec.files[n.name] == nil then
+    rec.asked[n.name] = true
+    scan(st, n.blob, rec, max)
+  end
+  return rec.files[n.name] or nil
 end
 
 --- Records a whiteout of layer seq at comps (resolved).
