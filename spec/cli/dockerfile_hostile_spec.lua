@@ -10,10 +10,10 @@ end
 
 -- A hostile HTTP server (spec/support/hostile_http.py) for this test;
 -- returns its base URL and the path of its marker file.
-local function server(d, finally, other)
+local function server(d, finally)
   local mark, log = d .. "/mark", d .. "/http.out"
-  local pid = T.must(("/usr/bin/python3 -u %s %s %s >%s 2>&1 & echo $!"):format(
-    T.q(T.root .. "/spec/support/hostile_http.py"), T.q(mark), T.q(other or ""), T.q(log))):match("%d+")
+  local pid = T.must(("/usr/bin/python3 -u %s %s >%s 2>&1 & echo $!"):format(
+    T.q(T.root .. "/spec/support/hostile_http.py"), T.q(mark), T.q(log))):match("%d+")
   finally(function() T.sh("kill " .. pid) end)
   local port
   for _ = 1, 200 do
@@ -119,6 +119,60 @@ describe("ocibuild build with a hostile Dockerfile", function()
       assert.equal(("ocibuild: %s/build.lua:1: Dockerfile:2: %s\n"):format(proj, c[2]), err)
     end
     assert.is_false((pcall(T.image, d .. "/s", "u:1")))
+  end)
+
+  describe("ADD of a URL", function()
+    local sum = "sha256:" .. ("1"):rep(64)
+
+    it("stops an endless body at the size ADD takes, leaving no temp file", function()
+      local d = T.tmpdir(finally)
+      local url = server(d, finally)
+      local fetch = require "ocibuild.build.fetch"
+      local st = assert(require("ocibuild.store").open(d .. "/s", { create = true }))
+      local keep = fetch.MAX_SIZE
+      fetch.MAX_SIZE = 1 << 20
+      local p, err, code = fetch.fetch(st, url .. "/endless", sum, {})
+      fetch.MAX_SIZE = keep
+      assert.is_nil(p)
+      assert.same({ "ADD " .. url .. "/endless: the file is larger than the 1048576 bytes ADD takes", "TOOBIG" },
+        { err, code })
+      assert.equal("", ls(d .. "/s/.ocibuild-tmp"))
+    end)
+
+    it("follows redirects to http(s) only, each host allowed by the sandbox; a lying or slow server fails", function()
+      local d = T.tmpdir(finally)
+      local url = server(d, finally)
+      local port = url:match("%d+$")
+      d = d .. "/p"
+      local function try(path, ...)
+        T.write(d .. "/Dockerfile", ("FROM scratch\nADD --checksum=%s %s/%s /x\n"):format(sum, url, path))
+        local code, out, err = T.ocibuild("--store", d .. "/s", "build", "-f", d .. "/Dockerfile", d, ...)
+        assert.same({ 1, "" }, { code, out }, path)
+        return err
+      end
+      assert.equal(("ocibuild: %s/Dockerfile:2: ADD %s/to-file: redirected to file:///etc/passwd, not an http(s) "
+        .. "URL\n"):format(d, url), try("to-file"))
+      assert.equal(("ocibuild: %s/Dockerfile:2: ADD %s/liar: the file is not the checksum %s\n"):format(d, url, sum),
+        try("liar"))
+      assert.equal(("ocibuild: %s/Dockerfile:2: ADD %s/drip: ETIMEDOUT: no complete answer within 2 s: %s/drip\n")
+        :format(d, url, url), try("drip", "--timeout", "2"))
+      -- the server sends /to-other to localhost: another host for the sandbox
+      T.write(d .. "/build.lua", 'return oci.dockerfile { context = "." }:save { tag = "u:1" }\n')
+      for _, path in ipairs { "to-other", "ok" } do
+        T.write(d .. "/Dockerfile", ("FROM scratch\nADD --checksum=sha256:%s %s/%s /x\n"):format(
+          T.must("printf 'ok\\n' | sha256sum"):match("%x+"), url, path))
+        local code, out, err = T.ocibuild("--store", d .. "/s", "run", d .. "/build.lua", "--allow-registry",
+          "127.0.0.1:" .. port)
+        if path == "ok" then
+          assert.equal(0, code, out .. err)
+        else
+          assert.same({ 1, "" }, { code, out })
+          assert.equal(("ocibuild: %s/build.lua:1: Dockerfile:2: ADD %s/to-other (redirected to "
+            .. "http://localhost:%s/ok): a build script fetches only from the hosts the user names "
+            .. "(--allow-registry localhost:%s allows it)\n"):format(d, url, port, port, port), err)
+        end
+      end
+    end)
   end)
 
   describe("ADD of a local archive", function()

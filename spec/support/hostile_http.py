@@ -2,14 +2,13 @@
 Paths: /hang (records the request in MARK, then sends nothing), /endless
 (a body that never ends, no length), /liar (declares 10 bytes, sends 1 MiB),
 /drip (one byte a second), /to-file (302 to file:///etc/passwd), /to-other
-(302 to OTHER/ok), /ok (the bytes "ok\n")."""
+(302 to the same server named localhost), /ok (the bytes "ok\n")."""
 import http.server
 import os
 import sys
 import time
 
 MARK = sys.argv[1]
-OTHER = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.2:9"
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -48,7 +47,8 @@ class H(http.server.BaseHTTPRequestHandler):
             elif p == "/to-file":
                 self.head(302, [("Location", "file:///etc/passwd"), ("Content-Length", "0")])
             elif p == "/to-other":
-                self.head(302, [("Location", OTHER + "/ok"), ("Content-Length", "0")])
+                other = "http://localhost:%d/ok" % self.server.server_address[1]
+                self.head(302, [("Location", other), ("Content-Length", "0")])
             elif p == "/ok":
                 self.head(200, [("Content-Length", "3")])
                 self.wfile.write(b"ok\n")

@@ -311,12 +311,7 @@ local function plan_ctx(self, st, ctx, v, tmp)
       if err then return nil, err, code end
       return { mt = self.sde or 0, warn = warn, fs = fs, tmp = tmp, read = read,
         fetch = function(url, checksum)
-          local host = ctx.policy and url:match("^%a+://([^/?#]+)")
-          if host then
-            local ok, why, denied = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
-            if not ok then return nil, why, denied end
-          end
-          return fetch.fetch(st, url, checksum, ctx.registry)
+          return fetch.fetch(st, url, checksum, ctx.registry, ctx.policy and ctx.policy.fetch)
         end }
     end,
     owner = function(s)
