@@ -87,7 +87,9 @@ function M.unpack(self, path, dest_comps)
     if #rel > 0 then
       local comps = parent_of(self, base, rel, parents, path, e.name, r)
       comps[#comps + 1] = rel[#rel]
-      if e.type ~= "dir" then parents = {} end
+      -- a link, or a file over a folder or a link, may change what a cached folder resolves to
+      local old = e.type ~= "dir" and self.v:plain(comps)
+      if e.type == "symlink" or (old and (old.t == "d" or old.t == "l")) then parents = {} end
       local x = { t = e.type == "dir" and "d" or e.type == "symlink" and "l" or (e.type == "file" or
         e.type == "hardlink") and "f" or "o", mode = e.mode, uid = e.uid, gid = e.gid, target = e.target,
         kind = e.type }
