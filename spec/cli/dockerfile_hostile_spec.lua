@@ -66,6 +66,9 @@ describe("ocibuild build with a hostile Dockerfile", function()
         'Dockerfile:19: failed to process "$a$a": the expansion is longer than 1048576 bytes' },
       { "FROM scratch\nENV a=" .. ("y"):rep(2048) .. "\nENV b=${a//y/$a}\n",
         'Dockerfile:3: failed to process "${a//y/$a}": the result is longer than 1048576 bytes' },
+      { "FROM scratch\nENV a=" .. ("y"):rep(2048) .. "\n" .. double:sub(1, 8 * 11) .. "ENV b=${a#" .. ("?"):rep(50)
+        .. "}\n", ('Dockerfile:11: failed to process "${a#%s}": a pattern of 50 tokens on a value of 524288 '
+        .. "characters is more work than allowed"):format(("?"):rep(50)) },
       { "FROM scratch\n" .. ("LABEL a=b\n"):rep(10000), "Dockerfile:10001: more than 10000 instructions" },
       { "FROM scratch\nCOPY <<EOF /x\n" .. ("$a\n"):rep(600000) .. "EOF\n",
         "Dockerfile:2: cannot expand a word longer than 1048576 bytes" },

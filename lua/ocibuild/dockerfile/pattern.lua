@@ -45,11 +45,12 @@ M.MAX_WORK = 20000000
 -- chars (1 .. #chars + 1), or false there: the match a backtracking
 -- regexp engine finds (a lazy star tries the shortest run first, a greedy
 -- one the longest), computed from the last token back, each row from the
--- next in one pass. nil, msg when the work would pass MAX_WORK.
+-- next in one pass. nil, msg, "TOOBIG" when the work would pass MAX_WORK.
 local function ends(toks, chars, greedy)
   local n = #chars
   if #toks * (n + 1) > M.MAX_WORK then
-    return nil, ("a pattern of %d tokens on a value of %d characters is more work than allowed"):format(#toks, n)
+    return nil, ("a pattern of %d tokens on a value of %d characters is more work than allowed"):format(#toks, n),
+      "TOOBIG"
   end
   local row = {}
   for i = 1, n + 1 do row[i] = i end
@@ -87,8 +88,8 @@ function M.trim_prefix(pattern, value, greedy)
   local toks, err = compile(pattern)
   if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err), "BADDOCKERFILE" end
   local chars = text.chars(value)
-  local row, why = ends(toks, chars, greedy)
-  if not row then return nil, why, "TOOBIG" end
+  local row, why, code = ends(toks, chars, greedy)
+  if not row then return nil, why, code end
   if row[1] then return table.concat(chars, "", row[1]) end
   return value
 end
@@ -142,8 +143,8 @@ function M.replace(pattern, value, repl, all, max)
   local toks, err = compile(pattern)
   if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err), "BADDOCKERFILE" end
   local chars = text.chars(value)
-  local row, why = ends(toks, chars, true)
-  if not row then return nil, why, "TOOBIG" end
+  local row, why, code = ends(toks, chars, true)
+  if not row then return nil, why, code end
   if not all then
     local s, e = find(row, 1)
     if not s then return value end
