@@ -35,6 +35,18 @@ describe("ocibuild.build.view", function()
     core.tar_reader = real
     assert(ok, err)
   end)
+
+  it("says why a base's /etc/passwd cannot be read, rather than that there is none", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/etc/passwd", ("#"):rep(200) .. "\napp:x:1000:1000::/:/bin/sh\n")
+    local r = assert(T.layer(d .. "/ctx", d .. "/s", { kind = "gzip" }))
+    local st = { core = assert(core.store(d .. "/s")) }
+    local v = view.new()
+    v:add_base_layer({ { p = "etc", t = "d" }, { p = "etc/passwd", t = "f" } }, r.digest)
+    local uid, err = perm.owner("app", function(kind) return v:read({ "etc", kind }, st, 100) end, true)
+    assert.is_nil(uid)
+    assert.equal('cannot read the image\'s /etc/passwd to find user "app" in: it has more than 100 bytes', err)
+  end)
 end)
 
 describe("ocibuild.build.perm", function()

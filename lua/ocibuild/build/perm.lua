@@ -55,23 +55,26 @@ local function id_of(s)
 end
 
 --- Resolves "user[:group]" to uid, gid. read(kind) returns the text of
--- the image's /etc/passwd or /etc/group (nil when it has none); strict:
+-- the image's /etc/passwd or /etc/group (nil when it has none, and why
+-- when it has one it cannot read); strict:
 -- a name that is not there is an error (else, as BuildKit does, id 0,
 -- and a warning through warn). Returns uid, gid, or nil, msg.
 function M.owner(spec, read, strict, warn)
   local u, g = spec:match("^([^:]*):(.*)$")
   u = u or spec
   if u == "" or g == "" then return nil, ("bad owner %q: expected user[:group]"):format(spec), "BADVALUE" end
-  local dbs = {}
+  local dbs, unread = {}, {}
   local function db(kind)
     if dbs[kind] == nil then
-      local text = read(kind)
-      dbs[kind] = text and parsed(text, kind) or false
+      local text, why = read(kind)
+      dbs[kind], unread[kind] = text and parsed(text, kind) or false, why
     end
     return dbs[kind]
   end
   local function missing(what, name, file)
     local why = db(file) and ("no %s %q in the image's /etc/%s"):format(what, name, file)
+      or unread[file] and ("cannot read the image's /etc/%s to find %s %q in: %s"):format(file, what, name,
+        unread[file])
       or ("the image has no /etc/%s to find %s %q in"):format(file, what, name)
     if strict then return nil, why, "BADVALUE" end
     if warn then warn(why .. "; using id 0") end

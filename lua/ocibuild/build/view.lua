@@ -215,7 +215,7 @@ local bodies = {}
 local ALSO = { "etc/passwd", "etc/group" }
 
 -- Reads the blob of st once more, keeping the files asked for at most max
--- bytes each (false for one too big or not a regular file).
+-- bytes each (false for none; {why=} for one that could not be read).
 local function scan(st, blob, rec, max)
   local r = core.tar_reader(st.core, blob)
   if not r then return end
@@ -224,14 +224,18 @@ local function scan(st, blob, rec, max)
     local e = r:next()
     if not e then break end
     local p = e.name:gsub("^%./", ""):gsub("/$", "")
-    if rec.asked[p] and e.type == "file" then files[p] = r:read(max) or false end
+    if rec.asked[p] and e.type == "file" then
+      local body, err, code = r:read(max)
+      files[p] = body or { why = code == "TOOBIG" and ("it has more than %d bytes"):format(max) or err }
+    end
   end
   r:close()
   for p in pairs(rec.asked) do rec.files[p] = files[p] or false end
 end
 
 --- The bytes of the regular file at comps (symlinks followed), at most
--- max bytes (default 10 MiB), or nil when there is none there. st: the
+-- max bytes (default 10 MiB), or nil when there is none there (and why,
+-- for one that cannot be read). st: the
 -- store holding the base layers. Reads a base layer's file from its blob,
 -- a directory layer's from its folder, a copied file from its source.
 function M:read(comps, st, max)
@@ -253,7 +257,9 @@ function M:read(comps, st, max)
     rec.asked[n.name] = true
     scan(st, n.blob, rec, max)
   end
-  return rec.files[n.name] or nil
+  local got = rec.files[n.name]
+  if type(got) == "table" then return nil, got.why end
+  return got or nil
 end
 
 --- Records a whiteout of layer seq at comps (resolved).
