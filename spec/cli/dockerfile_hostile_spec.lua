@@ -34,7 +34,9 @@ end
 local function mktar(path, entries)
   local lines = { "import io, sys, tarfile", "t = tarfile.open(sys.argv[1], 'w')" }
   for _, e in ipairs(entries) do
-    local name, kind, x = ("%q"):format(e[1]), e[2], ("%q"):format(e[3] or "")
+    -- Lua's %q writes a newline as a backslash and a newline; Python wants \n
+    local function py(v) return (("%q"):format(v):gsub("\\\n", "\\n")) end
+    local name, kind, x = py(e[1]), e[2], py(e[3] or "")
     lines[#lines + 1] = ("i = tarfile.TarInfo(%s)"):format(name)
     if kind == "f" then
       lines[#lines + 1] = ("b = %s.encode(); i.size = len(b); t.addfile(i, io.BytesIO(b))"):format(x)
@@ -48,6 +50,23 @@ local function mktar(path, entries)
   lines[#lines + 1] = "t.close()"
   T.write(path .. ".py", table.concat(lines, "\n") .. "\n")
   T.must(("/usr/bin/python3 %s %s"):format(T.q(path .. ".py"), T.q(path)))
+  os.remove(path .. ".py")
+end
+
+-- Writes a docker archive at path whose one layer is the tar at layer.
+local function docker_archive(path, layer)
+  T.write(path .. ".py", [[
+import hashlib, io, json, sys, tarfile
+layer = open(sys.argv[2], "rb").read()
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+  "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+c, l = hashlib.sha256(cfg).hexdigest() + ".json", hashlib.sha256(layer).hexdigest() + "/layer.tar"
+man = json.dumps([{"Config": c, "RepoTags": ["base:1"], "Layers": [l]}]).encode()
+with tarfile.open(sys.argv[1], "w") as t:
+    for name, b in (("manifest.json", man), (c, cfg), (l, layer)):
+        i = tarfile.TarInfo(name); i.size = len(b); t.addfile(i, io.BytesIO(b))
+]])
+  T.must(("/usr/bin/python3 %s %s %s"):format(T.q(path .. ".py"), T.q(path), T.q(layer)))
   os.remove(path .. ".py")
 end
 
@@ -176,6 +195,26 @@ describe("ocibuild build with a hostile Dockerfile", function()
         end
       end
     end)
+  end)
+
+  it("copies --from a hostile base: names climbing out dropped, absolute ones kept below /, no device", function()
+    local d = T.tmpdir(finally)
+    mktar(d .. "/layer.tar", { { "etc", "d" }, { "etc/passwd", "f", "root:x:0:0::/:/bin/sh\n" },
+      { "../../escape", "f", "x\n" }, { "/abs/f", "f", "abs\n" }, { "h", "h", "/etc/passwd" }, { "dev", "c" },
+      { "l", "l", "/etc" }, { "l/shadow", "f", "evil\n" } })
+    docker_archive(d .. "/ctx/base.tar", d .. "/layer.tar")
+    T.write(d .. "/ctx/Dockerfile", "FROM scratch\nCOPY --from=docker-archive:base.tar /abs /etc/ /h /d/\n")
+    T.built(d .. "/s", d .. "/ctx", "-t", "a:1")
+    local e = T.tar_entries(T.image(d .. "/s", "a:1").layers[1])
+    local got = {}
+    for _, x in ipairs(e) do got[#got + 1] = x.name .. (x.sha256 and " " .. x.sha256:sub(1, 8) or "") end
+    local function h(s) return T.must("printf %s " .. T.q(s) .. " | sha256sum"):sub(1, 8) end
+    assert.same({ "d", "d/f " .. h("abs\n"), "d/h " .. h("root:x:0:0::/:/bin/sh\n"),
+      "d/passwd " .. h("root:x:0:0::/:/bin/sh\n") }, got)
+    T.write(d .. "/ctx/Dockerfile", "FROM scratch\nCOPY --from=docker-archive:base.tar / /d/\n")
+    local code, out, err = T.ocibuild("--store", d .. "/s", "build", "-f", d .. "/ctx/Dockerfile", d .. "/ctx")
+    assert.same({ 1, "", ("ocibuild: %s/ctx/Dockerfile:2: /d/dev: devices cannot be copied\n"):format(d) },
+      { code, out, err })
   end)
 
   describe("ADD of a local archive", function()
