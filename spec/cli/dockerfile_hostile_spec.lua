@@ -217,6 +217,19 @@ describe("ocibuild build with a hostile Dockerfile", function()
       { code, out, err })
   end)
 
+  it("copies --from a stage whose image an earlier stage already copied from, after that build's cleanup", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/a.txt", "a\n")
+    -- s1, s2 and s3 are one image: s3 copies from the image s2 copied from, in a later build
+    local text = { "FROM scratch AS s0\nCOPY a.txt /\n" }
+    for i = 1, 4 do text[#text + 1] = ("FROM scratch AS s%d\nCOPY --from=s%d / /\n"):format(i, i - 1) end
+    T.write(d .. "/ctx/Dockerfile", table.concat(text))
+    T.built(d .. "/s", d .. "/ctx", "-t", "a:1")
+    local e = T.tar_entries(T.image(d .. "/s", "a:1").layers[1])
+    assert.same({ 1, "a.txt", T.sha256_file(d .. "/ctx/a.txt") }, { #e, e[1].name, e[1].sha256 })
+    assert.equal("", ls(d .. "/s/.ocibuild-tmp"))
+  end)
+
   describe("ADD of a local archive", function()
     it("never writes an entry below a symlink: the archive's own links are followed inside the image", function()
       local d = T.tmpdir(finally)

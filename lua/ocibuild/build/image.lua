@@ -256,9 +256,11 @@ end
 -- A temp folder for the files a build extracts (made when first needed)
 -- in the store's temp folder, flock'ed while the build runs: a killed
 -- build's folder is removed by the next build's or prune's sweep. path()
--- names a new file in it, add(p) records one, clean() removes all.
+-- names a new file in it, add(p [, forget]) records one (and a function
+-- clean calls: a source fs kept for a later build of the same ctx, the
+-- next stage's, must not take the file for there), clean() removes all.
 local function scratch(st)
-  local t = { files = {} }
+  local t = { files = {}, forget = {} }
   function t:path()
     if not self.dir then
       self.dir, self.lock = assert(core.tmpdir(st.dir .. "/.ocibuild-tmp", "build-"))
@@ -266,9 +268,14 @@ local function scratch(st)
     self.n = (self.n or 0) + 1
     return ("%s/%d"):format(self.dir, self.n)
   end
-  function t:add(p) self.files[#self.files + 1] = p end
+  function t:add(p, forget)
+    self.files[#self.files + 1] = p
+    self.forget[#self.forget + 1] = forget
+  end
   function t:clean()
     for _, p in ipairs(self.files) do core.unlink(p) end
+    for _, f in ipairs(self.forget) do f() end
+    self.forget = {}
     if self.dir then
       core.rmdir(self.dir)
       self.lock:close()

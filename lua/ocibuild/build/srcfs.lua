@@ -302,7 +302,8 @@ function Image:extract(tmp)
           r:close()
           return nil, ("%s: %s"):format(self.what, err), code
         end
-        tmp:add(p)
+        local key = digest .. "#" .. idx
+        tmp:add(p, function() self.wants[key] = nil end)
         w.path, need[idx] = p, nil
       end
     end
