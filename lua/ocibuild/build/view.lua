@@ -215,7 +215,7 @@ local bodies = {}
 local ALSO = { "etc/passwd", "etc/group" }
 
 -- Reads the blob of st once more, keeping the files asked for at most max
--- bytes each (false for none; {why=} for one that could not be read).
+-- bytes each (false for none; {why=, code=} for one that could not be read).
 local function scan(st, blob, rec, max)
   local r = core.tar_reader(st.core, blob)
   if not r then return end
@@ -226,7 +226,7 @@ local function scan(st, blob, rec, max)
     local p = e.name:gsub("^%./", ""):gsub("/$", "")
     if rec.asked[p] and e.type == "file" then
       local body, err, code = r:read(max)
-      files[p] = body or { why = code == "TOOBIG" and ("it has more than %d bytes"):format(max) or err }
+      files[p] = body or { why = code == "TOOBIG" and ("it has more than %d bytes"):format(max) or err, code = code }
     end
   end
   r:close()
@@ -258,7 +258,7 @@ function M:read(comps, st, max)
     scan(st, n.blob, rec, max)
   end
   local got = rec.files[n.name]
-  if type(got) == "table" then return nil, got.why end
+  if type(got) == "table" then return nil, got.why, got.code end
   return got or nil
 end
 
