@@ -130,9 +130,11 @@ int ocb_afile_write(ocb_afile *f, const void *buf, size_t len, ocb_err *err);
 /* fsync, rename to dst (replacing it), fsync dst's directory. */
 int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err);
 void ocb_afile_abort(ocb_afile *f);
-/* A temp folder in tmpdir, "<prefix>XXXXXX" (*path, malloc'ed), flock'ed:
- * its descriptor (close it to unlock), or -1. A sweep (ocb_afile_sweep)
- * removes it with all it holds once nobody holds its lock. */
+/* A temp folder in tmpdir, "<prefix>XXXXXX" (*path, malloc'ed), flock'ed,
+ * after removing the abandoned folders and files of that prefix there (a
+ * killed maker's): its descriptor (close it to unlock), or -1. A sweep
+ * (ocb_afile_sweep) removes it with all it holds once nobody holds its
+ * lock. */
 int ocb_adir_open(const char *tmpdir, const char *prefix, char **path, ocb_err *err);
 /* Removes the entry `name` of the folder open on at, and everything below
  * it (links are removed, never followed); counts the files removed and

@@ -285,8 +285,8 @@ function Store:gc_temps(dry) end
 ---@return {diff_id: string, tar_size: integer, blob: string, size: integer, head: integer, blocks: table[]}?
 function Store:reuse_record(codec, digest) end
 ---A new folder in the store's temp folder, "<prefix>XXXXXX", held by the
----lock returned (close it to let go): prune removes it, with all it holds,
----once nobody holds it.
+---lock returned (close it to let go): prune, or the next folder made with
+---that prefix, removes it with all it holds once nobody holds it.
 ---@return string|ocibuild.fail path
 ---@return ocibuild.Fd|string lock_or_msg
 function Store:temp_dir(prefix) end

@@ -129,19 +129,22 @@ static int dir_lock(const char *dir, int exclusive) {
   return fd;
 }
 
-int ocb_rmtree(int at, const char *name, uint64_t *files, uint64_t *bytes) {
+/* Removes (dry: only counts) name in at and all it holds, links never
+ * followed, counting its files and their bytes. */
+static int tree(int at, const char *name, int dry, uint64_t *files, uint64_t *bytes) {
   struct stat st;
   struct dirent *de;
   DIR *d;
   int fd, e = 0;
   if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return -1;
   if (!S_ISDIR(st.st_mode)) {
-    if (unlinkat(at, name, 0) < 0) return -1;
+    if (!dry && unlinkat(at, name, 0) < 0) return -1;
     *files += 1, *bytes += (uint64_t)st.st_size;
     return 0;
   }
   if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) return -1;
-  (void)fchmod(fd, 0700); /* a read-only folder of an archive still gives its entries up */
+  if (!dry)
+    (void)fchmod(fd, 0700); /* a read-only folder of an archive still gives its entries up */
   if (!(d = fdopendir(fd))) {
     e = errno;
     close(fd);
@@ -150,17 +153,23 @@ int ocb_rmtree(int at, const char *name, uint64_t *files, uint64_t *bytes) {
   }
   while ((de = readdir(d)))
     if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-        ocb_rmtree(dirfd(d), de->d_name, files, bytes) < 0 && !e)
+        tree(dirfd(d), de->d_name, dry, files, bytes) < 0 && !e)
       e = errno;
   closedir(d);
-  if (unlinkat(at, name, AT_REMOVEDIR) < 0) return -1;
+  if (!dry && unlinkat(at, name, AT_REMOVEDIR) < 0) return -1;
   errno = e;
   return e ? -1 : 0;
+}
+
+int ocb_rmtree(int at, const char *name, uint64_t *files, uint64_t *bytes) {
+  return tree(at, name, 0, files, bytes);
 }
 
 int ocb_adir_open(const char *tmpdir, const char *prefix, char **path, ocb_err *err) {
   size_t n = strlen(tmpdir) + strlen(prefix) + 8;
   int lock, fd = -1, e = 0;
+  ocb_err scratch;
+  (void)ocb_afile_sweep(tmpdir, prefix, NULL, &scratch);
   if (!(*path = malloc(n))) return ocb_errno(err, ENOMEM, tmpdir);
   snprintf(*path, n, "%s/%sXXXXXX", tmpdir, prefix);
   /* made and locked under the folder's shared lock: no sweep sees it unlocked */
@@ -207,8 +216,9 @@ int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err
     if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
       uint64_t files = 0, bytes = 0;
       if (S_ISDIR(st.st_mode)) {
-        files = 1; /* the folder, and what it held */
-        if (!out || !out->dry) (void)ocb_rmtree(dirfd(d), de->d_name, &files, &bytes);
+        /* one temp, the folder, of the bytes it holds */
+        (void)tree(dirfd(d), de->d_name, out && out->dry, &files, &bytes);
+        files = 1;
       } else if ((out && out->dry) || unlinkat(dirfd(d), de->d_name, 0) == 0) {
         files = 1, bytes = (uint64_t)st.st_size;
       }

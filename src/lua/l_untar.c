@@ -9,8 +9,9 @@
  * [, digest, size]) -> digest, size: the body as a store blob, checked
  * against digest and size when given; reader:to_file(path) -> size: the
  * body as a new file (0600, never over an existing one; removed when the
- * write fails); reader:finish() -> digest, size of
- * the whole raw input. Names are returned as stored: callers check them.
+ * write fails; a sparse entry's trailing hole stays a hole);
+ * reader:finish() -> digest, size of the whole raw input. Names are
+ * returned as stored: callers check them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,8 @@
 
 typedef struct {
   ocb_untar *u;
-  int done; /* the end was reached */
+  int done;     /* the end was reached */
+  int64_t size; /* the current entry's declared size */
 } LUntar;
 
 static LUntar *check_reader(lua_State *L) {
@@ -84,6 +86,7 @@ int ocb_l_tarr_next(lua_State *L) {
     r->done = 1;
     return 0;
   }
+  r->size = (int64_t)e.size;
   lua_createtable(L, 0, 10);
   lua_pushstring(L, e.name);
   lua_setfield(L, -2, "name");
@@ -225,6 +228,16 @@ int ocb_l_tarr_to_file(lua_State *L) {
     close(f.fd);
     unlink(f.path);
     return ocb_pushfail(L, &err);
+  }
+  /* A sparse entry's trailing hole is not read out: it stays a hole. */
+  if (r->size > 0 && f.size < (uint64_t)r->size) {
+    if (ftruncate(f.fd, (off_t)r->size) < 0) {
+      e = errno;
+      close(f.fd);
+      unlink(f.path);
+      return ocb_pushfail(L, (ocb_errno(&err, e, f.path), &err));
+    }
+    f.size = (uint64_t)r->size;
   }
   if (close(f.fd) < 0) {
     e = errno;

@@ -80,8 +80,10 @@ local function save(self, kind, o)
   if o ~= nil and type(o) ~= "table" then error("save needs a table", 3) end
   local r, err, _, at = build.save(s.ctx, rec, plain(o) or {})
   if not r then
-    if at then error(at .. ": " .. err, 0) end
-    error(err, 3)
+    if not at then error(err, 3) end
+    -- a Dockerfile's failures already start with their FILE:LINE
+    if err:sub(1, #at + 2) ~= at .. ": " then err = at .. ": " .. err end
+    error(err, 0)
   end
   return s:saved(r)
 end

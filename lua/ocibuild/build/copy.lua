@@ -264,7 +264,7 @@ local function owner_of(o)
   local c = o.c
   if not c.chown then return end
   local uid, gid = perm.owner(c.chown, function(kind)
-    return o.ctx.read and o.ctx.read({ "etc", kind })
+    if o.ctx.read then return o.ctx.read({ "etc", kind }) end
   end, true)
   if not uid then o:fail(("--chown=%s: %s"):format(c.chown, gid), "EOWNER") end
   o.uid, o.gid = uid, gid

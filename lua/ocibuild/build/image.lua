@@ -272,23 +272,34 @@ end
 -- (the manifest's descriptor, with platform), image_id=, size= (bytes of
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
--- A temp folder for the files a build extracts (made when first needed):
--- path() names a new file in it, add(p) records one, clean() removes all.
-local function scratch()
-  local t = { files = {} }
+-- A temp folder for the files a build extracts (made when first needed)
+-- in the store's temp folder, flock'ed while the build runs: a killed
+-- build's folder is removed by the next build's or prune's sweep. path()
+-- names a new file in it, add(p [, forget]) records one (and a function
+-- clean calls: a source fs kept for a later build of the same ctx, the
+-- next stage's, must not take the file for there), clean() removes all.
+local function scratch(st)
+  local t = { files = {}, forget = {} }
   function t:path()
     if not self.dir then
-      local tmp = os.getenv("TMPDIR")
-      self.dir = assert(core.mkdtemp((tmp and tmp ~= "" and tmp or "/tmp") .. "/ocibuild-"))
+      self.dir, self.lock = assert(st.core:temp_dir("build-"))
     end
     self.n = (self.n or 0) + 1
     return ("%s/%d"):format(self.dir, self.n)
   end
-  function t:add(p) self.files[#self.files + 1] = p end
+  function t:add(p, forget)
+    self.files[#self.files + 1] = p
+    self.forget[#self.forget + 1] = forget
+  end
   function t:clean()
     for _, p in ipairs(self.files) do core.unlink(p) end
-    if self.dir then core.rmdir(self.dir) end
-    self.files, self.dir = {}, nil
+    for _, f in ipairs(self.forget) do f() end
+    self.forget = {}
+    if self.dir then
+      core.rmdir(self.dir)
+      self.lock:close()
+    end
+    self.files, self.dir, self.lock = {}, nil, nil
   end
   return t
 end
@@ -331,12 +342,7 @@ local function plan_ctx(self, st, ctx, v, tmp)
       if err then return nil, err, code end
       return { mt = self.sde or 0, warn = warn, fs = fs, tmp = tmp, read = read,
         fetch = function(url, checksum)
-          local host = ctx.policy and url:match("^%a+://([^/?#]+)")
-          if host then
-            local ok, why, denied = ctx.policy.fetch(host:gsub("^.*@", ""), "ADD " .. url)
-            if not ok then return nil, why, denied end
-          end
-          return fetch.fetch(st, url, checksum, ctx.registry)
+          return fetch.fetch(st, url, checksum, ctx.registry, ctx.policy and ctx.policy.fetch)
         end }
     end,
     owner = function(s)
@@ -369,7 +375,7 @@ end
 -- every blob), layers={job results}, platform=}; on failure the third and
 -- fourth results are the code and the `where` of the call at fault.
 function M:build(st, ctx)
-  local tmp = scratch()
+  local tmp = scratch(st)
   local r = table.pack(self:build_in(st, ctx, tmp))
   tmp:clean()
   return table.unpack(r, 1, r.n)

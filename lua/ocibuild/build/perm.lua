@@ -14,8 +14,8 @@ local M = {}
 function M.parse_db(text, kind)
   local out = {}
   for line in (text or ""):gmatch("[^\n]+") do
-    line = line:match("^%s*(.-)%s*$")
-    if line ~= "" then
+    line = line:match("^%s*(.*%S)") -- linear: "(.-)%s*$" is quadratic on runs of spaces
+    if line then
       local f = {}
       for field in (line .. ":"):gmatch("([^:]*):") do f[#f + 1] = field end
       local name = f[1]
@@ -32,6 +32,18 @@ function M.parse_db(text, kind)
   return out
 end
 
+-- The last text parsed per kind, and what it gave: every COPY --chown of
+-- a build asks for the same files.
+local last = {}
+local function parsed(text, kind)
+  local l = last[kind]
+  if not (l and l.text == text) then
+    l = { text = text, db = M.parse_db(text, kind) }
+    last[kind] = l
+  end
+  return l.db
+end
+
 -- An id as BuildKit's parseUID reads it: "root", or a 32-bit decimal.
 local function id_of(s)
   if s == "root" then return 0 end
@@ -43,23 +55,26 @@ local function id_of(s)
 end
 
 --- Resolves "user[:group]" to uid, gid. read(kind) returns the text of
--- the image's /etc/passwd or /etc/group (nil when it has none); strict:
+-- the image's /etc/passwd or /etc/group (nil when it has none, and why
+-- when it has one it cannot read); strict:
 -- a name that is not there is an error (else, as BuildKit does, id 0,
 -- and a warning through warn). Returns uid, gid, or nil, msg.
 function M.owner(spec, read, strict, warn)
   local u, g = spec:match("^([^:]*):(.*)$")
   u = u or spec
   if u == "" or g == "" then return nil, ("bad owner %q: expected user[:group]"):format(spec), "BADVALUE" end
-  local dbs = {}
+  local dbs, unread = {}, {}
   local function db(kind)
     if dbs[kind] == nil then
-      local text = read(kind)
-      dbs[kind] = text and M.parse_db(text, kind) or false
+      local text, why = read(kind)
+      dbs[kind], unread[kind] = text and parsed(text, kind) or false, why
     end
     return dbs[kind]
   end
   local function missing(what, name, file)
     local why = db(file) and ("no %s %q in the image's /etc/%s"):format(what, name, file)
+      or unread[file] and ("cannot read the image's /etc/%s to find %s %q in: %s"):format(file, what, name,
+        unread[file])
       or ("the image has no /etc/%s to find %s %q in"):format(file, what, name)
     if strict then return nil, why, "BADVALUE" end
     if warn then warn(why .. "; using id 0") end

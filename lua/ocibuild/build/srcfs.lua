@@ -13,6 +13,7 @@
 -- fn(rel, info) depth first in byte order; resolve(comps) (symlinks
 -- followed inside the root, as BuildKit's RootPath does). Functions
 -- return nil, msg, code on failure.
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local clean = require("ocibuild.util.path").below
 local view = require "ocibuild.build.view"
@@ -159,7 +160,7 @@ local function read_entries(st, digest, what)
         local tc = clean(e.target or "")
         x.t, x.target, x.link = "f", nil, tc and by_name[join(tc)]
         if not x.link then return nil, ("%s: hardlink %s to %s, which the layer does not hold before it"):format(
-          what, name, e.target or ""), "BADLAYER" end
+          what, check.show(name), check.show(e.target or "")), "BADLAYER" end
       elseif x.t == "f" then
         by_name[name] = idx
       end
@@ -301,7 +302,8 @@ function Image:extract(tmp)
           r:close()
           return nil, ("%s: %s"):format(self.what, err), code
         end
-        tmp:add(p)
+        local key = digest .. "#" .. idx
+        tmp:add(p, function() self.wants[key] = nil end)
         w.path, need[idx] = p, nil
       end
     end

@@ -11,6 +11,8 @@ local M = {}
 
 local function join(comps) return table.concat(comps, "/") end
 
+local parent_of
+
 --- Whether the file at path is a tar archive (plain, gzip, bzip2, xz or
 -- zstd) with at least one entry: what ADD unpacks. Never fails.
 function M.is_archive(path)
@@ -19,6 +21,30 @@ function M.is_archive(path)
   local e = r:next()
   r:close()
   return e ~= nil
+end
+
+-- The folder of the entry rel (components below base), resolved in the
+-- image as an extractor resolves it (symlinks followed inside the root,
+-- the archive's own included), the folders missing made 0755 and owned by
+-- root: an entry never lands below a symlink. parents caches resolved
+-- folders until an entry that is not a folder may change them.
+parent_of = function(self, base, rel, parents, path, name, r)
+  local key = table.concat(rel, "/", 1, #rel - 1)
+  if parents[key] then return table.move(parents[key], 1, #parents[key], 1, {}) end
+  local comps = table.move(base, 1, #base, 1, {})
+  for i = 1, #rel - 1 do
+    comps[#comps + 1] = rel[i]
+    local info, resolved = self.v:lookup(comps, true)
+    if info == "?" or (info and info.t ~= "d") then
+      r:close()
+      self:fail(("%s: entry %s: /%s is not a directory%s"):format(path, check.show(name), join(resolved),
+        info == "?" and " that can be followed while planning" or ""), "ENOTDIR")
+    end
+    if not info then self:put(resolved, { kind = "dir", mode = 493, uid = 0, gid = 0 }, "d") end
+    comps = resolved
+  end
+  parents[key] = comps
+  return table.move(comps, 1, #comps, 1, {})
 end
 
 --- Plans the entries of the archive at path below dest_comps for the copy
@@ -31,7 +57,7 @@ function M.unpack(self, path, dest_comps)
   local _, base = self:lookup(dest_comps, true)
   local r, err, code = core.tar_reader(path, { any = true })
   if not r then self:fail(err, code) end
-  local made = {}
+  local made, parents = {}, {}
   while true do
     local e
     e, err, code = r:next()
@@ -51,15 +77,19 @@ function M.unpack(self, path, dest_comps)
       end
     end
     local rel = split(e.name)
-    if #rel > 0 then
-      local comps = table.move(base, 1, #base, 1, {})
-      for _, x in ipairs(rel) do comps[#comps + 1] = x end
-      for i = #base + 1, #comps - 1 do
-        local sub = table.move(comps, 1, i, 1, {})
-        if not self:lookup(sub, false) then
-          self:put(sub, { kind = "dir", mode = 493, uid = 0, gid = 0 }, "d")
-        end
+    for _, x in ipairs(rel) do
+      if x:sub(1, 4) == ".wh." then
+        r:close()
+        self:fail(("%s: entry %s: a name starting with .wh. would be read as a whiteout"):format(path,
+          check.show(e.name)), "WHITEOUT")
       end
+    end
+    if #rel > 0 then
+      local comps = parent_of(self, base, rel, parents, path, e.name, r)
+      comps[#comps + 1] = rel[#rel]
+      -- a link, or a file over a folder or a link, may change what a cached folder resolves to
+      local old = e.type ~= "dir" and self.v:plain(comps)
+      if e.type == "symlink" or (old and (old.t == "d" or old.t == "l")) then parents = {} end
       local x = { t = e.type == "dir" and "d" or e.type == "symlink" and "l" or (e.type == "file" or
         e.type == "hardlink") and "f" or "o", mode = e.mode, uid = e.uid, gid = e.gid, target = e.target,
         kind = e.type }

@@ -207,11 +207,35 @@ function M:mount(comps, seq, dir, matcher, opaque, base)
   n.mounts[#n.mounts + 1] = { seq = seq, dir = dir, matcher = matcher, base = base }
 end
 
--- Entries of base layer blobs read for read(), by digest then name.
+-- Files of base layer blobs read for read(), by digest: {asked = {name =
+-- true}, files = {name = body | false}}. One pass over a layer keeps
+-- every file asked for so far and ALSO's, so that the lookups of a
+-- --chown by name cost one read of a layer per process.
 local bodies = {}
+local ALSO = { "etc/passwd", "etc/group" }
+
+-- Reads the blob of st once more, keeping the files asked for at most max
+-- bytes each (false for none; {why=, code=} for one that could not be read).
+local function scan(st, blob, rec, max)
+  local r = core.tar_reader(st.core, blob)
+  if not r then return end
+  local files = {}
+  while true do
+    local e = r:next()
+    if not e then break end
+    local p = e.name:gsub("^%./", ""):gsub("/$", "")
+    if rec.asked[p] and e.type == "file" then
+      local body, err, code = r:read(max)
+      files[p] = body or { why = code == "TOOBIG" and ("it has more than %d bytes"):format(max) or err, code = code }
+    end
+  end
+  r:close()
+  for p in pairs(rec.asked) do rec.files[p] = files[p] or false end
+end
 
 --- The bytes of the regular file at comps (symlinks followed), at most
--- max bytes (default 10 MiB), or nil when there is none there. st: the
+-- max bytes (default 10 MiB), or nil when there is none there (and why,
+-- for one that cannot be read). st: the
 -- store holding the base layers. Reads a base layer's file from its blob,
 -- a directory layer's from its folder, a copied file from its source.
 function M:read(comps, st, max)
@@ -223,20 +247,18 @@ function M:read(comps, st, max)
   if n.data then return n.data end
   if n.src then return core.read_file(n.src, { max = max }) end
   if not (n.blob and st) then return nil end
-  bodies[n.blob] = bodies[n.blob] or {}
-  local got = bodies[n.blob][n.name]
-  if got == nil then
-    local r = core.tar_reader(st.core, n.blob)
-    if not r then return nil end
-    while true do
-      local e = r:next()
-      if not e then break end
-      local p = e.name:gsub("^%./", ""):gsub("/$", "")
-      if p == n.name and e.type == "file" then got = r:read(max) or false end
-    end
-    r:close()
-    bodies[n.blob][n.name] = got or false
+  local rec = bodies[n.blob]
+  if not rec then
+    rec = { asked = {}, files = {} }
+    for _, p in ipairs(ALSO) do rec.asked[p] = true end
+    bodies[n.blob] = rec
   end
+  if rec.files[n.name] == nil then
+    rec.asked[n.name] = true
+    scan(st, n.blob, rec, max)
+  end
+  local got = rec.files[n.name]
+  if type(got) == "table" then return nil, got.why, got.code end
   return got or nil
 end
 

@@ -23,6 +23,9 @@ M.CODE = "BADDOCKERFILE"
 
 -- bufio.Scanner's limit: a line of this many bytes or more is refused.
 local MAX_LINE = 65536
+-- The most instructions a Dockerfile may hold (BuildKit has no bound):
+-- each costs a config entry, and a config passing 4 MiB is refused later.
+M.MAX_INSTRUCTIONS = 10000
 
 local TOO_LONG = ("dockerfile line greater than max allowed size of %d"):format(MAX_LINE - 1)
 
@@ -197,35 +200,32 @@ function M.chomp(s)
   return (("\n" .. s):gsub("\n\t+", "\n"):sub(2))
 end
 
--- The file's lines, each with its newline.
-local function lines_of(s)
-  local out, pos = {}, 1
-  while pos <= #s do
-    local nl = s:find("\n", pos, true)
-    out[#out + 1] = s:sub(pos, nl or #s)
-    pos = (nl or #s) + 1
-  end
-  return out
-end
 
 --- Parses text (the file's bytes; file names it in messages).
 function M.parse(src, file)
   file = file or "Dockerfile"
   local function fail(line, msg) return nil, ("%s:%d: %s"):format(file, line, msg), M.CODE end
   local d = new_state()
-  local lines = lines_of(src)
   local nodes, warnings = {}, {}
-  local k, cur = 0, 0
+  local pos, cur = 1, 0
+  -- the next line, with its newline (read as needed: the file's lines are
+  -- never all held at once)
   local function scan()
-    k = k + 1
-    local l = lines[k]
-    if l and #trim_newline(l) >= MAX_LINE then return nil, true end -- not a failure: the caller says it
+    if pos > #src then return nil end
+    local nl = src:find("\n", pos, true) or #src
+    local l = src:sub(pos, nl)
+    pos = nl + 1
+    if #trim_newline(l) >= MAX_LINE then return nil, true end -- not a failure: the caller says it
     return l
   end
   while true do
     local raw, long = scan()
     if long then return fail(cur + 1, TOO_LONG) end
     if not raw then break end
+    if d.done and (raw == "\n" or raw == "\r\n") then -- a blank line, quickly
+      cur = cur + 1
+      goto next
+    end
     if cur == 0 and raw:sub(1, 3) == "\239\187\191" then raw = raw:sub(4) end
     local line, _, err = process_line(d, raw, true)
     if err then return fail(cur + 1, err) end
@@ -265,9 +265,11 @@ function M.parse(src, file)
         docs, err = heredocs_of(full)
         if not docs then return fail(start, err) end
         for _, h in ipairs(docs) do
-          local content, ended = {}, false
+          local from, to, ended = pos, pos - 1, false
           while true do
-            local hl = scan()
+            local hl
+            hl, long = scan()
+            if long then return fail(cur + 1, TOO_LONG) end
             if not hl then break end
             cur = cur + 1
             local term = trim_newline(hl)
@@ -276,16 +278,20 @@ function M.parse(src, file)
               ended = true
               break
             end
-            content[#content + 1] = hl
+            to = pos - 1
           end
           if not ended then return fail(start, "unterminated heredoc") end
-          h.content = table.concat(content)
+          h.content = src:sub(from, to)
           node.heredocs[#node.heredocs + 1] = h
         end
       end
       node.line, node.end_line = start, cur
+      if #nodes >= M.MAX_INSTRUCTIONS then
+        return fail(start, ("more than %d instructions"):format(M.MAX_INSTRUCTIONS))
+      end
       nodes[#nodes + 1] = node
     end
+    ::next::
   end
   if #nodes == 0 then return fail(math.max(cur, 1), "file with no instructions") end
   return { nodes = nodes, escape = d.escape, warnings = warnings, directives = d.seen }

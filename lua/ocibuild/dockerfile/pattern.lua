@@ -36,31 +36,50 @@ local function compile(pattern)
   return toks
 end
 
--- The end (exclusive) of a match of toks[t..] at chars[i..], trying
--- alternatives in the order a backtracking regexp engine does (a lazy
--- star the shortest first, a greedy one the longest), or nil.
-local function match_at(toks, t, chars, i, greedy)
-  local tok = toks[t]
-  if not tok then return i end
-  if tok.star then
-    local max = i
-    while chars[max] and chars[max] ~= "\n" do max = max + 1 end
-    local from, to, step = i, max, 1
-    if greedy then from, to, step = max, i, -1 end
-    for j = from, to, step do
-      local e = match_at(toks, t + 1, chars, j, greedy)
-      if e then return e end
+-- Work allowed for one match: tokens times characters. The table below
+-- costs that much, where backtracking would cost up to characters to the
+-- power of the stars.
+M.MAX_WORK = 20000000
+
+-- The end (exclusive) of a match of toks anchored at each position of
+-- chars (1 .. #chars + 1), or false there: the match a backtracking
+-- regexp engine finds (a lazy star tries the shortest run first, a greedy
+-- one the longest), computed from the last token back, each row from the
+-- next in one pass. nil, msg, "TOOBIG" when the work would pass MAX_WORK.
+local function ends(toks, chars, greedy)
+  local n = #chars
+  if #toks * (n + 1) > M.MAX_WORK then
+    return nil, ("a pattern of %d tokens on a value of %d characters is more work than allowed"):format(#toks, n),
+      "TOOBIG"
+  end
+  local row = {}
+  for i = 1, n + 1 do row[i] = i end
+  for t = #toks, 1, -1 do
+    local tok, new = toks[t], {}
+    if tok.star then
+      -- the run may take chars[i .. j-1], none a newline: j in [i, m]
+      local pick = false
+      for i = n + 1, 1, -1 do
+        local ok = row[i] and i
+        if i > n or chars[i] == "\n" then
+          pick = ok
+        elseif greedy then
+          pick = pick or ok
+        else
+          pick = ok or pick
+        end
+        new[i] = pick and row[pick]
+      end
+    else
+      for i = 1, n do
+        local c = chars[i]
+        new[i] = (tok.any and c ~= "\n" or tok.ch == c) and row[i + 1]
+      end
+      new[n + 1] = false
     end
-    return nil
+    row = new
   end
-  local c = chars[i]
-  if c == nil then return nil end
-  if tok.any then
-    if c == "\n" then return nil end
-  elseif tok.ch ~= c then
-    return nil
-  end
-  return match_at(toks, t + 1, chars, i + 1, greedy)
+  return row
 end
 
 --- ${v#p} (greedy: ${v##p}): value without the shortest (longest) prefix
@@ -69,8 +88,9 @@ function M.trim_prefix(pattern, value, greedy)
   local toks, err = compile(pattern)
   if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err), "BADDOCKERFILE" end
   local chars = text.chars(value)
-  local e = match_at(toks, 1, chars, 1, greedy)
-  if e then return table.concat(chars, "", e) end
+  local row, why, code = ends(toks, chars, greedy)
+  if not row then return nil, why, code end
+  if row[1] then return table.concat(chars, "", row[1]) end
   return value
 end
 
@@ -106,32 +126,40 @@ function M.trim_suffix(pattern, value, greedy)
   return reverse(r)
 end
 
--- The first match of toks at or after chars[pos]: start, end (exclusive).
-local function find(toks, chars, pos)
-  for st = pos, #chars + 1 do
-    local e = match_at(toks, 1, chars, st, true)
-    if e then return st, e end
+-- The first match at or after chars[pos] (row: ends()): start, end
+-- (exclusive).
+local function find(row, pos)
+  for st = pos, #row do
+    if row[st] then return st, row[st] end
   end
 end
 
 --- ${v/p/r} and ${v//p/r}: the leftmost match, greedy; with all, every
 -- match as Go's ReplaceAllString finds them (an empty match right after
--- another one is not replaced).
-function M.replace(pattern, value, repl, all)
+-- another one is not replaced); nil, msg, "TOOBIG" once the result would
+-- pass max bytes.
+function M.replace(pattern, value, repl, all, max)
+  max = max or math.maxinteger
   local toks, err = compile(pattern)
   if not toks then return nil, ("invalid pattern (%s) in substitution: %s"):format(pattern, err), "BADDOCKERFILE" end
   local chars = text.chars(value)
+  local row, why, code = ends(toks, chars, true)
+  if not row then return nil, why, code end
   if not all then
-    local s, e = find(toks, chars, 1)
+    local s, e = find(row, 1)
     if not s then return value end
     return table.concat(chars, "", 1, s - 1) .. repl .. table.concat(chars, "", e)
   end
-  local out, last, pos = {}, 1, 1
+  local out, last, pos, size = {}, 1, 1, 0
   while pos <= #chars + 1 do
-    local s, e = find(toks, chars, pos)
+    local s, e = find(row, pos)
     if not s then break end
     out[#out + 1] = table.concat(chars, "", last, s - 1)
-    if e > last or s == 1 then out[#out + 1] = repl end
+    if e > last or s == 1 then
+      out[#out + 1] = repl
+      size = size + #repl + s - last
+      if size > max then return nil, ("the result is longer than %d bytes"):format(max), "TOOBIG" end
+    end
     last = e
     local width = pos <= #chars and 1 or 0
     if pos + width > e then

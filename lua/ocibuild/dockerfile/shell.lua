@@ -17,6 +17,10 @@ local text = require "ocibuild.dockerfile.text"
 
 local M = {}
 local Lex = {}
+
+-- The most bytes one word may expand to (BuildKit has no bound): what
+-- repeated or nested expansions may build is bounded in time and memory.
+M.MAX = 1 << 20
 Lex.__index = Lex
 
 --- A lexer with the escape character esc ("\\" or "`").
@@ -213,7 +217,7 @@ function Word:substitute(name)
   end
   local value, set = self:get(name)
   if self.lex.skip_unset and not set then return ("${%s/%s/%s}"):format(name, pat, repl) end
-  return pattern.replace(pat, value, repl, all)
+  return pattern.replace(pat, value, repl, all, M.MAX)
 end
 
 function Word:dollar()
@@ -270,6 +274,8 @@ function Word:stop_on(stop, raw)
     if fn then
       local tmp, err = fn(self)
       if not tmp then return done(nil, nil, err) end
+      self.size = self.size + #tmp
+      if self.size > M.MAX then return done(nil, nil, ("the expansion is longer than %d bytes"):format(M.MAX)) end
       result[#result + 1] = tmp
       if ch == "$" then add_string(w, tmp) else add_raw(w, tmp) end
     else
@@ -300,7 +306,9 @@ function Word:stop_on(stop, raw)
 end
 
 local function process(lex, word, env)
-  local w = setmetatable({ lex = lex, s = scan(word), env = env or {}, raw_escapes = lex.raw_escapes }, Word)
+  if #word > M.MAX then return nil, nil, ("cannot expand a word longer than %d bytes"):format(M.MAX) end
+  local w = setmetatable({ lex = lex, s = scan(word), env = env or {}, raw_escapes = lex.raw_escapes, size = 0 },
+    Word)
   local r, list, err = w:stop_on(nil, lex.raw_escapes)
   if not r then return nil, nil, ("failed to process %s: %s"):format(text.quote(word), err) end
   return r, list
