@@ -27,6 +27,22 @@ end
 
 local function ls(dir) return T.must("ls -A " .. T.q(dir)) end
 
+-- CRC-32 (the zlib one) of a string.
+local function crc32(s)
+  local c = 0xffffffff
+  for i = 1, #s do
+    c = c ~ s:byte(i)
+    for _ = 1, 8 do c = (c >> 1) ~ (0xedb88320 & -(c & 1)) end
+  end
+  return c ~ 0xffffffff
+end
+
+-- A record's text with its trailer made right again for what it now says.
+local function reseal(text)
+  local body = text:gsub("crc %x+\n$", "")
+  return body .. ("crc %08x\n"):format(crc32(body))
+end
+
 -- How many records a record folder holds (each with an index entry f-<hex>
 -- naming it by its first block).
 local function records(dir) return #ls(dir):gsub("f%-%x+\n", ""):gsub("[^\n]", "") end
@@ -132,6 +148,28 @@ describe("ocibuild.core reuse records", function()
       end
     end)
 
+    it("never take a hash state the record's CRC does not vouch for", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 4)
+      local cold = layer(ctx, store)
+      local rec = rdir_of(store, "gzip", 6) .. "/" .. cold.digest:sub(8)
+      local text = T.read(rec)
+      assert.matches("\ncrc %x%x%x%x%x%x%x%x\n$", text)
+      -- every blob hash state altered by one digit: still a well-formed record
+      local states = 0
+      local bad = text:gsub(" (%x)(" .. ("%x"):rep(63) .. " %d+\n)", function(c, rest)
+        states = states + 1
+        return " " .. (c == "0" and "1" or "0") .. rest
+      end)
+      assert.equal(cold.blocks, states)
+      T.write(rec, bad)
+      T.write(ctx .. "/f04.txt", "the last file changed\n")
+      local r = layer(ctx, store)
+      assert.equal(0, r.reused)
+      assert.equal(layer(ctx, dir .. "/fresh").digest, r.digest)
+    end)
+
     it("never reuse a blob changed since it was recorded, even with its mtime restored", function()
       local dir = T.tmpdir(finally)
       local ctx, store = dir .. "/ctx", dir .. "/store"
@@ -167,7 +205,7 @@ describe("ocibuild.core reuse records", function()
       local text = T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(d)
         return ("\nblob %s %s %s %s %s\n"):format(d, size, ino, ns(msec, mh), ns(csec, ch))
       end)
-      T.write(rec, text)
+      T.write(rec, reseal(text))
       T.write(ctx .. "/f05.txt", "the last file changed\n")
       local r, msg, code = T.layer(ctx, store, { kind = "gzip", level = 6, jobs = 2, reuse = true })
       assert.is_nil(r)
@@ -260,7 +298,7 @@ describe("ocibuild.core reuse records", function()
 import hashlib, subprocess, sys, tarfile, io, zlib
 rec, blob, kind = sys.argv[1:4]
 lines = open(rec).read().split("\n")
-assert lines[0] == "ocibuild-reuse 4", lines[0]
+assert lines[0] == "ocibuild-reuse 5", lines[0]
 head, n = int(lines[4].split()[1]), int(lines[5].split()[1])
 data = open(blob, "rb").read()
 def unz(b):
@@ -282,7 +320,9 @@ for line in lines[6:6 + n]:
     assert hashlib.sha256(want).hexdigest() == f[0] and zlib.crc32(want) == int(f[3], 16)
     assert te in cuts, "cut at %d" % te
     ts, at = te, oe
-assert ts == len(tar) and lines[6 + n] == ""
+assert ts == len(tar) and lines[6 + n].startswith("crc ") and lines[7 + n] == ""
+text = open(rec).read()
+assert zlib.crc32(text[:text.rindex("crc ")].encode()) == int(lines[6 + n][4:], 16)
 print(n)
 ]]
     for _, kind in ipairs { "gzip", "zstd" } do
