@@ -91,6 +91,43 @@ describe("ocibuild.core reuse records", function()
       assert.equal(5, #T.tar_entries(tarfile))
     end)
 
+    it("share the unchanged leading pieces' extents where the file system can (xfs), checked", function()
+      local dir = T.tmpdir(finally)
+      if T.must("id -u"):match("%d+") ~= "0" then return pending("needs root to mount a file system") end
+      if T.sh("command -v mkfs.xfs >/dev/null") ~= 0 then return pending("mkfs.xfs is not installed") end
+      local img, mnt = dir .. "/xfs.img", dir .. "/mnt"
+      T.must(("truncate -s 320M %s && mkfs.xfs -q %s && mkdir %s"):format(T.q(img), T.q(img), T.q(mnt)))
+      if T.sh(("mount -o loop %s %s"):format(T.q(img), T.q(mnt))) ~= 0 then
+        return pending("cannot mount a loop device here")
+      end
+      finally(function() T.sh("umount " .. T.q(mnt) .. "; rm -rf " .. T.q(dir)) end)
+      local ctx, store = dir .. "/ctx", mnt .. "/store"
+      tree(ctx, 5)
+      layer(ctx, store)
+      T.write(ctx .. "/f05.txt", "the last file changed\n")
+      local warm = layer(ctx, store)
+      assert.is_true(warm.reused >= 2 and warm.reused < warm.blocks)
+      assert.equal(layer(ctx, dir .. "/fresh").digest, warm.digest)
+      local blob = store .. "/blobs/sha256/" .. warm.digest:sub(8)
+      assert.equal(warm.digest, "sha256:" .. T.sha256_file(blob))
+      -- the new blob's first extent is the earlier blob's
+      assert.matches("shared", T.must("filefrag -v " .. T.q(blob)))
+      -- a shared piece is checked as a written one is: damage the blob the
+      -- next rebuild shares from, its record's file identity forged
+      local rec = rdir_of(store, "gzip", 6) .. "/" .. warm.digest:sub(8)
+      T.must(("printf 'XXXX' | dd of=%s bs=1 seek=100 conv=notrunc status=none"):format(T.q(blob)))
+      local size, ino, ms, mn, cs, cn = T.must("stat -c '%s %i %.9Y %.9Z' " .. T.q(blob))
+        :match("(%d+) (%d+) (%d+)%.(%d+) (%d+)%.(%d+)")
+      T.write(rec, reseal(T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(d)
+        return ("\nblob %s %s %s %s%s %s%s\n"):format(d, size, ino, ms, mn, cs, cn)
+      end)))
+      T.write(ctx .. "/f05.txt", "the last file changed again\n")
+      local r, msg, code = T.layer(ctx, store, { kind = "gzip", level = 6, jobs = 2, reuse = true })
+      assert.is_nil(r, msg)
+      assert.equal("CORRUPT", code)
+      assert.is_false(T.exists(rec))
+    end)
+
     it("compress everything when the first block changed", function()
       local dir = T.tmpdir(finally)
       local ctx, store = dir .. "/ctx", dir .. "/store"
