@@ -27,21 +27,7 @@ end
 
 local function ls(dir) return T.must("ls -A " .. T.q(dir)) end
 
--- CRC-32 (the zlib one) of a string.
-local function crc32(s)
-  local c = 0xffffffff
-  for i = 1, #s do
-    c = c ~ s:byte(i)
-    for _ = 1, 8 do c = (c >> 1) ~ (0xedb88320 & -(c & 1)) end
-  end
-  return c ~ 0xffffffff
-end
-
--- A record's text with its trailer made right again for what it now says.
-local function reseal(text)
-  local body = text:gsub("crc %x+\n$", "")
-  return body .. ("crc %08x\n"):format(crc32(body))
-end
+local reseal = T.reseal_reuse
 
 -- How many records a record folder holds (each with an index entry f-<hex>
 -- naming it by its first block).
