@@ -249,4 +249,16 @@ function M.run_script(p, text, ...)
   return M.ocibuild("--store", p.store, "run", p.proj .. "/build.lua", ...)
 end
 
+--- A store's reuse record text with its trailer made right again for what
+-- it now says (a spec that forges a record's fields reseals it, as a forger
+-- would): "crc <CRC-32 of everything before it>".
+function M.reseal_reuse(text)
+  local body, c = text:gsub("crc %x+\n$", ""), 0xffffffff
+  for i = 1, #body do
+    c = c ~ body:byte(i)
+    for _ = 1, 8 do c = (c >> 1) ~ (0xedb88320 & -(c & 1)) end
+  end
+  return body .. ("crc %08x\n"):format(c ~ 0xffffffff)
+end
+
 return M

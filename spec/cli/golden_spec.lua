@@ -67,4 +67,48 @@ return img:save { tag = "golden:2" }
     assert.equal("sha256:46f3160f8a53f4252a560385b9dcec3a3381edf233a5585075b460dbbef1e416", layers[2].digest)
     assert.equal("sha256:a7459698fae0b6fbaa9b1ad2dc0e23b97da933fe76653dc7e21e87e929f26a33", diff_ids[1])
   end)
+
+  it("keeps tar headers byte for byte at the edges of the plain ustar form", function()
+    -- names of 99, 100, 101 and more bytes (split, or a pax header), a
+    -- directory name of exactly 100, a name not ASCII, bodies around 512
+    -- bytes, set-id bits, owners and mtimes on both sides of the ustar
+    -- limits, and links between plain entries
+    local d = T.tmpdir(finally)
+    local ctx = d .. "/ctx"
+    local function name(n, c) return (c or "n"):rep(n) end
+    T.write(ctx .. "/a/" .. name(97), "99\n")
+    T.write(ctx .. "/a/" .. name(98), "100\n")
+    T.write(ctx .. "/a/" .. name(99), "101\n")
+    T.write(ctx .. "/a/" .. name(150), "152\n")
+    T.write(ctx .. "/" .. name(99, "d") .. "/f", "in a folder of 100\n")
+    T.write(ctx .. "/" .. name(100, "e") .. "/f", "in a folder of 101\n")
+    T.write(ctx .. "/caf\xc3\xa9", "not ascii\n")
+    for _, n in ipairs { 0, 511, 512, 513 } do
+      T.write(("%s/b/s%d"):format(ctx, n), ("%d"):format(n):rep(n):sub(1, n))
+    end
+    T.write(ctx .. "/m/setuid", "s\n")
+    T.write(ctx .. "/m/old", "o\n")
+    T.write(ctx .. "/m/late", "l\n")
+    T.write(ctx .. "/m/latest", "L\n")
+    T.write(ctx .. "/o/big-owner", "u\n")
+    T.write(ctx .. "/o/max-owner", "v\n")
+    T.must(("cd %s && ln -s b/s511 z-link && ln b/s512 z-hard && chmod 4755 m/setuid && chmod 2710 m/old")
+      :format(T.q(ctx)))
+    T.must(("cd %s && find . -type d -exec chmod 755 {} + && find . -exec touch -h -d @1000000000 {} + && "
+      .. "touch -d @1 m/old && touch -d @2147483646 m/late && touch -d @2147483647 m/latest"):format(T.q(ctx)))
+    T.write(d .. "/build.lua", [[
+local oci = require "ocibuild"
+local img = oci.image { platform = "linux/amd64" }
+img:layer { context = "ctx", compression = "none", mode = "keep", mtime = "keep",
+  rules = { { "o/big-owner", owner = "262144:7" }, { "o/max-owner", owner = "262143:262143" } } }
+img:layer { context = "ctx", dest = "/opt/]] .. ("p"):rep(60) .. [[", compression = "none" }
+return img:save { tag = "golden:3" }
+]])
+    local code, _, err = T.sh(("env -u SOURCE_DATE_EPOCH %s --store %s run %s")
+      :format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/build.lua")))
+    assert.equal(0, code, err)
+    local layers = T.image(d .. "/s", "golden:3").manifest.layers
+    assert.equal("sha256:ee4d23e1a41038c56ebf0164b3e24cc76c9e2047f9b38adfdf6970338776ab78", layers[1].digest)
+    assert.equal("sha256:d88b7e7b34c0a260338edb690f233dccc7c90d1e98db3f6091d5f0aeb9488b7e", layers[2].digest)
+  end)
 end)

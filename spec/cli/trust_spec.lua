@@ -55,9 +55,10 @@ describe("ocibuild with damaged blobs in the store", function()
   end)
 
   it("refuses to copy a damaged layer into an archive, leaving no archive", function()
-    -- The blob's file identity is forged back into its reuse record, so
-    -- that the build takes the earlier blob whole: only the copy's own
-    -- check can tell (as for bits rotten on the disk).
+    -- The blob's file identity is forged back into its reuse record (and
+    -- the record resealed), so that the build takes the earlier blob
+    -- whole: only the copy's own check can tell (as for bits rotten on
+    -- the disk).
     local d = T.tmpdir(finally)
     local s, ctx = d .. "/s", d .. "/ctx"
     context(ctx)
@@ -70,9 +71,9 @@ describe("ocibuild with damaged blobs in the store", function()
     local size, ino = ident:match("^(%d+) (%d+)")
     local function ns(sec, human) return sec .. (human:match("%.(%d+)") or "000000000") end
     local msec, mh, csec, ch = ident:match("^%d+ %d+ (%d+) (%S+ %S+) %S+ (%d+) (%S+ %S+)")
-    T.write(rec, (T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(dg)
+    T.write(rec, T.reseal_reuse((T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(dg)
       return ("\nblob %s %s %s %s %s\n"):format(dg, size, ino, ns(msec, mh), ns(csec, ch))
-    end)))
+    end))))
     T.must("mkdir " .. T.q(d .. "/out"))
     local code, out, err = T.ocibuild("--store", s, "build", ctx, "-t", "app:1", "-o", d .. "/out/app.tar")
     assert.equal(1, code, out .. err)

@@ -16,6 +16,8 @@ end
 
 local function ls(dir) return T.must("ls -A " .. T.q(dir)) end
 
+local reseal = T.reseal_reuse
+
 -- How many records a record folder holds (each with an index entry f-<hex>
 -- naming it by its first block).
 local function records(dir) return #ls(dir):gsub("f%-%x+\n", ""):gsub("[^\n]", "") end
@@ -62,6 +64,43 @@ describe("ocibuild.core reuse records", function()
       local tarfile = T.gunzip(store .. "/blobs/sha256/" .. r.digest:sub(8), dir .. "/layer.tar")
       assert.equal(r.diff_id, "sha256:" .. T.sha256_file(tarfile))
       assert.equal(5, #T.tar_entries(tarfile))
+    end)
+
+    it("share the unchanged leading pieces' extents where the file system can (xfs), checked", function()
+      local dir = T.tmpdir(finally)
+      if T.must("id -u"):match("%d+") ~= "0" then return pending("needs root to mount a file system") end
+      if T.sh("command -v mkfs.xfs >/dev/null") ~= 0 then return pending("mkfs.xfs is not installed") end
+      local img, mnt = dir .. "/xfs.img", dir .. "/mnt"
+      T.must(("truncate -s 320M %s && mkfs.xfs -q %s && mkdir %s"):format(T.q(img), T.q(img), T.q(mnt)))
+      if T.sh(("mount -o loop %s %s"):format(T.q(img), T.q(mnt))) ~= 0 then
+        return pending("cannot mount a loop device here")
+      end
+      finally(function() T.sh("umount " .. T.q(mnt) .. "; rm -rf " .. T.q(dir)) end)
+      local ctx, store = dir .. "/ctx", mnt .. "/store"
+      tree(ctx, 5)
+      layer(ctx, store)
+      T.write(ctx .. "/f05.txt", "the last file changed\n")
+      local warm = layer(ctx, store)
+      assert.is_true(warm.reused >= 2 and warm.reused < warm.blocks)
+      assert.equal(layer(ctx, dir .. "/fresh").digest, warm.digest)
+      local blob = store .. "/blobs/sha256/" .. warm.digest:sub(8)
+      assert.equal(warm.digest, "sha256:" .. T.sha256_file(blob))
+      -- the new blob's first extent is the earlier blob's
+      assert.matches("shared", T.must("filefrag -v " .. T.q(blob)))
+      -- a shared piece is checked as a written one is: damage the blob the
+      -- next rebuild shares from, its record's file identity forged
+      local rec = rdir_of(store, "gzip", 6) .. "/" .. warm.digest:sub(8)
+      T.must(("printf 'XXXX' | dd of=%s bs=1 seek=100 conv=notrunc status=none"):format(T.q(blob)))
+      local size, ino, ms, mn, cs, cn = T.must("stat -c '%s %i %.9Y %.9Z' " .. T.q(blob))
+        :match("(%d+) (%d+) (%d+)%.(%d+) (%d+)%.(%d+)")
+      T.write(rec, reseal(T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(d)
+        return ("\nblob %s %s %s %s%s %s%s\n"):format(d, size, ino, ms, mn, cs, cn)
+      end)))
+      T.write(ctx .. "/f05.txt", "the last file changed again\n")
+      local r, msg, code = T.layer(ctx, store, { kind = "gzip", level = 6, jobs = 2, reuse = true })
+      assert.is_nil(r, msg)
+      assert.equal("CORRUPT", code)
+      assert.is_false(T.exists(rec))
     end)
 
     it("compress everything when the first block changed", function()
@@ -121,6 +160,28 @@ describe("ocibuild.core reuse records", function()
       end
     end)
 
+    it("never take a hash state the record's CRC does not vouch for", function()
+      local dir = T.tmpdir(finally)
+      local ctx, store = dir .. "/ctx", dir .. "/store"
+      tree(ctx, 4)
+      local cold = layer(ctx, store)
+      local rec = rdir_of(store, "gzip", 6) .. "/" .. cold.digest:sub(8)
+      local text = T.read(rec)
+      assert.matches("\ncrc %x%x%x%x%x%x%x%x\n$", text)
+      -- every blob hash state altered by one digit: still a well-formed record
+      local states = 0
+      local bad = text:gsub(" (%x)(" .. ("%x"):rep(63) .. " %d+\n)", function(c, rest)
+        states = states + 1
+        return " " .. (c == "0" and "1" or "0") .. rest
+      end)
+      assert.equal(cold.blocks, states)
+      T.write(rec, bad)
+      T.write(ctx .. "/f04.txt", "the last file changed\n")
+      local r = layer(ctx, store)
+      assert.equal(0, r.reused)
+      assert.equal(layer(ctx, dir .. "/fresh").digest, r.digest)
+    end)
+
     it("never reuse a blob changed since it was recorded, even with its mtime restored", function()
       local dir = T.tmpdir(finally)
       local ctx, store = dir .. "/ctx", dir .. "/store"
@@ -156,7 +217,7 @@ describe("ocibuild.core reuse records", function()
       local text = T.read(rec):gsub("\nblob (sha256:%x+) %d+ %d+ %d+ %d+\n", function(d)
         return ("\nblob %s %s %s %s %s\n"):format(d, size, ino, ns(msec, mh), ns(csec, ch))
       end)
-      T.write(rec, text)
+      T.write(rec, reseal(text))
       T.write(ctx .. "/f05.txt", "the last file changed\n")
       local r, msg, code = T.layer(ctx, store, { kind = "gzip", level = 6, jobs = 2, reuse = true })
       assert.is_nil(r)
@@ -249,7 +310,7 @@ describe("ocibuild.core reuse records", function()
 import hashlib, subprocess, sys, tarfile, io, zlib
 rec, blob, kind = sys.argv[1:4]
 lines = open(rec).read().split("\n")
-assert lines[0] == "ocibuild-reuse 4", lines[0]
+assert lines[0] == "ocibuild-reuse 5", lines[0]
 head, n = int(lines[4].split()[1]), int(lines[5].split()[1])
 data = open(blob, "rb").read()
 def unz(b):
@@ -271,7 +332,9 @@ for line in lines[6:6 + n]:
     assert hashlib.sha256(want).hexdigest() == f[0] and zlib.crc32(want) == int(f[3], 16)
     assert te in cuts, "cut at %d" % te
     ts, at = te, oe
-assert ts == len(tar) and lines[6 + n] == ""
+assert ts == len(tar) and lines[6 + n].startswith("crc ") and lines[7 + n] == ""
+text = open(rec).read()
+assert zlib.crc32(text[:text.rindex("crc ")].encode()) == int(lines[6 + n][4:], 16)
 print(n)
 ]]
     for _, kind in ipairs { "gzip", "zstd" } do

@@ -82,6 +82,12 @@ void ocb_prior_free(ocb_prior *p);
  * 0 (nothing to reuse; never an error: reuse is only a cache). */
 typedef int (*ocb_prior_fn)(void *ud, const unsigned char id0[32], ocb_prior *prior);
 
+/* How an output takes n bytes of the file open on fd, from offset off,
+ * as if they were written, by sharing the file's extents (a reflink): 1
+ * when it did, 0 when it cannot here (nothing done: they are written
+ * instead), or -1 with err. */
+typedef int (*ocb_copy_fn)(void *ud, int fd, uint64_t off, uint64_t n, ocb_err *err);
+
 /* How an output leaves a hole of n bytes (its bytes come later). */
 typedef int (*ocb_skip_fn)(void *ud, uint64_t n, ocb_err *err);
 
@@ -116,6 +122,10 @@ const char *ocb_comp_prior_digest(const ocb_comp *c);
  * holes in the output through skip, not hashed. Without it, candidates
  * are ignored. */
 void ocb_comp_set_skip(ocb_comp *c, ocb_skip_fn skip);
+/* Before the first write: a rebuild that resumes the output's hash has
+ * the earlier output's leading pieces shared by copy where it can (then
+ * checks them, read from the earlier blob), else writes them. */
+void ocb_comp_set_copy(ocb_comp *c, ocb_copy_fn copy);
 /* After finish: the holes, in output order (*n of them). */
 const ocb_hole *ocb_comp_holes(const ocb_comp *c, uint64_t *n);
 /* After finish, once the caller wrote the candidate's pieces into the

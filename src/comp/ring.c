@@ -83,9 +83,10 @@ struct ocb_comp {
   int matching;   /* every block so far is the earlier output's, in place */
 
   /* A candidate's blocks leave holes (see ocb_comp_holes). */
-  int deferred;     /* old is a candidate: no blob to copy pieces from */
-  ocb_skip_fn skip; /* how the output leaves a hole, or NULL: no candidates */
-  ocb_hole *holes;  /* in output order */
+  int deferred;      /* old is a candidate: no blob to copy pieces from */
+  ocb_skip_fn skip;  /* how the output leaves a hole, or NULL: no candidates */
+  ocb_copy_fn clone; /* how the output shares a file's extents, or NULL */
+  ocb_hole *holes;   /* in output order */
   uint64_t nholes, caph;
   ocb_sha256_state of;         /* the output's hash state before the first hole */
   char filled[OCB_DIGEST_BUF]; /* once they are filled: the output's digest */
@@ -346,6 +347,10 @@ void ocb_comp_set_skip(ocb_comp *c, ocb_skip_fn skip) {
   c->skip = skip;
 }
 
+void ocb_comp_set_copy(ocb_comp *c, ocb_copy_fn copy) {
+  c->clone = copy;
+}
+
 /* Hands bytes to the output, counting and hashing them (but those the
  * output's hash resumed after). */
 static int put(void *ud, const void *buf, size_t n, ocb_err *err) {
@@ -362,20 +367,41 @@ static int need_copy(ocb_comp *c, ocb_err *err) {
   return 0;
 }
 
+/* Counts and hashes bytes as put does, for bytes the output has already. */
+static int tally(void *ud, const void *buf, size_t n, ocb_err *err) {
+  ocb_comp *c = ud;
+  uint64_t skip = c->oskip > c->osize ? c->oskip - c->osize : 0;
+  (void)err;
+  if (skip < n) ocb_sha256_update(c->oh, (const char *)buf + skip, n - (size_t)skip);
+  c->osize += n;
+  return 0;
+}
+
 /* The first bytes out: the engine's header, or the earlier output up to
  * the end of block k - 1 when blocks before k are its own (its hash
  * resumed from their last state: those bytes are copied, not hashed). */
 static int start(ocb_comp *c, uint64_t k, ocb_err *err) {
   unsigned char h[32];
   const ocb_sha256_state *st = k ? &c->old.b.v[k - 1].ost : NULL;
+  uint64_t end = k ? c->old.b.v[k - 1].oend : 0;
   c->started = 1;
   if (k == 0) return put(c, h, c->eng->header(h, c->codec.level), err);
   if (need_copy(c, err) < 0) return -1;
-  if (c->oh && st->bytes > 0 && st->bytes <= c->old.b.v[k - 1].oend) {
+  if (c->oh && st->bytes > 0 && st->bytes <= end) {
     ocb_sha256 *r = ocb_sha256_resume(st);
     if (!r) return ocb_errno(err, ENOMEM, "SHA-256 context");
     ocb_sha256_free(c->oh);
     c->oh = r, c->oskip = st->bytes;
+    /* Shared by the output where it can, then checked as they would be
+     * when written: read from the blob, which is in the page cache, where
+     * the shared copy is not. */
+    if (c->clone && c->osize == 0) {
+      int shared = c->clone(c->ud, c->old.fd, 0, end, err);
+      if (shared < 0) return -1;
+      if (shared)
+        return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, tally, c,
+                                err);
+    }
   }
   return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, put, c, err);
 }

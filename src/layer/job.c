@@ -505,6 +505,7 @@ static int open_all(job *j, ocb_err *err) {
       !(j->comp = ocb_comp_new(s->codec, ocb_blobw_write, &j->blob, err)))
     return -1;
   ocb_blobw_unhashed(&j->blob); /* the pipeline hashes what it writes */
+  ocb_comp_set_copy(j->comp, ocb_blobw_copy);
   j->since = fs_now(j);
   j->stats.entries = head_entries(s);
   j->reuse.store = s->store;

@@ -206,6 +206,12 @@ void ocb_tar_watch(ocb_tar *t, ocb_catalog *c);
 unsigned ocb_tar_perm(const ocb_tar_policy *p, const ocb_entry *e);
 int ocb_tar_finish(ocb_tar *t, ocb_err *err);
 void ocb_tar_free(ocb_tar *t);
+/* ustar.c: into h, the header libarchive's restricted pax writer gives a
+ * regular file (dir 0) or a directory (name ending in '/') with these
+ * fields, when it gives it a plain ustar header alone (0); -1 when it
+ * would not (the name is long or not ASCII, a number is large). */
+int ocb_ustar_plain(unsigned char h[512], const char *name, size_t len, int dir, unsigned perm,
+                    uint64_t uid, uint64_t gid, uint64_t size, int64_t mtime);
 
 /*
  * Tar reader (untar.c): tar streams, plain, gzip or zstd (detected), read

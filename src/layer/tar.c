@@ -6,6 +6,8 @@
  * padding; modes, owners and mtimes overridden per path by the policy's
  * rules. File bodies are read with the byte count checked, so a file
  * that changes while it is read fails the build instead of being padded.
+ * A plain file's or directory's header, body and padding are written
+ * here instead, the header made by ustar.c as libarchive would make it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,8 @@ struct ocb_tar {
   size_t nlinks, linkcap;
   ocb_catalog *cat; /* sees every entry written, or NULL */
   int feeding;      /* the current body goes to cat too */
+  int direct;       /* the current entry is written here, not by libarchive */
+  uint64_t dsize;   /* and the size its header gives */
 };
 
 /* How a message names the entry at fault: built only when one is written,
@@ -222,8 +226,34 @@ int ocb_tar_note_link(ocb_tar *t, const ocb_tar_policy *p, const char *path, siz
   return fail ? -1 : 0;
 }
 
+/* A plain entry's header, made here (ustar.c), when the entry is plain. */
+static int plain_header(ocb_tar *t, ocb_err *err) {
+  struct archive_entry *e = t->e;
+  unsigned char h[512];
+  const char *name = ocb_la->entry_pathname(e);
+  int type = (int)ocb_la->entry_filetype(e);
+  uint64_t size = type == AE_IFREG ? (uint64_t)ocb_la->entry_size(e) : 0;
+  if ((type != AE_IFREG && type != AE_IFDIR) || !name || ocb_la->entry_hardlink(e) ||
+      ocb_la->entry_symlink(e) ||
+      ocb_ustar_plain(h, name, strlen(name), type == AE_IFDIR, (unsigned)ocb_la->entry_perm(e),
+                      (uint64_t)ocb_la->entry_uid(e), (uint64_t)ocb_la->entry_gid(e), size,
+                      (int64_t)ocb_la->entry_mtime(e)) < 0)
+    return 0;
+  t->direct = 1, t->dsize = size;
+  return t->out(t->ud, h, sizeof h, err) < 0 ? -1 : 1;
+}
+
+/* The entry's body bytes, after its header. */
+static int put_data(ocb_tar *t, const void *buf, size_t n, what_t *what, ocb_err *err) {
+  if (t->direct) return t->out(t->ud, buf, n, err);
+  return ocb_la->write_data(t->a, buf, n) != (la_ssize_t)n ? arch_fail(t, what, err) : 0;
+}
+
 static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
-  int r = ocb_la->write_header(t->a, t->e);
+  int r;
+  t->direct = 0;
+  if ((r = plain_header(t, err)) != 0) return r < 0 ? -1 : 0;
+  r = ocb_la->write_header(t->a, t->e);
   /* A warning here means a name could not be written as UTF-8. */
   if (r == ARCHIVE_WARN && !t->cb_failed && !ocb_names_utf8())
     return ocb_errf(err, "LOCALE",
@@ -237,6 +267,12 @@ static int write_header(ocb_tar *t, what_t *what, ocb_err *err) {
 /* Ends the entry: its padding is written now, not with the next header,
  * so that the caller's bytes may come between entries. */
 static int end_entry(ocb_tar *t, what_t *what, int r, ocb_err *err) {
+  static const unsigned char zeros[512];
+  if (r == 0 && t->direct) {
+    size_t pad = (size_t)(-t->dsize & 511);
+    t->direct = 0;
+    return pad && t->out(t->ud, zeros, pad, err) < 0 ? -1 : 0;
+  }
   if (r == 0 && ocb_la->write_finish_entry(t->a) != ARCHIVE_OK) return arch_fail(t, what, err);
   return r;
 }
@@ -271,7 +307,7 @@ static int copy_body(ocb_tar *t, int fd, const struct stat *st, ocb_sha256 *hash
       if (n > left) left = -1; /* it grew */
       break;
     }
-    if (ocb_la->write_data(t->a, t->buf, (size_t)n) != n) return arch_fail(t, what, err);
+    if (put_data(t, t->buf, (size_t)n, what, err) < 0) return -1;
     if (hash) ocb_sha256_update(hash, t->buf, (size_t)n);
     if (t->feeding && ocb_catalog_data(t->cat, t->buf, (size_t)n, err) < 0) return -1;
     left -= n;
@@ -434,8 +470,7 @@ static int item_body(ocb_tar *t, const ocb_tar_item *it, what_t *what, ocb_err *
     ocb_la->entry_set_size(t->e, (la_int64_t)it->len);
     if (write_header(t, what, err) < 0 || see(t, it->name, OCB_TAR_DATA, NULL, it->len, err) < 0)
       return -1;
-    if (it->len && ocb_la->write_data(t->a, it->data, it->len) != (la_ssize_t)it->len)
-      return arch_fail(t, what, err);
+    if (it->len && put_data(t, it->data, it->len, what, err) < 0) return -1;
     if (it->hash) ocb_sha256_update(it->hash, it->data, it->len);
     if (t->feeding && ocb_catalog_data(t->cat, it->data, it->len, err) < 0) return -1;
     return seen(t, 0, err);

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "store.h"
 
@@ -48,6 +50,40 @@ int ocb_blobw_skip(void *ud, uint64_t n, ocb_err *err) {
   if (lseek(b->f.fd, (off_t)n, SEEK_CUR) < 0) return ocb_errno(err, errno, b->f.tmp);
   b->size += n, b->f.written += n;
   return 0;
+}
+
+/* n bytes of from at off, read and written. */
+static int copy_through(ocb_blobw *b, int from, uint64_t off, uint64_t n, ocb_err *err) {
+  char buf[8192];
+  while (n) {
+    ssize_t r = pread(from, buf, n < sizeof buf ? (size_t)n : sizeof buf, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return ocb_errno(err, r < 0 ? errno : EIO, b->f.tmp);
+    if (ocb_afile_write(&b->f, buf, (size_t)r, err) < 0) return -1;
+    off += (uint64_t)r, n -= (uint64_t)r;
+  }
+  return 0;
+}
+
+int ocb_blobw_copy(void *ud, int from, uint64_t off, uint64_t n, ocb_err *err) {
+  ocb_blobw *b = ud;
+  struct file_clone_range r;
+  struct stat st;
+  uint64_t bs, whole;
+  if (b->h || fstat(b->f.fd, &st) < 0 || st.st_blksize <= 0) return 0;
+  bs = (uint64_t)st.st_blksize;
+  whole = n / bs * bs; /* a clone takes whole blocks: the rest is written */
+  if (!whole || off % bs || b->size % bs) return 0;
+  memset(&r, 0, sizeof r);
+  r.src_fd = from, r.src_offset = off, r.src_length = whole, r.dest_offset = b->size;
+  if (ioctl(b->f.fd, FICLONERANGE, &r) < 0) return 0; /* no shared extents here */
+  if (lseek(b->f.fd, (off_t)(b->size + whole), SEEK_SET) < 0)
+    return ocb_errno(err, errno, b->f.tmp);
+  b->size += whole;
+  b->f.written = b->f.started = b->size; /* nothing to write back */
+  if (copy_through(b, from, off + whole, n - whole, err) < 0) return -1;
+  b->size += n - whole;
+  return 1;
 }
 
 /* 1 when the file at path holds exactly the blob (size, then bytes). */

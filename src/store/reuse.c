@@ -15,16 +15,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libdeflate.h>
 
 #include "store.h"
 
 #define RECORD_MAX (64u << 20)
-#define MAGIC "ocibuild-reuse 4\n"
+#define MAGIC "ocibuild-reuse 5\n"
+#define TRAILER 13 /* "crc <8 hex>\n" */
 #define INDEX "f-"
 
 /*
  * The format, text:
- *   ocibuild-reuse 4
+ *   ocibuild-reuse 5
  *   key <codec key>
  *   blob <digest> <size> <inode> <mtime ns> <ctime ns>
  *   input <diff_id> <bytes>
@@ -39,6 +41,10 @@
  * to the block's end, the blob's the blob up to the last multiple of 64
  * bytes before the piece's end. A hash state is the eight words of a
  * SHA-256 state, so that either digest resumes from any block's end.
+ * Last comes `crc <CRC-32 of every byte before it, 8 hex>`: a build that
+ * resumes from a hash state it read publishes whatever digest that state
+ * gives, so a state damaged on disk must never be taken; the blob's file
+ * identity covers its pieces, the CRC everything the record says.
  */
 
 static void hex32(const unsigned char *d, char *out) {
@@ -154,6 +160,22 @@ static int parse_block(char **pp, ocb_block *k, const ocb_block *prev, unsigned 
   return parse_ostate(q, nl, k);
 }
 
+/* Checks the record's trailer and cuts it off: 0 when the CRC is right. */
+static int check_crc(char *text) {
+  size_t len = strlen(text);
+  char *t, *e;
+  unsigned long want;
+  if (len < TRAILER + 1) return -1;
+  t = text + len - TRAILER;
+  if (t[-1] != '\n' || strncmp(t, "crc ", 4) != 0 || t[TRAILER - 1] != '\n') return -1;
+  want = strtoul(t + 4, &e, 16);
+  if (e != t + TRAILER - 1 || want > 0xffffffffUL ||
+      (uint32_t)libdeflate_crc32(0, text, len - TRAILER) != (uint32_t)want)
+    return -1;
+  *t = '\0';
+  return 0;
+}
+
 /* Parses a record into prior (its input's digest and size into input);
  * 0 when usable. */
 static int parse_record(const ocb_reuse *r, char *text, ocb_prior *prior, ident *id,
@@ -224,7 +246,8 @@ int ocb_reuse_read(const ocb_reuse *r, const char *digest, ocb_prior *prior,
   struct stat st;
   int ok = 0;
   ocb_prior_init(prior);
-  if (text && parse_record(r, text, prior, &want, input) == 0 && strcmp(prior->blob, digest) == 0 &&
+  if (text && check_crc(text) == 0 && parse_record(r, text, prior, &want, input) == 0 &&
+      strcmp(prior->blob, digest) == 0 &&
       (prior->fd = ocb_blob_open(r->store, prior->blob, OCB_DIGEST_LEN, &err)) >= 0 &&
       fstat(prior->fd, &st) == 0) {
     /* The blob's file must be the one recorded, untouched since: a blob
@@ -289,6 +312,8 @@ static char *record_text(const ocb_reuse *r, const ocb_comp *c, const char *dige
       *len += (size_t)snprintf(text + *len, cap - *len, "%08lx", (unsigned long)v->ost.h[i]);
     *len += (size_t)snprintf(text + *len, cap - *len, " %llu\n", (unsigned long long)v->ost.bytes);
   }
+  *len += (size_t)snprintf(text + *len, cap - *len, "crc %08lx\n",
+                           (unsigned long)libdeflate_crc32(0, text, *len));
   return text;
 }
 

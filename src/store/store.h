@@ -75,6 +75,11 @@ int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an o
 /* Leaves a hole of n bytes (an ocb_skip_fn), for an unhashed writer whose
  * caller writes them later, at their offset, through the temp file's path. */
 int ocb_blobw_skip(void *b, uint64_t n, ocb_err *err);
+/* Appends n bytes of the file open on from, at off (an ocb_copy_fn), for
+ * an unhashed writer, sharing its extents (FICLONERANGE) where the file
+ * system has them and both offsets fall on its blocks (the last partial
+ * block is written): 1; else 0, nothing done. */
+int ocb_blobw_copy(void *b, int from, uint64_t off, uint64_t n, ocb_err *err);
 /* Before the first write: what is written is hashed by the writer's
  * caller (a codec pipeline hashes its output), whose digest commit's want
  * must then give. */
