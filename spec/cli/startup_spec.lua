@@ -51,6 +51,31 @@ describe("ocibuild's start", function()
     assert.equal("ocibuild " .. require "ocibuild.util.version" .. "\n", out)
   end)
 
+  it("loads the modules of the Dockerfile front end, attestations and the registry only when a build uses them",
+    function()
+      local d = T.tmpdir(finally)
+      T.write(d .. "/ctx/f", "x")
+      T.write(d .. "/mods.lua", [[
+oci.image {}:layer { context = "ctx" }:save { tag = "m:1" }
+local t = {}
+for k in pairs(package.loaded) do
+  if k:match("^ocibuild%.dockerfile") or k:match("^ocibuild%.attest") or k:match("^ocibuild%.registry%.")
+    and k ~= "ocibuild.registry.options" then t[#t + 1] = k end
+end
+table.sort(t)
+print(table.concat(t, " "))
+]])
+      local code, out, err = T.ocibuild("--store", d .. "/s", "run", "--unsafe", d .. "/mods.lua")
+      assert.equal(0, code, err)
+      assert.equal("", out:match("^[^\n]*"))
+      -- and a save that asks for an SBOM loads what makes it
+      T.write(d .. "/sbom.lua", 'oci.image {}:layer { context = "ctx" }:save { tag = "m:2", sbom = true }\n'
+        .. 'print(package.loaded["ocibuild.attest.build"] ~= nil)\n')
+      code, out, err = T.ocibuild("--store", d .. "/s", "run", "--unsafe", d .. "/sbom.lua")
+      assert.equal(0, code, err)
+      assert.equal("true", out:match("^[^\n]*"))
+    end)
+
   it("does not link libarchive: it is loaded when a tar is first written or read", function()
     assert.is_nil(T.must("ldd " .. T.q(T.bin)):find("libarchive", 1, true))
     local d = T.tmpdir(finally)

@@ -68,8 +68,8 @@ end
 --- A raising function for the verb names describes, on the context
 -- ctx_of(...) gives (the API's, or a store's): function(...) -> result.
 function M.make(names, ctx_of)
-  local shape = ops.module(names[1]).api_result
   return function(first, ...)
+    local shape = ops.module(names[1]).api_result -- loaded at the first call
     local ctx, rest = ctx_of(first, ...)
     local c, args = call(ctx, names, table.unpack(rest, 1, rest.n))
     if not c then error(args, 2) end

@@ -8,12 +8,10 @@
 -- Internal: functions return nil, msg, code; ocibuild (init.lua) raises.
 local check = require "ocibuild.util.check"
 local config = require "ocibuild.build.config"
-local copy = require "ocibuild.build.copy"
 local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local env = require "ocibuild.util.env"
 local events = require "ocibuild.events"
-local fetch = require "ocibuild.build.fetch"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.util.path"
@@ -123,7 +121,7 @@ end
 --- Adds a layer of selected sources (see ocibuild.build.copy): files of
 -- a context folder or of another image, fetched files, given contents.
 function M:copy(spec, where)
-  local c, err, code = copy.spec(spec, where)
+  local c, err, code = require("ocibuild.build.copy").spec(spec, where) -- Dockerfile COPY and ADD only
   if not c then return nil, err, code end
   self.steps[#self.steps + 1] = { kind = "copy", copy = c, where = where }
   return self
@@ -342,7 +340,7 @@ local function plan_ctx(self, st, ctx, v, tmp)
       if err then return nil, err, code end
       return { mt = self.sde or 0, warn = warn, fs = fs, tmp = tmp, read = read,
         fetch = function(url, checksum)
-          return fetch.fetch(st, url, checksum, ctx.registry, ctx.policy and ctx.policy.fetch)
+          return require("ocibuild.build.fetch").fetch(st, url, checksum, ctx.registry, ctx.policy and ctx.policy.fetch)
         end }
     end,
     owner = function(s)

@@ -105,7 +105,8 @@ function M.save(img, opts, ctx)
   events.emit(ctx.on_event, { type = "start", stage = "image", id = id, tags = tags })
   local created = {}
   local built, where, actx
-  local aspec, attest = opts.attest, require("ocibuild.attest.build")
+  local aspec = opts.attest
+  local attest = aspec and require("ocibuild.attest.build") -- only for saves that ask
   local started = os.time()
   if aspec then
     actx, err, code = attest.context(aspec)

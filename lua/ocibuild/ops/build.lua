@@ -12,7 +12,6 @@
 -- layers come from its records and the layers made are recorded last.
 local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
-local dockerfile = require "ocibuild.dockerfile"
 local ignore = require "ocibuild.build.ignore"
 local image = require "ocibuild.build.image"
 local layer = require "ocibuild.build.layer"
@@ -161,6 +160,8 @@ end
 -- built: o as M.DOCKERFILE_OPTIONS. Returns it, or nil, msg, code
 -- (BADDOCKERFILE, USAGE for what the file asks).
 function M.dockerfile(ctx, o)
+  -- the front end loads only for Dockerfile builds
+  local dockerfile = require "ocibuild.dockerfile"
   -- display: how messages name the file (the CLI's operand)
   local ok, err = check.keys(o, { "display", table.unpack(M.DOCKERFILE_OPTIONS) }, "dockerfile")
   if not ok then return nil, err, "BADVALUE" end
@@ -247,6 +248,12 @@ end
 -- save's own key file allowed by the sandbox): the spec of
 -- ocibuild.attest.build, or false, or nil, msg, code.
 local function attested(ctx, o, t)
+  local asked = false
+  for _, k in ipairs { "sbom", "provenance", "sign" } do
+    asked = asked or (o[k] ~= nil and o[k] ~= false) or ((ctx.attest or {})[k] or false) ~= false
+  end
+  -- the attestation modules load only for saves that ask for them
+  if not asked then return false end
   local attest = require "ocibuild.attest.build"
   local want = {}
   for _, k in ipairs(attest.OPTIONS) do
@@ -282,7 +289,8 @@ local function checked(ctx, o)
     return nil, "cache must be true, false or {from = REF, to = REF}", "BADVALUE"
   end
   t.shared = { from = {}, to = {} }
-  if ctx.cache or type(o.cache) == "table" then
+  local function named(v) return v ~= nil and (type(v) ~= "table" or next(v) ~= nil) end
+  if (ctx.cache and (named(ctx.cache.from) or named(ctx.cache.to))) or type(o.cache) == "table" then
     -- the shared cache's client loads only for builds that use one
     t.shared, err, code = require("ocibuild.registry.cache").refs(ctx.cache, type(o.cache) == "table" and o.cache
       or nil, function(domain, what) return ctx:reach(domain, what) end)
