@@ -104,6 +104,30 @@ function M.text_tree(dir, n, tag)
   end
 end
 
+--- A new store (core.store) in a temp folder of the test: store, folder.
+function M.core_store(finally)
+  local d = M.tmpdir(finally)
+  return assert(require("ocibuild.core").store(d, { create = true })), d
+end
+
+--- data written into the core store s as a blob: its result.
+function M.put_blob(s, data)
+  local w = assert(s:blob_writer())
+  w:write(data)
+  return assert(w:close())
+end
+
+--- A podman command line (as root: vfs storage) whose storage lives under
+-- dir/p, and the function that lets it go (its mounts, then dir).
+function M.podman(dir)
+  local cmd = ("podman --root %s --runroot %s --tmpdir %s --storage-driver vfs --events-backend none"
+    .. " --cgroup-manager cgroupfs"):format(M.q(dir .. "/p/root"), M.q(dir .. "/p/run"), M.q(dir .. "/p/tmp"))
+  return cmd, function()
+    if M.must("id -u"):match("^0%s") then M.sh(cmd .. " image unmount --all") end
+    M.sh("chmod -R u+rwx " .. M.q(dir) .. "; rm -rf " .. M.q(dir))
+  end
+end
+
 function M.read(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")

@@ -19,16 +19,7 @@ local function run(c, spec)
   return finish(c, req)
 end
 
-local function store(finally)
-  local d = T.tmpdir(finally)
-  return assert(core.store(d, { create = true })), d
-end
-
-local function put(s, data)
-  local w = assert(s:blob_writer())
-  w:write(data)
-  return assert(w:close())
-end
+local store, put = T.core_store, T.put_blob
 
 local function temps(dir) return T.must("ls -A " .. T.q(dir .. "/.ocibuild-tmp")) end
 

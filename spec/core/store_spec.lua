@@ -1,16 +1,7 @@
 local core = require "ocibuild.core"
 local T = require "support"
 
-local function store(finally)
-  local d = T.tmpdir(finally)
-  return assert(core.store(d, { create = true })), d
-end
-
-local function put(s, data)
-  local w = assert(s:blob_writer())
-  w:write(data)
-  return assert(w:close())
-end
+local store, put = T.core_store, T.put_blob
 
 describe("ocibuild.core", function()
   describe("store()", function()

@@ -298,8 +298,7 @@ describe("ocibuild.interop base images", function()
   describe("podman load", function()
     it("loads the archive of an image built on a base, with the merged config", function()
       if not IS_ROOT then return pending("podman load runs as root here (rootless needs subuid setup)") end
-      local podman = ("podman --root %s --runroot %s --tmpdir %s --storage-driver vfs --events-backend none"
-        .. " --cgroup-manager cgroupfs"):format(T.q(tmp .. "/p/root"), T.q(tmp .. "/p/run"), T.q(tmp .. "/p/tmp"))
+      local podman = T.podman(tmp)
       local code, out, err = T.sh(podman .. " load -i " .. T.q(app.archive))
       assert.equal(0, code, out .. err)
       local i = T.json(T.must(podman .. " image inspect app:1"))[1]

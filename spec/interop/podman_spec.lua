@@ -14,20 +14,16 @@ end
 
 describe("ocibuild.interop", function()
   describe("podman load", function()
-    local tmp, podman
+    local tmp, podman, release
 
     setup(function()
       assert(T.sh("command -v podman") == 0, "podman is not installed: scripts/setup must install it")
       tmp = T.tmpdir()
-      podman = ("podman --root %s --runroot %s --tmpdir %s --storage-driver vfs --events-backend none"
-        .. " --cgroup-manager cgroupfs"):format(T.q(tmp .. "/p/root"), T.q(tmp .. "/p/run"), T.q(tmp .. "/p/tmp"))
+      podman, release = T.podman(tmp)
     end)
 
     teardown(function()
-      if tmp then
-        if IS_ROOT then T.sh(podman .. " image unmount --all") end
-        T.sh("chmod -R u+rwx " .. T.q(tmp) .. "; rm -rf " .. T.q(tmp))
-      end
+      if release then release() end
     end)
 
     local function inspect(ref)

@@ -82,13 +82,7 @@ local function http(tmp, reg, method, o)
   return { status = tonumber(out), headers = headers, body = T.read(tmp .. "/b") }
 end
 
-local function count(list, method, pattern, status)
-  local n = 0
-  for _, r in ipairs(list) do
-    if r.method == method and r.path:match(pattern) and (not status or r.status == status) then n = n + 1 end
-  end
-  return n
-end
+local count = R.count
 
 -- Stops reg and checks that nothing of it is left.
 local function stop_and_check(reg)

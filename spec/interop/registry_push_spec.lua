@@ -26,13 +26,7 @@ local function since(reg, from)
   return table.move(all, from + 1, #all, 1, {}), #all
 end
 
-local function count(list, method, pattern, status)
-  local n = 0
-  for _, r in ipairs(list) do
-    if r.method == method and r.path:match(pattern) and (not status or r.status == status) then n = n + 1 end
-  end
-  return n
-end
+local count = R.count
 
 local function skopeo(args)
   return T.sh("skopeo --insecure-policy " .. args)

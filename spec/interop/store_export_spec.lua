@@ -10,7 +10,7 @@ local fx = require "cli.storefx"
 local IS_ROOT = T.must("id -u"):match("^0%s") ~= nil
 
 describe("ocibuild.interop export", function()
-  local tmp, store, podman
+  local tmp, store, podman, release
   local img = {}
 
   setup(function()
@@ -20,15 +20,11 @@ describe("ocibuild.interop export", function()
     T.write(tmp .. "/ctx/css/site.css", "body{}\n")
     img.digest, img.id = fx.build(store, tmp .. "/ctx", "x", "site:dev", "site:1.0", "localhost:5000/team/site:v1")
     fx.ok(store, "export", "site:dev", "site:1.0", "localhost:5000/team/site:v1", "-o", tmp .. "/site.tar")
-    podman = ("podman --root %s --runroot %s --tmpdir %s --storage-driver vfs --events-backend none"
-      .. " --cgroup-manager cgroupfs"):format(T.q(tmp .. "/p/root"), T.q(tmp .. "/p/run"), T.q(tmp .. "/p/tmp"))
+    podman, release = T.podman(tmp)
   end)
 
   teardown(function()
-    if tmp then
-      if IS_ROOT then T.sh(podman .. " image unmount --all") end
-      T.sh("chmod -R u+rwx " .. T.q(tmp) .. "; rm -rf " .. T.q(tmp))
-    end
+    if release then release() end
   end)
 
   it("is one image to skopeo, which copies it without naming it and finds it by its first name", function()

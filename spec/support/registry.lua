@@ -625,4 +625,14 @@ function M.lax()
   error("registry.lax: ports kept being taken: " .. tostring(last), 2)
 end
 
+--- How many of the requests list (reg.requests()) have method, a path
+-- matching pattern and, when given, status.
+function M.count(list, method, pattern, status)
+  local n = 0
+  for _, r in ipairs(list) do
+    if r.method == method and r.path:match(pattern) and (not status or r.status == status) then n = n + 1 end
+  end
+  return n
+end
+
 return M
