@@ -87,6 +87,17 @@ local function expand_all(d, list)
   return true
 end
 
+-- A KEY=VALUE pair of ENV or LABEL, both sides expanded: k, v, or nil,
+-- msg, code.
+local function expand_pair(d, p)
+  local k, err = expand(d, p.key)
+  if not k then return nil, err, "BADDOCKERFILE" end
+  local v
+  v, err = expand(d, p.value)
+  if not v then return nil, err, "BADDOCKERFILE" end
+  return k, v
+end
+
 -- ---- instructions ----
 
 local D = {}
@@ -94,11 +105,8 @@ local D = {}
 function D.env(d, c)
   local parts, env = {}, {}
   for _, p in ipairs(c.pairs) do
-    local k, err = expand(d, p.key)
-    if not k then return nil, err, "BADDOCKERFILE" end
-    local v
-    v, err = expand(d, p.value)
-    if not v then return nil, err, "BADDOCKERFILE" end
+    local k, v, code = expand_pair(d, p)
+    if not k then return nil, v, code end
     env[#env + 1] = { k, v }
   end
   for _, kv in ipairs(env) do
@@ -117,13 +125,9 @@ end
 function D.label(d, c)
   local parts = {}
   for _, p in ipairs(c.pairs) do
-    local k, err = expand(d, p.key)
-    if not k then return nil, err, "BADDOCKERFILE" end
-    local v
-    v, err = expand(d, p.value)
-    if not v then return nil, err, "BADDOCKERFILE" end
-    local ok
-    ok, err = config.label(d.labels, k, v)
+    local k, v, code = expand_pair(d, p)
+    if not k then return nil, v, code end
+    local ok, err = config.label(d.labels, k, v)
     if not ok then return nil, err, "BADDOCKERFILE" end
     parts[#parts + 1] = k .. "=" .. v
   end

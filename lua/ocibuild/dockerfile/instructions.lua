@@ -81,6 +81,21 @@ local function at_least_one(args, name)
   if #args == 0 then fail(("%s requires at least one argument"):format(name)) end
 end
 
+-- The one argument of an instruction that takes no flags.
+local function one_plain(node, name)
+  local v = exactly_one(node, name)
+  flags(node, {})
+  return v
+end
+
+-- The arguments (at least one) of an instruction that takes no flags.
+local function some_plain(node, name)
+  local args = strings_of(node)
+  at_least_one(args, name)
+  flags(node, {})
+  return args
+end
+
 -- KEY VALUE "sep" triples into {{key=, value=, nodelim=}}.
 local function pairs_of(node, name)
   local args = strings_of(node)
@@ -160,8 +175,7 @@ function P.label(node)
 end
 
 function P.maintainer(node)
-  local v = exactly_one(node, "MAINTAINER")
-  flags(node, {})
+  local v = one_plain(node, "MAINTAINER")
   return { value = v }
 end
 
@@ -243,8 +257,7 @@ function P.onbuild(node)
 end
 
 function P.workdir(node)
-  local p = exactly_one(node, "WORKDIR")
-  flags(node, {})
+  local p = one_plain(node, "WORKDIR")
   return { path = p }
 end
 
@@ -295,23 +308,18 @@ function P.healthcheck(node)
 end
 
 function P.expose(node)
-  local args = strings_of(node)
-  at_least_one(args, "EXPOSE")
-  flags(node, {})
+  local args = some_plain(node, "EXPOSE")
   table.sort(args)
   return { ports = args }
 end
 
 function P.user(node)
-  local u = exactly_one(node, "USER")
-  flags(node, {})
+  local u = one_plain(node, "USER")
   return { user = u }
 end
 
 function P.volume(node)
-  local args = strings_of(node)
-  at_least_one(args, "VOLUME")
-  flags(node, {})
+  local args = some_plain(node, "VOLUME")
   local out = {}
   for _, v in ipairs(args) do
     v = text.trim(v)
@@ -322,15 +330,12 @@ function P.volume(node)
 end
 
 function P.stopsignal(node)
-  local s = exactly_one(node, "STOPSIGNAL")
-  flags(node, {})
+  local s = one_plain(node, "STOPSIGNAL")
   return { signal = s }
 end
 
 function P.arg(node)
-  local args = strings_of(node)
-  at_least_one(args, "ARG")
-  flags(node, {})
+  local args = some_plain(node, "ARG")
   local out = {}
   for _, a in ipairs(args) do
     local k, v = a:match("^([^=]*)=(.*)$")
