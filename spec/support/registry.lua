@@ -521,6 +521,27 @@ local function check_opts(o)
   end
 end
 
+-- A handle (users) in a new temp folder /tmp/ocibuild-TAG.*, on which
+-- launch(h) starts what it serves; a launch whose ports another process
+-- took meanwhile (EADDRINUSE) is stopped and tried again on new ones, up
+-- to TRIES times. ready(h) then sets what requests() starts after.
+local function launched(what, tag, users, launch, ready)
+  local last
+  for _ = 1, TRIES do
+    local h = new_handle(users)
+    h.dir = T.must(("mktemp -d /tmp/ocibuild-%s.XXXXXX"):format(tag)):gsub("%s+$", "")
+    local done, err = pcall(launch, h)
+    if done then
+      ready(h)
+      return h
+    end
+    stop(h)
+    last = err
+    if err ~= "EADDRINUSE" then error(err, 3) end
+  end
+  error(what .. ": ports kept being taken: " .. tostring(last), 3)
+end
+
 --- Starts a registry; returns its handle. opts: tls (bool), auth (nil,
 -- "basic", "token"), users ({name = password}; default giteaAdmin =
 -- "developer"), body_limit (nginx size, puts nginx in front), hostname
@@ -551,44 +572,33 @@ function M.start(opts)
 
   local users = {}
   for u, pw in pairs(o.users or { giteaAdmin = "developer" }) do users[u] = pw end
-  local last
-  for _ = 1, TRIES do
-    local h = new_handle(users)
-    h.dir = T.must("mktemp -d /tmp/ocibuild-reg.XXXXXX"):gsub("%s+$", "")
-    local done, err = pcall(function()
-      if o.tls or o.auth == "token" then make_certs(h.dir, o.hostname, o.auth == "token", o.client_certs) end
-      if o.tls then
-        h.ca = h.dir .. "/ca.crt"
-        h.cert_dir = h.dir .. "/certs"
-      end
-      if o.client_certs then
-        h.client_cert, h.client_key = h.dir .. "/client.cert", h.dir .. "/client.key"
-        h.stranger_cert, h.stranger_key = h.dir .. "/stranger.cert", h.dir .. "/stranger.key"
-      end
-      if o.auth == "basic" then
-        local lines = {}
-        for u, pw in pairs(users) do
-          lines[#lines + 1] = T.must(("htpasswd -Bbn %s %s"):format(T.q(u), T.q(pw))):gsub("%s+$", "")
-        end
-        T.write(h.dir .. "/htpasswd", table.concat(lines, "\n") .. "\n")
-      end
-      attempt(h, o)
-    end)
-    if done then
-      h.front = o.nginx and "nginx" or "registry"
-      -- requests() starts after the readiness probes
-      h.marks = {}
-      for name, file in pairs(LOGS) do
-        local path = h.dir .. "/" .. file
-        h.marks[name] = (name == "registry" or name == h.front) and #settled(path) or #read_or_empty(path)
-      end
-      return h
+  return launched("registry.start", "reg", users, function(h)
+    if o.tls or o.auth == "token" then make_certs(h.dir, o.hostname, o.auth == "token", o.client_certs) end
+    if o.tls then
+      h.ca = h.dir .. "/ca.crt"
+      h.cert_dir = h.dir .. "/certs"
     end
-    stop(h)
-    last = err
-    if err ~= "EADDRINUSE" then error(err, 2) end
-  end
-  error("registry.start: ports kept being taken: " .. tostring(last), 2)
+    if o.client_certs then
+      h.client_cert, h.client_key = h.dir .. "/client.cert", h.dir .. "/client.key"
+      h.stranger_cert, h.stranger_key = h.dir .. "/stranger.cert", h.dir .. "/stranger.key"
+    end
+    if o.auth == "basic" then
+      local lines = {}
+      for u, pw in pairs(users) do
+        lines[#lines + 1] = T.must(("htpasswd -Bbn %s %s"):format(T.q(u), T.q(pw))):gsub("%s+$", "")
+      end
+      T.write(h.dir .. "/htpasswd", table.concat(lines, "\n") .. "\n")
+    end
+    attempt(h, o)
+  end, function(h)
+    h.front = o.nginx and "nginx" or "registry"
+    -- requests() starts after the readiness probes
+    h.marks = {}
+    for name, file in pairs(LOGS) do
+      local path = h.dir .. "/" .. file
+      h.marks[name] = (name == "registry" or name == h.front) and #settled(path) or #read_or_empty(path)
+    end
+  end)
 end
 
 --- Starts the lax registry (spec/support/laxregistry: blobs stored under
@@ -601,28 +611,17 @@ function M.lax()
     if not have(cmd) then error("registry.lax: " .. cmd .. " is not installed (scripts/setup installs it)", 2) end
   end
   local bin = go_build("laxregistry")
-  local last
-  for _ = 1, TRIES do
-    local h = new_handle({})
-    h.dir = T.must("mktemp -d /tmp/ocibuild-lax.XXXXXX"):gsub("%s+$", "")
-    local done, err = pcall(function()
-      local port = free_port({})
-      h.host = "127.0.0.1:" .. port
-      h.url = "http://" .. h.host
-      local pid = spawn(h, "lax", ("%s -addr %s -log %s"):format(T.q(bin), h.host, T.q(h.dir .. "/lax.log")),
-        h.dir .. "/lax.out")
-      wait_ready(h, "lax registry", pid, h.url .. "/v2/", h.dir .. "/lax.out")
-    end)
-    if done then
-      h.front = "lax"
-      h.marks = { lax = #settled(h.dir .. "/lax.log") }
-      return h
-    end
-    stop(h)
-    last = err
-    if err ~= "EADDRINUSE" then error(err, 2) end
-  end
-  error("registry.lax: ports kept being taken: " .. tostring(last), 2)
+  return launched("registry.lax", "lax", {}, function(h)
+    local port = free_port({})
+    h.host = "127.0.0.1:" .. port
+    h.url = "http://" .. h.host
+    local pid = spawn(h, "lax", ("%s -addr %s -log %s"):format(T.q(bin), h.host, T.q(h.dir .. "/lax.log")),
+      h.dir .. "/lax.out")
+    wait_ready(h, "lax registry", pid, h.url .. "/v2/", h.dir .. "/lax.out")
+  end, function(h)
+    h.front = "lax"
+    h.marks = { lax = #settled(h.dir .. "/lax.log") }
+  end)
 end
 
 --- How many of the requests list (reg.requests()) have method, a path
