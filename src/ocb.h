@@ -127,6 +127,9 @@ void ocb_stall_beat(ocb_stall *s);
 void ocb_stall_hold(ocb_stall *s, int held); /* 1: not watched until 0 */
 void ocb_stall_stop(ocb_stall *s);
 int ocb_afile_write(ocb_afile *f, const void *buf, size_t len, ocb_err *err);
+/* Writes at offset at, below what was written (a hole), from any thread;
+ * its writeback starts as ocb_afile_write's does. */
+int ocb_afile_pwrite(ocb_afile *f, const void *buf, size_t len, uint64_t at, ocb_err *err);
 /* fsync, rename to dst (replacing it), fsync dst's directory. */
 int ocb_afile_commit(ocb_afile *f, const char *dst, ocb_err *err);
 void ocb_afile_abort(ocb_afile *f);

@@ -84,6 +84,9 @@ describe("ocibuild build, rebuilt after every kind of edit", function()
         local warm = build(store, ctx, "--compression", kind)
         local cold = build(("%s/cold%d"):format(d, i), ctx, "--compression", kind, "--jobs", tostring(1 + i % 3 * 3))
         assert.equal(cold, warm, e[1])
+        -- and the blob written is the bytes its digest names
+        local code, _, err = T.ocibuild("--store", store, "fsck")
+        assert.equal(0, code, e[1] .. ": " .. err)
         T.must("rm -rf " .. T.q(("%s/cold%d"):format(d, i)))
       end
     end)

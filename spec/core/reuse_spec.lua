@@ -58,6 +58,8 @@ describe("ocibuild.core reuse records", function()
         assert.is_true(warm.reused >= 2 and warm.reused < warm.blocks)
         assert.equal(cold.digest, warm.digest)
         assert.equal(cold.diff_id, warm.diff_id)
+        -- the leading pieces, copied behind the rest, are where they belong
+        assert.equal(warm.digest, "sha256:" .. T.sha256_file(store .. "/blobs/sha256/" .. warm.digest:sub(8)))
       end
       -- gunzip and a tar reader take the patched blob back
       local r = layer(ctx, store)

@@ -298,6 +298,22 @@ int ocb_afile_write(ocb_afile *f, const void *buf, size_t len, ocb_err *err) {
   return 0;
 }
 
+int ocb_afile_pwrite(ocb_afile *f, const void *buf, size_t len, uint64_t at, ocb_err *err) {
+  const char *p = buf;
+  uint64_t from = at;
+  while (len) {
+    ssize_t w = pwrite(f->fd, p, len, (off_t)at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return ocb_errno(err, w < 0 ? errno : EIO, f->tmp);
+    p += w, len -= (size_t)w, at += (uint64_t)w;
+  }
+  if (at / WRITEBACK != from / WRITEBACK) {
+    uint64_t end = at / WRITEBACK * WRITEBACK;
+    (void)sync_file_range(f->fd, (off_t)(end - WRITEBACK), (off_t)WRITEBACK, SYNC_FILE_RANGE_WRITE);
+  }
+  return 0;
+}
+
 int ocb_fsync_parent(const char *path, ocb_err *err) {
   char *copy = strdup(path);
   int fd, rc = 0;

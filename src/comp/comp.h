@@ -91,6 +91,10 @@ typedef int (*ocb_copy_fn)(void *ud, int fd, uint64_t off, uint64_t n, ocb_err *
 /* How an output leaves a hole of n bytes (its bytes come later). */
 typedef int (*ocb_skip_fn)(void *ud, uint64_t n, ocb_err *err);
 
+/* How an output writes n bytes at offset at, inside a hole it left
+ * through skip; called from another thread than the writes. */
+typedef int (*ocb_at_fn)(void *ud, const void *buf, size_t n, uint64_t at, ocb_err *err);
+
 /* A hole of the output: block k's piece, at [at, at + len), is to be the
  * candidate's piece of its block j. */
 typedef struct ocb_hole {
@@ -126,6 +130,11 @@ void ocb_comp_set_skip(ocb_comp *c, ocb_skip_fn skip);
  * the earlier output's leading pieces shared by copy where it can (then
  * checks them, read from the earlier blob), else writes them. */
 void ocb_comp_set_copy(ocb_comp *c, ocb_copy_fn copy);
+/* Before the first write: a rebuild that resumes the output's hash and
+ * cannot share the earlier output's leading pieces leaves a hole for them
+ * (skip) and has them copied, checked, into it (at) on a thread of their
+ * own while the rest of the output is written. */
+void ocb_comp_set_behind(ocb_comp *c, ocb_skip_fn skip, ocb_at_fn at);
 /* After finish: the holes, in output order (*n of them). */
 const ocb_hole *ocb_comp_holes(const ocb_comp *c, uint64_t *n);
 /* After finish, once the caller wrote the candidate's pieces into the

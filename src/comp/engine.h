@@ -78,6 +78,18 @@ int ocb_prior_prefix(const ocb_prior *p, const ocb_engine *e, int level, uint64_
 int ocb_prior_corrupt(const ocb_prior *p, ocb_err *err);
 
 /*
+ * Leading pieces (lead.c): header and pieces 0..m-1 of the earlier output,
+ * read, checked and written through at from offset 0, on a thread of
+ * their own. join waits and gives the thread's result (CORRUPT when a
+ * piece fails its check); stop abandons the copy. Both free the lead.
+ */
+typedef struct ocb_lead ocb_lead;
+ocb_lead *ocb_lead_start(const ocb_prior *p, const ocb_engine *eng, int level, uint64_t m,
+                         size_t cap, ocb_at_fn at, void *ud, ocb_err *err);
+int ocb_lead_join(ocb_lead *l, ocb_err *err);
+void ocb_lead_stop(ocb_lead *l);
+
+/*
  * Filled holes (fill.c): a candidate's pieces, written by the caller into
  * an output's holes, checked against the blocks they stand for, then the
  * output hashed on from the state before the first hole.

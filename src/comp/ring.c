@@ -21,6 +21,8 @@
 #define RING_BUDGET (32u << 20)
 /* Room in a block past the nominal size, for the caller's cuts. */
 #define CUT_ROOM (64u << 10)
+/* Leading pieces worth a thread of their own (see ocb_comp_set_behind). */
+#define LEAD_MIN (256u << 10)
 
 /* A block's input is written by the caller (FRESH), written and known to
  * be a block of the earlier output (KNOWN), or taken from that block's
@@ -83,10 +85,13 @@ struct ocb_comp {
   int matching;   /* every block so far is the earlier output's, in place */
 
   /* A candidate's blocks leave holes (see ocb_comp_holes). */
-  int deferred;      /* old is a candidate: no blob to copy pieces from */
-  ocb_skip_fn skip;  /* how the output leaves a hole, or NULL: no candidates */
-  ocb_copy_fn clone; /* how the output shares a file's extents, or NULL */
-  ocb_hole *holes;   /* in output order */
+  int deferred;            /* old is a candidate: no blob to copy pieces from */
+  ocb_skip_fn skip;        /* how the output leaves a hole, or NULL: no candidates */
+  ocb_copy_fn clone;       /* how the output shares a file's extents, or NULL */
+  ocb_skip_fn behind_skip; /* with behind_at: the leading pieces copied behind */
+  ocb_at_fn behind_at;
+  ocb_lead *lead;  /* copying them, until finish */
+  ocb_hole *holes; /* in output order */
   uint64_t nholes, caph;
   ocb_sha256_state of;         /* the output's hash state before the first hole */
   char filled[OCB_DIGEST_BUF]; /* once they are filled: the output's digest */
@@ -237,6 +242,7 @@ void ocb_comp_free(ocb_comp *c) {
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->work);
   pthread_cond_destroy(&c->done);
+  if (c->lead) ocb_lead_stop(c->lead);
   ocb_sha256_free(c->ih);
   ocb_sha256_free(c->oh);
   ocb_blocks_free(&c->now);
@@ -351,6 +357,10 @@ void ocb_comp_set_copy(ocb_comp *c, ocb_copy_fn copy) {
   c->clone = copy;
 }
 
+void ocb_comp_set_behind(ocb_comp *c, ocb_skip_fn skip, ocb_at_fn at) {
+  c->behind_skip = skip, c->behind_at = at;
+}
+
 /* Hands bytes to the output, counting and hashing them (but those the
  * output's hash resumed after). */
 static int put(void *ud, const void *buf, size_t n, ocb_err *err) {
@@ -377,6 +387,31 @@ static int tally(void *ud, const void *buf, size_t n, ocb_err *err) {
   return 0;
 }
 
+/* The earlier output's pieces [m, k), written and hashed (past oskip). */
+static int put_pieces(ocb_comp *c, uint64_t m, uint64_t k, ocb_err *err) {
+  size_t n;
+  for (; m < k; m++)
+    if (ocb_prior_piece(&c->old, m, c->copy, c->pcap, &n, err) < 0 || put(c, c->copy, n, err) < 0)
+      return -1;
+  return 0;
+}
+
+/* The earlier output's leading bytes before block k's end, whose hash
+ * resumed at `from`: the pieces wholly before it go behind a hole, on the
+ * lead's thread; 0 when there are too few to be worth it. */
+static int behind(ocb_comp *c, uint64_t k, uint64_t from, ocb_err *err) {
+  uint64_t m = 0, lead;
+  while (m < k && c->old.b.v[m].oend <= from) m++;
+  lead = ocb_blocks_ostart(&c->old.b, m);
+  if (!c->behind_at || m == 0 || lead < LEAD_MIN) return 0;
+  if (c->behind_skip(c->ud, lead, err) < 0) return -1;
+  c->osize = lead; /* before oskip: nothing to hash */
+  if (!(c->lead =
+            ocb_lead_start(&c->old, c->eng, c->codec.level, m, c->pcap, c->behind_at, c->ud, err)))
+    return -1;
+  return put_pieces(c, m, k, err) < 0 ? -1 : 1;
+}
+
 /* The first bytes out: the engine's header, or the earlier output up to
  * the end of block k - 1 when blocks before k are its own (its hash
  * resumed from their last state: those bytes are copied, not hashed). */
@@ -401,6 +436,10 @@ static int start(ocb_comp *c, uint64_t k, ocb_err *err) {
       if (shared)
         return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, tally, c,
                                 err);
+    }
+    if (c->osize == 0) {
+      int b = behind(c, k, st->bytes, err);
+      if (b != 0) return b < 0 ? -1 : 0;
     }
   }
   return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, put, c, err);
@@ -614,7 +653,13 @@ int ocb_comp_finish(ocb_comp *c, ocb_err *err) {
   stop_threads(c);
   if (c->matching && c->nreused == c->old.b.n && c->nreused == c->submitted) return 0;
   if (!c->started && start(c, c->submitted, err) < 0) return -1;
-  return put(c, t, c->eng->trailer(t, c->crc, c->isize), err);
+  if (put(c, t, c->eng->trailer(t, c->crc, c->isize), err) < 0) return -1;
+  if (c->lead) {
+    ocb_lead *l = c->lead;
+    c->lead = NULL;
+    return ocb_lead_join(l, err);
+  }
+  return 0;
 }
 
 void ocb_comp_result_get(const ocb_comp *c, ocb_comp_result *r) {

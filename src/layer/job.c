@@ -506,6 +506,7 @@ static int open_all(job *j, ocb_err *err) {
     return -1;
   ocb_blobw_unhashed(&j->blob); /* the pipeline hashes what it writes */
   ocb_comp_set_copy(j->comp, ocb_blobw_copy);
+  ocb_comp_set_behind(j->comp, ocb_blobw_skip, ocb_blobw_at);
   j->since = fs_now(j);
   j->stats.entries = head_entries(s);
   j->reuse.store = s->store;

@@ -49,7 +49,13 @@ int ocb_blobw_skip(void *ud, uint64_t n, ocb_err *err) {
   if (b->h) return ocb_errf(err, "EINVAL", "a hashing blob writer cannot leave holes");
   if (lseek(b->f.fd, (off_t)n, SEEK_CUR) < 0) return ocb_errno(err, errno, b->f.tmp);
   b->size += n, b->f.written += n;
+  b->f.started = b->f.written; /* writeback starts past the hole, not in it */
   return 0;
+}
+
+int ocb_blobw_at(void *ud, const void *buf, size_t n, uint64_t at, ocb_err *err) {
+  ocb_blobw *b = ud;
+  return ocb_afile_pwrite(&b->f, buf, n, at, err);
 }
 
 /* n bytes of from at off, read and written. */

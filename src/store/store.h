@@ -75,6 +75,9 @@ int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an o
 /* Leaves a hole of n bytes (an ocb_skip_fn), for an unhashed writer whose
  * caller writes them later, at their offset, through the temp file's path. */
 int ocb_blobw_skip(void *b, uint64_t n, ocb_err *err);
+/* Writes n bytes at offset at, inside a hole skip left (an ocb_at_fn):
+ * safe beside the writes that go on past it, on another thread. */
+int ocb_blobw_at(void *b, const void *buf, size_t n, uint64_t at, ocb_err *err);
 /* Appends n bytes of the file open on from, at off (an ocb_copy_fn), for
  * an unhashed writer, sharing its extents (FICLONERANGE) where the file
  * system has them and both offsets fall on its blocks (the last partial
