@@ -73,7 +73,8 @@ typedef struct ocb_blobw {
 int ocb_blobw_open(ocb_blobw *b, const ocb_store *s, ocb_err *err);
 int ocb_blobw_write(void *b, const void *buf, size_t len, ocb_err *err); /* an ocb_out_fn */
 /* Leaves a hole of n bytes (an ocb_skip_fn), for an unhashed writer whose
- * caller writes them later, at their offset, through the temp file's path. */
+ * caller writes them later, at their offset, through the temp file's path
+ * or ocb_blobw_at. */
 int ocb_blobw_skip(void *b, uint64_t n, ocb_err *err);
 /* Writes n bytes at offset at, inside a hole skip left (an ocb_at_fn):
  * safe beside the writes that go on past it, on another thread. */
