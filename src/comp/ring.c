@@ -6,7 +6,8 @@
  * earlier output (prior.c) stand in for blocks known or found to be the
  * same; where earlier outputs are found is the caller's business. The
  * blocks of a candidate (an output elsewhere, known by its blocks only)
- * leave holes the caller fills and checks afterwards (ocb_comp_fill).
+ * leave holes the caller fills and checks afterwards (ocb_comp_fill). The
+ * output side, where pieces go out in order, is out.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,87 +16,12 @@
 #include <libdeflate.h>
 #include <zlib.h>
 
-#include "engine.h"
+#include "ring.h"
 
 /* Memory the ring's buffers may take (see ocb_comp_new). */
 #define RING_BUDGET (32u << 20)
 /* Room in a block past the nominal size, for the caller's cuts. */
 #define CUT_ROOM (64u << 10)
-/* Leading pieces worth a thread of their own (see ocb_comp_set_behind). */
-#define LEAD_MIN (256u << 10)
-
-/* A block's input is written by the caller (FRESH), written and known to
- * be a block of the earlier output (KNOWN), or taken from that block's
- * piece (OLD). Its two tasks, compressing (prep) and hashing in order
- * (hash), are each TODO, BUSY or DONE. */
-enum { K_FRESH, K_KNOWN, K_OLD };
-enum { W_TODO, W_BUSY, W_DONE };
-
-typedef struct slot {
-  unsigned char *in, *out;
-  size_t in_len, out_len;
-  uint64_t seq;
-  int kind, prep, hash;
-  int64_t from; /* the earlier output's block whose piece is this one's, or -1 */
-  unsigned char id[32];
-  int has_id; /* id computed already (the first block, for find) */
-  ocb_sha256_state st;
-  uint32_t crc, ocrc;
-} slot;
-
-struct ocb_comp {
-  const ocb_engine *eng;
-  ocb_codec codec;
-  ocb_out_fn out;
-  void *ud;
-  size_t bs, cap, pcap; /* nominal block, most a block holds, piece buffer */
-
-  pthread_mutex_t mu;
-  pthread_cond_t work, done;
-  pthread_t *threads;
-  int nthreads, quit, failed;
-  ocb_err werr;
-  slot *ring;
-  size_t nslots;
-  slot *cur;          /* being filled by the caller */
-  uint64_t submitted; /* blocks handed to the workers */
-  uint64_t hashed;    /* blocks hashed, in order */
-  uint64_t written;   /* blocks written out, in order */
-  int hashing;
-
-  /* Output side (caller thread). */
-  int started;
-  uint32_t crc; /* of the input */
-  uint64_t isize, osize, nreused;
-  unsigned char *copy;         /* pieces copied from the earlier output */
-  unsigned char *oin, *opiece; /* ocb_comp_old's block */
-  void *dec;                   /* and its decompressor */
-  int64_t oj;                  /* the block in oin, or -1 */
-  size_t olen;
-
-  /* Tracking. */
-  int track, flags;
-  ocb_sha256 *ih, *oh; /* the input's hash, the output's */
-  uint64_t oskip;      /* output bytes the output's hash resumed after */
-  ocb_prior_fn find;
-  void *find_ud;
-  int ready;      /* the earlier output is known, or none will be */
-  ocb_blocks now; /* this input's */
-  ocb_prior old;  /* the earlier output */
-  int matching;   /* every block so far is the earlier output's, in place */
-
-  /* A candidate's blocks leave holes (see ocb_comp_holes). */
-  int deferred;            /* old is a candidate: no blob to copy pieces from */
-  ocb_skip_fn skip;        /* how the output leaves a hole, or NULL: no candidates */
-  ocb_copy_fn clone;       /* how the output shares a file's extents, or NULL */
-  ocb_skip_fn behind_skip; /* with behind_at: the leading pieces copied behind */
-  ocb_at_fn behind_at;
-  ocb_lead *lead;  /* copying them, until finish */
-  ocb_hole *holes; /* in output order */
-  uint64_t nholes, caph;
-  ocb_sha256_state of;         /* the output's hash state before the first hole */
-  char filled[OCB_DIGEST_BUF]; /* once they are filled: the output's digest */
-};
 
 static void set_failed(ocb_comp *c, const ocb_err *err) {
   if (!c->failed) c->werr = *err;
@@ -106,14 +32,14 @@ static void set_failed(ocb_comp *c, const ocb_err *err) {
 /* ---- workers ---- */
 
 /* Ordered: the input hash, and its state after this block. */
-static void hash_block(ocb_comp *c, slot *s) {
+static void hash_block(ocb_comp *c, ocb_slot *s) {
   ocb_sha256_update(c->ih, s->in, s->in_len);
   /* A block that ends off a 64-byte boundary leaves no state to resume from. */
   if (ocb_sha256_save(c->ih, &s->st) < 0) memset(&s->st, 0, sizeof s->st);
 }
 
 /* Compresses a block, unless a block of the earlier output has its bytes. */
-static int compress_block(ocb_comp *c, void *w, slot *s, ocb_err *err) {
+static int compress_block(ocb_comp *c, void *w, ocb_slot *s, ocb_err *err) {
   int64_t j;
   if ((c->flags & OCB_TRACK_IDS) && !s->has_id) ocb_sha256_digest(s->in, s->in_len, s->id);
   if (c->old.b.n && (j = ocb_prior_lookup(&c->old, s->id, s->in_len)) >= 0 &&
@@ -138,7 +64,7 @@ static int compress_block(ocb_comp *c, void *w, slot *s, ocb_err *err) {
 
 /* A block's work besides the hash: see the kinds above. The worker's
  * decompressor, *d, is made when first needed. */
-static int prep_block(ocb_comp *c, void *w, void **d, slot *s, ocb_err *err) {
+static int prep_block(ocb_comp *c, void *w, void **d, ocb_slot *s, ocb_err *err) {
   const ocb_block *b = s->from >= 0 ? &c->old.b.v[s->from] : NULL;
   if (s->kind == K_OLD) {
     if (!*d && !(*d = c->eng->dnew())) return ocb_errno(err, ENOMEM, "decompressor");
@@ -160,18 +86,18 @@ static int prep_block(ocb_comp *c, void *w, void **d, slot *s, ocb_err *err) {
 }
 
 /* The next block to hash, in order: its input is there. */
-static slot *hashable(ocb_comp *c) {
-  slot *s = &c->ring[c->hashed % c->nslots];
+static ocb_slot *hashable(ocb_comp *c) {
+  ocb_slot *s = &c->ring[c->hashed % c->nslots];
   if (c->hashing || c->hashed == c->submitted || s->hash != W_TODO) return NULL;
   return s->kind == K_OLD && s->prep != W_DONE ? NULL : s;
 }
 
 /* The oldest block waiting for its other work, or NULL. A block made
  * afresh waits until the earlier output is known (at the first block). */
-static slot *preppable(ocb_comp *c) {
+static ocb_slot *preppable(ocb_comp *c) {
   uint64_t k;
   for (k = c->written; k < c->submitted; k++) {
-    slot *s = &c->ring[k % c->nslots];
+    ocb_slot *s = &c->ring[k % c->nslots];
     if (s->prep == W_TODO && (s->kind != K_FRESH || c->ready || k == 0)) return s;
   }
   return NULL;
@@ -187,7 +113,7 @@ static void *worker(void *arg) {
     set_failed(c, &err);
   }
   while (!c->quit && !c->failed) {
-    slot *s;
+    ocb_slot *s;
     int r = 0;
     if ((s = hashable(c)) != NULL) {
       c->hashing = 1, s->hash = W_BUSY;
@@ -361,154 +287,12 @@ void ocb_comp_set_behind(ocb_comp *c, ocb_skip_fn skip, ocb_at_fn at) {
   c->behind_skip = skip, c->behind_at = at;
 }
 
-/* Hands bytes to the output, counting and hashing them (but those the
- * output's hash resumed after). */
-static int put(void *ud, const void *buf, size_t n, ocb_err *err) {
-  ocb_comp *c = ud;
-  uint64_t skip = c->oskip > c->osize ? c->oskip - c->osize : 0;
-  if (c->oh && !c->nholes && skip < n)
-    ocb_sha256_update(c->oh, (const char *)buf + skip, n - (size_t)skip);
-  c->osize += n;
-  return n ? c->out(c->ud, buf, n, err) : 0;
-}
-
-static int need_copy(ocb_comp *c, ocb_err *err) {
-  if (!c->copy && !(c->copy = malloc(c->pcap))) return ocb_errno(err, ENOMEM, "reuse");
-  return 0;
-}
-
-/* Counts and hashes bytes as put does, for bytes the output has already. */
-static int tally(void *ud, const void *buf, size_t n, ocb_err *err) {
-  ocb_comp *c = ud;
-  uint64_t skip = c->oskip > c->osize ? c->oskip - c->osize : 0;
-  (void)err;
-  if (skip < n) ocb_sha256_update(c->oh, (const char *)buf + skip, n - (size_t)skip);
-  c->osize += n;
-  return 0;
-}
-
-/* The earlier output's pieces [m, k), written and hashed (past oskip). */
-static int put_pieces(ocb_comp *c, uint64_t m, uint64_t k, ocb_err *err) {
-  size_t n;
-  for (; m < k; m++)
-    if (ocb_prior_piece(&c->old, m, c->copy, c->pcap, &n, err) < 0 || put(c, c->copy, n, err) < 0)
-      return -1;
-  return 0;
-}
-
-/* The earlier output's leading bytes before block k's end, whose hash
- * resumed at `from`: the pieces wholly before it go behind a hole, on the
- * lead's thread; 0 when there are too few to be worth it. */
-static int behind(ocb_comp *c, uint64_t k, uint64_t from, ocb_err *err) {
-  uint64_t m = 0, lead;
-  while (m < k && c->old.b.v[m].oend <= from) m++;
-  lead = ocb_blocks_ostart(&c->old.b, m);
-  if (!c->behind_at || m == 0 || lead < LEAD_MIN) return 0;
-  if (c->behind_skip(c->ud, lead, err) < 0) return -1;
-  c->osize = lead; /* before oskip: nothing to hash */
-  if (!(c->lead =
-            ocb_lead_start(&c->old, c->eng, c->codec.level, m, c->pcap, c->behind_at, c->ud, err)))
-    return -1;
-  return put_pieces(c, m, k, err) < 0 ? -1 : 1;
-}
-
-/* The first bytes out: the engine's header, or the earlier output up to
- * the end of block k - 1 when blocks before k are its own (its hash
- * resumed from their last state: those bytes are copied, not hashed). */
-static int start(ocb_comp *c, uint64_t k, ocb_err *err) {
-  unsigned char h[32];
-  const ocb_sha256_state *st = k ? &c->old.b.v[k - 1].ost : NULL;
-  uint64_t end = k ? c->old.b.v[k - 1].oend : 0;
-  c->started = 1;
-  if (k == 0) return put(c, h, c->eng->header(h, c->codec.level), err);
-  if (need_copy(c, err) < 0) return -1;
-  if (c->oh && st->bytes > 0 && st->bytes <= end) {
-    ocb_sha256 *r = ocb_sha256_resume(st);
-    if (!r) return ocb_errno(err, ENOMEM, "SHA-256 context");
-    ocb_sha256_free(c->oh);
-    c->oh = r, c->oskip = st->bytes;
-    /* Shared by the output where it can, then checked as they would be
-     * when written: read from the blob, which is in the page cache, where
-     * the shared copy is not. */
-    if (c->clone && c->osize == 0) {
-      int shared = c->clone(c->ud, c->old.fd, 0, end, err);
-      if (shared < 0) return -1;
-      if (shared)
-        return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, tally, c,
-                                err);
-    }
-    if (c->osize == 0) {
-      int b = behind(c, k, st->bytes, err);
-      if (b != 0) return b < 0 ? -1 : 0;
-    }
-  }
-  return ocb_prior_prefix(&c->old, c->eng, c->codec.level, k, c->copy, c->pcap, put, c, err);
-}
-
-static int note_block(ocb_comp *c, const slot *s, uint64_t oend, ocb_err *err) {
-  ocb_block b;
-  if (!c->track) return 0;
-  memcpy(b.id, s->id, 32);
-  b.st = s->st, b.tend = c->isize, b.oend = oend, b.crc = s->crc, b.ocrc = s->ocrc;
-  /* The output's state is known only where it went through this output
-   * (after a hole, ocb_comp_fill finds it). */
-  if (c->nholes)
-    memset(&b.ost, 0, sizeof b.ost);
-  else if (oend == c->osize)
-    ocb_sha256_save_floor(c->oh, &b.ost);
-  else
-    b.ost = c->old.b.v[s->seq].ost;
-  return ocb_blocks_push(&c->now, &b) < 0 ? ocb_errno(err, ENOMEM, "blocks") : 0;
-}
-
-/* Leaves a hole for the candidate's piece of block s->from (the output's
- * hash stops before the first one). */
-static int hole(ocb_comp *c, slot *s, ocb_err *err) {
-  ocb_hole h;
-  if (c->nholes == c->caph) {
-    uint64_t cap = c->caph ? 2 * c->caph : 64;
-    ocb_hole *v = realloc(c->holes, cap * sizeof *v);
-    if (!v) return ocb_errno(err, ENOMEM, "blocks");
-    c->holes = v, c->caph = cap;
-  }
-  if (!c->nholes) ocb_sha256_save_floor(c->oh, &c->of);
-  h.k = s->seq, h.j = (uint64_t)s->from, h.at = c->osize, h.len = s->out_len;
-  c->holes[c->nholes++] = h;
-  if (c->skip(c->ud, h.len, err) < 0) return -1;
-  c->osize += h.len;
-  return note_block(c, s, c->osize, err);
-}
-
-/* Writes one finished block's piece (or, while every block so far is the
- * earlier output's own, only notes it). */
-static int emit(ocb_comp *c, slot *s, ocb_err *err) {
-  uint64_t k = s->seq;
-  size_t n;
-  c->crc = (uint32_t)crc32_combine(c->crc, s->crc, (z_off_t)s->in_len);
-  c->isize += s->in_len;
-  if (s->from >= 0) c->nreused++;
-  if (c->matching && s->from == (int64_t)k && !c->started)
-    return note_block(c, s, c->old.b.v[k].oend, err);
-  c->matching = 0;
-  if (!c->started && start(c, k, err) < 0) return -1;
-  if (s->from >= 0 && c->deferred && !c->eng->passthrough) return hole(c, s, err);
-  if (s->from >= 0 && s->kind != K_OLD && !c->eng->passthrough) {
-    if (need_copy(c, err) < 0 ||
-        ocb_prior_piece(&c->old, (uint64_t)s->from, c->copy, c->pcap, &n, err) < 0 ||
-        put(c, c->copy, n, err) < 0)
-      return -1;
-  } else if (put(c, s->out, s->out_len, err) < 0) {
-    return -1;
-  }
-  return note_block(c, s, c->osize, err);
-}
-
 /* Writes finished blocks in order, waiting while the ring holds more than
  * `keep` blocks that are not written yet. */
 static int drain(ocb_comp *c, uint64_t keep, ocb_err *err) {
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    slot *s = &c->ring[c->written % c->nslots];
+    ocb_slot *s = &c->ring[c->written % c->nslots];
     int r;
     if (c->failed) {
       *err = c->werr;
@@ -522,7 +306,7 @@ static int drain(ocb_comp *c, uint64_t keep, ocb_err *err) {
       continue;
     }
     pthread_mutex_unlock(&c->mu);
-    r = emit(c, s, err);
+    r = ocb_ring_emit(c, s, err);
     pthread_mutex_lock(&c->mu);
     if (r < 0) {
       set_failed(c, err);
@@ -536,8 +320,8 @@ static int drain(ocb_comp *c, uint64_t keep, ocb_err *err) {
 }
 
 /* The slot for the next block, with its buffers. */
-static slot *take_slot(ocb_comp *c, ocb_err *err) {
-  slot *s;
+static ocb_slot *take_slot(ocb_comp *c, ocb_err *err) {
+  ocb_slot *s;
   if (drain(c, c->nslots - 1, err) < 0) return NULL;
   s = &c->ring[c->submitted % c->nslots];
   if (!s->in) {
@@ -558,7 +342,7 @@ static slot *take_slot(ocb_comp *c, ocb_err *err) {
 
 /* The first block, before the workers see it: the earlier output (or a
  * candidate) that began with the same block, looked up on this thread. */
-static void first_block(ocb_comp *c, slot *s) {
+static void first_block(ocb_comp *c, ocb_slot *s) {
   int r;
   ocb_sha256_digest(s->in, s->in_len, s->id);
   s->has_id = 1;
@@ -571,7 +355,7 @@ static void first_block(ocb_comp *c, slot *s) {
   }
 }
 
-static void submit(ocb_comp *c, slot *s, int kind, int64_t from) {
+static void submit(ocb_comp *c, ocb_slot *s, int kind, int64_t from) {
   if (s == c->cur) c->cur = NULL;
   s->kind = kind, s->from = from;
   memset(s->id, 0, sizeof s->id);
@@ -604,7 +388,7 @@ int ocb_comp_write(ocb_comp *c, const void *buf, size_t len, ocb_err *err) {
 }
 
 int ocb_comp_cut(ocb_comp *c, int64_t known, ocb_err *err) {
-  slot *s = c->cur;
+  ocb_slot *s = c->cur;
   (void)err;
   if (!s || s->in_len == 0) return 0;
   if (known >= 0 &&
@@ -616,7 +400,7 @@ int ocb_comp_cut(ocb_comp *c, int64_t known, ocb_err *err) {
 }
 
 int ocb_comp_reuse(ocb_comp *c, uint64_t j, ocb_err *err) {
-  slot *s;
+  ocb_slot *s;
   if (j >= c->old.b.n || c->old.b.v[j].tend - ocb_blocks_tstart(&c->old.b, j) > c->cap)
     return ocb_errf(err, "EINVAL", "no earlier block %llu", (unsigned long long)j);
   if (ocb_comp_cut(c, -1, err) < 0) return -1;
@@ -652,8 +436,8 @@ int ocb_comp_finish(ocb_comp *c, ocb_err *err) {
   if (drain(c, 0, err) < 0) return -1;
   stop_threads(c);
   if (c->matching && c->nreused == c->old.b.n && c->nreused == c->submitted) return 0;
-  if (!c->started && start(c, c->submitted, err) < 0) return -1;
-  if (put(c, t, c->eng->trailer(t, c->crc, c->isize), err) < 0) return -1;
+  if (!c->started && ocb_ring_start(c, c->submitted, err) < 0) return -1;
+  if (ocb_ring_put(c, t, c->eng->trailer(t, c->crc, c->isize), err) < 0) return -1;
   if (c->lead) {
     ocb_lead *l = c->lead;
     c->lead = NULL;
