@@ -4,11 +4,13 @@
  * chunks a little ahead of the walk, the deepest folder first (the one the
  * walk is in), and the walk takes the results in order, making a chunk
  * itself when no helper has started it. With nothing else to do, helpers
- * list the next few subfolders of the walk's folder (open, read, sort) and
- * lstat their first entries, so that the walk finds them ready when it gets
- * there, without waiting on a helper entry by entry (a subfolder the walk
- * leaves out after all costs one listing, never more). Memory stays flat: a
- * folder keeps the results of a window of AHEAD chunks and SUBS listings.
+ * list the next few subfolders of the walk's folder, or of the folders
+ * below it when it has none (open, read, sort), and lstat their first
+ * entries, so that the walk finds them ready when it gets there, without
+ * waiting on a helper entry by entry (a subfolder the walk leaves out after
+ * all costs one listing, never more). Memory stays flat: a folder keeps the
+ * results of a window of AHEAD chunks (no more than it has entries) and up
+ * to SUBS listings, and no more than MAX_LISTED listings wait in all.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +26,8 @@
 
 #define CHUNK 16
 #define AHEAD 32
-#define SUBS 4
+#define SUBS 8
+#define MAX_LISTED 32 /* listings made ahead and not taken, in all */
 #define MAX_HELPERS 8
 
 enum { C_FREE, C_TODO, C_BUSY, C_DONE };
@@ -51,9 +54,12 @@ struct ocb_ahead_dir {
   size_t cur;           /* the entry the walk is at */
   size_t scan;          /* entries before this were looked at for subfolders */
   listing sub[SUBS];
-  /* Last, and not cleared when made (each is written before it is read). */
-  struct stat st[AHEAD * CHUNK];
-  int err[AHEAD * CHUNK]; /* errno of each lstat, 0 when it worked */
+  /* Last, as many as the folder can use at once (up to AHEAD * CHUNK), and
+   * not cleared when made (each is written before it is read). */
+  struct {
+    struct stat st;
+    int err; /* errno of the lstat, 0 when it worked */
+  } r[];
 };
 
 struct ocb_ahead {
@@ -61,6 +67,7 @@ struct ocb_ahead {
   pthread_cond_t work, done;
   pthread_t th[MAX_HELPERS];
   int nth, quit;
+  int listed;         /* listing slots in use (see MAX_LISTED) */
   ocb_ahead_dir *top; /* the deepest folder */
 };
 
@@ -122,8 +129,8 @@ static void make_chunk(ocb_ahead_dir *d, size_t c) {
   size_t i, end = (c + 1) * CHUNK < d->n ? (c + 1) * CHUNK : d->n;
   for (i = c * CHUNK; i < end; i++) {
     size_t k = i % (AHEAD * CHUNK);
-    d->err[k] =
-        fstatat(d->fd, d->names + d->offs[i], &d->st[k], AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+    d->r[k].err =
+        fstatat(d->fd, d->names + d->offs[i], &d->r[k].st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
   }
 }
 
@@ -140,9 +147,10 @@ static ocb_ahead_dir *next_todo(ocb_ahead *a, size_t *c) {
 
 /* A folder's results, empty (clearing the lstat results too would cost
  * more than all the rest). */
-static ocb_ahead_dir *new_dir(void) {
-  ocb_ahead_dir *d = malloc(sizeof *d);
-  if (d) memset(d, 0, offsetof(ocb_ahead_dir, st));
+static ocb_ahead_dir *new_dir(size_t n) {
+  ocb_ahead_dir *d =
+      malloc(offsetof(ocb_ahead_dir, r) + (n < AHEAD * CHUNK ? n : AHEAD * CHUNK) * sizeof d->r[0]);
+  if (d) memset(d, 0, offsetof(ocb_ahead_dir, r));
   return d;
 }
 
@@ -155,32 +163,32 @@ static void drop_prepared(ocb_ahead_dir *d) {
   free(d);
 }
 
-static void drop_listing(listing *l) {
+static void drop_listing(ocb_ahead *a, listing *l) {
+  if (l->state == C_FREE) return;
   if (l->state == C_DONE && l->ad) drop_prepared(l->ad);
   memset(l, 0, sizeof *l);
+  a->listed--;
 }
 
-/* The next subfolder of the walk's folder to list ahead, in a free slot;
- * the slots of subfolders the walk went past are freed. */
-static listing *next_listing(ocb_ahead *a, ocb_ahead_dir **dp) {
-  ocb_ahead_dir *d = a->top;
+/* The next subfolder of folder d to list ahead, in a free slot; the slots
+ * of subfolders the walk went past are freed. */
+static listing *next_sub(ocb_ahead_dir *d) {
   listing *slot = NULL;
   size_t k, i;
-  if (!d) return NULL;
   for (k = 0; k < SUBS; k++) {
     listing *l = &d->sub[k];
-    if (l->state == C_DONE && l->idx < d->cur) drop_listing(l);
+    if (l->state == C_DONE && l->idx < d->cur) drop_listing(d->a, l);
     if (l->state == C_FREE && !slot) slot = l;
   }
-  if (!slot) return NULL;
+  if (!slot || d->a->listed >= MAX_LISTED) return NULL;
   if (d->scan <= d->cur) d->scan = d->cur + 1;
   for (i = d->scan; i < d->n && i / CHUNK < d->queued; i++) {
     size_t s = i % (AHEAD * CHUNK);
     if (d->state[i / CHUNK % AHEAD] != C_DONE) break; /* not known yet */
-    if (!d->err[s] && S_ISDIR(d->st[s].st_mode)) {
+    if (!d->r[s].err && S_ISDIR(d->r[s].st.st_mode)) {
       d->scan = i + 1;
       slot->idx = i, slot->state = C_BUSY;
-      *dp = d;
+      d->a->listed++;
       return slot;
     }
   }
@@ -188,9 +196,22 @@ static listing *next_listing(ocb_ahead *a, ocb_ahead_dir **dp) {
   return NULL;
 }
 
-/* Wakes helpers for n new pieces of work (with the lock held): one for
- * one, all for more, none for none. A wake-up costs both sides a system
- * call, and one that finds nothing new to do is wasted. */
+/* The next subfolder to list ahead, the deepest folder's first: while the
+ * walk is in a folder with no subfolders, its parent's next ones are
+ * listed, so that they are ready when the walk comes out. */
+static listing *next_listing(ocb_ahead *a, ocb_ahead_dir **dp) {
+  ocb_ahead_dir *d;
+  for (d = a->top; d; d = d->below) {
+    listing *l = next_sub(d);
+    if (l) return *dp = d, l;
+  }
+  return NULL;
+}
+
+/* Wakes helpers for n new pieces of work: one for one, all for more, none
+ * for none. A wake-up costs both sides a system call, and one that finds
+ * nothing new to do is wasted. Called after the lock is let go where it
+ * can be, so that the helper woken does not block on it at once. */
 static void wake(ocb_ahead *a, size_t n) {
   if (n == 1)
     pthread_cond_signal(&a->work);
@@ -221,7 +242,7 @@ static void make_listing(const ocb_ahead_dir *d, listing *l) {
     close(fd);
     return;
   }
-  if (n == 0 || !(s = new_dir())) {
+  if (n == 0 || !(s = new_dir(n))) {
     free(names), free(offs);
     close(fd);
     return;
@@ -301,7 +322,7 @@ void ocb_ahead_free(ocb_ahead *a) {
 ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const size_t *offs,
                                  size_t n) {
   ocb_ahead_dir *d;
-  if (!a || n == 0 || !(d = new_dir())) return NULL;
+  if (!a || n == 0 || !(d = new_dir(n))) return NULL;
   d->a = a, d->fd = fd, d->names = names, d->offs = offs, d->n = n;
   d->nchunks = (n + CHUNK - 1) / CHUNK;
   pthread_mutex_lock(&a->mu);
@@ -309,8 +330,8 @@ ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const 
   a->top = d;
   /* The first chunks are handed out now: helpers start before the walk asks. */
   while (d->queued < d->nchunks && d->queued < AHEAD) d->state[d->queued++ % AHEAD] = C_TODO;
-  wake(a, d->queued);
   pthread_mutex_unlock(&a->mu);
+  wake(a, d->queued);
   return d;
 }
 
@@ -327,10 +348,10 @@ void ocb_ahead_dir_free(ocb_ahead_dir *d) {
     while (d->state[k] == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
   for (k = 0; k < SUBS; k++) {
     while (d->sub[k].state == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
-    drop_listing(&d->sub[k]);
+    drop_listing(a, &d->sub[k]);
   }
-  wake(a, 1); /* the folder below may have work again: its next listing */
   pthread_mutex_unlock(&a->mu);
+  wake(a, 1); /* the folder below may have work again: its next listing */
   free(d);
 }
 
@@ -346,7 +367,7 @@ ocb_ahead_dir *ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names,
     if (l->state == C_FREE || l->idx != i) continue;
     while (l->state == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
     s = l->ad, l->ad = NULL;
-    drop_listing(l);
+    drop_listing(a, l);
     work = 1; /* its slot, for the next listing */
     break;
   }
@@ -359,8 +380,8 @@ ocb_ahead_dir *ocb_ahead_take(ocb_ahead_dir *d, size_t i, int *fd, char **names,
     while (s->queued < s->nchunks && s->queued < AHEAD) s->state[s->queued++ % AHEAD] = C_TODO;
     work += s->queued - was;
   }
-  wake(a, work);
   pthread_mutex_unlock(&a->mu);
+  wake(a, work);
   return s;
 }
 
@@ -369,29 +390,33 @@ int ocb_ahead_stat(ocb_ahead_dir *d, size_t i, struct stat *st) {
   size_t c = i / CHUNK, k = i % (AHEAD * CHUNK);
   if (d->ready != c + 1) {
     int *s = &d->state[c % AHEAD];
-    size_t was;
-    int more = 0;
+    size_t was, work;
     pthread_mutex_lock(&a->mu);
     d->cur = i;
     /* Hands out the chunks up to AHEAD - 1 past this one (the slots of the
      * chunks before it are free again: the walk is done with them). */
     was = d->queued;
     while (d->queued < d->nchunks && d->queued < c + AHEAD) d->state[d->queued++ % AHEAD] = C_TODO;
-    wake(a, d->queued - was); /* most chunks queue none */
-    while (*s == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+    work = d->queued - was; /* most chunks queue none */
+    if (*s == C_BUSY) {
+      wake(a, work), work = 0;
+      while (*s == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+    }
     if (*s == C_TODO) {
       *s = C_BUSY;
       pthread_mutex_unlock(&a->mu);
+      wake(a, work), work = 0;
       make_chunk(d, c);
       pthread_mutex_lock(&a->mu);
-      more = 1; /* entries helpers may find subfolders among */
+      work = 1; /* entries helpers may find subfolders among */
     }
     *s = C_DONE;
-    if (more || passed_listing(d, i)) wake(a, 1);
+    if (!work && passed_listing(d, i)) work = 1;
     d->ready = c + 1;
     pthread_mutex_unlock(&a->mu);
+    wake(a, work);
   }
-  if (d->err[k]) return d->err[k];
-  *st = d->st[k];
+  if (d->r[k].err) return d->r[k].err;
+  *st = d->r[k].st;
   return 0;
 }
