@@ -7,8 +7,6 @@
 -- be one), 1 for anything else; a command never exits 0 after an error.
 -- An internal bug raises: the program prints its traceback and exits 70.
 local check = require "ocibuild.util.check"
-local context = require "ocibuild.ops.context"
-local progress = require "ocibuild.cli.progress"
 
 local M = {}
 
@@ -147,7 +145,10 @@ function M.main(argv)
     end
     if w == "--" then break end
   end
-  -- what runs a build script (for `run`) loads only when one runs
+  -- loaded only here: `--version` and `--help` need neither (nor the store,
+  -- the references and the JSON the context brings); what runs a build
+  -- script (for `run`) loads only when one runs
+  local context, progress = require "ocibuild.ops.context", require "ocibuild.cli.progress"
   g.ctx = context.new { store = g.store, scripts = function(...) return require("ocibuild.api.script").run(...) end }
   local ok, err, code
   if g.progress then
