@@ -338,7 +338,7 @@ ocb_ahead_dir *ocb_ahead_dir_new(ocb_ahead *a, int fd, const char *names, const 
 void ocb_ahead_dir_free(ocb_ahead_dir *d) {
   ocb_ahead *a;
   ocb_ahead_dir **p;
-  size_t k;
+  size_t k, was;
   if (!d) return;
   a = d->a;
   pthread_mutex_lock(&a->mu);
@@ -346,12 +346,16 @@ void ocb_ahead_dir_free(ocb_ahead_dir *d) {
   if (*p) *p = d->below; /* helpers no longer see it; wait for those at work on it */
   for (k = 0; k < AHEAD; k++)
     while (d->state[k] == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
+  was = (size_t)a->listed;
   for (k = 0; k < SUBS; k++) {
     while (d->sub[k].state == C_BUSY) pthread_cond_wait(&a->done, &a->mu);
     drop_listing(a, &d->sub[k]);
   }
+  was -= (size_t)a->listed;
   pthread_mutex_unlock(&a->mu);
-  wake(a, 1); /* the folder below may have work again: its next listing */
+  /* The folders below have had their work handed out all along; only
+   * listings it drops let helpers list more (see MAX_LISTED). */
+  wake(a, was);
   free(d);
 }
 
