@@ -31,6 +31,8 @@ local function ocb(store, ...)
 end
 
 local function sig_tag(digest) return (digest:gsub(":", "-")) .. ".sig" end
+-- The tag a signer writes its signature (base64 annotation b64) under alone.
+local function own_tag(digest, b64) return sig_tag(digest) .. "." .. sha256(b64):sub(8, 27) end
 
 -- The registry's answer to GET /v2/PATH (bytes), or nil.
 local function get(reg, p)
@@ -233,6 +235,40 @@ describe("ocibuild sign and verify with a registry", function()
     end
   end)
 
+  it("gets back a signature a stale write dropped from the .sig tag: verify finds it, the next signer merges it",
+    function()
+    if not reg then return pending(why) end
+    local d = T.tmpdir(finally)
+    local digest = pushed("heal", "heal\n", "team/heal:v1")
+    local ref = reg.host .. "/team/heal:v1"
+    local function sign(k)
+      local code, out, err = ocb(base .. "/store", "sign", "--key", keys .. "/" .. k .. ".key", ref)
+      assert.equal(0, code, out .. err)
+    end
+    sign("one")
+    local _, stale = sig_manifest("team/heal", digest)
+    sign("two")
+    assert.equal(2, #sig_manifest("team/heal", digest).layers)
+    -- a signer that read the tag before "two" wrote, writing after it
+    put_manifest(reg, d, "team/heal", sig_tag(digest), stale)
+    assert.equal(1, #sig_manifest("team/heal", digest).layers)
+    local code, out, err = ocb(base .. "/store", "verify", "--key", keys .. "/two.pub", ref)
+    assert.equal(0, code, out .. err)
+    assert.truthy(out:find("signature: " .. reg.host .. "/team/heal:" .. sig_tag(digest) .. ".", 1, true), out)
+    sign("three")
+    local m = sig_manifest("team/heal", digest)
+    assert.equal(3, #m.layers)
+    for i, k in ipairs { "one", "two", "three" } do
+      local payload = assert(get(reg, "team/heal/blobs/" .. m.layers[i].digest))
+      assert.is_true(openssl_verifies(d, keys .. "/" .. k .. ".pub", payload, m.layers[i].annotations[ANNOTATION]), k)
+      -- and each under its signer's own tag, alone
+      local tag = own_tag(digest, m.layers[i].annotations[ANNOTATION])
+      local own = T.json(assert(get(reg, "team/heal/manifests/" .. tag)))
+      assert.same(m.layers[i], own.layers[1])
+      assert.equal(1, #own.layers)
+    end
+  end)
+
   it("refuses tampered annotations, tampered payloads, copied signatures and another key, one line each", function()
     if not reg then return pending(why) end
     local d = T.tmpdir(finally)
@@ -254,6 +290,12 @@ describe("ocibuild sign and verify with a registry", function()
     end
     code = verify(":a")
     assert.equal(0, code)
+    -- an attacker in the registry rewrites the .sig tag and the signer's
+    -- own tag alike
+    local function tamper(t)
+      put_manifest(reg, d, "team/tamper", sig_tag(a), t)
+      put_manifest(reg, d, "team/tamper", own_tag(a, sig), t)
+    end
 
     -- another key
     code, out, err = ocb(base .. "/store", "verify", "--key", keys .. "/two.pub", reg.host .. "/team/tamper:a")
@@ -270,25 +312,31 @@ describe("ocibuild sign and verify with a registry", function()
 
     -- a tampered annotation (one character of the base64 changed)
     local bad_sig = sig:sub(1, 20) .. (sig:sub(21, 21) == "A" and "B" or "A") .. sig:sub(22)
-    put_manifest(reg, d, "team/tamper", sig_tag(a), (text:gsub(sig:gsub("%p", "%%%0"), bad_sig)))
+    tamper((text:gsub(sig:gsub("%p", "%%%0"), bad_sig)))
     refused(":a", a, "the signature does not verify with this key")
     assert.is_false(openssl_verifies(d, keys .. "/one.pub", payload, bad_sig))
     -- an annotation that is not base64 at all
-    put_manifest(reg, d, "team/tamper", sig_tag(a), (text:gsub(sig:gsub("%p", "%%%0"), "not*base64")))
+    tamper((text:gsub(sig:gsub("%p", "%%%0"), "not*base64")))
     refused(":a", a, "the signature annotation is damaged: BADBASE64: not a base64 character at byte 4")
 
     -- a tampered payload: another identity, the signature kept
     local forged = payload:gsub("team/tamper", "team/forged")
     put_blob(reg, d, "team/tamper", forged)
     local m2 = T.json(text)
-    put_manifest(reg, d, "team/tamper", sig_tag(a), (text:gsub(m2.layers[1].digest, sha256(forged))
-      :gsub('"size":' .. #payload, '"size":' .. #forged)))
+    tamper((text:gsub(m2.layers[1].digest, sha256(forged)):gsub('"size":' .. #payload, '"size":' .. #forged)))
     refused(":a", a, "the signature does not verify with this key")
     assert.is_false(openssl_verifies(d, keys .. "/one.pub", forged, sig))
 
     -- the original manifest back: verified again
-    put_manifest(reg, d, "team/tamper", sig_tag(a), text)
+    tamper(text)
     assert.equal(0, (verify(":a")))
+    -- only the .sig tag tampered: the signer's own tag still holds the
+    -- signature, and it verifies
+    put_manifest(reg, d, "team/tamper", sig_tag(a), (text:gsub(sig:gsub("%p", "%%%0"), bad_sig)))
+    code, out = verify(":a")
+    assert.equal(0, code)
+    assert.truthy(out:find("signature: " .. reg.host .. "/team/tamper:" .. own_tag(a, sig) .. " layer 1", 1, true), out)
+    assert.truthy(out:find("1 of 2 signatures refused", 1, true), out)
   end)
 
   it("with --recursive signs the index and each platform image, as policies check each", function()

@@ -59,6 +59,8 @@ local function planner(key, payload, mine)
     local cdesc = doc.descriptor(media.CONFIG, core.sha256():update(config):digest(), #config)
     return {
       blobs = { { desc = mine, bytes = payload }, { desc = cdesc, bytes = config } },
+      payload = { desc = mine, bytes = payload },
+      layer = mine,
       text = text,
       desc = doc.descriptor(media.MANIFEST, core.sha256():update(text):digest(), #text),
       kept = function(now)

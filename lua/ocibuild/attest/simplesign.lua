@@ -25,6 +25,14 @@ function M.tag(digest)
   return (digest:gsub(":", "-", 1)) .. ".sig"
 end
 
+--- The tag under which a signer also writes its signature layer l alone,
+-- which no other signer overwrites: sha256-<hex>.sig.<the first 20 hex
+-- digits of the SHA-256 of l's signature annotation>.
+function M.own_tag(digest, l)
+  local sig = (l.annotations or {})[M.ANNOTATION] or ""
+  return M.tag(digest) .. "." .. core.sha256():update(sig):digest():sub(8, 27)
+end
+
 --- The payload bytes signing the manifest `digest` as an image of the
 -- repository `identity` ("host/path"); optional: a table of strings or
 -- nil (JSON null).

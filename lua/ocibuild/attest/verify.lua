@@ -44,15 +44,30 @@ function M.run(place, key, opts)
   local sigs, err, code = place:signatures(digest)
   if not sigs then return nil, err, code end
   local checked, refused, found = 0, {}, nil
-  for _, s in ipairs(sigs) do
-    for i, l in ipairs(s.manifest.layers) do
-      checked = checked + 1
-      local why, claims = check(place, l, digest, key, opts)
-      if why then
-        refused[#refused + 1] = ("%slayer %d: %s"):format(#sigs > 1 and s.name .. " " or "", i, why)
-      elseif not found then
-        found = { digest = digest, where = where, claims = claims, layer = i, manifest = s.name, payload = l.digest }
+  local function check_all(list, named)
+    for _, s in ipairs(list) do
+      for i, l in ipairs(s.manifest.layers) do
+        checked = checked + 1
+        local why, claims = check(place, l, digest, key, opts)
+        if why then
+          refused[#refused + 1] = ("%slayer %d: %s"):format(named and s.name .. " " or "", i, why)
+        elseif not found then
+          found = { digest = digest, where = where, claims = claims, layer = i, manifest = s.name, payload = l.digest }
+        end
       end
+    end
+  end
+  check_all(sigs, false)
+  -- none there: the signers' own tags (a registry's), which a signer
+  -- writes first
+  if not found and place.own_signatures then
+    local own
+    own, err, code = place:own_signatures(digest, sigs)
+    if not own and #refused == 0 then return nil, err, code end
+    if own and #own > 0 then
+      for i, r in ipairs(refused) do refused[i] = sigs[1].name .. " " .. r end
+      check_all(own, true)
+      for _, s in ipairs(own) do sigs[#sigs + 1] = s end
     end
   end
   if found then

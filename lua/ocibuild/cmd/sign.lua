@@ -15,7 +15,9 @@ the way cosign signs with a key: a "simple signing" payload naming the
 manifest digest and the repository, signed with SHA-256/ECDSA, stored as
 one more layer of the manifest tagged sha256-<hex>.sig beside the image
 (signatures already there are kept; signing again with the same key adds
-nothing). skopeo and podman verify it with a policy.json `sigstoreSigned`
+nothing). In a registry the signature is also written alone under a tag
+of its own, sha256-<hex>.sig.<id>, so that signers at once never drop
+each other's. skopeo and podman verify it with a policy.json `sigstoreSigned`
 requirement and `use-sigstore-attachments: true`; cosign with `verify
 --key KEY.pub --insecure-ignore-tlog`.
 

@@ -9,7 +9,8 @@ M.HELP = [[
 usage: ocibuild verify --key PUB [--identity REPO] REF [options]
 
 Checks the cosign signatures of the image REF (found in the manifest
-tagged sha256-<hex>.sig beside it) with the public key PUB: each
+tagged sha256-<hex>.sig beside it, and in a registry also under the
+signers' own tags, sha256-<hex>.sig.<id>) with the public key PUB: each
 signature over its payload's exact bytes, then the payload as skopeo and
 podman read it (critical holds exactly identity, image and type; optional
 is null or an object), then that it names exactly REF's manifest digest.

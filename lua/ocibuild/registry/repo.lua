@@ -356,6 +356,55 @@ function Repo:put_blob_bytes(desc, bytes)
   return done_put(self, desc, res, self.name .. "@" .. desc.digest)
 end
 
+-- ---- tags ----
+
+M.TAG_PAGE = 1000     -- tags asked for per page
+M.MAX_TAG_PAGES = 100 -- pages followed at most
+
+-- The next page a tags list answer links to (Link: <u>; rel="next"),
+-- resolved against the request, or nil.
+local function next_page(res)
+  for part in (res.headers.link or ""):gmatch("[^,]+") do
+    local u, params = part:match("^%s*<([^>]*)>(.*)$")
+    if u and params:match(';%s*rel="?next"?') then return url.resolve(res.url, u) end
+  end
+end
+
+--- The repository's tags that start with prefix, sorted (GET tags/list,
+-- asked to start after after_tag, page by page as the Link headers lead:
+-- a registry may ignore both, and answer every tag in any order, as
+-- distribution 2.8 does); none from a registry that lists no tags.
+function Repo:tags(prefix, after_tag)
+  local what = "listing the tags of " .. self.name
+  local first = url.with_query(url.with_query("/v2/" .. self.path .. "/tags/list", "n", tostring(M.TAG_PAGE)),
+    "last", after_tag)
+  local u, out, seen = nil, {}, {}
+  for _ = 1, M.MAX_TAG_PAGES do
+    local res, err, code = self:req { method = "GET", path = not u and first or nil, url = u, max = 4 << 20,
+      timeout = 120 }
+    if not res then return nil, err, code end
+    -- none yet, or a registry that lists no tags
+    if res.status == 404 or res.status == 405 or res.status == 501 then return out end
+    if res.status ~= 200 then return errors.status(self.host, res, what) end
+    local t = json.decode(res.body)
+    local tags = type(t) == "table" and t.tags
+    if tags == json.null or tags == nil then tags = {} end
+    if type(tags) ~= "table" then return nil, ("%s: %s sent no tags list"):format(what, self.host), "BADDOC" end
+    for _, tag in ipairs(tags) do
+      if type(tag) == "string" and tag:sub(1, #prefix) == prefix and not seen[tag] then
+        seen[tag] = true
+        out[#out + 1] = tag
+      end
+    end
+    u = next_page(res)
+    if not u then
+      table.sort(out)
+      return out
+    end
+  end
+  return nil, ("%s: %s links more than %d pages of tags"):format(what, self.host, M.MAX_TAG_PAGES), "BADDOC"
+end
+
 -- ---- manifests ----
 
 --- GET a manifest or index by tag or digest. Returns its descriptor
