@@ -4,7 +4,7 @@
 -- their size and at their deadline, naming the registry; 429 and 5xx are
 -- retried as the registry asks, a bounded number of times, and said; a
 -- connection reset in the middle of an upload goes on from the upload's
--- status.
+-- status; a tag list in pages is followed as its Link headers lead.
 local R = require "support.registry"
 local T = require "support"
 
@@ -191,5 +191,55 @@ describe("ocibuild push and pull against a hostile registry", function()
     code, out, err = ocb(d .. "/back", "pull", lax.host .. "/team/cut:v1")
     assert.equal(0, code, out .. err)
     assert.equal(T.sha256_file(img.layers[1]), T.sha256_file(d .. "/back/blobs/sha256/" .. layer.digest:sub(8)))
+  end)
+
+  it("reads the signers' own tags page by page, as the tag list's Link headers lead", function()
+    if not lax then return pending(why) end
+    local d, store = base .. "/pages", base .. "/pages/store"
+    build(d, store, "pages:v1", 100)
+    local ref = lax.host .. "/pages/team/signed:v1"
+    local digest = T.must(("%s --store %s push pages:v1 %s"):format(T.q(T.bin), T.q(store), T.q(ref)))
+      :match("@(sha256:%x+)\n$")
+    local function run(...)
+      local words = {}
+      for i, w in ipairs { ... } do words[i] = T.q(w) end
+      return T.sh(("OCIBUILD_KEY_PASSWORD=spec-pass %s --store %s %s </dev/null"):format(T.q(T.bin), T.q(store),
+        table.concat(words, " ")))
+    end
+    for _, k in ipairs { "one", "two", "three", "four" } do
+      local code, out, err = run("keygen", "--output-key-prefix", d .. "/" .. k)
+      assert(code == 0, out .. err)
+    end
+    local sig_url = ("%s/v2/team/signed/manifests/%s.sig"):format(lax.url, digest:gsub(":", "-"))
+    local first
+    for i, k in ipairs { "one", "two", "three" } do
+      local code, out, err = run("sign", "--key", d .. "/" .. k .. ".key", ref)
+      assert.equal(0, code, out .. err)
+      if i == 1 then first = T.must("curl -sf " .. T.q(sig_url)) end
+    end
+    assert.equal(3, #T.json(T.must("curl -sf " .. T.q(sig_url))).layers)
+    -- a stale write: the .sig tag holds the first signature only
+    T.write(d .. "/stale.json", first)
+    T.must(("curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @%s %s")
+      :format(T.q(d .. "/stale.json"), T.q(sig_url)))
+    local n = #lax.requests()
+    local code, out, err = run("verify", "--key", d .. "/three.pub", ref)
+    assert.equal(0, code, out .. err)
+    -- the tags after the .sig tag (three own tags and v1), two a page
+    local lists = {}
+    for i, r in ipairs(lax.requests()) do
+      if i > n and r.path:find("/tags/list", 1, true) then lists[#lists + 1] = r.path:match("last=([^&]*)") end
+    end
+    assert.equal(2, #lists)
+    assert.equal((digest:gsub(":", "-")) .. ".sig", lists[1])
+    assert.truthy(lists[2]:find("^" .. digest:gsub(":", "%%-") .. "%.sig%.%x+$"), lists[2])
+    -- the next signer puts the dropped ones back
+    code, out, err = run("sign", "--key", d .. "/four.key", ref)
+    assert.equal(0, code, out .. err)
+    assert.equal(4, #T.json(T.must("curl -sf " .. T.q(sig_url))).layers)
+    for _, k in ipairs { "one", "two", "three", "four" } do
+      code, out, err = run("verify", "--key", d .. "/" .. k .. ".pub", ref)
+      assert.equal(0, code, k .. out .. err)
+    end
   end)
 end)

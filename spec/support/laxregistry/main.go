@@ -13,6 +13,9 @@
 //	reset/    the first upload request with a body keeps half of it, then
 //	          the connection is closed without an answer
 //	limit/    a request body over 1 MiB is refused with 413 unread
+//	pages/    a tags list answers at most 2 tags a page, with a Link to
+//	          the next (every tags list answers in pages, sorted, after
+//	          `last`, at most `n`)
 //
 // One JSON line per request goes to -log. Standard library only; built by
 // spec/support/registry.lua at test time.
@@ -29,7 +32,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,9 +118,12 @@ func split(p string) (repo, kind, rest, mode string) {
 	if strings.HasSuffix(p, "/blobs/uploads") {
 		repo, kind = strings.TrimSuffix(p, "/blobs/uploads"), "blobs/uploads"
 	}
+	if strings.HasSuffix(p, "/tags/list") {
+		repo, kind = strings.TrimSuffix(p, "/tags/list"), "tags"
+	}
 	if i := strings.IndexByte(repo, '/'); i > 0 {
 		switch m := repo[:i]; m {
-		case "drip", "endless", "busy", "down", "away", "reset", "limit":
+		case "drip", "endless", "busy", "down", "away", "reset", "limit", "pages":
 			return repo[i+1:], kind, rest, m
 		}
 	}
@@ -153,6 +161,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.blob(w, r, e, rest, mode)
 	case "manifests":
 		s.manifest(w, r, e, repo, rest)
+	case "tags":
+		s.tags(w, r, e, repo, mode)
 	default:
 		fail(w, e, 404, "NAME_UNKNOWN", "no such route")
 	}
@@ -411,4 +421,36 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, e *entry, repo
 	default:
 		fail(w, e, 405, "UNSUPPORTED", "method")
 	}
+}
+
+// The tags of repo after `last`, sorted, at most `n` (and 2 in pages/),
+// with a Link to the next page when there are more.
+func (s *server) tags(w http.ResponseWriter, r *http.Request, e *entry, repo, mode string) {
+	q := r.URL.Query()
+	last := q.Get("last")
+	n, err := strconv.Atoi(q.Get("n"))
+	if err != nil || n <= 0 {
+		n = 1000
+	}
+	if mode == "pages" && n > 2 {
+		n = 2
+	}
+	var all []string
+	s.mu.Lock()
+	for k := range s.manifests {
+		if strings.HasPrefix(k, repo+":") && k[len(repo)+1:] > last {
+			all = append(all, k[len(repo)+1:])
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(all)
+	if len(all) > n {
+		all = all[:n]
+		next := url.Values{"n": {strconv.Itoa(n)}, "last": {all[n-1]}}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	}
+	body, _ := json.Marshal(map[string]interface{}{"name": repo, "tags": all})
+	w.Header().Set("Content-Type", "application/json")
+	e.Status = 200
+	w.Write(body)
 }
