@@ -34,6 +34,32 @@ describe("ocibuild.store", function()
     end)
   end)
 
+  describe("put_blob()", function()
+    it("keeps a blob there already whose bytes verify, and replaces a damaged one", function()
+      local d = T.tmpdir(finally)
+      local st = assert(store.open(d .. "/s", { create = true }))
+      local digest, size, created = st:put_blob("some bytes\n")
+      assert.same({ 11, true }, { size, created })
+      local file = st.dir .. "/blobs/sha256/" .. digest:sub(8)
+      local inode = T.must("stat -c %i " .. T.q(file))
+      -- there and intact: not written again
+      assert.same({ digest, 11, false }, { st:put_blob("some bytes\n") })
+      assert.equal(inode, T.must("stat -c %i " .. T.q(file)))
+      -- damaged (same size, another byte): replaced by the right bytes
+      T.must("chmod u+w " .. T.q(file))
+      T.write(file, "some bytez\n")
+      assert.same({ digest, 11, false }, { st:put_blob("some bytes\n") })
+      assert.equal("some bytes\n", T.read(file))
+      -- longer than it should be: replaced too
+      T.must("chmod u+w " .. T.q(file))
+      T.write(file, "some bytes\nand more\n")
+      assert.same({ digest, 11, false }, { st:put_blob("some bytes\n") })
+      assert.equal("some bytes\n", T.read(file))
+      -- and no temp file is left
+      assert.equal("", T.must("ls -A " .. T.q(st.dir .. "/.ocibuild-tmp")))
+    end)
+  end)
+
   describe("default_dir()", function()
     it("prefers the explicit folder, then $OCIBUILD_STORE, then XDG", function()
       assert.same({ "/x", "--store" }, { store.default_dir("/x") })

@@ -97,8 +97,11 @@ function M.locate(explicit, opts)
 end
 
 --- Writes bytes as a blob. Returns digest, size, and true when the blob
--- was not in the store before.
+-- was not in the store before. One there already whose bytes verify is
+-- kept as it is (no temp file made); a damaged one is replaced.
 function M:put_blob(data)
+  local digest = core.sha256():update(data):digest()
+  if self.core:blob_read(digest, #data) then return digest, #data, false end
   local w <close>, err, code = self.core:blob_writer()
   if not w then return nil, err, code end
   local ok

@@ -27,6 +27,7 @@ local Place = {}
 Place.__index = Place
 
 M.ATTEMPTS = 8
+M.MAX_OWN = 1000 -- signers' own tags read at most (one manifest request each)
 
 --- The place `reference` names. opts: {registry= (the client's options),
 -- write= (true: push access)}.
@@ -108,6 +109,10 @@ local function unmerged(self, digest, cur, mine)
   local base = simplesign.tag(digest)
   local tags, err, code = self.repo:tags(base .. ".", base)
   if not tags then return nil, err, code end
+  if #tags > M.MAX_OWN then
+    return nil, ("%s has %d signature tags %s.*, more than the %d read"):format(self.name, #tags, base, M.MAX_OWN),
+      "TOOBIG"
+  end
   local merged, out = {}, {}
   for _, l in ipairs(cur and cur.manifest.layers or {}) do merged[simplesign.own_tag(digest, l)] = true end
   if mine then merged[simplesign.own_tag(digest, mine)] = true end
