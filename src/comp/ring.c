@@ -202,9 +202,11 @@ ocb_comp *ocb_comp_new(const ocb_codec *codec, ocb_out_fn out, void *ud, ocb_err
   pthread_cond_init(&c->work, NULL);
   pthread_cond_init(&c->done, NULL);
   max = RING_BUDGET / (c->cap + (eng->passthrough ? 0 : c->pcap));
-  /* Two blocks per worker within the budget, never less than one each
-   * plus the one being filled and the one being written. */
-  c->nslots = 2 * (size_t)threads + 2;
+  /* Four blocks per worker within the budget (a run of blocks that is
+   * cheap for the workers and dear for the writer, such as stored pieces,
+   * then lets them work ahead), never less than one each plus the one
+   * being filled and the one being written. */
+  c->nslots = 4 * (size_t)threads + 4;
   if (c->nslots > max) c->nslots = max;
   if (c->nslots < (size_t)threads + 2) c->nslots = (size_t)threads + 2;
   if (!(c->ring = calloc(c->nslots, sizeof *c->ring)) ||
