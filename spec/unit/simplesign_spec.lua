@@ -71,15 +71,30 @@ describe("ocibuild.attest.simplesign", function()
       assert.equal(simplesign.MEDIA_TYPE, l1.mediaType)
       assert.equal("AQID", l1.annotations[simplesign.ANNOTATION])
       assert.equal(2, l1.size)
-      local text, config = simplesign.manifest { l1, l2 }
+      local text, config, cdesc = simplesign.manifest { l1, l2 }
       local m = json.decode(text)
       assert.equal("application/vnd.oci.image.manifest.v1+json", m.mediaType)
+      assert.same({ m.config.mediaType, m.config.digest, m.config.size }, { cdesc.mediaType, cdesc.digest, cdesc.size })
+      assert.equal(#config, cdesc.size)
       assert.same({ l1.digest, l2.digest }, { m.layers[1].digest, m.layers[2].digest })
       assert.equal('{"architecture":"","config":{},"os":"","rootfs":{"diff_ids":["' .. l1.digest .. '","' .. l2.digest
         .. '"],"type":"layers"}}', config)
       assert.is_true(simplesign.same(m.layers[2], l2))
       assert.is_false(simplesign.same(m.layers[1], l2))
       assert.truthy(simplesign.read_manifest(text, "sig"))
+    end)
+
+    it("file each signature under a tag of its own, named by its signature annotation", function()
+      local d = "sha256:" .. ("ab"):rep(32)
+      local l1, l1b = simplesign.layer("p1", "\1\2\3"), simplesign.layer("p2", "\1\2\3")
+      local l2 = simplesign.layer("p1", "\4")
+      local t = simplesign.own_tag(d, l1)
+      assert.equal(("sha256-" .. ("ab"):rep(32) .. ".sig."):len() + 20, #t)
+      assert.truthy(t:find("^sha256%-" .. ("ab"):rep(32) .. "%.sig%.%x+$"), t)
+      -- the same signature bytes over another payload: the same tag; another signature: another
+      assert.equal(t, simplesign.own_tag(d, l1b))
+      assert.not_equal(t, simplesign.own_tag(d, l2))
+      assert.truthy(#t <= 128) -- a tag is at most 128 characters
     end)
   end)
 end)

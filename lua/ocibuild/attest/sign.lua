@@ -55,11 +55,9 @@ local function planner(key, payload, mine)
     for i, l in ipairs(m and m.layers or {}) do layers[i] = l end
     if present(layers, mine.digest, payload, key) then return nil end
     layers[#layers + 1] = mine
-    local text, config = simplesign.manifest(layers)
-    local cdesc = doc.descriptor(media.CONFIG, core.sha256():update(config):digest(), #config)
+    local text, config, cdesc = simplesign.manifest(layers)
     return {
       blobs = { { desc = mine, bytes = payload }, { desc = cdesc, bytes = config } },
-      payload = { desc = mine, bytes = payload },
       layer = mine,
       text = text,
       desc = doc.descriptor(media.MANIFEST, core.sha256():update(text):digest(), #text),

@@ -102,15 +102,16 @@ function M.layer(payload, sig)
 end
 
 --- The signature manifest listing layers (descriptors) and its config:
--- returns the manifest bytes and the config bytes. The config lists the
--- layers' digests as diff_ids, as containers/image writes it.
+-- returns the manifest bytes, the config bytes and the config's
+-- descriptor. The config lists the layers' digests as diff_ids, as
+-- containers/image writes it.
 function M.manifest(layers)
   local ids = json.array {}
   for i, l in ipairs(layers) do ids[i] = l.digest end
   local config = json.encode(json.object { architecture = "", os = "", config = json.object {},
     rootfs = json.object { type = "layers", diff_ids = ids } })
   local cdesc = doc.descriptor(media.CONFIG, core.sha256():update(config):digest(), #config)
-  return doc.encode(doc.manifest(cdesc, json.array(layers))), config
+  return doc.encode(doc.manifest(cdesc, json.array(layers))), config, cdesc
 end
 
 --- Reads a signature manifest (bytes): an OCI image manifest, strictly.

@@ -16,7 +16,6 @@
 -- into the registry just now (a build's or push's own, `fresh`): no other
 -- signer knows that digest yet, and every later list starts from its.
 local core = require "ocibuild.core"
-local doc = require "ocibuild.oci.doc"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
 local registry = require "ocibuild.registry"
@@ -172,8 +171,7 @@ end
 -- payloads of one image are the same bytes): distribution reads the
 -- blob's half-written link as a bad digest.
 local function put_sigs(self, tag, layers, blind)
-  local text, config = simplesign.manifest(layers)
-  local cdesc = doc.descriptor(media.CONFIG, core.sha256():update(config):digest(), #config)
+  local text, config, cdesc = simplesign.manifest(layers)
   local ok, err, code = put_blobs(self, { { desc = cdesc, bytes = config } }, blind)
   if not ok then return nil, err, code end
   ok, err, code = self.repo:put_manifest(tag, text, media.MANIFEST, (core.sha256():update(text):digest()))
@@ -207,9 +205,9 @@ local function round(self, digest, plan, cur)
 end
 
 --- Appends to the signatures of digest: build(manifest or nil) returns a
--- plan {payload={desc=, bytes=}, layer= (the signature's), kept=fn(manifest)
--- (true when it holds that signature)} or nil when nothing is to be
--- done. opts: {fresh= (see above)}. Returns "signed" or "present".
+-- plan {blobs={ {desc=, bytes=} } (the first: the payload), layer= (the
+-- signature's), kept=fn(manifest) (true when it holds that signature)}
+-- or nil when nothing is to be done. opts: {fresh= (see above)}. Returns "signed" or "present".
 function Place:append(digest, build, opts)
   local cur, err, code = read_sigs(self, digest)
   if cur == nil then return nil, err, code end
@@ -217,7 +215,7 @@ function Place:append(digest, build, opts)
   if not plan then return "present" end
   local alone = opts and opts.fresh and not cur
   local ok
-  ok, err, code = put_blobs(self, { plan.payload }, alone)
+  ok, err, code = put_blobs(self, { plan.blobs[1] }, alone)
   if not ok then return nil, err, code end
   if alone then
     ok, err, code = put_sigs(self, simplesign.tag(digest), json.array { plan.layer }, true)
