@@ -10,13 +10,16 @@
  *                    other calls: selected calls let through before it
  *   OCB_FAULT_ERRNO  ENOSPC, EIO, EROFS, EDQUOT, EACCES (default EIO)
  * fstatat does not fail: it removes the entry first, as a file deleted
- * between a directory listing and a look at the file would be. Every
- * fault after the first fails the same way (a full disk stays full).
+ * between a directory listing and a look at the file would be, at the
+ * first look, fstatat or openat (the walk of a cold build opens a regular
+ * file to look at it). Every fault after the first fails the same way (a
+ * full disk stays full).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +156,31 @@ int fstatat64(int dirfd, const char *name, struct stat64 *st, int flags) {
       REAL("fstatat64", int (*)(int, const char *, struct stat64 *, int));
   vanish(dirfd, name);
   return real(dirfd, name, st, flags);
+}
+
+/* The mode argument, when the flags say there is one. */
+#define OPEN_MODE(flags, mode)                                                                     \
+  do {                                                                                             \
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {                                   \
+      va_list ap;                                                                                  \
+      va_start(ap, flags);                                                                         \
+      mode = va_arg(ap, mode_t);                                                                   \
+      va_end(ap);                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+int openat(int dirfd, const char *name, int flags, ...) {
+  int (*real)(int, const char *, int, ...) = REAL("openat", int (*)(int, const char *, int, ...));
+  mode_t mode = 0;
+  OPEN_MODE(flags, mode);
+  vanish(dirfd, name);
+  return real(dirfd, name, flags, mode);
+}
+
+int openat64(int dirfd, const char *name, int flags, ...) {
+  int (*real)(int, const char *, int, ...) = REAL("openat64", int (*)(int, const char *, int, ...));
+  mode_t mode = 0;
+  OPEN_MODE(flags, mode);
+  vanish(dirfd, name);
+  return real(dirfd, name, flags, mode);
 }

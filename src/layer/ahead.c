@@ -90,10 +90,11 @@ int ocb_dir_list(int fd, char **names, size_t **offs, size_t *n) {
       break;
     }
     for (at = 0; at < got; at += ((struct dirent64 *)((char *)buf + at))->d_reclen) {
-      const char *name = ((struct dirent64 *)((char *)buf + at))->d_name;
+      const struct dirent64 *de = (const struct dirent64 *)((char *)buf + at);
+      const char *name = de->d_name;
       size_t len;
       if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]))) continue;
-      len = strlen(name) + 1;
+      len = strlen(name) + 2; /* its type byte, the name, its NUL */
       if (used + len > cap) {
         char *p = realloc(*names, cap = 2 * (used + len) + 256);
         if (!p) {
@@ -110,8 +111,9 @@ int ocb_dir_list(int fd, char **names, size_t **offs, size_t *n) {
         }
         *offs = o;
       }
-      memcpy(*names + used, name, len);
-      (*offs)[(*n)++] = used;
+      (*names)[used] = (char)de->d_type;
+      memcpy(*names + used + 1, name, len - 1);
+      (*offs)[(*n)++] = used + 1;
       used += len;
     }
   }

@@ -199,7 +199,7 @@ static int kept(job *j, const char *path, size_t len, const struct stat *st, ocb
   memcpy(j->name + plen, path, len);
   j->name[plen + len] = '\0';
   memset(&e, 0, sizeof e);
-  e.path = path, e.pathlen = len, e.st = (struct stat *)st;
+  e.path = path, e.pathlen = len, e.st = (struct stat *)st, e.fd = -1;
   return ocb_catalog_kept(j->cat, j->name, plen + len, type, (uint64_t)st->st_size,
                           ocb_tar_perm(j->spec->policy, &e), err);
 }
@@ -519,8 +519,12 @@ static int open_all(job *j, ocb_err *err) {
     j->skip = NULL;
   }
   /* A rebuild mostly walks: its lstat calls are made on helper threads. A
-   * cold build mostly reads and compresses: helpers would only compete. */
-  if (j->skip) ocb_walk_threads(j->walk, s->codec->threads);
+   * cold build mostly reads and compresses: helpers would only compete;
+   * it reads every file, so the walk opens them as it looks at them. */
+  if (j->skip)
+    ocb_walk_threads(j->walk, s->codec->threads);
+  else if (j->walk)
+    ocb_walk_open_files(j->walk);
   if (!j->skip && open_state(j, err) < 0) return -1;
   /* Without a state, the codec's records (or the caller's candidates) are
    * looked up by the first block. */

@@ -418,8 +418,10 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
       return see(t, t->name, OCB_TAR_HARDLINK, first, 0, err);
     }
   }
-  /* O_NONBLOCK: a file swapped for a FIFO must not hang the build. */
-  fd = openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  /* Open already when the walk opened it; O_NONBLOCK: a file swapped for a
+   * FIFO must not hang the build. */
+  fd = e->fd >= 0 ? e->fd
+                  : openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ELOOP)
       return ocb_errf(err, "CHANGED", "file changed as we read it: %s", what_name(what));
@@ -435,7 +437,7 @@ static int add_file(ocb_tar *t, const ocb_entry *e, what_t *what, ocb_err *err) 
   r = write_header(t, what, err);
   if (r == 0) r = see(t, t->name, OCB_TAR_FILE, NULL, (uint64_t)e->st->st_size, err);
   if (r == 0) r = copy_body(t, fd, e->st, NULL, what, err);
-  close(fd);
+  if (fd != e->fd) close(fd);
   return seen(t, r, err);
 }
 

@@ -46,7 +46,9 @@ struct ocb_walk {
   size_t namestart; /* where its name starts in path */
   size_t pathlen;   /* its length */
   int pfd;          /* its folder, open */
-  int pending;      /* the current entry waits for its ancestors to be reported */
+  int efd;          /* it, open (see ocb_walk_open_files), or -1 */
+  int open_files;
+  int pending; /* the current entry waits for its ancestors to be reported */
   int pending_why;
   int pending_drop;                   /* the pending entry itself is left out (see visit) */
   size_t ssize;                       /* matcher state size */
@@ -144,6 +146,10 @@ static int push(ocb_walk *w, int fd, size_t pathlen, const unsigned char *state,
   return 0;
 }
 
+void ocb_walk_open_files(ocb_walk *w) {
+  w->open_files = 1;
+}
+
 void ocb_walk_threads(ocb_walk *w, int threads) {
   frame *root = &w->fr[0];
   if (w->ahead || w->depth != 1 || root->next) return;
@@ -162,6 +168,7 @@ ocb_walk *ocb_walk_open(const char *root, const ocb_matcher *m, int flags, ocb_e
   }
   w->m = m;
   w->flags = flags;
+  w->efd = -1;
   if (!(w->root = strdup(root))) {
     ocb_errno(err, ENOMEM, root);
     goto fail;
@@ -242,8 +249,14 @@ static int skipped(const ocb_walk *w, const struct stat *st) {
   return 0;
 }
 
+static void drop_efd(ocb_walk *w) {
+  if (w->efd >= 0) close(w->efd);
+  w->efd = -1;
+}
+
 void ocb_walk_close(ocb_walk *w) {
   if (!w) return;
+  drop_efd(w);
   while (w->depth) frame_free(&w->fr[--w->depth]);
   ocb_ahead_free(w->ahead);
   free(w->fr);
@@ -276,6 +289,7 @@ static int emit_ancestor(ocb_walk *w, ocb_entry *e, ocb_err *err) {
     e->pathlen = f->pathlen - w->plen;
     e->name = w->apath + start;
     e->dirfd = w->fr[k - 1].fd;
+    e->fd = -1;
     e->st = &f->st;
     e->excluded = 0;
     e->why = -1;
@@ -290,6 +304,7 @@ static int report(ocb_walk *w, ocb_entry *e, int excluded, int why) {
   e->pathlen = w->pathlen - w->plen;
   e->name = w->path + w->namestart;
   e->dirfd = w->pfd;
+  e->fd = w->efd;
   e->st = &w->st;
   e->excluded = excluded;
   e->why = why;
@@ -328,9 +343,23 @@ static int vanished(ocb_walk *w, const frame *top, size_t pathlen, ocb_err *err)
                   entry_name(w, pathlen, what, sizeof what));
 }
 
-/* lstat of the top folder's entry just taken: 0, or an errno. */
+/* lstat of the top folder's entry just taken: 0, or an errno. A regular
+ * file by its listing is opened first when the walk opens files; anything
+ * else, or one that is not a regular file once open (it changed), or one
+ * that cannot be opened, is looked at by its name as always. */
 static int lstat_entry(ocb_walk *w, frame *top, const char *name) {
   if (top->ad) return ocb_ahead_stat(top->ad, top->next - 1, &w->st);
+  if (w->open_files && ocb_dir_type(top->names, top->offs[top->next - 1]) == DT_REG) {
+    /* O_NONBLOCK: a file swapped for a FIFO must not hang the walk */
+    int fd = openat(top->fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (fstat(fd, &w->st) == 0 && S_ISREG(w->st.st_mode)) {
+        w->efd = fd;
+        return 0;
+      }
+      close(fd);
+    }
+  }
   return fstatat(top->fd, name, &w->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
 }
 
@@ -372,6 +401,7 @@ static int take(ocb_walk *w, ocb_err *err) {
   frame *top = &w->fr[w->depth - 1];
   const char *name;
   size_t namelen;
+  drop_efd(w);
   if (top->next == top->n) {
     frame_free(top);
     w->depth--;
