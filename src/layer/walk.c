@@ -47,8 +47,8 @@ struct ocb_walk {
   size_t pathlen;   /* its length */
   int pfd;          /* its folder, open */
   int efd;          /* it, open (see ocb_walk_open_files), or -1 */
-  int open_files;
-  int pending; /* the current entry waits for its ancestors to be reported */
+  int open_files;   /* ocb_walk_open_files was called */
+  int pending;      /* the current entry waits for its ancestors to be reported */
   int pending_why;
   int pending_drop;                   /* the pending entry itself is left out (see visit) */
   size_t ssize;                       /* matcher state size */
