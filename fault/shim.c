@@ -158,29 +158,21 @@ int fstatat64(int dirfd, const char *name, struct stat64 *st, int flags) {
   return real(dirfd, name, st, flags);
 }
 
-/* The mode argument, when the flags say there is one. */
-#define OPEN_MODE(flags, mode)                                                                     \
-  do {                                                                                             \
+/* openat and openat64: the entry removed first (see vanish), then the
+ * real call, with the mode argument when the flags say there is one. */
+#define OPEN_AT(sym)                                                                               \
+  int sym(int dirfd, const char *name, int flags, ...) {                                           \
+    int (*real)(int, const char *, int, ...) = REAL(#sym, int (*)(int, const char *, int, ...));   \
+    mode_t mode = 0;                                                                               \
     if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {                                   \
       va_list ap;                                                                                  \
       va_start(ap, flags);                                                                         \
       mode = va_arg(ap, mode_t);                                                                   \
       va_end(ap);                                                                                  \
     }                                                                                              \
-  } while (0)
+    vanish(dirfd, name);                                                                           \
+    return real(dirfd, name, flags, mode);                                                         \
+  }
 
-int openat(int dirfd, const char *name, int flags, ...) {
-  int (*real)(int, const char *, int, ...) = REAL("openat", int (*)(int, const char *, int, ...));
-  mode_t mode = 0;
-  OPEN_MODE(flags, mode);
-  vanish(dirfd, name);
-  return real(dirfd, name, flags, mode);
-}
-
-int openat64(int dirfd, const char *name, int flags, ...) {
-  int (*real)(int, const char *, int, ...) = REAL("openat64", int (*)(int, const char *, int, ...));
-  mode_t mode = 0;
-  OPEN_MODE(flags, mode);
-  vanish(dirfd, name);
-  return real(dirfd, name, flags, mode);
-}
+OPEN_AT(openat)
+OPEN_AT(openat64)
