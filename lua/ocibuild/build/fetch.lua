@@ -81,6 +81,10 @@ function M.fetch(st, url, checksum, opts, allow)
       if hops > M.MAX_REDIRECTS then
         return nil, ("ADD %s: more than %d redirects"):format(url, M.MAX_REDIRECTS), "BADURL"
       end
+      local scheme = loc:match("^(%a[%w+.-]*)://")
+      if scheme and not scheme:lower():match("^https?$") then
+        return nil, ("ADD %s: redirected to %s, not an http(s) URL"):format(url, loc), "BADURL"
+      end
       target, err, code = require("ocibuild.registry.url").resolve(target, loc)
       if not target then return nil, ("ADD %s: %s"):format(url, err), code end
       if not target:match("^https?://[^/?#]+") then

@@ -8,6 +8,7 @@
 -- as ocibuild.registry.retry says. Functions return nil, msg, code on
 -- failure (see ocibuild.registry.errors).
 local auth = require "ocibuild.registry.auth"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local creds_mod = require "ocibuild.registry.creds"
 local errors = require "ocibuild.registry.errors"
@@ -52,6 +53,10 @@ function M.new(domain, opts)
   opts = opts or {}
   local bad = check_limits(opts)
   if bad then return nil, bad, "EINVAL" end
+  local port = tonumber(domain:match(":(%d+)$") or "1")
+  if port < 1 or port > 65535 then
+    return nil, ("registry %s: port %s is not from 1 to 65535"):format(domain, domain:match(":(%d+)$")), "BADREF"
+  end
   local tls, source, code = trust.options(domain, opts)
   if not tls then return nil, source, code end
   tls.user_agent = "ocibuild/" .. version
@@ -128,12 +133,28 @@ end
 local OWN = { CORRUPT = true, TOOBIG = true, BADDIGEST = true, CHANGED = true, BADSIZE = true }
 
 local function fail_send(self, err, code, target)
+  local limit = code == "TOOBIG" and tostring(err):match("^[%u]*:? ?response body over (%d+) bytes")
+  if limit then
+    limit = tonumber(limit)
+    return nil, ("%s: the answer to %s is larger than %s, the most ocibuild reads for it"):format(self.domain,
+      url.show(target), limit % (1 << 20) == 0 and ("%d MiB"):format(limit >> 20) or ("%d KiB"):format(limit >> 10)),
+      code
+  end
   if OWN[code] then return nil, err, code end
   if code == "X509" then return self:x509(target, err) end
   -- a TLS server that refuses the handshake without a client certificate
   local alert = tostring(err):match("alert (%a[%a ]*certificate[%a ]*)") or tostring(err):match("alert (unknown ca)")
   if alert then return errors.client_cert(self, alert) end
   return errors.network(self, err, code, target)
+end
+
+-- true when realm (a Bearer challenge's) is a URL a token may be asked
+-- from, else nil, msg.
+function Client:usable_realm(realm)
+  if type(realm) ~= "string" or not realm:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/?#%s]") or realm:find("[%s%c]") then
+    return nil, ("%s asks for a token from an unusable realm %s"):format(self.domain, check.show(realm)), "HTTP401"
+  end
+  return true
 end
 
 -- What a /v2/ answer says about auth.
@@ -146,9 +167,8 @@ function Client:learn(res)
   local bearer = auth.find(list, "bearer")
   if bearer then
     local realm = bearer.params.realm
-    if not realm or not url.split(realm) or not realm:match("^https?://") then
-      return nil, ("%s asks for a token from an unusable realm %q"):format(self.domain, tostring(realm)), "HTTP401"
-    end
+    local ok, err = self:usable_realm(realm)
+    if not ok then return nil, err, "HTTP401" end
     self.challenge = { scheme = "bearer", realm = realm, service = bearer.params.service }
   elseif auth.find(list, "basic") then
     self.challenge = { scheme = "basic" }
@@ -219,6 +239,13 @@ function Client:fetch_token(scopes, repo)
     return t
   end
   local user = cr and cr.username
+  -- a password never crosses the network in clear text when the registry
+  -- itself is reached over TLS
+  if user and url.split(ch.realm) ~= "https" and url.split(self.base or "") == "https" then
+    return nil, ("%s asks for the password of %s to be sent to %s over plain HTTP; refused: the registry is "
+      .. "reached over HTTPS, and its token realm must be too"):format(self.domain, check.show(user),
+        url.show(ch.realm)), "HTTP401"
+  end
   local target = auth.token_url(ch.realm, ch.service, scopes, user)
   local res
   res, err, code = self:send_retry({ url = target, headers = user and { auth.basic_header(cr) } or nil,
@@ -267,6 +294,8 @@ function Client:on_401(res, spec, used)
   local list = auth.challenges(res.headers["www-authenticate"])
   local bearer = auth.find(list, "bearer")
   if bearer and bearer.params.realm then
+    local usable, why = self:usable_realm(bearer.params.realm)
+    if not usable then return nil, why, "HTTP401" end
     self.challenge = { scheme = "bearer", realm = bearer.params.realm, service = bearer.params.service }
     local want = auth.union(spec.scopes or {}, auth.scopes { bearer.params.scope })
     if type(used) == "table" then
@@ -302,8 +331,15 @@ function Client:request(spec)
   local ok, err, code = self:ping()
   if not ok then return nil, err, code end
   local target = spec.url or (self.base .. spec.path)
-  -- credentials go to the registry's own host only (a Location may name another)
-  local own = url.host(target) == url.host(self.base)
+  -- credentials go to the registry's own scheme and host only (a Location
+  -- may name another); and what is sent to an HTTPS registry never drops
+  -- to plain HTTP on the way
+  local own = url.same_origin(target, self.base)
+  if not own and url.host(target) == url.host(self.base) and url.split(self.base) == "https" then
+    return nil, ("%s sent a plain-HTTP URL for %s, which it serves over HTTPS: %s; refused (behind a TLS "
+      .. "proxy, the registry must be told the scheme, e.g. X-Forwarded-Proto)"):format(self.domain,
+        spec.action or "a request", url.show(target)), "BADURL"
+  end
   local rounds = 0
   while true do
     local headers = {}

@@ -219,12 +219,17 @@ local function helper_for(doc, domain)
 end
 
 local function write_config(f, doc)
-  local dir = f.path:match("^(.*)/[^/]*$")
+  local path = f.path
+  -- a symlinked file (kept with the dotfiles) is written where it points,
+  -- as docker writes it; a dangling link is replaced
+  local st = core.stat(path, true)
+  if st and st.type == "symlink" then path = core.realpath(path) or path end
+  local dir = path:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
     local ok, err, code = core.mkdirs(dir, tonumber("700", 8))
     if not ok then return nil, err, code end
   end
-  return core.replace_file(f.path, json.encode(doc), tonumber("600", 8))
+  return core.replace_file(path, json.encode(doc), tonumber("600", 8))
 end
 
 local function helper_run(name, verb, input)

@@ -88,7 +88,14 @@ end
 --- A failure of the connection itself.
 function M.network(c, msg, code, target)
   local where = url.show(target or c.base or c.domain)
+  local _, authority = url.split(target or "")
+  local other = authority and url.host(target) ~= url.host("https://" .. (c.api or c.domain))
+    and authority:gsub("^.*@", "")
   if code == "ECONNREFUSED" then
+    if other then
+      return nil, ("cannot connect to %s (named by %s): connection refused at %s"):format(other, c.domain, where),
+        code
+    end
     return nil, ("cannot connect to %s: connection refused at %s (is the registry running there?)")
       :format(c.domain, where), code
   elseif code == "UNKNOWNHOST" then

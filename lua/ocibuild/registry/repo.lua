@@ -11,6 +11,7 @@
 -- against the request it answers, and the latest one is always used.
 -- Functions return nil, msg, code on failure.
 local auth = require "ocibuild.registry.auth"
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local doc = require "ocibuild.oci.doc"
 local errors = require "ocibuild.registry.errors"
@@ -424,9 +425,13 @@ function Repo:get_manifest(reference)
   local digest = core.sha256():update(body):digest()
   local named = res.headers["docker-content-digest"]
   local other = named and named:match("^sha256:") and named ~= digest
-  if (reference:match("^sha256:") and reference ~= digest) or other then
+  if reference:match("^sha256:") and reference ~= digest then
     return nil, ("%s sent a manifest for %s whose bytes hash to %s"):format(self.host, at(self, reference), digest),
       "BADDIGEST"
+  end
+  if other then
+    return nil, ("%s names the manifest of %s %s (Docker-Content-Digest), but its bytes hash to %s")
+      :format(self.host, at(self, reference), check.show(named), digest), "BADDIGEST"
   end
   local mt = (res.headers["content-type"] or ""):match("^[^;%s]+") or ""
   if not media.kind(mt) then

@@ -88,7 +88,7 @@ function Retry:again(res, msg, code, always)
   local asked = wait ~= nil
   wait = wait or M.BACKOFF * 2 ^ self.tries * (0.5 + math.random())
   if self.client:now() + wait >= self.deadline then
-    self.stop = asked and ("it asked to wait %d s, past the %d s deadline (--timeout)"):format(wait, self.timeout)
+    self.stop = asked and ("it asked to wait %.0f s, past the %.0f s deadline (--timeout)"):format(wait, self.timeout)
       or (self.tries > 0 and ("after %d retries, out of time"):format(self.tries) or nil)
     return false
   end

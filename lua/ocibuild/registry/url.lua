@@ -30,6 +30,13 @@ function M.host(u)
   return authority
 end
 
+--- true when two absolute URLs name the same host with the same scheme
+-- (and port: an explicit default port is the same as none).
+function M.same_origin(a, b)
+  local sa, sb = M.split(a), M.split(b)
+  return sa ~= nil and sa == sb and M.host(a) == M.host(b)
+end
+
 --- "scheme://authority" of an absolute URL, or nil.
 function M.origin(u)
   local scheme, authority = M.split(u)
@@ -56,7 +63,13 @@ end
 function M.resolve(base, loc)
   if type(loc) ~= "string" or loc == "" then return nil, "empty Location", "BADURL" end
   if loc:find("[%s%c]") then return nil, ("bad Location %q"):format(loc), "BADURL" end
-  if M.split(loc) then return loc end
+  local lscheme = M.split(loc)
+  if lscheme then
+    if lscheme ~= "http" and lscheme ~= "https" then
+      return nil, ("bad Location %q: not an http or https URL"):format(loc), "BADURL"
+    end
+    return loc
+  end
   local scheme, authority, path = M.split(base)
   if not scheme then return nil, ("bad base URL %q"):format(base), "BADURL" end
   if loc:sub(1, 2) == "//" then return scheme .. ":" .. loc end
