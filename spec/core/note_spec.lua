@@ -42,7 +42,7 @@ describe("ocibuild.core store notes", function()
 end)
 
 describe("ocibuild base layer entries", function()
-  it("are read from the blob once, then from the note; a note of another blob is not used", function()
+  it("are read from the blob once, then from the note; a note of another blob or diff_id is not used", function()
     local d = T.tmpdir(finally)
     T.write(d .. "/root/etc/passwd", "root\n")
     T.write(d .. "/ctx/f", "f")
@@ -51,20 +51,24 @@ describe("ocibuild base layer entries", function()
     end
     assert.equal(0, (build(d .. "/root", "-t", "base:1")))
     local img = T.image(d .. "/s", "base:1")
-    local layer = img.manifest.layers[1].digest
+    local layer, diff_id = img.manifest.layers[1].digest, img.config.rootfs.diff_ids[1]
     local st = assert(core.store(d .. "/s"))
     assert.is_nil(st:note_read("entries", layer))
     assert.equal(0, (build(d .. "/ctx", "--from", "base:1", "--dest", "/etc/app")))
     local note = assert(st:note_read("entries", layer))
-    assert.equal(("ocibuild-entries 1 %s 2\ndetc\0\0fetc/passwd\0\0"):format(layer), note)
+    assert.equal(("ocibuild-entries 2 %s %s 2\ndetc\0\0fetc/passwd\0\0"):format(layer, diff_id), note)
     -- The note is what the next build knows: one saying etc/passwd is a
-    -- folder lets /etc/passwd/x through; one naming another blob is not used.
-    assert(st:note_write("entries", layer, ("ocibuild-entries 1 %s 1\ndetc/passwd\0\0"):format(layer)))
+    -- folder lets /etc/passwd/x through; one naming another blob, or
+    -- another diff_id than the image's config says, is not used.
+    assert(st:note_write("entries", layer, ("ocibuild-entries 2 %s %s 1\ndetc/passwd\0\0"):format(layer, diff_id)))
     assert.equal(0, (build(d .. "/ctx", "--from", "base:1", "--dest", "/etc/passwd/x")))
-    assert(st:note_write("entries", layer, ("ocibuild-entries 1 %s 1\ndetc/passwd\0\0"):format(img.desc.digest)))
-    local code, out, err = build(d .. "/ctx", "--from", "base:1", "--dest", "/etc/passwd/y")
-    assert.same({ 1, "", "ocibuild: dest /etc/passwd/y/: /etc/passwd is a file in the base image\n" }, { code, out,
-      err })
+    for _, other in ipairs { { img.desc.digest, diff_id }, { layer, img.desc.digest } } do
+      assert(st:note_write("entries", layer, ("ocibuild-entries 2 %s %s 1\ndetc/passwd\0\0"):format(other[1],
+        other[2])))
+      local code, out, err = build(d .. "/ctx", "--from", "base:1", "--dest", "/etc/passwd/y")
+      assert.same({ 1, "", "ocibuild: dest /etc/passwd/y/: /etc/passwd is a file in the base image\n" }, { code, out,
+        err })
+    end
     assert.equal(note, st:note_read("entries", layer))
   end)
 end)

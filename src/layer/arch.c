@@ -48,6 +48,8 @@ static void load(void) {
   SYM(version_string);
   SYM(read_new);
   SYM(read_support_format_tar);
+  SYM(read_support_format_raw);
+  SYM(filter_code);
   SYM(read_support_filter_gzip);
   SYM(read_support_filter_zstd);
   SYM(read_support_filter_bzip2);

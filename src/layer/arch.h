@@ -26,6 +26,8 @@ typedef struct ocb_la_api {
   __typeof__(archive_version_string) *version_string;
   __typeof__(archive_read_new) *read_new;
   __typeof__(archive_read_support_format_tar) *read_support_format_tar;
+  __typeof__(archive_read_support_format_raw) *read_support_format_raw;
+  __typeof__(archive_filter_code) *filter_code;
   __typeof__(archive_read_support_filter_gzip) *read_support_filter_gzip;
   __typeof__(archive_read_support_filter_zstd) *read_support_filter_zstd;
   __typeof__(archive_read_support_filter_bzip2) *read_support_filter_bzip2;

@@ -332,19 +332,26 @@ static int blob_entry(ocb_catalog *c, ocb_untar *u, const ocb_untar_entry *e, oc
   return ocb_catalog_end(c, err);
 }
 
-int ocb_catalog_blob(ocb_catalog *c, const ocb_store *s, const char *digest, uint64_t *size,
-                     ocb_err *err) {
-  char got[OCB_DIGEST_BUF];
+int ocb_catalog_blob(ocb_catalog *c, const ocb_store *s, const char *digest, const char *diff_id,
+                     uint64_t *size, ocb_err *err) {
+  char got[OCB_DIGEST_BUF], plain[OCB_DIGEST_BUF];
   ocb_untar_entry e;
   ocb_untar *u;
   int fd = ocb_blob_open(s, digest, strlen(digest), err), r;
   if (fd < 0 || !(u = ocb_untar_open(fd, digest, err))) return -1;
   while ((r = ocb_untar_next(u, &e, err)) > 0)
-    if (blob_entry(c, u, &e, err) < 0) break;
-  if (r == 0) r = ocb_untar_finish(u, got, size, err);
+    if (blob_entry(c, u, &e, err) < 0) {
+      r = -1;
+      break;
+    }
+  if (r == 0) r = ocb_untar_finish(u, got, size, plain, err);
   ocb_untar_close(u);
   if (r < 0) return -1;
   if (strcmp(got, digest) != 0)
-    return ocb_errf(err, "BADDIGEST", "BADDIGEST: blob %s holds bytes of digest %s", digest, got);
+    return ocb_errf(err, "BADDIGEST", "blob %s holds bytes of digest %s", digest, got);
+  if (diff_id && strcmp(plain, diff_id) != 0)
+    return ocb_errf(err, "BADDIGEST",
+                    "its tar has digest %s, but the image's config says diff_id %s", plain,
+                    diff_id);
   return 0;
 }

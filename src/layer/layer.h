@@ -152,10 +152,11 @@ int ocb_catalog_kept(ocb_catalog *c, const char *name, size_t len, int type, uin
                      unsigned mode, ocb_err *err);
 /* The records so far (valid until the next call on c). */
 const char *ocb_catalog_records(const ocb_catalog *c, size_t *len);
-/* Reads the layer blob digest of s through c, checking its digest; *size:
- * the blob's bytes. */
-int ocb_catalog_blob(ocb_catalog *c, const ocb_store *s, const char *digest, uint64_t *size,
-                     ocb_err *err);
+/* Reads the layer blob digest of s through c, checking its digest, and the
+ * digest of the tar it holds against diff_id (unless NULL); *size: the
+ * blob's bytes. */
+int ocb_catalog_blob(ocb_catalog *c, const ocb_store *s, const char *digest, const char *diff_id,
+                     uint64_t *size, ocb_err *err);
 
 /*
  * Tar (tar.c): libarchive's restricted pax format with a fixed header
@@ -228,7 +229,7 @@ int ocb_ustar_plain(unsigned char h[512], const char *name, size_t len, int dir,
 /*
  * Tar reader (untar.c): tar streams, plain, gzip or zstd (detected), read
  * entry by entry; names as stored (the caller checks them); the raw input
- * hashed as it is read.
+ * and the tar stream hashed as they are read.
  */
 typedef struct ocb_untar ocb_untar;
 typedef struct ocb_untar_entry {
@@ -252,9 +253,12 @@ const char *ocb_untar_what(const ocb_untar *u);
 int ocb_untar_next(ocb_untar *u, ocb_untar_entry *e, ocb_err *err);
 /* Streams the current entry's body to out (NULL: skip it). */
 int ocb_untar_data(ocb_untar *u, ocb_out_fn out, void *ud, ocb_err *err);
-/* After the end: the digest and size of the whole raw input (what is
- * left after the archive's end is read and counted too). */
-int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err);
+/* After the end: the digest and size of the whole raw input, and (plain,
+ * when not NULL) the digest of the whole tar stream it held, which is the
+ * input's unless it was compressed (what is left after the archive's end
+ * is read and counted too; at most 64 MiB of the tar stream). */
+int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size,
+                     char plain[OCB_DIGEST_BUF], ocb_err *err);
 void ocb_untar_close(ocb_untar *u);
 
 /*

@@ -1,9 +1,12 @@
 /*
  * untar.c: reading tar streams (plain, gzip or zstd, detected) through
- * libarchive: archives to import, layers to compare or to look into. Raw
- * input bytes are hashed as they are read, so a caller learns the digest
- * of what it read without a second pass. Entry names come out as stored:
- * nothing here trusts them or writes anything to disk.
+ * libarchive: archives to import, layers to compare or to look into. Two
+ * readers in a row: the first undoes the compression (libarchive's raw
+ * format), the second reads the tar from what it gives. The raw input is
+ * hashed as it is read, and so is the tar stream when it was compressed,
+ * so that a caller learns both digests (a layer's and its diff_id)
+ * without a second pass. Entry names come out as stored: nothing here
+ * trusts them or writes anything to disk.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,15 +18,22 @@
 #include "layer.h"
 
 #define CHUNK (256 * 1024)
+/* The most of the tar stream read past its end-of-archive blocks, for its
+ * digest: padding, not a place to hide a bomb in. */
+#define MAX_TRAILER (64u << 20)
 
 struct ocb_untar {
-  struct archive *a;
+  struct archive *raw; /* the input, decompressed */
+  struct archive *a;   /* the tar, read from raw */
   int fd;
   char *what;
-  char *buf;  /* input, as the read callback hands it to libarchive */
-  char *data; /* entry bodies, out of libarchive */
-  ocb_sha256 *h;
-  uint64_t raw;    /* input bytes read */
+  char *buf;   /* input, as the read callback hands it to raw */
+  char *plain; /* the tar stream, as raw hands it to a */
+  char *data;  /* entry bodies, out of libarchive */
+  ocb_sha256 *h, *hp;
+  int compressed;  /* hp runs: the tar stream is not the input */
+  int raw_end;     /* raw has no more */
+  uint64_t raw_n;  /* input bytes read */
   int read_failed; /* the read callback's own failure, in rerr */
   ocb_err rerr;
 };
@@ -40,8 +50,23 @@ static la_ssize_t read_cb(struct archive *a, void *ud, const void **out) {
     return -1;
   }
   ocb_sha256_update(u->h, u->buf, (size_t)n);
-  u->raw += (uint64_t)n;
+  u->raw_n += (uint64_t)n;
   *out = u->buf;
+  return n;
+}
+
+/* The tar reader's input: what raw decompresses. */
+static la_ssize_t plain_cb(struct archive *a, void *ud, const void **out) {
+  ocb_untar *u = ud;
+  la_ssize_t n = u->raw_end ? 0 : ocb_la->read_data(u->raw, u->plain, CHUNK);
+  if (n < 0) {
+    const char *why = ocb_la->error_string(u->raw);
+    ocb_la->set_error(a, EIO, "%s", why ? why : "cannot decompress");
+    return -1;
+  }
+  if (n == 0) u->raw_end = 1;
+  if (u->compressed) ocb_sha256_update(u->hp, u->plain, (size_t)n);
+  *out = u->plain;
   return n;
 }
 
@@ -53,6 +78,34 @@ static int fail(ocb_untar *u, ocb_err *err) {
   return ocb_errf(err, "ARCHIVE", "%s: %s", ocb_la->error_string(u->a), u->what);
 }
 
+static int fail_raw(ocb_untar *u, ocb_err *err) {
+  if (u->read_failed) {
+    *err = u->rerr;
+    return -1;
+  }
+  return ocb_errf(err, "ARCHIVE", "%s: %s", ocb_la->error_string(u->raw), u->what);
+}
+
+static int open_raw(ocb_untar *u, int more, ocb_err *err) {
+  struct archive_entry *ae;
+  int r;
+  ocb_la->read_support_format_raw(u->raw);
+  ocb_la->read_support_filter_gzip(u->raw);
+  ocb_la->read_support_filter_zstd(u->raw);
+  if (more) {
+    ocb_la->read_support_filter_bzip2(u->raw);
+    ocb_la->read_support_filter_xz(u->raw);
+  }
+  if (ocb_la->read_open(u->raw, u, NULL, read_cb, NULL) != ARCHIVE_OK) return fail_raw(u, err);
+  r = ocb_la->read_next_header(u->raw, &ae);
+  if (r == ARCHIVE_EOF)
+    u->raw_end = 1;
+  else if (r < ARCHIVE_WARN)
+    return fail_raw(u, err);
+  u->compressed = ocb_la->filter_code(u->raw, 0) != ARCHIVE_FILTER_NONE;
+  return 0;
+}
+
 static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
   ocb_untar *u;
   if (ocb_la_load(err) < 0) {
@@ -60,8 +113,9 @@ static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
     return NULL;
   }
   u = calloc(1, sizeof *u);
-  if (!u || !(u->what = strdup(what)) || !(u->buf = malloc(CHUNK)) || !(u->data = malloc(CHUNK)) ||
-      !(u->h = ocb_sha256_new()) || !(u->a = ocb_la->read_new())) {
+  if (!u || !(u->what = strdup(what)) || !(u->buf = malloc(CHUNK)) || !(u->plain = malloc(CHUNK)) ||
+      !(u->data = malloc(CHUNK)) || !(u->h = ocb_sha256_new()) || !(u->hp = ocb_sha256_new()) ||
+      !(u->raw = ocb_la->read_new()) || !(u->a = ocb_la->read_new())) {
     ocb_errno(err, ENOMEM, what);
     if (u) u->fd = -1;
     ocb_untar_close(u);
@@ -69,14 +123,12 @@ static ocb_untar *untar_open(int fd, const char *what, int more, ocb_err *err) {
     return NULL;
   }
   u->fd = fd;
-  ocb_la->read_support_format_tar(u->a);
-  ocb_la->read_support_filter_gzip(u->a);
-  ocb_la->read_support_filter_zstd(u->a);
-  if (more) {
-    ocb_la->read_support_filter_bzip2(u->a);
-    ocb_la->read_support_filter_xz(u->a);
+  if (open_raw(u, more, err) < 0) {
+    ocb_untar_close(u);
+    return NULL;
   }
-  if (ocb_la->read_open(u->a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
+  ocb_la->read_support_format_tar(u->a);
+  if (ocb_la->read_open(u->a, u, NULL, plain_cb, NULL) != ARCHIVE_OK) {
     fail(u, err);
     ocb_untar_close(u);
     return NULL;
@@ -99,8 +151,11 @@ ocb_untar *ocb_untar_open_any(int fd, const char *what, ocb_err *err) {
 void ocb_untar_close(ocb_untar *u) {
   if (!u) return;
   if (u->a) ocb_la->read_free(u->a);
+  if (u->raw) ocb_la->read_free(u->raw);
   if (u->fd >= 0) close(u->fd);
   ocb_sha256_free(u->h);
+  ocb_sha256_free(u->hp);
+  free(u->plain);
   free(u->buf);
   free(u->data);
   free(u->what);
@@ -150,18 +205,35 @@ int ocb_untar_data(ocb_untar *u, ocb_out_fn out, void *ud, ocb_err *err) {
   }
 }
 
-int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size, ocb_err *err) {
+int ocb_untar_finish(ocb_untar *u, char digest[OCB_DIGEST_BUF], uint64_t *size,
+                     char plain[OCB_DIGEST_BUF], ocb_err *err) {
   char rest[4096];
   ssize_t n;
-  /* What follows the end-of-archive blocks counts too: the digest is of
-   * the whole input. */
+  uint64_t after = 0;
+  /* What follows the end-of-archive blocks counts too: the digests are of
+   * the whole tar stream and the whole input. */
+  while (u->compressed && !u->raw_end) {
+    la_ssize_t m = ocb_la->read_data(u->raw, u->plain, CHUNK);
+    if (m < 0) return fail_raw(u, err);
+    if (m == 0) break;
+    if ((after += (uint64_t)m) > MAX_TRAILER)
+      return ocb_errf(err, "TOOBIG", "more than %u MiB after the end of the archive: %s",
+                      MAX_TRAILER >> 20, u->what);
+    ocb_sha256_update(u->hp, u->plain, (size_t)m);
+  }
   while ((n = read(u->fd, rest, sizeof rest)) != 0) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ocb_errno(err, errno, u->what);
     ocb_sha256_update(u->h, rest, (size_t)n);
-    u->raw += (uint64_t)n;
+    u->raw_n += (uint64_t)n;
   }
   ocb_sha256_final(u->h, digest);
-  *size = u->raw;
+  if (plain) {
+    if (u->compressed)
+      ocb_sha256_final(u->hp, plain);
+    else
+      memcpy(plain, digest, OCB_DIGEST_BUF);
+  }
+  *size = u->raw_n;
   return 0;
 }

@@ -3,7 +3,7 @@
  * max={bytes per pattern of capture}, go_window=} -> spec, checked once:
  * what a layer
  * job's `catalog` option records and captures (see layer/catalog.c), and
- * spec:blob(store, digest [, on_capture]) -> records, size | nil, msg,
+ * spec:blob(store, digest [, on_capture [, diff_id]]) -> records, size | nil, msg,
  * code: the same, reading a layer blob of the store once (its digest
  * checked). on_capture(c) is called on this thread with {path=, data=,
  * size=, mode=, cut=, kind= "prefix" | "goinfo"}; an error it raises is
@@ -115,11 +115,12 @@ int ocb_l_catalog_gc(lua_State *L) {
   return 0;
 }
 
-/* spec:blob(store, digest [, on_capture]) */
+/* spec:blob(store, digest [, on_capture [, diff_id]]) */
 int ocb_l_catspec_blob(lua_State *L) {
   const ocb_catalog_spec *spec = ocb_checkcatspec(L, 1);
   ocb_store *s = ocb_checkstore(L, 2);
   const char *digest = luaL_checkstring(L, 3);
+  const char *diff_id = luaL_optstring(L, 5, NULL);
   Capt k = {L, 0, 0};
   LCat *box;
   uint64_t size = 0;
@@ -128,13 +129,13 @@ int ocb_l_catspec_blob(lua_State *L) {
   ocb_err err;
   if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TFUNCTION);
   k.fn = lua_isnoneornil(L, 4) ? 0 : 4;
-  lua_settop(L, 4);
+  lua_settop(L, 5);
   luaL_checkstack(L, 8, "catalog");
   box = lua_newuserdatauv(L, sizeof *box, 0);
   box->c = NULL;
   luaL_setmetatable(L, OCB_CATALOG_T);
   if (!(box->c = ocb_catalog_new(spec, on_capture, &k, &err))) return ocb_pushfail(L, &err);
-  if (ocb_catalog_blob(box->c, s, digest, &size, &err) < 0) {
+  if (ocb_catalog_blob(box->c, s, digest, diff_id, &size, &err) < 0) {
     ocb_catalog_free(box->c);
     box->c = NULL;
     if (k.failed) return lua_error(L); /* the callback's own error, on top */

@@ -10,8 +10,9 @@
  * against digest and size when given; reader:to_file(path) -> size: the
  * body as a new file (0600, never over an existing one; removed when the
  * write fails; a sparse entry's trailing hole stays a hole);
- * reader:finish() -> digest, size of the whole raw input. Names are
- * returned as stored: callers check them.
+ * reader:finish() -> digest, size of the whole raw input, and the digest
+ * of the tar stream it held (a layer's diff_id). Names are returned as
+ * stored: callers check them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -280,16 +281,18 @@ int ocb_l_tarr_unpack(lua_State *L) {
   return 1;
 }
 
-/* reader:finish() -> digest, size of the whole input | nil, msg, code */
+/* reader:finish() -> digest, size of the whole input, digest of the tar
+ * stream it held (the diff_id of a layer) | nil, msg, code */
 int ocb_l_tarr_finish(lua_State *L) {
   LUntar *r = check_reader(L);
-  char digest[OCB_DIGEST_BUF];
+  char digest[OCB_DIGEST_BUF], plain[OCB_DIGEST_BUF];
   uint64_t size;
   ocb_err err;
-  if (ocb_untar_finish(r->u, digest, &size, &err) < 0) return ocb_pushfail(L, &err);
+  if (ocb_untar_finish(r->u, digest, &size, plain, &err) < 0) return ocb_pushfail(L, &err);
   lua_pushstring(L, digest);
   lua_pushinteger(L, (lua_Integer)size);
-  return 2;
+  lua_pushstring(L, plain);
+  return 3;
 }
 
 int ocb_l_tarr_gc(lua_State *L) {

@@ -103,12 +103,13 @@ function M.base(b, st, actx)
   if b.analyses then return true end
   local list = {}
   for i, l in ipairs(b.layers) do
-    local a, read, code = catalog.blob(st, l, actx.settings)
+    local diff_id = b.config.rootfs.diff_ids[i]
+    local a, read, code = catalog.blob(st, l, actx.settings, diff_id)
     if not a then return nil, ("base image %s: layer %d: %s"):format(b.from, i, read), code end
     if read then
       -- what the build's view of the base needs, from the same read
       b.verified[l.digest] = true
-      require("ocibuild.build.base").remember(st, l, catalog.entries(a.records))
+      require("ocibuild.build.base").remember(st, l, catalog.entries(a.records), diff_id)
     end
     list[i] = a
   end

@@ -183,13 +183,13 @@ function M.layer(st, r, c, settings)
 end
 
 --- The analysis of a layer blob of st (a descriptor): noted, else read
--- once (its digest and size checked: the caller may count it verified,
--- the second result true).
-function M.blob(st, l, settings)
+-- once (its digest and size checked, and its tar's digest against diff_id
+-- when given: the caller may count it verified, the second result true).
+function M.blob(st, l, settings, diff_id)
   local a = M.noted(st, l.digest, settings)
   if a then return a, false end
   local c = detect.collector()
-  local rec, size, code = settings.blob_spec:blob(st.core, l.digest, c.add)
+  local rec, size, code = settings.blob_spec:blob(st.core, l.digest, c.add, diff_id)
   if not rec then return nil, ("layer %s: %s"):format(l.digest, size), code end
   if size ~= l.size then
     return nil, ("layer %s: %d bytes, its descriptor says %d"):format(l.digest, size, l.size), "BADSIZE"

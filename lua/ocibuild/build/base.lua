@@ -131,8 +131,9 @@ end
 local TYPES = { dir = "d", file = "f", hardlink = "f", symlink = "l" }
 
 -- Reads the entries of one layer of st, verifying the blob's size and
--- digest from the same bytes. Returns {{p=, t=, target=}, ...}.
-local function read_layer(st, l, what)
+-- digest, and the digest of its tar against diff_id, from the same bytes.
+-- Returns {{p=, t=, target=}, ...}.
+local function read_layer(st, l, what, diff_id)
   local r, err, code = core.tar_reader(st.core, l.digest)
   if not r then return nil, ("%s: %s"):format(what, err), code end
   local list = {}
@@ -152,35 +153,41 @@ local function read_layer(st, l, what)
       list[#list + 1] = { p = p, t = t, target = t == "l" and e.target or nil }
     end
   end
-  local dg, size = r:finish()
+  local dg, size, plain = r:finish()
   r:close()
   if not dg then return nil, ("%s: %s"):format(what, size), code end
   if size ~= l.size then
-    return nil, ("%s: BADSIZE: expected %d bytes, read %d"):format(what, l.size, size), "BADSIZE"
+    return nil, ("%s: %d bytes, its descriptor says %d"):format(what, size, l.size), "BADSIZE"
   end
   if dg ~= l.digest then
-    return nil, ("%s: BADDIGEST: expected %s, got %s"):format(what, l.digest, dg), "BADDIGEST"
+    return nil, ("%s: its bytes hash to %s"):format(what, dg), "BADDIGEST"
+  end
+  if plain ~= diff_id then
+    return nil, ("%s: its tar has digest %s, but the image's config says diff_id %s"):format(what, plain,
+      tostring(diff_id)), "BADDIGEST"
   end
   return list
 end
 
--- A layer's entries as a note of the store: a header, then per entry its
--- type letter, path, NUL, symlink target, NUL.
+-- A layer's entries as a note of the store: a header (the blob's digest
+-- and the diff_id its tar was found to have), then per entry its type
+-- letter, path, NUL, symlink target, NUL.
 local NOTE = "entries"
-local HEAD = "ocibuild-entries 1 %s %d\n"
+local HEAD = "ocibuild-entries 2 %s %s %d\n"
 
-local function encode(l, list)
-  local out = { HEAD:format(l.digest, #list) }
+local function encode(l, diff_id, list)
+  local out = { HEAD:format(l.digest, diff_id, #list) }
   for i, e in ipairs(list) do out[i + 1] = e.t .. e.p .. "\0" .. (e.target or "") .. "\0" end
   return table.concat(out)
 end
 
--- The entries a note of st holds for layer l, or nil (none, or not ours).
-local function noted(st, l)
+-- The entries a note of st holds for layer l with diff_id, or nil (none,
+-- not ours, or of a read that found another diff_id).
+local function noted(st, l, diff_id)
   local data = st.core:note_read(NOTE, l.digest)
   if not data then return nil end
-  local dg, n = data:match("^ocibuild%-entries 1 (%S+) (%d+)\n")
-  if dg ~= l.digest then return nil end
+  local dg, di, n = data:match("^ocibuild%-entries 2 (%S+) (%S+) (%d+)\n")
+  if dg ~= l.digest or di ~= diff_id then return nil end
   local list = {}
   for t, p, target in data:gmatch("([dflo])([^%z]*)%z([^%z]*)%z", #data:match("^[^\n]*\n") + 1) do
     list[#list + 1] = { p = p, t = t, target = t == "l" and target or nil }
@@ -198,37 +205,40 @@ function M.verify(b, st, entries)
   local out = {}
   for i, l in ipairs(b.layers) do
     local what = ("base image %s: layer %d (%s)"):format(b.from, i, l.digest)
-    if entries and not read_cache[l.digest] then
-      read_cache[l.digest] = noted(st, l)
+    local diff_id = b.config.rootfs.diff_ids[i]
+    local key = l.digest .. " " .. tostring(diff_id)
+    if entries and not read_cache[key] then
+      read_cache[key] = noted(st, l, diff_id)
     end
-    if entries and not read_cache[l.digest] then
-      local list, err, code = read_layer(st, l, what)
+    if entries and not read_cache[key] then
+      local list, err, code = read_layer(st, l, what, diff_id)
       if not list then return nil, err, code end
-      read_cache[l.digest] = list
+      read_cache[key] = list
       b.verified[l.digest] = true
-      st.core:note_write(NOTE, l.digest, encode(l, list)) -- a cache: a failure costs a read next time
+      st.core:note_write(NOTE, l.digest, encode(l, diff_id, list)) -- a cache: a failure costs a read next time
     end
     if not b.verified[l.digest] then
       local ok, err, code = st:verify_blob(l.digest, l.size)
       if not ok then return nil, ("%s: %s"):format(what, err), code end
       b.verified[l.digest] = true
     end
-    out[i] = read_cache[l.digest]
+    out[i] = read_cache[key]
   end
   return out
 end
 
 --- Takes the entries of layer l of st as read elsewhere from its blob
--- (an SBOM's one read of a base layer, ocibuild.attest.catalog), as
--- verify would have read them: kept for this process and noted.
-function M.remember(st, l, list)
+-- (an SBOM's one read of a base layer, ocibuild.attest.catalog, which
+-- found its tar's digest to be diff_id), as verify would have read them:
+-- kept for this process and noted.
+function M.remember(st, l, list, diff_id)
   for _, e in ipairs(list) do e.p = clean(e.p) end
   local kept = {}
   for _, e in ipairs(list) do
     if e.p then kept[#kept + 1] = e end
   end
-  read_cache[l.digest] = kept
-  st.core:note_write(NOTE, l.digest, encode(l, kept)) -- a cache, as in verify
+  read_cache[l.digest .. " " .. diff_id] = kept
+  st.core:note_write(NOTE, l.digest, encode(l, diff_id, kept)) -- a cache, as in verify
 end
 
 --- The layer descriptor to write in a manifest built on the base: the

@@ -60,7 +60,13 @@ local function checker(st, found)
       end
       return true
     end,
-    done = function(d, role, m)
+    done = function(d, role, m, where)
+      if role == "manifest" and walk.role(m.config, "config") == "config" then
+        local c, err, code = st:read_doc(m.config, "config", where)
+        if not c then return nil, err, code end
+        local why = doc.image_mismatch(m, c)
+        if why then return nil, ("%s: manifest %s has %s"):format(where, d.digest, why), "BADDOC" end
+      end
       if role == "manifest" then
         local layers = {}
         for i, l in ipairs(m.layers) do layers[i] = l.digest end
@@ -145,16 +151,41 @@ end
 
 local GZIP, ZSTD = "\31\139", "\40\181\47\253"
 
+-- The digest of the tar a compressed layer blob of st holds, read through
+-- to its end; or nil, msg, code.
+local function tar_digest(st, digest)
+  local r <close>, err, code = core.tar_reader(st.core, digest)
+  if not r then return nil, err, code end
+  repeat
+    local e
+    e, err, code = r:next()
+    if not e and err then return nil, err, code end
+  until not e
+  local _, size, plain = r:finish()
+  if not plain then return nil, size, "ARCHIVE" end
+  return plain
+end
+
 -- The media type of a docker archive's layer blob: the tar itself when it
--- is its diff_id, else gzip or zstd by its first bytes.
+-- is its diff_id, else gzip or zstd by its first bytes, holding a tar
+-- whose digest is the diff_id (the only claim such an archive makes about
+-- its layers).
 local function layer_type(st, f, diff_id, at)
   if f.digest == diff_id then return media.LAYER.none end
   local h = io.open(assert(st:blob_path(f.digest)), "rb")
   local head = h and h:read(4) or ""
   if h then h:close() end
-  if head:sub(1, 2) == GZIP then return media.LAYER.gzip end
-  if head == ZSTD then return media.LAYER.zstd end
-  return nil, ("%s: layer %s is neither its diff_id %s nor gzip or zstd"):format(at, f.digest, diff_id), "BADDOC"
+  local mt = head:sub(1, 2) == GZIP and media.LAYER.gzip or head == ZSTD and media.LAYER.zstd
+  if not mt then
+    return nil, ("%s: layer %s is neither its diff_id %s nor gzip or zstd"):format(at, f.digest, diff_id), "BADDOC"
+  end
+  local plain, err, code = tar_digest(st, f.digest)
+  if not plain then return nil, ("%s: layer %s: %s"):format(at, f.digest, err), code end
+  if plain ~= diff_id then
+    return nil, ("%s: layer %s holds a tar of digest %s, but the config says diff_id %s"):format(at, f.digest,
+      plain, diff_id), "BADDIGEST"
+  end
+  return mt
 end
 
 --- The images of a docker archive t (manifest.json) in the store st: a

@@ -267,4 +267,15 @@ function M.read_config(text, where)
   return c
 end
 
+--- nil, or what is wrong between an image manifest m and its image config
+-- c (both decoded): a layer count other than its diff_ids'. (Signatures
+-- and attestations have an image config too, and layers of their own
+-- media types.)
+function M.image_mismatch(m, c)
+  if #c.rootfs.diff_ids ~= #m.layers then
+    return ("%d layers, its config %s lists %d diff_ids"):format(#m.layers, m.config.digest, #c.rootfs.diff_ids)
+  end
+  return nil
+end
+
 return M

@@ -101,10 +101,8 @@ local function check_image(g, document, blob, problem)
       if role == "index" then return check_attestations(d, m, problem) end
       if d.digest == g.digest then config = m.config.digest end
       local c = walk.role(m.config, "config") == "config" and document(m.config, "config").m
-      if c and #c.rootfs.diff_ids ~= #m.layers then
-        problem(("manifest %s has %d layers, its config %s lists %d diff_ids"):format(d.digest, #m.layers,
-          m.config.digest, #c.rootfs.diff_ids))
-      end
+      local why = c and doc.image_mismatch(m, c)
+      if why then problem(("manifest %s has %s"):format(d.digest, why)) end
       return true
     end,
   }
