@@ -127,12 +127,36 @@ local function list_of(v, name, kind)
   return copy
 end
 
+-- The first string of v (a key or a value, at any depth) that is not
+-- UTF-8, which no JSON document may hold; or nil.
+local function not_utf8(v)
+  if type(v) == "string" then return not utf8.len(v) and v or nil end
+  if type(v) == "table" then
+    for k, x in pairs(v) do
+      local bad = not_utf8(k) or not_utf8(x)
+      if bad then return bad end
+    end
+  end
+  return nil
+end
+
+--- nil, or a message saying that what (named `name`) holds a string that
+-- is not UTF-8.
+function M.utf8_check(v, name)
+  local bad = not_utf8(v)
+  return bad and ("%s: %s is not valid UTF-8"):format(name, check.show(bad)) or nil
+end
+
 --- Checks the fields of t and merges them into cfg (from M.new), labels
 -- into labels. Returns cfg.
 function M.set(cfg, t, labels)
   if type(t) ~= "table" then return nil, "config needs a table", "BADVALUE" end
   local ok, err = check.keys(t, M.FIELDS, "config")
   if not ok then return nil, err, "BADVALUE" end
+  for _, k in ipairs(M.FIELDS) do
+    err = M.utf8_check(t[k], "config." .. k)
+    if err then return nil, err, "BADVALUE" end
+  end
   if t.stop_signal ~= nil and t.stopsignal ~= nil then
     return nil, "config: give stop_signal or stopsignal (the same field), not both", "BADVALUE"
   end
@@ -185,6 +209,8 @@ end
 function M.label(labels, k, v)
   if type(k) ~= "string" or type(v) ~= "string" then return nil, "label keys and values must be strings", "BADVALUE" end
   if k == "" then return nil, "label key must not be empty", "BADVALUE" end
+  local err = M.utf8_check(k, "label key") or M.utf8_check(v, ("label %s"):format(check.show(k)))
+  if err then return nil, err, "BADVALUE" end
   labels[k] = v
   return labels
 end
@@ -208,6 +234,8 @@ function M.annotations(into, t)
   for _, s in ipairs(M.SHORT) do short[s] = true end
   for k, v in pairs(t) do
     if type(k) ~= "string" or k == "" then return nil, "annotations: keys must be non-empty strings", "BADVALUE" end
+    local bad = M.utf8_check(k, "annotations") or M.utf8_check(v, ("annotations: %s"):format(check.show(k)))
+    if bad then return nil, bad, "BADVALUE" end
     local key = k
     if not k:find(".", 1, true) then
       if not short[k] then

@@ -63,7 +63,7 @@ function M.spec(spec, where)
     c.chmod_text = spec.chmod
   end
   if spec.chown ~= nil and spec.chown ~= "" then
-    if type(spec.chown) ~= "string" or not spec.chown:match("^[^:]+:?[^:]*$") or spec.chown:sub(-1) == ":" then
+    if type(spec.chown) ~= "string" or not spec.chown:match("^[^:]*:?[^:]*$") then
       return nil, ("copy: bad chown %s: expected user[:group]"):format(check.show(spec.chown)), "BADVALUE"
     end
     c.chown = spec.chown

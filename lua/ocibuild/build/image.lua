@@ -135,6 +135,9 @@ function M:mkdir(spec, where)
   if type(spec) ~= "table" or type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then
     return nil, "mkdir needs { path = <absolute path> }", "BADVALUE"
   end
+  local bad = config.utf8_check(spec.path, "mkdir") or config.utf8_check(spec.created_by, "mkdir: created_by")
+    or config.utf8_check(spec.comment, "mkdir: comment")
+  if bad then return nil, bad, "BADVALUE" end
   local comps = view.split(spec.path)
   for _, c in ipairs(comps) do
     if c == ".." or c:sub(1, 4) == ".wh." then
@@ -153,6 +156,8 @@ function M:history(h)
       or (h.comment ~= nil and type(h.comment) ~= "string") then
     return nil, "history needs { created_by = \"...\", comment = \"...\" }", "BADVALUE"
   end
+  local bad = config.utf8_check(h.created_by, "history: created_by") or config.utf8_check(h.comment, "history: comment")
+  if bad then return nil, bad, "BADVALUE" end
   self.steps[#self.steps + 1] = { kind = "history", created_by = h.created_by, comment = h.comment }
   return self
 end
@@ -457,8 +462,7 @@ function M:build_in(st, ctx, tmp)
   local cdoc = doc.config { platform = p, created = self.created, config = cc, base = b and b.config,
     layers = history, author = self.author }
   local ok, ctext = pcall(doc.encode, cdoc)
-  if not ok then return nil, ("base image %s: its config cannot be written back: %s"):format(self.from, ctext),
-    "BADDOC", self.where end
+  if not ok then return nil, ("the image config cannot be written: %s"):format(ctext), "BADDOC", self.where end
   -- what its own reader (and a registry) would refuse is never stored
   ok, err, code = doc.fits("config", cdoc, ctext)
   if not ok then return nil, err, code, self.where end

@@ -58,11 +58,14 @@ end
 -- the image's /etc/passwd or /etc/group (nil when it has none, and why
 -- when it has one it cannot read); strict:
 -- a name that is not there is an error (else, as BuildKit does, id 0,
--- and a warning through warn). Returns uid, gid, or nil, msg.
+-- and a warning through warn). An empty user is id 0 and an empty group
+-- the user's (":50" is 0:50, "50:" is 50:50), as in BuildKit. Returns
+-- uid, gid, or nil, msg.
 function M.owner(spec, read, strict, warn)
   local u, g = spec:match("^([^:]*):(.*)$")
   u = u or spec
-  if u == "" or g == "" then return nil, ("bad owner %q: expected user[:group]"):format(spec), "BADVALUE" end
+  -- as BuildKit reads them: no user is id 0, no group the user's
+  if g == "" then g = nil end
   local dbs, unread = {}, {}
   local function db(kind)
     if dbs[kind] == nil then
@@ -80,7 +83,7 @@ function M.owner(spec, read, strict, warn)
     if warn then warn(why .. "; using id 0") end
     return 0
   end
-  local uid = id_of(u)
+  local uid = u == "" and 0 or id_of(u)
   local gid
   if uid then
     gid = uid

@@ -14,11 +14,15 @@ local M = {}
 M.DIR_ONLY = { "dest", "from", "env", "entrypoint", "cmd", "workdir", "user", "expose", "volume", "stop-signal",
   "exclude", "compression", "level", "jobs", "mtime", "mode", "owner" }
 
---- The Dockerfile to build: -f's, or CONTEXT/Dockerfile (or
--- Containerfile) unless --as-layer. Returns path, display name, or nil
--- (build the folder), or nil, msg for a -f that cannot be read. shown:
--- the context as messages name it (default: the folder).
+--- How messages name a Dockerfile read from standard input (-f -).
+M.STDIN = "<stdin>"
+
+--- The Dockerfile to build: -f's ("-" for standard input), or
+-- CONTEXT/Dockerfile (or Containerfile) unless --as-layer. Returns path,
+-- display name, or nil (build the folder). shown: the context as messages
+-- name it (default: the folder).
 function M.choose(opts, context, shown)
+  if opts.file == "-" then return "-", M.STDIN end
   if opts.file then return path.abs(opts.file), opts.file end
   if opts["as-layer"] then return nil end
   local found = dockerfile.find(context)
@@ -51,8 +55,15 @@ function M.args(opts, context, file, display)
   local annotations
   annotations, err = getopt.pairs(opts.annotation, "annotation")
   if not annotations then return getopt.usage_error(err, "build") end
-  return { dockerfile = { file = file, display = display, context = context, args = args, target = opts.target,
-    platform = opts.platform }, labels = labels, annotations = annotations }
+  local text
+  if file == "-" then
+    file, text = nil, io.stdin:read(dockerfile.MAX_FILE + 1) or ""
+    if #text > dockerfile.MAX_FILE then
+      return nil, ("%s: the Dockerfile is larger than %d MiB"):format(display, dockerfile.MAX_FILE >> 20), "TOOBIG"
+    end
+  end
+  return { dockerfile = { file = file, text = text, display = display, context = context, args = args,
+    target = opts.target, platform = opts.platform }, labels = labels, annotations = annotations }
 end
 
 return M

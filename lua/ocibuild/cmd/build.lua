@@ -42,7 +42,8 @@ FILE.dockerignore beside the Dockerfile, else CONTEXT/.dockerignore.
 
 Dockerfile options:
   -f, --file FILE        the Dockerfile (default CONTEXT/Dockerfile, then
-                         CONTEXT/Containerfile)
+                         CONTEXT/Containerfile); - reads it from standard
+                         input (CONTEXT/.dockerignore applies)
   --build-arg K=V        a value for an ARG (repeatable; K alone takes $K)
   --target STAGE         build that stage (default: the last)
   --platform P[,P...]    one image per platform, in an index when several
@@ -219,6 +220,10 @@ function M.run(argv, g)
   end
   local cache, cerr = reg_cli.cache(opts)
   if not cache then return getopt.usage_error(cerr, "build") end
+  if opts.file == "-" and (rest[1] == "-" or opts["password-stdin"]) then
+    return getopt.usage_error(("-f - reads the Dockerfile from standard input: %s cannot")
+      :format(rest[1] == "-" and "the context -" or "--password-stdin"), "build")
+  end
   if rest[1] ~= "-" then return build(opts, rest[1], cache, g) end
   if opts["password-stdin"] then
     return getopt.usage_error("build - reads the context from standard input: --password-stdin cannot", "build")

@@ -102,7 +102,7 @@ local function base_of(s, store, ctx, o, want)
 end
 
 -- Dispatches stage s (its base already loaded) into a new image record.
-local function run_stage(s, base, o, plan)
+local function run_stage(s, base, o, plan, warn)
   -- a stage on a stage has its platform (as in BuildKit)
   local p = base.platform or s.platform or o.explicit
   local img = assert(image.new({ from = base.from, platform = p and platform.format(p) or nil }, o.dir))
@@ -110,7 +110,7 @@ local function run_stage(s, base, o, plan)
   img.base_annotation = base.annotation
   local d = { img = img, cfg = config.new(), labels = {}, env = base.env, workdir = base.workdir, user = base.user,
     shell = base.shell, args = {}, onbuild = {}, o = o, lex = plan.lex, file = o.file, global = plan.global,
-    from_stages = s.from_stages }
+    from_stages = s.from_stages, warn = warn }
   config.set(d.cfg, { onbuild = {} }, d.labels)
   if base.scratch or not base.env.values.PATH then
     dispatch.set_env(d.env, "PATH", d.env.values.PATH or M.DEFAULT_PATH)
@@ -155,7 +155,7 @@ function M.prepare(img, st, ctx, o, plan)
         b, err, code, where = base_of(s, st, ctx, o, s.platform or want)
         if not b then return nil, err, code, where end
       end
-      local sub, serr, code, where = run_stage(s, b, o, plan)
+      local sub, serr, code, where = run_stage(s, b, o, plan, ctx.warn)
       if not sub then return nil, serr, code, where end
       if s == plan.target then
         img.from, img.base_annotation, img.author = sub.from, sub.base_annotation, sub.author

@@ -62,8 +62,30 @@ function M.duration(n)
   return (neg and "-" or "") .. out
 end
 
+-- A value as BuildKit's Go code writes it into the config's JSON: bytes
+-- that are not UTF-8 become U+FFFD (and d.replaced says so, for a warning).
+local function go_value(d, v)
+  if type(v) == "string" then
+    local s, changed = text.go_json(v)
+    d.replaced = d.replaced or changed
+    return s
+  elseif type(v) == "table" then
+    local out = {}
+    for k, x in pairs(v) do out[go_value(d, k)] = go_value(d, x) end
+    return out
+  end
+  return v
+end
+
+-- Config settings t of the instruction: true, or nil, msg, code.
+local function set(d, t)
+  local ok, err = config.set(d.cfg, go_value(d, t), d.labels)
+  if not ok then return nil, err, "BADDOCKERFILE" end
+  return true
+end
+
 local function history(d, created_by)
-  d.img:history { created_by = created_by, comment = M.COMMENT }
+  d.img:history { created_by = go_value(d, created_by), comment = M.COMMENT }
 end
 
 -- ---- the environment ----
@@ -114,8 +136,8 @@ function D.env(d, c)
       return nil, ("ENV names can not be blank or hold '=': %q"):format(kv[1]), "BADDOCKERFILE"
     end
     set_env(d.env, kv[1], kv[2])
-    local ok, err = config.set(d.cfg, { env = { kv[1] .. "=" .. kv[2] } }, d.labels)
-    if not ok then return nil, err, "BADDOCKERFILE" end
+    local ok, err, code = set(d, { env = { kv[1] .. "=" .. kv[2] } })
+    if not ok then return nil, err, code end
     parts[#parts + 1] = kv[1] .. "=" .. kv[2]
   end
   history(d, "ENV " .. table.concat(parts, " "))
@@ -127,7 +149,7 @@ function D.label(d, c)
   for _, p in ipairs(c.pairs) do
     local k, v, code = expand_pair(d, p)
     if not k then return nil, v, code end
-    local ok, err = config.label(d.labels, k, v)
+    local ok, err = config.label(d.labels, go_value(d, k), go_value(d, v))
     if not ok then return nil, err, "BADDOCKERFILE" end
     parts[#parts + 1] = k .. "=" .. v
   end
@@ -136,7 +158,7 @@ function D.label(d, c)
 end
 
 function D.maintainer(d, c)
-  d.img.author = c.value
+  d.img.author = go_value(d, c.value)
   history(d, "MAINTAINER " .. c.value)
   return true
 end
@@ -154,11 +176,15 @@ function D.workdir(d, c)
   local p, err = expand(d, c.path)
   if not p then return nil, err, "BADDOCKERFILE" end
   if p == "" then return nil, "normalizing workdir: cannot normalize empty path", "BADDOCKERFILE" end
+  if not utf8.len(p) then
+    return nil, ("WORKDIR %s is not valid UTF-8, which a layer's file names must be"):format(text.quote(p)),
+      "BADDOCKERFILE"
+  end
   local wd = p:sub(1, 1) == "/" and clean_abs(p) or clean_abs((d.workdir ~= "" and d.workdir or "/") .. "/" .. p)
   d.workdir = wd
-  local ok
-  ok, err = config.set(d.cfg, { workdir = wd }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, code
+  ok, err, code = set(d, { workdir = wd })
+  if not ok then return nil, err, code end
   if wd == "/" then
     history(d, "WORKDIR " .. wd)
     return true
@@ -171,9 +197,9 @@ function D.user(d, c)
   local u, err = expand(d, c.user)
   if not u then return nil, err, "BADDOCKERFILE" end
   d.user = u
-  local ok
-  ok, err = config.set(d.cfg, { user = u }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, code
+  ok, err, code = set(d, { user = u })
+  if not ok then return nil, err, code end
   history(d, "USER " .. u)
   return true
 end
@@ -211,8 +237,8 @@ function D.expose(d, c)
       table.move(list, 1, #list, #all + 1, all)
     end
   end
-  local ok, err = config.set(d.cfg, { ports = all }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, err, code = set(d, { ports = all })
+  if not ok then return nil, err, code end
   history(d, "EXPOSE " .. go_list(all))
   return true
 end
@@ -223,8 +249,9 @@ function D.volume(d, c)
   for _, v in ipairs(c.volumes) do
     if v == "" then return nil, "VOLUME specified can not be an empty string", "BADDOCKERFILE" end
   end
-  ok, err = config.set(d.cfg, { volumes = c.volumes }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local code
+  ok, err, code = set(d, { volumes = c.volumes })
+  if not ok then return nil, err, code end
   history(d, "VOLUME " .. go_list(c.volumes))
   return true
 end
@@ -242,9 +269,9 @@ function D.stopsignal(d, c)
   if (n and n <= 0) or (not n and not SIGNALS[s:upper():gsub("^SIG", "")]) then
     return nil, "Invalid signal: " .. s, "BADDOCKERFILE"
   end
-  local ok
-  ok, err = config.set(d.cfg, { stop_signal = s }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, code
+  ok, err, code = set(d, { stop_signal = s })
+  if not ok then return nil, err, code end
   history(d, "STOPSIGNAL " .. s)
   return true
 end
@@ -258,25 +285,26 @@ end
 
 function D.cmd(d, c)
   local args = c.shell and with_shell(d, c.cmd) or c.cmd
-  local ok, err = config.set(d.cfg, { cmd = #args > 0 and args or false, args_escaped = true }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, err, code = set(d, { cmd = #args > 0 and args or false, args_escaped = true })
+  if not ok then return nil, err, code end
   d.cmd_set = true
   history(d, "CMD " .. go_list(args, true))
   return true
 end
 
 function D.entrypoint(d, c)
-  local args = c.cmd and c.shell and with_shell(d, c.cmd) or c.cmd
-  local ok, err = config.set(d.cfg, { entrypoint = args or false }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  -- a bare ENTRYPOINT is the shell form of nothing, as in BuildKit
+  local args = c.shell and with_shell(d, c.cmd or {}) or c.cmd
+  local ok, err, code = set(d, { entrypoint = args or false })
+  if not ok then return nil, err, code end
   history(d, "ENTRYPOINT " .. go_list(args, true))
   return true
 end
 
 function D.healthcheck(d, c)
-  local ok, err = config.set(d.cfg, { healthcheck = { test = c.test, interval = c.interval, timeout = c.timeout,
-    start_period = c.start_period, start_interval = c.start_interval, retries = c.retries } }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, err, code = set(d, { healthcheck = { test = c.test, interval = c.interval, timeout = c.timeout,
+    start_period = c.start_period, start_interval = c.start_interval, retries = c.retries } })
+  if not ok then return nil, err, code end
   history(d, ("HEALTHCHECK {Test:%s Interval:%s Timeout:%s StartPeriod:%s StartInterval:%s Retries:%d}"):format(
     go_list(c.test), M.duration(c.interval or 0), M.duration(c.timeout or 0), M.duration(c.start_period or 0),
     M.duration(c.start_interval or 0), c.retries or 0))
@@ -285,15 +313,15 @@ end
 
 function D.shell(d, c)
   d.shell = c.shell
-  local ok, err = config.set(d.cfg, { shell = c.shell }, d.labels)
-  if not ok then return nil, err, "BADDOCKERFILE" end
+  local ok, err, code = set(d, { shell = c.shell })
+  if not ok then return nil, err, code end
   history(d, "SHELL " .. go_list(c.shell))
   return true
 end
 
 function D.onbuild(d, c)
   d.onbuild[#d.onbuild + 1] = c.expression
-  return config.set(d.cfg, { onbuild = d.onbuild }, d.labels)
+  return set(d, { onbuild = d.onbuild })
 end
 
 function D.arg(d, c)
@@ -346,6 +374,13 @@ local function copy(d, c, add)
   local dest
   dest, err = expand(d, c.dest)
   if not dest then return nil, err, "BADDOCKERFILE" end
+  for i = 0, #srcs do
+    local p = i == 0 and dest or srcs[i]
+    if not utf8.len(p) then
+      return nil, ("%s %s is not valid UTF-8, which a layer's file names must be"):format(name, text.quote(p)),
+        "BADDOCKERFILE"
+    end
+  end
   local spec = { dest = dest_path(d, dest), chown = chown, chmod = chmod, exclude = c.excludes, parents = c.parents,
     link = c.link and chmod == "", unpack = add and c.unpack ~= false, sources = {}, urls = {}, contents = {},
     comment = M.COMMENT }
@@ -391,7 +426,7 @@ local function copy(d, c, add)
     spec.contents[#spec.contents + 1] = { name = h.path, data = data }
   end
   msg[#msg + 1] = dest
-  spec.created_by = table.concat(msg, " ") .. " # buildkit"
+  spec.created_by = go_value(d, table.concat(msg, " ") .. " # buildkit")
   local from_stage = d.from_stages[c]
   if from_stage then
     spec.from, spec.platform = from_stage.result.desc.digest, require("ocibuild.oci.platform").format(
@@ -420,7 +455,13 @@ function M.dispatch(d, c)
   local fn = D[c.kind]
   if not fn then return nil, ("%s cannot be used here"):format(c.cmd_name), "BADDOCKERFILE" end
   d.where = ("%s:%d"):format(d.file, c.line)
-  return fn(d, c)
+  d.replaced = false
+  local ok, err, code = fn(d, c)
+  if ok and d.replaced and d.warn then
+    d.warn(("%s: %s holds bytes that are not UTF-8: each is written as U+FFFD, as BuildKit writes it"):format(
+      d.where, c.cmd_name))
+  end
+  return ok, err, code
 end
 
 M.set_env = set_env

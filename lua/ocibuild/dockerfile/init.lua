@@ -26,6 +26,7 @@ M.NAMES = { "Dockerfile", "Containerfile" }
 
 -- The largest Dockerfile read.
 local MAX_FILE = 16 << 20
+M.MAX_FILE = MAX_FILE
 
 --- The Dockerfile of the folder dir: the path of dir/Dockerfile or
 -- dir/Containerfile, or nil.
@@ -39,8 +40,8 @@ end
 --- The .dockerignore entries for a build: <file>.dockerignore beside the
 -- Dockerfile when there is one, else the context's .dockerignore.
 function M.ignore_entries(file, context)
-  local own = file .. ".dockerignore"
-  if core.stat(own) then return ignore.read(own) end
+  local own = file and file .. ".dockerignore"
+  if own and core.stat(own) then return ignore.read(own) end
   return ignore.read(context .. "/.dockerignore", context)
 end
 
@@ -63,14 +64,16 @@ local function references(context)
   end
 end
 
---- Reads and plans a Dockerfile. o: {file= (absolute), display= (how
+--- Reads and plans a Dockerfile. o: {file= (absolute) or text= (the
+-- Dockerfile itself; then CONTEXT/.dockerignore applies), display= (how
 -- messages name it), context= (absolute folder), args=, target=,
 -- platforms= (a list of "os/arch[/variant]", or nil for this machine's
 -- or the base's)}. Returns an ocibuild.build.image (one platform) or an
 -- ocibuild.build.index whose images build their stages when built.
 function M.load(o)
   local display = o.display or o.file
-  local text, err, code = core.read_file(o.file, { max = MAX_FILE })
+  local text, err, code = o.text, nil, nil
+  if not text then text, err, code = core.read_file(o.file, { max = MAX_FILE }) end
   if not text then return nil, ("%s: cannot read the Dockerfile: %s"):format(display, err), code end
   local tree
   tree, err, code = parser.parse(text, display)
@@ -97,7 +100,7 @@ function M.load(o)
   local host = platform.host()
   local imgs = {}
   -- what the provenance of the image names as its definition
-  local within = o.file:sub(1, #o.context + 1) == o.context .. "/"
+  local within = o.file and o.file:sub(1, #o.context + 1) == o.context .. "/"
   local def = { kind = "dockerfile", path = within and o.file:sub(#o.context + 2) or display,
     digest = core.sha256():update(text):digest(), args = o.args, target = o.target, context = o.context }
   for i = 1, math.max(#plats, 1) do

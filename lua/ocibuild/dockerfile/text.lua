@@ -41,6 +41,18 @@ function M.chars(s)
   return out
 end
 
+--- s as Go's encoding/json writes a string into a document (BuildKit's
+-- image config and history): each byte that is not part of a UTF-8
+-- character becomes U+FFFD. Returns it, and true when a byte was replaced.
+function M.go_json(s)
+  if utf8.len(s) then return s, false end
+  local cs = M.chars(s)
+  for i, c in ipairs(cs) do
+    if not M.code(c) then cs[i] = "\239\191\189" end
+  end
+  return table.concat(cs), true
+end
+
 local SPACE = { [0x09] = true, [0x0a] = true, [0x0b] = true, [0x0c] = true, [0x0d] = true, [0x20] = true,
   [0x85] = true, [0xa0] = true, [0x1680] = true, [0x2028] = true, [0x2029] = true, [0x202f] = true,
   [0x205f] = true, [0x3000] = true }

@@ -41,9 +41,9 @@ M.DIRECTORY_OPTIONS = { "context", "tag", "exclusions", "labels", "store", "arch
 
 --- The options of a Dockerfile build (oci.dockerfile, `ocibuild build
 -- -f`): context (default: the folder relative paths resolve against),
--- file, args (ARG values), target (a stage), platform ("os/arch", a list,
--- or "p1,p2").
-M.DOCKERFILE_OPTIONS = { "file", "context", "args", "target", "platform" }
+-- file, or text (the Dockerfile itself), args (ARG values), target (a
+-- stage), platform ("os/arch", a list, or "p1,p2").
+M.DOCKERFILE_OPTIONS = { "file", "text", "context", "args", "target", "platform" }
 
 --- Where `push` sends the image: a list of parsed references, or nil,
 -- msg, "BADREF".
@@ -176,7 +176,14 @@ function M.dockerfile(ctx, o)
     return nil, ("dockerfile: context %s is not a folder"):format(context), "ENOTDIR"
   end
   local file, display
-  if o.file ~= nil then
+  if o.text ~= nil then
+    if o.file ~= nil then return nil, "dockerfile: give file or text, not both", "BADVALUE" end
+    if type(o.text) ~= "string" then return nil, "dockerfile: text must be a string", "BADVALUE" end
+    if #o.text > dockerfile.MAX_FILE then
+      return nil, ("dockerfile: text is larger than %d MiB"):format(dockerfile.MAX_FILE >> 20), "TOOBIG"
+    end
+    display = o.display or "<text>"
+  elseif o.file ~= nil then
     if type(o.file) ~= "string" then return nil, "dockerfile: file must be a path", "BADVALUE" end
     file, err, code = ctx:path(o.file, "Dockerfile")
     display = o.display or o.file
@@ -188,9 +195,9 @@ function M.dockerfile(ctx, o)
     display = o.display or display
     file, err, code = ctx:path(file, "Dockerfile")
   end
-  if not file then return nil, err, code end
+  if not file and o.text == nil then return nil, err, code end
   if ctx.allow then
-    for _, ig in ipairs { file .. ".dockerignore", context .. "/.dockerignore" } do
+    for _, ig in ipairs { file and file .. ".dockerignore" or "", context .. "/.dockerignore" } do
       if core.stat(ig) then
         ok, err, code = ctx:path(ig, "ignore file")
         if not ok then return nil, err, code end
@@ -214,7 +221,7 @@ function M.dockerfile(ctx, o)
   if o.target ~= nil and type(o.target) ~= "string" then
     return nil, "dockerfile: target must be a stage name", "BADVALUE"
   end
-  return dockerfile.load { file = file, display = display, context = context, args = o.args,
+  return dockerfile.load { file = file, text = o.text, display = display, context = context, args = o.args,
     target = o.target, platforms = plats }
 end
 
