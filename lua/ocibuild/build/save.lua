@@ -90,9 +90,9 @@ function M.save(img, opts, ctx)
     st, err, code = ctx:open_store { create = true }
   end
   if not st then return nil, err, code end
-  if archive_path then
+  if archive_path and archive_path ~= "-" then
     -- again, now that the store exists: an output is never inside it
-    ok, err, code = output.check(archive_path)
+    ok, err, code = output.check(archive_path, true)
     if not ok then return nil, err, code end
   end
   -- index.json must be readable before any work, since tags go there last
@@ -115,14 +115,21 @@ function M.save(img, opts, ctx)
   built, err, code, where = img:build(st, { jobs = jobs, skip = M.skip(st.dir, archive_path),
     cache = opts.cache, cache_from = opts.cache_from, made = opts.made, registry = opts.registry,
     policy = ctx.policy, created = created, attest = actx,
-    on_event = ctx:sink() })
+    on_event = ctx:sink(), warn = function(msg) ctx:say(msg) end })
   if built and aspec then
     built, err, code = attest.attach(st, built, aspec, { tags = refs, started = started, finished = os.time(),
       epoch = img.sde, definition = opts.definition or img.definition or { kind = "flags", context = img.base } },
       created)
   end
+  -- The archive before the tags: a save that fails to write it leaves
+  -- the store as it was.
+  ok = built ~= nil
+  if built and out then ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event) end
   -- No tag: the image is listed untagged (`<none>`) until prune.
-  if built then ok, err, code = st:tag(built.desc, refs) end
+  if ok then
+    ok, err, code = st:tag(built.desc, refs)
+    if not ok and out and archive_path ~= "-" then os.remove(archive_path) end
+  end
   if not built or not ok then
     -- a failed save leaves the store as it was
     require("ocibuild.store.prune").rollback(st, hold, created)
@@ -136,11 +143,7 @@ function M.save(img, opts, ctx)
     result.signed, err, code = attest.sign_store(st, built.desc, refs, aspec)
     if not result.signed then return nil, err, code end
   end
-  if out then
-    ok, err, code = M.write_archive(st, built.desc, refs, out, ctx.on_event)
-    if not ok then return nil, err, code end
-    result.archive = archive_path
-  end
+  if out then result.archive = archive_path end
   events.emit(ctx.on_event, { type = "end", stage = "image", id = id, digest = result.digest,
     image_id = result.image_id, size = result.size, tags = tags, store = st.dir, path = result.archive })
   return result

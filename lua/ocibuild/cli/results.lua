@@ -53,7 +53,7 @@ function M.targets(opts)
       { "metadata", "metadata-file" } } do
     local key, opt = o[1], o[2]
     if opts[opt] then
-      local p, err, code = outfile.check(path.abs(opts[opt]))
+      local p, err, code = outfile.check(path.abs(opts[opt]), true)
       if not p then return nil, ("--%s: %s"):format(opt, err), code end
       t[key] = p
     end

@@ -17,8 +17,10 @@ local function layout_above(dir)
   end
 end
 
---- Checks that the file at p (absolute) may be written or replaced.
-function M.check(p)
+--- Checks that the file at p (absolute) may be written or replaced: not a
+-- symlink or anything but a file, not inside an image layout; with probe,
+-- in a folder where a new file can be made (checked by making one).
+function M.check(p, probe)
   local st = core.stat(p, true)
   if st and st.type == "symlink" then
     return nil, ("output %s is a symlink: refusing to follow or replace it"):format(p), "EEXIST"
@@ -31,6 +33,14 @@ function M.check(p)
   local layout = layout_above(real or dir)
   if layout then
     return nil, ("output %s is inside the image layout %s: refusing to write there"):format(p, layout), "EEXIST"
+  end
+  -- with probe: the file is written next to it, then renamed; a folder
+  -- that takes no new entry fails now, before any work, not once the
+  -- work is done
+  if probe then
+    local made, err, code = core.mkdtemp(dir .. "/.ocibuild-probe-")
+    if not made then return nil, ("output %s cannot be written: %s"):format(p, err), code end
+    core.rmdir(made)
   end
   return p
 end
