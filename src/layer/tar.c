@@ -327,7 +327,7 @@ static unsigned perm_of(const ocb_tar_policy *p, mode_t m) {
 static int64_t mtime_of(const ocb_tar_policy *p, const struct stat *st) {
   int64_t m;
   if (!p->keep_mtime) return p->mtime;
-  m = st->st_mtim.tv_sec < 0 ? 0 : (int64_t)st->st_mtim.tv_sec;
+  m = (int64_t)st->st_mtim.tv_sec; /* before 1970 too: a PAX mtime, as Go's tar writes it */
   return p->clamp && m > p->mtime ? p->mtime : m;
 }
 

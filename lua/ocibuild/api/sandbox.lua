@@ -199,6 +199,14 @@ function M.env(o)
     end
   end
   env.string.dump = M.forbidden("string.dump")
+  -- ("").dump reaches what strings' metatable indexes: a private copy
+  -- without dump, which no script can reach to change
+  local smt = debug.getmetatable("")
+  if smt.__index == string then
+    local methods = copy(string)
+    methods.dump = env.string.dump
+    smt.__index = methods
+  end
   local getenv = o.getenv or function() end
   env.os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,
     -- only the variables the user passed (--env): the others may hold secrets
@@ -254,10 +262,12 @@ function M.env(o)
       rel = rel:gsub("%.", "/")
       for _, cand in ipairs { rel .. ".lua", rel .. "/init.lua" } do
         local file = path.abs(cand, base)
+        -- allowed or not before found or not: a refusal tells nothing of
+        -- what lies outside
+        local ok, err = allow(file, "module")
+        if not ok then error(err, 2) end
         if core.stat(file) then
           if loading[name] then error(("module %q requires itself"):format(name), 2) end
-          local ok, err = allow(file, "module")
-          if not ok then error(err, 2) end
           local text
           text, err = core.read_file(file, { max = MAX_SOURCE })
           if not text then error(err, 2) end
