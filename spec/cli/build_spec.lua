@@ -98,6 +98,20 @@ describe("ocibuild build", function()
     assert.equal(1700000000, T.tar_entries(tar)[1].mtime)
   end)
 
+  it("keeps mtimes before 1970 and past 2242 with --mtime keep, as PAX records", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/past", "p")
+    T.write(d .. "/ctx/future", "f")
+    T.must(("touch -d 1950-01-01T00:00:00Z %s && touch -d 2300-01-01T00:00:00Z %s"):format(T.q(d .. "/ctx/past"),
+      T.q(d .. "/ctx/future")))
+    assert.equal(0, (T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "m:1", "--mtime", "keep")))
+    local times = {}
+    for _, e in ipairs(T.tar_entries(T.gunzip(T.image(d .. "/s", "m:1").layers[1], d .. "/l.tar"))) do
+      times[e.name] = math.tointeger(e.mtime)
+    end
+    assert.same({ future = 10413792000, past = -631152000 }, times)
+  end)
+
   it("records labels, platform and destination, and moves a tag to the new image", function()
     local d = T.tmpdir(finally)
     T.write(d .. "/ctx/f", "one")

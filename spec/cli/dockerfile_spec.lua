@@ -293,6 +293,67 @@ COPY --from=bins /out/app /usr/bin/${APP}
       err)
   end)
 
+  it("reads the Dockerfile from standard input with -f -, the context's .dockerignore applying", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/a.txt", "a\n")
+    T.write(d .. "/ctx/b.txt", "b\n")
+    T.write(d .. "/ctx/.dockerignore", "b.txt\n")
+    T.write(d .. "/in", "FROM scratch\nCOPY . /in/\n")
+    local cmd = ("%s --store %s build -f - -t s:1 %s < %s"):format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/ctx"),
+      T.q(d .. "/in"))
+    local code, out, err = T.sh(cmd)
+    assert.equal(0, code, out .. err)
+    local names = {}
+    for _, e in ipairs(T.tar_entries(image(d .. "/s", "s:1").layers[1])) do names[#names + 1] = e.name end
+    assert.same({ "in", "in/.dockerignore", "in/a.txt" }, names)
+    T.write(d .. "/in", "FROM scratch\nRUN make\n")
+    code, out, err = T.sh(cmd)
+    assert.same({ 2, "" }, { code, out })
+    assert.matches("^ocibuild: <stdin>:2: RUN is not supported", err)
+    code, out, err = T.sh(("%s --store %s build -f - - < %s"):format(T.q(T.bin), T.q(d .. "/s"), T.q(d .. "/in")))
+    assert.same({ 2, "" }, { code, out })
+    assert.matches("^ocibuild: %-f %- reads the Dockerfile from standard input: the context %- cannot", err)
+  end)
+
+  it("writes bytes that are not UTF-8 as U+FFFD in the config, as BuildKit does, with a warning; refuses them "
+    .. "in paths", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/a.txt", "a\n")
+    df(d .. "/ctx", 'FROM scratch\nENV A=x\xffy B=ok\nLABEL "k\xfe"=v\nCMD ["\xe2\x82"]\n')
+    local code, out, err = T.ocibuild("--store", d .. "/s", "build", "-t", "u:1", d .. "/ctx")
+    assert.equal(0, code, out .. err)
+    local c = image(d .. "/s", "u:1").config.config
+    assert.equal("A=x\239\191\189y", c.Env[2])
+    assert.equal("B=ok", c.Env[3])
+    assert.equal("v", c.Labels["k\239\191\189"])
+    -- a cut sequence in the JSON form: each of its bytes is one U+FFFD, as
+    -- Go's decoder reads it (utf8.DecodeRune)
+    assert.same({ "\239\191\189\239\191\189" }, c.Cmd)
+    for _, l in ipairs { 2, 3 } do
+      assert.matches(("Dockerfile:%d: %%a+ holds bytes that are not UTF%%-8: each is written as U%%+FFFD"):format(l),
+        err)
+    end
+    for _, t in ipairs { { "WORKDIR /w\xff\n", "WORKDIR" }, { "COPY a.txt /b\xff\n", "COPY" } } do
+      df(d .. "/ctx", "FROM scratch\n" .. t[1])
+      code, out, err = T.ocibuild("--store", d .. "/s", "build", "-t", "u:2", d .. "/ctx")
+      assert.same({ 2, "" }, { code, out })
+      assert.matches("Dockerfile:2: " .. t[2] .. ' "/%a\\xff" is not valid UTF%-8', err)
+    end
+  end)
+
+  it("reads --chown=:GID and --chown=UID: as BuildKit does, and a bare ENTRYPOINT as the shell form", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/a.txt", "a\n")
+    df(d .. "/ctx", "FROM scratch\nCOPY --chown=:50 a.txt /a\nCOPY --chown=7: a.txt /b\nENTRYPOINT\n")
+    local code, out, err = T.ocibuild("--store", d .. "/s", "build", "-t", "o:1", d .. "/ctx")
+    assert.equal(0, code, out .. err)
+    local img = image(d .. "/s", "o:1")
+    local e1, e2 = T.tar_entries(img.layers[1])[1], T.tar_entries(img.layers[2])[1]
+    assert.same({ "a", 0, 50 }, { e1.name, e1.uid, e1.gid })
+    assert.same({ "b", 7, 7 }, { e2.name, e2.uid, e2.gid })
+    assert.same({ "/bin/sh", "-c", "" }, img.config.config.Entrypoint)
+  end)
+
   it("fails at the COPY's line for a name the image does not have", function()
     local d = T.tmpdir(finally)
     T.write(d .. "/ctx/a.txt", "a\n")

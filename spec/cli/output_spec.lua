@@ -46,6 +46,29 @@ describe("ocibuild build -o", function()
     assert.is_false(T.exists(d .. "/new/b.tar"))
   end)
 
+  it("refuses, before any work, an output or result file no new file can be made beside; tags stay", function()
+    local d, s = fixture(finally)
+    T.write(d .. "/ctx/a.txt", "changed\n") -- a build that would move a:1
+    local before = T.fingerprint(s)
+    for _, args in ipairs {
+      { "-o", d .. "/none/x.tar" }, { "--iidfile", d .. "/none/id" }, { "--digestfile", d .. "/none/d" },
+      { "--metadata-file", d .. "/none/m.json" }, { "--iidfile", "/proc/version" },
+    } do
+      local code, o, err = T.ocibuild("--store", s, "build", d .. "/ctx", "-t", "a:1", args[1], args[2])
+      assert.same({ 1, "" }, { code, o })
+      assert.matches("cannot be written: ", err)
+      assert.equal(1, select(2, err:gsub("\n", "")), err)
+      assert.equal(before, T.fingerprint(s), args[1])
+    end
+    -- a script's save{archive=} alike
+    T.write(d .. "/build.lua", ('local img = oci.image {}\nimg:layer { context = "ctx" }\n'
+      .. 'return img:save { tag = "a:1", archive = %q }\n'):format(d .. "/none/x.tar"))
+    local code, _, err = T.ocibuild("--store", s, "run", d .. "/build.lua")
+    assert.equal(1, code, err)
+    assert.matches("cannot be written: ", err)
+    assert.equal(before, T.fingerprint(s))
+  end)
+
   it("refuses a symlink, a FIFO and a device, leaving each as it was", function()
     local d, s = fixture(finally)
     T.must(("ln -s %s %s && mkfifo %s"):format(T.q(d .. "/out/target"), T.q(d .. "/out/link"), T.q(d .. "/out/fifo")))

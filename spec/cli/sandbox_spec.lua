@@ -164,6 +164,13 @@ return img:save { tag = "fine:1" }
         .. "only Lua files in the script's folder can be required %s"):format(HINT))
       T.must(("ln -s %s %s"):format(T.q(p.outside .. "/lib.lua"), T.q(p.proj .. "/sneaky.lua")))
       fails(p, 'local x\nrequire "sneaky"\n', 2, outside(p, "module", p.proj .. "/sneaky.lua"))
+      -- through a symlinked folder: the same refusal whether the file
+      -- exists out there or not, so a script cannot probe the host
+      T.must(("ln -s %s %s"):format(T.q(p.outside), T.q(p.proj .. "/out")))
+      for _, name in ipairs { "lib", "nothere" } do
+        fails(p, ('local x\nrequire "out.%s"\n'):format(name), 2,
+          outside(p, "module", p.proj .. "/out/" .. name .. ".lua"))
+      end
     end)
 
     it("a required file is sandboxed too, with errors at its own line", function()

@@ -124,7 +124,8 @@ end
 function M.parse_json(rest)
   rest = text.trim_left(rest)
   if rest:sub(1, 1) ~= "[" then return nil end
-  local ok, v = pcall(json.decode, rest, "JSON form")
+  -- Go's decoder reads a byte that is not UTF-8 as U+FFFD
+  local ok, v = pcall(json.decode, (text.go_json(rest)), "JSON form")
   if not ok or v == nil or not json.is_array(v) then return nil end
   local out = {}
   for i, x in ipairs(v) do
