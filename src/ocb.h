@@ -139,6 +139,9 @@ void ocb_afile_abort(ocb_afile *f);
  * (ocb_afile_sweep) removes it with all it holds once nobody holds its
  * lock. */
 int ocb_adir_open(const char *tmpdir, const char *prefix, char **path, ocb_err *err);
+/* The folder path of ocb_adir_open is removed by its user: a signal no
+ * longer needs to. */
+void ocb_adir_done(const char *path);
 /* Removes the entry `name` of the folder open on at, and everything below
  * it (links are removed, never followed); counts the files removed and
  * their bytes. 0, or -1 with errno (what could be removed is). */

@@ -127,6 +127,31 @@ describe("ocibuild build -", function()
     assert.matches("build %- reads the context from standard input: %-%-password%-stdin cannot", err)
   end)
 
+  it("removes its folder, read-only folders and all, when stopped by SIGINT or SIGTERM while unpacking", function()
+    local d = T.tmpdir(finally)
+    T.must(("mkdir -p %s/c/ro/deep && head -c 3000000 /dev/urandom > %s/c/ro/deep/f && chmod 0555 %s/c/ro/deep %s/c/ro"
+      .. " && tar -C %s/c -cf %s/c.tar ."):format(T.q(d), T.q(d), T.q(d), T.q(d), T.q(d), T.q(d)))
+    for _, sig in ipairs { "INT", "TERM" } do
+      -- the stream stops short of its end, and stays open: the unpack waits
+      local code, _, err = T.sh(([[
+        rm -f %s/fifo; mkfifo %s/fifo
+        env --default-signal=INT %s --store %s build - -q < %s/fifo &
+        pid=$!
+        exec 3>%s/fifo
+        head -c 2000000 %s/c.tar >&3
+        i=0
+        until [ -n "$(ls -A %s/.ocibuild-tmp/*/ro/deep 2>/dev/null)" ]; do
+          i=$((i+1)); [ $i -gt 600 ] && { echo "no file appeared" >&2; kill -9 $pid; exit 99; }
+          sleep 0.05
+        done
+        kill -%s $pid; wait $pid; code=$?; exec 3>&-; exit $code]]):format(T.q(d), T.q(d), T.q(T.bin),
+        T.q(d .. "/s"), T.q(d), T.q(d), T.q(d), T.q(d .. "/s"), sig))
+      assert.equal(sig == "INT" and 130 or 143, code, err)
+      assert.not_equal(99, code, err)
+      assert.equal("", temps(d .. "/s"), sig)
+    end
+  end)
+
   it("leaves prune a killed build's folder to sweep, read-only folders and all", function()
     local d = T.tmpdir(finally)
     local c = ctx(d)

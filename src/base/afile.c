@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ocb.h"
@@ -26,13 +27,15 @@
  * the rule, because nothing else can work: a signal handler gets no
  * context, and the temps of every open writer (in whatever Lua state or
  * thread) must be removed when the process is told to stop. It holds only
- * paths; the handler only reads it and calls unlink(), which is
- * async-signal-safe. Changes happen with the handled signals blocked in the
- * changing thread and `busy` set, which a handler running on another
- * thread waits out.
+ * paths (of files, and of folders a build fills, ocb_adir_open's); the
+ * handler only reads it and calls async-signal-safe functions (unlink, and
+ * for a folder open, getdents64, unlinkat, rmdir). Changes happen with the
+ * handled signals blocked in the changing thread and `busy` set, which a
+ * handler running on another thread waits out.
  */
 typedef struct reg {
   char *path;
+  int dir; /* a folder, removed with all it holds */
   struct reg *prev, *next;
 } reg;
 
@@ -58,12 +61,9 @@ static void reg_unlock(sigset_t *old) {
   pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-static void reg_add(ocb_afile *f) {
-  reg *r = malloc(sizeof *r);
+static void reg_insert(reg *r) {
   sigset_t old;
-  f->reg = r;
-  if (!r) return; /* not removed on a signal: a later sweep finds it */
-  r->path = f->tmp, r->prev = NULL;
+  r->prev = NULL;
   reg_lock(&old);
   r->next = reg_head;
   if (reg_head) reg_head->prev = r;
@@ -71,10 +71,8 @@ static void reg_add(ocb_afile *f) {
   reg_unlock(&old);
 }
 
-static void reg_remove(ocb_afile *f) {
-  reg *r = f->reg;
+static void reg_unlink(reg *r) {
   sigset_t old;
-  if (!r) return;
   reg_lock(&old);
   if (r->prev)
     r->prev->next = r->next;
@@ -82,14 +80,72 @@ static void reg_remove(ocb_afile *f) {
     reg_head = r->next;
   if (r->next) r->next->prev = r->prev;
   reg_unlock(&old);
+}
+
+static void reg_add(ocb_afile *f) {
+  reg *r = malloc(sizeof *r);
+  f->reg = r;
+  if (!r) return; /* not removed on a signal: a later sweep finds it */
+  r->path = f->tmp, r->dir = 0;
+  reg_insert(r);
+}
+
+static void reg_remove(ocb_afile *f) {
+  reg *r = f->reg;
+  if (!r) return;
+  reg_unlink(r);
   free(r);
   f->reg = NULL;
+}
+
+/* What a signal handler uses to remove a folder: no allocation, no
+ * recursion; the path of the folder being emptied grows and shrinks in
+ * place. A folder it cannot empty is left (to the next sweep). */
+static char sig_path[4352];
+static char sig_ents[4096];
+
+static void sig_rmtree(const char *top) {
+  size_t base = strlen(top);
+  if (base >= sizeof sig_path) return;
+  memcpy(sig_path, top, base + 1);
+  for (;;) {
+    int fd = open(sig_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), down = 0;
+    long n;
+    if (fd < 0) return;
+    (void)fchmod(fd, 0700); /* a read-only folder of an archive still gives its entries up */
+    while (!down && (n = syscall(SYS_getdents64, fd, sig_ents, sizeof sig_ents)) > 0) {
+      long off = 0;
+      while (off < n) {
+        const char *name = sig_ents + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+        size_t len = strlen(sig_path), nl = strlen(name);
+        unsigned short reclen;
+        memcpy(&reclen, sig_ents + off + 16, sizeof reclen);
+        off += reclen;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || unlinkat(fd, name, 0) == 0) continue;
+        if (errno != EISDIR || unlinkat(fd, name, AT_REMOVEDIR) == 0) continue;
+        if (len + 1 + nl >= sizeof sig_path) continue; /* too deep: left */
+        sig_path[len] = '/';
+        memcpy(sig_path + len + 1, name, nl + 1);
+        down = 1;
+        break;
+      }
+    }
+    close(fd);
+    if (down) continue;
+    if (rmdir(sig_path) < 0 || strlen(sig_path) <= base) return;
+    *strrchr(sig_path, '/') = '\0';
+  }
 }
 
 void ocb_temps_remove(void) {
   const reg *r;
   while (__atomic_load_n(&reg_busy, __ATOMIC_SEQ_CST)) continue;
-  for (r = __atomic_load_n(&reg_head, __ATOMIC_SEQ_CST); r; r = r->next) unlink(r->path);
+  for (r = __atomic_load_n(&reg_head, __ATOMIC_SEQ_CST); r; r = r->next) {
+    if (r->dir)
+      sig_rmtree(r->path);
+    else
+      unlink(r->path);
+  }
 }
 
 static void on_signal(int sig) {
@@ -165,6 +221,18 @@ int ocb_rmtree(int at, const char *name, uint64_t *files, uint64_t *bytes) {
   return tree(at, name, 0, files, bytes);
 }
 
+/* Registers the folder path (ocb_adir_open's), for a signal to remove. */
+static void adir_add(const char *path) {
+  reg *r = malloc(sizeof *r);
+  if (!r) return;
+  if (!(r->path = strdup(path))) {
+    free(r);
+    return;
+  }
+  r->dir = 1;
+  reg_insert(r);
+}
+
 int ocb_adir_open(const char *tmpdir, const char *prefix, char **path, ocb_err *err) {
   size_t n = strlen(tmpdir) + strlen(prefix) + 8;
   int lock, fd = -1, e = 0;
@@ -185,7 +253,20 @@ int ocb_adir_open(const char *tmpdir, const char *prefix, char **path, ocb_err *
     *path = NULL;
     return -1;
   }
+  adir_add(*path);
   return fd;
+}
+
+void ocb_adir_done(const char *path) {
+  reg *r;
+  sigset_t old;
+  reg_lock(&old);
+  for (r = reg_head; r && !(r->dir && !strcmp(r->path, path)); r = r->next) continue;
+  reg_unlock(&old);
+  if (!r) return;
+  reg_unlink(r);
+  free(r->path);
+  free(r);
 }
 
 int ocb_afile_sweep(const char *dir, const char *prefix, ocb_swept *out, ocb_err *err) {

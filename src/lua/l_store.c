@@ -321,6 +321,7 @@ int ocb_l_store_remove_temp(lua_State *L) {
   }
   at = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   free(tmp);
+  ocb_adir_done(path);
   r = at < 0 ? -1 : ocb_rmtree(at, name, &files, &bytes);
   if (r < 0) ocb_errno(&err, errno, path);
   if (at >= 0) close(at);
