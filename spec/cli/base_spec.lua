@@ -1,7 +1,8 @@
 -- `ocibuild build --from REF` and the config flags: a base named by tag,
 -- digest, image ID prefix or OCI layout (oci:DIR[:TAG]); the config merged
 -- the way Docker merges it; every flag of the config; bad references
--- failing with one line and nothing written.
+-- failing with one line and nothing written; base layers read in full
+-- checked against their config's diff_ids.
 local T = require "support"
 
 local function printed(out, field)
@@ -147,5 +148,67 @@ describe("ocibuild build --from", function()
       assert.equal("", out)
       assert.equal(c[2], err)
     end
+  end)
+end)
+
+describe("ocibuild build --from a base whose layers it reads in full (--sbom, --dest)", function()
+  local fx = require "cli.storefx"
+
+  -- A store holding keep:1, a context, and the tar of a base layer
+  -- (/etc/os-release, then /usr/bin/big of 20000 bytes).
+  local function setup_base(finally)
+    local d = T.tmpdir(finally)
+    T.write(d .. "/ctx/app.txt", "app\n")
+    T.built(d .. "/s", d .. "/ctx", "-t", "keep:1")
+    fx.tar(d .. "/l.tar", { { name = "etc/os-release", data = "ID=test\n" },
+      { name = "usr/bin/big", data = ("x"):rep(20000) } })
+    return d
+  end
+
+  local function build_on(d, base, flags)
+    return T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "--from", "oci:" .. d .. "/" .. base, "-t", "app:1",
+      table.unpack(flags))
+  end
+
+  for _, flags in ipairs { { "--sbom" }, { "--dest", "/srv" } } do
+    it(("refuses a gzip layer whose tar is not its config's diff_id, builds when it is (%s)"):format(flags[1]),
+      function()
+        local d = setup_base(finally)
+        local other = "sha256:" .. ("ab"):rep(32)
+        local im = fx.image_of(d .. "/bad", "oci", { d .. "/l.tar" }, { other })
+        local before = T.read(d .. "/s/index.json")
+        local code, out, err = build_on(d, "bad", flags)
+        -- the SBOM's read (C, the code in its message) and the view's
+        -- (ocibuild.build.base) name the layer differently
+        local at = flags[1] == "--sbom" and "layer 1: layer %s: BADDIGEST:" or "layer 1 (%s):"
+        assert.same({ 1, "", ("ocibuild: base image oci:%s/bad: %s its tar has digest %s, but the image's config "
+          .. "says diff_id %s\n"):format(d, at:format(im.blobs[1]), im.tars[1], other) }, { code, out, err })
+        assert.equal(before, T.read(d .. "/s/index.json"))
+        fx.image_of(d .. "/good", "oci", { d .. "/l.tar" })
+        assert.equal(0, (build_on(d, "good", flags)))
+        local got = T.json(fx.ok(d .. "/s", "inspect", "app:1", "--platform", "linux/amd64"))
+        assert.equal(im.tars[1], got.RootFS.DiffIDs[1])
+        -- what the store noted of the good read does not vouch for the
+        -- same blob under another claim
+        code, out, err = build_on(d, "bad", flags)
+        assert.same({ 1, "" }, { code, out })
+        assert.matches("its tar has digest " .. im.tars[1], err, 1, true)
+      end)
+  end
+
+  it("reports a layer whose tar is cut in a file's body as libarchive does, the same on every read", function()
+    local d = setup_base(finally)
+    -- cut 1000 bytes into big's body (its header at 1024, after os-release's
+    -- header and body), then compressed whole: the blob is what it says
+    local tar = T.read(d .. "/l.tar")
+    assert.equal("usr/bin/big\0", tar:sub(1025, 1036))
+    T.write(d .. "/cut.tar", tar:sub(1, 1024 + 512 + 1000))
+    local im = fx.image_of(d .. "/cut", "oci", { d .. "/cut.tar" })
+    local before = T.read(d .. "/s/index.json")
+    for _ = 1, 2 do
+      assert.same({ 1, "", ("ocibuild: base image oci:%s/cut: layer 1: layer %s: ARCHIVE: Truncated tar archive: %s\n")
+        :format(d, im.blobs[1], im.blobs[1]) }, { build_on(d, "cut", { "--sbom" }) })
+    end
+    assert.equal(before, T.read(d .. "/s/index.json"))
   end)
 end)

@@ -2,7 +2,9 @@
 -- reference is refused loudly, never dropped (issue 18, item 7); the
 -- archive's kind is told from its entries as they come, so that an entry
 -- no OCI or docker archive holds ends the import at once, and what is
--- remembered per entry is bounded (item 11).
+-- remembered per entry is bounded (item 11). A docker archive's compressed
+-- layer must hold the tar its config's diff_id names, and an image's
+-- layers and diff_ids must agree in number.
 local T = require "support"
 local fx = require "cli.storefx"
 
@@ -109,6 +111,52 @@ with tarfile.open(sys.argv[1]) as src, tarfile.open(sys.argv[2], "w:gz", format=
     assert.matches("^imported: sha256:%x+ a:1\n$", out)
     assert.equal(T.json(fx.ok(s, "inspect", "a:1")).Id, T.json(fx.ok(d .. "/src", "inspect", "a:1")).Id)
     assert.is_string(a)
+    fx.valid(s)
+  end)
+end)
+
+describe("ocibuild import of layers their config does not describe", function()
+  it("refuses a docker archive's gzip layer whose tar is not its diff_id, and imports it when it is", function()
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    fx.build(s, d .. "/k", "keep", "keep:1")
+    fx.tar(d .. "/l.tar", { { name = "etc/os-release", data = "ID=test\n" } })
+    local other = "sha256:" .. ("ab"):rep(32)
+    local im = fx.image_of(d .. "/bad.tar", "docker-archive", { d .. "/l.tar" }, { other })
+    local before = T.read(s .. "/index.json")
+    local code, out, err = fx.run(s, "import", d .. "/bad.tar")
+    assert.same({ 1, "", ("ocibuild: %s/bad.tar: manifest.json[1]: layer %s holds a tar of digest %s, but the config "
+      .. "says diff_id %s\n"):format(d, im.blobs[1], im.tars[1], other) }, { code, out, err })
+    assert.equal(before, T.read(s .. "/index.json"))
+    fx.valid(s)
+    fx.image_of(d .. "/good.tar", "docker-archive", { d .. "/l.tar" })
+    assert.matches("^imported: sha256:%x+ x:1\n$", fx.ok(s, "import", d .. "/good.tar"))
+    assert.same({ im.blobs[1], im.tars[1] }, { T.image(s, "x:1").manifest.layers[1].digest,
+      T.image(s, "x:1").config.rootfs.diff_ids[1] })
+    fx.valid(s)
+  end)
+
+  it("refuses an OCI archive or layout whose manifest has more layers than its config has diff_ids", function()
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    fx.build(s, d .. "/k", "keep", "keep:1")
+    fx.tar(d .. "/l.tar", { { name = "etc/os-release", data = "ID=test\n" } })
+    fx.tar(d .. "/m.tar", { { name = "srv/m.txt", data = "m\n" } })
+    local im = fx.image_of(d .. "/x", "oci", { d .. "/l.tar", d .. "/m.tar" },
+      { "sha256:" .. T.sha256_file(d .. "/l.tar") })
+    T.must(("tar -cf %s -C %s oci-layout index.json blobs"):format(T.q(d .. "/x.tar"), T.q(d .. "/x")))
+    local manifest = T.json(T.read(d .. "/x/index.json")).manifests[1].digest
+    local before = T.read(s .. "/index.json")
+    local code, out, err = fx.run(s, "import", d .. "/x.tar")
+    assert.same({ 1, "", ("ocibuild: %s/x.tar: index.json manifests[1]: manifest %s has 2 layers, its config %s lists "
+      .. "1 diff_ids\n"):format(d, manifest, im.config) }, { code, out, err })
+    assert.equal(before, T.read(s .. "/index.json"))
+    fx.valid(s)
+    -- the same image as a layout folder
+    code, out, err = fx.run(s, "import", d .. "/x")
+    assert.same({ 1, "", ("ocibuild: %s/x: index.json manifests[1]: manifest %s has 2 layers, its config %s lists "
+      .. "1 diff_ids\n"):format(d, manifest, im.config) }, { code, out, err })
+    assert.equal(before, T.read(s .. "/index.json"))
     fx.valid(s)
   end)
 end)

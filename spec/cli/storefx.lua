@@ -110,4 +110,43 @@ function M.members(path)
   return t
 end
 
+--- Writes an image whose layers are the tars at the paths `tars`, each
+-- gzip-compressed, with Python (independent of ocibuild): an OCI layout
+-- folder at path (kind "oci") or a docker archive ("docker-archive"),
+-- named x:1. Its config lists diff_ids, by default the tars' digests.
+-- Returns {blobs= (the layers' digests), tars= (the tars'), config=}.
+function M.image_of(path, kind, tars, diff_ids)
+  local py = [==[
+import gzip, hashlib, io, json, os, sys, tarfile
+path, kind, tars, ids = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+def dg(b): return "sha256:" + hashlib.sha256(b).hexdigest()
+plain = [open(t, "rb").read() for t in tars]
+gz = [gzip.compress(b, mtime=0) for b in plain]
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+  "rootfs": {"type": "layers", "diff_ids": ids or [dg(b) for b in plain]}}).encode()
+def desc(mt, b): return {"mediaType": mt, "digest": dg(b), "size": len(b)}
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+  "config": desc("application/vnd.oci.image.config.v1+json", cfg),
+  "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", b) for b in gz]}).encode()
+if kind == "oci":
+    os.makedirs(path + "/blobs/sha256")
+    for b in [cfg, man] + gz:
+        open(path + "/blobs/sha256/" + dg(b)[7:], "wb").write(b)
+    open(path + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+    d = dict(desc("application/vnd.oci.image.manifest.v1+json", man),
+      annotations={"org.opencontainers.image.ref.name": "x:1"})
+    open(path + "/index.json", "w").write(json.dumps({"schemaVersion": 2, "manifests": [d]}))
+else:
+    files = [(dg(cfg)[7:] + ".json", cfg)] + [(dg(b)[7:] + "/layer.tar", b) for b in gz]
+    docker = [{"Config": files[0][0], "RepoTags": ["x:1"], "Layers": [f[0] for f in files[1:]]}]
+    with tarfile.open(path, "w") as t:
+        for name, b in [("manifest.json", json.dumps(docker).encode())] + files:
+            i = tarfile.TarInfo(name); i.size = len(b); t.addfile(i, io.BytesIO(b))
+print(json.dumps({"blobs": [dg(b) for b in gz], "tars": [dg(b) for b in plain], "config": dg(cfg)}))
+]==]
+  local json = require "cjson"
+  return T.json(T.must(("%s -c %s %s %s %s %s"):format(PY, T.q(py), T.q(path), T.q(kind), T.q(json.encode(tars)),
+    T.q(json.encode(diff_ids or {})))))
+end
+
 return M

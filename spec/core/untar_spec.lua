@@ -40,6 +40,32 @@ describe("ocibuild.core", function()
       end)
     end
 
+    it("hashes a gzip layer's whole tar stream, past its end-of-archive blocks, but not 65 MiB of them", function()
+      local d = T.tmpdir(finally)
+      local st = assert(core.store(d .. "/s", { create = true }))
+      -- a tar of one file, then 1 MiB or 65 MiB of zero blocks after the
+      -- two that end it, each compressed whole; the tar's digest by zlib
+      local out = T.must(("/usr/bin/python3 -c %s %s"):format(T.q([[
+import gzip, hashlib, io, sys, tarfile
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode="w") as t:
+    i = tarfile.TarInfo("x"); i.size = 5; t.addfile(i, io.BytesIO(b"body\n"))
+for n, name in ((1 << 20, "/one.gz"), (65 << 20, "/big.gz")):
+    open(sys.argv[1] + name, "wb").write(gzip.compress(b.getvalue() + bytes(n), mtime=0))
+print("sha256:" + hashlib.sha256(gzip.decompress(open(sys.argv[1] + "/one.gz", "rb").read())).hexdigest())
+]]), T.q(d)))
+      local blob = T.put_blob(st, T.read(d .. "/one.gz"))
+      local rd = assert(core.tar_reader(st, blob))
+      assert.equal("x", assert(rd:next()).name)
+      assert.is_nil(rd:next())
+      assert.same({ blob, #T.read(d .. "/one.gz"), out:match("^(%S+)\n$") }, { rd:finish() })
+      blob = T.put_blob(st, T.read(d .. "/big.gz"))
+      rd = assert(core.tar_reader(st, blob))
+      assert.equal("x", assert(rd:next()).name)
+      assert.is_nil(rd:next())
+      assert.same({ nil, "TOOBIG: more than 64 MiB after the end of the archive: " .. blob, "TOOBIG" }, { rd:finish() })
+    end)
+
     it("copies an entry into a store as a blob, refusing one that is not the digest it should be", function()
       local d = T.tmpdir(finally)
       T.write(d .. "/in/x", "blob body")

@@ -85,7 +85,7 @@ local function encode(a, key)
   for i, p in ipairs(a.packages) do pk[i] = plain(p) end
   local warnings = json.array {}
   for i, w in ipairs(a.warnings) do warnings[i] = utf8_clean(w) end
-  local meta = json.object { packages = pk, warnings = warnings }
+  local meta = json.object { packages = pk, warnings = warnings, diff_id = a.diff_id }
   if a.os then
     meta.os = json.object {}
     for _, k in ipairs { "id", "version_id", "pretty_name", "from" } do
@@ -105,7 +105,7 @@ local function decode(data, digest, key)
   local os = meta.os ~= nil and meta.os ~= json.null and meta.os or nil
   for _, p in ipairs(meta.packages) do p.layer = digest end
   return { digest = digest, packages = meta.packages, os = os, warnings = meta.warnings or {},
-    records = data:sub(at + tonumber(n)) }
+    records = data:sub(at + tonumber(n)), diff_id = type(meta.diff_id) == "string" and meta.diff_id or nil }
 end
 
 --- The analysis the store st notes for the blob digest, or nil.
@@ -178,8 +178,8 @@ function M.layer(st, r, c, settings)
     rec = merge(rec, c, prior, function(w) warnings[#warnings + 1] = w end)
   end
   for _, p in ipairs(c.packages) do p.layer = r.digest end
-  return save(st, { digest = r.digest, packages = c.packages, os = c.os, warnings = warnings, records = rec },
-    settings)
+  return save(st, { digest = r.digest, packages = c.packages, os = c.os, warnings = warnings, records = rec,
+    diff_id = r.diff_id }, settings)
 end
 
 --- The analysis of a layer blob of st (a descriptor): noted, else read
@@ -187,7 +187,8 @@ end
 -- when given: the caller may count it verified, the second result true).
 function M.blob(st, l, settings, diff_id)
   local a = M.noted(st, l.digest, settings)
-  if a then return a, false end
+  -- a note of a read that found this diff_id (another claim reads again)
+  if a and (diff_id == nil or a.diff_id == diff_id) then return a, false end
   local c = detect.collector()
   local rec, size, code = settings.blob_spec:blob(st.core, l.digest, c.add, diff_id)
   if not rec then return nil, ("layer %s: %s"):format(l.digest, size), code end
@@ -195,8 +196,8 @@ function M.blob(st, l, settings, diff_id)
     return nil, ("layer %s: %d bytes, its descriptor says %d"):format(l.digest, size, l.size), "BADSIZE"
   end
   for _, p in ipairs(c.packages) do p.layer = l.digest end
-  return save(st, { digest = l.digest, packages = c.packages, os = c.os, warnings = c.warnings, records = rec },
-    settings), true
+  return save(st, { digest = l.digest, packages = c.packages, os = c.os, warnings = c.warnings, records = rec,
+    diff_id = diff_id }, settings), true
 end
 
 local TYPES = { d = "d", f = "f", h = "f", l = "l" }

@@ -147,6 +147,10 @@ local function read_layer(st, l, what, diff_id)
       end
       break
     end
+    if #list >= doc.MAX_LAYER_ENTRIES then
+      r:close()
+      return nil, doc.too_many_entries(what)
+    end
     local p = clean(e.name)
     if p then
       local t = TYPES[e.type] or "o"

@@ -15,6 +15,7 @@
 -- return nil, msg, code on failure.
 local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
+local doc = require "ocibuild.oci.doc"
 local clean = require("ocibuild.util.path").below
 local view = require "ocibuild.build.view"
 
@@ -151,6 +152,10 @@ local function read_entries(st, digest, what)
       break
     end
     idx = idx + 1
+    if idx > doc.MAX_LAYER_ENTRIES then
+      r:close()
+      return nil, doc.too_many_entries(what)
+    end
     local comps = clean(e.name)
     if comps then
       local name = join(comps)

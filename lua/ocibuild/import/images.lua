@@ -30,6 +30,27 @@ local function sized(st, d, where)
   return true
 end
 
+-- true when the manifest m (the document d, of `role`) of st is not an
+-- image whose layers and config's diff_ids differ in number; else nil,
+-- msg, code.
+local function image_ok(st, d, role, m, where)
+  if role ~= "manifest" or walk.role(m.config, "config") ~= "config" then return true end
+  local c, err, code = st:read_doc(m.config, "config", where)
+  if not c then return nil, err, code end
+  local why = doc.image_mismatch(m, c)
+  if why then return nil, ("%s: manifest %s has %s"):format(where, d.digest, why), "BADDOC" end
+  return true
+end
+
+--- Checks the images d reaches in st (copied there from a layout) as an
+-- archive's are checked: true, or nil, msg, code.
+function M.check(st, d, where)
+  return walk.new {
+    read = function(x, role, at) return st:read_doc(x, role, at) end,
+    done = function(x, role, m, at) return image_ok(st, x, role, m, at) end,
+  }:run(d, where)
+end
+
 -- A walker checking that everything an entry reaches is in st (JSON
 -- verified and parsed, other blobs present with the right size), one walk
 -- for the whole archive. Records image manifests in `found` (digest ->
@@ -61,12 +82,8 @@ local function checker(st, found)
       return true
     end,
     done = function(d, role, m, where)
-      if role == "manifest" and walk.role(m.config, "config") == "config" then
-        local c, err, code = st:read_doc(m.config, "config", where)
-        if not c then return nil, err, code end
-        local why = doc.image_mismatch(m, c)
-        if why then return nil, ("%s: manifest %s has %s"):format(where, d.digest, why), "BADDOC" end
-      end
+      local ok, err, code = image_ok(st, d, role, m, where)
+      if not ok then return nil, err, code end
       if role == "manifest" then
         local layers = {}
         for i, l in ipairs(m.layers) do layers[i] = l.digest end

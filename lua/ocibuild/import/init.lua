@@ -149,7 +149,10 @@ function M.layout(dir, st, opts)
       local ok
       ok, err, code = copy.copy(layout.new(from), d, layout.new(st), { on_event = o.on_event })
       if not ok then return nil, ("%s: %s"):format(from.dir, err), code end
-      found.add_entry(add, d, ("%s: index.json manifests[%d]"):format(from.dir, i))
+      local where = ("%s: index.json manifests[%d]"):format(from.dir, i)
+      ok, err, code = found.check(st, d, where)
+      if not ok then return nil, err, code end
+      found.add_entry(add, d, where)
     end
   end
   return finish(st, images, from.dir, o)

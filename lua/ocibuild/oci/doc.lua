@@ -17,6 +17,16 @@ local MAX_BLOB = 1 << 40
 -- JSON documents ocibuild reads whole.
 M.MAX_JSON = 4 << 20
 
+--- The most entries of one layer ocibuild holds in memory (a base's files
+-- under COPY --from, --dest or a diff): about 1 KiB each.
+M.MAX_LAYER_ENTRIES = 1000000
+
+--- The message for a layer (named by what) past M.MAX_LAYER_ENTRIES.
+function M.too_many_entries(what)
+  return ("%s: more than %d entries, the most ocibuild reads of one layer"):format(what, M.MAX_LAYER_ENTRIES),
+    "TOOBIG"
+end
+
 --- RFC 3339 UTC time for epoch seconds.
 function M.rfc3339(t)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", t)

@@ -95,6 +95,7 @@ local function entries(st, digest)
     end
     byname[name] = a
     order[#order + 1] = name
+    if #order > doc.MAX_LAYER_ENTRIES then return nil, doc.too_many_entries(digest) end
   end
   return byname, order
 end
