@@ -221,7 +221,12 @@ end
 --- Holds the store against `prune` while a build writes blobs that
 -- nothing references yet. Returns a lock to close when done.
 function M:use()
-  return self.core:lock("prune", true)
+  local hold, err, code = self.core:lock("prune", true)
+  if not hold and (code == "EACCES" or code == "EROFS" or code == "EPERM") then
+    return nil, ("store %s cannot be written (%s): a build, import or pull needs a store it may write to")
+      :format(self.dir, tostring(err):gsub("^%u+: ", "")), code
+  end
+  return hold, err, code
 end
 
 --- The manifest descriptor a reference (parsed) points at.
