@@ -133,9 +133,9 @@ function M.new(base, opts)
   -- before `save`; the Dockerfile's stages are built when it is saved.
   -- @function dockerfile
   -- @tparam table o `context` (default: the script's folder), `file`
-  -- (default: context/Dockerfile, else context/Containerfile), `args`
-  -- (ARG values), `target` (a stage), `platform` ("os/arch", a list, or
-  -- "p1,p2")
+  -- (default: context/Dockerfile, else context/Containerfile) or `text`
+  -- (the Dockerfile itself), `args` (ARG values), `target` (a stage),
+  -- `platform` ("os/arch", a list, or "p1,p2")
   -- @return an image (one platform) or an index
   -- @raise on a Dockerfile that cannot be built (FILE:LINE: why), a path
   -- outside the sandbox, a bad option
