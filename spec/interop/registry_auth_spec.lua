@@ -202,6 +202,28 @@ describe("registry credentials and trust", function()
       assert.matches("none were found", err)
       no_secret(seen)
     end)
+
+    it("login and logout write through a symlinked credentials file, which stays a link", function()
+      if not reg then return pending(why) end
+      local seen = {}
+      local run = runner(seen)
+      local d = base .. "/link"
+      local link, real = d .. "/auth.json", d .. "/dots/real.json"
+      T.write(real, "{}")
+      T.must(("ln -s dots/real.json %s"):format(T.q(link)))
+      local code, out, err = run({ HOME = d }, PASSWORD, "login", reg.host, "-u", "giteaAdmin", "--password-stdin",
+        "--ca-file", reg.ca, "--authfile", link)
+      assert.same({ 0, ("logged in to %s as giteaAdmin (credentials in %s)\n"):format(reg.host, link), "" },
+        { code, out, err })
+      assert.equal("dots/real.json\n", T.must("readlink " .. T.q(link)))
+      assert.equal("600\n", T.must("stat -c %a " .. T.q(real)))
+      assert.is_table(T.json(T.read(real)).auths[reg.host])
+      code, out = run({ HOME = d }, nil, "logout", reg.host, "--authfile", link)
+      assert.same({ 0, ("logged out of %s (%s)\n"):format(reg.host, link) }, { code, out })
+      assert.equal("dots/real.json\n", T.must("readlink " .. T.q(link)))
+      assert.is_nil(T.json(T.read(real)).auths[reg.host])
+      no_secret(seen)
+    end)
   end)
 
   describe("tokens from a Gitea-shaped endpoint behind nginx", function()

@@ -5,6 +5,9 @@
 -- retried as the registry asks, a bounded number of times, and said; a
 -- connection reset in the middle of an upload goes on from the upload's
 -- status; a tag list in pages is followed as its Link headers lead.
+-- Against a hostile HTTPS registry (spec/support/hostile_http.py): no
+-- password or upload ever drops to plain HTTP, unusable realms and
+-- Locations are refused, and what its answers break is said in one line.
 local R = require "support.registry"
 local T = require "support"
 
@@ -241,5 +244,131 @@ describe("ocibuild push and pull against a hostile registry", function()
       code, out, err = run("verify", "--key", d .. "/" .. k .. ".pub", ref)
       assert.equal(0, code, k .. out .. err)
     end
+  end)
+end)
+
+describe("ocibuild push and pull against a hostile HTTPS registry", function()
+  local base, pid, host, dead, ca, store
+  local SECRET = "hostile-secret"
+
+  setup(function()
+    base = T.tmpdir()
+    ca, store = base .. "/crt.pem", base .. "/store"
+    T.must(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -days 2 "
+      .. "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1"):format(T.q(base .. "/key.pem"), T.q(ca)))
+    local out = base .. "/http.out"
+    pid = T.must(("/usr/bin/python3 -u %s %s %s %s >%s 2>&1 & echo $!"):format(
+      T.q(T.root .. "/spec/support/hostile_http.py"), T.q(base .. "/mark"), T.q(ca), T.q(base .. "/key.pem"),
+      T.q(out))):match("%d+")
+    for _ = 1, 200 do
+      local port = T.exists(out) and T.read(out):match("port (%d+)")
+      if port then
+        host, dead = "127.0.0.1:" .. port, T.read(out):match("dead (%d+)")
+        break
+      end
+      os.execute("sleep 0.05")
+    end
+    assert(host, "the HTTPS server did not start")
+    T.write(base .. "/ctx/hello.txt", "hello\n")
+    T.built(store, base .. "/ctx", "-t", "app:v1")
+  end)
+
+  teardown(function()
+    if pid then T.sh("kill " .. pid) end
+    if base then T.sh("rm -rf " .. T.q(base)) end
+  end)
+
+  local function logged() return T.exists(base .. "/mark.log") and T.read(base .. "/mark.log") or "" end
+
+  -- Sets what /v2/ answers; returns how many requests are logged so far.
+  local function answer(what)
+    T.must(("curl -sf http://%s/_ping/%s"):format(host, what))
+    return select(2, logged():gsub("\n", ""))
+  end
+
+  -- The requests logged after the first n0: {scheme, method, path, auth}.
+  local function since(n0)
+    local list = {}
+    for line in logged():gmatch("[^\n]+") do list[#list + 1] = T.json(line) end
+    return table.move(list, n0 + 1, #list, 1, {})
+  end
+
+  local function ocb_tls(...)
+    local words = {}
+    for i, w in ipairs { T.bin, "--store", store, ... } do words[i] = T.q(w) end
+    return T.sh(("env -u REGISTRY_AUTH_FILE -u DOCKER_CONFIG HOME=%s %s --ca-file %s"):format(T.q(base),
+      table.concat(words, " "), T.q(ca)))
+  end
+
+  it("never sends a password to a plain-HTTP token realm; an anonymous token still comes from it", function()
+    local n0 = answer("bearer-http")
+    local code, out, err = ocb_tls("pull", host .. "/open/app:v1", "--creds", "u:" .. SECRET)
+    assert.same({ 1, "", ('ocibuild: %s asks for the password of "u" to be sent to http://%s/token over plain HTTP; '
+      .. "refused: the registry is reached over HTTPS, and its token realm must be too\n"):format(host, host) },
+      { code, out, err })
+    assert.equal(0, count(since(n0), function(r) return r.path:find("^/token") end))
+    n0 = answer("bearer-http")
+    code, out, err = ocb_tls("pull", host .. "/open/app:v1")
+    assert.same({ 1, ("ocibuild: %s has no image %s/open/app:v1 (NOT_FOUND: nothing here)\n"):format(host, host) },
+      { code, err }, out)
+    local reqs = since(n0)
+    assert.equal(1, count(reqs, function(r) return r.path:find("^/token") and r.scheme == "http" and r.auth == "" end))
+    assert.equal(1, count(reqs, function(r) return r.path:find("/manifests/v1", 1, true) and r.auth == "Bearer" end))
+  end)
+
+  it("refuses an upload Location that drops to plain HTTP or is not http(s), sending nothing there", function()
+    local n0 = answer("basic")
+    local code, out, err = ocb_tls("push", "app:v1", host .. "/plainloc/app:v1", "--creds", "u:" .. SECRET)
+    assert.same({ 1, ("ocibuild: %s sent a plain-HTTP URL for push, which it serves over HTTPS: "
+      .. "http://%s/v2/plainloc/app/blobs/uploads/u1; refused (behind a TLS proxy, the registry must be told the "
+      .. "scheme, e.g. X-Forwarded-Proto)\n"):format(host, host) }, { code, err }, out)
+    local reqs = since(n0)
+    assert.truthy(count(reqs, function(r) return r.method == "POST" and r.auth == "Basic" end) >= 1)
+    assert.equal(0, count(reqs, function(r) return r.scheme ~= "https" end))
+    code, out, err = ocb_tls("push", "app:v1", host .. "/ftploc/app:v1", "--creds", "u:" .. SECRET)
+    assert.same({ 1, ('ocibuild: %s opened an upload to ftploc/app without a usable Location: bad Location '
+      .. '"ftp://127.0.0.1/up": not an http or https URL\n'):format(host) }, { code, err }, out)
+  end)
+
+  it("never follows a blob's redirect from HTTPS to plain HTTP", function()
+    local n0 = answer("open")
+    local code, out, err = ocb_tls("pull", host .. "/downgrade/app:v1")
+    assert.same({ 1, "" }, { code, out })
+    assert.matches("redirected from HTTPS to plain HTTP", err, 1, true)
+    assert.equal(1, select(2, err:gsub("\n", "")), err)
+    assert.equal(0, count(since(n0), function(r) return r.scheme ~= "https" end))
+  end)
+
+  it("calls a realm with a space unusable, from /v2/ and from a later 401", function()
+    local line = ('ocibuild: %s asks for a token from an unusable realm "http://x y"\n'):format(host)
+    answer("bearer-space")
+    local code, out, err = ocb_tls("pull", host .. "/open/app:v1")
+    assert.same({ 1, line }, { code, err }, out)
+    answer("open")
+    code, out, err = ocb_tls("pull", host .. "/lateauth/app:v1")
+    assert.same({ 1, line }, { code, err }, out)
+  end)
+
+  it("says in one line what a registry's answer breaks", function()
+    local h = host:gsub("%p", "%%%0")
+    local body = "sha256:" .. T.must("printf %s '{\"schemaVersion\":2}' | sha256sum"):match("%x+")
+    for _, case in ipairs {
+      { "open", "busy", "^ocibuild: reading " .. h .. "/busy/app:v1: " .. h .. " answered HTTP 429 %(it asked to wait "
+        .. "%d+ s, past the 3600 s deadline %(%-%-timeout%)%)\n$" },
+      { "open", "endless", "^ocibuild: " .. h .. ": the answer to https://" .. h .. "/v2/endless/app/manifests/v1 is "
+        .. "larger than 4 MiB, the most ocibuild reads for it\n$" },
+      { "open", "liar", "^ocibuild: " .. h .. " names the manifest of " .. h .. '/liar/app:v1 "sha256:' .. ("0"):rep(64)
+        .. '" %(Docker%-Content%-Digest%), but its bytes hash to ' .. body .. "\n$" },
+      { "bearer-dead", "open", "^ocibuild: cannot connect to 127%.0%.0%.1:" .. dead .. " %(named by " .. h
+        .. "%): connection refused at https://127%.0%.0%.1:" .. dead .. "/token\n$" },
+    } do
+      answer(case[1])
+      local code, out, err = ocb_tls("pull", host .. "/" .. case[2] .. "/app:v1")
+      assert.equal(1, code, out .. err)
+      assert.matches(case[3], err)
+    end
+    local code, out, err = ocb_tls("pull", "127.0.0.1:99999/app:v1")
+    assert.same({ 2, "", "ocibuild: registry 127.0.0.1:99999: port 99999 is not from 1 to 65535 (see 'ocibuild pull "
+      .. "--help')\n" }, { code, out, err })
   end)
 end)

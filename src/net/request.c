@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -192,7 +193,9 @@ int ocb_hreq_setup(ocb_hreq *r, const ocb_hreq_spec *s, ocb_err *err) {
   ocb_curl->easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   ocb_curl->easy_setopt(e, CURLOPT_URL, s->url);
   ocb_curl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  ocb_curl->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* what was asked over TLS is never followed to plain HTTP */
+  ocb_curl->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                        strncasecmp(s->url, "https:", 6) == 0 ? "https" : "http,https");
   ocb_curl->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   ocb_curl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   ocb_curl->easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);

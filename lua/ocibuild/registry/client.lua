@@ -141,6 +141,11 @@ local function fail_send(self, err, code, target)
       code
   end
   if OWN[code] then return nil, err, code end
+  -- curl refuses to follow a redirect to plain HTTP of what was asked over TLS
+  if tostring(err):find('Protocol "http" not supported', 1, true) and url.split(target or "") == "https" then
+    return nil, ("%s: %s was redirected from HTTPS to plain HTTP, which ocibuild does not follow"):format(
+      self.domain, url.show(target)), "BADURL"
+  end
   if code == "X509" then return self:x509(target, err) end
   -- a TLS server that refuses the handshake without a client certificate
   local alert = tostring(err):match("alert (%a[%a ]*certificate[%a ]*)") or tostring(err):match("alert (unknown ca)")
