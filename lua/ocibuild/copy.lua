@@ -16,37 +16,46 @@ local walk = require "ocibuild.oci.walk"
 
 local M = {}
 
-local function copy_blob(src, d, dst, on_event)
+-- A failure about blob d: a bare one of the C core ("BADSIZE: expected
+-- ...") gets what the blob is (at: "config of manifest ...").
+local function failed(at, err, code)
+  if tostring(err):match("^%u[%u%d]*: ") then err = ("%s: %s"):format(at, err) end
+  return nil, err, code
+end
+
+-- d: the descriptor; at: what it is, for messages.
+local function copy_blob(src, d, dst, on_event, at)
   local have, err, code = dst:has_blob(d)
-  if have == nil and err then return nil, err, code end
+  if have == nil and err then return failed(at, err, code) end
   if have then
     events.emit(on_event, { type = "blob", digest = d.digest, size = d.size, action = "exists" })
     return true
   end
   local ok, action
   ok, action, code = dst:put_blob(d, src)
-  if not ok then return nil, action, code end
+  if not ok then return failed(at, action, code) end
   events.emit(on_event, { type = "blob", digest = d.digest, size = d.size, action = action or "copied" })
   return true
 end
 
--- The blobs of one manifest (or the non-manifest children of an index).
-local function copy_blobs(src, list, dst, on_event)
+-- The blobs of one manifest (or the non-manifest children of an index):
+-- list of {desc=, role=}, found in `where`.
+local function copy_blobs(src, list, dst, on_event, where)
   local runner = (dst.parallel and dst) or (src.parallel and src)
   if runner and #list > 1 then
     -- the first blob (an image's config) first, then the largest: the
     -- biggest transfer is the longest path, so it must not start last
     local order = table.move(list, 2, #list, 1, {})
-    table.sort(order, function(a, b) return a.size > b.size end)
+    table.sort(order, function(a, b) return a.desc.size > b.desc.size end)
     table.insert(order, 1, list[1])
     local tasks = {}
-    for i, d in ipairs(order) do
-      tasks[i] = function() return copy_blob(src, d, dst, on_event) end
+    for i, c in ipairs(order) do
+      tasks[i] = function() return copy_blob(src, c.desc, dst, on_event, ("%s of %s"):format(c.role, where)) end
     end
     return runner:parallel(tasks)
   end
-  for _, d in ipairs(list) do
-    local ok, err, code = copy_blob(src, d, dst, on_event)
+  for _, c in ipairs(list) do
+    local ok, err, code = copy_blob(src, c.desc, dst, on_event, ("%s of %s"):format(c.role, where))
     if not ok then return nil, err, code end
   end
   return true
@@ -69,10 +78,9 @@ function M.copy(src, desc, dst, opts)
       texts[d.digest] = text
       return doc.read_any(text, d.mediaType, ("%s %s"):format(role, d.digest))
     end,
-    blobs = function(list)
-      local descs = {}
-      for i, c in ipairs(list) do descs[i] = c.desc end
-      return copy_blobs(src, descs, dst, opts.on_event)
+    blobs = function(list, where, parent)
+      return copy_blobs(src, list, dst, opts.on_event,
+        parent and ("%s %s"):format(media.kind(parent.mediaType) or "document", parent.digest) or where)
     end,
     done = function(d)
       local text = texts[d.digest]

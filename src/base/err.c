@@ -28,7 +28,11 @@ int ocb_errno(ocb_err *err, int errnum, const char *what) {
 int ocb_errno_q(ocb_err *err, int errnum, const char *quoted) {
   char buf[16];
   snprintf(err->code, sizeof err->code, "%s", ocb_errno_name(errnum, buf));
-  snprintf(err->msg, sizeof err->msg, "%s: %s: %s", err->code, strerror(errnum), quoted);
+  /* ocibuild opens with O_NOFOLLOW: ELOOP is mostly a symlink refused */
+  snprintf(err->msg, sizeof err->msg, "%s: %s: %s", err->code,
+           errnum == ELOOP ? "a symbolic link, which is not followed here (or a loop of them)"
+                           : strerror(errnum),
+           quoted);
   return -1;
 }
 

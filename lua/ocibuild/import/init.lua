@@ -9,6 +9,7 @@
 local copy = require "ocibuild.copy"
 local core = require "ocibuild.core"
 local entries = require "ocibuild.import.entries"
+local events = require "ocibuild.events"
 local found = require "ocibuild.import.images"
 local index = require "ocibuild.store.index"
 local json = require "ocibuild.oci.json"
@@ -153,6 +154,9 @@ function M.layout(dir, st, opts)
       ok, err, code = found.check(st, d, where)
       if not ok then return nil, err, code end
       found.add_entry(add, d, where)
+    else
+      events.emit(o.on_event, { type = "warning", message = ("%s: index.json manifests[%d]: left out: media type %s "
+        .. "is not an image"):format(from.dir, i, show(tostring(d.mediaType))) })
     end
   end
   return finish(st, images, from.dir, o)
