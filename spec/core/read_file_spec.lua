@@ -32,8 +32,8 @@ describe("ocibuild.core read_file", function()
     assert.same({ nil, ("BADTYPE: not a regular file: %s/fifo"):format(d), "BADTYPE" },
       { core.read_file(d .. "/fifo") })
     assert.equal("x\n", core.read_file(d .. "/link"))
-    assert.same({ nil, ("ELOOP: a symbolic link, which is not followed here (or a loop of them): %s/link"):format(d), "ELOOP" },
-      { core.read_file(d .. "/link", { nofollow = true }) })
+    assert.same({ nil, ("ELOOP: a symbolic link, which is not followed here (or a loop of them): %s/link"):format(d),
+      "ELOOP" }, { core.read_file(d .. "/link", { nofollow = true }) })
   end)
 
   it("is the reader of store notes: a note larger than max is TOOBIG, naming the note", function()
