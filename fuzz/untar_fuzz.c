@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ocb_untar *u;
   ocb_untar_entry e;
   ocb_err err;
-  char digest[OCB_DIGEST_BUF];
+  char digest[OCB_DIGEST_BUF], plain[OCB_DIGEST_BUF];
   uint64_t n;
   int r, i = 0;
   if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0) {
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     }
   }
-  ocb_untar_finish(u, digest, &n, &err);
+  ocb_untar_finish(u, digest, &n, plain, &err);
   ocb_untar_close(u);
   ocb_catalog_free(c);
   return 0;
