@@ -196,6 +196,20 @@ describe("ocibuild build --from a base whose layers it reads in full (--sbom, --
       end)
   end
 
+  it("refuses a layer with a name that climbs out of the root, whichever read meets it first", function()
+    local d = setup_base(finally)
+    fx.tar(d .. "/up.tar", { { name = "etc/os-release", data = "ID=test\n" }, { name = "../../up", data = "x\n" } })
+    local im = fx.image_of(d .. "/up", "oci", { d .. "/up.tar" })
+    local before = T.read(d .. "/s/index.json")
+    for _, flags in ipairs { { "--sbom" }, { "--dest", "/srv" } } do
+      local code, out, err = build_on(d, "up", flags)
+      assert.same({ 1, "" }, { code, out }, flags[1])
+      assert.matches("layer 1.*" .. im.blobs[1]:gsub("%p", "%%%0") .. ".*: entry %.%./%.%./up has a %.%. component: "
+        .. "refused\n$", err)
+      assert.equal(before, T.read(d .. "/s/index.json"))
+    end
+  end)
+
   it("reports a layer whose tar is cut in a file's body as libarchive does, the same on every read", function()
     local d = setup_base(finally)
     -- cut 1000 bytes into big's body (its header at 1024, after os-release's

@@ -96,8 +96,8 @@ const char *ocb_catalog_records(const ocb_catalog *c, size_t *len) {
 }
 
 /* name made clean into b (NUL-terminated, b->len without it): no "./" or
- * "/" before it, no "/" after; 0 for the root and for names that climb
- * out (not recorded). */
+ * "/" before it, no "/" after; 0 for the root (not recorded); an error for
+ * a name with a ".." component, which the build's own reads refuse too. */
 static int clean(buf_t *b, const char *name, size_t len, ocb_err *err) {
   size_t i;
   for (;;) {
@@ -112,8 +112,11 @@ static int clean(buf_t *b, const char *name, size_t len, ocb_err *err) {
   if (len == 0 || (len == 1 && name[0] == '.')) return 0;
   for (i = 0; i + 1 < len; i++)
     if (name[i] == '.' && name[i + 1] == '.' && (i == 0 || name[i - 1] == '/') &&
-        (i + 2 == len || name[i + 2] == '/'))
-      return 0;
+        (i + 2 == len || name[i + 2] == '/')) {
+      char q[512];
+      ocb_quote(q, sizeof q, name, len);
+      return ocb_errf(err, "BADLAYER", "entry %s has a .. component: refused", q);
+    }
   b->len = 0;
   if (put(b, name, len, err) < 0 || put(b, "", 1, err) < 0) return -1;
   b->len = len;

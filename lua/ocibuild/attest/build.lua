@@ -109,7 +109,9 @@ function M.base(b, st, actx)
     if read then
       -- what the build's view of the base needs, from the same read
       b.verified[l.digest] = true
-      require("ocibuild.build.base").remember(st, l, catalog.entries(a.records), diff_id)
+      local ok, err, rcode = require("ocibuild.build.base").remember(st, l, catalog.entries(a.records), diff_id,
+        ("base image %s: layer %d (%s)"):format(b.from, i, l.digest))
+      if not ok then return nil, err, rcode end
     end
     list[i] = a
   end

@@ -151,6 +151,11 @@ local function read_layer(st, l, what, diff_id)
       r:close()
       return nil, doc.too_many_entries(what)
     end
+    local bad, bcode = doc.bad_entry_name(what, e.name)
+    if bad then
+      r:close()
+      return nil, bad, bcode
+    end
     local p = clean(e.name)
     if p then
       local t = TYPES[e.type] or "o"
@@ -234,15 +239,21 @@ end
 --- Takes the entries of layer l of st as read elsewhere from its blob
 -- (an SBOM's one read of a base layer, ocibuild.attest.catalog, which
 -- found its tar's digest to be diff_id), as verify would have read them:
--- kept for this process and noted.
-function M.remember(st, l, list, diff_id)
-  for _, e in ipairs(list) do e.p = clean(e.p) end
+-- kept for this process and noted. Returns true, or nil, msg, code for an
+-- entry name verify refuses (what names the layer).
+function M.remember(st, l, list, diff_id, what)
+  for _, e in ipairs(list) do
+    local bad, code = doc.bad_entry_name(what, e.p)
+    if bad then return nil, bad, code end
+    e.p = clean(e.p)
+  end
   local kept = {}
   for _, e in ipairs(list) do
     if e.p then kept[#kept + 1] = e end
   end
   read_cache[l.digest .. " " .. diff_id] = kept
   st.core:note_write(NOTE, l.digest, encode(l, diff_id, kept)) -- a cache, as in verify
+  return true
 end
 
 --- The layer descriptor to write in a manifest built on the base: the

@@ -157,6 +157,11 @@ local function read_entries(st, digest, what)
       return nil, doc.too_many_entries(what)
     end
     local comps = clean(e.name)
+    local bad, bcode = doc.bad_entry_name(what, e.name)
+    if bad then
+      r:close()
+      return nil, bad, bcode
+    end
     if comps then
       local name = join(comps)
       local x = { comps = comps, t = TYPE[e.type] or "o", mode = e.mode, uid = e.uid, gid = e.gid, size = e.size,

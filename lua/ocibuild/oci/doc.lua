@@ -3,6 +3,7 @@
 -- marked; `M.encode` gives the bytes that get hashed), and read back
 -- strictly: what is not the right type, size or form is an error naming
 -- the document and the field, never something to guess about.
+local check = require "ocibuild.util.check"
 local digest = require "ocibuild.oci.digest"
 local json = require "ocibuild.oci.json"
 local media = require "ocibuild.oci.media"
@@ -20,6 +21,19 @@ M.MAX_JSON = 4 << 20
 --- The most entries of one layer ocibuild holds in memory (a base's files
 -- under COPY --from, --dest or a diff): about 1 KiB each.
 M.MAX_LAYER_ENTRIES = 1000000
+
+--- nil, or why a layer (named by what) is refused for its entry `name`:
+-- a `..` component, which no layer writer puts there (Docker refuses the
+-- ones that climb out of the root; kept, the others would be read one way
+-- here and another by a runtime).
+function M.bad_entry_name(what, name)
+  for comp in name:gmatch("[^/]+") do
+    if comp == ".." then
+      return ("%s: entry %s has a .. component: refused"):format(what, check.name(name)), "BADLAYER"
+    end
+  end
+  return nil
+end
 
 --- The message for a layer (named by what) past M.MAX_LAYER_ENTRIES.
 function M.too_many_entries(what)
