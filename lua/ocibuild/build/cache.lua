@@ -5,7 +5,8 @@
 -- and the blocks the candidate has are not compressed, only hashed (the
 -- rest are, speculatively). At the end the diff_id is known: when it is
 -- the candidate's own layer (or the cache has a record of it), the
--- record's blob is downloaded whole, verified, and nothing was compressed;
+-- record's blob is downloaded whole, verified (its digest, and the digest
+-- of the tar it holds: the diff_id), and nothing was compressed;
 -- else the candidate's pieces of the unchanged blocks are fetched by range
 -- into the blob's holes, each checked against its block before the blob
 -- is published. Whatever goes wrong with the cache (a registry that serves
@@ -21,10 +22,19 @@ local function same_layer(rec, r)
   return rec.diff_id == r.diff_id and r.holes == #rec.blocks and r.blocks == #rec.blocks
 end
 
--- The layer is the record's blob: downloaded, the job's work dropped.
+-- The layer is the record's blob: downloaded, the job's work dropped. A
+-- record is anyone's with push access to the cache: the blob must hold
+-- this very tar (decompressed, the diff_id the job computed).
 local function whole(job, r, rec, st)
   local fetched, created, code = shared.download(rec, st)
   if not fetched then return nil, created, code end
+  local plain, err
+  plain, err, code = st:tar_digest(rec.blob.digest)
+  if plain ~= r.diff_id then
+    if created then st.core:remove_blob(rec.blob.digest) end
+    return nil, plain and ("it holds a tar of digest %s, not this layer's %s"):format(plain, r.diff_id) or err,
+      plain and "BADDIGEST" or code
+  end
   job:close()
   r.digest, r.size, r.whole, r.reused, r.holes = rec.blob.digest, rec.blob.size, true, r.blocks, 0
   r.created = created

@@ -168,21 +168,6 @@ end
 
 local GZIP, ZSTD = "\31\139", "\40\181\47\253"
 
--- The digest of the tar a compressed layer blob of st holds, read through
--- to its end; or nil, msg, code.
-local function tar_digest(st, digest)
-  local r <close>, err, code = core.tar_reader(st.core, digest)
-  if not r then return nil, err, code end
-  repeat
-    local e
-    e, err, code = r:next()
-    if not e and err then return nil, err, code end
-  until not e
-  local _, size, plain = r:finish()
-  if not plain then return nil, size, "ARCHIVE" end
-  return plain
-end
-
 -- The media type of a docker archive's layer blob: the tar itself when it
 -- is its diff_id, else gzip or zstd by its first bytes, holding a tar
 -- whose digest is the diff_id (the only claim such an archive makes about
@@ -196,7 +181,7 @@ local function layer_type(st, f, diff_id, at)
   if not mt then
     return nil, ("%s: layer %s is neither its diff_id %s nor gzip or zstd"):format(at, f.digest, diff_id), "BADDOC"
   end
-  local plain, err, code = tar_digest(st, f.digest)
+  local plain, err, code = st:tar_digest(f.digest)
   if not plain then return nil, ("%s: layer %s: %s"):format(at, f.digest, err), code end
   if plain ~= diff_id then
     return nil, ("%s: layer %s holds a tar of digest %s, but the config says diff_id %s"):format(at, f.digest,

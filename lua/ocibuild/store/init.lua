@@ -141,6 +141,21 @@ function M:blob_path(digest)
   return self.core:blob_path(digest)
 end
 
+--- The digest of the tar a layer blob holds (decompressed, read through
+-- to its end): a layer's diff_id; or nil, msg, code.
+function M:tar_digest(digest)
+  local r <close>, err, code = core.tar_reader(self.core, digest)
+  if not r then return nil, err, code end
+  repeat
+    local e
+    e, err, code = r:next()
+    if not e and err then return nil, err, code end
+  until not e
+  local _, size, plain = r:finish()
+  if not plain then return nil, size, "ARCHIVE" end
+  return plain
+end
+
 --- Checks a blob's size and digest.
 function M:verify_blob(digest, size)
   return self.core:blob_verify(digest, size)
