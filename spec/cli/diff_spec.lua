@@ -113,12 +113,13 @@ return img:save { tag = args.tag }
     assert.matches("\n1 difference\n$", out)
   end)
 
-  it("fails clearly on an image the store does not have (exit 1), and on usage (exit 2)", function()
+  it("fails clearly, exit 2 (1 is the answer \"they differ\"), on an image the store does not have and on usage",
+    function()
     local d = T.tmpdir(finally)
     T.write(d .. "/ctx/a", "a\n")
     build(d, d .. "/ctx", "a:1")
     local code, out, err = diff(d, "a:1", "nope:1")
-    assert.equal(1, code)
+    assert.equal(2, code)
     assert.equal("", out)
     assert.equal(('ocibuild: no image "nope:1" in store %s/s\n'):format(d), err)
     code, out, err = T.ocibuild("--store", d .. "/s", "diff", "a:1")

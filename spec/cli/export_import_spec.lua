@@ -111,6 +111,25 @@ describe("ocibuild export", function()
       { code, out, err })
     assert.equal(a.digest, T.image(s, "a:1").desc.digest)
   end)
+
+  it("refuses a multi-platform index as a docker archive, which names one image per name; OCI archives take it",
+    function()
+    local d = T.tmpdir(finally)
+    local s = d .. "/s"
+    T.write(d .. "/mp/hello", "hi\n")
+    T.write(d .. "/mp/Dockerfile", "FROM scratch\nCOPY hello /\n")
+    fx.ok(s, "build", d .. "/mp", "-t", "multi:1", "--platform", "linux/amd64,linux/arm64", "-q")
+    for _, args in ipairs { { "export", "multi:1", "-o", "docker-archive:" .. d .. "/x.tar" },
+      { "copy", "multi:1", "docker-archive:" .. d .. "/x.tar:multi:1" } } do
+      local code, out, err = fx.run(s, table.unpack(args))
+      assert.same({ 2, "" }, { code, out }, args[1])
+      assert.matches("multi:1 is a multi%-platform index, and a docker archive holds one image per name", err)
+      assert.is_false(T.exists(d .. "/x.tar"))
+    end
+    fx.ok(s, "export", "multi:1", "-o", d .. "/o.tar")
+    assert.equal(T.json(T.read(s .. "/index.json")).manifests[1].digest,
+      T.json(member(d .. "/o.tar", "index.json")).manifests[1].digest)
+  end)
 end)
 
 describe("ocibuild import", function()

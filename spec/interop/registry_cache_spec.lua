@@ -3,8 +3,9 @@
 -- runner A builds and pushes, recording its layers; runner B starts from
 -- a fresh store and a fresh copy of the tree (new inodes, mtimes, ctimes)
 -- and gets the same digests without compressing a layer; a changed file
--- costs only its block (the rest fetched by range); damaged, foreign and
--- dangling records are misses; eight runners at once all succeed.
+-- costs only its block (the rest fetched by range); damaged, foreign,
+-- dangling and poisoned records are misses; eight runners at once all
+-- succeed.
 local R = require "support.registry"
 local T = require "support"
 local core = require "ocibuild.core"
@@ -264,6 +265,39 @@ describe("a build cache shared through a registry", function()
       assert.matches("the cache's blob " .. r.rec.blob.digest .. " could not be used %(.*HTTP 404.*%): the layer is "
         .. "built afresh", warnings(err))
     end
+    r.repo.client:close()
+  end)
+
+  it("takes no blob whole that holds another tar than its record's diff_id: a poisoned record is a miss", function()
+    if not reg then return pending(why) end
+    local r = recorded("fleet/poisoned")
+    -- the attacker's tree: the same names and sizes, other bytes, recorded in a repository of its own
+    for f = 1, 8 do
+      local p = ("%s/%s/f%d.txt"):format("%s", f <= 4 and "a" or "b", f)
+      T.write(p:format(base .. "/evil"), (T.read(p:format(base .. "/tree")):gsub("line", "EVIL")))
+    end
+    local _, elayers = runner("attacker", "evil", "--cache-to", cache("fleet/evilcache"))
+    local e = elayers[1]
+    -- each of the victim's records keeps its diff_id and blocks but names the attacker's blob
+    local evil = { mediaType = r.rec.blob.mediaType, digest = e.digest, size = math.tointeger(e.size) }
+    assert.equal("mounted", (r.repo:mount(evil, "fleet/evilcache")))
+    r.rec.blob = evil
+    put_record(r, reuse.record_text(r.rec))
+    local d, layers, err = runner("poisoned", "tree", "-t", "p:1", "--cache-from", cache("fleet/poisoned"))
+    assert.equal(cold_digest("tree"), d)
+    local l = layers[1]
+    assert.is_nil(l.cache)
+    assert.equal(("the cache's blob %s could not be used (it holds a tar of digest %s, not this layer's %s): the "
+      .. "layer is built afresh"):format(e.digest, e.diff_id, l.diff_id), warnings(err))
+    -- the layer is the tree's own, and the attacker's blob is not left in the store
+    local store = base .. "/poisoned-store"
+    local tar = T.read(T.gunzip(T.image(store, "p:1").layers[1], base .. "/poisoned-layer.tar"))
+    assert.is_nil(tar:find("EVIL", 1, true))
+    assert.equal(l.diff_id, "sha256:" .. T.sha256_file(base .. "/poisoned-layer.tar"))
+    assert.is_false(T.exists(store .. "/blobs/sha256/" .. e.digest:sub(8)))
+    local code, out, ferr = T.ocibuild("--store", store, "fsck")
+    assert.equal(0, code, out .. ferr)
+    assert.matches("^checked 1 image and %d+ blobs", out)
     r.repo.client:close()
   end)
 end)

@@ -171,6 +171,8 @@ function M.main(argv)
     end
     io.stderr:write("ocibuild: ", check.line(err), "\n")
   end
+  -- a command whose 1 is an answer (diff: they differ) says trouble otherwise
+  if cmd.TROUBLE and status == 1 and code ~= cmd.ANSWER then status = cmd.TROUBLE end
   return status
 end
 

@@ -242,8 +242,11 @@ function build(opts, dir, cache, g, shown)
   local file, display = dfcli.choose(opts, dir, shown)
   local args, err, code
   if file then
-    if not opts.file then io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n")
-      :format(display, shown or dir)) end
+    -- a notice, in the modes that show more than a result (json shows only JSON)
+    local mode = g.progress or opts.progress or (opts.quiet and "quiet")
+    if not opts.file and mode ~= "quiet" and mode ~= "json" then
+      io.stderr:write(("ocibuild: building %s (--as-layer builds %s as one layer)\n"):format(display, shown or dir))
+    end
     args, err, code = dfcli.args(opts, dir, file, display)
   else
     args, err, code = directory(opts, dir)

@@ -14,7 +14,8 @@ Explains why two images' digests differ: manifest and config fields
 entries added (+), removed (-) or changed (~: type, mode, owner, mtime,
 size, content, link target). An image is a tag or a manifest digest of
 the store (name@sha256:... or sha256:...). Exits 0 when the images are the
-same, 1 when they differ: how to find out why a build is not reproducible.
+same, 1 when they differ, 2 when they could not be compared (as diff(1)
+does): how to find out why a build is not reproducible.
 What the images hold is printed on one line each: control bytes, DEL and
 bytes that are not UTF-8 as \xNN, a backslash in a name as \\.
 ]]
@@ -91,7 +92,10 @@ function M.run(argv, g)
   end
   for _, l in ipairs(r.layers) do layer_report(out, l, rest) end
   put(out, ("%d difference%s"):format(r.count, r.count == 1 and "" or "s"))
-  return nil, nil, "DIFFERENT"
+  return nil, nil, M.ANSWER
 end
+
+--- Exit 1 is the answer "they differ"; any failure exits 2.
+M.ANSWER, M.TROUBLE = "DIFFERENT", 2
 
 return M

@@ -115,6 +115,17 @@ end
 
 --- Writes the archive. Returns {size=, digest=} of the tar.
 function M:commit()
+  if self.docker then
+    -- its manifest.json names images, one per name: an index has none to give
+    for _, e in ipairs(self.entries) do
+      if not self.images[e.desc.digest] then
+        local name = e.refs[1] and e.refs[1].familiar or e.desc.digest
+        return nil, ("%s: %s is a multi-platform index, and a docker archive holds one image per name: copy one "
+          .. "of its images (by digest: `ocibuild inspect %s` lists them), or write an OCI archive (oci-archive:)")
+          :format(self.shown, name, name), "BADREF"
+      end
+    end
+  end
   local digests = {}
   for d in pairs(self.blobs) do digests[#digests + 1] = d end
   table.sort(digests)
