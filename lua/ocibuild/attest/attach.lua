@@ -46,6 +46,11 @@ end
 function M.manifest(st, desc, statements, created)
   local layers, ids = json.array {}, json.array {}
   for i, s in ipairs(statements) do
+    -- what no reader would take back is never written
+    if #s.bytes > M.MAX_STATEMENT then
+      return nil, ("the %s statement of image %s is %d MiB, more than the %d MiB readers take: too many packages "
+        .. "or files for one attestation"):format(s.type, desc.digest, #s.bytes >> 20, M.MAX_STATEMENT >> 20), "TOOBIG"
+    end
     local dg, size, code = put(st, s.bytes, created)
     if not dg then return nil, size, code end
     layers[i] = doc.descriptor(M.LAYER, dg, size, { annotations = json.object { [M.PREDICATE] = s.type } })
@@ -138,10 +143,22 @@ function M.list(place, desc, want)
   return out
 end
 
+-- true when the statement s names the image manifest digest among its
+-- subjects: what an attestation is about is its subject, not the index
+-- annotation that places it (anyone can write that).
+local function about(s, digest)
+  local hex = digest:match("^sha256:(%x+)$")
+  for _, sub in ipairs(json.is_array(s.subject) and s.subject or {}) do
+    if json.is_object(sub) and json.is_object(sub.digest) and sub.digest.sha256 == hex then return true end
+  end
+  return false
+end
+
 --- The statements of the attestation manifest att at place whose
 -- predicate type is one of types (a set), as {type=, desc=, bytes=,
--- statement= (decoded)}, in order.
-function M.statements(place, att, types)
+-- statement= (decoded)}, in order; each must have the image manifest
+-- digest `image` among its subjects.
+function M.statements(place, att, types, image)
   local text, err, code = place:get_json(att)
   if not text then return nil, err, code end
   local m
@@ -163,6 +180,10 @@ function M.statements(place, att, types)
       if not json.is_object(s) or s.predicateType ~= t then
         return nil, ("attestation %s layer %d: not an in-toto statement of %s"):format(att.digest, i, tostring(t)),
           "BADDOC"
+      end
+      if not about(s, image) then
+        return nil, ("attestation %s layer %d: its statement is not about image %s (its subject names another): "
+          .. "refused"):format(att.digest, i, image), "BADDOC"
       end
       out[#out + 1] = { type = t, desc = l, bytes = bytes, statement = s }
     end

@@ -9,6 +9,7 @@
 -- a rebuild that keeps entries unread takes their records and packages
 -- from the earlier blob's note (the layer job keeps entries unread only
 -- when that note is there). Functions return nil, msg, code on failure.
+local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
 local detect = require "ocibuild.attest.detect"
 local json = require "ocibuild.oci.json"
@@ -46,22 +47,7 @@ function M.settings(files)
 end
 
 -- Strings as JSON takes them: invalid UTF-8 bytes become U+FFFD.
-local function utf8_clean(s)
-  if utf8.len(s) then return s end
-  local out, i = {}, 1
-  while i <= #s do
-    local ok, n = pcall(utf8.codepoint, s, i)
-    if ok and n then
-      local c = utf8.char(n)
-      out[#out + 1] = c
-      i = i + #c
-    else
-      out[#out + 1] = "\u{FFFD}"
-      i = i + 1
-    end
-  end
-  return table.concat(out)
-end
+local utf8_clean = check.utf8
 
 local FIELDS = { "type", "namespace", "name", "version", "license", "arch", "source_package", "origin", "inner",
   "go", "path" }
@@ -172,8 +158,8 @@ function M.layer(st, r, c, settings)
   if rec:match("^k%d") or rec:find("%zk%d") then
     local prior = r.prior and M.noted(st, r.prior, settings)
     if not prior then
-      return nil, ("layer %s: entries were kept from an earlier build whose catalog is gone: build again with "
-        .. "--no-cache"):format(r.digest), "ENOENT"
+      return nil, ("layer %s: entries were kept from an earlier build whose catalog is gone"):format(r.digest),
+        "ENOENT"
     end
     rec = merge(rec, c, prior, function(w) warnings[#warnings + 1] = w end)
   end

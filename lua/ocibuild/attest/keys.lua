@@ -5,6 +5,7 @@
 -- when standard input is a terminal, else there is none. Functions return
 -- nil, msg, code on failure; messages name the file.
 local core = require "ocibuild.core"
+local paths_mod = require "ocibuild.util.path"
 
 local M = {}
 
@@ -88,16 +89,42 @@ function M.generate(prefix, opts)
   priv, err, code = key:private_pem(pass or nil)
   if priv then pub, err, code = key:public_pem() end
   if not pub then return nil, err, code end
-  local written = {}
-  for _, f in ipairs { { paths.key, priv, "600" }, { paths.pub, pub, "644" } } do
-    local ok
-    ok, err, code = core.write_key_file(f[1], f[2], { mode = tonumber(f[3], 8), replace = opts.force or false })
-    if not ok then
-      for _, p in ipairs(written) do core.unlink(p) end
-      if code == "EEXIST" then return nil, ("%s exists: give --force to replace it"):format(f[1]), code end
-      return nil, err, code
+  local files = { { paths.key, priv, "600" }, { paths.pub, pub, "644" } }
+  if opts.force then
+    -- both written beside their places first, then moved there: a pair
+    -- that cannot be written leaves the old pair as it was
+    local dir, derr, dcode = core.mkdtemp(paths_mod.dirname(paths_mod.abs(paths.key)) .. "/.ocibuild-keygen-")
+    if not dir then return nil, derr, dcode end
+    local function fail(...)
+      for _, f in ipairs(files) do core.unlink(dir .. "/" .. f[1]:match("[^/]*$")) end
+      core.rmdir(dir)
+      return nil, ...
     end
-    if not opts.force then written[#written + 1] = f[1] end
+    for _, f in ipairs(files) do
+      local st = core.stat(f[1], true)
+      if st and st.type == "dir" then return fail(("%s is a folder: refusing to replace it"):format(f[1]), "EISDIR") end
+      local ok
+      ok, err, code = core.write_key_file(dir .. "/" .. f[1]:match("[^/]*$"), f[2], { mode = tonumber(f[3], 8) })
+      if not ok then return fail(err, code) end
+    end
+    for _, f in ipairs(files) do
+      local ok
+      ok, err = os.rename(dir .. "/" .. f[1]:match("[^/]*$"), f[1])
+      if not ok then return fail(("cannot put %s in place: %s"):format(f[1], err), "EIO") end
+    end
+    core.rmdir(dir)
+  else
+    local written = {}
+    for _, f in ipairs(files) do
+      local ok
+      ok, err, code = core.write_key_file(f[1], f[2], { mode = tonumber(f[3], 8), replace = false })
+      if not ok then
+        for _, p in ipairs(written) do core.unlink(p) end
+        if code == "EEXIST" then return nil, ("%s exists: give --force to replace it"):format(f[1]), code end
+        return nil, err, code
+      end
+      written[#written + 1] = f[1]
+    end
   end
   return { key = paths.key, pub = paths.pub, id = key:id(), encrypted = pass and true or false }
 end

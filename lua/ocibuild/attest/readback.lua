@@ -48,7 +48,7 @@ function M.read(reference, kind, opts)
       local ok = true
       if opts.key then ok, err, code = verified(place, e.attestation, opts.key, opts.key_name) end
       local ss
-      if ok then ss, err, code = attach.statements(place, e.attestation, M.KINDS[kind]) end
+      if ok then ss, err, code = attach.statements(place, e.attestation, M.KINDS[kind], e.image.digest) end
       if not ss then
         list = nil
         break

@@ -5,6 +5,7 @@
 -- Functions return nil, msg, code on failure.
 local check = require "ocibuild.util.check"
 local core = require "ocibuild.core"
+local events = require "ocibuild.events"
 local ignore = require "ocibuild.build.ignore"
 local media = require "ocibuild.oci.media"
 local path = require "ocibuild.util.path"
@@ -225,12 +226,13 @@ function M.run(l, st, ctx, items)
       if ctx.on_event then ctx.on_event(ev) end
     end
   end
-  local function make_job()
+  -- fresh: nothing taken from an earlier build (every file read again)
+  local function make_job(fresh)
     if cat then c = require("ocibuild.attest.detect").collector() end
     return core.layer_job { root = not l.generated and l.context or nil, matcher = l.matcher,
       match_base = not l.generated and l.match_base or nil,
-      store = st.core, policy = policy, codec = codec, reuse = ctx.cache ~= false,
-      skip = not l.generated and ctx.skip or nil, items = items,
+      store = st.core, policy = policy, codec = codec, reuse = not fresh and ctx.cache ~= false,
+      skip = not fresh and not l.generated and ctx.skip or nil, items = items,
       state = M.state_id(l, ctx, codec, items), catalog = cat and cat.spec, catalog_key = cat and cat.key }
   end
   local r, err, rec
@@ -244,7 +246,16 @@ function M.run(l, st, ctx, items)
   end
   if not r then return nil, err, code end
   if cat then
-    r.analysis, err, code = require("ocibuild.attest.catalog").layer(st, r, c, cat)
+    local catalog = require "ocibuild.attest.catalog"
+    r.analysis, err, code = catalog.layer(st, r, c, cat)
+    if not r.analysis and code == "ENOENT" then
+      -- entries were kept from an earlier build whose catalog is gone (a
+      -- build stopped between the two): this one reads every file again
+      events.emit(on_event, { type = "warning", message = err .. "; the layer is read again whole" })
+      r, err, code = make_job(true):run(on_event)
+      if not r then return nil, err, code end
+      r.analysis, err, code = catalog.layer(st, r, c, cat)
+    end
     if not r.analysis then return nil, err, code end
   end
   if ctx.made and not l.generated then

@@ -129,7 +129,8 @@ local ESC = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "
 local function decode_string(st)
   local text, pos, parts = st.text, st.pos + 1, {}
   while true do
-    local stop = text:find('["\\%c]', pos)
+    -- what must be escaped: U+0000 to U+001F (RFC 8259: DEL need not be)
+    local stop = text:find('["\\\0-\31]', pos)
     if not stop then fail(st, "unterminated string") end
     parts[#parts + 1] = text:sub(pos, stop - 1)
     local c = text:sub(stop, stop)

@@ -79,6 +79,25 @@ function M.strings(v, what)
   return v
 end
 
+--- s as Go's JSON writes a string (what a JSON document may hold): each
+-- byte that is not part of a UTF-8 character becomes U+FFFD. Never fails.
+function M.utf8(s)
+  if utf8.len(s) then return s end
+  local out, i = {}, 1
+  while i <= #s do
+    local ok, n = pcall(utf8.codepoint, s, i)
+    if ok and n then
+      local c = utf8.char(n)
+      out[#out + 1] = c
+      i = i + #c
+    else
+      out[#out + 1] = "\u{FFFD}"
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
 --- Quotes a value for a message: one line, control bytes escaped.
 function M.show(v)
   if type(v) ~= "string" then return tostring(v) end

@@ -8,6 +8,8 @@
 -- layer= (the blob's digest, for a layer)}. Functions return nil, msg,
 -- code when the source cannot be read; a file that cannot be understood
 -- is a warning, not a failure.
+local check = require "ocibuild.util.check"
+
 local M = {}
 
 M.DETECTORS = { "os", "dpkg", "apk", "python", "node", "maven", "golang" }
@@ -37,6 +39,22 @@ end
 
 -- The packages the detectors who find in the first bytes of path (cut:
 -- the file had more), into out.
+-- The strings of t (a package, the OS found, one level down) as JSON
+-- takes them: files say what they like, and an SBOM is JSON.
+local function clean(t)
+  for k, v in pairs(t) do
+    if type(v) == "string" then
+      t[k] = check.utf8(v)
+    elseif type(v) == "table" and k ~= "detector" then
+      for k2, v2 in pairs(v) do
+        if type(v2) == "string" then v[k2] = check.utf8(v2) end
+      end
+    end
+  end
+  return t
+end
+M.clean = clean
+
 local function parse_with(who, path, bytes, cut, info, ctx, out, layer)
   for _, d in ipairs(who) do
     local found, why = d.parse(path, bytes, { cut = cut, ctx = ctx, info = info })
@@ -45,10 +63,11 @@ local function parse_with(who, path, bytes, cut, info, ctx, out, layer)
     else
       for _, p in ipairs(found) do
         p.detector, p.path, p.layer = d, "/" .. path, layer
-        out[#out + 1] = p
+        out[#out + 1] = clean(p)
       end
     end
   end
+  if ctx.os then clean(ctx.os) end
 end
 
 -- The file at path: read once, handed to each detector that wants it.
@@ -94,7 +113,7 @@ function M.collector()
         go_done[ev.path] = true
         for _, p in ipairs(found) do
           p.detector, p.path = golang, "/" .. ev.path
-          c.packages[#c.packages + 1] = p
+          c.packages[#c.packages + 1] = clean(p)
         end
       end
       return
