@@ -35,6 +35,7 @@ local function whole(job, r, rec, st)
     return nil, plain and ("it holds a tar of digest %s, not this layer's %s"):format(plain, r.diff_id) or err,
       plain and "BADDIGEST" or code
   end
+  if created then shared.note_source(rec, st) end
   job:close()
   r.digest, r.size, r.whole, r.reused, r.holes = rec.blob.digest, rec.blob.size, true, r.blocks, 0
   r.created = created

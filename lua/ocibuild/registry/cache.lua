@@ -196,10 +196,15 @@ function M.download(rec, st)
   if st:has_blob(rec.blob.digest) then return 0, false end
   local ok, err, code = rec.repo:download(rec.blob, st.core)
   if not ok then return nil, err, code end
+  return rec.blob.size, true
+end
+
+--- Notes where the blob of rec came from (its repository), once the
+-- layer has taken it: a push there mounts it instead of uploading.
+function M.note_source(rec, st)
   local src = sources.load(st)
   src:note(rec.blob.digest, rec.repo.host, rec.repo.path)
   src:save()
-  return rec.blob.size, true
 end
 
 --- Fetches the pieces a layer job's holes (LayerJob:holes()) take from
