@@ -2,9 +2,10 @@
 -- what the store does with them: the layout BuildKit gives them, the
 -- SBOM against the SPDX 2.3 rules and the real tools (dpkg-query, go
 -- version -m, sha256sum, sha1sum) on a base made from real files of this
--- machine, reproducible bytes, multi-platform images, read back by `sbom`
--- and `provenance`, kept by export and import, and rm, prune, images and
--- fsck that understand them.
+-- machine, reproducible bytes, multi-platform images, metadata that is not
+-- UTF-8, read back by `sbom` and `provenance` (only when about the image),
+-- kept by export and import, and rm, prune, images and fsck that
+-- understand them.
 local T = require "support"
 local fx = require "cli.attestfx"
 
@@ -320,6 +321,71 @@ describe("the store with attestations and signatures", function()
     local o = T.json(list[1])
     assert.same({ 1, 3, { "linux/amd64" } }, { o.attestations, o.signatures, o.platforms })
     assert.equal("checked", fx.ok(store, "fsck"):match("^(%a+)"))
+  end)
+
+  it("sbom and provenance --key refuse a signed statement an index places beside another image", function()
+    fx.ok(store, "build", base .. "/ctx", "-t", "about:1", "--sbom", "--provenance", "--sign-key", keys .. ".key",
+      "--attest-signed")
+    T.write(base .. "/ctx-other/f", "another image\n")
+    fx.ok(store, "build", base .. "/ctx-other", "-t", "about:other")
+    -- an index of about:other and about:1's attestation manifest, its
+    -- annotation pointing at about:other; in the same repository, so that
+    -- the attestation's signature is found
+    T.must(("/usr/bin/python3 -c %s %s"):format(T.q([[
+import hashlib, json, sys
+store = sys.argv[1]
+def blob(dg): return json.load(open(store + "/blobs/sha256/" + dg[7:]))
+top = json.load(open(store + "/index.json"))
+by = {d["annotations"]["org.opencontainers.image.ref.name"]: d for d in top["manifests"]}
+att = [d for d in blob(by["about:1"]["digest"])["manifests"]
+       if d.get("annotations", {}).get("vnd.docker.reference.type") == "attestation-manifest"][0]
+other = by["about:other"]
+att["annotations"]["vnd.docker.reference.digest"] = other["digest"]
+img = {k: other[k] for k in ("mediaType", "digest", "size", "platform")}
+b = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [img, att]}).encode()
+dg = "sha256:" + hashlib.sha256(b).hexdigest()
+open(store + "/blobs/sha256/" + dg[7:], "wb").write(b)
+top["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": dg, "size": len(b),
+                         "annotations": {"org.opencontainers.image.ref.name": "about:moved"}})
+json.dump(top, open(store + "/index.json", "w"))
+]]), T.q(store)))
+    local a, other = fx.attested(store, "about:1"), T.image(store, "about:other").desc.digest
+    for i, kind in ipairs { "sbom", "provenance" } do
+      local code, out, err = fx.ocb(store, kind, "about:moved", "--key", keys .. ".pub")
+      assert.same({ 1, "", ("ocibuild: attestation %s layer %d: its statement is not about image %s (its subject "
+        .. "names another): refused\n"):format(a.attestation.digest, i, other) }, { code, out, err })
+      assert.equal(a.texts[i] .. "\n", fx.ok(store, kind, "about:1", "--key", keys .. ".pub", "--statement"))
+    end
+  end)
+
+  it("writes package metadata that is not UTF-8 with U+FFFD for its bytes, in SPDX and in CycloneDX", function()
+    T.write(base .. "/latin1/usr/lib/python3/dist-packages/caf-1.0.dist-info/METADATA",
+      "Metadata-Version: 2.1\nName: caf\233\nVersion: 1.0\nLicense: Licence \169\n\nCaf\233.\n")
+    for _, f in ipairs { "spdx", "cyclonedx" } do
+      -- a store each: the next build would take the layer's catalog noted by the first
+      local s = base .. "/latin1-" .. f
+      local code, out, err = fx.ocb(s, "build", base .. "/latin1", "-t", "latin:1", "--sbom", "--sbom-format", f)
+      assert.same({ 0, false }, { code, err:find("internal error", 1, true) ~= nil }, out .. err)
+      local text = fx.ok(s, "sbom", "latin:1")
+      assert.is_number(utf8.len(text))
+      local doc = T.json(text)
+      local p
+      for _, x in ipairs(doc.packages or doc.components) do
+        local purl = x.purl or x.externalRefs and x.externalRefs[1].referenceLocator
+        if purl and purl:match("^pkg:pypi/") then p = x end
+      end
+      assert.equal("caf\u{FFFD}", p.name)
+      if f == "spdx" then
+        T.write(s .. ".spdx.json", text)
+        assert.equal("ok", fx.spdx_valid(s .. ".spdx.json"))
+        assert.equal("LicenseRef-Licence", p.licenseDeclared)
+        assert.same({ { licenseId = "LicenseRef-Licence", extractedText = "Licence \u{FFFD}" } },
+          doc.hasExtractedLicensingInfos)
+      else
+        assert.same({ { license = { name = "Licence \u{FFFD}" } } }, p.licenses)
+      end
+    end
   end)
 
   it("takes an image's signatures with it on rm, and prune drops those whose image is gone", function()

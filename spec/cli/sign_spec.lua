@@ -1,9 +1,9 @@
 -- ocibuild keygen, sign and verify on this machine: key files (modes,
--- never replaced unasked, encrypted with the passphrase from the
--- environment or typed at a terminal without echo, read by openssl),
--- every key failure in one line, and signatures in the store and in an
--- OCI layout (concurrent signers under the index lock, the layout still
--- read by skopeo).
+-- never replaced unasked nor half replaced, encrypted with the passphrase
+-- from the environment or typed at a terminal without echo, read by
+-- openssl), every key failure in one line, and signatures in the store and
+-- in an OCI layout (concurrent signers under the index lock, the layout
+-- still read by skopeo, nothing signed over a damaged manifest).
 local T = require "support"
 
 local SIMPLE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -110,6 +110,32 @@ describe("ocibuild keygen", function()
     assert.same({ 1, "", "ocibuild: ENOENT: No such file or directory: missing/dir\n" }, { code, out, err })
     code, out, err = ocb_env(d, "", "keygen", "extra")
     assert.same({ 2, "", "ocibuild: keygen takes no operands (see 'ocibuild keygen --help')\n" }, { code, out, err })
+  end)
+
+  it("with --force leaves the old pair when the new one cannot be put in place", function()
+    local d = T.tmpdir(finally)
+    assert.equal(0, (ocb_env(d, "", "keygen", "--output-key-prefix", "P")))
+    local key = T.read(d .. "/P.key")
+    T.must(("cd %s && rm P.pub && mkdir P.pub"):format(T.q(d)))
+    local code, out, err = ocb_env(d, "", "keygen", "--output-key-prefix", "P", "--force")
+    assert.same({ 1, "", "ocibuild: P.pub is a folder: refusing to replace it\n" }, { code, out, err })
+    assert.equal(key, T.read(d .. "/P.key"))
+    -- and no temporary folder left beside it
+    assert.equal("P.key\nP.pub\n", T.must("ls -A " .. T.q(d)))
+    T.must("rmdir " .. T.q(d .. "/P.pub"))
+    code, out, err = ocb_env(d, "", "keygen", "--output-key-prefix", "P", "--force")
+    assert.equal(0, code, err)
+    assert.not_equal(key, T.read(d .. "/P.key"))
+    assert.same({ "600", "644" }, { mode_of(d .. "/P.key"), mode_of(d .. "/P.pub") })
+    assert.equal("P.key\nP.pub\n", T.must("ls -A " .. T.q(d)))
+    -- the new pair is a pair: what its key signs, its public key verifies
+    T.write(d .. "/ctx/a.txt", "a\n")
+    for _, c in ipairs { { "build", "ctx", "-t", "k:1" }, { "sign", "--key", "P.key", "k:1" },
+      { "verify", "--key", "P.pub", "k:1" } } do
+      code, out, err = ocb_env(d, "", "--store", "s", table.unpack(c))
+      assert.equal(0, code, out .. err)
+    end
+    assert.matches("^verified: docker.io/library/k@sha256:%x+ ", out)
   end)
 
   it("asks for the passphrase twice at a terminal, without echo", function()
@@ -225,6 +251,50 @@ describe("ocibuild sign and verify", function()
       assert.equal(0, code, out .. err)
       assert.truthy(out:find("3 of 4 signatures refused", 1, true), out)
     end
+  end)
+
+  it("signs and verifies nothing whose manifest is damaged or gone, in a layout or in the store", function()
+    -- other bytes of the same size, under the same name
+    local function damage(file)
+      local b = T.read(file)
+      assert.truthy(b:find('"schemaVersion":2', 1, true))
+      T.write(file, (b:gsub('"schemaVersion":2', '"schemaVersion":3')))
+    end
+    local function refused(st, where, index, want)
+      local before = T.read(index)
+      for _, c in ipairs { { "sign", "--key", "sec1.key", "--identity", "registry.example/team/site", where },
+        { "verify", "--key", "plain.pub", where } } do
+        local code, out, err = ocb_env(d, "", "--store", st, table.unpack(c))
+        assert.same({ 1, "", "ocibuild: " .. want .. "\n" }, { code, out, err })
+      end
+      assert.equal(before, T.read(index))
+    end
+    for _, how in ipairs { "changed", "gone" } do
+      local lay = "damaged-" .. how
+      T.must(("skopeo --insecure-policy copy oci:%s:site:dev oci:%s:v1"):format(T.q(store), T.q(d .. "/" .. lay)))
+      assert.equal(0, (ocb("", "sign", "--key", "plain.key", "--identity", "registry.example/team/site",
+        "oci:" .. lay .. ":v1")))
+      local dg = T.image(d .. "/" .. lay, "v1").desc.digest
+      local file = ("%s/%s/blobs/sha256/%s"):format(d, lay, dg:sub(8))
+      local want
+      if how == "changed" then
+        damage(file)
+        want = ("BADDIGEST: expected %s, got sha256:%s: %s"):format(dg, T.sha256_file(file), file)
+      else
+        T.must("rm " .. T.q(file))
+        want = "ENOENT: No such file or directory: " .. file
+      end
+      refused(store, "oci:" .. lay .. ":v1", d .. "/" .. lay .. "/index.json", ("oci:%s: %s"):format(lay, want))
+    end
+    local s = d .. "/damaged-store"
+    T.write(d .. "/ctx3/c.txt", "c\n")
+    assert.equal(0, (ocb_env(d, "", "--store", s, "build", "ctx3", "-t", "site:damaged")))
+    assert.equal(0, (ocb_env(d, "", "--store", s, "sign", "--key", "plain.key", "site:damaged")))
+    local img = T.image(s, "site:damaged")
+    local file = img.blob(img.desc.digest)
+    damage(file)
+    refused(s, "site:damaged", s .. "/index.json", ("store %s: BADDIGEST: expected %s, got sha256:%s: %s")
+      :format(s, img.desc.digest, T.sha256_file(file), file))
   end)
 
   it("signs an OCI layout's image, which skopeo still reads", function()

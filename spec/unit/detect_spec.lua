@@ -315,6 +315,30 @@ open(d + '/broken.jar', 'wb').write(b'PK\x03\x04 not really a zip')]=]), T.q(dir
     end)
   end)
 
+  describe("stanza", function()
+    it("joins 200,000 continuation lines in linear time, and reads the fields and the stanza after them", function()
+      local stanza = require "ocibuild.attest.detect.stanza"
+      local n, more = 200000, {}
+      for i = 1, n do more[i] = ("line %06d of a licence text that goes on and on"):format(i) end
+      local text = "Package: big\nDescription: first\n " .. table.concat(more, "\n ") .. "\nVersion: 1\n\n"
+        .. "Package: next\n"
+      -- joined at each line, so long a field takes a minute: stopped after 10 s
+      local deadline = os.clock() + 10
+      debug.sethook(function() if os.clock() > deadline then error("still parsing after 10 s", 0) end end, "", 1000)
+      local ok, out = pcall(stanza.parse, text)
+      debug.sethook()
+      assert.is_true(ok, out)
+      assert.equal(2, #out)
+      local v = out[1].fields.Description
+      assert.equal(#"first" + n * (1 + #more[1]), #v)
+      assert.equal("first\n" .. more[1] .. "\n" .. more[2] .. "\n", v:sub(1, 8 + 2 * #more[1]))
+      assert.equal("\n" .. more[n - 1] .. "\n" .. more[n], v:sub(-2 - 2 * #more[1]))
+      assert.same({ v }, out[1].all.Description)
+      assert.same({ "big", "1" }, { out[1].fields.Package, out[1].fields.Version })
+      assert.same({ Package = "next" }, out[2].fields)
+    end)
+  end)
+
   describe("apk", function()
     it("reads Alpine's installed database", function()
       T.write(d .. "/alpine/lib/apk/db/installed", "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nS:383152\nL:MIT\no:musl\n"

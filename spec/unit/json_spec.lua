@@ -68,6 +68,16 @@ describe("ocibuild.oci.json", function()
       end
     end)
 
+    it("takes DEL unescaped (RFC 8259 asks only U+0000 to U+001F escaped), as the encoder writes it", function()
+      assert.equal("a\127b", json.decode('"a\127b"'))
+      assert.equal("\127x\127", json.decode(json.encode("\127x\127")))
+      for b = 0, 31 do
+        local v, err, code = json.decode('"a' .. string.char(b) .. 'b"', "t")
+        assert.same({ nil, "BADJSON" }, { v, code })
+        assert.truthy(err:find("control character", 1, true), err)
+      end
+    end)
+
     it("keeps its marks out of reach, and fills tables raw: a changed mark sees nothing decoded", function()
       local a, o = json.decode("[1]"), json.decode("{}")
       assert.equal("ocibuild.json.array", getmetatable(a))

@@ -254,6 +254,7 @@ function M.run(l, st, ctx, items)
       events.emit(on_event, { type = "warning", message = err .. "; the layer is read again whole" })
       r, err, code = make_job(true):run(on_event)
       if not r then return nil, err, code end
+      rec = nil -- the cache's record was of the first run's blob
       r.analysis, err, code = catalog.layer(st, r, c, cat)
     end
     if not r.analysis then return nil, err, code end

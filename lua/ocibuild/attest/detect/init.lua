@@ -37,8 +37,6 @@ local function wanting(path, info, by_path)
   return who, max
 end
 
--- The packages the detectors who find in the first bytes of path (cut:
--- the file had more), into out.
 -- The strings of t (a package, the OS found, one level down) as JSON
 -- takes them: files say what they like, and an SBOM is JSON.
 local function clean(t)
@@ -53,8 +51,9 @@ local function clean(t)
   end
   return t
 end
-M.clean = clean
 
+-- The packages the detectors who find in the first bytes of path (cut:
+-- the file had more), into out.
 local function parse_with(who, path, bytes, cut, info, ctx, out, layer)
   for _, d in ipairs(who) do
     local found, why = d.parse(path, bytes, { cut = cut, ctx = ctx, info = info })
