@@ -151,6 +151,21 @@ describe("ocibuild build --from", function()
   end)
 end)
 
+describe("ocibuild build --from a base with ONBUILD triggers", function()
+  it("says it does not run them and does not pass them on (BuildKit clears them once run)", function()
+    local d = T.tmpdir(finally)
+    T.write(d .. "/b/Dockerfile", "FROM scratch\nONBUILD ENV TRIG=1\nONBUILD COPY . /src\n")
+    T.write(d .. "/ctx/a", "a\n")
+    T.built(d .. "/s", d .. "/b", "-t", "onb:1")
+    assert.same({ "ENV TRIG=1", "COPY . /src" }, T.image(d .. "/s", "onb:1").config.config.OnBuild)
+    local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "--from", "onb:1", "-t", "c:1")
+    assert.equal(0, code, out .. err)
+    assert.matches("warning: base image onb:1 has 2 ONBUILD triggers, which only a Dockerfile build runs: this "
+      .. "image does not carry them", err, 1, true)
+    assert.is_nil(T.image(d .. "/s", "c:1").config.config.OnBuild)
+  end)
+end)
+
 describe("ocibuild build --from a base whose layers it reads in full (--sbom, --dest)", function()
   local fx = require "cli.storefx"
 

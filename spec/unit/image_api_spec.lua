@@ -158,6 +158,39 @@ describe("ocibuild.api.image (the methods of an image, as a script calls them)",
         "index[2] is not an image made with oci.image" },
       { "an annotation that is not a string", function() img:annotations { version = 1 } end,
         'annotations: "version" must be a string' },
+      -- a NUL would cut the name where C reads it: the layer and its history would disagree
+      { "a dest holding a NUL", function() img:layer { context = "ctx", dest = "/x\0y" } end,
+        'dest must be an absolute path in the image, got "/x\\0y"' },
+      { "a file path holding a NUL", function() img:file { path = "/a\0b", content = "x" } end,
+        'file: path must be an absolute path in the image, got "/a\\0b"' },
+      { "a removal holding a NUL", function() img:remove { "/a\0b" } end,
+        'remove[1] must be an absolute path in the image, got "/a\\0b"' },
+      { "a workdir holding a NUL", function() img:config { workdir = "/w\0" } end,
+        'config.workdir must be an absolute path, got "/w\\0"' },
+      { "a table that holds itself", function()
+        local t = {}
+        t.self = t
+        img:config { healthcheck = { test = t } }
+      end, "config.healthcheck.test must be a list of strings" },
+      { "tables nested past any field's depth", function()
+        local t = {}
+        local c = t
+        for _ = 1, 100000 do c.x = {} c = c.x end
+        img:config { cmd = t }
+      end, "config.cmd must be a list of strings" },
+      { "a value shown without its address", function() img:remove { {} } end,
+        "remove[1] must be an absolute path in the image, got a table" },
+      { "a stop signal Docker does not know", function() img:config { stop_signal = "SIGFOO" } end,
+        'config.stop_signal: "SIGFOO" is not a signal Docker knows (as SIGTERM, or a number)' },
+      { "a healthcheck Docker would not run", function() img:config { healthcheck = { test = { "CMD" } } } end,
+        'config.healthcheck.test must be { "NONE" }, { "CMD", program, args... } or { "CMD-SHELL", command }, '
+        .. 'got "CMD"' },
+      { "a healthcheck interval under 1 ms", function() img:config { healthcheck = { test = { "NONE" },
+        interval = 1 } } end,
+        "config.healthcheck.interval must be nanoseconds (an integer), 0 or at least 1 ms as Docker takes it" },
+      { "a created annotation that is not a date", function() img:annotations { created = "yesterday" } end,
+        'annotations: "created" must be a date and time as RFC 3339 writes it (2024-05-01T12:00:00Z), got '
+        .. '"yesterday"' },
     }
     for _, c in ipairs(cases) do
       it("rejects " .. c[1], function() assert.equal(c[3], fails(c[2])) end)

@@ -161,7 +161,11 @@ function M.run(file, args, opts)
   end
   local chunk
   chunk, err = load(text, "@" .. file, "t", env)
-  if not chunk then return nil, err, "SCRIPT" end
+  if not chunk then
+    -- a syntax error names its line; a binary chunk's refusal names nothing
+    if tostring(err):find("binary chunk", 1, true) then err = ("%s: %s"):format(file, err) end
+    return nil, err, "SCRIPT"
+  end
   on_chunk("@" .. file)
   local ok, result = run_limited(chunk, l, sources, sources["@" .. file])
   if not ok then return nil, result, "SCRIPT" end

@@ -18,17 +18,22 @@ function M.new(ctx, on_save)
   return setmetatable({ ctx = ctx, base = ctx.base, on_save = on_save }, Session)
 end
 
+--- Tables nested deeper than this are copied as a string saying so (no
+-- value the API takes nests half as deep): its checks then refuse it.
+M.MAX_DEPTH = 64
+
 --- A copy of v in which every table is a plain one, read with `next`: no
 -- metamethod of the caller's runs while the copy is made or used.
-function M.plain(v, seen)
+function M.plain(v, seen, depth)
   if type(v) ~= "table" then return v end
-  seen = seen or {}
+  seen, depth = seen or {}, depth or 0
   if seen[v] then return seen[v] end
+  if depth >= M.MAX_DEPTH then return ("(a table nested more than %d deep)"):format(M.MAX_DEPTH) end
   local t = {}
   seen[v] = t
   local k, x = next(v)
   while k ~= nil do
-    rawset(t, M.plain(k, seen), M.plain(x, seen))
+    rawset(t, M.plain(k, seen, depth + 1), M.plain(x, seen, depth + 1))
     k, x = next(v, k)
   end
   return t

@@ -30,6 +30,21 @@ M.SHORT = { "authors", "created", "description", "documentation", "licenses", "r
 
 local PROTOCOLS = { tcp = true, udp = true, sctp = true }
 
+-- The signal names Docker's ParseSignal knows (with or without SIG).
+local SIGNALS = {}
+for _, n in ipairs { "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
+  "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU",
+  "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX", "UNUSED" } do SIGNALS[n] = true end
+for i = 1, 15 do SIGNALS["RTMIN+" .. i], SIGNALS["RTMAX-" .. i] = true, true end
+
+--- true when s names a signal as Docker reads a stop signal: a name it
+-- knows, or a positive number.
+function M.signal_ok(s)
+  local n = s:match("^%-?%d+$") and tonumber(s)
+  if n then return n > 0 end
+  return SIGNALS[(s:upper():gsub("^SIG", ""))] == true
+end
+
 --- "80", "80/tcp", "53/udp": a port from 1 to 65535 and a protocol Docker
 -- knows. Returns the port in the config's form ("80/tcp"), or nil, why.
 function M.port(p)
@@ -59,11 +74,18 @@ local function healthcheck(h)
   if not ok then return nil, err, "BADVALUE" end
   ok, err = check.strings(h.test or false, "config.healthcheck.test")
   if not ok or #h.test == 0 then return nil, err or "config.healthcheck.test must not be empty", "BADVALUE" end
+  -- as Docker reads it: NONE alone, CMD and a command, CMD-SHELL and one
+  local t, n = h.test[1], #h.test
+  if not ((t == "NONE" and n == 1) or (t == "CMD" and n >= 2) or (t == "CMD-SHELL" and n == 2)) then
+    return nil, ('config.healthcheck.test must be { "NONE" }, { "CMD", program, args... } or '
+      .. '{ "CMD-SHELL", command }, got %s'):format(check.show(table.concat(h.test, " "))), "BADVALUE"
+  end
   local o = json.object { Test = json.array(table.move(h.test, 1, #h.test, 1, {})) }
   for k, key in pairs(DURATIONS) do
     local v = h[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
-      return nil, ("config.healthcheck.%s must be nanoseconds (an integer)"):format(k), "BADVALUE"
+    if v ~= nil and (math.type(v) ~= "integer" or v < 0 or (v > 0 and v < 1000000)) then
+      return nil, ("config.healthcheck.%s must be nanoseconds (an integer), 0 or at least 1 ms as Docker takes it")
+        :format(k), "BADVALUE"
     end
     if v and v > 0 then o[key] = v end
   end
@@ -117,7 +139,7 @@ local function list_of(v, name, kind)
   end
   if kind == "abs-list" then
     for i, x in ipairs(v) do
-      if x:sub(1, 1) ~= "/" then
+      if x:sub(1, 1) ~= "/" or x:find("\0", 1, true) then
         return nil, ("config.%s[%d] must be an absolute path, got %s"):format(name, i, check.show(x)), "BADVALUE"
       end
     end
@@ -129,11 +151,14 @@ end
 
 -- The first string of v (a key or a value, at any depth) that is not
 -- UTF-8, which no JSON document may hold; or nil.
-local function not_utf8(v)
+local function not_utf8(v, seen)
   if type(v) == "string" then return not utf8.len(v) and v or nil end
   if type(v) == "table" then
+    seen = seen or {}
+    if seen[v] then return nil end -- a cycle: the field's own check refuses it
+    seen[v] = true
     for k, x in pairs(v) do
-      local bad = not_utf8(k) or not_utf8(x)
+      local bad = not_utf8(k, seen) or not_utf8(x, seen)
       if bad then return bad end
     end
   end
@@ -175,8 +200,12 @@ function M.set(cfg, t, labels)
         if type(v) ~= "string" or v == "" then
           return nil, ("config.%s must be a non-empty string"):format(k), "BADVALUE"
         end
-        if kind == "abs" and v:sub(1, 1) ~= "/" then
+        if kind == "abs" and (v:sub(1, 1) ~= "/" or v:find("\0", 1, true)) then
           return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v)), "BADVALUE"
+        end
+        if (k == "stop_signal" or k == "stopsignal") and not M.signal_ok(v) then
+          return nil, ("config.%s: %s is not a signal Docker knows (as SIGTERM, or a number)"):format(k,
+            check.show(v)), "BADVALUE"
         end
         cfg[k == "stopsignal" and "stop_signal" or k] = v
       elseif kind == "list" then
@@ -225,6 +254,12 @@ function M.set_labels(labels, t)
   return labels
 end
 
+-- true when s is a date and time as RFC 3339 writes it.
+local function rfc3339(s)
+  local t = "^%d%d%d%d%-%d%d%-%d%d[Tt]%d%d:%d%d:%d%d%.?%d*"
+  return s:match(t .. "[Zz]$") ~= nil or s:match(t .. "[+-]%d%d:%d%d$") ~= nil
+end
+
 --- Checks annotations and merges them into into: full keys as they are,
 -- short ones (M.SHORT) as org.opencontainers.image.<name>; `created =
 -- true` means the image's creation time. Returns into.
@@ -250,6 +285,9 @@ function M.annotations(into, t)
     elseif type(v) ~= "string" then
       return nil, ("annotations: %s must be a string%s"):format(check.show(k),
         key == "org.opencontainers.image.created" and " or true (the image's creation time)" or ""), "BADVALUE"
+    elseif key == "org.opencontainers.image.created" and not rfc3339(v) then
+      return nil, ("annotations: %s must be a date and time as RFC 3339 writes it (2024-05-01T12:00:00Z), got %s")
+        :format(check.show(k), check.show(v)), "BADVALUE"
     else
       into[key] = v
     end

@@ -411,7 +411,22 @@ function M:build_in(st, ctx, tmp)
     if not ok then return nil, err, code, self.where end
   end
   local cc
-  cc, err = config.merge(self.config_base or (b and b.config.config), self.cfg, self.labels)
+  local base_cfg = self.config_base or (b and b.config.config)
+  if not self.config_base and type(base_cfg) == "table" and json.is_array(base_cfg.OnBuild) and #base_cfg.OnBuild > 0
+      and self.cfg.onbuild == nil then
+    -- a base's ONBUILD triggers run in a Dockerfile build FROM it, then go
+    -- (BuildKit); passed on from a build that does not run them, they
+    -- would never run where they were meant to
+    if ctx.warn then
+      ctx.warn(("base image %s has %d ONBUILD trigger%s, which only a Dockerfile build runs: this image does not "
+        .. "carry them"):format(self.from, #base_cfg.OnBuild, #base_cfg.OnBuild == 1 and "" or "s"))
+    end
+    local without = {}
+    for k, x in pairs(base_cfg) do without[k] = x end
+    without.OnBuild = nil
+    base_cfg = without
+  end
+  cc, err = config.merge(base_cfg, self.cfg, self.labels)
   if not cc then return nil, ("base image %s: %s"):format(self.from, err), "BADDOC", self.where end
   local layer_descs, history, results = {}, {}, {}
   local total = 0

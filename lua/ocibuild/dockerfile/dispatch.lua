@@ -256,19 +256,10 @@ function D.volume(d, c)
   return true
 end
 
-local SIGNALS = {}
-for _, n in ipairs { "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
-  "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU",
-  "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX", "UNUSED" } do SIGNALS[n] = true end
-for i = 1, 15 do SIGNALS["RTMIN+" .. i], SIGNALS["RTMAX-" .. i] = true, true end
-
 function D.stopsignal(d, c)
   local s, err = expand(d, c.signal)
   if not s then return nil, err, "BADDOCKERFILE" end
-  local n = s:match("^%-?%d+$") and tonumber(s)
-  if (n and n <= 0) or (not n and not SIGNALS[s:upper():gsub("^SIG", "")]) then
-    return nil, "Invalid signal: " .. s, "BADDOCKERFILE"
-  end
+  if not config.signal_ok(s) then return nil, "Invalid signal: " .. s, "BADDOCKERFILE" end
   local ok, code
   ok, err, code = set(d, { stop_signal = s })
   if not ok then return nil, err, code end

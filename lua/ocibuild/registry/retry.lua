@@ -79,7 +79,12 @@ end
 -- the next try is over, or false (not worth it, or out of tries or time:
 -- self.stop says which). always: worth it whatever the outcome.
 function Retry:again(res, msg, code, always)
-  if not (always or M.retryable(res, code)) then return false end
+  -- a refused connection to a registry that has answered in this run is
+  -- a restart (an ingress pod's) that the next tries may outlast
+  local target = tostring(self.what):match("%a[%w+.-]*://%S+")
+  local restarting = code == "ECONNREFUSED" and self.client.base ~= nil and target ~= nil
+    and url.host(target) == url.host(self.client.base)
+  if not (always or restarting or M.retryable(res, code)) then return false end
   if self.tries >= self.max then
     self.stop = self.tries > 0 and ("after %d retries"):format(self.tries) or nil
     return false
