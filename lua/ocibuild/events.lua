@@ -15,8 +15,7 @@ local M = {}
 -- see ("layer 1/2", a tag, a path, a digest).
 M.SCHEMA = {
   start = { stage = "string", id = "string", index = "integer?", count = "integer?",
-    context = "string?", dest = "string?", tags = "strings?", path = "string?", ref = "string?",
-    total = "integer?" },
+    context = "string?", dest = "string?", tags = "strings?", path = "string?", ref = "string?" },
   progress = { stage = "string", id = "string", bytes = "integer", entries = "integer?",
     out = "integer?", total = "integer?" },
   ["end"] = { stage = "string", id = "string", index = "integer?", digest = "string?",
