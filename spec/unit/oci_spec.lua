@@ -68,6 +68,13 @@ describe("ocibuild.oci.platform", function()
     assert.same({ os = "linux", architecture = "arm64" }, platform.parse("linux/arm64/v8"))
     assert.same({ os = "linux", architecture = "arm", variant = "v7" }, platform.parse("linux/arm"))
     assert.same({ os = "linux", architecture = "amd64" }, platform.parse("linux/amd64/v1"))
+    -- as containerd's Normalize: case, the names uname and Debian give, bare variant numbers
+    for given, want in pairs { ["Linux/AMD64"] = "linux/amd64", ["linux/x86_64"] = "linux/amd64",
+      ["linux/x86-64"] = "linux/amd64", ["linux/aarch64"] = "linux/arm64", ["linux/arm64/v8.0"] = "linux/arm64",
+      ["linux/arm64/9"] = "linux/arm64/v9", ["linux/i386"] = "linux/386", ["linux/armhf"] = "linux/arm/v7",
+      ["linux/armel"] = "linux/arm/v6", ["linux/arm/6"] = "linux/arm/v6", ["macos/arm64"] = "darwin/arm64" } do
+      assert.equal(want, platform.format(assert(platform.parse(given))), given)
+    end
     assert.same({ nil, 'bad platform "linux": expected os/arch[/variant], as linux/amd64', "BADPLATFORM" },
       { platform.parse("linux") })
     assert.equal("linux/arm/v6", platform.format { os = "linux", architecture = "arm", variant = "v6" })

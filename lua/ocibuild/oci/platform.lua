@@ -22,17 +22,41 @@ function M.host()
   return { os = host.os, architecture = host.architecture, variant = host.variant }
 end
 
---- Parses "os/arch[/variant]", normalised as containerd does (arm64/v8
--- and amd64/v1 lose their variant, arm gets v7). Returns a platform, or
+--- Parses "os/arch[/variant]", normalised as containerd's Normalize does:
+-- lower case; x86_64 is amd64, aarch64 arm64, i386 386, armhf arm/v7,
+-- armel arm/v6, macos darwin; arm64/v8 and amd64/v1 lose their variant,
+-- arm gets v7, a bare variant number gets its v. Returns a platform, or
 -- nil, msg, "BADPLATFORM".
 function M.parse(s)
-  local os_, arch, variant = tostring(s):match("^([%w_]+)/([%w_]+)/?([%w_]*)$")
+  local os_, arch, variant = tostring(s):match("^([%w_]+)/([%w_%-]+)/?([%w_.]*)$")
   if not os_ then
     return nil, ("bad platform %q: expected os/arch[/variant], as linux/amd64"):format(tostring(s)), "BADPLATFORM"
   end
-  if arch == "arm64" and (variant == "v8" or variant == "8") then variant = "" end
-  if arch == "amd64" and variant == "v1" then variant = "" end
-  if arch == "arm" and variant == "" then variant = "v7" end
+  os_, arch, variant = os_:lower(), arch:lower(), variant:lower()
+  if os_ == "macos" then os_ = "darwin" end
+  if arch == "i386" then
+    arch, variant = "386", ""
+  elseif arch == "x86_64" or arch == "x86-64" or arch == "amd64" then
+    arch = "amd64"
+    if variant == "v1" then variant = "" end
+  elseif arch == "aarch64" or arch == "arm64" then
+    arch = "arm64"
+    if variant == "8" or variant == "v8" or variant == "v8.0" then
+      variant = ""
+    elseif variant == "9" or variant == "9.0" or variant == "v9.0" then
+      variant = "v9"
+    end
+  elseif arch == "armhf" then
+    arch, variant = "arm", "v7"
+  elseif arch == "armel" then
+    arch, variant = "arm", "v6"
+  elseif arch == "arm" then
+    if variant == "" or variant == "7" then
+      variant = "v7"
+    elseif variant == "5" or variant == "6" or variant == "8" then
+      variant = "v" .. variant
+    end
+  end
   return { os = os_, architecture = arch, variant = variant ~= "" and variant or nil }
 end
 
