@@ -75,6 +75,19 @@ describe("ocibuild.oci.platform", function()
       ["linux/armel"] = "linux/arm/v6", ["linux/arm/6"] = "linux/arm/v6", ["macos/arm64"] = "darwin/arm64" } do
       assert.equal(want, platform.format(assert(platform.parse(given))), given)
     end
+    -- what a machine runs, best first, as containerd's matcher picks a child of an index
+    local list = {}
+    for i, p in ipairs { "linux/arm/v6", "linux/arm/v7", "linux/arm64", "linux/amd64", "linux/amd64/v2" } do
+      list[i] = { n = i, platform = assert(platform.parse(p)) }
+    end
+    local function best(want)
+      local d = platform.best(list, assert(platform.parse(want)))
+      return d and d.n
+    end
+    assert.same({ 2, 2, 1, 3, 4, 5, 5, 4 }, { best("linux/arm/v8"), best("linux/arm"), best("linux/arm/v6"),
+      best("linux/arm64"), best("linux/amd64"), best("linux/amd64/v3"), best("linux/amd64/v2"),
+      best("linux/amd64/v1") })
+    assert.is_nil(best("linux/arm/v5"))
     assert.same({ nil, 'bad platform "linux": expected os/arch[/variant], as linux/amd64', "BADPLATFORM" },
       { platform.parse("linux") })
     assert.equal("linux/arm/v6", platform.format { os = "linux", architecture = "arm", variant = "v6" })

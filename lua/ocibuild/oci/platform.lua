@@ -73,4 +73,43 @@ function M.matches(p, want)
   return not want.variant or (norm and norm.variant == want.variant)
 end
 
+-- The variants a machine of platform want runs, best first, as
+-- containerd's matcher takes them: an ARM v8 CPU runs v7, v6 and v5
+-- images, an amd64 v3 one v2 and plain amd64 (false: no variant).
+local function variants(want)
+  local n = want.variant and tonumber(want.variant:match("^v(%d)$"))
+  local out = {}
+  if n and want.architecture == "arm" then
+    for i = n, 5, -1 do out[#out + 1] = "v" .. i end
+  elseif n and want.architecture == "amd64" then
+    for i = n, 2, -1 do out[#out + 1] = "v" .. i end
+    out[#out + 1] = false
+  else
+    out[1] = want.variant or false
+  end
+  return out
+end
+
+--- The descriptor of list (each with .platform) that a machine of
+-- platform want runs best, or nil: the variant asked for, else the best
+-- one it also runs; any variant when want names none.
+function M.best(list, want)
+  if not want.variant then
+    for _, d in ipairs(list) do
+      if M.matches(d.platform, want) then return d end
+    end
+    return nil
+  end
+  for _, v in ipairs(variants(want)) do
+    for _, d in ipairs(list) do
+      local p = d.platform
+      if type(p) == "table" and p.os == want.os and p.architecture == want.architecture then
+        local norm = M.parse(M.format(p))
+        if norm and (norm.variant or false) == v then return d end
+      end
+    end
+  end
+  return nil
+end
+
 return M

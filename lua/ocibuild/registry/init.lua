@@ -78,20 +78,19 @@ local function client_for(r, opts, insecure)
   return c
 end
 
--- The child of an index for platform `want` (exact variant first).
+-- The child of an index for platform `want` (the variant asked for, else
+-- the best one a machine of that platform runs).
 local function pick(index_text, desc, want)
   local idx, err, code = doc.read_index(index_text, "index " .. desc.digest)
   if not idx then return nil, err, code end
-  local found, seen = nil, {}
+  local list, seen = {}, {}
   for _, d in ipairs(idx.manifests) do
     if media.kind(d.mediaType) == "manifest" and d.platform then
       seen[#seen + 1] = platform.format(d.platform)
-      if platform.matches(d.platform, want) and (not found or (want.variant
-        and d.platform.variant == want.variant)) then
-        found = found or d
-      end
+      list[#list + 1] = d
     end
   end
+  local found = platform.best(list, want)
   if found then return found end
   return nil, ("%s has no image for %s (it has: %s); pass another platform"):format(desc.digest,
     platform.format(want), #seen > 0 and table.concat(seen, ", ") or "none"), "NOPLATFORM"
