@@ -3,6 +3,8 @@
 -- unicode.IsSpace and IsLetter as BuildKit's parser and shell lexer call
 -- them, Go's strings.TrimSpace and strconv.Quote (for the parse tree's
 -- dump). Never fails.
+local check = require "ocibuild.util.check"
+
 local M = {}
 
 -- Lengths of a UTF-8 sequence by its first byte, and the least code
@@ -46,11 +48,7 @@ end
 -- character becomes U+FFFD. Returns it, and true when a byte was replaced.
 function M.go_json(s)
   if utf8.len(s) then return s, false end
-  local cs = M.chars(s)
-  for i, c in ipairs(cs) do
-    if not M.code(c) then cs[i] = "\239\191\189" end
-  end
-  return table.concat(cs), true
+  return check.utf8(s), true
 end
 
 local SPACE = { [0x09] = true, [0x0a] = true, [0x0b] = true, [0x0c] = true, [0x0d] = true, [0x20] = true,
