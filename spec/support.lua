@@ -68,6 +68,16 @@ function M.tmpdir(finally)
   return d
 end
 
+--- Registers fn to run when the test ends, and the removal of the temp
+-- folders M.tmpdir made with it (busted keeps one `finally` a test: a
+-- second plain `finally` would drop their removal).
+function M.finally(finally, fn)
+  finally(function()
+    fn()
+    cleanup()
+  end)
+end
+
 --- Writes data to path, creating parent folders.
 function M.write(path, data, mode)
   M.must("mkdir -p " .. M.q(path:match("^(.*)/[^/]*$") or "."))

@@ -39,7 +39,7 @@ describe("scripts/demo", function()
     for i, a in ipairs(args) do words[i] = T.q(a) end
     local pid = T.must(("chroot %s %s -p 127.0.0.1:%s >/dev/null 2>&1 & echo $!"):format(T.q(d .. "/bundle/rootfs"),
       table.concat(words, " "), port)):match("%d+")
-    finally(function() T.sh("kill " .. pid) end)
+    T.finally(finally, function() T.sh("kill " .. pid) end)
     local page
     for _ = 1, 50 do
       local c, o = T.sh(("curl -sf http://127.0.0.1:%s/"):format(port))

@@ -14,7 +14,7 @@ local function server(d, finally)
   local mark, log = d .. "/mark", d .. "/http.out"
   local pid = T.must(("/usr/bin/python3 -u %s %s >%s 2>&1 & echo $!"):format(
     T.q(T.root .. "/spec/support/hostile_http.py"), T.q(mark), T.q(log))):match("%d+")
-  finally(function() T.sh("kill " .. pid) end)
+  T.finally(finally, function() T.sh("kill " .. pid) end)
   local port
   for _ = 1, 200 do
     port = T.exists(log) and T.read(log):match("port (%d+)")

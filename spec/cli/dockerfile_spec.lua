@@ -267,7 +267,7 @@ COPY --from=bins /out/app /usr/bin/${APP}
     local log = d .. "/http.log"
     local pid = T.must(("cd %s && /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 >%s 2>&1 & echo $!")
       :format(T.q(d .. "/www"), T.q(log))):match("%d+")
-    finally(function() T.sh("kill " .. pid) end)
+    T.finally(finally, function() T.sh("kill " .. pid) end)
     local port
     for _ = 1, 100 do
       port = T.exists(log) and T.read(log):match("port (%d+)")

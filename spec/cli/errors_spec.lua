@@ -174,7 +174,7 @@ describe("ocibuild.cli", function()
         { "/proc/self/status", "No such process" },
       }
       local mounted = {}
-      finally(function()
+      T.finally(finally, function()
         for _, m in ipairs(mounted) do T.sh("umount " .. T.q(m)) end
         T.sh("chmod -R u+rwx " .. T.q(fx.dir) .. "; rm -rf " .. T.q(fx.dir))
       end)
@@ -304,7 +304,7 @@ describe("ocibuild.cli", function()
         T.must(("chown 65534:65534 %s %s && chmod -R a+rX %s"):format(T.q(fx.out), T.q(fx.home), T.q(fx.ctx)))
       else
         T.must("chmod -R a-w " .. T.q(fx.store))
-        finally(function()
+        T.finally(finally, function()
           T.sh("chmod -R u+rwx " .. T.q(fx.dir) .. "; rm -rf " .. T.q(fx.dir))
         end)
       end
@@ -323,7 +323,7 @@ describe("ocibuild.cli", function()
       seed(fx)
       local ro = fx.dir .. "/ro"
       T.must(("mkdir %s && mount --bind -o ro %s %s"):format(T.q(ro), T.q(fx.store), T.q(ro)))
-      finally(function()
+      T.finally(finally, function()
         T.sh("umount " .. T.q(ro))
         T.sh("chmod -R u+rwx " .. T.q(fx.dir) .. "; rm -rf " .. T.q(fx.dir))
       end)

@@ -116,7 +116,7 @@ describe("a build hitting a fault", function()
     if T.sh(("mount -t tmpfs -o size=2m tmpfs %s"):format(T.q(mnt))) ~= 0 then
       return pending("mount does not work here")
     end
-    finally(function() T.sh("umount " .. T.q(mnt) .. "; rm -rf " .. T.q(d)) end)
+    T.finally(finally, function() T.sh("umount " .. T.q(mnt) .. "; rm -rf " .. T.q(d)) end)
     local s = mnt .. "/s"
     T.write(d .. "/seed/a", "seed\n")
     assert.equal(0, (T.ocibuild("--store", s, "build", d .. "/seed", "-t", "seed:1")))

@@ -172,7 +172,7 @@ describe("ocibuild warnings", function()
     if T.sh(("mount -t tmpfs -o size=1m tmpfs %s"):format(T.q(d .. "/ctx/mnt"))) ~= 0 then
       return pending("mount does not work here")
     end
-    finally(function() T.sh("umount " .. T.q(d .. "/ctx/mnt") .. "; rm -rf " .. T.q(d)) end)
+    T.finally(finally, function() T.sh("umount " .. T.q(d .. "/ctx/mnt") .. "; rm -rf " .. T.q(d)) end)
     T.write(d .. "/ctx/mnt/inside", "in\n")
     local code, out, err = T.ocibuild("--store", d .. "/s", "build", d .. "/ctx", "-t", "x:1")
     assert.equal(0, code, out .. err)

@@ -77,7 +77,7 @@ describe("ocibuild.core reuse records", function()
       if T.sh(("mount -o loop %s %s"):format(T.q(img), T.q(mnt))) ~= 0 then
         return pending("cannot mount a loop device here")
       end
-      finally(function() T.sh("umount " .. T.q(mnt) .. "; rm -rf " .. T.q(dir)) end)
+      T.finally(finally, function() T.sh("umount " .. T.q(mnt) .. "; rm -rf " .. T.q(dir)) end)
       local ctx, store = dir .. "/ctx", mnt .. "/store"
       tree(ctx, 5)
       layer(ctx, store)

@@ -113,7 +113,7 @@ describe("support.registry", function()
     if not ok then return nil, why end
     local tmp = T.tmpdir()
     local ctx = {}
-    finally(function()
+    T.finally(finally, function()
       if ctx.reg then ctx.reg.stop() end
       T.sh("rm -rf " .. T.q(tmp))
     end)

@@ -187,7 +187,7 @@ describe("ocibuild push and pull", function()
     T.must("mkdir -p " .. T.q(d))
     local pid = T.must(("/usr/bin/python3 %s/spec/support/throttle.py %s %d > %s 2>&1 & echo $!"):format(
       T.q(T.root), reg.host, 24 << 20, T.q(d .. "/relay.port"))):match("%d+")
-    finally(function() T.sh("kill " .. pid) end)
+    T.finally(finally, function() T.sh("kill " .. pid) end)
     local port
     for _ = 1, 100 do
       port = T.exists(d .. "/relay.port") and T.read(d .. "/relay.port"):match("^(%d+)\n")
@@ -420,7 +420,7 @@ return r
     local port = 20000 + tonumber(T.must("od -An -tu2 -N2 /dev/urandom"):match("%d+")) % 12000
     local pid = T.must(("cd %s && python3 -m http.server --bind 127.0.0.1 %d >/dev/null 2>&1 & echo $!")
       :format(T.q(d .. "/www"), port)):match("%d+")
-    finally(function() os.execute("kill " .. pid .. " 2>/dev/null") end)
+    T.finally(finally, function() os.execute("kill " .. pid .. " 2>/dev/null") end)
     T.sh(("for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.05; done"):format(port))
     code, _, err = ocb(store, "push", "err:v1", ("127.0.0.1:%d/team/app:v1"):format(port))
     assert.same({ 1,

@@ -193,7 +193,7 @@ describe("ocibuild.registry", function()
     it("loads the user's file or the system's, or $CONTAINERS_REGISTRIES_CONF, then drop-ins by name", function()
       local d = T.tmpdir(finally)
       local saved = { conf.SYSTEM, conf.SYSTEM_D }
-      finally(function() conf.SYSTEM, conf.SYSTEM_D = saved[1], saved[2] end)
+      T.finally(finally, function() conf.SYSTEM, conf.SYSTEM_D = saved[1], saved[2] end)
       conf.SYSTEM, conf.SYSTEM_D = d .. "/etc/registries.conf", d .. "/etc/registries.conf.d"
       local home = d .. "/home"
       local function env(t) return function(k) return t[k] end end
