@@ -92,7 +92,7 @@ function M.generate(prefix, opts)
   local files = { { paths.key, priv, "600" }, { paths.pub, pub, "644" } }
   if opts.force then
     -- both written beside their places first, then moved there: a pair
-    -- that cannot be written leaves the old pair as it was
+    -- that cannot be written or moved leaves the old pair as it was
     local dir, derr, dcode = core.mkdtemp(paths_mod.dirname(paths_mod.abs(paths.key)) .. "/.ocibuild-keygen-")
     if not dir then return nil, derr, dcode end
     local function fail(...)
@@ -107,10 +107,23 @@ function M.generate(prefix, opts)
       ok, err, code = core.write_key_file(dir .. "/" .. f[1]:match("[^/]*$"), f[2], { mode = tonumber(f[3], 8) })
       if not ok then return fail(err, code) end
     end
-    for _, f in ipairs(files) do
+    -- the public key first: if the private one then cannot be moved, the
+    -- old public key (kept here) goes back, and the old pair stands
+    local old_pub = core.read_file(paths.pub, { max = MAX_FILE, nofollow = true })
+    for i = 2, 1, -1 do
+      local f = files[i]
       local ok
       ok, err = os.rename(dir .. "/" .. f[1]:match("[^/]*$"), f[1])
-      if not ok then return fail(("cannot put %s in place: %s"):format(f[1], err), "EIO") end
+      if not ok then
+        if i == 1 then
+          if old_pub then
+            core.write_key_file(paths.pub, old_pub, { mode = tonumber("644", 8), replace = true })
+          else
+            core.unlink(paths.pub)
+          end
+        end
+        return fail(("cannot put %s in place: %s"):format(f[1], err), "EIO")
+      end
     end
     core.rmdir(dir)
   else
