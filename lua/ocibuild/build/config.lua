@@ -139,7 +139,7 @@ local function list_of(v, name, kind)
   end
   if kind == "abs-list" then
     for i, x in ipairs(v) do
-      if x:sub(1, 1) ~= "/" or x:find("\0", 1, true) then
+      if not check.abs_path(x) then
         return nil, ("config.%s[%d] must be an absolute path, got %s"):format(name, i, check.show(x)), "BADVALUE"
       end
     end
@@ -200,7 +200,7 @@ function M.set(cfg, t, labels)
         if type(v) ~= "string" or v == "" then
           return nil, ("config.%s must be a non-empty string"):format(k), "BADVALUE"
         end
-        if kind == "abs" and (v:sub(1, 1) ~= "/" or v:find("\0", 1, true)) then
+        if kind == "abs" and not check.abs_path(v) then
           return nil, ("config.%s must be an absolute path, got %s"):format(k, check.show(v)), "BADVALUE"
         end
         if (k == "stop_signal" or k == "stopsignal") and not M.signal_ok(v) then

@@ -45,7 +45,7 @@ function M.spec(spec, where)
   end
   ok, err = check.strings(c.sources, "copy: sources")
   if not ok then return nil, err, "BADVALUE" end
-  if type(spec.dest) ~= "string" or spec.dest:sub(1, 1) ~= "/" or spec.dest:find("\0", 1, true) then
+  if not check.abs_path(spec.dest) then
     return nil, ("copy: dest must be an absolute path in the image, got %s"):format(check.show(spec.dest)), "BADVALUE"
   end
   c.dest = { comps = split(spec.dest), slash = spec.dest:sub(-1) == "/" or spec.dest:sub(-2) == "/.", text = spec.dest }

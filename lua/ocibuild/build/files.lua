@@ -17,7 +17,7 @@ M.FILE_OPTIONS = { "path", "content", "source", "mode", "owner" }
 
 -- The components of an absolute path in the image, or nil, why.
 local function image_path(p, what)
-  if type(p) ~= "string" or p:sub(1, 1) ~= "/" or p:find("\0", 1, true) then
+  if not check.abs_path(p) then
     return nil, ("%s must be an absolute path in the image, got %s"):format(what, check.show(p)), "BADVALUE"
   end
   local comps = {}
@@ -104,7 +104,7 @@ function M.remove(list)
   local out = {}
   for i, p in ipairs(list) do
     local what = ("remove[%d]"):format(i)
-    if type(p) ~= "string" or p:sub(1, 1) ~= "/" or p:find("\0", 1, true) then
+    if not check.abs_path(p) then
       return nil, ("%s must be an absolute path in the image, got %s"):format(what, check.show(p)), "BADVALUE"
     end
     for c in p:gmatch("[^/]+") do

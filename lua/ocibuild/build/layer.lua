@@ -35,7 +35,7 @@ end
 --- Cleans a destination inside the image: "/usr/share/site/" ->
 -- "usr/share/site/", "/" -> "". Returns it, or nil and why.
 function M.dest_prefix(dest)
-  if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" or dest:find("\0", 1, true) then
+  if not check.abs_path(dest) then
     return nil, ("dest must be an absolute path in the image, got %s"):format(check.show(dest)), "BADVALUE"
   end
   local parts = {}

@@ -79,6 +79,12 @@ function M.strings(v, what)
   return v
 end
 
+--- true when p is an absolute path a layer or config may hold: a string
+-- starting with "/", without a NUL byte (C would cut the name there).
+function M.abs_path(p)
+  return type(p) == "string" and p:sub(1, 1) == "/" and not p:find("\0", 1, true)
+end
+
 --- s as Go's JSON writes a string (what a JSON document may hold): each
 -- byte that is not part of a UTF-8 character becomes U+FFFD. Never fails.
 function M.utf8(s)
